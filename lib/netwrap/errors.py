@@ -1,0 +1,39 @@
+"""Errors: one project error type that the CLI turns into one line.
+
+A failed command becomes ``CommandError`` carrying the argv, the exit status
+and stderr, so the message can read
+``failed to run "ip link add ...": exit 2: RTNETLINK answers: File exists``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+
+class NetwrapError(Exception):
+    """Anything that should end as ``netwrap: error: <message>`` and exit 1."""
+
+    exit_status = 1
+
+
+class UsageError(NetwrapError):
+    """Bad input found before anything ran; the CLI exits 2."""
+
+    exit_status = 2
+
+
+class CommandError(NetwrapError):
+    """A command exited non-zero (or could not be started)."""
+
+    def __init__(self, argv: Sequence[str], status: int | None, stderr: str = "") -> None:
+        self.argv = tuple(argv)
+        self.status = status
+        self.stderr = stderr.strip()
+        cause = self.stderr.splitlines()[-1] if self.stderr else "no error output"
+        what = f"exit {status}" if status is not None else "could not start"
+        super().__init__(f'failed to run "{shlex.join(self.argv)}": {what}: {cause}')
+
+
+class ParseError(NetwrapError):
+    """Text given to a parser is not in the format it was told to read."""
