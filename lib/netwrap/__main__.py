@@ -1,0 +1,7 @@
+"""``python -m netwrap``."""
+
+import sys
+
+from netwrap.cli import main
+
+sys.exit(main())

@@ -1,0 +1,534 @@
+"""The command line: parse, validate, gather facts, build a plan, hand it to the runner.
+
+Every subcommand is a function ``cmd_*(ctx, args) -> int``. Errors end as one
+line, ``netwrap: error: <what failed and why>``, exit 1 (2 for bad usage).
+Other modules add commands by naming a ``register(subparsers)`` function in
+``EXTENSIONS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+
+from netwrap import validate
+from netwrap.errors import NetwrapError, UsageError
+
+# "module:function" called with the subparsers object; imported at parser build.
+EXTENSIONS: list[str] = []
+
+WALKTHROUGH = """\
+The walkthrough netwrap automates (section 4, "add a NIC to a running container"):
+  brctl addbr br0                                   netwrap bridge add br0 --ip 192.168.200.1/24
+  ip link set br0 up
+  ip addr add 192.168.200.1/24 dev br0
+  ln -s /proc/10170/ns/net /var/run/netns/hoge      netwrap nic add 10170 --netns-name hoge \\
+  ip link add name veth-host type veth peer ...         --bridge br0 --ip 192.168.200.101/24 \\
+  ...                                                    --gateway 192.168.200.1
+  ip netns exec hoge ip route add default via 192.168.200.1
+
+Add --dry-run to any command to print exactly the commands it would run, and
+--explain to see why each one is there. Try: netwrap demo
+"""
+
+
+@dataclass
+class Context:
+    runner: object  # netwrap.runner.Runner, imported lazily
+    dry_run: bool
+    as_json: bool
+    host_ns: str | None
+    bridge_tool: str
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        sys.stderr.write(f"netwrap: warning: {message}\n")
+
+    def problem(self, message: str) -> None:
+        """A pre-flight failure: an error for real, only a warning under --dry-run."""
+        if self.dry_run:
+            self.warn(message)
+        else:
+            raise NetwrapError(message)
+
+    def need_root(self, what: str) -> None:
+        if not self.dry_run and os.geteuid() != 0:
+            raise NetwrapError(f"{what} changes the kernel's network configuration and "
+                               "needs root; run it with sudo, or add --dry-run to see the "
+                               "commands")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other error."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        sys.stderr.write(f"netwrap: error: {message} (see: {self.prog} --help)\n")
+        sys.exit(2)
+
+
+# -- netns ---------------------------------------------------------------------------
+
+def _target(ctx: Context, text: str, mutating: bool = True):
+    from netwrap import targets
+
+    target = targets.resolve(text, dry_run=ctx.dry_run)
+    if mutating:
+        targets.check_not_host(target, ctx.host_ns)
+    return target
+
+
+def _netns_for(ctx: Context, target, name: str | None) -> tuple[str, bool]:
+    """The /var/run/netns name to use, and whether it already names this target."""
+    from netwrap import netns, targets
+
+    name = validate.netns_name(name) if name else target.default_netns_name
+    return name, netns.existing_for(name, targets.netns_inode(target.pid))
+
+
+def cmd_netns_expose(ctx: Context, args) -> int:
+    from netwrap import netns
+
+    ctx.need_root("netns expose")
+    target = _target(ctx, args.target, mutating=False)
+    name, exists = _netns_for(ctx, target, args.name)
+    if exists:
+        sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
+        return 0
+    ctx.runner.run(netns.expose_plan(target.pid, name))
+    if not ctx.dry_run:
+        sys.stdout.write(f"{name}\n")
+    return 0
+
+
+def cmd_netns_unexpose(ctx: Context, args) -> int:
+    from netwrap import netns
+
+    name = validate.netns_name(args.name)
+    link = netns.read(name)
+    if link is None:
+        raise NetwrapError(f'no netns called "{name}" in {netns.NETNS_DIR}')
+    if link.state == "named":
+        raise NetwrapError(f'"{name}" was made by ip netns add, not netwrap: '
+                           f"remove it with ip netns del {name}")
+    ctx.need_root("netns unexpose")
+    ctx.runner.run(netns.unexpose_plan(name, link.pid))
+    return 0
+
+
+def cmd_netns_list(ctx: Context, args) -> int:
+    from netwrap import netns
+    from netwrap.output import emit
+
+    rows = [link.as_dict() for link in netns.links()]
+    emit(ctx.as_json, rows, ["name", "pid", "inode", "state"],
+         empty=f"no network namespaces in {netns.NETNS_DIR}")
+    return 0
+
+
+def cmd_netns_gc(ctx: Context, args) -> int:
+    from netwrap import netns
+
+    plan = netns.gc_plan()
+    if not plan:
+        if not ctx.dry_run:
+            sys.stdout.write("no dangling netns links\n")
+        return 0
+    ctx.need_root("netns gc")
+    ctx.runner.run(plan)
+    if not ctx.dry_run:
+        sys.stdout.write(f"removed {len(plan)} dangling netns link(s)\n")
+    return 0
+
+
+# -- exec ----------------------------------------------------------------------------
+
+def cmd_exec(ctx: Context, args) -> int:
+    from netwrap import netns
+    from netwrap.plan import in_netns, render
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise UsageError("give a command to run: netwrap exec TARGET -- CMD [ARG...]")
+    target = _target(ctx, args.target, mutating=False)
+    name, exists = _netns_for(ctx, target, args.netns_name)
+    expose = [] if exists else netns.expose_plan(target.pid, name)
+    unexpose = [] if exists else netns.unexpose_plan(name, target.pid)
+    argv = in_netns(command, name)
+    if ctx.dry_run:
+        from netwrap.plan import Step
+
+        step = Step(argv, "run the command in the container's netns, with the host's "
+                          "files and processes")
+        sys.stdout.write(render([*expose, step, *unexpose], ctx.runner.explain))
+        return 0
+    ctx.need_root("exec")
+    ctx.runner.run(expose)
+    try:
+        return ctx.runner.interactive(argv)
+    finally:
+        ctx.runner.run(unexpose)
+
+
+# -- bridge --------------------------------------------------------------------------
+
+def cmd_bridge_add(ctx: Context, args) -> int:
+    from netwrap import bridge, query
+
+    name = validate.ifname(args.bridge, "bridge name")
+    ip = validate.cidr(args.ip, "bridge address") if args.ip else None
+    ctx.need_root("bridge add")
+    if not ctx.dry_run or os.geteuid() == 0:
+        existing = query.host_link(ctx.runner, name, ctx.host_ns)
+        if existing is not None:
+            if not query.is_bridge(existing):
+                raise NetwrapError(f'"{name}" already exists and is not a bridge')
+            addrs = {f"{a['local']}/{a['prefixlen']}"
+                     for link in query.host_addrs(ctx.runner, ctx.host_ns, name)
+                     for a in link.get("addr_info", [])}
+            if ip is None or str(ip) in addrs:
+                sys.stdout.write(f"bridge {name} already exists"
+                                 f"{' with ' + str(ip) if ip else ''}: nothing to do\n")
+                return 0
+            raise NetwrapError(f"bridge {name} already exists with "
+                               f"{', '.join(sorted(addrs)) or 'no address'}, not {ip}")
+    ctx.runner.run(bridge.add_plan(name, ip, ctx.bridge_tool, ctx.host_ns))
+    return 0
+
+
+def cmd_bridge_del(ctx: Context, args) -> int:
+    from netwrap import bridge, query
+
+    name = validate.ifname(args.bridge, "bridge name")
+    ctx.need_root("bridge del")
+    if not ctx.dry_run:
+        link = query.host_link(ctx.runner, name, ctx.host_ns)
+        if link is None:
+            raise NetwrapError(f'bridge "{name}" does not exist')
+        if not query.is_bridge(link):
+            raise NetwrapError(f'"{name}" is not a bridge; netwrap deletes only bridges')
+    ctx.runner.run(bridge.del_plan(name, ctx.bridge_tool, ctx.host_ns))
+    return 0
+
+
+# -- nic -----------------------------------------------------------------------------
+
+def _nic_request(ctx: Context, args):
+    """Validate every option before anything runs."""
+    from netwrap.nic import NicRequest
+
+    ifname = validate.ifname(args.ifname, "--ifname")
+    for opt in ("host_ifname", "guest_ifname"):
+        if getattr(args, opt):
+            validate.ifname(getattr(args, opt), "--" + opt.replace("_", "-"))
+    bridge_name = validate.ifname(args.bridge, "bridge name")
+    ip = validate.cidr(args.ip, "--ip")
+    gw = validate.gateway(args.gateway, ip) if args.gateway else None
+    mac = validate.mac(args.mac) if args.mac else None
+    mtu = validate.mtu(args.mtu) if args.mtu is not None else None
+    if args.netns_name:
+        validate.netns_name(args.netns_name)
+    return NicRequest(pid=0, bridge=bridge_name, ip=ip, gateway=gw, ifname=ifname,
+                      host_ifname=args.host_ifname or "", guest_ifname=args.guest_ifname or "",
+                      netns_name=args.netns_name or "", mac=mac, mtu=mtu,
+                      keep_netns=args.keep_netns)
+
+
+def cmd_nic_add(ctx: Context, args) -> int:
+    from dataclasses import replace
+
+    from netwrap import nic, query, targets
+    from netwrap.errors import CommandError
+
+    req = _nic_request(ctx, args)
+    if req.host_ifname and req.host_ifname == req.guest_ifname:
+        raise UsageError("--host-ifname and --guest-ifname must differ")
+    ctx.need_root("nic add")
+    target = _target(ctx, args.target)
+    inode = targets.netns_inode(target.pid)
+    identity = target.id or f"{target.pid}:{inode}"
+    host_name, guest_name = nic.veth_names(identity, req.ifname)
+    name, netns_exists = _netns_for(ctx, target, req.netns_name or None)
+    req = replace(req, pid=target.pid, netns_name=name,
+                  host_ifname=req.host_ifname or host_name,
+                  guest_ifname=req.guest_ifname or guest_name)
+    old_default: dict | None | bool = True
+    can_ask = target.exists and os.geteuid() == 0
+    if can_ask:
+        br = query.host_link(ctx.runner, req.bridge, ctx.host_ns)
+        if br is None:
+            ctx.problem(f'bridge "{req.bridge}" does not exist (create it first: '
+                        f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)")
+        elif not query.is_bridge(br):
+            ctx.problem(f'"{req.bridge}" is not a bridge')
+        if query.host_link(ctx.runner, req.host_ifname, ctx.host_ns) is not None:
+            ctx.problem(f'host interface "{req.host_ifname}" already exists '
+                        "(choose another with --host-ifname)")
+        try:
+            inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
+            if req.ifname in inside:
+                ctx.problem(f"{target.name} already has an interface called {req.ifname} "
+                            "(choose another with --ifname)")
+            if req.guest_ifname in inside:
+                ctx.problem(f"{target.name} already has an interface called "
+                            f"{req.guest_ifname} (choose another with --guest-ifname)")
+            if req.gateway is not None:
+                old_default = query.guest_default_route(ctx.runner, target.pid,
+                                                        req.ip.version)
+        except CommandError as exc:
+            ctx.problem(f"cannot look inside {target.name}'s netns: {exc}")
+    elif ctx.dry_run and target.exists:
+        ctx.warn("not root: cannot look inside the target; assuming it has a default route")
+    plan = nic.add_plan(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
+                        old_default=old_default, netns_exists=netns_exists)
+    ctx.runner.run(plan)
+    if not ctx.dry_run:
+        result = {"target": target.name, "pid": target.pid, "ifname": req.ifname,
+                  "address": str(req.ip), "bridge": req.bridge,
+                  "host_ifname": req.host_ifname,
+                  "gateway": str(req.gateway) if req.gateway else None,
+                  "replaced_default": old_default if isinstance(old_default, dict) else None}
+        if ctx.as_json:
+            from netwrap.output import emit_object
+
+            emit_object(result)
+        else:
+            gw = f", default route via {req.gateway}" if req.gateway else ""
+            sys.stdout.write(f"{target.name}: {req.ifname} {req.ip} on {req.bridge} "
+                             f"(host end {req.host_ifname}){gw}\n")
+    return 0
+
+
+def cmd_nic_del(ctx: Context, args) -> int:
+    from netwrap import nic, query
+
+    ifname = validate.ifname(args.ifname, "--ifname")
+    ctx.need_root("nic del")
+    target = _target(ctx, args.target)
+    name, exists = _netns_for(ctx, target, args.netns_name)
+    if target.exists and os.geteuid() == 0:
+        inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
+        if ifname not in inside:
+            ctx.problem(f"{target.name} has no interface called {ifname}")
+    ctx.runner.run(nic.del_plan(target.pid, ifname, name, exists))
+    return 0
+
+
+# -- sandbox -------------------------------------------------------------------------
+
+def cmd_sandbox_start(ctx: Context, args) -> int:
+    from netwrap import sandbox
+
+    name = validate.netns_name(args.name)
+    if ctx.dry_run:
+        ctx.runner.run(sandbox.start_plan(name))
+        return 0
+    ctx.need_root("sandbox start")
+    box = sandbox.start(ctx.runner, name)
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object(box.as_dict())
+    else:
+        sys.stdout.write(f"sandbox {box.name} running as PID {box.pid}\n")
+    return 0
+
+
+def cmd_sandbox_stop(ctx: Context, args) -> int:
+    from netwrap import sandbox
+
+    name = validate.netns_name(args.name)
+    box = sandbox.load(name)
+    if box is None:
+        raise NetwrapError(f'no sandbox called "{name}"')
+    ctx.need_root("sandbox stop")
+    ctx.runner.run(sandbox.stop_plan(box))
+    if not ctx.dry_run:
+        sandbox.wait_gone(box)
+    return 0
+
+
+def cmd_sandbox_list(ctx: Context, args) -> int:
+    from netwrap import sandbox
+    from netwrap.output import emit
+
+    rows = [box.as_dict() for box in sandbox.all_sandboxes()]
+    emit(ctx.as_json, rows, ["name", "pid", "netns_inode", "state"], empty="no sandboxes")
+    return 0
+
+
+def cmd_demo(ctx: Context, args) -> int:
+    from netwrap import demo
+
+    ctx.need_root("demo")
+    return demo.run(ctx, pause=args.pause)
+
+
+# -- parser --------------------------------------------------------------------------
+
+def _sub(parent, name: str, help: str, func=None, description: str | None = None,
+         epilog: str | None = None):
+    p = parent.add_parser(name, help=help, description=description or help, epilog=epilog,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    if func is not None:
+        p.set_defaults(func=func)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="netwrap",
+        description="Plumb network interfaces into running containers by hand, step by "
+                    "step, with iproute2 and brctl, and show what each step does.",
+        epilog=WALKTHROUGH, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the commands, one per line, and run nothing (no root needed)")
+    parser.add_argument("--explain", action="store_true",
+                        help="with --dry-run: a '# why' comment before each command")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="echo each command to stderr as it runs")
+    parser.add_argument("--bridge-tool", choices=("brctl", "ip"),
+                        help="how to make and attach bridges (default: brctl when installed, "
+                             "else ip link ... master)")
+    parser.add_argument("--host-netns", metavar="NAME",
+                        help="act in this named netns as if it were the host (a lab); "
+                             "the machine's own interfaces are left alone")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    target_help = "a PID, a sandbox name, or a container name or ID prefix"
+
+    ns = _sub(sub, "netns", "expose a container's netns to ip netns, list and clean links",
+              description="Expose a process's network namespace under /var/run/netns so "
+                          "'ip netns exec NAME' works:\n  mkdir -p /var/run/netns\n"
+                          "  ln -s /proc/PID/ns/net /var/run/netns/NAME")
+    nsub = ns.add_subparsers(dest="netns_command", metavar="ACTION", parser_class=Parser)
+    nsub.required = True
+    p = _sub(nsub, "expose", "ln -s /proc/PID/ns/net /var/run/netns/NAME", cmd_netns_expose)
+    p.add_argument("target", metavar="TARGET", help=target_help)
+    p.add_argument("--name", help="the name under /var/run/netns (default: nw-<target>)")
+    p = _sub(nsub, "unexpose", "remove /var/run/netns/NAME (the netns itself stays)",
+             cmd_netns_unexpose)
+    p.add_argument("name", metavar="NAME")
+    _sub(nsub, "list", "the names in /var/run/netns: PID, inode, alive or dangling",
+         cmd_netns_list)
+    _sub(nsub, "gc", "remove links whose process is gone (they dangle once a container stops)",
+         cmd_netns_gc)
+
+    p = _sub(sub, "exec", "run a command inside a target's netns (ip netns exec)", cmd_exec,
+             description="Expose the target's netns, run 'ip netns exec NAME CMD...', remove "
+                         "the name again. Only the network is the container's: files and "
+                         "processes are still the host's, so the host's ifconfig and route "
+                         "work even if the image has none. The exit status is CMD's.",
+             epilog="example: netwrap exec web -- ip addr")
+    p.add_argument("target", metavar="TARGET", help=target_help)
+    p.add_argument("--netns-name", help="name to expose it under (default: nw-<target>)")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+
+    br = _sub(sub, "bridge", "create or delete a bridge on the host")
+    bsub = br.add_subparsers(dest="bridge_command", metavar="ACTION", parser_class=Parser)
+    bsub.required = True
+    p = _sub(bsub, "add", "brctl addbr BR; ip link set BR up; ip addr add CIDR dev BR",
+             cmd_bridge_add, epilog="example: netwrap bridge add br0 --ip 192.168.200.1/24")
+    p.add_argument("bridge", metavar="BR")
+    p.add_argument("--ip", metavar="CIDR", help="the host's address on it, e.g. 192.168.200.1/24")
+    p = _sub(bsub, "del", "take the bridge down and delete it", cmd_bridge_del)
+    p.add_argument("bridge", metavar="BR")
+
+    nic = _sub(sub, "nic", "add or remove a network interface in a running container")
+    nsub = nic.add_subparsers(dest="nic_command", metavar="ACTION", parser_class=Parser)
+    nsub.required = True
+    p = _sub(nsub, "add", "add a NIC to a running container (the walkthrough, section 4)",
+             cmd_nic_add,
+             description="Create a veth pair, plug the host end into BR, move the other end "
+                         "into the container's netns, rename, address and bring it up, and "
+                         "(with --gateway) move the default route to it.",
+             epilog="example: netwrap nic add 10170 --netns-name hoge --bridge br0 "
+                    "--ip 192.168.200.101/24 --gateway 192.168.200.1")
+    p.add_argument("target", metavar="TARGET", help=target_help)
+    p.add_argument("--bridge", required=True, metavar="BR", help="the host bridge to plug into")
+    p.add_argument("--ip", required=True, metavar="CIDR", help="address inside, e.g. "
+                   "192.168.200.101/24")
+    p.add_argument("--gateway", metavar="IP", help="make this the container's default route")
+    p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
+    p.add_argument("--host-ifname", metavar="NAME",
+                   help="host end of the veth (default: vh + 10 hex, stable per container)")
+    p.add_argument("--guest-ifname", metavar="NAME",
+                   help="temporary name of the container end before the rename")
+    p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
+    p.add_argument("--mac", help="MAC address inside, e.g. 02:42:c0:a8:c8:65")
+    p.add_argument("--mtu", type=int, help="MTU of both ends (68-65535)")
+    p.add_argument("--keep-netns", action="store_true",
+                   help="leave /var/run/netns/NAME in place afterwards")
+    p = _sub(nsub, "del", "remove a NIC from a container (its host veth goes with it)",
+             cmd_nic_del)
+    p.add_argument("target", metavar="TARGET", help=target_help)
+    p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
+    p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
+
+    sb = _sub(sub, "sandbox", "throwaway containers without Docker: a process in new "
+                              "net, uts, mount and pid namespaces")
+    ssub = sb.add_subparsers(dest="sandbox_command", metavar="ACTION", parser_class=Parser)
+    ssub.required = True
+    p = _sub(ssub, "start", "start a sandbox called NAME", cmd_sandbox_start)
+    p.add_argument("name", metavar="NAME")
+    p = _sub(ssub, "stop", "stop sandbox NAME (its interfaces go with it)", cmd_sandbox_stop)
+    p.add_argument("name", metavar="NAME")
+    _sub(ssub, "list", "the sandboxes netwrap started", cmd_sandbox_list)
+
+    p = _sub(sub, "demo", "the whole walkthrough end to end, in a lab namespace (no Docker)",
+             cmd_demo,
+             description="Start a sandbox, expose its netns, show its interfaces and routes, "
+                         "create a bridge, add eth1, show them again, ping it from the lab "
+                         "host, and tear everything down. Everything happens inside a "
+                         "disposable lab namespace that plays the host: the machine's own "
+                         "network is never touched.")
+    p.add_argument("--pause", action="store_true", help="wait for Enter between sections")
+
+    for spec in EXTENSIONS:
+        module, func = spec.split(":")
+        getattr(importlib.import_module(module), func)(sub)
+    return parser
+
+
+def _version() -> str:
+    from netwrap import __version__
+
+    return f"netwrap {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.explain and not args.dry_run:
+        args.verbose = True
+    try:
+        from netwrap.runner import Runner
+
+        if args.host_netns:
+            validate.netns_name(args.host_netns)
+        tool = args.bridge_tool
+        if tool is None:
+            from netwrap.bridge import default_tool
+
+            tool = default_tool()
+        ctx = Context(Runner(dry_run=args.dry_run, explain=args.explain, verbose=args.verbose),
+                      args.dry_run, args.json, args.host_netns, tool)
+        return args.func(ctx, args)
+    except NetwrapError as exc:
+        sys.stderr.write(f"netwrap: error: {exc}\n")
+        return exc.exit_status
+    except KeyboardInterrupt:
+        sys.stderr.write("netwrap: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Parsers: pure functions from captured command text to rows (``list[dict]``).
+
+One module per command, all the same shape (after jc): a docstring with the
+output schema and an example, ``parse_raw`` (strings), then ``parse`` (typed).
+Each module also names the few ``COLUMNS`` a human table should show. Nothing
+here starts a process or reads a file::
+
+    >>> from netwrap.parsers import parse
+    >>> parse("brctl", "bridge name\\tbridge id\\t\\tSTP enabled\\tinterfaces\\n"
+    ...                "docker0\\t\\t8000.56847afe9799\\tno\\t\\tveth452d\\n")
+    [{'bridge_name': 'docker0', 'bridge_id': '8000.56847afe9799', \
+'stp_enabled': False, 'interfaces': ['veth452d']}]
+
+Text that is not the named format raises ``netwrap.errors.ParseError``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from netwrap.errors import UsageError
+from netwrap.parsers import brctl, ifconfig, iptables_save, route
+
+PARSERS: dict[str, ModuleType] = {
+    "ifconfig": ifconfig,
+    "route": route,
+    "brctl": brctl,
+    "iptables-save": iptables_save,
+}
+
+
+def parse(kind: str, text: str) -> list[dict]:
+    """Parse ``text`` as the output of command ``kind`` (a key of ``PARSERS``)."""
+    try:
+        module = PARSERS[kind]
+    except KeyError:
+        known = ", ".join(sorted(PARSERS))
+        raise UsageError(f"no parser for {kind!r} (known: {known})") from None
+    return module.parse(text)

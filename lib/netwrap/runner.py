@@ -1,0 +1,153 @@
+"""The runner: the only code in netwrap that starts processes.
+
+It executes a plan step by step, or prints it (``--dry-run``), and when a step
+fails, or SIGINT/SIGTERM arrives, it runs the undo argv of every step already
+done, in reverse, then raises ``CommandError`` naming the failing command.
+
+    runner = Runner(dry_run=True)
+    runner.run([Step(("ip", "link", "set", "br0", "up"), "bring the bridge up")])
+    # prints: ip link set br0 up
+
+Commands run through ``sh`` (the design card's choice), imported on first use
+so that ``--help``, ``--dry-run`` and parsing never pay for its import.
+
+Test hook: with ``NETWRAP_FAIL_AT=N`` in the environment, the N-th executed
+step (1-based, counting only commands) fails as if the kernel refused it, so
+tests can check that rollback leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from netwrap.errors import CommandError, NetwrapError
+from netwrap.plan import Step, render
+
+
+class Interrupted(NetwrapError):
+    """SIGINT or SIGTERM arrived while a plan was running."""
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+
+class Runner:
+    def __init__(self, dry_run: bool = False, explain: bool = False, verbose: bool = False,
+                 out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.dry_run = dry_run
+        self.explain = explain
+        self.verbose = verbose
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        fail_at = os.environ.get("NETWRAP_FAIL_AT", "")
+        self.fail_at = int(fail_at) if fail_at.isdigit() else 0
+        self.executed = 0
+        self.commands_started = 0
+
+    # -- plans -----------------------------------------------------------------
+    def run(self, plan: Iterable[Step]) -> list[Step]:
+        """Execute (or print) a plan; all or nothing. Returns the steps done."""
+        plan = list(plan)
+        if self.dry_run:
+            self.out.write(render(plan, self.explain))
+            self.out.flush()
+            return []
+        done: list[Step] = []
+        old = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for step in plan:
+                if step.is_note:
+                    if self.verbose:
+                        self.err.write(f"# {step.why}\n")
+                    continue
+                self._execute(step)
+                done.append(step)
+        except BaseException as exc:
+            # While undoing, a second Ctrl-C must not leave things half-undone.
+            for s in old:
+                signal.signal(s, signal.SIG_IGN)
+            failures = self.rollback(done)
+            if failures and isinstance(exc, NetwrapError):
+                exc.args = (f"{exc.args[0]}; rollback also failed: {failures[0]}",)
+            raise
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+        return done
+
+    def rollback(self, done: Sequence[Step]) -> list[str]:
+        """Undo the steps in reverse; keep going past failures and return them."""
+        failures = []
+        for step in reversed(done):
+            if step.undo:
+                try:
+                    self.call(step.undo)
+                except NetwrapError as exc:
+                    failures.append(str(exc))
+        return failures
+
+    def _execute(self, step: Step) -> None:
+        self.executed += 1
+        if self.fail_at and self.executed == self.fail_at:
+            raise CommandError(step.argv, 1, f"NETWRAP_FAIL_AT={self.fail_at}: injected failure")
+        self.call(step.argv)
+
+    # -- single commands ---------------------------------------------------------
+    def call(self, argv: Sequence[str], quiet: bool = False) -> str:
+        """Run one command to completion; return stdout or raise CommandError."""
+        import sh  # lazy: 60-90 ms of import that --help and --dry-run never pay
+
+        if self.verbose and not quiet:
+            self.err.write(f"+ {shlex.join(argv)}\n")
+            self.err.flush()
+        self.commands_started += 1
+        try:
+            cmd = sh.Command(argv[0])
+        except sh.CommandNotFound:
+            raise CommandError(argv, None, f"{argv[0]}: command not found") from None
+        try:
+            return str(cmd(*argv[1:], _tty_out=False, _in=""))
+        except sh.ErrorReturnCode as exc:
+            raise CommandError(argv, exc.exit_code,
+                               exc.stderr.decode(errors="replace")) from None
+        except sh.SignalException as exc:
+            raise CommandError(argv, -abs(exc.exit_code), "killed by a signal") from None
+
+    def query(self, argv: Sequence[str]) -> str:
+        """A read-only command: runs even under --dry-run, never echoed."""
+        return self.call(argv, quiet=True)
+
+    def interactive(self, argv: Sequence[str]) -> int:
+        """Run with the terminal attached (``netwrap exec``); return the exit status."""
+        if self.verbose:
+            self.err.write(f"+ {shlex.join(argv)}\n")
+            self.err.flush()
+        self.commands_started += 1
+        try:
+            return subprocess.run(list(argv)).returncode
+        except FileNotFoundError:
+            raise CommandError(argv, None, f"{argv[0]}: command not found") from None
+
+    def spawn(self, argv: Sequence[str]) -> int:
+        """Start a long-lived process detached from us (a sandbox); return its PID.
+
+        ``sh`` keeps pipes and a thread per background process, which a daemon that
+        outlives netwrap must not have, so this one uses ``subprocess`` directly.
+        """
+        if self.verbose:
+            self.err.write(f"+ {shlex.join(argv)} &\n")
+        self.commands_started += 1
+        try:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
+        except FileNotFoundError:
+            raise CommandError(argv, None, f"{argv[0]}: command not found") from None
+        return proc.pid

@@ -1,0 +1,107 @@
+"""Validation of everything a user types, before any plan runs.
+
+Each function returns the value in canonical form or raises ``UsageError``
+with one line that says what is wrong and, where it can, what to type instead:
+
+    >>> cidr("192.168.200.101")
+    Traceback (most recent call last):
+    ...
+    netwrap.errors.UsageError: address "192.168.200.101" has no prefix length; \
+did you mean 192.168.200.101/24?
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from netwrap.errors import UsageError
+
+IFNAMSIZ = 15  # the kernel's limit on interface names, without the NUL
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def ifname(name: str, what: str = "interface name") -> str:
+    if not name:
+        raise UsageError(f"{what} is empty")
+    if len(name) > IFNAMSIZ:
+        raise UsageError(f'{what} "{name}" is {len(name)} characters; '
+                         f"the kernel allows at most {IFNAMSIZ}")
+    if "/" in name or ":" in name or any(c.isspace() for c in name) or name in (".", ".."):
+        raise UsageError(f'{what} "{name}" may not contain "/", ":" or whitespace')
+    return name
+
+
+def netns_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or any(c.isspace() for c in name):
+        raise UsageError(f'netns name "{name}" is not valid: it may not be empty, '
+                         '"." or "..", or contain "/" or whitespace')
+    return name
+
+
+def cidr(text: str, what: str = "address") -> Interface:
+    """An address with its prefix length, as ``ip addr add`` wants it."""
+    if "/" not in text:
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            raise UsageError(f'{what} "{text}" is not an IP address') from None
+        guess = 24 if addr.version == 4 else 64
+        raise UsageError(f'{what} "{text}" has no prefix length; did you mean {text}/{guess}?')
+    try:
+        iface = ipaddress.ip_interface(text)
+    except ValueError:
+        raise UsageError(f'{what} "{text}" is not an address with a prefix length '
+                         "(like 192.168.200.101/24)") from None
+    net = iface.network
+    if net.num_addresses > 2 and iface.ip in (net.network_address, net.broadcast_address) \
+            and iface.version == 4:
+        raise UsageError(f'{what} "{text}" is the network or broadcast address of {net}')
+    return iface
+
+
+def gateway(text: str, on: Interface) -> Address:
+    """The default gateway: an address reachable through the new subnet."""
+    try:
+        gw = ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f'gateway "{text}" is not an IP address'
+                         + (" (give it without a prefix length)" if "/" in text else "")) \
+            from None
+    if gw.version != on.version:
+        raise UsageError(f"gateway {gw} is IPv{gw.version} but the address {on} is "
+                         f"IPv{on.version}")
+    if gw not in on.network:
+        raise UsageError(f"gateway {gw} is not in {on.network}, the subnet of {on}, "
+                         "so it would not be reachable through the new interface")
+    if gw == on.ip:
+        raise UsageError(f"gateway {gw} is the interface's own address")
+    return gw
+
+
+def mac(text: str) -> str:
+    low = text.lower()
+    if not _MAC.match(low):
+        raise UsageError(f'MAC address "{text}" is not six colon-separated hex bytes '
+                         "(like 02:42:c0:a8:c8:65)")
+    if int(low[:2], 16) & 1:
+        raise UsageError(f"MAC address {text} is a multicast address; "
+                         "the first byte must be even")
+    if low in ("00:00:00:00:00:00",):
+        raise UsageError("MAC address 00:00:00:00:00:00 is not usable")
+    return low
+
+
+def mtu(value: int) -> int:
+    if not 68 <= value <= 65535:
+        raise UsageError(f"MTU {value} is out of range: it must be between 68 and 65535")
+    return value
+
+
+def pid(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f'"{text}" is not a PID')
+    return int(text)
