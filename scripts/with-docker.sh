@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Placeholder until the discovery work lands: run the command as is.
+exec "$@"
