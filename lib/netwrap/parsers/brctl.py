@@ -86,8 +86,10 @@ def parse_raw(text: str) -> list[dict]:
             len(v) != 1 for v in single.values()
         ):
             raise _fail(f"line {number} does not fit the columns: {line.strip()[:60]!r}")
-        rows.append({key: value[0] for key, value in single.items()}
-                    | {"interfaces": cells.get("interfaces", [])})
+        rows.append(
+            {key: value[0] for key, value in single.items()}
+            | {"interfaces": cells.get("interfaces", [])}
+        )
     return rows
 
 
@@ -98,10 +100,12 @@ def parse(text: str) -> list[dict]:
         stp = raw["stp_enabled"]
         if stp not in ("yes", "no"):
             raise _fail(f"STP enabled is {stp!r}, not yes/no")
-        rows.append({
-            "bridge_name": raw["bridge_name"],
-            "bridge_id": raw["bridge_id"],
-            "stp_enabled": stp == "yes",
-            "interfaces": list(raw["interfaces"]),
-        })
+        rows.append(
+            {
+                "bridge_name": raw["bridge_name"],
+                "bridge_id": raw["bridge_id"],
+                "stp_enabled": stp == "yes",
+                "interfaces": list(raw["interfaces"]),
+            }
+        )
     return rows

@@ -66,7 +66,7 @@ Schema (one row per interface block; keys and types follow jc's ``ifconfig`` par
 
 Every key is always present; a value that the output does not show is null.
 
-Deviations from jc (2.x), on purpose:
+Deviations from jc (read from jc 2.3's ``jc/parsers/ifconfig.py``), on purpose:
 
 * ``ipv4`` and ``ipv6`` are always present (``[]`` when the interface has no
   address of that family); jc leaves the key out.
@@ -108,19 +108,54 @@ COLUMNS = [
 ]
 
 _INT_KEYS = (
-    "flags", "mtu", "metric", "txqueuelen",
-    "rx_packets", "rx_bytes", "rx_errors", "rx_dropped", "rx_overruns", "rx_frame",
-    "tx_packets", "tx_bytes", "tx_errors", "tx_dropped", "tx_overruns", "tx_carrier",
+    "flags",
+    "mtu",
+    "metric",
+    "txqueuelen",
+    "rx_packets",
+    "rx_bytes",
+    "rx_errors",
+    "rx_dropped",
+    "rx_overruns",
+    "rx_frame",
+    "tx_packets",
+    "tx_bytes",
+    "tx_errors",
+    "tx_dropped",
+    "tx_overruns",
+    "tx_carrier",
     "tx_collisions",
 )
 
 _KEYS = (
-    "name", "flags", "state", "mtu", "type", "mac_addr",
-    "ipv4_addr", "ipv4_mask", "ipv4_bcast",
-    "ipv6_addr", "ipv6_mask", "ipv6_scope", "ipv6_type", "metric",
-    "rx_packets", "rx_bytes", "rx_errors", "rx_dropped", "rx_overruns", "rx_frame",
-    "tx_packets", "tx_bytes", "tx_errors", "tx_dropped", "tx_overruns", "tx_carrier",
-    "tx_collisions", "txqueuelen",
+    "name",
+    "flags",
+    "state",
+    "mtu",
+    "type",
+    "mac_addr",
+    "ipv4_addr",
+    "ipv4_mask",
+    "ipv4_bcast",
+    "ipv6_addr",
+    "ipv6_mask",
+    "ipv6_scope",
+    "ipv6_type",
+    "metric",
+    "rx_packets",
+    "rx_bytes",
+    "rx_errors",
+    "rx_dropped",
+    "rx_overruns",
+    "rx_frame",
+    "tx_packets",
+    "tx_bytes",
+    "tx_errors",
+    "tx_dropped",
+    "tx_overruns",
+    "tx_carrier",
+    "tx_collisions",
+    "txqueuelen",
 )
 
 # headers ------------------------------------------------------------------
@@ -157,13 +192,29 @@ _NEW_TX_ERR = re.compile(
 
 # old layout body ------------------------------------------------------------
 _OLD_INET6 = re.compile(r"^inet6 addr:\s*(?P<address>[^/\s]+)/(?P<mask>\d+)\s+Scope:(?P<scope>\S+)")
-_OLD_STATE = re.compile(r"^(?P<state>(?:[A-Z0-9_]+\s+)*?)\s*MTU:(?P<mtu>\d+)\s+Metric:(?P<metric>\d+)")
+_OLD_STATE = re.compile(
+    r"^(?P<state>(?:[A-Z0-9_]+\s+)*?)\s*MTU:(?P<mtu>\d+)\s+Metric:(?P<metric>\d+)"
+)
 _KV = re.compile(r"([A-Za-z][A-Za-z-]*(?: [a-z]+)?):\s?(\S+)")
 _OLD_COUNTERS = {
-    "RX packets": ("rx_packets", {"errors": "rx_errors", "dropped": "rx_dropped",
-                                  "overruns": "rx_overruns", "frame": "rx_frame"}),
-    "TX packets": ("tx_packets", {"errors": "tx_errors", "dropped": "tx_dropped",
-                                  "overruns": "tx_overruns", "carrier": "tx_carrier"}),
+    "RX packets": (
+        "rx_packets",
+        {
+            "errors": "rx_errors",
+            "dropped": "rx_dropped",
+            "overruns": "rx_overruns",
+            "frame": "rx_frame",
+        },
+    ),
+    "TX packets": (
+        "tx_packets",
+        {
+            "errors": "tx_errors",
+            "dropped": "tx_dropped",
+            "overruns": "tx_overruns",
+            "carrier": "tx_carrier",
+        },
+    ),
 }
 
 
@@ -192,13 +243,25 @@ def _blocks(text: str) -> list[list[str]]:
 
 def _raw_new(head: re.Match[str], body: list[str]) -> dict:
     row: dict = {k: None for k in _KEYS}
-    row.update(name=head["name"], flags=head["flags"], state=head["state"], mtu=head["mtu"],
-               metric=head["metric"] or head["metric2"], ipv4=[], ipv6=[])
+    row.update(
+        name=head["name"],
+        flags=head["flags"],
+        state=head["state"],
+        mtu=head["mtu"],
+        metric=head["metric"] or head["metric2"],
+        ipv4=[],
+        ipv6=[],
+    )
     for line in body:
         if m := _NEW_INET.match(line):
             rest = dict(re.findall(r"(netmask|broadcast|destination)\s+(\S+)", m["rest"]))
-            row["ipv4"].append({"address": m["address"], "mask": rest.get("netmask"),
-                                "broadcast": rest.get("broadcast")})
+            row["ipv4"].append(
+                {
+                    "address": m["address"],
+                    "mask": rest.get("netmask"),
+                    "broadcast": rest.get("broadcast"),
+                }
+            )
         elif m := _NEW_INET6.match(line):
             row["ipv6"].append(m.groupdict())
         elif m := _NEW_RX.match(line):
@@ -220,16 +283,33 @@ def _raw_new(head: re.Match[str], body: list[str]) -> dict:
 
 def _raw_old(head: re.Match[str], body: list[str]) -> dict:
     row: dict = {k: None for k in _KEYS}
-    row.update(name=head["name"], type=head["type"].strip(), mac_addr=head["mac_addr"],
-               state="", ipv4=[], ipv6=[])
+    row.update(
+        name=head["name"],
+        type=head["type"].strip(),
+        mac_addr=head["mac_addr"],
+        state="",
+        ipv4=[],
+        ipv6=[],
+    )
     for line in body:
         if line.startswith("inet addr:"):
             kv = dict(_KV.findall(line))
-            row["ipv4"].append({"address": kv.get("inet addr"), "mask": kv.get("Mask"),
-                                "broadcast": kv.get("Bcast")})
+            row["ipv4"].append(
+                {
+                    "address": kv.get("inet addr"),
+                    "mask": kv.get("Mask"),
+                    "broadcast": kv.get("Bcast"),
+                }
+            )
         elif m := _OLD_INET6.match(line):
-            row["ipv6"].append({"address": m["address"], "mask": m["mask"],
-                                "scope": m["scope"], "type": m["scope"].lower()})
+            row["ipv6"].append(
+                {
+                    "address": m["address"],
+                    "mask": m["mask"],
+                    "scope": m["scope"],
+                    "type": m["scope"].lower(),
+                }
+            )
         elif m := _OLD_STATE.match(line):
             row.update(state=m["state"], mtu=m["mtu"], metric=m["metric"])
         elif line.startswith(("RX packets:", "TX packets:")):
@@ -237,8 +317,12 @@ def _raw_old(head: re.Match[str], body: list[str]) -> dict:
             for key, value in _KV.findall(line):
                 row[first if key.endswith("packets") else names.get(key, "_")] = value
         elif line.startswith(("collisions:", "RX bytes:")):
-            names = {"collisions": "tx_collisions", "txqueuelen": "txqueuelen",
-                     "RX bytes": "rx_bytes", "TX bytes": "tx_bytes"}
+            names = {
+                "collisions": "tx_collisions",
+                "txqueuelen": "txqueuelen",
+                "RX bytes": "rx_bytes",
+                "TX bytes": "tx_bytes",
+            }
             for key, value in _KV.findall(line):
                 if key in names:
                     row[names[key]] = value
@@ -262,12 +346,15 @@ def _typed(raw: dict) -> dict:
     row["ipv6"] = [dict(a, mask=_int(a["mask"])) for a in row["ipv6"]]
     if row["ipv4"]:
         last = row["ipv4"][-1]
-        row.update(ipv4_addr=last["address"], ipv4_mask=last["mask"],
-                   ipv4_bcast=last["broadcast"])
+        row.update(ipv4_addr=last["address"], ipv4_mask=last["mask"], ipv4_bcast=last["broadcast"])
     if row["ipv6"]:
         last6 = row["ipv6"][-1]
-        row.update(ipv6_addr=last6["address"], ipv6_mask=last6["mask"],
-                   ipv6_scope=last6["scope"], ipv6_type=last6["type"])
+        row.update(
+            ipv6_addr=last6["address"],
+            ipv6_mask=last6["mask"],
+            ipv6_scope=last6["scope"],
+            ipv6_type=last6["type"],
+        )
     return row
 
 

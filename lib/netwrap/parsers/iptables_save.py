@@ -53,7 +53,9 @@ from netwrap.errors import ParseError
 COLUMNS = ["table", "type", "chain", "num", "policy", "matches", "target", "target_options"]
 
 _TABLE = re.compile(r"^\*(?P<table>\S+)$")
-_CHAIN = re.compile(r"^:(?P<chain>\S+)\s+(?P<policy>\S+)(?:\s+\[(?P<packets>\d+):(?P<bytes>\d+)\])?$")
+_CHAIN = re.compile(
+    r"^:(?P<chain>\S+)\s+(?P<policy>\S+)(?:\s+\[(?P<packets>\d+):(?P<bytes>\d+)\])?$"
+)
 _RULE = re.compile(
     r"^(?:\[(?P<packets>\d+):(?P<bytes>\d+)\]\s+)?-A\s+(?P<chain>\S+)(?P<rest>(?:\s.*)?)$"
 )
@@ -77,7 +79,7 @@ def _split_rule(rest: str) -> tuple[str, str | None, str, bool]:
             return (
                 rest[: token.start()].strip(),
                 target[0],
-                rest[target.end():].strip(),
+                rest[target.end() :].strip(),
                 token[0] in ("-g", "--goto"),
             )
     return rest.strip(), None, "", False
@@ -103,20 +105,48 @@ def parse_raw(text: str) -> list[dict]:
         if line == "COMMIT":
             table = None
             continue
-        base = {"type": "", "table": table, "chain": "", "policy": None, "num": None,
-                "packets": None, "bytes": None, "matches": None, "target": None,
-                "target_options": None, "goto": None}
+        base = {
+            "type": "",
+            "table": table,
+            "chain": "",
+            "policy": None,
+            "num": None,
+            "packets": None,
+            "bytes": None,
+            "matches": None,
+            "target": None,
+            "target_options": None,
+            "goto": None,
+        }
         if m := _CHAIN.match(line):
-            rows.append(base | {"type": "chain", "chain": m["chain"], "policy": m["policy"],
-                                "packets": m["packets"], "bytes": m["bytes"]})
+            rows.append(
+                base
+                | {
+                    "type": "chain",
+                    "chain": m["chain"],
+                    "policy": m["policy"],
+                    "packets": m["packets"],
+                    "bytes": m["bytes"],
+                }
+            )
         elif m := _RULE.match(line):
             matches, target, options, goto = _split_rule(m["rest"])
             key = (table, m["chain"])
             numbers[key] = numbers.get(key, 0) + 1
-            rows.append(base | {"type": "rule", "chain": m["chain"], "num": str(numbers[key]),
-                                "packets": m["packets"], "bytes": m["bytes"],
-                                "matches": matches, "target": target,
-                                "target_options": options, "goto": goto})
+            rows.append(
+                base
+                | {
+                    "type": "rule",
+                    "chain": m["chain"],
+                    "num": str(numbers[key]),
+                    "packets": m["packets"],
+                    "bytes": m["bytes"],
+                    "matches": matches,
+                    "target": target,
+                    "target_options": options,
+                    "goto": goto,
+                }
+            )
         else:
             raise _fail(f"line {number} is not a chain, rule or COMMIT: {line[:60]!r}")
     if not seen_table:

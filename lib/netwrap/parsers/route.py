@@ -35,8 +35,9 @@ Values are kept as printed (jc does the same): ``route`` without ``-n`` gives na
 not addresses. A header with no routes under it is a valid empty table and
 gives ``[]``; text without the header raises ``ParseError``.
 
-Deviation from jc: none in the keys or types. jc also returns ``[]`` for
-text that is not route output; netwrap raises ``ParseError``.
+Deviation from jc: none in the keys or types. For text that is not route
+output jc returns ``[]`` (empty input) or rows made from whatever the first
+lines were; netwrap raises ``ParseError``.
 """
 
 from __future__ import annotations
@@ -85,11 +86,11 @@ def parse_raw(text: str) -> list[dict]:
     if not _REQUIRED <= set(header) or not ({"gateway", "next_hop"} & set(header)):
         raise _fail(f"no Destination/Gateway/Iface header: {lines[start].strip()[:60]!r}")
     rows = []
-    for number, line in enumerate(lines[start + 1:], start + 2):
+    for number, line in enumerate(lines[start + 1 :], start + 2):
         values = line.split()
         if len(values) != len(header):
             raise _fail(f"line {number} has {len(values)} fields, the header has {len(header)}")
-        rows.append(dict(zip(header, values)))
+        rows.append(dict(zip(header, values, strict=True)))
     return rows
 
 
