@@ -7,7 +7,11 @@
 set -eu
 out=tests/data/parsers
 ns="nwp-$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "/etc/netns/$ns"; }
+cleanup() {
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "/etc/netns/$ns"
+  rmdir /etc/netns 2>/dev/null || true  # only if now empty
+}
 trap cleanup EXIT INT TERM
 ip netns add "$ns"
 mkdir -p "/etc/netns/$ns"
