@@ -82,7 +82,10 @@ def check_not_host(target: Target, host_ns: str | None = None) -> None:
         return
     inode = netns_inode(target.pid)
     if inode is None:
-        return  # not root: nothing to compare; the real run would be refused anyway
+        if os.geteuid() != 0:
+            return  # not root (dry-run): nothing to compare; a real run needs root anyway
+        raise NetwrapError(f"cannot open PID {target.pid}'s network namespace "
+                           f"(/proc/{target.pid}/ns/net): permission denied")
     hosts = {netns_inode("self"), netns_inode(1)}
     if host_ns:
         try:
