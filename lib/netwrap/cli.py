@@ -18,7 +18,7 @@ from netwrap import validate
 from netwrap.errors import NetwrapError, UsageError
 
 # "module:function" called with the subparsers object; imported at parser build.
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = ["netwrap.cli_discovery:register"]
 
 WALKTHROUGH = """\
 The walkthrough netwrap automates (section 4, "add a NIC to a running container"):
