@@ -175,41 +175,24 @@ def cmd_exec(ctx: Context, args) -> int:
 # -- bridge --------------------------------------------------------------------------
 
 def cmd_bridge_add(ctx: Context, args) -> int:
-    from netwrap import bridge, query
+    from netwrap import attach
 
     name = validate.ifname(args.bridge, "bridge name")
     ip = validate.cidr(args.ip, "bridge address") if args.ip else None
     ctx.need_root("bridge add")
-    if not ctx.dry_run or os.geteuid() == 0:
-        existing = query.host_link(ctx.runner, name, ctx.host_ns)
-        if existing is not None:
-            if not query.is_bridge(existing):
-                raise NetwrapError(f'"{name}" already exists and is not a bridge')
-            addrs = {f"{a['local']}/{a['prefixlen']}"
-                     for link in query.host_addrs(ctx.runner, ctx.host_ns, name)
-                     for a in link.get("addr_info", [])}
-            if ip is None or str(ip) in addrs:
-                sys.stdout.write(f"bridge {name} already exists"
-                                 f"{' with ' + str(ip) if ip else ''}: nothing to do\n")
-                return 0
-            raise NetwrapError(f"bridge {name} already exists with "
-                               f"{', '.join(sorted(addrs)) or 'no address'}, not {ip}")
-    ctx.runner.run(bridge.add_plan(name, ip, ctx.bridge_tool, ctx.host_ns))
+    plan = attach.bridge_add(ctx, name, ip)
+    if not plan and not ctx.dry_run:
+        sys.stdout.write(f"bridge {name} already exists"
+                         f"{' with ' + str(ip) if ip else ''}: nothing to do\n")
     return 0
 
 
 def cmd_bridge_del(ctx: Context, args) -> int:
-    from netwrap import bridge, query
+    from netwrap import attach
 
     name = validate.ifname(args.bridge, "bridge name")
     ctx.need_root("bridge del")
-    if not ctx.dry_run:
-        link = query.host_link(ctx.runner, name, ctx.host_ns)
-        if link is None:
-            raise NetwrapError(f'bridge "{name}" does not exist')
-        if not query.is_bridge(link):
-            raise NetwrapError(f'"{name}" is not a bridge; netwrap deletes only bridges')
-    ctx.runner.run(bridge.del_plan(name, ctx.bridge_tool, ctx.host_ns))
+    attach.bridge_del(ctx, name, force=args.force)
     return 0
 
 
@@ -223,6 +206,8 @@ def _nic_request(ctx: Context, args):
     for opt in ("host_ifname", "guest_ifname"):
         if getattr(args, opt):
             validate.ifname(getattr(args, opt), "--" + opt.replace("_", "-"))
+    if args.host_ifname and args.host_ifname == args.guest_ifname:
+        raise UsageError("--host-ifname and --guest-ifname must differ")
     bridge_name = validate.ifname(args.bridge, "bridge name")
     ip = validate.cidr(args.ip, "--ip")
     gw = validate.gateway(args.gateway, ip) if args.gateway else None
@@ -237,82 +222,74 @@ def _nic_request(ctx: Context, args):
 
 
 def cmd_nic_add(ctx: Context, args) -> int:
-    from dataclasses import replace
-
-    from netwrap import nic, query, targets
-    from netwrap.errors import CommandError
+    from netwrap import attach
 
     req = _nic_request(ctx, args)
-    if req.host_ifname and req.host_ifname == req.guest_ifname:
-        raise UsageError("--host-ifname and --guest-ifname must differ")
     ctx.need_root("nic add")
     target = _target(ctx, args.target)
-    inode = targets.netns_inode(target.pid)
-    identity = target.id or f"{target.pid}:{inode}"
-    host_name, guest_name = nic.veth_names(identity, req.ifname)
-    name, netns_exists = _netns_for(ctx, target, req.netns_name or None)
-    req = replace(req, pid=target.pid, netns_name=name,
-                  host_ifname=req.host_ifname or host_name,
-                  guest_ifname=req.guest_ifname or guest_name)
-    old_default: dict | None | bool = True
-    can_ask = target.exists and os.geteuid() == 0
-    if can_ask:
-        br = query.host_link(ctx.runner, req.bridge, ctx.host_ns)
-        if br is None:
-            ctx.problem(f'bridge "{req.bridge}" does not exist (create it first: '
-                        f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)")
-        elif not query.is_bridge(br):
-            ctx.problem(f'"{req.bridge}" is not a bridge')
-        if query.host_link(ctx.runner, req.host_ifname, ctx.host_ns) is not None:
-            ctx.problem(f'host interface "{req.host_ifname}" already exists '
-                        "(choose another with --host-ifname)")
-        try:
-            inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
-            if req.ifname in inside:
-                ctx.problem(f"{target.name} already has an interface called {req.ifname} "
-                            "(choose another with --ifname)")
-            if req.guest_ifname in inside:
-                ctx.problem(f"{target.name} already has an interface called "
-                            f"{req.guest_ifname} (choose another with --guest-ifname)")
-            if req.gateway is not None:
-                old_default = query.guest_default_route(ctx.runner, target.pid,
-                                                        req.ip.version)
-        except CommandError as exc:
-            ctx.problem(f"cannot look inside {target.name}'s netns: {exc}")
-    elif ctx.dry_run and target.exists:
-        ctx.warn("not root: cannot look inside the target; assuming it has a default route")
-    plan = nic.add_plan(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
-                        old_default=old_default, netns_exists=netns_exists)
-    ctx.runner.run(plan)
-    if not ctx.dry_run:
-        result = {"target": target.name, "pid": target.pid, "ifname": req.ifname,
-                  "address": str(req.ip), "bridge": req.bridge,
-                  "host_ifname": req.host_ifname,
-                  "gateway": str(req.gateway) if req.gateway else None,
-                  "replaced_default": old_default if isinstance(old_default, dict) else None}
-        if ctx.as_json:
-            from netwrap.output import emit_object
+    result = attach.add(ctx, req, target, replace_existing=args.replace)
+    if ctx.dry_run or result.record is None:
+        return 0
+    rec = result.record
+    if ctx.as_json:
+        from netwrap.output import emit_object
 
-            emit_object(result)
-        else:
-            gw = f", default route via {req.gateway}" if req.gateway else ""
-            sys.stdout.write(f"{target.name}: {req.ifname} {req.ip} on {req.bridge} "
-                             f"(host end {req.host_ifname}){gw}\n")
+        emit_object(result.as_dict())
+    elif result.nothing_to_do:
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} is "
+                         "already in place: nothing to do\n")
+    else:
+        gw = f", default route via {rec.gateway}" if rec.gateway else ""
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} "
+                         f"(host end {rec.host_ifname}){gw}\n")
     return 0
 
 
 def cmd_nic_del(ctx: Context, args) -> int:
-    from netwrap import nic, query
+    from netwrap import attach
 
     ifname = validate.ifname(args.ifname, "--ifname")
+    if args.netns_name:
+        validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
     target = _target(ctx, args.target)
-    name, exists = _netns_for(ctx, target, args.netns_name)
-    if target.exists and os.geteuid() == 0:
-        inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
-        if ifname not in inside:
-            ctx.problem(f"{target.name} has no interface called {ifname}")
-    ctx.runner.run(nic.del_plan(target.pid, ifname, name, exists))
+    attach.remove(ctx, target, ifname, args.netns_name)
+    return 0
+
+
+def cmd_nic_list(ctx: Context, args) -> int:
+    from netwrap import attach
+    from netwrap.output import emit
+
+    emit(ctx.as_json, attach.rows(),
+         ["target", "pid", "ifname", "address", "bridge", "host_ifname", "gateway",
+          "replaced_default", "host_netns", "state"],
+         empty="no attachments recorded")
+    return 0
+
+
+def cmd_gc(ctx: Context, args) -> int:
+    from netwrap import attach
+
+    ctx.need_root("gc")
+    res = attach.gc(ctx)
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object({"dropped": [r.as_dict() for r in res.dropped], "links": res.links,
+                     "interrupted": [r.as_dict() for r in res.interrupted]})
+    elif not ctx.dry_run:
+        for rec in res.dropped:
+            sys.stdout.write(f"dropped the record of {rec.container.name}:{rec.ifname} "
+                             "(the container is gone)\n")
+        for link in res.links:
+            sys.stdout.write(f"removed the dangling netns link {link}\n")
+        for rec in res.interrupted:
+            sys.stdout.write(f"{rec.container.name}:{rec.ifname} was left half-done; undo "
+                             f"it with: netwrap nic del {rec.container.name} "
+                             f"--ifname {rec.ifname}\n")
+        if not (res.dropped or res.links or res.interrupted):
+            sys.stdout.write("nothing to clean up\n")
     return 0
 
 
@@ -370,18 +347,37 @@ def cmd_demo(ctx: Context, args) -> int:
 
 def _sub(parent, name: str, help: str, func=None, description: str | None = None,
          epilog: str | None = None):
-    p = parent.add_parser(name, help=help, description=description or help, epilog=epilog,
+    p = parent.add_parser(name, help=help, description=_fill(description or help),
+                          epilog=epilog,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     if func is not None:
         p.set_defaults(func=func)
     return p
 
 
+def _fill(text: str) -> str:
+    """Wrap prose to the terminal; keep indented lines (commands) as they are."""
+    import textwrap
+
+    out, para = [], []
+    for line in text.splitlines():
+        if line.startswith("  "):
+            if para:
+                out.append(textwrap.fill(" ".join(para), 78))
+                para = []
+            out.append(line)
+        else:
+            para.append(line)
+    if para:
+        out.append(textwrap.fill(" ".join(para), 78))
+    return "\n".join(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="netwrap",
-        description="Plumb network interfaces into running containers by hand, step by "
-                    "step, with iproute2 and brctl, and show what each step does.",
+        description=_fill("Plumb network interfaces into running containers by hand, step "
+                          "by step, with iproute2 and brctl, and show what each step does."),
         epilog=WALKTHROUGH, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true",
                         help="print the commands, one per line, and run nothing (no root needed)")
@@ -438,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ip", metavar="CIDR", help="the host's address on it, e.g. 192.168.200.1/24")
     p = _sub(bsub, "del", "take the bridge down and delete it", cmd_bridge_del)
     p.add_argument("bridge", metavar="BR")
+    p.add_argument("--force", action="store_true",
+                   help="delete it even with containers' interfaces still plugged in")
 
     nic = _sub(sub, "nic", "add or remove a network interface in a running container")
     nsub = nic.add_subparsers(dest="nic_command", metavar="ACTION", parser_class=Parser)
@@ -464,11 +462,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mtu", type=int, help="MTU of both ends (68-65535)")
     p.add_argument("--keep-netns", action="store_true",
                    help="leave /var/run/netns/NAME in place afterwards")
-    p = _sub(nsub, "del", "remove a NIC from a container (its host veth goes with it)",
-             cmd_nic_del)
+    p.add_argument("--replace", action="store_true",
+                   help="if netwrap already attached IFNAME differently, remove that first")
+    p = _sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
+                          "the default route it replaced", cmd_nic_del)
     p.add_argument("target", metavar="TARGET", help=target_help)
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
     p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
+    _sub(nsub, "list", "the attachments netwrap made (from /run/netwrap), and their state",
+         cmd_nic_list)
+
+    _sub(sub, "gc", "drop records of containers that are gone and dangling netns links",
+         cmd_gc)
 
     sb = _sub(sub, "sandbox", "throwaway containers without Docker: a process in new "
                               "net, uts, mount and pid namespaces")
