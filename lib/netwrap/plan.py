@@ -11,6 +11,14 @@ to the one runner (``netwrap.runner``), which executes, prints or rolls back.
 
 A step with an empty argv is a note: it runs nothing and only shows up with
 ``--explain`` (for example, why a step of the walkthrough was skipped).
+
+A step may feed its command a standard input (``input``, and ``undo_input`` for
+its undo): ``ip -batch -`` reads one command per line. Such a step renders as a
+here-document, which is both readable and exactly what runs:
+
+    ip -n lab -batch - <<'EOF'
+    link add br0 type bridge
+    EOF
 """
 
 from __future__ import annotations
@@ -27,14 +35,21 @@ class Step:
     argv: Argv
     why: str
     undo: Argv | None = None
+    input: str | None = None  # fed to argv's stdin (``ip -batch -``)
+    undo_input: str | None = None  # fed to undo's stdin
 
     @property
     def is_note(self) -> bool:
         return not self.argv
 
     def as_dict(self) -> dict:
-        return {"argv": list(self.argv), "why": self.why,
-                "undo": list(self.undo) if self.undo else None}
+        d = {"argv": list(self.argv), "why": self.why,
+             "undo": list(self.undo) if self.undo else None}
+        if self.input is not None:
+            d["input"] = self.input
+        if self.undo_input is not None:
+            d["undo_input"] = self.undo_input
+        return d
 
 
 def note(why: str) -> Step:
@@ -65,5 +80,16 @@ def render(plan: Iterable[Step], explain: bool = False) -> str:
         if explain:
             lines.append(f"# {step.why}")
         if not step.is_note:
-            lines.append(shlex.join(step.argv))
+            lines.append(shlex.join(step.argv) + heredoc(step.input))
     return "".join(line + "\n" for line in lines)
+
+
+def heredoc(text: str | None) -> str:
+    """`` <<'EOF'`` and the lines of a step's stdin, as a shell would feed them; '' if none."""
+    if text is None:
+        return ""
+    body = text if text.endswith("\n") or not text else text + "\n"
+    end = "EOF"
+    while end in body.splitlines():
+        end += "_"
+    return f" <<'{end}'\n{body}{end}"
