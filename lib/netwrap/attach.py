@@ -1,0 +1,468 @@
+"""Attachments: ``nic add``/``nic del``/``gc`` and ``bridge add/del`` made safe to trust.
+
+Around a pure plan builder (``netwrap.nic.add_plan`` by default) this module does
+everything that makes a change all-or-nothing, exactly undoable and safe to run
+twice or twenty times at once:
+
+1. take the host-wide lock (``netwrap.state.lock``);
+2. gather facts through ``netwrap.query`` and run the pre-flight checks (target
+   alive and not the host, bridge there, names free, an existing record);
+3. write the state record (status ``adding``), run the plan through the runner
+   (which rolls back on any failure or SIGINT/SIGTERM), then mark it ``ok``.
+
+``nic del`` builds its plan from the record and from what is there now, so it
+also cleans up after a run that was killed half-way:
+
+    ip netns exec nw-web ip link del eth1
+    ip netns exec nw-web ip route add default via 203.0.113.1 dev eth0
+
+Another plan builder (one that starts fewer processes) reuses all of this:
+
+    attach.add(ctx, request, target, plan_builder=fast.add_plan)
+
+where ``plan_builder(req, *, tool, host_ns, old_default, netns_exists)`` returns
+the steps, like ``nic.add_plan``. ``ctx`` is anything with ``runner``,
+``dry_run``, ``host_ns``, ``bridge_tool``, ``problem(msg)`` and ``warn(msg)``
+(``netwrap.cli.Context``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from netwrap import netns, nic, query, state
+from netwrap.errors import CommandError, NetwrapError, UsageError
+from netwrap.plan import Step, host_step, in_netns
+from netwrap.state import Attachment, Identity
+from netwrap.targets import Target, check_not_host, netns_inode
+
+PlanBuilder = Callable[..., list[Step]]
+
+
+@dataclass
+class Facts:
+    """What the kernel says before ``nic add``; None where it could not be asked."""
+
+    bridge: dict | None = None
+    host_links: set[str] = field(default_factory=set)
+    inside: set[str] = field(default_factory=set)
+    old_default: dict | None | bool = True  # True: unknown
+    asked: bool = False
+
+
+@dataclass
+class AddResult:
+    record: Attachment | None
+    plan: list[Step]
+    nothing_to_do: bool = False
+    replaced: Attachment | None = None
+
+    def as_dict(self) -> dict:
+        rec = self.record
+        if rec is None:
+            return {}
+        return {"target": rec.container.name, "pid": rec.container.pid,
+                "ifname": rec.ifname, "address": rec.address, "bridge": rec.bridge,
+                "host_ifname": rec.host_ifname, "gateway": rec.gateway,
+                "replaced_default": rec.replaced_default, "nothing_to_do": self.nothing_to_do}
+
+
+# -- helpers -------------------------------------------------------------------------
+
+def _check_host_ns(host_ns: str | None) -> None:
+    if host_ns and not os.path.exists(netns.path(host_ns)):
+        raise NetwrapError(f'host netns "{host_ns}" does not exist in {netns.NETNS_DIR}')
+
+
+def _can_ask(target: Target) -> bool:
+    return target.exists and os.geteuid() == 0
+
+
+def netns_name_for(target: Target, name: str | None) -> tuple[str, bool]:
+    """The /var/run/netns name to use and whether it already names this target's netns."""
+    from netwrap import validate
+
+    name = validate.netns_name(name) if name else target.default_netns_name
+    return name, netns.existing_for(name, netns_inode(target.pid))
+
+
+def fill_request(req: nic.NicRequest, target: Target, netns_name: str) -> nic.NicRequest:
+    """Put in the PID, the netns name and the generated veth names (stable per container)."""
+    token = Identity.of(target).token if target.exists else f"{target.pid}:None"
+    host, guest = nic.veth_names(token, req.ifname)
+    return replace(req, pid=target.pid, netns_name=netns_name,
+                   host_ifname=req.host_ifname or host, guest_ifname=req.guest_ifname or guest)
+
+
+def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
+    """Ask the kernel what the pre-flight needs (read-only; also under --dry-run as root)."""
+    facts = Facts()
+    if not _can_ask(target):
+        if ctx.dry_run and target.exists:
+            ctx.warn("not root: cannot look inside the target; assuming it has a default route")
+        return facts
+    facts.bridge = query.host_link(ctx.runner, req.bridge, ctx.host_ns)
+    facts.host_links = {link["ifname"] for link in query.host_links(ctx.runner, ctx.host_ns)}
+    try:
+        facts.inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
+        if req.gateway is not None:
+            facts.old_default = query.guest_default_route(ctx.runner, target.pid,
+                                                          req.ip.version)
+    except CommandError as exc:
+        ctx.problem(f"cannot look inside {target.name}'s netns: {exc}")
+    facts.asked = True
+    return facts
+
+
+def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
+    """Every reason the plan would fail, found before anything changes."""
+    if req.host_ifname == req.guest_ifname:
+        raise UsageError("--host-ifname and --guest-ifname must differ")
+    if not facts.asked:
+        return
+    if facts.bridge is None:
+        ctx.problem(f'bridge "{req.bridge}" does not exist (create it first: '
+                    f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)")
+    elif not query.is_bridge(facts.bridge):
+        ctx.problem(f'"{req.bridge}" is not a bridge')
+    if req.host_ifname in facts.host_links:
+        ctx.problem(f'host interface "{req.host_ifname}" already exists '
+                    "(choose another with --host-ifname)")
+    if req.guest_ifname in facts.host_links:
+        ctx.problem(f'host interface "{req.guest_ifname}" already exists '
+                    "(choose another with --guest-ifname)")
+    if req.ifname in facts.inside:
+        ctx.problem(f"{target.name} already has an interface called {req.ifname} "
+                    "(choose another with --ifname)")
+    if req.guest_ifname in facts.inside:
+        ctx.problem(f"{target.name} already has an interface called {req.guest_ifname} "
+                    "(choose another with --guest-ifname)")
+
+
+def _in_place(ctx, rec: Attachment, target: Target) -> bool:
+    """The kernel agrees with the record: the address inside, the host end on the bridge."""
+    try:
+        addrs = {f"{a['local']}/{a['prefixlen']}"
+                 for link in query.guest_addrs(ctx.runner, target.pid)
+                 if link.get("ifname") == rec.ifname for a in link.get("addr_info", [])}
+        host = query.host_link(ctx.runner, rec.host_ifname, rec.host_netns)
+    except CommandError:
+        return False
+    return rec.address in addrs and host is not None and host.get("master") == rec.bridge
+
+
+def _describe(rec: Attachment) -> str:
+    gw = f" via {rec.gateway}" if rec.gateway else ""
+    return f"{rec.ifname} {rec.address} on {rec.bridge}{gw}"
+
+
+# -- nic add ---------------------------------------------------------------------------
+
+def add(ctx, req: nic.NicRequest, target: Target, *, replace_existing: bool = False,
+        plan_builder: PlanBuilder = nic.add_plan) -> AddResult:
+    """Attach a NIC, all or nothing; a re-run of the same request is a no-op.
+
+    ``req`` may leave ``pid``, ``netns_name``, ``host_ifname`` and ``guest_ifname``
+    empty: they are filled in here. With ``replace_existing`` an attachment of the
+    same ifname with another configuration is removed first (its default route
+    put back).
+    """
+    if req.host_ifname and req.host_ifname == req.guest_ifname:
+        raise UsageError("--host-ifname and --guest-ifname must differ")
+    check_not_host(target, ctx.host_ns)
+    if ctx.dry_run:
+        # No lock, no record: print the plan from whatever can be read.
+        name, netns_exists = netns_name_for(target, req.netns_name or None)
+        req = fill_request(req, target, name)
+        facts = gather(ctx, req, target)
+        preflight(ctx, req, target, facts)
+        plan = plan_builder(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
+                            old_default=facts.old_default, netns_exists=netns_exists)
+        ctx.runner.run(plan)
+        return AddResult(None, plan)
+    _check_host_ns(ctx.host_ns)
+    with state.lock():
+        return _add_locked(ctx, req, target, replace_existing, plan_builder)
+
+
+def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
+    ident = Identity.of(target)
+    if ident.start_time is None or ident.netns_inode is None:
+        raise NetwrapError(f"{target.name} (PID {target.pid}) is not running")
+    name, netns_exists = netns_name_for(target, req.netns_name or None)
+    req = fill_request(req, target, name)
+    replaced = None
+    old = state.get_attachment(ident.token, req.ifname)
+    if old is not None and not old.container.alive():
+        state.remove_attachment(old)  # a dead container's record: its veth died with it
+        old = None
+    if old is not None:
+        wanted = {"bridge": req.bridge, "address": str(req.ip),
+                  "gateway": str(req.gateway) if req.gateway else None,
+                  "host_ifname": req.host_ifname, "mac": req.mac, "mtu": req.mtu,
+                  "host_netns": ctx.host_ns}
+        st = old.state()
+        if st == "ok" and old.config() == wanted and _in_place(ctx, old, target):
+            return AddResult(old, [], nothing_to_do=True)
+        if not replace_existing:
+            why = {"interrupted": "an earlier nic add of it was interrupted",
+                   "failed": "an earlier nic add of it failed and was not fully undone"
+                   }.get(st, f"netwrap already attached it as {_describe(old)}")
+            raise NetwrapError(f"{target.name} already has {req.ifname}: {why}; add "
+                               f"--replace to replace it, or run: netwrap nic del "
+                               f"{target.name} --ifname {req.ifname}")
+        _remove_locked(ctx, old, target, None)
+        replaced = old
+        name, netns_exists = netns_name_for(target, req.netns_name or None)
+    facts = gather(ctx, req, target)
+    preflight(ctx, req, target, facts)
+    plan = plan_builder(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
+                        old_default=facts.old_default, netns_exists=netns_exists)
+    owner, owner_start = state.me()
+    rec = Attachment(
+        container=ident, ifname=req.ifname, host_ifname=req.host_ifname,
+        guest_ifname=req.guest_ifname, bridge=req.bridge, address=str(req.ip),
+        gateway=str(req.gateway) if req.gateway else None,
+        replaced_default=facts.old_default if isinstance(facts.old_default, dict) else None,
+        host_netns=ctx.host_ns, netns_name=req.netns_name, netns_preexisting=netns_exists,
+        mac=req.mac, mtu=req.mtu, keep_netns=req.keep_netns, status="adding",
+        owner_pid=owner, owner_start=owner_start)
+    state.record_attachment(rec)
+    try:
+        ctx.runner.run(plan)
+    except BaseException as exc:
+        if "rollback also failed" in str(exc):
+            state.record_attachment(replace(rec, status="failed"))
+        else:
+            state.remove_attachment(rec)
+        if replaced is not None and isinstance(exc, NetwrapError):
+            exc.args = (f"{exc.args[0]}; the old {_describe(replaced)} was removed "
+                        "before (--replace) and is not back",)
+        raise
+    rec = replace(rec, status="ok", owner_pid=None, owner_start=None)
+    state.record_attachment(rec)
+    return AddResult(rec, plan, replaced=replaced)
+
+
+# -- nic del ---------------------------------------------------------------------------
+
+def _same_route(a: dict | None, b: dict | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return all(a.get(k) == b.get(k) for k in ("gateway", "dev", "metric"))
+
+
+def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: bool,
+                inside: set[str], host_links: set[str], current_default: dict | None
+                ) -> list[Step]:
+    """Undo ``rec`` from what is there now (pure). Safe after a run killed half-way.
+
+    ``inside`` and ``host_links`` are the interface names in the container and on the
+    host side; ``current_default`` the container's default route now.
+    """
+    ip6 = ("-6",) if ":" in rec.address else ()
+    inner: list[Step] = []
+    deleted_inside = rec.ifname in inside or rec.guest_ifname in inside
+    if rec.ifname in inside:
+        inner.append(Step(in_netns(("ip", "link", "del", rec.ifname), netns_name),
+                          f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the host "
+                          "goes with it, and so do the routes through it"))
+    elif rec.guest_ifname in inside:
+        inner.append(Step(in_netns(("ip", "link", "del", rec.guest_ifname), netns_name),
+                          f"delete {rec.guest_ifname}, moved in but not yet renamed"))
+    gone_with_it = {rec.ifname, rec.guest_ifname}
+    if rec.replaced_default and (current_default is None
+                                 or current_default.get("dev") in gone_with_it) \
+            and not _same_route(current_default, rec.replaced_default):
+        inner.append(Step(
+            in_netns(("ip", *ip6, "route", "add",
+                      *nic.default_route_args(rec.replaced_default)), netns_name),
+            "put back the default route nic add replaced"))
+    steps: list[Step] = []
+    if inner:
+        if not netns_exists:
+            steps += netns.expose_plan(pid, netns_name)
+        steps += inner
+        if not netns_exists:
+            steps += netns.unexpose_plan(netns_name, pid)
+    if not deleted_inside:
+        if rec.host_ifname in host_links or rec.guest_ifname in host_links:
+            name = rec.host_ifname if rec.host_ifname in host_links else rec.guest_ifname
+            steps.append(host_step(("ip", "link", "del", name),
+                                   f"delete the veth pair left on the host ({name})", None,
+                                   rec.host_netns))
+    if netns_exists and not rec.netns_preexisting and netns_name == rec.netns_name:
+        steps += netns.unexpose_plan(netns_name, pid)
+    return steps
+
+
+def remove(ctx, target: Target, ifname: str, netns_name: str | None = None) -> list[Step]:
+    """``nic del``: exactly what ``nic add`` added, and the default route it replaced."""
+    check_not_host(target, ctx.host_ns)
+    if ctx.dry_run or not _can_ask(target):
+        rec = state.get_attachment(Identity.of(target).token, ifname) \
+            if _can_ask(target) else None
+        if rec is None:
+            return _remove_unrecorded(ctx, target, ifname, netns_name)
+        return _remove_locked(ctx, rec, target, netns_name)
+    with state.lock():
+        rec = state.get_attachment(Identity.of(target).token, ifname)
+        if rec is None:
+            return _remove_unrecorded(ctx, target, ifname, netns_name)
+        if rec.state() == "adding":
+            raise NetwrapError(f"netwrap PID {rec.owner_pid} is adding {ifname} to "
+                               f"{target.name} right now")
+        return _remove_locked(ctx, rec, target, netns_name)
+
+
+def _remove_unrecorded(ctx, target: Target, ifname: str, netns_name: str | None
+                       ) -> list[Step]:
+    name, exists = netns_name_for(target, netns_name)
+    if _can_ask(target):
+        inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
+        if ifname not in inside:
+            ctx.problem(f"{target.name} has no interface called {ifname}")
+    plan = nic.del_plan(target.pid, ifname, name, exists)
+    ctx.runner.run(plan)
+    return plan
+
+
+def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None
+                   ) -> list[Step]:
+    name, exists = netns_name_for(target, netns_name or rec.netns_name or None)
+    inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
+    host_links: set[str] = set()
+    if not rec.host_netns or os.path.exists(netns.path(rec.host_netns)):
+        host_links = {link["ifname"]
+                      for link in query.host_links(ctx.runner, rec.host_netns)}
+    family = 6 if ":" in rec.address else 4
+    current = query.guest_default_route(ctx.runner, target.pid, family)
+    plan = detach_plan(rec, pid=target.pid, netns_name=name, netns_exists=exists,
+                       inside=inside, host_links=host_links, current_default=current)
+    ctx.runner.run(plan)
+    if not ctx.dry_run:
+        state.remove_attachment(rec)
+    return plan
+
+
+# -- nic list, gc ------------------------------------------------------------------------
+
+def rows() -> list[dict]:
+    """``nic list``: one row per record, with its state now."""
+    out = []
+    for rec in state.list_attachments():
+        d = rec.replaced_default
+        out.append({
+            "target": rec.container.name, "kind": rec.container.kind,
+            "pid": rec.container.pid, "id": rec.container.id, "ifname": rec.ifname,
+            "address": rec.address, "bridge": rec.bridge, "host_ifname": rec.host_ifname,
+            "gateway": rec.gateway, "host_netns": rec.host_netns,
+            "replaced_default": " ".join(nic.default_route_args(d)[1:]) if d else None,
+            "state": rec.state()})
+    return out
+
+
+@dataclass
+class GcResult:
+    dropped: list[Attachment]
+    links: list[str]
+    interrupted: list[Attachment]
+
+
+def gc(ctx) -> GcResult:
+    """Drop records of containers that are gone (and host veths they left), remove
+    dangling /var/run/netns links; report interrupted attachments of live ones."""
+    if ctx.dry_run:
+        return _gc_locked(ctx)
+    with state.lock():
+        return _gc_locked(ctx)
+
+
+def _gc_locked(ctx) -> GcResult:
+    dropped, interrupted, plan = [], [], []
+    for rec in state.list_attachments():
+        st = rec.state()
+        if st == "gone":
+            dropped.append(rec)
+            if not rec.host_netns or os.path.exists(netns.path(rec.host_netns)):
+                names = {link["ifname"] for link in query.host_links(ctx.runner,
+                                                                     rec.host_netns)}
+                for name in (rec.host_ifname, rec.guest_ifname):
+                    if name in names:
+                        plan.append(host_step(("ip", "link", "del", name),
+                                              f"delete {name}, left by a container that "
+                                              "is gone", None, rec.host_netns))
+                        break
+        elif st in ("interrupted", "failed"):
+            interrupted.append(rec)
+    links = netns.gc_plan()
+    ctx.runner.run(plan + links)
+    if not ctx.dry_run:
+        for rec in dropped:
+            state.remove_attachment(rec)
+    return GcResult(dropped, [s.argv[-1] for s in links], interrupted)
+
+
+# -- bridges -----------------------------------------------------------------------------
+
+def bridge_add(ctx, name: str, ip) -> list[Step]:
+    """Create a bridge; an identical one already there is a no-op (returns [])."""
+    from netwrap import bridge
+
+    if ctx.dry_run:
+        return _bridge_add_locked(ctx, name, ip, bridge)
+    _check_host_ns(ctx.host_ns)
+    with state.lock():
+        return _bridge_add_locked(ctx, name, ip, bridge)
+
+
+def _bridge_add_locked(ctx, name, ip, bridge) -> list[Step]:
+    if os.geteuid() == 0:
+        existing = query.host_link(ctx.runner, name, ctx.host_ns)
+        if existing is not None:
+            if not query.is_bridge(existing):
+                raise NetwrapError(f'"{name}" already exists and is not a bridge')
+            addrs = {f"{a['local']}/{a['prefixlen']}"
+                     for link in query.host_addrs(ctx.runner, ctx.host_ns, name)
+                     for a in link.get("addr_info", [])}
+            if ip is None or str(ip) in addrs:
+                return []
+            raise NetwrapError(f"bridge {name} already exists with "
+                               f"{', '.join(sorted(addrs)) or 'no address'}, not {ip}")
+    plan = bridge.add_plan(name, ip, ctx.bridge_tool, ctx.host_ns)
+    ctx.runner.run(plan)
+    return plan
+
+
+def bridge_del(ctx, name: str, force: bool = False) -> list[Step]:
+    """Delete a bridge; refuse while attachments or other interfaces are on it."""
+    from netwrap import bridge
+
+    if ctx.dry_run and os.geteuid() != 0:
+        plan = bridge.del_plan(name, ctx.bridge_tool, ctx.host_ns)
+        ctx.runner.run(plan)
+        return plan
+    _check_host_ns(ctx.host_ns)
+    with state.lock():
+        link = query.host_link(ctx.runner, name, ctx.host_ns)
+        if link is None:
+            ctx.problem(f'bridge "{name}" does not exist')
+        elif not query.is_bridge(link):
+            raise NetwrapError(f'"{name}" is not a bridge; netwrap deletes only bridges')
+        elif not force:
+            recs = [r for r in state.list_attachments()
+                    if r.bridge == name and r.host_netns == ctx.host_ns
+                    and r.state() != "gone"]
+            ports = sorted(p["ifname"] for p in query.host_links(ctx.runner, ctx.host_ns)
+                           if p.get("master") == name)
+            if recs or ports:
+                what = [f"{r.container.name}:{r.ifname}" for r in recs]
+                what += [p for p in ports if p not in {r.host_ifname for r in recs}]
+                raise NetwrapError(f"bridge {name} still has {len(what)} attachment(s) "
+                                   f"({', '.join(what)}); remove them with netwrap nic del, "
+                                   "or add --force")
+        plan = bridge.del_plan(name, ctx.bridge_tool, ctx.host_ns)
+        ctx.runner.run(plan)
+        return plan
