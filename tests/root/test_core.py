@@ -11,6 +11,7 @@ import os
 import subprocess
 
 import pytest
+
 from conftest import LAUNCHER, netns_links, rand, sh
 
 pytestmark = pytest.mark.root
