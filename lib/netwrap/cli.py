@@ -18,7 +18,7 @@ from netwrap import validate
 from netwrap.errors import NetwrapError, UsageError
 
 # "module:function" called with the subparsers object; imported at parser build.
-EXTENSIONS: list[str] = ["netwrap.cli_discovery:register"]
+EXTENSIONS: list[str] = ["netwrap.cli_discovery:register", "netwrap.cli_teach:register"]
 
 WALKTHROUGH = """\
 The walkthrough netwrap automates (section 4, "add a NIC to a running container"):
@@ -227,7 +227,12 @@ def cmd_nic_add(ctx: Context, args) -> int:
     req = _nic_request(ctx, args)
     ctx.need_root("nic add")
     target = _target(ctx, args.target)
-    result = attach.add(ctx, req, target, replace_existing=args.replace)
+    builder = {}
+    if args.fast:
+        from netwrap import fastpath
+
+        builder = {"plan_builder": fastpath.add_plan}
+    result = attach.add(ctx, req, target, replace_existing=args.replace, **builder)
     if ctx.dry_run or result.record is None:
         return 0
     rec = result.record
@@ -464,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave /var/run/netns/NAME in place afterwards")
     p.add_argument("--replace", action="store_true",
                    help="if netwrap already attached IFNAME differently, remove that first")
+    p.add_argument("--fast", action="store_true",
+                   help="two processes instead of the walkthrough's one per step: the veth "
+                        "made straight into the container, then one ip -batch inside")
     p = _sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
                           "the default route it replaced", cmd_nic_del)
     p.add_argument("target", metavar="TARGET", help=target_help)
