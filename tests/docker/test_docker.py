@@ -1,0 +1,164 @@
+"""The walkthrough on a real Docker engine: find containers, add a NIC, clean up.
+
+Needs root, a reachable dockerd and the netwrap-busybox image (``make test`` runs
+the suite under scripts/with-docker.sh, which provides both). Each container has a
+random name ``nwc-<hex>`` and is removed with ``docker rm -f`` even on failure; the
+host side of the NIC is a lab netns, never the machine's own network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import netns_links, rand, sh
+
+pytestmark = [pytest.mark.docker, pytest.mark.root]
+
+IMAGE = "netwrap-busybox"
+
+
+def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *argv], capture_output=True, text=True, check=check,
+                          timeout=60)
+
+
+def inspect_pid(name: str) -> int:
+    return int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
+
+
+@pytest.fixture(scope="module")
+def docker_ready():
+    if shutil.which("docker") is None:
+        pytest.skip("docker CLI not installed (apt-get install docker.io)")
+    proc = docker("version", "-f", "{{.Server.Version}}", check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"docker engine not reachable ({last}); run the tests under "
+                    "scripts/with-docker.sh")
+    if docker("image", "inspect", IMAGE, check=False).returncode != 0:
+        pytest.skip(f"image {IMAGE} missing: run scripts/make-image.sh")
+
+
+@pytest.fixture
+def containers(docker_ready):
+    """Factory: start a netwrap-busybox container with a random name; (name, full ID)."""
+    made: list[str] = []
+
+    def start() -> tuple[str, str]:
+        name = rand("nwc-")
+        made.append(name)
+        cid = docker("run", "-d", "--name", name, IMAGE, "sleep", "1000").stdout.strip()
+        return name, cid
+
+    try:
+        yield start
+    finally:
+        for name in made:
+            docker("rm", "-f", name, check=False)
+
+
+def ps_json(nw) -> list[dict]:
+    return json.loads(nw("--json", "ps", check=True).stdout)
+
+
+def test_pid_and_ps_agree_with_docker_inspect(containers, nw):
+    started = [containers() for _ in range(2)]
+    rows = {row["name"]: row for row in ps_json(nw)}
+    for name, cid in started:
+        pid = inspect_pid(name)
+        assert nw("pid", name, check=True).stdout == f"{pid}\n"
+        row = rows[name]
+        assert (row["pid"], row["id"], row["short_id"], row["runtime"]) == (
+            pid, cid, cid[:12], "docker")
+        assert row["netns_inode"] == os.stat(f"/proc/{pid}/ns/net").st_ino
+        assert row["exposed_as"] == []
+    table = nw("ps", check=True).stdout
+    for name, cid in started:
+        assert any(line.split()[:3] == [name, cid[:12], str(inspect_pid(name))]
+                   for line in table.splitlines())
+
+
+def test_full_id_and_id_prefix(containers, nw):
+    name, cid = containers()
+    pid = inspect_pid(name)
+    assert nw("pid", cid, check=True).stdout == f"{pid}\n"
+    assert nw("pid", cid[:12], check=True).stdout == f"{pid}\n"
+
+
+def test_docker_exec_sessions_do_not_change_the_first_process(containers, nw):
+    name, _ = containers()
+    session = subprocess.Popen(["docker", "exec", name, "sleep", "30"])
+    try:
+        deadline = time.monotonic() + 10
+        while "sleep 30" not in docker("top", name).stdout and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "sleep 30" in docker("top", name).stdout
+        assert nw("pid", name, check=True).stdout == f"{inspect_pid(name)}\n"
+    finally:
+        session.kill()
+        session.wait()
+
+
+def test_nic_add_on_a_real_container_by_name(containers, lab, nw):
+    name, _ = containers()
+    pid = inspect_pid(name)
+    before_ns = netns_links()
+    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+    out = nw("--json", "--host-netns", lab, "nic", "add", name, "--bridge", "br0",
+             "--ip", "198.51.100.101/24", "--gateway", "198.51.100.1", check=True).stdout
+    added = json.loads(out)
+    assert (added["target"], added["pid"]) == (name, pid)
+
+    # What Docker's side sees.
+    assert "inet 198.51.100.101/24" in docker("exec", name, "ip", "addr", "show",
+                                               "eth1").stdout
+    routes = docker("exec", name, "ip", "route").stdout
+    assert "default via 198.51.100.1 dev eth1" in routes
+    ping = subprocess.run(["ip", "netns", "exec", lab, "ping", "-c1", "-W2",
+                           "198.51.100.101"], capture_output=True, text=True)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+    nw("nic", "del", name, check=True)
+    assert docker("exec", name, "ip", "addr", "show", "eth1", check=False).returncode != 0
+    assert "198.51.100" not in docker("exec", name, "ip", "route").stdout
+    host_end = added["host_ifname"]
+    lab_links = sh("ip", "-n", lab, "-o", "link", "show")
+    assert host_end not in lab_links
+    assert host_end not in sh("ip", "-o", "link", "show")
+    assert netns_links() - before_ns == set()
+
+
+def test_stopped_container_leaves_a_dangling_link_that_gc_removes(containers, nw):
+    name, _ = containers()
+    pid = inspect_pid(name)
+    ns = rand("nwt-")
+    try:
+        assert nw("netns", "expose", name, "--name", ns, check=True).stdout == f"{ns}\n"
+        assert [r["exposed_as"] for r in ps_json(nw) if r["name"] == name] == [[ns]]
+        links = {link["name"]: link for link in json.loads(
+            nw("--json", "netns", "list", check=True).stdout)}
+        assert (links[ns]["pid"], links[ns]["state"]) == (pid, "alive")
+
+        docker("kill", name)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc = nw("pid", name)
+        assert proc.returncode == 1
+        assert f'container "{name}"' in proc.stderr and "is not running" in proc.stderr
+
+        links = {link["name"]: link for link in json.loads(
+            nw("--json", "netns", "list", check=True).stdout)}
+        assert links[ns]["state"] == "dangling"
+        gc = nw("netns", "gc", check=True)
+        assert "removed" in gc.stdout
+        assert ns not in netns_links()
+    finally:
+        if os.path.islink(f"/var/run/netns/{ns}"):
+            os.unlink(f"/var/run/netns/{ns}")
