@@ -14,9 +14,17 @@ about 7 ms per command against about 1 ms for ``subprocess.run``, which made
 ``up`` of a 100-container lab slower than the CNI plugin it is compared with.
 A step's ``input`` (``ip -batch -``) is fed to the command's stdin.
 
-Test hook: with ``NETWRAP_FAIL_AT=N`` in the environment, the N-th executed
-step (1-based, counting only commands) fails as if the kernel refused it, so
-tests can check that rollback leaves nothing behind.
+Signals: SIGINT or SIGTERM during a plan is acted on between steps, so the
+command in flight finishes and is undone with the others (a change half-made by
+a killed ``ip`` could not be undone exactly). A second signal while a command
+hangs stops waiting at once.
+
+Test hooks (counting executed commands of plans, 1-based, across the process):
+``NETWRAP_FAIL_AT=N`` makes the N-th step fail as if the kernel refused it, so
+tests can check that rollback leaves nothing behind; ``NETWRAP_PAUSE_AT=N``
+prints ``netwrap: test hook: paused before step N: CMD`` on stderr and waits
+(at most ``NETWRAP_PAUSE_SECONDS``, default 60) before the N-th step, so a test
+can send SIGTERM or SIGKILL at a known point.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
@@ -37,8 +46,9 @@ class Interrupted(NetwrapError):
     """SIGINT or SIGTERM arrived while a plan was running."""
 
 
-def _raise_interrupted(signum, _frame):
-    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+def _env_int(name: str) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else 0
 
 
 class Runner:
@@ -49,9 +59,11 @@ class Runner:
         self.verbose = verbose
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        fail_at = os.environ.get("NETWRAP_FAIL_AT", "")
-        self.fail_at = int(fail_at) if fail_at.isdigit() else 0
+        self.fail_at = _env_int("NETWRAP_FAIL_AT")
+        self.pause_at = _env_int("NETWRAP_PAUSE_AT")
+        self.pause_seconds = _env_int("NETWRAP_PAUSE_SECONDS") or 60
         self.executed = 0
+        self._signal: int | None = None  # a SIGINT/SIGTERM not yet acted on
         self.commands_started = 0
 
     # -- plans -----------------------------------------------------------------
@@ -63,15 +75,18 @@ class Runner:
             self.out.flush()
             return []
         done: list[Step] = []
-        old = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._signal = None
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             for step in plan:
                 if step.is_note:
                     if self.verbose:
                         self.err.write(f"# {step.why}\n")
                     continue
+                self._check_signal(step)
                 self._execute(step)
                 done.append(step)
+            self._check_signal(None)
         except BaseException as exc:
             # While undoing, a second Ctrl-C must not leave things half-undone.
             for s in old:
@@ -84,6 +99,25 @@ class Runner:
             for s, handler in old.items():
                 signal.signal(s, handler)
         return done
+
+    def _on_signal(self, signum, _frame) -> None:
+        if self._signal is not None:  # a second one: stop waiting for the command in flight
+            raise Interrupted(f"interrupted by {signal.Signals(signum).name} (twice)")
+        self._signal = signum
+
+    def _check_signal(self, next_step: Step | None) -> None:
+        if self._signal is not None:
+            where = f" before {shlex.join(next_step.argv)}" if next_step else ""
+            raise Interrupted(f"interrupted by {signal.Signals(self._signal).name}{where}")
+
+    def _pause(self, step: Step) -> None:
+        self.err.write(f"netwrap: test hook: paused before step {self.executed}: "
+                       f"{shlex.join(step.argv)}\n")
+        self.err.flush()
+        deadline = time.monotonic() + self.pause_seconds
+        while self._signal is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._check_signal(step)
 
     def rollback(self, done: Sequence[Step]) -> list[str]:
         """Undo the steps in reverse; keep going past failures and return them."""
@@ -98,6 +132,8 @@ class Runner:
 
     def _execute(self, step: Step) -> None:
         self.executed += 1
+        if self.pause_at and self.executed == self.pause_at:
+            self._pause(step)
         if self.fail_at and self.executed == self.fail_at:
             raise CommandError(step.argv, 1, f"NETWRAP_FAIL_AT={self.fail_at}: injected failure")
         self.call(step.argv, input=step.input)
