@@ -18,7 +18,8 @@ from netwrap import validate
 from netwrap.errors import NetwrapError, UsageError
 
 # "module:function" called with the subparsers object; imported at parser build.
-EXTENSIONS: list[str] = ["netwrap.cli_discovery:register", "netwrap.cli_teach:register"]
+EXTENSIONS: list[str] = ["netwrap.cli_discovery:register", "netwrap.cli_teach:register",
+                         "netwrap.show:register"]
 
 WALKTHROUGH = """\
 The walkthrough netwrap automates (section 4, "add a NIC to a running container"):

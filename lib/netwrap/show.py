@@ -1,0 +1,461 @@
+"""Show: read-only commands that turn the walkthrough's text outputs into tables.
+
+``netwrap parse KIND [FILE]`` parses captured text; ``netwrap show TARGET`` runs
+the host's ``ifconfig -a`` and ``route -n`` inside a target's netns; ``netwrap
+host`` is the walkthrough's first look at the host (``brctl show``, bridge
+addresses, Docker's NAT and FORWARD rules). The commands they run::
+
+    nsenter -t 10170 -n ifconfig -a        # show 10170 (or: ip -j -s -s addr show)
+    nsenter -t 10170 -n route -n           #             (or: ip -j -4 route show)
+    ip netns exec LAB brctl show           # --host-netns LAB host
+    ip netns exec LAB iptables-save
+
+``show`` enters the target with ``nsenter -t PID -n`` (as ``netwrap.query``
+does) rather than exposing the netns under /var/run/netns: the effect on
+``ifconfig`` and ``route`` is the same (only the network namespace is switched,
+the binaries are the host's), and a read-only command leaves nothing to undo.
+
+When net-tools is not installed (or with ``show --source ip``), the same rows
+come from ``ip -j``: ``rows_from_ip_addr`` and ``rows_from_ip_route`` convert
+iproute2's JSON into the jc-shaped rows of ``netwrap.parsers.ifconfig`` and
+``netwrap.parsers.route``, so both sources give the same keys and columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import re
+import shlex
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+
+from netwrap.errors import CommandError, NetwrapError, ParseError
+
+# -- ip -j -> jc-shaped rows (pure) ----------------------------------------------------
+
+# struct ifreq flag bits, in the order net-tools prints their names
+_IFF = [("UP", 0x1), ("BROADCAST", 0x2), ("DEBUG", 0x4), ("LOOPBACK", 0x8),
+        ("POINTOPOINT", 0x10), ("NOTRAILERS", 0x20), ("RUNNING", 0x40), ("NOARP", 0x80),
+        ("PROMISC", 0x100), ("ALLMULTI", 0x200), ("MASTER", 0x400), ("SLAVE", 0x800),
+        ("MULTICAST", 0x1000), ("PORTSEL", 0x2000), ("AUTOMEDIA", 0x4000),
+        ("DYNAMIC", 0x8000)]
+# ip's link_type -> the hardware type net-tools prints in parentheses
+_HW_TYPES = {"ether": "Ethernet", "loopback": "Local Loopback", "none": "UNSPEC",
+             "ipip": "IPIP Tunnel", "sit": "IPv6-in-IPv4", "ppp": "Point-to-Point Protocol",
+             "infiniband": "InfiniBand"}
+# IPv6 scope -> the scopeid net-tools prints (IPV6_ADDR_* >> 16 in the kernel)
+_SCOPE_IDS = {"global": "0x0", "host": "0x10", "link": "0x20", "site": "0x40",
+              "compat": "0x80"}
+_REJECT_TYPES = {"unreachable", "prohibit"}  # route -n: gateway "-", flags "!", iface "-"
+_FLAG_NAMES = {"U": "UP", "G": "GATEWAY", "H": "HOST", "!": "REJECT"}  # as route(8), jc
+
+
+def _natural(name: str) -> list:
+    """Sort key like net-tools' nstrcmp: eth2 before eth10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _mask4(prefixlen: int) -> str:
+    return str(ipaddress.IPv4Network(f"0.0.0.0/{prefixlen}").netmask)
+
+
+def _state(link: dict) -> tuple[list[str], int]:
+    """ifconfig's flag names and number: ip's flags plus RUNNING, which ip hides.
+
+    The kernel sets IFF_RUNNING when the link is up and its operstate is UP or
+    UNKNOWN (``dev_get_flags``); iproute2 masks it out and prints LOWER_UP instead.
+    """
+    names = set(link.get("flags", []))
+    if "UP" in names and link.get("operstate") in ("UP", "UNKNOWN"):
+        names.add("RUNNING")
+    state = [name for name, _bit in _IFF if name in names]
+    return state, sum(bit for name, bit in _IFF if name in names)
+
+
+def _counters(stats: dict | None) -> dict:
+    """``ip -s -s``'s stats64 as /proc/net/dev (and so ifconfig) folds them."""
+    keys = ("rx_packets", "rx_bytes", "rx_errors", "rx_dropped", "rx_overruns", "rx_frame",
+            "tx_packets", "tx_bytes", "tx_errors", "tx_dropped", "tx_overruns", "tx_carrier",
+            "tx_collisions")
+    if not stats:
+        return dict.fromkeys(keys)
+    rx, tx = stats.get("rx", {}), stats.get("tx", {})
+
+    def total(side: dict, *names: str) -> int:
+        return sum(side.get(name, 0) for name in names)
+
+    return {
+        "rx_packets": rx.get("packets"), "rx_bytes": rx.get("bytes"),
+        "rx_errors": rx.get("errors"),
+        "rx_dropped": total(rx, "dropped", "missed_errors"),
+        "rx_overruns": rx.get("fifo_errors"),
+        "rx_frame": total(rx, "length_errors", "over_errors", "crc_errors", "frame_errors"),
+        "tx_packets": tx.get("packets"), "tx_bytes": tx.get("bytes"),
+        "tx_errors": tx.get("errors"), "tx_dropped": tx.get("dropped"),
+        "tx_overruns": tx.get("fifo_errors"),
+        "tx_carrier": total(tx, "carrier_errors", "aborted_errors", "window_errors",
+                            "heartbeat_errors"),
+        "tx_collisions": tx.get("collisions"),
+    }
+
+
+def _row(name: str, link: dict, ipv4: list[dict], ipv6: list[dict], counters: dict) -> dict:
+    state, flags = _state(link)
+    ether = link.get("link_type") == "ether"
+    first4 = ipv4[0] if ipv4 else {}
+    last6 = ipv6[-1] if ipv6 else {}
+    return {
+        "name": name, "flags": flags, "state": state, "mtu": link.get("mtu"),
+        "type": _HW_TYPES.get(link.get("link_type", ""), link.get("link_type")),
+        "mac_addr": link.get("address") if ether else None,
+        "ipv4_addr": first4.get("address"), "ipv4_mask": first4.get("mask"),
+        "ipv4_bcast": first4.get("broadcast"),
+        "ipv6_addr": last6.get("address"), "ipv6_mask": last6.get("mask"),
+        "ipv6_scope": last6.get("scope"), "ipv6_type": last6.get("type"),
+        "metric": None,
+        **counters,
+        "txqueuelen": link.get("txqlen"),
+        "ipv4": ipv4, "ipv6": ipv6,
+    }
+
+
+def rows_from_ip_addr(links: Sequence[dict]) -> list[dict]:
+    """``ip -j [-s -s] addr show`` -> the rows ``netwrap.parsers.ifconfig`` gives for
+    ``ifconfig -a`` (new net-tools layout), with the same keys and types.
+
+    Like ifconfig, an IPv4 address whose label is not the link's name (``br0:1``)
+    gets a row of its own with no IPv6 addresses and no counters. Unlike ifconfig,
+    which shows one IPv4 address per label, every address is listed in ``ipv4``;
+    ``ipv4_addr``/``ipv4_mask``/``ipv4_bcast`` are the first (primary) one, the
+    one ifconfig prints. ``ipv6_*`` are the last in the kernel's order, which is
+    not ifconfig's (/proc/net/if_inet6): compare the ``ipv6`` lists as sets.
+    ``ipv4_bcast`` is "0.0.0.0" for an address without a broadcast on a broadcast
+    link, as ifconfig prints it, and null on others (lo). Counters are null unless
+    the JSON has ``stats64`` (``ip -s -s``).
+    """
+    rows = []
+    for link in links:
+        name = link.get("ifname", "")
+        by_label: dict[str, list[dict]] = {name: []}
+        ipv6 = []
+        # ifconfig prints a broadcast only on a link with IFF_BROADCAST (not on lo)
+        bcast = "BROADCAST" in link.get("flags", [])
+        for addr in link.get("addr_info", []):
+            if addr.get("family") == "inet":
+                by_label.setdefault(addr.get("label") or name, []).append({
+                    "address": addr["local"], "mask": _mask4(addr["prefixlen"]),
+                    "broadcast": addr.get("broadcast", "0.0.0.0") if bcast else None})
+            elif addr.get("family") == "inet6":
+                scope = addr.get("scope", "global")
+                ipv6.append({"address": addr["local"], "mask": addr["prefixlen"],
+                             "scope": _SCOPE_IDS.get(scope, scope), "type": scope})
+        rows.append(_row(name, link, by_label.pop(name), ipv6,
+                         _counters(link.get("stats64"))))
+        rows.extend(_row(label, link, ipv4, [], _counters(None))
+                    for label, ipv4 in by_label.items())
+    return sorted(rows, key=lambda row: _natural(row["name"]))
+
+
+def rows_from_ip_route(routes: Sequence[dict]) -> list[dict]:
+    """``ip -j -4 route show`` (the main table) -> the rows ``netwrap.parsers.route``
+    gives for ``route -n``: same keys, types and values, in the kernel's order.
+
+    Flags follow /proc/net/route: U, G with a gateway, H for a /32; unreachable and
+    prohibit routes print as route -n shows them (``-``, ``!``, ref null, iface
+    ``-``); blackhole and throw routes have no device (``*``). A multipath route shows its
+    first next hop, as /proc/net/route does.
+    """
+    rows = []
+    for r in routes:
+        kind = r.get("type", "unicast")
+        dst = "0.0.0.0/0" if r.get("dst") == "default" else r.get("dst", "")
+        net = ipaddress.ip_network(dst, strict=False)
+        if net.version != 4:
+            continue
+        hop = (r.get("nexthops") or [{}])[0]
+        gateway = r.get("gateway", hop.get("gateway"))
+        dev = r.get("dev", hop.get("dev"))
+        if kind in _REJECT_TYPES:
+            flags, gw, iface, ref = "!", "-", "-", None
+        else:
+            flags = "U" + ("G" if gateway else "") + ("H" if net.prefixlen == 32 else "")
+            gw, iface, ref = gateway or "0.0.0.0", dev or "*", 0
+        rows.append({
+            "destination": str(net.network_address), "gateway": gw,
+            "genmask": str(net.netmask), "flags": flags,
+            "flags_pretty": [_FLAG_NAMES[f] for f in flags if f in _FLAG_NAMES],
+            "metric": r.get("metric", 0), "ref": ref, "use": 0, "iface": iface,
+        })
+    return rows
+
+
+def bridges_from_ip_link(links: Sequence[dict]) -> list[dict]:
+    """``ip -j -d link show`` -> the rows ``netwrap.parsers.brctl`` gives for ``brctl show``."""
+    rows = []
+    for link in links:
+        info = link.get("linkinfo", {})
+        if info.get("info_kind") != "bridge":
+            continue
+        data = info.get("info_data", {})
+        prio, _, mac = data.get("bridge_id", "").partition(".")
+        ports = sorted((p["ifname"] for p in links if p.get("master") == link["ifname"]),
+                       key=_natural)
+        rows.append({"bridge_name": link["ifname"],
+                     "bridge_id": f"{prio}.{mac.replace(':', '')}" if mac else None,
+                     "stp_enabled": bool(data.get("stp_state", 0)), "interfaces": ports})
+    return sorted(rows, key=lambda row: _natural(row["bridge_name"]))
+
+
+def bridge_addresses(links: Sequence[dict], bridges: Iterable[str]) -> list[dict]:
+    """One row per address of each named bridge, from ``ip -j addr show``."""
+    wanted = set(bridges)
+    return [{"bridge": link["ifname"], "family": a.get("family"),
+             "address": f"{a['local']}/{a['prefixlen']}", "broadcast": a.get("broadcast"),
+             "scope": a.get("scope")}
+            for link in sorted(links, key=lambda link: _natural(link.get("ifname", "")))
+            if link.get("ifname") in wanted for a in link.get("addr_info", [])]
+
+
+# -- Docker's rules in iptables-save (pure) ---------------------------------------------
+
+_IFACE_OPTS = {"-i", "-o", "--in-interface", "--out-interface"}
+_ADDR_OPTS = {"-s", "-d", "--source", "--destination", "--src", "--dst"}
+
+
+def _is_docker_bridge(name: str) -> bool:
+    return name == "docker0" or name.startswith("br-")
+
+
+def _iface_matches(pattern: str, names: set[str]) -> bool:
+    """An iptables interface argument (``docker0``, ``br-+``) names one of the bridges."""
+    if pattern.endswith("+"):  # iptables' wildcard: any interface with this prefix
+        prefix = pattern[:-1]
+        return bool(prefix) and (any(n.startswith(prefix) for n in names | {"docker0"})
+                                 or prefix.startswith("br-") or "br-".startswith(prefix))
+    return pattern in names or _is_docker_bridge(pattern)
+
+
+def mentions_bridge(rule: dict, bridges: Iterable[str],
+                    subnets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Whether an iptables-save rule row is about the bridges: a DOCKER chain or jump,
+    ``-i``/``-o`` one of them (``docker0`` and ``br-*`` always count), or ``-s``/``-d``
+    overlapping one of their subnets (Docker's MASQUERADE of 172.17.0.0/16)."""
+    names = set(bridges)
+    nets = list(subnets)
+    if (rule.get("chain") or "").startswith("DOCKER") \
+            or (rule.get("target") or "").startswith("DOCKER"):
+        return True
+    try:
+        words = shlex.split(rule.get("matches") or "")
+    except ValueError:
+        words = (rule.get("matches") or "").split()
+    for opt, arg in zip(words, words[1:], strict=False):
+        if opt in _IFACE_OPTS and _iface_matches(arg, names):
+            return True
+        if opt in _ADDR_OPTS:
+            try:
+                net = ipaddress.ip_network(arg, strict=False)
+            except ValueError:
+                continue
+            if any(net.version == n.version and net.overlaps(n) for n in nets):
+                return True
+    return False
+
+
+def docker_rules(rows: Sequence[dict], bridges: Iterable[str],
+                 subnets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
+                 ) -> list[dict]:
+    """The walkthrough's rules: nat rules, and filter rules in FORWARD or a DOCKER chain,
+    that mention the bridges (see ``mentions_bridge``)."""
+    names, nets = list(bridges), list(subnets)
+    return [row for row in rows if row.get("type") == "rule"
+            and (row.get("table") == "nat"
+                 or (row.get("table") == "filter"
+                     and (row.get("chain") == "FORWARD"
+                          or (row.get("chain") or "").startswith("DOCKER"))))
+            and mentions_bridge(row, names, nets)]
+
+
+# -- commands ---------------------------------------------------------------------------
+
+RULE_COLUMNS = ["table", "chain", "num", "matches", "target", "target_options"]
+ADDRESS_COLUMNS = ["bridge", "family", "address", "broadcast", "scope"]
+
+
+def _read_input(path: str | None) -> str:
+    if path in (None, "-"):
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError as exc:
+        raise NetwrapError(f'cannot read "{path}": {exc.strerror or exc}') from None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def cmd_parse(ctx, args) -> int:
+    from netwrap.output import emit
+    from netwrap.parsers import PARSERS, parse
+
+    text = _read_input(args.file)
+    try:
+        rows = parse(args.kind, text)
+    except ParseError as exc:
+        raise ParseError(_one_line(exc)) from None
+    emit(ctx.as_json, rows, PARSERS[args.kind].COLUMNS,
+         empty=f"(no {args.kind} rows)")
+    return 0
+
+
+def _guest_argv(pid: int, *argv: str) -> tuple[str, ...]:
+    return ("nsenter", "-t", str(pid), "-n", *argv)
+
+
+def interfaces_and_routes(runner, pid: int, source: str) -> tuple[list[dict], list[dict]]:
+    """Inside PID's netns: ifconfig -a and route -n parsed (net-tools) or ip -j converted."""
+    from netwrap.parsers import parse
+
+    if source == "net-tools":
+        interfaces = parse("ifconfig", runner.query(_guest_argv(pid, "ifconfig", "-a")))
+        routes = parse("route", runner.query(_guest_argv(pid, "route", "-n")))
+        return interfaces, routes
+    links = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show"))
+                       or "[]")
+    table = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show"))
+                       or "[]")
+    return rows_from_ip_addr(links), rows_from_ip_route(table)
+
+
+def _source(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    if shutil.which("ifconfig") and shutil.which("route"):
+        return "net-tools"
+    return "ip"
+
+
+def cmd_show(ctx, args) -> int:
+    from netwrap import targets
+    from netwrap.output import emit, emit_object
+    from netwrap.parsers import ifconfig, route
+
+    target = targets.resolve(args.target, dry_run=False)
+    source = _source(args.source)
+    if source == "net-tools" and not (shutil.which("ifconfig") and shutil.which("route")):
+        raise NetwrapError("--source net-tools: ifconfig or route is not installed "
+                           "(install net-tools, or use --source ip)")
+    try:
+        interfaces, routes = interfaces_and_routes(ctx.runner, target.pid, source)
+    except ParseError as exc:
+        raise NetwrapError(f"cannot read {target.name}'s netns: {_one_line(exc)}") from None
+    if ctx.as_json:
+        emit_object({"interfaces": interfaces, "routes": routes})
+        return 0
+    how = ("ifconfig -a", "route -n") if source == "net-tools" else ("ip addr", "ip route")
+    emit(False, interfaces, ifconfig.COLUMNS, empty="(no interfaces)",
+         title=f"{target.name}: interfaces ({how[0]})")
+    sys.stdout.write("\n")
+    emit(False, routes, route.COLUMNS, empty="(no routes)",
+         title=f"{target.name}: routes ({how[1]})")
+    return 0
+
+
+def host_view(ctx) -> dict:
+    """Bridges, their addresses, and Docker's rules, from the host (or the lab)."""
+    from netwrap.parsers import parse
+    from netwrap.plan import on_host
+
+    runner, lab = ctx.runner, ctx.host_ns
+    if ctx.bridge_tool == "brctl" and shutil.which("brctl"):
+        bridges = parse("brctl", runner.query(on_host(("brctl", "show"), lab)))
+    else:
+        bridges = bridges_from_ip_link(
+            json.loads(runner.query(on_host(("ip", "-j", "-d", "link", "show"), lab)) or "[]"))
+    names = [b["bridge_name"] for b in bridges]
+    links = json.loads(runner.query(on_host(("ip", "-j", "addr", "show"), lab)) or "[]")
+    addresses = bridge_addresses(links, names)
+    rules: list[dict] | None
+    try:
+        text = runner.query(on_host(("iptables-save",), lab))
+        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+        rules = parse("iptables-save", text) if lines else []
+    except (CommandError, ParseError) as exc:
+        ctx.warn(f"no NAT/FORWARD rules shown: {_one_line(exc)}")
+        rules = None
+    if rules is not None:
+        subnets = [ipaddress.ip_interface(a["address"]).network for a in addresses
+                   if a["scope"] != "link"]
+        rules = docker_rules(rules, names, subnets)
+    return {"bridges": bridges, "addresses": addresses, "rules": rules}
+
+
+def cmd_host(ctx, args) -> int:
+    from netwrap.output import emit, emit_object
+    from netwrap.parsers import brctl
+
+    view = host_view(ctx)
+    if ctx.as_json:
+        emit_object(view)
+        return 0
+    where = f"lab netns {ctx.host_ns}" if ctx.host_ns else "host"
+    emit(False, view["bridges"], brctl.COLUMNS, empty="(no bridges)",
+         title=f"bridges ({where})")
+    sys.stdout.write("\n")
+    emit(False, view["addresses"], ADDRESS_COLUMNS, empty="(no addresses on the bridges)",
+         title="bridge addresses")
+    if view["rules"] is not None:
+        sys.stdout.write("\n")
+        emit(False, view["rules"], RULE_COLUMNS,
+             empty="(no NAT or FORWARD rules mention the bridges)",
+             title="NAT and FORWARD rules for the bridges (iptables-save)")
+    return 0
+
+
+def register(subparsers) -> None:
+    from netwrap.cli import _sub
+    from netwrap.parsers import PARSERS
+
+    def json_flag(p) -> None:
+        # also accepted after the subcommand; SUPPRESS keeps a global --json intact
+        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="machine-readable output (same as the global --json)")
+
+    p = _sub(subparsers, "parse", "turn captured ifconfig, route, brctl or iptables-save "
+                                  "text into a table or JSON", cmd_parse,
+             description="Parse the text of a command the walkthrough reads: a table of the "
+                         "main columns, or with --json every field (jc's keys for ifconfig "
+                         "and route). Text that is not that command's output is an error.",
+             epilog="example: ifconfig -a | netwrap parse ifconfig --json")
+    p.add_argument("kind", choices=sorted(PARSERS), metavar="KIND",
+                   help="one of: " + ", ".join(sorted(PARSERS)))
+    p.add_argument("file", nargs="?", metavar="FILE", help="the text (default or -: stdin)")
+    json_flag(p)
+
+    p = _sub(subparsers, "show", "a target's interfaces and routes, as ifconfig and route "
+                                 "show them inside its netns", cmd_show,
+             description="Run the host's 'ifconfig -a' and 'route -n' inside the target's "
+                         "network namespace (nsenter -t PID -n) and show two tables. Without "
+                         "net-tools, or with --source ip, the same columns come from "
+                         "'ip -j addr' and 'ip -j route'.",
+             epilog="example: netwrap show web")
+    p.add_argument("target", metavar="TARGET",
+                   help="a PID, a sandbox name, or a container name or ID prefix")
+    p.add_argument("--source", choices=("auto", "net-tools", "ip"), default="auto",
+                   help="where the rows come from (default: net-tools when installed)")
+    json_flag(p)
+
+    p = _sub(subparsers, "host", "the host's bridges, their addresses and Docker's NAT and "
+                                 "FORWARD rules", cmd_host,
+             description="The walkthrough's first look: 'brctl show' (or 'ip -j link' with "
+                         "--bridge-tool ip or without brctl), each bridge's addresses, and "
+                         "the iptables-save rules that mention docker0, br-* or another "
+                         "bridge, a DOCKER chain, or a bridge's subnet. With --host-netns "
+                         "LAB everything is read inside the lab.",
+             epilog="example: netwrap --host-netns lab host --json")
+    json_flag(p)
