@@ -19,7 +19,7 @@ from netwrap.errors import NetwrapError, UsageError
 
 # "module:function" called with the subparsers object; imported at parser build.
 EXTENSIONS: list[str] = ["netwrap.cli_discovery:register", "netwrap.cli_teach:register",
-                         "netwrap.show:register"]
+                         "netwrap.show:register", "netwrap.cli_lab:register"]
 
 WALKTHROUGH = """\
 The walkthrough netwrap automates (section 4, "add a NIC to a running container"):

@@ -54,7 +54,7 @@ def batch_text(lines: Iterable[Sequence[str]]) -> str:
     return "".join(shlex.join(line) + "\n" for line in lines)
 
 
-def veth_line(host_ifname: str, bridge: str, pid: int, ifname: str, *,
+def veth_line(host_ifname: str, bridge: str, pid: int | str, ifname: str, *,
               mtu: int | None = None, mac: str | None = None) -> Argv:
     """One request: the pair, the host end up on the bridge, the peer named and moved in.
 

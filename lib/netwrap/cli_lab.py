@@ -1,0 +1,88 @@
+"""The lab commands: ``netwrap up|down|status LAB.yaml`` (work in ``netwrap.lab``).
+
+Registered through ``netwrap.cli.EXTENSIONS``.
+
+    netwrap --host-netns classroom up lab.yaml
+    # ip -n classroom -batch - <<'EOF' ... EOF, then one nsenter -t PID -n ip -batch - per node
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXAMPLE = """\
+example lab file:
+  bridges:
+    - {name: br0, address: 198.51.100.1/24}
+  nodes:
+    - {name: web}               # a sandbox netwrap starts; or {name: db, pid: 4242},
+                                # or {name: app, container: app}
+  links:
+    - {node: web, bridge: br0, ifname: eth1, address: 198.51.100.101/24,
+       gateway: 198.51.100.1}   # also: mac, mtu
+"""
+
+
+def cmd_up(ctx, args) -> int:
+    from netwrap import lab
+
+    spec = lab.load(args.lab)
+    result = lab.up(ctx, spec)
+    if ctx.dry_run:
+        return 0
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object(result)
+    elif result["changes"] == 0:
+        sys.stdout.write(f"lab {spec.name} is already up: nothing to do\n")
+    else:
+        sys.stdout.write(f"lab {spec.name}: {result['changes']} change(s), "
+                         f"{result['sandboxes_started']} sandbox(es) started\n")
+    return 0
+
+
+def cmd_down(ctx, args) -> int:
+    from netwrap import lab
+
+    spec = lab.load(args.lab)
+    steps = lab.down(ctx, spec.name)
+    if not ctx.dry_run:
+        if ctx.as_json:
+            from netwrap.output import emit_object
+
+            emit_object({"lab": spec.name, "steps": steps})
+        else:
+            sys.stdout.write(f"lab {spec.name} is down\n" if steps else
+                             f"lab {spec.name}: nothing recorded as made by up: nothing to do\n")
+    return 0
+
+
+def cmd_status(ctx, args) -> int:
+    from netwrap import lab
+    from netwrap.output import emit
+
+    spec = lab.load(args.lab)
+    rows = lab.status(ctx, spec)
+    emit(ctx.as_json, rows, ["kind", "name", "state", "detail"])
+    return 0 if all(row["state"] == "ok" for row in rows) else 3
+
+
+def register(subparsers) -> None:
+    def add(name: str, help: str, func, description: str) -> None:
+        p = subparsers.add_parser(name, help=help, description=description, epilog=EXAMPLE,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("lab", metavar="LAB.yaml", help="the lab file")
+        p.set_defaults(func=func)
+
+    add("up", "build a lab described in YAML (again: changes only what differs)", cmd_up,
+        "Build the bridges, sandboxes and links of LAB.yaml on the fast path: one ip -batch "
+        "for the host side, one per container. Re-running it changes nothing; what it made "
+        "is recorded so that 'down' removes exactly that.")
+    add("down", "remove exactly what 'up' made for a lab", cmd_down,
+        "Delete the veth pairs, bridges and addresses 'up' made, put back default routes it "
+        "replaced, and stop the sandboxes it started.")
+    add("status", "show what of a lab is there, and what differs (exit 3 if anything does)",
+        cmd_status, "One row per bridge, node and link of LAB.yaml: ok, missing, or differs "
+        "(and how).")

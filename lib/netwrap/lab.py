@@ -1,0 +1,793 @@
+"""Labs: a topology in YAML, built by ``up``, removed by ``down``, checked by ``status``.
+
+    name: class1                      # optional; default: the file name without .yaml
+    bridges:
+      - {name: br0, address: 198.51.100.1/24}
+    nodes:
+      - {name: web}                   # a sandbox netwrap starts (and stops at down)
+      - {name: db, pid: 4242}         # or an existing process,
+      - {name: app, container: app}   # or a container by name or ID prefix
+    links:
+      - {node: web, bridge: br0, ifname: eth1, address: 198.51.100.101/24,
+         gateway: 198.51.100.1, mac: "02:42:c6:33:64:65", mtu: 1400}
+
+``up`` builds it on the fast path (``netwrap.fastpath``): one ``ip -batch`` for
+every host-side change of the whole lab and one per container, so 100 containers
+cost 101 processes (plus the sandboxes it starts):
+
+    ip -n LAB -batch - <<'EOF'
+    link add br0 type bridge
+    link set br0 up
+    addr add 198.51.100.1/24 dev br0
+    link add vh0a1b2c3d4e up master br0 type veth peer name eth1 netns 4242
+    EOF
+    nsenter -t 4242 -n ip -batch - <<'EOF'
+    link set eth1 up
+    addr add 198.51.100.101/24 dev eth1
+    route replace default via 198.51.100.1 dev eth1
+    EOF
+
+Every plan is made from what is there now, so ``up`` on a built lab changes
+nothing. What ``up`` made (bridges, addresses, sandboxes, veths, replaced default
+routes) is recorded in ``/run/netwrap/labs/NAME.json`` before it runs; ``down``
+removes exactly that, and only what still exists, so it also cleans up after an
+``up`` that was killed half-way. An ``up`` that fails is undone: the runner rolls
+back the steps done, then whatever part of a failed batch did happen is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from netwrap import fastpath, validate
+from netwrap.errors import CommandError, NetwrapError, UsageError
+from netwrap.plan import Step
+from netwrap.targets import netns_inode
+from netwrap.validate import Address, Interface
+
+LINK_KEYS = ("node", "bridge", "ifname", "address", "gateway", "mac", "mtu")
+_INT = "tag:yaml.org,2002:int"
+
+
+# -- the lab file --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BridgeSpec:
+    name: str
+    address: Interface | None
+    line: int
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    pid: int | None
+    container: str | None
+    line: int
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.pid is None and self.container is None
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    node: str
+    bridge: str
+    ifname: str
+    address: Interface
+    gateway: Address | None
+    mac: str | None
+    mtu: int | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    bridges: tuple[BridgeSpec, ...]
+    nodes: tuple[NodeSpec, ...]
+    links: tuple[LinkSpec, ...]
+
+    def host_ifname(self, link: LinkSpec) -> str:
+        """The host end's name: stable per lab, node and ifname (``vh`` + 10 hex)."""
+        from netwrap.nic import veth_names
+
+        return veth_names(f"lab/{self.name}/{link.node}", link.ifname)[0]
+
+
+class _Schema:
+    """Walks the composed YAML nodes, so every error can name its line."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+
+    def error(self, node, message: str) -> UsageError:
+        return UsageError(f"{self.filename}:{node.start_mark.line + 1}: {message}")
+
+    def mapping(self, node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
+                ) -> dict:
+        import yaml
+
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, f"{what} must be a mapping (key: value)")
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key not in allowed:
+                raise self.error(key_node, f'{what}: unknown key "{key}" (expected one of: '
+                                           f"{', '.join(allowed)})")
+            if key in out:
+                raise self.error(key_node, f'{what}: key "{key}" given twice')
+            out[key] = value_node
+        for key in required:
+            if key not in out:
+                raise self.error(node, f'{what}: "{key}" is missing')
+        return out
+
+    def sequence(self, node, what: str) -> list:
+        import yaml
+
+        if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, f"{what} must be a list (lines starting with -)")
+        return node.value
+
+    def text(self, node, what: str) -> str:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or node.value == "":
+            raise self.error(node, f"{what} must be a single value")
+        return node.value
+
+    def check(self, node, func: Callable, *args):
+        """Run a ``netwrap.validate`` function; its message gets the line."""
+        try:
+            return func(*args)
+        except UsageError as exc:
+            raise self.error(node, str(exc)) from None
+
+
+def load(path: str) -> Lab:
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read lab file {path}: {exc.strerror}") from None
+    stem = os.path.basename(path)
+    for ext in (".yaml", ".yml"):
+        stem = stem.removesuffix(ext)
+    return parse(text, path, default_name=stem)
+
+
+def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> Lab:
+    """The lab in ``text``; a UsageError naming ``filename:line`` for anything wrong."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise UsageError(f"{filename}:{line}: not valid YAML: {exc.problem}") from None
+    s = _Schema(filename)
+    if root is None:
+        raise UsageError(f"{filename}:1: the lab file is empty")
+    top = s.mapping(root, "the lab", ("name", "bridges", "nodes", "links"), ("links",))
+    name = default_name
+    if "name" in top:
+        name = s.check(top["name"], validate.netns_name, s.text(top["name"], "name"))
+
+    bridges: dict[str, BridgeSpec] = {}
+    for i, item in enumerate(s.sequence(top["bridges"], "bridges") if "bridges" in top else []):
+        what = f"bridges[{i}]"
+        m = s.mapping(item, what, ("name", "address"), ("name",))
+        bname = s.check(m["name"], validate.ifname, s.text(m["name"], f"{what}.name"),
+                        "bridge name")
+        if bname in bridges:
+            raise s.error(m["name"], f'bridge "{bname}" is listed twice '
+                                     f"(first on line {bridges[bname].line})")
+        addr = None
+        if "address" in m:
+            addr = s.check(m["address"], validate.cidr,
+                           s.text(m["address"], f"{what}.address"), f"{what}.address")
+        bridges[bname] = BridgeSpec(bname, addr, m["name"].start_mark.line + 1)
+
+    nodes: dict[str, NodeSpec] = {}
+    for i, item in enumerate(s.sequence(top["nodes"], "nodes") if "nodes" in top else []):
+        what = f"nodes[{i}]"
+        m = s.mapping(item, what, ("name", "pid", "container"), ("name",))
+        nname = s.check(m["name"], validate.netns_name, s.text(m["name"], f"{what}.name"))
+        if nname in nodes:
+            raise s.error(m["name"], f'node "{nname}" is listed twice '
+                                     f"(first on line {nodes[nname].line})")
+        if "pid" in m and "container" in m:
+            raise s.error(m["container"], f"{what}: give pid or container, not both")
+        pid = None
+        if "pid" in m:
+            pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid"))
+        container = s.text(m["container"], f"{what}.container") if "container" in m else None
+        nodes[nname] = NodeSpec(nname, pid, container, m["name"].start_mark.line + 1)
+
+    links: list[LinkSpec] = []
+    seen_if: dict[tuple[str, str], int] = {}
+    seen_addr: dict[str, int] = {}
+    gateways: dict[tuple[str, int], int] = {}
+    for i, item in enumerate(s.sequence(top["links"], "links")):
+        what = f"links[{i}]"
+        m = s.mapping(item, what, LINK_KEYS, ("node", "bridge", "address"))
+        node = s.text(m["node"], f"{what}.node")
+        if node not in nodes:
+            raise s.error(m["node"], f'{what}: no node called "{node}" under nodes')
+        br = s.text(m["bridge"], f"{what}.bridge")
+        if br not in bridges:
+            raise s.error(m["bridge"], f'{what}: no bridge called "{br}" under bridges')
+        ifname = "eth1"
+        if "ifname" in m:
+            ifname = s.check(m["ifname"], validate.ifname, s.text(m["ifname"], "ifname"),
+                             f"{what}.ifname")
+        line = item.start_mark.line + 1
+        if (node, ifname) in seen_if:
+            raise s.error(m.get("ifname", item), f"{what}: {node} already has {ifname} "
+                                                  f"(line {seen_if[node, ifname]})")
+        seen_if[node, ifname] = line
+        addr = s.check(m["address"], validate.cidr, s.text(m["address"], "address"),
+                       f"{what}.address")
+        if str(addr.ip) in seen_addr:
+            raise s.error(m["address"], f"{what}: address {addr.ip} is already used on "
+                                        f"line {seen_addr[str(addr.ip)]}")
+        seen_addr[str(addr.ip)] = m["address"].start_mark.line + 1
+        gw = None
+        if "gateway" in m:
+            gw = s.check(m["gateway"], validate.gateway,
+                         s.text(m["gateway"], f"{what}.gateway"), addr)
+            if (node, addr.version) in gateways:
+                raise s.error(m["gateway"], f"{what}: {node} already has a default route "
+                                            f"(line {gateways[node, addr.version]}); "
+                                            "give one gateway per node")
+            gateways[node, addr.version] = m["gateway"].start_mark.line + 1
+        mac = None
+        if "mac" in m:
+            mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac"))
+        mtu = None
+        if "mtu" in m:
+            if m["mtu"].tag != _INT:
+                raise s.error(m["mtu"], f"{what}.mtu must be a number")
+            mtu = s.check(m["mtu"], validate.mtu, int(m["mtu"].value))
+        links.append(LinkSpec(node, br, ifname, addr, gw, mac, mtu, line))
+    return Lab(name, tuple(bridges.values()), tuple(nodes.values()), tuple(links))
+
+
+# -- the record of what up made ------------------------------------------------------------
+
+@dataclass
+class Record:
+    lab: str
+    host_ns: str | None
+    status: str = "building"  # building (an up is running or was killed), ok
+    bridges: list[str] = field(default_factory=list)  # created by up
+    addresses: list[list[str]] = field(default_factory=list)  # [bridge, cidr] added to others
+    sandboxes: list[str] = field(default_factory=list)  # started by up
+    links: dict[str, dict] = field(default_factory=dict)  # "node/ifname" -> what was made
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Record:
+        return cls(**{k: data[k] for k in data if k in cls.__dataclass_fields__})
+
+
+def records_dir() -> str:
+    from netwrap import state
+
+    return os.path.join(state.run_dir(), "labs")
+
+
+def record_path(lab: str, host_ns: str | None) -> str:
+    return os.path.join(records_dir(), f"{lab}@{host_ns}.json" if host_ns else f"{lab}.json")
+
+
+def read_record(lab: str, host_ns: str | None) -> Record | None:
+    path = record_path(lab, host_ns)
+    try:
+        with open(path) as f:
+            return Record.from_dict(json.load(f))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError) as exc:
+        raise NetwrapError(f"lab record {path} is damaged: {exc}") from None
+
+
+def write_record(rec: Record) -> None:
+    os.makedirs(records_dir(), exist_ok=True)
+    path = record_path(rec.lab, rec.host_ns)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(asdict(rec), f, indent=1)
+    os.replace(tmp, path)
+
+
+def remove_record(lab: str, host_ns: str | None) -> None:
+    try:
+        os.unlink(record_path(lab, host_ns))
+    except FileNotFoundError:
+        pass
+
+
+# -- what is there -----------------------------------------------------------------------
+
+def host_state(runner, host_ns: str | None) -> dict[str, dict]:
+    """Every link on the host side with its addresses: one ``ip -j -d addr show``."""
+    argv = (*fastpath.ip_host(host_ns), "-j", "-d", "addr", "show")
+    text = runner.query(argv).strip()
+    return {link["ifname"]: link for link in json.loads(text)} if text else {}
+
+
+def cidrs(link: dict | None) -> set[str]:
+    return {f"{a['local']}/{a['prefixlen']}" for a in (link or {}).get("addr_info", [])}
+
+
+def guest_state(runner, pid: int) -> dict[str, dict]:
+    from netwrap import query
+
+    return {link["ifname"]: link for link in query.guest_addrs(runner, pid)}
+
+
+def _is_up(link: dict) -> bool:
+    return "UP" in link.get("flags", [])
+
+
+def _kind(link: dict) -> str | None:
+    return link.get("linkinfo", {}).get("info_kind")
+
+
+def resolve_nodes(lab: Lab, host_ns: str | None, dry_run: bool) -> dict[str, int | None]:
+    """Each node's PID now; None for a sandbox that is not running (up starts it)."""
+    from netwrap import sandbox, targets
+
+    pids: dict[str, int | None] = {}
+    for node in lab.nodes:
+        if node.is_sandbox:
+            box = sandbox.load(node.name)
+            pids[node.name] = box.pid if box is not None and box.alive else None
+            continue
+        try:
+            target = targets.resolve(str(node.pid) if node.pid else node.container,
+                                     dry_run=dry_run)
+        except NetwrapError as exc:
+            raise NetwrapError(f"node {node.name} (line {node.line}): {exc}") from None
+        targets.check_not_host(target, host_ns)
+        pids[node.name] = target.pid
+    return pids
+
+
+def _old_default(pid: int, version: int) -> dict | None:
+    return fastpath.proc_default_route(pid) if version == 4 else \
+        fastpath.proc_default_route6(pid)
+
+
+# -- up ----------------------------------------------------------------------------------
+
+@dataclass
+class UpPlan:
+    host: Step | None
+    guests: list[Step]
+    start: list[str]  # sandboxes to start first
+    made_bridges: list[str]
+    made_addresses: list[list[str]]
+    made_links: dict[str, dict]
+    changes: int  # kernel changes planned; 0 means the lab is already up
+
+    @property
+    def steps(self) -> list[Step]:
+        return ([self.host] if self.host else []) + self.guests
+
+
+def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
+            host_ns: str | None, guests: Callable[[int], dict[str, dict]],
+            old_default: Callable[[int, int], dict | None] = _old_default) -> UpPlan:
+    """The steps that take what is there (``host``, ``pids``) to the lab (pure but for
+    the two callables, which read a container's links and default route).
+    """
+    host_lines: list[tuple[str, ...]] = []
+    bridge_undo: list[tuple[str, ...]] = []  # run last, in reverse
+    veth_undo: list[tuple[str, ...]] = []  # run first
+    made_bridges, made_addresses, made_links = [], [], {}
+    for b in lab.bridges:
+        link = host.get(b.name)
+        if link is not None and _kind(link) != "bridge":
+            raise NetwrapError(f'bridge {b.name} (line {b.line}): "{b.name}" exists and is '
+                               f"a {_kind(link) or 'plain'} interface, not a bridge")
+        if link is None:
+            host_lines.append(("link", "add", b.name, "type", "bridge"))
+            bridge_undo.append(("link", "del", b.name))
+            made_bridges.append(b.name)
+        if link is None or not _is_up(link):
+            host_lines.append(("link", "set", b.name, "up"))
+        if b.address is not None and str(b.address) not in cidrs(link):
+            host_lines.append(("addr", "add", str(b.address), "dev", b.name))
+            if link is not None:
+                bridge_undo.append(("addr", "del", str(b.address), "dev", b.name))
+                made_addresses.append([b.name, str(b.address)])
+    start = [n for n, pid in pids.items() if pid is None]
+    by_node: dict[str, list[tuple[str, ...]]] = {}
+    undo_by_node: dict[str, tuple[str, ...]] = {}
+    for link in lab.links:
+        hname = lab.host_ifname(link)
+        pid = pids[link.node]
+        pid_text = str(pid) if pid is not None else f"PID-of-{link.node}"
+        fresh = pid is None  # a sandbox started by this up: nothing inside yet
+        there = host.get(hname)
+        lines = by_node.setdefault(link.node, [])
+        key = f"{link.node}/{link.ifname}"
+        if there is None:
+            inside = set() if fresh else set(guests(pid))
+            if link.ifname in inside:
+                raise NetwrapError(f"links line {link.line}: {link.node} already has an "
+                                   f"interface {link.ifname} that this lab did not make")
+            old = None
+            if link.gateway is not None and not fresh:
+                old = old_default(pid, link.address.version)
+            host_lines.append(fastpath.veth_line(hname, link.bridge, pid_text, link.ifname,
+                                                 mtu=link.mtu, mac=link.mac))
+            veth_undo.append(("link", "del", hname))
+            lines += fastpath.guest_lines(link.ifname, link.address, link.gateway, old)
+            if isinstance(old, dict):
+                undo_by_node[link.node] = fastpath.restore_default(pid, old,
+                                                                   link.address.version)
+            made_links[key] = {"node": link.node, "ifname": link.ifname,
+                               "host_ifname": hname, "bridge": link.bridge, "pid": pid,
+                               "netns_inode": netns_inode(pid) if pid else None,
+                               "replaced_default": old, "version": link.address.version}
+            continue
+        if _kind(there) != "veth":
+            raise NetwrapError(f'links line {link.line}: host interface "{hname}" exists '
+                               "and is not a veth")
+        if there.get("master") != link.bridge:
+            host_lines.append(("link", "set", hname, "master", link.bridge))
+        if not _is_up(there):
+            host_lines.append(("link", "set", hname, "up"))
+        if link.mtu and there.get("mtu") != link.mtu:
+            host_lines.append(("link", "set", hname, "mtu", str(link.mtu)))
+        if pid is None:
+            raise NetwrapError(f"links line {link.line}: {hname} exists but {link.node} is "
+                               "not running; run netwrap down first")
+        inner = guests(pid).get(link.ifname)
+        if inner is None:
+            raise NetwrapError(f"links line {link.line}: {hname} exists but {link.node} has "
+                               f"no {link.ifname}; run netwrap down, then up")
+        if link.mtu and inner.get("mtu") != link.mtu:
+            lines.append(("link", "set", link.ifname, "mtu", str(link.mtu)))
+        if link.mac and inner.get("address") != link.mac:
+            lines.append(("link", "set", link.ifname, "address", link.mac))
+        if not _is_up(inner):
+            lines.append(("link", "set", link.ifname, "up"))
+        if str(link.address) not in cidrs(inner):
+            lines.append(("addr", "add", str(link.address), "dev", link.ifname))
+        if link.gateway is not None:
+            now = old_default(pid, link.address.version)
+            if now is None or now.get("gateway") != str(link.gateway) \
+                    or now.get("dev") != link.ifname:
+                lines.append(fastpath.guest_lines(link.ifname, link.address, link.gateway,
+                                                  now)[-1])
+    host_step = None
+    undo_lines = veth_undo + bridge_undo[::-1]
+    if host_lines:
+        host_step = Step(
+            (*fastpath.ip_host(host_ns), "-batch", "-"),
+            f"every host-side change of lab {lab.name} in one ip process: bridges, and veth "
+            "pairs made straight into the containers, plugged into their bridges",
+            (*fastpath.ip_host(host_ns), "-batch", "-") if undo_lines else None,
+            input=fastpath.batch_text(host_lines),
+            undo_input=fastpath.batch_text(undo_lines) if undo_lines else None)
+    guest_steps = []
+    for node, lines in by_node.items():
+        if not lines:
+            continue
+        pid = pids[node]
+        pid_text = str(pid) if pid is not None else f"PID-of-{node}"
+        guest_steps.append(Step(
+            ("nsenter", "-t", pid_text, "-n", "ip", "-batch", "-"),
+            f"inside {node}, one ip process: bring its interfaces up, address them, "
+            "route through them", undo_by_node.get(node),
+            input=fastpath.batch_text(lines)))
+    changes = len(host_lines) + sum(len(lines) for lines in by_node.values()) + len(start)
+    return UpPlan(host_step, guest_steps, start, made_bridges, made_addresses, made_links,
+                  changes)
+
+
+class Progress:
+    """A bar on a terminal (stderr), plain lines on stdout otherwise."""
+
+    def __init__(self, total: int, quiet: bool = False) -> None:
+        self.total, self.done, self.quiet = max(total, 1), 0, quiet
+        self.tty = sys.stderr.isatty()
+
+    def step(self, message: str) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        if self.tty:
+            width = 30
+            filled = width * self.done // self.total
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
+                             f"{self.done}/{self.total} {message[:40]:<40}")
+            sys.stderr.flush()
+        else:
+            sys.stdout.write(message + "\n")
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
+            sys.stderr.write("\n")
+
+
+def up(ctx, lab: Lab) -> dict:
+    """Build the lab; return a summary. All or nothing."""
+    from netwrap import state
+
+    if ctx.dry_run:
+        plan = _plan_now(ctx, lab, dry_run=True)
+        from netwrap import sandbox
+
+        for name in plan.start:
+            ctx.runner.run(sandbox.start_plan(name))
+        ctx.runner.run(plan.steps)
+        return {"lab": lab.name, "changes": plan.changes}
+    ctx.need_root("up")
+    _check_host_ns(ctx.host_ns)
+    with state.lock():
+        return _up_locked(ctx, lab)
+
+
+def _check_host_ns(host_ns: str | None) -> None:
+    from netwrap import netns
+
+    if host_ns and not os.path.exists(netns.path(host_ns)):
+        raise NetwrapError(f'host netns "{host_ns}" does not exist in {netns.NETNS_DIR}')
+
+
+def _plan_now(ctx, lab: Lab, dry_run: bool = False, pids=None) -> UpPlan:
+    host = host_state(ctx.runner, ctx.host_ns) if os.geteuid() == 0 or not dry_run else {}
+    if pids is None:
+        pids = resolve_nodes(lab, ctx.host_ns, dry_run)
+    cache: dict[int, dict] = {}
+
+    def guests(pid: int) -> dict[str, dict]:
+        if pid not in cache:
+            try:
+                cache[pid] = guest_state(ctx.runner, pid)
+            except CommandError:
+                if not dry_run:
+                    raise
+                cache[pid] = {}  # not root: print the plan from what can be read
+        return cache[pid]
+
+    return plan_up(lab, host, pids, ctx.host_ns, guests)
+
+
+def _up_locked(ctx, lab: Lab) -> dict:
+    import signal
+
+    from netwrap import sandbox
+
+    pids = resolve_nodes(lab, ctx.host_ns, False)
+    before = _plan_now(ctx, lab, pids=pids)  # checks everything before anything starts
+    old = read_record(lab.name, ctx.host_ns)
+    if before.changes == 0:
+        if old is not None and old.status != "ok":
+            old.status = "ok"
+            write_record(old)
+        return {"lab": lab.name, "changes": 0, "sandboxes_started": 0}
+    rec = Record.from_dict(asdict(old)) if old else Record(lab.name, ctx.host_ns)
+    rec.status = "building"
+    rec.sandboxes = sorted(set(rec.sandboxes) | set(before.start))
+    write_record(rec)  # before anything runs: a killed up leaves what down needs
+    progress = Progress(len(before.start) + len(before.steps) + 1,
+                        quiet=getattr(ctx, "as_json", False))
+    started: list = []
+    done: list[Step] = []
+    plan = None
+    try:
+        for name in before.start:
+            box = sandbox.start(ctx.runner, name)
+            started.append(box)
+            pids[name] = box.pid
+            progress.step(f"sandbox {name} started (PID {box.pid})")
+        plan = _plan_now(ctx, lab, pids=pids) if started else before
+        rec.bridges = sorted(set(rec.bridges) | set(plan.made_bridges))
+        rec.addresses = rec.addresses + [a for a in plan.made_addresses
+                                         if a not in rec.addresses]
+        rec.links.update(plan.made_links)
+        write_record(rec)
+        for step in plan.steps:
+            ctx.runner.run([step])
+            done.append(step)
+            progress.step(_describe(step, plan))
+    except BaseException:
+        progress.close()
+        old_handlers = {s: signal.signal(s, signal.SIG_IGN)
+                        for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            ctx.runner.rollback(done)
+            if plan is not None:
+                _remove_partial(ctx, plan)
+            for box in started:
+                ctx.runner.run(sandbox.stop_plan(box))
+                sandbox.wait_gone(box)
+            if old is not None:
+                write_record(old)
+            else:
+                remove_record(lab.name, ctx.host_ns)
+        finally:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+        raise
+    rec.status = "ok"
+    write_record(rec)
+    progress.step(f"lab {lab.name} is up")
+    progress.close()
+    return {"lab": lab.name, "changes": plan.changes, "sandboxes_started": len(started),
+            "links_made": len(plan.made_links), "bridges_made": len(plan.made_bridges)}
+
+
+def _describe(step: Step, plan: UpPlan) -> str:
+    if step is plan.host:
+        return (f"host side: {len(plan.made_bridges)} bridge(s), {len(plan.made_links)} "
+                "veth pair(s)")
+    return f"inside PID {step.argv[2]}: {(step.input or '').count(chr(10))} change(s)"
+
+
+def _remove_partial(ctx, plan: UpPlan) -> None:
+    """After a failed up: what a half-run batch made, found by name, removed."""
+    try:
+        host = host_state(ctx.runner, ctx.host_ns)
+    except CommandError:
+        return
+    lines = [("link", "del", m["host_ifname"]) for m in plan.made_links.values()
+             if m["host_ifname"] in host]
+    lines += [("link", "del", b) for b in plan.made_bridges if b in host]
+    lines += [("addr", "del", cidr, "dev", b) for b, cidr in plan.made_addresses
+              if cidr in cidrs(host.get(b))]
+    if lines:
+        try:
+            ctx.runner.call((*fastpath.ip_host(ctx.host_ns), "-force", "-batch", "-"),
+                            input=fastpath.batch_text(lines))
+        except NetwrapError as exc:
+            ctx.warn(f"could not remove all of a half-built lab: {exc}")
+
+
+# -- down --------------------------------------------------------------------------------
+
+def down_plan(rec: Record, host: dict[str, dict], host_ns: str | None,
+              alive: Callable[[dict], bool]) -> list[Step]:
+    """Remove what ``rec`` says up made, of what is still there (pure but for ``alive``)."""
+    from netwrap import sandbox
+
+    lines = [("link", "del", m["host_ifname"]) for m in rec.links.values()
+             if m["host_ifname"] in host]
+    lines += [("addr", "del", cidr, "dev", b) for b, cidr in rec.addresses
+              if cidr in cidrs(host.get(b))]
+    lines += [("link", "del", b) for b in rec.bridges if b in host]
+    steps = []
+    if lines:
+        steps.append(Step((*fastpath.ip_host(host_ns), "-batch", "-"),
+                          f"remove lab {rec.lab}'s veth pairs (their container ends go with "
+                          "them) and the bridges and addresses it added",
+                          input=fastpath.batch_text(lines)))
+    for m in rec.links.values():
+        if m.get("replaced_default") and m.get("pid") and m["node"] not in rec.sandboxes \
+                and alive(m):
+            steps.append(Step(fastpath.restore_default(m["pid"], m["replaced_default"],
+                                                       m.get("version", 4)),
+                              f"put back the default route {m['node']} had before"))
+    for name in rec.sandboxes:
+        box = sandbox.load(name)
+        if box is not None:
+            steps += sandbox.stop_plan(box)
+    return steps
+
+
+def down(ctx, lab_name: str) -> int:
+    """Remove what up made; return how many steps ran (0: nothing recorded or left)."""
+    from netwrap import sandbox, state
+
+    rec = read_record(lab_name, ctx.host_ns)
+    if rec is None:
+        return 0
+    if not ctx.dry_run:
+        ctx.need_root("down")
+    _check_host_ns(ctx.host_ns)
+
+    def alive(m: dict) -> bool:
+        return m.get("netns_inode") is not None and netns_inode(m["pid"]) == m["netns_inode"]
+
+    with state.lock() if not ctx.dry_run else _nolock():
+        plan = down_plan(rec, host_state(ctx.runner, ctx.host_ns), ctx.host_ns, alive)
+        ctx.runner.run(plan)
+        if not ctx.dry_run:
+            for name in rec.sandboxes:
+                box = sandbox.load(name)  # already forgotten when its stop ran
+                if box is not None:
+                    sandbox.wait_gone(box)
+            remove_record(lab_name, ctx.host_ns)
+    return len(plan)
+
+
+class _nolock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# -- status ------------------------------------------------------------------------------
+
+def status(ctx, lab: Lab) -> list[dict]:
+    """One row per bridge, node and link: what is there, and what differs from the file."""
+    host = host_state(ctx.runner, ctx.host_ns)
+    pids = resolve_nodes(lab, ctx.host_ns, True)
+    rows = []
+    for b in lab.bridges:
+        link = host.get(b.name)
+        if link is None:
+            rows.append({"kind": "bridge", "name": b.name, "state": "missing", "detail": ""})
+            continue
+        diffs = []
+        if _kind(link) != "bridge":
+            diffs.append("not a bridge")
+        if not _is_up(link):
+            diffs.append("down")
+        if b.address is not None and str(b.address) not in cidrs(link):
+            diffs.append(f"no address {b.address}")
+        rows.append({"kind": "bridge", "name": b.name, "state": "differs" if diffs else "ok",
+                     "detail": "; ".join(diffs) or ", ".join(sorted(cidrs(link)))})
+    for node in lab.nodes:
+        pid = pids[node.name]
+        rows.append({"kind": "node", "name": node.name,
+                     "state": "ok" if pid else "missing",
+                     "detail": f"PID {pid}" if pid else "not running"})
+    guests: dict[int, dict] = {}
+    for link in lab.links:
+        name = f"{link.node}/{link.ifname}"
+        hname = lab.host_ifname(link)
+        pid = pids[link.node]
+        there = host.get(hname)
+        if there is None or pid is None:
+            rows.append({"kind": "link", "name": name, "state": "missing",
+                         "detail": f"no host end {hname}" if there is None else
+                         f"{link.node} is not running"})
+            continue
+        if pid not in guests:
+            try:
+                guests[pid] = guest_state(ctx.runner, pid)
+            except CommandError:
+                guests[pid] = {}
+        inner = guests[pid].get(link.ifname)
+        diffs = []
+        if there.get("master") != link.bridge:
+            diffs.append(f"host end on {there.get('master') or 'no bridge'}")
+        if inner is None:
+            diffs.append(f"no {link.ifname} inside")
+        else:
+            if not _is_up(inner):
+                diffs.append(f"{link.ifname} down")
+            if str(link.address) not in cidrs(inner):
+                diffs.append(f"no address {link.address}")
+            if link.mtu and inner.get("mtu") != link.mtu:
+                diffs.append(f"mtu {inner.get('mtu')}, not {link.mtu}")
+            if link.mac and inner.get("address") != link.mac:
+                diffs.append(f"mac {inner.get('address')}, not {link.mac}")
+        if link.gateway is not None:
+            now = _old_default(pid, link.address.version)
+            if now is None or now.get("gateway") != str(link.gateway):
+                diffs.append(f"default route via {(now or {}).get('gateway') or 'nothing'}, "
+                             f"not {link.gateway}")
+        rows.append({"kind": "link", "name": name, "state": "differs" if diffs else "ok",
+                     "detail": "; ".join(diffs) or f"{link.address} on {link.bridge} "
+                                                   f"({hname})"})
+    return rows
