@@ -135,12 +135,19 @@ def _hex_ip(text: str) -> str:
     return socket.inet_ntoa(struct.pack("<I", int(text, 16)))
 
 
-def proc_default_route(pid: int) -> dict | None:
+def proc_default_route(pid: int | str) -> dict | None:
     """PID's IPv4 default route in the main table, shaped like ``ip -j route``'s."""
     with open(f"/proc/{pid}/net/route") as f:
-        rows = [line.split() for line in f.readlines()[1:]]
+        return default_route_from_table(f.read())
+
+
+def default_route_from_table(text: str) -> dict | None:
+    """The lowest-metric default route in /proc/net/route text (hex, little-endian)."""
     best = None
-    for row in rows:
+    for line in text.splitlines()[1:]:
+        row = line.split()
+        if len(row) < 8:
+            continue
         iface, dst, gw, flags, metric, mask = row[0], row[1], row[2], int(row[3], 16), \
             int(row[6]), row[7]
         if dst != "00000000" or mask != "00000000" or not flags & 0x1:  # RTF_UP
