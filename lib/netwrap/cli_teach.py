@@ -1,0 +1,76 @@
+"""Teaching commands: ``netwrap tutorial`` and ``netwrap diagram``.
+
+Registered through ``cli.EXTENSIONS`` ("netwrap.cli_teach:register"):
+
+    netwrap tutorial --lang ja          # the walkthrough step by step, in a lab
+    netwrap --host-netns lab diagram web --format svg -o topo.svg
+"""
+
+from __future__ import annotations
+
+import sys
+
+from netwrap.errors import UsageError
+
+
+def cmd_tutorial(ctx, args) -> int:
+    from netwrap import tutorial
+
+    ctx.need_root("tutorial")
+    if ctx.dry_run:
+        raise UsageError("the tutorial runs each step for real (in a lab namespace unless "
+                         "you name a container); to only see commands use --dry-run on "
+                         "bridge add / nic add")
+    return tutorial.run(ctx, target=args.target, lang=args.lang, yes=args.yes)
+
+
+def cmd_diagram(ctx, args) -> int:
+    from netwrap import diagram
+
+    model = diagram.model_for(ctx.runner, ctx.host_ns, args.targets, ctx.dry_run)
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object(model.as_dict())
+        return 0
+    result = diagram.render(ctx.runner, model, args.format)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(result)
+    else:
+        sys.stdout.write(result)
+    return 0
+
+
+def register(subparsers) -> None:
+    from netwrap.cli import _sub
+
+    p = _sub(subparsers, "tutorial", "the walkthrough step by step: why, the command, what "
+                                     "changed (English or Japanese)", cmd_tutorial,
+             description="Walk through the walkthrough section by section. Each step shows "
+                         "a heading, why it is done and the exact command, waits for Enter "
+                         "(q + Enter stops), runs it and shows what changed as a table. With "
+                         "no TARGET a sandbox in a disposable lab namespace plays the "
+                         "container, so nothing of this machine's network is touched; with "
+                         "TARGET (a container, sandbox or PID) the host side is this machine "
+                         "(or --host-netns). Everything the tutorial made is removed at the "
+                         "end, also on q, Ctrl-C or end of input.",
+             epilog="example: sudo netwrap tutorial --lang ja")
+    p.add_argument("target", metavar="TARGET", nargs="?",
+                   help="a container, sandbox or PID to use instead of a lab sandbox")
+    p.add_argument("--lang", choices=("en", "ja"), default="en", help="language (default: en)")
+    p.add_argument("--yes", action="store_true", help="run straight through, no prompts")
+
+    p = _sub(subparsers, "diagram", "draw bridges, veth pairs and namespaces (text, dot, svg)",
+             cmd_diagram,
+             description="Draw the host side's bridges, the veth pairs (matched by peer "
+                         "ifindex and link-netnsid across namespaces) and each target's "
+                         "namespace with its interfaces and addresses. With no TARGET: the "
+                         "host side plus every running netwrap sandbox and every "
+                         "/var/run/netns namespace wired to it by a veth pair.",
+             epilog="example: netwrap diagram web --format svg -o web.svg")
+    p.add_argument("targets", metavar="TARGET", nargs="*",
+                   help="a PID, sandbox, container or /var/run/netns name")
+    p.add_argument("--format", choices=("text", "dot", "svg"), default="text",
+                   help="text (box characters, default), dot (Graphviz source) or svg")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")

@@ -1,0 +1,435 @@
+"""Diagram: a picture of bridges, veth pairs and namespaces, from ``ip -j`` output.
+
+The model is plain data (nodes and edges) built by a pure function from the JSON
+that ``ip -j -d link``, ``ip -j addr`` and ``ip -j netns list-id`` print on the
+host side (``ip [-n LAB] -j ...``) and inside each target
+(``nsenter -t PID -n ip -j ...``). A veth pair is matched across namespaces by
+peer ifindex (``link_index`` on one end is ``ifindex`` on the other) and by
+``link_netnsid``, so the picture says which end is where::
+
+    ┌─ host side: nwlab-1a2b3c ─────────────────────────┐
+    │ br0  bridge  198.51.100.1/24                       │
+    │ └── vh0a1b2c3d4e ══ eth1 in sandbox nwdemo-1a2b3c  │
+    └────────────────────────────────────────────────────┘
+
+Three renderings: ``text`` (box characters), ``dot`` (Graphviz source) and
+``svg`` (``dot -Tsvg``, run through the runner).
+
+With no TARGET, ``netwrap diagram`` draws the host side plus every running
+netwrap sandbox and every namespace named in /var/run/netns that is wired to
+the host side by a veth pair (namespaces that share no cable with it, such as
+other labs, are left out); name targets to draw exactly those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+FORMATS = ("text", "dot", "svg")
+
+
+# -- the model (pure) ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Node:
+    id: str        # "ns:KEY" for a namespace, "if:KEY/IFNAME" for an interface
+    kind: str      # netns, bridge, veth, iface
+    name: str
+    ns: str | None = None          # the namespace key an interface is in
+    role: str | None = None        # for a netns: host, sandbox, container, netns
+    label: str | None = None       # for a netns: how to call it ("sandbox web (PID 42)")
+    addresses: tuple[str, ...] = ()
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class Edge:
+    kind: str  # "veth": the two ends of a pair (sorted); "port": interface -> bridge
+    a: str
+    b: str
+
+
+@dataclass
+class Model:
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+
+    def node(self, node_id: str) -> Node:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def namespaces(self) -> list[Node]:
+        return [n for n in self.nodes if n.kind == "netns"]
+
+    def interfaces(self, ns: str) -> list[Node]:
+        return [n for n in self.nodes if n.ns == ns]
+
+    def peer(self, node_id: str) -> Node | None:
+        for e in self.edges:
+            if e.kind == "veth" and node_id in (e.a, e.b):
+                return self.node(e.b if e.a == node_id else e.a)
+        return None
+
+    def ports(self, bridge_id: str) -> list[Node]:
+        return [self.node(e.a) for e in self.edges if e.kind == "port" and e.b == bridge_id]
+
+    def as_dict(self) -> dict:
+        return {"nodes": [asdict(n) for n in self.nodes],
+                "edges": [asdict(e) for e in self.edges]}
+
+
+def ns_id(key: str) -> str:
+    return f"ns:{key}"
+
+
+def if_id(key: str, ifname: str) -> str:
+    return f"if:{key}/{ifname}"
+
+
+def _kind(link: dict) -> str:
+    kind = (link.get("linkinfo") or {}).get("info_kind")
+    return kind if kind in ("bridge", "veth") else "iface"
+
+
+def _addresses(addrs: Sequence[dict]) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for link in addrs:
+        out[link["ifname"]] = tuple(
+            f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])
+            if a.get("family") == "inet"
+            or (a.get("family") == "inet6" and a.get("scope") != "link"))
+    return out
+
+
+def _veth_peers(spaces: Sequence[dict]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(space index, ifindex) of one veth end -> the same of its peer, where it is known.
+
+    A candidate peer has ``ifindex`` == our ``link_index`` and ``link_index`` == our
+    ``ifindex``. ``link_netnsid`` narrows it: when a space knows which namespace
+    (inode) an nsid is, only that one fits; and all veths of one space that share
+    an nsid point into one namespace, so their candidate sets are intersected.
+    """
+    veths: dict[tuple[int, int], dict] = {}
+    for s, space in enumerate(spaces):
+        for link in space.get("links", []):
+            if _kind(link) == "veth" and "link_index" in link:
+                veths[(s, link["ifindex"])] = link
+    inode = [space.get("inode") for space in spaces]
+    nsids = [{int(k): v for k, v in (space.get("nsids") or {}).items()} for space in spaces]
+
+    candidates: dict[tuple[int, int], set[int]] = {}
+    for (s, ifindex), link in veths.items():
+        nsid = link.get("link_netnsid")
+        found = set()
+        for t, _ in enumerate(spaces):
+            if (t == s) != (nsid is None):
+                continue
+            other = veths.get((t, link["link_index"]))
+            if other is None or other.get("link_index") != ifindex:
+                continue
+            if nsid is not None:
+                known = nsids[s].get(nsid)
+                if known is not None and known != inode[t]:
+                    continue
+                back = nsids[t].get(other.get("link_netnsid"))
+                if back is not None and back != inode[s]:
+                    continue
+            found.add(t)
+        candidates[(s, ifindex)] = found
+    # Every veth of space s with the same nsid has its peer in the same space.
+    groups: dict[tuple[int, int], set[int]] = {}
+    for (s, ifindex), found in candidates.items():
+        nsid = veths[(s, ifindex)].get("link_netnsid")
+        if nsid is None or not found:
+            continue
+        key = (s, nsid)
+        groups[key] = groups[key] & found if key in groups else set(found)
+    peers = {}
+    for (s, ifindex), found in candidates.items():
+        link = veths[(s, ifindex)]
+        nsid = link.get("link_netnsid")
+        if nsid is not None:
+            found = found & groups.get((s, nsid), set())
+        if len(found) == 1:
+            t = found.pop()
+            peers[(s, ifindex)] = (t, link["link_index"])
+    # Keep only pairs both ends agree on.
+    return {a: b for a, b in peers.items() if peers.get(b) == a}
+
+
+def build(spaces: Sequence[dict]) -> Model:
+    """The model from per-namespace JSON; pure.
+
+    Each space is ``{"key", "label", "role", "inode", "links": ip -j -d link,
+    "addrs": ip -j addr, "nsids": {nsid: inode}}``; the first is the host side.
+    Loopback interfaces are left out: they connect nothing.
+    """
+    model = Model()
+    names: dict[tuple[int, int], str] = {}
+    for s, space in enumerate(spaces):
+        key = space["key"]
+        model.nodes.append(Node(ns_id(key), "netns", key, role=space.get("role", "netns"),
+                                label=space.get("label") or key))
+        addrs = _addresses(space.get("addrs", []))
+        links = [link for link in space.get("links", [])
+                 if link.get("link_type") != "loopback"]
+        for link in sorted(links, key=lambda link: link["ifindex"]):
+            names[(s, link["ifindex"])] = if_id(key, link["ifname"])
+            model.nodes.append(Node(if_id(key, link["ifname"]), _kind(link), link["ifname"],
+                                    ns=key, addresses=addrs.get(link["ifname"], ()),
+                                    state=link.get("operstate")))
+        present = {link["ifname"] for link in links}
+        for link in sorted(links, key=lambda link: link["ifindex"]):
+            if link.get("master") in present:
+                model.edges.append(Edge("port", if_id(key, link["ifname"]),
+                                        if_id(key, link["master"])))
+    seen = set()
+    for a, b in _veth_peers(spaces).items():
+        if a in names and b in names:
+            pair = tuple(sorted((names[a], names[b])))
+            if pair not in seen:
+                seen.add(pair)
+                model.edges.append(Edge("veth", *pair))
+    model.edges.sort(key=lambda e: (e.kind, e.a, e.b))
+    return model
+
+
+def wired_to_host(model: Model) -> set[str]:
+    """Keys of the namespaces with a veth pair into the host side (the first namespace)."""
+    host = model.namespaces()[0].name
+    keys = set()
+    for e in model.edges:
+        if e.kind != "veth":
+            continue
+        ends = {model.node(e.a).ns, model.node(e.b).ns}
+        if host in ends:
+            keys |= ends - {host}
+    return keys
+
+
+# -- text ----------------------------------------------------------------------------
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _where(model: Model, node: Node) -> str:
+    space = model.node(ns_id(node.ns))
+    label = space.label or space.name
+    return f"the host side ({label})" if space.role == "host" else label
+
+
+def _peer_text(model: Model, node: Node) -> str:
+    peer = model.peer(node.id)
+    if peer is None:
+        return " ══ (peer not shown)" if node.kind == "veth" else ""
+    if peer.ns == node.ns:
+        return f" ══ {peer.name}"
+    return f" ══ {peer.name} in {_where(model, peer)}"
+
+
+def _line(node: Node) -> str:
+    parts = [node.name, node.kind if node.kind != "iface" else ""]
+    parts += list(node.addresses)
+    if node.state and node.state not in ("UP", "UNKNOWN"):
+        parts.append(f"({node.state.lower()})")
+    return "  ".join(p for p in parts if p)
+
+
+def text(model: Model) -> str:
+    """Boxes of box-drawing characters, one per namespace; bridges with their ports."""
+    out = []
+    for space in model.namespaces():
+        title = space.label or space.name
+        if space.role == "host":
+            title = f"host side: {title}"
+        rows = []
+        ifs = model.interfaces(space.name)
+        on_bridge = {p.id for n in ifs if n.kind == "bridge" for p in model.ports(n.id)}
+        for node in ifs:
+            if node.id in on_bridge:
+                continue
+            rows.append(_line(node) + ("" if node.kind == "bridge" else
+                                       _peer_text(model, node)))
+            if node.kind == "bridge":
+                ports = model.ports(node.id)
+                for i, port in enumerate(ports):
+                    branch = "└──" if i == len(ports) - 1 else "├──"
+                    rows.append(f"{branch} {_line(port)}{_peer_text(model, port)}")
+        if not rows:
+            rows = ["(no interfaces but lo)"]
+        inner = max([_width(r) for r in rows] + [_width(title) + 3])
+        out.append(f"┌─ {title} " + "─" * (inner - _width(title) - 2) + "┐")
+        out += [f"│ {r}{' ' * (inner - _width(r))} │" for r in rows]
+        out.append("└" + "─" * (inner + 2) + "┘")
+    return "".join(line + "\n" for line in out)
+
+
+# -- dot -----------------------------------------------------------------------------
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dot(model: Model) -> str:
+    """Graphviz source: a cluster per namespace, bridges as boxes, veth pairs as bold lines."""
+    lines = ["graph netwrap {", "  rankdir=LR;", '  node [fontname="monospace"];']
+    for i, space in enumerate(model.namespaces()):
+        title = space.label or space.name
+        if space.role == "host":
+            title = f"host side: {title}"
+        lines.append(f"  subgraph cluster_{i} {{")
+        lines.append(f"    label={_q(title)};")
+        style = "filled" if space.role == "host" else "rounded"
+        lines.append(f'    style={_q(style)}; color="gray60"; fillcolor="gray95";')
+        for node in model.interfaces(space.name):
+            label = "\\n".join(_q(x)[1:-1] for x in (node.name, *node.addresses))
+            shape = "box" if node.kind == "bridge" else "ellipse"
+            lines.append(f'    {_q(node.id)} [label="{label}", shape={shape}];')
+        if not model.interfaces(space.name):
+            lines.append(f'    {_q(space.id)} [label="(no interfaces but lo)", shape=plain];')
+        lines.append("  }")
+    for e in model.edges:
+        attrs = 'style=bold, label="veth"' if e.kind == "veth" else 'style=solid'
+        lines.append(f"  {_q(e.a)} -- {_q(e.b)} [{attrs}];")
+    lines.append("}")
+    return "".join(line + "\n" for line in lines)
+
+
+# -- gathering the JSON (through the runner) -----------------------------------------
+
+@dataclass(frozen=True)
+class Source:
+    """Where a namespace's JSON comes from: a PID (nsenter) or a name (ip -n)."""
+    key: str
+    label: str
+    role: str
+    pid: int | None = None
+    netns: str | None = None  # a /var/run/netns name; None with pid None: our own netns
+
+    def ip(self, *args: str) -> tuple[str, ...]:
+        if self.pid is not None:
+            return ("nsenter", "-t", str(self.pid), "-n", "ip", "-j", *args)
+        return ("ip", *(("-n", self.netns) if self.netns else ()), "-j", *args)
+
+    @property
+    def inode(self) -> int | None:
+        from netwrap import netns as netns_mod
+        from netwrap.targets import netns_inode
+
+        if self.pid is not None:
+            return netns_inode(self.pid)
+        if self.netns:
+            try:
+                return os.stat(netns_mod.path(self.netns)).st_ino
+            except OSError:
+                return None
+        return netns_inode("self")
+
+
+def host_source(host_ns: str | None) -> Source:
+    return Source("host", host_ns or "this machine", "host", netns=host_ns)
+
+
+def _named_inodes() -> dict[str, int]:
+    from netwrap import netns
+
+    return {link.name: link.inode for link in netns.links() if link.inode is not None}
+
+
+def gather(runner, source: Source, named: dict[str, int] | None = None) -> dict:
+    """One namespace's JSON, as ``build`` takes it."""
+    named = _named_inodes() if named is None else named
+
+    def ask(*args: str) -> list:
+        out = runner.query(source.ip(*args)).strip()
+        return json.loads(out) if out else []
+
+    links = ask("-d", "link", "show")
+    addrs = ask("addr", "show")
+    try:
+        ids = ask("netns", "list-id")
+    except Exception:  # noqa: BLE001 - an old ip without list-id: pairing still works
+        ids = []
+    nsids = {str(i["nsid"]): named[i["name"]] for i in ids
+             if i.get("name") in named and "nsid" in i}
+    return {"key": source.key, "label": source.label, "role": source.role,
+            "inode": source.inode, "links": links, "addrs": addrs, "nsids": nsids}
+
+
+def source_for(text_: str, dry_run: bool = False) -> Source:
+    """A TARGET: a PID, sandbox or container (``netwrap.targets``), or a /var/run/netns name."""
+    from netwrap import netns, targets
+    from netwrap.errors import NetwrapError
+
+    try:
+        target = targets.resolve(text_, dry_run=dry_run)
+    except NetwrapError:
+        link = netns.read(text_) if "/" not in text_ and text_ not in (".", "..") else None
+        if link is None or link.state == "dangling":
+            raise
+        return Source(f"netns-{text_}", f"netns {text_}", "netns", netns=text_)
+    role = target.kind if target.kind in ("sandbox", "pid") else "container"
+    label = (f"PID {target.pid}" if target.kind == "pid"
+             else f"{role} {target.name} (PID {target.pid})")
+    return Source(f"{target.kind}-{target.name}", label, role, pid=target.pid)
+
+
+def default_sources(host: Source) -> list[Source]:
+    """Every running sandbox and every live /var/run/netns name, once per namespace."""
+    from netwrap import netns, sandbox
+
+    seen = {host.inode}
+    found = []
+    for box in sandbox.all_sandboxes():
+        if box.alive and box.netns_inode not in seen:
+            seen.add(box.netns_inode)
+            found.append(Source(f"sandbox-{box.name}", f"sandbox {box.name} (PID {box.pid})",
+                                "sandbox", pid=box.pid))
+    for link in netns.links():
+        if link.state != "dangling" and link.inode not in seen:
+            seen.add(link.inode)
+            found.append(Source(f"netns-{link.name}", f"netns {link.name}", "netns",
+                                netns=link.name))
+    return found
+
+
+def model_for(runner, host_ns: str | None, targets_: Iterable[str] = (),
+              dry_run: bool = False) -> Model:
+    """Ask the kernel and build the model; with no targets, see the module docstring."""
+    from netwrap.errors import CommandError
+
+    host = host_source(host_ns)
+    named = _named_inodes()
+    spaces = [gather(runner, host, named)]
+    targets_ = list(targets_)
+    if targets_:
+        for t in targets_:
+            spaces.append(gather(runner, source_for(t, dry_run), named))
+        return build(spaces)
+    for source in default_sources(host):
+        try:
+            spaces.append(gather(runner, source, named))
+        except CommandError:
+            continue  # gone between listing and asking: not part of the picture
+    wired = wired_to_host(build(spaces))
+    return build([spaces[0], *(s for s in spaces[1:] if s["key"] in wired)])
+
+
+def render(runner, model: Model, fmt: str) -> str:
+    """The model as text, Graphviz source, or SVG (``dot -Tsvg`` through the runner)."""
+    if fmt == "text":
+        return text(model)
+    if fmt == "dot":
+        return dot(model)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".dot", delete=False) as f:
+        f.write(dot(model))
+    try:
+        return runner.query(("dot", "-Tsvg", f.name))
+    finally:
+        os.unlink(f.name)

@@ -1,0 +1,465 @@
+"""The tutorial: the walkthrough step by step, in English or Japanese, and reversed at the end.
+
+The interactive, bilingual sibling of ``netwrap.demo``. For each step it shows a
+heading, why, and the exact command; waits for Enter (``q`` + Enter stops); runs
+it; and shows what changed as a table, from the walkthrough's own commands
+(``brctl show br0`` once the host veth joins the bridge, ``route -n`` inside once
+the default route moves)::
+
+    -- Plug vh0a1b2c3d4e into br0 --
+       The host end becomes a port of the bridge: brctl show lists it under br0.
+       $ ip netns exec nwlab-1a2b3c brctl addif br0 vh0a1b2c3d4e
+    [Enter] run it   [q Enter] stop and clean up >
+
+With no TARGET a lab netns plays the host and a sandbox the container, wired
+first the way Docker does (netwrap.demo's addresses); with TARGET the host side
+is this machine (or ``--host-netns``). Every step that changed something is
+undone at the end, newest first (its plan step's undo argv), then the sandbox
+and the lab go; the same happens on q, Ctrl-C, SIGTERM, SIGHUP and end of input.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+import shlex
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from netwrap import bridge, netns, nic, query, sandbox
+from netwrap.demo import BR0_IP, BR0_NET, DOCKER_IP, DOCKER_NET
+from netwrap.errors import CommandError, NetwrapError
+from netwrap.plan import Argv, Step, on_host
+from netwrap.tutorial_text import say
+
+_CLEANUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Quit(Exception):
+    """The user typed q at a prompt."""
+
+
+def _strip_netns(argv: Sequence[str]) -> tuple[str | None, tuple[str, ...]]:
+    if tuple(argv[:3]) == ("ip", "netns", "exec") and len(argv) > 4:
+        return argv[3], tuple(argv[4:])
+    return None, tuple(argv)
+
+
+def step_key(step: Step, guest_ns: str, br: str) -> str:
+    """Which text explains a step of ``bridge.add_plan`` or ``nic.add_plan``; pure."""
+    if step.is_note:
+        return "route_none"
+    where, a = _strip_netns(step.argv)
+    inside = where == guest_ns
+    if a[:2] == ("brctl", "addbr") or (a[:3] == ("ip", "link", "add") and a[-1] == "bridge"):
+        return "bridge_create"
+    if a[:3] == ("ip", "link", "add") and "veth" in a:
+        return "veth_add"
+    if a[:2] == ("brctl", "addif") or (a[:3] == ("ip", "link", "set") and "master" in a):
+        return "addif"
+    if a[:3] == ("ip", "link", "set") and len(a) == 6 and a[4] == "netns":
+        return "move"
+    if a[:3] == ("ip", "link", "set") and len(a) == 6 and a[4] == "name":
+        return "rename"
+    if a[:3] == ("ip", "link", "set") and a[-1] == "up":
+        return "link_up" if inside else ("bridge_up" if a[3] == br else "veth_up")
+    if a[:3] == ("ip", "addr", "add"):
+        return "addr" if inside else "bridge_addr"
+    if a[:4] == ("ip", "route", "delete", "default"):
+        return "route_del"
+    if a[:4] == ("ip", "route", "add", "default"):
+        return "route_add"
+    if a[:1] == ("mkdir",):
+        return "mkdir"
+    if a[:2] == ("ln", "-s"):
+        return "ln"
+    raise NetwrapError(f"the tutorial has no text for: {shlex.join(step.argv)}")
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+class Tutorial:
+    def __init__(self, runner, tool: str, lang: str = "en", yes: bool = False,
+                 target=None, host_ns: str | None = None, inp=None, out=None,
+                 suffix: str | None = None) -> None:
+        self.runner, self.tool, self.lang, self.yes = runner, tool, lang, yes
+        self.inp = inp or sys.stdin
+        self.out = out or sys.stdout
+        suffix = suffix or secrets.token_hex(3)
+        self.target = target  # None: lab mode
+        self.lab = None if target else f"nwlab-{suffix}"
+        self.host_ns = self.lab or host_ns
+        self.box = None if target else f"nwtut-{suffix}"
+        self.ns = f"nwtut-{suffix}"  # the walkthrough's "hoge"
+        self.br = "br0"
+        self.pid = target.pid if target else 0
+        self.done: list[Step] = []  # undone at the end, newest first
+        # Besides the steps: (commands to show, action), undone after them, newest first.
+        self.extras: list[tuple[Callable[[], list[Argv]], Callable[[], None]]] = []
+        ip = ipaddress.ip_interface(BR0_IP)
+        self.v: dict[str, object] = {
+            "lab": self.lab, "box": self.box, "pid": self.pid, "ns": self.ns, "br": self.br,
+            "br_ip": BR0_NET, "gw": BR0_NET.split("/")[0], "ip": BR0_IP,
+            "ip_addr": str(ip.ip), "ifname": "eth1", "host_if": "?", "guest_if": "?",
+            "old_gw": "-", "dev0": "eth0",
+            "docker_net": str(ipaddress.ip_interface(DOCKER_NET).network),
+            "docker_gw": DOCKER_NET, "docker_ip": DOCKER_IP,
+            "docker_gw_ip": DOCKER_NET.split("/")[0],
+            "target": target.name if target else "", "host": host_ns or "this machine",
+        }
+
+    # -- printing ------------------------------------------------------------------
+    def say(self, text: str = "", indent: str = "") -> None:
+        try:
+            for line in (text.splitlines() or [""]):
+                self.out.write(f"{indent}{line}\n")
+            self.out.flush()
+        except OSError:
+            pass  # the terminal went away (SIGHUP): still clean up
+
+    def t(self, key: str) -> str:
+        return say(self.lang, key, **self.v)
+
+    def section(self, name: str) -> None:
+        self.say(f"\n== {self.t(f'sec.{name}.title')} ==")
+        self.say(self.t(f"sec.{name}.why"), "   ")
+
+    def ask(self, key: str, commands: Sequence[Argv]) -> None:
+        """Heading, explanation, the exact commands; then wait for Enter (or q)."""
+        self.say(f"\n-- {self.t(f'step.{key}.title')} --")
+        self.say(self.t(f"step.{key}.why"), "   ")
+        for argv in commands:
+            self.say(f"$ {shlex.join(argv)}", "   ")
+        if self.yes:
+            return
+        self.out.write(self.t("ui.prompt"))
+        self.out.flush()
+        line = self.inp.readline()
+        if not line:
+            raise EOFError
+        if line.strip().lower() in ("q", "quit", "exit"):
+            raise Quit
+
+    def table(self, rows: list[dict], columns: Sequence[str]) -> None:
+        from netwrap.output import table
+
+        self.say(table(rows, columns) if rows else "(none)", "   ")
+
+    def show(self, argv: Argv, echo: bool = True) -> str:
+        """Run a read-only command (printed first with echo), return its output."""
+        if echo:
+            self.say(f"$ {shlex.join(argv)}", "   ")
+        return self.runner.query(argv)
+
+    def parsed(self, kind: str, argv: Argv, echo: bool = True) -> None:
+        from netwrap.parsers import PARSERS, parse
+
+        self.table(parse(kind, self.show(argv, echo)), PARSERS[kind].COLUMNS)
+
+    def changed(self) -> None:
+        self.say(self.t("ui.changed"))
+
+    # -- what changed, as tables -----------------------------------------------------
+    def host(self, *argv: str) -> Argv:
+        return on_host(argv, self.host_ns)
+
+    def guest(self, *argv: str) -> Argv:
+        return ("ip", "netns", "exec", self.ns, *argv)
+
+    def bridge_table(self, br: str | None = None) -> None:
+        if self.tool == "brctl":
+            self.parsed("brctl", self.host("brctl", "show", *((br,) if br else ())))
+            return
+        argv = self.host("ip", "-j", "link", "show", *(("master", br) if br else ()))
+        import json
+
+        ports = [link["ifname"] for link in json.loads(self.show(argv) or "[]")]
+        self.table([{"bridge_name": br, "interfaces": ports}], ["bridge_name", "interfaces"])
+
+    def after(self, key: str) -> None:
+        """The table that shows what a step of section 4 changed."""
+        v = self.v
+        self.changed()
+        if key in ("bridge_create", "addif"):
+            self.bridge_table(self.br)
+        elif key in ("bridge_up", "bridge_addr"):
+            self.parsed("ifconfig", self.host("ifconfig", self.br))
+        elif key == "veth_add":
+            self.parsed("ifconfig", self.host("ifconfig", str(v["host_if"])))
+            self.parsed("ifconfig", self.host("ifconfig", str(v["guest_if"])))
+        elif key == "veth_up":
+            self.parsed("ifconfig", self.host("ifconfig", str(v["host_if"])))
+        elif key == "move":
+            self.say(self.t("ui.not_on_host"))
+            try:
+                self.show(self.host("ifconfig", str(v["guest_if"])))
+            except CommandError as exc:
+                self.say(exc.stderr, "   ")
+            self.parsed("ifconfig", self.guest("ifconfig", str(v["guest_if"])))
+        elif key in ("rename", "addr", "link_up"):
+            self.parsed("ifconfig", self.guest("ifconfig", str(v["ifname"])))
+        elif key in ("route_del", "route_add", "route_none"):
+            self.parsed("route", self.guest("route", "-n"))
+
+    # -- running -------------------------------------------------------------------
+    def do(self, steps: Sequence[Step], record: bool = True) -> None:
+        for step in steps:
+            if step.is_note:
+                continue
+            self.runner.run([step])
+            if record:
+                self.done.append(step)
+
+    def diagram(self, key: str) -> None:
+        from netwrap import diagram
+
+        self.say("")
+        self.say(self.t(key))
+        target = self.box or str(self.pid)
+        model = diagram.model_for(self.runner, self.host_ns, [target])
+        self.say(diagram.text(model).rstrip("\n"), "   ")
+
+    def run(self) -> None:
+        self.say(self.t("ui.title"))
+        self.say(self.t("ui.mode_target" if self.target else "ui.mode_lab"))
+        if self.target is None:
+            self.lab_and_docker()
+        else:
+            self.look_at_docker()
+        self.diagram("ui.diagram_start")
+        self.find_pid()
+        self.expose()
+        self.add_nic()
+        self.diagram("ui.diagram_end")
+        self.section("cleanup")
+        self.ask("cleanup", self.cleanup_commands())
+        failures = self.cleanup()
+        self.changed()
+        self.table(self.leftovers(), ["object", "state"])
+        if failures:
+            raise NetwrapError("clean-up failed: " + "; ".join(failures))
+        self.say(self.t("ui.done"))
+        self.say("")
+        self.say(self.t("ui.pipework"))
+
+    def lab_and_docker(self) -> None:
+        r, lab = self.runner, self.lab
+        self.section("lab")
+        add = Step(("ip", "netns", "add", lab), "make the lab host")
+        self.ask("lab_add", [add.argv])
+        self.do([add], record=False)
+        self.extras.append((lambda: [("ip", "netns", "del", lab)],
+                            lambda: r.call(("ip", "netns", "del", lab))))
+        self.changed()
+        self.table([link.as_dict() for link in netns.links() if link.name == lab],
+                   ["name", "pid", "inode", "state"])
+        lo = Step(("ip", "-n", lab, "link", "set", "lo", "up"), "bring up its loopback")
+        self.ask("lab_lo", [lo.argv])
+        self.do([lo], record=False)
+        self.changed()
+        self.parsed("ifconfig", self.host("ifconfig", "lo"))
+
+        self.section("docker")
+        docker0 = bridge.add_plan("docker0", ipaddress.ip_interface(DOCKER_NET), self.tool,
+                                  lab)
+        self.ask("docker", [s.argv for s in sandbox.start_plan(self.box)] +
+                 [s.argv for s in docker0])
+        box = sandbox.start(r, self.box)
+        self.pid = self.v["pid"] = box.pid
+
+        def stop_box() -> None:
+            for step in sandbox.stop_plan(box):
+                r.call(step.argv)
+            sandbox.wait_gone(box)
+
+        self.extras.append((lambda: [s.argv for s in sandbox.stop_plan(box)], stop_box))
+        self.do(docker0, record=False)
+        self.changed()
+        self.bridge_table()
+
+        host_if, guest_if = nic.veth_names(f"{box.pid}:{self.box}", "eth0")
+        req = nic.NicRequest(pid=box.pid, bridge="docker0",
+                             ip=ipaddress.ip_interface(DOCKER_IP),
+                             gateway=ipaddress.ip_address(self.v["docker_gw_ip"]),
+                             ifname="eth0", host_ifname=host_if, guest_ifname=guest_if,
+                             netns_name=self.ns)
+        plan = nic.add_plan(req, tool=self.tool, host_ns=lab, old_default=None)
+        self.ask("docker_eth0", [s.argv for s in plan if not s.is_note])
+        # The plan names the netns for a moment; make sure the name goes, even if stopped.
+        self.extras.append((lambda: [("rm", "-f", netns.path(self.ns))],
+                            lambda: r.call(("rm", "-f", netns.path(self.ns)))))
+        self.do(plan, record=False)
+        self.extras.pop()
+        self.changed()
+        self.bridge_table()
+        self.parsed("route", ("nsenter", "-t", str(box.pid), "-n", "route", "-n"))
+
+    def look_at_docker(self) -> None:
+        self.section("docker")
+        inside = ("nsenter", "-t", str(self.pid), "-n", "route", "-n")
+        self.ask("docker_look", [self.host("brctl", "show") if self.tool == "brctl"
+                                 else self.host("ip", "link", "show", "type", "bridge"),
+                                 inside])
+        if self.tool == "brctl":
+            self.bridge_table()
+        else:
+            self.say(self.show(self.host("ip", "link", "show", "type", "bridge")), "   ")
+        self.parsed("route", inside)
+
+    def find_pid(self) -> None:
+        self.section("pid")
+        argv = ("ps", "-o", "pid,ppid,args", "-p", str(self.pid))
+        self.ask("ps", [argv])
+        lines = self.show(argv, echo=False).splitlines()[1:]
+        rows = [dict(zip(("pid", "ppid", "args"), line.split(None, 2), strict=False))
+                for line in lines]
+        self.table(rows, ["pid", "ppid", "args"])
+
+    def expose(self) -> None:
+        self.section("expose")
+        ls = ("ls", "-l", f"/proc/{self.pid}/ns/net")
+        self.ask("ns_ls", [ls])
+        self.table([_ls_row(self.show(ls, echo=False))], ["link", "points_to"])
+        for step in netns.expose_plan(self.pid, self.ns):
+            key = step_key(step, self.ns, self.br)
+            self.ask(key, [step.argv])
+            self.do([step])
+            if key == "ln":
+                self.changed()
+                self.table([_ls_row(self.show(("ls", "-l", netns.path(self.ns))))],
+                           ["link", "points_to"])
+        links = query.guest_links(self.runner, self.pid)
+        names = [link["ifname"] for link in links if link.get("link_type") != "loopback"]
+        self.v["dev0"] = names[0] if names else "lo"
+        self.ask("look_route", [self.guest("route", "-n")])
+        self.parsed("route", self.guest("route", "-n"), echo=False)
+        self.ask("look_ifconfig", [self.guest("ifconfig", str(self.v["dev0"]))])
+        self.parsed("ifconfig", self.guest("ifconfig", str(self.v["dev0"])), echo=False)
+
+    def add_nic(self) -> None:
+        from netwrap import targets
+
+        r = self.runner
+        self.section("nic")
+        identity = f"{self.pid}:{self.box}" if self.box else \
+            f"{self.pid}:{targets.netns_inode(self.pid)}"
+        host_if, guest_if = nic.veth_names(identity, "eth1")
+        self.v.update(host_if=host_if, guest_if=guest_if)
+        old = query.guest_default_route(r, self.pid)
+        if old:
+            self.v["old_gw"] = old.get("gateway") or old.get("dev") or "-"
+        req = nic.NicRequest(pid=self.pid, bridge=self.br, ip=ipaddress.ip_interface(BR0_IP),
+                             gateway=ipaddress.ip_address(self.v["gw"]), ifname="eth1",
+                             host_ifname=host_if, guest_ifname=guest_if, netns_name=self.ns,
+                             keep_netns=True)
+        plan = bridge.add_plan(self.br, ipaddress.ip_interface(BR0_NET), self.tool,
+                               self.host_ns)
+        plan += nic.add_plan(req, tool=self.tool, host_ns=self.host_ns, old_default=old,
+                             netns_exists=True)
+        for step in plan:
+            key = step_key(step, self.ns, self.br)
+            self.ask(key, [] if step.is_note else [step.argv])
+            self.do([step])
+            self.after(key)
+        ping = self.host("ping", "-c", "1", "-W", "2", str(self.v["ip_addr"]))
+        self.ask("ping", [ping])
+        text = self.show(ping, echo=False)
+        m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
+        sent, got = (m.group(1), m.group(2)) if m else ("?", "?")
+        self.table([{"destination": self.v["ip_addr"], "transmitted": sent,
+                     "received": got}], ["destination", "transmitted", "received"])
+        if m and int(got) > 0:
+            self.say(self.t("ui.ping_ok"))
+
+    def preflight(self) -> None:
+        """With a real container: refuse before anything runs if eth1 is taken inside."""
+        if query.host_link(self.runner, self.br, self.host_ns) is not None:
+            self.br = f"nwbr-{self.ns[-6:]}"
+            self.v["br"] = self.br
+        inside = {link["ifname"] for link in query.guest_links(self.runner, self.pid)}
+        if "eth1" in inside:
+            raise NetwrapError(f"{self.target.name} already has an eth1; the tutorial adds "
+                               "one (use a fresh container)")
+
+    # -- cleaning up -----------------------------------------------------------------
+    def cleanup_commands(self) -> list[Argv]:
+        cmds = [s.undo for s in reversed(self.done) if s.undo]
+        for commands, _ in reversed(self.extras):
+            cmds += commands()
+        return cmds
+
+    def cleanup(self) -> list[str]:
+        """Undo the steps newest first, then the extras; Ctrl-C cannot cut this short."""
+        old = {s: signal.signal(s, signal.SIG_IGN) for s in _CLEANUP_SIGNALS}
+        try:
+            failures = self.runner.rollback(self.done)
+            self.done.clear()
+            while self.extras:
+                _, action = self.extras.pop()
+                try:
+                    action()
+                except NetwrapError as exc:
+                    failures.append(str(exc))
+            return failures
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    def leftovers(self) -> list[dict]:
+        rows = [{"object": netns.path(self.ns),
+                 "state": "left" if netns.read(self.ns) else "gone"}]
+        if self.box:
+            box = sandbox.load(self.box)
+            rows.append({"object": f"sandbox {self.box} (PID {self.pid})",
+                         "state": "left" if box is not None else "gone"})
+        if self.lab:
+            rows.append({"object": f"netns {self.lab}",
+                         "state": "left" if netns.read(self.lab) else "gone"})
+        else:
+            gone = query.host_link(self.runner, self.br, self.host_ns) is None
+            rows.append({"object": f"bridge {self.br}", "state": "gone" if gone else "left"})
+        return rows
+
+
+def _ls_row(text: str) -> dict:
+    line = text.strip().splitlines()[-1] if text.strip() else ""
+    link, _, target = line.partition(" -> ")
+    return {"link": link.split()[-1] if link else "", "points_to": target}
+
+
+def run(ctx, target: str | None = None, lang: str = "en", yes: bool = False) -> int:
+    """``netwrap tutorial``: run it, and clean up whatever way it ends."""
+    resolved = None
+    if target is not None:
+        from netwrap import targets
+
+        resolved = targets.resolve(target)
+        targets.check_not_host(resolved, ctx.host_ns)
+    tut = Tutorial(ctx.runner, ctx.bridge_tool, lang=lang, yes=yes, target=resolved,
+                   host_ns=ctx.host_ns)
+    if resolved is not None:
+        tut.preflight()
+    old = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        tut.run()
+        return 0
+    except BaseException as exc:  # q, end of input, Ctrl-C, a failed step, a bug: clean up
+        tut.say("")
+        tut.say(tut.t("ui.stopping"))
+        failures = tut.cleanup()
+        tut.table(tut.leftovers(), ["object", "state"])
+        if failures:
+            raise NetwrapError("clean-up failed: " + "; ".join(failures)) from exc
+        if isinstance(exc, Quit):
+            return 0
+        if isinstance(exc, EOFError):
+            raise NetwrapError("input ended before the tutorial did; everything it made was "
+                               "removed (use --yes to run without prompts)") from None
+        raise
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
