@@ -50,10 +50,11 @@ def containers(docker_ready):
     """Factory: start a netwrap-busybox container with a random name; (name, full ID)."""
     made: list[str] = []
 
-    def start() -> tuple[str, str]:
+    def start(*options: str) -> tuple[str, str]:
         name = rand("nwc-")
         made.append(name)
-        cid = docker("run", "-d", "--name", name, IMAGE, "sleep", "1000").stdout.strip()
+        cid = docker("run", "-d", "--name", name, *options, IMAGE, "sleep",
+                     "1000").stdout.strip()
         return name, cid
 
     try:
@@ -89,6 +90,17 @@ def test_full_id_and_id_prefix(containers, nw):
     pid = inspect_pid(name)
     assert nw("pid", cid, check=True).stdout == f"{pid}\n"
     assert nw("pid", cid[:12], check=True).stdout == f"{pid}\n"
+
+
+def test_a_host_network_container_is_found_but_not_rewired(containers, lab, nw):
+    name, _ = containers("--network", "host")
+    assert nw("pid", name, check=True).stdout == f"{inspect_pid(name)}\n"
+    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+    proc = nw("--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip",
+              "198.51.100.101/24")
+    assert proc.returncode == 1
+    assert "host's own network namespace" in proc.stderr
+    assert "198.51.100.101" not in sh("ip", "-o", "addr", "show")
 
 
 def test_docker_exec_sessions_do_not_change_the_first_process(containers, nw):

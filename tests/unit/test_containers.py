@@ -6,9 +6,9 @@ import json
 import os
 
 import pytest
-from netwrap.errors import NetwrapError
 
 from netwrap import containers
+from netwrap.errors import NetwrapError
 
 ID_A = "641b8c4cef17fd49e57ee81604232722a8a2d82c6956844fce134a8de6293bd4"
 ID_B = "641bff00aa11223344556677889900aabbccddeeff00112233445566778899aa"
