@@ -192,8 +192,16 @@ def rows_from_ip_route(routes: Sequence[dict]) -> list[dict]:
     return rows
 
 
+def _hex_mac(mac: str) -> str:
+    """ip prints a bridge id's MAC unpadded (``a:d:ff:...``); brctl prints ``0a0dff...``."""
+    return "".join(byte.zfill(2) for byte in mac.split(":"))
+
+
 def bridges_from_ip_link(links: Sequence[dict]) -> list[dict]:
-    """``ip -j -d link show`` -> the rows ``netwrap.parsers.brctl`` gives for ``brctl show``."""
+    """``ip -j -d link show`` -> the rows ``netwrap.parsers.brctl`` gives for ``brctl show``.
+
+    Ports are sorted by name; brctl lists them in the kernel's port order.
+    """
     rows = []
     for link in links:
         info = link.get("linkinfo", {})
@@ -204,7 +212,7 @@ def bridges_from_ip_link(links: Sequence[dict]) -> list[dict]:
         ports = sorted((p["ifname"] for p in links if p.get("master") == link["ifname"]),
                        key=_natural)
         rows.append({"bridge_name": link["ifname"],
-                     "bridge_id": f"{prio}.{mac.replace(':', '')}" if mac else None,
+                     "bridge_id": f"{prio}.{_hex_mac(mac)}" if mac else None,
                      "stp_enabled": bool(data.get("stp_state", 0)), "interfaces": ports})
     return sorted(rows, key=lambda row: _natural(row["bridge_name"]))
 
@@ -373,7 +381,9 @@ def host_view(ctx) -> dict:
 
     runner, lab = ctx.runner, ctx.host_ns
     if ctx.bridge_tool == "brctl" and shutil.which("brctl"):
-        bridges = parse("brctl", runner.query(on_host(("brctl", "show"), lab)))
+        text = runner.query(on_host(("brctl", "show"), lab))
+        # brctl prints nothing at all, not even its header, when there is no bridge
+        bridges = parse("brctl", text) if text.strip() else []
     else:
         bridges = bridges_from_ip_link(
             json.loads(runner.query(on_host(("ip", "-j", "-d", "link", "show"), lab)) or "[]"))

@@ -247,7 +247,12 @@ def test_bridges_from_ip_link_are_brctl_rows():
         {"ifname": "veth10", "master": "br0"},
         {"ifname": "veth9", "master": "br0"},
         {"ifname": "eth0", "linkinfo": {"info_kind": "veth"}},
+        {"ifname": "br-1", "linkinfo": {"info_kind": "bridge", "info_data": {
+            "bridge_id": "8000.a:d:ff:a1:f5:a9", "stp_state": 0}}},  # as ip prints it
     ]
+    padded = {b["bridge_name"]: b["bridge_id"] for b in bridges_from_ip_link(links)}
+    assert padded["br-1"] == "8000.0a0dffa1f5a9"
+    links.pop()
     assert bridges_from_ip_link(links) == [
         {"bridge_name": "br0", "bridge_id": "8000.b638185b3372", "stp_enabled": True,
          "interfaces": ["veth9", "veth10"]},
