@@ -262,7 +262,7 @@ def text(model: Model) -> str:
         if not rows:
             rows = ["(no interfaces but lo)"]
         inner = max([_width(r) for r in rows] + [_width(title) + 3])
-        out.append(f"┌─ {title} " + "─" * (inner - _width(title) - 2) + "┐")
+        out.append(f"┌─ {title} " + "─" * (inner - _width(title) - 1) + "┐")
         out += [f"│ {r}{' ' * (inner - _width(r))} │" for r in rows]
         out.append("└" + "─" * (inner + 2) + "┘")
     return "".join(line + "\n" for line in out)

@@ -1,0 +1,140 @@
+"""The diagram's model: pure, from captured ``ip -j`` JSON; and its text and dot renderings."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+from netwrap import diagram
+
+DATA = Path(__file__).parents[1] / "data" / "diagram"
+
+
+def captured() -> list[dict]:
+    # A lab host with bridges brx78 and bry78; sandbox nwsbA78 has eth0 on brx78,
+    # nwsbB78 has eth0 on brx78 and eth1 on bry78 (netwrap nic add, in a lab).
+    return json.loads((DATA / "lab-two-sandboxes.json").read_text())
+
+
+def test_captured_lab_model_has_every_node_and_edge_and_nothing_else():
+    model = diagram.build(captured())
+    nodes = {(n.id, n.kind, n.addresses) for n in model.nodes}
+    assert nodes == {
+        ("ns:host", "netns", ()),
+        ("if:host/brx78", "bridge", ("198.51.100.1/24",)),
+        ("if:host/bry78", "bridge", ("203.0.113.1/24",)),
+        ("if:host/vh251aae900a", "veth", ()),
+        ("if:host/vh8c431efa7c", "veth", ()),
+        ("if:host/vhe16b6d2408", "veth", ()),
+        ("ns:sandbox-nwsbA78", "netns", ()),
+        ("if:sandbox-nwsbA78/eth0", "veth", ("198.51.100.2/24",)),
+        ("ns:sandbox-nwsbB78", "netns", ()),
+        ("if:sandbox-nwsbB78/eth0", "veth", ("198.51.100.3/24",)),
+        ("if:sandbox-nwsbB78/eth1", "veth", ("203.0.113.3/24",)),
+    }
+    assert {(e.kind, e.a, e.b) for e in model.edges} == {
+        ("port", "if:host/vh251aae900a", "if:host/brx78"),
+        ("port", "if:host/vh8c431efa7c", "if:host/brx78"),
+        ("port", "if:host/vhe16b6d2408", "if:host/bry78"),
+        ("veth", "if:host/vh251aae900a", "if:sandbox-nwsbA78/eth0"),
+        ("veth", "if:host/vh8c431efa7c", "if:sandbox-nwsbB78/eth0"),
+        ("veth", "if:host/vhe16b6d2408", "if:sandbox-nwsbB78/eth1"),
+    }
+    assert len(model.edges) == 6
+    assert diagram.wired_to_host(model) == {"sandbox-nwsbA78", "sandbox-nwsbB78"}
+
+
+def link(ifindex, name, kind=None, peer=None, nsid=None, master=None):
+    out = {"ifindex": ifindex, "ifname": name, "link_type": "ether", "operstate": "UP"}
+    if kind:
+        out["linkinfo"] = {"info_kind": kind}
+    if peer is not None:
+        out["link_index"] = peer
+    if nsid is not None:
+        out["link_netnsid"] = nsid
+    if master:
+        out["master"] = master
+    return out
+
+
+LO = {"ifindex": 1, "ifname": "lo", "link_type": "loopback"}
+
+
+def space(key, inode, links, nsids=None, role="sandbox"):
+    return {"key": key, "label": key, "role": role, "inode": inode, "links": [LO, *links],
+            "addrs": [], "nsids": nsids or {}}
+
+
+def test_a_look_alike_peer_in_an_undrawn_namespace_is_not_taken():
+    # Both sandboxes have eth0 = ifindex 4 whose peer is ifindex 5 in their host.
+    # Only s1's host is drawn, and the host knows nsid 0 is s1's inode.
+    host = space("host", 100, [link(5, "vh1", "veth", peer=4, nsid=0)], {"0": 101}, "host")
+    s1 = space("s1", 101, [link(4, "eth0", "veth", peer=5, nsid=0)])
+    s2 = space("s2", 102, [link(4, "eth0", "veth", peer=5, nsid=0)])
+    model = diagram.build([host, s1, s2])
+    assert [(e.a, e.b) for e in model.edges] == [("if:host/vh1", "if:s1/eth0")]
+    assert model.peer("if:s2/eth0") is None
+    assert "(peer not shown)" in diagram.text(model)
+
+
+def test_without_nsids_an_ambiguous_pair_is_left_unpaired():
+    host = space("host", 100, [link(5, "vh1", "veth", peer=4, nsid=0)], role="host")
+    s1 = space("s1", 101, [link(4, "eth0", "veth", peer=5, nsid=0)])
+    s2 = space("s2", 102, [link(4, "eth0", "veth", peer=5, nsid=0)])
+    assert diagram.build([host, s1, s2]).edges == []
+
+
+def test_veths_sharing_an_nsid_point_into_one_namespace():
+    # vh1's peer ifindex exists in s1 and s2, but vh2 (same nsid 0) only fits s2.
+    host = space("host", 100, [link(5, "vh1", "veth", peer=4, nsid=0),
+                               link(7, "vh2", "veth", peer=6, nsid=0)], role="host")
+    s1 = space("s1", 101, [link(4, "eth0", "veth", peer=5, nsid=3)])
+    s2 = space("s2", 102, [link(4, "eth0", "veth", peer=5, nsid=0),
+                           link(6, "eth1", "veth", peer=7, nsid=0)])
+    model = diagram.build([host, s1, s2])
+    assert {(e.a, e.b) for e in model.edges} == {("if:host/vh1", "if:s2/eth0"),
+                                                  ("if:host/vh2", "if:s2/eth1")}
+
+
+def test_a_pair_with_both_ends_in_one_namespace():
+    host = space("host", 100, [link(2, "br0", "bridge"),
+                               link(3, "va", "veth", peer=4, master="br0"),
+                               link(4, "vb", "veth", peer=3)], role="host")
+    model = diagram.build([host])
+    assert {(e.kind, e.a, e.b) for e in model.edges} == {
+        ("port", "if:host/va", "if:host/br0"), ("veth", "if:host/va", "if:host/vb")}
+    assert "lo" not in {n.name for n in model.nodes}
+
+
+def width(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def test_text_draws_closed_boxes_naming_every_interface_and_its_peer():
+    model = diagram.build(captured())
+    out = diagram.text(model)
+    lines = out.splitlines()
+    assert sum(line.startswith("┌─") for line in lines) == 3
+    box = []
+    for line in lines:
+        box.append(line)
+        if line.startswith("└"):
+            assert len({width(x) for x in box}) == 1, box
+            box = []
+    for node in model.nodes:
+        if node.kind != "netns":
+            assert node.name in out
+    assert "└── vhe16b6d2408  veth ══ eth1 in sandbox nwsbB78" in out
+    assert "eth1  veth  203.0.113.3/24 ══ vhe16b6d2408 in the host side" in out
+
+
+def test_dot_has_a_cluster_per_namespace_every_node_and_edge():
+    model = diagram.build(captured())
+    src = diagram.dot(model)
+    assert src.startswith("graph netwrap {") and src.rstrip().endswith("}")
+    assert src.count("subgraph cluster_") == 3
+    for node in model.nodes:
+        if node.kind != "netns":
+            assert f'"{node.id}" [label="{node.name}' in src
+    assert src.count(" -- ") == len(model.edges)
