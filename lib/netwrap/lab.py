@@ -389,9 +389,11 @@ class UpPlan:
 
 def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
             host_ns: str | None, guests: Callable[[int], dict[str, dict]],
-            old_default: Callable[[int, int], dict | None] = _old_default) -> UpPlan:
+            old_default: Callable[[int, int], dict | None] = _old_default,
+            ifnames: Callable[[int], set[str]] = fastpath.proc_ifnames) -> UpPlan:
     """The steps that take what is there (``host``, ``pids``) to the lab (pure but for
-    the two callables, which read a container's links and default route).
+    the callables, which read a container's links (``ip -j``, only for links already
+    made), its default route and its interface names (both from /proc, no process).
     """
     host_lines: list[tuple[str, ...]] = []
     bridge_undo: list[tuple[str, ...]] = []  # run last, in reverse
@@ -425,7 +427,7 @@ def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
         lines = by_node.setdefault(link.node, [])
         key = f"{link.node}/{link.ifname}"
         if there is None:
-            inside = set() if fresh else set(guests(pid))
+            inside = set() if fresh else ifnames(pid)
             if link.ifname in inside:
                 raise NetwrapError(f"links line {link.line}: {link.node} already has an "
                                    f"interface {link.ifname} that this lab did not make")

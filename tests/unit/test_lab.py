@@ -155,7 +155,7 @@ def test_up_plan_is_one_batch_for_the_host_and_one_per_container():
     spec = lab.parse(LAB)
     plan = lab.plan_up(spec, {"br1": BR1}, {"web": 100, "db": 4242}, "L",
                        guests=lambda pid: {"lo": {}},
-                       old_default=lambda pid, v: None)
+                       old_default=lambda pid, v: None, ifnames=lambda pid: {"lo"})
     web, db = (spec.host_ifname(link) for link in spec.links)
     assert render(plan.steps) == LAB_UP.format(web=web, db=db)
     assert plan.made_bridges == ["br0"]
@@ -171,7 +171,8 @@ def test_up_plan_replaces_an_existing_default_and_can_put_it_back():
     old = {"dst": "default", "gateway": "172.17.0.1", "dev": "eth0"}
     plan = lab.plan_up(spec, {"br1": BR1}, {"web": 100, "db": 4242}, None,
                        guests=lambda pid: {"lo": {}, "eth0": {}},
-                       old_default=lambda pid, v: old if pid == 100 else None)
+                       old_default=lambda pid, v: old if pid == 100 else None,
+                       ifnames=lambda pid: {"lo", "eth0"})
     assert plan.guests[0].undo == ("nsenter", "-t", "100", "-n", "ip", "route", "replace",
                                    "default", "via", "172.17.0.1", "dev", "eth0")
     assert plan.made_links["web/eth1"]["replaced_default"] == old
