@@ -158,7 +158,9 @@ class Tutorial:
     def parsed(self, kind: str, argv: Argv, echo: bool = True) -> None:
         from netwrap.parsers import PARSERS, parse
 
-        self.table(parse(kind, self.show(argv, echo)), PARSERS[kind].COLUMNS)
+        text = self.show(argv, echo)
+        # brctl show prints nothing at all when there is no bridge.
+        self.table(parse(kind, text) if text.strip() else [], PARSERS[kind].COLUMNS)
 
     def changed(self) -> None:
         self.say(self.t("ui.changed"))
