@@ -181,3 +181,13 @@ def test_dry_run_never_imports_sh(nw):
     proc = subprocess.run([_sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PYTHONPATH": LIB, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, cwd="/")
     assert proc.stderr.strip().endswith("False"), proc.stderr
+
+
+def test_not_root_is_told_to_use_dry_run(monkeypatch, capsys):
+    from netwrap import cli
+
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
+    assert cli.main(["bridge", "add", "br0"]) == 1
+    assert capsys.readouterr().err == (
+        "netwrap: error: bridge add changes the kernel's network configuration and needs "
+        "root; run it with sudo, or add --dry-run to see the commands\n")
