@@ -16,17 +16,31 @@ Text that is not the named format raises ``netwrap.errors.ParseError``.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 
 from netwrap.errors import UsageError
-from netwrap.parsers import brctl, ifconfig, iptables_save, route
 
-PARSERS: dict[str, ModuleType] = {
-    "ifconfig": ifconfig,
-    "route": route,
-    "brctl": brctl,
-    "iptables-save": iptables_save,
-}
+_MODULES = {"ifconfig": "ifconfig", "route": "route", "brctl": "brctl",
+            "iptables-save": "iptables_save"}
+
+
+class _Lazy(Mapping):
+    """kind -> parser module, imported on first use: building the CLI's parser
+    (``choices=sorted(PARSERS)``) must not pay for compiling every parser."""
+
+    def __getitem__(self, kind: str) -> ModuleType:
+        return importlib.import_module(f"netwrap.parsers.{_MODULES[kind]}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+PARSERS: Mapping[str, ModuleType] = _Lazy()
 
 
 def parse(kind: str, text: str) -> list[dict]:
