@@ -1,0 +1,255 @@
+"""All-or-nothing ``nic add``, exact ``nic del``, safe re-runs and parallel runs (issue 5).
+
+Each test works in its own lab netns (playing the host) on sandboxes it started,
+so the machine's own network is never touched. "Exactly as before" compares
+links, addresses and routes on both sides, /var/run/netns and netwrap's records
+(see ``reliability_helpers.snapshot``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from reliability_helpers import give_default_route, host_side, make_bridge, records_for, snapshot
+
+from conftest import LAUNCHER, LIB, run_netwrap
+
+pytestmark = pytest.mark.root
+
+ADD = ("--bridge", "br0", "--ip", "198.51.100.101/24", "--gateway", "198.51.100.1")
+
+
+@pytest.fixture
+def detach():
+    """Register (lab, sandbox, ifname) to ``nic del`` at the end, whatever happens."""
+    todo: list[tuple[str, str, str]] = []
+    yield lambda lab, sb, ifname="eth1": todo.append((lab, sb, ifname))
+    for lab, sb, ifname in todo:
+        run_netwrap("--host-netns", lab, "nic", "del", sb, "--ifname", ifname)
+
+
+@pytest.fixture
+def box(lab, sandboxes, detach):
+    """A lab with br0 and a sandbox that already has a default route (like Docker's eth0)."""
+    make_bridge(lab)
+    name, pid = sandboxes()
+    give_default_route(pid)
+    detach(lab, name)
+    return lab, name, pid
+
+
+def planned_commands(lab: str, sb: str, *extra: str) -> list[str]:
+    proc = run_netwrap("--dry-run", "--host-netns", lab, *extra, "nic", "add", sb, *ADD,
+                       check=True)
+    return proc.stdout.splitlines()
+
+
+def spawn(*args: str, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, LAUNCHER, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd="/",
+                            env={**os.environ, "PYTHONPATH": LIB, **env})
+
+
+def wait_for_pause(proc: subprocess.Popen) -> str:
+    line = proc.stderr.readline()
+    assert line.startswith("netwrap: test hook: paused before step"), line
+    return line
+
+
+@pytest.mark.parametrize("tool", ["brctl", "ip"])
+def test_every_step_failing_leaves_everything_as_before(box, tool):
+    lab, sb, pid = box
+    before = snapshot(lab, sb, pid)
+    commands = planned_commands(lab, sb, "--bridge-tool", tool)
+    assert "route delete default" in " ".join(commands)  # the old route is really replaced
+    for n, command in enumerate(commands, start=1):
+        proc = run_netwrap("--host-netns", lab, "--bridge-tool", tool, "nic", "add", sb, *ADD,
+                           env={"NETWRAP_FAIL_AT": str(n)})
+        assert proc.returncode == 1, (n, proc.stderr)
+        assert proc.stderr == (f'netwrap: error: failed to run "{command}": exit 1: '
+                               f"NETWRAP_FAIL_AT={n}: injected failure\n")
+        assert snapshot(lab, sb, pid) == before, f"step {n} ({command}) left something behind"
+    # One past the last step: nothing fails, the NIC is there (so the loop covered every step).
+    proc = run_netwrap("--host-netns", lab, "--bridge-tool", tool, "nic", "add", sb, *ADD,
+                       env={"NETWRAP_FAIL_AT": str(len(commands) + 1)})
+    assert proc.returncode == 0, proc.stderr
+    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24",
+                                "state": "ok"}]
+
+
+def test_sigterm_at_every_step_rolls_back(box):
+    lab, sb, pid = box
+    before = snapshot(lab, sb, pid)
+    commands = planned_commands(lab, sb)
+    for n in range(1, len(commands) + 1):
+        proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD,
+                     env={"NETWRAP_PAUSE_AT": str(n)})
+        wait_for_pause(proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1
+        assert err.splitlines()[-1] == (f"netwrap: error: interrupted by SIGTERM before "
+                                        f"{commands[n - 1]}")
+        assert snapshot(lab, sb, pid) == before, f"SIGTERM before step {n} left something"
+
+
+def test_sigkill_half_way_then_nic_del_restores(box):
+    """Killed with SIGKILL at each step: no rollback ran; nic del must clean up from the record."""
+    lab, sb, pid = box
+    before = snapshot(lab, sb, pid)
+    commands = planned_commands(lab, sb)
+    for n in range(1, len(commands) + 1):
+        proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD,
+                     env={"NETWRAP_PAUSE_AT": str(n)})
+        wait_for_pause(proc)
+        proc.kill()
+        proc.communicate(timeout=30)
+        assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24",
+                                    "state": "interrupted"}]
+        gc = run_netwrap("gc", check=True)
+        assert f"{sb}:eth1 was left half-done" in gc.stdout
+        run_netwrap("--host-netns", lab, "nic", "del", sb, check=True)
+        assert snapshot(lab, sb, pid) == before, f"SIGKILL before step {n}: not restored"
+
+
+def test_sigkill_then_container_gone_gc_cleans(lab, sandboxes, nw):
+    make_bridge(lab)
+    sb, pid = sandboxes()
+    lab_before = snapshot(lab, sb, pid)["lab"]
+    # Killed after the veth is on the bridge, before it moves into the container.
+    commands = planned_commands(lab, sb)
+    n = next(i for i, c in enumerate(commands, 1) if " netns nw-" in c)
+    proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD, env={"NETWRAP_PAUSE_AT": str(n)})
+    wait_for_pause(proc)
+    proc.kill()
+    proc.communicate(timeout=30)
+    nw("sandbox", "stop", sb, check=True)
+    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24",
+                                "state": "gone"}]
+    out = nw("gc", check=True).stdout
+    assert f"dropped the record of {sb}:eth1 (the container is gone)" in out
+    assert f"removed the dangling netns link /var/run/netns/nw-{sb}" in out
+    assert records_for(sb) == []
+    assert not os.path.lexists(f"/var/run/netns/nw-{sb}")
+    assert host_side(lab) == lab_before
+
+
+def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
+    lab, sb, pid = box
+    before = snapshot(lab, sb, pid)
+    first = nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True)
+    assert first.stdout.startswith(f"{sb}: eth1 198.51.100.101/24 on br0 (host end vh")
+    after_first = snapshot(lab, sb, pid)
+    again = nw("--host-netns", lab, "nic", "add", sb, *ADD)
+    assert (again.returncode, again.stdout) == (
+        0, f"{sb}: eth1 198.51.100.101/24 on br0 is already in place: nothing to do\n")
+    assert snapshot(lab, sb, pid) == after_first
+    other = ("--bridge", "br0", "--ip", "198.51.100.102/24", "--gateway", "198.51.100.1")
+    refused = nw("--host-netns", lab, "nic", "add", sb, *other)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"netwrap: error: {sb} already has eth1: netwrap already attached it as eth1 "
+        f"198.51.100.101/24 on br0 via 198.51.100.1; add --replace to replace it, or run: "
+        f"netwrap nic del {sb} --ifname eth1\n")
+    assert snapshot(lab, sb, pid) == after_first
+    nw("--host-netns", lab, "nic", "add", sb, *other, "--replace", check=True)
+    routes = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "route"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "default via 198.51.100.1 dev eth1" in routes
+    assert "198.51.100.102" in routes
+    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.102/24",
+                                "state": "ok"}]
+    nw("--host-netns", lab, "nic", "del", sb, check=True)
+    assert snapshot(lab, sb, pid) == before  # the 203.0.113.1 default route is back
+
+
+def test_nic_list_json_and_del_restores_the_default_route(box, nw):
+    lab, sb, pid = box
+    before = snapshot(lab, sb, pid)
+    nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True)
+    rows = [r for r in json.loads(nw("--json", "nic", "list", check=True).stdout)
+            if r["target"] == sb]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["ifname"], row["address"], row["bridge"], row["gateway"], row["host_netns"],
+            row["replaced_default"], row["state"], row["pid"]) == (
+        "eth1", "198.51.100.101/24", "br0", "198.51.100.1", lab, "via 203.0.113.1 dev d0",
+        "ok", pid)
+    lab_links = json.loads(subprocess.run(["ip", "-n", lab, "-j", "link", "show", "master",
+                                           "br0"], capture_output=True, text=True,
+                                          check=True).stdout)
+    assert [link["ifname"] for link in lab_links] == ["kbr0a", row["host_ifname"]]
+    table = nw("nic", "list", check=True).stdout
+    assert any(line.split()[:3] == [sb, str(pid), "eth1"] for line in table.splitlines())
+    nw("--host-netns", lab, "nic", "del", sb, check=True)
+    assert snapshot(lab, sb, pid) == before
+
+
+def test_bridge_del_refuses_while_attached_unless_force(box, nw):
+    lab, sb, pid = box
+    out = nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout
+    host_end = out.split("(host end ")[1].split(")")[0]
+    refused = nw("--host-netns", lab, "bridge", "del", "br0")
+    assert (refused.returncode, refused.stderr) == (
+        1, f"netwrap: error: bridge br0 still has 2 attachment(s) ({sb}:eth1, kbr0a); remove "
+           "them with netwrap nic del, or add --force\n")
+    nw("--host-netns", lab, "nic", "del", sb, check=True)
+    # An interface plugged in by hand counts too (kbr0a is make_bridge's permanent port).
+    subprocess.run(["ip", "-n", lab, "link", "add", "hand0", "type", "veth", "peer", "name",
+                    "hand1"], check=True)
+    subprocess.run(["ip", "-n", lab, "link", "set", "hand0", "master", "br0"], check=True)
+    refused = nw("--host-netns", lab, "bridge", "del", "br0")
+    assert refused.stderr == ("netwrap: error: bridge br0 still has 2 attachment(s) (hand0, "
+                              "kbr0a); remove them with netwrap nic del, or add --force\n")
+    nw("--host-netns", lab, "bridge", "del", "br0", "--force", check=True)
+    assert subprocess.run(["ip", "-n", lab, "link", "show", "br0"],
+                          capture_output=True).returncode != 0
+    assert host_end not in subprocess.run(["ip", "-n", lab, "-o", "link"], capture_output=True,
+                                          text=True).stdout
+
+
+def _run_all(argvs: list[list[str]]) -> list[tuple[int, str, str]]:
+    """Start every netwrap at once, then collect (exit status, stdout, stderr) of each."""
+    procs = [spawn(*argv, env={}) for argv in argvs]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        results.append((proc.returncode, out, err))
+    return results
+
+
+def test_twenty_parallel_nic_adds_and_dels(lab, sandboxes):
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_bridge(lab)
+    with ThreadPoolExecutor(10) as pool:
+        boxes = list(pool.map(lambda _: sandboxes(), range(20)))
+    adds = [["--json", "--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip",
+             f"198.51.100.{10 + i}/24"] for i, (name, _) in enumerate(boxes)]
+    dels = [["--host-netns", lab, "nic", "del", name] for name, _ in boxes]
+    try:
+        results = _run_all(adds)
+        assert [(rc, err) for rc, _, err in results] == [(0, "")] * 20
+        reported = {json.loads(out)["host_ifname"] for _, out, _ in results}
+        ports = json.loads(subprocess.run(["ip", "-n", lab, "-j", "link", "show", "master",
+                                           "br0"], capture_output=True, text=True,
+                                          check=True).stdout)
+        names = {link["ifname"] for link in ports} - {"kbr0a"}  # make_bridge's own port
+        assert len(names) == 20
+        assert names == reported
+        for i, (_, pid) in enumerate(boxes):
+            addrs = json.loads(subprocess.run(
+                ["nsenter", "-t", str(pid), "-n", "ip", "-j", "-4", "addr", "show", "eth1"],
+                capture_output=True, text=True, check=True).stdout)
+            assert [a["local"] for a in addrs[0]["addr_info"]] == [f"198.51.100.{10 + i}"]
+    finally:
+        removed = _run_all(dels)
+    assert [(rc, err) for rc, _, err in removed] == [(0, "")] * 20
+    ports = json.loads(subprocess.run(["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
+                                      capture_output=True, text=True, check=True).stdout)
+    assert [link["ifname"] for link in ports] == ["kbr0a"]
