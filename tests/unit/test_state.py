@@ -1,0 +1,166 @@
+"""State records and the lock (``netwrap.state``), in a temporary run directory."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from conftest import LIB
+from netwrap import state
+from netwrap.errors import NetwrapError
+
+
+@pytest.fixture(autouse=True)
+def run_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("NETWRAP_RUN_DIR", str(tmp_path))
+    return tmp_path
+
+
+def me_identity(**kw) -> state.Identity:
+    pid = os.getpid()
+    ident = state.Identity(pid, os.stat(f"/proc/{pid}/ns/net").st_ino, state.start_time(pid),
+                           "sandbox", None, "web")
+    return replace(ident, **kw)
+
+
+def record(**kw) -> state.Attachment:
+    args = dict(container=me_identity(), ifname="eth1", host_ifname="vh0123456789",
+                guest_ifname="vg0123456789", bridge="br0", address="198.51.100.101/24",
+                gateway="198.51.100.1",
+                replaced_default={"dst": "default", "gateway": "203.0.113.1", "dev": "eth0",
+                                  "flags": []},
+                host_netns="lab", netns_name="nw-web", status="ok")
+    args.update(kw)
+    return state.Attachment(**args)
+
+
+def dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_record_list_get_remove_round_trip(run_dir):
+    rec = record()
+    path = state.record_attachment(rec)
+    assert path == str(run_dir / "attachments" / f"{rec.key}.json")
+    assert state.list_attachments() == [rec]
+    assert state.get_attachment(rec.container.token, "eth1") == rec
+    assert state.get_attachment(rec.container.token, "eth2") is None
+    assert state.remove_attachment(rec) is True
+    assert state.remove_attachment(rec.key) is False  # safe to repeat
+    assert state.list_attachments() == []
+
+
+def test_write_is_atomic_and_leaves_no_temp_file(run_dir):
+    rec = record()
+    state.record_attachment(rec)
+    state.record_attachment(replace(rec, status="adding"))  # overwrite in place
+    assert os.listdir(run_dir / "attachments") == [f"{rec.key}.json"]
+    data = json.loads((run_dir / "attachments" / f"{rec.key}.json").read_text())
+    assert data["schema"] == 1 and data["status"] == "adding"
+    assert data["replaced_default"]["gateway"] == "203.0.113.1"
+
+
+def test_one_record_per_container_and_ifname():
+    a, b = record(), record(ifname="eth2")
+    c = record(container=me_identity(id="f" * 64))
+    for rec in (a, b, c):
+        state.record_attachment(rec)
+    assert len({a.key, b.key, c.key}) == 3
+    assert len(state.list_attachments()) == 3
+
+
+@pytest.mark.parametrize("content,why", [
+    ("{not json", "Expecting property name"),
+    ("", "Expecting value"),
+    ('{"schema": 99}', "unknown schema"),
+    ('{"schema": 1, "bogus": 1}', "unknown fields ['bogus']"),
+    ('{"schema": 1, "ifname": "eth1"}', "container"),
+    ("[]", ""),
+])
+def test_a_damaged_record_is_reported_not_ignored(run_dir, content, why):
+    state.record_attachment(record(ifname="eth2"))  # a good one next to it
+    bad = run_dir / "attachments" / "0123456789abcdef0123.json"
+    bad.write_text(content)
+    with pytest.raises(NetwrapError) as exc:
+        state.list_attachments()
+    message = str(exc.value)
+    assert message.startswith(f"state record {bad} is damaged (")
+    assert why in message
+    assert message.endswith("look at it, then remove it by hand if it is garbage")
+
+
+def test_reused_pid_is_not_the_same_container():
+    ident = me_identity()
+    assert ident.alive()
+    assert not replace(ident, start_time=ident.start_time - 100).alive()
+    assert not replace(ident, netns_inode=1).alive()
+    assert not replace(ident, pid=dead_pid()).alive()
+    assert ident.token == f"{os.getpid()}:{ident.netns_inode}"
+    assert replace(ident, id="abc").token == "abc"
+
+
+def test_states_ok_adding_interrupted_gone():
+    me, my_start = state.me()
+    assert record().state() == "ok"
+    assert record(status="adding", owner_pid=me, owner_start=my_start).state() == "adding"
+    assert record(status="adding", owner_pid=dead_pid(), owner_start=1.0).state() == \
+        "interrupted"
+    assert record(status="adding", owner_pid=None).state() == "interrupted"
+    gone = me_identity(pid=dead_pid())
+    assert record(container=gone).state() == "gone"
+    assert record(status="failed").state() == "failed"
+
+
+def test_config_is_what_a_rerun_compares():
+    rec = record()
+    assert rec.config() == {"bridge": "br0", "address": "198.51.100.101/24",
+                            "gateway": "198.51.100.1", "host_ifname": "vh0123456789",
+                            "mac": None, "mtu": None, "host_netns": "lab"}
+
+
+HOLD = """
+import os, sys, time
+from netwrap import state
+with state.lock():
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def _try_lock(path: str) -> bool:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_lock_excludes_other_processes_and_dies_with_its_holder(run_dir):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True,
+                              cwd="/", env={**os.environ, "PYTHONPATH": LIB})
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert not _try_lock(state.lock_path())
+    finally:
+        holder.kill()  # SIGKILL: no clean-up code runs, the kernel drops the flock
+        holder.wait()
+    assert _try_lock(state.lock_path())
+
+
+def test_lock_is_reentrant_in_one_process():
+    with state.lock():
+        with state.lock():
+            assert not _try_lock(state.lock_path())
+        assert not _try_lock(state.lock_path())  # the outer hold is still there
+    assert _try_lock(state.lock_path())
