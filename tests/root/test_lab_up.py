@@ -58,10 +58,19 @@ links:
                 run_netwrap("sandbox", "stop", node)
 
 
-def snapshot(lab: str, pids) -> str:
-    return sh("ip", "-n", lab, "addr", "show") + "".join(
-        sh("nsenter", "-t", str(p), "-n", "ip", "addr", "show")
-        + sh("nsenter", "-t", str(p), "-n", "ip", "route", "show") for p in pids)
+def snapshot(lab: str, pids) -> list:
+    """What up configures, without what the kernel changes by itself (DAD, operstate)."""
+    def links(prefix):
+        return sorted((x["ifname"], x.get("master"), x["mtu"], x.get("address"),
+                       "UP" in x["flags"],
+                       sorted(a["local"] for a in x["addr_info"] if a["family"] == "inet"))
+                      for x in json.loads(sh(*prefix, "ip", "-j", "addr", "show")))
+
+    def routes(pid):
+        return json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "route", "show"))
+
+    return [links(("ip", "netns", "exec", lab))] + [
+        (links(("nsenter", "-t", str(p), "-n")), routes(p)) for p in pids]
 
 
 def test_up_again_status_down(lab, lab_file, nw):
