@@ -426,7 +426,7 @@ def _bridge_add_locked(ctx, name, ip, bridge) -> list[Step]:
                 raise NetwrapError(f'"{name}" already exists and is not a bridge')
             addrs = {f"{a['local']}/{a['prefixlen']}"
                      for link in query.host_addrs(ctx.runner, ctx.host_ns, name)
-                     for a in link.get("addr_info", [])}
+                     for a in link.get("addr_info", []) if a.get("scope") != "link"}
             if ip is None or str(ip) in addrs:
                 return []
             raise NetwrapError(f"bridge {name} already exists with "

@@ -179,7 +179,7 @@ def cmd_bridge_add(ctx: Context, args) -> int:
     from netwrap import attach
 
     name = validate.ifname(args.bridge, "bridge name")
-    ip = validate.cidr(args.ip, "bridge address") if args.ip else None
+    ip = validate.cidr(args.ip, "bridge address") if args.ip is not None else None
     ctx.need_root("bridge add")
     plan = attach.bridge_add(ctx, name, ip)
     if not plan and not ctx.dry_run:
@@ -204,17 +204,17 @@ def _nic_request(ctx: Context, args):
     from netwrap.nic import NicRequest
 
     ifname = validate.ifname(args.ifname, "--ifname")
-    for opt in ("host_ifname", "guest_ifname"):
-        if getattr(args, opt):
+    for opt in ("host_ifname", "guest_ifname"):  # given but empty is an error too
+        if getattr(args, opt) is not None:
             validate.ifname(getattr(args, opt), "--" + opt.replace("_", "-"))
     if args.host_ifname and args.host_ifname == args.guest_ifname:
         raise UsageError("--host-ifname and --guest-ifname must differ")
     bridge_name = validate.ifname(args.bridge, "bridge name")
     ip = validate.cidr(args.ip, "--ip")
-    gw = validate.gateway(args.gateway, ip) if args.gateway else None
-    mac = validate.mac(args.mac) if args.mac else None
+    gw = validate.gateway(args.gateway, ip) if args.gateway is not None else None
+    mac = validate.mac(args.mac) if args.mac is not None else None
     mtu = validate.mtu(args.mtu) if args.mtu is not None else None
-    if args.netns_name:
+    if args.netns_name is not None:
         validate.netns_name(args.netns_name)
     return NicRequest(pid=0, bridge=bridge_name, ip=ip, gateway=gw, ifname=ifname,
                       host_ifname=args.host_ifname or "", guest_ifname=args.guest_ifname or "",
@@ -255,7 +255,7 @@ def cmd_nic_del(ctx: Context, args) -> int:
     from netwrap import attach
 
     ifname = validate.ifname(args.ifname, "--ifname")
-    if args.netns_name:
+    if args.netns_name is not None:
         validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
     target = _target(ctx, args.target)
