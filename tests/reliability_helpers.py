@@ -34,8 +34,8 @@ def _side(prefix: tuple[str, ...]) -> dict:
         (a["ifname"], f"{i['local']}/{i['prefixlen']}", bool(i.get("tentative")))
         for a in json.loads(_out(*prefix, "-j", "addr", "show"))
         for i in a.get("addr_info", []))
-    routes = _out(*prefix, "route", "show", "table", "all") + \
-        _out(*prefix, "-6", "route", "show", "table", "all")
+    routes = _out(*prefix, "-d", "route", "show", "table", "all") + \
+        _out(*prefix, "-d", "-6", "route", "show", "table", "all")
     return {"links": links, "addrs": addrs, "routes": sorted(routes.splitlines())}
 
 
