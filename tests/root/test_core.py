@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -195,5 +196,8 @@ def test_demo_runs_end_to_end_and_leaves_nothing(nw, host_unchanged):
     assert "1 packets transmitted, 1 received" in out
     assert "0.0.0.0         198.51.100.1    0.0.0.0         UG" in out
     assert nw("--json", "sandbox", "list").stdout == before_sandboxes
-    assert not any(n.startswith("nwlab-") or n.startswith("nwdemo-")
-                   for n in sh("ip", "netns", "list").split())
+    lab = re.search(r"ip netns add (nwlab-[0-9a-f]+)", out).group(1)
+    box = lab.replace("nwlab-", "nwdemo-")
+    assert f"netwrap sandbox start {box}" in out
+    names = sh("ip", "netns", "list").split()
+    assert lab not in names and box not in names
