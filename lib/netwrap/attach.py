@@ -213,9 +213,41 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
             raise NetwrapError(f"{target.name} already has {req.ifname}: {why}; add "
                                f"--replace to replace it, or run: netwrap nic del "
                                f"{target.name} --ifname {req.ifname}")
+        br = query.host_link(ctx.runner, req.bridge, ctx.host_ns)
+        if br is None or not query.is_bridge(br):  # the commonest reason to fail: ask first
+            preflight(ctx, req, target, Facts(bridge=br, asked=True))
         _remove_locked(ctx, old, target, None)
         replaced = old
         name, netns_exists = netns_name_for(target, req.netns_name or None)
+    try:
+        return _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced)
+    except BaseException as exc:
+        if replaced is not None and isinstance(exc, NetwrapError):
+            exc.args = (f"{exc.args[0]}; {_put_back(ctx, replaced, target)}",)
+        raise
+
+
+def _put_back(ctx, old: Attachment, target: Target) -> str:
+    """After a failed ``--replace``: attach the old configuration again (new MACs)."""
+    import ipaddress
+    from types import SimpleNamespace
+
+    req = nic.NicRequest(
+        pid=target.pid, bridge=old.bridge, ip=ipaddress.ip_interface(old.address),
+        gateway=ipaddress.ip_address(old.gateway) if old.gateway else None, ifname=old.ifname,
+        host_ifname=old.host_ifname, guest_ifname=old.guest_ifname, netns_name=old.netns_name,
+        mac=old.mac, mtu=old.mtu, keep_netns=old.keep_netns)
+    old_ctx = SimpleNamespace(runner=ctx.runner, dry_run=False, host_ns=old.host_netns,
+                              bridge_tool=ctx.bridge_tool, problem=ctx.problem, warn=ctx.warn)
+    try:
+        _add_locked(old_ctx, req, target, False, nic.add_plan)
+    except NetwrapError as exc:
+        return f"the old {_describe(old)} was removed (--replace) and could not be put " \
+               f"back: {exc}"
+    return f"the old {_describe(old)} was put back"
+
+
+def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> AddResult:
     facts = gather(ctx, req, target)
     preflight(ctx, req, target, facts)
     plan = plan_builder(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
@@ -237,9 +269,6 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
             state.record_attachment(replace(rec, status="failed"))
         else:
             state.remove_attachment(rec)
-        if replaced is not None and isinstance(exc, NetwrapError):
-            exc.args = (f"{exc.args[0]}; the old {_describe(replaced)} was removed "
-                        "before (--replace) and is not back",)
         raise
     rec = replace(rec, status="ok", owner_pid=None, owner_start=None)
     state.record_attachment(rec)

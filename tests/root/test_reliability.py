@@ -15,9 +15,9 @@ import subprocess
 import sys
 
 import pytest
-from reliability_helpers import give_default_route, host_side, make_bridge, records_for, snapshot
 
 from conftest import LAUNCHER, LIB, run_netwrap
+from reliability_helpers import give_default_route, host_side, make_bridge, records_for, snapshot
 
 pytestmark = pytest.mark.root
 
@@ -166,6 +166,38 @@ def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
                                 "state": "ok"}]
     nw("--host-netns", lab, "nic", "del", sb, check=True)
     assert snapshot(lab, sb, pid) == before  # the 203.0.113.1 default route is back
+
+
+def _without_macs(snap: dict) -> dict:
+    """Addresses, routes and link names: what --replace's put-back restores (a veth made
+    again has new MACs, hence new IPv6 link-local addresses)."""
+    out = {}
+    for side in ("lab", "sandbox"):
+        s = snap[side]
+        out[side] = ({(link[0], link[2]) for link in s["links"]},
+                     {a for a in s["addrs"] if not a[1].startswith("fe80:")},
+                     {r for r in s["routes"] if "fe80:" not in r})
+    return {**out, "netns": snap["netns"], "records": snap["records"]}
+
+
+def test_a_failed_replace_puts_the_old_attachment_back(box, nw):
+    lab, sb, pid = box
+    nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True)
+    before = snapshot(lab, sb, pid)
+    other = ("--bridge", "br0", "--ip", "198.51.100.102/24", "--gateway", "198.51.100.1")
+    # The nic del of the old one runs 5 commands; make a step of the new nic add fail.
+    proc = nw("--host-netns", lab, "nic", "add", sb, *other, "--replace",
+              env={"NETWRAP_FAIL_AT": "9"})
+    assert proc.returncode == 1
+    assert proc.stderr.endswith("NETWRAP_FAIL_AT=9: injected failure; the old eth1 "
+                                "198.51.100.101/24 on br0 via 198.51.100.1 was put back\n")
+    assert _without_macs(snapshot(lab, sb, pid)) == _without_macs(before)
+    # A bridge that is not there is found before the old one is touched.
+    proc = nw("--host-netns", lab, "nic", "add", sb, "--bridge", "nosuch", "--ip",
+              "198.51.100.102/24", "--replace")
+    assert proc.stderr == ('netwrap: error: bridge "nosuch" does not exist (create it first: '
+                           "netwrap bridge add nosuch --ip ADDRESS/PREFIX)\n")
+    assert _without_macs(snapshot(lab, sb, pid)) == _without_macs(before)
 
 
 def test_nic_list_json_and_del_restores_the_default_route(box, nw):
