@@ -14,10 +14,10 @@ import os
 import subprocess
 
 import pytest
-from reliability_helpers import snapshot
 
 from conftest import rand, run_netwrap, sh
 from netwrap import nic
+from reliability_helpers import snapshot
 
 pytestmark = pytest.mark.root
 
