@@ -39,7 +39,11 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check lib tests bench netwrap.py
 
-bench: debs-test install
+$(VENV)/.bench: $(BIN)/netwrap
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: debs-test $(VENV)/.bench
 	scripts/with-docker.sh $(BIN)/python bench/run_all.py
 
 clean:

@@ -103,15 +103,17 @@ def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
         if ctx.dry_run and target.exists:
             ctx.warn("not root: cannot look inside the target; assuming it has a default route")
         return facts
-    facts.bridge = query.host_link(ctx.runner, req.bridge, ctx.host_ns)
-    facts.host_links = {link["ifname"] for link in query.host_links(ctx.runner, ctx.host_ns)}
+    # One process for the host side; the target's side is read from /proc/PID/net.
+    links = query.host_links(ctx.runner, ctx.host_ns, details=True)
+    facts.host_links = {link["ifname"] for link in links}
+    facts.bridge = next((link for link in links if link["ifname"] == req.bridge), None)
     try:
-        facts.inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
+        facts.inside = query.proc_ifnames(target.pid)
         if req.gateway is not None:
-            facts.old_default = query.guest_default_route(ctx.runner, target.pid,
-                                                          req.ip.version)
-    except CommandError as exc:
-        ctx.problem(f"cannot look inside {target.name}'s netns: {exc}")
+            facts.old_default = (query.proc_default_route(target.pid) if req.ip.version == 4
+                                 else query.proc_default_route6(target.pid))
+    except OSError as exc:
+        ctx.problem(f"cannot look inside {target.name}'s netns: {exc.strerror}")
     facts.asked = True
     return facts
 

@@ -43,7 +43,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from netwrap import fastpath, validate
+from netwrap import fastpath, query, validate
 from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.plan import Step
 from netwrap.targets import netns_inode
@@ -332,8 +332,6 @@ def cidrs(link: dict | None) -> set[str]:
 
 
 def guest_state(runner, pid: int) -> dict[str, dict]:
-    from netwrap import query
-
     return {link["ifname"]: link for link in query.guest_addrs(runner, pid)}
 
 
@@ -366,8 +364,8 @@ def resolve_nodes(lab: Lab, host_ns: str | None, dry_run: bool) -> dict[str, int
 
 
 def _old_default(pid: int, version: int) -> dict | None:
-    return fastpath.proc_default_route(pid) if version == 4 else \
-        fastpath.proc_default_route6(pid)
+    return query.proc_default_route(pid) if version == 4 else \
+        query.proc_default_route6(pid)
 
 
 # -- up ----------------------------------------------------------------------------------
@@ -390,7 +388,7 @@ class UpPlan:
 def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
             host_ns: str | None, guests: Callable[[int], dict[str, dict]],
             old_default: Callable[[int, int], dict | None] = _old_default,
-            ifnames: Callable[[int], set[str]] = fastpath.proc_ifnames) -> UpPlan:
+            ifnames: Callable[[int], set[str]] = query.proc_ifnames) -> UpPlan:
     """The steps that take what is there (``host``, ``pids``) to the lab (pure but for
     the callables, which read a container's links (``ip -j``, only for links already
     made), its default route and its interface names (both from /proc, no process).

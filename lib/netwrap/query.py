@@ -8,7 +8,10 @@ when they can (root); callers decide what a failure means.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
+import struct
 
 from netwrap.errors import CommandError
 from netwrap.runner import Runner
@@ -27,8 +30,10 @@ def _json(runner: Runner, argv: tuple[str, ...]) -> list[dict]:
     return json.loads(text) if text else []
 
 
-def host_links(runner: Runner, host_ns: str | None = None) -> list[dict]:
-    return _json(runner, _ip_host(host_ns, "link", "show"))
+def host_links(runner: Runner, host_ns: str | None = None, details: bool = False
+               ) -> list[dict]:
+    """Every link on the host side; with ``details`` each carries its ``linkinfo`` kind."""
+    return _json(runner, _ip_host(host_ns, *(("-d",) if details else ()), "link", "show"))
 
 
 def host_link(runner: Runner, name: str, host_ns: str | None = None) -> dict | None:
@@ -66,3 +71,60 @@ def guest_default_route(runner: Runner, pid: int, family: int = 4) -> dict | Non
 
 def is_bridge(link: dict) -> bool:
     return link.get("linkinfo", {}).get("info_kind") == "bridge"
+
+
+# -- facts from /proc/PID/net: the target's netns, no process started --------------
+
+def proc_ifnames(pid: int) -> set[str]:
+    """Interface names in PID's netns, from /proc/PID/net/dev."""
+    with open(f"/proc/{pid}/net/dev") as f:
+        return {line.split(":", 1)[0].strip() for line in f.readlines()[2:] if ":" in line}
+
+
+def _hex_ip(text: str) -> str:
+    return socket.inet_ntoa(struct.pack("<I", int(text, 16)))
+
+
+def proc_default_route(pid: int | str) -> dict | None:
+    """PID's IPv4 default route in the main table, shaped like ``ip -j route``'s."""
+    with open(f"/proc/{pid}/net/route") as f:
+        return default_route_from_table(f.read())
+
+
+def default_route_from_table(text: str) -> dict | None:
+    """The lowest-metric default route in /proc/net/route text (hex, little-endian)."""
+    best = None
+    for line in text.splitlines()[1:]:
+        row = line.split()
+        if len(row) < 8:
+            continue
+        iface, dst, gw, flags, metric, mask = row[0], row[1], row[2], int(row[3], 16), \
+            int(row[6]), row[7]
+        if dst != "00000000" or mask != "00000000" or not flags & 0x1:  # RTF_UP
+            continue
+        route = {"dst": "default", "dev": iface, "metric": metric}
+        if flags & 0x2:  # RTF_GATEWAY
+            route["gateway"] = _hex_ip(gw)
+        if best is None or metric < best["metric"]:
+            best = route
+    if best is not None and best["metric"] == 0:
+        del best["metric"]  # as ip -j prints it
+    return best
+
+
+def proc_default_route6(pid: int) -> dict | None:
+    """PID's IPv6 default route, from /proc/PID/net/ipv6_route."""
+    best = None
+    with open(f"/proc/{pid}/net/ipv6_route") as f:
+        for line in f:
+            row = line.split()
+            dst, plen, gw, metric, flags, iface = row[0], row[1], row[4], int(row[5], 16), \
+                int(row[8], 16), row[9]
+            if dst != "0" * 32 or plen != "00" or iface == "lo" or not flags & 0x1:
+                continue
+            route = {"dst": "default", "dev": iface, "metric": metric}
+            if flags & 0x2:
+                route["gateway"] = str(ipaddress.IPv6Address(bytes.fromhex(gw)))
+            if best is None or metric < best["metric"]:
+                best = route
+    return best

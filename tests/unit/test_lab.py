@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from netwrap import fastpath, lab, nic
+from netwrap import fastpath, lab, nic, query
 from netwrap.errors import UsageError
 from netwrap.plan import render
 
@@ -241,9 +241,9 @@ def test_proc_route_table_default():
             "eth0\t00000000\t010011AC\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
             "eth1\t00000000\t01C86433\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
             "eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n")
-    assert fastpath.default_route_from_table(text) == \
+    assert query.default_route_from_table(text) == \
         {"dst": "default", "dev": "eth1", "gateway": "51.100.200.1"}
-    assert fastpath.default_route_from_table(text.splitlines(True)[0]) is None
+    assert query.default_route_from_table(text.splitlines(True)[0]) is None
 
 
 def test_heredoc_end_marker_never_collides():
