@@ -86,6 +86,9 @@ def sandboxes():
     finally:
         for name in started:
             run_netwrap("sandbox", "stop", name)
+        if started:
+            # Attachments into a stopped sandbox leave records of a gone container.
+            run_netwrap("gc")
 
 
 def netns_links() -> set[str]:

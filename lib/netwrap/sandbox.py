@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from netwrap.errors import NetwrapError
 from netwrap.plan import Step
 from netwrap.runner import Runner
-from netwrap.targets import Target, netns_inode
+from netwrap.targets import Target, netns_inode, start_time
 from netwrap.validate import netns_name
 
 STATE_DIR = "/run/netwrap/sandboxes"
@@ -34,23 +34,14 @@ class Sandbox:
     name: str
     pid: int
     netns_inode: int | None
-    started: float  # the process's start time (psutil create_time)
+    started: float  # the process's start time (targets.start_time, as psutil's)
 
     @property
     def alive(self) -> bool:
-        return _start_time(self.pid) == self.started
+        return start_time(self.pid) == self.started
 
     def as_dict(self) -> dict:
         return {**asdict(self), "state": "running" if self.alive else "gone"}
-
-
-def _start_time(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
 
 
 def _record(name: str) -> str:
@@ -136,7 +127,7 @@ def start(runner: Runner, name: str) -> Sandbox:
     if pid is None:
         os.kill(leader, 9)
         raise NetwrapError("the sandbox process did not start within 5 s")
-    box = Sandbox(name, pid, netns_inode(pid), psutil.Process(pid).create_time())
+    box = Sandbox(name, pid, netns_inode(pid), start_time(pid))
     try:
         runner.call(("nsenter", "-t", str(pid), "--uts", "hostname", name))
         runner.call(("nsenter", "-t", str(pid), "--net", "ip", "link", "set", "lo", "up"))

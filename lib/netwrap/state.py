@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
 from netwrap.errors import NetwrapError
+from netwrap.targets import start_time
 
 DEFAULT_RUN_DIR = "/run/netwrap"
 SCHEMA = 1
@@ -55,14 +56,6 @@ def lock_path() -> str:
 
 # -- identity ----------------------------------------------------------------------
 
-def start_time(pid: int) -> float | None:
-    """The process's start time (psutil ``create_time``), or None when it is gone."""
-    import psutil  # lazy
-
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
 
 
 def _netns_inode(pid: int) -> int | None:

@@ -68,6 +68,28 @@ def resolve(text: str, dry_run: bool = False) -> Target:
     raise NetwrapError(f'no running container, sandbox or process called "{text}"')
 
 
+_BOOT_TIME: list[float] = []
+
+
+def start_time(pid: int | str) -> float | None:
+    """When the process started, in seconds since the epoch; None when it is gone.
+
+    The same value as psutil's ``create_time()`` (boot time plus field 22 of
+    /proc/PID/stat in clock ticks), read without importing psutil: a PID plus its
+    start time names one process, even after the PID is reused.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if not _BOOT_TIME:
+        with open("/proc/stat", "rb") as f:
+            _BOOT_TIME.append(float(next(line for line in f if line.startswith(b"btime"))
+                                    .split()[1]))
+    return _BOOT_TIME[0] + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
 def netns_inode(pid: int | str) -> int | None:
     """The inode of a process's network namespace (``net:[4026532160]``), if readable."""
     try:
