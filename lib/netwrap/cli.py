@@ -353,9 +353,8 @@ def cmd_demo(ctx: Context, args) -> int:
 
 def _sub(parent, name: str, help: str, func=None, description: str | None = None,
          epilog: str | None = None):
-    p = parent.add_parser(name, help=help, description=_fill(description or help),
-                          epilog=epilog,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parent.add_parser(name, help=help, description=description or help, epilog=epilog,
+                          formatter_class=Formatter)
     if func is not None:
         p.set_defaults(func=func)
     return p
@@ -408,31 +407,40 @@ def _command_word(argv: list[str]) -> str:
     return ""
 
 
-def _fill(text: str) -> str:
-    """Wrap prose to the terminal; keep indented lines (commands) as they are."""
-    import textwrap
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help text: prose wrapped to the terminal, indented lines (commands) kept as written.
 
-    out, para = [], []
-    for line in text.splitlines():
-        if line.startswith("  "):
+    The wrapping happens only when help is printed, so ordinary runs never import
+    textwrap."""
+
+    def _fill_text(self, text, width, indent):
+        import textwrap
+
+        out, para = [], []
+
+        def flush():
             if para:
-                out.append(textwrap.fill(" ".join(para), 78))
-                para = []
-            out.append(line)
-        else:
-            para.append(line)
-    if para:
-        out.append(textwrap.fill(" ".join(para), 78))
-    return "\n".join(out)
+                out.append(textwrap.fill(" ".join(para), min(width, 78),
+                                         initial_indent=indent, subsequent_indent=indent))
+                para.clear()
+
+        for line in text.splitlines():
+            if line.startswith("  ") or not line.strip():
+                flush()
+                out.append(indent + line)
+            else:
+                para.append(line.strip())
+        flush()
+        return "\n".join(out)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole CLI; given the command line, only the named command's parsers are built."""
     parser = Parser(
         prog="netwrap",
-        description=_fill("Plumb network interfaces into running containers by hand, step "
-                          "by step, with iproute2 and brctl, and show what each step does."),
-        epilog=WALKTHROUGH, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Plumb network interfaces into running containers by hand, step by step, "
+                    "with iproute2 and brctl, and show what each step does.",
+        epilog=WALKTHROUGH, formatter_class=Formatter)
     parser.add_argument("--dry-run", action="store_true",
                         help="print the commands, one per line, and run nothing (no root needed)")
     parser.add_argument("--explain", action="store_true",

@@ -51,8 +51,9 @@ def cmd_ps(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
+    from netwrap.cli import Formatter
+
     """Add ``ps`` and ``pid`` to netwrap's subcommands."""
-    import argparse
 
     p = subparsers.add_parser(
         "ps", help="running containers found in the process tree (no Docker CLI needed)",
@@ -60,14 +61,14 @@ def register(subparsers) -> None:
                     "docker -d / dockerd (2014), of containerd-shim-runc-v2 (today), of "
                     "podman's conmon, and of containerd's own shims. 'exposed' names the "
                     "links under /var/run/netns that point at the container's netns.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=Formatter)
     p.set_defaults(func=cmd_ps)
     p = subparsers.add_parser(
         "pid", help="print a target's first PID alone (for scripts)",
         description="Print the PID of the target's first process, the one whose "
                     "/proc/PID/ns/net the walkthrough links into /var/run/netns.",
         epilog="example: ln -s /proc/$(netwrap pid web)/ns/net /var/run/netns/web",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=Formatter)
     p.add_argument("target", metavar="TARGET",
                    help="a PID, a sandbox name, or a container name or ID prefix")
     p.set_defaults(func=cmd_pid)

@@ -8,7 +8,6 @@ Registered through ``netwrap.cli.EXTENSIONS``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 EXAMPLE = """\
@@ -70,9 +69,11 @@ def cmd_status(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
+    from netwrap.cli import Formatter
+
     def add(name: str, help: str, func, description: str) -> None:
         p = subparsers.add_parser(name, help=help, description=description, epilog=EXAMPLE,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  formatter_class=Formatter)
         p.add_argument("lab", metavar="LAB.yaml", help="the lab file")
         p.set_defaults(func=func)
 

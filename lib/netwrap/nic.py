@@ -17,7 +17,6 @@ arguments, gathered by the CLI through ``netwrap.query``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from netwrap import bridge, netns
@@ -46,6 +45,8 @@ def veth_names(identity: str, ifname: str) -> tuple[str, str]:
     Parallel runs for different containers or ifnames never collide, and a re-run
     for the same pair finds the same names.
     """
+    import hashlib  # lazy: OpenSSL's _hashlib is 4-5 ms of start-up
+
     digest = hashlib.sha256(f"{identity}/{ifname}".encode()).hexdigest()[:10]
     return f"vh{digest}", f"vg{digest}"
 

@@ -7,10 +7,10 @@ prints a table on a terminal, or the rows as a JSON list with ``--json``.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Sequence
-from typing import TextIO
 
 
 def _cell(value) -> str:
@@ -33,7 +33,7 @@ def table(rows: Sequence[dict], columns: Sequence[str], headers: Sequence[str] |
 
 
 def emit(as_json: bool, rows: Sequence[dict], columns: Sequence[str], empty: str = "",
-         out: TextIO | None = None, title: str | None = None) -> None:
+         out: io.TextIOBase | None = None, title: str | None = None) -> None:
     out = out or sys.stdout
     if as_json:
         out.write(json.dumps(list(rows), indent=2) + "\n")
@@ -46,5 +46,5 @@ def emit(as_json: bool, rows: Sequence[dict], columns: Sequence[str], empty: str
     out.write(table(rows, columns) + "\n")
 
 
-def emit_object(obj: dict, out: TextIO | None = None) -> None:
+def emit_object(obj: dict, out: io.TextIOBase | None = None) -> None:
     (out or sys.stdout).write(json.dumps(obj, indent=2) + "\n")

@@ -8,10 +8,7 @@ when they can (root); callers decide what a failure means.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
-import struct
 
 from netwrap.errors import CommandError
 from netwrap.runner import Runner
@@ -82,6 +79,9 @@ def proc_ifnames(pid: int) -> set[str]:
 
 
 def _hex_ip(text: str) -> str:
+    import socket
+    import struct
+
     return socket.inet_ntoa(struct.pack("<I", int(text, 16)))
 
 
@@ -124,6 +124,8 @@ def proc_default_route6(pid: int) -> dict | None:
                 continue
             route = {"dst": "default", "dev": iface, "metric": metric}
             if flags & 0x2:
+                import ipaddress
+
                 route["gateway"] = str(ipaddress.IPv6Address(bytes.fromhex(gw)))
             if best is None or metric < best["metric"]:
                 best = route

@@ -29,14 +29,13 @@ can send SIGTERM or SIGKILL at a known point.
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import TextIO
 
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.plan import Step, heredoc, render
@@ -53,7 +52,7 @@ def _env_int(name: str) -> int:
 
 class Runner:
     def __init__(self, dry_run: bool = False, explain: bool = False, verbose: bool = False,
-                 out: TextIO | None = None, err: TextIO | None = None) -> None:
+                 out: io.TextIOBase | None = None, err: io.TextIOBase | None = None) -> None:
         self.dry_run = dry_run
         self.explain = explain
         self.verbose = verbose
@@ -144,6 +143,8 @@ class Runner:
 
         Raises CommandError on a non-zero exit, a signal, or a missing command.
         """
+        import subprocess  # lazy: --dry-run starts no process
+
         if self.verbose and not quiet:
             self.err.write(f"+ {shlex.join(argv)}{heredoc(input)}\n")
             self.err.flush()
@@ -165,6 +166,8 @@ class Runner:
         Queries use ``subprocess`` rather than ``sh``: they run under --dry-run too,
         which must not pay sh's 60-90 ms import, and they change nothing to undo.
         """
+        import subprocess  # lazy: --dry-run starts no process
+
         self.commands_started += 1
         try:
             proc = subprocess.run(list(argv), capture_output=True, text=True,
@@ -177,6 +180,8 @@ class Runner:
 
     def interactive(self, argv: Sequence[str]) -> int:
         """Run with the terminal attached (``netwrap exec``); return the exit status."""
+        import subprocess  # lazy: --dry-run starts no process
+
         if self.verbose:
             self.err.write(f"+ {shlex.join(argv)}\n")
             self.err.flush()
@@ -192,6 +197,8 @@ class Runner:
         ``sh`` keeps pipes and a thread per background process, which a daemon that
         outlives netwrap must not have, so this one uses ``subprocess`` directly.
         """
+        import subprocess  # lazy: --dry-run starts no process
+
         if self.verbose:
             self.err.write(f"+ {shlex.join(argv)} &\n")
         self.commands_started += 1

@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
@@ -157,6 +155,8 @@ class Attachment:
 
 def attachment_key(token: str, ifname: str) -> str:
     """The record's file name: one attachment per container and ifname."""
+    import hashlib
+
     return hashlib.sha256(f"{token}/{ifname}".encode()).hexdigest()[:20]
 
 
@@ -168,6 +168,8 @@ def record_attachment(rec: Attachment) -> str:
     """Write (or overwrite) the record atomically; return its path."""
     directory = attachments_dir()
     os.makedirs(directory, mode=0o700, exist_ok=True)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
     try:
         with os.fdopen(fd, "w") as f:
