@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 
@@ -110,3 +111,26 @@ def host_unchanged():
     yield
     assert host_links() == before_links
     assert netns_links() == before_ns
+
+
+# -- Docker (tests/docker) -------------------------------------------------------------
+
+IMAGE = "netwrap-busybox"  # made by scripts/make-image.sh with docker import
+
+
+def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *argv], capture_output=True, text=True, check=check,
+                          timeout=120)
+
+
+@pytest.fixture(scope="module")
+def docker_ready():
+    if shutil.which("docker") is None:
+        pytest.skip("docker CLI not installed (apt-get install docker.io)")
+    proc = docker("version", "-f", "{{.Server.Version}}", check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"docker engine not reachable ({last}); run the tests under "
+                    "scripts/with-docker.sh")
+    if docker("image", "inspect", IMAGE, check=False).returncode != 0:
+        pytest.skip(f"image {IMAGE} missing: run scripts/make-image.sh")

@@ -10,39 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from conftest import netns_links, rand, sh
+from conftest import IMAGE, docker, netns_links, rand, sh
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
 
-IMAGE = "netwrap-busybox"
-
-
-def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *argv], capture_output=True, text=True, check=check,
-                          timeout=60)
 
 
 def inspect_pid(name: str) -> int:
     return int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
-
-
-@pytest.fixture(scope="module")
-def docker_ready():
-    if shutil.which("docker") is None:
-        pytest.skip("docker CLI not installed (apt-get install docker.io)")
-    proc = docker("version", "-f", "{{.Server.Version}}", check=False)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"docker engine not reachable ({last}); run the tests under "
-                    "scripts/with-docker.sh")
-    if docker("image", "inspect", IMAGE, check=False).returncode != 0:
-        pytest.skip(f"image {IMAGE} missing: run scripts/make-image.sh")
 
 
 @pytest.fixture

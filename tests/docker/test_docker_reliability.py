@@ -10,38 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import LAUNCHER, LIB, rand, run_netwrap
+from conftest import IMAGE, LAUNCHER, LIB, docker, rand, run_netwrap
 from reliability_helpers import make_bridge, records_for, snapshot
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
 
-IMAGE = "netwrap-busybox"
 ADD = ("--bridge", "br0", "--ip", "198.51.100.101/24", "--gateway", "198.51.100.1")
-
-
-def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *argv], capture_output=True, text=True, check=check,
-                          timeout=120)
-
-
-@pytest.fixture(scope="module")
-def docker_ready():
-    if shutil.which("docker") is None:
-        pytest.skip("docker CLI not installed (apt-get install docker.io)")
-    proc = docker("version", "-f", "{{.Server.Version}}", check=False)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"docker engine not reachable ({last}); run the tests under "
-                    "scripts/with-docker.sh")
-    if docker("image", "inspect", IMAGE, check=False).returncode != 0:
-        pytest.skip(f"image {IMAGE} missing: run scripts/make-image.sh")
 
 
 @pytest.fixture
