@@ -30,34 +30,36 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 
 from netwrap import netns, nic, query, state
 from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.plan import Step, host_step, in_netns
+from netwrap.records import Record, replace
 from netwrap.state import Attachment, Identity
 from netwrap.targets import Target, check_not_host, netns_inode
 
 PlanBuilder = Callable[..., list[Step]]
 
 
-@dataclass
-class Facts:
+class Facts(Record):
     """What the kernel says before ``nic add``; None where it could not be asked."""
 
-    bridge: dict | None = None
-    host_links: set[str] = field(default_factory=set)
-    inside: set[str] = field(default_factory=set)
-    old_default: dict | None | bool = True  # True: unknown
-    asked: bool = False
+    __slots__ = ("bridge", "host_links", "inside", "old_default", "asked")
+
+    def __init__(self, bridge: dict | None = None, host_links: set[str] | None = None,
+                 inside: set[str] | None = None,
+                 old_default: dict | None | bool = True,  # True: unknown
+                 asked: bool = False) -> None:
+        self._init(bridge, set() if host_links is None else host_links,
+                   set() if inside is None else inside, old_default, asked)
 
 
-@dataclass
-class AddResult:
-    record: Attachment | None
-    plan: list[Step]
-    nothing_to_do: bool = False
-    replaced: Attachment | None = None
+class AddResult(Record):
+    __slots__ = ("record", "plan", "nothing_to_do", "replaced")
+
+    def __init__(self, record: Attachment | None, plan: list[Step],
+                 nothing_to_do: bool = False, replaced: Attachment | None = None) -> None:
+        self._init(record, plan, nothing_to_do, replaced)
 
     def as_dict(self) -> dict:
         rec = self.record
@@ -395,11 +397,12 @@ def rows() -> list[dict]:
     return out
 
 
-@dataclass
-class GcResult:
-    dropped: list[Attachment]
-    links: list[str]
-    interrupted: list[Attachment]
+class GcResult(Record):
+    __slots__ = ("dropped", "links", "interrupted")
+
+    def __init__(self, dropped: list[Attachment], links: list[str],
+                 interrupted: list[Attachment]) -> None:
+        self._init(dropped, links, interrupted)
 
 
 def gc(ctx) -> GcResult:

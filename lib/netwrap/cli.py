@@ -12,10 +12,10 @@ import argparse
 import importlib
 import os
 import sys
-from dataclasses import dataclass, field
 
 from netwrap import validate
 from netwrap.errors import NetwrapError, UsageError
+from netwrap.records import Record
 
 # "module:function" called with the subparsers object; imported at parser build.
 EXTENSIONS: list[str] = ["netwrap.cli_discovery:register", "netwrap.cli_teach:register",
@@ -36,14 +36,14 @@ Add --dry-run to any command to print exactly the commands it would run, and
 """
 
 
-@dataclass
-class Context:
-    runner: object  # netwrap.runner.Runner, imported lazily
-    dry_run: bool
-    as_json: bool
-    host_ns: str | None
-    bridge_tool: str
-    warnings: list[str] = field(default_factory=list)
+class Context(Record):
+    __slots__ = ("runner", "dry_run", "as_json", "host_ns", "bridge_tool", "warnings")
+
+    def __init__(self, runner: object,  # netwrap.runner.Runner, imported lazily
+                 dry_run: bool, as_json: bool, host_ns: str | None, bridge_tool: str,
+                 warnings: list[str] | None = None) -> None:
+        self._init(runner, dry_run, as_json, host_ns, bridge_tool,
+                   [] if warnings is None else warnings)
 
     def warn(self, message: str) -> None:
         sys.stderr.write(f"netwrap: warning: {message}\n")

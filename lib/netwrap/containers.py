@@ -26,9 +26,9 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
 
 from netwrap.errors import NetwrapError
+from netwrap.records import Frozen, replace
 from netwrap.targets import Target
 
 DOCKER_ROOT = "/var/lib/docker"
@@ -39,14 +39,14 @@ _HEX = re.compile(r"[0-9a-f]+")
 _HELPERS = ("containerd", "docker-containerd", "docker-proxy", "dockerd", "docker")
 
 
-@dataclass(frozen=True)
-class Container:
-    pid: int
-    id: str | None
-    name: str | None
-    runtime: str  # docker, podman, containerd
-    namespace: str | None = None  # containerd's namespace: moby, default, k8s.io
-    started: float | None = None
+class Container(Frozen):
+    __slots__ = ("pid", "id", "name", "runtime", "namespace", "started")
+
+    def __init__(self, pid: int, id: str | None, name: str | None,
+                 runtime: str,  # docker, podman, containerd
+                 namespace: str | None = None,  # containerd's namespace: moby, default, k8s.io
+                 started: float | None = None) -> None:
+        self._init(pid, id, name, runtime, namespace, started)
 
     @property
     def short_id(self) -> str | None:

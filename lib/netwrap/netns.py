@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 from netwrap.errors import NetwrapError
 from netwrap.plan import Step
+from netwrap.records import Frozen
 
 NETNS_DIR = "/var/run/netns"
 _PROC_NS = re.compile(r"^/proc/(\d+)/ns/net$")
@@ -43,12 +43,15 @@ def unexpose_plan(name: str, pid: int | None = None) -> list[Step]:
                  f"remove the name \"{name}\": ip netns no longer needs it", undo)]
 
 
-@dataclass(frozen=True)
-class NetnsLink:
-    name: str
-    pid: int | None  # None for namespaces made by `ip netns add` (bind mounts)
-    inode: int | None
-    state: str  # alive, dangling, named
+class NetnsLink(Frozen):
+    __slots__ = ("name", "pid", "inode", "state")
+
+    def __init__(self, name: str,
+                 pid: int | None,  # None for namespaces made by `ip netns add` (bind mounts)
+                 inode: int | None,
+                 state: str,  # alive, dangling, named
+                 ) -> None:
+        self._init(name, pid, inode, state)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "pid": self.pid, "inode": self.inode, "state": self.state}

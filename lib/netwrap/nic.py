@@ -17,26 +17,22 @@ arguments, gathered by the CLI through ``netwrap.query``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from netwrap import bridge, netns
 from netwrap.plan import Step, host_step, in_netns, note
+from netwrap.records import Frozen
 from netwrap.validate import Address, Interface
 
 
-@dataclass(frozen=True)
-class NicRequest:
-    pid: int
-    bridge: str
-    ip: Interface
-    gateway: Address | None = None
-    ifname: str = "eth1"
-    host_ifname: str = ""
-    guest_ifname: str = ""
-    netns_name: str = ""
-    mac: str | None = None
-    mtu: int | None = None
-    keep_netns: bool = False
+class NicRequest(Frozen):
+    __slots__ = ("pid", "bridge", "ip", "gateway", "ifname", "host_ifname", "guest_ifname",
+                 "netns_name", "mac", "mtu", "keep_netns")
+
+    def __init__(self, pid: int, bridge: str, ip: Interface, gateway: Address | None = None,
+                 ifname: str = "eth1", host_ifname: str = "", guest_ifname: str = "",
+                 netns_name: str = "", mac: str | None = None, mtu: int | None = None,
+                 keep_netns: bool = False) -> None:
+        self._init(pid, bridge, ip, gateway, ifname, host_ifname, guest_ifname, netns_name,
+                   mac, mtu, keep_netns)
 
 
 def veth_names(identity: str, ifname: str) -> tuple[str, str]:

@@ -25,18 +25,20 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from netwrap.records import Frozen
 
 Argv = tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Step:
-    argv: Argv
-    why: str
-    undo: Argv | None = None
-    input: str | None = None  # fed to argv's stdin (``ip -batch -``)
-    undo_input: str | None = None  # fed to undo's stdin
+class Step(Frozen):
+    __slots__ = ("argv", "why", "undo", "input", "undo_input")
+
+    def __init__(self, argv: Argv, why: str, undo: Argv | None = None,
+                 input: str | None = None,  # fed to argv's stdin (``ip -batch -``)
+                 undo_input: str | None = None,  # fed to undo's stdin
+                 ) -> None:
+        self._init(argv, why, undo, input, undo_input)
 
     @property
     def is_note(self) -> bool:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
 
 from netwrap.errors import NetwrapError
 from netwrap.plan import Step
+from netwrap.records import Record, asdict
 from netwrap.runner import Runner
 from netwrap.targets import Target, netns_inode, start_time
 from netwrap.validate import netns_name
@@ -29,12 +29,13 @@ UNSHARE = ("unshare", "--net", "--uts", "--mount", "--pid", "--fork", "--mount-p
            "--kill-child", "sleep", "infinity")
 
 
-@dataclass
-class Sandbox:
-    name: str
-    pid: int
-    netns_inode: int | None
-    started: float  # the process's start time (targets.start_time, as psutil's)
+class Sandbox(Record):
+    __slots__ = ("name", "pid", "netns_inode", "started")
+
+    def __init__(self, name: str, pid: int, netns_inode: int | None,
+                 started: float,  # the process's start time (targets.start_time, as psutil's)
+                 ) -> None:
+        self._init(name, pid, netns_inode, started)
 
     @property
     def alive(self) -> bool:

@@ -31,9 +31,9 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
 
 from netwrap.errors import NetwrapError
+from netwrap.records import Frozen, asdict, fields
 from netwrap.targets import start_time
 
 DEFAULT_RUN_DIR = "/run/netwrap"
@@ -63,16 +63,17 @@ def _netns_inode(pid: int) -> int | None:
         return None
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(Frozen):
     """Who a container is: survives nothing, so a reused PID never matches."""
 
-    pid: int
-    netns_inode: int | None
-    start_time: float | None
-    kind: str = "pid"  # pid, sandbox, docker, ...
-    id: str | None = None  # the container ID, when there is one
-    name: str = ""  # what the user called it
+    __slots__ = ("pid", "netns_inode", "start_time", "kind", "id", "name")
+
+    def __init__(self, pid: int, netns_inode: int | None, start_time: float | None,
+                 kind: str = "pid",  # pid, sandbox, docker, ...
+                 id: str | None = None,  # the container ID, when there is one
+                 name: str = "",  # what the user called it
+                 ) -> None:
+        self._init(pid, netns_inode, start_time, kind, id, name)
 
     @classmethod
     def of(cls, target) -> Identity:
@@ -93,29 +94,31 @@ class Identity:
 
 # -- records -----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Attachment:
+class Attachment(Frozen):
     """One ``nic add``: enough to find it again, check it and undo it exactly."""
 
-    container: Identity
-    ifname: str
-    host_ifname: str
-    guest_ifname: str
-    bridge: str
-    address: str
-    gateway: str | None = None
-    # The default route the plan deleted (a route from ``ip -j route``), to put back.
-    replaced_default: dict | None = None
-    host_netns: str | None = None  # the lab netns playing the host, if any
-    netns_name: str = ""
-    netns_preexisting: bool = False  # the /var/run/netns name was there before us
-    mac: str | None = None
-    mtu: int | None = None
-    keep_netns: bool = False
-    status: str = "adding"  # adding (plan running), ok, failed (rollback incomplete)
-    owner_pid: int | None = None  # the netwrap process running the plan
-    owner_start: float | None = None
-    extra: dict = field(default_factory=dict)  # room for other plan builders' facts
+    __slots__ = ("container", "ifname", "host_ifname", "guest_ifname", "bridge", "address",
+                 "gateway", "replaced_default", "host_netns", "netns_name",
+                 "netns_preexisting", "mac", "mtu", "keep_netns", "status", "owner_pid",
+                 "owner_start", "extra")
+
+    def __init__(self, container: Identity, ifname: str, host_ifname: str, guest_ifname: str,
+                 bridge: str, address: str, gateway: str | None = None,
+                 # The default route the plan deleted (a route from ``ip -j route``), to
+                 # put back.
+                 replaced_default: dict | None = None,
+                 host_netns: str | None = None,  # the lab netns playing the host, if any
+                 netns_name: str = "",
+                 netns_preexisting: bool = False,  # the /var/run/netns name was there before us
+                 mac: str | None = None, mtu: int | None = None, keep_netns: bool = False,
+                 status: str = "adding",  # adding (plan running), ok, failed (rollback incomplete)
+                 owner_pid: int | None = None,  # the netwrap process running the plan
+                 owner_start: float | None = None,
+                 extra: dict | None = None,  # room for other plan builders' facts ({})
+                 ) -> None:
+        self._init(container, ifname, host_ifname, guest_ifname, bridge, address, gateway,
+                   replaced_default, host_netns, netns_name, netns_preexisting, mac, mtu,
+                   keep_netns, status, owner_pid, owner_start, {} if extra is None else extra)
 
     @property
     def key(self) -> str:
@@ -145,7 +148,7 @@ class Attachment:
         data = dict(data)
         if data.pop("schema", None) != SCHEMA:
             raise ValueError(f"unknown schema (this netwrap reads schema {SCHEMA})")
-        known = {f.name for f in fields(cls)}
+        known = set(fields(cls))
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}")

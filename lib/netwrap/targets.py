@@ -15,21 +15,22 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from netwrap.errors import NetwrapError
+from netwrap.records import Frozen
 
 # Tried in order; each is "module:function" taking the text, returning Target | None.
 RESOLVERS: list[str] = ["netwrap.sandbox:find", "netwrap.containers:find"]
 
 
-@dataclass(frozen=True)
-class Target:
-    pid: int
-    name: str  # what to call it in messages: the container or sandbox name, or the PID
-    kind: str = "pid"  # pid, sandbox, docker, podman, containerd
-    id: str | None = None
-    exists: bool = True
+class Target(Frozen):
+    __slots__ = ("pid", "name", "kind", "id", "exists")
+
+    # name: what to call it in messages: the container or sandbox name, or the PID
+    def __init__(self, pid: int, name: str,
+                 kind: str = "pid",  # pid, sandbox, docker, podman, containerd
+                 id: str | None = None, exists: bool = True) -> None:
+        self._init(pid, name, kind, id, exists)
 
     @property
     def default_netns_name(self) -> str:

@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 
 from conftest import LIB
 from netwrap import state
 from netwrap.errors import NetwrapError
+from netwrap.records import replace
 
 
 @pytest.fixture(autouse=True)
