@@ -8,8 +8,6 @@ when they can (root); callers decide what a failure means.
 
 from __future__ import annotations
 
-import json
-
 from netwrap.errors import CommandError
 from netwrap.runner import Runner
 
@@ -24,7 +22,11 @@ def _ip_guest(pid: int, *args: str) -> tuple[str, ...]:
 
 def _json(runner: Runner, argv: tuple[str, ...]) -> list[dict]:
     text = runner.query(argv).strip()
-    return json.loads(text) if text else []
+    if not text:
+        return []
+    import json  # here, not at the top: json is 2 ms of every start (the CLI imports us)
+
+    return json.loads(text)
 
 
 def host_links(runner: Runner, host_ns: str | None = None, details: bool = False

@@ -24,11 +24,9 @@ iproute2's JSON into the jc-shaped rows of ``netwrap.parsers.ifconfig`` and
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
+import ipaddress  # these three are imported by the CLI anyway (argparse, validate)
 import re
 import shlex
-import shutil
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -327,6 +325,10 @@ def _guest_argv(pid: int, *argv: str) -> tuple[str, ...]:
 
 def interfaces_and_routes(runner, pid: int, source: str) -> tuple[list[dict], list[dict]]:
     """Inside PID's netns: ifconfig -a and route -n parsed (net-tools) or ip -j converted."""
+    # json and shutil are imported where used: the CLI imports this module (to register
+    # its commands) on every start, whichever command runs.
+    import json
+
     from netwrap.parsers import parse
 
     if source == "net-tools":
@@ -341,6 +343,8 @@ def interfaces_and_routes(runner, pid: int, source: str) -> tuple[list[dict], li
 
 
 def _source(choice: str) -> str:
+    import shutil
+
     if choice != "auto":
         return choice
     if shutil.which("ifconfig") and shutil.which("route"):
@@ -349,6 +353,8 @@ def _source(choice: str) -> str:
 
 
 def cmd_show(ctx, args) -> int:
+    import shutil
+
     from netwrap import targets
     from netwrap.output import emit, emit_object
     from netwrap.parsers import ifconfig, route
@@ -376,6 +382,9 @@ def cmd_show(ctx, args) -> int:
 
 def host_view(ctx) -> dict:
     """Bridges, their addresses, and Docker's rules, from the host (or the lab)."""
+    import json
+    import shutil
+
     from netwrap.parsers import parse
     from netwrap.plan import on_host
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections.abc import Iterator
 
@@ -171,6 +170,7 @@ def record_attachment(rec: Attachment) -> str:
     """Write (or overwrite) the record atomically; return its path."""
     directory = attachments_dir()
     os.makedirs(directory, mode=0o700, exist_ok=True)
+    import json  # imported where used: the CLI imports this module on every nic add
     import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
@@ -189,6 +189,8 @@ def record_attachment(rec: Attachment) -> str:
 
 
 def _load(path: str) -> Attachment:
+    import json
+
     try:
         with open(path) as f:
             return Attachment.from_dict(json.load(f))
