@@ -411,7 +411,15 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     """Help text: prose wrapped to the terminal, indented lines (commands) kept as written.
 
     The wrapping happens only when help is printed, so ordinary runs never import
-    textwrap."""
+    textwrap. argparse makes a formatter for every add_argument (to check the
+    metavar), and its own finds the width with shutil.get_terminal_size: this one
+    reads the same width without importing shutil (4-5 ms of every start)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
 
     def _fill_text(self, text, width, indent):
         import textwrap
@@ -432,6 +440,21 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
                 para.append(line.strip())
         flush()
         return "\n".join(out)
+
+
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        columns = columns or 80
+    return columns
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
