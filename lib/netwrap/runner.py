@@ -32,7 +32,6 @@ from __future__ import annotations
 import io
 import os
 import shlex
-import signal
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -73,6 +72,8 @@ class Runner:
             self.out.write(render(plan, self.explain))
             self.out.flush()
             return []
+        import signal  # not at the top: --dry-run never needs it (1 ms of start-up)
+
         done: list[Step] = []
         self._signal = None
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -100,12 +101,16 @@ class Runner:
         return done
 
     def _on_signal(self, signum, _frame) -> None:
+        import signal
+
         if self._signal is not None:  # a second one: stop waiting for the command in flight
             raise Interrupted(f"interrupted by {signal.Signals(signum).name} (twice)")
         self._signal = signum
 
     def _check_signal(self, next_step: Step | None) -> None:
         if self._signal is not None:
+            import signal
+
             where = f" before {shlex.join(next_step.argv)}" if next_step else ""
             raise Interrupted(f"interrupted by {signal.Signals(self._signal).name}{where}")
 
