@@ -107,11 +107,7 @@ COLUMNS = [
     "tx_packets",
 ]
 
-_INT_KEYS = (
-    "flags",
-    "mtu",
-    "metric",
-    "txqueuelen",
+_COUNTERS = (
     "rx_packets",
     "rx_bytes",
     "rx_errors",
@@ -126,6 +122,8 @@ _INT_KEYS = (
     "tx_carrier",
     "tx_collisions",
 )
+
+_INT_KEYS = ("flags", "mtu", "metric", "txqueuelen", *_COUNTERS)
 
 _KEYS = (
     "name",
@@ -142,19 +140,7 @@ _KEYS = (
     "ipv6_scope",
     "ipv6_type",
     "metric",
-    "rx_packets",
-    "rx_bytes",
-    "rx_errors",
-    "rx_dropped",
-    "rx_overruns",
-    "rx_frame",
-    "tx_packets",
-    "tx_bytes",
-    "tx_errors",
-    "tx_dropped",
-    "tx_overruns",
-    "tx_carrier",
-    "tx_collisions",
+    *_COUNTERS,
     "txqueuelen",
 )
 
