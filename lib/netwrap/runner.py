@@ -41,7 +41,12 @@ from netwrap.plan import Step, heredoc, render
 
 
 class Interrupted(NetwrapError):
-    """SIGINT or SIGTERM arrived while a plan was running."""
+    """SIGINT or SIGTERM arrived while a plan was running; exit 128 + the signal number
+    (130, 143), as a shell reports a command the signal ended."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_status = 128 + signum
 
 
 def _env_int(name: str) -> int:
@@ -104,7 +109,7 @@ class Runner:
         import signal
 
         if self._signal is not None:  # a second one: stop waiting for the command in flight
-            raise Interrupted(f"interrupted by {signal.Signals(signum).name} (twice)")
+            raise Interrupted(f"interrupted by {signal.Signals(signum).name} (twice)", signum)
         self._signal = signum
 
     def _check_signal(self, next_step: Step | None) -> None:
@@ -112,7 +117,8 @@ class Runner:
             import signal
 
             where = f" before {shlex.join(next_step.argv)}" if next_step else ""
-            raise Interrupted(f"interrupted by {signal.Signals(self._signal).name}{where}")
+            raise Interrupted(f"interrupted by {signal.Signals(self._signal).name}{where}",
+                              self._signal)
 
     def _pause(self, step: Step) -> None:
         self.err.write(f"netwrap: test hook: paused before step {self.executed}: "
