@@ -25,7 +25,8 @@ stop_ours() {
       kill -KILL "$started_pid" 2>/dev/null
     fi
   fi
-  echo "with-docker: stopped the dockerd it started (PID $started_pid; log $log)" >&2
+  echo "with-docker: stopped the dockerd it started (PID $started_pid)" >&2
+  rm -f "$log"
   started_pid=""
 }
 
