@@ -331,32 +331,40 @@ def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: boo
     return steps
 
 
-def remove(ctx, target: Target, ifname: str, netns_name: str | None = None) -> list[Step]:
-    """``nic del``: exactly what ``nic add`` added, and the default route it replaced."""
+def remove(ctx, target: Target, ifname: str, netns_name: str | None = None,
+           force: bool = False) -> list[Step]:
+    """``nic del``: exactly what ``nic add`` added, and the default route it replaced.
+
+    An interface netwrap has no record of adding (Docker's own eth0, say) is left
+    alone unless ``force``.
+    """
     check_not_host(target, ctx.host_ns)
     if ctx.dry_run or not _can_ask(target):
         rec = state.get_attachment(Identity.of(target).token, ifname) \
             if _can_ask(target) else None
         if rec is None:
-            return _remove_unrecorded(ctx, target, ifname, netns_name)
+            return _remove_unrecorded(ctx, target, ifname, netns_name, force)
         return _remove_locked(ctx, rec, target, netns_name)
     with state.lock():
         rec = state.get_attachment(Identity.of(target).token, ifname)
         if rec is None:
-            return _remove_unrecorded(ctx, target, ifname, netns_name)
+            return _remove_unrecorded(ctx, target, ifname, netns_name, force)
         if rec.state() == "adding":
             raise NetwrapError(f"netwrap PID {rec.owner_pid} is adding {ifname} to "
                                f"{target.name} right now")
         return _remove_locked(ctx, rec, target, netns_name)
 
 
-def _remove_unrecorded(ctx, target: Target, ifname: str, netns_name: str | None
-                       ) -> list[Step]:
+def _remove_unrecorded(ctx, target: Target, ifname: str, netns_name: str | None,
+                       force: bool = False) -> list[Step]:
     name, exists = netns_name_for(target, netns_name)
     if _can_ask(target):
         inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
         if ifname not in inside:
             ctx.problem(f"{target.name} has no interface called {ifname}")
+    if not force:
+        ctx.problem(f"netwrap has no record of adding {ifname} to {target.name}, and removes "
+                    f"only what it added (add --force to delete {ifname} anyway)")
     plan = nic.del_plan(target.pid, ifname, name, exists)
     ctx.runner.run(plan)
     return plan

@@ -259,7 +259,7 @@ def cmd_nic_del(ctx: Context, args) -> int:
         validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
     target = _target(ctx, args.target)
-    attach.remove(ctx, target, ifname, args.netns_name)
+    attach.remove(ctx, target, ifname, args.netns_name, force=args.force)
     return 0
 
 
@@ -559,6 +559,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("target", metavar="TARGET", help=target_help)
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
     p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
+    p.add_argument("--force", action="store_true",
+                   help="also delete an interface netwrap did not add (e.g. by hand)")
     _sub(nsub, "list", "the attachments netwrap made (from /run/netwrap), and their state",
          cmd_nic_list)
 

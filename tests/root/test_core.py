@@ -200,3 +200,17 @@ def test_demo_runs_end_to_end_and_leaves_nothing(nw, host_unchanged):
     names = sh("ip", "netns", "list").split()
     assert lab not in names and box not in names
     assert box not in {b["name"] for b in json.loads(nw("--json", "sandbox", "list").stdout)}
+
+
+def test_nic_del_leaves_an_interface_netwrap_did_not_add(lab, sandboxes, nw):
+    name, pid = sandboxes()
+    # Stands for Docker's own eth0: made by hand, no netwrap record.
+    sh("ip", "-n", lab, "link", "add", "hand0", "type", "veth", "peer", "name", "eth0",
+       "netns", str(pid))
+    proc = nw("nic", "del", name, "--ifname", "eth0")
+    assert (proc.returncode, proc.stderr) == (
+        1, f"netwrap: error: netwrap has no record of adding eth0 to {name}, and removes "
+           "only what it added (add --force to delete eth0 anyway)\n")
+    assert "eth0" in inside(pid, "ip", "-o", "link")
+    nw("nic", "del", name, "--ifname", "eth0", "--force", check=True)
+    assert "eth0" not in inside(pid, "ip", "-o", "link")
