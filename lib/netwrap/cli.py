@@ -37,13 +37,12 @@ Add --dry-run to any command to print exactly the commands it would run, and
 
 
 class Context(Record):
-    __slots__ = ("runner", "dry_run", "as_json", "host_ns", "bridge_tool", "warnings")
+    __slots__ = ("runner", "dry_run", "as_json", "host_ns", "bridge_tool")
 
     def __init__(self, runner: object,  # netwrap.runner.Runner, imported lazily
-                 dry_run: bool, as_json: bool, host_ns: str | None, bridge_tool: str,
-                 warnings: list[str] | None = None) -> None:
-        self._init(runner, dry_run, as_json, host_ns, bridge_tool,
-                   [] if warnings is None else warnings)
+                 dry_run: bool, as_json: bool, host_ns: str | None, bridge_tool: str
+                 ) -> None:
+        self._init(runner, dry_run, as_json, host_ns, bridge_tool)
 
     def warn(self, message: str) -> None:
         sys.stderr.write(f"netwrap: warning: {message}\n")
@@ -81,20 +80,12 @@ def _target(ctx: Context, text: str, mutating: bool = True):
     return target
 
 
-def _netns_for(ctx: Context, target, name: str | None) -> tuple[str, bool]:
-    """The /var/run/netns name to use, and whether it already names this target."""
-    from netwrap import netns, targets
-
-    name = validate.netns_name(name) if name else target.default_netns_name
-    return name, netns.existing_for(name, targets.netns_inode(target.pid))
-
-
 def cmd_netns_expose(ctx: Context, args) -> int:
     from netwrap import netns
 
     ctx.need_root("netns expose")
     target = _target(ctx, args.target, mutating=False)
-    name, exists = _netns_for(ctx, target, args.name)
+    name, exists = netns.name_for(target, args.name)
     if exists:
         sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
         return 0
@@ -154,7 +145,7 @@ def cmd_exec(ctx: Context, args) -> int:
     if not command:
         raise UsageError("give a command to run: netwrap exec TARGET -- CMD [ARG...]")
     target = _target(ctx, args.target, mutating=False)
-    name, exists = _netns_for(ctx, target, args.netns_name)
+    name, exists = netns.name_for(target, args.netns_name)
     expose = [] if exists else netns.expose_plan(target.pid, name)
     unexpose = [] if exists else netns.unexpose_plan(name, target.pid)
     argv = in_netns(command, name)
@@ -213,9 +204,19 @@ def _nic_request(ctx: Context, args):
     ip = validate.cidr(args.ip, "--ip")
     gw = validate.gateway(args.gateway, ip) if args.gateway is not None else None
     mac = validate.mac(args.mac) if args.mac is not None else None
-    mtu = validate.mtu(args.mtu) if args.mtu is not None else None
+    mtu = validate.mtu(args.mtu, ip.version) if args.mtu is not None else None
     if args.netns_name is not None:
         validate.netns_name(args.netns_name)
+    if getattr(args, "fast", False):
+        # The fast path names no netns and renames nothing: say so rather than ignore.
+        unused = [opt for opt, given in (("--keep-netns", args.keep_netns),
+                                         ("--netns-name", args.netns_name is not None),
+                                         ("--guest-ifname", args.guest_ifname is not None),
+                                         ("--bridge-tool brctl", args.bridge_tool == "brctl"))
+                  if given]
+        if unused:
+            raise UsageError(f"--fast does not use {', '.join(unused)} (it creates the veth "
+                             "straight into the container and attaches with ip)")
     return NicRequest(pid=0, bridge=bridge_name, ip=ip, gateway=gw, ifname=ifname,
                       host_ifname=args.host_ifname or "", guest_ifname=args.guest_ifname or "",
                       netns_name=args.netns_name or "", mac=mac, mtu=mtu,
@@ -618,13 +619,22 @@ def main(argv: list[str] | None = None) -> int:
                       args.dry_run, args.json, args.host_netns, tool)
         return args.func(ctx, args)
     except NetwrapError as exc:
-        sys.stderr.write(f"netwrap: error: {exc}\n")
-        return exc.exit_status
+        return _error(str(exc), exc.exit_status)
     except KeyboardInterrupt:
-        sys.stderr.write("netwrap: interrupted\n")
-        return 130
+        return _error("interrupted", 130)
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file netwrap reads or writes (/run/netwrap, /var/run/netns)
+        where = f": {exc.filename}" if exc.filename else ""
+        hint = "; run it as root" if isinstance(exc, PermissionError) else ""
+        return _error(f"{exc.strerror or exc}{where}{hint}", 1)
+
+
+def _error(message: str, status: int) -> int:
+    """One line, whatever the message holds (a value typed with a newline, say)."""
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    sys.stderr.write(f"netwrap: error: {one_line}\n")
+    return status
 
 
 def main_exit() -> None:

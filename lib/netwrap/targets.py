@@ -50,7 +50,7 @@ def _resolver(spec: str) -> Callable[[str], Target | None] | None:
 
 def resolve(text: str, dry_run: bool = False) -> Target:
     """The target's first process; an unknown PID is only a warning under dry-run."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         pid = int(text)
         if pid < 1:
             raise NetwrapError(f'"{text}" is not a PID')

@@ -18,7 +18,7 @@ import re
 from netwrap.errors import UsageError
 
 IFNAMSIZ = 15  # the kernel's limit on interface names, without the NUL
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -27,8 +27,10 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 def ifname(name: str, what: str = "interface name") -> str:
     if not name:
         raise UsageError(f"{what} is empty")
-    if len(name) > IFNAMSIZ:
-        raise UsageError(f'{what} "{name}" is {len(name)} characters; '
+    size = len(name.encode())  # the kernel counts bytes
+    if size > IFNAMSIZ:
+        unit = "characters" if name.isascii() else "bytes in UTF-8"
+        raise UsageError(f'{what} "{name}" is {size} {unit}; '
                          f"the kernel allows at most {IFNAMSIZ}")
     if "/" in name or ":" in name or any(c.isspace() for c in name) or name in (".", ".."):
         raise UsageError(f'{what} "{name}" may not contain "/", ":" or whitespace')
@@ -39,6 +41,9 @@ def netns_name(name: str) -> str:
     if not name or name in (".", "..") or "/" in name or any(c.isspace() for c in name):
         raise UsageError(f'netns name "{name}" is not valid: it may not be empty, '
                          '"." or "..", or contain "/" or whitespace')
+    if len(name.encode()) > 255:
+        raise UsageError(f"netns name is {len(name.encode())} bytes long; a file name in "
+                         "/var/run/netns can have at most 255")
     return name
 
 
@@ -79,12 +84,16 @@ def gateway(text: str, on: Interface) -> Address:
                          "so it would not be reachable through the new interface")
     if gw == on.ip:
         raise UsageError(f"gateway {gw} is the interface's own address")
+    net = on.network
+    if gw.version == 4 and net.prefixlen < 31 and gw in (net.network_address,
+                                                         net.broadcast_address):
+        raise UsageError(f"gateway {gw} is the network or broadcast address of {net}")
     return gw
 
 
 def mac(text: str) -> str:
     low = text.lower()
-    if not _MAC.match(low):
+    if not _MAC.fullmatch(low):
         raise UsageError(f'MAC address "{text}" is not six colon-separated hex bytes '
                          "(like 02:42:c0:a8:c8:65)")
     if int(low[:2], 16) & 1:
@@ -95,13 +104,15 @@ def mac(text: str) -> str:
     return low
 
 
-def mtu(value: int) -> int:
+def mtu(value: int, ip_version: int = 4) -> int:
     if not 68 <= value <= 65535:
         raise UsageError(f"MTU {value} is out of range: it must be between 68 and 65535")
+    if ip_version == 6 and value < 1280:
+        raise UsageError(f"MTU {value} is too small for IPv6, which needs at least 1280")
     return value
 
 
 def pid(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise UsageError(f'"{text}" is not a PID')
     return int(text)

@@ -126,8 +126,10 @@ def test_the_lab_itself_is_refused_as_a_target(lab, nw, host_unchanged):
 
 
 def test_unknown_pid_is_an_error_for_real(nw):
-    proc = nw("nic", "add", "4194303", "--bridge", "br0", "--ip", "198.51.100.102/24")
-    assert (proc.returncode, proc.stderr) == (1, "netwrap: error: no process with PID 4194303\n")
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid = int(f.read()) + 1  # above pid_max: no process can have it
+    proc = nw("nic", "add", str(pid), "--bridge", "br0", "--ip", "198.51.100.102/24")
+    assert (proc.returncode, proc.stderr) == (1, f"netwrap: error: no process with PID {pid}\n")
 
 
 def test_netns_expose_list_unexpose_and_gc(sandboxes, nw):

@@ -6,7 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from tests.conftest import rand
+
+from conftest import rand
 
 pytestmark = pytest.mark.root
 

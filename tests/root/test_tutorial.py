@@ -8,7 +8,8 @@ import re
 import sys
 
 import pytest
-from tests.conftest import LAUNCHER, LIB, netns_links, run_netwrap, sh
+
+from conftest import LAUNCHER, LIB, netns_links, run_netwrap, sh
 
 pexpect = pytest.importorskip("pexpect")
 pytestmark = pytest.mark.root
