@@ -36,7 +36,7 @@ from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.plan import Step, host_step, in_netns
 from netwrap.records import Record, replace
 from netwrap.state import Attachment, Identity
-from netwrap.targets import Target, check_not_host, netns_inode
+from netwrap.targets import Target, check_not_host
 
 PlanBuilder = Callable[..., list[Step]]
 
@@ -80,14 +80,6 @@ def _check_host_ns(host_ns: str | None) -> None:
 
 def _can_ask(target: Target) -> bool:
     return target.exists and os.geteuid() == 0
-
-
-def netns_name_for(target: Target, name: str | None) -> tuple[str, bool]:
-    """The /var/run/netns name to use and whether it already names this target's netns."""
-    from netwrap import validate
-
-    name = validate.netns_name(name) if name else target.default_netns_name
-    return name, netns.existing_for(name, netns_inode(target.pid))
 
 
 def fill_request(req: nic.NicRequest, target: Target, netns_name: str) -> nic.NicRequest:
@@ -178,7 +170,7 @@ def add(ctx, req: nic.NicRequest, target: Target, *, replace_existing: bool = Fa
     check_not_host(target, ctx.host_ns)
     if ctx.dry_run:
         # No lock, no record: print the plan from whatever can be read.
-        name, netns_exists = netns_name_for(target, req.netns_name or None)
+        name, netns_exists = netns.name_for(target, req.netns_name or None)
         req = fill_request(req, target, name)
         facts = gather(ctx, req, target)
         preflight(ctx, req, target, facts)
@@ -195,7 +187,7 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
     ident = Identity.of(target)
     if ident.start_time is None or ident.netns_inode is None:
         raise NetwrapError(f"{target.name} (PID {target.pid}) is not running")
-    name, netns_exists = netns_name_for(target, req.netns_name or None)
+    name, netns_exists = netns.name_for(target, req.netns_name or None)
     req = fill_request(req, target, name)
     replaced = None
     old = state.get_attachment(ident.token, req.ifname)
@@ -222,7 +214,7 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
             preflight(ctx, req, target, Facts(bridge=br, asked=True))
         _remove_locked(ctx, old, target, None)
         replaced = old
-        name, netns_exists = netns_name_for(target, req.netns_name or None)
+        name, netns_exists = netns.name_for(target, req.netns_name or None)
     try:
         return _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced)
     except BaseException as exc:
@@ -357,7 +349,7 @@ def remove(ctx, target: Target, ifname: str, netns_name: str | None = None,
 
 def _remove_unrecorded(ctx, target: Target, ifname: str, netns_name: str | None,
                        force: bool = False) -> list[Step]:
-    name, exists = netns_name_for(target, netns_name)
+    name, exists = netns.name_for(target, netns_name)
     if _can_ask(target):
         inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
         if ifname not in inside:
@@ -372,7 +364,7 @@ def _remove_unrecorded(ctx, target: Target, ifname: str, netns_name: str | None,
 
 def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None
                    ) -> list[Step]:
-    name, exists = netns_name_for(target, netns_name or rec.netns_name or None)
+    name, exists = netns.name_for(target, netns_name or rec.netns_name or None)
     inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
     host_links: set[str] = set()
     if not rec.host_netns or os.path.exists(netns.path(rec.host_netns)):

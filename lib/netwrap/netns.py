@@ -92,6 +92,16 @@ def gc_plan() -> list[Step]:
             for link in links() if link.state == "dangling"]
 
 
+def name_for(target, name: str | None) -> tuple[str, bool]:
+    """The /var/run/netns name to use for a target (``targets.Target``), and whether it
+    already names that target's netns (then nothing needs linking or unlinking)."""
+    from netwrap import validate
+    from netwrap.targets import netns_inode
+
+    name = validate.netns_name(name) if name else target.default_netns_name
+    return name, existing_for(name, netns_inode(target.pid))
+
+
 def existing_for(name: str, inode: int | None) -> bool:
     """True if NAME already names this netns (reuse it); error if it names another."""
     link = read(name)

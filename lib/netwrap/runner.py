@@ -67,7 +67,6 @@ class Runner:
         self.pause_seconds = _env_int("NETWRAP_PAUSE_SECONDS") or 60
         self.executed = 0
         self._signal: int | None = None  # a SIGINT/SIGTERM not yet acted on
-        self.commands_started = 0
 
     # -- plans -----------------------------------------------------------------
     def run(self, plan: Iterable[Step]) -> list[Step]:
@@ -159,7 +158,6 @@ class Runner:
         if self.verbose and not quiet:
             self.err.write(f"+ {shlex.join(argv)}{heredoc(input)}\n")
             self.err.flush()
-        self.commands_started += 1
         try:
             feed = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
             proc = subprocess.run(list(argv), capture_output=True, text=True, **feed)
@@ -174,12 +172,11 @@ class Runner:
     def query(self, argv: Sequence[str]) -> str:
         """A read-only command (``ip -j ...``): runs even under --dry-run, never echoed.
 
-        Queries use ``subprocess`` rather than ``sh``: they run under --dry-run too,
-        which must not pay sh's 60-90 ms import, and they change nothing to undo.
+        They run under --dry-run too, since they change nothing; a dry-run that has
+        nothing to ask starts no process at all.
         """
         import subprocess  # lazy: --dry-run starts no process
 
-        self.commands_started += 1
         try:
             proc = subprocess.run(list(argv), capture_output=True, text=True,
                                   stdin=subprocess.DEVNULL)
@@ -196,7 +193,6 @@ class Runner:
         if self.verbose:
             self.err.write(f"+ {shlex.join(argv)}\n")
             self.err.flush()
-        self.commands_started += 1
         try:
             return subprocess.run(list(argv)).returncode
         except FileNotFoundError:
@@ -205,14 +201,13 @@ class Runner:
     def spawn(self, argv: Sequence[str]) -> int:
         """Start a long-lived process detached from us (a sandbox); return its PID.
 
-        ``sh`` keeps pipes and a thread per background process, which a daemon that
-        outlives netwrap must not have, so this one uses ``subprocess`` directly.
+        It gets its own session and /dev/null for stdio, so it outlives netwrap and
+        holds no pipe of ours open.
         """
         import subprocess  # lazy: --dry-run starts no process
 
         if self.verbose:
             self.err.write(f"+ {shlex.join(argv)} &\n")
-        self.commands_started += 1
         try:
             proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

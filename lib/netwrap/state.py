@@ -33,7 +33,7 @@ from collections.abc import Iterator
 
 from netwrap.errors import NetwrapError
 from netwrap.records import Frozen, asdict, fields
-from netwrap.targets import start_time
+from netwrap.targets import netns_inode, start_time
 
 DEFAULT_RUN_DIR = "/run/netwrap"
 SCHEMA = 1
@@ -55,13 +55,6 @@ def lock_path() -> str:
 
 
 
-def _netns_inode(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
 class Identity(Frozen):
     """Who a container is: survives nothing, so a reused PID never matches."""
 
@@ -77,7 +70,7 @@ class Identity(Frozen):
     @classmethod
     def of(cls, target) -> Identity:
         """The identity of a ``netwrap.targets.Target`` that is running now."""
-        return cls(target.pid, _netns_inode(target.pid), start_time(target.pid),
+        return cls(target.pid, netns_inode(target.pid), start_time(target.pid),
                    target.kind, target.id, target.name)
 
     @property
@@ -88,7 +81,7 @@ class Identity(Frozen):
     def alive(self) -> bool:
         """The same process, in the same netns, is still running."""
         return (start_time(self.pid) == self.start_time
-                and _netns_inode(self.pid) == self.netns_inode)
+                and netns_inode(self.pid) == self.netns_inode)
 
 
 # -- records -----------------------------------------------------------------------
