@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 from netwrap import netns, nic, query, state
 from netwrap.errors import CommandError, NetwrapError, UsageError
+from netwrap.netref import NetnsRef
 from netwrap.plan import Step, host_step, in_netns
 from netwrap.records import Record, replace
 from netwrap.state import Attachment, Identity
@@ -137,16 +138,32 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
                     "(choose another with --guest-ifname)")
 
 
+def spec_of(rec: Attachment):
+    """The attachment a record says was asked for (``netwrap.kinds.AttachSpec``)."""
+    import ipaddress
+
+    from netwrap.kinds import AttachSpec
+
+    return AttachSpec("veth-bridge", rec.ifname, rec.bridge,
+                      (ipaddress.ip_interface(rec.address),),
+                      ipaddress.ip_address(rec.gateway) if rec.gateway else None,
+                      rec.host_ifname, rec.mac, rec.mtu)
+
+
 def _in_place(ctx, rec: Attachment, target: Target) -> bool:
-    """The kernel agrees with the record: the address inside, the host end on the bridge."""
+    """The kernel agrees with the record (``netwrap.reconcile.check`` finds nothing)."""
+    from netwrap import observe, reconcile
+    from netwrap.kinds import Observed
+
+    spec = spec_of(rec)
     try:
-        addrs = {f"{a['local']}/{a['prefixlen']}"
-                 for link in query.guest_addrs(ctx.runner, target.pid)
-                 if link.get("ifname") == rec.ifname for a in link.get("addr_info", [])}
-        host = query.host_link(ctx.runner, rec.host_ifname, rec.host_netns)
-    except CommandError:
+        host = observe.links(ctx.runner, NetnsRef.host(rec.host_netns))
+        guest_ref = NetnsRef.pid(target.pid)
+        inside = observe.links(ctx.runner, guest_ref)
+        default = observe.default_route(guest_ref, spec.version) if rec.gateway else None
+    except (CommandError, OSError):
         return False
-    return rec.address in addrs and host is not None and host.get("master") == rec.bridge
+    return not reconcile.check(spec, Observed(host, inside, default))
 
 
 def _describe(rec: Attachment) -> str:

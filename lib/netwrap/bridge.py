@@ -75,4 +75,5 @@ def attach_step(bridge: str, ifname: str, tool: str = "brctl",
     else:
         argv, undo = (("ip", "link", "set", ifname, "master", bridge),
                       ("ip", "link", "set", ifname, "nomaster"))
-    return host_step(argv, f"plug {ifname} into the bridge {bridge}", undo, host_ns)
+    return host_step(argv, f"plug {ifname} into the bridge {bridge}", undo, host_ns,
+                     key="bridge.attach")

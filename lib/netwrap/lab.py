@@ -43,8 +43,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from netwrap import fastpath, query, validate
+from netwrap import fastpath, observe, query, reconcile, validate
 from netwrap.errors import CommandError, NetwrapError, UsageError
+from netwrap.kinds import AttachSpec, Observed
+from netwrap.netref import NetnsRef
 from netwrap.plan import Step
 from netwrap.targets import netns_inode
 from netwrap.validate import Address, Interface
@@ -98,6 +100,11 @@ class Lab:
         from netwrap.nic import veth_names
 
         return veth_names(f"lab/{self.name}/{link.node}", link.ifname)[0]
+
+    def attach_spec(self, link: LinkSpec) -> AttachSpec:
+        """The attachment a link line asks for (``netwrap.kinds``)."""
+        return AttachSpec("veth-bridge", link.ifname, link.bridge, (link.address,),
+                          link.gateway, self.host_ifname(link), link.mac, link.mtu)
 
 
 class _Schema:
@@ -322,7 +329,7 @@ def remove_record(lab: str, host_ns: str | None) -> None:
 
 def host_state(runner, host_ns: str | None) -> dict[str, dict]:
     """Every link on the host side with its addresses: one ``ip -j -d addr show``."""
-    argv = (*fastpath.ip_host(host_ns), "-j", "-d", "addr", "show")
+    argv = NetnsRef.host(host_ns).ip("-j", "-d", "addr", "show")
     text = runner.query(argv).strip()
     return {link["ifname"]: link for link in json.loads(text)} if text else {}
 
@@ -393,6 +400,7 @@ def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
     the callables, which read a container's links (``ip -j``, only for links already
     made), its default route and its interface names (both from /proc, no process).
     """
+    host_ref = NetnsRef.host(host_ns)
     host_lines: list[tuple[str, ...]] = []
     bridge_undo: list[tuple[str, ...]] = []  # run last, in reverse
     veth_undo: list[tuple[str, ...]] = []  # run first
@@ -415,73 +423,59 @@ def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
                 made_addresses.append([b.name, str(b.address)])
     start = [n for n, pid in pids.items() if pid is None]
     by_node: dict[str, list[tuple[str, ...]]] = {}
-    undo_by_node: dict[str, tuple[str, ...]] = {}
+    undo_by_node: dict[str, list[tuple[str, ...]]] = {}
+    observed_host = observe.from_rows(host)
     for link in lab.links:
-        hname = lab.host_ifname(link)
+        spec = lab.attach_spec(link)
         pid = pids[link.node]
-        pid_text = str(pid) if pid is not None else f"PID-of-{link.node}"
-        fresh = pid is None  # a sandbox started by this up: nothing inside yet
-        there = host.get(hname)
+        guest = NetnsRef.pid(pid if pid is not None else f"PID-of-{link.node}")
         lines = by_node.setdefault(link.node, [])
-        key = f"{link.node}/{link.ifname}"
-        if there is None:
-            inside = set() if fresh else ifnames(pid)
-            if link.ifname in inside:
-                raise NetwrapError(f"links line {link.line}: {link.node} already has an "
-                                   f"interface {link.ifname} that this lab did not make")
+        where = f"links line {link.line}"
+        if spec.host_ifname not in observed_host:
+            # A new link: what is inside is read from /proc (names only), no process.
+            inside = {} if pid is None else {n: observe.Link(n) for n in ifnames(pid)}
             old = None
-            if link.gateway is not None and not fresh:
+            if link.gateway is not None and pid is not None:
                 old = old_default(pid, link.address.version)
-            host_lines.append(fastpath.veth_line(hname, link.bridge, pid_text, link.ifname,
-                                                 mtu=link.mtu, mac=link.mac))
-            veth_undo.append(("link", "del", hname))
-            lines += fastpath.guest_lines(link.ifname, link.address, link.gateway, old)
-            if isinstance(old, dict):
-                undo_by_node[link.node] = fastpath.restore_default(pid, old,
-                                                                   link.address.version)
-            made_links[key] = {"node": link.node, "ifname": link.ifname,
-                               "host_ifname": hname, "bridge": link.bridge, "pid": pid,
-                               "netns_inode": netns_inode(pid) if pid else None,
-                               "replaced_default": old, "version": link.address.version}
-            continue
-        if _kind(there) != "veth":
-            raise NetwrapError(f'links line {link.line}: host interface "{hname}" exists '
-                               "and is not a veth")
-        if there.get("master") != link.bridge:
-            host_lines.append(("link", "set", hname, "master", link.bridge))
-        if not _is_up(there):
-            host_lines.append(("link", "set", hname, "up"))
-        if link.mtu and there.get("mtu") != link.mtu:
-            host_lines.append(("link", "set", hname, "mtu", str(link.mtu)))
-        if pid is None:
-            raise NetwrapError(f"links line {link.line}: {hname} exists but {link.node} is "
+            observed = Observed(observed_host, inside, old)
+        elif pid is None:
+            raise NetwrapError(f"{where}: {spec.host_ifname} exists but {link.node} is "
                                "not running; run netwrap down first")
-        inner = guests(pid).get(link.ifname)
-        if inner is None:
-            raise NetwrapError(f"links line {link.line}: {hname} exists but {link.node} has "
-                               f"no {link.ifname}; run netwrap down, then up")
-        if link.mtu and inner.get("mtu") != link.mtu:
-            lines.append(("link", "set", link.ifname, "mtu", str(link.mtu)))
-        if link.mac and inner.get("address") != link.mac:
-            lines.append(("link", "set", link.ifname, "address", link.mac))
-        if not _is_up(inner):
-            lines.append(("link", "set", link.ifname, "up"))
-        if str(link.address) not in cidrs(inner):
-            lines.append(("addr", "add", str(link.address), "dev", link.ifname))
-        if link.gateway is not None:
-            now = old_default(pid, link.address.version)
-            if now is None or now.get("gateway") != str(link.gateway) \
-                    or now.get("dev") != link.ifname:
-                lines.append(fastpath.guest_lines(link.ifname, link.address, link.gateway,
-                                                  now)[-1])
+        else:
+            inner = observe.from_rows(guests(pid))
+            if link.ifname not in inner and observed_host[spec.host_ifname].kind == "veth":
+                raise NetwrapError(f"{where}: {spec.host_ifname} exists but {link.node} has "
+                                   f"no {link.ifname}; run netwrap down, then up")
+            old = old_default(pid, link.address.version) if link.gateway is not None \
+                else None
+            observed = Observed(observed_host, inner, old)
+        diffs = reconcile.check(spec, observed)
+        if any(d.missing for d in diffs):
+            made_links[f"{link.node}/{link.ifname}"] = {
+                "node": link.node, "ifname": link.ifname, "host_ifname": spec.host_ifname,
+                "bridge": link.bridge, "pid": pid,
+                "netns_inode": netns_inode(pid) if pid else None,
+                "replaced_default": old, "version": link.address.version}
+        elif any(d.fix is None for d in diffs):
+            refused = "; ".join(d.what for d in diffs if d.fix is None)
+            if observed.guest is not None and link.ifname in observed.guest \
+                    and spec.host_ifname not in observed_host:
+                refused = (f"{link.node} already has an interface {link.ifname} that this "
+                           "lab did not make")
+            raise NetwrapError(f"{where}: {refused}")
+        batch = reconcile.plan(spec, observed, guest, old_default=old)
+        host_lines += batch.host
+        veth_undo += batch.host_undo
+        lines += batch.guest
+        undo_by_node.setdefault(link.node, []).extend(batch.guest_undo)
     host_step = None
     undo_lines = veth_undo + bridge_undo[::-1]
     if host_lines:
         host_step = Step(
-            (*fastpath.ip_host(host_ns), "-batch", "-"),
+            (*host_ref.ip("-batch", "-"),),
             f"every host-side change of lab {lab.name} in one ip process: bridges, and veth "
             "pairs made straight into the containers, plugged into their bridges",
-            (*fastpath.ip_host(host_ns), "-batch", "-") if undo_lines else None,
+            host_ref.ip("-batch", "-") if undo_lines else None,
             input=fastpath.batch_text(host_lines),
             undo_input=fastpath.batch_text(undo_lines) if undo_lines else None)
     guest_steps = []
@@ -489,12 +483,13 @@ def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
         if not lines:
             continue
         pid = pids[node]
-        pid_text = str(pid) if pid is not None else f"PID-of-{node}"
+        guest = NetnsRef.pid(pid if pid is not None else f"PID-of-{node}")
+        step = fastpath.batch_step(guest, lines, "", undo_by_node.get(node, ()))
         guest_steps.append(Step(
-            ("nsenter", "-t", pid_text, "-n", "ip", "-batch", "-"),
+            guest.ip("-batch", "-"),
             f"inside {node}, one ip process: bring its interfaces up, address them, "
-            "route through them", undo_by_node.get(node),
-            input=fastpath.batch_text(lines)))
+            "route through them", step.undo, input=fastpath.batch_text(lines),
+            undo_input=step.undo_input))
     changes = len(host_lines) + sum(len(lines) for lines in by_node.values()) + len(start)
     return UpPlan(host_step, guest_steps, start, made_bridges, made_addresses, made_links,
                   changes)
@@ -654,7 +649,7 @@ def _remove_partial(ctx, plan: UpPlan) -> None:
               if cidr in cidrs(host.get(b))]
     if lines:
         try:
-            ctx.runner.call((*fastpath.ip_host(ctx.host_ns), "-force", "-batch", "-"),
+            ctx.runner.call(NetnsRef.host(ctx.host_ns).ip("-force", "-batch", "-"),
                             input=fastpath.batch_text(lines))
         except NetwrapError as exc:
             ctx.warn(f"could not remove all of a half-built lab: {exc}")
@@ -674,7 +669,7 @@ def down_plan(rec: Record, host: dict[str, dict], host_ns: str | None,
     lines += [("link", "del", b) for b in rec.bridges if b in host]
     steps = []
     if lines:
-        steps.append(Step((*fastpath.ip_host(host_ns), "-batch", "-"),
+        steps.append(Step(NetnsRef.host(host_ns).ip("-batch", "-"),
                           f"remove lab {rec.lab}'s veth pairs (their container ends go with "
                           "them) and the bridges and addresses it added",
                           input=fastpath.batch_text(lines)))
@@ -751,43 +746,27 @@ def status(ctx, lab: Lab) -> list[dict]:
         rows.append({"kind": "node", "name": node.name,
                      "state": "ok" if pid else "missing",
                      "detail": f"PID {pid}" if pid else "not running"})
+    observed_host = observe.from_rows(host)
     guests: dict[int, dict] = {}
     for link in lab.links:
         name = f"{link.node}/{link.ifname}"
-        hname = lab.host_ifname(link)
+        spec = lab.attach_spec(link)
         pid = pids[link.node]
-        there = host.get(hname)
-        if there is None or pid is None:
+        if spec.host_ifname not in observed_host or pid is None:
             rows.append({"kind": "link", "name": name, "state": "missing",
-                         "detail": f"no host end {hname}" if there is None else
-                         f"{link.node} is not running"})
+                         "detail": f"no host end {spec.host_ifname}"
+                         if spec.host_ifname not in observed_host
+                         else f"{link.node} is not running"})
             continue
         if pid not in guests:
             try:
-                guests[pid] = guest_state(ctx.runner, pid)
+                guests[pid] = observe.from_rows(guest_state(ctx.runner, pid))
             except CommandError:
                 guests[pid] = {}
-        inner = guests[pid].get(link.ifname)
-        diffs = []
-        if there.get("master") != link.bridge:
-            diffs.append(f"host end on {there.get('master') or 'no bridge'}")
-        if inner is None:
-            diffs.append(f"no {link.ifname} inside")
-        else:
-            if not _is_up(inner):
-                diffs.append(f"{link.ifname} down")
-            if str(link.address) not in cidrs(inner):
-                diffs.append(f"no address {link.address}")
-            if link.mtu and inner.get("mtu") != link.mtu:
-                diffs.append(f"mtu {inner.get('mtu')}, not {link.mtu}")
-            if link.mac and inner.get("address") != link.mac:
-                diffs.append(f"mac {inner.get('address')}, not {link.mac}")
-        if link.gateway is not None:
-            now = _old_default(pid, link.address.version)
-            if now is None or now.get("gateway") != str(link.gateway):
-                diffs.append(f"default route via {(now or {}).get('gateway') or 'nothing'}, "
-                             f"not {link.gateway}")
+        default = _old_default(pid, link.address.version) if link.gateway is not None \
+            else None
+        diffs = reconcile.check(spec, Observed(observed_host, guests[pid], default))
         rows.append({"kind": "link", "name": name, "state": "differs" if diffs else "ok",
-                     "detail": "; ".join(diffs) or f"{link.address} on {link.bridge} "
-                                                   f"({hname})"})
+                     "detail": reconcile.describe(diffs) or f"{link.address} on {link.bridge} "
+                                                           f"({spec.host_ifname})"})
     return rows

@@ -32,13 +32,14 @@ Argv = tuple[str, ...]
 
 
 class Step(Frozen):
-    __slots__ = ("argv", "why", "undo", "input", "undo_input")
+    __slots__ = ("argv", "why", "undo", "input", "undo_input", "key")
 
     def __init__(self, argv: Argv, why: str, undo: Argv | None = None,
                  input: str | None = None,  # fed to argv's stdin (``ip -batch -``)
                  undo_input: str | None = None,  # fed to undo's stdin
+                 key: str | None = None,  # what the step does, stable: "veth.create", ...
                  ) -> None:
-        self._init(argv, why, undo, input, undo_input)
+        self._init(argv, why, undo, input, undo_input, key)
 
     @property
     def is_note(self) -> bool:
@@ -51,6 +52,8 @@ class Step(Frozen):
             d["input"] = self.input
         if self.undo_input is not None:
             d["undo_input"] = self.undo_input
+        if self.key is not None:
+            d["key"] = self.key
         return d
 
 
@@ -71,8 +74,9 @@ def in_netns(argv: Sequence[str], netns: str) -> Argv:
 
 
 def host_step(argv: Sequence[str], why: str, undo: Sequence[str] | None,
-              host_ns: str | None) -> Step:
-    return Step(on_host(argv, host_ns), why, on_host(undo, host_ns) if undo else None)
+              host_ns: str | None, key: str | None = None) -> Step:
+    return Step(on_host(argv, host_ns), why, on_host(undo, host_ns) if undo else None,
+                key=key)
 
 
 def render(plan: Iterable[Step], explain: bool = False) -> str:

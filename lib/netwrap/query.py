@@ -2,22 +2,24 @@
 
 On the host side (or the lab namespace that plays it) ``ip [-n LAB] -j ...``;
 inside a target, ``nsenter -t PID -n ip -j ...``, which needs no /var/run/netns
-name. Nothing here changes anything, so these also run under ``--dry-run``
-when they can (root); callers decide what a failure means.
+name (both spelled by ``netwrap.netref``; typed rows: ``netwrap.observe``).
+Nothing here changes anything, so these also run under ``--dry-run`` when they
+can (root); callers decide what a failure means.
 """
 
 from __future__ import annotations
 
 from netwrap.errors import CommandError
+from netwrap.netref import NetnsRef
 from netwrap.runner import Runner
 
 
 def _ip_host(host_ns: str | None, *args: str) -> tuple[str, ...]:
-    return ("ip", *(("-n", host_ns) if host_ns else ()), "-j", *args)
+    return NetnsRef.host(host_ns).ip("-j", *args)
 
 
 def _ip_guest(pid: int, *args: str) -> tuple[str, ...]:
-    return ("nsenter", "-t", str(pid), "-n", "ip", "-j", *args)
+    return NetnsRef.pid(pid).ip("-j", *args)
 
 
 def _json(runner: Runner, argv: tuple[str, ...]) -> list[dict]:
