@@ -311,9 +311,10 @@ class Source:
     netns: str | None = None  # a /var/run/netns name; None with pid None: our own netns
 
     def ip(self, *args: str) -> tuple[str, ...]:
-        if self.pid is not None:
-            return ("nsenter", "-t", str(self.pid), "-n", "ip", "-j", *args)
-        return ("ip", *(("-n", self.netns) if self.netns else ()), "-j", *args)
+        from netwrap.netref import NetnsRef
+
+        ref = NetnsRef.pid(self.pid) if self.pid is not None else NetnsRef.host(self.netns)
+        return ref.ip("-j", *args)
 
     @property
     def inode(self) -> int | None:

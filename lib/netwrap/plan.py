@@ -63,14 +63,19 @@ def note(why: str) -> Step:
 
 
 def on_host(argv: Sequence[str], host_ns: str | None) -> Argv:
-    """Run a host-side command in the lab namespace that plays the host, if any."""
-    argv = tuple(argv)
-    return ("ip", "netns", "exec", host_ns, *argv) if host_ns else argv
+    """Run a host-side command in the lab namespace that plays the host, if any
+    (``NetnsRef.host(host_ns).run``)."""
+    from netwrap.netref import NetnsRef
+
+    return NetnsRef.host(host_ns).run(argv)
 
 
 def in_netns(argv: Sequence[str], netns: str) -> Argv:
-    """``ip netns exec NAME ...``: the walkthrough's way to act inside a container."""
-    return ("ip", "netns", "exec", netns, *argv)
+    """``ip netns exec NAME ...``: the walkthrough's way to act inside a container
+    (``NetnsRef.name(netns).run``)."""
+    from netwrap.netref import NetnsRef
+
+    return NetnsRef.name(netns).run(argv)
 
 
 def host_step(argv: Sequence[str], why: str, undo: Sequence[str] | None,

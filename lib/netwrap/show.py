@@ -320,7 +320,9 @@ def cmd_parse(ctx, args) -> int:
 
 
 def _guest_argv(pid: int, *argv: str) -> tuple[str, ...]:
-    return ("nsenter", "-t", str(pid), "-n", *argv)
+    from netwrap.netref import NetnsRef
+
+    return NetnsRef.pid(pid).run(argv)
 
 
 def interfaces_and_routes(runner, pid: int, source: str) -> tuple[list[dict], list[dict]]:
