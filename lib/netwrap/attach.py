@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from netwrap import netns, nic, query, state
+from netwrap import netns, nic, observe, query, state
 from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step, host_step, in_netns
@@ -47,7 +47,8 @@ class Facts(Record):
 
     __slots__ = ("bridge", "host_links", "inside", "old_default", "asked")
 
-    def __init__(self, bridge: dict | None = None, host_links: set[str] | None = None,
+    def __init__(self, bridge=None,  # the bridge's netwrap.observe.Link
+                 host_links: set[str] | None = None,
                  inside: set[str] | None = None,
                  old_default: dict | None | bool = True,  # True: unknown
                  asked: bool = False) -> None:
@@ -99,14 +100,14 @@ def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
             ctx.warn("not root: cannot look inside the target; assuming it has a default route")
         return facts
     # One process for the host side; the target's side is read from /proc/PID/net.
-    links = query.host_links(ctx.runner, ctx.host_ns, details=True)
-    facts.host_links = {link["ifname"] for link in links}
-    facts.bridge = next((link for link in links if link["ifname"] == req.bridge), None)
+    links = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns))
+    facts.host_links = set(links)
+    facts.bridge = links.get(req.bridge)
     try:
         facts.inside = query.proc_ifnames(target.pid)
         if req.gateway is not None:
-            facts.old_default = (query.proc_default_route(target.pid) if req.ip.version == 4
-                                 else query.proc_default_route6(target.pid))
+            facts.old_default = observe.default_route(NetnsRef.pid(target.pid),
+                                                      req.gateway.version)
     except OSError as exc:
         ctx.problem(f"cannot look inside {target.name}'s netns: {exc.strerror}")
     facts.asked = True
@@ -119,11 +120,14 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
         raise UsageError("--host-ifname and --guest-ifname must differ")
     if not facts.asked:
         return
-    if facts.bridge is None:
+    br = facts.bridge
+    if br is None:
         ctx.problem(f'bridge "{req.bridge}" does not exist (create it first: '
                     f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)")
-    elif not query.is_bridge(facts.bridge):
+    elif br.kind != "bridge":
         ctx.problem(f'"{req.bridge}" is not a bridge')
+    else:
+        _check_address(ctx, req, target, br)
     if req.host_ifname in facts.host_links:
         ctx.problem(f'host interface "{req.host_ifname}" already exists '
                     "(choose another with --host-ifname)")
@@ -136,6 +140,39 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
     if req.guest_ifname in facts.inside:
         ctx.problem(f"{target.name} already has an interface called {req.guest_ifname} "
                     "(choose another with --guest-ifname)")
+
+
+def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
+    """The address is not the bridge's own nor held by another attachment on the bridge;
+    one outside every subnet of the bridge gets a warning."""
+    import ipaddress
+
+    own = [ipaddress.ip_interface(cidr) for cidr in br.addrs]
+    if any(a.ip == req.ip.ip for a in own):
+        ctx.problem(f"{req.ip.ip} is the bridge {req.bridge}'s own address (the containers' "
+                    "gateway); give the container another one")
+    for rec in state.list_attachments():
+        if rec.bridge == req.bridge and rec.host_netns == ctx.host_ns \
+                and ipaddress.ip_interface(rec.address).ip == req.ip.ip \
+                and not (rec.container.pid == target.pid and rec.ifname == req.ifname) \
+                and rec.container.alive():
+            ctx.problem(f"{req.ip.ip} is already {rec.container.name}'s {rec.ifname} on "
+                        f"{req.bridge}; give each container its own address")
+    same_family = [a for a in own if a.version == req.ip.version]
+    if same_family and not any(req.ip.ip in a.network for a in same_family):
+        nets = ", ".join(str(a.network) for a in same_family)
+        ctx.warn(f"{req.ip} is outside the bridge {req.bridge}'s subnet ({nets}): the "
+                 "container will not reach the bridge's address directly")
+
+
+def bridge_mtu(req: nic.NicRequest, facts: Facts) -> nic.NicRequest:
+    """The veth ends take the bridge's MTU unless --mtu says otherwise (as pipework does):
+    on a 1450 bridge a 1500 veth loses large packets silently. 1500, the veth default,
+    needs no step."""
+    br = facts.bridge
+    if req.mtu is None and br is not None and br.mtu and br.mtu != 1500:
+        return replace(req, mtu=br.mtu)
+    return req
 
 
 def spec_of(rec: Attachment):
@@ -191,6 +228,7 @@ def add(ctx, req: nic.NicRequest, target: Target, *, replace_existing: bool = Fa
         req = fill_request(req, target, name)
         facts = gather(ctx, req, target)
         preflight(ctx, req, target, facts)
+        req = bridge_mtu(req, facts)
         plan = plan_builder(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
                             old_default=facts.old_default, netns_exists=netns_exists)
         ctx.runner.run(plan)
@@ -226,8 +264,8 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
             raise NetwrapError(f"{target.name} already has {req.ifname}: {why}; add "
                                f"--replace to replace it, or run: netwrap nic del "
                                f"{target.name} --ifname {req.ifname}")
-        br = query.host_link(ctx.runner, req.bridge, ctx.host_ns)
-        if br is None or not query.is_bridge(br):  # the commonest reason to fail: ask first
+        br = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns)).get(req.bridge)
+        if br is None or br.kind != "bridge":  # the commonest reason to fail: ask first
             preflight(ctx, req, target, Facts(bridge=br, asked=True))
         _remove_locked(ctx, old, target, None)
         replaced = old
@@ -263,6 +301,8 @@ def _put_back(ctx, old: Attachment, target: Target) -> str:
 def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> AddResult:
     facts = gather(ctx, req, target)
     preflight(ctx, req, target, facts)
+    asked_mtu = req.mtu  # the record keeps what was asked: a re-run compares with it
+    req = bridge_mtu(req, facts)
     plan = plan_builder(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
                         old_default=facts.old_default, netns_exists=netns_exists)
     owner, owner_start = state.me()
@@ -272,7 +312,7 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
         gateway=str(req.gateway) if req.gateway else None,
         replaced_default=facts.old_default if isinstance(facts.old_default, dict) else None,
         host_netns=ctx.host_ns, netns_name=req.netns_name, netns_preexisting=netns_exists,
-        mac=req.mac, mtu=req.mtu, keep_netns=req.keep_netns, status="adding",
+        mac=req.mac, mtu=asked_mtu, keep_netns=req.keep_netns, status="adding",
         owner_pid=owner, owner_start=owner_start)
     state.record_attachment(rec)
     try:

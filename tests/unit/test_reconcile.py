@@ -111,8 +111,12 @@ def test_plan_of_what_differs_mends_it():
     batch = reconcile.plan(SPEC, Observed(host, inside, route), GUEST)
     assert batch.host == (("link", "set", "vhtest", "master", "br0"),
                           ("link", "set", "vhtest", "up"))
-    assert batch.guest == (("addr", "add", "198.51.100.2/24", "dev", "eth1"),
-                           ("addr", "del", "198.51.100.9/24", "dev", "eth1"))
+    # the extra one goes first: deleting a primary address deletes its secondaries
+    # and the default route, which went with the deleted address, is put back after
+    assert batch.guest == (("addr", "del", "198.51.100.9/24", "dev", "eth1"),
+                           ("addr", "add", "198.51.100.2/24", "dev", "eth1"),
+                           ("route", "replace", "default", "via", "198.51.100.1", "dev",
+                            "eth1"))
 
 
 def test_a_missing_attachment_is_planned_whole():

@@ -205,11 +205,14 @@ def differences(spec: AttachSpec, observed: Observed) -> list[Diff]:
                           (("link", "set", ifn, "address", spec.mac),)))
     if not inner.up:
         diffs.append(Diff("guest", f"{ifn} down", (("link", "set", ifn, "up"),)))
+    # Extra addresses go first: deleting a primary IPv4 address also deletes the
+    # secondaries of its subnet, which an address added first would be.
     wanted = {str(ip) for ip in spec.addresses}
+    extra = sorted(set(inner.addrs) - wanted)
+    for cidr in extra:
+        diffs.append(Diff("guest", f"extra address {cidr}", (("addr", "del", cidr, "dev", ifn),)))
     for cidr in sorted(wanted - set(inner.addrs)):
         diffs.append(Diff("guest", f"no address {cidr}", (("addr", "add", cidr, "dev", ifn),)))
-    for cidr in sorted(set(inner.addrs) - wanted):
-        diffs.append(Diff("guest", f"extra address {cidr}", (("addr", "del", cidr, "dev", ifn),)))
     if spec.gateway is not None:
         now = observed.default
         if now is None or now.get("gateway") != str(spec.gateway) or now.get("dev") != ifn:
@@ -217,4 +220,9 @@ def differences(spec: AttachSpec, observed: Observed) -> list[Diff]:
                     f", not {spec.gateway} dev {ifn}" if now else
                     f"default route via nothing, not {spec.gateway}")
             diffs.append(Diff("guest", what, (route_line(spec, now),)))
+        elif extra:
+            # Deleting the old address takes the routes through it along: put the
+            # default route back once the new address is there.
+            last = diffs[-1]
+            diffs[-1] = Diff(last.side, last.what, (*last.fix, route_line(spec, now)))
     return diffs
