@@ -48,13 +48,15 @@ def add_plan(name: str, ip: Interface | None = None, tool: str = "brctl",
         ("ip", "link", "add", "name", name, "type", "bridge")
     steps = [
         host_step(create, f"create the bridge {name}, the switch the containers plug into",
-                  ("ip", "link", "del", name), host_ns),
-        host_step(("ip", "link", "set", name, "up"), f"bring {name} up", None, host_ns),
+                  ("ip", "link", "del", name), host_ns, key="bridge.create"),
+        host_step(("ip", "link", "set", name, "up"), f"bring {name} up", None, host_ns,
+                  key="bridge.up"),
     ]
     if ip is not None:
         steps.append(host_step(("ip", "addr", "add", str(ip), "dev", name),
                                f"give {name} the address {ip.ip}: the host's side of "
-                               f"{ip.network}, and the containers' gateway", None, host_ns))
+                               f"{ip.network}, and the containers' gateway", None, host_ns,
+                               key="bridge.addr"))
     return steps
 
 

@@ -30,17 +30,19 @@ def path(name: str) -> str:
 
 def expose_plan(pid: int, name: str) -> list[Step]:
     return [
-        Step(("mkdir", "-p", NETNS_DIR), "make the directory where ip netns looks for names"),
+        Step(("mkdir", "-p", NETNS_DIR), "make the directory where ip netns looks for names",
+             key="netns.mkdir"),
         Step(("ln", "-s", f"/proc/{pid}/ns/net", path(name)),
              f"name PID {pid}'s network namespace \"{name}\" so ip netns can enter it",
-             ("rm", "-f", path(name))),
+             ("rm", "-f", path(name)), key="netns.link"),
     ]
 
 
 def unexpose_plan(name: str, pid: int | None = None) -> list[Step]:
     undo = ("ln", "-s", f"/proc/{pid}/ns/net", path(name)) if pid else None
     return [Step(("rm", path(name)),
-                 f"remove the name \"{name}\": ip netns no longer needs it", undo)]
+                 f"remove the name \"{name}\": ip netns no longer needs it", undo,
+                 key="netns.unlink")]
 
 
 class NetnsLink(Frozen):

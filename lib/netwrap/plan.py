@@ -57,9 +57,9 @@ class Step(Frozen):
         return d
 
 
-def note(why: str) -> Step:
+def note(why: str, key: str | None = None) -> Step:
     """A line for ``--explain`` only."""
-    return Step((), why)
+    return Step((), why, key=key)
 
 
 def on_host(argv: Sequence[str], host_ns: str | None) -> Argv:

@@ -41,41 +41,24 @@ class Quit(Exception):
     """The user typed q at a prompt."""
 
 
-def _strip_netns(argv: Sequence[str]) -> tuple[str | None, tuple[str, ...]]:
-    if tuple(argv[:3]) == ("ip", "netns", "exec") and len(argv) > 4:
-        return argv[3], tuple(argv[4:])
-    return None, tuple(argv)
+# A step's stable key (``netwrap.plan.Step.key``) -> the tutorial text that explains it.
+TEXT_FOR_KEY = {
+    "netns.mkdir": "mkdir", "netns.link": "ln", "bridge.create": "bridge_create",
+    "bridge.up": "bridge_up", "bridge.addr": "bridge_addr", "veth.create": "veth_add",
+    "host.mtu": "host_mtu", "host.up": "veth_up", "bridge.attach": "addif",
+    "guest.move": "move", "guest.rename": "rename", "guest.mac": "mac", "guest.mtu": "mtu",
+    "guest.addr": "addr", "guest.up": "link_up", "route.none": "route_none",
+    "route.delete": "route_del", "route.add": "route_add",
+}
 
 
-def step_key(step: Step, guest_ns: str, br: str) -> str:
+def step_key(step: Step) -> str:
     """Which text explains a step of ``bridge.add_plan`` or ``nic.add_plan``; pure."""
-    if step.is_note:
-        return "route_none"
-    where, a = _strip_netns(step.argv)
-    inside = where == guest_ns
-    if a[:2] == ("brctl", "addbr") or (a[:3] == ("ip", "link", "add") and a[-1] == "bridge"):
-        return "bridge_create"
-    if a[:3] == ("ip", "link", "add") and "veth" in a:
-        return "veth_add"
-    if a[:2] == ("brctl", "addif") or (a[:3] == ("ip", "link", "set") and "master" in a):
-        return "addif"
-    if a[:3] == ("ip", "link", "set") and len(a) == 6 and a[4] == "netns":
-        return "move"
-    if a[:3] == ("ip", "link", "set") and len(a) == 6 and a[4] == "name":
-        return "rename"
-    if a[:3] == ("ip", "link", "set") and a[-1] == "up":
-        return "link_up" if inside else ("bridge_up" if a[3] == br else "veth_up")
-    if a[:3] == ("ip", "addr", "add"):
-        return "addr" if inside else "bridge_addr"
-    if a[:4] == ("ip", "route", "delete", "default"):
-        return "route_del"
-    if a[:4] == ("ip", "route", "add", "default"):
-        return "route_add"
-    if a[:1] == ("mkdir",):
-        return "mkdir"
-    if a[:2] == ("ln", "-s"):
-        return "ln"
-    raise NetwrapError(f"the tutorial has no text for: {shlex.join(step.argv)}")
+    try:
+        return TEXT_FOR_KEY[step.key]
+    except KeyError:
+        raise NetwrapError(f"the tutorial has no text for: {shlex.join(step.argv)} "
+                           f"(step key {step.key})") from None
 
 
 def _interrupt(signum, _frame):
@@ -327,7 +310,7 @@ class Tutorial:
         self.ask("ns_ls", [ls])
         self.table([_ls_row(self.show(ls, echo=False))], ["link", "points_to"])
         for step in netns.expose_plan(self.pid, self.ns):
-            key = step_key(step, self.ns, self.br)
+            key = step_key(step)
             self.ask(key, [step.argv])
             self.do([step])
             if key == "ln":
@@ -363,7 +346,7 @@ class Tutorial:
         plan += nic.add_plan(req, tool=self.tool, host_ns=self.host_ns, old_default=old,
                              netns_exists=True)
         for step in plan:
-            key = step_key(step, self.ns, self.br)
+            key = step_key(step)
             self.ask(key, [] if step.is_note else [step.argv])
             self.do([step])
             self.after(key)

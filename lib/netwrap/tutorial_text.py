@@ -111,6 +111,14 @@ TEXT: dict[str, dict[str, str]] = {
                              "crossover cable.\n{host_if} stays on the host, {guest_if} goes "
                              "into the container (the walkthrough's\nveth-host and "
                              "veth-guest).",
+        "step.host_mtu.title": "Set the host end's MTU",
+        "step.host_mtu.why": "Both ends of a veth should match the bridge's MTU, or large "
+                             "packets are lost\nsilently (on an overlay network the bridge "
+                             "often has 1450).",
+        "step.mac.title": "Give {ifname} its MAC address",
+        "step.mac.why": "Set before the interface is up, as a real NIC comes with its own.",
+        "step.mtu.title": "Set {ifname}'s MTU",
+        "step.mtu.why": "The same MTU as the host end and the bridge.",
         "step.veth_up.title": "Bring the host end {host_if} up",
         "step.veth_up.why": "The container's end is brought up later, once it is inside.",
         "step.addif.title": "Plug {host_if} into {br}",
@@ -241,6 +249,13 @@ TEXT: dict[str, dict[str, str]] = {
         "step.veth_add.why": "veth(Virtual Ethernet)は、クロスケーブルで直結された仮想NICの"
                              "ペアを作るLinuxの機能です。\nホスト側が{host_if}、ゲスト側が"
                              "{guest_if}です(元記事のveth-hostとveth-guest)。",
+        "step.host_mtu.title": "ホスト側のMTUを設定する",
+        "step.host_mtu.why": "vethの両端はブリッジのMTUに合わせます。合わないと大きなパケットが"
+                             "\n黙って捨てられます(オーバーレイではブリッジが1450のことが多い)。",
+        "step.mac.title": "{ifname}にMACアドレスを設定する",
+        "step.mac.why": "本物のNICと同じく、起動する前に設定します。",
+        "step.mtu.title": "{ifname}のMTUを設定する",
+        "step.mtu.why": "ホスト側とブリッジと同じMTUにします。",
         "step.veth_up.title": "ホスト側の{host_if}を起動する",
         "step.veth_up.why": "ゲスト側は、コンテナに突っ込んでから起動します。",
         "step.addif.title": "{host_if}を{br}に接続する",

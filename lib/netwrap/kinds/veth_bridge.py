@@ -96,7 +96,7 @@ def walkthrough(spec: AttachSpec, host: NetnsRef, guest: NetnsRef, *, guest_ifna
         fam = _fam(spec.gateway.version)
         if old_default is None:
             steps.append(note("the container has no default route, so there is none to "
-                              "delete: skipping ip route delete default"))
+                              "delete: skipping ip route delete default", key="route.none"))
         else:
             undo = None
             if isinstance(old_default, dict):
