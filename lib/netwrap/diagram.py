@@ -27,36 +27,40 @@ import json
 import os
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+
+from netwrap.records import Frozen, Record, asdict
 
 FORMATS = ("text", "dot", "svg")
 
 
 # -- the model (pure) ----------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Node:
-    id: str        # "ns:KEY" for a namespace, "if:KEY/IFNAME" for an interface
-    kind: str      # netns, bridge, veth, iface
-    name: str
-    ns: str | None = None          # the namespace key an interface is in
-    role: str | None = None        # for a netns: host, sandbox, container, netns
-    label: str | None = None       # for a netns: how to call it ("sandbox web (PID 42)")
-    addresses: tuple[str, ...] = ()
-    state: str | None = None
+class Node(Frozen):
+    __slots__ = ("id", "kind", "name", "ns", "role", "label", "addresses", "state")
+
+    def __init__(self, id: str,  # "ns:KEY" for a namespace, "if:KEY/IFNAME" for an interface
+                 kind: str,  # netns, bridge, veth, iface
+                 name: str,
+                 ns: str | None = None,  # the namespace key an interface is in
+                 role: str | None = None,  # for a netns: host, sandbox, container, netns
+                 label: str | None = None,  # for a netns: how to call it ("sandbox web (PID 42)")
+                 addresses: tuple[str, ...] = (), state: str | None = None) -> None:
+        self._init(id, kind, name, ns, role, label, addresses, state)
 
 
-@dataclass(frozen=True)
-class Edge:
-    kind: str  # "veth": the two ends of a pair (sorted); "port": interface -> bridge
-    a: str
-    b: str
+class Edge(Frozen):
+    __slots__ = ("kind", "a", "b")
+
+    # kind "veth": the two ends of a pair (sorted); "port": interface -> bridge
+    def __init__(self, kind: str, a: str, b: str) -> None:
+        self._init(kind, a, b)
 
 
-@dataclass
-class Model:
-    nodes: list[Node] = field(default_factory=list)
-    edges: list[Edge] = field(default_factory=list)
+class Model(Record):
+    __slots__ = ("nodes", "edges")
+
+    def __init__(self, nodes: list[Node] | None = None, edges: list[Edge] | None = None) -> None:
+        self._init([] if nodes is None else nodes, [] if edges is None else edges)
 
     def node(self, node_id: str) -> Node:
         return next(n for n in self.nodes if n.id == node_id)
@@ -301,14 +305,15 @@ def dot(model: Model) -> str:
 
 # -- gathering the JSON (through the runner) -----------------------------------------
 
-@dataclass(frozen=True)
-class Source:
+class Source(Frozen):
     """Where a namespace's JSON comes from: a PID (nsenter) or a name (ip -n)."""
-    key: str
-    label: str
-    role: str
-    pid: int | None = None
-    netns: str | None = None  # a /var/run/netns name; None with pid None: our own netns
+
+    __slots__ = ("key", "label", "role", "pid", "netns")
+
+    def __init__(self, key: str, label: str, role: str, pid: int | None = None,
+                 netns: str | None = None,  # a /var/run/netns name; None with no pid: ours
+                 ) -> None:
+        self._init(key, label, role, pid, netns)
 
     def ip(self, *args: str) -> tuple[str, ...]:
         from netwrap.netref import NetnsRef

@@ -43,7 +43,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from netwrap import fastpath, observe, query, reconcile, validate
+from netwrap import fastpath, observe, query, reconcile, records, validate
 from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.kinds import AttachSpec, Observed
 from netwrap.netref import NetnsRef
@@ -377,15 +377,17 @@ def _old_default(pid: int, version: int) -> dict | None:
 
 # -- up ----------------------------------------------------------------------------------
 
-@dataclass
-class UpPlan:
-    host: Step | None
-    guests: list[Step]
-    start: list[str]  # sandboxes to start first
-    made_bridges: list[str]
-    made_addresses: list[list[str]]
-    made_links: dict[str, dict]
-    changes: int  # kernel changes planned; 0 means the lab is already up
+class UpPlan(records.Record):
+    __slots__ = ("host", "guests", "start", "made_bridges", "made_addresses", "made_links",
+                 "changes")
+
+    def __init__(self, host: Step | None, guests: list[Step],
+                 start: list[str],  # sandboxes to start first
+                 made_bridges: list[str], made_addresses: list[list[str]],
+                 made_links: dict[str, dict],
+                 changes: int,  # kernel changes planned; 0 means the lab is already up
+                 ) -> None:
+        self._init(host, guests, start, made_bridges, made_addresses, made_links, changes)
 
     @property
     def steps(self) -> list[Step]:
