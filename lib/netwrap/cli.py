@@ -191,36 +191,14 @@ def cmd_bridge_del(ctx: Context, args) -> int:
 # -- nic -----------------------------------------------------------------------------
 
 def _nic_request(ctx: Context, args):
-    """Validate every option before anything runs."""
-    from netwrap.nic import NicRequest
+    """Validate every option before anything runs (``netwrap.requests``)."""
+    from netwrap import requests
 
-    ifname = validate.ifname(args.ifname, "--ifname")
-    for opt in ("host_ifname", "guest_ifname"):  # given but empty is an error too
-        if getattr(args, opt) is not None:
-            validate.ifname(getattr(args, opt), "--" + opt.replace("_", "-"))
-    if args.host_ifname and args.host_ifname == args.guest_ifname:
-        raise UsageError("--host-ifname and --guest-ifname must differ")
-    bridge_name = validate.ifname(args.bridge, "bridge name")
-    ip = validate.cidr(args.ip, "--ip")
-    gw = validate.gateway(args.gateway, ip) if args.gateway is not None else None
-    mac = validate.mac(args.mac) if args.mac is not None else None
-    mtu = validate.mtu(args.mtu, ip.version) if args.mtu is not None else None
-    if args.netns_name is not None:
-        validate.netns_name(args.netns_name)
-    if getattr(args, "fast", False):
-        # The fast path names no netns and renames nothing: say so rather than ignore.
-        unused = [opt for opt, given in (("--keep-netns", args.keep_netns),
-                                         ("--netns-name", args.netns_name is not None),
-                                         ("--guest-ifname", args.guest_ifname is not None),
-                                         ("--bridge-tool brctl", args.bridge_tool == "brctl"))
-                  if given]
-        if unused:
-            raise UsageError(f"--fast does not use {', '.join(unused)} (it creates the veth "
-                             "straight into the container and attaches with ip)")
-    return NicRequest(pid=0, bridge=bridge_name, ip=ip, gateway=gw, ifname=ifname,
-                      host_ifname=args.host_ifname or "", guest_ifname=args.guest_ifname or "",
-                      netns_name=args.netns_name or "", mac=mac, mtu=mtu,
-                      keep_netns=args.keep_netns)
+    return requests.nic_add(
+        bridge=args.bridge, ip=args.ip, gateway=args.gateway, ifname=args.ifname,
+        host_ifname=args.host_ifname, guest_ifname=args.guest_ifname,
+        netns_name=args.netns_name, mac=args.mac, mtu=args.mtu, keep_netns=args.keep_netns,
+        fast=getattr(args, "fast", False), bridge_tool=args.bridge_tool)
 
 
 def cmd_nic_add(ctx: Context, args) -> int:
