@@ -46,6 +46,7 @@ def cmd_down(ctx, args) -> int:
     from netwrap import lab
 
     spec = lab.load(args.lab)
+    lab.built_elsewhere(ctx, spec.name, "down", args.lab)
     steps = lab.down(ctx, spec.name)
     if not ctx.dry_run:
         if ctx.as_json:
@@ -63,6 +64,7 @@ def cmd_status(ctx, args) -> int:
     from netwrap.output import emit
 
     spec = lab.load(args.lab)
+    lab.built_elsewhere(ctx, spec.name, "status", args.lab)
     rows = lab.status(ctx, spec)
     emit(ctx.as_json, rows, ["kind", "name", "state", "detail"])
     return 0 if all(row["state"] == "ok" for row in rows) else 3

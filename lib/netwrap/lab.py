@@ -325,6 +325,36 @@ def remove_record(lab: str, host_ns: str | None) -> None:
         pass
 
 
+def built_elsewhere(ctx, lab_name: str, verb: str, path: str) -> None:
+    """A lab recorded only under another host netns: refuse with the command to run,
+    rather than call it missing or say there is nothing to do (``down``, ``status``)."""
+    if read_record(lab_name, ctx.host_ns) is not None:
+        return
+    others = []
+    for ns in (None, *_recorded_netns(lab_name)):
+        if ns != ctx.host_ns and read_record(lab_name, ns) is not None:
+            others.append(ns)
+    if not others:
+        return
+    import shlex
+
+    where = others[0]
+    opt = f"--host-netns {shlex.quote(where)} " if where else ""
+    built = f"in the lab netns {where}" if where else "on this machine's own network"
+    raise NetwrapError(f"lab {lab_name} was built {built}; run: netwrap {opt}{verb} "
+                       f"{shlex.quote(path)}")
+
+
+def _recorded_netns(lab_name: str) -> list[str]:
+    try:
+        names = os.listdir(records_dir())
+    except FileNotFoundError:
+        return []
+    prefix = f"{lab_name}@"
+    return sorted(n[len(prefix):-len(".json")] for n in names
+                  if n.startswith(prefix) and n.endswith(".json"))
+
+
 # -- what is there -----------------------------------------------------------------------
 
 def host_state(runner, host_ns: str | None) -> dict[str, dict]:

@@ -5,6 +5,7 @@ says ok."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -91,3 +92,15 @@ def test_up_after_an_edit_replaces_the_old_address(one_node_lab):
     route = inside(pid, "route", "show", "default")[0]
     assert (route["gateway"], route["dev"]) == ("198.51.100.1", "eth1")
     assert status(lab, path) == (0, [])
+
+
+def test_a_lab_looked_at_from_the_wrong_place_says_where_it_is(one_node_lab):
+    lab, path, write, node = one_node_lab
+    run_netwrap("--host-netns", lab, "up", path, check=True)
+    for verb in ("down", "status"):
+        proc = run_netwrap(verb, path)
+        assert proc.returncode == 1
+        name = os.path.basename(path)[:-len(".yaml")]
+        assert proc.stderr == (f"netwrap: error: lab {name} was built in the lab netns "
+                               f"{lab}; run: netwrap --host-netns {lab} {verb} {path}\n")
+    assert status(lab, path) == (0, [])  # still standing, untouched
