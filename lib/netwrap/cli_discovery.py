@@ -51,7 +51,7 @@ def cmd_ps(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
-    from netwrap.cli import Formatter
+    from netwrap.cli_base import Formatter
 
     """Add ``ps`` and ``pid`` to netwrap's subcommands."""
 

@@ -71,7 +71,7 @@ def cmd_status(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
-    from netwrap.cli import Formatter
+    from netwrap.cli_base import Formatter
 
     def add(name: str, help: str, func, description: str) -> None:
         p = subparsers.add_parser(name, help=help, description=description, epilog=EXAMPLE,

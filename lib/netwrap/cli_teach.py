@@ -43,7 +43,7 @@ def cmd_diagram(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
-    from netwrap.cli import _sub
+    from netwrap.cli_base import sub as _sub
 
     p = _sub(subparsers, "tutorial", "the walkthrough step by step: why, the command, what "
                                      "changed (English or Japanese)", cmd_tutorial,

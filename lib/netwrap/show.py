@@ -23,7 +23,6 @@ iproute2's JSON into the jc-shaped rows of ``netwrap.parsers.ifconfig`` and
 
 from __future__ import annotations
 
-import argparse
 import ipaddress  # these three are imported by the CLI anyway (argparse, validate)
 import re
 import shlex
@@ -439,13 +438,8 @@ def cmd_host(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
-    from netwrap.cli import _sub
+    from netwrap.cli_base import sub as _sub
     from netwrap.parsers import PARSERS
-
-    def json_flag(p) -> None:
-        # also accepted after the subcommand; SUPPRESS keeps a global --json intact
-        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="machine-readable output (same as the global --json)")
 
     p = _sub(subparsers, "parse", "turn captured ifconfig, route, brctl or iptables-save "
                                   "text into a table or JSON", cmd_parse,
@@ -456,7 +450,6 @@ def register(subparsers) -> None:
     p.add_argument("kind", choices=sorted(PARSERS), metavar="KIND",
                    help="one of: " + ", ".join(sorted(PARSERS)))
     p.add_argument("file", nargs="?", metavar="FILE", help="the text (default or -: stdin)")
-    json_flag(p)
 
     p = _sub(subparsers, "show", "a target's interfaces and routes, as ifconfig and route "
                                  "show them inside its netns", cmd_show,
@@ -469,7 +462,6 @@ def register(subparsers) -> None:
                    help="a PID, a sandbox name, or a container name or ID prefix")
     p.add_argument("--source", choices=("auto", "net-tools", "ip"), default="auto",
                    help="where the rows come from (default: net-tools when installed)")
-    json_flag(p)
 
     p = _sub(subparsers, "host", "the host's bridges, their addresses and Docker's NAT and "
                                  "FORWARD rules", cmd_host,
@@ -479,4 +471,3 @@ def register(subparsers) -> None:
                          "bridge, a DOCKER chain, or a bridge's subnet. With --host-netns "
                          "LAB everything is read inside the lab.",
              epilog="example: netwrap --host-netns lab host --json")
-    json_flag(p)

@@ -197,9 +197,9 @@ def test_dry_run_starts_no_process_and_skips_heavy_imports():
 
 
 def test_not_root_is_told_to_use_dry_run(monkeypatch, capsys):
-    from netwrap import cli
+    from netwrap import cli, cli_base
 
-    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(cli_base.os, "geteuid", lambda: 1000)
     assert cli.main(["bridge", "add", "br0"]) == 1
     assert capsys.readouterr().err == (
         "netwrap: error: bridge add changes the kernel's network configuration and needs "

@@ -1,0 +1,125 @@
+"""``netwrap netns ...`` and ``netwrap exec``: name a target's netns for ip netns, run in it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from netwrap import validate
+from netwrap.cli_base import TARGET_HELP, Context, Parser, resolve_target, sub
+from netwrap.errors import NetwrapError, UsageError
+
+
+def cmd_netns_expose(ctx: Context, args) -> int:
+    from netwrap import netns
+
+    ctx.need_root("netns expose")
+    target = resolve_target(ctx, args.target, mutating=False)
+    name, exists = netns.name_for(target, args.name)
+    if exists:
+        sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
+        return 0
+    ctx.runner.run(netns.expose_plan(target.pid, name))
+    if not ctx.dry_run:
+        sys.stdout.write(f"{name}\n")
+    return 0
+
+
+def cmd_netns_unexpose(ctx: Context, args) -> int:
+    from netwrap import netns
+
+    name = validate.netns_name(args.name)
+    link = netns.read(name)
+    if link is None:
+        raise NetwrapError(f'no netns called "{name}" in {netns.NETNS_DIR}')
+    if link.state == "named":
+        raise NetwrapError(f'"{name}" was made by ip netns add, not netwrap: '
+                           f"remove it with ip netns del {name}")
+    ctx.need_root("netns unexpose")
+    ctx.runner.run(netns.unexpose_plan(name, link.pid))
+    return 0
+
+
+def cmd_netns_list(ctx: Context, args) -> int:
+    from netwrap import netns
+    from netwrap.output import emit
+
+    rows = [link.as_dict() for link in netns.links()]
+    emit(ctx.as_json, rows, ["name", "pid", "inode", "state"],
+         empty=f"no network namespaces in {netns.NETNS_DIR}")
+    return 0
+
+
+def cmd_netns_gc(ctx: Context, args) -> int:
+    from netwrap import netns
+
+    plan = netns.gc_plan()
+    if not plan:
+        if not ctx.dry_run:
+            sys.stdout.write("no dangling netns links\n")
+        return 0
+    ctx.need_root("netns gc")
+    ctx.runner.run(plan)
+    if not ctx.dry_run:
+        sys.stdout.write(f"removed {len(plan)} dangling netns link(s)\n")
+    return 0
+
+
+# -- exec ----------------------------------------------------------------------------
+
+def cmd_exec(ctx: Context, args) -> int:
+    from netwrap import netns
+    from netwrap.plan import in_netns, render
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise UsageError("give a command to run: netwrap exec TARGET -- CMD [ARG...]")
+    target = resolve_target(ctx, args.target, mutating=False)
+    name, exists = netns.name_for(target, args.netns_name)
+    expose = [] if exists else netns.expose_plan(target.pid, name)
+    unexpose = [] if exists else netns.unexpose_plan(name, target.pid)
+    argv = in_netns(command, name)
+    if ctx.dry_run:
+        from netwrap.plan import Step
+
+        step = Step(argv, "run the command in the container's netns, with the host's "
+                          "files and processes")
+        sys.stdout.write(render([*expose, step, *unexpose], ctx.runner.explain))
+        return 0
+    ctx.need_root("exec")
+    ctx.runner.run(expose)
+    try:
+        return ctx.runner.interactive(argv)
+    finally:
+        ctx.runner.run(unexpose)
+
+
+# -- parser --------------------------------------------------------------------------
+
+def register(subparsers) -> None:
+    ns = sub(subparsers, "netns", "expose a container's netns to ip netns, list and clean links",
+             description="Expose a process's network namespace under /var/run/netns so "
+                         "'ip netns exec NAME' works:\n  mkdir -p /var/run/netns\n"
+                         "  ln -s /proc/PID/ns/net /var/run/netns/NAME")
+    nsub = ns.add_subparsers(dest="netns_command", metavar="ACTION", parser_class=Parser)
+    nsub.required = True
+    p = sub(nsub, "expose", "ln -s /proc/PID/ns/net /var/run/netns/NAME", cmd_netns_expose)
+    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    p.add_argument("--name", help="the name under /var/run/netns (default: nw-<target>)")
+    p = sub(nsub, "unexpose", "remove /var/run/netns/NAME (the netns itself stays)",
+            cmd_netns_unexpose)
+    p.add_argument("name", metavar="NAME")
+    sub(nsub, "list", "the names in /var/run/netns: PID, inode, alive or dangling",
+        cmd_netns_list)
+    sub(nsub, "gc", "remove links whose process is gone (they dangle once a container stops)",
+        cmd_netns_gc)
+
+    p = sub(subparsers, "exec", "run a command inside a target's netns (ip netns exec)", cmd_exec,
+            description="Expose the target's netns, run 'ip netns exec NAME CMD...', remove "
+                        "the name again. Only the network is the container's: files and "
+                        "processes are still the host's, so the host's ifconfig and route "
+                        "work even if the image has none. The exit status is CMD's.",
+            epilog="example: netwrap exec web -- ip addr")
+    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    p.add_argument("--netns-name", help="name to expose it under (default: nw-<target>)")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")

@@ -1,0 +1,179 @@
+"""``netwrap bridge ...``, ``netwrap nic ...`` and ``netwrap gc``: attachments, made safe."""
+
+from __future__ import annotations
+
+import sys
+
+from netwrap import validate
+from netwrap.cli_base import TARGET_HELP, Context, Parser, resolve_target, sub
+
+
+def cmd_bridge_add(ctx: Context, args) -> int:
+    from netwrap import attach
+
+    name = validate.ifname(args.bridge, "bridge name")
+    ip = validate.cidr(args.ip, "bridge address") if args.ip is not None else None
+    ctx.need_root("bridge add")
+    plan = attach.bridge_add(ctx, name, ip)
+    if not plan and not ctx.dry_run:
+        sys.stdout.write(f"bridge {name} already exists"
+                         f"{' with ' + str(ip) if ip else ''}: nothing to do\n")
+    return 0
+
+
+def cmd_bridge_del(ctx: Context, args) -> int:
+    from netwrap import attach
+
+    name = validate.ifname(args.bridge, "bridge name")
+    ctx.need_root("bridge del")
+    attach.bridge_del(ctx, name, force=args.force)
+    return 0
+
+
+# -- nic -----------------------------------------------------------------------------
+
+def _nic_request(ctx: Context, args):
+    """Validate every option before anything runs (``netwrap.requests``)."""
+    from netwrap import requests
+
+    return requests.nic_add(
+        bridge=args.bridge, ip=args.ip, gateway=args.gateway, ifname=args.ifname,
+        host_ifname=args.host_ifname, guest_ifname=args.guest_ifname,
+        netns_name=args.netns_name, mac=args.mac, mtu=args.mtu, keep_netns=args.keep_netns,
+        fast=getattr(args, "fast", False), bridge_tool=args.bridge_tool)
+
+
+def cmd_nic_add(ctx: Context, args) -> int:
+    from netwrap import attach
+
+    req = _nic_request(ctx, args)
+    ctx.need_root("nic add")
+    target = resolve_target(ctx, args.target)
+    builder = {}
+    if args.fast:
+        from netwrap import fastpath
+
+        builder = {"plan_builder": fastpath.add_plan}
+    result = attach.add(ctx, req, target, replace_existing=args.replace, **builder)
+    if ctx.dry_run or result.record is None:
+        return 0
+    rec = result.record
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object(result.as_dict())
+    elif result.nothing_to_do:
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} is "
+                         "already in place: nothing to do\n")
+    else:
+        gw = f", default route via {rec.gateway}" if rec.gateway else ""
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} "
+                         f"(host end {rec.host_ifname}){gw}\n")
+    return 0
+
+
+def cmd_nic_del(ctx: Context, args) -> int:
+    from netwrap import attach
+
+    ifname = validate.ifname(args.ifname, "--ifname")
+    if args.netns_name is not None:
+        validate.netns_name(args.netns_name)
+    ctx.need_root("nic del")
+    target = resolve_target(ctx, args.target)
+    attach.remove(ctx, target, ifname, args.netns_name, force=args.force)
+    return 0
+
+
+def cmd_nic_list(ctx: Context, args) -> int:
+    from netwrap import attach
+    from netwrap.output import emit
+
+    emit(ctx.as_json, attach.rows(),
+         ["target", "pid", "ifname", "address", "bridge", "host_ifname", "gateway",
+          "replaced_default", "host_netns", "state"],
+         empty="no attachments recorded")
+    return 0
+
+
+def cmd_gc(ctx: Context, args) -> int:
+    from netwrap import attach
+
+    ctx.need_root("gc")
+    res = attach.gc(ctx)
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object({"dropped": [r.as_dict() for r in res.dropped], "links": res.links,
+                     "interrupted": [r.as_dict() for r in res.interrupted]})
+    elif not ctx.dry_run:
+        for rec in res.dropped:
+            sys.stdout.write(f"dropped the record of {rec.container.name}:{rec.ifname} "
+                             "(the container is gone)\n")
+        for link in res.links:
+            sys.stdout.write(f"removed the dangling netns link {link}\n")
+        for rec in res.interrupted:
+            sys.stdout.write(f"{rec.container.name}:{rec.ifname} was left half-done; undo "
+                             f"it with: netwrap nic del {rec.container.name} "
+                             f"--ifname {rec.ifname}\n")
+        if not (res.dropped or res.links or res.interrupted):
+            sys.stdout.write("nothing to clean up\n")
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------
+
+def register(subparsers) -> None:
+    br = sub(subparsers, "bridge", "create or delete a bridge on the host")
+    bsub = br.add_subparsers(dest="bridge_command", metavar="ACTION", parser_class=Parser)
+    bsub.required = True
+    p = sub(bsub, "add", "brctl addbr BR; ip link set BR up; ip addr add CIDR dev BR",
+            cmd_bridge_add, epilog="example: netwrap bridge add br0 --ip 192.168.200.1/24")
+    p.add_argument("bridge", metavar="BR")
+    p.add_argument("--ip", metavar="CIDR", help="the host's address on it, e.g. 192.168.200.1/24")
+    p = sub(bsub, "del", "take the bridge down and delete it", cmd_bridge_del)
+    p.add_argument("bridge", metavar="BR")
+    p.add_argument("--force", action="store_true",
+                   help="delete it even with containers' interfaces still plugged in")
+
+    nic = sub(subparsers, "nic", "add or remove a network interface in a running container")
+    nsub = nic.add_subparsers(dest="nic_command", metavar="ACTION", parser_class=Parser)
+    nsub.required = True
+    p = sub(nsub, "add", "add a NIC to a running container (the walkthrough, section 4)",
+            cmd_nic_add,
+            description="Create a veth pair, plug the host end into BR, move the other end "
+                        "into the container's netns, rename, address and bring it up, and "
+                        "(with --gateway) move the default route to it.",
+            epilog="example: netwrap nic add 10170 --netns-name hoge --bridge br0 "
+                   "--ip 192.168.200.101/24 --gateway 192.168.200.1")
+    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    p.add_argument("--bridge", required=True, metavar="BR", help="the host bridge to plug into")
+    p.add_argument("--ip", required=True, metavar="CIDR", help="address inside, e.g. "
+                   "192.168.200.101/24")
+    p.add_argument("--gateway", metavar="IP", help="make this the container's default route")
+    p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
+    p.add_argument("--host-ifname", metavar="NAME",
+                   help="host end of the veth (default: vh + 10 hex, stable per container)")
+    p.add_argument("--guest-ifname", metavar="NAME",
+                   help="temporary name of the container end before the rename")
+    p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
+    p.add_argument("--mac", help="MAC address inside, e.g. 02:42:c0:a8:c8:65")
+    p.add_argument("--mtu", type=int, help="MTU of both ends (68-65535)")
+    p.add_argument("--keep-netns", action="store_true",
+                   help="leave /var/run/netns/NAME in place afterwards")
+    p.add_argument("--replace", action="store_true",
+                   help="if netwrap already attached IFNAME differently, remove that first")
+    p.add_argument("--fast", action="store_true",
+                   help="two processes instead of the walkthrough's one per step: the veth "
+                        "made straight into the container, then one ip -batch inside")
+    p = sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
+                         "the default route it replaced", cmd_nic_del)
+    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
+    p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
+    p.add_argument("--force", action="store_true",
+                   help="also delete an interface netwrap did not add (e.g. by hand)")
+    sub(nsub, "list", "the attachments netwrap made (from /run/netwrap), and their state",
+        cmd_nic_list)
+
+    sub(subparsers, "gc", "drop records of containers that are gone and dangling netns links",
+        cmd_gc)

@@ -1,0 +1,80 @@
+"""``netwrap sandbox ...`` and ``netwrap demo``: throwaway containers, and the walkthrough."""
+
+from __future__ import annotations
+
+import sys
+
+from netwrap import validate
+from netwrap.cli_base import Context, Parser, sub
+from netwrap.errors import NetwrapError
+
+
+def cmd_sandbox_start(ctx: Context, args) -> int:
+    from netwrap import sandbox
+
+    name = validate.netns_name(args.name)
+    if ctx.dry_run:
+        ctx.runner.run(sandbox.start_plan(name))
+        return 0
+    ctx.need_root("sandbox start")
+    box = sandbox.start(ctx.runner, name)
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object(box.as_dict())
+    else:
+        sys.stdout.write(f"sandbox {box.name} running as PID {box.pid}\n")
+    return 0
+
+
+def cmd_sandbox_stop(ctx: Context, args) -> int:
+    from netwrap import sandbox
+
+    name = validate.netns_name(args.name)
+    box = sandbox.load(name)
+    if box is None:
+        raise NetwrapError(f'no sandbox called "{name}"')
+    ctx.need_root("sandbox stop")
+    ctx.runner.run(sandbox.stop_plan(box))
+    if not ctx.dry_run:
+        sandbox.wait_gone(box)
+    return 0
+
+
+def cmd_sandbox_list(ctx: Context, args) -> int:
+    from netwrap import sandbox
+    from netwrap.output import emit
+
+    rows = [box.as_dict() for box in sandbox.all_sandboxes()]
+    emit(ctx.as_json, rows, ["name", "pid", "netns_inode", "state"], empty="no sandboxes")
+    return 0
+
+
+def cmd_demo(ctx: Context, args) -> int:
+    from netwrap import demo
+
+    ctx.need_root("demo")
+    return demo.run(ctx, pause=args.pause)
+
+
+# -- parser --------------------------------------------------------------------------
+
+def register(subparsers) -> None:
+    sb = sub(subparsers, "sandbox", "throwaway containers without Docker: a process in new "
+                             "net, uts, mount and pid namespaces")
+    ssub = sb.add_subparsers(dest="sandbox_command", metavar="ACTION", parser_class=Parser)
+    ssub.required = True
+    p = sub(ssub, "start", "start a sandbox called NAME", cmd_sandbox_start)
+    p.add_argument("name", metavar="NAME")
+    p = sub(ssub, "stop", "stop sandbox NAME (its interfaces go with it)", cmd_sandbox_stop)
+    p.add_argument("name", metavar="NAME")
+    sub(ssub, "list", "the sandboxes netwrap started", cmd_sandbox_list)
+
+    p = sub(subparsers, "demo", "the whole walkthrough end to end, in a lab namespace (no Docker)",
+            cmd_demo,
+            description="Start a sandbox, expose its netns, show its interfaces and routes, "
+                        "create a bridge, add eth1, show them again, ping it from the lab "
+                        "host, and tear everything down. Everything happens inside a "
+                        "disposable lab namespace that plays the host: the machine's own "
+                        "network is never touched.")
+    p.add_argument("--pause", action="store_true", help="wait for Enter between sections")
