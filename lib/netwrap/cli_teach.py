@@ -25,15 +25,15 @@ def cmd_tutorial(ctx, args) -> int:
 
 
 def cmd_diagram(ctx, args) -> int:
-    from netwrap import diagram
+    from netwrap import diagram_gather
 
-    model = diagram.model_for(ctx.runner, ctx.host_ns, args.targets, ctx.dry_run)
+    model = diagram_gather.model_for(ctx.runner, ctx.host_ns, args.targets, ctx.dry_run)
     if ctx.as_json:
         from netwrap.output import emit_object
 
         emit_object(model.as_dict())
         return 0
-    result = diagram.render(ctx.runner, model, args.format)
+    result = diagram_gather.render(ctx.runner, model, args.format)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(result)

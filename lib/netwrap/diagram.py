@@ -12,8 +12,9 @@ peer ifindex (``link_index`` on one end is ``ifindex`` on the other) and by
     │ └── vh0a1b2c3d4e ══ eth1 in sandbox nwdemo-1a2b3c  │
     └────────────────────────────────────────────────────┘
 
-Three renderings: ``text`` (box characters), ``dot`` (Graphviz source) and
-``svg`` (``dot -Tsvg``, run through the runner).
+Two renderings here, ``text`` (box characters) and ``dot`` (Graphviz source);
+``netwrap.diagram_gather`` reads the JSON through the runner and adds ``svg``
+(``dot -Tsvg``).
 
 With no TARGET, ``netwrap diagram`` draws the host side plus every running
 netwrap sandbox and every namespace named in /var/run/netns that is wired to
@@ -23,10 +24,8 @@ other labs, are left out); name targets to draw exactly those.
 
 from __future__ import annotations
 
-import json
-import os
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from netwrap.records import Frozen, Record, asdict
 
@@ -301,141 +300,3 @@ def dot(model: Model) -> str:
         lines.append(f"  {_q(e.a)} -- {_q(e.b)} [{attrs}];")
     lines.append("}")
     return "".join(line + "\n" for line in lines)
-
-
-# -- gathering the JSON (through the runner) -----------------------------------------
-
-class Source(Frozen):
-    """Where a namespace's JSON comes from: a PID (nsenter) or a name (ip -n)."""
-
-    __slots__ = ("key", "label", "role", "pid", "netns")
-
-    def __init__(self, key: str, label: str, role: str, pid: int | None = None,
-                 netns: str | None = None,  # a /var/run/netns name; None with no pid: ours
-                 ) -> None:
-        self._init(key, label, role, pid, netns)
-
-    def ip(self, *args: str) -> tuple[str, ...]:
-        from netwrap.netref import NetnsRef
-
-        ref = NetnsRef.pid(self.pid) if self.pid is not None else NetnsRef.host(self.netns)
-        return ref.ip("-j", *args)
-
-    @property
-    def inode(self) -> int | None:
-        from netwrap import netns as netns_mod
-        from netwrap.targets import netns_inode
-
-        if self.pid is not None:
-            return netns_inode(self.pid)
-        if self.netns:
-            try:
-                return os.stat(netns_mod.path(self.netns)).st_ino
-            except OSError:
-                return None
-        return netns_inode("self")
-
-
-def host_source(host_ns: str | None) -> Source:
-    return Source("host", host_ns or "this machine", "host", netns=host_ns)
-
-
-def _named_inodes() -> dict[str, int]:
-    from netwrap import netns
-
-    return {link.name: link.inode for link in netns.links() if link.inode is not None}
-
-
-def gather(runner, source: Source, named: dict[str, int] | None = None) -> dict:
-    """One namespace's JSON, as ``build`` takes it."""
-    named = _named_inodes() if named is None else named
-
-    def ask(*args: str) -> list:
-        out = runner.query(source.ip(*args)).strip()
-        return json.loads(out) if out else []
-
-    links = ask("-d", "link", "show")
-    addrs = ask("addr", "show")
-    try:
-        ids = ask("netns", "list-id")
-    except Exception:  # noqa: BLE001 - an old ip without list-id: pairing still works
-        ids = []
-    nsids = {str(i["nsid"]): named[i["name"]] for i in ids
-             if i.get("name") in named and "nsid" in i}
-    return {"key": source.key, "label": source.label, "role": source.role,
-            "inode": source.inode, "links": links, "addrs": addrs, "nsids": nsids}
-
-
-def source_for(text_: str, dry_run: bool = False) -> Source:
-    """A TARGET: a PID, sandbox or container (``netwrap.targets``), or a /var/run/netns name."""
-    from netwrap import netns, targets
-    from netwrap.errors import NetwrapError
-
-    try:
-        target = targets.resolve(text_, dry_run=dry_run)
-    except NetwrapError:
-        link = netns.read(text_) if "/" not in text_ and text_ not in (".", "..") else None
-        if link is None or link.state == "dangling":
-            raise
-        return Source(f"netns-{text_}", f"netns {text_}", "netns", netns=text_)
-    role = target.kind if target.kind in ("sandbox", "pid") else "container"
-    label = (f"PID {target.pid}" if target.kind == "pid"
-             else f"{role} {target.name} (PID {target.pid})")
-    return Source(f"{target.kind}-{target.name}", label, role, pid=target.pid)
-
-
-def default_sources(host: Source) -> list[Source]:
-    """Every running sandbox and every live /var/run/netns name, once per namespace."""
-    from netwrap import netns, sandbox
-
-    seen = {host.inode}
-    found = []
-    for box in sandbox.all_sandboxes():
-        if box.alive and box.netns_inode not in seen:
-            seen.add(box.netns_inode)
-            found.append(Source(f"sandbox-{box.name}", f"sandbox {box.name} (PID {box.pid})",
-                                "sandbox", pid=box.pid))
-    for link in netns.links():
-        if link.state != "dangling" and link.inode not in seen:
-            seen.add(link.inode)
-            found.append(Source(f"netns-{link.name}", f"netns {link.name}", "netns",
-                                netns=link.name))
-    return found
-
-
-def model_for(runner, host_ns: str | None, targets_: Iterable[str] = (),
-              dry_run: bool = False) -> Model:
-    """Ask the kernel and build the model; with no targets, see the module docstring."""
-    from netwrap.errors import CommandError
-
-    host = host_source(host_ns)
-    named = _named_inodes()
-    spaces = [gather(runner, host, named)]
-    targets_ = list(targets_)
-    if targets_:
-        for t in targets_:
-            spaces.append(gather(runner, source_for(t, dry_run), named))
-        return build(spaces)
-    for source in default_sources(host):
-        try:
-            spaces.append(gather(runner, source, named))
-        except CommandError:
-            continue  # gone between listing and asking: not part of the picture
-    wired = wired_to_host(build(spaces))
-    return build([spaces[0], *(s for s in spaces[1:] if s["key"] in wired)])
-
-
-def render(runner, model: Model, fmt: str) -> str:
-    """The model as text, Graphviz source, or SVG (``dot -Tsvg`` through the runner)."""
-    if fmt == "text":
-        return text(model)
-    if fmt == "dot":
-        return dot(model)
-    import tempfile
-
-    with tempfile.NamedTemporaryFile("w", suffix=".dot", delete=False) as f:
-        f.write(dot(model))
-    try:
-        return runner.query(("dot", "-Tsvg", f.name))
-    finally:
-        os.unlink(f.name)

@@ -200,12 +200,12 @@ class Tutorial:
                 self.done.append(step)
 
     def diagram(self, key: str) -> None:
-        from netwrap import diagram
+        from netwrap import diagram, diagram_gather
 
         self.say("")
         self.say(self.t(key))
         target = self.box or str(self.pid)
-        model = diagram.model_for(self.runner, self.host_ns, [target])
+        model = diagram_gather.model_for(self.runner, self.host_ns, [target])
         self.say(diagram.text(model).rstrip("\n"), "   ")
 
     def run(self) -> None:
