@@ -34,6 +34,18 @@ class Context(Record):
         else:
             raise NetwrapError(message)
 
+    def done(self, message: str, **fields) -> None:
+        """Say what was done: one line, or with --json an object of ``fields`` (and the
+        line as "message"). Nothing under --dry-run, which printed the commands."""
+        if self.dry_run:
+            return
+        if self.as_json:
+            from netwrap.output import emit_object
+
+            emit_object({**fields, "message": message})
+        else:
+            sys.stdout.write(message + "\n")
+
     def need_root(self, what: str) -> None:
         if not self.dry_run and os.geteuid() != 0:
             raise NetwrapError(f"{what} changes the kernel's network configuration and "

@@ -37,6 +37,7 @@ def cmd_netns_unexpose(ctx: Context, args) -> int:
                            f"remove it with ip netns del {name}")
     ctx.need_root("netns unexpose")
     ctx.runner.run(netns.unexpose_plan(name, link.pid))
+    ctx.done(f"removed {netns.path(name)} (the namespace itself is untouched)", name=name)
     return 0
 
 
@@ -105,10 +106,13 @@ def register(subparsers) -> None:
     nsub.required = True
     p = sub(nsub, "expose", "ln -s /proc/PID/ns/net /var/run/netns/NAME", cmd_netns_expose)
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
-    p.add_argument("--name", help="the name under /var/run/netns (default: nw-<target>)")
+    p.add_argument("--netns-name", "--name", dest="name",
+                   help="the name under /var/run/netns (default: nw-<target>); --name is "
+                        "the same option")
     p = sub(nsub, "unexpose", "remove /var/run/netns/NAME (the netns itself stays)",
             cmd_netns_unexpose)
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="a name in /var/run/netns that netwrap (or "
+                   "ln -s) made")
     sub(nsub, "list", "the names in /var/run/netns: PID, inode, alive or dangling",
         cmd_netns_list)
     sub(nsub, "gc", "remove links whose process is gone (they dangle once a container stops)",

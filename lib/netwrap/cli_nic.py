@@ -15,9 +15,13 @@ def cmd_bridge_add(ctx: Context, args) -> int:
     ip = validate.cidr(args.ip, "bridge address") if args.ip is not None else None
     ctx.need_root("bridge add")
     plan = attach.bridge_add(ctx, name, ip)
-    if not plan and not ctx.dry_run:
-        sys.stdout.write(f"bridge {name} already exists"
-                         f"{' with ' + str(ip) if ip else ''}: nothing to do\n")
+    with_ip = f" with {ip}" if ip else ""
+    if plan:
+        ctx.done(f"bridge {name} created{with_ip}", bridge=name,
+                 address=str(ip) if ip else None, nothing_to_do=False)
+    else:
+        ctx.done(f"bridge {name} already exists{with_ip}: nothing to do", bridge=name,
+                 address=str(ip) if ip else None, nothing_to_do=True)
     return 0
 
 
@@ -27,6 +31,7 @@ def cmd_bridge_del(ctx: Context, args) -> int:
     name = validate.ifname(args.bridge, "bridge name")
     ctx.need_root("bridge del")
     attach.bridge_del(ctx, name, force=args.force)
+    ctx.done(f"bridge {name} deleted", bridge=name)
     return 0
 
 
@@ -128,10 +133,10 @@ def register(subparsers) -> None:
     bsub.required = True
     p = sub(bsub, "add", "brctl addbr BR; ip link set BR up; ip addr add CIDR dev BR",
             cmd_bridge_add, epilog="example: netwrap bridge add br0 --ip 192.168.200.1/24")
-    p.add_argument("bridge", metavar="BR")
+    p.add_argument("bridge", metavar="BR", help="the bridge's name, e.g. br0")
     p.add_argument("--ip", metavar="CIDR", help="the host's address on it, e.g. 192.168.200.1/24")
     p = sub(bsub, "del", "take the bridge down and delete it", cmd_bridge_del)
-    p.add_argument("bridge", metavar="BR")
+    p.add_argument("bridge", metavar="BR", help="the bridge's name")
     p.add_argument("--force", action="store_true",
                    help="delete it even with containers' interfaces still plugged in")
 

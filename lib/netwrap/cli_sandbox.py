@@ -65,9 +65,9 @@ def register(subparsers) -> None:
     ssub = sb.add_subparsers(dest="sandbox_command", metavar="ACTION", parser_class=Parser)
     ssub.required = True
     p = sub(ssub, "start", "start a sandbox called NAME", cmd_sandbox_start)
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="its name, also its hostname")
     p = sub(ssub, "stop", "stop sandbox NAME (its interfaces go with it)", cmd_sandbox_stop)
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="the sandbox's name")
     sub(ssub, "list", "the sandboxes netwrap started", cmd_sandbox_list)
 
     p = sub(subparsers, "demo", "the whole walkthrough end to end, in a lab namespace (no Docker)",

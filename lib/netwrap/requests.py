@@ -31,6 +31,10 @@ def nic_add(*, bridge: str, ip: str, gateway: str | None = None, ifname: str = "
     if host_ifname and host_ifname == guest_ifname:
         raise UsageError("--host-ifname and --guest-ifname must differ")
     bridge = validate.ifname(bridge, "bridge name")
+    if "@" in ip:  # pipework's IP/LEN@GW
+        addr, _, gw = ip.partition("@")
+        raise UsageError(f'--ip takes no gateway: use --ip {addr} --gateway {gw} '
+                         "(pipework's IP/LEN@GW is two options here)")
     iface = validate.cidr(ip, "--ip")
     gw = validate.gateway(gateway, iface) if gateway is not None else None
     mac = validate.mac(mac) if mac is not None else None

@@ -1,0 +1,53 @@
+"""Command-line habits people have (issue 15): global options after the command, plain
+``netwrap`` prints the help, pipework's IP@GW points to --gateway."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_netwrap
+
+WALK = ["nic", "add", "10170", "--bridge", "br0", "--ip", "198.51.100.101/24", "--gateway",
+        "198.51.100.1", "--bridge-tool", "ip"]
+
+
+def test_global_options_work_after_the_command_as_before_it():
+    before = run_netwrap("--dry-run", "--explain", *WALK)
+    after = run_netwrap(*WALK, "--dry-run", "--explain")
+    assert before.returncode == after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout and "# create a veth pair" in after.stdout
+
+
+def test_a_global_option_before_the_command_is_not_undone_by_the_subcommand():
+    proc = run_netwrap("--dry-run", "--bridge-tool", "brctl", *WALK[:-2])
+    assert "brctl addif br0" in proc.stdout
+
+
+def test_plain_netwrap_prints_the_help_with_demo_and_tutorial_first():
+    proc = run_netwrap()
+    assert proc.returncode == 0 and proc.stderr == ""
+    commands = [line.split()[0] for line in proc.stdout.split("COMMAND\n", 1)[1].splitlines()
+                if line.startswith("    ") and not line.startswith("     ")]
+    assert commands[:2] == ["demo", "tutorial"]
+    assert {"nic", "bridge", "up", "parse"} <= set(commands)
+
+
+def test_help_never_breaks_an_option_at_its_hyphens():
+    out = run_netwrap("nic", "add", "--help", env={"COLUMNS": "60"}).stdout
+    assert not any(line.rstrip().endswith(("--", "-")) for line in out.splitlines())
+
+
+def test_pipeworks_ip_at_gateway_points_to_gateway():
+    proc = run_netwrap("--dry-run", "nic", "add", "1", "--bridge", "br0", "--ip",
+                       "198.51.100.5/28@198.51.100.1")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == ("netwrap: error: --ip takes no gateway: use --ip 198.51.100.5/28 "
+                           "--gateway 198.51.100.1 (pipework's IP/LEN@GW is two options "
+                           "here)\n")
+
+
+@pytest.mark.parametrize("option", ["--name", "--netns-name"])
+def test_netns_expose_takes_the_same_option_name_as_the_rest(option):
+    proc = run_netwrap("--dry-run", "netns", "expose", "999999", option, "hoge")
+    assert proc.returncode == 0, proc.stderr
+    assert "ln -s /proc/999999/ns/net /var/run/netns/hoge" in proc.stdout
