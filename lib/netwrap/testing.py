@@ -44,12 +44,17 @@ class RecordingRunner(BaseRunner):
     a callable run just before that command "runs" (to send a signal, say).
     """
 
-    def __init__(self, queries: Mapping[Sequence[str], str] | None = None,
-                 fail_at: int = 0, stderr: str = "injected failure",
-                 fail_on: Mapping[Sequence[str], str] | None = None,
-                 actions: Mapping[Sequence[str], Callable[[], object]] | None = None,
-                 dry_run: bool = False, explain: bool = False, verbose: bool = False
-                 ) -> None:
+    def __init__(
+        self,
+        queries: Mapping[Sequence[str], str] | None = None,
+        fail_at: int = 0,
+        stderr: str = "injected failure",
+        fail_on: Mapping[Sequence[str], str] | None = None,
+        actions: Mapping[Sequence[str], Callable[[], object]] | None = None,
+        dry_run: bool = False,
+        explain: bool = False,
+        verbose: bool = False,
+    ) -> None:
         self.queries = {tuple(k): v for k, v in (queries or {}).items()}
         self.fail_at = fail_at
         self.stderr = stderr
@@ -102,16 +107,17 @@ class RecordingRunner(BaseRunner):
 class FaultRunner(BaseRunner):
     """Wraps a runner; fails or pauses before the N-th executed step of a plan."""
 
-    def __init__(self, inner: BaseRunner, fail_at: int = 0, pause_at: int = 0,
-                 pause_seconds: float = 60) -> None:
+    def __init__(
+        self, inner: BaseRunner, fail_at: int = 0, pause_at: int = 0, pause_seconds: float = 60
+    ) -> None:
         self.inner = inner
         self.fail_at, self.pause_at, self.pause_seconds = fail_at, pause_at, pause_seconds
         self.executed = 0
 
     @classmethod
-    def from_env(cls, inner: BaseRunner, environ: Mapping[str, str] = os.environ
-                 ) -> BaseRunner:
+    def from_env(cls, inner: BaseRunner, environ: Mapping[str, str] = os.environ) -> BaseRunner:
         """``inner`` wrapped as the NETWRAP_* variables ask, or ``inner`` if none is set."""
+
         def number(name: str) -> int:
             value = environ.get(name, "")
             return int(value) if value.isdigit() else 0
@@ -142,8 +148,9 @@ class FaultRunner(BaseRunner):
     def _pause(self, step: Step) -> None:
         from netwrap.transaction import check_signal, pending_signal
 
-        self.err.write(f"netwrap: test hook: paused before step {self.executed}: "
-                       f"{shlex.join(step.argv)}\n")
+        self.err.write(
+            f"netwrap: test hook: paused before step {self.executed}: {shlex.join(step.argv)}\n"
+        )
         self.err.flush()
         deadline = time.monotonic() + self.pause_seconds
         while pending_signal() is None and time.monotonic() < deadline:

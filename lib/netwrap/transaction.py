@@ -78,10 +78,13 @@ class RollbackIncomplete(NetwrapError):
         if isinstance(cause, KeyboardInterrupt):
             text, self.exit_status = "interrupted", 130
         else:
-            text, self.exit_status = str(cause) or type(cause).__name__, \
-                getattr(cause, "exit_status", 1)
-        super().__init__(f"{text}; rollback also failed, left to undo: "
-                         + "; ".join(str(x) for x in self.left))
+            text, self.exit_status = (
+                str(cause) or type(cause).__name__,
+                getattr(cause, "exit_status", 1),
+            )
+        super().__init__(
+            f"{text}; rollback also failed, left to undo: " + "; ".join(str(x) for x in self.left)
+        )
 
 
 class Intent:
@@ -93,10 +96,13 @@ class Intent:
     ``failed(left)`` after a failure that could not be fully undone (mark it failed).
     """
 
-    def __init__(self, begin: Callable[[], object] | None = None,
-                 ok: Callable[[], object] | None = None,
-                 rolled_back: Callable[[], object] | None = None,
-                 failed: Callable[[list[Leftover]], object] | None = None) -> None:
+    def __init__(
+        self,
+        begin: Callable[[], object] | None = None,
+        ok: Callable[[], object] | None = None,
+        rolled_back: Callable[[], object] | None = None,
+        failed: Callable[[list[Leftover]], object] | None = None,
+    ) -> None:
         self._begin, self._ok, self._rolled_back, self._failed = begin, ok, rolled_back, failed
 
     def begin(self) -> None:
@@ -121,9 +127,13 @@ class Undo(Frozen):
 
     __slots__ = ("action", "what", "shows")
 
-    def __init__(self, action: Callable[[], object], what: str,
-                 # the commands it runs, for a person to read (a list or a callable)
-                 shows: Sequence[Argv] | Callable[[], Sequence[Argv]] = ()) -> None:
+    def __init__(
+        self,
+        action: Callable[[], object],
+        what: str,
+        # the commands it runs, for a person to read (a list or a callable)
+        shows: Sequence[Argv] | Callable[[], Sequence[Argv]] = (),
+    ) -> None:
         self._init(action, what, shows)
 
     def commands(self) -> list[Argv]:
@@ -167,8 +177,9 @@ def check_signal(next_step: Step | None = None) -> None:
 @contextlib.contextmanager
 def _deferring(signals: Sequence[int]) -> Iterator[None]:
     global _open, _pending
-    saved = {s: signal.signal(s, _on_signal) for s in signals
-             if signal.getsignal(s) is not _on_signal}
+    saved = {
+        s: signal.signal(s, _on_signal) for s in signals if signal.getsignal(s) is not _on_signal
+    }
     _open += 1
     try:
         yield
@@ -192,6 +203,7 @@ def _ignoring(signals: Sequence[int]) -> Iterator[None]:
 
 # -- the transaction --------------------------------------------------------------------
 
+
 class Transaction:
     """Lock, record, run (several plans if need be), and undo it all on failure.
 
@@ -200,8 +212,13 @@ class Transaction:
     ``signals``: the signals deferred (the tutorial adds SIGHUP).
     """
 
-    def __init__(self, runner, intent: Intent | None = None, lock: bool = False,
-                 signals: Sequence[int] = DEFAULT_SIGNALS) -> None:
+    def __init__(
+        self,
+        runner,
+        intent: Intent | None = None,
+        lock: bool = False,
+        signals: Sequence[int] = DEFAULT_SIGNALS,
+    ) -> None:
         self.runner = runner
         self.intent = intent or Intent()
         self.lock = lock
@@ -266,8 +283,7 @@ class Transaction:
         self.intent.rolled_back()
 
     # -- doing -----------------------------------------------------------------------
-    def run(self, plan: Iterable[Step],
-            each: Callable[[Step], object] | None = None) -> list[Step]:
+    def run(self, plan: Iterable[Step], each: Callable[[Step], object] | None = None) -> list[Step]:
         """Run the steps in order; each one done is remembered for undo. Returns them.
 
         ``each(step)`` is called after each step that ran (a progress bar). On a
@@ -298,8 +314,12 @@ class Transaction:
         """Act on a deferred signal now (between phases that are not plan steps)."""
         check_signal()
 
-    def on_undo(self, action: Callable[[], object], what: str,
-                shows: Sequence[Argv] | Callable[[], Sequence[Argv]] = ()) -> Undo:
+    def on_undo(
+        self,
+        action: Callable[[], object],
+        what: str,
+        shows: Sequence[Argv] | Callable[[], Sequence[Argv]] = (),
+    ) -> Undo:
         """Remember an action to undo something done outside a plan (newest first with
         the steps). ``what`` names it in the error if it fails; ``shows`` lists its
         commands for ``undo_commands``. Returns a handle for ``discard``."""
