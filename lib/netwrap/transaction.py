@@ -147,6 +147,7 @@ class Undo(Frozen):
 _pending: int | None = None  # a deferred signal not yet acted on
 _open = 0  # deferring scopes open
 _immediate = 0  # interruptible() scopes open
+_undoing = 0  # rollbacks running: signals stay ignored, even in a nested run
 
 
 def _name(signum: int) -> str:
@@ -168,17 +169,25 @@ def pending_signal() -> int | None:
 
 
 def check_signal(next_step: Step | None = None) -> None:
-    """Raise ``Interrupted`` for a deferred signal, naming the step it stopped before."""
+    """Raise ``Interrupted`` for a deferred signal, naming the step it stopped before.
+
+    The signal is then acted on: it is not raised a second time (the clean-up after
+    it may run commands and ask the kernel things).
+    """
+    global _pending
     if _pending is not None:
+        signum, _pending = _pending, None
         where = f" before {shlex.join(next_step.argv)}" if next_step and next_step.argv else ""
-        raise Interrupted(f"interrupted by {_name(_pending)}{where}", _pending)
+        raise Interrupted(f"interrupted by {_name(signum)}{where}", signum)
 
 
 @contextlib.contextmanager
 def _deferring(signals: Sequence[int]) -> Iterator[None]:
     global _open, _pending
     saved = {
-        s: signal.signal(s, _on_signal) for s in signals if signal.getsignal(s) is not _on_signal
+        s: signal.signal(s, _on_signal)
+        for s in signals
+        if not _undoing and signal.getsignal(s) is not _on_signal
     }
     _open += 1
     try:
@@ -193,10 +202,13 @@ def _deferring(signals: Sequence[int]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _ignoring(signals: Sequence[int]) -> Iterator[None]:
+    global _undoing
     saved = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
+    _undoing += 1
     try:
         yield
     finally:
+        _undoing -= 1
         for s, handler in saved.items():
             signal.signal(s, handler)
 

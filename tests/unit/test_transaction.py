@@ -294,3 +294,29 @@ def test_without_a_block_run_defers_signals_and_rollback_is_explicit():
     assert txn.undo_commands() == undos("a")
     assert txn.rollback() == []
     assert r.commands == [("do", "a"), ("undo", "a")]
+
+
+def test_signals_stay_ignored_while_undoing_even_in_a_nested_run():
+    r = RecordingRunner(fail_at=2)
+    stop_plan = [Step(("kill", "41"), "stop the sandbox")]
+
+    def stop():  # an undo action that runs a plan itself (demo's sandbox stop)
+        os.kill(os.getpid(), signal.SIGTERM)
+        r.run(stop_plan)
+
+    with pytest.raises(CommandError), Transaction(r) as txn:
+        txn.on_undo(stop, what="netwrap sandbox stop box1")
+        txn.run(plan("a", "b"))
+    assert txn.outcome == ROLLED_BACK
+    assert r.commands == [("do", "a"), ("do", "b"), ("undo", "a"), ("kill", "41")]
+
+
+def test_a_signal_acted_on_is_not_raised_again_during_the_clean_up():
+    r = RecordingRunner(actions={("do", "a"): lambda: os.kill(os.getpid(), signal.SIGINT)})
+    txn = Transaction(r)
+    with pytest.raises(Interrupted, match="before do b"):
+        txn.run(plan("a", "b"))
+    txn.rollback()
+    with txn.interruptible():  # a look at what is left, after the clean-up
+        r.call(("ip", "link"))
+    assert r.commands == [("do", "a"), ("undo", "a"), ("ip", "link")]
