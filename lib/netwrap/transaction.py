@@ -220,8 +220,13 @@ class Transaction:
     """Lock, record, run (several plans if need be), and undo it all on failure.
 
     ``runner``: a ``netwrap.runner`` runner; ``intent``: an ``Intent`` (or None: no
-    record); ``lock``: take ``netwrap.state.lock()`` for the whole block;
+    record); ``lock``: take ``netwrap.state.lock()`` (re-entrant) for the whole block;
     ``signals``: the signals deferred (the tutorial adds SIGHUP).
+
+    If ``Intent.begin`` fails nothing has run and its error is raised. If
+    ``Intent.rolled_back`` or ``Intent.failed`` fails after a rollback, its error is
+    raised instead of the first one (the kernel is as undone as it could be; the
+    record still says "adding", which ``nic list`` shows as interrupted).
     """
 
     def __init__(
@@ -306,7 +311,7 @@ class Transaction:
         if self.dry_run:
             self.runner.run(plan)
             return []
-        scope = contextlib.nullcontext() if self._scope else _deferring(self.signals)
+        scope = contextlib.nullcontext() if self._scope is not None else _deferring(self.signals)
         ran = []
         with scope:
             for step in plan:
@@ -381,7 +386,7 @@ class Transaction:
         if self.dry_run:
             yield
             return
-        with contextlib.nullcontext() if self._scope else _deferring(self.signals):
+        with contextlib.nullcontext() if self._scope is not None else _deferring(self.signals):
             check_signal()
             _immediate += 1
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
 import sys
 import threading
 
@@ -177,3 +178,24 @@ def test_sigterm_during_a_pause_undoes_and_names_the_step_it_stopped_before():
     assert str(info.value) == "interrupted by SIGTERM before b"
     assert info.value.exit_status == 143
     assert inner.commands == [("a",), ("undo-a",)]
+
+
+@pytest.mark.parametrize("env, loaded", [({}, False), ({"NETWRAP_FAIL_AT": "3"}, True)])
+def test_the_cli_loads_the_fault_hooks_only_when_asked(env, loaded):
+    code = (
+        "import sys\n"
+        "from netwrap import cli\n"
+        "cli.main(['--dry-run', 'bridge', 'add', 'nwx0', '--ip', '198.51.100.1/24'])\n"
+        "print('netwrap.testing' in sys.modules)\n"
+    )
+    lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NETWRAP_")}
+    proc = subprocess.run(
+        [PY, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**clean, "PYTHONPATH": lib, **env},
+        cwd="/",  # not the repo root, where netwrap.py (the launcher) would be found
+        check=True,
+    )
+    assert proc.stdout.splitlines()[-1] == str(loaded)
