@@ -12,6 +12,7 @@ failed and why>``, exit 1 (2 for bad usage).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from netwrap import validate
@@ -137,8 +138,12 @@ def main(argv: list[str] | None = None) -> int:
             tool = default_tool()
         from netwrap.cli_base import Context
 
-        ctx = Context(Runner(dry_run=args.dry_run, explain=args.explain, verbose=args.verbose),
-                      args.dry_run, args.json, args.host_netns, tool)
+        runner = Runner(dry_run=args.dry_run, explain=args.explain, verbose=args.verbose)
+        if os.environ.get("NETWRAP_FAIL_AT") or os.environ.get("NETWRAP_PAUSE_AT"):
+            from netwrap.testing import FaultRunner  # test hooks: only when asked for
+
+            runner = FaultRunner.from_env(runner)
+        ctx = Context(runner, args.dry_run, args.json, args.host_netns, tool)
         return args.func(ctx, args)
     except NetwrapError as exc:
         return _error(str(exc), exc.exit_status)

@@ -10,6 +10,11 @@ the default route, ping from the lab host, and tear everything down:
     ip netns exec nwlab-1a2b3c brctl addbr br0
     ...
     ip netns exec nwlab-1a2b3c ping -c 1 -W 2 198.51.100.101
+
+It runs as one ``netwrap.transaction.Transaction``: what must be undone at the end
+(the lab, the sandbox, the netns name) is registered as it is made, and is undone
+newest first however the demo ends; SIGINT/SIGTERM while a command runs is acted on
+once it finished.
 """
 
 from __future__ import annotations
@@ -18,12 +23,12 @@ import ipaddress
 import secrets
 import shlex
 import sys
-from collections.abc import Callable
 
 from netwrap import bridge, netns, nic, query, sandbox
 from netwrap.errors import NetwrapError
 from netwrap.plan import Step, on_host
 from netwrap.runner import Runner
+from netwrap.transaction import Transaction
 
 # Documentation ranges only: 203.0.113.0/24 plays Docker's 172.17.0.0/16 and
 # 198.51.100.0/24 plays the walkthrough's 192.168.200.0/24.
@@ -44,7 +49,7 @@ class Demo:
         self.lab = f"nwlab-{suffix}"
         self.box = f"nwdemo-{suffix}"
         self.ns = f"nwdemo-{suffix}"  # the walkthrough's "hoge"
-        self.cleanups: list[Callable[[], None]] = []
+        self.txn = Transaction(runner)  # what to undo at the end, newest first
 
     # -- printing -------------------------------------------------------------------
     def say(self, text: str = "") -> None:
@@ -53,7 +58,8 @@ class Demo:
 
     def section(self, title: str, text: str) -> None:
         if self.pause:
-            input("\n[Enter] ")
+            with self.txn.interruptible():
+                input("\n[Enter] ")
         self.say(f"\n== {title} ==")
         for line in text.splitlines():
             self.say(f"   {line}")
@@ -104,7 +110,8 @@ class Demo:
                      f"Everything below happens inside the netns {self.lab}, so this "
                      "machine's\nown interfaces and routes are never touched.")
         self.do([Step(("ip", "netns", "add", self.lab), "make the lab host")])
-        self.cleanups.append(lambda: r.call(("ip", "netns", "del", self.lab)))
+        self.txn.on_undo(lambda: r.call(("ip", "netns", "del", self.lab)),
+                         f"ip netns del {self.lab}")
         self.do([Step(("ip", "-n", self.lab, "link", "set", "lo", "up"),
                       "bring up its loopback")])
 
@@ -114,7 +121,8 @@ class Demo:
                      "sandbox\nprocess, and eth0 on a bridge called docker0 in the lab.")
         self.say(f"   $ netwrap sandbox start {self.box}")
         box = sandbox.start(r, self.box)
-        self.cleanups.append(lambda: (r.run(sandbox.stop_plan(box)), sandbox.wait_gone(box)))
+        self.txn.on_undo(lambda: (r.run(sandbox.stop_plan(box)), sandbox.wait_gone(box)),
+                         f"netwrap sandbox stop {self.box}")
         self.say(f"   sandbox {self.box} running as PID {box.pid}")
         self.do(bridge.add_plan("docker0", ipaddress.ip_interface(DOCKER_NET), self.tool,
                                 self.lab))
@@ -131,7 +139,8 @@ class Demo:
                      "A symlink in /var/run/netns names the process's network namespace.")
         self.show(("ls", "-l", f"/proc/{box.pid}/ns/net"))
         self.do(netns.expose_plan(box.pid, self.ns))
-        self.cleanups.append(lambda: r.call(("rm", "-f", netns.path(self.ns))))
+        named = self.txn.on_undo(lambda: r.call(("rm", "-f", netns.path(self.ns))),
+                                 f"rm -f {netns.path(self.ns)}")
         self.show(("ip", "netns", "list"))
         self.say("\n   Inside, with the host's own tools (only the network is the "
                  "container's):")
@@ -160,7 +169,7 @@ class Demo:
                      "dangle\nonce the container stops), the bridges, the sandbox and the lab.")
         self.do(nic.del_plan(box.pid, "eth1", self.ns, netns_exists=True))
         self.do(netns.unexpose_plan(self.ns))
-        self.cleanups.pop()
+        self.txn.discard(named)
         self.do(bridge.del_plan("br0", self.tool, self.lab))
         self.teardown()
         self.say("\nDone: nothing of the demo is left on this machine.")
@@ -177,16 +186,10 @@ class Demo:
         return host_if
 
     def teardown(self) -> None:
-        """Undo what is left, newest first; keep going past failures."""
-        errors = []
-        while self.cleanups:
-            undo = self.cleanups.pop()
-            try:
-                undo()
-            except NetwrapError as exc:
-                errors.append(str(exc))
-        if errors:
-            raise NetwrapError("clean-up failed: " + "; ".join(errors))
+        """Undo what is left, newest first; keep going past failures (and signals)."""
+        left = self.txn.rollback()
+        if left:
+            raise NetwrapError("clean-up failed: " + "; ".join(str(x) for x in left))
 
 
 def run(ctx, pause: bool = False) -> int:
@@ -194,10 +197,11 @@ def run(ctx, pause: bool = False) -> int:
     if ctx.dry_run:
         raise NetwrapError("the demo runs for real inside a lab namespace; to see the "
                            "walkthrough's commands use --dry-run on bridge add / nic add")
-    try:
-        demo.run()
-    except BaseException:
-        demo.say("\n   (stopping: cleaning up everything the demo made)")
-        demo.teardown()
-        raise
+    with demo.txn:
+        try:
+            demo.run()
+        except BaseException:
+            demo.say("\n   (stopping: cleaning up everything the demo made)")
+            demo.teardown()
+            raise
     return 0

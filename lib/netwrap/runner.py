@@ -1,39 +1,42 @@
 """The runner: the only code in netwrap that starts processes.
 
-It executes a plan step by step, or prints it (``--dry-run``), and when a step
-fails, or SIGINT/SIGTERM arrives, it runs the undo argv of every step already
-done, in reverse, then raises ``CommandError`` naming the failing command.
+It executes a plan step by step, or prints it (``--dry-run``); when a step fails,
+or SIGINT/SIGTERM arrives, the steps already done are undone in reverse and the
+error names the failing command. ``run`` is a ``netwrap.transaction.Transaction``
+of one plan with no lock and no record; commands that must also lock and record
+use a Transaction directly.
 
     runner = Runner(dry_run=True)
     runner.run([Step(("ip", "link", "set", "br0", "up"), "bring the bridge up")])
     # prints: ip link set br0 up
 
-Commands run through ``subprocess``. The design card chose ``sh``; measured on
-this machine (bench/bench_up.py prints it), ``sh`` costs 60-100 ms to import and
-about 7 ms per command against about 1 ms for ``subprocess.run``, which made
-``up`` of a 100-container lab slower than the CNI plugin it is compared with.
-A step's ``input`` (``ip -batch -``) is fed to the command's stdin.
+A runner is anything with this shape (``BaseRunner`` gives ``run`` and
+``rollback`` on top of the rest):
 
-Signals: SIGINT or SIGTERM during a plan is acted on between steps, so the
-command in flight finishes and is undone with the others (a change half-made by
-a killed ``ip`` could not be undone exactly). A second signal while a command
-hangs stops waiting at once.
+- ``execute(step)``: one step of a plan (the fault hooks count these);
+- ``call(argv, input=)``: one command that changes something; returns stdout;
+- ``query(argv)``: a read-only command, run under ``--dry-run`` too;
+- ``interactive(argv)``, ``spawn(argv)``: a command on the terminal; a detached one;
+- ``dry_run``, ``explain``, ``verbose``, ``out``, ``err``.
 
-Test hooks (counting executed commands of plans, 1-based, across the process):
-``NETWRAP_FAIL_AT=N`` makes the N-th step fail as if the kernel refused it, so
-tests can check that rollback leaves nothing behind; ``NETWRAP_PAUSE_AT=N``
-prints ``netwrap: test hook: paused before step N: CMD`` on stderr and waits
-(at most ``NETWRAP_PAUSE_SECONDS``, default 60) before the N-th step, so a test
-can send SIGTERM or SIGKILL at a known point.
+``Runner`` runs commands through ``subprocess``. ``netwrap.testing`` holds the
+others: ``RecordingRunner`` (records every command, answers queries from a dict,
+starts nothing: for unit tests) and ``FaultRunner`` (wraps a runner and owns the
+``NETWRAP_FAIL_AT`` / ``NETWRAP_PAUSE_AT`` hooks: the CLI builds one only when
+such a variable is set).
+
+The design card chose ``sh``; measured on this machine (bench/bench_up.py prints
+it), ``sh`` costs 60-100 ms to import and about 7 ms per command against about
+1 ms for ``subprocess.run``, which made ``up`` of a 100-container lab slower than
+the CNI plugin it is compared with. A step's ``input`` (``ip -batch -``) is fed to
+the command's stdin.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import shlex
 import sys
-import time
 from collections.abc import Iterable, Sequence
 
 from netwrap.errors import CommandError, NetwrapError
@@ -46,15 +49,61 @@ class Interrupted(NetwrapError):
 
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
+        self.signum = signum
         self.exit_status = 128 + signum
 
 
-def _env_int(name: str) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value.isdigit() else 0
+class BaseRunner:
+    """``run`` and ``rollback`` for any runner that has ``execute`` and ``call``."""
+
+    dry_run = False
+    explain = False
+    verbose = False
+
+    def run(self, plan: Iterable[Step]) -> list[Step]:
+        """Execute (or print) a plan; all or nothing. Returns the steps done.
+
+        On a failure, or SIGINT/SIGTERM (acted on between steps, so the command in
+        flight finishes), the steps done are undone in reverse and the error is
+        raised: the step's ``CommandError`` or ``Interrupted`` when all was undone,
+        ``netwrap.transaction.RollbackIncomplete`` (which names what is left) when
+        an undo failed too.
+        """
+        plan = list(plan)
+        if self.dry_run:
+            self.out.write(render(plan, self.explain))
+            self.out.flush()
+            return []
+        from netwrap.transaction import Transaction  # not at the top: --dry-run skips it
+
+        with Transaction(self) as txn:
+            return txn.run(plan)
+
+    def rollback(self, done: Sequence[Step]) -> list[str]:
+        """Undo the steps in reverse; keep going past failures and return them (as text).
+
+        Signals are not touched here (``Transaction.rollback`` ignores them meanwhile).
+        """
+        from netwrap.transaction import undo_one
+
+        return [str(left) for step in reversed(done)
+                if (left := undo_one(self, step)) is not None]
+
+    def execute(self, step: Step) -> None:
+        """Run one step of a plan (a note runs nothing)."""
+        if step.is_note:
+            if self.verbose:
+                self.err.write(f"# {step.why}\n")
+            return
+        self.call(step.argv, input=step.input)
+
+    def call(self, argv: Sequence[str], input: str | None = None) -> str:
+        raise NotImplementedError
 
 
-class Runner:
+class Runner(BaseRunner):
+    """Runs commands for real, through ``subprocess``."""
+
     def __init__(self, dry_run: bool = False, explain: bool = False, verbose: bool = False,
                  out: io.TextIOBase | None = None, err: io.TextIOBase | None = None) -> None:
         self.dry_run = dry_run
@@ -62,100 +111,16 @@ class Runner:
         self.verbose = verbose
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.fail_at = _env_int("NETWRAP_FAIL_AT")
-        self.pause_at = _env_int("NETWRAP_PAUSE_AT")
-        self.pause_seconds = _env_int("NETWRAP_PAUSE_SECONDS") or 60
-        self.executed = 0
-        self._signal: int | None = None  # a SIGINT/SIGTERM not yet acted on
 
-    # -- plans -----------------------------------------------------------------
-    def run(self, plan: Iterable[Step]) -> list[Step]:
-        """Execute (or print) a plan; all or nothing. Returns the steps done."""
-        plan = list(plan)
-        if self.dry_run:
-            self.out.write(render(plan, self.explain))
-            self.out.flush()
-            return []
-        import signal  # not at the top: --dry-run never needs it (1 ms of start-up)
-
-        done: list[Step] = []
-        self._signal = None
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            for step in plan:
-                if step.is_note:
-                    if self.verbose:
-                        self.err.write(f"# {step.why}\n")
-                    continue
-                self._check_signal(step)
-                self._execute(step)
-                done.append(step)
-            self._check_signal(None)
-        except BaseException as exc:
-            # While undoing, a second Ctrl-C must not leave things half-undone.
-            for s in old:
-                signal.signal(s, signal.SIG_IGN)
-            failures = self.rollback(done)
-            if failures and isinstance(exc, NetwrapError):
-                exc.args = (f"{exc.args[0]}; rollback also failed: {failures[0]}",)
-            raise
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
-        return done
-
-    def _on_signal(self, signum, _frame) -> None:
-        import signal
-
-        if self._signal is not None:  # a second one: stop waiting for the command in flight
-            raise Interrupted(f"interrupted by {signal.Signals(signum).name} (twice)", signum)
-        self._signal = signum
-
-    def _check_signal(self, next_step: Step | None) -> None:
-        if self._signal is not None:
-            import signal
-
-            where = f" before {shlex.join(next_step.argv)}" if next_step else ""
-            raise Interrupted(f"interrupted by {signal.Signals(self._signal).name}{where}",
-                              self._signal)
-
-    def _pause(self, step: Step) -> None:
-        self.err.write(f"netwrap: test hook: paused before step {self.executed}: "
-                       f"{shlex.join(step.argv)}\n")
-        self.err.flush()
-        deadline = time.monotonic() + self.pause_seconds
-        while self._signal is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self._check_signal(step)
-
-    def rollback(self, done: Sequence[Step]) -> list[str]:
-        """Undo the steps in reverse; keep going past failures and return them."""
-        failures = []
-        for step in reversed(done):
-            if step.undo:
-                try:
-                    self.call(step.undo, input=step.undo_input)
-                except NetwrapError as exc:
-                    failures.append(str(exc))
-        return failures
-
-    def _execute(self, step: Step) -> None:
-        self.executed += 1
-        if self.pause_at and self.executed == self.pause_at:
-            self._pause(step)
-        if self.fail_at and self.executed == self.fail_at:
-            raise CommandError(step.argv, 1, f"NETWRAP_FAIL_AT={self.fail_at}: injected failure")
-        self.call(step.argv, input=step.input)
-
-    # -- single commands ---------------------------------------------------------
-    def call(self, argv: Sequence[str], quiet: bool = False, input: str | None = None) -> str:
+    def call(self, argv: Sequence[str], input: str | None = None) -> str:
         """Run one command to completion (stdin: ``input`` or nothing); return stdout.
 
+        With ``verbose`` the command is echoed on stderr first (``+ ip ...``).
         Raises CommandError on a non-zero exit, a signal, or a missing command.
         """
         import subprocess  # lazy: --dry-run starts no process
 
-        if self.verbose and not quiet:
+        if self.verbose:
             self.err.write(f"+ {shlex.join(argv)}{heredoc(input)}\n")
             self.err.flush()
         try:

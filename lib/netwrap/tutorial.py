@@ -16,6 +16,9 @@ first the way Docker does (netwrap.demo's addresses); with TARGET the host side
 is this machine (or ``--host-netns``). Every step that changed something is
 undone at the end, newest first (its plan step's undo argv), then the sandbox
 and the lab go; the same happens on q, Ctrl-C, SIGTERM, SIGHUP and end of input.
+All of that is one ``netwrap.transaction.Transaction``: a signal while a command
+runs is acted on once it finished; at a prompt, or while a read-only command
+runs, at once.
 """
 
 from __future__ import annotations
@@ -26,15 +29,17 @@ import secrets
 import shlex
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from netwrap import bridge, netns, nic, query, sandbox
 from netwrap.demo import BR0_IP, BR0_NET, DOCKER_IP, DOCKER_NET
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.plan import Argv, Step, on_host
+from netwrap.transaction import Transaction
 from netwrap.tutorial_text import say
 
-_CLEANUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# What stops the tutorial (and starts the clean-up); while a command runs, each waits.
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Quit(Exception):
@@ -61,10 +66,6 @@ def step_key(step: Step) -> str:
                            f"(step key {step.key})") from None
 
 
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 class Tutorial:
     def __init__(self, runner, tool: str, lang: str = "en", yes: bool = False,
                  target=None, host_ns: str | None = None, inp=None, out=None,
@@ -80,9 +81,9 @@ class Tutorial:
         self.ns = f"nwtut-{suffix}"  # the walkthrough's "hoge"
         self.br = "br0"
         self.pid = target.pid if target else 0
-        self.done: list[Step] = []  # undone at the end, newest first
-        # Besides the steps: (commands to show, action), undone after them, newest first.
-        self.extras: list[tuple[Callable[[], list[Argv]], Callable[[], None]]] = []
+        # Everything to undo at the end, newest first: the steps done (their undo argv)
+        # and actions besides them (delete the lab, stop the sandbox).
+        self.txn = Transaction(runner, signals=_SIGNALS)
         ip = ipaddress.ip_interface(BR0_IP)
         self.v: dict[str, object] = {
             "lab": self.lab, "box": self.box, "pid": self.pid, "ns": self.ns, "br": self.br,
@@ -121,7 +122,8 @@ class Tutorial:
             return
         self.out.write(self.t("ui.prompt"))
         self.out.flush()
-        line = self.inp.readline()
+        with self.txn.interruptible():
+            line = self.inp.readline()
         if not line:
             raise EOFError
         if line.strip().lower() in ("q", "quit", "exit"):
@@ -136,7 +138,8 @@ class Tutorial:
         """Run a read-only command (printed first with echo), return its output."""
         if echo:
             self.say(f"$ {shlex.join(argv)}", "   ")
-        return self.runner.query(argv)
+        with self.txn.interruptible():  # it changes nothing: stopping it at once is safe
+            return self.runner.query(argv)
 
     def parsed(self, kind: str, argv: Argv, echo: bool = True) -> None:
         from netwrap.parsers import PARSERS, parse
@@ -192,12 +195,13 @@ class Tutorial:
 
     # -- running -------------------------------------------------------------------
     def do(self, steps: Sequence[Step], record: bool = True) -> None:
+        """Run the steps; with ``record``, remember them to undo at the end."""
+        steps = [step for step in steps if not step.is_note]
+        if record:
+            self.txn.run(steps)
+            return
         for step in steps:
-            if step.is_note:
-                continue
             self.runner.run([step])
-            if record:
-                self.done.append(step)
 
     def diagram(self, key: str) -> None:
         from netwrap import diagram, diagram_gather
@@ -237,8 +241,8 @@ class Tutorial:
         add = Step(("ip", "netns", "add", lab), "make the lab host")
         self.ask("lab_add", [add.argv])
         self.do([add], record=False)
-        self.extras.append((lambda: [("ip", "netns", "del", lab)],
-                            lambda: r.call(("ip", "netns", "del", lab))))
+        self.txn.on_undo(lambda: r.call(("ip", "netns", "del", lab)), f"ip netns del {lab}",
+                         [("ip", "netns", "del", lab)])
         self.changed()
         self.table([link.as_dict() for link in netns.links() if link.name == lab],
                    ["name", "pid", "inode", "state"])
@@ -261,7 +265,8 @@ class Tutorial:
                 r.call(step.argv)
             sandbox.wait_gone(box)
 
-        self.extras.append((lambda: [s.argv for s in sandbox.stop_plan(box)], stop_box))
+        self.txn.on_undo(stop_box, f"netwrap sandbox stop {self.box}",
+                         lambda: [s.argv for s in sandbox.stop_plan(box)])
         self.do(docker0, record=False)
         self.changed()
         self.bridge_table()
@@ -275,10 +280,10 @@ class Tutorial:
         plan = nic.add_plan(req, tool=self.tool, host_ns=lab, old_default=None)
         self.ask("docker_eth0", [s.argv for s in plan if not s.is_note])
         # The plan names the netns for a moment; make sure the name goes, even if stopped.
-        self.extras.append((lambda: [("rm", "-f", netns.path(self.ns))],
-                            lambda: r.call(("rm", "-f", netns.path(self.ns)))))
+        rm = ("rm", "-f", netns.path(self.ns))
+        named = self.txn.on_undo(lambda: r.call(rm), shlex.join(rm), [rm])
         self.do(plan, record=False)
-        self.extras.pop()
+        self.txn.discard(named)
         self.changed()
         self.bridge_table()
         self.parsed("route", ("nsenter", "-t", str(box.pid), "-n", "route", "-n"))
@@ -372,27 +377,11 @@ class Tutorial:
 
     # -- cleaning up -----------------------------------------------------------------
     def cleanup_commands(self) -> list[Argv]:
-        cmds = [s.undo for s in reversed(self.done) if s.undo]
-        for commands, _ in reversed(self.extras):
-            cmds += commands()
-        return cmds
+        return self.txn.undo_commands()
 
     def cleanup(self) -> list[str]:
-        """Undo the steps newest first, then the extras; Ctrl-C cannot cut this short."""
-        old = {s: signal.signal(s, signal.SIG_IGN) for s in _CLEANUP_SIGNALS}
-        try:
-            failures = self.runner.rollback(self.done)
-            self.done.clear()
-            while self.extras:
-                _, action = self.extras.pop()
-                try:
-                    action()
-                except NetwrapError as exc:
-                    failures.append(str(exc))
-            return failures
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
+        """Undo everything, newest first; Ctrl-C cannot cut this short. Returns failures."""
+        return [str(left) for left in self.txn.rollback()]
 
     def leftovers(self) -> list[dict]:
         rows = [{"object": netns.path(self.ns),
@@ -428,23 +417,20 @@ def run(ctx, target: str | None = None, lang: str = "en", yes: bool = False) -> 
                    host_ns=ctx.host_ns)
     if resolved is not None:
         tut.preflight()
-    old = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        tut.run()
-        return 0
-    except BaseException as exc:  # q, end of input, Ctrl-C, a failed step, a bug: clean up
-        tut.say("")
-        tut.say(tut.t("ui.stopping"))
-        failures = tut.cleanup()
-        tut.table(tut.leftovers(), ["object", "state"])
-        if failures:
-            raise NetwrapError("clean-up failed: " + "; ".join(failures)) from exc
-        if isinstance(exc, Quit):
+    with tut.txn:
+        try:
+            tut.run()
             return 0
-        if isinstance(exc, EOFError):
-            raise NetwrapError("input ended before the tutorial did; everything it made was "
-                               "removed (use --yes to run without prompts)") from None
-        raise
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+        except BaseException as exc:  # q, end of input, a signal, a failed step, a bug
+            tut.say("")
+            tut.say(tut.t("ui.stopping"))
+            failures = tut.cleanup()
+            tut.table(tut.leftovers(), ["object", "state"])
+            if failures:
+                raise NetwrapError("clean-up failed: " + "; ".join(failures)) from exc
+            if isinstance(exc, Quit):
+                return 0
+            if isinstance(exc, EOFError):
+                raise NetwrapError("input ended before the tutorial did; everything it made "
+                                   "was removed (use --yes to run without prompts)") from None
+            raise
