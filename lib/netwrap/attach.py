@@ -314,18 +314,18 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
         host_netns=ctx.host_ns, netns_name=req.netns_name, netns_preexisting=netns_exists,
         mac=req.mac, mtu=asked_mtu, keep_netns=req.keep_netns, status="adding",
         owner_pid=owner, owner_start=owner_start)
-    state.record_attachment(rec)
-    try:
-        ctx.runner.run(plan)
-    except BaseException as exc:
-        if "rollback also failed" in str(exc):
-            state.record_attachment(replace(rec, status="failed"))
-        else:
-            state.remove_attachment(rec)
-        raise
-    rec = replace(rec, status="ok", owner_pid=None, owner_start=None)
-    state.record_attachment(rec)
-    return AddResult(rec, plan, replaced=replaced)
+    from netwrap.transaction import Intent, Transaction
+
+    # The record is written before the plan runs (a killed run leaves what nic del
+    # needs); the transaction's typed outcome says whether to drop it or keep it failed.
+    ok = replace(rec, status="ok", owner_pid=None, owner_start=None)
+    intent = Intent(begin=lambda: state.record_attachment(rec),
+                    ok=lambda: state.record_attachment(ok),
+                    rolled_back=lambda: state.remove_attachment(rec),
+                    failed=lambda left: state.record_attachment(replace(rec, status="failed")))
+    with Transaction(ctx.runner, intent, lock=True) as txn:
+        txn.run(plan)
+    return AddResult(ok, plan, replaced=replaced)
 
 
 # -- nic del ---------------------------------------------------------------------------
