@@ -90,10 +90,11 @@ class BaseRunner:
                 if (left := undo_one(self, step)) is not None]
 
     def execute(self, step: Step) -> None:
-        """Run one step of a plan (a note runs nothing)."""
+        """Run one step of a plan (a note runs nothing). With ``explain`` (and no
+        --dry-run) each step's ``# why`` goes to stderr before it runs."""
+        if self.explain or (self.verbose and step.is_note):
+            self.err.write(f"# {step.why}\n")
         if step.is_note:
-            if self.verbose:
-                self.err.write(f"# {step.why}\n")
             return
         self.call(step.argv, input=step.input)
 

@@ -199,3 +199,16 @@ def test_the_cli_loads_the_fault_hooks_only_when_asked(env, loaded):
         check=True,
     )
     assert proc.stdout.splitlines()[-1] == str(loaded)
+
+
+def test_explain_without_dry_run_says_why_before_each_command_it_runs(tmp_path):
+    import io
+
+    from netwrap.plan import Step, note
+    from netwrap.runner import Runner
+
+    err = io.StringIO()
+    Runner(explain=True, verbose=True, err=err).run(
+        [Step(("touch", str(tmp_path / "f")), "make f"), note("nothing to delete")])
+    assert err.getvalue() == f"# make f\n+ touch {tmp_path}/f\n# nothing to delete\n"
+    assert (tmp_path / "f").exists()
