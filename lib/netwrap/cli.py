@@ -143,8 +143,15 @@ def main(argv: list[str] | None = None) -> int:
             from netwrap.testing import FaultRunner  # test hooks: only when asked for
 
             runner = FaultRunner.from_env(runner)
+        if args.dry_run and args.json:
+            runner.printed = []  # the plan as one JSON document, printed at the end
         ctx = Context(runner, args.dry_run, args.json, args.host_netns, tool)
-        return args.func(ctx, args)
+        status = args.func(ctx, args)
+        if runner.printed:
+            from netwrap.output import emit_object
+
+            emit_object({"dry_run": True, "steps": runner.printed})
+        return status
     except NetwrapError as exc:
         return _error(str(exc), exc.exit_status)
     except KeyboardInterrupt:

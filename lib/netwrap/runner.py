@@ -59,6 +59,7 @@ class BaseRunner:
     dry_run = False
     explain = False
     verbose = False
+    printed: list[dict] | None = None  # --dry-run --json: the steps, printed as one document
 
     def run(self, plan: Iterable[Step]) -> list[Step]:
         """Execute (or print) a plan; all or nothing. Returns the steps done.
@@ -71,6 +72,9 @@ class BaseRunner:
         """
         plan = list(plan)
         if self.dry_run:
+            if self.printed is not None:
+                self.printed += [step.as_dict() for step in plan]
+                return []
             self.out.write(render(plan, self.explain))
             self.out.flush()
             return []

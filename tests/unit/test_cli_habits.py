@@ -51,3 +51,14 @@ def test_netns_expose_takes_the_same_option_name_as_the_rest(option):
     proc = run_netwrap("--dry-run", "netns", "expose", "999999", option, "hoge")
     assert proc.returncode == 0, proc.stderr
     assert "ln -s /proc/999999/ns/net /var/run/netns/hoge" in proc.stdout
+
+
+def test_dry_run_with_json_prints_the_plan_as_one_json_document():
+    import json
+    import shlex
+
+    text = run_netwrap("--dry-run", *WALK).stdout
+    doc = json.loads(run_netwrap("--dry-run", "--json", *WALK).stdout)
+    assert doc["dry_run"] is True
+    assert [shlex.join(s["argv"]) for s in doc["steps"] if s["argv"]] == text.splitlines()
+    assert "veth.create" in {s.get("key") for s in doc["steps"]}
