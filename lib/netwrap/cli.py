@@ -280,11 +280,13 @@ def cmd_gc(ctx: Context, args) -> int:
 
     ctx.need_root("gc")
     res = attach.gc(ctx)
+    ended = _reap_sandboxes(ctx)
     if ctx.as_json:
         from netwrap.output import emit_object
 
         emit_object({"dropped": [r.as_dict() for r in res.dropped], "links": res.links,
-                     "interrupted": [r.as_dict() for r in res.interrupted]})
+                     "interrupted": [r.as_dict() for r in res.interrupted],
+                     "sandbox_processes": [{"marker": m, "pid": p} for m, p in ended]})
     elif not ctx.dry_run:
         for rec in res.dropped:
             sys.stdout.write(f"dropped the record of {rec.container.name}:{rec.ifname} "
@@ -295,9 +297,23 @@ def cmd_gc(ctx: Context, args) -> int:
             sys.stdout.write(f"{rec.container.name}:{rec.ifname} was left half-done; undo "
                              f"it with: netwrap nic del {rec.container.name} "
                              f"--ifname {rec.ifname}\n")
-        if not (res.dropped or res.links or res.interrupted):
+        for marker, pid in ended:
+            sys.stdout.write(f"ended sandbox process {pid}, which no record accounts for "
+                             f"({marker})\n")
+        if not (res.dropped or res.links or res.interrupted or ended):
             sys.stdout.write("nothing to clean up\n")
     return 0
+
+
+def _reap_sandboxes(ctx: Context) -> list[tuple[str, int]]:
+    """Sandbox processes of this run dir whose starter was killed: ended (listed under
+    --dry-run)."""
+    from netwrap import sandbox, state
+
+    if ctx.dry_run:
+        return sandbox.reap(dry_run=True)
+    with state.lock():
+        return sandbox.reap()
 
 
 # -- sandbox -------------------------------------------------------------------------
@@ -325,12 +341,12 @@ def cmd_sandbox_stop(ctx: Context, args) -> int:
 
     name = validate.netns_name(args.name)
     box = sandbox.load(name)
+    if box is None and ctx.host_ns:
+        box = sandbox.load(name, None)  # the machine's own sandboxes are seen from a lab
     if box is None:
         raise NetwrapError(f'no sandbox called "{name}"')
     ctx.need_root("sandbox stop")
-    ctx.runner.run(sandbox.stop_plan(box))
-    if not ctx.dry_run:
-        sandbox.wait_gone(box)
+    sandbox.stop(ctx.runner, [box])
     return 0
 
 
@@ -610,6 +626,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.host_netns:
             validate.netns_name(args.host_netns)
+            from netwrap import sandbox
+
+            sandbox.use_scope(args.host_netns)  # sandbox names are looked up there first
         tool = args.bridge_tool
         if tool is None:
             from netwrap.bridge import default_tool
