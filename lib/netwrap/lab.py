@@ -300,15 +300,6 @@ def _record_fields() -> dict:
                      "replaced_default": S.optional(S.ROUTE), "version": S.one_of(4, 6)},
                     ("node", "ifname", "host_ifname"))
 
-    def links(v: object) -> str | None:
-        if not isinstance(v, dict):
-            return "an object of links"
-        for key, item in v.items():
-            problem = link(item)
-            if problem:
-                return f"links[{key!r}] to be {problem}"
-        return None
-
     def pair(v: object) -> str | None:
         ok = isinstance(v, list) and len(v) == 2 and S.IFNAME(v[0]) is None \
             and isinstance(v[1], str)
@@ -316,7 +307,8 @@ def _record_fields() -> dict:
 
     return {"lab": S.NAME, "host_ns": S.optional(S.NAME),
             "status": S.one_of("building", "ok"), "bridges": S.list_of(S.IFNAME),
-            "addresses": S.list_of(pair), "sandboxes": S.list_of(S.NAME), "links": links}
+            "addresses": S.list_of(pair), "sandboxes": S.list_of(S.NAME),
+            "links": S.dict_of(link)}
 
 
 def records_dir() -> str:

@@ -48,9 +48,12 @@ def path(*parts: str) -> str:
 
 # -- errors ------------------------------------------------------------------------------
 
+
 def damaged(where: str, why: str) -> NetwrapError:
-    return NetwrapError(f"state record {where} is damaged ({why}); look at it, then "
-                        "remove it by hand if it is garbage")
+    return NetwrapError(
+        f"state record {where} is damaged ({why}); look at it, then "
+        "remove it by hand if it is garbage"
+    )
 
 
 def _io_error(verb: str, where: str, exc: OSError) -> NetwrapError:
@@ -65,6 +68,7 @@ def makedirs(directory: str) -> None:
 
 
 # -- read, write, list, remove -------------------------------------------------------------
+
 
 def write(where: str, data: dict) -> str:
     """Write the record atomically (own temp name, fsync, rename); return its path.
@@ -125,8 +129,9 @@ def read(where: str) -> dict | None:
 def names(directory: str) -> list[str]:
     """The records' file names in a directory (not temp files), sorted; [] if none."""
     try:
-        return sorted(n for n in os.listdir(directory)
-                      if n.endswith(".json") and not n.startswith("."))
+        return sorted(
+            n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith(".")
+        )
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -146,8 +151,10 @@ def remove(where: str) -> bool:
 
 # -- the schema ----------------------------------------------------------------------------
 
-def check(where: str, data: dict, schema: int, fields: dict[str, Check],
-          required: tuple[str, ...] = ()) -> dict:
+
+def check(
+    where: str, data: dict, schema: int, fields: dict[str, Check], required: tuple[str, ...] = ()
+) -> dict:
     """``data`` without its ``schema`` key, once every field is known and of its type."""
     data = dict(data)
     version = data.pop("schema", None)
@@ -162,8 +169,19 @@ def check(where: str, data: dict, schema: int, fields: dict[str, Check],
     for key, value in data.items():
         problem = fields[key](value)
         if problem:
-            raise damaged(where, f"{key}: expected {problem}, got {_show(value)}")
+            raise damaged(where, _at(key, problem, value))
     return data
+
+
+class Nested(str):
+    """A problem found inside a value: already says where and what (``[2].pid: ...``)."""
+
+
+def _at(where: str, problem: str, value: object) -> Nested:
+    """``where`` (``pid``, ``.pid``, ``[2]``) prefixed to a problem found at or below it."""
+    if isinstance(problem, Nested):
+        return Nested(f"{where}{problem}")
+    return Nested(f"{where}: expected {problem}, got {_show(value)}")
 
 
 def _show(value: object) -> str:
@@ -197,8 +215,13 @@ def PID(v: object) -> str | None:
 
 def NAME(v: object) -> str | None:
     """A name that becomes part of a path (/var/run/netns/NAME, a record's file)."""
-    ok = (isinstance(v, str) and v not in ("", ".", "..") and "/" not in v
-          and "\0" not in v and not any(c.isspace() for c in v))
+    ok = (
+        isinstance(v, str)
+        and v not in ("", ".", "..")
+        and "/" not in v
+        and "\0" not in v
+        and not any(c.isspace() for c in v)
+    )
     return None if ok else 'a name (not empty, ".", ".." and without "/" or whitespace)'
 
 
@@ -214,7 +237,9 @@ def JSON(v: object) -> str | None:
 def optional(inner: Check) -> Check:
     def check_optional(v: object) -> str | None:
         problem = None if v is None else inner(v)
-        return f"null or {problem}" if problem else None
+        if problem and not isinstance(problem, Nested):
+            return f"null or {problem}"
+        return problem
 
     return check_optional
 
@@ -234,14 +259,30 @@ def list_of(inner: Check) -> Check:
         for i, item in enumerate(v):
             problem = inner(item)
             if problem:
-                return f"a list whose item [{i}] is {problem}"
+                return _at(f"[{i}]", problem, item)
         return None
 
     return check_list
 
 
+def dict_of(inner: Check) -> Check:
+    """An object with free keys (strings, as in all JSON) and values of one kind."""
+
+    def check_dict(v: object) -> str | None:
+        if not isinstance(v, dict):
+            return "an object"
+        for key, item in v.items():
+            problem = inner(item)
+            if problem:
+                return _at(f"[{key!r}]", problem, item)
+        return None
+
+    return check_dict
+
+
 def record(fields: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
     """A JSON object nested in a record, checked field by field."""
+
     def check_record(v: object) -> str | None:
         if not isinstance(v, dict):
             return "an object"
@@ -254,7 +295,7 @@ def record(fields: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
         for key, value in v.items():
             problem = fields[key](value)
             if problem:
-                return f"{key} to be {problem} (it is {_show(value)})"
+                return _at(f".{key}", problem, value)
         return None
 
     return check_record
