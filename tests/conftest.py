@@ -7,15 +7,25 @@ each with a random name, and remove them in finalizers even when the test fails:
   never touch the machine's own interfaces, addresses or routes;
 - ``sandboxes``: a factory of sandboxes (``netwrap sandbox start``), stopped at the end;
 - ``nw``: run the netwrap CLI as a user would, in a subprocess.
+
+The test session owns its state: ``NETWRAP_RUN_DIR`` is a fresh directory, set
+here at import so every ``netwrap`` the tests start inherits it, and removed at
+the end. No test runs a ``gc`` over state it did not make, and the machine's
+/run/netwrap is never read or written. Every random name carries ``SESSION`` (4 hex
+digits of this run), so ``host_unchanged`` can tell this run's objects from those
+of other test runs on the same machine.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 import pytest
 
@@ -23,9 +33,48 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "lib")
 LAUNCHER = os.path.join(ROOT, "netwrap.py")  # as a user runs it from a clone
 
+RUN_DIR = tempfile.mkdtemp(prefix="netwrap-test-run-")
+os.environ["NETWRAP_RUN_DIR"] = RUN_DIR
+SESSION = secrets.token_hex(2)
+MARKER = "NETWRAP_SANDBOX"  # in every sandbox's environment: its record's path
+
 
 def rand(prefix: str) -> str:
-    return f"{prefix}{secrets.token_hex(4)}"
+    """A random name of this test session: prefix + SESSION + 6 hex digits."""
+    return f"{prefix}{SESSION}{secrets.token_hex(3)}"
+
+
+def marked_processes(run_dir: str = RUN_DIR) -> dict[int, str]:
+    """PID -> marker of every sandbox process netwrap started with this run dir."""
+    found = {}
+    prefix = f"{MARKER}={run_dir}/".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        for var in env.split(b"\0"):
+            if var.startswith(prefix):
+                found[int(entry)] = var.split(b"=", 1)[1].decode(errors="replace")
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this session's run dir; a sandbox process still running fails the run."""
+    left = marked_processes()
+    for pid in left:
+        try:
+            os.killpg(os.getpgid(pid), 9)
+        except OSError:
+            pass
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
+    if left:
+        sys.stderr.write(f"\nconftest: sandbox processes left running by the tests "
+                         f"(now killed): {sorted(left.items())}\n")
+        session.exitstatus = 1
 
 
 def pytest_collection_modifyitems(config, items):
@@ -72,24 +121,29 @@ def lab():
 @pytest.fixture
 def sandboxes():
     """Factory: ``sandboxes()`` starts a sandbox with a random name and returns (name, pid)."""
-    started: list[str] = []
+    started: dict[str, int | None] = {}
 
     def start(name: str | None = None) -> tuple[str, int]:
         name = name or rand("nwsb-")
-        started.append(name)
+        started[name] = None
         out = run_netwrap("--json", "sandbox", "start", name, check=True).stdout
         import json
 
-        return name, json.loads(out)["pid"]
+        started[name] = json.loads(out)["pid"]
+        return name, started[name]
 
     try:
         yield start
     finally:
-        for name in started:
+        for name, pid in started.items():
             run_netwrap("sandbox", "stop", name)
-        if started:
-            # Attachments into a stopped sandbox leave records of a gone container.
-            run_netwrap("gc")
+            # An interrupted nic add leaves its netns link: remove it if it is the one
+            # netwrap made for this sandbox (not with gc: that would look at more than
+            # this test made). Records of attachments into it stay in this session's
+            # run dir, which goes at the end of the session.
+            link = f"/var/run/netns/nw-{name}"
+            if pid and os.path.islink(link) and os.readlink(link) == f"/proc/{pid}/ns/net":
+                os.unlink(link)
 
 
 def netns_links() -> set[str]:
@@ -104,13 +158,40 @@ def host_links() -> set[str]:
             for line in sh("ip", "-o", "link", "show").splitlines()}
 
 
+# Names that tests or netwrap make (this run's or another's), and Docker's own, which
+# come and go while dockerd runs. Anything else is the machine's own.
+_TEST_LIKE = re.compile(r"^(nw|lab|nb|v[hg][0-9a-f]{10}$|veth|br-|docker0$)")
+# Names netwrap picks itself (not from a test's random name): another run's look the same.
+_NETWRAP_PICKED = re.compile(r"^(v[hg][0-9a-f]{10}|nw-pid\d+|nw(lab|demo|tut)-[0-9a-f]{6})$")
+
+
+def host_changes(before: set[str], after: set[str]) -> set[str]:
+    """What of a change between two listings this test run can have caused: the
+    machine's own objects gone, this session's names (``SESSION``) or names netwrap
+    picks itself come. Other test runs' objects, with other sessions' names, and
+    Docker's veths are not counted."""
+    gone = {f"-{n}" for n in before - after if not _TEST_LIKE.match(n)}
+    new = {f"+{n}" for n in after - before
+           if SESSION in n or _NETWRAP_PICKED.match(n) or not _TEST_LIKE.match(n)}
+    return gone | new
+
+
 @pytest.fixture
 def host_unchanged():
-    """Assert that the machine's own links and /var/run/netns are as before the test."""
+    """Assert that the machine's own links and /var/run/netns are as before the test,
+    and that this test left nothing there. A name netwrap picks itself (``vh...``,
+    ``nw-pid...``) may be another run's: it counts only if it is still there after a
+    grace of 3 s (an object of this test left behind does not go away by itself)."""
     before_links, before_ns = host_links(), netns_links()
     yield
-    assert host_links() == before_links
-    assert netns_links() == before_ns
+    deadline = time.monotonic() + 3
+    while True:
+        changes = {"links": host_changes(before_links, host_links()),
+                   "netns": host_changes(before_ns, netns_links())}
+        if not any(changes.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert changes == {"links": set(), "netns": set()}
 
 
 # -- Docker (tests/docker) -------------------------------------------------------------

@@ -105,11 +105,13 @@ def cmd_gc(ctx: Context, args) -> int:
 
     ctx.need_root("gc")
     res = attach.gc(ctx)
+    ended = _reap_sandboxes(ctx)
     if ctx.as_json:
         from netwrap.output import emit_object
 
         emit_object({"dropped": [r.as_dict() for r in res.dropped], "links": res.links,
-                     "interrupted": [r.as_dict() for r in res.interrupted]})
+                     "interrupted": [r.as_dict() for r in res.interrupted],
+                     "sandbox_processes": [{"marker": m, "pid": p} for m, p in ended]})
     elif not ctx.dry_run:
         for rec in res.dropped:
             sys.stdout.write(f"dropped the record of {rec.container.name}:{rec.ifname} "
@@ -120,9 +122,23 @@ def cmd_gc(ctx: Context, args) -> int:
             sys.stdout.write(f"{rec.container.name}:{rec.ifname} was left half-done; undo "
                              f"it with: netwrap nic del {rec.container.name} "
                              f"--ifname {rec.ifname}\n")
-        if not (res.dropped or res.links or res.interrupted):
+        for marker, pid in ended:
+            sys.stdout.write(f"ended sandbox process {pid}, which no record accounts for "
+                             f"({marker})\n")
+        if not (res.dropped or res.links or res.interrupted or ended):
             sys.stdout.write("nothing to clean up\n")
     return 0
+
+
+def _reap_sandboxes(ctx: Context) -> list[tuple[str, int]]:
+    """Sandbox processes of this run dir whose starter was killed: ended (listed under
+    --dry-run)."""
+    from netwrap import sandbox, state
+
+    if ctx.dry_run:
+        return sandbox.reap(dry_run=True)
+    with state.lock():
+        return sandbox.reap()
 
 
 # -- parser --------------------------------------------------------------------------

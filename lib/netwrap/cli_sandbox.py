@@ -32,12 +32,12 @@ def cmd_sandbox_stop(ctx: Context, args) -> int:
 
     name = validate.netns_name(args.name)
     box = sandbox.load(name)
+    if box is None and ctx.host_ns:
+        box = sandbox.load(name, None)  # the machine's own sandboxes are seen from a lab
     if box is None:
         raise NetwrapError(f'no sandbox called "{name}"')
     ctx.need_root("sandbox stop")
-    ctx.runner.run(sandbox.stop_plan(box))
-    if not ctx.dry_run:
-        sandbox.wait_gone(box)
+    sandbox.stop(ctx.runner, [box])
     return 0
 
 

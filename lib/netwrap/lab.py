@@ -283,15 +283,45 @@ class Record:
     sandboxes: list[str] = field(default_factory=list)  # started by up
     links: dict[str, dict] = field(default_factory=dict)  # "node/ifname" -> what was made
 
+    def as_dict(self) -> dict:
+        return {"schema": RECORD_SCHEMA, **asdict(self)}
+
     @classmethod
-    def from_dict(cls, data: dict) -> Record:
-        return cls(**{k: data[k] for k in data if k in cls.__dataclass_fields__})
+    def from_dict(cls, data: dict, where: str = "(record)") -> Record:
+        """The record ``as_dict`` wrote, every field checked by type (``netwrap.store``)."""
+        from netwrap import store
+
+        data = store.check(where, data, RECORD_SCHEMA, _record_fields(), ("lab", "host_ns"))
+        return cls(**data)
+
+
+RECORD_SCHEMA = 1
+
+
+def _record_fields() -> dict:
+    from netwrap import store as S
+
+    link = S.record({"node": S.NAME, "ifname": S.IFNAME, "host_ifname": S.IFNAME,
+                     "bridge": S.IFNAME, "pid": S.optional(S.PID),
+                     "netns_inode": S.optional(S.INT),
+                     "replaced_default": S.optional(S.ROUTE), "version": S.one_of(4, 6)},
+                    ("node", "ifname", "host_ifname"))
+
+    def pair(v: object) -> str | None:
+        ok = isinstance(v, list) and len(v) == 2 and S.IFNAME(v[0]) is None \
+            and isinstance(v[1], str)
+        return None if ok else "[bridge, address]"
+
+    return {"lab": S.NAME, "host_ns": S.optional(S.NAME),
+            "status": S.one_of("building", "ok"), "bridges": S.list_of(S.IFNAME),
+            "addresses": S.list_of(pair), "sandboxes": S.list_of(S.NAME),
+            "links": S.dict_of(link)}
 
 
 def records_dir() -> str:
-    from netwrap import state
+    from netwrap import store
 
-    return os.path.join(state.run_dir(), "labs")
+    return store.path("labs")
 
 
 def record_path(lab: str, host_ns: str | None) -> str:
@@ -299,30 +329,23 @@ def record_path(lab: str, host_ns: str | None) -> str:
 
 
 def read_record(lab: str, host_ns: str | None) -> Record | None:
+    from netwrap import store
+
     path = record_path(lab, host_ns)
-    try:
-        with open(path) as f:
-            return Record.from_dict(json.load(f))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError) as exc:
-        raise NetwrapError(f"lab record {path} is damaged: {exc}") from None
+    data = store.read(path)
+    return None if data is None else Record.from_dict(data, path)
 
 
 def write_record(rec: Record) -> None:
-    os.makedirs(records_dir(), exist_ok=True)
-    path = record_path(rec.lab, rec.host_ns)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(asdict(rec), f, indent=1)
-    os.replace(tmp, path)
+    from netwrap import store
+
+    store.write(record_path(rec.lab, rec.host_ns), rec.as_dict())
 
 
 def remove_record(lab: str, host_ns: str | None) -> None:
-    try:
-        os.unlink(record_path(lab, host_ns))
-    except FileNotFoundError:
-        pass
+    from netwrap import store
+
+    store.remove(record_path(lab, host_ns))
 
 
 def built_elsewhere(ctx, lab_name: str, verb: str, path: str) -> None:
@@ -387,7 +410,7 @@ def resolve_nodes(lab: Lab, host_ns: str | None, dry_run: bool) -> dict[str, int
     pids: dict[str, int | None] = {}
     for node in lab.nodes:
         if node.is_sandbox:
-            box = sandbox.load(node.name)
+            box = sandbox.load(node.name, host_ns)  # this lab's own, never another's
             pids[node.name] = box.pid if box is not None and box.alive else None
             continue
         try:
@@ -609,7 +632,7 @@ def _up_locked(ctx, lab: Lab) -> dict:
             old.status = "ok"
             write_record(old)
         return {"lab": lab.name, "changes": 0, "sandboxes_started": 0}
-    rec = Record.from_dict(asdict(old)) if old else Record(lab.name, ctx.host_ns)
+    rec = Record.from_dict(old.as_dict()) if old else Record(lab.name, ctx.host_ns)
     rec.status = "building"
     rec.sandboxes = sorted(set(rec.sandboxes) | set(before.start))
     write_record(rec)  # before anything runs: a killed up leaves what down needs
@@ -620,7 +643,7 @@ def _up_locked(ctx, lab: Lab) -> dict:
     plan = None
     try:
         for name in before.start:
-            box = sandbox.start(ctx.runner, name)
+            box = sandbox.start(ctx.runner, name, ctx.host_ns)
             started.append(box)
             pids[name] = box.pid
             progress.step(f"sandbox {name} started (PID {box.pid})")
@@ -642,9 +665,9 @@ def _up_locked(ctx, lab: Lab) -> dict:
             ctx.runner.rollback(done)
             if plan is not None:
                 _remove_partial(ctx, plan)
-            for box in started:
-                ctx.runner.run(sandbox.stop_plan(box))
-                sandbox.wait_gone(box)
+            # Every sandbox this up set out to start, by its marker: also the one
+            # whose start was interrupted.
+            sandbox.stop(ctx.runner, sandbox.named(before.start, ctx.host_ns))
             if old is not None:
                 write_record(old)
             else:
@@ -690,7 +713,7 @@ def _remove_partial(ctx, plan: UpPlan) -> None:
 # -- down --------------------------------------------------------------------------------
 
 def down_plan(rec: Record, host: dict[str, dict], host_ns: str | None,
-              alive: Callable[[dict], bool]) -> list[Step]:
+              alive: Callable[[dict], bool], with_sandboxes: bool = True) -> list[Step]:
     """Remove what ``rec`` says up made, of what is still there (pure but for ``alive``)."""
     from netwrap import sandbox
 
@@ -711,20 +734,19 @@ def down_plan(rec: Record, host: dict[str, dict], host_ns: str | None,
             steps.append(Step(fastpath.restore_default(m["pid"], m["replaced_default"],
                                                        m.get("version", 4)),
                               f"put back the default route {m['node']} had before"))
-    for name in rec.sandboxes:
-        box = sandbox.load(name)
-        if box is not None:
-            steps += sandbox.stop_plan(box)
+    for box in sandbox.named(rec.sandboxes, host_ns) if with_sandboxes else ():
+        steps += sandbox.stop_plan(box)
     return steps
 
 
 def down(ctx, lab_name: str) -> int:
-    """Remove what up made; return how many steps ran (0: nothing recorded or left)."""
+    """Remove what up made; return how many steps ran (0: nothing recorded or left).
+
+    The record is read under the lock, held to the end: an ``up`` of the same lab
+    running now finishes first (and its record is then read), or starts after.
+    """
     from netwrap import sandbox, state
 
-    rec = read_record(lab_name, ctx.host_ns)
-    if rec is None:
-        return 0
     if not ctx.dry_run:
         ctx.need_root("down")
     _check_host_ns(ctx.host_ns)
@@ -733,15 +755,22 @@ def down(ctx, lab_name: str) -> int:
         return m.get("netns_inode") is not None and netns_inode(m["pid"]) == m["netns_inode"]
 
     with state.lock() if not ctx.dry_run else _nolock():
-        plan = down_plan(rec, host_state(ctx.runner, ctx.host_ns), ctx.host_ns, alive)
+        rec = read_record(lab_name, ctx.host_ns)
+        if rec is None:
+            return 0
+        host = host_state(ctx.runner, ctx.host_ns)
+        if ctx.dry_run:
+            plan = down_plan(rec, host, ctx.host_ns, alive)
+            ctx.runner.run(plan)
+            return len(plan)
+        plan = down_plan(rec, host, ctx.host_ns, alive, with_sandboxes=False)
         ctx.runner.run(plan)
-        if not ctx.dry_run:
-            for name in rec.sandboxes:
-                box = sandbox.load(name)  # already forgotten when its stop ran
-                if box is not None:
-                    sandbox.wait_gone(box)
-            remove_record(lab_name, ctx.host_ns)
-    return len(plan)
+        # The sandboxes: TERM, a short wait, KILL; found by their marker too, so one
+        # whose start was killed half-way goes as well.
+        boxes = sandbox.named(rec.sandboxes, ctx.host_ns)
+        sandbox.stop(ctx.runner, boxes)
+        remove_record(lab_name, ctx.host_ns)
+    return len(plan) + len(boxes)
 
 
 class _nolock:

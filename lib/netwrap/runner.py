@@ -168,11 +168,11 @@ class Runner(BaseRunner):
         except FileNotFoundError:
             raise CommandError(argv, None, f"{argv[0]}: command not found") from None
 
-    def spawn(self, argv: Sequence[str]) -> int:
+    def spawn(self, argv: Sequence[str], env: dict | None = None) -> int:
         """Start a long-lived process detached from us (a sandbox); return its PID.
 
         It gets its own session and /dev/null for stdio, so it outlives netwrap and
-        holds no pipe of ours open.
+        holds no pipe of ours open; ``env``, when given, is its whole environment.
         """
         import subprocess  # lazy: --dry-run starts no process
 
@@ -181,7 +181,7 @@ class Runner(BaseRunner):
         try:
             proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True, env=env)
         except FileNotFoundError:
             raise CommandError(argv, None, f"{argv[0]}: command not found") from None
         return proc.pid

@@ -1,9 +1,10 @@
 """State: what netwrap attached, remembered under /run/netwrap so it can be undone.
 
 One JSON file per attachment in ``/run/netwrap/attachments/``, named after the
-container identity and the interface name inside, written atomically (a temp file
-then ``os.replace``). A file that does not parse is reported as an error, never
-skipped: losing a record would lose the default route it must put back.
+container identity and the interface name inside, written and read through
+``netwrap.store`` (atomic, fsync'd, a schema version, every field checked by type).
+A record that does not parse is reported as an error, never skipped: losing a
+record would lose the default route it must put back.
 
     with state.lock():                    # flock /run/netwrap/lock
         rec = state.Attachment(...)       # status "adding" before the plan runs
@@ -31,16 +32,17 @@ import fcntl
 import os
 from collections.abc import Iterator
 
+from netwrap import store
 from netwrap.errors import NetwrapError
-from netwrap.records import Frozen, asdict, fields
+from netwrap.records import Frozen, asdict
 from netwrap.targets import netns_inode, start_time
 
-DEFAULT_RUN_DIR = "/run/netwrap"
+DEFAULT_RUN_DIR = store.DEFAULT_RUN_DIR
 SCHEMA = 1
 
 
 def run_dir() -> str:
-    return os.environ.get("NETWRAP_RUN_DIR") or DEFAULT_RUN_DIR
+    return store.run_dir()
 
 
 def attachments_dir() -> str:
@@ -52,8 +54,6 @@ def lock_path() -> str:
 
 
 # -- identity ----------------------------------------------------------------------
-
-
 
 class Identity(Frozen):
     """Who a container is: survives nothing, so a reused PID never matches."""
@@ -136,16 +136,30 @@ class Attachment(Frozen):
         return {"schema": SCHEMA, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Attachment:
-        data = dict(data)
-        if data.pop("schema", None) != SCHEMA:
-            raise ValueError(f"unknown schema (this netwrap reads schema {SCHEMA})")
-        known = set(fields(cls))
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown fields {sorted(unknown)}")
+    def from_dict(cls, data: dict, where: str = "(record)") -> Attachment:
+        """The record in ``data`` (as ``as_dict`` wrote it), every field checked by type;
+        anything else is ``store.damaged``, naming ``where``."""
+        data = store.check(where, data, SCHEMA, ATTACHMENT_FIELDS, ATTACHMENT_REQUIRED)
         data["container"] = Identity(**data["container"])
         return cls(**data)
+
+
+S = store  # the field checks, short
+IDENTITY_FIELDS = {"pid": S.PID, "netns_inode": S.optional(S.INT),
+                   "start_time": S.optional(S.NUMBER), "kind": S.STR,
+                   "id": S.optional(S.STR), "name": S.STR}
+ATTACHMENT_FIELDS = {
+    "container": S.record(IDENTITY_FIELDS, ("pid", "netns_inode", "start_time")),
+    "ifname": S.IFNAME, "host_ifname": S.IFNAME, "guest_ifname": S.IFNAME,
+    "bridge": S.IFNAME, "address": S.STR, "gateway": S.optional(S.STR),
+    "replaced_default": S.optional(S.ROUTE), "host_netns": S.optional(S.NAME),
+    "netns_name": S.STR, "netns_preexisting": S.BOOL, "mac": S.optional(S.STR),
+    "mtu": S.optional(S.INT), "keep_netns": S.BOOL,
+    "status": S.one_of("adding", "ok", "failed"), "owner_pid": S.optional(S.PID),
+    "owner_start": S.optional(S.NUMBER), "extra": S.record({}),
+}
+ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "bridge",
+                       "address")
 
 
 def attachment_key(token: str, ifname: str) -> str:
@@ -161,73 +175,32 @@ def _path(key: str) -> str:
 
 def record_attachment(rec: Attachment) -> str:
     """Write (or overwrite) the record atomically; return its path."""
-    directory = attachments_dir()
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    import json  # imported where used: the CLI imports this module on every nic add
-    # A temporary name of our own (PID + key; O_EXCL): the tempfile module costs
-    # ~10 ms of import on every nic add, and the lock is held here anyway.
-    # A leftover with our PID in its name can only be from a dead process: replace it.
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{rec.key}.json")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(rec.as_dict(), f, indent=1, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, _path(rec.key))
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return _path(rec.key)
+    return store.write(_path(rec.key), rec.as_dict())
 
 
-def _load(path: str) -> Attachment:
-    import json
-
-    try:
-        with open(path) as f:
-            return Attachment.from_dict(json.load(f))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise NetwrapError(f"state record {path} is damaged ({exc}); look at it, then "
-                           "remove it by hand if it is garbage") from None
+def _load(path: str) -> Attachment | None:
+    data = store.read(path)
+    return None if data is None else Attachment.from_dict(data, path)
 
 
 def get_attachment(token: str, ifname: str) -> Attachment | None:
     """The record for this container token and ifname, or None."""
-    try:
-        return _load(_path(attachment_key(token, ifname)))
-    except FileNotFoundError:
-        return None
+    return _load(_path(attachment_key(token, ifname)))
 
 
 def list_attachments() -> list[Attachment]:
     """Every record, sorted by container name then ifname; a damaged one is an error."""
-    try:
-        names = sorted(n for n in os.listdir(attachments_dir())
-                       if n.endswith(".json") and not n.startswith("."))
-    except FileNotFoundError:
-        return []
-    found = []
-    for name in names:
-        try:
-            found.append(_load(os.path.join(attachments_dir(), name)))
-        except FileNotFoundError:
-            continue  # removed by a parallel run between listdir and open
+    directory = attachments_dir()
+    found = [rec for rec in (_load(os.path.join(directory, name))
+                             for name in store.names(directory))
+             if rec is not None]  # None: removed by a parallel run since the listing
     return sorted(found, key=lambda r: (r.container.name, r.container.pid, r.ifname))
 
 
 def remove_attachment(rec_or_key: Attachment | str) -> bool:
     """Forget a record; True if there was one. Safe to repeat."""
     key = rec_or_key.key if isinstance(rec_or_key, Attachment) else rec_or_key
-    try:
-        os.unlink(_path(key))
-        return True
-    except FileNotFoundError:
-        return False
+    return store.remove(_path(key))
 
 
 def me() -> tuple[int, float | None]:
@@ -255,8 +228,11 @@ def lock() -> Iterator[None]:
         finally:
             _depth -= 1
         return
-    os.makedirs(run_dir(), mode=0o755, exist_ok=True)
-    fd = os.open(lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+    store.makedirs(run_dir())
+    try:
+        fd = os.open(lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise NetwrapError(f"cannot open the lock {lock_path()}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         _depth = 1

@@ -98,7 +98,7 @@ class RecordingRunner(BaseRunner):
         self.log.append(("interactive", tuple(argv), None))
         return 0
 
-    def spawn(self, argv: Sequence[str]) -> int:
+    def spawn(self, argv: Sequence[str], env: dict | None = None) -> int:
         self.log.append(("spawn", tuple(argv), None))
         self._next_pid += 1
         return self._next_pid
@@ -166,5 +166,5 @@ class FaultRunner(BaseRunner):
     def interactive(self, argv: Sequence[str]) -> int:
         return self.inner.interactive(argv)
 
-    def spawn(self, argv: Sequence[str]) -> int:
-        return self.inner.spawn(argv)
+    def spawn(self, argv: Sequence[str], env: dict | None = None) -> int:
+        return self.inner.spawn(argv, env)

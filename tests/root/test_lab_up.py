@@ -19,8 +19,9 @@ def inside(pid: int, *args: str):
     return json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", *args))
 
 
-def sandbox_pid(name: str) -> int | None:
-    proc = run_netwrap("--json", "sandbox", "list", check=True)
+def sandbox_pid(name: str, lab: str) -> int | None:
+    """A sandbox of the lab (sandboxes are scoped by the host netns in use)."""
+    proc = run_netwrap("--json", "--host-netns", lab, "sandbox", "list", check=True)
     for row in json.loads(proc.stdout):
         if row["name"] == name and row["state"] == "running":
             return row["pid"]
@@ -54,8 +55,8 @@ links:
     finally:
         run_netwrap("--host-netns", lab, "down", str(path))
         for node in (a, b, c):
-            if sandbox_pid(node) is not None:
-                run_netwrap("sandbox", "stop", node)
+            if sandbox_pid(node, lab) is not None:
+                run_netwrap("--host-netns", lab, "sandbox", "stop", node)
 
 
 def snapshot(lab: str, pids) -> list:
@@ -77,7 +78,7 @@ def test_up_again_status_down(lab, lab_file, nw):
     path, (b0, b1), (a, b, c) = lab_file["path"], lab_file["bridges"], lab_file["nodes"]
     proc = nw("--host-netns", lab, "up", path)
     assert proc.returncode == 0, proc.stderr
-    pids = {n: sandbox_pid(n) for n in (a, b, c)}
+    pids = {n: sandbox_pid(n, lab) for n in (a, b, c)}
     assert all(pids.values())
 
     # what a user would check: addresses, MTU, MAC, routes, and ping from the lab host
@@ -122,7 +123,7 @@ def test_up_again_status_down(lab, lab_file, nw):
     down = nw("--host-netns", lab, "down", path)
     assert down.returncode == 0, down.stderr
     assert links_in(lab) == {"lo"}
-    assert all(sandbox_pid(n) is None for n in (a, b, c))
+    assert all(sandbox_pid(n, lab) is None for n in (a, b, c))
     for pid in pids.values():
         assert not os.path.exists(f"/proc/{pid}")
     again = nw("--host-netns", lab, "down", path)
@@ -136,7 +137,7 @@ def test_failed_up_leaves_nothing(lab, lab_file, nw):
     assert proc.returncode == 1
     assert "injected failure" in proc.stderr
     assert links_in(lab) == {"lo"}
-    assert all(sandbox_pid(n) is None for n in nodes)
+    assert all(sandbox_pid(n, lab) is None for n in nodes)
     assert "nothing to do" in nw("--host-netns", lab, "down", path).stdout
 
 

@@ -80,7 +80,7 @@ def test_one_record_per_container_and_ifname():
 @pytest.mark.parametrize("content,why", [
     ("{not json", "Expecting property name"),
     ("", "Expecting value"),
-    ('{"schema": 99}', "unknown schema"),
+    ('{"schema": 99}', "schema 99; this netwrap reads schema 1"),
     ('{"schema": 1, "bogus": 1}', "unknown fields ['bogus']"),
     ('{"schema": 1, "ifname": "eth1"}', "container"),
     ("[]", ""),
