@@ -16,6 +16,48 @@ from netwrap.records import Record
 TARGET_HELP = "a PID, a sandbox name, or a container name or ID prefix"
 
 
+# -- shell completion (argcomplete calls these only while completing) -----------------
+
+def complete_targets(**_kwargs) -> list[str]:
+    """Running containers' and sandboxes' names, for a TARGET being typed."""
+    names: list[str] = []
+    try:
+        from netwrap import containers
+
+        names += [c.name for c in containers.running() if c.name]
+    except Exception:  # noqa: BLE001 - a completion never fails the shell
+        pass
+    try:
+        from netwrap import sandbox
+
+        names += [box.name for box in sandbox.all_sandboxes()]
+    except Exception:  # noqa: BLE001
+        pass
+    return sorted(set(names))
+
+
+def complete_bridges(parsed_args=None, **_kwargs) -> list[str]:
+    """The bridges on the host side (or in --host-netns), for --bridge/BR."""
+    import json
+    import subprocess
+
+    lab = getattr(parsed_args, "host_netns", None)
+    argv = ["ip", *(["-n", lab] if lab else []), "-j", "link", "show", "type", "bridge"]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=5).stdout
+        return sorted(link["ifname"] for link in json.loads(out or "[]"))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return []
+
+
+def add_target(parser: argparse.ArgumentParser, help: str = TARGET_HELP, **kwargs):
+    """The TARGET positional, completed with container and sandbox names."""
+    action = parser.add_argument(kwargs.pop("dest", "target"), metavar="TARGET", help=help,
+                                 **kwargs)
+    action.completer = complete_targets  # argcomplete's documented hook
+    return action
+
+
 class Context(Record):
     __slots__ = ("runner", "dry_run", "as_json", "host_ns", "bridge_tool")
 

@@ -6,7 +6,13 @@ import argparse
 import sys
 
 from netwrap import validate
-from netwrap.cli_base import TARGET_HELP, Context, Parser, resolve_target, sub
+from netwrap.cli_base import (
+    Context,
+    Parser,
+    add_target,
+    resolve_target,
+    sub,
+)
 from netwrap.errors import NetwrapError, UsageError
 
 
@@ -105,7 +111,7 @@ def register(subparsers) -> None:
     nsub = ns.add_subparsers(dest="netns_command", metavar="ACTION", parser_class=Parser)
     nsub.required = True
     p = sub(nsub, "expose", "ln -s /proc/PID/ns/net /var/run/netns/NAME", cmd_netns_expose)
-    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    add_target(p)
     p.add_argument("--netns-name", "--name", dest="name",
                    help="the name under /var/run/netns (default: nw-<target>); --name is "
                         "the same option")
@@ -124,6 +130,6 @@ def register(subparsers) -> None:
                         "processes are still the host's, so the host's ifconfig and route "
                         "work even if the image has none. The exit status is CMD's.",
             epilog="example: netwrap exec web -- ip addr")
-    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    add_target(p)
     p.add_argument("--netns-name", help="name to expose it under (default: nw-<target>)")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")

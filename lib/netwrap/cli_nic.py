@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 
 from netwrap import validate
-from netwrap.cli_base import TARGET_HELP, Context, Parser, resolve_target, sub
+from netwrap.cli_base import (
+    Context,
+    Parser,
+    add_target,
+    complete_bridges,
+    resolve_target,
+    sub,
+)
 
 
 def cmd_bridge_add(ctx: Context, args) -> int:
@@ -152,7 +159,8 @@ def register(subparsers) -> None:
     p.add_argument("bridge", metavar="BR", help="the bridge's name, e.g. br0")
     p.add_argument("--ip", metavar="CIDR", help="the host's address on it, e.g. 192.168.200.1/24")
     p = sub(bsub, "del", "take the bridge down and delete it", cmd_bridge_del)
-    p.add_argument("bridge", metavar="BR", help="the bridge's name")
+    p.add_argument("bridge", metavar="BR", help="the bridge's name"
+                   ).completer = complete_bridges
     p.add_argument("--force", action="store_true",
                    help="delete it even with containers' interfaces still plugged in")
 
@@ -166,8 +174,9 @@ def register(subparsers) -> None:
                         "(with --gateway) move the default route to it.",
             epilog="example: netwrap nic add 10170 --netns-name hoge --bridge br0 "
                    "--ip 192.168.200.101/24 --gateway 192.168.200.1")
-    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
-    p.add_argument("--bridge", required=True, metavar="BR", help="the host bridge to plug into")
+    add_target(p)
+    p.add_argument("--bridge", required=True, metavar="BR",
+                   help="the host bridge to plug into").completer = complete_bridges
     p.add_argument("--ip", required=True, metavar="CIDR", help="address inside, e.g. "
                    "192.168.200.101/24")
     p.add_argument("--gateway", metavar="IP", help="make this the container's default route")
@@ -188,7 +197,7 @@ def register(subparsers) -> None:
                         "made straight into the container, then one ip -batch inside")
     p = sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
                          "the default route it replaced", cmd_nic_del)
-    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    add_target(p)
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
     p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
     p.add_argument("--force", action="store_true",
