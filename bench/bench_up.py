@@ -198,13 +198,14 @@ def cni_env(lab: Lab, command: str, cid: str, pid: int) -> dict:
             "CNI_IFNAME": "eth1", "CNI_PATH": os.path.dirname(CNI)}
 
 
-def bench_cni(lab: Lab, boxes: list[tuple[str, int]], br: str) -> dict:
-    """The CNI bridge plugin + host-local wiring ``boxes`` to ``br``, then removing it all."""
+def cni_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float, str]:
+    """The CNI bridge plugin + host-local wiring ``boxes`` to ``br``, then removing it all.
+
+    Returns seconds per container of the ADDs and the first container's address."""
     missing = [p for p in (CNI, os.path.join(os.path.dirname(CNI), "host-local"))
                if not os.access(p, os.X_OK)]
     if missing:
         raise Skip(f"{' and '.join(missing)} not found (Debian: containernetworking-plugins)")
-    n = len(boxes)
     conf = json.dumps({
         "cniVersion": "1.0.0", "name": "nwbench", "type": "bridge", "bridge": br,
         "isGateway": True, "ipMasq": False,
@@ -218,47 +219,71 @@ def bench_cni(lab: Lab, boxes: list[tuple[str, int]], br: str) -> dict:
         out = sh(*cni_argv, input=conf, env=cni_env(lab, "ADD", f"nwbench{i}", pid))
         if i == 0:
             first = json.loads(out)["ips"][0]["address"]
-    cni = (time.perf_counter() - start) / n
-    # the cost of entering the lab with ip netns exec, which only the CNI runs pay
-    t0 = time.perf_counter()
-    for _ in range(20):
-        sh("ip", "netns", "exec", lab.name, "true")
-    enter = (time.perf_counter() - t0) / 20
-    say(f"  CNI bridge + host-local: {ms(cni)} per container (of which ip netns exec "
-        f"{ms(enter)})")
+    per = (time.perf_counter() - start) / len(boxes)
     for i, (_, pid) in enumerate(boxes):
         sh(*cni_argv, input=conf, env=cni_env(lab, "DEL", f"nwbench{i}", pid))
     sh("ip", "-n", lab.name, "link", "del", br)
-    return {"cni": cni, "enter": enter, "first": first}
+    return per, first
 
 
-def bench_wire_running(lab: Lab, n: int) -> None:
-    """Part 1: the CNI plugin, then ``netwrap up``, on the same n running sandboxes."""
-    say(f"wire {n} running sandboxes to one bridge, per container "
-        f"(netwrap up on {workers_text()}):")
+def up_round(lab: Lab, boxes: list[tuple[str, int]], path: str) -> tuple[float, list[str]]:
+    """``netwrap up`` of the lab at ``path`` (the running ``boxes``), then its down.
+
+    Returns seconds per container and the first container's IPv4 addresses."""
+    try:
+        per = timed(lab.netwrap("up", path)) / len(boxes)
+        inner = sh("nsenter", "-t", str(boxes[0][1]), "-n", "ip", "-j", "addr", "show", "eth1")
+    finally:
+        subprocess.run(lab.netwrap("down", path), capture_output=True)
+    return per, [f"{a['local']}/{a['prefixlen']}" for a in json.loads(inner)[0]["addr_info"]
+                 if a["family"] == "inet"]
+
+
+def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
+    """Part 1: the CNI plugin and ``netwrap up`` in turn, ``rounds`` times each, on the
+    same n running sandboxes; medians (one ``up`` is a single process of well under a
+    second, at the mercy of whatever else the machine runs)."""
+    say(f"wire {n} running sandboxes to one bridge, per container (netwrap up on "
+        f"{workers_text()}; {rounds} rounds, each CNI then netwrap):")
     boxes = lab.start_sandboxes(n)
     try:
         br = rand("nwbr")
-        cni = run_part("  CNI bridge plugin", bench_cni, lab, boxes, br)
         name = rand("nwlab")
         path = lab.write(f"{name}.yaml", lab_yaml(name, [b for b, _ in boxes],
                                                   [(br, "198.51.100")]))
-        try:
-            up = timed(lab.netwrap("up", path)) / n
-            inner = sh("nsenter", "-t", str(boxes[0][1]), "-n", "ip", "-j", "addr", "show",
-                       "eth1")
-        finally:
-            subprocess.run(lab.netwrap("down", path), capture_output=True)
-        got = [f"{a['local']}/{a['prefixlen']}" for a in json.loads(inner)[0]["addr_info"]
-               if a["family"] == "inet"]
-        line = f"  netwrap up: {ms(up)} per container"
-        if cni is not None:
-            if got != [cni["first"]]:
-                raise RuntimeError(f"netwrap gave {got}, CNI gave {cni['first']}: not the "
-                                   "same addresses")
-            ratio = up / cni["cni"]
-            line += (f" -> {ratio:.2f}x CNI (goal <= 0.25: {verdict(ratio <= 0.25)}); "
-                     f"{up / (cni['cni'] - cni['enter']):.2f}x CNI without its ip netns exec")
+        cnis: list[float] = []
+        ups: list[float] = []
+        cni_ok = True
+        for r in range(rounds):
+            line, got = f"  round {r + 1}:", None
+            if cni_ok:
+                got = run_part("  CNI bridge plugin", cni_round, lab, boxes, br)
+                cni_ok = got is not None
+                if got is not None:
+                    cnis.append(got[0])
+                    line += f" CNI bridge + host-local {ms(got[0])},"
+            up, addrs = up_round(lab, boxes, path)
+            ups.append(up)
+            line += f" netwrap up {ms(up)}"
+            if got is not None:
+                if addrs != [got[1]]:
+                    raise RuntimeError(f"netwrap gave {addrs}, CNI gave {got[1]}: not the "
+                                       "same addresses")
+                line += f" ({up / got[0]:.2f}x)"
+            say(line)
+        up = statistics.median(ups)
+        line = f"  median: netwrap up {ms(up)} per container"
+        if cnis:
+            cni = statistics.median(cnis)
+            # the cost of entering the lab with ip netns exec, which only the CNI runs pay
+            t0 = time.perf_counter()
+            for _ in range(20):
+                sh("ip", "netns", "exec", lab.name, "true")
+            enter = (time.perf_counter() - t0) / 20
+            ratio = up / cni
+            line += (f", CNI {ms(cni)} -> {ratio:.2f}x CNI (goal <= 0.25: "
+                     f"{verdict(ratio <= 0.25)}); {up / (cni - enter):.2f}x CNI without its "
+                     f"ip netns exec ({ms(enter)})")
         say(line + f"; vs the 3.2 ms in-process netlink mark: {verdict(up < 3.2e-3)}")
     finally:
         lab.stop_sandboxes([b for b, _ in boxes])
@@ -361,6 +386,8 @@ def main() -> int:
     ap.add_argument("--containers", type=int, default=100)
     ap.add_argument("--big", type=int, default=1000, help="0: skip the big lab")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--wire-rounds", type=int, default=3,
+                    help="rounds of CNI and netwrap up on the running sandboxes")
     ap.add_argument("--timeout", type=float, default=600,
                     help="seconds one up of the big lab may take")
     ap.add_argument("--cni", default=CNI, help=f"the CNI bridge plugin (default {CNI})")
@@ -385,7 +412,8 @@ def main() -> int:
         if "sh" in only:
             run_part("sh vs subprocess", bench_sh)
         if "wire" in only:
-            run_part(f"wire {n} running sandboxes", bench_wire_running, lab, n)
+            run_part(f"wire {n} running sandboxes", bench_wire_running, lab, n,
+                     opts.wire_rounds)
         if "nic" in only:
             run_part("walkthrough nic add", bench_nic_add, lab, opts.rounds)
         if "startup" in only:
