@@ -298,6 +298,19 @@ def bench_full_up(lab: Lab, n: int, timeout: float) -> dict:
                                                             (rand("nwbr"), "2001:db8:b:")]))
     try:
         elapsed, rss = peak_rss(lab.netwrap("up", path), timeout)
+        from netwrap import sandbox
+
+        for i in (0, n - 1):  # the first and the last really got their address and route
+            box = sandbox.load(nodes[i])
+            net = "2001:db8:a:" if i % 2 == 0 else "2001:db8:b:"
+            want = f"{net}:{2 + i // 2:x}"
+            prefix = ("nsenter", "-t", str(box.pid) if box else "0", "-n", "ip", "-6", "-j")
+            got = [a["local"] for link in json.loads(sh(*prefix, "addr", "show", "eth1"))
+                   for a in link["addr_info"] if a["scope"] == "global"]
+            route = json.loads(sh(*prefix, "route", "show", "default"))
+            if got != [want] or [r.get("gateway") for r in route] != [f"{net}:1"]:
+                raise RuntimeError(f"{nodes[i]}: eth1 has {got}, default route {route}; "
+                                   f"the lab says {want} via {net}:1")
     finally:
         subprocess.run(lab.netwrap("down", path), capture_output=True)
         gone = set(nodes)
