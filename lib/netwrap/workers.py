@@ -51,8 +51,13 @@ def default_count() -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
-def run(runner, batches: Sequence[Sequence[Step]], *, workers: int | None = None,
-        on_done: Callable[[int], None] | None = None) -> list[Step]:
+def run(
+    runner,
+    batches: Sequence[Sequence[Step]],
+    *,
+    workers: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[Step]:
     """Run every batch, each in order, on up to ``workers`` threads; all or nothing.
 
     Returns the steps done, in the order they completed.
@@ -176,8 +181,7 @@ class _Pool:
             if self.signal is not None:
                 from netwrap.runner import Interrupted
 
-                raise Interrupted(f"interrupted by {signal.Signals(self.signal).name}",
-                                  self.signal)
+                raise Interrupted(f"interrupted by {signal.Signals(self.signal).name}", self.signal)
             if self.error is not None:
                 raise self.error
         except BaseException as first:

@@ -33,8 +33,9 @@ def configured(nodes: list[str]) -> int:
     count = 0
     for row in rows:
         if row["name"] in nodes and row["state"] == "running":
-            addrs = sh("nsenter", "-t", str(row["pid"]), "-n", "ip", "-j", "addr", "show",
-                       check=False)
+            addrs = sh(
+                "nsenter", "-t", str(row["pid"]), "-n", "ip", "-j", "addr", "show", check=False
+            )
             count += "198.51.100." in addrs
     return count
 
@@ -47,9 +48,14 @@ def six(lab, tmp_path):
     path = tmp_path / f"{rand('lab')}.yaml"
     path.write_text(
         f"bridges:\n  - {{name: {br}, address: 198.51.100.1/24}}\nnodes:\n"
-        + "".join(f"  - {{name: {n}}}\n" for n in nodes) + "links:\n"
-        + "".join(f"  - {{node: {n}, bridge: {br}, address: 198.51.100.{10 + i}/24, "
-                  "gateway: 198.51.100.1}\n" for i, n in enumerate(nodes)))
+        + "".join(f"  - {{name: {n}}}\n" for n in nodes)
+        + "links:\n"
+        + "".join(
+            f"  - {{node: {n}, bridge: {br}, address: 198.51.100.{10 + i}/24, "
+            "gateway: 198.51.100.1}\n"
+            for i, n in enumerate(nodes)
+        )
+    )
     try:
         yield str(path), nodes
     finally:
@@ -62,10 +68,12 @@ def test_progress_keeps_the_plan_order_on_two_workers(lab, six, nw):
     path, nodes = six
     proc = nw("--host-netns", lab, "up", path, env={"NETWRAP_WORKERS": "2"})
     assert proc.returncode == 0, proc.stderr
-    started = [int(p) for p in re.findall(r"^sandbox \S+ started \(PID (\d+)\)$",
-                                          proc.stdout, re.M)]
-    configured = [int(p) for p in re.findall(r"^inside PID (\d+): 3 change\(s\)$",
-                                             proc.stdout, re.M)]
+    started = [
+        int(p) for p in re.findall(r"^sandbox \S+ started \(PID (\d+)\)$", proc.stdout, re.M)
+    ]
+    configured = [
+        int(p) for p in re.findall(r"^inside PID (\d+): 3 change\(s\)$", proc.stdout, re.M)
+    ]
     assert len(started) == NODES and configured == started
     for i in range(NODES):
         sh("ip", "netns", "exec", lab, "ping", "-c1", "-W2", f"198.51.100.{10 + i}")
@@ -76,10 +84,13 @@ def test_sigterm_while_a_worker_is_paused_undoes_every_worker(lab, six):
     # step 1 is the host batch; step 3 is the second container batch to start: one
     # worker waits before it while the other goes on with the containers after it
     proc = subprocess.Popen(
-        [sys.executable, LAUNCHER, "--host-netns", lab, "up", path], cwd="/",
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": LIB, "NETWRAP_PAUSE_AT": "3",
-             "NETWRAP_WORKERS": "2"})
+        [sys.executable, LAUNCHER, "--host-netns", lab, "up", path],
+        cwd="/",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": LIB, "NETWRAP_PAUSE_AT": "3", "NETWRAP_WORKERS": "2"},
+    )
     try:
         line = proc.stderr.readline()
         assert line.startswith("netwrap: test hook: paused before step 3: nsenter -t "), line

@@ -80,8 +80,11 @@ def test_a_failure_in_one_worker_rolls_back_every_worker_in_reverse_order_of_com
 
     # b1 waits, so that a1 has surely completed first: the order of completion is known
     runner = FakeRunner({"bad": slow_fail, "b1": lambda _: time.sleep(0.1), "b3": last})
-    batches = [[step("a1"), step("bad"), step("a3")], [step("b1"), step("b2"), step("b3")],
-               [step("c1")]]
+    batches = [
+        [step("a1"), step("bad"), step("a3")],
+        [step("b1"), step("b2"), step("b3")],
+        [step("c1")],
+    ]
     with pytest.raises(CommandError, match="File exists"):
         workers.run(runner, batches, workers=2)
     ran = [c for c in runner.calls if not c.startswith("undo-")]
