@@ -653,10 +653,16 @@ def _up_locked(ctx, lab: Lab) -> dict:
                                          if a not in rec.addresses]
         rec.links.update(plan.made_links)
         write_record(rec)
-        for step in plan.steps:
-            ctx.runner.run([step])
-            done.append(step)
-            progress.step(_describe(step, plan))
+        if plan.host:  # first and alone: it makes the veths the containers' batches use
+            ctx.runner.run([plan.host])
+            done.append(plan.host)
+            progress.step(_describe(plan.host, plan))
+        from netwrap import workers
+
+        # the containers' batches on a few workers; any failure or signal undoes all of
+        # theirs before it reaches us, then ours is undone below
+        done += workers.run(ctx.runner, [[step] for step in plan.guests],
+                            on_done=lambda i: progress.step(_describe(plan.guests[i], plan)))
     except BaseException:
         progress.close()
         old_handlers = {s: signal.signal(s, signal.SIG_IGN)
