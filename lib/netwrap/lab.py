@@ -620,9 +620,8 @@ def _plan_now(ctx, lab: Lab, dry_run: bool = False, pids=None) -> UpPlan:
 
 
 def _up_locked(ctx, lab: Lab) -> dict:
-    import signal
-
-    from netwrap import sandbox
+    from netwrap import sandbox, workers
+    from netwrap.transaction import Intent, Transaction
 
     pids = resolve_nodes(lab, ctx.host_ns, False)
     before = _plan_now(ctx, lab, pids=pids)  # checks everything before anything starts
@@ -635,59 +634,68 @@ def _up_locked(ctx, lab: Lab) -> dict:
     rec = Record.from_dict(old.as_dict()) if old else Record(lab.name, ctx.host_ns)
     rec.status = "building"
     rec.sandboxes = sorted(set(rec.sandboxes) | set(before.start))
-    write_record(rec)  # before anything runs: a killed up leaves what down needs
+
+    def mark(status: str) -> None:
+        rec.status = status
+        write_record(rec)
+
+    def put_old_back() -> None:
+        if old is not None:
+            write_record(old)
+        else:
+            remove_record(lab.name, ctx.host_ns)
+
+    # The record is written before anything runs, so a killed up leaves what down needs;
+    # the transaction's outcome puts the old one back, or keeps this one marked failed.
+    intent = Intent(begin=lambda: write_record(rec), ok=lambda: mark("ok"),
+                    rolled_back=put_old_back, failed=lambda left: mark("failed"))
     progress = Progress(len(before.start) + len(before.steps) + 1,
                         quiet=getattr(ctx, "as_json", False))
-    started: list = []
-    done: list[Step] = []
-    plan = None
+    started = 0
+    plan = before
     try:
-        for name in before.start:
-            box = sandbox.start(ctx.runner, name, ctx.host_ns)
-            started.append(box)
-            pids[name] = box.pid
-            progress.step(f"sandbox {name} started (PID {box.pid})")
-        plan = _plan_now(ctx, lab, pids=pids) if started else before
-        rec.bridges = sorted(set(rec.bridges) | set(plan.made_bridges))
-        rec.addresses = rec.addresses + [a for a in plan.made_addresses
-                                         if a not in rec.addresses]
-        rec.links.update(plan.made_links)
-        write_record(rec)
-        if plan.host:  # first and alone: it makes the veths the containers' batches use
-            ctx.runner.run([plan.host])
-            done.append(plan.host)
-            progress.step(_describe(plan.host, plan))
-        from netwrap import workers
-
-        # the containers' batches on a few workers; any failure or signal undoes all of
-        # theirs before it reaches us, then ours is undone below
-        done += workers.run(ctx.runner, [[step] for step in plan.guests],
-                            on_done=lambda i: progress.step(_describe(plan.guests[i], plan)))
+        with Transaction(ctx.runner, intent, lock=True) as txn:
+            # Undone last: every sandbox this up set out to start, found by its marker,
+            # also the one whose start was interrupted.
+            txn.on_undo(lambda: sandbox.stop(ctx.runner,
+                                             sandbox.named(before.start, ctx.host_ns)),
+                        "stop the sandboxes this up started")
+            for name in before.start:
+                box = sandbox.start(ctx.runner, name, ctx.host_ns)
+                started += 1
+                pids[name] = box.pid
+                progress.step(f"sandbox {name} started (PID {box.pid})")
+                txn.check()
+            if started:
+                plan = _plan_now(ctx, lab, pids=pids)
+            rec.bridges = sorted(set(rec.bridges) | set(plan.made_bridges))
+            rec.addresses = rec.addresses + [a for a in plan.made_addresses
+                                             if a not in rec.addresses]
+            rec.links.update(plan.made_links)
+            write_record(rec)
+            txn.on_undo(lambda: _remove_partial(ctx, plan),
+                        "remove what a half-run batch made")
+            if plan.host:  # first and alone: it makes the veths the containers' batches use
+                txn.run([plan.host], each=lambda step: progress.step(_describe(step, plan)))
+            # The containers' batches on a few workers: a failure or signal there undoes
+            # all of theirs before it reaches us; the transaction undoes the rest.
+            done = workers.run(ctx.runner, [[step] for step in plan.guests],
+                               on_done=lambda i: progress.step(_describe(plan.guests[i],
+                                                                         plan)))
+            txn.on_undo(lambda: _undo_all(ctx.runner, done), "undo the containers' batches")
     except BaseException:
         progress.close()
-        old_handlers = {s: signal.signal(s, signal.SIG_IGN)
-                        for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            ctx.runner.rollback(done)
-            if plan is not None:
-                _remove_partial(ctx, plan)
-            # Every sandbox this up set out to start, by its marker: also the one
-            # whose start was interrupted.
-            sandbox.stop(ctx.runner, sandbox.named(before.start, ctx.host_ns))
-            if old is not None:
-                write_record(old)
-            else:
-                remove_record(lab.name, ctx.host_ns)
-        finally:
-            for s, h in old_handlers.items():
-                signal.signal(s, h)
         raise
-    rec.status = "ok"
-    write_record(rec)
     progress.step(f"lab {lab.name} is up")
     progress.close()
-    return {"lab": lab.name, "changes": plan.changes, "sandboxes_started": len(started),
+    return {"lab": lab.name, "changes": plan.changes, "sandboxes_started": started,
             "links_made": len(plan.made_links), "bridges_made": len(plan.made_bridges)}
+
+
+def _undo_all(runner, steps: list[Step]) -> None:
+    failures = runner.rollback(steps)
+    if failures:
+        raise NetwrapError("; ".join(failures))
 
 
 def _describe(step: Step, plan: UpPlan) -> str:

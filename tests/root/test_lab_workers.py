@@ -22,14 +22,17 @@ def links_in(netns: str) -> set[str]:
     return {link["ifname"] for link in json.loads(sh("ip", "-n", netns, "-j", "link", "show"))}
 
 
-def running_sandboxes() -> set[str]:
-    rows = json.loads(run_netwrap("--json", "sandbox", "list", check=True).stdout)
+def running_sandboxes(lab: str) -> set[str]:
+    """The running sandboxes of the lab netns ``lab`` (sandboxes are scoped by host netns)."""
+    rows = json.loads(run_netwrap("--host-netns", lab, "--json", "sandbox", "list",
+                                  check=True).stdout)
     return {row["name"] for row in rows if row["state"] == "running"}
 
 
-def configured(nodes: list[str]) -> int:
+def configured(lab: str, nodes: list[str]) -> int:
     """How many of the nodes have their lab address on eth1."""
-    rows = json.loads(run_netwrap("--json", "sandbox", "list", check=True).stdout)
+    rows = json.loads(run_netwrap("--host-netns", lab, "--json", "sandbox", "list",
+                                  check=True).stdout)
     count = 0
     for row in rows:
         if row["name"] in nodes and row["state"] == "running":
@@ -60,8 +63,8 @@ def six(lab, tmp_path):
         yield str(path), nodes
     finally:
         run_netwrap("--host-netns", lab, "down", str(path))
-        for node in set(nodes) & running_sandboxes():
-            run_netwrap("sandbox", "stop", node)
+        for node in set(nodes) & running_sandboxes(lab):
+            run_netwrap("--host-netns", lab, "sandbox", "stop", node)
 
 
 def test_progress_keeps_the_plan_order_on_two_workers(lab, six, nw):
@@ -97,9 +100,9 @@ def test_sigterm_while_a_worker_is_paused_undoes_every_worker(lab, six):
         assert len(links_in(lab)) == 2 + NODES  # lo, the bridge and every veth were made
         # the other worker goes on: every container but the paused one gets its address
         deadline = time.monotonic() + 20
-        while configured(nodes) < NODES - 1 and time.monotonic() < deadline:
+        while configured(lab, nodes) < NODES - 1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert configured(nodes) == NODES - 1
+        assert configured(lab, nodes) == NODES - 1
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 143, err
@@ -109,6 +112,6 @@ def test_sigterm_while_a_worker_is_paused_undoes_every_worker(lab, six):
             proc.kill()
             proc.communicate()
     assert links_in(lab) == {"lo"}
-    assert not set(nodes) & running_sandboxes()
+    assert not set(nodes) & running_sandboxes(lab)
     again = run_netwrap("--host-netns", lab, "down", path)
     assert again.returncode == 0 and "nothing to do" in again.stdout
