@@ -91,6 +91,7 @@ def cmd_netns_expose(ctx: Context, args) -> int:
         return 0
     ctx.runner.run(netns.expose_plan(target.pid, name))
     if not ctx.dry_run:
+        netns.remember(name, target.pid, ctx.host_ns)  # so gc knows netwrap made it
         sys.stdout.write(f"{name}\n")
     return 0
 
@@ -107,6 +108,8 @@ def cmd_netns_unexpose(ctx: Context, args) -> int:
                            f"remove it with ip netns del {name}")
     ctx.need_root("netns unexpose")
     ctx.runner.run(netns.unexpose_plan(name, link.pid))
+    if not ctx.dry_run:
+        netns.forget(name)
     return 0
 
 
@@ -120,18 +123,43 @@ def cmd_netns_list(ctx: Context, args) -> int:
     return 0
 
 
+def gc_scope(ctx: Context) -> str:
+    """What ``gc`` and ``netns gc`` look at, said before they act."""
+    from netwrap import state
+
+    if ctx.host_ns:
+        return f"records of host netns {ctx.host_ns} in {state.run_dir()}"
+    return f"every record in {state.run_dir()} (the whole machine, every lab netns)"
+
+
+def _check_sweep(ctx: Context, args) -> None:
+    if getattr(args, "all", False) and ctx.host_ns:
+        raise UsageError("--all looks at the whole machine's /var/run/netns, which no "
+                         "--host-netns scopes: run it without --host-netns")
+
+
 def cmd_netns_gc(ctx: Context, args) -> int:
     from netwrap import netns
 
-    plan = netns.gc_plan()
+    _check_sweep(ctx, args)
+    made = [m for m in netns.made_links()
+            if not ctx.host_ns or m.host_netns == ctx.host_ns]
+    plan, kept = netns.gc_plan(made, sweep=args.all)
+    if ctx.dry_run:
+        sys.stdout.write(f"# scope: links netwrap made, {gc_scope(ctx)}\n")
+    for what in kept:
+        ctx.warn(f"left {what} alone")
     if not plan:
         if not ctx.dry_run:
-            sys.stdout.write("no dangling netns links\n")
+            sys.stdout.write("no netns links netwrap made are left dangling\n")
         return 0
     ctx.need_root("netns gc")
     ctx.runner.run(plan)
     if not ctx.dry_run:
-        sys.stdout.write(f"removed {len(plan)} dangling netns link(s)\n")
+        for step in plan:
+            netns.forget(os.path.basename(step.argv[-1]))
+        sys.stdout.write(f"removed {len(plan)} dangling netns link(s): "
+                         f"{', '.join(s.argv[-1] for s in plan)}\n")
     return 0
 
 
@@ -268,7 +296,7 @@ def cmd_nic_list(ctx: Context, args) -> int:
     from netwrap import attach
     from netwrap.output import emit
 
-    emit(ctx.as_json, attach.rows(),
+    emit(ctx.as_json, attach.rows(ctx.runner),
          ["target", "pid", "ifname", "address", "bridge", "host_ifname", "gateway",
           "replaced_default", "host_netns", "state"],
          empty="no attachments recorded")
@@ -276,27 +304,38 @@ def cmd_nic_list(ctx: Context, args) -> int:
 
 
 def cmd_gc(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import attach, state
 
+    _check_sweep(ctx, args)
     ctx.need_root("gc")
-    res = attach.gc(ctx)
+    scope = gc_scope(ctx)
+    res = attach.gc(ctx, sweep=args.all)
     if ctx.as_json:
         from netwrap.output import emit_object
 
-        emit_object({"dropped": [r.as_dict() for r in res.dropped], "links": res.links,
-                     "interrupted": [r.as_dict() for r in res.interrupted]})
-    elif not ctx.dry_run:
-        for rec in res.dropped:
-            sys.stdout.write(f"dropped the record of {rec.container.name}:{rec.ifname} "
-                             "(the container is gone)\n")
-        for link in res.links:
-            sys.stdout.write(f"removed the dangling netns link {link}\n")
-        for rec in res.interrupted:
-            sys.stdout.write(f"{rec.container.name}:{rec.ifname} was left half-done; undo "
-                             f"it with: netwrap nic del {rec.container.name} "
-                             f"--ifname {rec.ifname}\n")
-        if not (res.dropped or res.links or res.interrupted):
-            sys.stdout.write("nothing to clean up\n")
+        emit_object({"scope": scope, "dry_run": ctx.dry_run,
+                     "dropped": [r.as_dict() for r in res.dropped], "links": res.links,
+                     "interrupted": [r.as_dict() for r in res.interrupted],
+                     "kept": res.kept})
+        return 0
+    # Under --dry-run the runner has printed the commands; the rest are # comments.
+    say = (lambda text: sys.stdout.write(f"# {text}\n")) if ctx.dry_run else \
+        (lambda text: sys.stdout.write(f"{text}\n"))
+    say(f"gc: {scope}")
+    drop, remove = ("would drop", "would remove") if ctx.dry_run else ("dropped", "removed")
+    for rec in res.dropped:
+        path = os.path.join(state.attachments_dir(), f"{rec.key}.json")
+        say(f"{drop} the record of {rec.container.name}:{rec.ifname} "
+            f"(the container is gone): {path}")
+    for link in res.links:
+        say(f"{remove} the dangling netns link {link}")
+    for rec in res.interrupted:
+        say(f"{rec.container.name}:{rec.ifname} was left half-done; undo it with: "
+            f"netwrap nic del {rec.container.name} --ifname {rec.ifname}")
+    for what in res.kept:
+        ctx.warn(what if what.startswith("left ") else f"left {what} alone")
+    if not (res.dropped or res.links or res.interrupted):
+        say("nothing to clean up")
     return 0
 
 
@@ -500,8 +539,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME")
     _sub(nsub, "list", "the names in /var/run/netns: PID, inode, alive or dangling",
          cmd_netns_list)
-    _sub(nsub, "gc", "remove links whose process is gone (they dangle once a container stops)",
-         cmd_netns_gc)
+    p = _sub(nsub, "gc", "remove links netwrap made whose process is gone (they dangle once "
+                         "a container stops)", cmd_netns_gc)
+    p.add_argument("--all", action="store_true",
+                   help="also links netwrap did not make that point to /proc/PID/ns/net of "
+                        "a process that is gone (the whole machine; not with --host-netns)")
 
     p = _sub(sub, "exec", "run a command inside a target's netns (ip netns exec)", cmd_exec,
              description="Expose the target's netns, run 'ip netns exec NAME CMD...', remove "
@@ -565,8 +607,16 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _sub(nsub, "list", "the attachments netwrap made (from /run/netwrap), and their state",
          cmd_nic_list)
 
-    _sub(sub, "gc", "drop records of containers that are gone and dangling netns links",
-         cmd_gc)
+    p = _sub(sub, "gc", "drop records of containers that are gone and the netns links "
+                        "netwrap made that dangle", cmd_gc,
+             description="Drop the records of containers that are gone (and a host veth "
+                         "end they left, when it is provably theirs), and remove the "
+                         "/var/run/netns links netwrap made whose process is gone. Plain "
+                         "gc looks at every record in the run directory; with --host-netns "
+                         "only that lab's. --dry-run lists each record and link.")
+    p.add_argument("--all", action="store_true",
+                   help="also remove links netwrap did not make that point to /proc/PID/ns/net "
+                        "of a process that is gone (the whole machine; not with --host-netns)")
 
     sb = _sub(sub, "sandbox", "throwaway containers without Docker: a process in new "
                               "net, uts, mount and pid namespaces")
