@@ -712,7 +712,7 @@ def _gc_locked(ctx, sweep: bool = False) -> GcResult:
     made += [netns.MadeLink(r.netns_name, r.container.pid, r.container.start_time,
                             r.host_netns, f"nic add of {r.container.name}:{r.ifname}")
              for r in recs if r.netns_name and not r.netns_preexisting]
-    links, left = netns.gc_plan(made, sweep=sweep)
+    links, left = netns.gc_plan(made, sweep=sweep, others=not ctx.host_ns)
     kept += left
     ctx.runner.run(plan + links)
     if not ctx.dry_run:

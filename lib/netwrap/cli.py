@@ -144,7 +144,7 @@ def cmd_netns_gc(ctx: Context, args) -> int:
     _check_sweep(ctx, args)
     made = [m for m in netns.made_links()
             if not ctx.host_ns or m.host_netns == ctx.host_ns]
-    plan, kept = netns.gc_plan(made, sweep=args.all)
+    plan, kept = netns.gc_plan(made, sweep=args.all, others=not ctx.host_ns)
     if ctx.dry_run:
         sys.stdout.write(f"# scope: links netwrap made, {gc_scope(ctx)}\n")
     for what in kept:

@@ -170,7 +170,7 @@ def _stale(link: NetnsLink, made: MadeLink) -> str | None:
     return None
 
 
-def gc_plan(made: list[MadeLink] | None = None, *, sweep: bool = False,
+def gc_plan(made: list[MadeLink] | None = None, *, sweep: bool = False, others: bool = True,
             found: list[NetnsLink] | None = None) -> tuple[list[Step], list[str]]:
     """Steps removing the links netwrap made whose process is gone, and with ``sweep``
     also every link to a gone process's /proc/N/ns/net; and what it leaves alone.
@@ -178,7 +178,8 @@ def gc_plan(made: list[MadeLink] | None = None, *, sweep: bool = False,
     ``made`` are the links netwrap made in the scope being cleaned (``made_links()``
     and the links of attachment records), ``found`` what /var/run/netns holds now.
     A link to anything but /proc/N/ns/net, and a link made by hand, is never touched
-    without ``sweep``; a bind mount (``ip netns add``) never.
+    without ``sweep``; a bind mount (``ip netns add``) never. Without ``others`` (a gc
+    scoped to one lab) links netwrap did not make are not even reported.
     """
     made = made_links() if made is None else made
     found = links() if found is None else found
@@ -191,7 +192,7 @@ def gc_plan(made: list[MadeLink] | None = None, *, sweep: bool = False,
         if why:
             steps.append(Step(("rm", path(link.name)),
                               f'remove "{link.name}" ({m.why}): {why}'))
-        elif m is None and link.state == "dangling":
+        elif m is None and others and link.state == "dangling":
             if link.pid is None:
                 kept.append(f"{path(link.name)} (a symlink to something other than "
                             "/proc/PID/ns/net)")
