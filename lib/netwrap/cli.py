@@ -145,16 +145,17 @@ def cmd_netns_gc(ctx: Context, args) -> int:
     made = [m for m in netns.made_links()
             if not ctx.host_ns or m.host_netns == ctx.host_ns]
     plan, kept = netns.gc_plan(made, sweep=args.all, others=not ctx.host_ns)
-    if ctx.dry_run:
-        sys.stdout.write(f"# scope: links netwrap made, {gc_scope(ctx)}\n")
-    for what in kept:
-        ctx.warn(f"left {what} alone")
-    if not plan:
-        if not ctx.dry_run:
-            sys.stdout.write("no netns links netwrap made are left dangling\n")
-        return 0
-    ctx.need_root("netns gc")
+    if plan:
+        ctx.need_root("netns gc")
     ctx.runner.run(plan)
+    say = "# " if ctx.dry_run else ""
+    extra = "; --all: any link to a gone /proc/PID/ns/net too" if args.all else ""
+    sys.stdout.write(f"{say}netns gc: the links netwrap made, from {gc_scope(ctx)}{extra}\n")
+    for what in kept:
+        ctx.warn(what)
+    if not plan:
+        sys.stdout.write(f"{say}no netns links netwrap made are left dangling\n")
+        return 0
     if not ctx.dry_run:
         for step in plan:
             netns.forget(os.path.basename(step.argv[-1]))
@@ -321,7 +322,8 @@ def cmd_gc(ctx: Context, args) -> int:
     # Under --dry-run the runner has printed the commands; the rest are # comments.
     say = (lambda text: sys.stdout.write(f"# {text}\n")) if ctx.dry_run else \
         (lambda text: sys.stdout.write(f"{text}\n"))
-    say(f"gc: {scope}")
+    say(f"gc: {scope}" + ("; --all: any netns link to a gone /proc/PID/ns/net too"
+                          if args.all else ""))
     drop, remove = ("would drop", "would remove") if ctx.dry_run else ("dropped", "removed")
     for rec in res.dropped:
         path = os.path.join(state.attachments_dir(), f"{rec.key}.json")
@@ -333,7 +335,7 @@ def cmd_gc(ctx: Context, args) -> int:
         say(f"{rec.container.name}:{rec.ifname} was left half-done; undo it with: "
             f"netwrap nic del {rec.container.name} --ifname {rec.ifname}")
     for what in res.kept:
-        ctx.warn(what if what.startswith("left ") else f"left {what} alone")
+        ctx.warn(what)
     if not (res.dropped or res.links or res.interrupted):
         say("nothing to clean up")
     return 0

@@ -194,15 +194,15 @@ def gc_plan(made: list[MadeLink] | None = None, *, sweep: bool = False, others: 
                               f'remove "{link.name}" ({m.why}): {why}'))
         elif m is None and others and link.state == "dangling":
             if link.pid is None:
-                kept.append(f"{path(link.name)} (a symlink to something other than "
-                            "/proc/PID/ns/net)")
+                kept.append(f"left {path(link.name)} alone: a symlink to something other "
+                            "than /proc/PID/ns/net")
             elif sweep:
                 steps.append(Step(("rm", path(link.name)),
                                   f'remove "{link.name}": PID {link.pid} is gone, the link '
                                   "dangles (--all: netwrap did not make it)"))
             else:
-                kept.append(f"{path(link.name)} (dangling, but netwrap did not make it; "
-                            "--all removes it)")
+                kept.append(f"left {path(link.name)} alone: it dangles, but netwrap did "
+                            "not make it (gc --all removes it)")
     return steps, kept
 
 

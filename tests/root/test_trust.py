@@ -29,16 +29,17 @@ def netns_inode(pid: int) -> int:
 
 
 def kernel_view(pid: int) -> dict:
-    """Links (name, kind, address), addresses and routes inside PID's netns."""
+    """Links (name, MAC, MTU), IPv4 addresses and IPv4 routes inside PID's netns: what
+    nic del could change. (IPv6 link-local addresses and flags come late on their own.)"""
     def ip(*args: str) -> list:
         return json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", *args))
 
-    return {"links": sorted((x["ifname"], x.get("address"), tuple(x.get("flags", [])))
-                            for x in ip("-d", "link", "show")),
+    return {"links": sorted((x["ifname"], x.get("address"), x.get("mtu"))
+                            for x in ip("link", "show")),
             "addrs": sorted((x["ifname"], a["local"], a["prefixlen"])
-                            for x in ip("addr", "show") for a in x.get("addr_info", [])),
+                            for x in ip("-4", "addr", "show") for a in x.get("addr_info", [])),
             "routes": sorted(json.dumps(r, sort_keys=True)
-                             for r in ip("route", "show", "table", "all"))}
+                             for r in ip("-4", "route", "show", "table", "all"))}
 
 
 def wire_by_hand(lab: str, pid: int) -> str:
@@ -233,10 +234,10 @@ def test_plain_gc_leaves_links_netwrap_did_not_make(nw, lab):
                                                                          "gc")):
             proc = nw(*args, check=True)
             assert f"/var/run/netns/{walk} " not in proc.stdout, args
-            assert (f"netwrap: warning: left /var/run/netns/{walk} (dangling, but netwrap did "
-                    "not make it; --all removes it) alone\n") in proc.stderr, args
-            assert (f"netwrap: warning: left /var/run/netns/{other} (a symlink to something "
-                    "other than /proc/PID/ns/net) alone\n") in proc.stderr, args
+            assert (f"netwrap: warning: left /var/run/netns/{walk} alone: it dangles, but "
+                    "netwrap did not make it (gc --all removes it)\n") in proc.stderr, args
+            assert (f"netwrap: warning: left /var/run/netns/{other} alone: a symlink to "
+                    "something other than /proc/PID/ns/net\n") in proc.stderr, args
             assert os.path.islink(f"/var/run/netns/{walk}")
             assert os.path.islink(f"/var/run/netns/{other}")
         assert nw("gc", check=True).stdout.startswith(
@@ -278,8 +279,8 @@ ls /run/netns
     report, listing = proc.stdout.split("---\n")
     assert "removed the dangling netns link /var/run/netns/walk\n" in report
     assert listing.split() == ["alive", "other"]
-    assert proc.stderr == ("netwrap: warning: left /var/run/netns/other (a symlink to "
-                           "something other than /proc/PID/ns/net) alone\n")
+    assert proc.stderr == ("netwrap: warning: left /var/run/netns/other alone: a symlink to "
+                           "something other than /proc/PID/ns/net\n")
 
 
 def test_nic_list_says_what_the_kernel_shows(lab, sandboxes, nw):

@@ -188,15 +188,15 @@ def test_gc_plan_removes_only_links_netwrap_made_unless_sweeping():
         f'remove "ours" (netns expose): PID {gone} is gone, the link dangles',
         f'remove "reused" (netns expose): PID {me} is another process now, not the one it '
         "was made for"]
-    assert kept == ["/var/run/netns/byhand (dangling, but netwrap did not make it; --all "
-                    "removes it)",
-                    "/var/run/netns/notns (a symlink to something other than "
-                    "/proc/PID/ns/net)"]
+    assert kept == ["left /var/run/netns/byhand alone: it dangles, but netwrap did not make "
+                    "it (gc --all removes it)",
+                    "left /var/run/netns/notns alone: a symlink to something other than "
+                    "/proc/PID/ns/net"]
     steps, kept = netns.gc_plan(made, found=found, sweep=True)
     assert render(steps) == ("rm /var/run/netns/ours\nrm /var/run/netns/reused\n"
                              "rm /var/run/netns/byhand\n")
-    assert kept == ["/var/run/netns/notns (a symlink to something other than "
-                    "/proc/PID/ns/net)"]
+    assert kept == ["left /var/run/netns/notns alone: a symlink to something other than "
+                    "/proc/PID/ns/net"]
 
 
 def test_remember_and_forget_a_link(run_dir):
