@@ -67,8 +67,10 @@ def read(name: str) -> NetnsLink | None:
         try:
             inode = os.stat(p).st_ino
             return NetnsLink(name, pid, inode, "alive")
-        except OSError:
+        except FileNotFoundError:
             return NetnsLink(name, pid, None, "dangling")
+        except OSError:  # EACCES: the process is there, only not ours to look at
+            return NetnsLink(name, pid, None, "alive")
     if os.path.exists(p):
         try:
             inode = os.stat(p).st_ino

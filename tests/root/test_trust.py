@@ -223,64 +223,77 @@ def _gone_pid() -> int:
         return max(999999, int(f.read()) + 1)  # above pid_max: no process has it
 
 
-def test_plain_gc_leaves_links_netwrap_did_not_make(nw, lab):
-    walk, other = rand("nwwalk-"), rand("nwsym-")
-    gone = _gone_pid()
-    os.makedirs("/var/run/netns", exist_ok=True)
-    os.symlink(f"/proc/{gone}/ns/net", f"/var/run/netns/{walk}")
-    os.symlink("/nonexistent/netwrap-test", f"/var/run/netns/{other}")
-    try:
-        for args in (("gc",), ("netns", "gc"), ("--dry-run", "gc"), ("--dry-run", "netns",
-                                                                         "gc")):
-            proc = nw(*args, check=True)
-            assert f"/var/run/netns/{walk} " not in proc.stdout, args
-            assert (f"netwrap: warning: left /var/run/netns/{walk} alone: it dangles, but "
-                    "netwrap did not make it (gc --all removes it)\n") in proc.stderr, args
-            assert (f"netwrap: warning: left /var/run/netns/{other} alone: a symlink to "
-                    "something other than /proc/PID/ns/net\n") in proc.stderr, args
-            assert os.path.islink(f"/var/run/netns/{walk}")
-            assert os.path.islink(f"/var/run/netns/{other}")
-        assert nw("gc", check=True).stdout.startswith(
-            "gc: every record in /run/netwrap (the whole machine, every lab netns)\n")
-        scoped = nw("--host-netns", lab, "gc", check=True)
-        assert scoped.stdout.startswith(f"gc: records of host netns {lab} in /run/netwrap\n")
-        refused = nw("--host-netns", lab, "gc", "--all")
-        assert (refused.returncode, refused.stderr) == (
-            2, "netwrap: error: --all looks at the whole machine's /var/run/netns, which no "
-               "--host-netns scopes: run it without --host-netns\n")
-        # --dry-run --all lists the walkthrough link, never the other symlink.
-        dry = nw("--dry-run", "netns", "gc", "--all", check=True).stdout
-        assert f"rm /var/run/netns/{walk}\n" in dry and other not in dry
-    finally:
-        for name in (walk, other):
-            if os.path.islink(f"/var/run/netns/{name}"):
-                os.unlink(f"/var/run/netns/{name}")
+PRIVATE = """
+import json, os, subprocess, sys
+subprocess.run(["mount", "-t", "tmpfs", "netwrap-test", "/run/netns"], check=True)
+for name, target in json.loads(os.environ["LINKS"]).items():
+    os.symlink(target, "/run/netns/" + name)
+out = []
+for args in json.loads(os.environ["COMMANDS"]):
+    p = subprocess.run([sys.executable, os.environ["NW"], *args], capture_output=True,
+                       text=True)
+    out.append([p.returncode, p.stdout, p.stderr, sorted(os.listdir("/run/netns"))])
+print(json.dumps(out))
+"""
+
+
+def in_private_netns_dir(tmp_path, links: dict, *commands: tuple[str, ...]) -> list:
+    """Run netwrap commands with a /var/run/netns of their own (a tmpfs in a mount
+    namespace of their own) and their own run dir: other runs on this machine (an older
+    netwrap's gc sweeps every dangling link) cannot touch these links, nor these
+    commands theirs. Returns [exit status, stdout, stderr, names left] per command."""
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", PRIVATE],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": LIB, "NW": LAUNCHER, "NETWRAP_RUN_DIR": str(tmp_path),
+             "LINKS": json.dumps(links), "COMMANDS": json.dumps(commands)})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_plain_gc_leaves_links_netwrap_did_not_make(tmp_path):
+    links = {"walk": f"/proc/{_gone_pid()}/ns/net", "other": "/nonexistent/netwrap-test"}
+    left_walk = ("netwrap: warning: left /var/run/netns/walk alone: it dangles, but netwrap "
+                 "did not make it (gc --all removes it)\n")
+    left_other = ("netwrap: warning: left /var/run/netns/other alone: a symlink to something "
+                  "other than /proc/PID/ns/net\n")
+    every = f"every record in {tmp_path} (the whole machine, every lab netns)"
+    results = in_private_netns_dir(
+        tmp_path, links, ("gc",), ("netns", "gc"), ("--dry-run", "gc"),
+        ("--dry-run", "netns", "gc"), ("--host-netns", "somelab", "gc"),
+        ("--host-netns", "somelab", "gc", "--all"), ("--dry-run", "netns", "gc", "--all"))
+    assert results[0] == [0, f"gc: {every}\nnothing to clean up\n", left_other + left_walk,
+                          ["other", "walk"]]
+    assert results[1] == [0, f"netns gc: the links netwrap made, from {every}\n"
+                             "no netns links netwrap made are left dangling\n",
+                          left_other + left_walk, ["other", "walk"]]
+    assert results[2] == [0, f"# gc: {every}\n# nothing to clean up\n",
+                          left_other + left_walk, ["other", "walk"]]
+    assert results[3][:2] == [0, f"# netns gc: the links netwrap made, from {every}\n"
+                                 "# no netns links netwrap made are left dangling\n"]
+    # A gc scoped to one lab does not even look at links netwrap did not make.
+    assert results[4] == [0, f"gc: records of host netns somelab in {tmp_path}\n"
+                             "nothing to clean up\n", "", ["other", "walk"]]
+    assert results[5] == [
+        2, "", "netwrap: error: --all looks at the whole machine's /var/run/netns, which no "
+                "--host-netns scopes: run it without --host-netns\n", ["other", "walk"]]
+    # --dry-run --all lists the walkthrough link, never the other symlink.
+    assert results[6][:3] == [0, (
+        "rm /var/run/netns/walk\n"
+        f"# netns gc: the links netwrap made, from {every}; --all: any link to a gone "
+        "/proc/PID/ns/net too\n"), left_other]
 
 
 def test_gc_all_removes_a_gone_processes_link_but_no_other_symlink(tmp_path):
-    """In a mount namespace of its own (a tmpfs on /run/netns) and its own run dir, so
-    --all cannot touch other tests' links."""
-    gone = _gone_pid()
-    script = f"""
-set -e
-mount -t tmpfs netwrap-test /run/netns
-ln -s /proc/{gone}/ns/net /run/netns/walk
-ln -s /nonexistent/x /run/netns/other
-ln -s /proc/$$/ns/net /run/netns/alive
-"$PY" "$NW" gc --all
-echo ---
-ls /run/netns
-"""
-    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                           script], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": LIB, "PY": sys.executable,
-                               "NW": LAUNCHER, "NETWRAP_RUN_DIR": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    report, listing = proc.stdout.split("---\n")
-    assert "removed the dangling netns link /var/run/netns/walk\n" in report
-    assert listing.split() == ["alive", "other"]
-    assert proc.stderr == ("netwrap: warning: left /var/run/netns/other alone: a symlink to "
-                           "something other than /proc/PID/ns/net\n")
+    # PID 1's netns may be unreadable even to root (it is here: EACCES): alive all the same.
+    links = {"walk": f"/proc/{_gone_pid()}/ns/net", "other": "/nonexistent/x",
+             "alive": f"/proc/{os.getpid()}/ns/net", "pid1": "/proc/1/ns/net"}
+    (gc,) = in_private_netns_dir(tmp_path, links, ("gc", "--all"))
+    assert gc == [0, f"gc: every record in {tmp_path} (the whole machine, every lab netns); "
+                     "--all: any netns link to a gone /proc/PID/ns/net too\n"
+                     "removed the dangling netns link /var/run/netns/walk\n",
+                  "netwrap: warning: left /var/run/netns/other alone: a symlink to something "
+                  "other than /proc/PID/ns/net\n", ["alive", "other", "pid1"]]
 
 
 def test_nic_list_says_what_the_kernel_shows(lab, sandboxes, nw):
