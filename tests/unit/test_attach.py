@@ -203,3 +203,43 @@ def test_a_record_is_only_for_the_process_it_was_made_for():
         == f"it was made for container {'a' * 12}, not {'b' * 12}"
     assert attach.not_the_same(rec(container=me), Target(pid + 1, "web")) == \
         f"it was made for PID {pid}, and web is PID {pid + 1} now"
+
+
+# -- nic list: what the kernel shows ---------------------------------------------------
+
+class Answers:
+    """A runner for read-only queries: ``ip -j`` output by argv."""
+
+    def __init__(self, links: list[dict]) -> None:
+        self.links = links
+        self.asked: list[tuple] = []
+
+    def query(self, argv) -> str:
+        import json
+
+        self.asked.append(tuple(argv))
+        return json.dumps(self.links)
+
+
+BR0 = {"ifname": "br0", "linkinfo": {"info_kind": "bridge"}}
+VHA = {"ifname": "vhA", "master": "br0", "linkinfo": {"info_kind": "veth"}}
+
+
+@pytest.mark.parametrize("case,inside,links,expected", [
+    ("in place", {"lo", "eth1"}, [BR0, VHA], []),
+    ("host end off the bridge", {"eth1"}, [BR0, {**VHA, "master": None}],
+     ["host end vhA not on br0"]),
+    ("bridge gone", {"eth1"}, [VHA], ["bridge br0 gone"]),
+    ("br0 is no bridge now", {"eth1"}, [{**BR0, "linkinfo": {}}], ["bridge br0 gone"]),
+    ("interface gone", {"lo"}, [BR0], ["eth1 gone"]),
+    ("both gone", {"lo"}, [], ["eth1 gone", "bridge br0 gone"]),
+])
+def test_kernel_differences(monkeypatch, case, inside, links, expected):
+    from netwrap import query
+
+    monkeypatch.setattr(query, "proc_ifnames", lambda pid: set(inside))
+    r = rec(host_netns=None)
+    runner, hosts = Answers(links), {}
+    assert attach.kernel_differences(runner, r, hosts) == expected, case
+    attach.kernel_differences(runner, r, hosts)
+    assert runner.asked == [("ip", "-j", "-d", "link", "show")]  # once per host netns
