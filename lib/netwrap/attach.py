@@ -575,7 +575,7 @@ def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None,
     plan = detach_plan(rec, pid=target.pid, netns_name=name, netns_exists=exists,
                        inside=inside, host_links=ours, current_default=current,
                        routes=routes)
-    problem = restore_route(rec, current, inside, routes)[1]
+    route, problem = restore_route(rec, current, inside, routes)
     if problem:
         problems.append(problem)
     heirs = hand_down(rec, _siblings(ctx, rec))
@@ -599,8 +599,8 @@ def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None,
                         if s.argv[:1] != ("rm",) or os.path.lexists(s.argv[-1])])
         cause = exc.stderr.splitlines()[-1] if exc.stderr else "no error output"
         problems.append(f"could not put back the default route "
-                        f"({' '.join(restore.argv[restore.argv.index('add') + 1:])}): "
-                        f"{cause}; the container is left without a default route")
+                        f"({' '.join(nic.default_route_args(route))}): {cause}; the "
+                        "container is left without a default route")
     if not ctx.dry_run:
         for heir in heirs:
             state.record_attachment(heir)
