@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import LAUNCHER, LIB, rand, run_netwrap, sh
+from netwrap import netns, state
 from reliability_helpers import give_default_route, make_bridge, records_for
 
 pytestmark = pytest.mark.root
@@ -119,7 +120,6 @@ def test_nic_del_of_a_reused_pid_leaves_the_newcomer_alone(lab, sandboxes, nw, c
 
 def test_a_record_keyed_like_a_newcomer_is_dropped_not_applied(lab, sandboxes, nw):
     """The key (PID and netns inode) matches; only the start time tells them apart."""
-    from netwrap import state
     from netwrap.targets import start_time
 
     make_bridge(lab)
@@ -158,8 +158,7 @@ def test_gc_leaves_a_bridge_that_took_the_old_veth_ends_name(lab, sandboxes, nw)
     nw("netns", "expose", sb, check=True)  # a link netwrap made, left in place
     nw("sandbox", "stop", sb, check=True)
     sh("ip", "-n", lab, "link", "add", host_end, "type", "bridge")
-    (rec,) = [r for r in __import__("netwrap.state").state.list_attachments()
-              if r.container.name == sb]
+    (rec,) = [r for r in state.list_attachments() if r.container.name == sb]
     dry = nw("--dry-run", "--host-netns", lab, "gc", check=True)
     assert dry.stdout == (
         f"rm /var/run/netns/nw-{sb}\n"
@@ -183,7 +182,7 @@ def test_gc_leaves_a_bridge_that_took_the_old_veth_ends_name(lab, sandboxes, nw)
 def test_gc_knows_its_veth_end_by_the_alias_netwrap_gives_it(lab, nw):
     """Records written here: a gone container whose host end carries netwrap's alias (its
     peer elsewhere, so the peer's name proves nothing), and one whose alias is another."""
-    from netwrap import attach, state
+    from netwrap import attach
 
     make_bridge(lab)
     other = rand("nwlab-")
@@ -333,10 +332,10 @@ def test_a_link_made_by_netns_expose_is_recorded_and_forgotten(sandboxes, nw):
     link = rand("nwt-")
     try:
         nw("netns", "expose", name, "--name", link, check=True)
-        made = {m.name: m for m in __import__("netwrap.netns").netns.made_links()}
+        made = {m.name: m for m in netns.made_links()}
         assert made[link].pid == pid
         nw("netns", "unexpose", link, check=True)
-        assert link not in {m.name for m in __import__("netwrap.netns").netns.made_links()}
+        assert link not in {m.name for m in netns.made_links()}
     finally:
         if os.path.islink(f"/var/run/netns/{link}"):
             os.unlink(f"/var/run/netns/{link}")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import pytest
@@ -122,8 +123,7 @@ def _stack(n: int) -> list[state.Attachment]:
     return recs
 
 
-@pytest.mark.parametrize("order", [(0, 1), (1, 0), *__import__("itertools").permutations(
-    range(3))])
+@pytest.mark.parametrize("order", [(0, 1), (1, 0), *itertools.permutations(range(3))])
 def test_stacked_default_routes_end_with_the_original_in_any_order(order):
     """A model of the kernel (links and one default route) run through detach_plan and
     hand_down, as _remove_locked does; the root tests do the same for real."""
