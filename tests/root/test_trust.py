@@ -162,9 +162,9 @@ def test_gc_leaves_a_bridge_that_took_the_old_veth_ends_name(lab, sandboxes, nw)
     dry = nw("--dry-run", "--host-netns", lab, "gc", check=True)
     assert dry.stdout == (
         f"rm /var/run/netns/nw-{sb}\n"
-        f"# gc: records of host netns {lab} in /run/netwrap\n"
+        f"# gc: records of host netns {lab} in {state.run_dir()}\n"
         f"# would drop the record of {sb}:eth1 (the container is gone): "
-        f"/run/netwrap/attachments/{rec.key}.json\n"
+        f"{state.attachments_dir()}/{rec.key}.json\n"
         f"# would remove the dangling netns link /var/run/netns/nw-{sb}\n")
     assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24",
                                 "state": "gone"}]
