@@ -27,6 +27,7 @@ def cmd_netns_expose(ctx: Context, args) -> int:
         return 0
     ctx.runner.run(netns.expose_plan(target.pid, name))
     if not ctx.dry_run:
+        netns.remember(name, target.pid, ctx.host_ns)  # so gc knows netwrap made it
         sys.stdout.write(f"{name}\n")
     return 0
 
@@ -43,6 +44,8 @@ def cmd_netns_unexpose(ctx: Context, args) -> int:
                            f"remove it with ip netns del {name}")
     ctx.need_root("netns unexpose")
     ctx.runner.run(netns.unexpose_plan(name, link.pid))
+    if not ctx.dry_run:
+        netns.forget(name)
     ctx.done(f"removed {netns.path(name)} (the namespace itself is untouched)", name=name)
     return 0
 
@@ -57,18 +60,46 @@ def cmd_netns_list(ctx: Context, args) -> int:
     return 0
 
 
+def gc_scope(ctx: Context) -> str:
+    """What ``gc`` and ``netns gc`` look at, said before they act."""
+    from netwrap import state
+
+    if ctx.host_ns:
+        return f"records of host netns {ctx.host_ns} in {state.run_dir()}"
+    return f"every record in {state.run_dir()} (the whole machine, every lab netns)"
+
+
+def check_sweep(ctx: Context, args) -> None:
+    if getattr(args, "all", False) and ctx.host_ns:
+        raise UsageError("--all looks at the whole machine's /var/run/netns, which no "
+                         "--host-netns scopes: run it without --host-netns")
+
+
 def cmd_netns_gc(ctx: Context, args) -> int:
+    import os
+
     from netwrap import netns
 
-    plan = netns.gc_plan()
-    if not plan:
-        if not ctx.dry_run:
-            sys.stdout.write("no dangling netns links\n")
-        return 0
-    ctx.need_root("netns gc")
+    check_sweep(ctx, args)
+    made = [m for m in netns.made_links()
+            if not ctx.host_ns or m.host_netns == ctx.host_ns]
+    plan, kept = netns.gc_plan(made, sweep=args.all, others=not ctx.host_ns)
+    if plan:
+        ctx.need_root("netns gc")
     ctx.runner.run(plan)
+    say = "# " if ctx.dry_run else ""
+    extra = "; --all: any link to a gone /proc/PID/ns/net too" if args.all else ""
+    sys.stdout.write(f"{say}netns gc: the links netwrap made, from {gc_scope(ctx)}{extra}\n")
+    for what in kept:
+        ctx.warn(what)
+    if not plan:
+        sys.stdout.write(f"{say}no netns links netwrap made are left dangling\n")
+        return 0
     if not ctx.dry_run:
-        sys.stdout.write(f"removed {len(plan)} dangling netns link(s)\n")
+        for step in plan:
+            netns.forget(os.path.basename(step.argv[-1]))
+        sys.stdout.write(f"removed {len(plan)} dangling netns link(s): "
+                         f"{', '.join(s.argv[-1] for s in plan)}\n")
     return 0
 
 
@@ -121,8 +152,11 @@ def register(subparsers) -> None:
                    "ln -s) made")
     sub(nsub, "list", "the names in /var/run/netns: PID, inode, alive or dangling",
         cmd_netns_list)
-    sub(nsub, "gc", "remove links whose process is gone (they dangle once a container stops)",
-        cmd_netns_gc)
+    p = sub(nsub, "gc", "remove links netwrap made whose process is gone (they dangle once "
+                        "a container stops)", cmd_netns_gc)
+    p.add_argument("--all", action="store_true",
+                   help="also links netwrap did not make that point to /proc/PID/ns/net of "
+                        "a process that is gone (the whole machine; not with --host-netns)")
 
     p = sub(subparsers, "exec", "run a command inside a target's netns (ip netns exec)", cmd_exec,
             description="Expose the target's netns, run 'ip netns exec NAME CMD...', remove "
