@@ -16,12 +16,12 @@ from netwrap.cli_base import (
 
 
 def cmd_bridge_add(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import bridges
 
     name = validate.ifname(args.bridge, "bridge name")
     ip = validate.cidr(args.ip, "bridge address") if args.ip is not None else None
     ctx.need_root("bridge add")
-    plan = attach.bridge_add(ctx, name, ip)
+    plan = bridges.bridge_add(ctx, name, ip)
     with_ip = f" with {ip}" if ip else ""
     if plan:
         ctx.done(f"bridge {name} created{with_ip}", bridge=name,
@@ -33,11 +33,11 @@ def cmd_bridge_add(ctx: Context, args) -> int:
 
 
 def cmd_bridge_del(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import bridges
 
     name = validate.ifname(args.bridge, "bridge name")
     ctx.need_root("bridge del")
-    attach.bridge_del(ctx, name, force=args.force)
+    bridges.bridge_del(ctx, name, force=args.force)
     ctx.done(f"bridge {name} deleted", bridge=name)
     return 0
 
@@ -85,22 +85,22 @@ def cmd_nic_add(ctx: Context, args) -> int:
 
 
 def cmd_nic_del(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import detach
 
     ifname = validate.ifname(args.ifname, "--ifname")
     if args.netns_name is not None:
         validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
     target = resolve_target(ctx, args.target)
-    attach.remove(ctx, target, ifname, args.netns_name, force=args.force)
+    detach.remove(ctx, target, ifname, args.netns_name, force=args.force)
     return 0
 
 
 def cmd_nic_list(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import housekeeping
     from netwrap.output import emit
 
-    emit(ctx.as_json, attach.rows(ctx.runner),
+    emit(ctx.as_json, housekeeping.rows(ctx.runner),
          ["target", "pid", "ifname", "address", "bridge", "host_ifname", "gateway",
           "replaced_default", "host_netns", "state"],
          empty="no attachments recorded")
@@ -110,13 +110,13 @@ def cmd_nic_list(ctx: Context, args) -> int:
 def cmd_gc(ctx: Context, args) -> int:
     import os
 
-    from netwrap import attach, state
+    from netwrap import housekeeping, state
     from netwrap.cli_netns import check_sweep, gc_scope
 
     check_sweep(ctx, args)
     ctx.need_root("gc")
     scope = gc_scope(ctx)
-    res = attach.gc(ctx, sweep=args.all)
+    res = housekeeping.gc(ctx, sweep=args.all)
     ended = _reap_sandboxes(ctx)
     if ctx.as_json:
         from netwrap.output import emit_object

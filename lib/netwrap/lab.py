@@ -43,7 +43,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from netwrap import fastpath, observe, query, reconcile, records, validate
+from netwrap import fastpath, netns, observe, query, reconcile, records, validate
 from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.kinds import AttachSpec, Observed
 from netwrap.netref import NetnsRef
@@ -588,16 +588,9 @@ def up(ctx, lab: Lab) -> dict:
         ctx.runner.run(plan.steps)
         return {"lab": lab.name, "changes": plan.changes}
     ctx.need_root("up")
-    _check_host_ns(ctx.host_ns)
+    netns.require_lab(ctx.host_ns)
     with state.lock():
         return _up_locked(ctx, lab)
-
-
-def _check_host_ns(host_ns: str | None) -> None:
-    from netwrap import netns
-
-    if host_ns and not os.path.exists(netns.path(host_ns)):
-        raise NetwrapError(f'host netns "{host_ns}" does not exist in {netns.NETNS_DIR}')
 
 
 def _plan_now(ctx, lab: Lab, dry_run: bool = False, pids=None) -> UpPlan:
@@ -763,7 +756,7 @@ def down(ctx, lab_name: str) -> int:
 
     if not ctx.dry_run:
         ctx.need_root("down")
-    _check_host_ns(ctx.host_ns)
+    netns.require_lab(ctx.host_ns)
 
     def alive(m: dict) -> bool:
         return m.get("netns_inode") is not None and netns_inode(m["pid"]) == m["netns_inode"]
