@@ -88,8 +88,13 @@ def test_two_labs_from_one_file_in_two_netns_do_not_meet(two_labs, tmp_path, nw)
             assert rows_a[node]["state"] == rows_b[node]["state"] == "running"
             assert rows_a[node]["pid"] != rows_b[node]["pid"]
             assert (rows_a[node]["host_netns"], rows_b[node]["host_netns"]) == (a, b)
-        # The machine's own list does not show either lab's sandboxes.
+        # The machine's own list does not show either lab's sandboxes, and a stop
+        # without --host-netns says where the sandbox is.
         assert not set(nodes) & set(sandbox_rows(None))
+        stop = nw("sandbox", "stop", nodes[0])
+        assert (stop.returncode, stop.stderr) == (
+            1, f'netwrap: error: no sandbox called "{nodes[0]}" (lab netns {min(a, b)} has '
+               f"one: netwrap --host-netns {min(a, b)} sandbox stop {nodes[0]})\n")
         for ns in (a, b):
             status = nw("--json", "--host-netns", ns, "status", path)
             assert status.returncode == 0, status.stdout
@@ -122,7 +127,7 @@ def test_plain_sandbox_start_is_seen_from_a_lab(lab, nw):
     assert not ours([name]) and not os.path.exists(f"/proc/{out['pid']}")
 
 
-@pytest.mark.parametrize("after", [0.05, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.8])
+@pytest.mark.parametrize("after", [0.05, 0.3, 0.4, 0.5, 0.6, 0.8])
 def test_sigkill_of_up_during_sandbox_start_then_down_leaves_nothing(lab, tmp_path, after):
     path, nodes = lab_yaml(tmp_path, 10)
     env = {**os.environ, "PYTHONPATH": LIB}
