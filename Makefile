@@ -49,9 +49,14 @@ debs-test:
 demo: debs-demo install
 	$(BIN)/netwrap demo
 
+# The tests keep their state in a run dir of their own; the run ends by checking that the
+# machine's /run/netwrap, /var/run/netns, links and sandbox processes are as before it
+# (scripts/leftovers.sh): a run that leaves anything, or removes anything, fails.
 test: debs-test install
 	$(BIN)/ruff check lib tests bench netwrap.py
-	scripts/with-docker.sh $(BIN)/python -m pytest -q -p no:cacheprovider tests
+	@before=$$(mktemp); scripts/leftovers.sh snapshot >"$$before"; \
+	scripts/with-docker.sh $(BIN)/python -m pytest -q -p no:cacheprovider tests; status=$$?; \
+	scripts/leftovers.sh compare "$$before" || status=1; rm -f "$$before"; exit $$status
 
 test-unit: install
 	$(BIN)/python -m pytest -q -m "not root and not docker" tests

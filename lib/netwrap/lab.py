@@ -752,7 +752,7 @@ def down(ctx, lab_name: str) -> int:
     The record is read under the lock, held to the end: an ``up`` of the same lab
     running now finishes first (and its record is then read), or starts after.
     """
-    from netwrap import sandbox, state
+    from netwrap import sandbox, state, store
 
     if not ctx.dry_run:
         ctx.need_root("down")
@@ -777,6 +777,7 @@ def down(ctx, lab_name: str) -> int:
         boxes = sandbox.named(rec.sandboxes, ctx.host_ns)
         sandbox.stop(ctx.runner, boxes)
         remove_record(lab_name, ctx.host_ns)
+        store.sweep_temps(records_dir())
     return len(plan) + len(boxes)
 
 
