@@ -71,12 +71,16 @@ class Parser(argparse.ArgumentParser):
 
 # -- netns ---------------------------------------------------------------------------
 
-def _target(ctx: Context, text: str, mutating: bool = True):
+def _target(ctx: Context, text: str, allow_userns: bool = False):
+    """The target, refused if it is the host, a zombie, or (unless ALLOW_USERNS) in a
+    netns another user namespace owns (targets.check_not_host)."""
     from netwrap import targets
+    from netwrap.records import replace
 
     target = targets.resolve(text, dry_run=ctx.dry_run)
-    if mutating:
-        targets.check_not_host(target, ctx.host_ns)
+    if allow_userns:
+        target = replace(target, allow_userns=True)
+    targets.check_not_host(target, ctx.host_ns)
     return target
 
 
@@ -84,7 +88,7 @@ def cmd_netns_expose(ctx: Context, args) -> int:
     from netwrap import netns
 
     ctx.need_root("netns expose")
-    target = _target(ctx, args.target, mutating=False)
+    target = _target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.name)
     if exists:
         sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
@@ -144,7 +148,7 @@ def cmd_exec(ctx: Context, args) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise UsageError("give a command to run: netwrap exec TARGET -- CMD [ARG...]")
-    target = _target(ctx, args.target, mutating=False)
+    target = _target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.netns_name)
     expose = [] if exists else netns.expose_plan(target.pid, name)
     unexpose = [] if exists else netns.unexpose_plan(name, target.pid)
@@ -228,7 +232,7 @@ def cmd_nic_add(ctx: Context, args) -> int:
 
     req = _nic_request(ctx, args)
     ctx.need_root("nic add")
-    target = _target(ctx, args.target)
+    target = _target(ctx, args.target, args.allow_userns)
     builder = {}
     if args.fast:
         from netwrap import fastpath
@@ -259,7 +263,7 @@ def cmd_nic_del(ctx: Context, args) -> int:
     if args.netns_name is not None:
         validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
-    target = _target(ctx, args.target)
+    target = _target(ctx, args.target, allow_userns=True)  # taking a port away gives none
     attach.remove(ctx, target, ifname, args.netns_name, force=args.force)
     return 0
 
@@ -485,6 +489,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub.required = True
 
     target_help = "a PID, a sandbox name, or a container name or ID prefix"
+    userns_help = ("accept a target whose netns another user namespace owns (its owner "
+                   "could re-address, sniff and spoof on the bridge)")
 
     ns = _sub(sub, "netns", "expose a container's netns to ip netns, list and clean links",
               description="Expose a process's network namespace under /var/run/netns so "
@@ -495,6 +501,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = _sub(nsub, "expose", "ln -s /proc/PID/ns/net /var/run/netns/NAME", cmd_netns_expose)
     p.add_argument("target", metavar="TARGET", help=target_help)
     p.add_argument("--name", help="the name under /var/run/netns (default: nw-<target>)")
+    p.add_argument("--allow-userns", action="store_true", help=userns_help)
     p = _sub(nsub, "unexpose", "remove /var/run/netns/NAME (the netns itself stays)",
              cmd_netns_unexpose)
     p.add_argument("name", metavar="NAME")
@@ -511,6 +518,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
              epilog="example: netwrap exec web -- ip addr")
     p.add_argument("target", metavar="TARGET", help=target_help)
     p.add_argument("--netns-name", help="name to expose it under (default: nw-<target>)")
+    p.add_argument("--allow-userns", action="store_true", help=userns_help)
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
 
     br = _sub(sub, "bridge", "create or delete a bridge on the host")
@@ -555,6 +563,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true",
                    help="two processes instead of the walkthrough's one per step: the veth "
                         "made straight into the container, then one ip -batch inside")
+    p.add_argument("--allow-userns", action="store_true", help=userns_help)
     p = _sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
                           "the default route it replaced", cmd_nic_del)
     p.add_argument("target", metavar="TARGET", help=target_help)
