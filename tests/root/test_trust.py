@@ -15,9 +15,12 @@ Every process a test starts is stopped by its PID; the host side is a lab netns.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -25,6 +28,8 @@ import pytest
 from conftest import netns_links, rand, sh
 
 pytestmark = pytest.mark.root
+
+NOBODY = 65534
 
 
 def netns_inode(pid: int | str) -> int | None:
@@ -42,6 +47,14 @@ def wait_for(predicate, what: str, timeout: float = 10.0):
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
 
 
 def link_names(pid: int | str) -> list[str]:
@@ -69,6 +82,67 @@ def userns_sleeper():
     finally:
         stop(proc.pid)
         proc.wait()
+
+
+@pytest.fixture(params=["uid 65534", "root, binary in /tmp"])
+def impostor(request):
+    """A copy of python called conmon that claims to monitor container web<hex>.
+
+    It spawns ``unshare -rn sleep 60`` as its child, as a podman container's first
+    process would be. Returns (name, conmon PID, child PID).
+    """
+    workdir = tempfile.mkdtemp(prefix="nwt-", dir="/tmp")
+    os.chmod(workdir, 0o755)
+    fake = os.path.join(workdir, "conmon")
+    shutil.copy2("/usr/bin/python3", fake)  # readable by uid 65534, unlike a venv's
+    os.chmod(fake, 0o755)
+    name = rand("web")
+    code = 'import subprocess; subprocess.run(["unshare", "-rn", "sleep", "60"])'
+    argv = [fake, "-c", code, "-n", name]
+    if request.param == "uid 65534":
+        argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                *argv]
+    proc = subprocess.Popen(argv, cwd="/")
+    kid = None
+    try:
+        # setpriv execs the fake conmon in place, so proc.pid is the conmon.
+        kid = wait_for(lambda: (children(proc.pid) or [None])[0], "the impostor's child")
+        wait_for(lambda: netns_inode(kid) not in (None, netns_inode("self")),
+                 "the child's own netns")
+        with open(f"/proc/{proc.pid}/comm") as f:
+            assert f.read().strip() == "conmon"
+        yield name, proc.pid, kid, request.param
+    finally:
+        stop(*([kid] if kid else []), proc.pid)
+        proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_an_impostor_runtime_is_not_a_container(impostor, lab, nw, host_unchanged):
+    name, conmon, kid, who = impostor
+    rows = json.loads(nw("--json", "ps", check=True).stdout)
+    assert name not in [r["name"] for r in rows]
+    assert kid not in [r["pid"] for r in rows]
+
+    proc = nw("pid", name)
+    assert proc.returncode == 1 and proc.stdout == ""
+    [line] = proc.stderr.splitlines()
+    assert line.startswith(f'netwrap: error: no container called "{name}" that netwrap '
+                           f"trusts: PID {conmon} (conmon) looks like a container runtime, "
+                           "but ")
+    why = "it runs as uid 65534, not root" if who == "uid 65534" else "which is writable"
+    assert why in line
+
+    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+    links_before = sh("ip", "-n", lab, "-o", "link", "show")
+    added = nw("--host-netns", lab, "nic", "add", name, "--bridge", "br0",
+               "--ip", "198.51.100.7/24")
+    assert added.returncode == 1 and added.stderr == proc.stderr
+    assert sh("ip", "-n", lab, "-o", "link", "show") == links_before
+    assert link_names(kid) == ["lo"]
+
+    ran = nw("exec", name, "--", "true")
+    assert ran.returncode == 1 and ran.stderr == proc.stderr
 
 
 def test_a_userns_owned_netns_is_refused_unless_allowed(userns_sleeper, lab, nw,
