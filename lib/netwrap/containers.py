@@ -15,11 +15,13 @@ so ``netwrap pid web`` prints 8411, and ``netwrap nic add web ...`` plans
 ``ln -s /proc/8411/ns/net /var/run/netns/hoge`` and the rest. Docker names come
 from ``/var/lib/docker/containers/<id>/config.v2.json`` ("Name").
 
-Only what can be a runtime is read: /proc/PID/comm of every process (a daemon,
-shim or conmon by its first 15 characters), then for those few their command
-line and their children (/proc/PID/task/TID/children). No table of every
-process is built, and psutil is not imported: that walk and that import were
-most of ``netwrap pid``'s time (issue 12).
+Only what can be a runtime is read: the name of every process's binary
+(``readlink /proc/PID/exe``, one system call each; the kernel's comm is made
+from it but costs an open, a read and a close), then for the few called like a
+daemon, shim or conmon their command line and their children
+(/proc/PID/task/TID/children). No table of every process is built, and psutil
+is not imported: that walk and that import were most of ``netwrap pid``'s time
+(issue 12).
 
 Which runtime processes are believed. A command line is no proof: any user can
 copy python to /tmp/x/conmon and run it with ``-n web``, and root's ``nic add
@@ -220,8 +222,9 @@ def parse(rows: Iterable[dict], ignored: list[Ignored] | None = None) -> list[Co
 
 # -- reading the machine: only the processes that can be runtimes -----------------------
 
-# Prefixes of the kernel's 15-character comm of a daemon, shim or conmon.
-_PARENT_COMMS = (b"containerd-shim", b"docker", b"conmon")
+# How the executable of a daemon, shim or conmon is named: dockerd, docker (2014),
+# containerd-shim*, docker-containerd-shim, conmon.
+_RUNTIME_BINARIES = ("containerd-shim", "docker", "conmon")
 
 
 def _read(path: str) -> bytes:
@@ -285,9 +288,9 @@ _CLK_TCK: list[int] = []
 def process_rows(times: bool = True) -> list[dict]:
     """The runtime processes and their children, as dicts with the ATTRS keys.
 
-    Only /proc/PID/comm is read for every process; the command line, the
-    children and the trust checks only for the few whose comm says daemon, shim
-    or conmon, and the children's /proc/PID/stat for their start times. No
+    Only the /proc/PID/exe link is read for every process; the command line
+    and the children only for the few whose binary is called like a daemon,
+    shim or conmon, and the children's /proc/PID/stat for their start times. No
     table of every process is built (issue 12: the full psutil walk and its
     import were most of ``netwrap pid``'s time). Whether to believe each
     runtime process is asked later (``distrust``), only of those a lookup needs.
@@ -301,11 +304,15 @@ def process_rows(times: bool = True) -> list[dict]:
         if entry[0] not in "123456789":
             continue
         try:
-            if not _read(f"/proc/{entry}/comm").startswith(_PARENT_COMMS):
+            # One system call per process (comm would be open, read and close): the
+            # running binary's name, which is what the kernel's comm is made from.
+            exe = os.readlink(f"/proc/{entry}/exe")
+            name = exe[exe.rfind("/") + 1:]
+            if not name.startswith(_RUNTIME_BINARIES):
                 continue
             pid = int(entry)
-            row = {"pid": pid, "ppid": 0, "name": "", "cmdline": _argv(pid),
-                   "create_time": None}
+            row = {"pid": pid, "ppid": 0, "name": name.removesuffix(" (deleted)"),
+                   "cmdline": _argv(pid), "create_time": None}
             daemon = _is_daemon(row)
             if not daemon and _shim(row) is None:
                 continue
