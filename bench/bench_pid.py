@@ -98,7 +98,9 @@ def main() -> int:
     m_nw, m_dk, m_py, m_up = (statistics.median(x) * 1000
                               for x in (ours, theirs, floor, startup))
     ratio = m_nw / m_dk
-    print(f"runs per command: {len(ours)} ({args.containers} containers x {args.rounds})")
+    processes = sum(entry.isdigit() for entry in os.listdir("/proc"))
+    print(f"runs per command: {len(ours)} ({args.containers} containers x {args.rounds}); "
+          f"{processes} processes on the machine (the lookup reads each one's exe link)")
     print(f"netwrap pid NAME        median {m_nw:7.1f} ms   ({' '.join(netwrap)}, "
           f"package from {env['PYTHONPATH']})")
     print(f"docker inspect NAME     median {m_dk:7.1f} ms   ({shutil.which('docker')})")
