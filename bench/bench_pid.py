@@ -93,12 +93,12 @@ def main() -> int:
                 theirs.append(t_dk)
                 floor.append(t_py)
                 startup.append(t_up)
+        processes = sum(entry.isdigit() for entry in os.listdir("/proc"))
     finally:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
     m_nw, m_dk, m_py, m_up = (statistics.median(x) * 1000
                               for x in (ours, theirs, floor, startup))
     ratio = m_nw / m_dk
-    processes = sum(entry.isdigit() for entry in os.listdir("/proc"))
     print(f"runs per command: {len(ours)} ({args.containers} containers x {args.rounds}); "
           f"{processes} processes on the machine (the lookup reads each one's exe link)")
     print(f"netwrap pid NAME        median {m_nw:7.1f} ms   ({' '.join(netwrap)}, "
