@@ -285,6 +285,18 @@ def _kid_row(pid: int, ppid: int, with_argv: bool) -> dict | None:
 _CLK_TCK: list[int] = []
 
 
+def _exe_name(pid: str) -> str:
+    """The running binary's name: one system call (comm costs open, read and close),
+    and the kernel makes comm from the same name. Root may read every process's."""
+    exe = os.readlink(f"/proc/{pid}/exe")
+    return exe[exe.rfind("/") + 1:]
+
+
+def _comm(pid: str) -> str:
+    """The kernel's 15-character name: readable by anyone (root's exe links are not)."""
+    return _read(f"/proc/{pid}/comm").decode(errors="replace").rstrip("\n")
+
+
 def process_rows(times: bool = True) -> list[dict]:
     """The runtime processes and their children, as dicts with the ATTRS keys.
 
@@ -299,15 +311,13 @@ def process_rows(times: bool = True) -> list[dict]:
     """
     if not _CLK_TCK:
         _CLK_TCK.append(os.sysconf("SC_CLK_TCK"))
+    binary_name = _exe_name if os.geteuid() == 0 else _comm
     rows: dict[int, dict] = {}
     for entry in os.listdir("/proc"):
         if entry[0] not in "123456789":
             continue
         try:
-            # One system call per process (comm would be open, read and close): the
-            # running binary's name, which is what the kernel's comm is made from.
-            exe = os.readlink(f"/proc/{entry}/exe")
-            name = exe[exe.rfind("/") + 1:]
+            name = binary_name(entry)
             if not name.startswith(_RUNTIME_BINARIES):
                 continue
             pid = int(entry)
@@ -386,7 +396,8 @@ def distrust(pid: int) -> str | None:
 
     Runtimes run as root (real and effective uid 0), in the initial user
     namespace, from a binary only root could have installed. Anyone can start a
-    process called conmon with ``-n web``; only root can meet all three.
+    process called conmon with ``-n web``; only root can meet all three. Run
+    without root (a --dry-run), only the uid can be read, and is checked.
     """
     try:
         status = _read(f"/proc/{pid}/status")
@@ -395,6 +406,13 @@ def distrust(pid: int) -> str | None:
             return f"it runs as real uid {real}, effective uid {effective}, not as root"
         if real != 0:
             return f"it runs as uid {real}, not root"
+    except (OSError, IndexError, ValueError) as exc:
+        return f"cannot check it ({getattr(exc, 'strerror', None) or exc})"
+    if os.geteuid() != 0:
+        # Not root: root's namespaces and exe links are closed to us. Root's uid is
+        # what a user cannot fake, and nothing changes without root (--dry-run only).
+        return None
+    try:
         if os.stat(f"/proc/{pid}/ns/user").st_ino != targets.initial_userns():
             return "it runs in a user namespace of its own, not the host's"
         exe = os.readlink(f"/proc/{pid}/exe")

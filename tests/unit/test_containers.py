@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from netwrap import containers
+from netwrap import containers, targets
 from netwrap.errors import NetwrapError
 
 ID_A = "641b8c4cef17fd49e57ee81604232722a8a2d82c6956844fce134a8de6293bd4"
@@ -244,6 +244,8 @@ def test_our_own_process_is_judged_by_the_same_rule():
     reason = containers.distrust(os.getpid())
     if os.geteuid() != 0:
         assert reason == f"it runs as uid {os.getuid()}, not root"
+    elif os.stat("/proc/self/ns/user").st_ino != targets.initial_userns():
+        assert reason == "it runs in a user namespace of its own, not the host's"
     else:  # root: believed exactly when the interpreter is a binary only root could write
         exe = os.path.realpath(f"/proc/{os.getpid()}/exe")
         assert reason == containers.binary_problem(exe)
