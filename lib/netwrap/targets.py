@@ -220,5 +220,5 @@ def check_not_host(target: Target, host_ns: str | None = None) -> None:
             raise NetwrapError(
                 f"{target.label}'s network namespace belongs to user namespace {owner}, "
                 "not the host's: whoever owns that user namespace is root in it and can "
-                "re-address, sniff and spoof on any bridge netwrap plugs it into (add "
-                "--allow-userns if you trust it)")
+                "re-address, sniff and spoof on any bridge netwrap plugs it into (if you "
+                "trust it: --allow-userns, on nic add, exec and netns expose)")
