@@ -141,11 +141,32 @@ def cmd_netns_gc(ctx: Context, args) -> int:
 
 # -- exec ----------------------------------------------------------------------------
 
+def _exec_options(args) -> list[str]:
+    """CMD, with exec's own options taken from its front.
+
+    argparse gives everything after TARGET to CMD, so ``exec web --allow-userns --
+    ip a`` would have run ``--allow-userns -- ip a``: exec's options given between
+    TARGET and CMD are taken out here, then one ``--``.
+    """
+    rest = list(args.command)
+    while rest:
+        if rest[0] == "--allow-userns":
+            args.allow_userns = True
+        elif rest[0] == "--netns-name" and len(rest) > 1:
+            args.netns_name = rest.pop(1)
+        elif rest[0].startswith("--netns-name="):
+            args.netns_name = rest[0].split("=", 1)[1]
+        else:
+            break
+        rest.pop(0)
+    return rest[1:] if rest[:1] == ["--"] else rest
+
+
 def cmd_exec(ctx: Context, args) -> int:
     from netwrap import netns
     from netwrap.plan import in_netns, render
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = _exec_options(args)
     if not command:
         raise UsageError("give a command to run: netwrap exec TARGET -- CMD [ARG...]")
     target = _target(ctx, args.target, args.allow_userns)
