@@ -51,6 +51,11 @@ from netwrap.validate import Address, Interface
 
 LINK_KEYS = ("node", "bridge", "ifname", "address", "gateway", "mac", "mtu")
 _INT = "tag:yaml.org,2002:int"
+_STR = "tag:yaml.org,2002:str"
+_FLOAT = "tag:yaml.org,2002:float"
+# Values whose text is what counts: YAML 1.1 reads an unquoted 1:2:3:4:5:6:7:8 (an IPv6
+# address) as a base-60 int and 10:20:30:40:50:58 (a MAC) too; their text is kept.
+_TYPED = (_STR, _INT, _FLOAT)
 
 
 # -- the lab file --------------------------------------------------------------------
@@ -138,11 +143,19 @@ class _Schema:
             raise self.error(node, f"{what} must be a list (lines starting with -)")
         return node.value
 
-    def text(self, node, what: str) -> str:
+    def text(self, node, what: str, tags: tuple[str, ...] = (_STR,)) -> str:
+        """A scalar's text; names must be strings (``name: 123`` or ``!!binary`` is not)."""
         import yaml
 
         if not isinstance(node, yaml.ScalarNode) or node.value == "":
             raise self.error(node, f"{what} must be a single value")
+        if node.tag not in tags:
+            kind = node.tag.removeprefix("tag:yaml.org,2002:")
+            if kind in ("int", "float", "bool", "null", "timestamp") and not node.style:
+                hint = f' (put it in quotes: "{node.value}")'  # a plain value YAML typed
+            else:
+                hint = ""
+            raise self.error(node, f"{what} must be text, not {kind}{hint}")
         return node.value
 
     def check(self, node, func: Callable, *args):
@@ -180,9 +193,14 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
     if root is None:
         raise UsageError(f"{filename}:1: the lab file is empty")
     top = s.mapping(root, "the lab", ("name", "bridges", "nodes", "links"), ("links",))
-    name = default_name
     if "name" in top:
         name = s.check(top["name"], validate.netns_name, s.text(top["name"], "name"))
+    else:
+        try:
+            name = validate.netns_name(default_name)
+        except UsageError as exc:
+            raise UsageError(f'{filename}: the lab has no "name:" and its file name does not '
+                             f"make one: {exc}") from None
 
     bridges: dict[str, BridgeSpec] = {}
     for i, item in enumerate(s.sequence(top["bridges"], "bridges") if "bridges" in top else []):
@@ -196,7 +214,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
         addr = None
         if "address" in m:
             addr = s.check(m["address"], validate.cidr,
-                           s.text(m["address"], f"{what}.address"), f"{what}.address")
+                           s.text(m["address"], f"{what}.address", _TYPED), f"{what}.address")
         bridges[bname] = BridgeSpec(bname, addr, m["name"].start_mark.line + 1)
 
     nodes: dict[str, NodeSpec] = {}
@@ -211,8 +229,9 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             raise s.error(m["container"], f"{what}: give pid or container, not both")
         pid = None
         if "pid" in m:
-            pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid"))
-        container = s.text(m["container"], f"{what}.container") if "container" in m else None
+            pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid", (_INT, _STR)))
+        container = (s.text(m["container"], f"{what}.container", (_STR, _INT))
+                     if "container" in m else None)
         nodes[nname] = NodeSpec(nname, pid, container, m["name"].start_mark.line + 1)
 
     links: list[LinkSpec] = []
@@ -237,7 +256,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             raise s.error(m.get("ifname", item), f"{what}: {node} already has {ifname} "
                                                   f"(line {seen_if[node, ifname]})")
         seen_if[node, ifname] = line
-        addr = s.check(m["address"], validate.cidr, s.text(m["address"], "address"),
+        addr = s.check(m["address"], validate.cidr, s.text(m["address"], "address", _TYPED),
                        f"{what}.address")
         if str(addr.ip) in seen_addr:
             raise s.error(m["address"], f"{what}: address {addr.ip} is already used on "
@@ -246,7 +265,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
         gw = None
         if "gateway" in m:
             gw = s.check(m["gateway"], validate.gateway,
-                         s.text(m["gateway"], f"{what}.gateway"), addr)
+                         s.text(m["gateway"], f"{what}.gateway", _TYPED), addr)
             if (node, addr.version) in gateways:
                 raise s.error(m["gateway"], f"{what}: {node} already has a default route "
                                             f"(line {gateways[node, addr.version]}); "
@@ -254,7 +273,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             gateways[node, addr.version] = m["gateway"].start_mark.line + 1
         mac = None
         if "mac" in m:
-            mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac"))
+            mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac", _TYPED))
         mtu = None
         if "mtu" in m:
             if m["mtu"].tag != _INT:

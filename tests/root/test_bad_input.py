@@ -89,6 +89,52 @@ CASES = [
     ("ip-prefix-33", ADD + " --ip 198.51.100.101/33", 2,
      E + '--ip "198.51.100.101/33" is not an address with a prefix length '
          "(like 192.168.200.101/24)"),
+    # -- addresses no interface should get (issue 16): refused before anything runs
+    ("ip-multicast", ADD + " --ip 224.0.0.5/24", 2,
+     E + '--ip "224.0.0.5/24" is a multicast address (224.0.0.0/4); an interface needs a '
+         "unicast one"),
+    ("ip-loopback", ADD + " --ip 127.0.0.5/8", 2,
+     E + '--ip "127.0.0.5/8" is a loopback address (127.0.0.0/8), which belongs to lo'),
+    ("ip-reserved", ADD + " --ip 240.0.0.1/24", 2,
+     E + '--ip "240.0.0.1/24" is a reserved address (240.0.0.0/4), which no interface may '
+         "use"),
+    ("ip-this-network", ADD + " --ip 0.0.0.1/8", 2,
+     E + '--ip "0.0.0.1/8" is in 0.0.0.0/8 ("this network"), which no interface may use'),
+    ("ip-link-local", ADD + " --ip 169.254.7.1/16", 2,
+     E + '--ip "169.254.7.1/16" is a link-local address (169.254.0.0/16), which is never '
+         "routed; use a private or documentation range like 198.51.100.0/24"),
+    ("ip-prefix-0", ADD + " --ip 198.51.100.101/0", 2,
+     E + '--ip "198.51.100.101/0" has prefix length 0, which would make every address on '
+         "the Internet a neighbour on this link"),
+    ("ip6-unspecified", ADD + " --ip ::/0", 2,
+     E + '--ip "::/0" is the unspecified address (::), which no interface may use'),
+    ("ip6-multicast", ADD + " --ip ff02::1/64", 2,
+     E + '--ip "ff02::1/64" is a multicast address (ff00::/8); an interface needs a '
+         "unicast one"),
+    ("ip6-loopback", ADD + " --ip ::1/128", 2,
+     E + '--ip "::1/128" is the loopback address (::1), which belongs to lo'),
+    ("ip6-link-local", ADD + " --ip fe80::7/64", 2,
+     E + '--ip "fe80::7/64" is a link-local address (fe80::/10); the kernel gives every '
+         "interface its own"),
+    ("ip6-v4-mapped", ADD + " --ip ::ffff:198.51.100.7/120", 2,
+     E + '--ip "::ffff:198.51.100.7/120" is an IPv4-mapped address (::ffff:0:0/96); give '
+         "the IPv4 address itself"),
+    ("ip6-zone", ADD + " --ip 2001:db8::7%eth0/64", 2,
+     E + '--ip "2001:db8::7%eth0/64" has a zone (%...); give the address without it'),
+    ("gw6-multicast", ADD + " --ip 2001:db8::7/64 --gateway ff02::2", 2,
+     E + "gateway ff02::2 is a multicast address (ff00::/8), which cannot be a router's "
+         "address"),
+    ("gw6-link-local", ADD + " --ip 2001:db8::7/64 --gateway fe80::1", 2,
+     E + "gateway fe80::1 is link-local; netwrap's default route goes via an address in "
+         "2001:db8::/64, the subnet of 2001:db8::7/64 (give the router's address there)"),
+    ("gw-multicast-in-subnet", ADD + " --ip 223.255.255.1/3 --gateway 224.0.0.5", 2,
+     E + "gateway 224.0.0.5 is a multicast address (224.0.0.0/4), which cannot be a "
+         "router's address"),
+    ("bridge-add-multicast", "--host-netns {lab} bridge add br1 --ip 224.0.0.1/24", 2,
+     E + 'bridge address "224.0.0.1/24" is a multicast address (224.0.0.0/4); an '
+         "interface needs a unicast one"),
+    ("bridge-add-loopback6", "--host-netns {lab} bridge add br1 --ip ::1/128", 2,
+     E + 'bridge address "::1/128" is the loopback address (::1), which belongs to lo'),
     # -- gateway
     ("gw-outside", ADD + " --gateway 203.0.113.1", 2,
      E + "gateway 203.0.113.1 is not in 198.51.100.0/24, the subnet of 198.51.100.101/24, "
