@@ -79,9 +79,33 @@ def read_bytes(path: str, what: str = "file", *, streams: bool = False,
         os.close(fd)
 
 
+def read_json(path: str, what: str = "record", *, limit: int = MAX_BYTES,
+              error: type[NetwrapError] = NetwrapError, missing_ok: bool = True):
+    """The JSON value in ``path`` (None when it is missing and ``missing_ok``).
+
+    For netwrap's own records: the value is only JSON; checking its fields and their
+    types is the caller's (a record of the wrong shape must be one line too).
+    """
+    import json
+
+    if missing_ok and not os.path.lexists(path):
+        return None
+    text = read_text(path, what, limit=limit, error=error)
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # json.JSONDecodeError
+        line = f" on line {exc.lineno}" if hasattr(exc, "lineno") else ""
+        raise error(f"{what} {path} is damaged: not JSON ({getattr(exc, 'msg', exc)}"
+                    f"{line})") from None
+    except RecursionError:
+        raise error(f"{what} {path} is damaged: nested too deeply") from None
+
+
 def read_stream(stream, what: str = "standard input", *, limit: int = MAX_BYTES,
                 error: type[NetwrapError] = UsageError) -> str:
     """A binary stream (``sys.stdin.buffer``) read to its end, as UTF-8 text."""
+    if stream is None:  # started with stdin closed
+        raise error(f"cannot read {what}: it is closed")
     try:
         data = stream.read(limit + 1)
     except OSError as exc:

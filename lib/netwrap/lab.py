@@ -167,11 +167,10 @@ class _Schema:
 
 
 def load(path: str) -> Lab:
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read lab file {path}: {exc.strerror}") from None
+    """The lab in file ``path``: anything but a readable UTF-8 file is one line, exit 2."""
+    from netwrap.files import read_text
+
+    text = read_text(path, "lab file")
     stem = os.path.basename(path)
     for ext in (".yaml", ".yml"):
         stem = stem.removesuffix(ext)

@@ -292,13 +292,12 @@ ADDRESS_COLUMNS = ["bridge", "family", "address", "broadcast", "scope"]
 
 
 def _read_input(path: str | None) -> str:
+    """Captured text: a file, a pipe (``<(ifconfig -a)``) or stdin; bad input exits 2."""
+    from netwrap import files
+
     if path in (None, "-"):
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError as exc:
-        raise NetwrapError(f'cannot read "{path}": {exc.strerror or exc}') from None
+        return files.read_stream(getattr(sys.stdin, "buffer", None))
+    return files.read_text(path, "input file", streams=True)
 
 
 def _one_line(exc: Exception) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
-from conftest import rand, run_netwrap, sh
+from conftest import LAUNCHER, LIB, rand, run_netwrap, sh
 from netwrap import nic
 from reliability_helpers import snapshot
 
@@ -269,3 +270,72 @@ def test_bad_input(world, baseline, name, args, status, message):
     assert (proc.returncode, proc.stdout, proc.stderr) == (status, "",
                                                            world.fmt(message) + "\n")
     assert world.state() == baseline, f"{name} changed something"
+
+
+# -- files netwrap is given (issue 14): one line, exit 2, nothing changed --------------
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("badfiles")
+    os.chmod(d, 0o755)
+    junk = os.urandom(3000)  # head -c 3000 /dev/urandom > junk
+    (d / "junk").write_bytes(junk)
+    try:
+        junk.decode("utf-8")
+        junk_line = None  # (never: 3000 random bytes are not UTF-8 in practice)
+    except UnicodeDecodeError as exc:
+        line = junk.count(b"\n", 0, exc.start) + 1
+        junk_line = (f"is not UTF-8 text: byte 0x{junk[exc.start]:02x} on line {line} "
+                     "(is it a binary file?)")
+    os.mkfifo(d / "fifo")
+    with open(d / "huge.yaml", "wb") as f:
+        f.truncate(17 << 20)
+    (d / "dir.yaml").mkdir()
+    (d / "secret.yaml").write_text("links: []\n")
+    os.chmod(d / "secret.yaml", 0)
+    return d, junk_line
+
+
+FILE_CASES = [
+    ("junk", "{what} {d}/junk {junk}"),
+    ("fifo", "cannot read {what} {d}/fifo: it is a FIFO (named pipe), not a regular file"),
+    ("huge.yaml", "cannot read {what} {d}/huge.yaml: it is 17 MiB; netwrap reads at most "
+                  "16 MiB"),
+    ("dir.yaml", "cannot read {what} {d}/dir.yaml: it is a directory"),
+    ("missing.yaml", "cannot read {what} {d}/missing.yaml: no such file"),
+]
+
+
+@pytest.mark.parametrize("command", ["up", "down", "status"])
+@pytest.mark.parametrize("name, message", FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_bad_lab_files(world, baseline, bad_files, command, name, message):
+    d, junk = bad_files
+    if name == "junk" and junk is None:
+        pytest.skip("the random bytes happened to be UTF-8")
+    proc = run_netwrap("--host-netns", world.lab, command, str(d / name), timeout=20)
+    line = E + message.format(what="lab file", d=d, junk=junk)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", line + "\n")
+    assert world.state() == baseline, f"{command} {name} changed something"
+
+
+def test_an_unreadable_lab_file_as_a_user(bad_files):
+    d, _ = bad_files
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, LAUNCHER, "--dry-run", "up", str(d / "secret.yaml")],
+                          capture_output=True, text=True, timeout=20, cwd="/",
+                          env={**os.environ, "PYTHONPATH": LIB})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", E + f"cannot read lab file {d}/secret.yaml: permission denied "
+                   "(run it as root?)\n")
+
+
+@pytest.mark.parametrize("name, message", FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_bad_parse_input_files(bad_files, name, message):
+    d, junk = bad_files
+    if name == "junk" and junk is None:
+        pytest.skip("the random bytes happened to be UTF-8")
+    message = message.replace("it is a FIFO (named pipe), not a regular file",
+                              "it is a FIFO (named pipe) with no writer")
+    proc = run_netwrap("parse", "ifconfig", str(d / name), timeout=20)
+    line = E + message.format(what="input file", d=d, junk=junk)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", line + "\n")

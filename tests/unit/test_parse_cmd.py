@@ -121,16 +121,37 @@ def test_parse_empty_input_is_an_error_not_an_empty_table(nw, kind):
     _one_error_line(nw("parse", kind, input=""), "empty")
 
 
+def _nw_bytes(args: list[str], data: bytes):
+    import os
+    import subprocess
+
+    from conftest import LAUNCHER, LIB
+
+    return subprocess.run([sys.executable, LAUNCHER, *args], input=data, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": LIB}, cwd="/", timeout=60)
+
+
 def test_parse_binary_input_is_one_line(nw, tmp_path):
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\xff\xfe\x00\x01\nline two\n")
-    _one_error_line(nw("parse", "ifconfig", str(junk)), "not ifconfig")
+    proc = nw("parse", "ifconfig", str(junk))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", f"netwrap: error: input file {junk} is not UTF-8 text: byte 0xff on line 1 "
+               "(is it a binary file?)\n")
+    proc = _nw_bytes(["parse", "ifconfig"], junk.read_bytes())
+    assert (proc.returncode, proc.stderr) == (
+        2, b"netwrap: error: standard input is not UTF-8 text: byte 0xff on line 1 "
+           b"(is it a binary file?)\n")
 
 
 def test_parse_unreadable_file_is_one_line(nw, tmp_path):
     missing = tmp_path / "nope.txt"
-    _one_error_line(nw("parse", "route", str(missing)), str(missing), "No such file")
-    _one_error_line(nw("parse", "route", str(tmp_path)), "Is a directory")
+    proc = nw("parse", "route", str(missing))
+    assert (proc.returncode, proc.stderr) == (
+        2, f"netwrap: error: cannot read input file {missing}: no such file\n")
+    proc = nw("parse", "route", str(tmp_path))
+    assert (proc.returncode, proc.stderr) == (
+        2, f"netwrap: error: cannot read input file {tmp_path}: it is a directory\n")
 
 
 def test_parse_unknown_kind_is_a_usage_error(nw):
