@@ -64,9 +64,23 @@ class Context(Record):
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, like every other error."""
 
+    # A command sets this when its positionals may come after its options:
+    # "parse ifconfig --json FILE" (argparse alone matches the optional FILE as absent
+    # at "ifconfig" and then calls FILE an unrecognized argument).
+    intermixed = False
+
     def error(self, message: str):  # noqa: D102 - argparse API
         sys.stderr.write(f"netwrap: error: {message} (see: {self.prog} --help)\n")
         sys.exit(2)
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
+        if not self.intermixed:
+            return super().parse_known_args(args, namespace)
+        self.intermixed = False  # parse_known_intermixed_args calls back in here
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self.intermixed = True
 
 
 # -- netns ---------------------------------------------------------------------------

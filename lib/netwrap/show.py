@@ -454,6 +454,7 @@ def register(subparsers) -> None:
                    help="one of: " + ", ".join(sorted(PARSERS)))
     p.add_argument("file", nargs="?", metavar="FILE", help="the text (default or -: stdin)")
     json_flag(p)
+    p.intermixed = True  # parse KIND --json FILE
 
     p = _sub(subparsers, "show", "a target's interfaces and routes, as ifconfig and route "
                                  "show them inside its netns", cmd_show,

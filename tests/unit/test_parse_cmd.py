@@ -104,6 +104,25 @@ def test_parse_dash_is_stdin_and_json_after_the_subcommand(nw):
     assert json.loads(proc.stdout) == _golden("local-route-n")
 
 
+@pytest.mark.parametrize("order", [
+    ["parse", "{kind}", "--json", "{file}"],  # issue 15: argparse alone refused this one
+    ["parse", "--json", "{kind}", "{file}"],
+    ["parse", "{kind}", "{file}", "--json"],
+    ["--json", "parse", "{kind}", "{file}"],
+])
+def test_parse_json_in_any_order(nw, order):
+    file = str(DATA / "local-route-n.out")
+    proc = nw(*(a.format(kind="route", file=file) for a in order))
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert json.loads(proc.stdout) == _golden("local-route-n")
+
+
+def test_parse_still_refuses_a_second_file(nw):
+    proc = nw("parse", "route", "--json", "a", "b")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", "netwrap: error: unrecognized arguments: b (see: netwrap --help)\n")
+
+
 @pytest.mark.parametrize(
     "kind, other",
     [("ifconfig", "local-route-n"), ("route", "seed-ifconfig-docker0"),
