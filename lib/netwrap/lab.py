@@ -187,7 +187,21 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise UsageError(f"{filename}:{line}: not valid YAML: {exc.problem}") from None
+        why = exc.problem or exc.context
+        if exc.context and exc.problem and exc.problem.startswith("but "):
+            why = f"{exc.context}, {exc.problem}"  # "expected a single document ..., but"
+        raise UsageError(f"{filename}:{line}: not valid YAML: {why}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark
+        line = text.count("\n", 0, exc.position) + 1
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
+        raise UsageError(f"{filename}:{line}: not valid YAML: {char} is not allowed in "
+                         "YAML") from None
+    except UnicodeError:  # a lone surrogate: text that came from no UTF-8 file
+        raise UsageError(f"{filename}: not valid YAML: it holds a lone surrogate "
+                         "character") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{filename}: not valid YAML: {' '.join(str(exc).split())}") \
+            from None
     s = _Schema(filename)
     if root is None:
         raise UsageError(f"{filename}:1: the lab file is empty")
