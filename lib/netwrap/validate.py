@@ -162,7 +162,14 @@ def mtu(value: int, ip_version: int = 4) -> int:
     return value
 
 
+PID_MAX_LIMIT = 1 << 22  # the kernel's largest pid_max (include/linux/threads.h)
+
+
 def pid(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+    # the length first: int() of more than 4300 digits is a ValueError of its own
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) < 1:
         raise UsageError(f'"{text}" is not a PID')
+    if int(text) > PID_MAX_LIMIT:
+        raise UsageError(f'"{text}" is not a PID (the kernel\'s PIDs are at most '
+                         f"{PID_MAX_LIMIT})")
     return int(text)
