@@ -289,9 +289,12 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac", _TYPED))
         mtu = None
         if "mtu" in m:
-            if m["mtu"].tag != _INT:
+            digits = m["mtu"].value.replace("_", "")
+            # YAML 1.1 also types 0x5dc, 0b1 and 1:30 as ints, which int() cannot read
+            if m["mtu"].tag != _INT or not (digits.isascii() and digits.isdigit()) \
+                    or len(digits) > 9:
                 raise s.error(m["mtu"], f"{what}.mtu must be a number")
-            mtu = s.check(m["mtu"], validate.mtu, int(m["mtu"].value))
+            mtu = s.check(m["mtu"], validate.mtu, int(digits))
         links.append(LinkSpec(node, br, ifname, addr, gw, mac, mtu, line))
     return Lab(name, tuple(bridges.values()), tuple(nodes.values()), tuple(links))
 
