@@ -177,12 +177,33 @@ def load(path: str) -> Lab:
     return parse(text, path, default_name=stem)
 
 
+_MAX_DEPTH = 32  # a lab file nests 3 deep; libyaml's composer recurses per level
+
+
+def _check_depth(yaml, text: str, loader, filename: str) -> None:
+    """Refuse deep nesting before composing: 100000 "[" crash the C composer
+    (a segfault, not an exception) and the pure-Python one (RecursionError).
+    The event stream is flat, and stops at the first level too deep."""
+    depth = 0
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, starts):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise UsageError(f"{filename}:{event.start_mark.line + 1}: nested more than "
+                                 f"{_MAX_DEPTH} levels deep; a lab file needs 3")
+        elif isinstance(event, ends):
+            depth -= 1
+
+
 def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> Lab:
     """The lab in ``text``; a UsageError naming ``filename:line`` for anything wrong."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        _check_depth(yaml, text, loader, filename)
         root = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from netwrap import files, lab, validate
@@ -106,6 +106,7 @@ def address_like() -> st.SearchStrategy[str]:
 
 @quick
 @given(st.text())
+@example("9" * 5000)
 def test_names_are_a_value_or_a_usage_error(text):
     for func in (validate.ifname, validate.netns_name, validate.pid, validate.mac):
         value_or_own_error(func, text)
@@ -156,6 +157,11 @@ def test_the_good_lab_parses():
 
 @quick
 @given(any_text([GOOD_LAB]))
+@example("\x1f")  # ReaderError: a YAMLError without a mark
+@example(GOOD_LAB.replace("mtu: 1400", "mtu: 0x5dc"))  # an int int() cannot read
+@example(GOOD_LAB.replace("pid: 4242", "pid: " + "9" * 5000))  # over int()'s digit limit
+@example("[" * 100000)  # crashed libyaml's composer (SIGSEGV)
+@example("links:\n" + "  - " * 1000 + "x\n")
 def test_lab_schema_is_a_lab_or_a_usage_error(text):
     spec = value_or_own_error(lab.parse, text)
     assert spec is None or isinstance(spec, lab.Lab)
