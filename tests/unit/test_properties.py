@@ -5,7 +5,8 @@ parser, every validator and the lab schema give a value or netwrap's own error
 Besides plain random input, each strategy also mutates real input (the golden
 captures in tests/data/parsers, a good lab file) token by token, which is what
 reaches past the first "this is not ifconfig output" check. The run is kept short:
-at most ``EXAMPLES`` examples per test, no deadline, no example database on disk.
+at most ``EXAMPLES`` examples per test (NETWRAP_HYPOTHESIS_EXAMPLES=5000 for a long
+hunt), no deadline, no example database on disk.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from netwrap import files, lab, validate
 from netwrap.errors import NetwrapError
 from netwrap.parsers import PARSERS, parse
 
-EXAMPLES = 200
+EXAMPLES = int(os.environ.get("NETWRAP_HYPOTHESIS_EXAMPLES", "200"))  # more for a long hunt
 quick = settings(max_examples=EXAMPLES, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow])
 
