@@ -124,8 +124,12 @@ class _Schema:
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key not in allowed:
-                raise self.error(key_node, f'{what}: unknown key "{key}" (expected one of: '
-                                           f"{', '.join(allowed)})")
+                import difflib
+
+                near = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f'; did you mean "{near[0]}"?' if near else ""
+                raise self.error(key_node, f'{what}: unknown key "{key}"{hint} (expected one '
+                                           f"of: {', '.join(allowed)})")
             if key in out:
                 raise self.error(key_node, f'{what}: key "{key}" given twice')
             out[key] = value_node
@@ -177,6 +181,16 @@ def load(path: str) -> Lab:
     return parse(text, path, default_name=stem)
 
 
+def _tab_at(text: str, mark) -> bool:
+    """Whether the error's line has a tab among its leading blanks (issue 15)."""
+    lines = text.splitlines()
+    for index in {mark.line, mark.line - 1} & set(range(len(lines))):
+        line = lines[index]
+        if "\t" in line[:len(line) - len(line.lstrip(" \t"))]:
+            return True
+    return False
+
+
 _MAX_DEPTH = 32  # a lab file nests 3 deep; libyaml's composer recurses per level
 
 
@@ -211,6 +225,8 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
         why = exc.problem or exc.context
         if exc.context and exc.problem and exc.problem.startswith("but "):
             why = f"{exc.context}, {exc.problem}"  # "expected a single document ..., but"
+        if mark and _tab_at(text, mark):  # libyaml: "found character that cannot start..."
+            why = "a tab in the indentation; YAML indents with spaces only"
         raise UsageError(f"{filename}:{line}: not valid YAML: {why}") from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark
         line = text.count("\n", 0, exc.position) + 1
