@@ -2,8 +2,9 @@
 
 ``netwrap parse`` is checked on the golden captures in tests/data/parsers: the
 table shows the parser's columns and one line per row, ``--json`` gives exactly
-the golden rows, from a file, from ``-`` and from stdin. Wrong-format and
-unreadable input end as one ``netwrap: error:`` line and exit 1.
+the golden rows, from a file, from ``-`` and from stdin. Wrong-format input ends
+as one ``netwrap: error:`` line and exit 1; input that cannot be read as text
+(missing, a directory, not UTF-8) as one line and exit 2.
 
 The converters in ``netwrap.show`` are checked against ``ip -j addr`` /
 ``ip -j route`` captured in the same namespace as ``ifconfig -a`` / ``route -n``
