@@ -6,6 +6,7 @@ import sys
 
 from netwrap import validate
 from netwrap.cli_base import (
+    USERNS_HELP,
     Context,
     Parser,
     add_target,
@@ -60,7 +61,7 @@ def cmd_nic_add(ctx: Context, args) -> int:
 
     req = _nic_request(ctx, args)
     ctx.need_root("nic add")
-    target = resolve_target(ctx, args.target)
+    target = resolve_target(ctx, args.target, args.allow_userns)
     builder = {}
     if args.fast:
         from netwrap import fastpath
@@ -91,7 +92,7 @@ def cmd_nic_del(ctx: Context, args) -> int:
     if args.netns_name is not None:
         validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
-    target = resolve_target(ctx, args.target)
+    target = resolve_target(ctx, args.target, allow_userns=True)  # taking a port away gives none
     detach.remove(ctx, target, ifname, args.netns_name, force=args.force)
     return 0
 
@@ -210,6 +211,7 @@ def register(subparsers) -> None:
     p.add_argument("--fast", action="store_true",
                    help="two processes instead of the walkthrough's one per step: the veth "
                         "made straight into the container, then one ip -batch inside")
+    p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
     p = sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
                          "the default route it replaced", cmd_nic_del)
     add_target(p)
