@@ -78,6 +78,15 @@ def _header(verb: str, env) -> str:
 
 
 def _failed(exc: NetwrapError) -> CniError:
+    """Code 100. ``ip -batch`` ends its stderr with "Command failed -:N": the line that
+    says why comes before it, so all of stderr goes in the message."""
+    from netwrap.errors import CommandError
+
+    if isinstance(exc, CommandError) and exc.stderr:
+        import shlex
+
+        return CniError(COMMAND_FAILED, f'failed to run "{shlex.join(exc.argv)}": '
+                        + "; ".join(exc.stderr.splitlines()))
     return CniError(COMMAND_FAILED, str(exc))
 
 

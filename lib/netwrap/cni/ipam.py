@@ -37,7 +37,37 @@ def shown(plugin: str, command: str, stdin: bytes) -> str:
 
 
 def call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
-    """Run the IPAM plugin for ``command``; its JSON answer ({} when it printed nothing)."""
+    """Run the IPAM plugin for ``command``; its JSON answer ({} when it printed nothing).
+
+    An IPAM plugin older than the config (Debian's host-local speaks up to 1.0.0) is
+    called again with the config as 1.0.0 when the config is 1.1.0 and the plugin's
+    VERSION lists 1.0.0: 1.1.0 changed no field of an IPAM result, only added verbs.
+    """
+    try:
+        return _call(plugin, command, stdin, environ)
+    except CniError as exc:
+        if exc.code != 1:
+            raise
+        older = as_1_0_0(plugin, stdin, environ)
+        if older is None:
+            raise
+        return _call(plugin, command, older, environ)
+
+
+def as_1_0_0(plugin: str, stdin: bytes, environ=None) -> bytes | None:
+    """The 1.1.0 config ``stdin`` as 1.0.0 if the plugin speaks 1.0.0, else None."""
+    import json
+
+    conf = json.loads(stdin)
+    if conf.get("cniVersion") != "1.1.0":
+        return None
+    answer = _call(plugin, "VERSION", stdin, environ)
+    if "1.0.0" not in (answer.get("supportedVersions") or []):
+        return None
+    return json.dumps({**conf, "cniVersion": "1.0.0"}).encode()
+
+
+def _call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
     import json
     import subprocess
 
