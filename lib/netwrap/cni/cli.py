@@ -17,7 +17,7 @@ import sys
 from netwrap.errors import NetwrapError, UsageError
 
 SCRIPT = """\
-#!{python} -I
+#!{python} -IS
 # netwrap's CNI plugin, installed by `netwrap cni install` (CNI spec 1.0.0/1.1.0).
 # The runtime runs it with the config on stdin and CNI_COMMAND & co. in the environment.
 import sys
@@ -101,7 +101,8 @@ def explain(data: str, ifname: str, netns: str, container_id: str) -> str:
                                 "CNI_PATH": "/usr/lib/cni"})
         answer, why = sample_ipam(conf.raw.get("ipam") or {})
         ips, routes = plan.with_gateways(conf, *plan.from_ipam(answer))
-        steps = plan.bridge_plan(conf, None, ips) + plan.attach_plan(conf, env, ips, routes)
+        steps = plan.bridge_plan(conf, None, ips) + plan.attach_plan(
+            conf, env, ips, routes, plan.random_mac(), plan.random_mac())
     except CniError as exc:
         raise UsageError(f"{exc.msg} (CNI error code {exc.code})") from None
     head = [f"# ADD of container {container_id}, interface {ifname}, netns {netns}, "

@@ -90,9 +90,40 @@ def _failed(exc: NetwrapError) -> CniError:
     return CniError(COMMAND_FAILED, str(exc))
 
 
-def add(conf, env, stdin: bytes) -> dict:
-    from netwrap import observe
+def _bridge(runner, host, name: str):
+    """The bridge as an ``observe.Link``, or None when there is no such device (one
+    ``ip -j -d addr show dev NAME``: not the whole host's links)."""
+    import json
 
+    from netwrap import observe
+    from netwrap.errors import CommandError
+
+    try:
+        text = runner.query(host.ip("-j", "-d", "addr", "show", "dev", name))
+    except CommandError as exc:
+        if "does not exist" in exc.stderr:
+            return None
+        raise
+    return observe.from_ip_json(json.loads(text or "[]")).get(name)
+
+
+def _forwarding(conf) -> tuple[int, ...]:
+    """The IP versions the host already forwards, read from /proc/sys with no process
+    (so no sysctl runs then); unknown, so (), for a lab netns playing the host."""
+    if conf.host_netns:
+        return ()
+    on = []
+    for version, knob in ((4, "ipv4/ip_forward"), (6, "ipv6/conf/all/forwarding")):
+        try:
+            with open(f"/proc/sys/net/{knob}") as f:
+                if f.read().strip() == "1":
+                    on.append(version)
+        except OSError:
+            pass
+    return tuple(on)
+
+
+def add(conf, env, stdin: bytes) -> dict:
     need_netns(env)
     need_host_netns(conf)
     log = [_header("ADD", env)]
@@ -108,17 +139,18 @@ def add(conf, env, stdin: bytes) -> dict:
     host = plan.host_ref(conf)
     try:
         ips, routes = plan.with_gateways(conf, ips, routes)
+        hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
+        macs = {hname: plan.random_mac(), env.ifname: plan.random_mac()}
         with store.NetworkLock(conf):
-            links = observe.links(runner, host)
-            first = plan.bridge_plan(conf, links.get(conf.bridge), ips)
+            there = _bridge(runner, host, conf.bridge)
+            macs[conf.bridge] = there.mac if there is not None else plan.random_mac()
+            first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
             runner.run(first)
         log.append(render(first, explain=True))
-        second = plan.attach_plan(conf, env, ips, routes)
+        second = plan.attach_plan(conf, env, ips, routes, macs[hname], macs[env.ifname],
+                                  _forwarding(conf))
         runner.run(second)
         log.append(render(second, explain=True))
-        macs = {name: link.mac for name, link in observe.links(runner, host).items()}
-        inside = observe.links(runner, plan.guest_ref(env.netns))
-        macs[env.ifname] = inside[env.ifname].mac if env.ifname in inside else None
     except BaseException as exc:
         if plugin is not None:
             try:
@@ -143,8 +175,8 @@ def add(conf, env, stdin: bytes) -> dict:
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     """Release the address, delete the veth (its host end: the peer goes with it) and
     the NAT rules, each only if it is there."""
-    from netwrap import observe
     from netwrap.cni import masq
+    from netwrap.errors import CommandError
     from netwrap.plan import Step
 
     if record is None:
@@ -160,25 +192,30 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     if conf.host_netns is None or is_netns(f"/run/netns/{conf.host_netns}"):
         hname = (record or {}).get("host_ifname") or plan.host_ifname(
             conf.name, env.container_id, env.ifname)
+        delete = Step(host.ip("link", "del", hname),
+                      f"delete the host end {hname}: its peer {env.ifname} in the container "
+                      "goes with it, addresses and routes too", key="veth.delete")
         try:
-            if hname in observe.links(runner, host):
-                steps.append(Step(host.ip("link", "del", hname),
-                                  f"delete the host end {hname}: its peer {env.ifname} in the "
-                                  "container goes with it, addresses and routes too",
-                                  key="veth.delete"))
+            try:  # no query first: a device already gone is what DEL wants anyway
+                runner.run([delete])
+                steps.append(delete)
+            except CommandError as exc:
+                if "Cannot find device" not in exc.stderr:
+                    raise
+            nat = []
             if conf.ip_masq:
-                versions = (4, 6)
-                for version in versions:
+                for version in _families(record):
                     try:
                         saved = runner.query(host.run(masq.list_argv(version)))
                     except NetwrapError:
                         continue  # no ip6tables, or no such table: nothing of ours
                     text = masq.teardown_input(saved, conf.name, env.container_id)
                     if text:
-                        steps.append(Step(host.run(masq.restore_argv(version)),
-                                          "remove the container's NAT rules (ipMasq)",
-                                          input=text, key="host.masq"))
-            runner.run(steps)
+                        nat.append(Step(host.run(masq.restore_argv(version)),
+                                        "remove the container's NAT rules (ipMasq)",
+                                        input=text, key="host.masq"))
+            runner.run(nat)
+            steps += nat
         except NetwrapError as exc:
             log.append(render(steps, explain=True) + f"# failed: {exc}\n")
             store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
@@ -186,6 +223,15 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     log.append(render(steps, explain=True) if steps else "# nothing left to delete\n")
     store.remove_record(conf.name, env.container_id, env.ifname)
     store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+
+
+def _families(record: dict | None) -> tuple[int, ...]:
+    """The IP versions ADD gave addresses of (both when there is no record to say)."""
+    try:
+        ips = record["result"]["ips"]
+        return tuple(sorted({6 if ":" in ip["address"] else 4 for ip in ips}))
+    except (TypeError, KeyError):
+        return (4, 6)
 
 
 def _environ(env) -> dict:

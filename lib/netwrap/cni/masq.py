@@ -19,11 +19,11 @@ container's chain, so DEL needs no record and is safe to repeat.
 
 from __future__ import annotations
 
-import hashlib
-
 
 def chain(network: str, container_id: str) -> str:
     """``utils.FormatChainName``: CNI- and the SHA-512 of name+id, 28 characters."""
+    import hashlib  # here: only ipMasq needs it
+
     return ("CNI-" + hashlib.sha512((network + container_id).encode()).hexdigest())[:28]
 
 

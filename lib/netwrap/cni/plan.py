@@ -30,7 +30,6 @@ The veth line and the first lines inside are the ``veth-bridge`` link kind's
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 
@@ -63,8 +62,9 @@ class Route(Frozen):
 def host_ifname(network: str, container_id: str, ifname: str) -> str:
     """The host end's name: fixed by network, container and interface, so DEL and
     CHECK find it without a record (``veth`` and 8 hex digits, as the reference's)."""
-    digest = hashlib.sha256(f"{network}/{container_id}/{ifname}".encode()).hexdigest()
-    return "veth" + digest[:8]
+    from binascii import crc32  # not hashlib: OpenSSL's module is most of a ms to load
+
+    return f"veth{crc32(f'{network}/{container_id}/{ifname}'.encode()):08x}"
 
 
 def host_ref(conf) -> NetnsRef:
@@ -116,17 +116,23 @@ def with_gateways(conf, ips: list[IPConfig], routes: list[Route]
     return out, routes
 
 
-def bridge_plan(conf, bridge_link, ips: list[IPConfig]) -> list[Step]:
-    """Make the bridge if ``bridge_link`` (an ``observe.Link`` or None) says it is missing,
-    and give it the gateway addresses it lacks (``isGateway``)."""
+def random_mac() -> str:
+    """A random unicast, locally administered MAC. netwrap picks the MACs itself so
+    that the result can name them without asking the kernel afterwards."""
+    return "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))
+
+
+def bridge_plan(conf, bridge_link, ips: list[IPConfig], mac: str | None = None) -> list[Step]:
+    """Make the bridge (with ``mac``) if ``bridge_link`` (an ``observe.Link`` or None) says
+    it is missing, and give it the gateway addresses it lacks (``isGateway``)."""
     host, br = host_ref(conf), conf.bridge
     lines, why = [], []
     if bridge_link is None:
         mtu = ("mtu", str(conf.mtu)) if conf.mtu else ()
-        # A MAC of its own (locally administered): a bridge left to the kernel takes its
-        # lowest port's, and changes it when that container goes.
-        mac = "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))
-        lines += [("link", "add", "name", br, "address", mac, *mtu, "type", "bridge"),
+        # A MAC of its own: a bridge left to the kernel takes its lowest port's, and
+        # changes it when that container goes.
+        lines += [("link", "add", "name", br, "address", mac or random_mac(), *mtu, "type",
+                   "bridge"),
                   ("link", "set", br, "up")]
         why.append(f"create the bridge {br}, the switch the containers plug into, and bring "
                    "it up")
@@ -155,14 +161,19 @@ def bridge_plan(conf, bridge_link, ips: list[IPConfig]) -> list[Step]:
                  key="bridge.create" if bridge_link is None else "bridge.addr")]
 
 
-def attach_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> list[Step]:
-    """Plug the container in: veth, addresses and routes inside, forwarding, NAT."""
+def attach_plan(conf, env, ips: list[IPConfig], routes: list[Route],
+                host_mac: str | None = None, guest_mac: str | None = None,
+                forwarding: tuple[int, ...] = ()) -> list[Step]:
+    """Plug the container in: veth (with these MACs), addresses and routes inside,
+    forwarding (unless on already for the IP versions in ``forwarding``), NAT."""
     host, guest = host_ref(conf), guest_ref(env.netns)
     hname = host_ifname(conf.name, env.container_id, env.ifname)
     spec = AttachSpec(kind.KIND, env.ifname, conf.bridge, tuple(i.address for i in ips),
-                      None, hname, None, conf.mtu or None)
+                      None, hname, guest_mac, conf.mtu or None)
     made = kind.batch(spec, NetnsRef.path(env.netns))
     host_lines = [*made.host, ("link", "set", conf.bridge, "up")]
+    if host_mac:
+        host_lines.append(("link", "set", hname, "address", host_mac))
     if conf.hairpin:
         host_lines.append(("link", "set", hname, "type", "bridge_slave", "hairpin", "on"))
     if conf.promisc:
@@ -183,7 +194,7 @@ def attach_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> list[Ste
              "chose, and the routes", input=batch_text(inside), key="guest.addr"),
     ]
     if conf.is_gateway:
-        for version in sorted({i.address.version for i in ips}):
+        for version in sorted({i.address.version for i in ips} - set(forwarding)):
             knob = "net.ipv4.ip_forward=1" if version == 4 else "net.ipv6.conf.all.forwarding=1"
             steps.append(Step(host.run(("sysctl", "-q", "-w", knob)),
                               "let the host forward the containers' packets (the bridge is "
