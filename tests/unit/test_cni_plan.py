@@ -127,3 +127,19 @@ def test_result_shape_per_version(version):
 def test_ipam_results_not_understood_are_errors():
     with pytest.raises(CniError):
         plan.from_ipam({"ips": [{"address": "not-an-address"}]})
+
+
+def test_not_first_in_a_chain_adds_to_prev_result():
+    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/run/netns/c1"}],
+            "ips": [{"interface": 0, "address": "203.0.113.5/24"}],
+            "routes": [{"dst": "0.0.0.0/0", "gw": "203.0.113.1"}],
+            "dns": {"nameservers": ["203.0.113.53"]}}
+    c = conf(prevResult=prev)
+    env = Env("ADD", "c1", "/run/netns/c1", "eth1", (), ("/usr/lib/cni",))
+    ips, routes = plan.from_ipam(IPAM)
+    out = plan.result(c, env, ips, routes, {}, {})
+    assert [i["name"] for i in out["interfaces"]] == \
+        ["eth0", "nw0", plan.host_ifname("t1", "c1", "eth1"), "eth1"]
+    assert [(i["interface"], i["address"]) for i in out["ips"]] == \
+        [(0, "203.0.113.5/24"), (3, "198.51.100.2/24")]
+    assert out["routes"][0] == prev["routes"][0] and out["dns"] == prev["dns"]

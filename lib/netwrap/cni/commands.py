@@ -262,9 +262,10 @@ def check(conf, env, stdin: bytes) -> None:
     if inner is None:
         raise CniError(CHECK_FAILED, f"prevResult has no interface {env.ifname} in "
                        f"{env.netns}")
-    hname = next((x.get("name") for x in ifaces if not x.get("sandbox")
-                  and x.get("name") != conf.bridge), None) or plan.host_ifname(
-        conf.name, env.container_id, env.ifname)
+    hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
+    if hname not in {x.get("name") for x in ifaces}:  # a result of an older netwrap
+        hname = next((x.get("name") for x in ifaces if not x.get("sandbox")
+                      and x.get("name") != conf.bridge), hname)
     try:
         addrs = tuple(ipaddress.ip_interface(x["address"]) for x in prev.get("ips") or []
                       if x.get("interface", inner) == inner)

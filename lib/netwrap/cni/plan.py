@@ -216,7 +216,8 @@ def batch_text(lines) -> str:
 def result(conf, env, ips: list[IPConfig], routes: list[Route], dns: dict,
            macs: dict[str, str | None]) -> dict:
     """The ADD result: interfaces (bridge, host end, container end with ``sandbox``), ips
-    pointing at the container end (index 2), routes, dns; ips carry ``version`` in 0.4.0."""
+    pointing at the container end (index 2), routes, dns; ips carry ``version`` in 0.4.0.
+    After a ``prevResult`` (netwrap not first in a conflist) ours are appended to its."""
     hname = host_ifname(conf.name, env.container_id, env.ifname)
     interfaces = [{"name": conf.bridge, "mac": macs.get(conf.bridge)},
                   {"name": hname, "mac": macs.get(hname)},
@@ -229,7 +230,15 @@ def result(conf, env, ips: list[IPConfig], routes: list[Route], dns: dict,
         if ipc.gateway is not None:
             row["gateway"] = str(ipc.gateway)
         out_ips.append(row)
+    out_routes = [{"dst": str(r.dst), **({"gw": str(r.gw)} if r.gw else {})} for r in routes]
+    prev = conf.prev_result
+    if prev:  # not first in a chain: add to what came before, as the spec asks
+        before = list(prev.get("interfaces") or [])
+        for row in out_ips:
+            row["interface"] += len(before)
+        interfaces = before + interfaces
+        out_ips = list(prev.get("ips") or []) + out_ips
+        out_routes = list(prev.get("routes") or []) + out_routes
+        dns = dns or prev.get("dns")
     return {"cniVersion": conf.version, "interfaces": interfaces, "ips": out_ips,
-            "routes": [{"dst": str(r.dst), **({"gw": str(r.gw)} if r.gw else {})}
-                       for r in routes],
-            "dns": dns or {}}
+            "routes": out_routes, "dns": dns or {}}
