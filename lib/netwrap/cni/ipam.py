@@ -11,6 +11,9 @@ CNI_COMMAND set to the verb) and the same config bytes:
 
 Its answer for ADD is a result (``ips``, ``routes``, ``dns``); an error object from
 it is passed on as netwrap's own, code and all.
+
+It is started here, not through ``netwrap.runner``: it needs its own environment,
+and its stdout when it fails (the error object), which ``Runner.call`` gives neither.
 """
 
 from __future__ import annotations
