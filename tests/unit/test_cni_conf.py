@@ -43,6 +43,9 @@ def test_bad_environment_is_code_4(change):
 def test_del_needs_no_netns_and_version_needs_only_the_command():
     assert Env.from_environ({**ENV, "CNI_COMMAND": "DEL", "CNI_NETNS": ""}).netns == ""
     assert Env.from_environ({"CNI_COMMAND": "VERSION"}).command == "VERSION"
+    # libcni asks VERSION with placeholders in the other variables: they are not its.
+    assert Env.from_environ({**ENV, "CNI_COMMAND": "VERSION", "CNI_NETNS": "dummy"}).netns \
+        == ""
 
 
 def test_conf_takes_the_bridge_plugins_keys():
