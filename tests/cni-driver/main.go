@@ -4,7 +4,8 @@
 //
 //	cni-driver add|check|del CONFLIST CONTAINERID NETNS IFNAME
 //
-// CNI_PATH (plugin dirs, ':'-separated) and CNI_CACHE_DIR come from the environment.
+// CNI_PATH (plugin dirs, ':'-separated) and CNI_CACHE_DIR come from the environment,
+// and CNI_PORT_MAPPINGS (a JSON list, the portMappings capability) if set.
 // ADD prints the result JSON; errors go to stderr with exit status 1.
 // Build offline in GOPATH mode against Debian's golang-github-appc-cni-dev:
 //
@@ -34,6 +35,13 @@ func main() {
 	cni := libcni.NewCNIConfigWithCacheDir(filepath.SplitList(os.Getenv("CNI_PATH")),
 		os.Getenv("CNI_CACHE_DIR"), nil)
 	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: netns, IfName: ifname}
+	if ports := os.Getenv("CNI_PORT_MAPPINGS"); ports != "" {
+		var mappings []map[string]interface{}
+		if err := json.Unmarshal([]byte(ports), &mappings); err != nil {
+			fail("CNI_PORT_MAPPINGS", err)
+		}
+		rt.CapabilityArgs = map[string]interface{}{"portMappings": mappings}
+	}
 	ctx := context.Background()
 	switch verb {
 	case "add":
