@@ -29,8 +29,11 @@ def links_in(netns: str) -> dict[str, dict]:
 
 
 def nat_rules(netns: str) -> list[str]:
-    return [line for line in sh("ip", "netns", "exec", netns, "iptables", "-t", "nat",
-                                "-S").splitlines() if not line.startswith("-P ")]
+    return [
+        line
+        for line in sh("ip", "netns", "exec", netns, "iptables", "-t", "nat", "-S").splitlines()
+        if not line.startswith("-P ")
+    ]
 
 
 class Cni:
@@ -54,23 +57,41 @@ class Cni:
         return name
 
     def conf(self, **keys) -> dict:
-        base = {"cniVersion": "1.0.0", "name": self.name, "type": "netwrap",
-                "bridge": self.bridge, "netwrapHostNetns": self.lab,
-                "ipam": {"type": "host-local", "subnet": "198.51.100.0/24",
-                         "dataDir": self.data}}
+        base = {
+            "cniVersion": "1.0.0",
+            "name": self.name,
+            "type": "netwrap",
+            "bridge": self.bridge,
+            "netwrapHostNetns": self.lab,
+            "ipam": {"type": "host-local", "subnet": "198.51.100.0/24", "dataDir": self.data},
+        }
         return {**base, **keys}
 
-    def call(self, command: str, conf, container: str | None, ifname: str = "eth0",
-             cid: str | None = None, netns: str | None = None, plugin: str = "netwrap",
-             wrap: tuple = (), env: dict | None = None) -> tuple[int, dict | None]:
-        full = {"PATH": os.environ["PATH"], "NETWRAP_RUN_DIR": self.run_dir,
-                "CNI_COMMAND": command, "CNI_CONTAINERID": cid or container or "none",
-                "CNI_NETNS": netns if netns is not None else f"/run/netns/{container}",
-                "CNI_IFNAME": ifname, "CNI_PATH": f"{self.bin}:{REFERENCE}", **(env or {})}
+    def call(
+        self,
+        command: str,
+        conf,
+        container: str | None,
+        ifname: str = "eth0",
+        cid: str | None = None,
+        netns: str | None = None,
+        plugin: str = "netwrap",
+        wrap: tuple = (),
+        env: dict | None = None,
+    ) -> tuple[int, dict | None]:
+        full = {
+            "PATH": os.environ["PATH"],
+            "NETWRAP_RUN_DIR": self.run_dir,
+            "CNI_COMMAND": command,
+            "CNI_CONTAINERID": cid or container or "none",
+            "CNI_NETNS": netns if netns is not None else f"/run/netns/{container}",
+            "CNI_IFNAME": ifname,
+            "CNI_PATH": f"{self.bin}:{REFERENCE}",
+            **(env or {}),
+        }
         stdin = conf if isinstance(conf, bytes) else json.dumps(conf).encode()
         path = os.path.join(REFERENCE if plugin == "bridge" else self.bin, plugin)
-        proc = subprocess.run([*wrap, path], input=stdin, capture_output=True, env=full,
-                              timeout=60)
+        proc = subprocess.run([*wrap, path], input=stdin, capture_output=True, env=full, timeout=60)
         assert b"Traceback" not in proc.stderr, proc.stderr.decode()
         out = json.loads(proc.stdout) if proc.stdout.strip() else None
         return proc.returncode, out
@@ -103,10 +124,16 @@ def container_state(netns: str, ifname: str = "eth0") -> dict:
     """What a user checks inside: addresses, routes, MTU, up."""
     link = links_in(netns)[ifname]
     routes = json.loads(sh("ip", "-n", netns, "-j", "route"))
-    return {"addrs": sorted(f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"]
-                            if a.get("scope") == "global"),
-            "mtu": link["mtu"], "up": "UP" in link["flags"],
-            "routes": sorted((r["dst"], r.get("gateway"), r["dev"]) for r in routes)}
+    return {
+        "addrs": sorted(
+            f"{a['local']}/{a['prefixlen']}"
+            for a in link["addr_info"]
+            if a.get("scope") == "global"
+        ),
+        "mtu": link["mtu"],
+        "up": "UP" in link["flags"],
+        "routes": sorted((r["dst"], r.get("gateway"), r["dev"]) for r in routes),
+    }
 
 
 def test_add_check_del_as_a_runtime(cni):
@@ -117,12 +144,16 @@ def test_add_check_del_as_a_runtime(cni):
     assert [i["name"] for i in result["interfaces"]] == [cni.bridge, hname, "eth0"]
     assert result["interfaces"][2]["sandbox"] == f"/run/netns/{c}"
     assert result["interfaces"][2]["mac"] == links_in(c)["eth0"]["address"]
-    assert result["ips"] == [{"interface": 2, "address": "198.51.100.2/24",
-                              "gateway": "198.51.100.1"}]
+    assert result["ips"] == [
+        {"interface": 2, "address": "198.51.100.2/24", "gateway": "198.51.100.1"}
+    ]
     assert result["routes"] == [{"dst": "0.0.0.0/0", "gw": "198.51.100.1"}]
     assert container_state(c) == {
-        "addrs": ["198.51.100.2/24"], "mtu": 1400, "up": True,
-        "routes": [("198.51.100.0/24", None, "eth0"), ("default", "198.51.100.1", "eth0")]}
+        "addrs": ["198.51.100.2/24"],
+        "mtu": 1400,
+        "up": True,
+        "routes": [("198.51.100.0/24", None, "eth0"), ("default", "198.51.100.1", "eth0")],
+    }
     host = links_in(cni.lab)
     assert host[hname]["master"] == cni.bridge and host[cni.bridge]["mtu"] == 1400
     assert "hairpin on" in sh("ip", "-n", cni.lab, "-d", "link", "show", hname)
@@ -146,8 +177,7 @@ def test_add_check_del_as_a_runtime(cni):
     assert nat_rules(cni.lab) == [] and cni.allocations() == []
     assert cni.ok("DEL", conf, c) is None  # again: nothing left, still fine
     assert not os.path.exists(os.path.join(cni.run_dir, "cni", cni.name, f"{c}@eth0.json"))
-    assert "link del" in open(os.path.join(cni.run_dir, "cni", cni.name,
-                                           f"{c}@eth0.log")).read()
+    assert "link del" in open(os.path.join(cni.run_dir, "cni", cni.name, f"{c}@eth0.log")).read()
 
 
 @pytest.mark.parametrize("version", ["0.4.0", "1.0.0"])
@@ -157,14 +187,27 @@ def test_same_as_the_reference_bridge_plugin(cni, version):
     ref_lab = rand("nwlab-")
     sh("ip", "netns", "add", ref_lab)
     try:
-        keys = dict(cniVersion=version, isDefaultGateway=True, ipMasq=True, mtu=1450,
-                    ipam={"type": "host-local", "dataDir": cni.data + "-ref",
-                          "ranges": [[{"subnet": "198.51.100.0/24"}]],
-                          "routes": [{"dst": "203.0.113.0/24"}],
-                          "dns": {"nameservers": ["198.51.100.53"]}})
+        keys = dict(
+            cniVersion=version,
+            isDefaultGateway=True,
+            ipMasq=True,
+            mtu=1450,
+            ipam={
+                "type": "host-local",
+                "dataDir": cni.data + "-ref",
+                "ranges": [[{"subnet": "198.51.100.0/24"}]],
+                "routes": [{"dst": "203.0.113.0/24"}],
+                "dns": {"nameservers": ["198.51.100.53"]},
+            },
+        )
         ref_c, mine_c = cni.container(), cni.container()
-        ref = cni.ok("ADD", {**cni.conf(**keys), "type": "bridge"}, ref_c, plugin="bridge",
-                     wrap=("ip", "netns", "exec", ref_lab))
+        ref = cni.ok(
+            "ADD",
+            {**cni.conf(**keys), "type": "bridge"},
+            ref_c,
+            plugin="bridge",
+            wrap=("ip", "netns", "exec", ref_lab),
+        )
         # Both as a runtime in a netns would run them: plugin and all in the lab.
         mine_conf = cni.conf(**{**keys, "ipam": {**keys["ipam"], "dataDir": cni.data}})
         del mine_conf["netwrapHostNetns"]
@@ -177,11 +220,17 @@ def test_same_as_the_reference_bridge_plugin(cni, version):
                 if "sandbox" in iface:
                     iface["sandbox"] = "SANDBOX"
         assert mine == ref
-        assert sorted(r.split(" -j ")[-1][:3] for r in nat_rules(ref_lab)) == \
-            sorted(r.split(" -j ")[-1][:3] for r in nat_rules(cni.lab))
+        assert sorted(r.split(" -j ")[-1][:3] for r in nat_rules(ref_lab)) == sorted(
+            r.split(" -j ")[-1][:3] for r in nat_rules(cni.lab)
+        )
         sh("ip", "netns", "exec", mine_c, "ping", "-c1", "-W2", "198.51.100.1")
-        cni.ok("DEL", {**cni.conf(**keys), "type": "bridge"}, ref_c, plugin="bridge",
-               wrap=("ip", "netns", "exec", ref_lab))
+        cni.ok(
+            "DEL",
+            {**cni.conf(**keys), "type": "bridge"},
+            ref_c,
+            plugin="bridge",
+            wrap=("ip", "netns", "exec", ref_lab),
+        )
         cni.ok("DEL", mine_conf, mine_c, wrap=in_lab)
         assert nat_rules(ref_lab) == nat_rules(cni.lab) == []
         assert "eth0" not in links_in(mine_c)
@@ -281,16 +330,18 @@ def test_explain_runs_nothing_and_matches_what_add_runs(cni):
     path = cni.tmp / "net.conf"
     path.write_text(json.dumps(conf))
     before = links_in(cni.lab)
-    shown = run_netwrap("cni", "explain", str(path), "--netns", f"/run/netns/{c}",
-                        "--container-id", c, check=True).stdout
+    shown = run_netwrap(
+        "cni", "explain", str(path), "--netns", f"/run/netns/{c}", "--container-id", c, check=True
+    ).stdout
     assert links_in(cni.lab) == before and cni.allocations() == []
     cni.ok("ADD", conf, c)
     log = open(os.path.join(cni.run_dir, "cni", cni.name, f"{c}@eth0.log")).read()
+
     # The plugging-in part is word for word what ADD then ran, but for the MACs
     # (netwrap picks them at random, each time).
     def masked(text: str) -> str:
         return re.sub(r"02(:[0-9a-f]{2}){5}", "MAC", text)
 
-    tail = shown[shown.index("# create a veth pair"):]
+    tail = shown[shown.index("# create a veth pair") :]
     assert "address MAC" in masked(tail) and masked(tail) in masked(log)
     cni.ok("DEL", conf, c)

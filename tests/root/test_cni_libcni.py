@@ -29,11 +29,21 @@ def driver(tmp_path_factory):
     if shutil.which("go") is None or not os.path.isdir(LIBCNI):
         pytest.skip("needs golang-go and golang-github-appc-cni-dev (make debs-test)")
     out = tmp_path_factory.mktemp("driver")
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH,
-           "GOCACHE": str(out / "cache"), "CGO_ENABLED": "0"}
-    subprocess.run(["go", "build", "-o", str(out / "cni-driver"), "."], check=True,
-                   cwd=os.path.join(ROOT, "tests", "cni-driver"), env=env, timeout=300,
-                   capture_output=True)
+    env = {
+        **os.environ,
+        "GO111MODULE": "off",
+        "GOPATH": GOPATH,
+        "GOCACHE": str(out / "cache"),
+        "CGO_ENABLED": "0",
+    }
+    subprocess.run(
+        ["go", "build", "-o", str(out / "cni-driver"), "."],
+        check=True,
+        cwd=os.path.join(ROOT, "tests", "cni-driver"),
+        env=env,
+        timeout=300,
+        capture_output=True,
+    )
     return str(out / "cni-driver")
 
 
@@ -44,21 +54,49 @@ def test_libcni_runs_a_conflist_with_netwrap_then_tuning(driver, tmp_path, lab):
     sh("ip", "netns", "add", ctr)
     try:
         conflist = tmp_path / "net.conflist"
-        conflist.write_text(json.dumps({"cniVersion": "1.0.0", "name": rand("nwnet"), "plugins": [
-            {"type": "netwrap", "bridge": rand("nwbr"), "isDefaultGateway": True,
-             "ipMasq": True, "netwrapHostNetns": lab,
-             "ipam": {"type": "host-local", "subnet": "203.0.113.0/24",
-                      "dataDir": str(tmp_path / "ipam")}},
-            {"type": "tuning", "mtu": 1300, "mac": "02:00:5e:00:53:01",
-             "dataDir": str(tmp_path / "tuning")}]}))
-        env = {**os.environ, "CNI_PATH": f"{bindir}:/usr/lib/cni",
-               "CNI_CACHE_DIR": str(tmp_path / "cache"),
-               "NETWRAP_RUN_DIR": str(tmp_path / "run")}
+        conflist.write_text(
+            json.dumps(
+                {
+                    "cniVersion": "1.0.0",
+                    "name": rand("nwnet"),
+                    "plugins": [
+                        {
+                            "type": "netwrap",
+                            "bridge": rand("nwbr"),
+                            "isDefaultGateway": True,
+                            "ipMasq": True,
+                            "netwrapHostNetns": lab,
+                            "ipam": {
+                                "type": "host-local",
+                                "subnet": "203.0.113.0/24",
+                                "dataDir": str(tmp_path / "ipam"),
+                            },
+                        },
+                        {
+                            "type": "tuning",
+                            "mtu": 1300,
+                            "mac": "02:00:5e:00:53:01",
+                            "dataDir": str(tmp_path / "tuning"),
+                        },
+                    ],
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "CNI_PATH": f"{bindir}:/usr/lib/cni",
+            "CNI_CACHE_DIR": str(tmp_path / "cache"),
+            "NETWRAP_RUN_DIR": str(tmp_path / "run"),
+        }
 
         def drive(verb: str) -> subprocess.CompletedProcess:
-            return subprocess.run([driver, verb, str(conflist), ctr, f"/run/netns/{ctr}",
-                                   "eth0"], capture_output=True, text=True, env=env,
-                                  timeout=60)
+            return subprocess.run(
+                [driver, verb, str(conflist), ctr, f"/run/netns/{ctr}", "eth0"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
 
         added = drive("add")
         assert added.returncode == 0, added.stderr
@@ -89,29 +127,69 @@ def test_libcni_in_a_netns_with_tuning_and_portmap_after_netwrap(driver, tmp_pat
     sh("ip", "netns", "add", ctr)
     try:
         conflist = tmp_path / "net.conflist"
-        conflist.write_text(json.dumps({"cniVersion": "1.0.0", "name": rand("nwnet"), "plugins": [
-            {"type": "netwrap", "bridge": rand("nwbr"), "isDefaultGateway": True,
-             "ipam": {"type": "host-local", "subnet": "198.51.100.0/24",
-                      "dataDir": str(tmp_path / "ipam")}},
-            {"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.arp_notify": "1"},
-             "dataDir": str(tmp_path / "tuning")},
-            {"type": "portmap", "capabilities": {"portMappings": True}}]}))
-        env = {**os.environ, "CNI_PATH": f"{bindir}:/usr/lib/cni",
-               "CNI_CACHE_DIR": str(tmp_path / "cache"),
-               "NETWRAP_RUN_DIR": str(tmp_path / "run"),
-               "CNI_PORT_MAPPINGS": json.dumps([{"hostPort": 18080, "containerPort": 80,
-                                                 "protocol": "tcp"}])}
+        conflist.write_text(
+            json.dumps(
+                {
+                    "cniVersion": "1.0.0",
+                    "name": rand("nwnet"),
+                    "plugins": [
+                        {
+                            "type": "netwrap",
+                            "bridge": rand("nwbr"),
+                            "isDefaultGateway": True,
+                            "ipam": {
+                                "type": "host-local",
+                                "subnet": "198.51.100.0/24",
+                                "dataDir": str(tmp_path / "ipam"),
+                            },
+                        },
+                        {
+                            "type": "tuning",
+                            "sysctl": {"net.ipv4.conf.eth0.arp_notify": "1"},
+                            "dataDir": str(tmp_path / "tuning"),
+                        },
+                        {"type": "portmap", "capabilities": {"portMappings": True}},
+                    ],
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "CNI_PATH": f"{bindir}:/usr/lib/cni",
+            "CNI_CACHE_DIR": str(tmp_path / "cache"),
+            "NETWRAP_RUN_DIR": str(tmp_path / "run"),
+            "CNI_PORT_MAPPINGS": json.dumps(
+                [{"hostPort": 18080, "containerPort": 80, "protocol": "tcp"}]
+            ),
+        }
 
         def drive(verb: str) -> subprocess.CompletedProcess:
-            return subprocess.run(["ip", "netns", "exec", lab, driver, verb, str(conflist),
-                                   ctr, f"/run/netns/{ctr}", "eth0"], capture_output=True,
-                                  text=True, env=env, timeout=60)
+            return subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    lab,
+                    driver,
+                    verb,
+                    str(conflist),
+                    ctr,
+                    f"/run/netns/{ctr}",
+                    "eth0",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
 
         added = drive("add")
         assert added.returncode == 0, added.stderr
         assert json.loads(added.stdout)["ips"][0]["address"] == "198.51.100.2/24"
-        assert sh("ip", "netns", "exec", ctr, "sysctl", "-n",
-                  "net.ipv4.conf.eth0.arp_notify").strip() == "1"
+        assert (
+            sh("ip", "netns", "exec", ctr, "sysctl", "-n", "net.ipv4.conf.eth0.arp_notify").strip()
+            == "1"
+        )
         nat = sh("ip", "netns", "exec", lab, "iptables", "-t", "nat", "-S")
         assert "--dport 18080" in nat and "198.51.100.2:80" in nat
         sh("ip", "netns", "exec", ctr, "ping", "-c1", "-W2", "198.51.100.1")

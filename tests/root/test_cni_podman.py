@@ -57,12 +57,20 @@ def podman(tmp_path):
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
     env.pop("NETWRAP_RUN_DIR", None)
     short = tempfile.mkdtemp(prefix="nwpod", dir="/tmp")  # podman: runroot < 50 chars
-    base = ["podman", "--root", f"{short}/root", "--runroot", f"{short}/run",
-            "--storage-driver", "vfs", "--tmpdir", f"{short}/tmp"]
+    base = [
+        "podman",
+        "--root",
+        f"{short}/root",
+        "--runroot",
+        f"{short}/run",
+        "--storage-driver",
+        "vfs",
+        "--tmpdir",
+        f"{short}/tmp",
+    ]
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([*base, *args], capture_output=True, text=True, env=env,
-                              timeout=120)
+        proc = subprocess.run([*base, *args], capture_output=True, text=True, env=env, timeout=120)
         if check and proc.returncode != 0:
             raise AssertionError(f"podman {' '.join(args)}: {proc.stderr}")
         return proc
@@ -76,23 +84,49 @@ def podman(tmp_path):
 
 def test_podman_runs_a_container_on_a_netwrap_network(podman, lab, tmp_path):
     net, ctr = rand("nwpod"), rand("nwpodc")
-    (podman.netdir / f"{net}.conflist").write_text(json.dumps({
-        "cniVersion": "1.0.0", "name": net, "plugins": [
-            {"type": "netwrap", "bridge": rand("nwbr"), "isGateway": True,
-             "netwrapHostNetns": lab,
-             "ipam": {"type": "host-local", "subnet": "198.51.100.0/24",
-                      "dataDir": str(tmp_path / "ipam")}}]}))
+    (podman.netdir / f"{net}.conflist").write_text(
+        json.dumps(
+            {
+                "cniVersion": "1.0.0",
+                "name": net,
+                "plugins": [
+                    {
+                        "type": "netwrap",
+                        "bridge": rand("nwbr"),
+                        "isGateway": True,
+                        "netwrapHostNetns": lab,
+                        "ipam": {
+                            "type": "host-local",
+                            "subnet": "198.51.100.0/24",
+                            "dataDir": str(tmp_path / "ipam"),
+                        },
+                    }
+                ],
+            }
+        )
+    )
     state = os.path.join("/run/netwrap/cni", net)
     before_ns = netns_links()
     try:
         assert net in podman("network", "ls").stdout
-        podman("run", "-d", "--name", ctr, "--network", net, "--rootfs", str(podman.rootfs),
-               "/bin/sleep", "300")
+        podman(
+            "run",
+            "-d",
+            "--name",
+            ctr,
+            "--network",
+            net,
+            "--rootfs",
+            str(podman.rootfs),
+            "/bin/sleep",
+            "300",
+        )
         shown = podman("exec", ctr, "ip", "addr", "show", "eth0").stdout
         assert "inet 198.51.100.2/24" in shown
         sh("ip", "netns", "exec", lab, "ping", "-c1", "-W2", "198.51.100.2")
-        assert os.path.exists(os.path.join(state, [f for f in os.listdir(state)
-                                                   if f.endswith(".json")][0]))
+        assert os.path.exists(
+            os.path.join(state, [f for f in os.listdir(state) if f.endswith(".json")][0])
+        )
         podman("rm", "-f", "-t", "0", ctr)
         assert "veth" not in sh("ip", "-n", lab, "link")
         assert [f for f in os.listdir(tmp_path / "ipam" / net) if f[0].isdigit()] == []
@@ -102,8 +136,11 @@ def test_podman_runs_a_container_on_a_netwrap_network(podman, lab, tmp_path):
         # podman's own netns for the container is gone (others' tests come and go)
         assert {n for n in netns_links() - before_ns if n.startswith("netns-")} == set()
         results = "/var/lib/cni/results"
-        assert not [f for f in os.listdir(results) if f.startswith(net)] \
-            if os.path.isdir(results) else True
+        assert (
+            not [f for f in os.listdir(results) if f.startswith(net)]
+            if os.path.isdir(results)
+            else True
+        )
     finally:
         podman("rm", "-f", "-t", "0", ctr, check=False)
         shutil.rmtree(state, ignore_errors=True)

@@ -52,12 +52,12 @@ def plugin_conf(data: str) -> str:
     raw = decode(data)
     if "plugins" not in raw:
         return data
-    mine = [p for p in raw.get("plugins") or [] if isinstance(p, dict)
-            and p.get("type") == "netwrap"]
+    mine = [
+        p for p in raw.get("plugins") or [] if isinstance(p, dict) and p.get("type") == "netwrap"
+    ]
     if not mine:
         raise UsageError("the conflist has no plugin of type netwrap")
-    return json.dumps({"cniVersion": raw.get("cniVersion"), "name": raw.get("name"),
-                       **mine[0]})
+    return json.dumps({"cniVersion": raw.get("cniVersion"), "name": raw.get("name"), **mine[0]})
 
 
 def sample_ipam(ipam: dict) -> tuple[dict, str]:
@@ -66,8 +66,10 @@ def sample_ipam(ipam: dict) -> tuple[dict, str]:
 
     kind = ipam.get("type", "")
     if kind == "static":
-        return ({"ips": ipam.get("addresses") or [], "routes": ipam.get("routes") or []},
-                "the addresses are the static IPAM config's")
+        return (
+            {"ips": ipam.get("addresses") or [], "routes": ipam.get("routes") or []},
+            "the addresses are the static IPAM config's",
+        )
     if kind == "host-local":
         ips = []
         ranges = ipam.get("ranges") or ([[ipam]] if ipam.get("subnet") else [])
@@ -77,16 +79,23 @@ def sample_ipam(ipam: dict) -> tuple[dict, str]:
                 net = ipaddress.ip_network(r["subnet"], strict=False)
             except (KeyError, TypeError, ValueError):
                 continue
-            start = ipaddress.ip_address(r["rangeStart"]) if r.get("rangeStart") else \
-                net.network_address + 2
+            start = (
+                ipaddress.ip_address(r["rangeStart"])
+                if r.get("rangeStart")
+                else net.network_address + 2
+            )
             row = {"address": f"{start}/{net.prefixlen}"}
             if r.get("gateway"):
                 row["gateway"] = r["gateway"]
             ips.append(row)
-        return ({"ips": ips, "routes": ipam.get("routes") or []},
-                "host-local chooses the address at ADD: shown with the first of its range")
-    return {"ips": [], "routes": []}, f"the addresses are {kind or 'nobody'}'s to choose " \
-        "at ADD: left out here"
+        return (
+            {"ips": ips, "routes": ipam.get("routes") or []},
+            "host-local chooses the address at ADD: shown with the first of its range",
+        )
+    return {
+        "ips": [],
+        "routes": [],
+    }, f"the addresses are {kind or 'nobody'}'s to choose at ADD: left out here"
 
 
 def explain(data: str, ifname: str, netns: str, container_id: str) -> str:
@@ -96,22 +105,34 @@ def explain(data: str, ifname: str, netns: str, container_id: str) -> str:
 
     try:
         conf = NetConf.parse(plugin_conf(data))
-        env = Env.from_environ({"CNI_COMMAND": "ADD", "CNI_CONTAINERID": container_id,
-                                "CNI_NETNS": netns, "CNI_IFNAME": ifname,
-                                "CNI_PATH": "/usr/lib/cni"})
+        env = Env.from_environ(
+            {
+                "CNI_COMMAND": "ADD",
+                "CNI_CONTAINERID": container_id,
+                "CNI_NETNS": netns,
+                "CNI_IFNAME": ifname,
+                "CNI_PATH": "/usr/lib/cni",
+            }
+        )
         answer, why = sample_ipam(conf.raw.get("ipam") or {})
         ips, routes = plan.with_gateways(conf, *plan.from_ipam(answer))
         steps = plan.bridge_plan(conf, None, ips) + plan.attach_plan(
-            conf, env, ips, routes, plan.random_mac(), plan.random_mac())
+            conf, env, ips, routes, plan.random_mac(), plan.random_mac()
+        )
     except CniError as exc:
         raise UsageError(f"{exc.msg} (CNI error code {exc.code})") from None
-    head = [f"# ADD of container {container_id}, interface {ifname}, netns {netns}, "
-            f"network {conf.name}"]
+    head = [
+        f"# ADD of container {container_id}, interface {ifname}, netns {netns}, network {conf.name}"
+    ]
     if conf.ipam_type:
-        head.append(f"# ask the IPAM plugin {conf.ipam_type} for an address "
-                    f"(CNI_COMMAND=ADD {conf.ipam_type} < this config): {why}")
-    head.append(f"# (the bridge {conf.bridge} is shown as missing; if it is there, only "
-                "what it lacks is done)")
+        head.append(
+            f"# ask the IPAM plugin {conf.ipam_type} for an address "
+            f"(CNI_COMMAND=ADD {conf.ipam_type} < this config): {why}"
+        )
+    head.append(
+        f"# (the bridge {conf.bridge} is shown as missing; if it is there, only "
+        "what it lacks is done)"
+    )
     return "\n".join(head) + "\n" + render(steps, explain=True)
 
 
@@ -120,8 +141,9 @@ def cmd_cni_install(ctx, args) -> int:
         sys.stdout.write(f"write {os.path.join(args.dir, 'netwrap')} (mode 755)\n")
         return 0
     path = install(args.dir)
-    sys.stdout.write(f"installed the CNI plugin {path}: use \"type\": \"netwrap\" in a "
-                     "network config\n")
+    sys.stdout.write(
+        f'installed the CNI plugin {path}: use "type": "netwrap" in a network config\n'
+    )
     return 0
 
 
@@ -144,18 +166,33 @@ def register(subparsers) -> None:
     cni = sub(subparsers, "cni", "netwrap as a CNI plugin: install it, explain a config")
     csub = cni.add_subparsers(dest="cni_command", metavar="ACTION", parser_class=Parser)
     csub.required = True
-    p = sub(csub, "install", "put the plugin executable `netwrap` into a CNI bin dir",
-            cmd_cni_install, epilog="example: sudo netwrap cni install /opt/cni/bin")
-    p.add_argument("dir", metavar="DIR", nargs="?", default="/opt/cni/bin",
-                   help="the CNI bin dir (default: /opt/cni/bin)")
-    p = sub(csub, "explain", "print what ADD would run for a config, running nothing",
-            cmd_cni_explain,
-            description="Print the commands a CNI ADD with this network config would run, "
-                        "in the walkthrough's style, each with why. Nothing runs and the "
-                        "IPAM plugin is not asked.",
-            epilog="example: netwrap cni explain /etc/cni/net.d/10-lab.conflist --ifname eth0")
+    p = sub(
+        csub,
+        "install",
+        "put the plugin executable `netwrap` into a CNI bin dir",
+        cmd_cni_install,
+        epilog="example: sudo netwrap cni install /opt/cni/bin",
+    )
+    p.add_argument(
+        "dir",
+        metavar="DIR",
+        nargs="?",
+        default="/opt/cni/bin",
+        help="the CNI bin dir (default: /opt/cni/bin)",
+    )
+    p = sub(
+        csub,
+        "explain",
+        "print what ADD would run for a config, running nothing",
+        cmd_cni_explain,
+        description="Print the commands a CNI ADD with this network config would run, "
+        "in the walkthrough's style, each with why. Nothing runs and the "
+        "IPAM plugin is not asked.",
+        epilog="example: netwrap cni explain /etc/cni/net.d/10-lab.conflist --ifname eth0",
+    )
     p.add_argument("conf", metavar="CONF", help="a network config or conflist file ('-': stdin)")
     p.add_argument("--ifname", default="eth0", help="CNI_IFNAME (default: eth0)")
-    p.add_argument("--netns", default="/run/netns/CONTAINER",
-                   help="CNI_NETNS, the container's netns path")
+    p.add_argument(
+        "--netns", default="/run/netns/CONTAINER", help="CNI_NETNS, the container's netns path"
+    )
     p.add_argument("--container-id", default="CONTAINER", help="CNI_CONTAINERID")

@@ -61,8 +61,9 @@ def need_netns(env) -> None:
 
 def need_host_netns(conf) -> None:
     if conf.host_netns and is_netns(f"/run/netns/{conf.host_netns}") is not True:
-        raise CniError(INVALID_CONFIG, f"netwrapHostNetns {conf.host_netns}: no such netns "
-                       "in /run/netns")
+        raise CniError(
+            INVALID_CONFIG, f"netwrapHostNetns {conf.host_netns}: no such netns in /run/netns"
+        )
 
 
 def _runner():
@@ -73,8 +74,10 @@ def _runner():
 
 def _header(verb: str, env) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return (f"# {stamp} {verb} container {env.container_id} interface {env.ifname}"
-            f" netns {env.netns or '(none)'}\n")
+    return (
+        f"# {stamp} {verb} container {env.container_id} interface {env.ifname}"
+        f" netns {env.netns or '(none)'}\n"
+    )
 
 
 def _failed(exc: NetwrapError) -> CniError:
@@ -85,8 +88,10 @@ def _failed(exc: NetwrapError) -> CniError:
     if isinstance(exc, CommandError) and exc.stderr:
         import shlex
 
-        return CniError(COMMAND_FAILED, f'failed to run "{shlex.join(exc.argv)}": '
-                        + "; ".join(exc.stderr.splitlines()))
+        return CniError(
+            COMMAND_FAILED,
+            f'failed to run "{shlex.join(exc.argv)}": ' + "; ".join(exc.stderr.splitlines()),
+        )
     return CniError(COMMAND_FAILED, str(exc))
 
 
@@ -130,8 +135,10 @@ def add(conf, env, stdin: bytes) -> dict:
     ips, routes, dns, plugin = [], [], {}, None
     if conf.ipam_type:
         plugin = ipam.find(conf.ipam_type, env.path)
-        log.append(f"# ask the IPAM plugin {conf.ipam_type} for an address\n"
-                   f"{ipam.shown(plugin, 'ADD', stdin)}\n")
+        log.append(
+            f"# ask the IPAM plugin {conf.ipam_type} for an address\n"
+            f"{ipam.shown(plugin, 'ADD', stdin)}\n"
+        )
         answer = ipam.call(plugin, "ADD", stdin)
         ips, routes = plan.from_ipam(answer)
         dns = answer.get("dns") or {}
@@ -147,8 +154,9 @@ def add(conf, env, stdin: bytes) -> dict:
             first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
             runner.run(first)
         log.append(render(first, explain=True))
-        second = plan.attach_plan(conf, env, ips, routes, macs[hname], macs[env.ifname],
-                                  _forwarding(conf))
+        second = plan.attach_plan(
+            conf, env, ips, routes, macs[hname], macs[env.ifname], _forwarding(conf)
+        )
         runner.run(second)
         log.append(render(second, explain=True))
     except BaseException as exc:
@@ -163,11 +171,23 @@ def add(conf, env, stdin: bytes) -> dict:
             raise _failed(exc) from None
         raise
     out = plan.result(conf, env, ips, routes, dns, macs)
-    store.write_record(conf.name, env.container_id, env.ifname, {
-        "network": conf.name, "container_id": env.container_id, "ifname": env.ifname,
-        "netns": env.netns, "host_netns": conf.host_netns, "bridge": conf.bridge,
-        "host_ifname": plan.host_ifname(conf.name, env.container_id, env.ifname),
-        "ip_masq": conf.ip_masq, "ipam": conf.ipam_type, "result": out})
+    store.write_record(
+        conf.name,
+        env.container_id,
+        env.ifname,
+        {
+            "network": conf.name,
+            "container_id": env.container_id,
+            "ifname": env.ifname,
+            "netns": env.netns,
+            "host_netns": conf.host_netns,
+            "bridge": conf.bridge,
+            "host_ifname": plan.host_ifname(conf.name, env.container_id, env.ifname),
+            "ip_masq": conf.ip_masq,
+            "ipam": conf.ipam_type,
+            "result": out,
+        },
+    )
     store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
     return out
 
@@ -191,10 +211,14 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     steps = []
     if conf.host_netns is None or is_netns(f"/run/netns/{conf.host_netns}"):
         hname = (record or {}).get("host_ifname") or plan.host_ifname(
-            conf.name, env.container_id, env.ifname)
-        delete = Step(host.ip("link", "del", hname),
-                      f"delete the host end {hname}: its peer {env.ifname} in the container "
-                      "goes with it, addresses and routes too", key="veth.delete")
+            conf.name, env.container_id, env.ifname
+        )
+        delete = Step(
+            host.ip("link", "del", hname),
+            f"delete the host end {hname}: its peer {env.ifname} in the container "
+            "goes with it, addresses and routes too",
+            key="veth.delete",
+        )
         try:
             try:  # no query first: a device already gone is what DEL wants anyway
                 runner.run([delete])
@@ -211,9 +235,14 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
                         continue  # no ip6tables, or no such table: nothing of ours
                     text = masq.teardown_input(saved, conf.name, env.container_id)
                     if text:
-                        nat.append(Step(host.run(masq.restore_argv(version)),
-                                        "remove the container's NAT rules (ipMasq)",
-                                        input=text, key="host.masq"))
+                        nat.append(
+                            Step(
+                                host.run(masq.restore_argv(version)),
+                                "remove the container's NAT rules (ipMasq)",
+                                input=text,
+                                key="host.masq",
+                            )
+                        )
             runner.run(nat)
             steps += nat
         except NetwrapError as exc:
@@ -238,8 +267,7 @@ def _environ(env) -> dict:
     """The environment for IPAM, with the call's own CNI_* values (GC calls DEL for
     attachments other than the one in the environment)."""
     out = dict(os.environ)
-    out.update(CNI_CONTAINERID=env.container_id, CNI_IFNAME=env.ifname,
-               CNI_NETNS=env.netns or "")
+    out.update(CNI_CONTAINERID=env.container_id, CNI_IFNAME=env.ifname, CNI_NETNS=env.netns or "")
     return out
 
 
@@ -257,25 +285,48 @@ def check(conf, env, stdin: bytes) -> None:
     if conf.ipam_type:
         ipam.call(ipam.find(conf.ipam_type, env.path), "CHECK", stdin)
     ifaces = prev.get("interfaces") or []
-    inner = next((i for i, x in enumerate(ifaces) if x.get("name") == env.ifname
-                  and x.get("sandbox") == env.netns), None)
+    inner = next(
+        (
+            i
+            for i, x in enumerate(ifaces)
+            if x.get("name") == env.ifname and x.get("sandbox") == env.netns
+        ),
+        None,
+    )
     if inner is None:
-        raise CniError(CHECK_FAILED, f"prevResult has no interface {env.ifname} in "
-                       f"{env.netns}")
+        raise CniError(CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
     hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
     if hname not in {x.get("name") for x in ifaces}:  # a result of an older netwrap
-        hname = next((x.get("name") for x in ifaces if not x.get("sandbox")
-                      and x.get("name") != conf.bridge), hname)
+        hname = next(
+            (
+                x.get("name")
+                for x in ifaces
+                if not x.get("sandbox") and x.get("name") != conf.bridge
+            ),
+            hname,
+        )
     try:
-        addrs = tuple(ipaddress.ip_interface(x["address"]) for x in prev.get("ips") or []
-                      if x.get("interface", inner) == inner)
+        addrs = tuple(
+            ipaddress.ip_interface(x["address"])
+            for x in prev.get("ips") or []
+            if x.get("interface", inner) == inner
+        )
         defaults = [r for r in prev.get("routes") or [] if r.get("dst") in ("0.0.0.0/0", "::/0")]
-        gateway = ipaddress.ip_address(defaults[0]["gw"]) if defaults and \
-            defaults[0].get("gw") else None
+        gateway = (
+            ipaddress.ip_address(defaults[0]["gw"]) if defaults and defaults[0].get("gw") else None
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise CniError(INVALID_CONFIG, f"prevResult is not understood: {exc}") from None
-    spec = AttachSpec("veth-bridge", env.ifname, conf.bridge, addrs, gateway, hname,
-                      ifaces[inner].get("mac"), conf.mtu or None)
+    spec = AttachSpec(
+        "veth-bridge",
+        env.ifname,
+        conf.bridge,
+        addrs,
+        gateway,
+        hname,
+        ifaces[inner].get("mac"),
+        conf.mtu or None,
+    )
     runner = _runner()
     guest = plan.guest_ref(env.netns)
     try:
@@ -288,8 +339,10 @@ def check(conf, env, stdin: bytes) -> None:
     if conf.bridge not in host_links:
         diffs.insert(0, Diff("host", f"no bridge {conf.bridge}", None))
     if diffs:
-        raise CniError(CHECK_FAILED, f"{env.ifname} in {env.netns} is not as prevResult "
-                       f"says: {reconcile.describe(diffs)}")
+        raise CniError(
+            CHECK_FAILED,
+            f"{env.ifname} in {env.netns} is not as prevResult says: {reconcile.describe(diffs)}",
+        )
 
 
 def gc(conf, env, raw: dict) -> None:

@@ -44,8 +44,13 @@ REQUIRED = {
     "GC": ("CNI_PATH",),
 }
 # Keys of the reference bridge plugin that netwrap does not do: refused, not ignored.
-UNSUPPORTED = {"vlan": 0, "vlanTrunk": None, "macspoofchk": False, "preserveDefaultVlan": None,
-               "enabledad": None}
+UNSUPPORTED = {
+    "vlan": 0,
+    "vlanTrunk": None,
+    "macspoofchk": False,
+    "preserveDefaultVlan": None,
+    "enabledad": None,
+}
 
 
 def _valid_id(text: str) -> bool:
@@ -58,34 +63,51 @@ class Env(Frozen):
 
     __slots__ = ("command", "container_id", "netns", "ifname", "args", "path")
 
-    def __init__(self, command: str, container_id: str = "", netns: str = "",
-                 ifname: str = "", args: tuple = (), path: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        command: str,
+        container_id: str = "",
+        netns: str = "",
+        ifname: str = "",
+        args: tuple = (),
+        path: tuple[str, ...] = (),
+    ) -> None:
         self._init(command, container_id, netns, ifname, tuple(args), tuple(path))
 
     @classmethod
     def from_environ(cls, environ) -> Env:
         command = environ.get("CNI_COMMAND", "")
         if command not in COMMANDS:
-            raise CniError(INVALID_ENVIRONMENT,
-                           f"CNI_COMMAND is {command!r}: not one of {', '.join(COMMANDS)}")
+            raise CniError(
+                INVALID_ENVIRONMENT, f"CNI_COMMAND is {command!r}: not one of {', '.join(COMMANDS)}"
+            )
         if command == "VERSION":  # libcni's validation calls it with CNI_NETNS=dummy
             return cls(command)
         missing = [k for k in REQUIRED[command] if not environ.get(k)]
         if missing:
-            raise CniError(INVALID_ENVIRONMENT,
-                           f"required environment variables missing: {', '.join(missing)}")
+            raise CniError(
+                INVALID_ENVIRONMENT, f"required environment variables missing: {', '.join(missing)}"
+            )
         cid = environ.get("CNI_CONTAINERID", "")
         if cid and not _valid_id(cid):
-            raise CniError(INVALID_ENVIRONMENT, f"CNI_CONTAINERID {cid!r}: only letters, "
-                           "digits, '_', '.' and '-' are allowed")
+            raise CniError(
+                INVALID_ENVIRONMENT,
+                f"CNI_CONTAINERID {cid!r}: only letters, digits, '_', '.' and '-' are allowed",
+            )
         netns = environ.get("CNI_NETNS", "")
         if netns and not netns.startswith("/"):
             raise CniError(INVALID_ENVIRONMENT, f"CNI_NETNS {netns!r} is not an absolute path")
         ifname = environ.get("CNI_IFNAME", "")
-        if ifname and (len(ifname) > 15 or ifname in (".", "..")
-                       or any(c in "/:" or c.isspace() for c in ifname)):
-            raise CniError(INVALID_ENVIRONMENT, f"CNI_IFNAME {ifname!r} is not a valid "
-                           "interface name (at most 15 characters, no '/', ':' or spaces)")
+        if ifname and (
+            len(ifname) > 15
+            or ifname in (".", "..")
+            or any(c in "/:" or c.isspace() for c in ifname)
+        ):
+            raise CniError(
+                INVALID_ENVIRONMENT,
+                f"CNI_IFNAME {ifname!r} is not a valid "
+                "interface name (at most 15 characters, no '/', ':' or spaces)",
+            )
         args = []
         for pair in filter(None, environ.get("CNI_ARGS", "").split(";")):
             key, eq, value = pair.partition("=")
@@ -101,8 +123,10 @@ def _get(raw: dict, key: str, kind: type, default):
     if value is None:
         return default
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise CniError(INVALID_CONFIG, f"config key {key!r} must be a {kind.__name__}, "
-                       f"not {type(value).__name__}")
+        raise CniError(
+            INVALID_CONFIG,
+            f"config key {key!r} must be a {kind.__name__}, not {type(value).__name__}",
+        )
     return value
 
 
@@ -110,18 +134,59 @@ class NetConf(Frozen):
     """One network config, checked. ``raw`` is the decoded JSON (what IPAM gets is the
     bytes, unchanged); ``ipam_type`` is '' for a layer-2-only network (no addresses)."""
 
-    __slots__ = ("raw", "version", "name", "type", "bridge", "is_gateway", "is_default_gateway",
-                 "force_address", "ip_masq", "mtu", "hairpin", "promisc", "ipam_type",
-                 "host_netns", "prev_result")
+    __slots__ = (
+        "raw",
+        "version",
+        "name",
+        "type",
+        "bridge",
+        "is_gateway",
+        "is_default_gateway",
+        "force_address",
+        "ip_masq",
+        "mtu",
+        "hairpin",
+        "promisc",
+        "ipam_type",
+        "host_netns",
+        "prev_result",
+    )
 
-    def __init__(self, raw: dict, version: str, name: str, type: str, bridge: str = "cni0",
-                 is_gateway: bool = False, is_default_gateway: bool = False,
-                 force_address: bool = False, ip_masq: bool = False, mtu: int = 0,
-                 hairpin: bool = False, promisc: bool = False, ipam_type: str = "",
-                 host_netns: str | None = None, prev_result: dict | None = None) -> None:
-        self._init(raw, version, name, type, bridge, is_gateway, is_default_gateway,
-                   force_address, ip_masq, mtu, hairpin, promisc, ipam_type, host_netns,
-                   prev_result)
+    def __init__(
+        self,
+        raw: dict,
+        version: str,
+        name: str,
+        type: str,
+        bridge: str = "cni0",
+        is_gateway: bool = False,
+        is_default_gateway: bool = False,
+        force_address: bool = False,
+        ip_masq: bool = False,
+        mtu: int = 0,
+        hairpin: bool = False,
+        promisc: bool = False,
+        ipam_type: str = "",
+        host_netns: str | None = None,
+        prev_result: dict | None = None,
+    ) -> None:
+        self._init(
+            raw,
+            version,
+            name,
+            type,
+            bridge,
+            is_gateway,
+            is_default_gateway,
+            force_address,
+            ip_masq,
+            mtu,
+            hairpin,
+            promisc,
+            ipam_type,
+            host_netns,
+            prev_result,
+        )
 
     @classmethod
     def parse(cls, data: bytes | str) -> NetConf:
@@ -129,19 +194,24 @@ class NetConf(Frozen):
         version = check_version(raw)
         name = _get(raw, "name", str, "")
         if not _valid_id(name):
-            raise CniError(INVALID_CONFIG, f"network name {name!r}: it must be given, with "
-                           "only letters, digits, '_', '.' and '-'")
+            raise CniError(
+                INVALID_CONFIG,
+                f"network name {name!r}: it must be given, with "
+                "only letters, digits, '_', '.' and '-'",
+            )
         type_ = _get(raw, "type", str, "")
         if not type_:
             raise CniError(INVALID_CONFIG, "config key 'type' is missing")
         for key, default in UNSUPPORTED.items():
             if raw.get(key, default) not in (default, None):
-                raise CniError(UNSUPPORTED_FIELD, f"config key {key!r} is not supported by "
-                               "netwrap (the reference bridge plugin has it)")
+                raise CniError(
+                    UNSUPPORTED_FIELD,
+                    f"config key {key!r} is not supported by "
+                    "netwrap (the reference bridge plugin has it)",
+                )
         bridge = _get(raw, "bridge", str, "cni0") or "cni0"
         if len(bridge) > 15 or "/" in bridge or any(c.isspace() for c in bridge):
-            raise CniError(INVALID_CONFIG, f"bridge name {bridge!r} is not a valid interface "
-                           "name")
+            raise CniError(INVALID_CONFIG, f"bridge name {bridge!r} is not a valid interface name")
         mtu = _get(raw, "mtu", int, 0)
         if mtu and not 68 <= mtu <= 65535:
             raise CniError(INVALID_CONFIG, f"mtu {mtu} is out of range (68-65535)")
@@ -151,15 +221,25 @@ class NetConf(Frozen):
             raise CniError(INVALID_CONFIG, f"ipam type {ipam_type!r} names a path, not a plugin")
         host_netns = _get(raw, "netwrapHostNetns", str, "") or None
         if host_netns is not None and ("/" in host_netns or host_netns in (".", "..")):
-            raise CniError(INVALID_CONFIG, f"netwrapHostNetns {host_netns!r} is not a netns "
-                           "name")
+            raise CniError(INVALID_CONFIG, f"netwrapHostNetns {host_netns!r} is not a netns name")
         is_default_gw = _get(raw, "isDefaultGateway", bool, False)
-        return cls(raw, version, name, type_, bridge,
-                   _get(raw, "isGateway", bool, False) or is_default_gw, is_default_gw,
-                   _get(raw, "forceAddress", bool, False), _get(raw, "ipMasq", bool, False),
-                   mtu, _get(raw, "hairpinMode", bool, False),
-                   _get(raw, "promiscMode", bool, False), ipam_type, host_netns,
-                   _get(raw, "prevResult", dict, None))
+        return cls(
+            raw,
+            version,
+            name,
+            type_,
+            bridge,
+            _get(raw, "isGateway", bool, False) or is_default_gw,
+            is_default_gw,
+            _get(raw, "forceAddress", bool, False),
+            _get(raw, "ipMasq", bool, False),
+            mtu,
+            _get(raw, "hairpinMode", bool, False),
+            _get(raw, "promiscMode", bool, False),
+            ipam_type,
+            host_netns,
+            _get(raw, "prevResult", dict, None),
+        )
 
 
 def decode(data: bytes | str) -> dict:
@@ -169,8 +249,9 @@ def decode(data: bytes | str) -> dict:
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CniError(DECODING_FAILURE, f"the network config on stdin is not JSON: {exc}") \
-            from None
+        raise CniError(
+            DECODING_FAILURE, f"the network config on stdin is not JSON: {exc}"
+        ) from None
     if not isinstance(raw, dict):
         raise CniError(DECODING_FAILURE, "the network config on stdin is not a JSON object")
     return raw
@@ -181,6 +262,9 @@ def check_version(raw: dict) -> str:
     if not isinstance(version, str) or not version:
         raise CniError(INVALID_CONFIG, "config key 'cniVersion' is missing")
     if version not in SUPPORTED_VERSIONS:
-        raise CniError(INCOMPATIBLE_VERSION, f"cniVersion {version} is not supported "
-                       f"(netwrap supports {', '.join(SUPPORTED_VERSIONS)})")
+        raise CniError(
+            INCOMPATIBLE_VERSION,
+            f"cniVersion {version} is not supported "
+            f"(netwrap supports {', '.join(SUPPORTED_VERSIONS)})",
+        )
     return version

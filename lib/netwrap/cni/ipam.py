@@ -29,8 +29,9 @@ def find(name: str, path: tuple[str, ...]) -> str:
         file = os.path.join(directory, name)
         if os.path.isfile(file) and os.access(file, os.X_OK):
             return file
-    raise CniError(INVALID_CONFIG, f'failed to find IPAM plugin "{name}" in CNI_PATH '
-                   f"{':'.join(path)}")
+    raise CniError(
+        INVALID_CONFIG, f'failed to find IPAM plugin "{name}" in CNI_PATH {":".join(path)}'
+    )
 
 
 def shown(plugin: str, command: str, stdin: bytes) -> str:
@@ -87,12 +88,21 @@ def _call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
         answer = None
     if proc.returncode != 0:
         if isinstance(answer, dict) and isinstance(answer.get("code"), int):
-            raise CniError(answer["code"], f'IPAM plugin "{os.path.basename(plugin)}": '
-                           f'{answer.get("msg", "")}', answer.get("details", ""))
+            raise CniError(
+                answer["code"],
+                f'IPAM plugin "{os.path.basename(plugin)}": {answer.get("msg", "")}',
+                answer.get("details", ""),
+            )
         err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise CniError(IO_FAILURE, f'IPAM plugin "{os.path.basename(plugin)}" {command} '
-                       f"exited {proc.returncode}: {err[-1] if err else 'no error output'}")
+        raise CniError(
+            IO_FAILURE,
+            f'IPAM plugin "{os.path.basename(plugin)}" {command} '
+            f"exited {proc.returncode}: {err[-1] if err else 'no error output'}",
+        )
     if not isinstance(answer, dict):
-        raise CniError(IO_FAILURE, f'IPAM plugin "{os.path.basename(plugin)}" {command} '
-                       "printed something that is not a JSON object")
+        raise CniError(
+            IO_FAILURE,
+            f'IPAM plugin "{os.path.basename(plugin)}" {command} '
+            "printed something that is not a JSON object",
+        )
     return answer

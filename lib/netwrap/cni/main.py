@@ -50,8 +50,9 @@ def run(environ, stdin: bytes) -> dict | None:
         commands.check(conf, env, stdin)
         return None
     if conf.version != "1.1.0":
-        raise CniError(INCOMPATIBLE_VERSION, f"{env.command} needs cniVersion 1.1.0, not "
-                       f"{conf.version}")
+        raise CniError(
+            INCOMPATIBLE_VERSION, f"{env.command} needs cniVersion 1.1.0, not {conf.version}"
+        )
     if env.command == "STATUS":
         commands.status(conf, env)
     else:

@@ -71,9 +71,13 @@ def teardown_input(saved: str, network: str, container_id: str) -> str | None:
     """From ``iptables -t nat -S``: the restore input that removes the container's chain
     and the rules jumping to it, or None when there is nothing of it."""
     name = chain(network, container_id)
-    jumps = [line for line in saved.splitlines()
-             if line.startswith("-A ") and f" -j {name} " in line + " "
-             and not line.startswith(f"-A {name} ")]
+    jumps = [
+        line
+        for line in saved.splitlines()
+        if line.startswith("-A ")
+        and f" -j {name} " in line + " "
+        and not line.startswith(f"-A {name} ")
+    ]
     exists = f"-N {name}" in saved.splitlines()
     if not jumps and not exists:
         return None

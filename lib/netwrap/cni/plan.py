@@ -78,20 +78,30 @@ def guest_ref(netns: str) -> NetnsRef:
 def from_ipam(answer: dict) -> tuple[list[IPConfig], list[Route]]:
     """IPAM's result (any of 0.4.0, 1.0.0, 1.1.0) to typed addresses and routes."""
     try:
-        ips = [IPConfig(ipaddress.ip_interface(i["address"]),
-                        ipaddress.ip_address(i["gateway"]) if i.get("gateway") else None)
-               for i in answer.get("ips") or []]
-        routes = [Route(ipaddress.ip_network(r["dst"], strict=False),
-                        ipaddress.ip_address(r["gw"]) if r.get("gw") else None)
-                  for r in answer.get("routes") or []]
+        ips = [
+            IPConfig(
+                ipaddress.ip_interface(i["address"]),
+                ipaddress.ip_address(i["gateway"]) if i.get("gateway") else None,
+            )
+            for i in answer.get("ips") or []
+        ]
+        routes = [
+            Route(
+                ipaddress.ip_network(r["dst"], strict=False),
+                ipaddress.ip_address(r["gw"]) if r.get("gw") else None,
+            )
+            for r in answer.get("routes") or []
+        ]
     except (KeyError, TypeError, ValueError) as exc:
-        raise CniError(COMMAND_FAILED, f"the IPAM plugin's result is not understood: {exc}") \
-            from None
+        raise CniError(
+            COMMAND_FAILED, f"the IPAM plugin's result is not understood: {exc}"
+        ) from None
     return ips, routes
 
 
-def with_gateways(conf, ips: list[IPConfig], routes: list[Route]
-                  ) -> tuple[list[IPConfig], list[Route]]:
+def with_gateways(
+    conf, ips: list[IPConfig], routes: list[Route]
+) -> tuple[list[IPConfig], list[Route]]:
     """The reference's ``calcGateways``: with ``isGateway`` an address without a gateway
     gets its subnet's first address; with ``isDefaultGateway`` a default route via it is
     added for each family (an IPAM default route via another gateway is an error)."""
@@ -109,8 +119,11 @@ def with_gateways(conf, ips: list[IPConfig], routes: list[Route]
             default = ipaddress.ip_network("0.0.0.0/0" if version == 4 else "::/0")
             there = [r for r in routes if r.dst == default]
             if any(r.gw is not None and r.gw != gws[0] for r in there):
-                raise CniError(COMMAND_FAILED, f"the IPAM plugin's default route conflicts "
-                               f"with the gateway {gws[0]} (isDefaultGateway)")
+                raise CniError(
+                    COMMAND_FAILED,
+                    f"the IPAM plugin's default route conflicts "
+                    f"with the gateway {gws[0]} (isDefaultGateway)",
+                )
             if not there:
                 routes.append(Route(default, gws[0]))
     return out, routes
@@ -131,11 +144,11 @@ def bridge_plan(conf, bridge_link, ips: list[IPConfig], mac: str | None = None) 
         mtu = ("mtu", str(conf.mtu)) if conf.mtu else ()
         # A MAC of its own: a bridge left to the kernel takes its lowest port's, and
         # changes it when that container goes.
-        lines += [("link", "add", "name", br, "address", mac or random_mac(), *mtu, "type",
-                   "bridge"),
-                  ("link", "set", br, "up")]
-        why.append(f"create the bridge {br}, the switch the containers plug into, and bring "
-                   "it up")
+        lines += [
+            ("link", "add", "name", br, "address", mac or random_mac(), *mtu, "type", "bridge"),
+            ("link", "set", br, "up"),
+        ]
+        why.append(f"create the bridge {br}, the switch the containers plug into, and bring it up")
     elif bridge_link.kind != "bridge":
         raise CniError(COMMAND_FAILED, f'"{br}" exists on the host and is not a bridge')
     have = set(bridge_link.addrs) if bridge_link is not None else set()
@@ -149,27 +162,50 @@ def bridge_plan(conf, bridge_link, ips: list[IPConfig], mac: str | None = None) 
             other = ipaddress.ip_interface(cidr)
             if other.version == ipc.gateway.version and other.network == ipc.address.network:
                 if not conf.force_address:
-                    raise CniError(COMMAND_FAILED, f'"{br}" already has the address {cidr}, '
-                                   f"not {want} (set forceAddress to replace it)")
+                    raise CniError(
+                        COMMAND_FAILED,
+                        f'"{br}" already has the address {cidr}, '
+                        f"not {want} (set forceAddress to replace it)",
+                    )
                 lines.append(("addr", "del", cidr, "dev", br))
         lines.append(("addr", "add", want, "dev", br))
         have.add(want)
         why.append(f"give {br} the address {want}: the containers' gateway")
     if not lines:
         return []
-    return [Step(host.ip("-batch", "-"), "; ".join(why), input=batch_text(lines),
-                 key="bridge.create" if bridge_link is None else "bridge.addr")]
+    return [
+        Step(
+            host.ip("-batch", "-"),
+            "; ".join(why),
+            input=batch_text(lines),
+            key="bridge.create" if bridge_link is None else "bridge.addr",
+        )
+    ]
 
 
-def attach_plan(conf, env, ips: list[IPConfig], routes: list[Route],
-                host_mac: str | None = None, guest_mac: str | None = None,
-                forwarding: tuple[int, ...] = ()) -> list[Step]:
+def attach_plan(
+    conf,
+    env,
+    ips: list[IPConfig],
+    routes: list[Route],
+    host_mac: str | None = None,
+    guest_mac: str | None = None,
+    forwarding: tuple[int, ...] = (),
+) -> list[Step]:
     """Plug the container in: veth (with these MACs), addresses and routes inside,
     forwarding (unless on already for the IP versions in ``forwarding``), NAT."""
     host, guest = host_ref(conf), guest_ref(env.netns)
     hname = host_ifname(conf.name, env.container_id, env.ifname)
-    spec = AttachSpec(kind.KIND, env.ifname, conf.bridge, tuple(i.address for i in ips),
-                      None, hname, guest_mac, conf.mtu or None)
+    spec = AttachSpec(
+        kind.KIND,
+        env.ifname,
+        conf.bridge,
+        tuple(i.address for i in ips),
+        None,
+        hname,
+        guest_mac,
+        conf.mtu or None,
+    )
     made = kind.batch(spec, NetnsRef.path(env.netns))
     host_lines = [*made.host, ("link", "set", conf.bridge, "up")]
     if host_mac:
@@ -182,30 +218,50 @@ def attach_plan(conf, env, ips: list[IPConfig], routes: list[Route],
     gws = {i.gateway.version: i.gateway for i in ips if i.gateway is not None}
     for r in routes:
         gw = r.gw or gws.get(r.dst.version)
-        inside.append(("route", "add", str(r.dst), *(("via", str(gw)) if gw else ()),
-                       "dev", env.ifname))
+        inside.append(
+            ("route", "add", str(r.dst), *(("via", str(gw)) if gw else ()), "dev", env.ifname)
+        )
     steps = [
-        Step(host.ip("-batch", "-"),
-             f"create a veth pair: {hname} on the bridge {conf.bridge}, its peer "
-             f"{env.ifname} made straight into the container's netns {env.netns}",
-             host.ip("link", "del", hname), input=batch_text(host_lines), key="veth.create"),
-        Step(guest.ip("-batch", "-"),
-             f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
-             "chose, and the routes", input=batch_text(inside), key="guest.addr"),
+        Step(
+            host.ip("-batch", "-"),
+            f"create a veth pair: {hname} on the bridge {conf.bridge}, its peer "
+            f"{env.ifname} made straight into the container's netns {env.netns}",
+            host.ip("link", "del", hname),
+            input=batch_text(host_lines),
+            key="veth.create",
+        ),
+        Step(
+            guest.ip("-batch", "-"),
+            f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
+            "chose, and the routes",
+            input=batch_text(inside),
+            key="guest.addr",
+        ),
     ]
     if conf.is_gateway:
         for version in sorted({i.address.version for i in ips} - set(forwarding)):
             knob = "net.ipv4.ip_forward=1" if version == 4 else "net.ipv6.conf.all.forwarding=1"
-            steps.append(Step(host.run(("sysctl", "-q", "-w", knob)),
-                              "let the host forward the containers' packets (the bridge is "
-                              "their gateway)", key="host.forward"))
+            steps.append(
+                Step(
+                    host.run(("sysctl", "-q", "-w", knob)),
+                    "let the host forward the containers' packets (the bridge is their gateway)",
+                    key="host.forward",
+                )
+            )
     if conf.ip_masq:
-        for version, text in masq.setup_input(conf.name, env.container_id,
-                                              [i.address for i in ips]).items():
-            steps.append(Step(host.run(masq.restore_argv(version)),
-                              "masquerade what the container sends outside its subnet "
-                              "(ipMasq)", host.run(masq.restore_argv(version)), input=text,
-                              undo_input=masq.undo_input(text), key="host.masq"))
+        for version, text in masq.setup_input(
+            conf.name, env.container_id, [i.address for i in ips]
+        ).items():
+            steps.append(
+                Step(
+                    host.run(masq.restore_argv(version)),
+                    "masquerade what the container sends outside its subnet (ipMasq)",
+                    host.run(masq.restore_argv(version)),
+                    input=text,
+                    undo_input=masq.undo_input(text),
+                    key="host.masq",
+                )
+            )
     return steps
 
 
@@ -213,15 +269,18 @@ def batch_text(lines) -> str:
     return "".join(" ".join(line) + "\n" for line in lines)
 
 
-def result(conf, env, ips: list[IPConfig], routes: list[Route], dns: dict,
-           macs: dict[str, str | None]) -> dict:
+def result(
+    conf, env, ips: list[IPConfig], routes: list[Route], dns: dict, macs: dict[str, str | None]
+) -> dict:
     """The ADD result: interfaces (bridge, host end, container end with ``sandbox``), ips
     pointing at the container end (index 2), routes, dns; ips carry ``version`` in 0.4.0.
     After a ``prevResult`` (netwrap not first in a conflist) ours are appended to its."""
     hname = host_ifname(conf.name, env.container_id, env.ifname)
-    interfaces = [{"name": conf.bridge, "mac": macs.get(conf.bridge)},
-                  {"name": hname, "mac": macs.get(hname)},
-                  {"name": env.ifname, "mac": macs.get(env.ifname), "sandbox": env.netns}]
+    interfaces = [
+        {"name": conf.bridge, "mac": macs.get(conf.bridge)},
+        {"name": hname, "mac": macs.get(hname)},
+        {"name": env.ifname, "mac": macs.get(env.ifname), "sandbox": env.netns},
+    ]
     out_ips = []
     for ipc in ips:
         row = {"interface": 2, "address": str(ipc.address)}
@@ -240,5 +299,10 @@ def result(conf, env, ips: list[IPConfig], routes: list[Route], dns: dict,
         out_ips = list(prev.get("ips") or []) + out_ips
         out_routes = list(prev.get("routes") or []) + out_routes
         dns = dns or prev.get("dns")
-    return {"cniVersion": conf.version, "interfaces": interfaces, "ips": out_ips,
-            "routes": out_routes, "dns": dns or {}}
+    return {
+        "cniVersion": conf.version,
+        "interfaces": interfaces,
+        "ips": out_ips,
+        "routes": out_routes,
+        "dns": dns or {},
+    }
