@@ -136,17 +136,20 @@ def container_state(netns: str, ifname: str = "eth0") -> dict:
     }
 
 
-def test_add_check_del_as_a_runtime(cni):
+@pytest.mark.parametrize("version", ["0.4.0", "1.0.0", "1.1.0"])
+def test_add_check_del_as_a_runtime(cni, version):
     c = cni.container()
-    conf = cni.conf(isDefaultGateway=True, ipMasq=True, mtu=1400, hairpinMode=True)
+    conf = cni.conf(
+        cniVersion=version, isDefaultGateway=True, ipMasq=True, mtu=1400, hairpinMode=True
+    )
     result = cni.ok("ADD", conf, c)
     hname = result["interfaces"][1]["name"]
     assert [i["name"] for i in result["interfaces"]] == [cni.bridge, hname, "eth0"]
     assert result["interfaces"][2]["sandbox"] == f"/run/netns/{c}"
     assert result["interfaces"][2]["mac"] == links_in(c)["eth0"]["address"]
-    assert result["ips"] == [
-        {"interface": 2, "address": "198.51.100.2/24", "gateway": "198.51.100.1"}
-    ]
+    assert result["cniVersion"] == version
+    ip = {"interface": 2, "address": "198.51.100.2/24", "gateway": "198.51.100.1"}
+    assert result["ips"] == [{**ip, "version": "4"} if version == "0.4.0" else ip]
     assert result["routes"] == [{"dst": "0.0.0.0/0", "gw": "198.51.100.1"}]
     assert container_state(c) == {
         "addrs": ["198.51.100.2/24"],
@@ -345,3 +348,28 @@ def test_explain_runs_nothing_and_matches_what_add_runs(cni):
     tail = shown[shown.index("# create a veth pair") :]
     assert "address MAC" in masked(tail) and masked(tail) in masked(log)
     cni.ok("DEL", conf, c)
+
+
+def test_dual_stack_addresses_routes_and_nat_both_ways(cni):
+    c = cni.container()
+    conf = cni.conf(
+        isDefaultGateway=True,
+        ipMasq=True,
+        ipam={
+            "type": "host-local",
+            "dataDir": cni.data,
+            "ranges": [[{"subnet": "198.51.100.0/24"}], [{"subnet": "2001:db8:5::/64"}]],
+        },
+    )
+    result = cni.ok("ADD", conf, c)
+    assert [i["address"] for i in result["ips"]] == ["198.51.100.2/24", "2001:db8:5::2/64"]
+    assert {"dst": "::/0", "gw": "2001:db8:5::1"} in result["routes"]
+    v6 = json.loads(sh("ip", "-n", c, "-j", "-6", "route", "show", "default"))
+    assert v6[0]["gateway"] == "2001:db8:5::1" and v6[0]["dev"] == "eth0"
+    nat6 = sh("ip", "netns", "exec", cni.lab, "ip6tables", "-t", "nat", "-S")
+    assert "-s 2001:db8:5::2/128" in nat6 and "! -d ff00::/8" in nat6
+    assert cni.ok("CHECK", {**conf, "prevResult": result}, c) is None
+    cni.ok("DEL", conf, c)
+    assert nat_rules(cni.lab) == []
+    assert "CNI-" not in sh("ip", "netns", "exec", cni.lab, "ip6tables", "-t", "nat", "-S")
+    assert cni.allocations() == []

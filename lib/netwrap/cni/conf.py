@@ -13,7 +13,9 @@ every problem is a ``CniError`` with the spec's code, found before anything runs
 The config keys are the reference bridge plugin's (containernetworking/plugins,
 plugins/main/bridge): ``bridge`` (default ``cni0``), ``isGateway``,
 ``isDefaultGateway`` (implies ``isGateway``), ``forceAddress``, ``ipMasq``, ``mtu``,
-``hairpinMode``, ``promiscMode``, ``ipam``. ``netwrapHostNetns`` is netwrap's own,
+``hairpinMode``, ``promiscMode``, ``ipam`` (``enabledad`` is accepted and IPv6
+duplicate address detection left to the kernel, as with ``enabledad: true``; ``vlan``
+and ``macspoofchk`` are refused). ``netwrapHostNetns`` is netwrap's own,
 a test and teaching aid: the name of a netns that plays the host, so every
 host-side object (bridge, veth end, iptables rules, sysctl) goes there and the
 machine is left alone.
@@ -49,7 +51,6 @@ UNSUPPORTED = {
     "vlanTrunk": None,
     "macspoofchk": False,
     "preserveDefaultVlan": None,
-    "enabledad": None,
 }
 
 
