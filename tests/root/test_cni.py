@@ -373,3 +373,39 @@ def test_dual_stack_addresses_routes_and_nat_both_ways(cni):
     assert nat_rules(cni.lab) == []
     assert "CNI-" not in sh("ip", "netns", "exec", cni.lab, "ip6tables", "-t", "nat", "-S")
     assert cni.allocations() == []
+
+
+def test_explain_walkthrough_run_by_hand_makes_what_add_makes(cni):
+    """The one-command-per-step explanation, run by bash in one lab, and ADD in another:
+    the same container."""
+    by_hand, by_add = cni.container(), cni.container()
+    other_lab = rand("nwlab-")
+    sh("ip", "netns", "add", other_lab)
+    try:
+        keys = dict(isDefaultGateway=True, ipMasq=True, hairpinMode=False)
+        path = cni.tmp / "hand.conf"
+        path.write_text(json.dumps(cni.conf(netwrapHostNetns=other_lab, **keys)))
+        script = run_netwrap(
+            "cni",
+            "explain",
+            str(path),
+            "--walkthrough",
+            "--netns",
+            f"/run/netns/{by_hand}",
+            "--container-id",
+            by_hand,
+            check=True,
+        ).stdout
+        assert "ip netns exec " + other_lab + " ip link add name" in script
+        subprocess.run(["bash", "-e"], input=script, text=True, check=True)
+        cni.ok("ADD", cni.conf(**keys), by_add)
+        assert container_state(by_hand) == container_state(by_add)
+        sh("ip", "netns", "exec", by_hand, "ping", "-c1", "-W2", "198.51.100.1")
+        rules = [
+            sorted(r.split(" -m comment")[0].split(" -j ")[-1][:4] for r in nat_rules(lab))
+            for lab in (other_lab, cni.lab)
+        ]
+        assert rules[0] == rules[1] and rules[0]
+        cni.ok("DEL", cni.conf(**keys), by_add)
+    finally:
+        sh("ip", "netns", "del", other_lab, check=False)

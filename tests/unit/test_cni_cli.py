@@ -77,3 +77,24 @@ def test_install_writes_a_plugin_that_answers_version(tmp_path):
     assert json.loads(out.stdout)["supportedVersions"] == ["0.4.0", "1.0.0", "1.1.0"]
     dry = run_netwrap("--dry-run", "cni", "install", str(tmp_path / "other"), check=True)
     assert "write" in dry.stdout and not (tmp_path / "other").exists()
+
+
+def test_explain_walkthrough_is_one_command_per_step(tmp_path):
+    conf = tmp_path / "lab.conflist"
+    conf.write_text(json.dumps(STATIC))
+    text = run_netwrap(
+        "cni",
+        "explain",
+        str(conf),
+        "--walkthrough",
+        "--netns",
+        "/run/netns/web",
+        "--container-id",
+        "web",
+        check=True,
+    ).stdout
+    assert "-batch" not in text
+    assert "ip link add name nw0 type bridge\n" in text
+    assert "\nip link set vg" in text and " netns /run/netns/web\n" in text
+    assert "nsenter --net=/run/netns/web ip route add default via 203.0.113.1\n" in text
+    assert "nsenter --net=/run/netns/web ip link set eth0 mtu 1400\n" in text

@@ -98,7 +98,9 @@ def sample_ipam(ipam: dict) -> tuple[dict, str]:
     }, f"the addresses are {kind or 'nobody'}'s to choose at ADD: left out here"
 
 
-def explain(data: str, ifname: str, netns: str, container_id: str) -> str:
+def explain(
+    data: str, ifname: str, netns: str, container_id: str, walkthrough: bool = False
+) -> str:
     from netwrap.cni import CniError, plan
     from netwrap.cni.conf import Env, NetConf
     from netwrap.plan import render
@@ -116,9 +118,12 @@ def explain(data: str, ifname: str, netns: str, container_id: str) -> str:
         )
         answer, why = sample_ipam(conf.raw.get("ipam") or {})
         ips, routes = plan.with_gateways(conf, *plan.from_ipam(answer))
-        steps = plan.bridge_plan(conf, None, ips) + plan.attach_plan(
-            conf, env, ips, routes, plan.random_mac(), plan.random_mac()
-        )
+        if walkthrough:
+            steps = plan.walkthrough_plan(conf, env, ips, routes)
+        else:
+            steps = plan.bridge_plan(conf, None, ips) + plan.attach_plan(
+                conf, env, ips, routes, plan.random_mac(), plan.random_mac()
+            )
     except CniError as exc:
         raise UsageError(f"{exc.msg} (CNI error code {exc.code})") from None
     head = [
@@ -156,7 +161,7 @@ def cmd_cni_explain(ctx, args) -> int:
                 data = f.read()
     except OSError as exc:
         raise NetwrapError(f"cannot read {args.conf}: {exc.strerror or exc}") from None
-    sys.stdout.write(explain(data, args.ifname, args.netns, args.container_id))
+    sys.stdout.write(explain(data, args.ifname, args.netns, args.container_id, args.walkthrough))
     return 0
 
 
@@ -196,3 +201,9 @@ def register(subparsers) -> None:
         "--netns", default="/run/netns/CONTAINER", help="CNI_NETNS, the container's netns path"
     )
     p.add_argument("--container-id", default="CONTAINER", help="CNI_CONTAINERID")
+    p.add_argument(
+        "--walkthrough",
+        action="store_true",
+        help="the same attachment one command per step, as the walkthrough does it by hand "
+        "(ADD runs it as the ip -batch inputs shown without this)",
+    )

@@ -265,6 +265,66 @@ def attach_plan(
     return steps
 
 
+def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> list[Step]:
+    """The same attachment one command per step, as the walkthrough does it by hand
+    (``netwrap cni explain --walkthrough``; ADD itself runs the batches above): the
+    bridge as ``bridge add`` makes it, the veth as ``nic add`` does (the kind's
+    ``walkthrough``), then the other routes, forwarding and NAT as ADD has them."""
+    from netwrap import bridge
+
+    host, guest = host_ref(conf), guest_ref(env.netns)
+    hname = host_ifname(conf.name, env.container_id, env.ifname)
+    gws = [i for i in ips if i.gateway is not None] if conf.is_gateway else []
+    steps = bridge.add_plan(
+        conf.bridge,
+        ipaddress.ip_interface(f"{gws[0].gateway}/{gws[0].address.network.prefixlen}")
+        if gws
+        else None,
+        "ip",
+        conf.host_netns,
+    )
+    default = next((r for r in routes if r.dst.prefixlen == 0 and r.dst.version == 4), None)
+    gateway = (default.gw or next((i.gateway for i in gws), None)) if default else None
+    spec = AttachSpec(
+        kind.KIND,
+        env.ifname,
+        conf.bridge,
+        tuple(i.address for i in ips),
+        gateway,
+        hname,
+        None,
+        conf.mtu or None,
+    )
+    steps += kind.walkthrough(
+        spec, host, guest, guest_ifname="vg" + hname[4:], tool="ip", old_default=None
+    )
+    by_version = {i.address.version: i.gateway for i in gws}
+    for r in routes:
+        if r is default:
+            continue
+        gw = r.gw or by_version.get(r.dst.version)
+        steps.append(
+            Step(
+                guest.run(
+                    (
+                        "ip",
+                        "route",
+                        "add",
+                        str(r.dst),
+                        *(("via", str(gw)) if gw else ()),
+                        "dev",
+                        env.ifname,
+                    )
+                ),
+                f"route {r.dst} through {env.ifname}",
+                key="route.add",
+            )
+        )
+    return steps + [
+        s for s in attach_plan(conf, env, ips, routes) if s.key in ("host.forward", "host.masq")
+    ]
+
+
 def batch_text(lines) -> str:
     return "".join(" ".join(line) + "\n" for line in lines)
 
