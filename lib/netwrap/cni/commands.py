@@ -346,7 +346,9 @@ def check(conf, env, stdin: bytes) -> None:
 
 
 def gc(conf, env, raw: dict) -> None:
-    """1.1.0: undo every attachment of this network that the runtime no longer lists."""
+    """1.1.0: undo every attachment of this network (known from its record) that the
+    runtime no longer lists, each as a DEL, which releases its address: Debian's
+    host-local (1.1.1) has no GC verb to hand the rest to."""
     from netwrap.cni.conf import Env
 
     valid = raw.get("cni.dev/valid-attachments") or []
