@@ -140,7 +140,12 @@ def container_state(netns: str, ifname: str = "eth0") -> dict:
 def test_add_check_del_as_a_runtime(cni, version):
     c = cni.container()
     conf = cni.conf(
-        cniVersion=version, isDefaultGateway=True, ipMasq=True, mtu=1400, hairpinMode=True
+        cniVersion=version,
+        isDefaultGateway=True,
+        ipMasq=True,
+        mtu=1400,
+        hairpinMode=True,
+        promiscMode=True,
     )
     result = cni.ok("ADD", conf, c)
     hname = result["interfaces"][1]["name"]
@@ -160,6 +165,7 @@ def test_add_check_del_as_a_runtime(cni, version):
     host = links_in(cni.lab)
     assert host[hname]["master"] == cni.bridge and host[cni.bridge]["mtu"] == 1400
     assert "hairpin on" in sh("ip", "-n", cni.lab, "-d", "link", "show", hname)
+    assert "PROMISC" in host[cni.bridge]["flags"]
     assert any("MASQUERADE" in r for r in nat_rules(cni.lab))
     sh("ip", "netns", "exec", c, "ping", "-c1", "-W2", "198.51.100.1")
     log = open(os.path.join(cni.run_dir, "cni", cni.name, f"{c}@eth0.log")).read()
