@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 # What the demo needs from Debian, and what the tests need on top.
 DEMO_DEBS := iproute2 bridge-utils net-tools util-linux iputils-ping python3-venv
 TEST_DEBS := $(DEMO_DEBS) busybox-static iptables docker.io containernetworking-plugins \
-             graphviz tmux hyperfine
+             graphviz tmux hyperfine golang-go golang-github-appc-cni-dev \
+             podman
 
 .PHONY: install demo test test-unit lint bench clean debs-demo debs-test
 
