@@ -27,7 +27,7 @@ import importlib
 from netwrap.records import Frozen
 
 # kind name -> module in this package
-KINDS = {"veth-bridge": "veth_bridge"}
+KINDS = {"veth-bridge": "veth_bridge", "macvlan": "macvlan"}
 
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"
 
