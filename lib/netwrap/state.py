@@ -156,7 +156,9 @@ ATTACHMENT_FIELDS = {
     "netns_name": S.STR, "netns_preexisting": S.BOOL, "mac": S.optional(S.STR),
     "mtu": S.optional(S.INT), "keep_netns": S.BOOL,
     "status": S.one_of("adding", "ok", "failed"), "owner_pid": S.optional(S.PID),
-    "owner_start": S.optional(S.NUMBER), "extra": S.record({}),
+    "owner_start": S.optional(S.NUMBER),
+    # a link kind other than veth-bridge, and its mode (macvlan: bridge is the parent)
+    "extra": S.record({"kind": S.STR, "mode": S.optional(S.STR)}),
 }
 ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "bridge",
                        "address")

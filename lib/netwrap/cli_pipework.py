@@ -1,0 +1,153 @@
+"""``netwrap pipework ARGS...``: pipework's exact command line, as a netwrap attachment.
+
+The words after ``pipework`` are pipework's (``netwrap.pipework`` parses them); the
+request becomes an ordinary ``nic add`` (records, rollback, ``nic del``, re-runs that
+change nothing), with netwrap's options before the word ``pipework``:
+
+    netwrap --dry-run --explain pipework br1 web 198.51.100.5/24@198.51.100.1
+    netwrap --host-netns lab pipework eno1 -i eth2 web 198.51.100.6/24 U:web
+
+A missing ``br*`` bridge is created first, as pipework does (and deleted again if
+the attachment then fails). Host interface that is a bridge: a veth on it; another
+interface: a macvlan (bridge mode) on it, with its MTU.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from netwrap.cli_base import Context, resolve_target, sub
+from netwrap.errors import NetwrapError
+
+NOT_YET = {
+    "ovs": "Open vSwitch bridges (ovs*)",
+    "dummy": "dummy interfaces",
+    "vlan": "VLAN sub-interfaces (@VLAN on a physical interface)",
+    "bridge-vlan": "VLANs on a Linux bridge port (@VLAN on a bridge)",
+    "phys": "--direct-phys",
+}
+
+
+def cmd_pipework(ctx: Context, args) -> int:
+    from netwrap import pipework
+
+    req = pipework.parse(args.words)
+    if req.action == "wait":
+        return _wait(req.container_ifname)
+    ctx.need_root("pipework")
+    if req.action in pipework.SUBCOMMANDS:
+        return _subcommand(ctx, req)
+    if req.dhcp is not None:
+        raise NetwrapError(f"pipework {req.dhcp[0]}: DHCP is not supported by netwrap yet; "
+                           "give an address (IP/LEN[@GW])")
+    return _attach(ctx, req)
+
+
+def _wait(ifname: str) -> int:
+    """``pipework --wait``, run inside a container: wait until IFNAME is there."""
+    import os
+    import time
+
+    while not os.path.exists(f"/sys/class/net/{ifname}"):
+        time.sleep(0.2)
+    return 0
+
+
+def _subcommand(ctx: Context, req) -> int:
+    """``pipework route|rule|tc GUEST ARGS``: the command in the target's netns."""
+    from netwrap.netref import NetnsRef
+    from netwrap.plan import Step
+
+    target = resolve_target(ctx, req.guest)
+    argv = ("ip", req.action, *req.args) if req.action != "tc" else ("tc", *req.args)
+    ctx.runner.run([Step(NetnsRef.pid(target.pid).run(argv),
+                         f"run {req.action} in {target.name}'s netns, as pipework does",
+                         key=f"pipework.{req.action}")])
+    return 0
+
+
+def _host_link(ctx: Context, req):
+    """The host interface as observed (by name, or by MAC for ``mac:HOSTMAC``)."""
+    from netwrap import observe
+    from netwrap.netref import NetnsRef
+
+    links = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns))
+    if req.host_mac is not None:
+        found = [link for link in links.values() if (link.mac or "").lower() == req.host_mac]
+        if not found:
+            raise NetwrapError(f"no host interface has the MAC address {req.host_mac}")
+        return found[0].name, found[0]
+    return req.host_if, links.get(req.host_if)
+
+
+def _attach(ctx: Context, req) -> int:
+    from netwrap import attach, pipework, requests
+    from netwrap.records import replace
+
+    name, link = _host_link(ctx, req)
+    kind = pipework.kind_for(replace(req, host_if=name) if req.host_mac else req, link)
+    if kind in NOT_YET:
+        raise NetwrapError(f"pipework {name}: {NOT_YET[kind]} are not supported by "
+                           "netwrap pipework yet")
+    target = resolve_target(ctx, req.guest)
+    nic = requests.nic_add(
+        bridge=name, ip=str(req.address),
+        gateway=str(req.gateway) if req.gateway is not None else None,
+        ifname=req.container_ifname,
+        host_ifname=req.local_ifname if kind == "veth-bridge" else None, mac=req.mac)
+    made_bridge = []
+    if kind == "veth-bridge" and link is None:
+        made_bridge = attach.bridge_add(ctx, name, None)
+    builder = {}
+    if kind == "macvlan":
+        nic = replace(nic, kind="macvlan", mode="bridge")
+    try:
+        result = attach.add(ctx, nic, target, **builder)
+    except BaseException:
+        if made_bridge and not ctx.dry_run:
+            attach.bridge_del(ctx, name, force=True)
+        raise
+    if ctx.dry_run or result.record is None:
+        return 0
+    rec = result.record
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object({**result.as_dict(), "kind": kind})
+    elif result.nothing_to_do:
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {name} is already in "
+                         "place: nothing to do\n")
+    else:
+        gw = f", default route via {rec.gateway}" if rec.gateway else ""
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address}, a {kind} on {name}{gw}"
+                         f" (undo: netwrap nic del {target.name} --ifname {rec.ifname})\n")
+    return 0
+
+
+def register(subparsers) -> None:
+    import argparse
+
+    p = sub(subparsers, "pipework", "pipework's command line, made a netwrap attachment",
+            cmd_pipework,
+            description="Take pipework's arguments unchanged and make the same attachment "
+                        "with netwrap's guarantees (rollback, records, nic del, safe "
+                        "re-runs). netwrap's own options go before the word pipework.",
+            epilog="example: netwrap --dry-run pipework br1 web "
+                   "198.51.100.5/24@198.51.100.1")
+    p.add_argument("words", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="pipework's arguments, e.g. br1 -i eth1 web 198.51.100.5/24")
+    if not hasattr(p, "parse_known_args"):  # another command's run: a stand-in parser
+        return
+    own = p.parse_known_args
+
+    def every_word_is_pipeworks(args=None, namespace=None):
+        # argparse's REMAINDER refuses a first word like --wait or -i; pipework's words
+        # are all its own (netwrap's options go before the word pipework), so they are
+        # taken as they are, only a lone -h/--help asks for this help.
+        if args in (["-h"], ["--help"]):
+            return own(args, namespace)
+        ns = namespace if namespace is not None else argparse.Namespace()
+        ns.words, ns.func = list(args or []), cmd_pipework
+        return ns, []
+
+    p.parse_known_args = every_word_is_pipeworks
