@@ -51,8 +51,11 @@ ip netns exec hoge ip route add default via 198.51.100.1
         "macvlan.create", "guest.move", "guest.rename", "guest.mac", "guest.addr", "guest.up",
         "route.delete", "route.add"]
     assert steps[0].undo == ("ip", "netns", "exec", "lab", "ip", "link", "del", "vgtmp")
-    # once moved, the undo of the move deletes it where it now is
-    assert steps[1].undo == ("ip", "netns", "exec", "hoge", "ip", "link", "del", "vgtmp")
+    # a rollback renames it back, moves it back and deletes it there
+    assert steps[2].undo == ("ip", "netns", "exec", "hoge", "ip", "link", "set", "eth1",
+                             "name", "vgtmp")
+    assert steps[1].undo == ("ip", "netns", "exec", "hoge", "ip", "link", "set", "vgtmp",
+                             "netns", "lab")
     assert steps[-2].undo[-6:] == ("add", "default", "via", "203.0.113.1", "dev", "eth0")
 
 

@@ -53,7 +53,9 @@ def guest_steps(spec: AttachSpec, guest: NetnsRef, guest_ifname: str,
     (the same steps as the veth's, for any link made on the host and moved in)."""
     ifn = spec.ifname
     steps = [Step(guest.run(("ip", "link", "set", guest_ifname, "name", ifn)),
-                  f"rename it {ifn} inside the container", key="guest.rename")]
+                  f"rename it {ifn} inside the container",
+                  guest.run(("ip", "link", "set", ifn, "name", guest_ifname)),
+                  key="guest.rename")]
     if spec.mac:
         steps.append(Step(guest.run(("ip", "link", "set", ifn, "address", spec.mac)),
                           f"give {ifn} the MAC address {spec.mac}", key="guest.mac"))
@@ -98,7 +100,9 @@ def walkthrough(spec: AttachSpec, host: NetnsRef, guest: NetnsRef, *, guest_ifna
              host.run(("ip", "link", "del", tmp)), key="macvlan.create"),
         Step(host.run(("ip", "link", "set", tmp, "netns", guest.netns_arg)),
              f"move {tmp} into the container's netns: the host no longer sees it",
-             guest.run(("ip", "link", "del", tmp)), key="guest.move"),
+             # undone by moving it back, where the undo of its creation deletes it
+             guest.run(("ip", "link", "set", tmp, "netns", host.lab or "1")),
+             key="guest.move"),
         *guest_steps(spec, guest, tmp, old_default),
     ]
 
