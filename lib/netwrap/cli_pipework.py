@@ -101,8 +101,13 @@ def _attach(ctx: Context, req) -> int:
     builder = {}
     if kind == "macvlan":
         nic = replace(nic, kind="macvlan", mode="bridge")
+    else:  # the veth made straight inside and one ip -batch there: two processes
+        from netwrap import fastpath
+
+        builder = {"plan_builder": fastpath.add_plan}
+    add_ctx = _BridgeComing(ctx, name) if made_bridge and ctx.dry_run else ctx
     try:
-        result = attach.add(ctx, nic, target, **builder)
+        result = attach.add(add_ctx, nic, target, **builder)
     except BaseException:
         if made_bridge and not ctx.dry_run:
             attach.bridge_del(ctx, name, force=True)
@@ -122,6 +127,21 @@ def _attach(ctx: Context, req) -> int:
         sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address}, a {kind} on {name}{gw}"
                          f" (undo: netwrap nic del {target.name} --ifname {rec.ifname})\n")
     return 0
+
+
+class _BridgeComing:
+    """The context under --dry-run when the plan creates the bridge first: the
+    pre-flight's "bridge does not exist" is then no problem."""
+
+    def __init__(self, ctx: Context, bridge: str) -> None:
+        self._ctx, self._missing = ctx, f'bridge "{bridge}" does not exist'
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+    def problem(self, message: str) -> None:
+        if not message.startswith(self._missing):
+            self._ctx.problem(message)
 
 
 def register(subparsers) -> None:
