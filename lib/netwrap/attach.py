@@ -121,7 +121,7 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
     if not facts.asked:
         return
     br = facts.bridge
-    if req.kind != "veth-bridge":  # a parent interface (macvlan): there, and no bridge
+    if req.kind not in ("veth-bridge", "bridge-vlan"):  # a parent (macvlan): not a bridge
         if br is None:
             ctx.problem(f'host interface "{req.bridge}" does not exist')
         elif br.kind == "bridge":
@@ -189,7 +189,8 @@ def spec_of(rec: Attachment):
     return AttachSpec(rec.extra.get("kind", "veth-bridge"), rec.ifname, rec.bridge,
                       (ipaddress.ip_interface(rec.address),),
                       ipaddress.ip_address(rec.gateway) if rec.gateway else None,
-                      rec.host_ifname, rec.mac, rec.mtu, rec.extra.get("mode"))
+                      rec.host_ifname, rec.mac, rec.mtu, rec.extra.get("mode"),
+                      rec.extra.get("vlan"))
 
 
 def _in_place(ctx, rec: Attachment, target: Target) -> bool:
@@ -319,7 +320,8 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
         host_netns=ctx.host_ns, netns_name=req.netns_name, netns_preexisting=netns_exists,
         mac=req.mac, mtu=asked_mtu, keep_netns=req.keep_netns, status="adding",
         owner_pid=owner, owner_start=owner_start,
-        extra={} if req.kind == "veth-bridge" else {"kind": req.kind, "mode": req.mode})
+        extra={} if req.kind == "veth-bridge" else {"kind": req.kind, "mode": req.mode,
+                                                     "vlan": req.vlan})
     from netwrap.transaction import Intent, Transaction
 
     # The record is written before the plan runs (a killed run leaves what nic del

@@ -8,8 +8,9 @@ change nothing), with netwrap's options before the word ``pipework``:
     netwrap --host-netns lab pipework eno1 -i eth2 web 198.51.100.6/24 U:web
 
 A missing ``br*`` bridge is created first, as pipework does (and deleted again if
-the attachment then fails). Host interface that is a bridge: a veth on it; another
-interface: a macvlan (bridge mode) on it, with its MTU.
+the attachment then fails). Host interface that is a bridge: a veth on it, with
+``@VID`` an access port of that VLAN (pipework refuses this); another interface: a
+macvlan (bridge mode) on it with its MTU, with ``@VID`` on PARENT.VID (8021q).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from netwrap.errors import NetwrapError
 NOT_YET = {
     "ovs": "Open vSwitch bridges (ovs*)",
     "dummy": "dummy interfaces",
-    "vlan": "VLAN sub-interfaces (@VLAN on a physical interface)",
-    "bridge-vlan": "VLANs on a Linux bridge port (@VLAN on a bridge)",
     "phys": "--direct-phys",
 }
 
@@ -94,13 +93,15 @@ def _attach(ctx: Context, req) -> int:
         bridge=name, ip=str(req.address),
         gateway=str(req.gateway) if req.gateway is not None else None,
         ifname=req.container_ifname,
-        host_ifname=req.local_ifname if kind == "veth-bridge" else None, mac=req.mac)
+        host_ifname=req.local_ifname if kind in ("veth-bridge", "bridge-vlan") else None,
+        mac=req.mac)
     made_bridge = []
-    if kind == "veth-bridge" and link is None:
+    if kind in ("veth-bridge", "bridge-vlan") and link is None:
         made_bridge = attach.bridge_add(ctx, name, None)
     builder = {}
-    if kind == "macvlan":
-        nic = replace(nic, kind="macvlan", mode="bridge")
+    if kind != "veth-bridge":  # one command per step (bridge VLANs need the bridge tool)
+        nic = replace(nic, kind=kind, mode="bridge" if kind in ("macvlan", "vlan") else None,
+                      vlan=req.vlan)
     else:  # the veth made straight inside and one ip -batch there: two processes
         from netwrap import fastpath
 

@@ -30,16 +30,17 @@ from netwrap.validate import Address, Interface
 
 class NicRequest(Frozen):
     __slots__ = ("pid", "bridge", "ip", "gateway", "ifname", "host_ifname", "guest_ifname",
-                 "netns_name", "mac", "mtu", "keep_netns", "kind", "mode")
+                 "netns_name", "mac", "mtu", "keep_netns", "kind", "mode",
+                 "vlan")
 
     def __init__(self, pid: int, bridge: str, ip: Interface, gateway: Address | None = None,
                  ifname: str = "eth1", host_ifname: str = "", guest_ifname: str = "",
                  netns_name: str = "", mac: str | None = None, mtu: int | None = None,
                  keep_netns: bool = False,
                  kind: str = "veth-bridge",  # the link kind; bridge is a macvlan's parent
-                 mode: str | None = None) -> None:
+                 mode: str | None = None, vlan: int | None = None) -> None:
         self._init(pid, bridge, ip, gateway, ifname, host_ifname, guest_ifname, netns_name,
-                   mac, mtu, keep_netns, kind, mode)
+                   mac, mtu, keep_netns, kind, mode, vlan)
 
 
 def veth_names(identity: str, ifname: str) -> tuple[str, str]:
@@ -63,7 +64,7 @@ def veth_names(identity: str, ifname: str) -> tuple[str, str]:
 def spec_of(req: NicRequest) -> AttachSpec:
     """The attachment a ``nic add`` asks for."""
     return AttachSpec(req.kind, req.ifname, req.bridge, (req.ip,), req.gateway,
-                      req.host_ifname, req.mac, req.mtu, req.mode)
+                      req.host_ifname, req.mac, req.mtu, req.mode, req.vlan)
 
 
 def add_plan(req: NicRequest, *, tool: str = "brctl", host_ns: str | None = None,

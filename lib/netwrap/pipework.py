@@ -244,7 +244,7 @@ def kind_for(req: Request, link) -> str:
     name = req.host_if or req.host_mac
     if link is None:
         if req.host_if and req.host_if.startswith("br"):
-            return "veth-bridge"
+            return "veth-bridge" if req.vlan is None else "bridge-vlan"
         if req.host_if and req.host_if.startswith("ovs"):
             return "ovs"
         if req.host_if and req.host_if.startswith("dummy"):

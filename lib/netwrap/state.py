@@ -157,8 +157,9 @@ ATTACHMENT_FIELDS = {
     "mtu": S.optional(S.INT), "keep_netns": S.BOOL,
     "status": S.one_of("adding", "ok", "failed"), "owner_pid": S.optional(S.PID),
     "owner_start": S.optional(S.NUMBER),
-    # a link kind other than veth-bridge, and its mode (macvlan: bridge is the parent)
-    "extra": S.record({"kind": S.STR, "mode": S.optional(S.STR)}),
+    # a link kind other than veth-bridge, its mode and VLAN ID (macvlan and vlan: bridge
+    # is the parent interface)
+    "extra": S.record({"kind": S.STR, "mode": S.optional(S.STR), "vlan": S.optional(S.INT)}),
 }
 ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "bridge",
                        "address")

@@ -128,6 +128,7 @@ def test_unique_mac_matches_the_scripts_pipeline(text):
 @pytest.mark.parametrize("link, vlan, direct, kind", [
     (Link("br1", "bridge"), None, False, "veth-bridge"),
     (None, None, False, "veth-bridge"),  # a missing br* is created
+    (None, 7, False, "bridge-vlan"),
     (Link("br1", "bridge"), 5, False, "bridge-vlan"),
     (Link("br1", "veth"), None, False, "macvlan"),
     (Link("br1", None), 5, False, "vlan"),
