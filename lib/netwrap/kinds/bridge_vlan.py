@@ -1,8 +1,11 @@
 """bridge-vlan: a veth on a VLAN-filtering Linux bridge, its port an access port of VID.
 
-pipework refuses ``@VID`` on a Linux bridge. The bridge can do it itself, without
-the 8021q module: with ``vlan_filtering`` on, each port carries the VLANs it is
-a member of, and an untagged PVID member is an access port. The veth-bridge steps
+pipework refuses ``@VID`` on a Linux bridge. The bridge can do it itself, with no
+sub-interfaces: with ``vlan_filtering`` on, each port carries the VLANs it is a
+member of, and an untagged PVID member is an access port. (The kernel needs
+CONFIG_BRIDGE_VLAN_FILTERING, which depends on 8021q: without it the
+``vlan_filtering 1`` step answers "Operation not supported" and the attachment
+rolls back.) The veth-bridge steps
 (``netwrap.kinds.veth_bridge``) plus, after the port joins:
 
     ip link set br0 type bridge vlan_filtering 1
