@@ -75,16 +75,22 @@ def _host_link(ctx: Context, req):
         found = [link for link in links.values() if (link.mac or "").lower() == req.host_mac]
         if not found:
             raise NetwrapError(f"no host interface has the MAC address {req.host_mac}")
-        return found[0].name, found[0]
-    return req.host_if, links.get(req.host_if)
+        return found[0].name, found[0], links
+    return req.host_if, links.get(req.host_if), links
 
 
 def _attach(ctx: Context, req) -> int:
     from netwrap import attach, pipework, requests
     from netwrap.records import replace
 
-    name, link = _host_link(ctx, req)
+    name, link, links = _host_link(ctx, req)
     kind = pipework.kind_for(replace(req, host_if=name) if req.host_mac else req, link)
+    sub = links.get(f"{name}.{req.vlan}") if kind == "vlan" else None
+    if sub is not None:  # PARENT.VID is there (another container's VLAN): as pipework,
+        if sub.kind != "vlan":  # use it: the attachment is a macvlan on it
+            raise NetwrapError(f"{name}.{req.vlan} already exists but is not a VLAN "
+                               "sub-interface")
+        kind, name = "macvlan", sub.name
     if kind in NOT_YET:
         raise NetwrapError(f"pipework {name}: {NOT_YET[kind]} are not supported by "
                            "netwrap pipework yet")

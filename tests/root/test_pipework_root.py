@@ -119,8 +119,9 @@ def test_vlans_on_a_bridge_port_separate_sandboxes(lab, sandboxes, nw):
     by_port = {row["ifname"]: sorted(v["vlan"] for v in row["vlans"]) for row in vlans
                if row["ifname"] != br}
     assert sorted(by_port.values()) == [[10], [10], [20]]
-    assert pings(apid, "198.51.100.22")
-    assert not pings(apid, "198.51.100.23")  # same subnet, other VLAN: not reachable
+    assert pings(apid, "198.51.100.22") and pings(bpid, "198.51.100.21")
+    # same subnet, other VLAN: not reachable either way
+    assert not pings(apid, "198.51.100.23") and not pings(cpid, "198.51.100.21")
     for name in (a, b, c):
         nw("--host-netns", lab, "nic", "del", name, check=True)
     vlans = json.loads(sh("ip", "netns", "exec", lab, "bridge", "-j", "vlan", "show"))
@@ -143,4 +144,9 @@ def test_vlan_subinterface_on_a_physical_parent(parent, sandboxes, nw):
     assert link["linkinfo"]["info_kind"] == "macvlan"
     sub = json.loads(sh("ip", "-n", lab, "-j", "-d", "link", "show", "p0.5"))[0]
     assert sub["linkinfo"]["info_data"]["id"] == 5
-    nw("--host-netns", lab, "nic", "del", a, check=True)
+    # the second on the same VLAN finds PARENT.VID there (pipework reuses it)
+    nw("--host-netns", lab, "pipework", "p0", b, "198.51.100.32/24", "@5", check=True)
+    assert pings(apid, "198.51.100.32")
+    for name in (a, b):
+        nw("--host-netns", lab, "nic", "del", name, check=True)
+    assert ": eth1" not in inside(bpid, "ip", "-o", "link")
