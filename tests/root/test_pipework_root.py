@@ -150,3 +150,45 @@ def test_vlan_subinterface_on_a_physical_parent(parent, sandboxes, nw):
     for name in (a, b):
         nw("--host-netns", lab, "nic", "del", name, check=True)
     assert ": eth1" not in inside(bpid, "ip", "-o", "link")
+
+
+def test_dry_run_goldens_for_both_vlan_kinds(lab, sandboxes, nw):
+    """Exact plans, printed without running (this kernel can print what it cannot do)."""
+    sh("ip", "-n", lab, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
+    sh("ip", "-n", lab, "link", "add", "brv", "type", "bridge")
+    name, pid = sandboxes()
+    ns = f"nw-{name}"
+    sub = nw("--host-netns", lab, "--dry-run", "pipework", "p0", name,
+             "198.51.100.5/24@198.51.100.1", "@5", check=True).stdout
+    tmp = sub.split(" name ")[2].split()[0]  # the temporary name netwrap picked (vg...)
+    assert tmp.startswith("vg") and len(tmp) == 12
+    assert sub == f"""\
+mkdir -p /var/run/netns
+ln -s /proc/{pid}/ns/net /var/run/netns/{ns}
+ip netns exec {lab} ip link add link p0 name p0.5 type vlan id 5
+ip netns exec {lab} ip link set p0.5 up
+ip netns exec {lab} ip link add link p0.5 name {tmp} type macvlan mode bridge
+ip netns exec {lab} ip link set {tmp} netns {ns}
+ip netns exec {ns} ip link set {tmp} name eth1
+ip netns exec {ns} ip addr add 198.51.100.5/24 dev eth1
+ip netns exec {ns} ip link set eth1 up
+ip netns exec {ns} ip route add default via 198.51.100.1
+rm /var/run/netns/{ns}
+"""
+    port = nw("--host-netns", lab, "--bridge-tool", "ip", "--dry-run", "pipework", "brv", "-l",
+              "vhost5", name, "198.51.100.5/24", "@5", check=True).stdout
+    assert port == f"""\
+mkdir -p /var/run/netns
+ln -s /proc/{pid}/ns/net /var/run/netns/{ns}
+ip netns exec {lab} ip link add name vhost5 type veth peer name {tmp}
+ip netns exec {lab} ip link set vhost5 up
+ip netns exec {lab} ip link set vhost5 master brv
+ip netns exec {lab} ip link set brv type bridge vlan_filtering 1
+ip netns exec {lab} bridge vlan add dev vhost5 vid 5 pvid untagged
+ip netns exec {lab} bridge vlan del dev vhost5 vid 1
+ip netns exec {lab} ip link set {tmp} netns {ns}
+ip netns exec {ns} ip link set {tmp} name eth1
+ip netns exec {ns} ip addr add 198.51.100.5/24 dev eth1
+ip netns exec {ns} ip link set eth1 up
+rm /var/run/netns/{ns}
+"""
