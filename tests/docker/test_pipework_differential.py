@@ -39,7 +39,10 @@ def world(docker_ready, lab):
     def container() -> tuple[str, str, int]:
         name = rand("nwc-")
         made.append(name)
-        cid = docker("run", "-d", "--name", name, IMAGE, "sleep", "1000").stdout.strip()
+        # IPv6 on (Docker turns it off inside by default) for the -a 6 cases
+        cid = docker("run", "-d", "--name", name, "--sysctl",
+                     "net.ipv6.conf.all.disable_ipv6=0", IMAGE, "sleep",
+                     "1000").stdout.strip()
         pid = int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
         return name, cid, pid
 
@@ -86,9 +89,26 @@ def host_side(lab: str) -> dict:
                   for r in rows if r["ifname"] not in ("lo", "p0", "p1"))
 
 
-def run_script(lab: str, args: list[str]) -> subprocess.CompletedProcess:
+def run_script(lab: str, args: list[str], path: str | None = None
+               ) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": path} if path else None
     return subprocess.run(["ip", "netns", "exec", lab, "bash", SCRIPT, *args],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+@pytest.fixture(scope="module")
+def path_without_busybox(tmp_path_factory):
+    """A PATH like this one without busybox: with it, the script adds IPv6 addresses
+    with a broadcast from ``busybox ipcalc -b``, which takes only IPv4 and so fails."""
+    bin_dir = tmp_path_factory.mktemp("nobusybox")
+    for d in os.environ.get("PATH", os.defpath).split(":"):
+        if not os.path.isdir(d):
+            continue
+        for entry in os.listdir(d):
+            full, link = os.path.join(d, entry), bin_dir / entry
+            if entry != "busybox" and os.access(full, os.X_OK) and not link.exists():
+                link.symlink_to(full)
+    return str(bin_dir)
 
 
 def without_mac(state: dict, keep: bool) -> dict:
@@ -125,6 +145,10 @@ CASES = [
     ("macvlan-mac-host", ["mac:{p0mac}", "{c}", "198.51.100.20/24"], False),
     ("macvlan-mtu", ["p1400", "{c}", "198.51.100.21/24@198.51.100.1"], False),
     ("bridge-gw-twice-at", ["{br}", "{c}", "198.51.100.22/24@198.51.100.1@x"], False),
+    ("bridge-a6", ["{br}", "-a", "6", "{c}", "2001:db8::5/64"], False),
+    ("bridge-a6+gw", ["{br}", "-i", "eth6", "-a", "6", "{c}", "2001:db8::6/64@2001:db8::1"],
+     False),
+    ("macvlan-a6", ["p0", "-a", "6", "{c}", "2001:db8::7/64", "U:six"], True),
 ]
 
 
@@ -160,7 +184,7 @@ def prepare(world: dict, case: str) -> None:
 
 
 @pytest.mark.parametrize("case, args, mac_given", CASES, ids=[c[0] for c in CASES])
-def test_same_state_as_the_script(world, case, args, mac_given):
+def test_same_state_as_the_script(world, path_without_busybox, case, args, mac_given):
     lab = world["lab"]
     prepare(world, case)
     # the script, on container A
@@ -169,7 +193,9 @@ def test_same_state_as_the_script(world, case, args, mac_given):
     newbr = rand("br")
     host_before = host_side(lab)
     nw_args = fill(args, world, b_name, b_cid, newbr)
-    proc = run_script(lab, fill(args, world, a_name, a_cid, newbr))
+    path = path_without_busybox if "-a" in args and args[args.index("-a") + 1] == "6" \
+        else None
+    proc = run_script(lab, fill(args, world, a_name, a_cid, newbr), path)
     assert proc.returncode == 0, proc.stderr
     by_script, host_script = inside(a_pid), host_side(lab)
     # what the script made on the host goes, so both runs start from the same host
@@ -224,3 +250,70 @@ def test_bad_input_both_fail_netwrap_with_one_line_and_nothing_changed(world, ca
     assert proc.returncode == status, proc.stderr
     assert proc.stderr.startswith("netwrap: error: ") and proc.stderr.count("\n") == 1
     assert inside(pid) == before and host_side(lab) == host_before
+
+
+def test_ipv6_where_the_script_fails_half_way(world):
+    """With busybox installed (it is here) the script's ``-a 6`` fails after moving the
+    interface in: it leaves a down eth1 without an address inside and its veth on the
+    host. netwrap makes the attachment, and nothing is left after nic del."""
+    lab = world["lab"]
+    a_name, a_cid, a_pid = world["container"]()
+    b_name, b_cid, b_pid = world["container"]()
+    host_before, b_before = host_side(lab), inside(b_pid)
+    args = [world["br"], "-a", "6", "{c}", "2001:db8::9/64"]
+    proc = run_script(lab, fill(args, world, a_name, a_cid, ""))
+    assert proc.returncode != 0 and "ipcalc" in proc.stderr
+    debris = inside(a_pid)["links"]
+    assert debris["eth1"]["addrs"] == [] and not debris["eth1"]["up"]
+    assert host_side(lab) != host_before  # its veth stayed on the host
+    proc = run_netwrap("--host-netns", lab, "pipework", *fill(args, world, b_name, b_cid, ""))
+    assert proc.returncode == 0, proc.stderr
+    made = inside(b_pid)["links"]["eth1"]
+    assert made["addrs"] == ["2001:db8::9/64"] and made["up"]
+    run_netwrap("--host-netns", lab, "nic", "del", b_name, check=True)
+    assert inside(b_pid) == b_before
+
+
+SUBCOMMANDS = [
+    ("route-add", ["route", "{c}", "add", "10.9.0.0/16", "via", "198.51.100.1"]),
+    ("route-replace-dev", ["route", "{c}", "replace", "203.0.113.0/24", "dev", "eth1"]),
+    ("rule-add", ["rule", "{c}", "add", "from", "198.51.100.5", "table", "7"]),
+    ("tc-tbf", ["tc", "{c}", "qdisc", "add", "dev", "eth1", "root", "tbf", "rate", "1mbit",
+                "burst", "32kbit", "latency", "400ms"]),
+    ("tc-htb", ["tc", "{c}", "qdisc", "add", "dev", "eth1", "root", "handle", "1:", "htb",
+                "default", "10"]),
+]
+
+
+def qdiscs(pid: int) -> list:
+    rows = json.loads(sh("nsenter", "-t", str(pid), "-n", "tc", "-j", "qdisc", "show", "dev",
+                         "eth1"))
+    # the kernel numbers an unnamed qdisc itself (8001:, 8002:, ...): the handle counts
+    # only where one was given; direct_packets_stat is a packet counter
+    return [{"kind": r.get("kind"), "root": r.get("root"),
+             "handle": r.get("handle") if not r.get("handle", "").startswith("800") else None,
+             "options": {k: v for k, v in (r.get("options") or {}).items()
+                         if k != "direct_packets_stat"}} for r in rows]
+
+
+@pytest.mark.parametrize("case, args", SUBCOMMANDS, ids=[c[0] for c in SUBCOMMANDS])
+def test_route_rule_tc_same_as_the_script(world, case, args):
+    lab = world["lab"]
+    a_name, a_cid, a_pid = world["container"]()
+    b_name, b_cid, b_pid = world["container"]()
+    attach = [world["br"], "{c}", "198.51.100.5/24@198.51.100.1"]
+    assert run_script(lab, fill(attach, world, a_name, a_cid, "")).returncode == 0
+    run_netwrap("--host-netns", lab, "pipework", *fill(attach, world, b_name, b_cid, ""),
+                check=True)
+    proc = run_script(lab, fill(args, world, a_name, a_cid, ""))
+    assert proc.returncode == 0, proc.stderr
+    proc = run_netwrap("--host-netns", lab, "pipework", *fill(args, world, b_name, b_cid, ""))
+    assert proc.returncode == 0, proc.stderr
+    assert without_mac(inside(b_pid), False) == without_mac(inside(a_pid), False)
+    assert qdiscs(b_pid) == qdiscs(a_pid)
+    # the same command again fails in both (the kernel answers "File exists") except
+    # ip route replace, which both repeat harmlessly
+    again_script = run_script(lab, fill(args, world, a_name, a_cid, "")).returncode
+    again_netwrap = run_netwrap("--host-netns", lab, "pipework",
+                                *fill(args, world, b_name, b_cid, "")).returncode
+    assert (again_script == 0) == (again_netwrap == 0)
