@@ -43,13 +43,20 @@ def cmd_pipework(ctx: Context, args) -> int:
 
 
 def _wait(ifname: str) -> int:
-    """``pipework --wait``, run inside a container: wait until IFNAME is there."""
-    import os
+    """``pipework --wait``, run inside a container: wait until IFNAME is there.
+
+    Asked of the kernel in this process's own netns (``if_nametoindex``), not read from
+    /sys/class/net, which shows the netns of whoever mounted /sys: so it also works
+    under ``nsenter -t PID -n``."""
+    import socket
     import time
 
-    while not os.path.exists(f"/sys/class/net/{ifname}"):
-        time.sleep(0.2)
-    return 0
+    while True:
+        try:
+            socket.if_nametoindex(ifname)
+            return 0
+        except OSError:
+            time.sleep(0.2)
 
 
 def _subcommand(ctx: Context, req) -> int:

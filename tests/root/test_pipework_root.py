@@ -192,3 +192,24 @@ ip netns exec {ns} ip addr add 198.51.100.5/24 dev eth1
 ip netns exec {ns} ip link set eth1 up
 rm /var/run/netns/{ns}
 """
+
+
+def test_wait_returns_once_the_interface_is_there(lab, sandboxes, nw):
+    import sys
+
+    from conftest import LAUNCHER, LIB
+
+    name, pid = sandboxes()
+    waiter = subprocess.Popen(["nsenter", "-t", str(pid), "-n", sys.executable, LAUNCHER,
+                               "pipework", "--wait", "-i", "eth1"],
+                              env={**os.environ, "PYTHONPATH": LIB})
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiter.wait(timeout=1)  # no eth1 yet: still waiting
+        nw("--host-netns", lab, "pipework", rand("br"), name, "198.51.100.40/24", check=True)
+        assert waiter.wait(timeout=10) == 0
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    nw("--host-netns", lab, "nic", "del", name, check=True)
