@@ -355,7 +355,10 @@ def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: boo
     ip6 = ("-6",) if ":" in rec.address else ()
     inner: list[Step] = []
     deleted_inside = rec.ifname in inside or rec.guest_ifname in inside
-    if rec.ifname in inside:
+    if rec.ifname in inside:  # first what netwrap pipework route/rule/tc added, newest first
+        inner += [Step(in_netns(tuple(argv), netns_name),
+                       f"remove what pipework {argv[1] if argv[0] == 'ip' else 'tc'} added")
+                  for argv in reversed(rec.extra.get("undo", []))]
         inner.append(Step(in_netns(("ip", "link", "del", rec.ifname), netns_name),
                           f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the host "
                           "goes with it, and so do the routes through it"))

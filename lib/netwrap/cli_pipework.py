@@ -60,15 +60,40 @@ def _wait(ifname: str) -> int:
 
 
 def _subcommand(ctx: Context, req) -> int:
-    """``pipework route|rule|tc GUEST ARGS``: the command in the target's netns."""
+    """``pipework route|rule|tc GUEST ARGS``: the command in the target's netns, its
+    undo kept in the record of the attachment it belongs to (``nic del`` runs it): the
+    one it names with ``dev IF``, else the target's only one."""
+    from netwrap import pipework, state
     from netwrap.netref import NetnsRef
     from netwrap.plan import Step
+    from netwrap.records import replace
 
     target = resolve_target(ctx, req.guest)
-    argv = ("ip", req.action, *req.args) if req.action != "tc" else ("tc", *req.args)
-    ctx.runner.run([Step(NetnsRef.pid(target.pid).run(argv),
+    guest = NetnsRef.pid(target.pid)
+    undo = pipework.undo_of(req)
+    ctx.runner.run([Step(guest.run(pipework.command_of(req)),
                          f"run {req.action} in {target.name}'s netns, as pipework does",
-                         key=f"pipework.{req.action}")])
+                         guest.run(undo) if undo else None, key=f"pipework.{req.action}")])
+    if ctx.dry_run or undo is None:
+        return 0
+    from netwrap.state import Identity
+
+    token, dev = Identity.of(target).token, pipework.device_of(req)
+    with state.lock():
+        recs = [r for r in state.list_attachments() if r.container.token == token]
+        mine = [r for r in recs if r.ifname == dev] if dev else recs
+        if len(mine) != 1:
+            ctx.warn(f"{req.action} not recorded: " + (
+                f"netwrap attached no {dev} to {target.name}" if dev else
+                f"{target.name} has {len(recs)} netwrap attachments; name one with dev IF")
+                + f"; undo it by hand: {' '.join(undo)}")
+            return 0
+        rec, done = mine[0], mine[0].extra.get("undo", [])
+        replaced = "replace" in req.args[:2]  # a repeated replace: one undo takes it away;
+        if replaced and list(undo) in done:  # a repeated rule add made a second rule
+            return 0
+        extra = {**rec.extra, "undo": [*done, list(undo)]}
+        state.record_attachment(replace(rec, extra=extra))
     return 0
 
 

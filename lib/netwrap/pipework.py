@@ -258,3 +258,37 @@ def kind_for(req: Request, link) -> str:
     if req.vlan is not None and not req.direct_phys:
         return "vlan"
     return "phys" if req.direct_phys else "macvlan"
+
+
+# -- route, rule, tc -----------------------------------------------------------------------
+
+_ADDS = ("add", "replace", "append", "prepend", "a", "change")
+
+
+def command_of(req: Request) -> tuple[str, ...]:
+    """The command ``pipework route|rule|tc GUEST ARGS`` runs in the guest's netns."""
+    return ("tc", *req.args) if req.action == "tc" else ("ip", req.action, *req.args)
+
+
+def undo_of(req: Request) -> tuple[str, ...] | None:
+    """The command that takes it away again (None when it adds nothing: del, show, ...):
+    ``route add ARGS`` -> ``ip route del ARGS``, ``rule add ARGS`` -> ``ip rule del
+    ARGS``, ``tc qdisc add ARGS`` -> ``tc qdisc del ARGS`` (also class and filter)."""
+    args = req.args
+    if req.action in ("route", "rule"):
+        if args and args[0] in _ADDS and args[0] != "change":
+            return ("ip", req.action, "del", *args[1:])
+        return None
+    if len(args) >= 2 and args[0] in ("qdisc", "class", "filter") and args[1] in _ADDS \
+            and args[1] != "change":
+        return ("tc", args[0], "del", *args[2:])
+    return None
+
+
+def device_of(req: Request) -> str | None:
+    """The interface ``dev IF`` names in the arguments, if any."""
+    args = list(req.args)
+    for i, word in enumerate(args[:-1]):
+        if word == "dev":
+            return args[i + 1]
+    return None

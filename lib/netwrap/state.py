@@ -159,7 +159,9 @@ ATTACHMENT_FIELDS = {
     "owner_start": S.optional(S.NUMBER),
     # a link kind other than veth-bridge, its mode and VLAN ID (macvlan and vlan: bridge
     # is the parent interface)
-    "extra": S.record({"kind": S.STR, "mode": S.optional(S.STR), "vlan": S.optional(S.INT)}),
+    # and what pipework route/rule/tc added in the target, as the argv that removes it
+    "extra": S.record({"kind": S.STR, "mode": S.optional(S.STR), "vlan": S.optional(S.INT),
+                       "undo": S.list_of(S.list_of(S.STR))}),
 }
 ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "bridge",
                        "address")

@@ -301,6 +301,7 @@ def test_route_rule_tc_same_as_the_script(world, case, args):
     lab = world["lab"]
     a_name, a_cid, a_pid = world["container"]()
     b_name, b_cid, b_pid = world["container"]()
+    b_before = inside(b_pid)
     attach = [world["br"], "{c}", "198.51.100.5/24@198.51.100.1"]
     assert run_script(lab, fill(attach, world, a_name, a_cid, "")).returncode == 0
     run_netwrap("--host-netns", lab, "pipework", *fill(attach, world, b_name, b_cid, ""),
@@ -317,3 +318,7 @@ def test_route_rule_tc_same_as_the_script(world, case, args):
     again_netwrap = run_netwrap("--host-netns", lab, "pipework",
                                 *fill(args, world, b_name, b_cid, "")).returncode
     assert (again_script == 0) == (again_netwrap == 0)
+    # nic del removes what the sub-command added (a rule outlives the interface) too
+    proc = run_netwrap("--host-netns", lab, "nic", "del", b_name)
+    assert proc.returncode == 0, proc.stderr
+    assert inside(b_pid) == b_before

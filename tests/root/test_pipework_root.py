@@ -213,3 +213,36 @@ def test_wait_returns_once_the_interface_is_there(lab, sandboxes, nw):
             waiter.kill()
             waiter.wait()
     nw("--host-netns", lab, "nic", "del", name, check=True)
+
+
+def test_route_rule_tc_are_recorded_on_their_attachment(lab, sandboxes, nw):
+    br = rand("br")
+    name, pid = sandboxes()
+    nw("--host-netns", lab, "pipework", br, name, "198.51.100.50/24", check=True)
+    nw("--host-netns", lab, "pipework", br, "-i", "eth2", name, "203.0.113.50/24", check=True)
+    # names its device: recorded on eth2's attachment, and nic del eth2 takes it away
+    nw("--host-netns", lab, "pipework", "tc", name, "qdisc", "add", "dev", "eth2", "root",
+       "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms", check=True)
+    nw("--host-netns", lab, "pipework", "rule", name, "add", "from", "203.0.113.50", "dev",
+       "eth2", "table", "9", check=True)
+    assert "203.0.113.50" in inside(pid, "ip", "rule")
+    plan = nw("--host-netns", lab, "--dry-run", "nic", "del", name, "--ifname", "eth2",
+              check=True).stdout
+    assert "ip rule del from 203.0.113.50 dev eth2 table 9\n" in plan
+    assert "tc qdisc del dev eth2 root tbf" in plan
+    assert plan.index("ip rule del") < plan.index("tc qdisc del") < plan.index("link del eth2")
+    nw("--host-netns", lab, "nic", "del", name, "--ifname", "eth2", check=True)
+    assert "203.0.113.50" not in inside(pid, "ip", "rule")
+    # no device named and two attachments: run, not recorded, and the user is told
+    proc = nw("--host-netns", lab, "pipework", "rule", name, "add", "from", "198.51.100.50",
+              "table", "8")
+    assert proc.returncode == 0 and "not recorded" not in proc.stderr  # one attachment left
+    nw("--host-netns", lab, "nic", "del", name, check=True)
+    assert "198.51.100.50" not in inside(pid, "ip", "rule")
+    nw("--host-netns", lab, "pipework", br, name, "198.51.100.50/24", check=True)
+    nw("--host-netns", lab, "pipework", br, "-i", "eth2", name, "203.0.113.50/24", check=True)
+    proc = nw("--host-netns", lab, "pipework", "rule", name, "add", "from", "198.51.100.51",
+              "table", "8")
+    assert proc.returncode == 0 and "not recorded" in proc.stderr
+    assert "ip rule del from 198.51.100.51 table 8" in proc.stderr
+    inside(pid, "ip", "rule", "del", "from", "198.51.100.51", "table", "8")

@@ -142,3 +142,29 @@ def test_kind_follows_what_the_host_interface_is(link, vlan, direct, kind):
 def test_a_missing_interface_that_is_no_bridge_name_is_refused():
     with pytest.raises(UsageError, match="do not know how to set up interface eno9"):
         pipework.kind_for(Request("attach", "eno9"), None)
+
+
+@pytest.mark.parametrize("argv, undo", [
+    (["route", "w", "add", "10.9.0.0/16", "via", "198.51.100.1"],
+     ("ip", "route", "del", "10.9.0.0/16", "via", "198.51.100.1")),
+    (["route", "w", "replace", "default", "dev", "eth1"],
+     ("ip", "route", "del", "default", "dev", "eth1")),
+    (["rule", "w", "add", "from", "198.51.100.5", "table", "7"],
+     ("ip", "rule", "del", "from", "198.51.100.5", "table", "7")),
+    (["tc", "w", "qdisc", "add", "dev", "eth1", "root", "tbf", "rate", "1mbit"],
+     ("tc", "qdisc", "del", "dev", "eth1", "root", "tbf", "rate", "1mbit")),
+    (["tc", "w", "class", "add", "dev", "eth1", "parent", "1:", "classid", "1:10", "htb"],
+     ("tc", "class", "del", "dev", "eth1", "parent", "1:", "classid", "1:10", "htb")),
+    (["route", "w", "del", "10.9.0.0/16"], None),
+    (["route", "w", "show"], None),
+    (["tc", "w", "qdisc", "show"], None),
+])
+def test_subcommand_undo(argv, undo):
+    req = parse(argv)
+    assert pipework.undo_of(req) == undo
+    assert pipework.command_of(req)[:2] in (("ip", argv[0]), ("tc", argv[2]))
+
+
+def test_device_named_in_the_arguments():
+    assert pipework.device_of(parse(["tc", "w", "qdisc", "add", "dev", "eth2", "root"])) == "eth2"
+    assert pipework.device_of(parse(["rule", "w", "add", "from", "198.51.100.5"])) is None
