@@ -359,9 +359,16 @@ def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: boo
         inner += [Step(in_netns(tuple(argv), netns_name),
                        f"remove what pipework {argv[1] if argv[0] == 'ip' else 'tc'} added")
                   for argv in reversed(rec.extra.get("undo", []))]
-        inner.append(Step(in_netns(("ip", "link", "del", rec.ifname), netns_name),
-                          f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the host "
-                          "goes with it, and so do the routes through it"))
+        if rec.extra.get("kind") == "phys":  # not ours to delete: given back to the host
+            from netwrap.kinds import phys
+
+            inner += [Step(in_netns(("ip", *line), netns_name),
+                           f"give {rec.bridge} back to the host") for line in phys.give_back(
+                               spec_of(rec), NetnsRef.host(rec.host_netns))]
+        else:
+            inner.append(Step(in_netns(("ip", "link", "del", rec.ifname), netns_name),
+                              f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the "
+                              "host goes with it, and so do the routes through it"))
     elif rec.guest_ifname in inside:
         inner.append(Step(in_netns(("ip", "link", "del", rec.guest_ifname), netns_name),
                           f"delete {rec.guest_ifname}, moved in but not yet renamed"))

@@ -23,7 +23,6 @@ from netwrap.errors import NetwrapError
 NOT_YET = {
     "ovs": "Open vSwitch bridges (ovs*)",
     "dummy": "dummy interfaces",
-    "phys": "--direct-phys",
 }
 
 
@@ -116,13 +115,19 @@ def _attach(ctx: Context, req) -> int:
     from netwrap.records import replace
 
     name, link, links = _host_link(ctx, req)
-    kind = pipework.kind_for(replace(req, host_if=name) if req.host_mac else req, link)
+    if req.direct_phys and link is None and req.host_if and not name.startswith(("br", "ovs")):
+        kind = "phys"  # gone from the host: moved in by an earlier run (the record says)
+    else:
+        kind = pipework.kind_for(replace(req, host_if=name) if req.host_mac else req, link)
     sub = links.get(f"{name}.{req.vlan}") if kind == "vlan" else None
     if sub is not None:  # PARENT.VID is there (another container's VLAN): as pipework,
         if sub.kind != "vlan":  # use it: the attachment is a macvlan on it
             raise NetwrapError(f"{name}.{req.vlan} already exists but is not a VLAN "
                                "sub-interface")
         kind, name = "macvlan", sub.name
+    if kind == "phys" and req.vlan is not None:
+        raise NetwrapError(f"pipework --direct-phys {name} ... @{req.vlan}: moving a VLAN "
+                           "sub-interface itself is not supported by netwrap pipework yet")
     if kind in NOT_YET:
         raise NetwrapError(f"pipework {name}: {NOT_YET[kind]} are not supported by "
                            "netwrap pipework yet")

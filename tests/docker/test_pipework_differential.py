@@ -82,11 +82,13 @@ def inside(pid: int) -> dict:
 
 
 def host_side(lab: str) -> dict:
-    """Per host interface other than the fixture's own: kind and master (names vary)."""
+    """Per host interface other than the fixture's own: kind and master (names vary);
+    and which of the fixture's p0/p1 are there (--direct-phys moves p0 away)."""
     rows = json.loads(sh("ip", "-n", lab, "-j", "-d", "link", "show"))
     return sorted(json.dumps({"kind": r.get("linkinfo", {}).get("info_kind"),
                               "master": r.get("master"), "mtu": r["mtu"]})
-                  for r in rows if r["ifname"] not in ("lo", "p0", "p1"))
+                  for r in rows if r["ifname"] not in ("lo", "p0", "p1")) + sorted(
+        r["ifname"] for r in rows if r["ifname"] in ("p0", "p1"))
 
 
 def run_script(lab: str, args: list[str], path: str | None = None
@@ -149,6 +151,9 @@ CASES = [
     ("bridge-a6+gw", ["{br}", "-i", "eth6", "-a", "6", "{c}", "2001:db8::6/64@2001:db8::1"],
      False),
     ("macvlan-a6", ["p0", "-a", "6", "{c}", "2001:db8::7/64", "U:six"], True),
+    ("direct-phys", ["--direct-phys", "p0", "{c}", "198.51.100.23/24@198.51.100.1"], False),
+    ("direct-phys-ifname-mac", ["--direct-phys", "p0", "-i", "eth8", "{c}",
+                                "203.0.113.23/24", "02:00:00:00:00:17"], True),
 ]
 
 
@@ -202,10 +207,16 @@ def test_same_state_as_the_script(world, path_without_busybox, case, args, mac_g
     for row in json.loads(sh("ip", "-n", lab, "-j", "link", "show")):
         if row["ifname"].startswith(("veth", "nwlocal")) or row["ifname"] == newbr:
             sh("ip", "-n", lab, "link", "del", row["ifname"])
-    assert host_side(lab) == host_before
     ifname = args[args.index("-i") + 1] if "-i" in args else "eth1"
-    if ifname in by_script["links"]:  # a macvlan: its MAC would clash with B's on p0
+    if "--direct-phys" in args:  # the script moved p0 itself in: give it back for B
+        a_ns = ("nsenter", "-t", str(a_pid), "-n", "ip", "link", "set")
+        sh(*a_ns, ifname, "down")
+        sh(*a_ns, ifname, "name", "p0")
+        sh(*a_ns, "p0", "netns", lab)
+        sh("ip", "-n", lab, "link", "set", "p0", "up")
+    elif ifname in by_script["links"]:  # a macvlan: its MAC would clash with B's on p0
         sh("nsenter", "-t", str(a_pid), "-n", "ip", "link", "del", ifname, check=False)
+    assert host_side(lab) == host_before
     # netwrap, on container B
     b_before = inside(b_pid)
     proc = run_netwrap("--host-netns", lab, "pipework", *nw_args)
@@ -225,6 +236,8 @@ def test_same_state_as_the_script(world, path_without_busybox, case, args, mac_g
     assert inside(b_pid) == b_before
     if case.startswith("new-bridge"):
         sh("ip", "-n", lab, "link", "del", newbr)
+    if "--direct-phys" in args:  # given back down, as moving a link leaves it
+        sh("ip", "-n", lab, "link", "set", "p0", "up")
     assert host_side(lab) == host_before
 
 

@@ -246,3 +246,21 @@ def test_route_rule_tc_are_recorded_on_their_attachment(lab, sandboxes, nw):
     assert proc.returncode == 0 and "not recorded" in proc.stderr
     assert "ip rule del from 198.51.100.51 table 8" in proc.stderr
     inside(pid, "ip", "rule", "del", "from", "198.51.100.51", "table", "8")
+
+
+def test_direct_phys_moves_the_interface_in_and_nic_del_gives_it_back(parent, sandboxes, nw):
+    lab = parent
+    sh("ip", "-n", lab, "addr", "add", "198.51.100.1/24", "dev", "p1")
+    name, pid = sandboxes()
+    nw("--host-netns", lab, "pipework", "--direct-phys", "p0", name,
+       "198.51.100.60/24@198.51.100.1", check=True)
+    lab_links = {r["ifname"] for r in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))}
+    assert lab_links == {"lo", "p1"}  # p0 itself left the host
+    assert pings(pid, "198.51.100.1")
+    again = nw("--host-netns", lab, "pipework", "--direct-phys", "p0", name,
+               "198.51.100.60/24@198.51.100.1", check=True)
+    assert "nothing to do" in again.stdout
+    nw("--host-netns", lab, "nic", "del", name, check=True)
+    assert ": eth1" not in inside(pid, "ip", "-o", "link")
+    back = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "p0"))[0]
+    assert back["ifname"] == "p0" and back["mtu"] == 1400  # the same interface, given back

@@ -28,7 +28,7 @@ from netwrap.records import Frozen
 
 # kind name -> module in this package
 KINDS = {"veth-bridge": "veth_bridge", "macvlan": "macvlan", "vlan": "vlan",
-         "bridge-vlan": "bridge_vlan"}
+         "bridge-vlan": "bridge_vlan", "phys": "phys"}
 
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"
 
