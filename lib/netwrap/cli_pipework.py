@@ -67,7 +67,7 @@ def _subcommand(ctx: Context, req) -> int:
     from netwrap.plan import Step
     from netwrap.records import replace
 
-    target = resolve_target(ctx, req.guest)
+    target = _guest(ctx, req.guest)
     guest = NetnsRef.pid(target.pid)
     undo = pipework.undo_of(req)
     ctx.runner.run([Step(guest.run(pipework.command_of(req)),
@@ -94,6 +94,32 @@ def _subcommand(ctx: Context, req) -> int:
         extra = {**rec.extra, "undo": [*done, list(undo)]}
         state.record_attachment(replace(rec, extra=extra))
     return 0
+
+
+def _guest(ctx: Context, text: str):
+    """The guest: a container, sandbox or PID (``netwrap.targets``), or else a netns
+    name under /var/run/netns, reached through the first process living in it."""
+    import os
+
+    try:
+        return resolve_target(ctx, text)
+    except NetwrapError:
+        from netwrap import netns
+
+        path = netns.path(text) if "/" not in text and text not in (".", "..") else None
+        if not path or not os.path.exists(path):
+            raise
+    want = os.stat(path)
+    for entry in sorted((e for e in os.listdir("/proc") if e.isdigit()), key=int):
+        try:
+            st = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:
+            continue
+        if (st.st_ino, st.st_dev) == (want.st_ino, want.st_dev):
+            return resolve_target(ctx, entry)
+    raise NetwrapError(f'netns "{text}" has no process in it: netwrap attaches to a '
+                       "process's netns (start one there, e.g. ip netns exec "
+                       f"{text} sleep infinity)")
 
 
 def _host_link(ctx: Context, req):
@@ -131,7 +157,7 @@ def _attach(ctx: Context, req) -> int:
     if kind in NOT_YET:
         raise NetwrapError(f"pipework {name}: {NOT_YET[kind]} are not supported by "
                            "netwrap pipework yet")
-    target = resolve_target(ctx, req.guest)
+    target = _guest(ctx, req.guest)
     nic = requests.nic_add(
         bridge=name, ip=str(req.address),
         gateway=str(req.gateway) if req.gateway is not None else None,

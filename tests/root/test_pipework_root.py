@@ -264,3 +264,25 @@ def test_direct_phys_moves_the_interface_in_and_nic_del_gives_it_back(parent, sa
     assert ": eth1" not in inside(pid, "ip", "-o", "link")
     back = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "p0"))[0]
     assert back["ifname"] == "p0" and back["mtu"] == 1400  # the same interface, given back
+
+
+def test_guest_given_as_a_netns_name(lab, nw):
+    guest = rand("nwg-")
+    sh("ip", "netns", "add", guest)
+    try:
+        proc = nw("--host-netns", lab, "pipework", rand("br"), guest, "198.51.100.70/24")
+        assert proc.returncode == 1 and "has no process in it" in proc.stderr
+        sleeper = subprocess.Popen(["ip", "netns", "exec", guest, "sleep", "60"])
+        try:
+            out = nw("--host-netns", lab, "pipework", rand("br"), guest, "198.51.100.70/24",
+                     check=True).stdout
+            assert f"nic del {sleeper.pid} " in out  # the process it went through
+            addrs = sh("ip", "-n", guest, "-br", "addr", "show", "eth1")
+            assert "198.51.100.70/24" in addrs
+            nw("--host-netns", lab, "nic", "del", str(sleeper.pid), check=True)
+            assert "eth1" not in sh("ip", "-n", guest, "-o", "link")
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+    finally:
+        sh("ip", "netns", "del", guest, check=False)
