@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import subprocess
 
 import pytest
 
@@ -86,3 +87,34 @@ def test_wrong_parent_and_missing_parent_fail_cleanly(parent, sandboxes):
                                        guest_ifname="mvtmp9"))
     assert set(observe.links(runner, NetnsRef.host(lab))) == {"lo", "p0", "p1"}
     assert "eth1" not in observe.links(runner, NetnsRef.pid(pid))
+
+
+def ping(pid: int, address: str) -> bool:
+    return subprocess.run(["nsenter", "-t", str(pid), "-n", "ping", "-c", "1", "-W", "1",
+                           address], capture_output=True).returncode == 0
+
+
+def test_modes_as_the_kernel_defines_them(parent, sandboxes):
+    """private: two macvlans on one parent cannot talk; passthru: only one per parent."""
+    lab, runner = parent, Runner()
+    host = NetnsRef.host(lab)
+    (_, a), (_, b) = sandboxes(), sandboxes()
+    runner.run(macvlan.walkthrough(spec("eth1", "198.51.100.41/24", "private"), host,
+                                   NetnsRef.pid(a), guest_ifname="mvp1"))
+    runner.run(macvlan.walkthrough(spec("eth1", "198.51.100.42/24", "private"), host,
+                                   NetnsRef.pid(b), guest_ifname="mvp2"))
+    seen = json.loads(sh("nsenter", "-t", str(a), "-n", "ip", "-j", "-d", "link", "show",
+                         "eth1"))[0]
+    assert seen["linkinfo"]["info_data"]["mode"] == "private"
+    assert not ping(a, "198.51.100.42")
+    for pid in (a, b):
+        sh("nsenter", "-t", str(pid), "-n", "ip", "link", "del", "eth1")
+    runner.run(macvlan.walkthrough(spec("eth1", "198.51.100.43/24", "passthru"), host,
+                                   NetnsRef.pid(a), guest_ifname="mvp3"))
+    from netwrap.errors import CommandError
+
+    with pytest.raises(CommandError):  # the parent is taken: rolled back
+        runner.run(macvlan.walkthrough(spec("eth1", "198.51.100.44/24", "passthru"), host,
+                                       NetnsRef.pid(b), guest_ifname="mvp4"))
+    assert set(observe.links(runner, host)) == {"lo", "p0", "p1"}
+    assert "eth1" not in observe.links(runner, NetnsRef.pid(b))
