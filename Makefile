@@ -15,10 +15,30 @@ TEST_DEBS := $(DEMO_DEBS) busybox-static iptables docker.io containernetworking-
 $(BIN)/netwrap: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,docs]'
 	touch $@
 
-install: $(BIN)/netwrap
+# The man page (generated from the parser) and bash/zsh completion (argcomplete),
+# installed beside the venv's netwrap; README says how to use them.
+SHARE := $(VENV)/share
+MANPAGE := $(SHARE)/man/man1/netwrap.1
+BASH_COMPLETION := $(SHARE)/bash-completion/completions/netwrap
+ZSH_COMPLETION := $(SHARE)/zsh/site-functions/_netwrap
+
+$(MANPAGE): $(BIN)/netwrap $(wildcard lib/netwrap/cli*.py lib/netwrap/show.py)
+	mkdir -p $(dir $@)
+	PYTHONPATH=lib $(BIN)/argparse-manpage --module netwrap.cli --function build_parser \
+	  --project-name netwrap --prog netwrap --output $@
+
+$(BASH_COMPLETION): $(BIN)/netwrap
+	mkdir -p $(dir $@)
+	$(BIN)/register-python-argcomplete netwrap > $@
+
+$(ZSH_COMPLETION): $(BIN)/netwrap
+	mkdir -p $(dir $@)
+	$(BIN)/register-python-argcomplete --shell zsh netwrap > $@
+
+install: $(BIN)/netwrap $(MANPAGE) $(BASH_COMPLETION) $(ZSH_COMPLETION)
 
 debs-demo:
 	scripts/apt-deps.sh $(DEMO_DEBS)
@@ -29,9 +49,14 @@ debs-test:
 demo: debs-demo install
 	$(BIN)/netwrap demo
 
+# The tests keep their state in a run dir of their own; the run ends by checking that the
+# machine's /run/netwrap, /var/run/netns, links and sandbox processes are as before it
+# (scripts/leftovers.sh): a run that leaves anything, or removes anything, fails.
 test: debs-test install
 	$(BIN)/ruff check lib tests bench netwrap.py
-	scripts/with-docker.sh $(BIN)/python -m pytest -q -p no:cacheprovider tests
+	@before=$$(mktemp); scripts/leftovers.sh snapshot >"$$before"; \
+	scripts/with-docker.sh $(BIN)/python -m pytest -q -p no:cacheprovider tests; status=$$?; \
+	scripts/leftovers.sh compare "$$before" || status=1; rm -f "$$before"; exit $$status
 
 test-unit: install
 	$(BIN)/python -m pytest -q -m "not root and not docker" tests

@@ -1,4 +1,4 @@
-"""Attachments: ``nic add``/``nic del``/``gc`` and ``bridge add/del`` made safe to trust.
+"""Attaching: ``nic add`` made safe to trust (``nic del`` is ``netwrap.detach``).
 
 Around a pure plan builder (``netwrap.nic.add_plan`` by default) this module does
 everything that makes a change all-or-nothing, exactly undoable and safe to run
@@ -9,12 +9,6 @@ twice or twenty times at once:
    alive and not the host, bridge there, names free, an existing record);
 3. write the state record (status ``adding``), run the plan through the runner
    (which rolls back on any failure or SIGINT/SIGTERM), then mark it ``ok``.
-
-``nic del`` builds its plan from the record and from what is there now, so it
-also cleans up after a run that was killed half-way:
-
-    ip netns exec nw-web ip link del eth1
-    ip netns exec nw-web ip route add default via 203.0.113.1 dev eth0
 
 Another plan builder (one that starts fewer processes) reuses all of this:
 
@@ -28,13 +22,12 @@ the steps, like ``nic.add_plan``. ``ctx`` is anything with ``runner``,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
-from netwrap import netns, nic, observe, query, state
+from netwrap import detach, netns, nic, observe, query, state
 from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.netref import NetnsRef
-from netwrap.plan import Step, host_step, in_netns
+from netwrap.plan import Step
 from netwrap.records import Record, replace
 from netwrap.state import Attachment, Identity
 from netwrap.targets import Target, check_not_host
@@ -75,15 +68,6 @@ class AddResult(Record):
 
 # -- helpers -------------------------------------------------------------------------
 
-def _check_host_ns(host_ns: str | None) -> None:
-    if host_ns and not os.path.exists(netns.path(host_ns)):
-        raise NetwrapError(f'host netns "{host_ns}" does not exist in {netns.NETNS_DIR}')
-
-
-def _can_ask(target: Target) -> bool:
-    return target.exists and os.geteuid() == 0
-
-
 def fill_request(req: nic.NicRequest, target: Target, netns_name: str) -> nic.NicRequest:
     """Put in the PID, the netns name and the generated veth names (stable per container)."""
     token = Identity.of(target).token if target.exists else f"{target.pid}:None"
@@ -95,7 +79,7 @@ def fill_request(req: nic.NicRequest, target: Target, netns_name: str) -> nic.Ni
 def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
     """Ask the kernel what the pre-flight needs (read-only; also under --dry-run as root)."""
     facts = Facts()
-    if not _can_ask(target):
+    if not detach.can_ask(target):
         if ctx.dry_run and target.exists:
             ctx.warn("not root: cannot look inside the target; assuming it has a default route")
         return facts
@@ -209,11 +193,6 @@ def _in_place(ctx, rec: Attachment, target: Target) -> bool:
     return not reconcile.check(spec, Observed(host, inside, default))
 
 
-def _describe(rec: Attachment) -> str:
-    gw = f" via {rec.gateway}" if rec.gateway else ""
-    return f"{rec.ifname} {rec.address} on {rec.bridge}{gw}"
-
-
 # -- nic add ---------------------------------------------------------------------------
 
 def add(ctx, req: nic.NicRequest, target: Target, *, replace_existing: bool = False,
@@ -239,7 +218,7 @@ def add(ctx, req: nic.NicRequest, target: Target, *, replace_existing: bool = Fa
                             old_default=facts.old_default, netns_exists=netns_exists)
         ctx.runner.run(plan)
         return AddResult(None, plan)
-    _check_host_ns(ctx.host_ns)
+    netns.require_lab(ctx.host_ns)
     with state.lock():
         return _add_locked(ctx, req, target, replace_existing, plan_builder)
 
@@ -266,14 +245,14 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
         if not replace_existing:
             why = {"interrupted": "an earlier nic add of it was interrupted",
                    "failed": "an earlier nic add of it failed and was not fully undone"
-                   }.get(st, f"netwrap already attached it as {_describe(old)}")
+                   }.get(st, f"netwrap already attached it as {detach.describe(old)}")
             raise NetwrapError(f"{target.name} already has {req.ifname}: {why}; add "
                                f"--replace to replace it, or run: netwrap nic del "
                                f"{target.name} --ifname {req.ifname}")
         br = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns)).get(req.bridge)
         if br is None or br.kind != "bridge":  # the commonest reason to fail: ask first
             preflight(ctx, req, target, Facts(bridge=br, asked=True))
-        _remove_locked(ctx, old, target, None)
+        detach._remove_locked(ctx, old, target, None)
         replaced = old
         name, netns_exists = netns.name_for(target, req.netns_name or None)
     try:
@@ -299,9 +278,9 @@ def _put_back(ctx, old: Attachment, target: Target) -> str:
     try:
         _add_locked(old_ctx, req, target, False, nic.add_plan)
     except NetwrapError as exc:
-        return f"the old {_describe(old)} was removed (--replace) and could not be put " \
+        return f"the old {detach.describe(old)} was removed (--replace) and could not be put " \
                f"back: {exc}"
-    return f"the old {_describe(old)} was put back"
+    return f"the old {detach.describe(old)} was put back"
 
 
 def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> AddResult:
@@ -334,244 +313,3 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
     with Transaction(ctx.runner, intent, lock=True) as txn:
         txn.run(plan)
     return AddResult(ok, plan, replaced=replaced)
-
-
-# -- nic del ---------------------------------------------------------------------------
-
-def _same_route(a: dict | None, b: dict | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return all(a.get(k) == b.get(k) for k in ("gateway", "dev", "metric"))
-
-
-def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: bool,
-                inside: set[str], host_links: set[str], current_default: dict | None
-                ) -> list[Step]:
-    """Undo ``rec`` from what is there now (pure). Safe after a run killed half-way.
-
-    ``inside`` and ``host_links`` are the interface names in the container and on the
-    host side; ``current_default`` the container's default route now.
-    """
-    ip6 = ("-6",) if ":" in rec.address else ()
-    inner: list[Step] = []
-    deleted_inside = rec.ifname in inside or rec.guest_ifname in inside
-    if rec.ifname in inside:  # first what netwrap pipework route/rule/tc added, newest first
-        inner += [Step(in_netns(tuple(argv), netns_name),
-                       f"remove what pipework {argv[1] if argv[0] == 'ip' else 'tc'} added")
-                  for argv in reversed(rec.extra.get("undo", []))]
-        if rec.extra.get("kind") == "phys":  # not ours to delete: given back to the host
-            from netwrap.kinds import phys
-
-            inner += [Step(in_netns(("ip", *line), netns_name),
-                           f"give {rec.bridge} back to the host") for line in phys.give_back(
-                               spec_of(rec), NetnsRef.host(rec.host_netns))]
-        else:
-            inner.append(Step(in_netns(("ip", "link", "del", rec.ifname), netns_name),
-                              f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the "
-                              "host goes with it, and so do the routes through it"))
-    elif rec.guest_ifname in inside:
-        inner.append(Step(in_netns(("ip", "link", "del", rec.guest_ifname), netns_name),
-                          f"delete {rec.guest_ifname}, moved in but not yet renamed"))
-    gone_with_it = {rec.ifname, rec.guest_ifname}
-    if rec.replaced_default and (current_default is None
-                                 or current_default.get("dev") in gone_with_it) \
-            and not _same_route(current_default, rec.replaced_default):
-        inner.append(Step(
-            in_netns(("ip", *ip6, "route", "add",
-                      *nic.default_route_args(rec.replaced_default)), netns_name),
-            "put back the default route nic add replaced"))
-    steps: list[Step] = []
-    if inner:
-        if not netns_exists:
-            steps += netns.expose_plan(pid, netns_name)
-        steps += inner
-        if not netns_exists:
-            steps += netns.unexpose_plan(netns_name, pid)
-    if not deleted_inside:
-        if rec.host_ifname in host_links or rec.guest_ifname in host_links:
-            name = rec.host_ifname if rec.host_ifname in host_links else rec.guest_ifname
-            steps.append(host_step(("ip", "link", "del", name),
-                                   f"delete the veth pair left on the host ({name})", None,
-                                   rec.host_netns))
-    if netns_exists and not rec.netns_preexisting and netns_name == rec.netns_name:
-        steps += netns.unexpose_plan(netns_name, pid)
-    return steps
-
-
-def remove(ctx, target: Target, ifname: str, netns_name: str | None = None,
-           force: bool = False) -> list[Step]:
-    """``nic del``: exactly what ``nic add`` added, and the default route it replaced.
-
-    An interface netwrap has no record of adding (Docker's own eth0, say) is left
-    alone unless ``force``.
-    """
-    check_not_host(target, ctx.host_ns)
-    if ctx.dry_run or not _can_ask(target):
-        rec = state.get_attachment(Identity.of(target).token, ifname) \
-            if _can_ask(target) else None
-        if rec is None:
-            return _remove_unrecorded(ctx, target, ifname, netns_name, force)
-        return _remove_locked(ctx, rec, target, netns_name)
-    with state.lock():
-        rec = state.get_attachment(Identity.of(target).token, ifname)
-        if rec is None:
-            return _remove_unrecorded(ctx, target, ifname, netns_name, force)
-        if rec.state() == "adding":
-            raise NetwrapError(f"netwrap PID {rec.owner_pid} is adding {ifname} to "
-                               f"{target.name} right now")
-        return _remove_locked(ctx, rec, target, netns_name)
-
-
-def _remove_unrecorded(ctx, target: Target, ifname: str, netns_name: str | None,
-                       force: bool = False) -> list[Step]:
-    name, exists = netns.name_for(target, netns_name)
-    if _can_ask(target):
-        inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
-        if ifname not in inside:
-            ctx.problem(f"{target.name} has no interface called {ifname}")
-    if not force:
-        ctx.problem(f"netwrap has no record of adding {ifname} to {target.name}, and removes "
-                    f"only what it added (add --force to delete {ifname} anyway)")
-    plan = nic.del_plan(target.pid, ifname, name, exists)
-    ctx.runner.run(plan)
-    return plan
-
-
-def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None
-                   ) -> list[Step]:
-    name, exists = netns.name_for(target, netns_name or rec.netns_name or None)
-    inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
-    host_links: set[str] = set()
-    if not rec.host_netns or os.path.exists(netns.path(rec.host_netns)):
-        host_links = {link["ifname"]
-                      for link in query.host_links(ctx.runner, rec.host_netns)}
-    family = 6 if ":" in rec.address else 4
-    current = query.guest_default_route(ctx.runner, target.pid, family)
-    plan = detach_plan(rec, pid=target.pid, netns_name=name, netns_exists=exists,
-                       inside=inside, host_links=host_links, current_default=current)
-    ctx.runner.run(plan)
-    if not ctx.dry_run:
-        state.remove_attachment(rec)
-    return plan
-
-
-# -- nic list, gc ------------------------------------------------------------------------
-
-def rows() -> list[dict]:
-    """``nic list``: one row per record, with its state now."""
-    out = []
-    for rec in state.list_attachments():
-        d = rec.replaced_default
-        out.append({
-            "target": rec.container.name, "kind": rec.container.kind,
-            "pid": rec.container.pid, "id": rec.container.id, "ifname": rec.ifname,
-            "address": rec.address, "bridge": rec.bridge, "host_ifname": rec.host_ifname,
-            "gateway": rec.gateway, "host_netns": rec.host_netns,
-            "replaced_default": " ".join(nic.default_route_args(d)[1:]) if d else None,
-            "state": rec.state()})
-    return out
-
-
-class GcResult(Record):
-    __slots__ = ("dropped", "links", "interrupted")
-
-    def __init__(self, dropped: list[Attachment], links: list[str],
-                 interrupted: list[Attachment]) -> None:
-        self._init(dropped, links, interrupted)
-
-
-def gc(ctx) -> GcResult:
-    """Drop records of containers that are gone (and host veths they left), remove
-    dangling /var/run/netns links; report interrupted attachments of live ones."""
-    if ctx.dry_run:
-        return _gc_locked(ctx)
-    with state.lock():
-        return _gc_locked(ctx)
-
-
-def _gc_locked(ctx) -> GcResult:
-    dropped, interrupted, plan = [], [], []
-    for rec in state.list_attachments():
-        st = rec.state()
-        if st == "gone":
-            dropped.append(rec)
-            if not rec.host_netns or os.path.exists(netns.path(rec.host_netns)):
-                names = {link["ifname"] for link in query.host_links(ctx.runner,
-                                                                     rec.host_netns)}
-                for name in (rec.host_ifname, rec.guest_ifname):
-                    if name in names:
-                        plan.append(host_step(("ip", "link", "del", name),
-                                              f"delete {name}, left by a container that "
-                                              "is gone", None, rec.host_netns))
-                        break
-        elif st in ("interrupted", "failed"):
-            interrupted.append(rec)
-    links = netns.gc_plan()
-    ctx.runner.run(plan + links)
-    if not ctx.dry_run:
-        for rec in dropped:
-            state.remove_attachment(rec)
-    return GcResult(dropped, [s.argv[-1] for s in links], interrupted)
-
-
-# -- bridges -----------------------------------------------------------------------------
-
-def bridge_add(ctx, name: str, ip) -> list[Step]:
-    """Create a bridge; an identical one already there is a no-op (returns [])."""
-    from netwrap import bridge
-
-    if ctx.dry_run:
-        return _bridge_add_locked(ctx, name, ip, bridge)
-    _check_host_ns(ctx.host_ns)
-    with state.lock():
-        return _bridge_add_locked(ctx, name, ip, bridge)
-
-
-def _bridge_add_locked(ctx, name, ip, bridge) -> list[Step]:
-    if os.geteuid() == 0:
-        existing = query.host_link(ctx.runner, name, ctx.host_ns)
-        if existing is not None:
-            if not query.is_bridge(existing):
-                raise NetwrapError(f'"{name}" already exists and is not a bridge')
-            addrs = {f"{a['local']}/{a['prefixlen']}"
-                     for link in query.host_addrs(ctx.runner, ctx.host_ns, name)
-                     for a in link.get("addr_info", []) if a.get("scope") != "link"}
-            if ip is None or str(ip) in addrs:
-                return []
-            raise NetwrapError(f"bridge {name} already exists with "
-                               f"{', '.join(sorted(addrs)) or 'no address'}, not {ip}")
-    plan = bridge.add_plan(name, ip, ctx.bridge_tool, ctx.host_ns)
-    ctx.runner.run(plan)
-    return plan
-
-
-def bridge_del(ctx, name: str, force: bool = False) -> list[Step]:
-    """Delete a bridge; refuse while attachments or other interfaces are on it."""
-    from netwrap import bridge
-
-    if ctx.dry_run and os.geteuid() != 0:
-        plan = bridge.del_plan(name, ctx.bridge_tool, ctx.host_ns)
-        ctx.runner.run(plan)
-        return plan
-    _check_host_ns(ctx.host_ns)
-    with state.lock():
-        link = query.host_link(ctx.runner, name, ctx.host_ns)
-        if link is None:
-            ctx.problem(f'bridge "{name}" does not exist')
-        elif not query.is_bridge(link):
-            raise NetwrapError(f'"{name}" is not a bridge; netwrap deletes only bridges')
-        elif not force:
-            recs = [r for r in state.list_attachments()
-                    if r.bridge == name and r.host_netns == ctx.host_ns
-                    and r.state() != "gone"]
-            ports = sorted(p["ifname"] for p in query.host_links(ctx.runner, ctx.host_ns)
-                           if p.get("master") == name)
-            if recs or ports:
-                what = [f"{r.container.name}:{r.ifname}" for r in recs]
-                what += [p for p in ports if p not in {r.host_ifname for r in recs}]
-                raise NetwrapError(f"bridge {name} still has {len(what)} attachment(s) "
-                                   f"({', '.join(what)}); remove them with netwrap nic del, "
-                                   "or add --force")
-        plan = bridge.del_plan(name, ctx.bridge_tool, ctx.host_ns)
-        ctx.runner.run(plan)
-        return plan

@@ -119,6 +119,10 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete)
+        import argcomplete
+
+        argcomplete.autocomplete(build_parser(None))  # every command's parser; exits
     parser = build_parser(argv)
     if not argv:  # plain "netwrap": the help, not an error about a missing command
         parser.print_help()

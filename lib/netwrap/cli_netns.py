@@ -6,7 +6,14 @@ import argparse
 import sys
 
 from netwrap import validate
-from netwrap.cli_base import TARGET_HELP, Context, Parser, resolve_target, sub
+from netwrap.cli_base import (
+    USERNS_HELP,
+    Context,
+    Parser,
+    add_target,
+    resolve_target,
+    sub,
+)
 from netwrap.errors import NetwrapError, UsageError
 
 
@@ -14,13 +21,14 @@ def cmd_netns_expose(ctx: Context, args) -> int:
     from netwrap import netns
 
     ctx.need_root("netns expose")
-    target = resolve_target(ctx, args.target, mutating=False)
+    target = resolve_target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.name)
     if exists:
         sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
         return 0
     ctx.runner.run(netns.expose_plan(target.pid, name))
     if not ctx.dry_run:
+        netns.remember(name, target.pid, ctx.host_ns)  # so gc knows netwrap made it
         sys.stdout.write(f"{name}\n")
     return 0
 
@@ -37,6 +45,8 @@ def cmd_netns_unexpose(ctx: Context, args) -> int:
                            f"remove it with ip netns del {name}")
     ctx.need_root("netns unexpose")
     ctx.runner.run(netns.unexpose_plan(name, link.pid))
+    if not ctx.dry_run:
+        netns.forget(name)
     ctx.done(f"removed {netns.path(name)} (the namespace itself is untouched)", name=name)
     return 0
 
@@ -51,31 +61,80 @@ def cmd_netns_list(ctx: Context, args) -> int:
     return 0
 
 
+def gc_scope(ctx: Context) -> str:
+    """What ``gc`` and ``netns gc`` look at, said before they act."""
+    from netwrap import state
+
+    if ctx.host_ns:
+        return f"records of host netns {ctx.host_ns} in {state.run_dir()}"
+    return f"every record in {state.run_dir()} (the whole machine, every lab netns)"
+
+
+def check_sweep(ctx: Context, args) -> None:
+    if getattr(args, "all", False) and ctx.host_ns:
+        raise UsageError("--all looks at the whole machine's /var/run/netns, which no "
+                         "--host-netns scopes: run it without --host-netns")
+
+
 def cmd_netns_gc(ctx: Context, args) -> int:
+    import os
+
     from netwrap import netns
 
-    plan = netns.gc_plan()
-    if not plan:
-        if not ctx.dry_run:
-            sys.stdout.write("no dangling netns links\n")
-        return 0
-    ctx.need_root("netns gc")
+    check_sweep(ctx, args)
+    made = [m for m in netns.made_links()
+            if not ctx.host_ns or m.host_netns == ctx.host_ns]
+    plan, kept = netns.gc_plan(made, sweep=args.all, others=not ctx.host_ns)
+    if plan:
+        ctx.need_root("netns gc")
     ctx.runner.run(plan)
+    say = "# " if ctx.dry_run else ""
+    extra = "; --all: any link to a gone /proc/PID/ns/net too" if args.all else ""
+    sys.stdout.write(f"{say}netns gc: the links netwrap made, from {gc_scope(ctx)}{extra}\n")
+    for what in kept:
+        ctx.warn(what)
+    if not plan:
+        sys.stdout.write(f"{say}no netns links netwrap made are left dangling\n")
+        return 0
     if not ctx.dry_run:
-        sys.stdout.write(f"removed {len(plan)} dangling netns link(s)\n")
+        for step in plan:
+            netns.forget(os.path.basename(step.argv[-1]))
+        sys.stdout.write(f"removed {len(plan)} dangling netns link(s): "
+                         f"{', '.join(s.argv[-1] for s in plan)}\n")
     return 0
 
 
 # -- exec ----------------------------------------------------------------------------
 
+def _exec_options(args) -> list[str]:
+    """CMD, with exec's own options taken from its front.
+
+    argparse gives everything after TARGET to CMD, so ``exec web --allow-userns --
+    ip a`` would have run ``--allow-userns -- ip a``: exec's options given between
+    TARGET and CMD are taken out here, then one ``--``.
+    """
+    rest = list(args.command)
+    while rest:
+        if rest[0] == "--allow-userns":
+            args.allow_userns = True
+        elif rest[0] == "--netns-name" and len(rest) > 1:
+            args.netns_name = rest.pop(1)
+        elif rest[0].startswith("--netns-name="):
+            args.netns_name = rest[0].split("=", 1)[1]
+        else:
+            break
+        rest.pop(0)
+    return rest[1:] if rest[:1] == ["--"] else rest
+
+
 def cmd_exec(ctx: Context, args) -> int:
     from netwrap import netns
     from netwrap.plan import in_netns, render
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = _exec_options(args)
     if not command:
         raise UsageError("give a command to run: netwrap exec TARGET -- CMD [ARG...]")
-    target = resolve_target(ctx, args.target, mutating=False)
+    target = resolve_target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.netns_name)
     expose = [] if exists else netns.expose_plan(target.pid, name)
     unexpose = [] if exists else netns.unexpose_plan(name, target.pid)
@@ -105,18 +164,22 @@ def register(subparsers) -> None:
     nsub = ns.add_subparsers(dest="netns_command", metavar="ACTION", parser_class=Parser)
     nsub.required = True
     p = sub(nsub, "expose", "ln -s /proc/PID/ns/net /var/run/netns/NAME", cmd_netns_expose)
-    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    add_target(p)
     p.add_argument("--netns-name", "--name", dest="name",
                    help="the name under /var/run/netns (default: nw-<target>); --name is "
                         "the same option")
+    p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
     p = sub(nsub, "unexpose", "remove /var/run/netns/NAME (the netns itself stays)",
             cmd_netns_unexpose)
     p.add_argument("name", metavar="NAME", help="a name in /var/run/netns that netwrap (or "
                    "ln -s) made")
     sub(nsub, "list", "the names in /var/run/netns: PID, inode, alive or dangling",
         cmd_netns_list)
-    sub(nsub, "gc", "remove links whose process is gone (they dangle once a container stops)",
-        cmd_netns_gc)
+    p = sub(nsub, "gc", "remove links netwrap made whose process is gone (they dangle once "
+                        "a container stops)", cmd_netns_gc)
+    p.add_argument("--all", action="store_true",
+                   help="also links netwrap did not make that point to /proc/PID/ns/net of "
+                        "a process that is gone (the whole machine; not with --host-netns)")
 
     p = sub(subparsers, "exec", "run a command inside a target's netns (ip netns exec)", cmd_exec,
             description="Expose the target's netns, run 'ip netns exec NAME CMD...', remove "
@@ -124,6 +187,7 @@ def register(subparsers) -> None:
                         "processes are still the host's, so the host's ifconfig and route "
                         "work even if the image has none. The exit status is CMD's.",
             epilog="example: netwrap exec web -- ip addr")
-    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    add_target(p)
     p.add_argument("--netns-name", help="name to expose it under (default: nw-<target>)")
+    p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")

@@ -5,16 +5,24 @@ from __future__ import annotations
 import sys
 
 from netwrap import validate
-from netwrap.cli_base import TARGET_HELP, Context, Parser, resolve_target, sub
+from netwrap.cli_base import (
+    USERNS_HELP,
+    Context,
+    Parser,
+    add_target,
+    complete_bridges,
+    resolve_target,
+    sub,
+)
 
 
 def cmd_bridge_add(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import bridges
 
     name = validate.ifname(args.bridge, "bridge name")
     ip = validate.cidr(args.ip, "bridge address") if args.ip is not None else None
     ctx.need_root("bridge add")
-    plan = attach.bridge_add(ctx, name, ip)
+    plan = bridges.bridge_add(ctx, name, ip)
     with_ip = f" with {ip}" if ip else ""
     if plan:
         ctx.done(f"bridge {name} created{with_ip}", bridge=name,
@@ -26,11 +34,11 @@ def cmd_bridge_add(ctx: Context, args) -> int:
 
 
 def cmd_bridge_del(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import bridges
 
     name = validate.ifname(args.bridge, "bridge name")
     ctx.need_root("bridge del")
-    attach.bridge_del(ctx, name, force=args.force)
+    bridges.bridge_del(ctx, name, force=args.force)
     ctx.done(f"bridge {name} deleted", bridge=name)
     return 0
 
@@ -53,7 +61,7 @@ def cmd_nic_add(ctx: Context, args) -> int:
 
     req = _nic_request(ctx, args)
     ctx.need_root("nic add")
-    target = resolve_target(ctx, args.target)
+    target = resolve_target(ctx, args.target, args.allow_userns)
     builder = {}
     if args.fast:
         from netwrap import fastpath
@@ -78,22 +86,22 @@ def cmd_nic_add(ctx: Context, args) -> int:
 
 
 def cmd_nic_del(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import detach
 
     ifname = validate.ifname(args.ifname, "--ifname")
     if args.netns_name is not None:
         validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
-    target = resolve_target(ctx, args.target)
-    attach.remove(ctx, target, ifname, args.netns_name, force=args.force)
+    target = resolve_target(ctx, args.target, allow_userns=True)  # taking a port away gives none
+    detach.remove(ctx, target, ifname, args.netns_name, force=args.force)
     return 0
 
 
 def cmd_nic_list(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import housekeeping
     from netwrap.output import emit
 
-    emit(ctx.as_json, attach.rows(),
+    emit(ctx.as_json, housekeeping.rows(ctx.runner),
          ["target", "pid", "ifname", "address", "bridge", "host_ifname", "gateway",
           "replaced_default", "host_netns", "state"],
          empty="no attachments recorded")
@@ -101,32 +109,47 @@ def cmd_nic_list(ctx: Context, args) -> int:
 
 
 def cmd_gc(ctx: Context, args) -> int:
-    from netwrap import attach
+    import os
 
+    from netwrap import housekeeping, state
+    from netwrap.cli_netns import check_sweep, gc_scope
+
+    check_sweep(ctx, args)
     ctx.need_root("gc")
-    res = attach.gc(ctx)
+    scope = gc_scope(ctx)
+    res = housekeeping.gc(ctx, sweep=args.all)
     ended = _reap_sandboxes(ctx)
     if ctx.as_json:
         from netwrap.output import emit_object
 
-        emit_object({"dropped": [r.as_dict() for r in res.dropped], "links": res.links,
+        emit_object({"scope": scope, "dry_run": ctx.dry_run,
+                     "dropped": [r.as_dict() for r in res.dropped], "links": res.links,
                      "interrupted": [r.as_dict() for r in res.interrupted],
+                     "kept": res.kept,
                      "sandbox_processes": [{"marker": m, "pid": p} for m, p in ended]})
-    elif not ctx.dry_run:
-        for rec in res.dropped:
-            sys.stdout.write(f"dropped the record of {rec.container.name}:{rec.ifname} "
-                             "(the container is gone)\n")
-        for link in res.links:
-            sys.stdout.write(f"removed the dangling netns link {link}\n")
-        for rec in res.interrupted:
-            sys.stdout.write(f"{rec.container.name}:{rec.ifname} was left half-done; undo "
-                             f"it with: netwrap nic del {rec.container.name} "
-                             f"--ifname {rec.ifname}\n")
-        for marker, pid in ended:
-            sys.stdout.write(f"ended sandbox process {pid}, which no record accounts for "
-                             f"({marker})\n")
-        if not (res.dropped or res.links or res.interrupted or ended):
-            sys.stdout.write("nothing to clean up\n")
+        return 0
+    # Under --dry-run the runner has printed the commands; the rest are # comments.
+    say = (lambda text: sys.stdout.write(f"# {text}\n")) if ctx.dry_run else \
+        (lambda text: sys.stdout.write(f"{text}\n"))
+    say(f"gc: {scope}" + ("; --all: any netns link to a gone /proc/PID/ns/net too"
+                          if args.all else ""))
+    drop, remove, end = ("would drop", "would remove", "would end") if ctx.dry_run else \
+        ("dropped", "removed", "ended")
+    for rec in res.dropped:
+        path = os.path.join(state.attachments_dir(), f"{rec.key}.json")
+        say(f"{drop} the record of {rec.container.name}:{rec.ifname} "
+            f"(the container is gone): {path}")
+    for link in res.links:
+        say(f"{remove} the dangling netns link {link}")
+    for rec in res.interrupted:
+        say(f"{rec.container.name}:{rec.ifname} was left half-done; undo it with: "
+            f"netwrap nic del {rec.container.name} --ifname {rec.ifname}")
+    for marker, pid in ended:
+        say(f"{end} sandbox process {pid}, which no record accounts for ({marker})")
+    for what in res.kept:
+        ctx.warn(what)
+    if not (res.dropped or res.links or res.interrupted or ended):
+        say("nothing to clean up")
     return 0
 
 
@@ -152,7 +175,8 @@ def register(subparsers) -> None:
     p.add_argument("bridge", metavar="BR", help="the bridge's name, e.g. br0")
     p.add_argument("--ip", metavar="CIDR", help="the host's address on it, e.g. 192.168.200.1/24")
     p = sub(bsub, "del", "take the bridge down and delete it", cmd_bridge_del)
-    p.add_argument("bridge", metavar="BR", help="the bridge's name")
+    p.add_argument("bridge", metavar="BR", help="the bridge's name"
+                   ).completer = complete_bridges
     p.add_argument("--force", action="store_true",
                    help="delete it even with containers' interfaces still plugged in")
 
@@ -166,8 +190,9 @@ def register(subparsers) -> None:
                         "(with --gateway) move the default route to it.",
             epilog="example: netwrap nic add 10170 --netns-name hoge --bridge br0 "
                    "--ip 192.168.200.101/24 --gateway 192.168.200.1")
-    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
-    p.add_argument("--bridge", required=True, metavar="BR", help="the host bridge to plug into")
+    add_target(p)
+    p.add_argument("--bridge", required=True, metavar="BR",
+                   help="the host bridge to plug into").completer = complete_bridges
     p.add_argument("--ip", required=True, metavar="CIDR", help="address inside, e.g. "
                    "192.168.200.101/24")
     p.add_argument("--gateway", metavar="IP", help="make this the container's default route")
@@ -186,9 +211,10 @@ def register(subparsers) -> None:
     p.add_argument("--fast", action="store_true",
                    help="two processes instead of the walkthrough's one per step: the veth "
                         "made straight into the container, then one ip -batch inside")
+    p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
     p = sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
                          "the default route it replaced", cmd_nic_del)
-    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    add_target(p)
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
     p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
     p.add_argument("--force", action="store_true",
@@ -196,5 +222,13 @@ def register(subparsers) -> None:
     sub(nsub, "list", "the attachments netwrap made (from /run/netwrap), and their state",
         cmd_nic_list)
 
-    sub(subparsers, "gc", "drop records of containers that are gone and dangling netns links",
-        cmd_gc)
+    p = sub(subparsers, "gc", "drop records of containers that are gone and the netns links "
+                              "netwrap made that dangle", cmd_gc,
+            description="Drop the records of containers that are gone (and a host veth "
+                        "end they left, when it is provably theirs), and remove the "
+                        "/var/run/netns links netwrap made whose process is gone. Plain "
+                        "gc looks at every record in the run directory; with --host-netns "
+                        "only that lab's. --dry-run lists each record and link.")
+    p.add_argument("--all", action="store_true",
+                   help="also remove links netwrap did not make that point to /proc/PID/ns/net "
+                        "of a process that is gone (the whole machine; not with --host-netns)")

@@ -137,7 +137,7 @@ def _host_link(ctx: Context, req):
 
 
 def _attach(ctx: Context, req) -> int:
-    from netwrap import attach, pipework, requests
+    from netwrap import attach, bridges, pipework, requests
     from netwrap.records import replace
 
     name, link, links = _host_link(ctx, req)
@@ -166,7 +166,7 @@ def _attach(ctx: Context, req) -> int:
         mac=req.mac)
     made_bridge = []
     if kind in ("veth-bridge", "bridge-vlan") and link is None:
-        made_bridge = attach.bridge_add(ctx, name, None)
+        made_bridge = bridges.bridge_add(ctx, name, None)
     builder = {}
     if kind != "veth-bridge":  # one command per step (bridge VLANs need the bridge tool)
         nic = replace(nic, kind=kind, mode="bridge" if kind in ("macvlan", "vlan") else None,
@@ -180,7 +180,7 @@ def _attach(ctx: Context, req) -> int:
         result = attach.add(add_ctx, nic, target, **builder)
     except BaseException:
         if made_bridge and not ctx.dry_run:
-            attach.bridge_del(ctx, name, force=True)
+            bridges.bridge_del(ctx, name, force=True)
         raise
     if ctx.dry_run or result.record is None:
         return 0

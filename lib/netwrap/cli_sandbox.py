@@ -6,7 +6,7 @@ import sys
 
 from netwrap import validate
 from netwrap.cli_base import Context, Parser, sub
-from netwrap.errors import NetwrapError
+from netwrap.errors import NetwrapError, UsageError
 
 
 def cmd_sandbox_start(ctx: Context, args) -> int:
@@ -35,7 +35,11 @@ def cmd_sandbox_stop(ctx: Context, args) -> int:
     if box is None and ctx.host_ns:
         box = sandbox.load(name, None)  # the machine's own sandboxes are seen from a lab
     if box is None:
-        raise NetwrapError(f'no sandbox called "{name}"')
+        elsewhere = sorted(b.host_ns for b in sandbox.every_sandbox()
+                           if b.name == name and b.host_ns and b.host_ns != ctx.host_ns)
+        hint = "".join(f" (lab netns {ns} has one: netwrap --host-netns {ns} sandbox stop "
+                       f"{name})" for ns in elsewhere[:1])
+        raise NetwrapError(f'no sandbox called "{name}"{hint}')
     ctx.need_root("sandbox stop")
     sandbox.stop(ctx.runner, [box])
     return 0
@@ -51,10 +55,15 @@ def cmd_sandbox_list(ctx: Context, args) -> int:
 
 
 def cmd_demo(ctx: Context, args) -> int:
-    from netwrap import demo
+    """The tutorial, run straight through in a lab (``--pause``: wait at each step)."""
+    from netwrap import tutorial
 
+    if ctx.dry_run:
+        raise UsageError("the demo runs for real, inside a lab namespace it makes and "
+                         "removes; to see the commands of one step, run e.g. netwrap "
+                         "--dry-run nic add ...")
     ctx.need_root("demo")
-    return demo.run(ctx, pause=args.pause)
+    return tutorial.run(ctx, lang=args.lang, yes=not args.pause)
 
 
 # -- parser --------------------------------------------------------------------------
@@ -72,9 +81,11 @@ def register(subparsers) -> None:
 
     p = sub(subparsers, "demo", "the whole walkthrough end to end, in a lab namespace (no Docker)",
             cmd_demo,
-            description="Start a sandbox, expose its netns, show its interfaces and routes, "
-                        "create a bridge, add eth1, show them again, ping it from the lab "
+            description="The tutorial run straight through: start a sandbox wired the way "
+                        "Docker does, find its PID, expose its netns, look inside, create a "
+                        "bridge, add eth1, move the default route, ping it from the lab "
                         "host, and tear everything down. Everything happens inside a "
                         "disposable lab namespace that plays the host: the machine's own "
                         "network is never touched.")
-    p.add_argument("--pause", action="store_true", help="wait for Enter between sections")
+    p.add_argument("--pause", action="store_true", help="wait for Enter before each step")
+    p.add_argument("--lang", choices=("en", "ja"), default="en", help="language (default: en)")

@@ -1,6 +1,7 @@
 """The tutorial: the walkthrough step by step, in English or Japanese, and reversed at the end.
 
-The interactive, bilingual sibling of ``netwrap.demo``. For each step it shows a
+``netwrap demo`` is this tutorial run straight through (``--yes``), in English, in a
+lab. For each step it shows a
 heading, why, and the exact command; waits for Enter (``q`` + Enter stops); runs
 it; and shows what changed as a table, from the walkthrough's own commands
 (``brctl show br0`` once the host veth joins the bridge, ``route -n`` inside once
@@ -12,7 +13,7 @@ the default route moves)::
     [Enter] run it   [q Enter] stop and clean up >
 
 With no TARGET a lab netns plays the host and a sandbox the container, wired
-first the way Docker does (netwrap.demo's addresses); with TARGET the host side
+first the way Docker does (the addresses below); with TARGET the host side
 is this machine (or ``--host-netns``). Every step that changed something is
 undone at the end, newest first (its plan step's undo argv), then the sandbox
 and the lab go; the same happens on q, Ctrl-C, SIGTERM, SIGHUP and end of input.
@@ -32,7 +33,6 @@ import sys
 from collections.abc import Sequence
 
 from netwrap import bridge, netns, nic, query, sandbox
-from netwrap.demo import BR0_IP, BR0_NET, DOCKER_IP, DOCKER_NET
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.plan import Argv, Step, on_host
 from netwrap.transaction import Transaction
@@ -40,6 +40,13 @@ from netwrap.tutorial_text import say
 
 # What stops the tutorial (and starts the clean-up); while a command runs, each waits.
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+# Documentation ranges only: 203.0.113.0/24 plays Docker's 172.17.0.0/16 and
+# 198.51.100.0/24 plays the walkthrough's 192.168.200.0/24.
+DOCKER_NET = "203.0.113.1/24"
+DOCKER_IP = "203.0.113.2/24"
+BR0_NET = "198.51.100.1/24"
+BR0_IP = "198.51.100.101/24"
 
 
 class Quit(Exception):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -304,7 +305,8 @@ def qdiscs(pid: int) -> list:
     # the kernel numbers an unnamed qdisc itself (8001:, 8002:, ...): the handle counts
     # only where one was given; direct_packets_stat is a packet counter
     return [{"kind": r.get("kind"), "root": r.get("root"),
-             "handle": r.get("handle") if not r.get("handle", "").startswith("800") else None,
+             "handle": None if re.fullmatch(r"8[0-9a-f]{3}:", r.get("handle", "")) else
+             r.get("handle"),
              "options": {k: v for k, v in (r.get("options") or {}).items()
                          if k != "direct_packets_stat"}} for r in rows]
 

@@ -189,19 +189,27 @@ def test_bridge_add_is_idempotent_and_del_removes_it(lab, nw):
 
 
 def test_demo_runs_end_to_end_and_leaves_nothing(nw, host_unchanged):
+    """demo is the tutorial run straight through: the same sections and commands."""
     proc = nw("demo", timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     order = ["== 0.", "== 1.", "== 2.", "== 3.", "== 4.", "== 5."]
     assert [out.index(s) for s in order] == sorted(out.index(s) for s in order)
-    assert "1 packets transmitted, 1 received" in out
-    assert "0.0.0.0         198.51.100.1    0.0.0.0         UG" in out
+    assert re.search(r"198\.51\.100\.101\s+1\s+1\n", out)  # ping: 1 sent, 1 received
+    assert re.search(r"0\.0\.0\.0\s+198\.51\.100\.1\s+0\.0\.0\.0\s+UG\s+0\s+eth1", out)
     lab = re.search(r"ip netns add (nwlab-[0-9a-f]+)", out).group(1)
-    box = lab.replace("nwlab-", "nwdemo-")
-    assert f"netwrap sandbox start {box}" in out
+    box = lab.replace("nwlab-", "nwtut-")
+    assert f"ip netns exec {box} ip link set" in out
     names = sh("ip", "netns", "list").split()
     assert lab not in names and box not in names
     assert box not in {b["name"] for b in json.loads(nw("--json", "sandbox", "list").stdout)}
+
+
+def test_demo_refuses_dry_run_without_suggesting_it(nw):
+    proc = nw("--dry-run", "demo")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("netwrap: error: the demo runs for real")
+    assert "add --dry-run" not in proc.stderr
 
 
 def test_nic_del_leaves_an_interface_netwrap_did_not_add(lab, sandboxes, nw):

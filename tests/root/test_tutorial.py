@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import LAUNCHER, LIB, netns_links, run_netwrap, sh
+from conftest import LAUNCHER, LIB, RUN_DIR, netns_links, run_netwrap, sh
 
 pexpect = pytest.importorskip("pexpect")
 pytestmark = pytest.mark.root
@@ -43,7 +43,9 @@ class Made:
         assert self.lab and self.box and self.pid
         assert self.lab not in netns_links()
         assert self.box not in netns_links()  # the tutorial's "hoge" link
-        assert not os.path.exists(f"/run/netwrap/sandboxes/{self.box}.json")
+        records = [os.path.join(top, f) for top, _, files in os.walk(RUN_DIR)
+                   for f in files if f == f"{self.box}.json"]
+        assert records == []  # the sandbox's record, in any scope
         assert not os.path.exists(f"/proc/{self.pid}")
 
     def remove(self) -> None:

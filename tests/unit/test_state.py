@@ -164,3 +164,49 @@ def test_lock_is_reentrant_in_one_process():
             assert not _try_lock(state.lock_path())
         assert not _try_lock(state.lock_path())  # the outer hold is still there
     assert _try_lock(state.lock_path())
+
+
+# -- the netns links netwrap made (netns.remember, netns.gc_plan) --------------------
+
+def test_gc_plan_removes_only_links_netwrap_made_unless_sweeping():
+    from netwrap import netns
+    from netwrap.plan import render
+
+    gone, me = dead_pid(), os.getpid()
+    found = [netns.NetnsLink("ours", gone, None, "dangling"),
+             netns.NetnsLink("reused", me, 5, "alive"),  # PID now another process
+             netns.NetnsLink("live", me, 5, "alive"),
+             netns.NetnsLink("byhand", 999999, None, "dangling"),
+             netns.NetnsLink("notns", None, None, "dangling"),
+             netns.NetnsLink("lab", None, 7, "named")]
+    made = [netns.MadeLink("ours", gone, 1.0), netns.MadeLink("reused", me, 1.0),
+            netns.MadeLink("live", me, state.start_time(me)),
+            netns.MadeLink("lab", 1, 1.0)]
+    steps, kept = netns.gc_plan(made, found=found)
+    assert render(steps) == "rm /var/run/netns/ours\nrm /var/run/netns/reused\n"
+    assert [s.why for s in steps] == [
+        f'remove "ours" (netns expose): PID {gone} is gone, the link dangles',
+        f'remove "reused" (netns expose): PID {me} is another process now, not the one it '
+        "was made for"]
+    assert kept == ["left /var/run/netns/byhand alone: it dangles, but netwrap did not make "
+                    "it (gc --all removes it)",
+                    "left /var/run/netns/notns alone: a symlink to something other than "
+                    "/proc/PID/ns/net"]
+    steps, kept = netns.gc_plan(made, found=found, sweep=True)
+    assert render(steps) == ("rm /var/run/netns/ours\nrm /var/run/netns/reused\n"
+                             "rm /var/run/netns/byhand\n")
+    assert kept == ["left /var/run/netns/notns alone: a symlink to something other than "
+                    "/proc/PID/ns/net"]
+
+
+def test_remember_and_forget_a_link(run_dir):
+    from netwrap import netns
+
+    me = os.getpid()
+    netns.remember("hoge", me, "lab")
+    assert netns.made_links() == [netns.MadeLink("hoge", me, state.start_time(me), "lab")]
+    (run_dir / "netns" / "junk.json").write_text("{not json")
+    assert [m.name for m in netns.made_links()] == ["hoge"]  # junk only keeps a link
+    netns.forget("hoge")
+    netns.forget("hoge")  # safe to repeat
+    assert netns.made_links() == []
