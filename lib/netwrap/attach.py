@@ -105,7 +105,12 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
     if not facts.asked:
         return
     br = facts.bridge
-    if br is None:
+    if req.kind not in ("veth-bridge", "bridge-vlan"):  # a parent (macvlan): not a bridge
+        if br is None:
+            ctx.problem(f'host interface "{req.bridge}" does not exist')
+        elif br.kind == "bridge":
+            ctx.problem(f'"{req.bridge}" is a bridge: attach a veth to it, not a {req.kind}')
+    elif br is None:
         ctx.problem(f'bridge "{req.bridge}" does not exist (create it first: '
                     f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)")
     elif br.kind != "bridge":
@@ -165,10 +170,11 @@ def spec_of(rec: Attachment):
 
     from netwrap.kinds import AttachSpec
 
-    return AttachSpec("veth-bridge", rec.ifname, rec.bridge,
+    return AttachSpec(rec.extra.get("kind", "veth-bridge"), rec.ifname, rec.bridge,
                       (ipaddress.ip_interface(rec.address),),
                       ipaddress.ip_address(rec.gateway) if rec.gateway else None,
-                      rec.host_ifname, rec.mac, rec.mtu)
+                      rec.host_ifname, rec.mac, rec.mtu, rec.extra.get("mode"),
+                      rec.extra.get("vlan"))
 
 
 def _in_place(ctx, rec: Attachment, target: Target) -> bool:
@@ -292,7 +298,9 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
         replaced_default=facts.old_default if isinstance(facts.old_default, dict) else None,
         host_netns=ctx.host_ns, netns_name=req.netns_name, netns_preexisting=netns_exists,
         mac=req.mac, mtu=asked_mtu, keep_netns=req.keep_netns, status="adding",
-        owner_pid=owner, owner_start=owner_start)
+        owner_pid=owner, owner_start=owner_start,
+        extra={} if req.kind == "veth-bridge" else {"kind": req.kind, "mode": req.mode,
+                                                     "vlan": req.vlan})
     from netwrap.transaction import Intent, Transaction
 
     # The record is written before the plan runs (a killed run leaves what nic del

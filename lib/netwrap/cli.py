@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "diagram": "netwrap.cli_teach", "up": "netwrap.cli_lab", "down": "netwrap.cli_lab",
     "status": "netwrap.cli_lab", "sandbox": "netwrap.cli_sandbox", "gc": "netwrap.cli_nic",
     "parse": "netwrap.show", "cni": "netwrap.cni.cli",
+    "pipework": "netwrap.cli_pipework",
 }
 
 WALKTHROUGH = """\

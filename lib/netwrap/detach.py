@@ -105,10 +105,22 @@ def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: boo
     ip6 = ("-6",) if ":" in rec.address else ()
     inner: list[Step] = []
     deleted_inside = rec.ifname in inside or rec.guest_ifname in inside
-    if rec.ifname in inside:
-        inner.append(Step(in_netns(("ip", "link", "del", rec.ifname), netns_name),
-                          f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the host "
-                          "goes with it, and so do the routes through it"))
+    if rec.ifname in inside:  # first what netwrap pipework route/rule/tc added, newest first
+        inner += [Step(in_netns(tuple(argv), netns_name),
+                       f"remove what pipework {argv[1] if argv[0] == 'ip' else 'tc'} added")
+                  for argv in reversed(rec.extra.get("undo", []))]
+        if rec.extra.get("kind") == "phys":  # not ours to delete: given back to the host
+            from netwrap.kinds import AttachSpec, phys
+            from netwrap.netref import NetnsRef
+
+            spec = AttachSpec("phys", rec.ifname, rec.bridge)
+            inner += [Step(in_netns(("ip", *line), netns_name),
+                           f"give {rec.bridge} back to the host")
+                      for line in phys.give_back(spec, NetnsRef.host(rec.host_netns))]
+        else:
+            inner.append(Step(in_netns(("ip", "link", "del", rec.ifname), netns_name),
+                              f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the "
+                              "host goes with it, and so do the routes through it"))
     elif rec.guest_ifname in inside:
         inner.append(Step(in_netns(("ip", "link", "del", rec.guest_ifname), netns_name),
                           f"delete {rec.guest_ifname}, moved in but not yet renamed"))

@@ -20,7 +20,7 @@ walkthrough's ``ln -s``/``rm`` of the netns name around them.
 from __future__ import annotations
 
 from netwrap import netns
-from netwrap.kinds import AttachSpec, veth_bridge
+from netwrap.kinds import AttachSpec
 from netwrap.kinds.veth_bridge import default_route_args  # noqa: F401 (nic.default_route_args)
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step
@@ -30,14 +30,17 @@ from netwrap.validate import Address, Interface
 
 class NicRequest(Frozen):
     __slots__ = ("pid", "bridge", "ip", "gateway", "ifname", "host_ifname", "guest_ifname",
-                 "netns_name", "mac", "mtu", "keep_netns")
+                 "netns_name", "mac", "mtu", "keep_netns", "kind", "mode",
+                 "vlan")
 
     def __init__(self, pid: int, bridge: str, ip: Interface, gateway: Address | None = None,
                  ifname: str = "eth1", host_ifname: str = "", guest_ifname: str = "",
                  netns_name: str = "", mac: str | None = None, mtu: int | None = None,
-                 keep_netns: bool = False) -> None:
+                 keep_netns: bool = False,
+                 kind: str = "veth-bridge",  # the link kind; bridge is a macvlan's parent
+                 mode: str | None = None, vlan: int | None = None) -> None:
         self._init(pid, bridge, ip, gateway, ifname, host_ifname, guest_ifname, netns_name,
-                   mac, mtu, keep_netns)
+                   mac, mtu, keep_netns, kind, mode, vlan)
 
 
 def veth_names(identity: str, ifname: str) -> tuple[str, str]:
@@ -60,8 +63,8 @@ def veth_names(identity: str, ifname: str) -> tuple[str, str]:
 
 def spec_of(req: NicRequest) -> AttachSpec:
     """The attachment a ``nic add`` asks for."""
-    return AttachSpec("veth-bridge", req.ifname, req.bridge, (req.ip,), req.gateway,
-                      req.host_ifname, req.mac, req.mtu)
+    return AttachSpec(req.kind, req.ifname, req.bridge, (req.ip,), req.gateway,
+                      req.host_ifname, req.mac, req.mtu, req.mode, req.vlan)
 
 
 def add_plan(req: NicRequest, *, tool: str = "brctl", host_ns: str | None = None,
@@ -76,7 +79,9 @@ def add_plan(req: NicRequest, *, tool: str = "brctl", host_ns: str | None = None
     steps: list[Step] = []
     if not netns_exists:
         steps += netns.expose_plan(req.pid, req.netns_name)
-    steps += veth_bridge.walkthrough(spec_of(req), NetnsRef.host(host_ns),
+    from netwrap import kinds
+
+    steps += kinds.get(req.kind).walkthrough(spec_of(req), NetnsRef.host(host_ns),
                                      NetnsRef.name(req.netns_name),
                                      guest_ifname=req.guest_ifname, tool=tool,
                                      old_default=old_default)

@@ -27,7 +27,8 @@ import importlib
 from netwrap.records import Frozen
 
 # kind name -> module in this package
-KINDS = {"veth-bridge": "veth_bridge"}
+KINDS = {"veth-bridge": "veth_bridge", "macvlan": "macvlan", "vlan": "vlan",
+         "bridge-vlan": "bridge_vlan", "phys": "phys"}
 
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"
 
@@ -37,13 +38,14 @@ class AttachSpec(Frozen):
     IPv6 may mix); ``gateway`` the default route's next hop, or None."""
 
     __slots__ = ("kind", "ifname", "upstream", "addresses", "gateway", "host_ifname",
-                 "mac", "mtu", "mode")
+                 "mac", "mtu", "mode", "vlan")
 
     def __init__(self, kind: str, ifname: str, upstream: str, addresses: tuple = (),
                  gateway=None, host_ifname: str = "", mac: str | None = None,
-                 mtu: int | None = None, mode: str | None = None) -> None:
+                 mtu: int | None = None, mode: str | None = None,
+                 vlan: int | None = None) -> None:  # the VLAN ID (vlan, bridge-vlan)
         self._init(kind, ifname, upstream, tuple(addresses), gateway, host_ifname, mac, mtu,
-                   mode)
+                   mode, vlan)
 
     @property
     def version(self) -> int:

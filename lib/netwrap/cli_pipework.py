@@ -1,0 +1,243 @@
+"""``netwrap pipework ARGS...``: pipework's exact command line, as a netwrap attachment.
+
+The words after ``pipework`` are pipework's (``netwrap.pipework`` parses them); the
+request becomes an ordinary ``nic add`` (records, rollback, ``nic del``, re-runs that
+change nothing), with netwrap's options before the word ``pipework``:
+
+    netwrap --dry-run --explain pipework br1 web 198.51.100.5/24@198.51.100.1
+    netwrap --host-netns lab pipework eno1 -i eth2 web 198.51.100.6/24 U:web
+
+A missing ``br*`` bridge is created first, as pipework does (and deleted again if
+the attachment then fails). Host interface that is a bridge: a veth on it, with
+``@VID`` an access port of that VLAN (pipework refuses this); another interface: a
+macvlan (bridge mode) on it with its MTU, with ``@VID`` on PARENT.VID (8021q).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from netwrap.cli_base import Context, resolve_target, sub
+from netwrap.errors import NetwrapError
+
+NOT_YET = {
+    "ovs": "Open vSwitch bridges (ovs*)",
+    "dummy": "dummy interfaces",
+}
+
+
+def cmd_pipework(ctx: Context, args) -> int:
+    from netwrap import pipework
+
+    req = pipework.parse(args.words)
+    if req.action == "wait":
+        return _wait(req.container_ifname)
+    ctx.need_root("pipework")
+    if req.action in pipework.SUBCOMMANDS:
+        return _subcommand(ctx, req)
+    if req.dhcp is not None:
+        raise NetwrapError(f"pipework {req.dhcp[0]}: DHCP is not supported by netwrap yet; "
+                           "give an address (IP/LEN[@GW])")
+    return _attach(ctx, req)
+
+
+def _wait(ifname: str) -> int:
+    """``pipework --wait``, run inside a container: wait until IFNAME is there.
+
+    Asked of the kernel in this process's own netns (``if_nametoindex``), not read from
+    /sys/class/net, which shows the netns of whoever mounted /sys: so it also works
+    under ``nsenter -t PID -n``."""
+    import socket
+    import time
+
+    while True:
+        try:
+            socket.if_nametoindex(ifname)
+            return 0
+        except OSError:
+            time.sleep(0.2)
+
+
+def _subcommand(ctx: Context, req) -> int:
+    """``pipework route|rule|tc GUEST ARGS``: the command in the target's netns, its
+    undo kept in the record of the attachment it belongs to (``nic del`` runs it): the
+    one it names with ``dev IF``, else the target's only one."""
+    from netwrap import pipework, state
+    from netwrap.netref import NetnsRef
+    from netwrap.plan import Step
+    from netwrap.records import replace
+
+    target = _guest(ctx, req.guest)
+    guest = NetnsRef.pid(target.pid)
+    undo = pipework.undo_of(req)
+    ctx.runner.run([Step(guest.run(pipework.command_of(req)),
+                         f"run {req.action} in {target.name}'s netns, as pipework does",
+                         guest.run(undo) if undo else None, key=f"pipework.{req.action}")])
+    if ctx.dry_run or undo is None:
+        return 0
+    from netwrap.state import Identity
+
+    token, dev = Identity.of(target).token, pipework.device_of(req)
+    with state.lock():
+        recs = [r for r in state.list_attachments() if r.container.token == token]
+        mine = [r for r in recs if r.ifname == dev] if dev else recs
+        if len(mine) != 1:
+            ctx.warn(f"{req.action} not recorded: " + (
+                f"netwrap attached no {dev} to {target.name}" if dev else
+                f"{target.name} has {len(recs)} netwrap attachments; name one with dev IF")
+                + f"; undo it by hand: {' '.join(undo)}")
+            return 0
+        rec, done = mine[0], mine[0].extra.get("undo", [])
+        replaced = "replace" in req.args[:2]  # a repeated replace: one undo takes it away;
+        if replaced and list(undo) in done:  # a repeated rule add made a second rule
+            return 0
+        extra = {**rec.extra, "undo": [*done, list(undo)]}
+        state.record_attachment(replace(rec, extra=extra))
+    return 0
+
+
+def _guest(ctx: Context, text: str):
+    """The guest: a container, sandbox or PID (``netwrap.targets``), or else a netns
+    name under /var/run/netns, reached through the first process living in it."""
+    import os
+
+    try:
+        return resolve_target(ctx, text)
+    except NetwrapError:
+        from netwrap import netns
+
+        path = netns.path(text) if "/" not in text and text not in (".", "..") else None
+        if not path or not os.path.exists(path):
+            raise
+    want = os.stat(path)
+    for entry in sorted((e for e in os.listdir("/proc") if e.isdigit()), key=int):
+        try:
+            st = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:
+            continue
+        if (st.st_ino, st.st_dev) == (want.st_ino, want.st_dev):
+            return resolve_target(ctx, entry)
+    raise NetwrapError(f'netns "{text}" has no process in it: netwrap attaches to a '
+                       "process's netns (start one there, e.g. ip netns exec "
+                       f"{text} sleep infinity)")
+
+
+def _host_link(ctx: Context, req):
+    """The host interface as observed (by name, or by MAC for ``mac:HOSTMAC``)."""
+    from netwrap import observe
+    from netwrap.netref import NetnsRef
+
+    links = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns))
+    if req.host_mac is not None:
+        found = [link for link in links.values() if (link.mac or "").lower() == req.host_mac]
+        if not found:
+            raise NetwrapError(f"no host interface has the MAC address {req.host_mac}")
+        return found[0].name, found[0], links
+    return req.host_if, links.get(req.host_if), links
+
+
+def _attach(ctx: Context, req) -> int:
+    from netwrap import attach, bridges, pipework, requests
+    from netwrap.records import replace
+
+    name, link, links = _host_link(ctx, req)
+    if req.direct_phys and link is None and req.host_if and not name.startswith(("br", "ovs")):
+        kind = "phys"  # gone from the host: moved in by an earlier run (the record says)
+    else:
+        kind = pipework.kind_for(replace(req, host_if=name) if req.host_mac else req, link)
+    sub = links.get(f"{name}.{req.vlan}") if kind == "vlan" else None
+    if sub is not None:  # PARENT.VID is there (another container's VLAN): as pipework,
+        if sub.kind != "vlan":  # use it: the attachment is a macvlan on it
+            raise NetwrapError(f"{name}.{req.vlan} already exists but is not a VLAN "
+                               "sub-interface")
+        kind, name = "macvlan", sub.name
+    if kind == "phys" and req.vlan is not None:
+        raise NetwrapError(f"pipework --direct-phys {name} ... @{req.vlan}: moving a VLAN "
+                           "sub-interface itself is not supported by netwrap pipework yet")
+    if kind in NOT_YET:
+        raise NetwrapError(f"pipework {name}: {NOT_YET[kind]} are not supported by "
+                           "netwrap pipework yet")
+    target = _guest(ctx, req.guest)
+    nic = requests.nic_add(
+        bridge=name, ip=str(req.address),
+        gateway=str(req.gateway) if req.gateway is not None else None,
+        ifname=req.container_ifname,
+        host_ifname=req.local_ifname if kind in ("veth-bridge", "bridge-vlan") else None,
+        mac=req.mac)
+    made_bridge = []
+    if kind in ("veth-bridge", "bridge-vlan") and link is None:
+        made_bridge = bridges.bridge_add(ctx, name, None)
+    builder = {}
+    if kind != "veth-bridge":  # one command per step (bridge VLANs need the bridge tool)
+        nic = replace(nic, kind=kind, mode="bridge" if kind in ("macvlan", "vlan") else None,
+                      vlan=req.vlan)
+    else:  # the veth made straight inside and one ip -batch there: two processes
+        from netwrap import fastpath
+
+        builder = {"plan_builder": fastpath.add_plan}
+    add_ctx = _BridgeComing(ctx, name) if made_bridge and ctx.dry_run else ctx
+    try:
+        result = attach.add(add_ctx, nic, target, **builder)
+    except BaseException:
+        if made_bridge and not ctx.dry_run:
+            bridges.bridge_del(ctx, name, force=True)
+        raise
+    if ctx.dry_run or result.record is None:
+        return 0
+    rec = result.record
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object({**result.as_dict(), "kind": kind})
+    elif result.nothing_to_do:
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {name} is already in "
+                         "place: nothing to do\n")
+    else:
+        gw = f", default route via {rec.gateway}" if rec.gateway else ""
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address}, a {kind} on {name}{gw}"
+                         f" (undo: netwrap nic del {target.name} --ifname {rec.ifname})\n")
+    return 0
+
+
+class _BridgeComing:
+    """The context under --dry-run when the plan creates the bridge first: the
+    pre-flight's "bridge does not exist" is then no problem."""
+
+    def __init__(self, ctx: Context, bridge: str) -> None:
+        self._ctx, self._missing = ctx, f'bridge "{bridge}" does not exist'
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+    def problem(self, message: str) -> None:
+        if not message.startswith(self._missing):
+            self._ctx.problem(message)
+
+
+def register(subparsers) -> None:
+    import argparse
+
+    p = sub(subparsers, "pipework", "pipework's command line, made a netwrap attachment",
+            cmd_pipework,
+            description="Take pipework's arguments unchanged and make the same attachment "
+                        "with netwrap's guarantees (rollback, records, nic del, safe "
+                        "re-runs). netwrap's own options go before the word pipework.",
+            epilog="example: netwrap --dry-run pipework br1 web "
+                   "198.51.100.5/24@198.51.100.1")
+    p.add_argument("words", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="pipework's arguments, e.g. br1 -i eth1 web 198.51.100.5/24")
+    if not hasattr(p, "parse_known_args"):  # another command's run: a stand-in parser
+        return
+    own = p.parse_known_args
+
+    def every_word_is_pipeworks(args=None, namespace=None):
+        # argparse's REMAINDER refuses a first word like --wait or -i; pipework's words
+        # are all its own (netwrap's options go before the word pipework), so they are
+        # taken as they are, only a lone -h/--help asks for this help.
+        if args in (["-h"], ["--help"]):
+            return own(args, namespace)
+        ns = namespace if namespace is not None else argparse.Namespace()
+        ns.words, ns.func = list(args or []), cmd_pipework
+        return ns, []
+
+    p.parse_known_args = every_word_is_pipeworks

@@ -1,0 +1,103 @@
+"""The two VLAN kinds: pipework's PARENT.VID sub-interface with a macvlan on it, and
+the better one, an access port of a VLAN-filtering Linux bridge. Exact dry-run goldens."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from netwrap import kinds, reconcile
+from netwrap.errors import NetwrapError, UsageError
+from netwrap.kinds import AttachSpec, Observed, bridge_vlan, vlan
+from netwrap.netref import NetnsRef
+from netwrap.observe import Link
+from netwrap.plan import render
+
+ADDR = (ipaddress.ip_interface("198.51.100.5/24"),)
+GW = ipaddress.ip_address("198.51.100.1")
+SUB = AttachSpec("vlan", "eth1", "p0", ADDR, GW, mtu=1400, vlan=10)
+BR = AttachSpec("bridge-vlan", "eth1", "br0", ADDR, GW, host_ifname="vhtest", vlan=10)
+
+
+def test_registry():
+    assert kinds.get("vlan") is vlan and kinds.get("bridge-vlan") is bridge_vlan
+
+
+def test_subinterface_walkthrough_golden():
+    steps = vlan.walkthrough(SUB, NetnsRef.host("lab"), NetnsRef.name("hoge"),
+                             guest_ifname="vgtmp", old_default=None)
+    assert render(steps) == """\
+ip netns exec lab ip link add link p0 name p0.10 mtu 1400 type vlan id 10
+ip netns exec lab ip link set p0.10 up
+ip netns exec lab ip link add link p0.10 name vgtmp mtu 1400 type macvlan mode bridge
+ip netns exec lab ip link set vgtmp netns hoge
+ip netns exec hoge ip link set vgtmp name eth1
+ip netns exec hoge ip addr add 198.51.100.5/24 dev eth1
+ip netns exec hoge ip link set eth1 up
+ip netns exec hoge ip route add default via 198.51.100.1
+"""
+    assert steps[0].undo == ("ip", "netns", "exec", "lab", "ip", "link", "del", "p0.10")
+    again = vlan.walkthrough(SUB, NetnsRef.host("lab"), NetnsRef.name("hoge"),
+                             guest_ifname="vgtmp", old_default=None, subif_exists=True)
+    assert render(again) == render(steps[2:])
+
+
+def test_subinterface_batch_golden():
+    b = vlan.batch(SUB, NetnsRef.pid(42), old_default=None)
+    assert b.host == (
+        ("link", "add", "link", "p0", "name", "p0.10", "up", "mtu", "1400", "type", "vlan",
+         "id", "10"),
+        ("link", "add", "link", "p0.10", "name", "eth1", "netns", "42", "mtu", "1400", "type",
+         "macvlan", "mode", "bridge"))
+    assert b.host_undo == (("link", "del", "p0.10"),)
+
+
+def test_subinterface_name_must_fit():
+    spec = AttachSpec("vlan", "eth1", "enp0s31f6abc", ADDR, vlan=4094)
+    with pytest.raises(UsageError, match="longer than 15"):
+        vlan.walkthrough(spec, NetnsRef.host(), NetnsRef.pid(1), guest_ifname="t")
+
+
+def test_subinterface_differences():
+    mv = Link("eth1", "macvlan", None, 1400, None, True, 2, 5, ("198.51.100.5/24",))
+    host = {"p0": Link("p0", "veth", ifindex=3), "p0.10": Link("p0.10", "vlan", ifindex=5)}
+    default = {"gateway": "198.51.100.1", "dev": "eth1"}
+    assert reconcile.check(SUB, Observed(host, {"eth1": mv}, default)) == []
+    down = {**host, "p0.10": Link("p0.10", "vlan", up=False, ifindex=5)}
+    assert [d.fix for d in reconcile.check(SUB, Observed(down, {"eth1": mv}, default))] == [
+        (("link", "set", "p0.10", "up"),)]
+    assert [d.missing for d in reconcile.check(SUB, Observed({"p0": host["p0"]}, {}))] == [
+        True]
+    with pytest.raises(NetwrapError, match="not a VLAN sub-interface"):
+        reconcile.plan(SUB, Observed({**host, "p0.10": Link("p0.10", "veth")}, {}),
+                       NetnsRef.pid(1))
+
+
+def test_bridge_port_walkthrough_golden():
+    steps = bridge_vlan.walkthrough(BR, NetnsRef.host("lab"), NetnsRef.name("hoge"),
+                                    guest_ifname="vgtest", tool="ip", old_default=None)
+    assert render(steps) == """\
+ip netns exec lab ip link add name vhtest type veth peer name vgtest
+ip netns exec lab ip link set vhtest up
+ip netns exec lab ip link set vhtest master br0
+ip netns exec lab ip link set br0 type bridge vlan_filtering 1
+ip netns exec lab bridge vlan add dev vhtest vid 10 pvid untagged
+ip netns exec lab bridge vlan del dev vhtest vid 1
+ip netns exec lab ip link set vgtest netns hoge
+ip netns exec hoge ip link set vgtest name eth1
+ip netns exec hoge ip addr add 198.51.100.5/24 dev eth1
+ip netns exec hoge ip link set eth1 up
+ip netns exec hoge ip route add default via 198.51.100.1
+"""
+    keys = [s.key for s in steps]
+    assert keys[3:6] == ["bridge.vlan_filtering", "bridge.vlan", "bridge.vlan1"]
+    assert steps[4].undo == ("ip", "netns", "exec", "lab", "bridge", "vlan", "del", "dev",
+                             "vhtest", "vid", "10")
+    assert steps[5].undo == ("ip", "netns", "exec", "lab", "bridge", "vlan", "add", "dev",
+                             "vhtest", "vid", "1", "pvid", "untagged")
+
+
+def test_bridge_port_has_no_batch_style():
+    with pytest.raises(NetwrapError, match="bridge tool"):
+        bridge_vlan.batch(BR, NetnsRef.pid(1))
