@@ -242,8 +242,24 @@ def _line(node: Node) -> str:
     return "  ".join(p for p in parts if p)
 
 
-def text(model: Model) -> str:
-    """Boxes of box-drawing characters, one per namespace; bridges with their ports."""
+def _fit(rows: list[str], inner: int) -> list[str]:
+    """Rows no wider than INNER: a long one goes on under itself, indented past its branch."""
+    from netwrap.output import wrap
+
+    out = []
+    for row in rows:
+        if _width(row) <= inner:
+            out.append(row)
+            continue
+        lead = len(row) - len(row.lstrip("├└│─ "))
+        out += wrap(row[lead:], inner, row[:lead], " " * (lead + 4))
+    return out
+
+
+def text(model: Model, width: int | None = None) -> str:
+    """Boxes of box-drawing characters, one per namespace; bridges with their ports.
+
+    With WIDTH, no line is wider: long rows go on, indented, on the next line."""
     out = []
     for space in model.namespaces():
         title = space.label or space.name
@@ -264,6 +280,8 @@ def text(model: Model) -> str:
                     rows.append(f"{branch} {_line(port)}{_peer_text(model, port)}")
         if not rows:
             rows = ["(no interfaces but lo)"]
+        if width is not None:
+            rows = _fit(rows, max(20, width - 4))
         inner = max([_width(r) for r in rows] + [_width(title) + 3])
         out.append(f"┌─ {title} " + "─" * (inner - _width(title) - 1) + "┐")
         out += [f"│ {r}{' ' * (inner - _width(r))} │" for r in rows]

@@ -373,8 +373,10 @@ def cmd_show(ctx, args) -> int:
         emit_object({"interfaces": interfaces, "routes": routes})
         return 0
     how = ("ifconfig -a", "route -n") if source == "net-tools" else ("ip addr", "ip route")
-    emit(False, interfaces, ifconfig.COLUMNS, empty="(no interfaces)",
-         title=f"{target.name}: interfaces ({how[0]})")
+    from netwrap.output import COMPACT_IFCONFIG, compact_ifconfig
+
+    emit(False, compact_ifconfig(interfaces), ifconfig.COLUMNS, empty="(no interfaces)",
+         title=f"{target.name}: interfaces ({how[0]})", compact=COMPACT_IFCONFIG)
     sys.stdout.write("\n")
     emit(False, routes, route.COLUMNS, empty="(no routes)",
          title=f"{target.name}: routes ({how[1]})")

@@ -76,8 +76,12 @@ def step_key(step: Step) -> str:
 class Tutorial:
     def __init__(self, runner, tool: str, lang: str = "en", yes: bool = False,
                  target=None, host_ns: str | None = None, inp=None, out=None,
-                 suffix: str | None = None) -> None:
+                 suffix: str | None = None, columns: int | None = None) -> None:
+        from netwrap.output import terminal_columns
+
         self.runner, self.tool, self.lang, self.yes = runner, tool, lang, yes
+        # Everything printed fits this many terminal columns (a projector's 80 too).
+        self.cols = max(40, columns or terminal_columns())
         self.inp = inp or sys.stdin
         self.out = out or sys.stdout
         suffix = suffix or secrets.token_hex(3)
@@ -105,9 +109,30 @@ class Tutorial:
 
     # -- printing ------------------------------------------------------------------
     def say(self, text: str = "", indent: str = "") -> None:
+        """Prose, filled to the terminal's width."""
+        from netwrap.output import wrap
+
+        self._write(wrap(text, self.cols, indent))
+
+    def verbatim(self, text: str, indent: str = "") -> None:
+        """A command's own output, line by line; a line too long is cut, not reflowed."""
+        from netwrap.output import _hard_split
+
+        lines = []
+        for line in text.rstrip("\n").splitlines() or [""]:
+            lines += [indent + part for part in
+                      (_hard_split(line, self.cols - len(indent)) or [""])]
+        self._write(lines)
+
+    def command(self, argv: Argv, indent: str = "   ") -> None:
+        from netwrap.output import wrap_command
+
+        self._write(wrap_command(argv, self.cols, indent=indent))
+
+    def _write(self, lines: list[str]) -> None:
         try:
-            for line in (text.splitlines() or [""]):
-                self.out.write(f"{indent}{line}\n")
+            for line in lines:
+                self.out.write(f"{line}\n")
             self.out.flush()
         except OSError:
             pass  # the terminal went away (SIGHUP): still clean up
@@ -124,7 +149,7 @@ class Tutorial:
         self.say(f"\n-- {self.t(f'step.{key}.title')} --")
         self.say(self.t(f"step.{key}.why"), "   ")
         for argv in commands:
-            self.say(f"$ {shlex.join(argv)}", "   ")
+            self.command(argv)
         if self.yes:
             return
         self.out.write(self.t("ui.prompt"))
@@ -136,15 +161,18 @@ class Tutorial:
         if line.strip().lower() in ("q", "quit", "exit"):
             raise Quit
 
-    def table(self, rows: list[dict], columns: Sequence[str]) -> None:
+    def table(self, rows: list[dict], columns: Sequence[str],
+              compact: Sequence[str] | None = None) -> None:
         from netwrap.output import table
 
-        self.say(table(rows, columns) if rows else "(none)", "   ")
+        text = table(rows, columns, width_=self.cols - 3, compact=compact) if rows \
+            else "(none)"
+        self._write(["   " + line if line else "" for line in text.splitlines()])
 
     def show(self, argv: Argv, echo: bool = True) -> str:
         """Run a read-only command (printed first with echo), return its output."""
         if echo:
-            self.say(f"$ {shlex.join(argv)}", "   ")
+            self.command(argv)
         with self.txn.interruptible():  # it changes nothing: stopping it at once is safe
             return self.runner.query(argv)
 
@@ -153,7 +181,13 @@ class Tutorial:
 
         text = self.show(argv, echo)
         # brctl show prints nothing at all when there is no bridge.
-        self.table(parse(kind, text) if text.strip() else [], PARSERS[kind].COLUMNS)
+        rows = parse(kind, text) if text.strip() else []
+        compact = None
+        if kind == "ifconfig":  # narrow: name, state, mac, ipv4
+            from netwrap.output import COMPACT_IFCONFIG, compact_ifconfig
+
+            rows, compact = compact_ifconfig(rows), COMPACT_IFCONFIG
+        self.table(rows, PARSERS[kind].COLUMNS, compact)
 
     def changed(self) -> None:
         self.say(self.t("ui.changed"))
@@ -193,7 +227,7 @@ class Tutorial:
             try:
                 self.show(self.host("ifconfig", str(v["guest_if"])))
             except CommandError as exc:
-                self.say(exc.stderr, "   ")
+                self.verbatim(exc.stderr, "   ")
             self.parsed("ifconfig", self.guest("ifconfig", str(v["guest_if"])))
         elif key in ("rename", "addr", "link_up"):
             self.parsed("ifconfig", self.guest("ifconfig", str(v["ifname"])))
@@ -217,7 +251,7 @@ class Tutorial:
         self.say(self.t(key))
         target = self.box or str(self.pid)
         model = diagram_gather.model_for(self.runner, self.host_ns, [target])
-        self.say(diagram.text(model).rstrip("\n"), "   ")
+        self.verbatim(diagram.text(model, width=self.cols - 3).rstrip("\n"), "   ")
 
     def run(self) -> None:
         self.say(self.t("ui.title"))
@@ -304,7 +338,7 @@ class Tutorial:
         if self.tool == "brctl":
             self.bridge_table()
         else:
-            self.say(self.show(self.host("ip", "link", "show", "type", "bridge")), "   ")
+            self.verbatim(self.show(self.host("ip", "link", "show", "type", "bridge")), "   ")
         self.parsed("route", inside)
 
     def find_pid(self) -> None:
