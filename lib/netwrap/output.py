@@ -119,11 +119,14 @@ def _fill(para: str, columns: int, indent: str, subsequent: str) -> list[str]:
 
 
 def wrap_command(words: Sequence[str], columns: int, prefix: str = "$ ",
-                 indent: str = "") -> list[str]:
-    """A command line, quoted for a shell, broken between arguments with `` \\``."""
+                 indent: str = "", keep: str | None = None) -> list[str]:
+    """A command line, quoted for a shell, broken between arguments with `` \\``.
+
+    A word containing KEEP (a shell variable such as ``$PID``) is left unquoted."""
     import shlex
 
-    quoted = [shlex.quote(w) for w in words]
+    quoted = [w if keep and keep in w and re.fullmatch(r"[\w@%+=:,./$-]+", w)
+              else shlex.quote(w) for w in words]
     lines, cur = [], indent + prefix
     cont = indent + " " * (len(prefix) + 4)
     start = True

@@ -21,6 +21,10 @@ TEXT: dict[str, dict[str, str]] = {
                        "the sandbox {box}. Nothing of this machine's own network is touched.",
         "ui.mode_target": "Container: {target} (PID {pid}). The host side is {host}: the "
                           "tutorial changes it, and undoes every change at the end.",
+        "ui.script": "A dry run: the lesson as a script. Nothing was run; $PID stands for the "
+                     "container's first process, which exists only once it runs.",
+        "ui.standin": "198.51.100.0/24 stands in for the walkthrough's {blog_net}: a range "
+                      "set aside for documentation, so it cannot clash with a real network.",
         "ui.prompt": "[Enter] run it   [q Enter] stop and clean up > ",
         "ui.changed": "What changed:",
         "ui.diagram_start": "The picture so far: a veth pair is a crossover cable, one end on "
@@ -88,8 +92,7 @@ TEXT: dict[str, dict[str, str]] = {
         "step.mkdir.why": "ip netns looks for names in /var/run/netns.",
         "step.ln.title": "Name the netns \"{ns}\"",
         "step.ln.why": "A symlink in /var/run/netns makes the container's netns one that ip "
-                       "manages: ip netns exec {ns} works now (the walkthrough calls it "
-                       "\"hoge\").",
+                       "manages: ip netns exec {ns} works now.",
         "step.look_route.title": "Look inside: the routing table",
         "step.look_route.why": "ip netns exec runs the host's own route in the container's "
                                "netns: the container's network is in plain view, even if its "
@@ -109,8 +112,7 @@ TEXT: dict[str, dict[str, str]] = {
         "step.veth_add.title": "Create the veth pair [{host_if}]----[{guest_if}]",
         "step.veth_add.why": "veth (Virtual Ethernet) is a pair of virtual NICs joined by a "
                              "crossover cable. {host_if} stays on the host, {guest_if} goes "
-                             "into the container (the walkthrough's veth-host and "
-                             "veth-guest).",
+                             "into the container.",
         "step.host_mtu.title": "Set the host end's MTU",
         "step.host_mtu.why": "Both ends of a veth should match the bridge's MTU, or large "
                              "packets are lost silently (on an overlay network the bridge "
@@ -155,6 +157,10 @@ TEXT: dict[str, dict[str, str]] = {
                        "「{box}」です。このマシン自身のネットワークには一切手を触れません。",
         "ui.mode_target": "コンテナ: {target}(PID {pid})。ホスト側は{host}です。"
                           "チュートリアルはここに変更を加え、最後にすべて元に戻します。",
+        "ui.script": "ドライラン: レッスンをスクリプトとして表示します。何も実行していません。"
+                     "$PIDはコンテナの最初のプロセスのPIDで、実行して初めて決まります。",
+        "ui.standin": "元記事の{blog_net}の代わりに198.51.100.0/24を使います。ドキュメント用に"
+                      "予約されたアドレス範囲なので、実在のネットワークとぶつかりません。",
         "ui.prompt": "[Enter] 実行   [q Enter] 中止して後片付け > ",
         "ui.changed": "何が変わったか:",
         "ui.diagram_start": "ポンチ絵にするとこんな状態です。vethはクロスケーブルで直結された"
@@ -228,8 +234,7 @@ TEXT: dict[str, dict[str, str]] = {
         "step.mkdir.why": "ip netnsは/var/run/netns以下の名前を見ます。",
         "step.ln.title": "netnsに「{ns}」という名前を付ける",
         "step.ln.why": "/var/run/netns/以下からシンボリックリンクを張ると、ipコマンド管理下の"
-                       "netnsとして認識されます。これでip netns exec {ns}が使えます"
-                       "(元記事では「hoge」でした)。",
+                       "netnsとして認識されます。これでip netns exec {ns}が使えます。",
         "step.look_route.title": "中を覗く: ルーティングテーブル",
         "step.look_route.why": "ip netns execで、ホストLinuxのrouteコマンドをコンテナのnetns"
                                "で実行します。イメージにrouteコマンドがなくても、コンテナ内の"
@@ -248,7 +253,7 @@ TEXT: dict[str, dict[str, str]] = {
         "step.veth_add.title": "vethペア[{host_if}]----[{guest_if}]を作成する",
         "step.veth_add.why": "veth(Virtual Ethernet)は、クロスケーブルで直結された仮想NICの"
                              "ペアを作るLinuxの機能です。ホスト側が{host_if}、ゲスト側が"
-                             "{guest_if}です(元記事のveth-hostとveth-guest)。",
+                             "{guest_if}です。",
         "step.host_mtu.title": "ホスト側のMTUを設定する",
         "step.host_mtu.why": "vethの両端はブリッジのMTUに合わせます。合わないと大きなパケットが"
                              "黙って捨てられます(オーバーレイではブリッジが1450のことが多い)。",
