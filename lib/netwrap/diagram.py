@@ -215,30 +215,67 @@ def wired_to_host(model: Model) -> set[str]:
 
 # -- text ----------------------------------------------------------------------------
 
+# Every word the picture itself says, per language (``netwrap tutorial --lang ja``).
+WORDS = {
+    "en": {"host": "host side: {0}", "host_ref": "the host side ({0})", "in": " in ",
+           "no_peer": "(peer not shown)", "only_lo": "(no interfaces but lo)",
+           "bridge": "bridge", "veth": "veth", "sandbox": "sandbox {0} (PID {1})",
+           "container": "container {0} (PID {1})", "netns": "netns {0}",
+           "pid": "PID {0}", "this machine": "this machine", "down": "down",
+           "lowerlayerdown": "lowerlayerdown", "dormant": "dormant"},
+    "ja": {"host": "ホスト側: {0}", "host_ref": "ホスト側({0})", "in": " → ",
+           "no_peer": "(相手側は表示外)", "only_lo": "(lo以外のインターフェースなし)",
+           "bridge": "ブリッジ", "veth": "veth", "sandbox": "サンドボックス {0}(PID {1})",
+           "container": "コンテナ {0}(PID {1})", "netns": "netns {0}",
+           "pid": "PID {0}", "this machine": "このマシン", "down": "停止",
+           "lowerlayerdown": "下位層停止", "dormant": "休止"},
+}
+_LABELS = (("sandbox", r"sandbox (\S+) \(PID (\d+)\)"),
+           ("container", r"container (\S+) \(PID (\d+)\)"),
+           ("netns", r"netns (\S+)"), ("pid", r"PID (\d+)"))
+
+
+def _say(lang: str, key: str, *args: str) -> str:
+    return WORDS.get(lang, WORDS["en"])[key].format(*args)
+
+
+def _label(lang: str, label: str) -> str:
+    """A namespace's label (``sandbox web (PID 42)``) in LANG."""
+    import re
+
+    if label == "this machine":
+        return _say(lang, "this machine")
+    for key, pattern in _LABELS:
+        m = re.fullmatch(pattern, label)
+        if m:
+            return _say(lang, key, *m.groups())
+    return label
+
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _where(model: Model, node: Node) -> str:
+def _where(model: Model, node: Node, lang: str = "en") -> str:
     space = model.node(ns_id(node.ns))
-    label = space.label or space.name
-    return f"the host side ({label})" if space.role == "host" else label
+    label = _label(lang, space.label or space.name)
+    return _say(lang, "host_ref", label) if space.role == "host" else label
 
 
-def _peer_text(model: Model, node: Node) -> str:
+def _peer_text(model: Model, node: Node, lang: str = "en") -> str:
     peer = model.peer(node.id)
     if peer is None:
-        return " ══ (peer not shown)" if node.kind == "veth" else ""
+        return f" ══ {_say(lang, 'no_peer')}" if node.kind == "veth" else ""
     if peer.ns == node.ns:
         return f" ══ {peer.name}"
-    return f" ══ {peer.name} in {_where(model, peer)}"
+    return f" ══ {peer.name}{_say(lang, 'in')}{_where(model, peer, lang)}"
 
 
-def _line(node: Node) -> str:
-    parts = [node.name, node.kind if node.kind != "iface" else ""]
+def _line(node: Node, lang: str = "en") -> str:
+    parts = [node.name, _say(lang, node.kind) if node.kind != "iface" else ""]
     parts += list(node.addresses)
     if node.state and node.state not in ("UP", "UNKNOWN"):
-        parts.append(f"({node.state.lower()})")
+        state = node.state.lower()
+        parts.append(f"({WORDS.get(lang, WORDS['en']).get(state, state)})")
     return "  ".join(p for p in parts if p)
 
 
@@ -256,30 +293,32 @@ def _fit(rows: list[str], inner: int) -> list[str]:
     return out
 
 
-def text(model: Model, width: int | None = None) -> str:
+def text(model: Model, width: int | None = None, lang: str = "en") -> str:
     """Boxes of box-drawing characters, one per namespace; bridges with their ports.
 
-    With WIDTH, no line is wider: long rows go on, indented, on the next line."""
+    With WIDTH, no line is wider: long rows go on, indented, on the next line. LANG
+    is the language of the picture's own words (``WORDS``)."""
     out = []
     for space in model.namespaces():
-        title = space.label or space.name
+        title = _label(lang, space.label or space.name)
         if space.role == "host":
-            title = f"host side: {title}"
+            title = _say(lang, "host", title)
         rows = []
         ifs = model.interfaces(space.name)
         on_bridge = {p.id for n in ifs if n.kind == "bridge" for p in model.ports(n.id)}
         for node in ifs:
             if node.id in on_bridge:
                 continue
-            rows.append(_line(node) + ("" if node.kind == "bridge" else
-                                       _peer_text(model, node)))
+            rows.append(_line(node, lang) + ("" if node.kind == "bridge" else
+                                             _peer_text(model, node, lang)))
             if node.kind == "bridge":
                 ports = model.ports(node.id)
                 for i, port in enumerate(ports):
                     branch = "└──" if i == len(ports) - 1 else "├──"
-                    rows.append(f"{branch} {_line(port)}{_peer_text(model, port)}")
+                    rows.append(f"{branch} {_line(port, lang)}"
+                                f"{_peer_text(model, port, lang)}")
         if not rows:
-            rows = ["(no interfaces but lo)"]
+            rows = [_say(lang, "only_lo")]
         if width is not None:
             rows = _fit(rows, max(20, width - 4))
         inner = max([_width(r) for r in rows] + [_width(title) + 3])

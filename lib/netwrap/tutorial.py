@@ -179,6 +179,13 @@ class Tutorial:
     def t(self, key: str) -> str:
         return say(self.lang, key, **self.v)
 
+    def column(self, key: str) -> str:
+        """A table header in the tutorial's language (the key itself if it has none)."""
+        try:
+            return self.t(f"col.{key}")
+        except KeyError:
+            return key
+
     def section(self, name: str) -> None:
         self.say(f"\n== {self.t(f'sec.{name}.title')} ==")
         self.say(self.t(f"sec.{name}.why"), "   ")
@@ -206,8 +213,8 @@ class Tutorial:
 
         if self.script:
             return
-        text = table(rows, columns, width_=self.cols - 3, compact=compact) if rows \
-            else "(none)"
+        text = table(rows, columns, width_=self.cols - 3, compact=compact,
+                     label=self.column) if rows else self.t("ui.none")
         self._write(["   " + line if line else "" for line in text.splitlines()])
 
     def show(self, argv: Argv, echo: bool = True) -> str:
@@ -230,6 +237,8 @@ class Tutorial:
             from netwrap.output import COMPACT_IFCONFIG, compact_ifconfig
 
             rows, compact = compact_ifconfig(rows), COMPACT_IFCONFIG
+            words = {"up": "val.up", "down": "val.down", "up, no carrier": "val.no_carrier"}
+            rows = [{**row, "link_state": self.t(words[row["link_state"]])} for row in rows]
         self.table(rows, PARSERS[kind].COLUMNS, compact)
 
     def changed(self) -> None:
@@ -301,7 +310,8 @@ class Tutorial:
         self.say(self.t(key))
         target = self.box or str(self.pid)
         model = diagram_gather.model_for(self.runner, self.host_ns, [target])
-        self.verbatim(diagram.text(model, width=self.cols - 3).rstrip("\n"), "   ")
+        self.verbatim(diagram.text(model, width=self.cols - 3, lang=self.lang).rstrip("\n"),
+                      "   ")
 
     def undo_later(self, action, what: str, shows) -> object:
         """Remember something to undo besides the plan steps (in a script: only shown)."""
@@ -344,7 +354,8 @@ class Tutorial:
                         [("ip", "netns", "del", lab)])
         if not self.script:
             self.changed()
-            self.table([link.as_dict() for link in netns.links() if link.name == lab],
+            self.table([{**link.as_dict(), "state": self.value(link.state)}
+                        for link in netns.links() if link.name == lab],
                        ["name", "pid", "inode", "state"])
         lo = Step(("ip", "-n", lab, "link", "set", "lo", "up"), "bring up its loopback")
         self.ask("lab_lo", [lo.argv])
@@ -528,19 +539,26 @@ class Tutorial:
         """Undo everything, newest first; Ctrl-C cannot cut this short. Returns failures."""
         return [str(left) for left in self.txn.rollback()]
 
+    def value(self, word: str) -> str:
+        """A word in a table cell (gone, left, named) in the tutorial's language."""
+        try:
+            return self.t(f"val.{word}")
+        except KeyError:
+            return word
+
     def leftovers(self) -> list[dict]:
-        rows = [{"object": netns.path(self.ns),
-                 "state": "left" if netns.read(self.ns) else "gone"}]
+        def state(left: bool) -> str:
+            return self.value("left" if left else "gone")
+
+        rows = [{"object": netns.path(self.ns), "state": state(bool(netns.read(self.ns)))}]
         if self.box:
-            box = sandbox.load(self.box)
-            rows.append({"object": f"sandbox {self.box} (PID {self.pid})",
-                         "state": "left" if box is not None else "gone"})
+            rows.append({"object": self.t("val.sandbox"),
+                         "state": state(sandbox.load(self.box) is not None)})
         if self.lab:
-            rows.append({"object": f"netns {self.lab}",
-                         "state": "left" if netns.read(self.lab) else "gone"})
+            rows.append({"object": self.t("val.netns"), "state": state(bool(netns.read(self.lab)))})
         else:
-            gone = query.host_link(self.runner, self.br, self.host_ns) is None
-            rows.append({"object": f"bridge {self.br}", "state": "gone" if gone else "left"})
+            left = query.host_link(self.runner, self.br, self.host_ns) is not None
+            rows.append({"object": self.t("val.bridge"), "state": state(left)})
         return rows
 
 

@@ -154,7 +154,7 @@ def test_japanese_stopped_half_way_cleans_up(made, how):
         "== 3. コンテナのnetnsに潜り込む ==", f"-- netnsに「{made.ns}」という名前を付ける --",
         "== 4. コンテナにNICを追加する ==", "-- ブリッジ「br0」を作成する --",
         "何が変わったか:", "br0",
-        "-- vethペア[veth-host]----[veth-guest]", "中止します。", "gone",
+        "-- vethペア[veth-host]----[veth-guest]", "中止します。", "削除済み",
     ])
     assert "$ ip netns exec " + made.lab + " ip link add name veth-host" in out
     assert "brctl addif" not in out.split("-- vethペア[")[1]  # it stopped there

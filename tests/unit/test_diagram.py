@@ -138,3 +138,21 @@ def test_dot_has_a_cluster_per_namespace_every_node_and_edge():
         if node.kind != "netns":
             assert f'"{node.id}" [label="{node.name}' in src
     assert src.count(" -- ") == len(model.edges)
+
+
+def test_text_in_japanese_says_every_word_in_japanese_and_fits_a_width():
+    from netwrap.output import width
+
+    text = diagram.text(diagram.build(captured()), width=60, lang="ja")
+    assert "ホスト側: " in text and "ブリッジ" in text and "サンドボックス nwsbA78" in text
+    for english in ("host side", "bridge", "sandbox", " in ", "peer not shown"):
+        assert english not in text
+    assert all(width(line) <= 60 for line in text.splitlines())
+    # the boxes stay closed and square with wide characters in them
+    box = []
+    for line in text.splitlines():
+        assert line[0] in "┌│└" and line[-1] in "┐│┘"
+        box.append(line)
+        if line.startswith("└"):
+            assert len({width(x) for x in box}) == 1, box
+            box = []
