@@ -135,6 +135,7 @@ class Tutorial:
             "docker_gw": DOCKER_NET, "docker_ip": DOCKER_IP,
             "docker_gw_ip": DOCKER_NET.split("/")[0],
             "target": target.name if target else "", "host": host_ns or "this machine",
+            "shim_id": "?",
         }
 
     # -- printing ------------------------------------------------------------------
@@ -149,14 +150,24 @@ class Tutorial:
 
     def verbatim(self, text: str, indent: str = "") -> None:
         """A command's own output, line by line; a line too long is cut, not reflowed."""
-        from netwrap.output import _hard_split
+        from netwrap.output import _hard_split, width
 
         if self.script:
             return
         lines = []
+        room = self.cols - len(indent)
         for line in text.rstrip("\n").splitlines() or [""]:
-            lines += [indent + part for part in
-                      (_hard_split(line, self.cols - len(indent)) or [""])]
+            lead = indent
+            while width(line) > room:  # break at the last space that fits, else cut
+                cut = _hard_split(line, room)[0]
+                at = cut.rstrip().rfind(" ")
+                if at > len(cut) // 3:
+                    cut = cut[:at]
+                lines.append((lead + cut).rstrip())
+                line, lead = line[len(cut):].lstrip(), indent + "    "
+                room = self.cols - len(lead)
+            lines.append((lead + line).rstrip())
+            room = self.cols - len(indent)
         self._write(lines)
 
     def command(self, argv: Argv, indent: str = "   ") -> None:
@@ -416,27 +427,40 @@ class Tutorial:
         self.parsed("route", inside)
 
     def find_pid(self) -> None:
+        """ps shows the process and its parent: with Docker, the parent is
+        ``containerd-shim-runc-v2 ... -id <id>``, today's answer to the walkthrough's
+        ``ps -ef | grep "docker -[d]"``."""
         self.section("pid")
-        argv = ("ps", "-o", "pid,ppid,args", "-p", str(self.pid))
+        ppid = None if self.script else _ppid(self.pid)
+        pids = f"{ppid},{self.pid}" if ppid else str(self.pid)
+        argv = ("ps", "-ww", "-o", "pid,ppid,args", "-p", pids)  # -ww: args whole
         self.ask("ps", [argv])
-        lines = self.show(argv, echo=False).splitlines()[1:]
-        rows = [dict(zip(("pid", "ppid", "args"), line.split(None, 2), strict=False))
-                for line in lines]
-        self.table(rows, ["pid", "ppid", "args"])
+        text = self.show(argv, echo=False)
+        self.verbatim(text, "   ")  # ps's own output, as it prints it
+        parent = next((line.split(None, 2)[2] for line in text.splitlines()[1:]
+                       if len(line.split(None, 2)) == 3
+                       and line.split(None, 2)[0] == str(ppid)), "")
+        if "containerd-shim" in parent:
+            m = re.search(r"(?:^|\s)-id\s+(\S+)", parent)
+            self.v["shim_id"] = m.group(1) if m else "?"
+            self.say(self.t("ui.shim"), "   ")
 
     def expose(self) -> None:
         self.section("expose")
         ls = ("ls", "-l", f"/proc/{self.pid}/ns/net")
         self.ask("ns_ls", [ls])
-        self.table([_ls_row(self.show(ls, echo=False))], ["link", "points_to"])
+        text = self.show(ls, echo=False)
+        self.verbatim(text, "   ")  # ls's own line, then the two fields that matter
+        self.table([_ls_row(text)], ["link", "points_to"])
         for step in netns.expose_plan(self.pid, self.ns):
             key = step_key(step)
             self.ask(key, [step.argv])
             self.do([step])
             if key == "ln":
                 self.changed()
-                self.table([_ls_row(self.show(("ls", "-l", netns.path(self.ns))))],
-                           ["link", "points_to"])
+                text = self.show(("ls", "-l", netns.path(self.ns)))
+                self.verbatim(text, "   ")
+                self.table([_ls_row(text)], ["link", "points_to"])
         links = [] if self.target is None and self.script else \
             query.guest_links(self.runner, self.pid)
         names = [link["ifname"] for link in links if link.get("link_type") != "loopback"] \
@@ -481,9 +505,13 @@ class Tutorial:
             self.after(key)
         ping = self.host("ping", "-c", "1", "-W", "2", str(self.v["ip_addr"]))
         self.ask("ping", [ping])
-        text = self.show(ping, echo=False)
+        try:
+            text = self.show(ping, echo=False)
+        except CommandError as exc:  # no reply: ping exits 1, and says so
+            text = exc.stderr
         if self.script:
             return
+        self.verbatim(text, "   ")  # ping's own output, then the count that matters
         m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
         sent, got = (m.group(1), m.group(2)) if m else ("?", "?")
         self.table([{"destination": self.v["ip_addr"], "transmitted": sent,
@@ -560,6 +588,15 @@ class Tutorial:
             left = query.host_link(self.runner, self.br, self.host_ns) is not None
             rows.append({"object": self.t("val.bridge"), "state": state(left)})
         return rows
+
+
+def _ppid(pid: int) -> int | None:
+    """PID's parent, from /proc/PID/stat (the field after the command's parentheses)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _routed(runner, host_ns: str | None, net) -> str | None:

@@ -25,6 +25,9 @@ TEXT: dict[str, dict[str, str]] = {
                      "container's first process, which exists only once it runs.",
         "ui.standin": "198.51.100.0/24 stands in for the walkthrough's {blog_net}: a range "
                       "set aside for documentation, so it cannot clash with a real network.",
+        "ui.shim": "The parent is containerd-shim-runc-v2, which runs the container with ID "
+                   "{shim_id}: today's answer to the walkthrough's ps -ef | grep \"docker "
+                   "-[d]\" (dockerd no longer is the container's parent).",
         "ui.prompt": "[Enter] run it   [q Enter] stop and clean up > ",
         "ui.changed": "What changed:",
         "ui.diagram_start": "The picture so far: a veth pair is a crossover cable, one end on "
@@ -201,6 +204,9 @@ TEXT: dict[str, dict[str, str]] = {
                      "$PIDはコンテナの最初のプロセスのPIDで、実行して初めて決まります。",
         "ui.standin": "元記事の{blog_net}の代わりに198.51.100.0/24を使います。ドキュメント用に"
                       "予約されたアドレス範囲なので、実在のネットワークとぶつかりません。",
+        "ui.shim": "親プロセスはcontainerd-shim-runc-v2で、ID {shim_id}のコンテナを動かして"
+                   "います。元記事のps -ef | grep \"docker -[d]\"の、今の答えです(今の"
+                   "dockerdはコンテナの親プロセスではありません)。",
         "ui.prompt": "[Enter] 実行   [q Enter] 中止して後片付け > ",
         "ui.changed": "何が変わったか:",
         "ui.diagram_start": "ポンチ絵にするとこんな状態です。vethはクロスケーブルで直結された"

@@ -99,7 +99,8 @@ def test_english_all_the_way_through(made):
         "-- Create the lab namespace --", f"$ ip netns add {lab}", PROMPT["en"],
         "== 1. What Docker sets up ==", f"$ ip netns exec {lab} brctl addbr docker0",
         "host side:",  # the diagram at the start
-        "== 2. Find the container's PID on the host ==", f"$ ps -o pid,ppid,args -p {made.pid}",
+        "== 2. Find the container's PID on the host ==",
+        "$ ps -ww -o pid,ppid,args -p ", f",{made.pid}\n",
         "sleep infinity",
         "== 3. Slip into the container's netns ==",
         f"$ ln -s /proc/{made.pid}/ns/net /var/run/netns/{ns}", PROMPT["en"],
