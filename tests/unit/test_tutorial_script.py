@@ -48,7 +48,7 @@ def test_the_script_is_comments_and_commands_a_shell_accepts(lang, tmp_path):
     subprocess.run(["sh", "-n", str(path)], check=True)  # it parses as shell
     argvs = [" ".join(a) for a in commands(text)]
     order = ["ip netns add nwlab-abc123", "brctl addbr docker0",
-             "ln -s /proc/$PID/ns/net /var/run/netns/hoge", "ps -o pid,ppid,args -p $PID",
+             "ln -s /proc/$PID/ns/net /var/run/netns/hoge", "ps -ww -o pid,ppid,args -p $PID",
              "ip netns exec nwlab-abc123 brctl addbr br0",
              "ip netns exec nwlab-abc123 ip link add name veth-host type veth peer name "
              "veth-guest",
