@@ -48,3 +48,20 @@ def test_target_mode_shows_the_shim_parent_and_cleans_up(container, lab, lang):
     ns = re.search(rf"ln -s /proc/{pid}/ns/net /var/run/netns/(\S+)\n", out).group(1)
     link = f"/var/run/netns/{ns}"
     assert ns not in netns_links() or os.readlink(link) != f"/proc/{pid}/ns/net"
+
+
+def test_host_names_the_container_behind_each_docker0_veth(container):
+    """Read-only on the machine's own docker0: which container each veth leads into."""
+    import json
+
+    name, _cid = container
+    pid = int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
+    proc = run_netwrap("--json", "host")
+    assert proc.returncode == 0, proc.stderr
+    ports = [p for p in json.loads(proc.stdout)["ports"] if p["container"] == name]
+    assert len(ports) == 1 and ports[0]["bridge"] == "docker0"
+    assert (ports[0]["ifname"], ports[0]["pid"]) == ("eth0", pid)
+    inside = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "link", "show",
+                           "eth0"))[0]
+    port = json.loads(sh("ip", "-j", "link", "show", ports[0]["port"]))[0]
+    assert port["ifindex"] == inside["link_index"]

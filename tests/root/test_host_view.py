@@ -1,0 +1,63 @@
+"""netwrap host: the chain policies (and why FORWARD DROP keeps a hand-made br0 from the
+outside), and which container each bridge port's veth leads into. In a lab netns."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import rand, sh
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def wired_lab(lab, sandboxes, nw):
+    """A bridge in the lab and two sandboxes plugged into it with nic add."""
+    br = rand("nwb")
+    nw("--host-netns", lab, "bridge", "add", br, "--ip", "198.51.100.1/24", check=True)
+    boxes = []
+    for n in (2, 3):
+        name, pid = sandboxes()
+        nw("--host-netns", lab, "nic", "add", name, "--bridge", br, "--ip",
+           f"198.51.100.{n}/24", "--ifname", "eth0", check=True)
+        boxes.append((name, pid))
+    return lab, br, boxes
+
+
+def test_host_names_the_sandbox_behind_each_port(wired_lab, nw):
+    lab, br, boxes = wired_lab
+    view = json.loads(nw("--host-netns", lab, "--json", "host", check=True).stdout)
+    links = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "master", br))
+    assert len(links) == 2
+    owners = {row["port"]: (row["container"], row["ifname"], row["pid"])
+              for row in view["ports"]}
+    # each port's peer, by the kernel's own account: the link inside with iflink == port
+    expected = {}
+    for name, pid in boxes:
+        inside = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "link", "show",
+                               "eth0"))[0]
+        port = next(x["ifname"] for x in links if x["ifindex"] == inside["link_index"])
+        expected[port] = (f"sandbox {name}", "eth0", pid)
+    assert owners == expected
+    table = nw("--host-netns", lab, "host", check=True).stdout
+    assert "bridge ports and the container each veth leads into" in table
+    for name, _pid in boxes:
+        assert f"sandbox {name}" in table
+
+
+@pytest.mark.skipif(not shutil.which("iptables"), reason="iptables not installed")
+def test_host_shows_the_policies_and_says_why_forward_drop_matters(lab, nw):
+    env = {"COLUMNS": "80"}
+    proc = nw("--host-netns", lab, "host", env=env, check=True)
+    assert "FORWARD DROP:" not in proc.stdout
+    sh("ip", "netns", "exec", lab, "iptables", "-P", "FORWARD", "DROP")  # the lab's own
+    view = json.loads(nw("--host-netns", lab, "--json", "host", check=True).stdout)
+    assert {"table": "filter", "chain": "FORWARD", "policy": "DROP"} in view["policies"]
+    assert {"table": "filter", "chain": "INPUT", "policy": "ACCEPT"} in view["policies"]
+    out = nw("--host-netns", lab, "host", env=env, check=True).stdout
+    assert "chain policies" in out and "FORWARD DROP: the kernel forwards no packet" in out
+    assert "the walkthrough's host had FORWARD ACCEPT" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
