@@ -163,6 +163,17 @@ def _veth_peers(spaces: Sequence[dict]) -> dict[tuple[int, int], tuple[int, int]
     return {a: b for a, b in peers.items() if peers.get(b) == a}
 
 
+def _natural(name: str) -> list:
+    import re
+
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _order(link: dict) -> tuple:
+    """Interfaces in a stable order, whatever their ifindex: bridges, then by name."""
+    return (_kind(link) != "bridge", _natural(link.get("ifname", "")))
+
+
 def build(spaces: Sequence[dict]) -> Model:
     """The model from per-namespace JSON; pure.
 
@@ -179,13 +190,13 @@ def build(spaces: Sequence[dict]) -> Model:
         addrs = _addresses(space.get("addrs", []))
         links = [link for link in space.get("links", [])
                  if link.get("link_type") != "loopback"]
-        for link in sorted(links, key=lambda link: link["ifindex"]):
+        for link in sorted(links, key=_order):
             names[(s, link["ifindex"])] = if_id(key, link["ifname"])
             model.nodes.append(Node(if_id(key, link["ifname"]), _kind(link), link["ifname"],
                                     ns=key, addresses=addrs.get(link["ifname"], ()),
                                     state=link.get("operstate")))
         present = {link["ifname"] for link in links}
-        for link in sorted(links, key=lambda link: link["ifindex"]):
+        for link in sorted(links, key=_order):
             if link.get("master") in present:
                 model.edges.append(Edge("port", if_id(key, link["ifname"]),
                                         if_id(key, link["master"])))
@@ -196,7 +207,7 @@ def build(spaces: Sequence[dict]) -> Model:
             if pair not in seen:
                 seen.add(pair)
                 model.edges.append(Edge("veth", *pair))
-    model.edges.sort(key=lambda e: (e.kind, e.a, e.b))
+    model.edges.sort(key=lambda e: (e.kind, _natural(e.a), _natural(e.b)))
     return model
 
 
@@ -217,13 +228,15 @@ def wired_to_host(model: Model) -> set[str]:
 
 # Every word the picture itself says, per language (``netwrap tutorial --lang ja``).
 WORDS = {
-    "en": {"host": "host side: {0}", "host_ref": "the host side ({0})", "in": " in ",
+    "en": {"others": "also, down or wired to nothing drawn: {0}",
+           "host": "host side: {0}", "host_ref": "the host side ({0})", "in": " in ",
            "no_peer": "(peer not shown)", "only_lo": "(no interfaces but lo)",
            "bridge": "bridge", "veth": "veth", "sandbox": "sandbox {0} (PID {1})",
            "container": "container {0} (PID {1})", "netns": "netns {0}",
            "pid": "PID {0}", "this machine": "this machine", "down": "down",
            "lowerlayerdown": "lowerlayerdown", "dormant": "dormant"},
-    "ja": {"host": "ホスト側: {0}", "host_ref": "ホスト側({0})", "in": " → ",
+    "ja": {"others": "ほかに(停止中、または図のどこにもつながらない): {0}",
+           "host": "ホスト側: {0}", "host_ref": "ホスト側({0})", "in": " → ",
            "no_peer": "(相手側は表示外)", "only_lo": "(lo以外のインターフェースなし)",
            "bridge": "ブリッジ", "veth": "veth", "sandbox": "サンドボックス {0}(PID {1})",
            "container": "コンテナ {0}(PID {1})", "netns": "netns {0}",
@@ -253,6 +266,17 @@ def _label(lang: str, label: str) -> str:
 
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _aside(model: Model, node: Node) -> bool:
+    """An interface the picture only mentions in one line: not a bridge, no peer drawn,
+    and down or (not a veth) without an address; a NIC with an address stays: it is
+    the way out."""
+    if node.kind == "bridge" or model.peer(node.id) is not None:
+        return False
+    if node.kind == "veth":  # a cable whose other end is not drawn: still a cable
+        return node.state == "DOWN"
+    return node.state == "DOWN" or not node.addresses
 
 
 def _where(model: Model, node: Node, lang: str = "en") -> str:
@@ -306,8 +330,9 @@ def text(model: Model, width: int | None = None, lang: str = "en") -> str:
         rows = []
         ifs = model.interfaces(space.name)
         on_bridge = {p.id for n in ifs if n.kind == "bridge" for p in model.ports(n.id)}
+        aside = [n for n in ifs if n.id not in on_bridge and _aside(model, n)]
         for node in ifs:
-            if node.id in on_bridge:
+            if node.id in on_bridge or node in aside:
                 continue
             rows.append(_line(node, lang) + ("" if node.kind == "bridge" else
                                              _peer_text(model, node, lang)))
@@ -317,6 +342,8 @@ def text(model: Model, width: int | None = None, lang: str = "en") -> str:
                     branch = "└──" if i == len(ports) - 1 else "├──"
                     rows.append(f"{branch} {_line(port, lang)}"
                                 f"{_peer_text(model, port, lang)}")
+        if aside:
+            rows.append(_say(lang, "others", ", ".join(n.name for n in aside)))
         if not rows:
             rows = [_say(lang, "only_lo")]
         if width is not None:

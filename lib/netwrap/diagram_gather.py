@@ -96,17 +96,30 @@ def source_for(text_: str, dry_run: bool = False) -> Source:
 
 
 def default_sources(host: Source) -> list[Source]:
-    """Every running sandbox and every live /var/run/netns name, once per namespace."""
-    from netwrap import netns, sandbox
+    """Every running container (Docker's by name) and sandbox, and every live
+    /var/run/netns name: once per namespace (containers sharing one are drawn once,
+    under the first by name), in a stable order."""
+    from netwrap import containers, netns, sandbox
+    from netwrap.targets import netns_inode
 
     seen = {host.inode}
     found = []
-    for box in sandbox.all_sandboxes():
+    try:
+        running = sorted(containers.running(), key=lambda c: (c.label, c.pid))
+    except Exception:  # noqa: BLE001 - no process table to read: draw the rest
+        running = []
+    for c in running:
+        inode = netns_inode(c.pid)
+        if inode is not None and inode not in seen:
+            seen.add(inode)
+            found.append(Source(f"container-{c.label}", f"container {c.label} (PID {c.pid})",
+                                "container", pid=c.pid))
+    for box in sorted(sandbox.all_sandboxes(), key=lambda b: b.name):
         if box.alive and box.netns_inode not in seen:
             seen.add(box.netns_inode)
             found.append(Source(f"sandbox-{box.name}", f"sandbox {box.name} (PID {box.pid})",
                                 "sandbox", pid=box.pid))
-    for link in netns.links():
+    for link in sorted(netns.links(), key=lambda x: x.name):
         if link.state != "dangling" and link.inode not in seen:
             seen.add(link.inode)
             found.append(Source(f"netns-{link.name}", f"netns {link.name}", "netns",

@@ -65,3 +65,26 @@ def test_host_names_the_container_behind_each_docker0_veth(container):
                            "eth0"))[0]
     port = json.loads(sh("ip", "-j", "link", "show", ports[0]["port"]))[0]
     assert port["ifindex"] == inside["link_index"]
+
+
+def test_diagram_without_target_draws_docker_containers_by_name(docker_ready):
+    """Read-only on the machine: two containers sharing one netns are drawn once, by
+    name, with docker0's veth leading into it."""
+    a = rand("nwc-")
+    b = rand("nwc-")
+    try:
+        docker("run", "-d", "--name", a, IMAGE, "sleep", "1000")
+        docker("run", "-d", "--name", b, "--network", f"container:{a}", IMAGE, "sleep",
+               "1000")
+        pid = int(docker("inspect", "-f", "{{.State.Pid}}", a).stdout)
+        proc = run_netwrap("diagram", env={"COLUMNS": "200"})
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout
+        first = sorted([a, b])[0]
+        boxes = [line for line in out.splitlines() if line.startswith("┌─ container ")]
+        mine = [line for line in boxes if f" {a} " in line or f" {b} " in line]
+        assert len(mine) == 1 and f"container {first} (PID " in mine[0]  # drawn once
+        assert re.search(rf"veth\S+  veth ══ eth0 in container {first} \(PID \d+\)", out)
+        assert f"(PID {pid})" in mine[0] or f"container {b} " in mine[0]
+    finally:
+        docker("rm", "-f", b, a, check=False)

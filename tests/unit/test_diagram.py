@@ -156,3 +156,37 @@ def test_text_in_japanese_says_every_word_in_japanese_and_fits_a_width():
         if line.startswith("└"):
             assert len({width(x) for x in box}) == 1, box
             box = []
+
+
+def test_interfaces_are_drawn_in_a_stable_order_whatever_their_ifindex():
+    def picture(order):
+        links = [link(i, n, k, master=m) for i, (n, k, m) in zip(order, [
+            ("eth10", None, None), ("br0", "bridge", None), ("eth2", None, None),
+            ("veth-b", "veth", "br0"), ("veth-a", "veth", "br0")], strict=True)]
+        host = space("host", 1, links, role="host")
+        host["addrs"] = [{"ifname": n, "addr_info": [{"family": "inet", "local": f"10.0.0.{i}",
+                                                     "prefixlen": 24}]}
+                         for i, n in enumerate(["eth10", "eth2"], 1)]
+        return diagram.text(diagram.build([host]))
+
+    first = picture([2, 3, 4, 5, 6])
+    assert first == picture([9, 7, 30, 8, 6])
+    rows = [line.strip("│ ") for line in first.splitlines()[1:-1]]
+    assert [r.split()[0] for r in rows] == ["br0", "├──", "└──", "eth2", "eth10"]
+    assert "veth-a" in rows[1] and "veth-b" in rows[2]
+
+
+def test_down_and_unrelated_interfaces_share_one_line():
+    down = {**link(3, "eth9"), "operstate": "DOWN"}
+    host = space("host", 1, [link(2, "br0", "bridge"), down, link(4, "ifb0"),
+                             link(5, "eth0")], role="host")
+    host["addrs"] = [{"ifname": "eth0", "addr_info": [{"family": "inet", "local": "10.0.0.1",
+                                                       "prefixlen": 24}]},
+                     {"ifname": "eth9", "addr_info": [{"family": "inet", "local": "10.9.0.1",
+                                                       "prefixlen": 24}]}]
+    out = diagram.text(diagram.build([host]))
+    assert "│ eth0  10.0.0.1/24" in out  # the way out stays
+    assert "also, down or wired to nothing drawn: eth9, ifb0" in out
+    assert out.count("eth9") == 1 and out.count("ifb0") == 1
+    ja = diagram.text(diagram.build([host]), lang="ja")
+    assert "ほかに(停止中、または図のどこにもつながらない): eth9, ifb0" in ja
