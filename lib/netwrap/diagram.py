@@ -363,7 +363,9 @@ def _q(text: str) -> str:
 
 def dot(model: Model) -> str:
     """Graphviz source: a cluster per namespace, bridges as boxes, veth pairs as bold lines."""
-    lines = ["graph netwrap {", "  rankdir=LR;", '  node [fontname="monospace"];']
+    lines = ["graph netwrap {", "  rankdir=LR;",  # one font for every word drawn
+             '  graph [fontname="monospace"]; node [fontname="monospace"]; '
+             'edge [fontname="monospace"];']
     for i, space in enumerate(model.namespaces()):
         title = space.label or space.name
         if space.role == "host":

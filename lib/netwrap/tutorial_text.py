@@ -104,7 +104,8 @@ TEXT: dict[str, dict[str, str]] = {
         "sec.nic.title": "4. Add a NIC to the running container",
         "sec.nic.why": "The same trick, by hand: a bridge {br}, a veth pair, one end pushed "
                        "into the running container as {ifname} with {ip}, and the default "
-                       "route moved to {gw}.",
+                       "route moved to {gw}. Section 1 ran exactly these commands for "
+                       "docker0 and eth0 in one go; here they come one at a time.",
         "sec.cleanup.title": "5. Clean up",
         "sec.cleanup.why": "When a container stops the kernel removes its veth pairs, but a "
                            "symlink in /var/run/netns stays and dangles: it must be removed "
@@ -288,7 +289,8 @@ TEXT: dict[str, dict[str, str]] = {
         "sec.nic.why": "前述の手法を応用すると、起動中のコンテナに後からNICを追加できてしまう"
                        "気もします。論より証拠で、実際にやってみましょう。ブリッジ「{br}」と"
                        "vethペアを作り、片割れを{ifname}としてコンテナに突っ込んで{ip}を設定"
-                       "し、デフォルトゲートウェイを{gw}に変更します。",
+                       "し、デフォルトゲートウェイを{gw}に変更します。1章でdocker0とeth0に"
+                       "まとめて実行したのとまったく同じコマンドを、ここでは1つずつ実行します。",
         "sec.cleanup.title": "5. 後片付け",
         "sec.cleanup.why": "コンテナを停止すると、後から追加したvethペアもカーネルが消してくれ"
                            "ますが、/var/run/netns以下のシンボリックリンクが残るので、これは手"

@@ -190,3 +190,9 @@ def test_down_and_unrelated_interfaces_share_one_line():
     assert out.count("eth9") == 1 and out.count("ifb0") == 1
     ja = diagram.text(diagram.build([host]), lang="ja")
     assert "ほかに(停止中、または図のどこにもつながらない): eth9, ifb0" in ja
+
+
+def test_dot_uses_one_font_for_clusters_nodes_and_edges():
+    src = diagram.dot(diagram.build(captured()))
+    for what in ("graph", "node", "edge"):
+        assert f'{what} [fontname="monospace"];' in src
