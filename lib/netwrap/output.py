@@ -199,7 +199,8 @@ def table(rows: Sequence[dict], columns: Sequence[str], headers: Sequence[str] |
     is the few columns to fall back on (``name, state, mac, ipv4``)."""
 
     def build(cols: Sequence[str], heads: Sequence[str] | None):
-        heads = list(heads) if heads else [label(c) if label else c for c in cols]
+        heads = list(heads) if heads else [label(c) if label else _HEADERS.get(c, c)
+                                           for c in cols]
         return [[_cell(row.get(c)) for c in cols] for row in rows], heads
 
     body, heads = build(columns, headers)
@@ -234,6 +235,7 @@ def table(rows: Sequence[dict], columns: Sequence[str], headers: Sequence[str] |
 
 
 COMPACT_IFCONFIG = ["name", "link_state", "mac_addr", "ipv4"]
+_HEADERS = {"link_state": "state"}  # a compact column's header, where not its key
 
 
 def compact_ifconfig(rows: Sequence[dict]) -> list[dict]:

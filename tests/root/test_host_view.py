@@ -4,6 +4,7 @@ outside), and which container each bridge port's veth leads into. In a lab netns
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -61,3 +62,14 @@ def test_host_shows_the_policies_and_says_why_forward_drop_matters(lab, nw):
     assert "chain policies" in out and "FORWARD DROP: the kernel forwards no packet" in out
     assert "the walkthrough's host had FORWARD ACCEPT" in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_show_fits_80_columns_with_the_compact_interface_table(wired_lab, nw):
+    _lab, _br, boxes = wired_lab
+    name, _pid = boxes[0]
+    out = nw("show", name, env={"COLUMNS": "80"}, check=True).stdout
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert re.search(r"\nname\s+state\s+mac_addr\s+ipv4\n", out)
+    assert re.search(r"\neth0\s+up\s+([0-9a-f]{2}:){5}[0-9a-f]{2}\s+198\.51\.100\.2/24\n", out)
+    wide = nw("show", name, env={"COLUMNS": "250"}, check=True).stdout
+    assert "rx_packets" in wide and "ipv6_addr" in wide
