@@ -331,7 +331,7 @@ class Tutorial:
     def run(self) -> None:
         self.say(self.t("ui.title"))
         if self.script:
-            self.say(self.t("ui.script"))
+            self.say(self.t("ui.script_target" if self.target else "ui.script"))
         self.say(self.t("ui.mode_target" if self.target else "ui.mode_lab"))
         if self.target is None:
             self.lab_and_docker()

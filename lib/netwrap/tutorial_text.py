@@ -23,6 +23,7 @@ TEXT: dict[str, dict[str, str]] = {
                           "tutorial changes it, and undoes every change at the end.",
         "ui.script": "A dry run: the lesson as a script. Nothing was run; $PID stands for the "
                      "container's first process, which exists only once it runs.",
+        "ui.script_target": "A dry run: the lesson as a script. Nothing was run or changed.",
         "ui.standin": "198.51.100.0/24 stands in for the walkthrough's {blog_net}: a range "
                       "set aside for documentation, so it cannot clash with a real network.",
         "ui.shim": "The parent is containerd-shim-runc-v2, which runs the container with ID "
@@ -203,6 +204,8 @@ TEXT: dict[str, dict[str, str]] = {
                           "チュートリアルはここに変更を加え、最後にすべて元に戻します。",
         "ui.script": "ドライラン: レッスンをスクリプトとして表示します。何も実行していません。"
                      "$PIDはコンテナの最初のプロセスのPIDで、実行して初めて決まります。",
+        "ui.script_target": "ドライラン: レッスンをスクリプトとして表示します。何も実行も変更も"
+                            "していません。",
         "ui.standin": "元記事の{blog_net}の代わりに198.51.100.0/24を使います。ドキュメント用に"
                       "予約されたアドレス範囲なので、実在のネットワークとぶつかりません。",
         "ui.shim": "親プロセスはcontainerd-shim-runc-v2で、ID {shim_id}のコンテナを動かして"

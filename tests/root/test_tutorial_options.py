@@ -63,3 +63,22 @@ def test_dry_run_prints_the_lesson_and_makes_nothing(host_unchanged):
     assert "ip link set veth-guest name eth1" in proc.stdout
     lab = re.search(r"ip netns add (nwlab-[0-9a-f]{6})", proc.stdout).group(1)
     assert lab not in netns_links()  # and host_unchanged: no link, no netns name made
+
+
+def test_dry_run_with_a_target_reads_but_changes_nothing(lab, sandboxes):
+    box, pid = sandboxes()
+    before = sh("ip", "-n", lab, "-o", "link"), sh("nsenter", "-t", str(pid), "-n", "ip", "-o",
+                                                   "link")
+    links_before = netns_links()
+    proc = run_netwrap("--host-netns", lab, "--dry-run", "tutorial", box)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("# netwrap tutorial")
+    assert "Nothing was run or changed." in proc.stdout
+    assert f"ps -ww -o pid,ppid,args -p {pid}\n" in proc.stdout
+    assert re.search(rf"\nln -s /proc/{pid}/ns/net /var/run/netns/\S+\n", proc.stdout)
+    assert (sh("ip", "-n", lab, "-o", "link"),
+            sh("nsenter", "-t", str(pid), "-n", "ip", "-o", "link")) == before
+    made = netns_links() - links_before
+    assert not any(os.path.islink(f"/var/run/netns/{n}")
+                   and os.readlink(f"/var/run/netns/{n}") == f"/proc/{pid}/ns/net"
+                   for n in made)
