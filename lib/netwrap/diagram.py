@@ -207,8 +207,40 @@ def build(spaces: Sequence[dict]) -> Model:
             if pair not in seen:
                 seen.add(pair)
                 model.edges.append(Edge("veth", *pair))
+    _add_nat(model, spaces[0] if spaces else {})
     model.edges.sort(key=lambda e: (e.kind, _natural(e.a), _natural(e.b)))
     return model
+
+
+OUTSIDE = "nat:outside"
+
+
+def _add_nat(model: Model, host: dict) -> None:
+    """How a bridge reaches the outside: a "nat" edge to one "outside" node for each
+    host-side bridge whose IPv4 subnet a MASQUERADE rule (``host["nat"]``, from
+    iptables-save) translates, as Docker's ``-s 172.17.0.0/16 ! -o docker0``."""
+    import ipaddress
+
+    nets = []
+    for text in host.get("nat", []):
+        try:
+            nets.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            continue
+    if not nets:
+        return
+    for node in model.interfaces(host["key"]):
+        if node.kind != "bridge":
+            continue
+        mine = [ipaddress.ip_interface(a).network for a in node.addresses]
+        if any(m.version == n.version and m.overlaps(n) for m in mine for n in nets):
+            if not any(n.id == OUTSIDE for n in model.nodes):
+                model.nodes.append(Node(OUTSIDE, "outside", "outside"))
+            model.edges.append(Edge("nat", node.id, OUTSIDE))
+
+
+def nat_of(model: Model, bridge_id: str) -> bool:
+    return any(e.kind == "nat" and e.a == bridge_id for e in model.edges)
 
 
 def wired_to_host(model: Model) -> set[str]:
@@ -228,14 +260,16 @@ def wired_to_host(model: Model) -> set[str]:
 
 # Every word the picture itself says, per language (``netwrap tutorial --lang ja``).
 WORDS = {
-    "en": {"others": "also, down or wired to nothing drawn: {0}",
+    "en": {"nat": "╰─ NAT (MASQUERADE) ⇒ the outside", "outside": "the outside (NAT)",
+           "others": "also, down or wired to nothing drawn: {0}",
            "host": "host side: {0}", "host_ref": "the host side ({0})", "in": " in ",
            "no_peer": "(peer not shown)", "only_lo": "(no interfaces but lo)",
            "bridge": "bridge", "veth": "veth", "sandbox": "sandbox {0} (PID {1})",
            "container": "container {0} (PID {1})", "netns": "netns {0}",
            "pid": "PID {0}", "this machine": "this machine", "down": "down",
            "lowerlayerdown": "lowerlayerdown", "dormant": "dormant"},
-    "ja": {"others": "ほかに(停止中、または図のどこにもつながらない): {0}",
+    "ja": {"nat": "╰─ NAT(MASQUERADE)で外部へ", "outside": "外部(NAT)",
+           "others": "ほかに(停止中、または図のどこにもつながらない): {0}",
            "host": "ホスト側: {0}", "host_ref": "ホスト側({0})", "in": " → ",
            "no_peer": "(相手側は表示外)", "only_lo": "(lo以外のインターフェースなし)",
            "bridge": "ブリッジ", "veth": "veth", "sandbox": "サンドボックス {0}(PID {1})",
@@ -336,6 +370,8 @@ def text(model: Model, width: int | None = None, lang: str = "en") -> str:
                 continue
             rows.append(_line(node, lang) + ("" if node.kind == "bridge" else
                                              _peer_text(model, node, lang)))
+            if node.kind == "bridge" and nat_of(model, node.id):
+                rows.append(_say(lang, "nat"))
             if node.kind == "bridge":
                 ports = model.ports(node.id)
                 for i, port in enumerate(ports):
@@ -381,8 +417,11 @@ def dot(model: Model) -> str:
         if not model.interfaces(space.name):
             lines.append(f'    {_q(space.id)} [label="(no interfaces but lo)", shape=plain];')
         lines.append("  }")
+    if any(n.id == OUTSIDE for n in model.nodes):
+        lines.append(f'  {_q(OUTSIDE)} [label="the outside (NAT)", shape=octagon];')
     for e in model.edges:
-        attrs = 'style=bold, label="veth"' if e.kind == "veth" else 'style=solid'
+        attrs = {"veth": 'style=bold, label="veth"', "nat": 'style=dashed, label="NAT"'}.get(
+            e.kind, "style=solid")
         lines.append(f"  {_q(e.a)} -- {_q(e.b)} [{attrs}];")
     lines.append("}")
     return "".join(line + "\n" for line in lines)

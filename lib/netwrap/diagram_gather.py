@@ -135,6 +135,7 @@ def model_for(runner, host_ns: str | None, targets_: Iterable[str] = (),
     host = host_source(host_ns)
     named = _named_inodes()
     spaces = [gather(runner, host, named)]
+    spaces[0]["nat"] = masqueraded(runner, host_ns)
     targets_ = list(targets_)
     if targets_:
         for t in targets_:
@@ -147,6 +148,31 @@ def model_for(runner, host_ns: str | None, targets_: Iterable[str] = (),
             continue  # gone between listing and asking: not part of the picture
     wired = wired_to_host(build(spaces))
     return build([spaces[0], *(s for s in spaces[1:] if s["key"] in wired)])
+
+
+def masqueraded(runner, host_ns: str | None) -> list[str]:
+    """The source subnets the host side's MASQUERADE rules translate (iptables-save);
+    none when iptables-save is missing or says nothing."""
+    import shlex
+
+    from netwrap.errors import CommandError, ParseError
+    from netwrap.parsers import parse
+    from netwrap.plan import on_host
+
+    try:
+        text = runner.query(on_host(("iptables-save", "-t", "nat"), host_ns))
+        rows = parse("iptables-save", text) if text.strip() else []
+    except (CommandError, ParseError, OSError):
+        return []
+    nets = []
+    for row in rows:
+        if row.get("type") != "rule" or row.get("target") != "MASQUERADE":
+            continue
+        words = shlex.split(row.get("matches") or "")
+        for i, word in enumerate(words[:-1]):
+            if word in ("-s", "--source") and (i == 0 or words[i - 1] != "!"):
+                nets.append(words[i + 1])
+    return nets
 
 
 def render(runner, model: Model, fmt: str) -> str:

@@ -73,3 +73,21 @@ def test_show_fits_80_columns_with_the_compact_interface_table(wired_lab, nw):
     assert re.search(r"\neth0\s+up\s+([0-9a-f]{2}:){5}[0-9a-f]{2}\s+198\.51\.100\.2/24\n", out)
     wide = nw("show", name, env={"COLUMNS": "250"}, check=True).stdout
     assert "rx_packets" in wide and "ipv6_addr" in wide
+
+
+@pytest.mark.skipif(not shutil.which("iptables"), reason="iptables not installed")
+def test_diagram_draws_nat_for_the_bridge_a_masquerade_rule_covers(wired_lab, nw):
+    lab, br, _boxes = wired_lab
+    plain = rand("nwb")
+    nw("--host-netns", lab, "bridge", "add", plain, "--ip", "203.0.113.1/24", check=True)
+    out = nw("--host-netns", lab, "diagram", check=True).stdout
+    assert "NAT" not in out
+    # the lab's own netfilter, as Docker does for docker0
+    sh("ip", "netns", "exec", lab, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s",
+       "198.51.100.0/24", "!", "-o", br, "-j", "MASQUERADE")
+    lines = nw("--host-netns", lab, "diagram", check=True).stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if f"{br}  bridge" in line)
+    assert "NAT (MASQUERADE) ⇒ the outside" in lines[at + 1]
+    assert sum("NAT" in line for line in lines) == 1  # not for the other bridge
+    model = json.loads(nw("--host-netns", lab, "--json", "diagram", check=True).stdout)
+    assert {"kind": "nat", "a": f"if:host/{br}", "b": "nat:outside"} in model["edges"]

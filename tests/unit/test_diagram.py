@@ -196,3 +196,17 @@ def test_dot_uses_one_font_for_clusters_nodes_and_edges():
     src = diagram.dot(diagram.build(captured()))
     for what in ("graph", "node", "edge"):
         assert f'{what} [fontname="monospace"];' in src
+
+
+def test_a_masqueraded_bridge_is_drawn_reaching_the_outside():
+    spaces = captured()
+    spaces[0] = {**spaces[0], "nat": ["203.0.113.0/24"]}  # bry78's subnet, not brx78's
+    model = diagram.build(spaces)
+    assert [(e.a, e.b) for e in model.edges if e.kind == "nat"] == [
+        ("if:host/bry78", diagram.OUTSIDE)]
+    lines = diagram.text(model).splitlines()
+    at = next(i for i, line in enumerate(lines) if "bry78  bridge" in line)
+    assert "NAT (MASQUERADE) ⇒ the outside" in lines[at + 1]
+    assert sum("NAT" in line for line in lines) == 1
+    assert '"if:host/bry78" -- "nat:outside" [style=dashed, label="NAT"];' in diagram.dot(model)
+    assert "NAT" not in diagram.text(diagram.build(captured()))
