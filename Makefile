@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 # What the demo needs from Debian, and what the tests need on top.
 DEMO_DEBS := iproute2 bridge-utils net-tools util-linux iputils-ping python3-venv
 TEST_DEBS := $(DEMO_DEBS) busybox-static iptables docker.io containernetworking-plugins \
-             graphviz tmux hyperfine
+             graphviz tmux hyperfine golang-go golang-github-appc-cni-dev \
+             podman
 
 .PHONY: install demo test test-unit lint bench clean debs-demo debs-test
 
@@ -49,9 +50,14 @@ debs-test:
 demo: debs-demo install
 	$(BIN)/netwrap demo
 
+# The tests keep their state in a run dir of their own; the run ends by checking that the
+# machine's /run/netwrap, /var/run/netns, links and sandbox processes are as before it
+# (scripts/leftovers.sh): a run that leaves anything, or removes anything, fails.
 test: debs-test install
 	$(BIN)/ruff check lib tests bench netwrap.py
-	scripts/with-docker.sh $(BIN)/python -m pytest -q -p no:cacheprovider tests
+	@before=$$(mktemp); scripts/leftovers.sh snapshot >"$$before"; \
+	scripts/with-docker.sh $(BIN)/python -m pytest -q -p no:cacheprovider tests; status=$$?; \
+	scripts/leftovers.sh compare "$$before" || status=1; rm -f "$$before"; exit $$status
 
 test-unit: install
 	$(BIN)/python -m pytest -q -m "not root and not docker" tests

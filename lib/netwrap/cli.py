@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "pid": "netwrap.cli_discovery", "show": "netwrap.show", "host": "netwrap.show",
     "diagram": "netwrap.cli_teach", "up": "netwrap.cli_lab", "down": "netwrap.cli_lab",
     "status": "netwrap.cli_lab", "sandbox": "netwrap.cli_sandbox", "gc": "netwrap.cli_nic",
-    "parse": "netwrap.show",
+    "parse": "netwrap.show", "cni": "netwrap.cni.cli",
 }
 
 WALKTHROUGH = """\

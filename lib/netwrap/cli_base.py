@@ -14,6 +14,8 @@ from netwrap.errors import NetwrapError
 from netwrap.records import Record
 
 TARGET_HELP = "a PID, a sandbox name, or a container name or ID prefix"
+USERNS_HELP = ("accept a target whose netns another user namespace owns (its owner could "
+               "re-address, sniff and spoof on the bridge)")
 
 
 # -- shell completion (argcomplete calls these only while completing) -----------------
@@ -98,20 +100,36 @@ class Context(Record):
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, like every other error."""
 
+    # A command sets this when its positionals may come after its options:
+    # "parse ifconfig --json FILE" (argparse alone matches the optional FILE as absent
+    # at "ifconfig" and then calls FILE an unrecognized argument).
+    intermixed = False
+
     def error(self, message: str):  # noqa: D102 - argparse API
         sys.stderr.write(f"netwrap: error: {message} (see: {self.prog} --help)\n")
         sys.exit(2)
 
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
+        if not self.intermixed:
+            return super().parse_known_args(args, namespace)
+        self.intermixed = False  # parse_known_intermixed_args calls back in here
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self.intermixed = True
 
-def resolve_target(ctx: Context, text: str, mutating: bool = True):
-    """What TARGET names (``netwrap.targets``); one that would change the host's own netns
-    is refused when ``mutating``."""
+
+def resolve_target(ctx: Context, text: str, allow_userns: bool = False):
+    """What TARGET names (``netwrap.targets``), refused if it is the host, a zombie, or
+    (unless ``allow_userns``) in a netns another user namespace owns."""
     from netwrap import targets
+    from netwrap.records import replace
 
-    found = targets.resolve(text, dry_run=ctx.dry_run)
-    if mutating:
-        targets.check_not_host(found, ctx.host_ns)
-    return found
+    target = targets.resolve(text, dry_run=ctx.dry_run)
+    if allow_userns:
+        target = replace(target, allow_userns=True)
+    targets.check_not_host(target, ctx.host_ns)
+    return target
 
 
 # Options that work before the command and after it (``netwrap nic add ... --dry-run``,

@@ -6,7 +6,10 @@ prints the PID alone, for scripts:
 
     ln -s /proc/$(netwrap pid web)/ns/net /var/run/netns/web
 
-Neither starts a process or needs the Docker CLI.
+Neither starts a process or needs the Docker CLI. Only runtime processes netwrap
+believes are followed (root's, in the host's user namespace, from a binary only
+root could have installed: see ``netwrap.containers``); ``ps`` names the others
+it skipped, as warnings.
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ def ps_rows() -> list[dict]:
         if link.inode is not None:
             exposed.setdefault(link.inode, []).append(link.name)
     rows = []
-    for c in containers.running():
+    ignored: list = []
+    found = containers.running(ignored=ignored)
+    for imp in ignored:
+        sys.stderr.write(f"netwrap: warning: not listed: {imp.describe()}\n")
+    for c in found:
         inode = targets.netns_inode(c.pid)
         rows.append({"name": c.name, "id": c.id, "short_id": c.short_id, "pid": c.pid,
                      "netns_inode": inode, "runtime": c.runtime, "namespace": c.namespace,

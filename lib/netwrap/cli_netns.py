@@ -7,6 +7,7 @@ import sys
 
 from netwrap import validate
 from netwrap.cli_base import (
+    USERNS_HELP,
     Context,
     Parser,
     add_target,
@@ -20,7 +21,7 @@ def cmd_netns_expose(ctx: Context, args) -> int:
     from netwrap import netns
 
     ctx.need_root("netns expose")
-    target = resolve_target(ctx, args.target, mutating=False)
+    target = resolve_target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.name)
     if exists:
         sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
@@ -105,14 +106,35 @@ def cmd_netns_gc(ctx: Context, args) -> int:
 
 # -- exec ----------------------------------------------------------------------------
 
+def _exec_options(args) -> list[str]:
+    """CMD, with exec's own options taken from its front.
+
+    argparse gives everything after TARGET to CMD, so ``exec web --allow-userns --
+    ip a`` would have run ``--allow-userns -- ip a``: exec's options given between
+    TARGET and CMD are taken out here, then one ``--``.
+    """
+    rest = list(args.command)
+    while rest:
+        if rest[0] == "--allow-userns":
+            args.allow_userns = True
+        elif rest[0] == "--netns-name" and len(rest) > 1:
+            args.netns_name = rest.pop(1)
+        elif rest[0].startswith("--netns-name="):
+            args.netns_name = rest[0].split("=", 1)[1]
+        else:
+            break
+        rest.pop(0)
+    return rest[1:] if rest[:1] == ["--"] else rest
+
+
 def cmd_exec(ctx: Context, args) -> int:
     from netwrap import netns
     from netwrap.plan import in_netns, render
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = _exec_options(args)
     if not command:
         raise UsageError("give a command to run: netwrap exec TARGET -- CMD [ARG...]")
-    target = resolve_target(ctx, args.target, mutating=False)
+    target = resolve_target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.netns_name)
     expose = [] if exists else netns.expose_plan(target.pid, name)
     unexpose = [] if exists else netns.unexpose_plan(name, target.pid)
@@ -146,6 +168,7 @@ def register(subparsers) -> None:
     p.add_argument("--netns-name", "--name", dest="name",
                    help="the name under /var/run/netns (default: nw-<target>); --name is "
                         "the same option")
+    p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
     p = sub(nsub, "unexpose", "remove /var/run/netns/NAME (the netns itself stays)",
             cmd_netns_unexpose)
     p.add_argument("name", metavar="NAME", help="a name in /var/run/netns that netwrap (or "
@@ -166,4 +189,5 @@ def register(subparsers) -> None:
             epilog="example: netwrap exec web -- ip addr")
     add_target(p)
     p.add_argument("--netns-name", help="name to expose it under (default: nw-<target>)")
+    p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")

@@ -6,6 +6,7 @@ import sys
 
 from netwrap import validate
 from netwrap.cli_base import (
+    USERNS_HELP,
     Context,
     Parser,
     add_target,
@@ -16,12 +17,12 @@ from netwrap.cli_base import (
 
 
 def cmd_bridge_add(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import bridges
 
     name = validate.ifname(args.bridge, "bridge name")
     ip = validate.cidr(args.ip, "bridge address") if args.ip is not None else None
     ctx.need_root("bridge add")
-    plan = attach.bridge_add(ctx, name, ip)
+    plan = bridges.bridge_add(ctx, name, ip)
     with_ip = f" with {ip}" if ip else ""
     if plan:
         ctx.done(f"bridge {name} created{with_ip}", bridge=name,
@@ -33,11 +34,11 @@ def cmd_bridge_add(ctx: Context, args) -> int:
 
 
 def cmd_bridge_del(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import bridges
 
     name = validate.ifname(args.bridge, "bridge name")
     ctx.need_root("bridge del")
-    attach.bridge_del(ctx, name, force=args.force)
+    bridges.bridge_del(ctx, name, force=args.force)
     ctx.done(f"bridge {name} deleted", bridge=name)
     return 0
 
@@ -60,7 +61,7 @@ def cmd_nic_add(ctx: Context, args) -> int:
 
     req = _nic_request(ctx, args)
     ctx.need_root("nic add")
-    target = resolve_target(ctx, args.target)
+    target = resolve_target(ctx, args.target, args.allow_userns)
     builder = {}
     if args.fast:
         from netwrap import fastpath
@@ -85,22 +86,22 @@ def cmd_nic_add(ctx: Context, args) -> int:
 
 
 def cmd_nic_del(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import detach
 
     ifname = validate.ifname(args.ifname, "--ifname")
     if args.netns_name is not None:
         validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
-    target = resolve_target(ctx, args.target)
-    attach.remove(ctx, target, ifname, args.netns_name, force=args.force)
+    target = resolve_target(ctx, args.target, allow_userns=True)  # taking a port away gives none
+    detach.remove(ctx, target, ifname, args.netns_name, force=args.force)
     return 0
 
 
 def cmd_nic_list(ctx: Context, args) -> int:
-    from netwrap import attach
+    from netwrap import housekeeping
     from netwrap.output import emit
 
-    emit(ctx.as_json, attach.rows(ctx.runner),
+    emit(ctx.as_json, housekeeping.rows(ctx.runner),
          ["target", "pid", "ifname", "address", "bridge", "host_ifname", "gateway",
           "replaced_default", "host_netns", "state"],
          empty="no attachments recorded")
@@ -110,13 +111,13 @@ def cmd_nic_list(ctx: Context, args) -> int:
 def cmd_gc(ctx: Context, args) -> int:
     import os
 
-    from netwrap import attach, state
+    from netwrap import housekeeping, state
     from netwrap.cli_netns import check_sweep, gc_scope
 
     check_sweep(ctx, args)
     ctx.need_root("gc")
     scope = gc_scope(ctx)
-    res = attach.gc(ctx, sweep=args.all)
+    res = housekeeping.gc(ctx, sweep=args.all)
     ended = _reap_sandboxes(ctx)
     if ctx.as_json:
         from netwrap.output import emit_object
@@ -210,6 +211,7 @@ def register(subparsers) -> None:
     p.add_argument("--fast", action="store_true",
                    help="two processes instead of the walkthrough's one per step: the veth "
                         "made straight into the container, then one ip -batch inside")
+    p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
     p = sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
                          "the default route it replaced", cmd_nic_del)
     add_target(p)

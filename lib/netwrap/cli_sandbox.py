@@ -35,7 +35,11 @@ def cmd_sandbox_stop(ctx: Context, args) -> int:
     if box is None and ctx.host_ns:
         box = sandbox.load(name, None)  # the machine's own sandboxes are seen from a lab
     if box is None:
-        raise NetwrapError(f'no sandbox called "{name}"')
+        elsewhere = sorted(b.host_ns for b in sandbox.every_sandbox()
+                           if b.name == name and b.host_ns and b.host_ns != ctx.host_ns)
+        hint = "".join(f" (lab netns {ns} has one: netwrap --host-netns {ns} sandbox stop "
+                       f"{name})" for ns in elsewhere[:1])
+        raise NetwrapError(f'no sandbox called "{name}"{hint}')
     ctx.need_root("sandbox stop")
     sandbox.stop(ctx.runner, [box])
     return 0

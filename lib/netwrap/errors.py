@@ -37,3 +37,13 @@ class CommandError(NetwrapError):
 
 class ParseError(NetwrapError):
     """Text given to a parser is not in the format it was told to read."""
+
+
+class Interrupted(NetwrapError):
+    """SIGINT or SIGTERM arrived while a plan was running; exit 128 + the signal number
+    (130, 143), as a shell reports a command the signal ended."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_status = 128 + signum

@@ -43,7 +43,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from netwrap import fastpath, observe, query, reconcile, records, validate
+from netwrap import fastpath, netns, observe, query, reconcile, records, validate
 from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.kinds import AttachSpec, Observed
 from netwrap.netref import NetnsRef
@@ -53,6 +53,11 @@ from netwrap.validate import Address, Interface
 
 LINK_KEYS = ("node", "bridge", "ifname", "address", "gateway", "mac", "mtu")
 _INT = "tag:yaml.org,2002:int"
+_STR = "tag:yaml.org,2002:str"
+_FLOAT = "tag:yaml.org,2002:float"
+# Values whose text is what counts: YAML 1.1 reads an unquoted 1:2:3:4:5:6:7:8 (an IPv6
+# address) as a base-60 int and 10:20:30:40:50:58 (a MAC) too; their text is kept.
+_TYPED = (_STR, _INT, _FLOAT)
 
 
 # -- the lab file --------------------------------------------------------------------
@@ -126,8 +131,12 @@ class _Schema:
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key not in allowed:
-                raise self.error(key_node, f'{what}: unknown key "{key}" (expected one of: '
-                                           f"{', '.join(allowed)})")
+                import difflib
+
+                near = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f'; did you mean "{near[0]}"?' if near else ""
+                raise self.error(key_node, f'{what}: unknown key "{key}"{hint} (expected one '
+                                           f"of: {', '.join(allowed)})")
             if key in out:
                 raise self.error(key_node, f'{what}: key "{key}" given twice')
             out[key] = value_node
@@ -145,11 +154,19 @@ class _Schema:
             raise self.error(node, f"{what} must be a list (lines starting with -)")
         return node.value
 
-    def text(self, node, what: str) -> str:
+    def text(self, node, what: str, tags: tuple[str, ...] = (_STR,)) -> str:
+        """A scalar's text; names must be strings (``name: 123`` or ``!!binary`` is not)."""
         import yaml
 
         if not isinstance(node, yaml.ScalarNode) or node.value == "":
             raise self.error(node, f"{what} must be a single value")
+        if node.tag not in tags:
+            kind = node.tag.removeprefix("tag:yaml.org,2002:")
+            if kind in ("int", "float", "bool", "null", "timestamp") and not node.style:
+                hint = f' (put it in quotes: "{node.value}")'  # a plain value YAML typed
+            else:
+                hint = ""
+            raise self.error(node, f"{what} must be text, not {kind}{hint}")
         return node.value
 
     def check(self, node, func: Callable, *args):
@@ -161,15 +178,44 @@ class _Schema:
 
 
 def load(path: str) -> Lab:
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read lab file {path}: {exc.strerror}") from None
+    """The lab in file ``path``: anything but a readable UTF-8 file is one line, exit 2."""
+    from netwrap.files import read_text
+
+    text = read_text(path, "lab file")
     stem = os.path.basename(path)
     for ext in (".yaml", ".yml"):
         stem = stem.removesuffix(ext)
     return parse(text, path, default_name=stem)
+
+
+def _tab_at(text: str, mark) -> bool:
+    """Whether the error's line has a tab among its leading blanks (issue 15)."""
+    lines = text.splitlines()
+    for index in {mark.line, mark.line - 1} & set(range(len(lines))):
+        line = lines[index]
+        if "\t" in line[:len(line) - len(line.lstrip(" \t"))]:
+            return True
+    return False
+
+
+_MAX_DEPTH = 32  # a lab file nests 3 deep; libyaml's composer recurses per level
+
+
+def _check_depth(yaml, text: str, loader, filename: str) -> None:
+    """Refuse deep nesting before composing: 100000 "[" crash the C composer
+    (a segfault, not an exception) and the pure-Python one (RecursionError).
+    The event stream is flat, and stops at the first level too deep."""
+    depth = 0
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, starts):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise UsageError(f"{filename}:{event.start_mark.line + 1}: nested more than "
+                                 f"{_MAX_DEPTH} levels deep; a lab file needs 3")
+        elif isinstance(event, ends):
+            depth -= 1
 
 
 def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> Lab:
@@ -178,18 +224,40 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        _check_depth(yaml, text, loader, filename)
         root = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise UsageError(f"{filename}:{line}: not valid YAML: {exc.problem}") from None
+        why = exc.problem or exc.context
+        if exc.context and exc.problem and exc.problem.startswith("but "):
+            why = f"{exc.context}, {exc.problem}"  # "expected a single document ..., but"
+        if mark and _tab_at(text, mark):  # libyaml: "found character that cannot start..."
+            why = "a tab in the indentation; YAML indents with spaces only"
+        raise UsageError(f"{filename}:{line}: not valid YAML: {why}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark
+        line = text.count("\n", 0, exc.position) + 1
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
+        raise UsageError(f"{filename}:{line}: not valid YAML: {char} is not allowed in "
+                         "YAML") from None
+    except UnicodeError:  # a lone surrogate: text that came from no UTF-8 file
+        raise UsageError(f"{filename}: not valid YAML: it holds a lone surrogate "
+                         "character") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{filename}: not valid YAML: {' '.join(str(exc).split())}") \
+            from None
     s = _Schema(filename)
     if root is None:
         raise UsageError(f"{filename}:1: the lab file is empty")
     top = s.mapping(root, "the lab", ("name", "bridges", "nodes", "links"), ("links",))
-    name = default_name
     if "name" in top:
         name = s.check(top["name"], validate.netns_name, s.text(top["name"], "name"))
+    else:
+        try:
+            name = validate.netns_name(default_name)
+        except UsageError as exc:
+            raise UsageError(f'{filename}: the lab has no "name:" and its file name does not '
+                             f"make one: {exc}") from None
 
     bridges: dict[str, BridgeSpec] = {}
     for i, item in enumerate(s.sequence(top["bridges"], "bridges") if "bridges" in top else []):
@@ -203,7 +271,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
         addr = None
         if "address" in m:
             addr = s.check(m["address"], validate.cidr,
-                           s.text(m["address"], f"{what}.address"), f"{what}.address")
+                           s.text(m["address"], f"{what}.address", _TYPED), f"{what}.address")
         bridges[bname] = BridgeSpec(bname, addr, m["name"].start_mark.line + 1)
 
     nodes: dict[str, NodeSpec] = {}
@@ -218,8 +286,9 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             raise s.error(m["container"], f"{what}: give pid or container, not both")
         pid = None
         if "pid" in m:
-            pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid"))
-        container = s.text(m["container"], f"{what}.container") if "container" in m else None
+            pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid", (_INT, _STR)))
+        container = (s.text(m["container"], f"{what}.container", (_STR, _INT))
+                     if "container" in m else None)
         nodes[nname] = NodeSpec(nname, pid, container, m["name"].start_mark.line + 1)
 
     links: list[LinkSpec] = []
@@ -244,7 +313,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             raise s.error(m.get("ifname", item), f"{what}: {node} already has {ifname} "
                                                   f"(line {seen_if[node, ifname]})")
         seen_if[node, ifname] = line
-        addr = s.check(m["address"], validate.cidr, s.text(m["address"], "address"),
+        addr = s.check(m["address"], validate.cidr, s.text(m["address"], "address", _TYPED),
                        f"{what}.address")
         if str(addr.ip) in seen_addr:
             raise s.error(m["address"], f"{what}: address {addr.ip} is already used on "
@@ -253,7 +322,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
         gw = None
         if "gateway" in m:
             gw = s.check(m["gateway"], validate.gateway,
-                         s.text(m["gateway"], f"{what}.gateway"), addr)
+                         s.text(m["gateway"], f"{what}.gateway", _TYPED), addr)
             if (node, addr.version) in gateways:
                 raise s.error(m["gateway"], f"{what}: {node} already has a default route "
                                             f"(line {gateways[node, addr.version]}); "
@@ -261,12 +330,15 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             gateways[node, addr.version] = m["gateway"].start_mark.line + 1
         mac = None
         if "mac" in m:
-            mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac"))
+            mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac", _TYPED))
         mtu = None
         if "mtu" in m:
-            if m["mtu"].tag != _INT:
+            digits = m["mtu"].value.replace("_", "")
+            # YAML 1.1 also types 0x5dc, 0b1 and 1:30 as ints, which int() cannot read
+            if m["mtu"].tag != _INT or not (digits.isascii() and digits.isdigit()) \
+                    or len(digits) > 9:
                 raise s.error(m["mtu"], f"{what}.mtu must be a number")
-            mtu = s.check(m["mtu"], validate.mtu, int(m["mtu"].value))
+            mtu = s.check(m["mtu"], validate.mtu, int(digits))
         links.append(LinkSpec(node, br, ifname, addr, gw, mac, mtu, line))
     return Lab(name, tuple(bridges.values()), tuple(nodes.values()), tuple(links))
 
@@ -588,16 +660,9 @@ def up(ctx, lab: Lab) -> dict:
         ctx.runner.run(plan.steps)
         return {"lab": lab.name, "changes": plan.changes}
     ctx.need_root("up")
-    _check_host_ns(ctx.host_ns)
+    netns.require_lab(ctx.host_ns)
     with state.lock():
         return _up_locked(ctx, lab)
-
-
-def _check_host_ns(host_ns: str | None) -> None:
-    from netwrap import netns
-
-    if host_ns and not os.path.exists(netns.path(host_ns)):
-        raise NetwrapError(f'host netns "{host_ns}" does not exist in {netns.NETNS_DIR}')
 
 
 def _plan_now(ctx, lab: Lab, dry_run: bool = False, pids=None) -> UpPlan:
@@ -759,11 +824,11 @@ def down(ctx, lab_name: str) -> int:
     The record is read under the lock, held to the end: an ``up`` of the same lab
     running now finishes first (and its record is then read), or starts after.
     """
-    from netwrap import sandbox, state
+    from netwrap import sandbox, state, store
 
     if not ctx.dry_run:
         ctx.need_root("down")
-    _check_host_ns(ctx.host_ns)
+    netns.require_lab(ctx.host_ns)
 
     def alive(m: dict) -> bool:
         return m.get("netns_inode") is not None and netns_inode(m["pid"]) == m["netns_inode"]
@@ -784,6 +849,7 @@ def down(ctx, lab_name: str) -> int:
         boxes = sandbox.named(rec.sandboxes, ctx.host_ns)
         sandbox.stop(ctx.runner, boxes)
         remove_record(lab_name, ctx.host_ns)
+        store.sweep_temps(records_dir())
     return len(plan) + len(boxes)
 
 

@@ -230,3 +230,9 @@ def existing_for(name: str, inode: int | None) -> bool:
     raise NetwrapError(f'netns name "{name}" is already taken in {NETNS_DIR} '
                        f"({link.state}{', PID ' + str(link.pid) if link.pid else ''}); "
                        "choose another name")
+
+
+def require_lab(host_ns: str | None) -> None:
+    """The lab netns playing the host (``--host-netns``) must exist before anything runs."""
+    if host_ns and not os.path.exists(path(host_ns)):
+        raise NetwrapError(f'host netns "{host_ns}" does not exist in {NETNS_DIR}')

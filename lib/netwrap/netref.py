@@ -79,8 +79,9 @@ class NetnsRef(Frozen):
 
     @property
     def netns_arg(self) -> str:
-        """What ``ip link set DEV netns ARG`` takes to move a link here (PID or name)."""
-        if self.kind in ("pid", "name"):
+        """What ``ip link set DEV netns ARG`` takes to move a link here: a PID, a name, or
+        a path (ip opens an argument with a '/' in it as a file)."""
+        if self.kind in ("pid", "name") or self.kind == "path" and "/" in self.value:
             return self.value
         raise ValueError(f"cannot move a link into a netns given by {self.kind}")
 

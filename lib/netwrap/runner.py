@@ -39,18 +39,8 @@ import shlex
 import sys
 from collections.abc import Iterable, Sequence
 
-from netwrap.errors import CommandError, NetwrapError
+from netwrap.errors import CommandError
 from netwrap.plan import Step, heredoc, render
-
-
-class Interrupted(NetwrapError):
-    """SIGINT or SIGTERM arrived while a plan was running; exit 128 + the signal number
-    (130, 143), as a shell reports a command the signal ended."""
-
-    def __init__(self, message: str, signum: int) -> None:
-        super().__init__(message)
-        self.signum = signum
-        self.exit_status = 128 + signum
 
 
 class BaseRunner:

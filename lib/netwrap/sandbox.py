@@ -376,6 +376,8 @@ def stop(runner: Runner, boxes: list[Sandbox]) -> None:
     end(boxes)
     for box in boxes:
         store.remove(box.path)
+    for directory in {os.path.dirname(box.path) for box in boxes}:
+        store.sweep_temps(directory)  # of a start killed while writing its record
 
 
 def named(names: list[str], host_ns: str | None) -> list[Sandbox]:
@@ -412,6 +414,7 @@ def reap(dry_run: bool = False) -> list[tuple[str, int]]:
     _kill([p for pids in orphans.values() for p in pids])
     for box in stale:
         store.remove(box.path)
+    store.sweep_all_temps()  # records whose writer was killed before the rename
     return sorted((m, p) for m, pids in orphans.items() for p in pids)
 
 

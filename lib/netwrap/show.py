@@ -333,13 +333,12 @@ def port_owners(host_links: Sequence[dict], bridges: Iterable[str],
 
 
 def _read_input(path: str | None) -> str:
+    """Captured text: a file, a pipe (``<(ifconfig -a)``) or stdin; bad input exits 2."""
+    from netwrap import files
+
     if path in (None, "-"):
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError as exc:
-        raise NetwrapError(f'cannot read "{path}": {exc.strerror or exc}') from None
+        return files.read_stream(getattr(sys.stdin, "buffer", None))
+    return files.read_text(path, "input file", streams=True)
 
 
 def _one_line(exc: Exception) -> str:
@@ -537,6 +536,7 @@ def register(subparsers) -> None:
     p.add_argument("kind", choices=sorted(PARSERS), metavar="KIND",
                    help="one of: " + ", ".join(sorted(PARSERS)))
     p.add_argument("file", nargs="?", metavar="FILE", help="the text (default or -: stdin)")
+    p.intermixed = True  # parse KIND --json FILE
 
     p = _sub(subparsers, "show", "a target's interfaces and routes, as ifconfig and route "
                                  "show them inside its netns", cmd_show,

@@ -153,10 +153,12 @@ ATTACHMENT_FIELDS = {
     "ifname": S.IFNAME, "host_ifname": S.IFNAME, "guest_ifname": S.IFNAME,
     "bridge": S.IFNAME, "address": S.STR, "gateway": S.optional(S.STR),
     "replaced_default": S.optional(S.ROUTE), "host_netns": S.optional(S.NAME),
-    "netns_name": S.STR, "netns_preexisting": S.BOOL, "mac": S.optional(S.STR),
+    "netns_name": lambda v: None if v == "" else S.NAME(v),  # /var/run/netns/NAME
+    "netns_preexisting": S.BOOL, "mac": S.optional(S.STR),
     "mtu": S.optional(S.INT), "keep_netns": S.BOOL,
     "status": S.one_of("adding", "ok", "failed"), "owner_pid": S.optional(S.PID),
-    "owner_start": S.optional(S.NUMBER), "extra": S.record({}),
+    "owner_start": S.optional(S.NUMBER),
+    "extra": lambda v: None if isinstance(v, dict) else "an object",
 }
 ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "bridge",
                        "address")

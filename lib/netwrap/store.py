@@ -138,6 +138,31 @@ def names(directory: str) -> list[str]:
         raise _io_error("list the state directory", directory, exc) from None
 
 
+def sweep_temps(directory: str) -> list[str]:
+    """Remove the temp files of writers that died before their rename (a SIGKILL between
+    the two); return their paths. A temp file of a PID that is running is left alone."""
+    removed = []
+    try:
+        names_ = os.listdir(directory)
+    except OSError:
+        return []
+    for name in names_:
+        pid = name.split("-")[1] if name.startswith(".tmp-") and name.count("-") >= 2 else ""
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, name))
+                removed.append(os.path.join(directory, name))
+    return removed
+
+
+def sweep_all_temps() -> list[str]:
+    """``sweep_temps`` in every directory of the run dir (for gc)."""
+    removed = []
+    for top, _, _ in os.walk(run_dir()):
+        removed += sweep_temps(top)
+    return removed
+
+
 def remove(where: str) -> bool:
     """Forget a record; True if there was one. Safe to repeat."""
     try:

@@ -7,6 +7,16 @@ container discovery module resolves container names and ID prefixes.
 
     >>> resolve("10170", dry_run=True).pid   # warns when PID 10170 does not exist
     10170
+
+Before anything changes a target, ``check_not_host`` refuses what netwrap must
+not touch: the host's own network namespace (PID 1, one's own shell, a kernel
+thread), a zombie (it has no namespace any more), and a netns owned by a user
+namespace other than the initial one, unless the user vouched for it
+(``--allow-userns``). Whoever owns that user namespace is root inside it: it
+can re-address the interface netwrap plugs in, sniff and spoof on the bridge.
+The owner is asked of the kernel (``ioctl(fd, NS_GET_USERNS)`` on
+``/proc/PID/ns/net``), so a process that left its own user namespace after
+making the netns is still caught.
 """
 
 from __future__ import annotations
@@ -24,13 +34,21 @@ RESOLVERS: list[str] = ["netwrap.sandbox:find", "netwrap.containers:find"]
 
 
 class Target(Frozen):
-    __slots__ = ("pid", "name", "kind", "id", "exists")
+    __slots__ = ("pid", "name", "kind", "id", "exists", "allow_userns")
 
     # name: what to call it in messages: the container or sandbox name, or the PID
+    # allow_userns: the user vouched for a netns owned by another user namespace
     def __init__(self, pid: int, name: str,
                  kind: str = "pid",  # pid, sandbox, docker, podman, containerd
-                 id: str | None = None, exists: bool = True) -> None:
-        self._init(pid, name, kind, id, exists)
+                 id: str | None = None, exists: bool = True,
+                 allow_userns: bool = False) -> None:
+        self._init(pid, name, kind, id, exists, allow_userns)
+
+    @property
+    def label(self) -> str:
+        """``web (PID 8411)``, or ``PID 8411`` when the PID is all the user gave."""
+        return f"PID {self.pid}" if self.name == str(self.pid) else \
+            f"{self.name} (PID {self.pid})"
 
     @property
     def default_netns_name(self) -> str:
@@ -70,6 +88,28 @@ def resolve(text: str, dry_run: bool = False) -> Target:
 
 
 _BOOT_TIME: list[float] = []
+# The kernel gives the initial user namespace this fixed inode number
+# (PROC_USER_INIT_INO in include/linux/proc_ns.h); every other one gets a free number.
+PROC_USER_INIT_INO = 0xEFFFFFFD
+NS_GET_USERNS = 0xB701  # ioctl on a namespace fd: an fd of the user namespace owning it
+
+
+def boot_time() -> float:
+    """The machine's boot time, seconds since the epoch (``btime`` in /proc/stat)."""
+    if not _BOOT_TIME:
+        with open("/proc/stat", "rb") as f:
+            _BOOT_TIME.append(float(next(line for line in f if line.startswith(b"btime"))
+                                    .split()[1]))
+    return _BOOT_TIME[0]
+
+
+def stat_fields(pid: int | str) -> list[bytes] | None:
+    """/proc/PID/stat after the command name: [state, ppid, ...]; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def start_time(pid: int | str) -> float | None:
@@ -79,16 +119,16 @@ def start_time(pid: int | str) -> float | None:
     /proc/PID/stat in clock ticks), read without importing psutil: a PID plus its
     start time names one process, even after the PID is reused.
     """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
+    fields = stat_fields(pid)
+    if fields is None or len(fields) < 20:
         return None
-    if not _BOOT_TIME:
-        with open("/proc/stat", "rb") as f:
-            _BOOT_TIME.append(float(next(line for line in f if line.startswith(b"btime"))
-                                    .split()[1]))
-    return _BOOT_TIME[0] + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def is_zombie(pid: int | str) -> bool:
+    """State Z: the process has exited and its parent has not collected it yet."""
+    fields = stat_fields(pid)
+    return bool(fields) and fields[0] == b"Z"
 
 
 def netns_inode(pid: int | str) -> int | None:
@@ -99,15 +139,72 @@ def netns_inode(pid: int | str) -> int | None:
         return None
 
 
+def initial_userns() -> int:
+    """The inode of the initial user namespace.
+
+    PID 1's when it can be read; where even root may not look at PID 1's
+    namespaces (some sandboxes), the kernel's fixed number, which is also our
+    own when we run in the initial user namespace.
+    """
+    try:
+        return os.stat("/proc/1/ns/user").st_ino
+    except OSError:
+        return PROC_USER_INIT_INO
+
+
+def netns_owner(pid: int | str) -> int | None:
+    """The inode of the user namespace that owns PID's network namespace, if readable.
+
+    Kernels before 4.9 have no NS_GET_USERNS: there the process's own user
+    namespace stands in (the one it made its netns in, unless it moved on).
+    """
+    import fcntl
+
+    try:
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        owner = fcntl.ioctl(fd, NS_GET_USERNS)
+    except OSError:
+        try:
+            return os.stat(f"/proc/{pid}/ns/user").st_ino
+        except OSError:
+            return None
+    finally:
+        os.close(fd)
+    try:
+        return os.fstat(owner).st_ino
+    finally:
+        os.close(owner)
+
+
+_HOST_LINE = ("{label} is in the host's own network namespace; netwrap refuses to rewire "
+              "the host (give a container's PID)")
+
+
 def check_not_host(target: Target, host_ns: str | None = None) -> None:
-    """Refuse a target whose netns is the host's own: the plan would rewire the host."""
+    """Refuse a target netwrap must not change (see the module docstring).
+
+    The host is PID 1's netns (PID 1 is the host's init even where its
+    namespaces cannot be read), our own, and ``host_ns`` under ``--host-netns``.
+    """
     if not target.exists:
         return
+    host = NetwrapError(_HOST_LINE.format(label=f"PID {target.pid}"))
+    if target.pid == 1:
+        raise host
     inode = netns_inode(target.pid)
     if inode is None:
+        if is_zombie(target.pid):
+            raise NetwrapError(f"{target.label} is a zombie: it has exited and its parent "
+                               "has not collected it yet, so it has no network namespace "
+                               "any more")
+        if not os.path.exists(f"/proc/{target.pid}"):
+            raise NetwrapError(f"{target.label} has exited")
         if os.geteuid() != 0:
             return  # not root (dry-run): nothing to compare; a real run needs root anyway
-        raise NetwrapError(f"cannot open PID {target.pid}'s network namespace "
+        raise NetwrapError(f"cannot open {target.label}'s network namespace "
                            f"(/proc/{target.pid}/ns/net): permission denied")
     hosts = {netns_inode("self"), netns_inode(1)}
     if host_ns:
@@ -116,5 +213,12 @@ def check_not_host(target: Target, host_ns: str | None = None) -> None:
         except OSError:
             pass
     if inode in hosts:
-        raise NetwrapError(f"PID {target.pid} is in the host's own network namespace; "
-                           "netwrap refuses to rewire the host (give a container's PID)")
+        raise host
+    if not target.allow_userns:
+        owner = netns_owner(target.pid)
+        if owner is not None and owner != initial_userns():
+            raise NetwrapError(
+                f"{target.label}'s network namespace belongs to user namespace {owner}, "
+                "not the host's: whoever owns that user namespace is root in it and can "
+                "re-address, sniff and spoof on any bridge netwrap plugs it into (if you "
+                "trust it: --allow-userns, on nic add, exec and netns expose)")

@@ -43,10 +43,9 @@ import shlex
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from netwrap.errors import NetwrapError
+from netwrap.errors import Interrupted, NetwrapError
 from netwrap.plan import Argv, Step
 from netwrap.records import Frozen
-from netwrap.runner import Interrupted
 
 OK = "ok"
 ROLLED_BACK = "rolled back"

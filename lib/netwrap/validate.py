@@ -23,6 +23,27 @@ _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# Addresses no interface (and no gateway) should get, with what to say about each.
+# ``ip addr add`` takes all of them, and then the container cannot talk (a multicast
+# or 240/4 source), answers for the host (127/8, ::1) or shadows the kernel's own
+# (fe80::/10): so they are refused before anything runs. IPv6's other IANA-reserved
+# blocks are left alone: they are unassigned, not harmful.
+_SPECIAL = tuple((ipaddress.ip_network(net), what, why) for net, what, why in (
+    ("0.0.0.0/8", 'in 0.0.0.0/8 ("this network")', ", which no interface may use"),
+    ("127.0.0.0/8", "a loopback address (127.0.0.0/8)", ", which belongs to lo"),
+    ("169.254.0.0/16", "a link-local address (169.254.0.0/16)",
+     ", which is never routed; use a private or documentation range like 198.51.100.0/24"),
+    ("224.0.0.0/4", "a multicast address (224.0.0.0/4)", "; an interface needs a unicast one"),
+    ("240.0.0.0/4", "a reserved address (240.0.0.0/4)", ", which no interface may use"),
+    ("::/128", "the unspecified address (::)", ", which no interface may use"),
+    ("::1/128", "the loopback address (::1)", ", which belongs to lo"),
+    ("::ffff:0:0/96", "an IPv4-mapped address (::ffff:0:0/96)",
+     "; give the IPv4 address itself"),
+    ("fe80::/10", "a link-local address (fe80::/10)",
+     "; the kernel gives every interface its own"),
+    ("ff00::/8", "a multicast address (ff00::/8)", "; an interface needs a unicast one"),
+))
+
 
 def ifname(name: str, what: str = "interface name") -> str:
     if not name:
@@ -61,7 +82,15 @@ def cidr(text: str, what: str = "address") -> Interface:
     except ValueError:
         raise UsageError(f'{what} "{text}" is not an address with a prefix length '
                          "(like 192.168.200.101/24)") from None
+    if "%" in text:
+        raise UsageError(f'{what} "{text}" has a zone (%...); give the address without it')
+    special = _special(iface.ip)
+    if special:
+        raise UsageError(f'{what} "{text}" is {special[0]}{special[1]}')
     net = iface.network
+    if net.prefixlen == 0:
+        raise UsageError(f'{what} "{text}" has prefix length 0, which would make every '
+                         "address on the Internet a neighbour on this link")
     if net.num_addresses > 2 and iface.ip in (net.network_address, net.broadcast_address) \
             and iface.version == 4:
         raise UsageError(f'{what} "{text}" is the network or broadcast address of {net}')
@@ -76,9 +105,22 @@ def gateway(text: str, on: Interface) -> Address:
         raise UsageError(f'gateway "{text}" is not an IP address'
                          + (" (give it without a prefix length)" if "/" in text else "")) \
             from None
+    if "%" in text:
+        raise UsageError(f'gateway "{text}" has a zone (%...); give the address without it')
     if gw.version != on.version:
         raise UsageError(f"gateway {gw} is IPv{gw.version} but the address {on} is "
                          f"IPv{on.version}")
+    special = _special(gw)
+    if special and gw.version == 6 and gw.is_link_local:
+        # Legitimate in IPv6 (routers advertise link-local next hops), but such a route
+        # needs "dev IFNAME", which the walkthrough's "ip route add default via GW"
+        # does not give: refused here rather than failing half-way through the plan.
+        raise UsageError(f"gateway {gw} is link-local; netwrap's default route goes via "
+                         f"an address in {on.network}, the subnet of {on} (give the "
+                         "router's address there)")
+    if special:
+        raise UsageError(f"gateway {gw} is {special[0]}, which cannot be a router's "
+                         "address")
     if gw not in on.network:
         raise UsageError(f"gateway {gw} is not in {on.network}, the subnet of {on}, "
                          "so it would not be reachable through the new interface")
@@ -89,6 +131,14 @@ def gateway(text: str, on: Interface) -> Address:
                                                          net.broadcast_address):
         raise UsageError(f"gateway {gw} is the network or broadcast address of {net}")
     return gw
+
+
+def _special(ip: Address) -> tuple[str, str] | None:
+    """What ``ip`` is and why no interface may have it; None when it may."""
+    for net, what, why in _SPECIAL:
+        if ip in net:  # an address of the other family is simply not in net
+            return what, why
+    return None
 
 
 def mac(text: str) -> str:
@@ -112,7 +162,14 @@ def mtu(value: int, ip_version: int = 4) -> int:
     return value
 
 
+PID_MAX_LIMIT = 1 << 22  # the kernel's largest pid_max (include/linux/threads.h)
+
+
 def pid(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+    # the length first: int() of more than 4300 digits is a ValueError of its own
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) < 1:
         raise UsageError(f'"{text}" is not a PID')
+    if int(text) > PID_MAX_LIMIT:
+        raise UsageError(f'"{text}" is not a PID (the kernel\'s PIDs are at most '
+                         f"{PID_MAX_LIMIT})")
     return int(text)

@@ -134,7 +134,7 @@ class _Pool:
     def _on_signal(self, signum, _frame) -> None:
         import signal
 
-        from netwrap.runner import Interrupted
+        from netwrap.errors import Interrupted
 
         if self.signal is not None:  # a second one: stop waiting for the steps in flight
             raise Interrupted(f"interrupted by {signal.Signals(signum).name} (twice)", signum)
@@ -179,7 +179,7 @@ class _Pool:
                     self.error = exc
                     self.stop.set()
             if self.signal is not None:
-                from netwrap.runner import Interrupted
+                from netwrap.errors import Interrupted
 
                 raise Interrupted(f"interrupted by {signal.Signals(self.signal).name}", self.signal)
             if self.error is not None:

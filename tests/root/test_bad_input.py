@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
-from conftest import rand, run_netwrap, sh
+from conftest import LAUNCHER, LIB, rand, run_netwrap, sh
 from netwrap import nic
 from reliability_helpers import snapshot
 
@@ -89,6 +90,52 @@ CASES = [
     ("ip-prefix-33", ADD + " --ip 198.51.100.101/33", 2,
      E + '--ip "198.51.100.101/33" is not an address with a prefix length '
          "(like 192.168.200.101/24)"),
+    # -- addresses no interface should get (issue 16): refused before anything runs
+    ("ip-multicast", ADD + " --ip 224.0.0.5/24", 2,
+     E + '--ip "224.0.0.5/24" is a multicast address (224.0.0.0/4); an interface needs a '
+         "unicast one"),
+    ("ip-loopback", ADD + " --ip 127.0.0.5/8", 2,
+     E + '--ip "127.0.0.5/8" is a loopback address (127.0.0.0/8), which belongs to lo'),
+    ("ip-reserved", ADD + " --ip 240.0.0.1/24", 2,
+     E + '--ip "240.0.0.1/24" is a reserved address (240.0.0.0/4), which no interface may '
+         "use"),
+    ("ip-this-network", ADD + " --ip 0.0.0.1/8", 2,
+     E + '--ip "0.0.0.1/8" is in 0.0.0.0/8 ("this network"), which no interface may use'),
+    ("ip-link-local", ADD + " --ip 169.254.7.1/16", 2,
+     E + '--ip "169.254.7.1/16" is a link-local address (169.254.0.0/16), which is never '
+         "routed; use a private or documentation range like 198.51.100.0/24"),
+    ("ip-prefix-0", ADD + " --ip 198.51.100.101/0", 2,
+     E + '--ip "198.51.100.101/0" has prefix length 0, which would make every address on '
+         "the Internet a neighbour on this link"),
+    ("ip6-unspecified", ADD + " --ip ::/0", 2,
+     E + '--ip "::/0" is the unspecified address (::), which no interface may use'),
+    ("ip6-multicast", ADD + " --ip ff02::1/64", 2,
+     E + '--ip "ff02::1/64" is a multicast address (ff00::/8); an interface needs a '
+         "unicast one"),
+    ("ip6-loopback", ADD + " --ip ::1/128", 2,
+     E + '--ip "::1/128" is the loopback address (::1), which belongs to lo'),
+    ("ip6-link-local", ADD + " --ip fe80::7/64", 2,
+     E + '--ip "fe80::7/64" is a link-local address (fe80::/10); the kernel gives every '
+         "interface its own"),
+    ("ip6-v4-mapped", ADD + " --ip ::ffff:198.51.100.7/120", 2,
+     E + '--ip "::ffff:198.51.100.7/120" is an IPv4-mapped address (::ffff:0:0/96); give '
+         "the IPv4 address itself"),
+    ("ip6-zone", ADD + " --ip 2001:db8::7%eth0/64", 2,
+     E + '--ip "2001:db8::7%eth0/64" has a zone (%...); give the address without it'),
+    ("gw6-multicast", ADD + " --ip 2001:db8::7/64 --gateway ff02::2", 2,
+     E + "gateway ff02::2 is a multicast address (ff00::/8), which cannot be a router's "
+         "address"),
+    ("gw6-link-local", ADD + " --ip 2001:db8::7/64 --gateway fe80::1", 2,
+     E + "gateway fe80::1 is link-local; netwrap's default route goes via an address in "
+         "2001:db8::/64, the subnet of 2001:db8::7/64 (give the router's address there)"),
+    ("gw-multicast-in-subnet", ADD + " --ip 223.255.255.1/3 --gateway 224.0.0.5", 2,
+     E + "gateway 224.0.0.5 is a multicast address (224.0.0.0/4), which cannot be a "
+         "router's address"),
+    ("bridge-add-multicast", "--host-netns {lab} bridge add br1 --ip 224.0.0.1/24", 2,
+     E + 'bridge address "224.0.0.1/24" is a multicast address (224.0.0.0/4); an '
+         "interface needs a unicast one"),
+    ("bridge-add-loopback6", "--host-netns {lab} bridge add br1 --ip ::1/128", 2,
+     E + 'bridge address "::1/128" is the loopback address (::1), which belongs to lo'),
     # -- gateway
     ("gw-outside", ADD + " --gateway 203.0.113.1", 2,
      E + "gateway 203.0.113.1 is not in 198.51.100.0/24, the subnet of 198.51.100.101/24, "
@@ -223,3 +270,72 @@ def test_bad_input(world, baseline, name, args, status, message):
     assert (proc.returncode, proc.stdout, proc.stderr) == (status, "",
                                                            world.fmt(message) + "\n")
     assert world.state() == baseline, f"{name} changed something"
+
+
+# -- files netwrap is given (issue 14): one line, exit 2, nothing changed --------------
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("badfiles")
+    os.chmod(d, 0o755)
+    junk = os.urandom(3000)  # head -c 3000 /dev/urandom > junk
+    (d / "junk").write_bytes(junk)
+    try:
+        junk.decode("utf-8")
+        junk_line = None  # (never: 3000 random bytes are not UTF-8 in practice)
+    except UnicodeDecodeError as exc:
+        line = junk.count(b"\n", 0, exc.start) + 1
+        junk_line = (f"is not UTF-8 text: byte 0x{junk[exc.start]:02x} on line {line} "
+                     "(is it a binary file?)")
+    os.mkfifo(d / "fifo")
+    with open(d / "huge.yaml", "wb") as f:
+        f.truncate(17 << 20)
+    (d / "dir.yaml").mkdir()
+    (d / "secret.yaml").write_text("links: []\n")
+    os.chmod(d / "secret.yaml", 0)
+    return d, junk_line
+
+
+FILE_CASES = [
+    ("junk", "{what} {d}/junk {junk}"),
+    ("fifo", "cannot read {what} {d}/fifo: it is a FIFO (named pipe), not a regular file"),
+    ("huge.yaml", "cannot read {what} {d}/huge.yaml: it is 17 MiB; netwrap reads at most "
+                  "16 MiB"),
+    ("dir.yaml", "cannot read {what} {d}/dir.yaml: it is a directory"),
+    ("missing.yaml", "cannot read {what} {d}/missing.yaml: no such file"),
+]
+
+
+@pytest.mark.parametrize("command", ["up", "down", "status"])
+@pytest.mark.parametrize("name, message", FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_bad_lab_files(world, baseline, bad_files, command, name, message):
+    d, junk = bad_files
+    if name == "junk" and junk is None:
+        pytest.skip("the random bytes happened to be UTF-8")
+    proc = run_netwrap("--host-netns", world.lab, command, str(d / name), timeout=20)
+    line = E + message.format(what="lab file", d=d, junk=junk)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", line + "\n")
+    assert world.state() == baseline, f"{command} {name} changed something"
+
+
+def test_an_unreadable_lab_file_as_a_user(bad_files):
+    d, _ = bad_files
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, LAUNCHER, "--dry-run", "up", str(d / "secret.yaml")],
+                          capture_output=True, text=True, timeout=20, cwd="/",
+                          env={**os.environ, "PYTHONPATH": LIB})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", E + f"cannot read lab file {d}/secret.yaml: permission denied "
+                   "(run it as root?)\n")
+
+
+@pytest.mark.parametrize("name, message", FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_bad_parse_input_files(bad_files, name, message):
+    d, junk = bad_files
+    if name == "junk" and junk is None:
+        pytest.skip("the random bytes happened to be UTF-8")
+    message = message.replace("it is a FIFO (named pipe), not a regular file",
+                              "it is a FIFO (named pipe) with no writer")
+    proc = run_netwrap("parse", "ifconfig", str(d / name), timeout=20)
+    line = E + message.format(what="input file", d=d, junk=junk)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", line + "\n")

@@ -16,13 +16,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import host_changes, host_links, rand
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "lib") not in sys.path[:1]:
@@ -57,23 +58,20 @@ def run(*argv: str) -> str:
     return subprocess.run(list(argv), check=True, capture_output=True, text=True).stdout
 
 
-def host_link_names() -> list[str]:
-    return sorted(line.split(": ")[1] for line in run("ip", "-o", "link", "show").splitlines())
-
-
 @pytest.fixture
 def lab(request):
     """A fresh namespace with the interfaces above; removed by a finalizer."""
     for tool in ("ip", "ifconfig", "route", "busybox"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
-    ns = f"nwt-{secrets.token_hex(4)}"
-    host_before = host_link_names()
+    ns = rand("nwt-")
+    host_before = host_links()
     run("ip", "netns", "add", ns)
 
     def cleanup() -> None:
         subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
-        assert host_link_names() == host_before, "the host's links changed"
+        # Only what this run can have made counts: other runs' veths come and go.
+        assert host_changes(host_before, host_links()) == set(), "the host's links changed"
 
     request.addfinalizer(cleanup)
 

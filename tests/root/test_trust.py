@@ -182,7 +182,7 @@ def test_gc_leaves_a_bridge_that_took_the_old_veth_ends_name(lab, sandboxes, nw)
 def test_gc_knows_its_veth_end_by_the_alias_netwrap_gives_it(lab, nw):
     """Records written here: a gone container whose host end carries netwrap's alias (its
     peer elsewhere, so the peer's name proves nothing), and one whose alias is another."""
-    from netwrap import attach
+    from netwrap import detach
 
     make_bridge(lab)
     other = rand("nwlab-")
@@ -196,7 +196,7 @@ def test_gc_knows_its_veth_end_by_the_alias_netwrap_gives_it(lab, nw):
             ident = state.Identity(int(dead), 1, 1.0, "pid", None, rand("gone-"))
             rec = state.Attachment(ident, f"e{tag}", host, rand("vg"), "br0",
                                    "198.51.100.50/24", host_netns=lab, status="ok")
-            alias = attach.host_end_alias(rec.key) if tag == "ours" else "made by hand"
+            alias = detach.host_end_alias(rec.key) if tag == "ours" else "made by hand"
             sh("ip", "-n", lab, "link", "add", host, "type", "veth", "peer", "name", f"p{tag}",
                "netns", other)
             sh("ip", "-n", lab, "link", "set", host, "alias", alias)

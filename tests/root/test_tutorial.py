@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import LAUNCHER, LIB, netns_links, run_netwrap, sh
+from conftest import LAUNCHER, LIB, RUN_DIR, netns_links, run_netwrap, sh
 
 pexpect = pytest.importorskip("pexpect")
 pytestmark = pytest.mark.root
@@ -45,7 +45,9 @@ class Made:
         assert self.lab not in netns_links()
         link = f"/var/run/netns/{self.ns}"  # the tutorial's "hoge" link
         assert not (os.path.islink(link) and os.readlink(link) == f"/proc/{self.pid}/ns/net")
-        assert not os.path.exists(f"/run/netwrap/sandboxes/{self.box}.json")
+        records = [os.path.join(top, f) for top, _, files in os.walk(RUN_DIR)
+                   for f in files if f == f"{self.box}.json"]
+        assert records == []  # the sandbox's record, in any scope
         assert not os.path.exists(f"/proc/{self.pid}")
 
     def remove(self) -> None:

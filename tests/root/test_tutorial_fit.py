@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import LAUNCHER, LIB, netns_links, run_netwrap
+from conftest import LAUNCHER, LIB, RUN_DIR, netns_links, run_netwrap
 from netwrap.output import width
 
 pytestmark = pytest.mark.root
@@ -28,7 +28,8 @@ def made_names(out: str) -> tuple[str, str]:
 
 def assert_gone(lab: str, box: str) -> None:
     assert lab not in netns_links()
-    assert not os.path.exists(f"/run/netwrap/sandboxes/host/{box}.json")
+    records = [f for _, _, files in os.walk(RUN_DIR) for f in files if f == f"{box}.json"]
+    assert records == []  # the sandbox's record, in any scope
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

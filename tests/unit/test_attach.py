@@ -1,4 +1,4 @@
-"""``attach.detach_plan``: nic del from a record and what is there now, including after a
+"""``detach.detach_plan``: nic del from a record and what is there now, including after a
 ``nic add`` killed half-way (pure: the facts come in as arguments)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from netwrap import attach, state
+from netwrap import detach, housekeeping, state
 from netwrap.plan import render
 from netwrap.records import replace
 
@@ -27,7 +27,7 @@ def rec(**kw) -> state.Attachment:
 
 def plan(r=None, *, netns_exists=False, inside=(), host=(), current=None, routes=None
          ) -> str:
-    return render(attach.detach_plan(r or rec(), pid=4242, netns_name="nw-web",
+    return render(detach.detach_plan(r or rec(), pid=4242, netns_name="nw-web",
                                      netns_exists=netns_exists, inside=set(inside),
                                      host_links=set(host), current_default=current,
                                      routes=routes))
@@ -87,7 +87,7 @@ ETH2 = {"dst": "203.0.113.0/24", "dev": "eth2", "protocol": "kernel", "scope": "
 
 
 def test_a_saved_route_through_a_gone_interface_goes_through_another_that_reaches_it():
-    route, why = attach.restore_route(rec(), NEW, {"eth1", "eth2"}, [NEW, ETH2])
+    route, why = detach.restore_route(rec(), NEW, {"eth1", "eth2"}, [NEW, ETH2])
     assert route == {**OLD, "dev": "eth2"}
     assert why == ("the saved default route (via 203.0.113.1 dev eth0) names eth0, which is "
                    "gone: putting back via 203.0.113.1 dev eth2")
@@ -97,7 +97,7 @@ def test_a_saved_route_through_a_gone_interface_goes_through_another_that_reache
 
 
 def test_a_saved_route_that_cannot_be_put_back_is_said_not_planned():
-    route, why = attach.restore_route(rec(), NEW, {"eth1"}, [NEW])
+    route, why = detach.restore_route(rec(), NEW, {"eth1"}, [NEW])
     assert route is None
     assert why == ("cannot put back the saved default route (via 203.0.113.1 dev eth0): eth0 "
                    "is gone and 203.0.113.1 is reachable through no other interface; the "
@@ -107,7 +107,7 @@ def test_a_saved_route_that_cannot_be_put_back_is_said_not_planned():
 
 
 def test_a_route_someone_else_set_is_left_alone_and_nothing_is_said():
-    assert attach.restore_route(rec(), {**OLD, "dev": "eth2"}, {"eth1", "eth2"}, []) == \
+    assert detach.restore_route(rec(), {**OLD, "dev": "eth2"}, {"eth1", "eth2"}, []) == \
         (None, None)
 
 
@@ -133,7 +133,7 @@ def test_stacked_default_routes_end_with_the_original_in_any_order(order):
     current = {"dst": "default", "gateway": top.gateway, "dev": top.ifname}
     for i in order:
         r = recs.pop(f"eth{i + 1}")
-        for step in attach.detach_plan(r, pid=4242, netns_name="nw-web", netns_exists=False,
+        for step in detach.detach_plan(r, pid=4242, netns_name="nw-web", netns_exists=False,
                                        inside=inside, host_links=set(),
                                        current_default=current):
             argv = step.argv[4:]
@@ -144,7 +144,7 @@ def test_stacked_default_routes_end_with_the_original_in_any_order(order):
             elif argv[:3] == ("ip", "route", "add"):
                 assert current is None, "a second default route"
                 current = {"dst": "default", "gateway": argv[5], "dev": argv[7]}
-        for heir in attach.hand_down(r, list(recs.values())):
+        for heir in detach.hand_down(r, list(recs.values())):
             recs[heir.ifname] = heir
     assert current == {"dst": "default", "gateway": "203.0.113.1", "dev": "eth0"}
 
@@ -154,9 +154,9 @@ def test_hand_down_only_to_the_same_container_and_family():
     other = rec(container=state.Identity(99, 1, 1.0), ifname="eth2",
                 replaced_default=b.replaced_default)
     v6 = rec(ifname="eth3", address="2001:db8::5/64", replaced_default=b.replaced_default)
-    assert attach.hand_down(a, [b, other, v6]) == [replace(b, replaced_default=OLD)]
-    assert attach.hand_down(b, [a]) == []
-    assert attach.hand_down(rec(gateway=None), [b]) == []
+    assert detach.hand_down(a, [b, other, v6]) == [replace(b, replaced_default=OLD)]
+    assert detach.hand_down(b, [a]) == []
+    assert detach.hand_down(rec(gateway=None), [b]) == []
 
 
 # -- host veth ends: more than a name -------------------------------------------------
@@ -169,7 +169,7 @@ def link(name, kind="veth", **kw):
     ("never moved: peer beside it", link("vhA", link="vgA"), None),
     ("the guest end, peer beside it", link("vgA", link="vhA"), None),
     ("our alias", link("vhA", link_index=7, link_netnsid=0,
-                       ifalias=attach.host_end_alias(rec().key)), None),
+                       ifalias=detach.host_end_alias(rec().key)), None),
     ("a bridge of the same name", link("vhA", "bridge"),
      "vhA is a bridge, not the veth netwrap made"),
     ("no kind at all", link("vhA", None), "vhA is no veth, not the veth netwrap made"),
@@ -181,7 +181,7 @@ def link(name, kind="veth", **kw):
      "vhA is a veth with another alias ('mine'), not the one netwrap made"),
 ])
 def test_host_end_is_ours(case, row, expected):
-    assert attach.host_end_is_ours(row, rec()) == expected, case
+    assert detach.host_end_is_ours(row, rec()) == expected, case
 
 
 # -- identity ------------------------------------------------------------------------
@@ -191,17 +191,17 @@ def test_a_record_is_only_for_the_process_it_was_made_for():
 
     pid = os.getpid()
     me = state.Identity(pid, netns_inode(pid), start_time(pid), "pid", None, str(pid))
-    assert attach.not_the_same(rec(container=me), Target(pid, str(pid))) is None
+    assert detach.not_the_same(rec(container=me), Target(pid, str(pid))) is None
     older = replace(me, start_time=me.start_time - 50)
-    why = attach.not_the_same(rec(container=older), Target(pid, str(pid)))
+    why = detach.not_the_same(rec(container=older), Target(pid, str(pid)))
     assert why.startswith(f"PID {pid} is another process now (started ")
     other_ns = replace(me, netns_inode=1)
-    assert attach.not_the_same(rec(container=other_ns), Target(pid, str(pid))) == \
+    assert detach.not_the_same(rec(container=other_ns), Target(pid, str(pid))) == \
         f"PID {pid} is in another network namespace now ({me.netns_inode}, not 1)"
     docker = replace(me, id="a" * 64)
-    assert attach.not_the_same(rec(container=docker), Target(pid, "web", "docker", "b" * 64)) \
+    assert detach.not_the_same(rec(container=docker), Target(pid, "web", "docker", "b" * 64)) \
         == f"it was made for container {'a' * 12}, not {'b' * 12}"
-    assert attach.not_the_same(rec(container=me), Target(pid + 1, "web")) == \
+    assert detach.not_the_same(rec(container=me), Target(pid + 1, "web")) == \
         f"it was made for PID {pid}, and web is PID {pid + 1} now"
 
 
@@ -240,6 +240,6 @@ def test_kernel_differences(monkeypatch, case, inside, links, expected):
     monkeypatch.setattr(query, "proc_ifnames", lambda pid: set(inside))
     r = rec(host_netns=None)
     runner, hosts = Answers(links), {}
-    assert attach.kernel_differences(runner, r, hosts) == expected, case
-    attach.kernel_differences(runner, r, hosts)
+    assert housekeeping.kernel_differences(runner, r, hosts) == expected, case
+    housekeeping.kernel_differences(runner, r, hosts)
     assert runner.asked == [("ip", "-j", "-d", "link", "show")]  # once per host netns

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from netwrap import containers
+from netwrap import containers, targets
 from netwrap.errors import NetwrapError
 
 ID_A = "641b8c4cef17fd49e57ee81604232722a8a2d82c6956844fce134a8de6293bd4"
@@ -173,3 +173,96 @@ def test_unknown_target_through_the_cli_is_one_line(nw):
     assert proc_.returncode == 1
     assert proc_.stderr == ('netwrap: error: no running container, sandbox or process '
                             'called "nwc-surely-not-a-container"\n')
+
+
+# -- which runtime processes to believe (issue 16 item 1) ----------------------------
+
+def test_a_distrusted_runtime_is_ignored_with_its_reason(tmp_path):
+    fake = proc(7200, 1, "/tmp/x/conmon", "-c", "x", "-n", "web")
+    fake["distrust"] = "it runs as uid 65534, not root"
+    rows = every_layout(tmp_path) + [fake, proc(7201, 7200, "sleep", t=70.0)]
+    ignored = []
+    found = containers.running(rows, str(tmp_path), no_cgroup, ignored)
+    assert 7201 not in [c.pid for c in found] and len(found) == 3
+    assert [(i.pid, i.command, i.name) for i in ignored] == [(7200, "conmon", "web")]
+    assert ignored[0].describe() == ("PID 7200 (conmon) looks like a container runtime, "
+                                     "but it runs as uid 65534, not root")
+
+
+def test_find_names_the_impostor_that_claims_the_name(tmp_path):
+    rows = every_layout(tmp_path) + [proc(7200, 1, "/tmp/x/conmon", "-c", "x", "-n", "evil"),
+                                     proc(7201, 7200, "sleep", t=70.0)]
+
+    def judge(pid):
+        return "it runs as uid 1000, not root" if pid == 7200 else None
+    with pytest.raises(NetwrapError, match=r'^no container called "evil" that netwrap trusts: '
+                                           r"PID 7200 \(conmon\) looks like a container "
+                                           r"runtime, but it runs as uid 1000, not root; "):
+        containers.find("evil", rows, str(tmp_path), no_cgroup, judge)
+    assert containers.find("web", rows, str(tmp_path), no_cgroup, judge).pid == 8411
+
+
+def test_an_impostor_claiming_a_real_containers_id_does_not_make_it_ambiguous(tmp_path):
+    rows = every_layout(tmp_path) + [shim(9000, ID_A, t=40.0),
+                                     proc(9001, 9000, "sleep", t=41.0)]
+    with pytest.raises(NetwrapError, match="matches 2 containers"):
+        containers.find("web", rows, str(tmp_path), no_cgroup)  # both believed
+
+    def judge(pid):
+        return "it runs in a user namespace of its own, not the host's" if pid == 9000 \
+            else None
+    assert containers.find("web", rows, str(tmp_path), no_cgroup, judge).pid == 8411
+    assert [c.pid for c in containers.running(rows, str(tmp_path), no_cgroup,
+                                              judge=judge)] == [8411, 8412, 7005]
+
+
+def test_a_daemons_children_go_with_the_daemons_verdict():
+    rows = BASE + [proc(9498, 1, "/usr/bin/docker", "-d"), proc(10170, 9498, "/bin/bash"),
+                   proc(10171, 9498, "/bin/sh")]
+    calls = []
+
+    def judge(pid):
+        calls.append(pid)
+        return "it runs as uid 1000, not root"
+    ignored = []
+    assert containers.running(rows, "/nonexistent", no_cgroup, ignored, judge) == []
+    assert calls == [9498] and [i.pid for i in ignored] == [9498]
+
+
+def test_only_a_binary_root_alone_could_have_installed_is_believed(tmp_path):
+    python = "/usr/bin/python3"
+    assert containers.binary_problem(os.path.realpath(python)) is None
+    copy = tmp_path / "conmon"
+    copy.write_bytes(b"#!/bin/sh\n")
+    problem = containers.binary_problem(str(copy))
+    # Run as root the copy is root's, but /tmp (1777) is writable by others.
+    assert problem is not None and (f"{copy} is owned by uid" in problem
+                                    or "which is writable by group or others" in problem)
+
+
+def test_our_own_process_is_judged_by_the_same_rule():
+    reason = containers.distrust(os.getpid())
+    if os.geteuid() != 0:
+        assert reason == f"it runs as uid {os.getuid()}, not root"
+    elif os.stat("/proc/self/ns/user").st_ino != targets.initial_userns():
+        assert reason == "it runs in a user namespace of its own, not the host's"
+    else:  # root: believed exactly when the interpreter is a binary only root could write
+        exe = os.path.realpath(f"/proc/{os.getpid()}/exe")
+        assert reason == containers.binary_problem(exe)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("0::/docker/" + ID_A + "\n", ID_A),
+    ("0::/system.slice/docker-" + ID_A + ".scope\n", ID_A),
+    ("0::/user.slice/" + "a" * 63 + "\n", None),
+    ("0::/x/" + ID_B + "f\n", ID_B)])
+def test_the_first_64_hex_id_in_a_cgroup_line(text, expected):
+    assert containers._first_id64(text) == expected
+
+
+def test_a_name_is_looked_for_in_dockers_record_without_parsing_it(tmp_path):
+    write_config(tmp_path, ID_A, "web")
+    assert containers._mentions(ID_A, "web", str(tmp_path))
+    assert not containers._mentions(ID_A, "api", str(tmp_path))
+    assert containers._mentions(ID_A, 'we"b', str(tmp_path))  # escaped in JSON: parse it
+    assert not containers._mentions(ID_B, "web", str(tmp_path))  # no record

@@ -79,6 +79,20 @@ def test_a_good_lab_parses():
      "lab.yaml:9: links[1]: address 198.51.100.2 is already used on line 7"),
     ("links:\n  - {node: a\n", "lab.yaml:3: not valid YAML"),
     ("links: 3\n", "lab.yaml:1: links must be a list"),
+    ("links:\n\t- {node: a}\n",
+     "lab.yaml:2: not valid YAML: a tab in the indentation; YAML indents with spaces only"),
+    ("links: []\nbridges:\n  - {name: b, adress: 198.51.100.1/24}\n",
+     'lab.yaml:3: bridges[0]: unknown key "adress"; did you mean "address"? (expected one '
+     "of: name, address)"),
+    ("links: []\n\x00\n", "lab.yaml:2: not valid YAML: U+0000 is not allowed in YAML"),
+    ("--- {links: []}\n--- {links: []}\n",
+     "lab.yaml:2: not valid YAML: expected a single document in the stream, but found "
+     "another document"),
+    ("links:\n" + "  - " * 40 + "x\n",
+     "lab.yaml:2: nested more than 32 levels deep; a lab file needs 3"),
+    ("nodes:\n  - {name: a}\nbridges:\n  - {name: b}\nlinks:\n"
+     "  - {node: a, bridge: b, address: 198.51.100.2/24, mtu: 0x5dc}\n",
+     "lab.yaml:6: links[0].mtu must be a number"),
     ("", "lab.yaml:1: the lab file is empty"),
 ])
 def test_schema_errors_name_the_line(text, message):

@@ -25,11 +25,12 @@ def test_each_reference_spells_its_prefix(ref, run, ip):
     assert ref.ip("-batch", "-") == ip
 
 
-def test_links_move_by_pid_or_name_only():
+def test_links_move_by_pid_name_or_absolute_path():
     assert NetnsRef.pid(42).netns_arg == "42"
     assert NetnsRef.name("hoge").netns_arg == "hoge"
-    with pytest.raises(ValueError):
-        NetnsRef.path("/run/netns/x").netns_arg  # noqa: B018
+    assert NetnsRef.path("/run/netns/x").netns_arg == "/run/netns/x"  # CNI_NETNS
+    with pytest.raises(ValueError):  # ip would read a bare word as a name
+        NetnsRef.path("x").netns_arg  # noqa: B018
     with pytest.raises(ValueError):
         NetnsRef("container", "x")
 

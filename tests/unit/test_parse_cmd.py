@@ -2,8 +2,9 @@
 
 ``netwrap parse`` is checked on the golden captures in tests/data/parsers: the
 table shows the parser's columns and one line per row, ``--json`` gives exactly
-the golden rows, from a file, from ``-`` and from stdin. Wrong-format and
-unreadable input end as one ``netwrap: error:`` line and exit 1.
+the golden rows, from a file, from ``-`` and from stdin. Wrong-format input ends
+as one ``netwrap: error:`` line and exit 1; input that cannot be read as text
+(missing, a directory, not UTF-8) as one line and exit 2.
 
 The converters in ``netwrap.show`` are checked against ``ip -j addr`` /
 ``ip -j route`` captured in the same namespace as ``ifconfig -a`` / ``route -n``
@@ -104,6 +105,25 @@ def test_parse_dash_is_stdin_and_json_after_the_subcommand(nw):
     assert json.loads(proc.stdout) == _golden("local-route-n")
 
 
+@pytest.mark.parametrize("order", [
+    ["parse", "{kind}", "--json", "{file}"],  # issue 15: argparse alone refused this one
+    ["parse", "--json", "{kind}", "{file}"],
+    ["parse", "{kind}", "{file}", "--json"],
+    ["--json", "parse", "{kind}", "{file}"],
+])
+def test_parse_json_in_any_order(nw, order):
+    file = str(DATA / "local-route-n.out")
+    proc = nw(*(a.format(kind="route", file=file) for a in order))
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert json.loads(proc.stdout) == _golden("local-route-n")
+
+
+def test_parse_still_refuses_a_second_file(nw):
+    proc = nw("parse", "route", "--json", "a", "b")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", "netwrap: error: unrecognized arguments: b (see: netwrap --help)\n")
+
+
 @pytest.mark.parametrize(
     "kind, other",
     [("ifconfig", "local-route-n"), ("route", "seed-ifconfig-docker0"),
@@ -121,16 +141,37 @@ def test_parse_empty_input_is_an_error_not_an_empty_table(nw, kind):
     _one_error_line(nw("parse", kind, input=""), "empty")
 
 
+def _nw_bytes(args: list[str], data: bytes):
+    import os
+    import subprocess
+
+    from conftest import LAUNCHER, LIB
+
+    return subprocess.run([sys.executable, LAUNCHER, *args], input=data, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": LIB}, cwd="/", timeout=60)
+
+
 def test_parse_binary_input_is_one_line(nw, tmp_path):
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\xff\xfe\x00\x01\nline two\n")
-    _one_error_line(nw("parse", "ifconfig", str(junk)), "not ifconfig")
+    proc = nw("parse", "ifconfig", str(junk))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", f"netwrap: error: input file {junk} is not UTF-8 text: byte 0xff on line 1 "
+               "(is it a binary file?)\n")
+    proc = _nw_bytes(["parse", "ifconfig"], junk.read_bytes())
+    assert (proc.returncode, proc.stderr) == (
+        2, b"netwrap: error: standard input is not UTF-8 text: byte 0xff on line 1 "
+           b"(is it a binary file?)\n")
 
 
 def test_parse_unreadable_file_is_one_line(nw, tmp_path):
     missing = tmp_path / "nope.txt"
-    _one_error_line(nw("parse", "route", str(missing)), str(missing), "No such file")
-    _one_error_line(nw("parse", "route", str(tmp_path)), "Is a directory")
+    proc = nw("parse", "route", str(missing))
+    assert (proc.returncode, proc.stderr) == (
+        2, f"netwrap: error: cannot read input file {missing}: no such file\n")
+    proc = nw("parse", "route", str(tmp_path))
+    assert (proc.returncode, proc.stderr) == (
+        2, f"netwrap: error: cannot read input file {tmp_path}: it is a directory\n")
 
 
 def test_parse_unknown_kind_is_a_usage_error(nw):

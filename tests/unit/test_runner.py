@@ -15,9 +15,9 @@ import threading
 
 import pytest
 
-from netwrap.errors import CommandError
+from netwrap.errors import CommandError, Interrupted
 from netwrap.plan import Step, note
-from netwrap.runner import Interrupted, Runner
+from netwrap.runner import Runner
 from netwrap.testing import FaultRunner, RecordingRunner
 
 PY = sys.executable

@@ -357,3 +357,15 @@ def test_cli_mistyped_attachment_record_is_one_line(run_dir):
         "(container.pid: expected a PID (a whole number above 0), got '1/../self')"
     )
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_temp_files_of_dead_writers_are_swept(run_dir):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    store.write(store.path("labs", "a.json"), {"n": 1})
+    stale = run_dir / "labs" / f".tmp-{dead}-b.json"
+    live = run_dir / "labs" / f".tmp-{os.getpid()}-c.json"
+    stale.write_text("{")
+    live.write_text("{")
+    assert store.sweep_all_temps() == [str(stale)]
+    assert sorted(os.listdir(run_dir / "labs")) == [live.name, "a.json"]

@@ -8,9 +8,8 @@ import signal
 
 import pytest
 
-from netwrap.errors import CommandError, NetwrapError
+from netwrap.errors import CommandError, Interrupted, NetwrapError
 from netwrap.plan import Step, note
-from netwrap.runner import Interrupted
 from netwrap.testing import RecordingRunner
 from netwrap.transaction import FAILED, OK, ROLLED_BACK, Intent, RollbackIncomplete, Transaction
 

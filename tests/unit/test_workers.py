@@ -10,9 +10,9 @@ import time
 import pytest
 
 from netwrap import workers
-from netwrap.errors import CommandError
+from netwrap.errors import CommandError, Interrupted
 from netwrap.plan import Step, note
-from netwrap.runner import Interrupted, Runner
+from netwrap.runner import Runner
 
 
 class FakeRunner(Runner):

@@ -1,0 +1,377 @@
+"""ADD, CHECK, DEL, GC and STATUS: IPAM, the plans of ``netwrap.cni.plan``, the runner.
+
+Each returns what goes on stdout (a dict, or None for nothing) or raises
+``CniError``. ADD runs IPAM first (nothing is made when it fails), then the two
+plans as transactions: a failed step undoes the steps before it and releases the
+address again. DEL is safe to repeat: a missing netns, interface, chain or record
+is not an error. Every ADD and DEL writes the commands it ran, with the reason for
+each, to the container's log (``netwrap.cni.store``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from netwrap.cni import (
+    CHECK_FAILED,
+    COMMAND_FAILED,
+    INVALID_CONFIG,
+    INVALID_ENVIRONMENT,
+    PLUGIN_NOT_AVAILABLE,
+    UNKNOWN_CONTAINER,
+    CniError,
+    ipam,
+    plan,
+    store,
+)
+from netwrap.errors import NetwrapError
+from netwrap.plan import render
+
+NS_GET_NSTYPE = 0xB703  # ioctl on an nsfs file: which kind of namespace it is
+CLONE_NEWNET = 0x40000000
+
+
+def is_netns(path: str) -> bool | None:
+    """True for a network namespace file, False for another file, None when it is gone."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def need_netns(env) -> None:
+    """ADD and CHECK: the container's netns is there and is a netns (else 3 or 4)."""
+    there = is_netns(env.netns)
+    if there is None:
+        raise CniError(UNKNOWN_CONTAINER, f"the container's netns {env.netns} does not exist")
+    if not there:
+        raise CniError(INVALID_ENVIRONMENT, f"CNI_NETNS {env.netns} is not a network namespace")
+
+
+def need_host_netns(conf) -> None:
+    if conf.host_netns and is_netns(f"/run/netns/{conf.host_netns}") is not True:
+        raise CniError(
+            INVALID_CONFIG, f"netwrapHostNetns {conf.host_netns}: no such netns in /run/netns"
+        )
+
+
+def _runner():
+    from netwrap.runner import Runner
+
+    return Runner()
+
+
+def _header(verb: str, env) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return (
+        f"# {stamp} {verb} container {env.container_id} interface {env.ifname}"
+        f" netns {env.netns or '(none)'}\n"
+    )
+
+
+def _failed(exc: NetwrapError) -> CniError:
+    """Code 100. ``ip -batch`` ends its stderr with "Command failed -:N": the line that
+    says why comes before it, so all of stderr goes in the message."""
+    from netwrap.errors import CommandError
+
+    if isinstance(exc, CommandError) and exc.stderr:
+        import shlex
+
+        return CniError(
+            COMMAND_FAILED,
+            f'failed to run "{shlex.join(exc.argv)}": ' + "; ".join(exc.stderr.splitlines()),
+        )
+    return CniError(COMMAND_FAILED, str(exc))
+
+
+def _bridge(runner, host, name: str):
+    """The bridge as an ``observe.Link``, or None when there is no such device (one
+    ``ip -j -d addr show dev NAME``: not the whole host's links)."""
+    import json
+
+    from netwrap import observe
+    from netwrap.errors import CommandError
+
+    try:
+        text = runner.query(host.ip("-j", "-d", "addr", "show", "dev", name))
+    except CommandError as exc:
+        if "does not exist" in exc.stderr:
+            return None
+        raise
+    return observe.from_ip_json(json.loads(text or "[]")).get(name)
+
+
+def _forwarding(conf) -> tuple[int, ...]:
+    """The IP versions the host already forwards, read from /proc/sys with no process
+    (so no sysctl runs then); unknown, so (), for a lab netns playing the host."""
+    if conf.host_netns:
+        return ()
+    on = []
+    for version, knob in ((4, "ipv4/ip_forward"), (6, "ipv6/conf/all/forwarding")):
+        try:
+            with open(f"/proc/sys/net/{knob}") as f:
+                if f.read().strip() == "1":
+                    on.append(version)
+        except OSError:
+            pass
+    return tuple(on)
+
+
+def add(conf, env, stdin: bytes) -> dict:
+    need_netns(env)
+    need_host_netns(conf)
+    log = [_header("ADD", env)]
+    ips, routes, dns, plugin = [], [], {}, None
+    if conf.ipam_type:
+        plugin = ipam.find(conf.ipam_type, env.path)
+        log.append(
+            f"# ask the IPAM plugin {conf.ipam_type} for an address\n"
+            f"{ipam.shown(plugin, 'ADD', stdin)}\n"
+        )
+        answer = ipam.call(plugin, "ADD", stdin)
+        ips, routes = plan.from_ipam(answer)
+        dns = answer.get("dns") or {}
+    runner = _runner()
+    host = plan.host_ref(conf)
+    try:
+        ips, routes = plan.with_gateways(conf, ips, routes)
+        hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
+        macs = {hname: plan.random_mac(), env.ifname: plan.random_mac()}
+        with store.NetworkLock(conf):
+            there = _bridge(runner, host, conf.bridge)
+            macs[conf.bridge] = there.mac if there is not None else plan.random_mac()
+            first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
+            runner.run(first)
+        log.append(render(first, explain=True))
+        second = plan.attach_plan(
+            conf, env, ips, routes, macs[hname], macs[env.ifname], _forwarding(conf)
+        )
+        runner.run(second)
+        log.append(render(second, explain=True))
+    except BaseException as exc:
+        if plugin is not None:
+            try:
+                ipam.call(plugin, "DEL", stdin)
+            except CniError:
+                pass
+        log.append(f"# failed, undone: {exc}\n")
+        store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+        if isinstance(exc, NetwrapError):
+            raise _failed(exc) from None
+        raise
+    out = plan.result(conf, env, ips, routes, dns, macs)
+    store.write_record(
+        conf.name,
+        env.container_id,
+        env.ifname,
+        {
+            "network": conf.name,
+            "container_id": env.container_id,
+            "ifname": env.ifname,
+            "netns": env.netns,
+            "host_netns": conf.host_netns,
+            "bridge": conf.bridge,
+            "host_ifname": plan.host_ifname(conf.name, env.container_id, env.ifname),
+            "ip_masq": conf.ip_masq,
+            "ipam": conf.ipam_type,
+            "result": out,
+        },
+    )
+    store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+    return out
+
+
+def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
+    """Release the address, delete the veth (its host end: the peer goes with it) and
+    the NAT rules, each only if it is there."""
+    from netwrap.cni import masq
+    from netwrap.errors import CommandError
+    from netwrap.plan import Step
+
+    if record is None:
+        record = store.read_record(conf.name, env.container_id, env.ifname)
+    log = [_header("DEL", env)]
+    if conf.ipam_type:
+        plugin = ipam.find(conf.ipam_type, env.path)
+        log.append(f"# release the address\n{ipam.shown(plugin, 'DEL', stdin)}\n")
+        ipam.call(plugin, "DEL", stdin, _environ(env))
+    runner = _runner()
+    host = plan.host_ref(conf)
+    steps = []
+    if conf.host_netns is None or is_netns(f"/run/netns/{conf.host_netns}"):
+        hname = (record or {}).get("host_ifname") or plan.host_ifname(
+            conf.name, env.container_id, env.ifname
+        )
+        delete = Step(
+            host.ip("link", "del", hname),
+            f"delete the host end {hname}: its peer {env.ifname} in the container "
+            "goes with it, addresses and routes too",
+            key="veth.delete",
+        )
+        try:
+            try:  # no query first: a device already gone is what DEL wants anyway
+                runner.run([delete])
+                steps.append(delete)
+            except CommandError as exc:
+                if "Cannot find device" not in exc.stderr:
+                    raise
+            nat = []
+            if conf.ip_masq:
+                for version in _families(record):
+                    try:
+                        saved = runner.query(host.run(masq.list_argv(version)))
+                    except NetwrapError:
+                        continue  # no ip6tables, or no such table: nothing of ours
+                    text = masq.teardown_input(saved, conf.name, env.container_id)
+                    if text:
+                        nat.append(
+                            Step(
+                                host.run(masq.restore_argv(version)),
+                                "remove the container's NAT rules (ipMasq)",
+                                input=text,
+                                key="host.masq",
+                            )
+                        )
+            runner.run(nat)
+            steps += nat
+        except NetwrapError as exc:
+            log.append(render(steps, explain=True) + f"# failed: {exc}\n")
+            store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+            raise _failed(exc) from None
+    log.append(render(steps, explain=True) if steps else "# nothing left to delete\n")
+    store.remove_record(conf.name, env.container_id, env.ifname)
+    store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+
+
+def _families(record: dict | None) -> tuple[int, ...]:
+    """The IP versions ADD gave addresses of (both when there is no record to say)."""
+    try:
+        ips = record["result"]["ips"]
+        return tuple(sorted({6 if ":" in ip["address"] else 4 for ip in ips}))
+    except (TypeError, KeyError):
+        return (4, 6)
+
+
+def _environ(env) -> dict:
+    """The environment for IPAM, with the call's own CNI_* values (GC calls DEL for
+    attachments other than the one in the environment)."""
+    out = dict(os.environ)
+    out.update(CNI_CONTAINERID=env.container_id, CNI_IFNAME=env.ifname, CNI_NETNS=env.netns or "")
+    return out
+
+
+def check(conf, env, stdin: bytes) -> None:
+    """The kernel against prevResult and the config, through the engine's check."""
+    import ipaddress
+
+    from netwrap import observe, reconcile
+    from netwrap.kinds import AttachSpec, Diff, Observed
+
+    need_netns(env)
+    prev = conf.prev_result
+    if not prev:
+        raise CniError(INVALID_CONFIG, "CHECK needs prevResult in the config")
+    if conf.ipam_type:
+        ipam.call(ipam.find(conf.ipam_type, env.path), "CHECK", stdin)
+    ifaces = prev.get("interfaces") or []
+    inner = next(
+        (
+            i
+            for i, x in enumerate(ifaces)
+            if x.get("name") == env.ifname and x.get("sandbox") == env.netns
+        ),
+        None,
+    )
+    if inner is None:
+        raise CniError(CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
+    hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
+    if hname not in {x.get("name") for x in ifaces}:  # a result of an older netwrap
+        hname = next(
+            (
+                x.get("name")
+                for x in ifaces
+                if not x.get("sandbox") and x.get("name") != conf.bridge
+            ),
+            hname,
+        )
+    try:
+        addrs = tuple(
+            ipaddress.ip_interface(x["address"])
+            for x in prev.get("ips") or []
+            if x.get("interface", inner) == inner
+        )
+        defaults = [r for r in prev.get("routes") or [] if r.get("dst") in ("0.0.0.0/0", "::/0")]
+        gateway = (
+            ipaddress.ip_address(defaults[0]["gw"]) if defaults and defaults[0].get("gw") else None
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CniError(INVALID_CONFIG, f"prevResult is not understood: {exc}") from None
+    spec = AttachSpec(
+        "veth-bridge",
+        env.ifname,
+        conf.bridge,
+        addrs,
+        gateway,
+        hname,
+        ifaces[inner].get("mac"),
+        conf.mtu or None,
+    )
+    runner = _runner()
+    guest = plan.guest_ref(env.netns)
+    try:
+        host_links = observe.links(runner, plan.host_ref(conf))
+        default = observe.default_route(guest, spec.version, runner) if gateway else None
+        observed = Observed(host_links, observe.links(runner, guest), default)
+    except NetwrapError as exc:
+        raise _failed(exc) from None
+    diffs = reconcile.check(spec, observed)
+    if conf.bridge not in host_links:
+        diffs.insert(0, Diff("host", f"no bridge {conf.bridge}", None))
+    if diffs:
+        raise CniError(
+            CHECK_FAILED,
+            f"{env.ifname} in {env.netns} is not as prevResult says: {reconcile.describe(diffs)}",
+        )
+
+
+def gc(conf, env, raw: dict) -> None:
+    """1.1.0: undo every attachment of this network (known from its record) that the
+    runtime no longer lists, each as a DEL, which releases its address: Debian's
+    host-local (1.1.1) has no GC verb to hand the rest to."""
+    from netwrap.cni.conf import Env
+
+    valid = raw.get("cni.dev/valid-attachments") or []
+    if not isinstance(valid, list) or not all(isinstance(v, dict) for v in valid):
+        raise CniError(INVALID_CONFIG, "cni.dev/valid-attachments must be a list of objects")
+    keep = {(v.get("containerID"), v.get("ifname")) for v in valid}
+    import json
+
+    for cid, ifname, rec in store.records(conf.name):
+        if (cid, ifname) in keep:
+            continue
+        gone = Env("DEL", cid, rec.get("netns") or "", ifname, env.args, env.path)
+        delete(conf, gone, json.dumps(raw).encode(), rec)
+
+
+def status(conf, env) -> None:
+    """1.1.0: ready when the IPAM plugin is there to call (and ``ip`` is)."""
+    from netwrap.bridge import _on_path
+
+    if conf.ipam_type:
+        try:
+            ipam.find(conf.ipam_type, env.path)
+        except CniError as exc:
+            raise CniError(PLUGIN_NOT_AVAILABLE, exc.msg) from None
+    if not _on_path("ip"):
+        raise CniError(PLUGIN_NOT_AVAILABLE, "ip (iproute2) is not installed")

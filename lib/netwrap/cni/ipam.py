@@ -1,0 +1,108 @@
+"""The delegated IPAM plugin: found in CNI_PATH, run with our environment and config.
+
+As the spec says, netwrap does not choose addresses itself: the plugin named in
+``ipam.type`` does (Debian's containernetworking-plugins ships ``host-local``,
+``static`` and ``dhcp`` in /usr/lib/cni). It gets the same environment (with
+CNI_COMMAND set to the verb) and the same config bytes:
+
+    CNI_COMMAND=ADD ... /usr/lib/cni/host-local <<'EOF'
+    {"cniVersion": "1.0.0", "name": "lab", ..., "ipam": {"type": "host-local", ...}}
+    EOF
+
+Its answer for ADD is a result (``ips``, ``routes``, ``dns``); an error object from
+it is passed on as netwrap's own, code and all.
+
+It is started here, not through ``netwrap.runner``: it needs its own environment,
+and its stdout when it fails (the error object), which ``Runner.call`` gives neither.
+"""
+
+from __future__ import annotations
+
+import os
+
+from netwrap.cni import INVALID_CONFIG, IO_FAILURE, CniError
+
+
+def find(name: str, path: tuple[str, ...]) -> str:
+    """The executable ``name`` in the CNI_PATH directories (code 7 when none has it)."""
+    for directory in path:
+        file = os.path.join(directory, name)
+        if os.path.isfile(file) and os.access(file, os.X_OK):
+            return file
+    raise CniError(
+        INVALID_CONFIG, f'failed to find IPAM plugin "{name}" in CNI_PATH {":".join(path)}'
+    )
+
+
+def shown(plugin: str, command: str, stdin: bytes) -> str:
+    """How the call reads in the command log (the environment abbreviated)."""
+    text = stdin.decode(errors="replace").rstrip("\n")
+    return f"CNI_COMMAND={command} {plugin} <<'EOF'\n{text}\nEOF"
+
+
+def call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
+    """Run the IPAM plugin for ``command``; its JSON answer ({} when it printed nothing).
+
+    An IPAM plugin older than the config (Debian's host-local speaks up to 1.0.0) is
+    called again with the config as 1.0.0 when the config is 1.1.0 and the plugin's
+    VERSION lists 1.0.0: 1.1.0 changed no field of an IPAM result, only added verbs.
+    """
+    try:
+        return _call(plugin, command, stdin, environ)
+    except CniError as exc:
+        if exc.code != 1:
+            raise
+        older = as_1_0_0(plugin, stdin, environ)
+        if older is None:
+            raise
+        return _call(plugin, command, older, environ)
+
+
+def as_1_0_0(plugin: str, stdin: bytes, environ=None) -> bytes | None:
+    """The 1.1.0 config ``stdin`` as 1.0.0 if the plugin speaks 1.0.0, else None."""
+    import json
+
+    conf = json.loads(stdin)
+    if conf.get("cniVersion") != "1.1.0":
+        return None
+    answer = _call(plugin, "VERSION", stdin, environ)
+    if "1.0.0" not in (answer.get("supportedVersions") or []):
+        return None
+    return json.dumps({**conf, "cniVersion": "1.0.0"}).encode()
+
+
+def _call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
+    import json
+    import subprocess
+
+    env = dict(os.environ if environ is None else environ)
+    env["CNI_COMMAND"] = command
+    try:
+        proc = subprocess.run([plugin], input=stdin, capture_output=True, env=env)
+    except OSError as exc:
+        raise CniError(IO_FAILURE, f'failed to run IPAM plugin "{plugin}": {exc}') from None
+    out = proc.stdout.strip()
+    try:
+        answer = json.loads(out) if out else {}
+    except ValueError:
+        answer = None
+    if proc.returncode != 0:
+        if isinstance(answer, dict) and isinstance(answer.get("code"), int):
+            raise CniError(
+                answer["code"],
+                f'IPAM plugin "{os.path.basename(plugin)}": {answer.get("msg", "")}',
+                answer.get("details", ""),
+            )
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise CniError(
+            IO_FAILURE,
+            f'IPAM plugin "{os.path.basename(plugin)}" {command} '
+            f"exited {proc.returncode}: {err[-1] if err else 'no error output'}",
+        )
+    if not isinstance(answer, dict):
+        raise CniError(
+            IO_FAILURE,
+            f'IPAM plugin "{os.path.basename(plugin)}" {command} '
+            "printed something that is not a JSON object",
+        )
+    return answer

@@ -1,0 +1,112 @@
+"""The ``netwrap-cni`` entry point: read the call, dispatch, answer as the spec says.
+
+On success the result (ADD) or nothing (DEL, CHECK, STATUS, GC) is printed and the
+exit status is 0; on failure the spec's error object is printed on stdout and the
+exit status is 1:
+
+    {"cniVersion": "1.0.0", "code": 7, "msg": "config key 'type' is missing"}
+
+Never a traceback: anything unexpected becomes error 100 with the
+exception's text. Start-up is kept lean: VERSION imports nothing of netwrap's
+engine, and ADD only what it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def version_reply(stdin: bytes) -> dict:
+    """VERSION: the versions netwrap speaks; the config (if any) only names its own."""
+    from netwrap.cni import SUPPORTED_VERSIONS
+    from netwrap.cni.conf import decode
+
+    asked = "1.1.0"
+    if stdin.strip():
+        raw = decode(stdin)
+        if isinstance(raw.get("cniVersion"), str) and raw["cniVersion"]:
+            asked = raw["cniVersion"]
+    return {"cniVersion": asked, "supportedVersions": list(SUPPORTED_VERSIONS)}
+
+
+def run(environ, stdin: bytes) -> dict | None:
+    """One call; what to print (None: nothing). Raises CniError."""
+    from netwrap.cni import INCOMPATIBLE_VERSION, CniError
+    from netwrap.cni.conf import Env, NetConf
+
+    env = Env.from_environ(environ)
+    if env.command == "VERSION":
+        return version_reply(stdin)
+    conf = NetConf.parse(stdin)
+    from netwrap.cni import commands
+
+    if env.command == "ADD":
+        return commands.add(conf, env, stdin)
+    if env.command == "DEL":
+        commands.delete(conf, env, stdin)
+        return None
+    if env.command == "CHECK":
+        commands.check(conf, env, stdin)
+        return None
+    if conf.version != "1.1.0":
+        raise CniError(
+            INCOMPATIBLE_VERSION, f"{env.command} needs cniVersion 1.1.0, not {conf.version}"
+        )
+    if env.command == "STATUS":
+        commands.status(conf, env)
+    else:
+        commands.gc(conf, env, conf.raw)
+    return None
+
+
+def _version_of(stdin: bytes) -> str:
+    """The config's cniVersion for an error object, when it can be read at all."""
+    try:
+        import json
+
+        v = json.loads(stdin).get("cniVersion")
+        return v if isinstance(v, str) and v else "1.1.0"
+    except Exception:
+        return "1.1.0"
+
+
+def main(environ=None, stdin: bytes | None = None, out=None) -> int:
+    import json
+
+    from netwrap.cni import COMMAND_FAILED, IO_FAILURE, TRY_AGAIN_LATER, CniError
+
+    environ = os.environ if environ is None else environ
+    out = sys.stdout if out is None else out
+    try:
+        if stdin is None:
+            stdin = sys.stdin.buffer.read()
+        reply = run(environ, stdin)
+    except CniError as exc:
+        error = exc
+    except KeyboardInterrupt:
+        error = CniError(TRY_AGAIN_LATER, "interrupted")
+    except OSError as exc:  # the run dir, a file it reads or writes
+        where = f": {exc.filename}" if exc.filename else ""
+        error = CniError(IO_FAILURE, f"{exc.strerror or exc}{where}")
+    except Exception as exc:  # never a traceback for a runtime to parse
+        from netwrap.runner import Interrupted
+
+        if isinstance(exc, Interrupted):
+            error = CniError(TRY_AGAIN_LATER, str(exc))
+        else:
+            error = CniError(COMMAND_FAILED, f"{type(exc).__name__}: {exc}")
+    else:
+        if reply is not None:
+            out.write(json.dumps(reply, indent=4) + "\n")
+            out.flush()
+        return 0
+    out.write(json.dumps(error.as_dict(_version_of(stdin or b"")), indent=4) + "\n")
+    out.flush()
+    return 1
+
+
+def main_exit() -> None:
+    """Console-script entry point (``netwrap-cni``, installed as ``netwrap`` in a CNI
+    bin dir by ``netwrap cni install``)."""
+    sys.exit(main())

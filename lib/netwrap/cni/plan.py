@@ -1,0 +1,368 @@
+"""The plans behind ADD and DEL: pure functions from a config and IPAM's answer to steps.
+
+ADD is two plans. The first, run under a lock (parallel ADDs to one network all
+find the bridge missing), makes the bridge and gives it the gateway address:
+
+    ip -batch - <<'EOF'
+    link add name nw0 type bridge
+    link set nw0 up
+    addr add 198.51.100.1/24 dev nw0
+    EOF
+
+the second plugs this container in, with the veth made straight into the
+container's netns (given as a path: ``ip`` opens a ``netns`` argument with a '/'
+as a file), addressed and routed inside, forwarding on, NAT rules if ``ipMasq``:
+
+    ip -batch - <<'EOF'
+    link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns /run/netns/c1
+    EOF
+    nsenter --net=/run/netns/c1 ip -batch - <<'EOF'
+    link set eth0 up
+    addr add 198.51.100.2/24 dev eth0
+    route add 0.0.0.0/0 via 198.51.100.1 dev eth0
+    EOF
+    sysctl -q -w net.ipv4.ip_forward=1
+    iptables-restore -w --noflush <<'EOF' ...
+
+The veth line and the first lines inside are the ``veth-bridge`` link kind's
+(``netwrap.kinds.veth_bridge``), the same that ``nic add --fast`` and ``up`` run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from netwrap.cni import COMMAND_FAILED, CniError, masq
+from netwrap.kinds import AttachSpec
+from netwrap.kinds import veth_bridge as kind
+from netwrap.netref import NetnsRef
+from netwrap.plan import Step
+from netwrap.records import Frozen
+
+
+class IPConfig(Frozen):
+    """One address IPAM gave (an ``ipaddress`` interface) and its gateway (or None)."""
+
+    __slots__ = ("address", "gateway")
+
+    def __init__(self, address, gateway=None) -> None:
+        self._init(address, gateway)
+
+
+class Route(Frozen):
+    """One route for inside: ``dst`` a network, ``gw`` an address or None."""
+
+    __slots__ = ("dst", "gw")
+
+    def __init__(self, dst, gw=None) -> None:
+        self._init(dst, gw)
+
+
+def host_ifname(network: str, container_id: str, ifname: str) -> str:
+    """The host end's name: fixed by network, container and interface, so DEL and
+    CHECK find it without a record (``veth`` and 8 hex digits, as the reference's)."""
+    from binascii import crc32  # not hashlib: OpenSSL's module is most of a ms to load
+
+    return f"veth{crc32(f'{network}/{container_id}/{ifname}'.encode()):08x}"
+
+
+def host_ref(conf) -> NetnsRef:
+    return NetnsRef.host(conf.host_netns)
+
+
+def guest_ref(netns: str) -> NetnsRef:
+    return NetnsRef.path(netns)
+
+
+def from_ipam(answer: dict) -> tuple[list[IPConfig], list[Route]]:
+    """IPAM's result (any of 0.4.0, 1.0.0, 1.1.0) to typed addresses and routes."""
+    try:
+        ips = [
+            IPConfig(
+                ipaddress.ip_interface(i["address"]),
+                ipaddress.ip_address(i["gateway"]) if i.get("gateway") else None,
+            )
+            for i in answer.get("ips") or []
+        ]
+        routes = [
+            Route(
+                ipaddress.ip_network(r["dst"], strict=False),
+                ipaddress.ip_address(r["gw"]) if r.get("gw") else None,
+            )
+            for r in answer.get("routes") or []
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CniError(
+            COMMAND_FAILED, f"the IPAM plugin's result is not understood: {exc}"
+        ) from None
+    return ips, routes
+
+
+def with_gateways(
+    conf, ips: list[IPConfig], routes: list[Route]
+) -> tuple[list[IPConfig], list[Route]]:
+    """The reference's ``calcGateways``: with ``isGateway`` an address without a gateway
+    gets its subnet's first address; with ``isDefaultGateway`` a default route via it is
+    added for each family (an IPAM default route via another gateway is an error)."""
+    if not conf.is_gateway:
+        return ips, routes
+    out, routes = [], list(routes)
+    for ipc in ips:
+        gw = ipc.gateway or next(ipc.address.network.hosts(), None)
+        out.append(IPConfig(ipc.address, gw))
+    if conf.is_default_gateway:
+        for version in (4, 6):
+            gws = [i.gateway for i in out if i.gateway is not None and i.gateway.version == version]
+            if not gws:
+                continue
+            default = ipaddress.ip_network("0.0.0.0/0" if version == 4 else "::/0")
+            there = [r for r in routes if r.dst == default]
+            if any(r.gw is not None and r.gw != gws[0] for r in there):
+                raise CniError(
+                    COMMAND_FAILED,
+                    f"the IPAM plugin's default route conflicts "
+                    f"with the gateway {gws[0]} (isDefaultGateway)",
+                )
+            if not there:
+                routes.append(Route(default, gws[0]))
+    return out, routes
+
+
+def random_mac() -> str:
+    """A random unicast, locally administered MAC. netwrap picks the MACs itself so
+    that the result can name them without asking the kernel afterwards."""
+    return "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))
+
+
+def bridge_plan(conf, bridge_link, ips: list[IPConfig], mac: str | None = None) -> list[Step]:
+    """Make the bridge (with ``mac``) if ``bridge_link`` (an ``observe.Link`` or None) says
+    it is missing, and give it the gateway addresses it lacks (``isGateway``)."""
+    host, br = host_ref(conf), conf.bridge
+    lines, why = [], []
+    if bridge_link is None:
+        mtu = ("mtu", str(conf.mtu)) if conf.mtu else ()
+        # A MAC of its own: a bridge left to the kernel takes its lowest port's, and
+        # changes it when that container goes.
+        lines += [
+            ("link", "add", "name", br, "address", mac or random_mac(), *mtu, "type", "bridge"),
+            ("link", "set", br, "up"),
+        ]
+        why.append(f"create the bridge {br}, the switch the containers plug into, and bring it up")
+    elif bridge_link.kind != "bridge":
+        raise CniError(COMMAND_FAILED, f'"{br}" exists on the host and is not a bridge')
+    have = set(bridge_link.addrs) if bridge_link is not None else set()
+    for ipc in ips if conf.is_gateway else ():
+        if ipc.gateway is None:
+            continue
+        want = f"{ipc.gateway}/{ipc.address.network.prefixlen}"
+        if want in have:
+            continue
+        for cidr in sorted(have):
+            other = ipaddress.ip_interface(cidr)
+            if other.version == ipc.gateway.version and other.network == ipc.address.network:
+                if not conf.force_address:
+                    raise CniError(
+                        COMMAND_FAILED,
+                        f'"{br}" already has the address {cidr}, '
+                        f"not {want} (set forceAddress to replace it)",
+                    )
+                lines.append(("addr", "del", cidr, "dev", br))
+        lines.append(("addr", "add", want, "dev", br))
+        have.add(want)
+        why.append(f"give {br} the address {want}: the containers' gateway")
+    if not lines:
+        return []
+    return [
+        Step(
+            host.ip("-batch", "-"),
+            "; ".join(why),
+            input=batch_text(lines),
+            key="bridge.create" if bridge_link is None else "bridge.addr",
+        )
+    ]
+
+
+def attach_plan(
+    conf,
+    env,
+    ips: list[IPConfig],
+    routes: list[Route],
+    host_mac: str | None = None,
+    guest_mac: str | None = None,
+    forwarding: tuple[int, ...] = (),
+) -> list[Step]:
+    """Plug the container in: veth (with these MACs), addresses and routes inside,
+    forwarding (unless on already for the IP versions in ``forwarding``), NAT."""
+    host, guest = host_ref(conf), guest_ref(env.netns)
+    hname = host_ifname(conf.name, env.container_id, env.ifname)
+    spec = AttachSpec(
+        kind.KIND,
+        env.ifname,
+        conf.bridge,
+        tuple(i.address for i in ips),
+        None,
+        hname,
+        guest_mac,
+        conf.mtu or None,
+    )
+    made = kind.batch(spec, NetnsRef.path(env.netns))
+    host_lines = [*made.host, ("link", "set", conf.bridge, "up")]
+    if host_mac:
+        host_lines.append(("link", "set", hname, "address", host_mac))
+    if conf.hairpin:
+        host_lines.append(("link", "set", hname, "type", "bridge_slave", "hairpin", "on"))
+    if conf.promisc:
+        host_lines.append(("link", "set", conf.bridge, "promisc", "on"))
+    inside = list(made.guest)
+    gws = {i.gateway.version: i.gateway for i in ips if i.gateway is not None}
+    for r in routes:
+        gw = r.gw or gws.get(r.dst.version)
+        inside.append(
+            ("route", "add", str(r.dst), *(("via", str(gw)) if gw else ()), "dev", env.ifname)
+        )
+    steps = [
+        Step(
+            host.ip("-batch", "-"),
+            f"create a veth pair: {hname} on the bridge {conf.bridge}, its peer "
+            f"{env.ifname} made straight into the container's netns {env.netns}",
+            host.ip("link", "del", hname),
+            input=batch_text(host_lines),
+            key="veth.create",
+        ),
+        Step(
+            guest.ip("-batch", "-"),
+            f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
+            "chose, and the routes",
+            input=batch_text(inside),
+            key="guest.addr",
+        ),
+    ]
+    if conf.is_gateway:
+        for version in sorted({i.address.version for i in ips} - set(forwarding)):
+            knob = "net.ipv4.ip_forward=1" if version == 4 else "net.ipv6.conf.all.forwarding=1"
+            steps.append(
+                Step(
+                    host.run(("sysctl", "-q", "-w", knob)),
+                    "let the host forward the containers' packets (the bridge is their gateway)",
+                    key="host.forward",
+                )
+            )
+    if conf.ip_masq:
+        for version, text in masq.setup_input(
+            conf.name, env.container_id, [i.address for i in ips]
+        ).items():
+            steps.append(
+                Step(
+                    host.run(masq.restore_argv(version)),
+                    "masquerade what the container sends outside its subnet (ipMasq)",
+                    host.run(masq.restore_argv(version)),
+                    input=text,
+                    undo_input=masq.undo_input(text),
+                    key="host.masq",
+                )
+            )
+    return steps
+
+
+def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> list[Step]:
+    """The same attachment one command per step, as the walkthrough does it by hand
+    (``netwrap cni explain --walkthrough``; ADD itself runs the batches above): the
+    bridge as ``bridge add`` makes it, the veth as ``nic add`` does (the kind's
+    ``walkthrough``), then the other routes, forwarding and NAT as ADD has them."""
+    from netwrap import bridge
+
+    host, guest = host_ref(conf), guest_ref(env.netns)
+    hname = host_ifname(conf.name, env.container_id, env.ifname)
+    gws = [i for i in ips if i.gateway is not None] if conf.is_gateway else []
+    steps = bridge.add_plan(
+        conf.bridge,
+        ipaddress.ip_interface(f"{gws[0].gateway}/{gws[0].address.network.prefixlen}")
+        if gws
+        else None,
+        "ip",
+        conf.host_netns,
+    )
+    default = next((r for r in routes if r.dst.prefixlen == 0 and r.dst.version == 4), None)
+    gateway = (default.gw or next((i.gateway for i in gws), None)) if default else None
+    spec = AttachSpec(
+        kind.KIND,
+        env.ifname,
+        conf.bridge,
+        tuple(i.address for i in ips),
+        gateway,
+        hname,
+        None,
+        conf.mtu or None,
+    )
+    steps += kind.walkthrough(
+        spec, host, guest, guest_ifname="vg" + hname[4:], tool="ip", old_default=None
+    )
+    by_version = {i.address.version: i.gateway for i in gws}
+    for r in routes:
+        if r is default:
+            continue
+        gw = r.gw or by_version.get(r.dst.version)
+        steps.append(
+            Step(
+                guest.run(
+                    (
+                        "ip",
+                        "route",
+                        "add",
+                        str(r.dst),
+                        *(("via", str(gw)) if gw else ()),
+                        "dev",
+                        env.ifname,
+                    )
+                ),
+                f"route {r.dst} through {env.ifname}",
+                key="route.add",
+            )
+        )
+    return steps + [
+        s for s in attach_plan(conf, env, ips, routes) if s.key in ("host.forward", "host.masq")
+    ]
+
+
+def batch_text(lines) -> str:
+    return "".join(" ".join(line) + "\n" for line in lines)
+
+
+def result(
+    conf, env, ips: list[IPConfig], routes: list[Route], dns: dict, macs: dict[str, str | None]
+) -> dict:
+    """The ADD result: interfaces (bridge, host end, container end with ``sandbox``), ips
+    pointing at the container end (index 2), routes, dns; ips carry ``version`` in 0.4.0.
+    After a ``prevResult`` (netwrap not first in a conflist) ours are appended to its."""
+    hname = host_ifname(conf.name, env.container_id, env.ifname)
+    interfaces = [
+        {"name": conf.bridge, "mac": macs.get(conf.bridge)},
+        {"name": hname, "mac": macs.get(hname)},
+        {"name": env.ifname, "mac": macs.get(env.ifname), "sandbox": env.netns},
+    ]
+    out_ips = []
+    for ipc in ips:
+        row = {"interface": 2, "address": str(ipc.address)}
+        if conf.version == "0.4.0":
+            row["version"] = str(ipc.address.version)
+        if ipc.gateway is not None:
+            row["gateway"] = str(ipc.gateway)
+        out_ips.append(row)
+    out_routes = [{"dst": str(r.dst), **({"gw": str(r.gw)} if r.gw else {})} for r in routes]
+    prev = conf.prev_result
+    if prev:  # not first in a chain: add to what came before, as the spec asks
+        before = list(prev.get("interfaces") or [])
+        for row in out_ips:
+            row["interface"] += len(before)
+        interfaces = before + interfaces
+        out_ips = list(prev.get("ips") or []) + out_ips
+        out_routes = list(prev.get("routes") or []) + out_routes
+        dns = dns or prev.get("dns")
+    return {
+        "cniVersion": conf.version,
+        "interfaces": interfaces,
+        "ips": out_ips,
+        "routes": out_routes,
+        "dns": dns or {},
+    }

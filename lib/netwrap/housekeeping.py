@@ -1,0 +1,125 @@
+"""Housekeeping: ``nic list`` (each record against what the kernel shows) and ``gc``
+(records of containers that are gone, the host veth ends they left when provably
+theirs, and the /var/run/netns links netwrap made that dangle)."""
+
+from __future__ import annotations
+
+import os
+
+from netwrap import netns, nic, query, state
+from netwrap.detach import _host_ends
+from netwrap.errors import CommandError
+from netwrap.plan import host_step
+from netwrap.records import Record
+from netwrap.state import Attachment
+
+
+def kernel_differences(runner, rec: Attachment, hosts: dict) -> list[str]:
+    """What the kernel shows against a live record: interface gone, bridge gone, host end
+    gone or off its bridge, host netns gone. ``hosts`` caches host-side links per netns."""
+    try:
+        inside = query.proc_ifnames(rec.container.pid)
+    except OSError:
+        return []
+    found = [] if rec.ifname in inside else [f"{rec.ifname} gone"]
+    ns = rec.host_netns
+    if ns and not os.path.exists(netns.path(ns)):
+        return [*found, f"host netns {ns} gone"]
+    if ns not in hosts:
+        try:
+            hosts[ns] = {link["ifname"]: link
+                         for link in query.host_links(runner, ns, details=True)}
+        except CommandError:
+            hosts[ns] = None
+    links = hosts[ns]
+    if links is None:
+        return found
+    bridge = links.get(rec.bridge)
+    if bridge is None or not query.is_bridge(bridge):
+        found.append(f"bridge {rec.bridge} gone")
+    elif rec.ifname in inside:
+        end = links.get(rec.host_ifname)
+        if end is None:
+            found.append(f"host end {rec.host_ifname} gone")
+        elif end.get("master") != rec.bridge:
+            found.append(f"host end {rec.host_ifname} not on {rec.bridge}")
+    return found
+
+
+def rows(runner=None) -> list[dict]:
+    """``nic list``: one row per record, with its state now. With a runner (as root), a
+    record that is ``ok`` is also checked against the kernel: its state then says what
+    differs (``eth1 gone, bridge br0 gone``)."""
+    out = []
+    hosts: dict = {}
+    check = runner is not None and os.geteuid() == 0
+    for rec in state.list_attachments():
+        d = rec.replaced_default
+        st = rec.state()
+        if st == "ok" and check:
+            st = ", ".join(kernel_differences(runner, rec, hosts)) or st
+        out.append({
+            "target": rec.container.name, "kind": rec.container.kind,
+            "pid": rec.container.pid, "id": rec.container.id, "ifname": rec.ifname,
+            "address": rec.address, "bridge": rec.bridge, "host_ifname": rec.host_ifname,
+            "gateway": rec.gateway, "host_netns": rec.host_netns,
+            "replaced_default": " ".join(nic.default_route_args(d)[1:]) if d else None,
+            "state": st})
+    return out
+
+
+class GcResult(Record):
+    __slots__ = ("dropped", "links", "interrupted", "kept")
+
+    def __init__(self, dropped: list[Attachment], links: list[str],
+                 interrupted: list[Attachment],
+                 kept: list[str] | None = None,  # what gc found and left alone, and why
+                 ) -> None:
+        self._init(dropped, links, interrupted, [] if kept is None else kept)
+
+
+def gc(ctx, sweep: bool = False) -> GcResult:
+    """Drop records of containers that are gone (and the host veths they left, proven
+    theirs), remove the netns links netwrap made that dangle (with ``sweep``, every
+    dangling /proc link); report interrupted attachments of live ones.
+
+    Only records of ``ctx.host_ns`` when it is set; every record otherwise.
+    """
+    if ctx.dry_run:
+        return _gc_locked(ctx, sweep)
+    with state.lock():
+        return _gc_locked(ctx, sweep)
+
+
+def _gc_locked(ctx, sweep: bool = False) -> GcResult:
+    dropped, interrupted, kept, plan = [], [], [], []
+    hosts: dict = {}
+    recs = [r for r in state.list_attachments()
+            if not ctx.host_ns or r.host_netns == ctx.host_ns]
+    for rec in recs:
+        st = rec.state()
+        if st == "gone":
+            dropped.append(rec)
+            ours, left = _host_ends(ctx, rec, hosts)
+            kept += left
+            for name in (rec.host_ifname, rec.guest_ifname):
+                if name in ours:
+                    plan.append(host_step(("ip", "link", "del", name),
+                                          f"delete {name}, left by a container that "
+                                          "is gone", None, rec.host_netns))
+                    break
+        elif st in ("interrupted", "failed"):
+            interrupted.append(rec)
+    made = [m for m in netns.made_links() if not ctx.host_ns or m.host_netns == ctx.host_ns]
+    made += [netns.MadeLink(r.netns_name, r.container.pid, r.container.start_time,
+                            r.host_netns, f"nic add of {r.container.name}:{r.ifname}")
+             for r in recs if r.netns_name and not r.netns_preexisting]
+    links, left = netns.gc_plan(made, sweep=sweep, others=not ctx.host_ns)
+    kept += left
+    ctx.runner.run(plan + links)
+    if not ctx.dry_run:
+        for rec in dropped:
+            state.remove_attachment(rec)
+        for step in links:
+            netns.forget(os.path.basename(step.argv[-1]))
+    return GcResult(dropped, [s.argv[-1] for s in links], interrupted, kept)

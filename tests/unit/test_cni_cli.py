@@ -1,0 +1,100 @@
+"""``netwrap cni install`` and ``netwrap cni explain``: no root, nothing run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from conftest import run_netwrap
+
+STATIC = {
+    "cniVersion": "1.0.0",
+    "name": "lab",
+    "plugins": [
+        {
+            "type": "netwrap",
+            "bridge": "nw0",
+            "isGateway": True,
+            "mtu": 1400,
+            "ipam": {
+                "type": "static",
+                "addresses": [{"address": "203.0.113.7/24", "gateway": "203.0.113.1"}],
+                "routes": [{"dst": "0.0.0.0/0"}],
+            },
+        },
+        {"type": "tuning"},
+    ],
+}
+
+
+def test_explain_a_conflist_with_static_addresses(tmp_path):
+    conf = tmp_path / "lab.conflist"
+    conf.write_text(json.dumps(STATIC))
+    proc = run_netwrap(
+        "cni",
+        "explain",
+        str(conf),
+        "--ifname",
+        "eth1",
+        "--netns",
+        "/run/netns/web",
+        "--container-id",
+        "web",
+        check=True,
+    )
+    text = proc.stdout
+    assert "# ADD of container web, interface eth1, netns /run/netns/web, network lab" in text
+    assert "the addresses are the static IPAM config's" in text
+    assert "addr add 203.0.113.1/24 dev nw0" in text  # the bridge is the gateway
+    assert "nsenter --net=/run/netns/web ip -batch - <<'EOF'" in text
+    assert "addr add 203.0.113.7/24 dev eth1\nroute add 0.0.0.0/0 via 203.0.113.1 dev eth1" in text
+    assert "sysctl -q -w net.ipv4.ip_forward=1" in text
+    assert "iptables" not in text  # no ipMasq
+
+
+def test_explain_refuses_bad_configs_with_the_cni_code(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(json.dumps({"cniVersion": "1.0.0", "name": "x", "type": "netwrap", "vlan": 7}))
+    proc = run_netwrap("cni", "explain", str(conf))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("netwrap: error: ") and "code 2" in proc.stderr
+    missing = run_netwrap("cni", "explain", str(tmp_path / "none.conf"))
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def test_install_writes_a_plugin_that_answers_version(tmp_path):
+    proc = run_netwrap("cni", "install", str(tmp_path / "bin"), check=True)
+    plugin = tmp_path / "bin" / "netwrap"
+    assert str(plugin) in proc.stdout and os.access(plugin, os.X_OK)
+    out = subprocess.run(
+        [str(plugin)],
+        input=b'{"cniVersion": "1.1.0"}',
+        capture_output=True,
+        env={"CNI_COMMAND": "VERSION", "PATH": os.environ["PATH"]},
+    )
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["supportedVersions"] == ["0.4.0", "1.0.0", "1.1.0"]
+    dry = run_netwrap("--dry-run", "cni", "install", str(tmp_path / "other"), check=True)
+    assert "write" in dry.stdout and not (tmp_path / "other").exists()
+
+
+def test_explain_walkthrough_is_one_command_per_step(tmp_path):
+    conf = tmp_path / "lab.conflist"
+    conf.write_text(json.dumps(STATIC))
+    text = run_netwrap(
+        "cni",
+        "explain",
+        str(conf),
+        "--walkthrough",
+        "--netns",
+        "/run/netns/web",
+        "--container-id",
+        "web",
+        check=True,
+    ).stdout
+    assert "-batch" not in text
+    assert "ip link add name nw0 type bridge\n" in text
+    assert "\nip link set vg" in text and " netns /run/netns/web\n" in text
+    assert "nsenter --net=/run/netns/web ip route add default via 203.0.113.1\n" in text
+    assert "nsenter --net=/run/netns/web ip link set eth0 mtu 1400\n" in text

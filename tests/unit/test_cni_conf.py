@@ -1,0 +1,127 @@
+"""CNI input: environment and config to Env/NetConf, each problem with the spec's code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from netwrap.cni import CniError
+from netwrap.cni.conf import Env, NetConf
+
+ENV = {
+    "CNI_COMMAND": "ADD",
+    "CNI_CONTAINERID": "c1",
+    "CNI_NETNS": "/run/netns/c1",
+    "CNI_IFNAME": "eth0",
+    "CNI_PATH": "/usr/lib/cni:/opt/cni/bin",
+}
+CONF = {
+    "cniVersion": "1.0.0",
+    "name": "lab",
+    "type": "netwrap",
+    "bridge": "nw0",
+    "ipam": {"type": "host-local", "subnet": "198.51.100.0/24"},
+}
+
+
+def code_of(fn, *args) -> int:
+    with pytest.raises(CniError) as info:
+        fn(*args)
+    return info.value.code
+
+
+def test_env_reads_every_variable():
+    env = Env.from_environ({**ENV, "CNI_ARGS": "IgnoreUnknown=1;IP=198.51.100.9"})
+    assert (env.command, env.container_id, env.netns, env.ifname) == (
+        "ADD",
+        "c1",
+        "/run/netns/c1",
+        "eth0",
+    )
+    assert env.path == ("/usr/lib/cni", "/opt/cni/bin")
+    assert env.args == (("IgnoreUnknown", "1"), ("IP", "198.51.100.9"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"CNI_COMMAND": "FROB"},
+        {"CNI_COMMAND": ""},
+        {"CNI_CONTAINERID": ""},
+        {"CNI_NETNS": ""},
+        {"CNI_IFNAME": ""},
+        {"CNI_PATH": ""},
+        {"CNI_CONTAINERID": "a b"},
+        {"CNI_CONTAINERID": "../x"},
+        {"CNI_NETNS": "run/netns/x"},
+        {"CNI_IFNAME": "a-name-longer-than-15"},
+        {"CNI_IFNAME": "eth/0"},
+        {"CNI_IFNAME": ".."},
+        {"CNI_ARGS": "novalue"},
+    ],
+)
+def test_bad_environment_is_code_4(change):
+    assert code_of(Env.from_environ, {**ENV, **change}) == 4
+
+
+def test_del_needs_no_netns_and_version_needs_only_the_command():
+    assert Env.from_environ({**ENV, "CNI_COMMAND": "DEL", "CNI_NETNS": ""}).netns == ""
+    assert Env.from_environ({"CNI_COMMAND": "VERSION"}).command == "VERSION"
+    # libcni asks VERSION with placeholders in the other variables: they are not its.
+    assert Env.from_environ({**ENV, "CNI_COMMAND": "VERSION", "CNI_NETNS": "dummy"}).netns == ""
+
+
+def test_conf_takes_the_bridge_plugins_keys():
+    conf = NetConf.parse(
+        json.dumps(
+            {
+                **CONF,
+                "isDefaultGateway": True,
+                "ipMasq": True,
+                "mtu": 1400,
+                "hairpinMode": True,
+                "promiscMode": True,
+                "netwrapHostNetns": "lab1",
+            }
+        )
+    )
+    assert conf.is_gateway and conf.is_default_gateway  # the one implies the other
+    assert (conf.ip_masq, conf.mtu, conf.hairpin, conf.promisc) == (True, 1400, True, True)
+    assert (conf.bridge, conf.ipam_type, conf.host_netns) == ("nw0", "host-local", "lab1")
+
+
+def test_defaults_are_the_reference_plugins():
+    conf = NetConf.parse(b'{"cniVersion": "0.4.0", "name": "n", "type": "netwrap"}')
+    assert (conf.bridge, conf.is_gateway, conf.mtu, conf.ipam_type) == ("cni0", False, 0, "")
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b"{not json", 6),
+        (b"[1, 2]", 6),
+        (b"\xff\xfe", 6),
+        (json.dumps({**CONF, "cniVersion": "0.2.0"}), 1),
+        (json.dumps({**CONF, "cniVersion": "2.0.0"}), 1),
+        (json.dumps({k: v for k, v in CONF.items() if k != "cniVersion"}), 7),
+        (json.dumps({**CONF, "name": ""}), 7),
+        (json.dumps({**CONF, "name": "a/b"}), 7),
+        (json.dumps({**CONF, "type": 3}), 7),
+        (json.dumps({**CONF, "mtu": "1400"}), 7),
+        (json.dumps({**CONF, "mtu": 10}), 7),
+        (json.dumps({**CONF, "isGateway": "yes"}), 7),
+        (json.dumps({**CONF, "bridge": "x" * 16}), 7),
+        (json.dumps({**CONF, "ipam": []}), 7),
+        (json.dumps({**CONF, "ipam": {"type": "../../bin/sh"}}), 7),
+        (json.dumps({**CONF, "netwrapHostNetns": "../x"}), 7),
+        (json.dumps({**CONF, "vlan": 10}), 2),
+        (json.dumps({**CONF, "macspoofchk": True}), 2),
+    ],
+)
+def test_bad_config_has_the_specs_code(data, code):
+    assert code_of(NetConf.parse, data) == code
+
+
+def test_unsupported_keys_at_their_defaults_are_fine():
+    assert NetConf.parse(json.dumps({**CONF, "vlan": 0, "macspoofchk": False})).name == "lab"

@@ -1,0 +1,179 @@
+"""CNI ADD plans, NAT rules and results: pure, from a config and IPAM's answer."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from netwrap.cni import CniError, masq, plan
+from netwrap.cni.conf import Env, NetConf
+from netwrap.observe import Link
+
+ENV = Env("ADD", "c1", "/run/netns/c1", "eth0", (), ("/usr/lib/cni",))
+BASE = {
+    "cniVersion": "1.0.0",
+    "name": "t1",
+    "type": "netwrap",
+    "bridge": "nw0",
+    "ipam": {"type": "host-local", "subnet": "198.51.100.0/24"},
+}
+IPAM = {"ips": [{"address": "198.51.100.2/24"}], "routes": [{"dst": "203.0.113.0/24"}]}
+
+
+def conf(**keys) -> NetConf:
+    return NetConf.parse(json.dumps({**BASE, **keys}))
+
+
+def test_chain_and_comment_are_the_reference_plugins():
+    # The reference bridge plugin made this chain for network t1, container abc (seen
+    # with iptables -t nat -S after /usr/lib/cni/bridge ADD).
+    assert masq.chain("t1", "abc") == "CNI-2f6920ff58e98dcee6657a12"
+    assert masq.comment("t1", "abc") == 'name: "t1" id: "abc"'
+
+
+def test_masq_setup_teardown_and_undo_agree():
+    addr = ipaddress.ip_interface("198.51.100.2/24")
+    text = masq.setup_input("t1", "abc", [addr])[4]
+    chain = masq.chain("t1", "abc")
+    assert f"-A {chain} -d 198.51.100.0/24 -j ACCEPT" in text
+    assert f"-A POSTROUTING -s 198.51.100.2/32 -j {chain}" in text
+    # What iptables -S prints after that restore (options in its own order).
+    saved = (
+        f"-P POSTROUTING ACCEPT\n-N {chain}\n-A POSTROUTING -s 198.51.100.2/32 -m comment "
+        f'--comment "name: \\"t1\\" id: \\"abc\\"" -j {chain}\n'
+        f'-A {chain} -d 198.51.100.0/24 -m comment --comment "x" -j ACCEPT\n'
+        f"-A POSTROUTING -s 198.51.100.9/32 -j {masq.chain('t1', 'other')}\n"
+    )
+    down = masq.teardown_input(saved, "t1", "abc")
+    assert down.splitlines() == [
+        "*nat",
+        f"-D POSTROUTING -s 198.51.100.2/32 -m comment --comment "
+        f'"name: \\"t1\\" id: \\"abc\\"" -j {chain}',
+        f"-F {chain}",
+        f"-X {chain}",
+        "COMMIT",
+    ]
+    assert masq.teardown_input("-P POSTROUTING ACCEPT\n", "t1", "abc") is None
+    undo = masq.undo_input(text)
+    assert f"-X {chain}" in undo and "-D POSTROUTING -s 198.51.100.2/32" in undo
+
+
+def test_gateways_as_the_reference_computes_them():
+    ips, routes = plan.from_ipam(IPAM)
+    ips2, routes2 = plan.with_gateways(conf(isDefaultGateway=True), ips, routes)
+    assert ips2[0].gateway == ipaddress.ip_address("198.51.100.1")
+    assert [str(r.dst) for r in routes2] == ["203.0.113.0/24", "0.0.0.0/0"]
+    assert plan.with_gateways(conf(), ips, routes) == (ips, routes)  # not a gateway
+    clash = plan.from_ipam({**IPAM, "routes": [{"dst": "0.0.0.0/0", "gw": "198.51.100.9"}]})
+    with pytest.raises(CniError):
+        plan.with_gateways(conf(isDefaultGateway=True), *clash)
+
+
+def test_bridge_plan_makes_only_what_is_missing():
+    c = conf(isGateway=True, mtu=1400)
+    ips, _ = plan.with_gateways(c, *plan.from_ipam(IPAM))
+    [step] = plan.bridge_plan(c, None, ips)
+    lines = step.input.splitlines()
+    assert lines[0].startswith("link add name nw0 address 02:") and lines[0].endswith(
+        "mtu 1400 type bridge"
+    )
+    assert lines[1:] == ["link set nw0 up", "addr add 198.51.100.1/24 dev nw0"]
+    there = Link("nw0", "bridge", addrs=("198.51.100.1/24",))
+    assert plan.bridge_plan(c, there, ips) == []
+    other = Link("nw0", "bridge", addrs=("198.51.100.7/24",))
+    with pytest.raises(CniError):
+        plan.bridge_plan(c, other, ips)
+    [force] = plan.bridge_plan(conf(isGateway=True, forceAddress=True), other, ips)
+    assert force.input.splitlines() == [
+        "addr del 198.51.100.7/24 dev nw0",
+        "addr add 198.51.100.1/24 dev nw0",
+    ]
+    with pytest.raises(CniError):
+        plan.bridge_plan(c, Link("nw0", "veth"), ips)
+
+
+def test_attach_plan_host_lab_and_container_by_path():
+    c = conf(isDefaultGateway=True, ipMasq=True, hairpinMode=True, netwrapHostNetns="lab1")
+    ips, routes = plan.with_gateways(c, *plan.from_ipam(IPAM))
+    steps = plan.attach_plan(c, ENV, ips, routes)
+    veth, inside, forward, nat = steps
+    hname = plan.host_ifname("t1", "c1", "eth0")
+    assert veth.argv == ("ip", "-n", "lab1", "-batch", "-")
+    assert veth.input.splitlines()[0] == (
+        f"link add {hname} up master nw0 type veth peer name eth0 netns /run/netns/c1"
+    )
+    assert f"link set {hname} type bridge_slave hairpin on" in veth.input
+    assert veth.undo == ("ip", "-n", "lab1", "link", "del", hname)
+    assert inside.argv == ("nsenter", "--net=/run/netns/c1", "ip", "-batch", "-")
+    assert inside.input.splitlines() == [
+        "link set eth0 up",
+        "addr add 198.51.100.2/24 dev eth0",
+        "route add 203.0.113.0/24 via 198.51.100.1 dev eth0",
+        "route add 0.0.0.0/0 via 198.51.100.1 dev eth0",
+    ]
+    assert forward.argv[:4] == ("ip", "netns", "exec", "lab1")
+    assert nat.argv[-3:] == ("iptables-restore", "-w", "--noflush") and nat.undo_input
+
+
+def test_host_ifname_is_fixed_and_short():
+    name = plan.host_ifname("t1", "c1", "eth0")
+    assert name == plan.host_ifname("t1", "c1", "eth0") != plan.host_ifname("t1", "c2", "eth0")
+    assert len(name) == 12 and name.startswith("veth")
+
+
+@pytest.mark.parametrize("version", ["0.4.0", "1.0.0", "1.1.0"])
+def test_result_shape_per_version(version):
+    c = conf(cniVersion=version, isDefaultGateway=True)
+    ips, routes = plan.with_gateways(c, *plan.from_ipam(IPAM))
+    hname = plan.host_ifname("t1", "c1", "eth0")
+    out = plan.result(
+        c,
+        ENV,
+        ips,
+        routes,
+        {"nameservers": ["198.51.100.53"]},
+        {"nw0": "02:00:00:00:00:01", hname: "02:00:00:00:00:02", "eth0": "02:00:00:00:00:03"},
+    )
+    assert out["cniVersion"] == version
+    assert out["interfaces"][2] == {
+        "name": "eth0",
+        "mac": "02:00:00:00:00:03",
+        "sandbox": "/run/netns/c1",
+    }
+    ip = out["ips"][0]
+    assert (ip["interface"], ip["address"], ip["gateway"]) == (2, "198.51.100.2/24", "198.51.100.1")
+    assert ("version" in ip) == (version == "0.4.0")
+    assert out["routes"][-1] == {"dst": "0.0.0.0/0", "gw": "198.51.100.1"}
+    assert out["dns"] == {"nameservers": ["198.51.100.53"]}
+
+
+def test_ipam_results_not_understood_are_errors():
+    with pytest.raises(CniError):
+        plan.from_ipam({"ips": [{"address": "not-an-address"}]})
+
+
+def test_not_first_in_a_chain_adds_to_prev_result():
+    prev = {
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": "eth0", "sandbox": "/run/netns/c1"}],
+        "ips": [{"interface": 0, "address": "203.0.113.5/24"}],
+        "routes": [{"dst": "0.0.0.0/0", "gw": "203.0.113.1"}],
+        "dns": {"nameservers": ["203.0.113.53"]},
+    }
+    c = conf(prevResult=prev)
+    env = Env("ADD", "c1", "/run/netns/c1", "eth1", (), ("/usr/lib/cni",))
+    ips, routes = plan.from_ipam(IPAM)
+    out = plan.result(c, env, ips, routes, {}, {})
+    assert [i["name"] for i in out["interfaces"]] == [
+        "eth0",
+        "nw0",
+        plan.host_ifname("t1", "c1", "eth1"),
+        "eth1",
+    ]
+    assert [(i["interface"], i["address"]) for i in out["ips"]] == [
+        (0, "203.0.113.5/24"),
+        (3, "198.51.100.2/24"),
+    ]
+    assert out["routes"][0] == prev["routes"][0] and out["dns"] == prev["dns"]
