@@ -41,10 +41,20 @@ def pad(text: str, columns: int) -> str:
 
 
 def terminal_columns() -> int:
-    """$COLUMNS, else the terminal's width, else 80."""
-    from netwrap.cli_base import terminal_columns as columns
+    """$COLUMNS, else the terminal's width, else 80 (as ``cli_base.terminal_columns``;
+    not imported from there: cli_base imports this module)."""
+    import os
 
-    return columns()
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 # A token is a run of non-space, non-wide characters (a word, an address), a run of
