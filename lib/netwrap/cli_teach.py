@@ -14,14 +14,30 @@ from netwrap.errors import UsageError
 
 
 def cmd_tutorial(ctx, args) -> int:
-    from netwrap import tutorial
+    from netwrap import tutorial, validate
 
-    ctx.need_root("tutorial")
-    if ctx.dry_run:
-        raise UsageError("the tutorial runs each step for real (in a lab namespace unless "
-                         "you name a container); to only see commands use --dry-run on "
-                         "bridge add / nic add")
-    return tutorial.run(ctx, target=args.target, lang=args.lang, yes=args.yes)
+    # bad input: exit 2 before anything runs
+    names = {"bridge_name": args.bridge and validate.ifname(args.bridge, "--bridge"),
+             "host_ifname": args.host_ifname and validate.ifname(args.host_ifname,
+                                                                 "--host-ifname"),
+             "netns_name": args.netns_name and validate.netns_name(args.netns_name),
+             "ip": args.ip and str(_tutorial_ip(args.ip))}
+    if not ctx.dry_run:
+        ctx.need_root("tutorial")
+    return tutorial.run(ctx, target=args.target, lang=args.lang, yes=args.yes,
+                        script=ctx.dry_run, **names)
+
+
+def _tutorial_ip(text: str):
+    from netwrap import validate
+
+    ip = validate.cidr(text, "--ip")
+    if ip.version != 4 or ip.network.prefixlen > 29 or ip.ip in (
+            ip.network.network_address, ip.network.broadcast_address):
+        raise UsageError(f"--ip {text}: give the container's IPv4 address in a /29 or wider "
+                         "network, e.g. 198.51.100.101/24 (the bridge gets the first "
+                         "address)")
+    return ip
 
 
 def cmd_diagram(ctx, args) -> int:
@@ -54,12 +70,27 @@ def register(subparsers) -> None:
                          "container, so nothing of this machine's network is touched; with "
                          "TARGET (a container, sandbox or PID) the host side is this machine "
                          "(or --host-netns). Everything the tutorial made is removed at the "
-                         "end, also on q, Ctrl-C or end of input.",
-             epilog="example: sudo netwrap tutorial --lang ja")
+                         "end, also on q, Ctrl-C or end of input. With --dry-run the lesson "
+                         "is printed as a script: the commands, with the explanations as # "
+                         "comments, and nothing runs.",
+             epilog="example: sudo netwrap tutorial --lang ja; netwrap --dry-run tutorial "
+                    "prints the lesson as a script and runs nothing")
     p.add_argument("target", metavar="TARGET", nargs="?",
                    help="a container, sandbox or PID to use instead of a lab sandbox")
     p.add_argument("--lang", choices=("en", "ja"), default="en", help="language (default: en)")
     p.add_argument("--yes", action="store_true", help="run straight through, no prompts")
+    p.add_argument("--bridge", metavar="NAME",
+                   help="the bridge section 4 makes (default: the walkthrough's br0)")
+    p.add_argument("--ip", metavar="CIDR",
+                   help="the container's new address (default: 198.51.100.101/24, standing "
+                        "in for the walkthrough's 192.168.200.0/24); the bridge gets the "
+                        "network's first address; a subnet the host side already routes is "
+                        "refused")
+    p.add_argument("--host-ifname", metavar="NAME",
+                   help="the host end of the veth pair (default in the lab: veth-host)")
+    p.add_argument("--netns-name", metavar="NAME",
+                   help="the name given to the container's netns (default: hoge, when "
+                        "/var/run/netns/hoge is free)")
 
     p = _sub(subparsers, "diagram", "draw bridges, veth pairs and namespaces (text, dot, svg)",
              cmd_diagram,

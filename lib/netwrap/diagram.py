@@ -163,6 +163,17 @@ def _veth_peers(spaces: Sequence[dict]) -> dict[tuple[int, int], tuple[int, int]
     return {a: b for a, b in peers.items() if peers.get(b) == a}
 
 
+def _natural(name: str) -> list:
+    import re
+
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _order(link: dict) -> tuple:
+    """Interfaces in a stable order, whatever their ifindex: bridges, then by name."""
+    return (_kind(link) != "bridge", _natural(link.get("ifname", "")))
+
+
 def build(spaces: Sequence[dict]) -> Model:
     """The model from per-namespace JSON; pure.
 
@@ -179,13 +190,13 @@ def build(spaces: Sequence[dict]) -> Model:
         addrs = _addresses(space.get("addrs", []))
         links = [link for link in space.get("links", [])
                  if link.get("link_type") != "loopback"]
-        for link in sorted(links, key=lambda link: link["ifindex"]):
+        for link in sorted(links, key=_order):
             names[(s, link["ifindex"])] = if_id(key, link["ifname"])
             model.nodes.append(Node(if_id(key, link["ifname"]), _kind(link), link["ifname"],
                                     ns=key, addresses=addrs.get(link["ifname"], ()),
                                     state=link.get("operstate")))
         present = {link["ifname"] for link in links}
-        for link in sorted(links, key=lambda link: link["ifindex"]):
+        for link in sorted(links, key=_order):
             if link.get("master") in present:
                 model.edges.append(Edge("port", if_id(key, link["ifname"]),
                                         if_id(key, link["master"])))
@@ -196,8 +207,40 @@ def build(spaces: Sequence[dict]) -> Model:
             if pair not in seen:
                 seen.add(pair)
                 model.edges.append(Edge("veth", *pair))
-    model.edges.sort(key=lambda e: (e.kind, e.a, e.b))
+    _add_nat(model, spaces[0] if spaces else {})
+    model.edges.sort(key=lambda e: (e.kind, _natural(e.a), _natural(e.b)))
     return model
+
+
+OUTSIDE = "nat:outside"
+
+
+def _add_nat(model: Model, host: dict) -> None:
+    """How a bridge reaches the outside: a "nat" edge to one "outside" node for each
+    host-side bridge whose IPv4 subnet a MASQUERADE rule (``host["nat"]``, from
+    iptables-save) translates, as Docker's ``-s 172.17.0.0/16 ! -o docker0``."""
+    import ipaddress
+
+    nets = []
+    for text in host.get("nat", []):
+        try:
+            nets.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            continue
+    if not nets:
+        return
+    for node in model.interfaces(host["key"]):
+        if node.kind != "bridge":
+            continue
+        mine = [ipaddress.ip_interface(a).network for a in node.addresses]
+        if any(m.version == n.version and m.overlaps(n) for m in mine for n in nets):
+            if not any(n.id == OUTSIDE for n in model.nodes):
+                model.nodes.append(Node(OUTSIDE, "outside", "outside"))
+            model.edges.append(Edge("nat", node.id, OUTSIDE))
+
+
+def nat_of(model: Model, bridge_id: str) -> bool:
+    return any(e.kind == "nat" and e.a == bridge_id for e in model.edges)
 
 
 def wired_to_host(model: Model) -> set[str]:
@@ -215,55 +258,132 @@ def wired_to_host(model: Model) -> set[str]:
 
 # -- text ----------------------------------------------------------------------------
 
+# Every word the picture itself says, per language (``netwrap tutorial --lang ja``).
+WORDS = {
+    "en": {"nat": "╰─ NAT (MASQUERADE) ⇒ the outside", "outside": "the outside (NAT)",
+           "others": "also, down or wired to nothing drawn: {0}",
+           "host": "host side: {0}", "host_ref": "the host side ({0})", "in": " in ",
+           "no_peer": "(peer not shown)", "only_lo": "(no interfaces but lo)",
+           "bridge": "bridge", "veth": "veth", "sandbox": "sandbox {0} (PID {1})",
+           "container": "container {0} (PID {1})", "netns": "netns {0}",
+           "pid": "PID {0}", "this machine": "this machine", "down": "down",
+           "lowerlayerdown": "lowerlayerdown", "dormant": "dormant"},
+    "ja": {"nat": "╰─ NAT(MASQUERADE)で外部へ", "outside": "外部(NAT)",
+           "others": "ほかに(停止中、または図のどこにもつながらない): {0}",
+           "host": "ホスト側: {0}", "host_ref": "ホスト側({0})", "in": " → ",
+           "no_peer": "(相手側は表示外)", "only_lo": "(lo以外のインターフェースなし)",
+           "bridge": "ブリッジ", "veth": "veth", "sandbox": "サンドボックス {0}(PID {1})",
+           "container": "コンテナ {0}(PID {1})", "netns": "netns {0}",
+           "pid": "PID {0}", "this machine": "このマシン", "down": "停止",
+           "lowerlayerdown": "下位層停止", "dormant": "休止"},
+}
+_LABELS = (("sandbox", r"sandbox (\S+) \(PID (\d+)\)"),
+           ("container", r"container (\S+) \(PID (\d+)\)"),
+           ("netns", r"netns (\S+)"), ("pid", r"PID (\d+)"))
+
+
+def _say(lang: str, key: str, *args: str) -> str:
+    return WORDS.get(lang, WORDS["en"])[key].format(*args)
+
+
+def _label(lang: str, label: str) -> str:
+    """A namespace's label (``sandbox web (PID 42)``) in LANG."""
+    import re
+
+    if label == "this machine":
+        return _say(lang, "this machine")
+    for key, pattern in _LABELS:
+        m = re.fullmatch(pattern, label)
+        if m:
+            return _say(lang, key, *m.groups())
+    return label
+
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _where(model: Model, node: Node) -> str:
+def _aside(model: Model, node: Node) -> bool:
+    """An interface the picture only mentions in one line: not a bridge, no peer drawn,
+    and down or (not a veth) without an address; a NIC with an address stays: it is
+    the way out."""
+    if node.kind == "bridge" or model.peer(node.id) is not None:
+        return False
+    if node.kind == "veth":  # a cable whose other end is not drawn: still a cable
+        return node.state == "DOWN"
+    return node.state == "DOWN" or not node.addresses
+
+
+def _where(model: Model, node: Node, lang: str = "en") -> str:
     space = model.node(ns_id(node.ns))
-    label = space.label or space.name
-    return f"the host side ({label})" if space.role == "host" else label
+    label = _label(lang, space.label or space.name)
+    return _say(lang, "host_ref", label) if space.role == "host" else label
 
 
-def _peer_text(model: Model, node: Node) -> str:
+def _peer_text(model: Model, node: Node, lang: str = "en") -> str:
     peer = model.peer(node.id)
     if peer is None:
-        return " ══ (peer not shown)" if node.kind == "veth" else ""
+        return f" ══ {_say(lang, 'no_peer')}" if node.kind == "veth" else ""
     if peer.ns == node.ns:
         return f" ══ {peer.name}"
-    return f" ══ {peer.name} in {_where(model, peer)}"
+    return f" ══ {peer.name}{_say(lang, 'in')}{_where(model, peer, lang)}"
 
 
-def _line(node: Node) -> str:
-    parts = [node.name, node.kind if node.kind != "iface" else ""]
+def _line(node: Node, lang: str = "en") -> str:
+    parts = [node.name, _say(lang, node.kind) if node.kind != "iface" else ""]
     parts += list(node.addresses)
     if node.state and node.state not in ("UP", "UNKNOWN"):
-        parts.append(f"({node.state.lower()})")
+        state = node.state.lower()
+        parts.append(f"({WORDS.get(lang, WORDS['en']).get(state, state)})")
     return "  ".join(p for p in parts if p)
 
 
-def text(model: Model) -> str:
-    """Boxes of box-drawing characters, one per namespace; bridges with their ports."""
+def _fit(rows: list[str], inner: int) -> list[str]:
+    """Rows no wider than INNER: a long one goes on under itself, indented past its branch."""
+    from netwrap.output import wrap
+
+    out = []
+    for row in rows:
+        if _width(row) <= inner:
+            out.append(row)
+            continue
+        lead = len(row) - len(row.lstrip("├└│─ "))
+        out += wrap(row[lead:], inner, row[:lead], " " * (lead + 4))
+    return out
+
+
+def text(model: Model, width: int | None = None, lang: str = "en") -> str:
+    """Boxes of box-drawing characters, one per namespace; bridges with their ports.
+
+    With WIDTH, no line is wider: long rows go on, indented, on the next line. LANG
+    is the language of the picture's own words (``WORDS``)."""
     out = []
     for space in model.namespaces():
-        title = space.label or space.name
+        title = _label(lang, space.label or space.name)
         if space.role == "host":
-            title = f"host side: {title}"
+            title = _say(lang, "host", title)
         rows = []
         ifs = model.interfaces(space.name)
         on_bridge = {p.id for n in ifs if n.kind == "bridge" for p in model.ports(n.id)}
+        aside = [n for n in ifs if n.id not in on_bridge and _aside(model, n)]
         for node in ifs:
-            if node.id in on_bridge:
+            if node.id in on_bridge or node in aside:
                 continue
-            rows.append(_line(node) + ("" if node.kind == "bridge" else
-                                       _peer_text(model, node)))
+            rows.append(_line(node, lang) + ("" if node.kind == "bridge" else
+                                             _peer_text(model, node, lang)))
+            if node.kind == "bridge" and nat_of(model, node.id):
+                rows.append(_say(lang, "nat"))
             if node.kind == "bridge":
                 ports = model.ports(node.id)
                 for i, port in enumerate(ports):
                     branch = "└──" if i == len(ports) - 1 else "├──"
-                    rows.append(f"{branch} {_line(port)}{_peer_text(model, port)}")
+                    rows.append(f"{branch} {_line(port, lang)}"
+                                f"{_peer_text(model, port, lang)}")
+        if aside:
+            rows.append(_say(lang, "others", ", ".join(n.name for n in aside)))
         if not rows:
-            rows = ["(no interfaces but lo)"]
+            rows = [_say(lang, "only_lo")]
+        if width is not None:
+            rows = _fit(rows, max(20, width - 4))
         inner = max([_width(r) for r in rows] + [_width(title) + 3])
         out.append(f"┌─ {title} " + "─" * (inner - _width(title) - 1) + "┐")
         out += [f"│ {r}{' ' * (inner - _width(r))} │" for r in rows]
@@ -279,7 +399,9 @@ def _q(text: str) -> str:
 
 def dot(model: Model) -> str:
     """Graphviz source: a cluster per namespace, bridges as boxes, veth pairs as bold lines."""
-    lines = ["graph netwrap {", "  rankdir=LR;", '  node [fontname="monospace"];']
+    lines = ["graph netwrap {", "  rankdir=LR;",  # one font for every word drawn
+             '  graph [fontname="monospace"]; node [fontname="monospace"]; '
+             'edge [fontname="monospace"];']
     for i, space in enumerate(model.namespaces()):
         title = space.label or space.name
         if space.role == "host":
@@ -295,8 +417,11 @@ def dot(model: Model) -> str:
         if not model.interfaces(space.name):
             lines.append(f'    {_q(space.id)} [label="(no interfaces but lo)", shape=plain];')
         lines.append("  }")
+    if any(n.id == OUTSIDE for n in model.nodes):
+        lines.append(f'  {_q(OUTSIDE)} [label="the outside (NAT)", shape=octagon];')
     for e in model.edges:
-        attrs = 'style=bold, label="veth"' if e.kind == "veth" else 'style=solid'
+        attrs = {"veth": 'style=bold, label="veth"', "nat": 'style=dashed, label="NAT"'}.get(
+            e.kind, "style=solid")
         lines.append(f"  {_q(e.a)} -- {_q(e.b)} [{attrs}];")
     lines.append("}")
     return "".join(line + "\n" for line in lines)

@@ -96,17 +96,30 @@ def source_for(text_: str, dry_run: bool = False) -> Source:
 
 
 def default_sources(host: Source) -> list[Source]:
-    """Every running sandbox and every live /var/run/netns name, once per namespace."""
-    from netwrap import netns, sandbox
+    """Every running container (Docker's by name) and sandbox, and every live
+    /var/run/netns name: once per namespace (containers sharing one are drawn once,
+    under the first by name), in a stable order."""
+    from netwrap import containers, netns, sandbox
+    from netwrap.targets import netns_inode
 
     seen = {host.inode}
     found = []
-    for box in sandbox.all_sandboxes():
+    try:
+        running = sorted(containers.running(), key=lambda c: (c.label, c.pid))
+    except Exception:  # noqa: BLE001 - no process table to read: draw the rest
+        running = []
+    for c in running:
+        inode = netns_inode(c.pid)
+        if inode is not None and inode not in seen:
+            seen.add(inode)
+            found.append(Source(f"container-{c.label}", f"container {c.label} (PID {c.pid})",
+                                "container", pid=c.pid))
+    for box in sorted(sandbox.all_sandboxes(), key=lambda b: b.name):
         if box.alive and box.netns_inode not in seen:
             seen.add(box.netns_inode)
             found.append(Source(f"sandbox-{box.name}", f"sandbox {box.name} (PID {box.pid})",
                                 "sandbox", pid=box.pid))
-    for link in netns.links():
+    for link in sorted(netns.links(), key=lambda x: x.name):
         if link.state != "dangling" and link.inode not in seen:
             seen.add(link.inode)
             found.append(Source(f"netns-{link.name}", f"netns {link.name}", "netns",
@@ -122,6 +135,7 @@ def model_for(runner, host_ns: str | None, targets_: Iterable[str] = (),
     host = host_source(host_ns)
     named = _named_inodes()
     spaces = [gather(runner, host, named)]
+    spaces[0]["nat"] = masqueraded(runner, host_ns)
     targets_ = list(targets_)
     if targets_:
         for t in targets_:
@@ -134,6 +148,31 @@ def model_for(runner, host_ns: str | None, targets_: Iterable[str] = (),
             continue  # gone between listing and asking: not part of the picture
     wired = wired_to_host(build(spaces))
     return build([spaces[0], *(s for s in spaces[1:] if s["key"] in wired)])
+
+
+def masqueraded(runner, host_ns: str | None) -> list[str]:
+    """The source subnets the host side's MASQUERADE rules translate (iptables-save);
+    none when iptables-save is missing or says nothing."""
+    import shlex
+
+    from netwrap.errors import CommandError, ParseError
+    from netwrap.parsers import parse
+    from netwrap.plan import on_host
+
+    try:
+        text = runner.query(on_host(("iptables-save", "-t", "nat"), host_ns))
+        rows = parse("iptables-save", text) if text.strip() else []
+    except (CommandError, ParseError, OSError):
+        return []
+    nets = []
+    for row in rows:
+        if row.get("type") != "rule" or row.get("target") != "MASQUERADE":
+            continue
+        words = shlex.split(row.get("matches") or "")
+        for i, word in enumerate(words[:-1]):
+            if word in ("-s", "--source") and (i == 0 or words[i - 1] != "!"):
+                nets.append(words[i + 1])
+    return nets
 
 
 def render(runner, model: Model, fmt: str) -> str:

@@ -287,7 +287,49 @@ def docker_rules(rows: Sequence[dict], bridges: Iterable[str],
 # -- commands ---------------------------------------------------------------------------
 
 RULE_COLUMNS = ["table", "chain", "num", "matches", "target", "target_options"]
+RULE_COMPACT = ["chain", "matches", "target"]
 ADDRESS_COLUMNS = ["bridge", "family", "address", "broadcast", "scope"]
+POLICY_COLUMNS = ["table", "chain", "policy"]
+PORT_COLUMNS = ["bridge", "port", "container", "ifname", "pid"]
+
+# Why a walkthrough-style bridge cannot reach the outside here (host's FORWARD DROP).
+FORWARD_DROP_NOTE = (
+    "FORWARD DROP: the kernel forwards no packet between interfaces unless a rule "
+    "accepts it. Docker sets this policy and accepts only its own bridges' traffic "
+    "(the rules above); the walkthrough's host had FORWARD ACCEPT. So a container on a "
+    "bridge made by hand (br0) reaches the host, but not the outside: that needs FORWARD "
+    "rules accepting -i br0 and -o br0, and a MASQUERADE rule for its subnet, as Docker "
+    "has for docker0.")
+
+
+def chain_policies(rows: Sequence[dict]) -> list[dict]:
+    """The built-in chains' policies (``:FORWARD DROP [0:0]``) from iptables-save rows."""
+    return [{"table": r.get("table"), "chain": r.get("chain"), "policy": r.get("policy")}
+            for r in rows if r.get("type") == "chain" and r.get("policy") not in (None, "-")]
+
+
+def port_owners(host_links: Sequence[dict], bridges: Iterable[str],
+                spaces: Sequence[tuple[str, int, list[dict]]]) -> list[dict]:
+    """Which container each bridge port's veth peer is in; pure.
+
+    ``spaces`` is ``(container name, pid, ip -j link inside)``. A port's peer is the
+    link inside whose ``link_index`` is the port's ifindex while the port's
+    ``link_index`` is that link's ifindex (both ends agree, as ``netwrap.diagram``)."""
+    wanted = set(bridges)
+    rows = []
+    for link in sorted(host_links, key=lambda x: (x.get("master") or "", _natural(
+            x.get("ifname", "")))):
+        if link.get("master") not in wanted:
+            continue
+        owner = {"container": None, "ifname": None, "pid": None}
+        for name, pid, links in spaces:
+            for inside in links:
+                if inside.get("link_index") == link.get("ifindex") \
+                        and link.get("link_index") == inside.get("ifindex") \
+                        and "link_netnsid" in inside:
+                    owner = {"container": name, "ifname": inside.get("ifname"), "pid": pid}
+        rows.append({"bridge": link["master"], "port": link.get("ifname"), **owner})
+    return rows
 
 
 def _read_input(path: str | None) -> str:
@@ -372,8 +414,10 @@ def cmd_show(ctx, args) -> int:
         emit_object({"interfaces": interfaces, "routes": routes})
         return 0
     how = ("ifconfig -a", "route -n") if source == "net-tools" else ("ip addr", "ip route")
-    emit(False, interfaces, ifconfig.COLUMNS, empty="(no interfaces)",
-         title=f"{target.name}: interfaces ({how[0]})")
+    from netwrap.output import COMPACT_IFCONFIG, compact_ifconfig
+
+    emit(False, compact_ifconfig(interfaces), ifconfig.COLUMNS, empty="(no interfaces)",
+         title=f"{target.name}: interfaces ({how[0]})", compact=COMPACT_IFCONFIG)
     sys.stdout.write("\n")
     emit(False, routes, route.COLUMNS, empty="(no routes)",
          title=f"{target.name}: routes ({how[1]})")
@@ -407,11 +451,42 @@ def host_view(ctx) -> dict:
     except (CommandError, ParseError) as exc:
         ctx.warn(f"no NAT/FORWARD rules shown: {_one_line(exc)}")
         rules = None
+    policies = None
     if rules is not None:
         subnets = [ipaddress.ip_interface(a["address"]).network for a in addresses
                    if a["scope"] != "link"]
+        policies = [p for p in chain_policies(rules) if p["table"] == "filter"]
         rules = docker_rules(rules, names, subnets)
-    return {"bridges": bridges, "addresses": addresses, "rules": rules}
+    host_links = json.loads(runner.query(on_host(("ip", "-j", "link", "show"), lab)) or "[]")
+    return {"bridges": bridges, "addresses": addresses, "rules": rules,
+            "policies": policies,
+            "ports": port_owners(host_links, names, _container_links(runner))}
+
+
+def _container_links(runner) -> list[tuple[str, int, list[dict]]]:
+    """Each running container's and sandbox's links (``ip -j link`` inside), by name."""
+    import json
+
+    from netwrap import containers, sandbox
+
+    found: dict[int, str] = {}
+    try:
+        for c in containers.running():
+            found.setdefault(c.pid, c.label)
+    except Exception:  # noqa: BLE001 - no process table to read: no names, still a view
+        pass
+    for box in sandbox.all_sandboxes():
+        if box.alive and box.pid:
+            found.setdefault(box.pid, f"sandbox {box.name}")
+    out = []
+    for pid, name in sorted(found.items()):
+        try:
+            links = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "link", "show"))
+                               or "[]")
+        except (CommandError, ValueError):
+            continue  # gone meanwhile
+        out.append((name, pid, links))
+    return out
 
 
 def cmd_host(ctx, args) -> int:
@@ -428,11 +503,23 @@ def cmd_host(ctx, args) -> int:
     sys.stdout.write("\n")
     emit(False, view["addresses"], ADDRESS_COLUMNS, empty="(no addresses on the bridges)",
          title="bridge addresses")
+    sys.stdout.write("\n")
+    emit(False, view["ports"], PORT_COLUMNS, empty="(no ports on the bridges)",
+         title="bridge ports and the container each veth leads into")
     if view["rules"] is not None:
+        sys.stdout.write("\n")
+        emit(False, view["policies"], POLICY_COLUMNS, empty="(no iptables chains here)",
+             title="chain policies (iptables-save, filter table)")
+        if any(p["chain"] == "FORWARD" and p["policy"] == "DROP" for p in view["policies"]):
+            from netwrap.output import fits, wrap
+
+            for line in wrap(FORWARD_DROP_NOTE, fits(False, sys.stdout) or 100):
+                sys.stdout.write(line + "\n")
         sys.stdout.write("\n")
         emit(False, view["rules"], RULE_COLUMNS,
              empty="(no NAT or FORWARD rules mention the bridges)",
-             title="NAT and FORWARD rules for the bridges (iptables-save)")
+             title="NAT and FORWARD rules for the bridges (iptables-save)",
+             compact=RULE_COMPACT)
     return 0
 
 

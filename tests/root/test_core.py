@@ -199,7 +199,8 @@ def test_demo_runs_end_to_end_and_leaves_nothing(nw, host_unchanged):
     assert re.search(r"0\.0\.0\.0\s+198\.51\.100\.1\s+0\.0\.0\.0\s+UG\s+0\s+eth1", out)
     lab = re.search(r"ip netns add (nwlab-[0-9a-f]+)", out).group(1)
     box = lab.replace("nwlab-", "nwtut-")
-    assert f"ip netns exec {box} ip link set" in out
+    ns = re.search(r"/var/run/netns/(hoge|nwtut-[0-9a-f]+)\n", out).group(1)  # blog's name
+    assert f"ip netns exec {ns} ip link set" in out
     names = sh("ip", "netns", "list").split()
     assert lab not in names and box not in names
     assert box not in {b["name"] for b in json.loads(nw("--json", "sandbox", "list").stdout)}

@@ -231,7 +231,7 @@ def test_host_table(bridged_lab, nw):
     lab, docker_like, plain, _ports = bridged_lab
     proc = nw("--host-netns", lab, "host")
     assert proc.returncode == 0, proc.stderr
-    bridges, addresses, rules = proc.stdout.split("\n\n")
+    bridges, addresses, _ports, _policies, rules = proc.stdout.split("\n\n")
     assert bridges.splitlines()[0] == f"bridges (lab netns {lab})"
     assert {line.split()[0] for line in bridges.splitlines()[3:]} >= {docker_like, plain}
     assert f"{plain}  " in addresses and "198.51.100.1/24" in addresses
@@ -253,7 +253,7 @@ def test_host_without_iptables_save_still_shows_bridges(bridged_lab, nw, path_wi
 def test_host_lab_without_rules(lab, nw):
     _need("iptables-save")
     view, _ = _host(nw, lab)
-    assert view == {"bridges": [], "addresses": [], "rules": []}
+    assert view == {"bridges": [], "addresses": [], "rules": [], "policies": [], "ports": []}
 
 
 def test_host_netns_missing_is_one_line(nw):

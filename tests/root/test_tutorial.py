@@ -29,20 +29,22 @@ class Made:
     """The names the tutorial printed, so the test can check them, and remove them if it failed."""
 
     def __init__(self):
-        self.lab = self.box = self.pid = None
+        self.lab = self.box = self.pid = self.ns = None
 
     def read(self, transcript: str) -> None:
         m = re.search(r"ip netns add (nwlab-[0-9a-f]{6})", transcript)
         self.lab = self.lab or (m and m.group(1))
         m = re.search(r"hostname (nwtut-[0-9a-f]{6})", transcript)
         self.box = self.box or (m and m.group(1))
-        m = re.search(r"ln -s /proc/(\d+)/ns/net /var/run/netns/nwtut-", transcript)
+        m = re.search(r"ln -s /proc/(\d+)/ns/net /var/run/netns/(\S+)", transcript)
         self.pid = self.pid or (m and int(m.group(1)))
+        self.ns = self.ns or (m and m.group(2))
 
     def assert_gone(self) -> None:
-        assert self.lab and self.box and self.pid
+        assert self.lab and self.box and self.pid and self.ns
         assert self.lab not in netns_links()
-        assert self.box not in netns_links()  # the tutorial's "hoge" link
+        link = f"/var/run/netns/{self.ns}"  # the tutorial's "hoge" link
+        assert not (os.path.islink(link) and os.readlink(link) == f"/proc/{self.pid}/ns/net")
         records = [os.path.join(top, f) for top, _, files in os.walk(RUN_DIR)
                    for f in files if f == f"{self.box}.json"]
         assert records == []  # the sandbox's record, in any scope
@@ -51,7 +53,9 @@ class Made:
     def remove(self) -> None:
         if self.box:
             run_netwrap("sandbox", "stop", self.box)
-            sh("rm", "-f", f"/var/run/netns/{self.box}", check=False)
+        link = f"/var/run/netns/{self.ns}"
+        if self.ns and os.path.islink(link) and os.readlink(link) == f"/proc/{self.pid}/ns/net":
+            os.unlink(link)  # ours, not another run's "hoge"
         if self.lab:
             sh("ip", "netns", "del", self.lab, check=False)
 
@@ -90,28 +94,34 @@ def test_english_all_the_way_through(made):
     out = child.logfile_read.getvalue().replace("\r\n", "\n")
     made.read(out)
     assert child.exitstatus == 0, out[-2000:]
-    lab, box = made.lab, made.box
+    lab, ns = made.lab, made.ns
+    assert ns == "hoge" or ns.startswith("nwtut-")  # hoge unless another run has it
     in_order(out, [
         "== 0. A lab namespace plays the host ==",
         "-- Create the lab namespace --", f"$ ip netns add {lab}", PROMPT["en"],
         "== 1. What Docker sets up ==", f"$ ip netns exec {lab} brctl addbr docker0",
         "host side:",  # the diagram at the start
-        "== 2. Find the container's PID on the host ==", f"$ ps -o pid,ppid,args -p {made.pid}",
+        "== 2. Find the container's PID on the host ==",
+        "$ ps -ww -o pid,ppid,args -p ", f",{made.pid}\n",
         "sleep infinity",
         "== 3. Slip into the container's netns ==",
-        f"$ ln -s /proc/{made.pid}/ns/net /var/run/netns/{box}", PROMPT["en"],
-        f"/var/run/netns/{box}  /proc/{made.pid}/ns/net",
-        "-- Look inside: the routing table --", f"$ ip netns exec {box} route -n",
+        f"$ ln -s /proc/{made.pid}/ns/net /var/run/netns/{ns}", PROMPT["en"],
+        f"/var/run/netns/{ns}",
+        "-- Look inside: the routing table --", f"$ ip netns exec {ns} route -n",
         "== 4. Add a NIC to the running container ==",
+        "198.51.100.0/24 stands in for the walkthrough's 192.168.200.0/24",
         "-- Create the bridge br0 --", f"$ ip netns exec {lab} brctl addbr br0", PROMPT["en"],
-        "-- Plug vh", f"$ ip netns exec {lab} brctl addif br0 vh", PROMPT["en"],
-        "What changed:", f"$ ip netns exec {lab} brctl show br0",
+        "-- Create the veth pair [veth-host]----[veth-guest] --",
+        f"$ ip netns exec {lab} ip link add name veth-host type veth peer name veth-guest",
+        "-- Plug veth-host into br0 --", f"$ ip netns exec {lab} brctl addif br0 veth-host",
+        PROMPT["en"], "What changed:", f"$ ip netns exec {lab} brctl show br0",
     ])
-    assert re.search(r"\n\s+br0\s+8000\.\w+\s+no\s+vh[0-9a-f]{10}\n", out)
+    assert out.count("stands in for the walkthrough's") == 1
+    assert re.search(r"\n\s+br0\s+8000\.\w+\s+no\s+veth-host\n", out)
     in_order(out, [
         "-- Add the default route via 198.51.100.1 --",
-        f"$ ip netns exec {box} ip route add default via 198.51.100.1", PROMPT["en"],
-        f"$ ip netns exec {box} route -n",
+        f"$ ip netns exec {ns} ip route add default via 198.51.100.1", PROMPT["en"],
+        f"$ ip netns exec {ns} route -n",
     ])
     assert re.search(r"\n\s+0\.0\.0\.0\s+198\.51\.100\.1\s+0\.0\.0\.0\s+UG\s+0\s+eth1\n", out)
     in_order(out, [
@@ -128,7 +138,7 @@ def test_japanese_stopped_half_way_cleans_up(made, how):
     child = spawn("ja")
     answer_until(child, "ja", stop_at="vethペア[")
     made.read(child.logfile_read.getvalue())
-    assert made.box in netns_links()  # section 3 named the netns; it must go too
+    assert made.ns in netns_links()  # section 3 named the netns; it must go too
     if how == "q":
         child.sendline("q")
     elif how == "ctrl-c":
@@ -144,11 +154,11 @@ def test_japanese_stopped_half_way_cleans_up(made, how):
         "== 0. ホストLinux役のラボnetnsを用意する ==", "-- ラボ用のnetnsを作る --",
         "== 1. まずは普通の説明: Dockerが用意するもの ==",
         "ポンチ絵にするとこんな状態です",
-        "== 3. コンテナのnetnsに潜り込む ==", "-- netnsに「nwtut-",
+        "== 3. コンテナのnetnsに潜り込む ==", f"-- netnsに「{made.ns}」という名前を付ける --",
         "== 4. コンテナにNICを追加する ==", "-- ブリッジ「br0」を作成する --",
         "何が変わったか:", "br0",
-        "-- vethペア[vh", "中止します。", "gone",
+        "-- vethペア[veth-host]----[veth-guest]", "中止します。", "削除済み",
     ])
-    assert "$ ip netns exec " + made.lab + " ip link add name vh" in out
+    assert "$ ip netns exec " + made.lab + " ip link add name veth-host" in out
     assert "brctl addif" not in out.split("-- vethペア[")[1]  # it stopped there
     made.assert_gone()

@@ -138,3 +138,75 @@ def test_dot_has_a_cluster_per_namespace_every_node_and_edge():
         if node.kind != "netns":
             assert f'"{node.id}" [label="{node.name}' in src
     assert src.count(" -- ") == len(model.edges)
+
+
+def test_text_in_japanese_says_every_word_in_japanese_and_fits_a_width():
+    from netwrap.output import width
+
+    text = diagram.text(diagram.build(captured()), width=60, lang="ja")
+    assert "ホスト側: " in text and "ブリッジ" in text and "サンドボックス nwsbA78" in text
+    for english in ("host side", "bridge", "sandbox", " in ", "peer not shown"):
+        assert english not in text
+    assert all(width(line) <= 60 for line in text.splitlines())
+    # the boxes stay closed and square with wide characters in them
+    box = []
+    for line in text.splitlines():
+        assert line[0] in "┌│└" and line[-1] in "┐│┘"
+        box.append(line)
+        if line.startswith("└"):
+            assert len({width(x) for x in box}) == 1, box
+            box = []
+
+
+def test_interfaces_are_drawn_in_a_stable_order_whatever_their_ifindex():
+    def picture(order):
+        links = [link(i, n, k, master=m) for i, (n, k, m) in zip(order, [
+            ("eth10", None, None), ("br0", "bridge", None), ("eth2", None, None),
+            ("veth-b", "veth", "br0"), ("veth-a", "veth", "br0")], strict=True)]
+        host = space("host", 1, links, role="host")
+        host["addrs"] = [{"ifname": n, "addr_info": [{"family": "inet", "local": f"10.0.0.{i}",
+                                                     "prefixlen": 24}]}
+                         for i, n in enumerate(["eth10", "eth2"], 1)]
+        return diagram.text(diagram.build([host]))
+
+    first = picture([2, 3, 4, 5, 6])
+    assert first == picture([9, 7, 30, 8, 6])
+    rows = [line.strip("│ ") for line in first.splitlines()[1:-1]]
+    assert [r.split()[0] for r in rows] == ["br0", "├──", "└──", "eth2", "eth10"]
+    assert "veth-a" in rows[1] and "veth-b" in rows[2]
+
+
+def test_down_and_unrelated_interfaces_share_one_line():
+    down = {**link(3, "eth9"), "operstate": "DOWN"}
+    host = space("host", 1, [link(2, "br0", "bridge"), down, link(4, "ifb0"),
+                             link(5, "eth0")], role="host")
+    host["addrs"] = [{"ifname": "eth0", "addr_info": [{"family": "inet", "local": "10.0.0.1",
+                                                       "prefixlen": 24}]},
+                     {"ifname": "eth9", "addr_info": [{"family": "inet", "local": "10.9.0.1",
+                                                       "prefixlen": 24}]}]
+    out = diagram.text(diagram.build([host]))
+    assert "│ eth0  10.0.0.1/24" in out  # the way out stays
+    assert "also, down or wired to nothing drawn: eth9, ifb0" in out
+    assert out.count("eth9") == 1 and out.count("ifb0") == 1
+    ja = diagram.text(diagram.build([host]), lang="ja")
+    assert "ほかに(停止中、または図のどこにもつながらない): eth9, ifb0" in ja
+
+
+def test_dot_uses_one_font_for_clusters_nodes_and_edges():
+    src = diagram.dot(diagram.build(captured()))
+    for what in ("graph", "node", "edge"):
+        assert f'{what} [fontname="monospace"];' in src
+
+
+def test_a_masqueraded_bridge_is_drawn_reaching_the_outside():
+    spaces = captured()
+    spaces[0] = {**spaces[0], "nat": ["203.0.113.0/24"]}  # bry78's subnet, not brx78's
+    model = diagram.build(spaces)
+    assert [(e.a, e.b) for e in model.edges if e.kind == "nat"] == [
+        ("if:host/bry78", diagram.OUTSIDE)]
+    lines = diagram.text(model).splitlines()
+    at = next(i for i, line in enumerate(lines) if "bry78  bridge" in line)
+    assert "NAT (MASQUERADE) ⇒ the outside" in lines[at + 1]
+    assert sum("NAT" in line for line in lines) == 1
+    assert '"if:host/bry78" -- "nat:outside" [style=dashed, label="NAT"];' in diagram.dot(model)
+    assert "NAT" not in diagram.text(diagram.build(captured()))
