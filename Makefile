@@ -55,6 +55,7 @@ demo: debs-demo install
 # (scripts/leftovers.sh): a run that leaves anything, or removes anything, fails.
 test: debs-test install
 	$(BIN)/ruff check lib tests bench netwrap.py
+	$(BIN)/ruff format --check lib tests bench netwrap.py
 	@before=$$(mktemp); scripts/leftovers.sh snapshot >"$$before"; \
 	scripts/with-docker.sh $(BIN)/python -m pytest -q -p no:cacheprovider tests; status=$$?; \
 	scripts/leftovers.sh compare "$$before" || status=1; rm -f "$$before"; exit $$status
@@ -64,6 +65,7 @@ test-unit: install
 
 lint: install
 	$(BIN)/ruff check lib tests bench netwrap.py
+	$(BIN)/ruff format --check lib tests bench netwrap.py
 
 $(VENV)/.bench: $(BIN)/netwrap
 	$(BIN)/pip install -q -e '.[test,bench]'

@@ -51,21 +51,33 @@ def timed(argv: list[str], env: dict | None = None) -> tuple[float, str]:
 
 
 def start_container(name: str) -> None:
-    subprocess.run(["docker", "run", "-d", "--name", name, IMAGE, "sleep", "1000"],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, IMAGE, "sleep", "1000"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3, help="timings per container")
-    parser.add_argument("--lib", default=os.path.join(ROOT, "lib"),
-                        help="the netwrap package to time (default: this checkout's lib/)")
+    parser.add_argument(
+        "--lib",
+        default=os.path.join(ROOT, "lib"),
+        help="the netwrap package to time (default: this checkout's lib/)",
+    )
     args = parser.parse_args()
-    if shutil.which("docker") is None or subprocess.run(
-            ["docker", "image", "inspect", IMAGE], capture_output=True).returncode != 0:
-        print(f"bench_pid: skipped: needs a reachable dockerd and the {IMAGE} image "
-              "(run under scripts/with-docker.sh)")
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode
+        != 0
+    ):
+        print(
+            f"bench_pid: skipped: needs a reachable dockerd and the {IMAGE} image "
+            "(run under scripts/with-docker.sh)"
+        )
         return 0
     names = [f"nwc-{secrets.token_hex(4)}" for _ in range(args.containers)]
     netwrap = netwrap_argv()
@@ -87,8 +99,9 @@ def main() -> int:
                 t_py, _ = timed([sys.executable, "-c", "pass"], env)
                 t_up, _ = timed([*netwrap, "--version"], env)
                 if pid_nw != pid_dk:
-                    raise SystemExit(f"bench: {name}: netwrap says {pid_nw}, "
-                                     f"docker inspect says {pid_dk}")
+                    raise SystemExit(
+                        f"bench: {name}: netwrap says {pid_nw}, docker inspect says {pid_dk}"
+                    )
                 ours.append(t_nw)
                 theirs.append(t_dk)
                 floor.append(t_py)
@@ -96,19 +109,24 @@ def main() -> int:
         processes = sum(entry.isdigit() for entry in os.listdir("/proc"))
     finally:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
-    m_nw, m_dk, m_py, m_up = (statistics.median(x) * 1000
-                              for x in (ours, theirs, floor, startup))
+    m_nw, m_dk, m_py, m_up = (statistics.median(x) * 1000 for x in (ours, theirs, floor, startup))
     ratio = m_nw / m_dk
-    print(f"runs per command: {len(ours)} ({args.containers} containers x {args.rounds}); "
-          f"{processes} processes on the machine (the lookup reads each one's exe link)")
-    print(f"netwrap pid NAME        median {m_nw:7.1f} ms   ({' '.join(netwrap)}, "
-          f"package from {env['PYTHONPATH']})")
+    print(
+        f"runs per command: {len(ours)} ({args.containers} containers x {args.rounds}); "
+        f"{processes} processes on the machine (the lookup reads each one's exe link)"
+    )
+    print(
+        f"netwrap pid NAME        median {m_nw:7.1f} ms   ({' '.join(netwrap)}, "
+        f"package from {env['PYTHONPATH']})"
+    )
     print(f"docker inspect NAME     median {m_dk:7.1f} ms   ({shutil.which('docker')})")
     print(f"python -c pass (floor)  median {m_py:7.1f} ms   ({sys.executable})")
     print(f"netwrap --version       median {m_up:7.1f} ms   (imports + parser, no lookup)")
-    print(f"ratio netwrap/docker: {ratio:.2f}  (goal <= {GOAL:.2f}: "
-          f"{'met' if ratio <= GOAL else 'missed'}); "
-          f"interpreter floor/docker: {m_py / m_dk:.2f}")
+    print(
+        f"ratio netwrap/docker: {ratio:.2f}  (goal <= {GOAL:.2f}: "
+        f"{'met' if ratio <= GOAL else 'missed'}); "
+        f"interpreter floor/docker: {m_py / m_dk:.2f}"
+    )
     return 0
 
 

@@ -76,8 +76,12 @@ def peak_rss(argv: list[str], timeout: float) -> tuple[float, int]:
     import threading
 
     start = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
-        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+    pid = os.posix_spawn(
+        argv[0],
+        argv,
+        os.environ,
+        file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
+    )
     timer = threading.Timer(timeout, os.kill, (pid, 9))
     timer.start()
     try:
@@ -86,9 +90,11 @@ def peak_rss(argv: list[str], timeout: float) -> tuple[float, int]:
         timer.cancel()
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(argv[-2:])} failed (exit "
-                           f"{os.waitstatus_to_exitcode(status)}"
-                           f"{f', killed after {timeout:.0f} s' if elapsed >= timeout else ''})")
+        raise RuntimeError(
+            f"{' '.join(argv[-2:])} failed (exit "
+            f"{os.waitstatus_to_exitcode(status)}"
+            f"{f', killed after {timeout:.0f} s' if elapsed >= timeout else ''})"
+        )
     return elapsed, usage.ru_maxrss
 
 
@@ -96,6 +102,7 @@ def lab_yaml(name: str, nodes: list[str], bridges: list[tuple[str, str]]) -> str
     """Nodes spread over the bridges in turn. A bridge's net is "198.51.100" (a /24:
     .1 is the bridge, nodes get .2, .3, ... as host-local gives) or "2001:db8:a:" (a
     /64: ::1 is the bridge, nodes ::2, ::3, ...)."""
+
     def addr(net: str, host: int) -> str:
         return f"{net}:{host:x}" if ":" in net else f"{net}.{host}"
 
@@ -111,8 +118,10 @@ def lab_yaml(name: str, nodes: list[str], bridges: list[tuple[str, str]]) -> str
     for i, n in enumerate(nodes):
         br, net = bridges[i % len(bridges)]
         host = 2 + i // len(bridges)
-        lines.append(f"  - {{node: {n}, bridge: {br}, address: '{addr(net, host)}/{plen(net)}', "
-                     f"gateway: '{addr(net, 1)}'}}")
+        lines.append(
+            f"  - {{node: {n}, bridge: {br}, address: '{addr(net, host)}/{plen(net)}', "
+            f"gateway: '{addr(net, 1)}'}}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -195,26 +204,51 @@ def workers_text() -> str:
 
 
 def cni_env(lab: Lab, command: str, cid: str, pid: int) -> dict:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CNI_COMMAND": command,
-            "CNI_CONTAINERID": cid, "CNI_NETNS": f"/proc/{pid}/ns/net",
-            "CNI_IFNAME": "eth1", "CNI_PATH": os.path.dirname(CNI)}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CNI_COMMAND": command,
+        "CNI_CONTAINERID": cid,
+        "CNI_NETNS": f"/proc/{pid}/ns/net",
+        "CNI_IFNAME": "eth1",
+        "CNI_PATH": os.path.dirname(CNI),
+    }
 
 
 def cni_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float, str]:
     """The CNI bridge plugin + host-local wiring ``boxes`` to ``br``, then removing it all.
 
     Returns seconds per container of the ADDs and the first container's address."""
-    missing = [p for p in (CNI, os.path.join(os.path.dirname(CNI), "host-local"))
-               if not os.access(p, os.X_OK)]
+    missing = [
+        p
+        for p in (CNI, os.path.join(os.path.dirname(CNI), "host-local"))
+        if not os.access(p, os.X_OK)
+    ]
     if missing:
         raise Skip(f"{' and '.join(missing)} not found (Debian: containernetworking-plugins)")
-    conf = json.dumps({
-        "cniVersion": "1.0.0", "name": "nwbench", "type": "bridge", "bridge": br,
-        "isGateway": True, "ipMasq": False,
-        "ipam": {"type": "host-local", "dataDir": os.path.join(lab.tmp, rand("ipam-")),
-                 "ranges": [[{"subnet": "198.51.100.0/24", "rangeStart": "198.51.100.2",
-                              "gateway": "198.51.100.1"}]],
-                 "routes": [{"dst": "0.0.0.0/0"}]}})
+    conf = json.dumps(
+        {
+            "cniVersion": "1.0.0",
+            "name": "nwbench",
+            "type": "bridge",
+            "bridge": br,
+            "isGateway": True,
+            "ipMasq": False,
+            "ipam": {
+                "type": "host-local",
+                "dataDir": os.path.join(lab.tmp, rand("ipam-")),
+                "ranges": [
+                    [
+                        {
+                            "subnet": "198.51.100.0/24",
+                            "rangeStart": "198.51.100.2",
+                            "gateway": "198.51.100.1",
+                        }
+                    ]
+                ],
+                "routes": [{"dst": "0.0.0.0/0"}],
+            },
+        }
+    )
     cni_argv = ["ip", "netns", "exec", lab.name, CNI]
     start = time.perf_counter()
     for i, (_, pid) in enumerate(boxes):
@@ -237,22 +271,28 @@ def up_round(lab: Lab, boxes: list[tuple[str, int]], path: str) -> tuple[float, 
         inner = sh("nsenter", "-t", str(boxes[0][1]), "-n", "ip", "-j", "addr", "show", "eth1")
     finally:
         subprocess.run(lab.netwrap("down", path), capture_output=True)
-    return per, [f"{a['local']}/{a['prefixlen']}" for a in json.loads(inner)[0]["addr_info"]
-                 if a["family"] == "inet"]
+    return per, [
+        f"{a['local']}/{a['prefixlen']}"
+        for a in json.loads(inner)[0]["addr_info"]
+        if a["family"] == "inet"
+    ]
 
 
 def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
     """Part 1: the CNI plugin and ``netwrap up`` in turn, ``rounds`` times each, on the
     same n running sandboxes; medians (one ``up`` is a single process of well under a
     second, at the mercy of whatever else the machine runs)."""
-    say(f"wire {n} running sandboxes to one bridge, per container (netwrap up on "
-        f"{workers_text()}; {rounds} rounds, each CNI then netwrap):")
+    say(
+        f"wire {n} running sandboxes to one bridge, per container (netwrap up on "
+        f"{workers_text()}; {rounds} rounds, each CNI then netwrap):"
+    )
     boxes = lab.start_sandboxes(n)
     try:
         br = rand("nwbr")
         name = rand("nwlab")
-        path = lab.write(f"{name}.yaml", lab_yaml(name, [b for b, _ in boxes],
-                                                  [(br, "198.51.100")]))
+        path = lab.write(
+            f"{name}.yaml", lab_yaml(name, [b for b, _ in boxes], [(br, "198.51.100")])
+        )
         cnis: list[float] = []
         ups: list[float] = []
         cni_ok = True
@@ -269,8 +309,9 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
             line += f" netwrap up {ms(up)}"
             if got is not None:
                 if addrs != [got[1]]:
-                    raise RuntimeError(f"netwrap gave {addrs}, CNI gave {got[1]}: not the "
-                                       "same addresses")
+                    raise RuntimeError(
+                        f"netwrap gave {addrs}, CNI gave {got[1]}: not the same addresses"
+                    )
                 line += f" ({up / got[0]:.2f}x)"
             say(line)
         up = statistics.median(ups)
@@ -283,9 +324,11 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
                 sh("ip", "netns", "exec", lab.name, "true")
             enter = (time.perf_counter() - t0) / 20
             ratio = up / cni
-            line += (f", CNI {ms(cni)} -> {ratio:.2f}x CNI (goal <= 0.25: "
-                     f"{verdict(ratio <= 0.25)}); {up / (cni - enter):.2f}x CNI without its "
-                     f"ip netns exec ({ms(enter)})")
+            line += (
+                f", CNI {ms(cni)} -> {ratio:.2f}x CNI (goal <= 0.25: "
+                f"{verdict(ratio <= 0.25)}); {up / (cni - enter):.2f}x CNI without its "
+                f"ip netns exec ({ms(enter)})"
+            )
         say(line + f"; vs the 3.2 ms in-process netlink mark: {verdict(up < 3.2e-3)}")
     finally:
         lab.stop_sandboxes([b for b, _ in boxes])
@@ -297,8 +340,10 @@ def full_up_round(lab: Lab, n: int, timeout: float) -> tuple[float, int]:
     name = rand("nwlab")
     nodes = [rand("nwbs-") for _ in range(n)]
     lab.sandboxes += nodes  # so close() stops them whatever happens
-    path = lab.write(f"{name}.yaml", lab_yaml(name, nodes, [(rand("nwbr"), "2001:db8:a:"),
-                                                            (rand("nwbr"), "2001:db8:b:")]))
+    path = lab.write(
+        f"{name}.yaml",
+        lab_yaml(name, nodes, [(rand("nwbr"), "2001:db8:a:"), (rand("nwbr"), "2001:db8:b:")]),
+    )
     try:
         elapsed, rss = peak_rss(lab.netwrap("up", path), timeout)
         from netwrap import sandbox
@@ -308,12 +353,18 @@ def full_up_round(lab: Lab, n: int, timeout: float) -> tuple[float, int]:
             net = "2001:db8:a:" if i % 2 == 0 else "2001:db8:b:"
             want = f"{net}:{2 + i // 2:x}"
             prefix = ("nsenter", "-t", str(box.pid) if box else "0", "-n", "ip", "-6", "-j")
-            got = [a["local"] for link in json.loads(sh(*prefix, "addr", "show", "eth1"))
-                   for a in link["addr_info"] if a["scope"] == "global"]
+            got = [
+                a["local"]
+                for link in json.loads(sh(*prefix, "addr", "show", "eth1"))
+                for a in link["addr_info"]
+                if a["scope"] == "global"
+            ]
             route = json.loads(sh(*prefix, "route", "show", "default"))
             if got != [want] or [r.get("gateway") for r in route] != [f"{net}:1"]:
-                raise RuntimeError(f"{nodes[i]}: eth1 has {got}, default route {route}; "
-                                   f"the lab says {want} via {net}:1")
+                raise RuntimeError(
+                    f"{nodes[i]}: eth1 has {got}, default route {route}; "
+                    f"the lab says {want} via {net}:1"
+                )
     finally:
         subprocess.run(lab.netwrap("down", path), capture_output=True)
         gone = set(nodes)
@@ -329,18 +380,29 @@ def bench_full_up(lab: Lab, n: int, timeout: float, rounds: int) -> dict:
     total = statistics.median(t for t, _ in runs)
     r = {"n": n, "per": total / n, "rss_mb": max(k for _, k in runs) / 1024, "total": total}
     each = f" (median of {', '.join(f'{t:.2f}' for t, _ in runs)})" if rounds > 1 else ""
-    say(f"up of {n} sandboxes it starts (IPv6): {r['total']:.2f} s{each}, {ms(r['per'])} per "
-        f"container, peak RSS {r['rss_mb']:.1f} MB (goal < 80: {verdict(r['rss_mb'] < 80)})")
+    say(
+        f"up of {n} sandboxes it starts (IPv6): {r['total']:.2f} s{each}, {ms(r['per'])} per "
+        f"container, peak RSS {r['rss_mb']:.1f} MB (goal < 80: {verdict(r['rss_mb'] < 80)})"
+    )
     return r
 
 
 def bench_nic_add(lab: Lab, rounds: int) -> None:
     br = rand("nwbr")
     sh(*lab.netwrap("bridge", "add", br, "--ip", "198.51.100.1/24"))
-    (name, pid), = lab.start_sandboxes(1)
+    ((name, pid),) = lab.start_sandboxes(1)
     try:
-        args = ("nic", "add", name, "--bridge", br, "--ip", "198.51.100.9/24",
-                "--gateway", "198.51.100.1")
+        args = (
+            "nic",
+            "add",
+            name,
+            "--bridge",
+            br,
+            "--ip",
+            "198.51.100.9/24",
+            "--gateway",
+            "198.51.100.1",
+        )
         script = "set -e\n" + sh(*lab.netwrap("--dry-run", *args))
         path = lab.write("nic-add.sh", script)
         nw, bash = [], []
@@ -353,42 +415,64 @@ def bench_nic_add(lab: Lab, rounds: int) -> None:
         subprocess.run(lab.netwrap("bridge", "del", br), capture_output=True)
         lab.stop_sandboxes([name])
     a, b = statistics.median(nw), statistics.median(bash)
-    say(f"one walkthrough nic add ({script.count(chr(10)) - 1} commands): netwrap "
+    say(
+        f"one walkthrough nic add ({script.count(chr(10)) - 1} commands): netwrap "
         f"{a * 1e3:.1f} ms, bash {b * 1e3:.1f} ms -> {a / b:.2f}x "
-        f"(goal <= 1.3: {verdict(a / b <= 1.3)})")
+        f"(goal <= 1.3: {verdict(a / b <= 1.3)})"
+    )
 
 
 def bench_startup(rounds: int) -> None:
     pid = 10170
     while os.path.exists(f"/proc/{pid}"):
         pid += 1
-    dry = [*LAUNCHER, "--dry-run", "nic", "add", str(pid), "--netns-name", "hoge", "--bridge",
-           "br0", "--ip", "192.168.200.101/24", "--gateway", "192.168.200.1"]
+    dry = [
+        *LAUNCHER,
+        "--dry-run",
+        "nic",
+        "add",
+        str(pid),
+        "--netns-name",
+        "hoge",
+        "--bridge",
+        "br0",
+        "--ip",
+        "192.168.200.101/24",
+        "--gateway",
+        "192.168.200.1",
+    ]
     nw, bare = [], []
     for _ in range(rounds):
         nw.append(timed(dry))
         bare.append(timed([sys.executable, "-c", "pass"]))
     a, b = statistics.median(nw), statistics.median(bare)
-    say(f"start-up: netwrap --dry-run nic add {a * 1e3:.1f} ms, python -c pass "
-        f"{b * 1e3:.1f} ms -> {a / b:.2f}x (goal <= 4: {verdict(a / b <= 4)})")
+    say(
+        f"start-up: netwrap --dry-run nic add {a * 1e3:.1f} ms, python -c pass "
+        f"{b * 1e3:.1f} ms -> {a / b:.2f}x (goal <= 4: {verdict(a / b <= 4)})"
+    )
 
 
 def bench_sh(rounds: int = 50) -> None:
     import importlib.util
 
     if importlib.util.find_spec("sh") is None:
-        raise Skip("the sh package is not installed (it is the bench extra: "
-                   "pip install -e '.[bench]')")
-    code = ("import time,subprocess as s;t=time.perf_counter();import sh;i=time.perf_counter()-t;"
-            "c=sh.Command('true');t=time.perf_counter()\n"
-            f"for _ in range({rounds}): c(_in='')\n"
-            "a=(time.perf_counter()-t)/{r};t=time.perf_counter()\n"
-            f"for _ in range({rounds}): s.run(['true'],stdin=s.DEVNULL,capture_output=True)\n"
-            "b=(time.perf_counter()-t)/{r};print(i,a,b)").replace("{r}", str(rounds))
+        raise Skip(
+            "the sh package is not installed (it is the bench extra: pip install -e '.[bench]')"
+        )
+    code = (
+        "import time,subprocess as s;t=time.perf_counter();import sh;i=time.perf_counter()-t;"
+        "c=sh.Command('true');t=time.perf_counter()\n"
+        f"for _ in range({rounds}): c(_in='')\n"
+        "a=(time.perf_counter()-t)/{r};t=time.perf_counter()\n"
+        f"for _ in range({rounds}): s.run(['true'],stdin=s.DEVNULL,capture_output=True)\n"
+        "b=(time.perf_counter()-t)/{r};print(i,a,b)"
+    ).replace("{r}", str(rounds))
     imp, via_sh, via_sp = map(float, sh(sys.executable, "-c", code).split())
-    say(f"sh: import {imp * 1e3:.0f} ms; one command {via_sh * 1e3:.2f} ms via sh vs "
+    say(
+        f"sh: import {imp * 1e3:.0f} ms; one command {via_sh * 1e3:.2f} ms via sh vs "
         f"{via_sp * 1e3:.2f} ms via subprocess ({via_sh / via_sp:.1f}x): the runner uses "
-        "subprocess")
+        "subprocess"
+    )
 
 
 FAILED: list[str] = []
@@ -412,13 +496,22 @@ def main() -> int:
     ap.add_argument("--containers", type=int, default=100)
     ap.add_argument("--big", type=int, default=1000, help="0: skip the big lab")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--wire-rounds", type=int, default=3,
-                    help="rounds of CNI and netwrap up on the running sandboxes")
-    ap.add_argument("--timeout", type=float, default=600,
-                    help="seconds one up of the big lab may take")
+    ap.add_argument(
+        "--wire-rounds",
+        type=int,
+        default=3,
+        help="rounds of CNI and netwrap up on the running sandboxes",
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=600, help="seconds one up of the big lab may take"
+    )
     ap.add_argument("--cni", default=CNI, help=f"the CNI bridge plugin (default {CNI})")
-    ap.add_argument("--only", choices=("sh", "wire", "nic", "startup", "full"),
-                    action="append", help="run only these parts (repeatable)")
+    ap.add_argument(
+        "--only",
+        choices=("sh", "wire", "nic", "startup", "full"),
+        action="append",
+        help="run only these parts (repeatable)",
+    )
     opts = ap.parse_args()
     CNI = opts.cni
     if os.geteuid() != 0:
@@ -438,8 +531,7 @@ def main() -> int:
         if "sh" in only:
             run_part("sh vs subprocess", bench_sh)
         if "wire" in only:
-            run_part(f"wire {n} running sandboxes", bench_wire_running, lab, n,
-                     opts.wire_rounds)
+            run_part(f"wire {n} running sandboxes", bench_wire_running, lab, n, opts.wire_rounds)
         if "nic" in only:
             run_part("walkthrough nic add", bench_nic_add, lab, opts.rounds)
         if "startup" in only:
@@ -450,12 +542,15 @@ def main() -> int:
             small = run_part(f"up of {n} sandboxes", bench_full_up, lab, n, opts.timeout, 3)
             big = None
             if opts.big:
-                big = run_part(f"up of {opts.big} sandboxes", bench_full_up, lab, opts.big,
-                               opts.timeout, 1)
+                big = run_part(
+                    f"up of {opts.big} sandboxes", bench_full_up, lab, opts.big, opts.timeout, 1
+                )
             if small and big:
                 ratio = big["per"] / small["per"]
-                say(f"per container at {opts.big} vs {n}: {ratio:.2f}x "
-                    f"(goal <= 1.2: {verdict(ratio <= 1.2)})")
+                say(
+                    f"per container at {opts.big} vs {n}: {ratio:.2f}x "
+                    f"(goal <= 1.2: {verdict(ratio <= 1.2)})"
+                )
     finally:
         lab.close()
     if FAILED:

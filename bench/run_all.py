@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run every bench/bench_*.py in turn with this interpreter; exit 1 if any of them failed.
 
-    python bench/run_all.py          # what `make bench` runs, under scripts/with-docker.sh
+python bench/run_all.py          # what `make bench` runs, under scripts/with-docker.sh
 """
 
 from __future__ import annotations

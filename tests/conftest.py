@@ -72,8 +72,10 @@ def pytest_sessionfinish(session, exitstatus):
             pass
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     if left:
-        sys.stderr.write(f"\nconftest: sandbox processes left running by the tests "
-                         f"(now killed): {sorted(left.items())}\n")
+        sys.stderr.write(
+            f"\nconftest: sandbox processes left running by the tests "
+            f"(now killed): {sorted(left.items())}\n"
+        )
         session.exitstatus = 1
 
 
@@ -85,14 +87,27 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
-def run_netwrap(*args: str, check: bool = False, input: str | None = None,
-                env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_netwrap(
+    *args: str,
+    check: bool = False,
+    input: str | None = None,
+    env: dict | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONPATH": LIB, **(env or {})}
-    proc = subprocess.run([sys.executable, LAUNCHER, *args], capture_output=True,
-                          text=True, input=input, env=full_env, timeout=timeout, cwd="/")
+    proc = subprocess.run(
+        [sys.executable, LAUNCHER, *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        env=full_env,
+        timeout=timeout,
+        cwd="/",
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"netwrap {' '.join(args)} exited {proc.returncode}:\n"
-                             f"{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"netwrap {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -154,8 +169,9 @@ def netns_links() -> set[str]:
 
 
 def host_links() -> set[str]:
-    return {line.split(": ")[1].split("@")[0]
-            for line in sh("ip", "-o", "link", "show").splitlines()}
+    return {
+        line.split(": ")[1].split("@")[0] for line in sh("ip", "-o", "link", "show").splitlines()
+    }
 
 
 # Names that tests or netwrap make (this run's or another's), and Docker's own, which
@@ -171,8 +187,11 @@ def host_changes(before: set[str], after: set[str]) -> set[str]:
     picks itself come. Other test runs' objects, with other sessions' names, and
     Docker's veths are not counted."""
     gone = {f"-{n}" for n in before - after if not _TEST_LIKE.match(n)}
-    new = {f"+{n}" for n in after - before
-           if SESSION in n or _NETWRAP_PICKED.match(n) or not _TEST_LIKE.match(n)}
+    new = {
+        f"+{n}"
+        for n in after - before
+        if SESSION in n or _NETWRAP_PICKED.match(n) or not _TEST_LIKE.match(n)
+    }
     return gone | new
 
 
@@ -186,8 +205,10 @@ def host_unchanged():
     yield
     deadline = time.monotonic() + 3
     while True:
-        changes = {"links": host_changes(before_links, host_links()),
-                   "netns": host_changes(before_ns, netns_links())}
+        changes = {
+            "links": host_changes(before_links, host_links()),
+            "netns": host_changes(before_ns, netns_links()),
+        }
         if not any(changes.values()) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -200,8 +221,9 @@ IMAGE = "netwrap-busybox"  # made by scripts/make-image.sh with docker import
 
 
 def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *argv], capture_output=True, text=True, check=check,
-                          timeout=120)
+    return subprocess.run(
+        ["docker", *argv], capture_output=True, text=True, check=check, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +233,8 @@ def docker_ready():
     proc = docker("version", "-f", "{{.Server.Version}}", check=False)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"docker engine not reachable ({last}); run the tests under "
-                    "scripts/with-docker.sh")
+        pytest.skip(
+            f"docker engine not reachable ({last}); run the tests under scripts/with-docker.sh"
+        )
     if docker("image", "inspect", IMAGE, check=False).returncode != 0:
         pytest.skip(f"image {IMAGE} missing: run scripts/make-image.sh")

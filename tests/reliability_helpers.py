@@ -27,15 +27,24 @@ def _out(*argv: str) -> str:
 
 def _side(prefix: tuple[str, ...]) -> dict:
     links = sorted(
-        (link["ifname"], tuple(link.get("flags", [])), link.get("master"), link.get("mtu"),
-         link.get("address"), link.get("operstate"))
-        for link in json.loads(_out(*prefix, "-j", "link", "show")))
+        (
+            link["ifname"],
+            tuple(link.get("flags", [])),
+            link.get("master"),
+            link.get("mtu"),
+            link.get("address"),
+            link.get("operstate"),
+        )
+        for link in json.loads(_out(*prefix, "-j", "link", "show"))
+    )
     addrs = sorted(
         (a["ifname"], f"{i['local']}/{i['prefixlen']}", bool(i.get("tentative")))
         for a in json.loads(_out(*prefix, "-j", "addr", "show"))
-        for i in a.get("addr_info", []))
-    routes = _out(*prefix, "-d", "route", "show", "table", "all") + \
-        _out(*prefix, "-d", "-6", "route", "show", "table", "all")
+        for i in a.get("addr_info", [])
+    )
+    routes = _out(*prefix, "-d", "route", "show", "table", "all") + _out(
+        *prefix, "-d", "-6", "route", "show", "table", "all"
+    )
     return {"links": links, "addrs": addrs, "routes": sorted(routes.splitlines())}
 
 
@@ -62,9 +71,14 @@ def records_for(sandbox: str) -> list[dict]:
     cost a Python start-up per snapshot); ``test_nic_list_*`` checks the CLI itself."""
     from netwrap import state
 
-    return sorted(({"ifname": r.ifname, "address": r.address, "state": r.state()}
-                   for r in state.list_attachments() if r.container.name == sandbox),
-                  key=lambda r: r["ifname"])
+    return sorted(
+        (
+            {"ifname": r.ifname, "address": r.address, "state": r.state()}
+            for r in state.list_attachments()
+            if r.container.name == sandbox
+        ),
+        key=lambda r: r["ifname"],
+    )
 
 
 def _tentative(snap: dict) -> bool:
@@ -104,8 +118,7 @@ def _snapshot(lab: str, sandbox: str, pid: int) -> dict:
     }
 
 
-def give_default_route(pid: int, addr: str = "203.0.113.5/24",
-                       via: str = "203.0.113.1") -> None:
+def give_default_route(pid: int, addr: str = "203.0.113.5/24", via: str = "203.0.113.1") -> None:
     """An existing interface with a default route inside the sandbox, like Docker's eth0.
 
     A veth pair kept inside the sandbox stands in for eth0 (this kernel may lack

@@ -40,40 +40,66 @@ class Facts(Record):
 
     __slots__ = ("bridge", "host_links", "inside", "old_default", "asked")
 
-    def __init__(self, bridge=None,  # the bridge's netwrap.observe.Link
-                 host_links: set[str] | None = None,
-                 inside: set[str] | None = None,
-                 old_default: dict | None | bool = True,  # True: unknown
-                 asked: bool = False) -> None:
-        self._init(bridge, set() if host_links is None else host_links,
-                   set() if inside is None else inside, old_default, asked)
+    def __init__(
+        self,
+        bridge=None,  # the bridge's netwrap.observe.Link
+        host_links: set[str] | None = None,
+        inside: set[str] | None = None,
+        old_default: dict | None | bool = True,  # True: unknown
+        asked: bool = False,
+    ) -> None:
+        self._init(
+            bridge,
+            set() if host_links is None else host_links,
+            set() if inside is None else inside,
+            old_default,
+            asked,
+        )
 
 
 class AddResult(Record):
     __slots__ = ("record", "plan", "nothing_to_do", "replaced")
 
-    def __init__(self, record: Attachment | None, plan: list[Step],
-                 nothing_to_do: bool = False, replaced: Attachment | None = None) -> None:
+    def __init__(
+        self,
+        record: Attachment | None,
+        plan: list[Step],
+        nothing_to_do: bool = False,
+        replaced: Attachment | None = None,
+    ) -> None:
         self._init(record, plan, nothing_to_do, replaced)
 
     def as_dict(self) -> dict:
         rec = self.record
         if rec is None:
             return {}
-        return {"target": rec.container.name, "pid": rec.container.pid,
-                "ifname": rec.ifname, "address": rec.address, "bridge": rec.bridge,
-                "host_ifname": rec.host_ifname, "gateway": rec.gateway,
-                "replaced_default": rec.replaced_default, "nothing_to_do": self.nothing_to_do}
+        return {
+            "target": rec.container.name,
+            "pid": rec.container.pid,
+            "ifname": rec.ifname,
+            "address": rec.address,
+            "bridge": rec.bridge,
+            "host_ifname": rec.host_ifname,
+            "gateway": rec.gateway,
+            "replaced_default": rec.replaced_default,
+            "nothing_to_do": self.nothing_to_do,
+        }
 
 
 # -- helpers -------------------------------------------------------------------------
+
 
 def fill_request(req: nic.NicRequest, target: Target, netns_name: str) -> nic.NicRequest:
     """Put in the PID, the netns name and the generated veth names (stable per container)."""
     token = Identity.of(target).token if target.exists else f"{target.pid}:None"
     host, guest = nic.veth_names(token, req.ifname)
-    return replace(req, pid=target.pid, netns_name=netns_name,
-                   host_ifname=req.host_ifname or host, guest_ifname=req.guest_ifname or guest)
+    return replace(
+        req,
+        pid=target.pid,
+        netns_name=netns_name,
+        host_ifname=req.host_ifname or host,
+        guest_ifname=req.guest_ifname or guest,
+    )
 
 
 def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
@@ -90,8 +116,7 @@ def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
     try:
         facts.inside = query.proc_ifnames(target.pid)
         if req.gateway is not None:
-            facts.old_default = observe.default_route(NetnsRef.pid(target.pid),
-                                                      req.gateway.version)
+            facts.old_default = observe.default_route(NetnsRef.pid(target.pid), req.gateway.version)
     except OSError as exc:
         ctx.problem(f"cannot look inside {target.name}'s netns: {exc.strerror}")
     facts.asked = True
@@ -111,24 +136,33 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
         elif br.kind == "bridge":
             ctx.problem(f'"{req.bridge}" is a bridge: attach a veth to it, not a {req.kind}')
     elif br is None:
-        ctx.problem(f'bridge "{req.bridge}" does not exist (create it first: '
-                    f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)")
+        ctx.problem(
+            f'bridge "{req.bridge}" does not exist (create it first: '
+            f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)"
+        )
     elif br.kind != "bridge":
         ctx.problem(f'"{req.bridge}" is not a bridge')
     else:
         _check_address(ctx, req, target, br)
     if req.host_ifname in facts.host_links:
-        ctx.problem(f'host interface "{req.host_ifname}" already exists '
-                    "(choose another with --host-ifname)")
+        ctx.problem(
+            f'host interface "{req.host_ifname}" already exists (choose another with --host-ifname)'
+        )
     if req.guest_ifname in facts.host_links:
-        ctx.problem(f'host interface "{req.guest_ifname}" already exists '
-                    "(choose another with --guest-ifname)")
+        ctx.problem(
+            f'host interface "{req.guest_ifname}" already exists '
+            "(choose another with --guest-ifname)"
+        )
     if req.ifname in facts.inside:
-        ctx.problem(f"{target.name} already has an interface called {req.ifname} "
-                    "(choose another with --ifname)")
+        ctx.problem(
+            f"{target.name} already has an interface called {req.ifname} "
+            "(choose another with --ifname)"
+        )
     if req.guest_ifname in facts.inside:
-        ctx.problem(f"{target.name} already has an interface called {req.guest_ifname} "
-                    "(choose another with --guest-ifname)")
+        ctx.problem(
+            f"{target.name} already has an interface called {req.guest_ifname} "
+            "(choose another with --guest-ifname)"
+        )
 
 
 def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
@@ -138,20 +172,29 @@ def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
 
     own = [ipaddress.ip_interface(cidr) for cidr in br.addrs]
     if any(a.ip == req.ip.ip for a in own):
-        ctx.problem(f"{req.ip.ip} is the bridge {req.bridge}'s own address (the containers' "
-                    "gateway); give the container another one")
+        ctx.problem(
+            f"{req.ip.ip} is the bridge {req.bridge}'s own address (the containers' "
+            "gateway); give the container another one"
+        )
     for rec in state.list_attachments():
-        if rec.bridge == req.bridge and rec.host_netns == ctx.host_ns \
-                and ipaddress.ip_interface(rec.address).ip == req.ip.ip \
-                and not (rec.container.pid == target.pid and rec.ifname == req.ifname) \
-                and rec.container.alive():
-            ctx.problem(f"{req.ip.ip} is already {rec.container.name}'s {rec.ifname} on "
-                        f"{req.bridge}; give each container its own address")
+        if (
+            rec.bridge == req.bridge
+            and rec.host_netns == ctx.host_ns
+            and ipaddress.ip_interface(rec.address).ip == req.ip.ip
+            and not (rec.container.pid == target.pid and rec.ifname == req.ifname)
+            and rec.container.alive()
+        ):
+            ctx.problem(
+                f"{req.ip.ip} is already {rec.container.name}'s {rec.ifname} on "
+                f"{req.bridge}; give each container its own address"
+            )
     same_family = [a for a in own if a.version == req.ip.version]
     if same_family and not any(req.ip.ip in a.network for a in same_family):
         nets = ", ".join(str(a.network) for a in same_family)
-        ctx.warn(f"{req.ip} is outside the bridge {req.bridge}'s subnet ({nets}): the "
-                 "container will not reach the bridge's address directly")
+        ctx.warn(
+            f"{req.ip} is outside the bridge {req.bridge}'s subnet ({nets}): the "
+            "container will not reach the bridge's address directly"
+        )
 
 
 def bridge_mtu(req: nic.NicRequest, facts: Facts) -> nic.NicRequest:
@@ -170,11 +213,18 @@ def spec_of(rec: Attachment):
 
     from netwrap.kinds import AttachSpec
 
-    return AttachSpec(rec.extra.get("kind", "veth-bridge"), rec.ifname, rec.bridge,
-                      (ipaddress.ip_interface(rec.address),),
-                      ipaddress.ip_address(rec.gateway) if rec.gateway else None,
-                      rec.host_ifname, rec.mac, rec.mtu, rec.extra.get("mode"),
-                      rec.extra.get("vlan"))
+    return AttachSpec(
+        rec.extra.get("kind", "veth-bridge"),
+        rec.ifname,
+        rec.bridge,
+        (ipaddress.ip_interface(rec.address),),
+        ipaddress.ip_address(rec.gateway) if rec.gateway else None,
+        rec.host_ifname,
+        rec.mac,
+        rec.mtu,
+        rec.extra.get("mode"),
+        rec.extra.get("vlan"),
+    )
 
 
 def _in_place(ctx, rec: Attachment, target: Target) -> bool:
@@ -195,8 +245,15 @@ def _in_place(ctx, rec: Attachment, target: Target) -> bool:
 
 # -- nic add ---------------------------------------------------------------------------
 
-def add(ctx, req: nic.NicRequest, target: Target, *, replace_existing: bool = False,
-        plan_builder: PlanBuilder = nic.add_plan) -> AddResult:
+
+def add(
+    ctx,
+    req: nic.NicRequest,
+    target: Target,
+    *,
+    replace_existing: bool = False,
+    plan_builder: PlanBuilder = nic.add_plan,
+) -> AddResult:
     """Attach a NIC, all or nothing; a re-run of the same request is a no-op.
 
     ``req`` may leave ``pid``, ``netns_name``, ``host_ifname`` and ``guest_ifname``
@@ -214,8 +271,13 @@ def add(ctx, req: nic.NicRequest, target: Target, *, replace_existing: bool = Fa
         facts = gather(ctx, req, target)
         preflight(ctx, req, target, facts)
         req = bridge_mtu(req, facts)
-        plan = plan_builder(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
-                            old_default=facts.old_default, netns_exists=netns_exists)
+        plan = plan_builder(
+            req,
+            tool=ctx.bridge_tool,
+            host_ns=ctx.host_ns,
+            old_default=facts.old_default,
+            netns_exists=netns_exists,
+        )
         ctx.runner.run(plan)
         return AddResult(None, plan)
     netns.require_lab(ctx.host_ns)
@@ -235,20 +297,28 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
         state.remove_attachment(old)  # a dead container's record: its veth died with it
         old = None
     if old is not None:
-        wanted = {"bridge": req.bridge, "address": str(req.ip),
-                  "gateway": str(req.gateway) if req.gateway else None,
-                  "host_ifname": req.host_ifname, "mac": req.mac, "mtu": req.mtu,
-                  "host_netns": ctx.host_ns}
+        wanted = {
+            "bridge": req.bridge,
+            "address": str(req.ip),
+            "gateway": str(req.gateway) if req.gateway else None,
+            "host_ifname": req.host_ifname,
+            "mac": req.mac,
+            "mtu": req.mtu,
+            "host_netns": ctx.host_ns,
+        }
         st = old.state()
         if st == "ok" and old.config() == wanted and _in_place(ctx, old, target):
             return AddResult(old, [], nothing_to_do=True)
         if not replace_existing:
-            why = {"interrupted": "an earlier nic add of it was interrupted",
-                   "failed": "an earlier nic add of it failed and was not fully undone"
-                   }.get(st, f"netwrap already attached it as {detach.describe(old)}")
-            raise NetwrapError(f"{target.name} already has {req.ifname}: {why}; add "
-                               f"--replace to replace it, or run: netwrap nic del "
-                               f"{target.name} --ifname {req.ifname}")
+            why = {
+                "interrupted": "an earlier nic add of it was interrupted",
+                "failed": "an earlier nic add of it failed and was not fully undone",
+            }.get(st, f"netwrap already attached it as {detach.describe(old)}")
+            raise NetwrapError(
+                f"{target.name} already has {req.ifname}: {why}; add "
+                f"--replace to replace it, or run: netwrap nic del "
+                f"{target.name} --ifname {req.ifname}"
+            )
         br = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns)).get(req.bridge)
         if br is None or br.kind != "bridge":  # the commonest reason to fail: ask first
             preflight(ctx, req, target, Facts(bridge=br, asked=True))
@@ -269,17 +339,33 @@ def _put_back(ctx, old: Attachment, target: Target) -> str:
     from types import SimpleNamespace
 
     req = nic.NicRequest(
-        pid=target.pid, bridge=old.bridge, ip=ipaddress.ip_interface(old.address),
-        gateway=ipaddress.ip_address(old.gateway) if old.gateway else None, ifname=old.ifname,
-        host_ifname=old.host_ifname, guest_ifname=old.guest_ifname, netns_name=old.netns_name,
-        mac=old.mac, mtu=old.mtu, keep_netns=old.keep_netns)
-    old_ctx = SimpleNamespace(runner=ctx.runner, dry_run=False, host_ns=old.host_netns,
-                              bridge_tool=ctx.bridge_tool, problem=ctx.problem, warn=ctx.warn)
+        pid=target.pid,
+        bridge=old.bridge,
+        ip=ipaddress.ip_interface(old.address),
+        gateway=ipaddress.ip_address(old.gateway) if old.gateway else None,
+        ifname=old.ifname,
+        host_ifname=old.host_ifname,
+        guest_ifname=old.guest_ifname,
+        netns_name=old.netns_name,
+        mac=old.mac,
+        mtu=old.mtu,
+        keep_netns=old.keep_netns,
+    )
+    old_ctx = SimpleNamespace(
+        runner=ctx.runner,
+        dry_run=False,
+        host_ns=old.host_netns,
+        bridge_tool=ctx.bridge_tool,
+        problem=ctx.problem,
+        warn=ctx.warn,
+    )
     try:
         _add_locked(old_ctx, req, target, False, nic.add_plan)
     except NetwrapError as exc:
-        return f"the old {detach.describe(old)} was removed (--replace) and could not be put " \
-               f"back: {exc}"
+        return (
+            f"the old {detach.describe(old)} was removed (--replace) and could not be put "
+            f"back: {exc}"
+        )
     return f"the old {detach.describe(old)} was put back"
 
 
@@ -288,28 +374,47 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
     preflight(ctx, req, target, facts)
     asked_mtu = req.mtu  # the record keeps what was asked: a re-run compares with it
     req = bridge_mtu(req, facts)
-    plan = plan_builder(req, tool=ctx.bridge_tool, host_ns=ctx.host_ns,
-                        old_default=facts.old_default, netns_exists=netns_exists)
+    plan = plan_builder(
+        req,
+        tool=ctx.bridge_tool,
+        host_ns=ctx.host_ns,
+        old_default=facts.old_default,
+        netns_exists=netns_exists,
+    )
     owner, owner_start = state.me()
     rec = Attachment(
-        container=ident, ifname=req.ifname, host_ifname=req.host_ifname,
-        guest_ifname=req.guest_ifname, bridge=req.bridge, address=str(req.ip),
+        container=ident,
+        ifname=req.ifname,
+        host_ifname=req.host_ifname,
+        guest_ifname=req.guest_ifname,
+        bridge=req.bridge,
+        address=str(req.ip),
         gateway=str(req.gateway) if req.gateway else None,
         replaced_default=facts.old_default if isinstance(facts.old_default, dict) else None,
-        host_netns=ctx.host_ns, netns_name=req.netns_name, netns_preexisting=netns_exists,
-        mac=req.mac, mtu=asked_mtu, keep_netns=req.keep_netns, status="adding",
-        owner_pid=owner, owner_start=owner_start,
-        extra={} if req.kind == "veth-bridge" else {"kind": req.kind, "mode": req.mode,
-                                                     "vlan": req.vlan})
+        host_netns=ctx.host_ns,
+        netns_name=req.netns_name,
+        netns_preexisting=netns_exists,
+        mac=req.mac,
+        mtu=asked_mtu,
+        keep_netns=req.keep_netns,
+        status="adding",
+        owner_pid=owner,
+        owner_start=owner_start,
+        extra={}
+        if req.kind == "veth-bridge"
+        else {"kind": req.kind, "mode": req.mode, "vlan": req.vlan},
+    )
     from netwrap.transaction import Intent, Transaction
 
     # The record is written before the plan runs (a killed run leaves what nic del
     # needs); the transaction's typed outcome says whether to drop it or keep it failed.
     ok = replace(rec, status="ok", owner_pid=None, owner_start=None)
-    intent = Intent(begin=lambda: state.record_attachment(rec),
-                    ok=lambda: state.record_attachment(ok),
-                    rolled_back=lambda: state.remove_attachment(rec),
-                    failed=lambda left: state.record_attachment(replace(rec, status="failed")))
+    intent = Intent(
+        begin=lambda: state.record_attachment(rec),
+        ok=lambda: state.record_attachment(ok),
+        rolled_back=lambda: state.remove_attachment(rec),
+        failed=lambda left: state.record_attachment(replace(rec, status="failed")),
+    )
     with Transaction(ctx.runner, intent, lock=True) as txn:
         txn.run(plan)
     return AddResult(ok, plan, replaced=replaced)

@@ -28,13 +28,18 @@ def _bridge_add_locked(ctx, name, ip, bridge) -> list[Step]:
         if existing is not None:
             if not query.is_bridge(existing):
                 raise NetwrapError(f'"{name}" already exists and is not a bridge')
-            addrs = {f"{a['local']}/{a['prefixlen']}"
-                     for link in query.host_addrs(ctx.runner, ctx.host_ns, name)
-                     for a in link.get("addr_info", []) if a.get("scope") != "link"}
+            addrs = {
+                f"{a['local']}/{a['prefixlen']}"
+                for link in query.host_addrs(ctx.runner, ctx.host_ns, name)
+                for a in link.get("addr_info", [])
+                if a.get("scope") != "link"
+            }
             if ip is None or str(ip) in addrs:
                 return []
-            raise NetwrapError(f"bridge {name} already exists with "
-                               f"{', '.join(sorted(addrs)) or 'no address'}, not {ip}")
+            raise NetwrapError(
+                f"bridge {name} already exists with "
+                f"{', '.join(sorted(addrs)) or 'no address'}, not {ip}"
+            )
     plan = bridge.add_plan(name, ip, ctx.bridge_tool, ctx.host_ns)
     ctx.runner.run(plan)
     return plan
@@ -56,17 +61,24 @@ def bridge_del(ctx, name: str, force: bool = False) -> list[Step]:
         elif not query.is_bridge(link):
             raise NetwrapError(f'"{name}" is not a bridge; netwrap deletes only bridges')
         elif not force:
-            recs = [r for r in state.list_attachments()
-                    if r.bridge == name and r.host_netns == ctx.host_ns
-                    and r.state() != "gone"]
-            ports = sorted(p["ifname"] for p in query.host_links(ctx.runner, ctx.host_ns)
-                           if p.get("master") == name)
+            recs = [
+                r
+                for r in state.list_attachments()
+                if r.bridge == name and r.host_netns == ctx.host_ns and r.state() != "gone"
+            ]
+            ports = sorted(
+                p["ifname"]
+                for p in query.host_links(ctx.runner, ctx.host_ns)
+                if p.get("master") == name
+            )
             if recs or ports:
                 what = [f"{r.container.name}:{r.ifname}" for r in recs]
                 what += [p for p in ports if p not in {r.host_ifname for r in recs}]
-                raise NetwrapError(f"bridge {name} still has {len(what)} attachment(s) "
-                                   f"({', '.join(what)}); remove them with netwrap nic del, "
-                                   "or add --force")
+                raise NetwrapError(
+                    f"bridge {name} still has {len(what)} attachment(s) "
+                    f"({', '.join(what)}); remove them with netwrap nic del, "
+                    "or add --force"
+                )
         plan = bridge.del_plan(name, ctx.bridge_tool, ctx.host_ns)
         ctx.runner.run(plan)
         return plan

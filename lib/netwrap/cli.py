@@ -21,13 +21,24 @@ from netwrap.errors import NetwrapError
 
 # command -> the module that registers it, in the order --help lists them.
 COMMANDS: dict[str, str] = {
-    "demo": "netwrap.cli_sandbox", "tutorial": "netwrap.cli_teach",
-    "nic": "netwrap.cli_nic", "bridge": "netwrap.cli_nic", "netns": "netwrap.cli_netns",
-    "exec": "netwrap.cli_netns", "ps": "netwrap.cli_discovery",
-    "pid": "netwrap.cli_discovery", "show": "netwrap.show", "host": "netwrap.show",
-    "diagram": "netwrap.cli_teach", "up": "netwrap.cli_lab", "down": "netwrap.cli_lab",
-    "status": "netwrap.cli_lab", "sandbox": "netwrap.cli_sandbox", "gc": "netwrap.cli_nic",
-    "parse": "netwrap.show", "cni": "netwrap.cni.cli",
+    "demo": "netwrap.cli_sandbox",
+    "tutorial": "netwrap.cli_teach",
+    "nic": "netwrap.cli_nic",
+    "bridge": "netwrap.cli_nic",
+    "netns": "netwrap.cli_netns",
+    "exec": "netwrap.cli_netns",
+    "ps": "netwrap.cli_discovery",
+    "pid": "netwrap.cli_discovery",
+    "show": "netwrap.show",
+    "host": "netwrap.show",
+    "diagram": "netwrap.cli_teach",
+    "up": "netwrap.cli_lab",
+    "down": "netwrap.cli_lab",
+    "status": "netwrap.cli_lab",
+    "sandbox": "netwrap.cli_sandbox",
+    "gc": "netwrap.cli_nic",
+    "parse": "netwrap.show",
+    "cni": "netwrap.cni.cli",
     "pipework": "netwrap.cli_pipework",
 }
 
@@ -98,8 +109,10 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     parser = Parser(
         prog="netwrap",
         description="Plumb network interfaces into running containers by hand, step by step, "
-                    "with iproute2 and brctl, and show what each step does.",
-        epilog=WALKTHROUGH, formatter_class=Formatter)
+        "with iproute2 and brctl, and show what each step does.",
+        epilog=WALKTHROUGH,
+        formatter_class=Formatter,
+    )
     add_globals(parser, top=True)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

@@ -14,11 +14,14 @@ from netwrap.errors import NetwrapError
 from netwrap.records import Record
 
 TARGET_HELP = "a PID, a sandbox name, or a container name or ID prefix"
-USERNS_HELP = ("accept a target whose netns another user namespace owns (its owner could "
-               "re-address, sniff and spoof on the bridge)")
+USERNS_HELP = (
+    "accept a target whose netns another user namespace owns (its owner could "
+    "re-address, sniff and spoof on the bridge)"
+)
 
 
 # -- shell completion (argcomplete calls these only while completing) -----------------
+
 
 def complete_targets(**_kwargs) -> list[str]:
     """Running containers' and sandboxes' names, for a TARGET being typed."""
@@ -54,8 +57,9 @@ def complete_bridges(parsed_args=None, **_kwargs) -> list[str]:
 
 def add_target(parser: argparse.ArgumentParser, help: str = TARGET_HELP, **kwargs):
     """The TARGET positional, completed with container and sandbox names."""
-    action = parser.add_argument(kwargs.pop("dest", "target"), metavar="TARGET", help=help,
-                                 **kwargs)
+    action = parser.add_argument(
+        kwargs.pop("dest", "target"), metavar="TARGET", help=help, **kwargs
+    )
     action.completer = complete_targets  # argcomplete's documented hook
     return action
 
@@ -63,9 +67,14 @@ def add_target(parser: argparse.ArgumentParser, help: str = TARGET_HELP, **kwarg
 class Context(Record):
     __slots__ = ("runner", "dry_run", "as_json", "host_ns", "bridge_tool")
 
-    def __init__(self, runner: object,  # netwrap.runner.Runner, imported lazily
-                 dry_run: bool, as_json: bool, host_ns: str | None, bridge_tool: str
-                 ) -> None:
+    def __init__(
+        self,
+        runner: object,  # netwrap.runner.Runner, imported lazily
+        dry_run: bool,
+        as_json: bool,
+        host_ns: str | None,
+        bridge_tool: str,
+    ) -> None:
         self._init(runner, dry_run, as_json, host_ns, bridge_tool)
 
     def warn(self, message: str) -> None:
@@ -92,9 +101,11 @@ class Context(Record):
 
     def need_root(self, what: str) -> None:
         if not self.dry_run and os.geteuid() != 0:
-            raise NetwrapError(f"{what} changes the kernel's network configuration and "
-                               "needs root; run it with sudo, or add --dry-run to see the "
-                               "commands")
+            raise NetwrapError(
+                f"{what} changes the kernel's network configuration and "
+                "needs root; run it with sudo, or add --dry-run to see the "
+                "commands"
+            )
 
 
 class Parser(argparse.ArgumentParser):
@@ -135,21 +146,41 @@ def resolve_target(ctx: Context, text: str, allow_userns: bool = False):
 # Options that work before the command and after it (``netwrap nic add ... --dry-run``,
 # as with git, kubectl and apt): (flags, add_argument keywords).
 GLOBALS = (
-    (("--dry-run",), {"action": "store_true",
-                      "help": "print the commands, one per line, and run nothing (no root "
-                              "needed)"}),
-    (("--explain",), {"action": "store_true",
-                      "help": "a '# why' comment before each command (with --dry-run, or as "
-                              "it runs)"}),
+    (
+        ("--dry-run",),
+        {
+            "action": "store_true",
+            "help": "print the commands, one per line, and run nothing (no root needed)",
+        },
+    ),
+    (
+        ("--explain",),
+        {
+            "action": "store_true",
+            "help": "a '# why' comment before each command (with --dry-run, or as it runs)",
+        },
+    ),
     (("--json",), {"action": "store_true", "help": "machine-readable output"}),
-    (("-v", "--verbose"), {"action": "store_true",
-                           "help": "echo each command to stderr as it runs"}),
-    (("--bridge-tool",), {"choices": ("brctl", "ip"),
-                          "help": "how to make and attach bridges (default: brctl when "
-                                  "installed, else ip link ... master)"}),
-    (("--host-netns",), {"metavar": "NAME",
-                         "help": "act in this named netns as if it were the host (a lab); "
-                                 "the machine's own interfaces are left alone"}),
+    (
+        ("-v", "--verbose"),
+        {"action": "store_true", "help": "echo each command to stderr as it runs"},
+    ),
+    (
+        ("--bridge-tool",),
+        {
+            "choices": ("brctl", "ip"),
+            "help": "how to make and attach bridges (default: brctl when "
+            "installed, else ip link ... master)",
+        },
+    ),
+    (
+        ("--host-netns",),
+        {
+            "metavar": "NAME",
+            "help": "act in this named netns as if it were the host (a lab); "
+            "the machine's own interfaces are left alone",
+        },
+    ),
 )
 
 
@@ -164,10 +195,17 @@ def add_globals(parser: argparse.ArgumentParser, top: bool = False) -> None:
         group.add_argument(*flags, **kwargs, **({} if top else {"default": argparse.SUPPRESS}))
 
 
-def sub(parent, name: str, help: str, func=None, description: str | None = None,
-         epilog: str | None = None):
-    p = parent.add_parser(name, help=help, description=description or help, epilog=epilog,
-                          formatter_class=Formatter)
+def sub(
+    parent,
+    name: str,
+    help: str,
+    func=None,
+    description: str | None = None,
+    epilog: str | None = None,
+):
+    p = parent.add_parser(
+        name, help=help, description=description or help, epilog=epilog, formatter_class=Formatter
+    )
     if func is not None:
         p.set_defaults(func=func)
         add_globals(p)
@@ -182,8 +220,13 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     metavar), and its own finds the width with shutil.get_terminal_size: this one
     reads the same width without importing shutil (4-5 ms of every start)."""
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
         if width is None:
             width = terminal_columns() - 2
         super().__init__(prog, indent_increment, max_help_position, width)
@@ -195,9 +238,16 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
         def flush():
             if para:
-                out.append(textwrap.fill(" ".join(para), min(width, 78),
-                                         initial_indent=indent, subsequent_indent=indent,
-                                         break_on_hyphens=False, break_long_words=False))
+                out.append(
+                    textwrap.fill(
+                        " ".join(para),
+                        min(width, 78),
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                        break_long_words=False,
+                    )
+                )
                 para.clear()
 
         for line in text.splitlines():

@@ -40,9 +40,18 @@ def ps_rows() -> list[dict]:
         sys.stderr.write(f"netwrap: warning: not listed: {imp.describe()}\n")
     for c in found:
         inode = targets.netns_inode(c.pid)
-        rows.append({"name": c.name, "id": c.id, "short_id": c.short_id, "pid": c.pid,
-                     "netns_inode": inode, "runtime": c.runtime, "namespace": c.namespace,
-                     "exposed_as": exposed.get(inode, []) if inode is not None else []})
+        rows.append(
+            {
+                "name": c.name,
+                "id": c.id,
+                "short_id": c.short_id,
+                "pid": c.pid,
+                "netns_inode": inode,
+                "runtime": c.runtime,
+                "namespace": c.namespace,
+                "exposed_as": exposed.get(inode, []) if inode is not None else [],
+            }
+        )
     return rows
 
 
@@ -52,8 +61,12 @@ def cmd_ps(ctx, args) -> int:
     rows = ps_rows()
     if not ctx.as_json:
         rows = [{**r, "exposed": ", ".join(r["exposed_as"]) or "no"} for r in rows]
-    emit(ctx.as_json, rows, ["name", "short_id", "pid", "netns_inode", "runtime", "exposed"],
-         empty="no running containers found (docker, podman or containerd)")
+    emit(
+        ctx.as_json,
+        rows,
+        ["name", "short_id", "pid", "netns_inode", "runtime", "exposed"],
+        empty="no running containers found (docker, podman or containerd)",
+    )
     return 0
 
 
@@ -63,19 +76,24 @@ def register(subparsers) -> None:
     """Add ``ps`` and ``pid`` to netwrap's subcommands."""
 
     p = subparsers.add_parser(
-        "ps", help="running containers found in the process tree (no Docker CLI needed)",
+        "ps",
+        help="running containers found in the process tree (no Docker CLI needed)",
         description="List running containers by walking the process tree: children of "
-                    "docker -d / dockerd (2014), of containerd-shim-runc-v2 (today), of "
-                    "podman's conmon, and of containerd's own shims. 'exposed' names the "
-                    "links under /var/run/netns that point at the container's netns.",
-        formatter_class=Formatter)
+        "docker -d / dockerd (2014), of containerd-shim-runc-v2 (today), of "
+        "podman's conmon, and of containerd's own shims. 'exposed' names the "
+        "links under /var/run/netns that point at the container's netns.",
+        formatter_class=Formatter,
+    )
     p.set_defaults(func=cmd_ps)
     p = subparsers.add_parser(
-        "pid", help="print a target's first PID alone (for scripts)",
+        "pid",
+        help="print a target's first PID alone (for scripts)",
         description="Print the PID of the target's first process, the one whose "
-                    "/proc/PID/ns/net the walkthrough links into /var/run/netns.",
+        "/proc/PID/ns/net the walkthrough links into /var/run/netns.",
         epilog="example: ln -s /proc/$(netwrap pid web)/ns/net /var/run/netns/web",
-        formatter_class=Formatter)
-    p.add_argument("target", metavar="TARGET",
-                   help="a PID, a sandbox name, or a container name or ID prefix")
+        formatter_class=Formatter,
+    )
+    p.add_argument(
+        "target", metavar="TARGET", help="a PID, a sandbox name, or a container name or ID prefix"
+    )
     p.set_defaults(func=cmd_pid)

@@ -37,8 +37,10 @@ def cmd_up(ctx, args) -> int:
     elif result["changes"] == 0:
         sys.stdout.write(f"lab {spec.name} is already up: nothing to do\n")
     else:
-        sys.stdout.write(f"lab {spec.name}: {result['changes']} change(s), "
-                         f"{result['sandboxes_started']} sandbox(es) started\n")
+        sys.stdout.write(
+            f"lab {spec.name}: {result['changes']} change(s), "
+            f"{result['sandboxes_started']} sandbox(es) started\n"
+        )
     return 0
 
 
@@ -54,8 +56,11 @@ def cmd_down(ctx, args) -> int:
 
             emit_object({"lab": spec.name, "steps": steps})
         else:
-            sys.stdout.write(f"lab {spec.name} is down\n" if steps else
-                             f"lab {spec.name}: nothing recorded as made by up: nothing to do\n")
+            sys.stdout.write(
+                f"lab {spec.name} is down\n"
+                if steps
+                else f"lab {spec.name}: nothing recorded as made by up: nothing to do\n"
+            )
     return 0
 
 
@@ -74,18 +79,30 @@ def register(subparsers) -> None:
     from netwrap.cli_base import Formatter
 
     def add(name: str, help: str, func, description: str) -> None:
-        p = subparsers.add_parser(name, help=help, description=description, epilog=EXAMPLE,
-                                  formatter_class=Formatter)
+        p = subparsers.add_parser(
+            name, help=help, description=description, epilog=EXAMPLE, formatter_class=Formatter
+        )
         p.add_argument("lab", metavar="LAB.yaml", help="the lab file")
         p.set_defaults(func=func)
 
-    add("up", "build a lab described in YAML (again: changes only what differs)", cmd_up,
+    add(
+        "up",
+        "build a lab described in YAML (again: changes only what differs)",
+        cmd_up,
         "Build the bridges, sandboxes and links of LAB.yaml on the fast path: one ip -batch "
         "for the host side, one per container. Re-running it changes nothing; what it made "
-        "is recorded so that 'down' removes exactly that.")
-    add("down", "remove exactly what 'up' made for a lab", cmd_down,
+        "is recorded so that 'down' removes exactly that.",
+    )
+    add(
+        "down",
+        "remove exactly what 'up' made for a lab",
+        cmd_down,
         "Delete the veth pairs, bridges and addresses 'up' made, put back default routes it "
-        "replaced, and stop the sandboxes it started.")
-    add("status", "show what of a lab is there, and what differs (exit 3 if anything does)",
-        cmd_status, "One row per bridge, node and link of LAB.yaml: ok, missing, or differs "
-        "(and how).")
+        "replaced, and stop the sandboxes it started.",
+    )
+    add(
+        "status",
+        "show what of a lab is there, and what differs (exit 3 if anything does)",
+        cmd_status,
+        "One row per bridge, node and link of LAB.yaml: ok, missing, or differs (and how).",
+    )

@@ -41,8 +41,9 @@ def cmd_netns_unexpose(ctx: Context, args) -> int:
     if link is None:
         raise NetwrapError(f'no netns called "{name}" in {netns.NETNS_DIR}')
     if link.state == "named":
-        raise NetwrapError(f'"{name}" was made by ip netns add, not netwrap: '
-                           f"remove it with ip netns del {name}")
+        raise NetwrapError(
+            f'"{name}" was made by ip netns add, not netwrap: remove it with ip netns del {name}'
+        )
     ctx.need_root("netns unexpose")
     ctx.runner.run(netns.unexpose_plan(name, link.pid))
     if not ctx.dry_run:
@@ -56,8 +57,12 @@ def cmd_netns_list(ctx: Context, args) -> int:
     from netwrap.output import emit
 
     rows = [link.as_dict() for link in netns.links()]
-    emit(ctx.as_json, rows, ["name", "pid", "inode", "state"],
-         empty=f"no network namespaces in {netns.NETNS_DIR}")
+    emit(
+        ctx.as_json,
+        rows,
+        ["name", "pid", "inode", "state"],
+        empty=f"no network namespaces in {netns.NETNS_DIR}",
+    )
     return 0
 
 
@@ -72,8 +77,10 @@ def gc_scope(ctx: Context) -> str:
 
 def check_sweep(ctx: Context, args) -> None:
     if getattr(args, "all", False) and ctx.host_ns:
-        raise UsageError("--all looks at the whole machine's /var/run/netns, which no "
-                         "--host-netns scopes: run it without --host-netns")
+        raise UsageError(
+            "--all looks at the whole machine's /var/run/netns, which no "
+            "--host-netns scopes: run it without --host-netns"
+        )
 
 
 def cmd_netns_gc(ctx: Context, args) -> int:
@@ -82,8 +89,7 @@ def cmd_netns_gc(ctx: Context, args) -> int:
     from netwrap import netns
 
     check_sweep(ctx, args)
-    made = [m for m in netns.made_links()
-            if not ctx.host_ns or m.host_netns == ctx.host_ns]
+    made = [m for m in netns.made_links() if not ctx.host_ns or m.host_netns == ctx.host_ns]
     plan, kept = netns.gc_plan(made, sweep=args.all, others=not ctx.host_ns)
     if plan:
         ctx.need_root("netns gc")
@@ -99,12 +105,14 @@ def cmd_netns_gc(ctx: Context, args) -> int:
     if not ctx.dry_run:
         for step in plan:
             netns.forget(os.path.basename(step.argv[-1]))
-        sys.stdout.write(f"removed {len(plan)} dangling netns link(s): "
-                         f"{', '.join(s.argv[-1] for s in plan)}\n")
+        sys.stdout.write(
+            f"removed {len(plan)} dangling netns link(s): {', '.join(s.argv[-1] for s in plan)}\n"
+        )
     return 0
 
 
 # -- exec ----------------------------------------------------------------------------
+
 
 def _exec_options(args) -> list[str]:
     """CMD, with exec's own options taken from its front.
@@ -142,8 +150,9 @@ def cmd_exec(ctx: Context, args) -> int:
     if ctx.dry_run:
         from netwrap.plan import Step
 
-        step = Step(argv, "run the command in the container's netns, with the host's "
-                          "files and processes")
+        step = Step(
+            argv, "run the command in the container's netns, with the host's files and processes"
+        )
         sys.stdout.write(render([*expose, step, *unexpose], ctx.runner.explain))
         return 0
     ctx.need_root("exec")
@@ -156,37 +165,58 @@ def cmd_exec(ctx: Context, args) -> int:
 
 # -- parser --------------------------------------------------------------------------
 
+
 def register(subparsers) -> None:
-    ns = sub(subparsers, "netns", "expose a container's netns to ip netns, list and clean links",
-             description="Expose a process's network namespace under /var/run/netns so "
-                         "'ip netns exec NAME' works:\n  mkdir -p /var/run/netns\n"
-                         "  ln -s /proc/PID/ns/net /var/run/netns/NAME")
+    ns = sub(
+        subparsers,
+        "netns",
+        "expose a container's netns to ip netns, list and clean links",
+        description="Expose a process's network namespace under /var/run/netns so "
+        "'ip netns exec NAME' works:\n  mkdir -p /var/run/netns\n"
+        "  ln -s /proc/PID/ns/net /var/run/netns/NAME",
+    )
     nsub = ns.add_subparsers(dest="netns_command", metavar="ACTION", parser_class=Parser)
     nsub.required = True
     p = sub(nsub, "expose", "ln -s /proc/PID/ns/net /var/run/netns/NAME", cmd_netns_expose)
     add_target(p)
-    p.add_argument("--netns-name", "--name", dest="name",
-                   help="the name under /var/run/netns (default: nw-<target>); --name is "
-                        "the same option")
+    p.add_argument(
+        "--netns-name",
+        "--name",
+        dest="name",
+        help="the name under /var/run/netns (default: nw-<target>); --name is the same option",
+    )
     p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
-    p = sub(nsub, "unexpose", "remove /var/run/netns/NAME (the netns itself stays)",
-            cmd_netns_unexpose)
-    p.add_argument("name", metavar="NAME", help="a name in /var/run/netns that netwrap (or "
-                   "ln -s) made")
-    sub(nsub, "list", "the names in /var/run/netns: PID, inode, alive or dangling",
-        cmd_netns_list)
-    p = sub(nsub, "gc", "remove links netwrap made whose process is gone (they dangle once "
-                        "a container stops)", cmd_netns_gc)
-    p.add_argument("--all", action="store_true",
-                   help="also links netwrap did not make that point to /proc/PID/ns/net of "
-                        "a process that is gone (the whole machine; not with --host-netns)")
+    p = sub(
+        nsub, "unexpose", "remove /var/run/netns/NAME (the netns itself stays)", cmd_netns_unexpose
+    )
+    p.add_argument(
+        "name", metavar="NAME", help="a name in /var/run/netns that netwrap (or ln -s) made"
+    )
+    sub(nsub, "list", "the names in /var/run/netns: PID, inode, alive or dangling", cmd_netns_list)
+    p = sub(
+        nsub,
+        "gc",
+        "remove links netwrap made whose process is gone (they dangle once a container stops)",
+        cmd_netns_gc,
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also links netwrap did not make that point to /proc/PID/ns/net of "
+        "a process that is gone (the whole machine; not with --host-netns)",
+    )
 
-    p = sub(subparsers, "exec", "run a command inside a target's netns (ip netns exec)", cmd_exec,
-            description="Expose the target's netns, run 'ip netns exec NAME CMD...', remove "
-                        "the name again. Only the network is the container's: files and "
-                        "processes are still the host's, so the host's ifconfig and route "
-                        "work even if the image has none. The exit status is CMD's.",
-            epilog="example: netwrap exec web -- ip addr")
+    p = sub(
+        subparsers,
+        "exec",
+        "run a command inside a target's netns (ip netns exec)",
+        cmd_exec,
+        description="Expose the target's netns, run 'ip netns exec NAME CMD...', remove "
+        "the name again. Only the network is the container's: files and "
+        "processes are still the host's, so the host's ifconfig and route "
+        "work even if the image has none. The exit status is CMD's.",
+        epilog="example: netwrap exec web -- ip addr",
+    )
     add_target(p)
     p.add_argument("--netns-name", help="name to expose it under (default: nw-<target>)")
     p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)

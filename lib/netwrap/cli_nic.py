@@ -25,11 +25,19 @@ def cmd_bridge_add(ctx: Context, args) -> int:
     plan = bridges.bridge_add(ctx, name, ip)
     with_ip = f" with {ip}" if ip else ""
     if plan:
-        ctx.done(f"bridge {name} created{with_ip}", bridge=name,
-                 address=str(ip) if ip else None, nothing_to_do=False)
+        ctx.done(
+            f"bridge {name} created{with_ip}",
+            bridge=name,
+            address=str(ip) if ip else None,
+            nothing_to_do=False,
+        )
     else:
-        ctx.done(f"bridge {name} already exists{with_ip}: nothing to do", bridge=name,
-                 address=str(ip) if ip else None, nothing_to_do=True)
+        ctx.done(
+            f"bridge {name} already exists{with_ip}: nothing to do",
+            bridge=name,
+            address=str(ip) if ip else None,
+            nothing_to_do=True,
+        )
     return 0
 
 
@@ -45,15 +53,25 @@ def cmd_bridge_del(ctx: Context, args) -> int:
 
 # -- nic -----------------------------------------------------------------------------
 
+
 def _nic_request(ctx: Context, args):
     """Validate every option before anything runs (``netwrap.requests``)."""
     from netwrap import requests
 
     return requests.nic_add(
-        bridge=args.bridge, ip=args.ip, gateway=args.gateway, ifname=args.ifname,
-        host_ifname=args.host_ifname, guest_ifname=args.guest_ifname,
-        netns_name=args.netns_name, mac=args.mac, mtu=args.mtu, keep_netns=args.keep_netns,
-        fast=getattr(args, "fast", False), bridge_tool=args.bridge_tool)
+        bridge=args.bridge,
+        ip=args.ip,
+        gateway=args.gateway,
+        ifname=args.ifname,
+        host_ifname=args.host_ifname,
+        guest_ifname=args.guest_ifname,
+        netns_name=args.netns_name,
+        mac=args.mac,
+        mtu=args.mtu,
+        keep_netns=args.keep_netns,
+        fast=getattr(args, "fast", False),
+        bridge_tool=args.bridge_tool,
+    )
 
 
 def cmd_nic_add(ctx: Context, args) -> int:
@@ -76,12 +94,16 @@ def cmd_nic_add(ctx: Context, args) -> int:
 
         emit_object(result.as_dict())
     elif result.nothing_to_do:
-        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} is "
-                         "already in place: nothing to do\n")
+        sys.stdout.write(
+            f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} is "
+            "already in place: nothing to do\n"
+        )
     else:
         gw = f", default route via {rec.gateway}" if rec.gateway else ""
-        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} "
-                         f"(host end {rec.host_ifname}){gw}\n")
+        sys.stdout.write(
+            f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} "
+            f"(host end {rec.host_ifname}){gw}\n"
+        )
     return 0
 
 
@@ -101,10 +123,23 @@ def cmd_nic_list(ctx: Context, args) -> int:
     from netwrap import housekeeping
     from netwrap.output import emit
 
-    emit(ctx.as_json, housekeeping.rows(ctx.runner),
-         ["target", "pid", "ifname", "address", "bridge", "host_ifname", "gateway",
-          "replaced_default", "host_netns", "state"],
-         empty="no attachments recorded")
+    emit(
+        ctx.as_json,
+        housekeeping.rows(ctx.runner),
+        [
+            "target",
+            "pid",
+            "ifname",
+            "address",
+            "bridge",
+            "host_ifname",
+            "gateway",
+            "replaced_default",
+            "host_netns",
+            "state",
+        ],
+        empty="no attachments recorded",
+    )
     return 0
 
 
@@ -122,28 +157,46 @@ def cmd_gc(ctx: Context, args) -> int:
     if ctx.as_json:
         from netwrap.output import emit_object
 
-        emit_object({"scope": scope, "dry_run": ctx.dry_run,
-                     "dropped": [r.as_dict() for r in res.dropped], "links": res.links,
-                     "interrupted": [r.as_dict() for r in res.interrupted],
-                     "kept": res.kept,
-                     "sandbox_processes": [{"marker": m, "pid": p} for m, p in ended]})
+        emit_object(
+            {
+                "scope": scope,
+                "dry_run": ctx.dry_run,
+                "dropped": [r.as_dict() for r in res.dropped],
+                "links": res.links,
+                "interrupted": [r.as_dict() for r in res.interrupted],
+                "kept": res.kept,
+                "sandbox_processes": [{"marker": m, "pid": p} for m, p in ended],
+            }
+        )
         return 0
     # Under --dry-run the runner has printed the commands; the rest are # comments.
-    say = (lambda text: sys.stdout.write(f"# {text}\n")) if ctx.dry_run else \
-        (lambda text: sys.stdout.write(f"{text}\n"))
-    say(f"gc: {scope}" + ("; --all: any netns link to a gone /proc/PID/ns/net too"
-                          if args.all else ""))
-    drop, remove, end = ("would drop", "would remove", "would end") if ctx.dry_run else \
-        ("dropped", "removed", "ended")
+    say = (
+        (lambda text: sys.stdout.write(f"# {text}\n"))
+        if ctx.dry_run
+        else (lambda text: sys.stdout.write(f"{text}\n"))
+    )
+    say(
+        f"gc: {scope}"
+        + ("; --all: any netns link to a gone /proc/PID/ns/net too" if args.all else "")
+    )
+    drop, remove, end = (
+        ("would drop", "would remove", "would end")
+        if ctx.dry_run
+        else ("dropped", "removed", "ended")
+    )
     for rec in res.dropped:
         path = os.path.join(state.attachments_dir(), f"{rec.key}.json")
-        say(f"{drop} the record of {rec.container.name}:{rec.ifname} "
-            f"(the container is gone): {path}")
+        say(
+            f"{drop} the record of {rec.container.name}:{rec.ifname} "
+            f"(the container is gone): {path}"
+        )
     for link in res.links:
         say(f"{remove} the dangling netns link {link}")
     for rec in res.interrupted:
-        say(f"{rec.container.name}:{rec.ifname} was left half-done; undo it with: "
-            f"netwrap nic del {rec.container.name} --ifname {rec.ifname}")
+        say(
+            f"{rec.container.name}:{rec.ifname} was left half-done; undo it with: "
+            f"netwrap nic del {rec.container.name} --ifname {rec.ifname}"
+        )
     for marker, pid in ended:
         say(f"{end} sandbox process {pid}, which no record accounts for ({marker})")
     for what in res.kept:
@@ -166,69 +219,115 @@ def _reap_sandboxes(ctx: Context) -> list[tuple[str, int]]:
 
 # -- parser --------------------------------------------------------------------------
 
+
 def register(subparsers) -> None:
     br = sub(subparsers, "bridge", "create or delete a bridge on the host")
     bsub = br.add_subparsers(dest="bridge_command", metavar="ACTION", parser_class=Parser)
     bsub.required = True
-    p = sub(bsub, "add", "brctl addbr BR; ip link set BR up; ip addr add CIDR dev BR",
-            cmd_bridge_add, epilog="example: netwrap bridge add br0 --ip 192.168.200.1/24")
+    p = sub(
+        bsub,
+        "add",
+        "brctl addbr BR; ip link set BR up; ip addr add CIDR dev BR",
+        cmd_bridge_add,
+        epilog="example: netwrap bridge add br0 --ip 192.168.200.1/24",
+    )
     p.add_argument("bridge", metavar="BR", help="the bridge's name, e.g. br0")
     p.add_argument("--ip", metavar="CIDR", help="the host's address on it, e.g. 192.168.200.1/24")
     p = sub(bsub, "del", "take the bridge down and delete it", cmd_bridge_del)
-    p.add_argument("bridge", metavar="BR", help="the bridge's name"
-                   ).completer = complete_bridges
-    p.add_argument("--force", action="store_true",
-                   help="delete it even with containers' interfaces still plugged in")
+    p.add_argument("bridge", metavar="BR", help="the bridge's name").completer = complete_bridges
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="delete it even with containers' interfaces still plugged in",
+    )
 
     nic = sub(subparsers, "nic", "add or remove a network interface in a running container")
     nsub = nic.add_subparsers(dest="nic_command", metavar="ACTION", parser_class=Parser)
     nsub.required = True
-    p = sub(nsub, "add", "add a NIC to a running container (the walkthrough, section 4)",
-            cmd_nic_add,
-            description="Create a veth pair, plug the host end into BR, move the other end "
-                        "into the container's netns, rename, address and bring it up, and "
-                        "(with --gateway) move the default route to it.",
-            epilog="example: netwrap nic add 10170 --netns-name hoge --bridge br0 "
-                   "--ip 192.168.200.101/24 --gateway 192.168.200.1")
+    p = sub(
+        nsub,
+        "add",
+        "add a NIC to a running container (the walkthrough, section 4)",
+        cmd_nic_add,
+        description="Create a veth pair, plug the host end into BR, move the other end "
+        "into the container's netns, rename, address and bring it up, and "
+        "(with --gateway) move the default route to it.",
+        epilog="example: netwrap nic add 10170 --netns-name hoge --bridge br0 "
+        "--ip 192.168.200.101/24 --gateway 192.168.200.1",
+    )
     add_target(p)
-    p.add_argument("--bridge", required=True, metavar="BR",
-                   help="the host bridge to plug into").completer = complete_bridges
-    p.add_argument("--ip", required=True, metavar="CIDR", help="address inside, e.g. "
-                   "192.168.200.101/24")
+    p.add_argument(
+        "--bridge", required=True, metavar="BR", help="the host bridge to plug into"
+    ).completer = complete_bridges
+    p.add_argument(
+        "--ip", required=True, metavar="CIDR", help="address inside, e.g. 192.168.200.101/24"
+    )
     p.add_argument("--gateway", metavar="IP", help="make this the container's default route")
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
-    p.add_argument("--host-ifname", metavar="NAME",
-                   help="host end of the veth (default: vh + 10 hex, stable per container)")
-    p.add_argument("--guest-ifname", metavar="NAME",
-                   help="temporary name of the container end before the rename")
+    p.add_argument(
+        "--host-ifname",
+        metavar="NAME",
+        help="host end of the veth (default: vh + 10 hex, stable per container)",
+    )
+    p.add_argument(
+        "--guest-ifname",
+        metavar="NAME",
+        help="temporary name of the container end before the rename",
+    )
     p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
     p.add_argument("--mac", help="MAC address inside, e.g. 02:42:c0:a8:c8:65")
     p.add_argument("--mtu", type=int, help="MTU of both ends (68-65535)")
-    p.add_argument("--keep-netns", action="store_true",
-                   help="leave /var/run/netns/NAME in place afterwards")
-    p.add_argument("--replace", action="store_true",
-                   help="if netwrap already attached IFNAME differently, remove that first")
-    p.add_argument("--fast", action="store_true",
-                   help="two processes instead of the walkthrough's one per step: the veth "
-                        "made straight into the container, then one ip -batch inside")
+    p.add_argument(
+        "--keep-netns", action="store_true", help="leave /var/run/netns/NAME in place afterwards"
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="if netwrap already attached IFNAME differently, remove that first",
+    )
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="two processes instead of the walkthrough's one per step: the veth "
+        "made straight into the container, then one ip -batch inside",
+    )
     p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
-    p = sub(nsub, "del", "remove a NIC from a container: exactly what nic add added, and "
-                         "the default route it replaced", cmd_nic_del)
+    p = sub(
+        nsub,
+        "del",
+        "remove a NIC from a container: exactly what nic add added, and "
+        "the default route it replaced",
+        cmd_nic_del,
+    )
     add_target(p)
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
     p.add_argument("--netns-name", metavar="NAME", help="name under /var/run/netns")
-    p.add_argument("--force", action="store_true",
-                   help="also delete an interface netwrap did not add (e.g. by hand)")
-    sub(nsub, "list", "the attachments netwrap made (from /run/netwrap), and their state",
-        cmd_nic_list)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="also delete an interface netwrap did not add (e.g. by hand)",
+    )
+    sub(
+        nsub,
+        "list",
+        "the attachments netwrap made (from /run/netwrap), and their state",
+        cmd_nic_list,
+    )
 
-    p = sub(subparsers, "gc", "drop records of containers that are gone and the netns links "
-                              "netwrap made that dangle", cmd_gc,
-            description="Drop the records of containers that are gone (and a host veth "
-                        "end they left, when it is provably theirs), and remove the "
-                        "/var/run/netns links netwrap made whose process is gone. Plain "
-                        "gc looks at every record in the run directory; with --host-netns "
-                        "only that lab's. --dry-run lists each record and link.")
-    p.add_argument("--all", action="store_true",
-                   help="also remove links netwrap did not make that point to /proc/PID/ns/net "
-                        "of a process that is gone (the whole machine; not with --host-netns)")
+    p = sub(
+        subparsers,
+        "gc",
+        "drop records of containers that are gone and the netns links netwrap made that dangle",
+        cmd_gc,
+        description="Drop the records of containers that are gone (and a host veth "
+        "end they left, when it is provably theirs), and remove the "
+        "/var/run/netns links netwrap made whose process is gone. Plain "
+        "gc looks at every record in the run directory; with --host-netns "
+        "only that lab's. --dry-run lists each record and link.",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also remove links netwrap did not make that point to /proc/PID/ns/net "
+        "of a process that is gone (the whole machine; not with --host-netns)",
+    )

@@ -36,8 +36,10 @@ def cmd_pipework(ctx: Context, args) -> int:
     if req.action in pipework.SUBCOMMANDS:
         return _subcommand(ctx, req)
     if req.dhcp is not None:
-        raise NetwrapError(f"pipework {req.dhcp[0]}: DHCP is not supported by netwrap yet; "
-                           "give an address (IP/LEN[@GW])")
+        raise NetwrapError(
+            f"pipework {req.dhcp[0]}: DHCP is not supported by netwrap yet; "
+            "give an address (IP/LEN[@GW])"
+        )
     return _attach(ctx, req)
 
 
@@ -70,9 +72,16 @@ def _subcommand(ctx: Context, req) -> int:
     target = _guest(ctx, req.guest)
     guest = NetnsRef.pid(target.pid)
     undo = pipework.undo_of(req)
-    ctx.runner.run([Step(guest.run(pipework.command_of(req)),
-                         f"run {req.action} in {target.name}'s netns, as pipework does",
-                         guest.run(undo) if undo else None, key=f"pipework.{req.action}")])
+    ctx.runner.run(
+        [
+            Step(
+                guest.run(pipework.command_of(req)),
+                f"run {req.action} in {target.name}'s netns, as pipework does",
+                guest.run(undo) if undo else None,
+                key=f"pipework.{req.action}",
+            )
+        ]
+    )
     if ctx.dry_run or undo is None:
         return 0
     from netwrap.state import Identity
@@ -82,10 +91,15 @@ def _subcommand(ctx: Context, req) -> int:
         recs = [r for r in state.list_attachments() if r.container.token == token]
         mine = [r for r in recs if r.ifname == dev] if dev else recs
         if len(mine) != 1:
-            ctx.warn(f"{req.action} not recorded: " + (
-                f"netwrap attached no {dev} to {target.name}" if dev else
-                f"{target.name} has {len(recs)} netwrap attachments; name one with dev IF")
-                + f"; undo it by hand: {' '.join(undo)}")
+            ctx.warn(
+                f"{req.action} not recorded: "
+                + (
+                    f"netwrap attached no {dev} to {target.name}"
+                    if dev
+                    else f"{target.name} has {len(recs)} netwrap attachments; name one with dev IF"
+                )
+                + f"; undo it by hand: {' '.join(undo)}"
+            )
             return 0
         rec, done = mine[0], mine[0].extra.get("undo", [])
         replaced = "replace" in req.args[:2]  # a repeated replace: one undo takes it away;
@@ -117,9 +131,11 @@ def _guest(ctx: Context, text: str):
             continue
         if (st.st_ino, st.st_dev) == (want.st_ino, want.st_dev):
             return resolve_target(ctx, entry)
-    raise NetwrapError(f'netns "{text}" has no process in it: netwrap attaches to a '
-                       "process's netns (start one there, e.g. ip netns exec "
-                       f"{text} sleep infinity)")
+    raise NetwrapError(
+        f'netns "{text}" has no process in it: netwrap attaches to a '
+        "process's netns (start one there, e.g. ip netns exec "
+        f"{text} sleep infinity)"
+    )
 
 
 def _host_link(ctx: Context, req):
@@ -148,29 +164,34 @@ def _attach(ctx: Context, req) -> int:
     sub = links.get(f"{name}.{req.vlan}") if kind == "vlan" else None
     if sub is not None:  # PARENT.VID is there (another container's VLAN): as pipework,
         if sub.kind != "vlan":  # use it: the attachment is a macvlan on it
-            raise NetwrapError(f"{name}.{req.vlan} already exists but is not a VLAN "
-                               "sub-interface")
+            raise NetwrapError(f"{name}.{req.vlan} already exists but is not a VLAN sub-interface")
         kind, name = "macvlan", sub.name
     if kind == "phys" and req.vlan is not None:
-        raise NetwrapError(f"pipework --direct-phys {name} ... @{req.vlan}: moving a VLAN "
-                           "sub-interface itself is not supported by netwrap pipework yet")
+        raise NetwrapError(
+            f"pipework --direct-phys {name} ... @{req.vlan}: moving a VLAN "
+            "sub-interface itself is not supported by netwrap pipework yet"
+        )
     if kind in NOT_YET:
-        raise NetwrapError(f"pipework {name}: {NOT_YET[kind]} are not supported by "
-                           "netwrap pipework yet")
+        raise NetwrapError(
+            f"pipework {name}: {NOT_YET[kind]} are not supported by netwrap pipework yet"
+        )
     target = _guest(ctx, req.guest)
     nic = requests.nic_add(
-        bridge=name, ip=str(req.address),
+        bridge=name,
+        ip=str(req.address),
         gateway=str(req.gateway) if req.gateway is not None else None,
         ifname=req.container_ifname,
         host_ifname=req.local_ifname if kind in ("veth-bridge", "bridge-vlan") else None,
-        mac=req.mac)
+        mac=req.mac,
+    )
     made_bridge = []
     if kind in ("veth-bridge", "bridge-vlan") and link is None:
         made_bridge = bridges.bridge_add(ctx, name, None)
     builder = {}
     if kind != "veth-bridge":  # one command per step (bridge VLANs need the bridge tool)
-        nic = replace(nic, kind=kind, mode="bridge" if kind in ("macvlan", "vlan") else None,
-                      vlan=req.vlan)
+        nic = replace(
+            nic, kind=kind, mode="bridge" if kind in ("macvlan", "vlan") else None, vlan=req.vlan
+        )
     else:  # the veth made straight inside and one ip -batch there: two processes
         from netwrap import fastpath
 
@@ -190,12 +211,16 @@ def _attach(ctx: Context, req) -> int:
 
         emit_object({**result.as_dict(), "kind": kind})
     elif result.nothing_to_do:
-        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {name} is already in "
-                         "place: nothing to do\n")
+        sys.stdout.write(
+            f"{target.name}: {rec.ifname} {rec.address} on {name} is already in "
+            "place: nothing to do\n"
+        )
     else:
         gw = f", default route via {rec.gateway}" if rec.gateway else ""
-        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address}, a {kind} on {name}{gw}"
-                         f" (undo: netwrap nic del {target.name} --ifname {rec.ifname})\n")
+        sys.stdout.write(
+            f"{target.name}: {rec.ifname} {rec.address}, a {kind} on {name}{gw}"
+            f" (undo: netwrap nic del {target.name} --ifname {rec.ifname})\n"
+        )
     return 0
 
 
@@ -217,15 +242,22 @@ class _BridgeComing:
 def register(subparsers) -> None:
     import argparse
 
-    p = sub(subparsers, "pipework", "pipework's command line, made a netwrap attachment",
-            cmd_pipework,
-            description="Take pipework's arguments unchanged and make the same attachment "
-                        "with netwrap's guarantees (rollback, records, nic del, safe "
-                        "re-runs). netwrap's own options go before the word pipework.",
-            epilog="example: netwrap --dry-run pipework br1 web "
-                   "198.51.100.5/24@198.51.100.1")
-    p.add_argument("words", nargs=argparse.REMAINDER, metavar="ARGS",
-                   help="pipework's arguments, e.g. br1 -i eth1 web 198.51.100.5/24")
+    p = sub(
+        subparsers,
+        "pipework",
+        "pipework's command line, made a netwrap attachment",
+        cmd_pipework,
+        description="Take pipework's arguments unchanged and make the same attachment "
+        "with netwrap's guarantees (rollback, records, nic del, safe "
+        "re-runs). netwrap's own options go before the word pipework.",
+        epilog="example: netwrap --dry-run pipework br1 web 198.51.100.5/24@198.51.100.1",
+    )
+    p.add_argument(
+        "words",
+        nargs=argparse.REMAINDER,
+        metavar="ARGS",
+        help="pipework's arguments, e.g. br1 -i eth1 web 198.51.100.5/24",
+    )
     if not hasattr(p, "parse_known_args"):  # another command's run: a stand-in parser
         return
     own = p.parse_known_args

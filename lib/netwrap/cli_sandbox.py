@@ -35,10 +35,15 @@ def cmd_sandbox_stop(ctx: Context, args) -> int:
     if box is None and ctx.host_ns:
         box = sandbox.load(name, None)  # the machine's own sandboxes are seen from a lab
     if box is None:
-        elsewhere = sorted(b.host_ns for b in sandbox.every_sandbox()
-                           if b.name == name and b.host_ns and b.host_ns != ctx.host_ns)
-        hint = "".join(f" (lab netns {ns} has one: netwrap --host-netns {ns} sandbox stop "
-                       f"{name})" for ns in elsewhere[:1])
+        elsewhere = sorted(
+            b.host_ns
+            for b in sandbox.every_sandbox()
+            if b.name == name and b.host_ns and b.host_ns != ctx.host_ns
+        )
+        hint = "".join(
+            f" (lab netns {ns} has one: netwrap --host-netns {ns} sandbox stop {name})"
+            for ns in elsewhere[:1]
+        )
         raise NetwrapError(f'no sandbox called "{name}"{hint}')
     ctx.need_root("sandbox stop")
     sandbox.stop(ctx.runner, [box])
@@ -59,18 +64,24 @@ def cmd_demo(ctx: Context, args) -> int:
     from netwrap import tutorial
 
     if ctx.dry_run:
-        raise UsageError("the demo runs for real, inside a lab namespace it makes and "
-                         "removes; to see the commands of one step, run e.g. netwrap "
-                         "--dry-run nic add ...")
+        raise UsageError(
+            "the demo runs for real, inside a lab namespace it makes and "
+            "removes; to see the commands of one step, run e.g. netwrap "
+            "--dry-run nic add ..."
+        )
     ctx.need_root("demo")
     return tutorial.run(ctx, lang=args.lang, yes=not args.pause)
 
 
 # -- parser --------------------------------------------------------------------------
 
+
 def register(subparsers) -> None:
-    sb = sub(subparsers, "sandbox", "throwaway containers without Docker: a process in new "
-                             "net, uts, mount and pid namespaces")
+    sb = sub(
+        subparsers,
+        "sandbox",
+        "throwaway containers without Docker: a process in new net, uts, mount and pid namespaces",
+    )
     ssub = sb.add_subparsers(dest="sandbox_command", metavar="ACTION", parser_class=Parser)
     ssub.required = True
     p = sub(ssub, "start", "start a sandbox called NAME", cmd_sandbox_start)
@@ -79,13 +90,17 @@ def register(subparsers) -> None:
     p.add_argument("name", metavar="NAME", help="the sandbox's name")
     sub(ssub, "list", "the sandboxes netwrap started", cmd_sandbox_list)
 
-    p = sub(subparsers, "demo", "the whole walkthrough end to end, in a lab namespace (no Docker)",
-            cmd_demo,
-            description="The tutorial run straight through: start a sandbox wired the way "
-                        "Docker does, find its PID, expose its netns, look inside, create a "
-                        "bridge, add eth1, move the default route, ping it from the lab "
-                        "host, and tear everything down. Everything happens inside a "
-                        "disposable lab namespace that plays the host: the machine's own "
-                        "network is never touched.")
+    p = sub(
+        subparsers,
+        "demo",
+        "the whole walkthrough end to end, in a lab namespace (no Docker)",
+        cmd_demo,
+        description="The tutorial run straight through: start a sandbox wired the way "
+        "Docker does, find its PID, expose its netns, look inside, create a "
+        "bridge, add eth1, move the default route, ping it from the lab "
+        "host, and tear everything down. Everything happens inside a "
+        "disposable lab namespace that plays the host: the machine's own "
+        "network is never touched.",
+    )
     p.add_argument("--pause", action="store_true", help="wait for Enter before each step")
     p.add_argument("--lang", choices=("en", "ja"), default="en", help="language (default: en)")

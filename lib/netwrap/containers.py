@@ -72,7 +72,7 @@ def _first_id64(text: str) -> str | None:
     for i, ch in enumerate(text):
         run = run + 1 if ch in _HEXDIGITS else 0
         if run == 64:
-            return text[i - 63:i + 1]
+            return text[i - 63 : i + 1]
     return None
 
 
@@ -81,15 +81,29 @@ _HELPERS = ("containerd", "docker-containerd", "docker-proxy", "dockerd", "docke
 
 
 class Container(Frozen):
-    __slots__ = ("pid", "id", "name", "runtime", "namespace", "started", "monitor",
-                 "monitor_command")
+    __slots__ = (
+        "pid",
+        "id",
+        "name",
+        "runtime",
+        "namespace",
+        "started",
+        "monitor",
+        "monitor_command",
+    )
 
     # monitor: the PID of the shim, conmon or daemon whose child it is, and its command
-    def __init__(self, pid: int, id: str | None, name: str | None,
-                 runtime: str,  # docker, podman, containerd
-                 namespace: str | None = None,  # containerd's namespace: moby, default, k8s.io
-                 started: float | None = None, monitor: int | None = None,
-                 monitor_command: str | None = None) -> None:
+    def __init__(
+        self,
+        pid: int,
+        id: str | None,
+        name: str | None,
+        runtime: str,  # docker, podman, containerd
+        namespace: str | None = None,  # containerd's namespace: moby, default, k8s.io
+        started: float | None = None,
+        monitor: int | None = None,
+        monitor_command: str | None = None,
+    ) -> None:
         self._init(pid, id, name, runtime, namespace, started, monitor, monitor_command)
 
     @property
@@ -102,15 +116,14 @@ class Container(Frozen):
         return self.name or self.short_id or f"PID {self.pid}"
 
     def target(self) -> Target:
-        return Target(self.pid, self.name or self.short_id or str(self.pid), self.runtime,
-                      self.id)
+        return Target(self.pid, self.name or self.short_id or str(self.pid), self.runtime, self.id)
 
     def describe(self) -> str:
-        return (f"{self.name or '-'} ({self.runtime}, ID {self.short_id or '-'}, "
-                f"PID {self.pid})")
+        return f"{self.name or '-'} ({self.runtime}, ID {self.short_id or '-'}, PID {self.pid})"
 
 
 # -- pure: process rows -> containers ------------------------------------------------
+
 
 def _base(row: dict) -> str:
     argv = row.get("cmdline") or []
@@ -124,7 +137,7 @@ def _opt(argv: list[str], *flags: str) -> str | None:
             if arg == flag and i + 1 < len(argv):
                 return argv[i + 1]
             if arg.startswith(flag + "="):
-                return arg[len(flag) + 1:]
+                return arg[len(flag) + 1 :]
     return None
 
 
@@ -174,13 +187,13 @@ class Ignored(Frozen):
 
     __slots__ = ("pid", "command", "id", "name", "reason")
 
-    def __init__(self, pid: int, command: str, id: str | None, name: str | None,
-                 reason: str) -> None:
+    def __init__(
+        self, pid: int, command: str, id: str | None, name: str | None, reason: str
+    ) -> None:
         self._init(pid, command, id, name, reason)
 
     def describe(self) -> str:
-        return f"PID {self.pid} ({self.command}) looks like a container runtime, but " \
-               f"{self.reason}"
+        return f"PID {self.pid} ({self.command}) looks like a container runtime, but {self.reason}"
 
 
 def parse(rows: Iterable[dict], ignored: list[Ignored] | None = None) -> list[Container]:
@@ -211,12 +224,33 @@ def parse(rows: Iterable[dict], ignored: list[Ignored] | None = None) -> list[Co
         if shim is not None:
             runtime, cid, name, ns = shim
             first = _oldest(kids)
-            found.append(Container(first["pid"], cid, name, runtime, ns,
-                                   first.get("create_time"), row["pid"], _base(row)))
+            found.append(
+                Container(
+                    first["pid"],
+                    cid,
+                    name,
+                    runtime,
+                    ns,
+                    first.get("create_time"),
+                    row["pid"],
+                    _base(row),
+                )
+            )
         elif _is_daemon(row):
-            found.extend(Container(kid["pid"], None, None, "docker", None,
-                                   kid.get("create_time"), row["pid"], _base(row))
-                         for kid in kids if not _is_helper(kid) and _shim(kid) is None)
+            found.extend(
+                Container(
+                    kid["pid"],
+                    None,
+                    None,
+                    "docker",
+                    None,
+                    kid.get("create_time"),
+                    row["pid"],
+                    _base(row),
+                )
+                for kid in kids
+                if not _is_helper(kid) and _shim(kid) is None
+            )
     return sorted(found, key=lambda c: (c.started or 0.0, c.pid))
 
 
@@ -248,8 +282,9 @@ _CHUNK = 65536
 
 
 def _argv(pid: int) -> list[str]:
-    return [a.decode(errors="surrogateescape") for a in _read(f"/proc/{pid}/cmdline")
-            .split(b"\0")[:-1]]
+    return [
+        a.decode(errors="surrogateescape") for a in _read(f"/proc/{pid}/cmdline").split(b"\0")[:-1]
+    ]
 
 
 def _children(pid: int, every_thread: bool) -> list[int]:
@@ -276,10 +311,15 @@ def _kid_row(pid: int, ppid: int, with_argv: bool) -> dict | None:
         argv = _argv(pid) if with_argv else []
     except OSError:
         return None  # gone meanwhile
-    name = stat[stat.index(b"(") + 1:stat.rindex(b")")].decode(errors="replace")
+    name = stat[stat.index(b"(") + 1 : stat.rindex(b")")].decode(errors="replace")
     ticks = int(stat.rsplit(b")", 1)[1].split()[19])
-    return {"pid": pid, "ppid": ppid, "name": name, "cmdline": argv,
-            "create_time": targets.boot_time() + ticks / _CLK_TCK[0]}
+    return {
+        "pid": pid,
+        "ppid": ppid,
+        "name": name,
+        "cmdline": argv,
+        "create_time": targets.boot_time() + ticks / _CLK_TCK[0],
+    }
 
 
 _CLK_TCK: list[int] = []
@@ -289,7 +329,7 @@ def _exe_name(pid: str) -> str:
     """The running binary's name: one system call (comm costs open, read and close),
     and the kernel makes comm from the same name. Root may read every process's."""
     exe = os.readlink(f"/proc/{pid}/exe")
-    return exe[exe.rfind("/") + 1:]
+    return exe[exe.rfind("/") + 1 :]
 
 
 def _comm(pid: str) -> str:
@@ -321,13 +361,19 @@ def process_rows(times: bool = True) -> list[dict]:
             if not name.startswith(_RUNTIME_BINARIES):
                 continue
             pid = int(entry)
-            row = {"pid": pid, "ppid": 0, "name": name.removesuffix(" (deleted)"),
-                   "cmdline": _argv(pid), "create_time": None}
+            row = {
+                "pid": pid,
+                "ppid": 0,
+                "name": name.removesuffix(" (deleted)"),
+                "cmdline": _argv(pid),
+                "create_time": None,
+            }
             daemon = _is_daemon(row)
             if not daemon and _shim(row) is None:
                 continue
-            kids = _children(pid, every_thread=daemon) or \
-                ([] if daemon else _children(pid, every_thread=True))
+            kids = _children(pid, every_thread=daemon) or (
+                [] if daemon else _children(pid, every_thread=True)
+            )
         except OSError:
             continue  # gone meanwhile
         if not kids:
@@ -335,8 +381,9 @@ def process_rows(times: bool = True) -> list[dict]:
         _merge(rows, row)
         for kid in kids:
             if not (times or daemon or len(kids) > 1):
-                _merge(rows, {"pid": kid, "ppid": pid, "name": "", "cmdline": [],
-                              "create_time": None})
+                _merge(
+                    rows, {"pid": kid, "ppid": pid, "name": "", "cmdline": [], "create_time": None}
+                )
                 continue
             kid_row = _kid_row(kid, pid, with_argv=daemon)
             if kid_row is not None:
@@ -449,8 +496,9 @@ def _docker_name(config: dict | None) -> str | None:
     return name.lstrip("/") if isinstance(name, str) and name.strip("/") else None
 
 
-def _judged(found: list[Container], judge: Callable[[int], str | None] | None,
-            ignored: list[Ignored] | None) -> list[Container]:
+def _judged(
+    found: list[Container], judge: Callable[[int], str | None] | None, ignored: list[Ignored] | None
+) -> list[Container]:
     """FOUND without the containers whose monitor JUDGE distrusts (asked once each)."""
     if judge is None:
         return found
@@ -460,15 +508,13 @@ def _judged(found: list[Container], judge: Callable[[int], str | None] | None,
         if c.monitor not in verdicts:
             verdicts[c.monitor] = reason = judge(c.monitor) if c.monitor else None
             if reason and ignored is not None:
-                ignored.append(Ignored(c.monitor, c.monitor_command or "?", c.id, c.name,
-                                       reason))
+                ignored.append(Ignored(c.monitor, c.monitor_command or "?", c.id, c.name, reason))
         if not verdicts[c.monitor]:
             kept.append(c)
     return kept
 
 
-def _named(c: Container, docker_root: str,
-           read_cgroup: Callable[[int], str | None]) -> Container:
+def _named(c: Container, docker_root: str, read_cgroup: Callable[[int], str | None]) -> Container:
     """A Docker container with its ID (from the cgroup in 2014) and name filled in."""
     if c.runtime != "docker":
         return c
@@ -497,10 +543,13 @@ def _mentions(cid: str, text: str, docker_root: str) -> bool:
     return False
 
 
-def running(rows: list[dict] | None = None, docker_root: str = DOCKER_ROOT,
-            read_cgroup: Callable[[int], str | None] = cgroup_id,
-            ignored: list[Ignored] | None = None,
-            judge: Callable[[int], str | None] | None = None) -> list[Container]:
+def running(
+    rows: list[dict] | None = None,
+    docker_root: str = DOCKER_ROOT,
+    read_cgroup: Callable[[int], str | None] = cgroup_id,
+    ignored: list[Ignored] | None = None,
+    judge: Callable[[int], str | None] | None = None,
+) -> list[Container]:
     """Running containers with Docker names filled in from the daemon's records.
 
     Reading the machine (ROWS None), every runtime process is judged by
@@ -535,21 +584,27 @@ def match(containers: list[Container], text: str) -> Container | None:
     for c in containers:
         if c.id == text:
             return c
-    for candidates in ([c for c in containers if c.name == text],
-                       [c for c in containers if _is_hex(text) and c.id
-                        and c.id.startswith(text)]):
+    for candidates in (
+        [c for c in containers if c.name == text],
+        [c for c in containers if _is_hex(text) and c.id and c.id.startswith(text)],
+    ):
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:
             listed = "; ".join(c.describe() for c in candidates)
-            raise NetwrapError(f'"{text}" matches {len(candidates)} containers: {listed} '
-                               "(give more of the ID)")
+            raise NetwrapError(
+                f'"{text}" matches {len(candidates)} containers: {listed} (give more of the ID)'
+            )
     return None
 
 
-def find(text: str, rows: list[dict] | None = None, docker_root: str = DOCKER_ROOT,
-         read_cgroup: Callable[[int], str | None] = cgroup_id,
-         judge: Callable[[int], str | None] | None = None) -> Target | None:
+def find(
+    text: str,
+    rows: list[dict] | None = None,
+    docker_root: str = DOCKER_ROOT,
+    read_cgroup: Callable[[int], str | None] = cgroup_id,
+    judge: Callable[[int], str | None] | None = None,
+) -> Target | None:
     """Resolver for ``netwrap.targets``: a running container by name, ID or ID prefix.
 
     Lean on purpose (``netwrap pid`` is timed against ``docker inspect``): only
@@ -574,13 +629,17 @@ def find(text: str, rows: list[dict] | None = None, docker_root: str = DOCKER_RO
     if found is not None:
         return found.target()
     for imp in ignored:
-        raise NetwrapError(f'no container called "{text}" that netwrap trusts: '
-                           f"{imp.describe()}; netwrap believes only runtimes run by "
-                           "root, in the host's user namespace, from a binary only root "
-                           "could have installed")
+        raise NetwrapError(
+            f'no container called "{text}" that netwrap trusts: '
+            f"{imp.describe()}; netwrap believes only runtimes run by "
+            "root, in the host's user namespace, from a binary only root "
+            "could have installed"
+        )
     stopped = stopped_docker(text, docker_root)
     if stopped is not None:
         name, cid = stopped
-        raise NetwrapError(f'container "{name}" (docker, ID {cid[:12]}) is not running, so '
-                           f"it has no process and no netns (start it: docker start {name})")
+        raise NetwrapError(
+            f'container "{name}" (docker, ID {cid[:12]}) is not running, so '
+            f"it has no process and no netns (start it: docker start {name})"
+        )
     return None

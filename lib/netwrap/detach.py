@@ -63,8 +63,9 @@ def _connected_dev(gateway: str, routes: list[dict], devs: set[str]) -> str | No
     return None
 
 
-def restore_route(rec: Attachment, current: dict | None, inside: set[str],
-                  routes: list[dict] | None = None) -> tuple[dict | None, str | None]:
+def restore_route(
+    rec: Attachment, current: dict | None, inside: set[str], routes: list[dict] | None = None
+) -> tuple[dict | None, str | None]:
     """The default route ``nic del`` of ``rec`` puts back (pure), and what it cannot do.
 
     Only when the default route now is rec's own (or there is none): a route someone
@@ -75,8 +76,11 @@ def restore_route(rec: Attachment, current: dict | None, inside: set[str],
     """
     saved = rec.replaced_default
     gone = {rec.ifname, rec.guest_ifname}
-    if not saved or (current is not None and current.get("dev") not in gone) \
-            or _same_route(current, saved):
+    if (
+        not saved
+        or (current is not None and current.get("dev") not in gone)
+        or _same_route(current, saved)
+    ):
         return None, None
     remaining = inside - gone
     dev, gw = saved.get("dev"), saved.get("gateway")
@@ -85,16 +89,28 @@ def restore_route(rec: Attachment, current: dict | None, inside: set[str],
     args = " ".join(nic.default_route_args(saved)[1:])
     other = _connected_dev(gw, routes or [], remaining) if gw else None
     if other is not None:
-        return {**saved, "dev": other}, (f"the saved default route ({args}) names {dev}, "
-                                        f"which is gone: putting back via {gw} dev {other}")
+        return {**saved, "dev": other}, (
+            f"the saved default route ({args}) names {dev}, "
+            f"which is gone: putting back via {gw} dev {other}"
+        )
     reach = f" and {gw} is reachable through no other interface" if gw else ""
-    return None, (f"cannot put back the saved default route ({args}): {dev} is gone{reach}; "
-                  "the container is left without a default route")
+    return None, (
+        f"cannot put back the saved default route ({args}): {dev} is gone{reach}; "
+        "the container is left without a default route"
+    )
 
 
-def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: bool,
-                inside: set[str], host_links: set[str], current_default: dict | None,
-                routes: list[dict] | None = None) -> list[Step]:
+def detach_plan(
+    rec: Attachment,
+    *,
+    pid: int,
+    netns_name: str,
+    netns_exists: bool,
+    inside: set[str],
+    host_links: set[str],
+    current_default: dict | None,
+    routes: list[dict] | None = None,
+) -> list[Step]:
     """Undo ``rec`` from what is there now (pure). Safe after a run killed half-way.
 
     ``inside`` and ``host_links`` are the interface names in the container and on the
@@ -106,29 +122,45 @@ def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: boo
     inner: list[Step] = []
     deleted_inside = rec.ifname in inside or rec.guest_ifname in inside
     if rec.ifname in inside:  # first what netwrap pipework route/rule/tc added, newest first
-        inner += [Step(in_netns(tuple(argv), netns_name),
-                       f"remove what pipework {argv[1] if argv[0] == 'ip' else 'tc'} added")
-                  for argv in reversed(rec.extra.get("undo", []))]
+        inner += [
+            Step(
+                in_netns(tuple(argv), netns_name),
+                f"remove what pipework {argv[1] if argv[0] == 'ip' else 'tc'} added",
+            )
+            for argv in reversed(rec.extra.get("undo", []))
+        ]
         if rec.extra.get("kind") == "phys":  # not ours to delete: given back to the host
             from netwrap.kinds import AttachSpec, phys
             from netwrap.netref import NetnsRef
 
             spec = AttachSpec("phys", rec.ifname, rec.bridge)
-            inner += [Step(in_netns(("ip", *line), netns_name),
-                           f"give {rec.bridge} back to the host")
-                      for line in phys.give_back(spec, NetnsRef.host(rec.host_netns))]
+            inner += [
+                Step(in_netns(("ip", *line), netns_name), f"give {rec.bridge} back to the host")
+                for line in phys.give_back(spec, NetnsRef.host(rec.host_netns))
+            ]
         else:
-            inner.append(Step(in_netns(("ip", "link", "del", rec.ifname), netns_name),
-                              f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the "
-                              "host goes with it, and so do the routes through it"))
+            inner.append(
+                Step(
+                    in_netns(("ip", "link", "del", rec.ifname), netns_name),
+                    f"delete {rec.ifname}; its veth peer {rec.host_ifname} on the "
+                    "host goes with it, and so do the routes through it",
+                )
+            )
     elif rec.guest_ifname in inside:
-        inner.append(Step(in_netns(("ip", "link", "del", rec.guest_ifname), netns_name),
-                          f"delete {rec.guest_ifname}, moved in but not yet renamed"))
+        inner.append(
+            Step(
+                in_netns(("ip", "link", "del", rec.guest_ifname), netns_name),
+                f"delete {rec.guest_ifname}, moved in but not yet renamed",
+            )
+        )
     route, _ = restore_route(rec, current_default, inside, routes)
     if route is not None:
-        inner.append(Step(in_netns(("ip", *ip6, "route", "add",
-                                    *nic.default_route_args(route)), netns_name),
-                          RESTORE_WHY))
+        inner.append(
+            Step(
+                in_netns(("ip", *ip6, "route", "add", *nic.default_route_args(route)), netns_name),
+                RESTORE_WHY,
+            )
+        )
     steps: list[Step] = []
     if inner:
         if not netns_exists:
@@ -139,9 +171,14 @@ def detach_plan(rec: Attachment, *, pid: int, netns_name: str, netns_exists: boo
     if not deleted_inside:
         if rec.host_ifname in host_links or rec.guest_ifname in host_links:
             name = rec.host_ifname if rec.host_ifname in host_links else rec.guest_ifname
-            steps.append(host_step(("ip", "link", "del", name),
-                                   f"delete the veth pair left on the host ({name})", None,
-                                   rec.host_netns))
+            steps.append(
+                host_step(
+                    ("ip", "link", "del", name),
+                    f"delete the veth pair left on the host ({name})",
+                    None,
+                    rec.host_netns,
+                )
+            )
     if netns_exists and not rec.netns_preexisting and netns_name == rec.netns_name:
         steps += netns.unexpose_plan(netns_name, pid)
     return steps
@@ -157,8 +194,12 @@ def hand_down(rec: Attachment, others: list[Attachment]) -> list[Attachment]:
     heirs = []
     for other in others:
         saved = other.replaced_default
-        if other.key == rec.key or other.container.token != rec.container.token \
-                or (":" in other.address) != v6 or not saved:
+        if (
+            other.key == rec.key
+            or other.container.token != rec.container.token
+            or (":" in other.address) != v6
+            or not saved
+        ):
             continue
         if saved.get("dev") == rec.ifname and saved.get("gateway") == rec.gateway:
             heirs.append(replace(other, replaced_default=rec.replaced_default))
@@ -219,8 +260,11 @@ def _host_ends(ctx, rec: Attachment, cache: dict | None = None) -> tuple[set[str
 def _when(t: float | None) -> str:
     import time
 
-    return "?" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + \
-        f".{int(t * 100) % 100:02d}"
+    return (
+        "?"
+        if t is None
+        else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + f".{int(t * 100) % 100:02d}"
+    )
 
 
 def not_the_same(rec: Attachment, target: Target) -> str | None:
@@ -237,8 +281,10 @@ def not_the_same(rec: Attachment, target: Target) -> str | None:
     if now is None:
         return f"PID {c.pid} is gone"
     if now != c.start_time:
-        return (f"PID {c.pid} is another process now (started {_when(now)}, not "
-                f"{_when(c.start_time)} as recorded)")
+        return (
+            f"PID {c.pid} is another process now (started {_when(now)}, not "
+            f"{_when(c.start_time)} as recorded)"
+        )
     inode = netns_inode(c.pid)
     if inode != c.netns_inode:
         return f"PID {c.pid} is in another network namespace now ({inode}, not {c.netns_inode})"
@@ -264,8 +310,9 @@ def _exited(pidfd: int | None) -> bool:
     return bool(poll.poll(0))
 
 
-def remove(ctx, target: Target, ifname: str, netns_name: str | None = None,
-           force: bool = False) -> list[Step]:
+def remove(
+    ctx, target: Target, ifname: str, netns_name: str | None = None, force: bool = False
+) -> list[Step]:
     """``nic del``: exactly what ``nic add`` added, and the default route it replaced.
 
     The record is applied only to the very process it was made for (start time and
@@ -275,8 +322,7 @@ def remove(ctx, target: Target, ifname: str, netns_name: str | None = None,
     """
     check_not_host(target, ctx.host_ns)
     if ctx.dry_run or not can_ask(target):
-        rec = state.get_attachment(Identity.of(target).token, ifname) \
-            if can_ask(target) else None
+        rec = state.get_attachment(Identity.of(target).token, ifname) if can_ask(target) else None
         why = not_the_same(rec, target) if rec is not None else None
         if why:
             ctx.warn(f"would drop the record of {rec.container.name}:{ifname}: {why}")
@@ -291,30 +337,36 @@ def remove(ctx, target: Target, ifname: str, netns_name: str | None = None,
             why = not_the_same(rec, target) if rec is not None else None
             if why:
                 state.remove_attachment(rec)
-                ctx.warn(f"dropped the record of {rec.container.name}:{ifname}: {why}; a "
-                         "record is never applied to another process")
+                ctx.warn(
+                    f"dropped the record of {rec.container.name}:{ifname}: {why}; a "
+                    "record is never applied to another process"
+                )
                 rec = None
             if rec is None:
                 return _remove_unrecorded(ctx, target, ifname, netns_name, force)
             if rec.state() == "adding":
-                raise NetwrapError(f"netwrap PID {rec.owner_pid} is adding {ifname} to "
-                                   f"{target.name} right now")
+                raise NetwrapError(
+                    f"netwrap PID {rec.owner_pid} is adding {ifname} to {target.name} right now"
+                )
             return _remove_locked(ctx, rec, target, netns_name, pidfd=pidfd)
     finally:
         if pidfd is not None:
             os.close(pidfd)
 
 
-def _remove_unrecorded(ctx, target: Target, ifname: str, netns_name: str | None,
-                       force: bool = False) -> list[Step]:
+def _remove_unrecorded(
+    ctx, target: Target, ifname: str, netns_name: str | None, force: bool = False
+) -> list[Step]:
     name, exists = netns.name_for(target, netns_name)
     if can_ask(target):
         inside = {link["ifname"] for link in query.guest_links(ctx.runner, target.pid)}
         if ifname not in inside:
             ctx.problem(f"{target.name} has no interface called {ifname}")
     if not force:
-        ctx.problem(f"netwrap has no record of adding {ifname} to {target.name}, and removes "
-                    f"only what it added (add --force to delete {ifname} anyway)")
+        ctx.problem(
+            f"netwrap has no record of adding {ifname} to {target.name}, and removes "
+            f"only what it added (add --force to delete {ifname} anyway)"
+        )
     plan = nic.del_plan(target.pid, ifname, name, exists)
     ctx.runner.run(plan)
     return plan
@@ -323,15 +375,17 @@ def _remove_unrecorded(ctx, target: Target, ifname: str, netns_name: str | None,
 def _siblings(ctx, rec: Attachment) -> list[Attachment]:
     """The other records of rec's container (for ``hand_down``)."""
     try:
-        return [r for r in state.list_attachments()
-                if r.container == rec.container and r.key != rec.key]
+        return [
+            r for r in state.list_attachments() if r.container == rec.container and r.key != rec.key
+        ]
     except NetwrapError as exc:  # a damaged record elsewhere must not block this one
         ctx.warn(f"cannot hand the saved default route on: {exc}")
         return []
 
 
-def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None,
-                   pidfd: int | None = None) -> list[Step]:
+def _remove_locked(
+    ctx, rec: Attachment, target: Target, netns_name: str | None, pidfd: int | None = None
+) -> list[Step]:
     """Undo ``rec`` (its target proven); never leaves a record that cannot be removed:
     what cannot be done any more is said, and the record goes."""
     from netwrap.plan import note
@@ -345,9 +399,16 @@ def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None,
     family = 6 if ":" in rec.address else 4
     routes = query.guest_routes(ctx.runner, target.pid, family)
     current = next((r for r in routes if r.get("dst") == "default"), None)
-    plan = detach_plan(rec, pid=target.pid, netns_name=name, netns_exists=exists,
-                       inside=inside, host_links=ours, current_default=current,
-                       routes=routes)
+    plan = detach_plan(
+        rec,
+        pid=target.pid,
+        netns_name=name,
+        netns_exists=exists,
+        inside=inside,
+        host_links=ours,
+        current_default=current,
+        routes=routes,
+    )
     route, problem = restore_route(rec, current, inside, routes)
     if problem:
         problems.append(problem)
@@ -355,11 +416,17 @@ def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None,
     for heir in heirs:
         d = heir.replaced_default
         kept = " ".join(nic.default_route_args(d)[1:]) if d else "none"
-        plan.append(note(f"{heir.ifname} replaced {rec.ifname}'s default route: its record "
-                         f"now keeps the route to put back ({kept})"))
+        plan.append(
+            note(
+                f"{heir.ifname} replaced {rec.ifname}'s default route: its record "
+                f"now keeps the route to put back ({kept})"
+            )
+        )
     if _exited(pidfd):
-        raise NetwrapError(f"{target.name} (PID {target.pid}) exited during nic del; nothing "
-                           "was changed (netwrap gc drops its record)")
+        raise NetwrapError(
+            f"{target.name} (PID {target.pid}) exited during nic del; nothing "
+            "was changed (netwrap gc drops its record)"
+        )
     restore = next((s for s in plan if s.why == RESTORE_WHY), None)
     try:
         ctx.runner.run(plan)
@@ -367,13 +434,14 @@ def _remove_locked(ctx, rec: Attachment, target: Target, netns_name: str | None,
         if restore is None or exc.argv != restore.argv:
             raise
         # The interface is deleted; the runner has undone the expose. Finish the rest.
-        rest = plan[plan.index(restore) + 1:]
-        ctx.runner.run([s for s in rest
-                        if s.argv[:1] != ("rm",) or os.path.lexists(s.argv[-1])])
+        rest = plan[plan.index(restore) + 1 :]
+        ctx.runner.run([s for s in rest if s.argv[:1] != ("rm",) or os.path.lexists(s.argv[-1])])
         cause = exc.stderr.splitlines()[-1] if exc.stderr else "no error output"
-        problems.append(f"could not put back the default route "
-                        f"({' '.join(nic.default_route_args(route))}): {cause}; the "
-                        "container is left without a default route")
+        problems.append(
+            f"could not put back the default route "
+            f"({' '.join(nic.default_route_args(route))}): {cause}; the "
+            "container is left without a default route"
+        )
     if not ctx.dry_run:
         for heir in heirs:
             state.record_attachment(heir)

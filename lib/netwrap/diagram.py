@@ -34,16 +34,21 @@ FORMATS = ("text", "dot", "svg")
 
 # -- the model (pure) ----------------------------------------------------------------
 
+
 class Node(Frozen):
     __slots__ = ("id", "kind", "name", "ns", "role", "label", "addresses", "state")
 
-    def __init__(self, id: str,  # "ns:KEY" for a namespace, "if:KEY/IFNAME" for an interface
-                 kind: str,  # netns, bridge, veth, iface
-                 name: str,
-                 ns: str | None = None,  # the namespace key an interface is in
-                 role: str | None = None,  # for a netns: host, sandbox, container, netns
-                 label: str | None = None,  # for a netns: how to call it ("sandbox web (PID 42)")
-                 addresses: tuple[str, ...] = (), state: str | None = None) -> None:
+    def __init__(
+        self,
+        id: str,  # "ns:KEY" for a namespace, "if:KEY/IFNAME" for an interface
+        kind: str,  # netns, bridge, veth, iface
+        name: str,
+        ns: str | None = None,  # the namespace key an interface is in
+        role: str | None = None,  # for a netns: host, sandbox, container, netns
+        label: str | None = None,  # for a netns: how to call it ("sandbox web (PID 42)")
+        addresses: tuple[str, ...] = (),
+        state: str | None = None,
+    ) -> None:
         self._init(id, kind, name, ns, role, label, addresses, state)
 
 
@@ -80,8 +85,7 @@ class Model(Record):
         return [self.node(e.a) for e in self.edges if e.kind == "port" and e.b == bridge_id]
 
     def as_dict(self) -> dict:
-        return {"nodes": [asdict(n) for n in self.nodes],
-                "edges": [asdict(e) for e in self.edges]}
+        return {"nodes": [asdict(n) for n in self.nodes], "edges": [asdict(e) for e in self.edges]}
 
 
 def ns_id(key: str) -> str:
@@ -101,9 +105,11 @@ def _addresses(addrs: Sequence[dict]) -> dict[str, tuple[str, ...]]:
     out = {}
     for link in addrs:
         out[link["ifname"]] = tuple(
-            f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])
+            f"{a['local']}/{a['prefixlen']}"
+            for a in link.get("addr_info", [])
             if a.get("family") == "inet"
-            or (a.get("family") == "inet6" and a.get("scope") != "link"))
+            or (a.get("family") == "inet6" and a.get("scope") != "link")
+        )
     return out
 
 
@@ -185,21 +191,35 @@ def build(spaces: Sequence[dict]) -> Model:
     names: dict[tuple[int, int], str] = {}
     for s, space in enumerate(spaces):
         key = space["key"]
-        model.nodes.append(Node(ns_id(key), "netns", key, role=space.get("role", "netns"),
-                                label=space.get("label") or key))
+        model.nodes.append(
+            Node(
+                ns_id(key),
+                "netns",
+                key,
+                role=space.get("role", "netns"),
+                label=space.get("label") or key,
+            )
+        )
         addrs = _addresses(space.get("addrs", []))
-        links = [link for link in space.get("links", [])
-                 if link.get("link_type") != "loopback"]
+        links = [link for link in space.get("links", []) if link.get("link_type") != "loopback"]
         for link in sorted(links, key=_order):
             names[(s, link["ifindex"])] = if_id(key, link["ifname"])
-            model.nodes.append(Node(if_id(key, link["ifname"]), _kind(link), link["ifname"],
-                                    ns=key, addresses=addrs.get(link["ifname"], ()),
-                                    state=link.get("operstate")))
+            model.nodes.append(
+                Node(
+                    if_id(key, link["ifname"]),
+                    _kind(link),
+                    link["ifname"],
+                    ns=key,
+                    addresses=addrs.get(link["ifname"], ()),
+                    state=link.get("operstate"),
+                )
+            )
         present = {link["ifname"] for link in links}
         for link in sorted(links, key=_order):
             if link.get("master") in present:
-                model.edges.append(Edge("port", if_id(key, link["ifname"]),
-                                        if_id(key, link["master"])))
+                model.edges.append(
+                    Edge("port", if_id(key, link["ifname"]), if_id(key, link["master"]))
+                )
     seen = set()
     for a, b in _veth_peers(spaces).items():
         if a in names and b in names:
@@ -260,26 +280,53 @@ def wired_to_host(model: Model) -> set[str]:
 
 # Every word the picture itself says, per language (``netwrap tutorial --lang ja``).
 WORDS = {
-    "en": {"nat": "╰─ NAT (MASQUERADE) ⇒ the outside", "outside": "the outside (NAT)",
-           "others": "also, down or wired to nothing drawn: {0}",
-           "host": "host side: {0}", "host_ref": "the host side ({0})", "in": " in ",
-           "no_peer": "(peer not shown)", "only_lo": "(no interfaces but lo)",
-           "bridge": "bridge", "veth": "veth", "sandbox": "sandbox {0} (PID {1})",
-           "container": "container {0} (PID {1})", "netns": "netns {0}",
-           "pid": "PID {0}", "this machine": "this machine", "down": "down",
-           "lowerlayerdown": "lowerlayerdown", "dormant": "dormant"},
-    "ja": {"nat": "╰─ NAT(MASQUERADE)で外部へ", "outside": "外部(NAT)",
-           "others": "ほかに(停止中、または図のどこにもつながらない): {0}",
-           "host": "ホスト側: {0}", "host_ref": "ホスト側({0})", "in": " → ",
-           "no_peer": "(相手側は表示外)", "only_lo": "(lo以外のインターフェースなし)",
-           "bridge": "ブリッジ", "veth": "veth", "sandbox": "サンドボックス {0}(PID {1})",
-           "container": "コンテナ {0}(PID {1})", "netns": "netns {0}",
-           "pid": "PID {0}", "this machine": "このマシン", "down": "停止",
-           "lowerlayerdown": "下位層停止", "dormant": "休止"},
+    "en": {
+        "nat": "╰─ NAT (MASQUERADE) ⇒ the outside",
+        "outside": "the outside (NAT)",
+        "others": "also, down or wired to nothing drawn: {0}",
+        "host": "host side: {0}",
+        "host_ref": "the host side ({0})",
+        "in": " in ",
+        "no_peer": "(peer not shown)",
+        "only_lo": "(no interfaces but lo)",
+        "bridge": "bridge",
+        "veth": "veth",
+        "sandbox": "sandbox {0} (PID {1})",
+        "container": "container {0} (PID {1})",
+        "netns": "netns {0}",
+        "pid": "PID {0}",
+        "this machine": "this machine",
+        "down": "down",
+        "lowerlayerdown": "lowerlayerdown",
+        "dormant": "dormant",
+    },
+    "ja": {
+        "nat": "╰─ NAT(MASQUERADE)で外部へ",
+        "outside": "外部(NAT)",
+        "others": "ほかに(停止中、または図のどこにもつながらない): {0}",
+        "host": "ホスト側: {0}",
+        "host_ref": "ホスト側({0})",
+        "in": " → ",
+        "no_peer": "(相手側は表示外)",
+        "only_lo": "(lo以外のインターフェースなし)",
+        "bridge": "ブリッジ",
+        "veth": "veth",
+        "sandbox": "サンドボックス {0}(PID {1})",
+        "container": "コンテナ {0}(PID {1})",
+        "netns": "netns {0}",
+        "pid": "PID {0}",
+        "this machine": "このマシン",
+        "down": "停止",
+        "lowerlayerdown": "下位層停止",
+        "dormant": "休止",
+    },
 }
-_LABELS = (("sandbox", r"sandbox (\S+) \(PID (\d+)\)"),
-           ("container", r"container (\S+) \(PID (\d+)\)"),
-           ("netns", r"netns (\S+)"), ("pid", r"PID (\d+)"))
+_LABELS = (
+    ("sandbox", r"sandbox (\S+) \(PID (\d+)\)"),
+    ("container", r"container (\S+) \(PID (\d+)\)"),
+    ("netns", r"netns (\S+)"),
+    ("pid", r"PID (\d+)"),
+)
 
 
 def _say(lang: str, key: str, *args: str) -> str:
@@ -297,6 +344,7 @@ def _label(lang: str, label: str) -> str:
         if m:
             return _say(lang, key, *m.groups())
     return label
+
 
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
@@ -368,16 +416,16 @@ def text(model: Model, width: int | None = None, lang: str = "en") -> str:
         for node in ifs:
             if node.id in on_bridge or node in aside:
                 continue
-            rows.append(_line(node, lang) + ("" if node.kind == "bridge" else
-                                             _peer_text(model, node, lang)))
+            rows.append(
+                _line(node, lang) + ("" if node.kind == "bridge" else _peer_text(model, node, lang))
+            )
             if node.kind == "bridge" and nat_of(model, node.id):
                 rows.append(_say(lang, "nat"))
             if node.kind == "bridge":
                 ports = model.ports(node.id)
                 for i, port in enumerate(ports):
                     branch = "└──" if i == len(ports) - 1 else "├──"
-                    rows.append(f"{branch} {_line(port, lang)}"
-                                f"{_peer_text(model, port, lang)}")
+                    rows.append(f"{branch} {_line(port, lang)}{_peer_text(model, port, lang)}")
         if aside:
             rows.append(_say(lang, "others", ", ".join(n.name for n in aside)))
         if not rows:
@@ -393,15 +441,18 @@ def text(model: Model, width: int | None = None, lang: str = "en") -> str:
 
 # -- dot -----------------------------------------------------------------------------
 
+
 def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def dot(model: Model) -> str:
     """Graphviz source: a cluster per namespace, bridges as boxes, veth pairs as bold lines."""
-    lines = ["graph netwrap {", "  rankdir=LR;",  # one font for every word drawn
-             '  graph [fontname="monospace"]; node [fontname="monospace"]; '
-             'edge [fontname="monospace"];']
+    lines = [
+        "graph netwrap {",
+        "  rankdir=LR;",  # one font for every word drawn
+        '  graph [fontname="monospace"]; node [fontname="monospace"]; edge [fontname="monospace"];',
+    ]
     for i, space in enumerate(model.namespaces()):
         title = space.label or space.name
         if space.role == "host":
@@ -421,7 +472,8 @@ def dot(model: Model) -> str:
         lines.append(f'  {_q(OUTSIDE)} [label="the outside (NAT)", shape=octagon];')
     for e in model.edges:
         attrs = {"veth": 'style=bold, label="veth"', "nat": 'style=dashed, label="NAT"'}.get(
-            e.kind, "style=solid")
+            e.kind, "style=solid"
+        )
         lines.append(f"  {_q(e.a)} -- {_q(e.b)} [{attrs}];")
     lines.append("}")
     return "".join(line + "\n" for line in lines)

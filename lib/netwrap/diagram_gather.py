@@ -21,9 +21,14 @@ class Source(Frozen):
 
     __slots__ = ("key", "label", "role", "pid", "netns")
 
-    def __init__(self, key: str, label: str, role: str, pid: int | None = None,
-                 netns: str | None = None,  # a /var/run/netns name; None with no pid: ours
-                 ) -> None:
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        role: str,
+        pid: int | None = None,
+        netns: str | None = None,  # a /var/run/netns name; None with no pid: ours
+    ) -> None:
         self._init(key, label, role, pid, netns)
 
     def ip(self, *args: str) -> tuple[str, ...]:
@@ -71,10 +76,18 @@ def gather(runner, source: Source, named: dict[str, int] | None = None) -> dict:
         ids = ask("netns", "list-id")
     except Exception:  # noqa: BLE001 - an old ip without list-id: pairing still works
         ids = []
-    nsids = {str(i["nsid"]): named[i["name"]] for i in ids
-             if i.get("name") in named and "nsid" in i}
-    return {"key": source.key, "label": source.label, "role": source.role,
-            "inode": source.inode, "links": links, "addrs": addrs, "nsids": nsids}
+    nsids = {
+        str(i["nsid"]): named[i["name"]] for i in ids if i.get("name") in named and "nsid" in i
+    }
+    return {
+        "key": source.key,
+        "label": source.label,
+        "role": source.role,
+        "inode": source.inode,
+        "links": links,
+        "addrs": addrs,
+        "nsids": nsids,
+    }
 
 
 def source_for(text_: str, dry_run: bool = False) -> Source:
@@ -90,8 +103,9 @@ def source_for(text_: str, dry_run: bool = False) -> Source:
             raise
         return Source(f"netns-{text_}", f"netns {text_}", "netns", netns=text_)
     role = target.kind if target.kind in ("sandbox", "pid") else "container"
-    label = (f"PID {target.pid}" if target.kind == "pid"
-             else f"{role} {target.name} (PID {target.pid})")
+    label = (
+        f"PID {target.pid}" if target.kind == "pid" else f"{role} {target.name} (PID {target.pid})"
+    )
     return Source(f"{target.kind}-{target.name}", label, role, pid=target.pid)
 
 
@@ -112,23 +126,37 @@ def default_sources(host: Source) -> list[Source]:
         inode = netns_inode(c.pid)
         if inode is not None and inode not in seen:
             seen.add(inode)
-            found.append(Source(f"container-{c.label}", f"container {c.label} (PID {c.pid})",
-                                "container", pid=c.pid))
+            found.append(
+                Source(
+                    f"container-{c.label}",
+                    f"container {c.label} (PID {c.pid})",
+                    "container",
+                    pid=c.pid,
+                )
+            )
     for box in sorted(sandbox.all_sandboxes(), key=lambda b: b.name):
         if box.alive and box.netns_inode not in seen:
             seen.add(box.netns_inode)
-            found.append(Source(f"sandbox-{box.name}", f"sandbox {box.name} (PID {box.pid})",
-                                "sandbox", pid=box.pid))
+            found.append(
+                Source(
+                    f"sandbox-{box.name}",
+                    f"sandbox {box.name} (PID {box.pid})",
+                    "sandbox",
+                    pid=box.pid,
+                )
+            )
     for link in sorted(netns.links(), key=lambda x: x.name):
         if link.state != "dangling" and link.inode not in seen:
             seen.add(link.inode)
-            found.append(Source(f"netns-{link.name}", f"netns {link.name}", "netns",
-                                netns=link.name))
+            found.append(
+                Source(f"netns-{link.name}", f"netns {link.name}", "netns", netns=link.name)
+            )
     return found
 
 
-def model_for(runner, host_ns: str | None, targets_: Iterable[str] = (),
-              dry_run: bool = False) -> Model:
+def model_for(
+    runner, host_ns: str | None, targets_: Iterable[str] = (), dry_run: bool = False
+) -> Model:
     """Ask the kernel and build the model; with no targets, see the module docstring."""
     from netwrap.errors import CommandError
 

@@ -38,8 +38,13 @@ def batch_text(lines: Iterable[Sequence[str]]) -> str:
     return "".join(shlex.join(line) + "\n" for line in lines)
 
 
-def batch_step(ref: NetnsRef, lines: Sequence[Sequence[str]], why: str,
-               undo: Sequence[Sequence[str]] = (), key: str | None = None) -> Step:
+def batch_step(
+    ref: NetnsRef,
+    lines: Sequence[Sequence[str]],
+    why: str,
+    undo: Sequence[Sequence[str]] = (),
+    key: str | None = None,
+) -> Step:
     """One ``ip -batch -`` in ``ref``; a one-line batch runs as a plain ``ip`` command,
     and so does a one-line undo."""
     argv: Argv
@@ -60,8 +65,14 @@ def restore_default(pid: int, old_default: dict, version: int = 4) -> Argv:
     return NetnsRef.pid(pid).ip(*veth_bridge.restore_line(old_default, version))
 
 
-def add_plan(req: NicRequest, *, tool: str = "ip", host_ns: str | None = None,
-             old_default: dict | None | bool = True, netns_exists: bool = False) -> list[Step]:
+def add_plan(
+    req: NicRequest,
+    *,
+    tool: str = "ip",
+    host_ns: str | None = None,
+    old_default: dict | None | bool = True,
+    netns_exists: bool = False,
+) -> list[Step]:
     """``nic add --fast``: two processes, same result as ``netwrap.nic.add_plan``.
 
     ``tool`` and ``netns_exists`` are accepted for the plan-builder interface and
@@ -72,19 +83,36 @@ def add_plan(req: NicRequest, *, tool: str = "ip", host_ns: str | None = None,
     spec, pid = spec_of(req), req.pid
     guest = NetnsRef.pid(pid)
     b: Batch = veth_bridge.batch(spec, guest, old_default=old_default)
-    steps = [batch_step(NetnsRef.host(host_ns), b.host,
-                        f"create a veth pair in one request: {spec.host_ifname} up on "
-                        f"{spec.upstream}, its peer {spec.ifname} created straight into PID "
-                        f"{pid}'s netns", b.host_undo, key="veth.create")]
+    steps = [
+        batch_step(
+            NetnsRef.host(host_ns),
+            b.host,
+            f"create a veth pair in one request: {spec.host_ifname} up on "
+            f"{spec.upstream}, its peer {spec.ifname} created straight into PID "
+            f"{pid}'s netns",
+            b.host_undo,
+            key="veth.create",
+        )
+    ]
     if req.gateway is not None and old_default is True:
-        steps.append(note("the container's default route is unknown (not root?): it is "
-                          "replaced, and a rollback cannot put it back"))
+        steps.append(
+            note(
+                "the container's default route is unknown (not root?): it is "
+                "replaced, and a rollback cannot put it back"
+            )
+        )
     why = f"inside PID {pid}'s netns, one ip process: bring {spec.ifname} up, give it {req.ip}"
     if req.gateway:
         why += f", make {req.gateway} the default route (replacing the old one)"
     step = batch_step(guest, b.guest, why, b.guest_undo, key="guest.batch")
     if len(b.guest) == 1:  # always a batch inside, as the docs show it
-        step = Step(guest.ip("-batch", "-"), why, step.undo, input=batch_text(b.guest),
-                    undo_input=step.undo_input, key="guest.batch")
+        step = Step(
+            guest.ip("-batch", "-"),
+            why,
+            step.undo,
+            input=batch_text(b.guest),
+            undo_input=step.undo_input,
+            key="guest.batch",
+        )
     steps.append(step)
     return steps

@@ -33,15 +33,30 @@ MAX_BYTES = 16 * 1024 * 1024  # a lab of thousands of links is well under 1 MiB
 _CHUNK = 1 << 16
 
 
-def read_text(path: str, what: str = "file", *, streams: bool = False,
-              limit: int = MAX_BYTES, error: type[NetwrapError] = UsageError) -> str:
+def read_text(
+    path: str,
+    what: str = "file",
+    *,
+    streams: bool = False,
+    limit: int = MAX_BYTES,
+    error: type[NetwrapError] = UsageError,
+) -> str:
     """The whole of ``path`` as UTF-8 text, or ``error`` with one line naming the path."""
-    return decode(read_bytes(path, what, streams=streams, limit=limit, error=error),
-                  f"{what} {path}", error=error)
+    return decode(
+        read_bytes(path, what, streams=streams, limit=limit, error=error),
+        f"{what} {path}",
+        error=error,
+    )
 
 
-def read_bytes(path: str, what: str = "file", *, streams: bool = False,
-               limit: int = MAX_BYTES, error: type[NetwrapError] = UsageError) -> bytes:
+def read_bytes(
+    path: str,
+    what: str = "file",
+    *,
+    streams: bool = False,
+    limit: int = MAX_BYTES,
+    error: type[NetwrapError] = UsageError,
+) -> bytes:
     """The bytes of ``path`` (at most ``limit``); see the module docstring for the rules."""
     where = f"cannot read {what} {path}"
     try:
@@ -56,8 +71,9 @@ def read_bytes(path: str, what: str = "file", *, streams: bool = False,
             raise error(f"{where}: it is a directory")
         if stat.S_ISREG(st.st_mode):
             if st.st_size > limit:
-                raise error(f"{where}: it is {_size(st.st_size)}; netwrap reads at most "
-                            f"{_size(limit)}")
+                raise error(
+                    f"{where}: it is {_size(st.st_size)}; netwrap reads at most {_size(limit)}"
+                )
             return _read_all(fd, b"", limit, where, error)
         kind = _kind(st.st_mode)
         if not streams:
@@ -79,8 +95,14 @@ def read_bytes(path: str, what: str = "file", *, streams: bool = False,
         os.close(fd)
 
 
-def read_json(path: str, what: str = "record", *, limit: int = MAX_BYTES,
-              error: type[NetwrapError] = NetwrapError, missing_ok: bool = True):
+def read_json(
+    path: str,
+    what: str = "record",
+    *,
+    limit: int = MAX_BYTES,
+    error: type[NetwrapError] = NetwrapError,
+    missing_ok: bool = True,
+):
     """The JSON value in ``path`` (None when it is missing and ``missing_ok``).
 
     For netwrap's own records: the value is only JSON; checking its fields and their
@@ -95,14 +117,20 @@ def read_json(path: str, what: str = "record", *, limit: int = MAX_BYTES,
         return json.loads(text)
     except ValueError as exc:  # json.JSONDecodeError
         line = f" on line {exc.lineno}" if hasattr(exc, "lineno") else ""
-        raise error(f"{what} {path} is damaged: not JSON ({getattr(exc, 'msg', exc)}"
-                    f"{line})") from None
+        raise error(
+            f"{what} {path} is damaged: not JSON ({getattr(exc, 'msg', exc)}{line})"
+        ) from None
     except RecursionError:
         raise error(f"{what} {path} is damaged: nested too deeply") from None
 
 
-def read_stream(stream, what: str = "standard input", *, limit: int = MAX_BYTES,
-                error: type[NetwrapError] = UsageError) -> str:
+def read_stream(
+    stream,
+    what: str = "standard input",
+    *,
+    limit: int = MAX_BYTES,
+    error: type[NetwrapError] = UsageError,
+) -> str:
     """A binary stream (``sys.stdin.buffer``) read to its end, as UTF-8 text."""
     if stream is None:  # started with stdin closed
         raise error(f"cannot read {what}: it is closed")
@@ -111,8 +139,10 @@ def read_stream(stream, what: str = "standard input", *, limit: int = MAX_BYTES,
     except OSError as exc:
         raise error(f"cannot read {what}: {_why(exc)}") from None
     if len(data) > limit:
-        raise error(f"cannot read {what}: it is more than {_size(limit)}; netwrap reads at "
-                    f"most {_size(limit)}")
+        raise error(
+            f"cannot read {what}: it is more than {_size(limit)}; netwrap reads at "
+            f"most {_size(limit)}"
+        )
     return decode(data, what, error=error)
 
 
@@ -122,12 +152,13 @@ def decode(data: bytes, what: str, *, error: type[NetwrapError] = UsageError) ->
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise error(f"{what} is not UTF-8 text: byte 0x{data[exc.start]:02x} on line "
-                    f"{line} (is it a binary file?)") from None
+        raise error(
+            f"{what} is not UTF-8 text: byte 0x{data[exc.start]:02x} on line "
+            f"{line} (is it a binary file?)"
+        ) from None
 
 
-def _read_all(fd: int, first: bytes, limit: int, where: str,
-              error: type[NetwrapError]) -> bytes:
+def _read_all(fd: int, first: bytes, limit: int, where: str, error: type[NetwrapError]) -> bytes:
     chunks, size = [first], len(first)
     while size <= limit:
         chunk = os.read(fd, min(_CHUNK, limit + 1 - size))
@@ -135,8 +166,7 @@ def _read_all(fd: int, first: bytes, limit: int, where: str,
             return b"".join(chunks)
         chunks.append(chunk)
         size += len(chunk)
-    raise error(f"{where}: it is more than {_size(limit)}; netwrap reads at most "
-                f"{_size(limit)}")
+    raise error(f"{where}: it is more than {_size(limit)}; netwrap reads at most {_size(limit)}")
 
 
 def _why(exc: OSError) -> str:

@@ -27,8 +27,9 @@ def kernel_differences(runner, rec: Attachment, hosts: dict) -> list[str]:
         return [*found, f"host netns {ns} gone"]
     if ns not in hosts:
         try:
-            hosts[ns] = {link["ifname"]: link
-                         for link in query.host_links(runner, ns, details=True)}
+            hosts[ns] = {
+                link["ifname"]: link for link in query.host_links(runner, ns, details=True)
+            }
         except CommandError:
             hosts[ns] = None
     links = hosts[ns]
@@ -58,23 +59,35 @@ def rows(runner=None) -> list[dict]:
         st = rec.state()
         if st == "ok" and check:
             st = ", ".join(kernel_differences(runner, rec, hosts)) or st
-        out.append({
-            "target": rec.container.name, "kind": rec.container.kind,
-            "pid": rec.container.pid, "id": rec.container.id, "ifname": rec.ifname,
-            "address": rec.address, "bridge": rec.bridge, "host_ifname": rec.host_ifname,
-            "gateway": rec.gateway, "host_netns": rec.host_netns,
-            "replaced_default": " ".join(nic.default_route_args(d)[1:]) if d else None,
-            "state": st})
+        out.append(
+            {
+                "target": rec.container.name,
+                "kind": rec.container.kind,
+                "pid": rec.container.pid,
+                "id": rec.container.id,
+                "ifname": rec.ifname,
+                "address": rec.address,
+                "bridge": rec.bridge,
+                "host_ifname": rec.host_ifname,
+                "gateway": rec.gateway,
+                "host_netns": rec.host_netns,
+                "replaced_default": " ".join(nic.default_route_args(d)[1:]) if d else None,
+                "state": st,
+            }
+        )
     return out
 
 
 class GcResult(Record):
     __slots__ = ("dropped", "links", "interrupted", "kept")
 
-    def __init__(self, dropped: list[Attachment], links: list[str],
-                 interrupted: list[Attachment],
-                 kept: list[str] | None = None,  # what gc found and left alone, and why
-                 ) -> None:
+    def __init__(
+        self,
+        dropped: list[Attachment],
+        links: list[str],
+        interrupted: list[Attachment],
+        kept: list[str] | None = None,  # what gc found and left alone, and why
+    ) -> None:
         self._init(dropped, links, interrupted, [] if kept is None else kept)
 
 
@@ -94,8 +107,7 @@ def gc(ctx, sweep: bool = False) -> GcResult:
 def _gc_locked(ctx, sweep: bool = False) -> GcResult:
     dropped, interrupted, kept, plan = [], [], [], []
     hosts: dict = {}
-    recs = [r for r in state.list_attachments()
-            if not ctx.host_ns or r.host_netns == ctx.host_ns]
+    recs = [r for r in state.list_attachments() if not ctx.host_ns or r.host_netns == ctx.host_ns]
     for rec in recs:
         st = rec.state()
         if st == "gone":
@@ -104,16 +116,29 @@ def _gc_locked(ctx, sweep: bool = False) -> GcResult:
             kept += left
             for name in (rec.host_ifname, rec.guest_ifname):
                 if name in ours:
-                    plan.append(host_step(("ip", "link", "del", name),
-                                          f"delete {name}, left by a container that "
-                                          "is gone", None, rec.host_netns))
+                    plan.append(
+                        host_step(
+                            ("ip", "link", "del", name),
+                            f"delete {name}, left by a container that is gone",
+                            None,
+                            rec.host_netns,
+                        )
+                    )
                     break
         elif st in ("interrupted", "failed"):
             interrupted.append(rec)
     made = [m for m in netns.made_links() if not ctx.host_ns or m.host_netns == ctx.host_ns]
-    made += [netns.MadeLink(r.netns_name, r.container.pid, r.container.start_time,
-                            r.host_netns, f"nic add of {r.container.name}:{r.ifname}")
-             for r in recs if r.netns_name and not r.netns_preexisting]
+    made += [
+        netns.MadeLink(
+            r.netns_name,
+            r.container.pid,
+            r.container.start_time,
+            r.host_netns,
+            f"nic add of {r.container.name}:{r.ifname}",
+        )
+        for r in recs
+        if r.netns_name and not r.netns_preexisting
+    ]
     links, left = netns.gc_plan(made, sweep=sweep, others=not ctx.host_ns)
     kept += left
     ctx.runner.run(plan + links)

@@ -62,6 +62,7 @@ _TYPED = (_STR, _INT, _FLOAT)
 
 # -- the lab file --------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BridgeSpec:
     name: str
@@ -108,8 +109,16 @@ class Lab:
 
     def attach_spec(self, link: LinkSpec) -> AttachSpec:
         """The attachment a link line asks for (``netwrap.kinds``)."""
-        return AttachSpec("veth-bridge", link.ifname, link.bridge, (link.address,),
-                          link.gateway, self.host_ifname(link), link.mac, link.mtu)
+        return AttachSpec(
+            "veth-bridge",
+            link.ifname,
+            link.bridge,
+            (link.address,),
+            link.gateway,
+            self.host_ifname(link),
+            link.mac,
+            link.mtu,
+        )
 
 
 class _Schema:
@@ -121,8 +130,7 @@ class _Schema:
     def error(self, node, message: str) -> UsageError:
         return UsageError(f"{self.filename}:{node.start_mark.line + 1}: {message}")
 
-    def mapping(self, node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
-                ) -> dict:
+    def mapping(self, node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict:
         import yaml
 
         if not isinstance(node, yaml.MappingNode):
@@ -135,8 +143,10 @@ class _Schema:
 
                 near = difflib.get_close_matches(str(key), allowed, n=1)
                 hint = f'; did you mean "{near[0]}"?' if near else ""
-                raise self.error(key_node, f'{what}: unknown key "{key}"{hint} (expected one '
-                                           f"of: {', '.join(allowed)})")
+                raise self.error(
+                    key_node,
+                    f'{what}: unknown key "{key}"{hint} (expected one of: {", ".join(allowed)})',
+                )
             if key in out:
                 raise self.error(key_node, f'{what}: key "{key}" given twice')
             out[key] = value_node
@@ -193,7 +203,7 @@ def _tab_at(text: str, mark) -> bool:
     lines = text.splitlines()
     for index in {mark.line, mark.line - 1} & set(range(len(lines))):
         line = lines[index]
-        if "\t" in line[:len(line) - len(line.lstrip(" \t"))]:
+        if "\t" in line[: len(line) - len(line.lstrip(" \t"))]:
             return True
     return False
 
@@ -212,8 +222,10 @@ def _check_depth(yaml, text: str, loader, filename: str) -> None:
         if isinstance(event, starts):
             depth += 1
             if depth > _MAX_DEPTH:
-                raise UsageError(f"{filename}:{event.start_mark.line + 1}: nested more than "
-                                 f"{_MAX_DEPTH} levels deep; a lab file needs 3")
+                raise UsageError(
+                    f"{filename}:{event.start_mark.line + 1}: nested more than "
+                    f"{_MAX_DEPTH} levels deep; a lab file needs 3"
+                )
         elif isinstance(event, ends):
             depth -= 1
 
@@ -238,14 +250,15 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark
         line = text.count("\n", 0, exc.position) + 1
         char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
-        raise UsageError(f"{filename}:{line}: not valid YAML: {char} is not allowed in "
-                         "YAML") from None
+        raise UsageError(
+            f"{filename}:{line}: not valid YAML: {char} is not allowed in YAML"
+        ) from None
     except UnicodeError:  # a lone surrogate: text that came from no UTF-8 file
-        raise UsageError(f"{filename}: not valid YAML: it holds a lone surrogate "
-                         "character") from None
+        raise UsageError(
+            f"{filename}: not valid YAML: it holds a lone surrogate character"
+        ) from None
     except yaml.YAMLError as exc:
-        raise UsageError(f"{filename}: not valid YAML: {' '.join(str(exc).split())}") \
-            from None
+        raise UsageError(f"{filename}: not valid YAML: {' '.join(str(exc).split())}") from None
     s = _Schema(filename)
     if root is None:
         raise UsageError(f"{filename}:1: the lab file is empty")
@@ -256,22 +269,29 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
         try:
             name = validate.netns_name(default_name)
         except UsageError as exc:
-            raise UsageError(f'{filename}: the lab has no "name:" and its file name does not '
-                             f"make one: {exc}") from None
+            raise UsageError(
+                f'{filename}: the lab has no "name:" and its file name does not make one: {exc}'
+            ) from None
 
     bridges: dict[str, BridgeSpec] = {}
     for i, item in enumerate(s.sequence(top["bridges"], "bridges") if "bridges" in top else []):
         what = f"bridges[{i}]"
         m = s.mapping(item, what, ("name", "address"), ("name",))
-        bname = s.check(m["name"], validate.ifname, s.text(m["name"], f"{what}.name"),
-                        "bridge name")
+        bname = s.check(
+            m["name"], validate.ifname, s.text(m["name"], f"{what}.name"), "bridge name"
+        )
         if bname in bridges:
-            raise s.error(m["name"], f'bridge "{bname}" is listed twice '
-                                     f"(first on line {bridges[bname].line})")
+            raise s.error(
+                m["name"], f'bridge "{bname}" is listed twice (first on line {bridges[bname].line})'
+            )
         addr = None
         if "address" in m:
-            addr = s.check(m["address"], validate.cidr,
-                           s.text(m["address"], f"{what}.address", _TYPED), f"{what}.address")
+            addr = s.check(
+                m["address"],
+                validate.cidr,
+                s.text(m["address"], f"{what}.address", _TYPED),
+                f"{what}.address",
+            )
         bridges[bname] = BridgeSpec(bname, addr, m["name"].start_mark.line + 1)
 
     nodes: dict[str, NodeSpec] = {}
@@ -280,15 +300,17 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
         m = s.mapping(item, what, ("name", "pid", "container"), ("name",))
         nname = s.check(m["name"], validate.netns_name, s.text(m["name"], f"{what}.name"))
         if nname in nodes:
-            raise s.error(m["name"], f'node "{nname}" is listed twice '
-                                     f"(first on line {nodes[nname].line})")
+            raise s.error(
+                m["name"], f'node "{nname}" is listed twice (first on line {nodes[nname].line})'
+            )
         if "pid" in m and "container" in m:
             raise s.error(m["container"], f"{what}: give pid or container, not both")
         pid = None
         if "pid" in m:
             pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid", (_INT, _STR)))
-        container = (s.text(m["container"], f"{what}.container", (_STR, _INT))
-                     if "container" in m else None)
+        container = (
+            s.text(m["container"], f"{what}.container", (_STR, _INT)) if "container" in m else None
+        )
         nodes[nname] = NodeSpec(nname, pid, container, m["name"].start_mark.line + 1)
 
     links: list[LinkSpec] = []
@@ -306,27 +328,40 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             raise s.error(m["bridge"], f'{what}: no bridge called "{br}" under bridges')
         ifname = "eth1"
         if "ifname" in m:
-            ifname = s.check(m["ifname"], validate.ifname, s.text(m["ifname"], "ifname"),
-                             f"{what}.ifname")
+            ifname = s.check(
+                m["ifname"], validate.ifname, s.text(m["ifname"], "ifname"), f"{what}.ifname"
+            )
         line = item.start_mark.line + 1
         if (node, ifname) in seen_if:
-            raise s.error(m.get("ifname", item), f"{what}: {node} already has {ifname} "
-                                                  f"(line {seen_if[node, ifname]})")
+            raise s.error(
+                m.get("ifname", item),
+                f"{what}: {node} already has {ifname} (line {seen_if[node, ifname]})",
+            )
         seen_if[node, ifname] = line
-        addr = s.check(m["address"], validate.cidr, s.text(m["address"], "address", _TYPED),
-                       f"{what}.address")
+        addr = s.check(
+            m["address"], validate.cidr, s.text(m["address"], "address", _TYPED), f"{what}.address"
+        )
         if str(addr.ip) in seen_addr:
-            raise s.error(m["address"], f"{what}: address {addr.ip} is already used on "
-                                        f"line {seen_addr[str(addr.ip)]}")
+            raise s.error(
+                m["address"],
+                f"{what}: address {addr.ip} is already used on line {seen_addr[str(addr.ip)]}",
+            )
         seen_addr[str(addr.ip)] = m["address"].start_mark.line + 1
         gw = None
         if "gateway" in m:
-            gw = s.check(m["gateway"], validate.gateway,
-                         s.text(m["gateway"], f"{what}.gateway", _TYPED), addr)
+            gw = s.check(
+                m["gateway"],
+                validate.gateway,
+                s.text(m["gateway"], f"{what}.gateway", _TYPED),
+                addr,
+            )
             if (node, addr.version) in gateways:
-                raise s.error(m["gateway"], f"{what}: {node} already has a default route "
-                                            f"(line {gateways[node, addr.version]}); "
-                                            "give one gateway per node")
+                raise s.error(
+                    m["gateway"],
+                    f"{what}: {node} already has a default route "
+                    f"(line {gateways[node, addr.version]}); "
+                    "give one gateway per node",
+                )
             gateways[node, addr.version] = m["gateway"].start_mark.line + 1
         mac = None
         if "mac" in m:
@@ -335,8 +370,11 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
         if "mtu" in m:
             digits = m["mtu"].value.replace("_", "")
             # YAML 1.1 also types 0x5dc, 0b1 and 1:30 as ints, which int() cannot read
-            if m["mtu"].tag != _INT or not (digits.isascii() and digits.isdigit()) \
-                    or len(digits) > 9:
+            if (
+                m["mtu"].tag != _INT
+                or not (digits.isascii() and digits.isdigit())
+                or len(digits) > 9
+            ):
                 raise s.error(m["mtu"], f"{what}.mtu must be a number")
             mtu = s.check(m["mtu"], validate.mtu, int(digits))
         links.append(LinkSpec(node, br, ifname, addr, gw, mac, mtu, line))
@@ -344,6 +382,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
 
 
 # -- the record of what up made ------------------------------------------------------------
+
 
 @dataclass
 class Record:
@@ -373,21 +412,35 @@ RECORD_SCHEMA = 1
 def _record_fields() -> dict:
     from netwrap import store as S
 
-    link = S.record({"node": S.NAME, "ifname": S.IFNAME, "host_ifname": S.IFNAME,
-                     "bridge": S.IFNAME, "pid": S.optional(S.PID),
-                     "netns_inode": S.optional(S.INT),
-                     "replaced_default": S.optional(S.ROUTE), "version": S.one_of(4, 6)},
-                    ("node", "ifname", "host_ifname"))
+    link = S.record(
+        {
+            "node": S.NAME,
+            "ifname": S.IFNAME,
+            "host_ifname": S.IFNAME,
+            "bridge": S.IFNAME,
+            "pid": S.optional(S.PID),
+            "netns_inode": S.optional(S.INT),
+            "replaced_default": S.optional(S.ROUTE),
+            "version": S.one_of(4, 6),
+        },
+        ("node", "ifname", "host_ifname"),
+    )
 
     def pair(v: object) -> str | None:
-        ok = isinstance(v, list) and len(v) == 2 and S.IFNAME(v[0]) is None \
-            and isinstance(v[1], str)
+        ok = (
+            isinstance(v, list) and len(v) == 2 and S.IFNAME(v[0]) is None and isinstance(v[1], str)
+        )
         return None if ok else "[bridge, address]"
 
-    return {"lab": S.NAME, "host_ns": S.optional(S.NAME),
-            "status": S.one_of("building", "ok"), "bridges": S.list_of(S.IFNAME),
-            "addresses": S.list_of(pair), "sandboxes": S.list_of(S.NAME),
-            "links": S.dict_of(link)}
+    return {
+        "lab": S.NAME,
+        "host_ns": S.optional(S.NAME),
+        "status": S.one_of("building", "ok"),
+        "bridges": S.list_of(S.IFNAME),
+        "addresses": S.list_of(pair),
+        "sandboxes": S.list_of(S.NAME),
+        "links": S.dict_of(link),
+    }
 
 
 def records_dir() -> str:
@@ -436,8 +489,9 @@ def built_elsewhere(ctx, lab_name: str, verb: str, path: str) -> None:
     where = others[0]
     opt = f"--host-netns {shlex.quote(where)} " if where else ""
     built = f"in the lab netns {where}" if where else "on this machine's own network"
-    raise NetwrapError(f"lab {lab_name} was built {built}; run: netwrap {opt}{verb} "
-                       f"{shlex.quote(path)}")
+    raise NetwrapError(
+        f"lab {lab_name} was built {built}; run: netwrap {opt}{verb} {shlex.quote(path)}"
+    )
 
 
 def _recorded_netns(lab_name: str) -> list[str]:
@@ -446,11 +500,15 @@ def _recorded_netns(lab_name: str) -> list[str]:
     except FileNotFoundError:
         return []
     prefix = f"{lab_name}@"
-    return sorted(n[len(prefix):-len(".json")] for n in names
-                  if n.startswith(prefix) and n.endswith(".json"))
+    return sorted(
+        n[len(prefix) : -len(".json")]
+        for n in names
+        if n.startswith(prefix) and n.endswith(".json")
+    )
 
 
 # -- what is there -----------------------------------------------------------------------
+
 
 def host_state(runner, host_ns: str | None) -> dict[str, dict]:
     """Every link on the host side with its addresses: one ``ip -j -d addr show``."""
@@ -486,8 +544,7 @@ def resolve_nodes(lab: Lab, host_ns: str | None, dry_run: bool) -> dict[str, int
             pids[node.name] = box.pid if box is not None and box.alive else None
             continue
         try:
-            target = targets.resolve(str(node.pid) if node.pid else node.container,
-                                     dry_run=dry_run)
+            target = targets.resolve(str(node.pid) if node.pid else node.container, dry_run=dry_run)
         except NetwrapError as exc:
             raise NetwrapError(f"node {node.name} (line {node.line}): {exc}") from None
         targets.check_not_host(target, host_ns)
@@ -496,22 +553,33 @@ def resolve_nodes(lab: Lab, host_ns: str | None, dry_run: bool) -> dict[str, int
 
 
 def _old_default(pid: int, version: int) -> dict | None:
-    return query.proc_default_route(pid) if version == 4 else \
-        query.proc_default_route6(pid)
+    return query.proc_default_route(pid) if version == 4 else query.proc_default_route6(pid)
 
 
 # -- up ----------------------------------------------------------------------------------
 
-class UpPlan(records.Record):
-    __slots__ = ("host", "guests", "start", "made_bridges", "made_addresses", "made_links",
-                 "changes")
 
-    def __init__(self, host: Step | None, guests: list[Step],
-                 start: list[str],  # sandboxes to start first
-                 made_bridges: list[str], made_addresses: list[list[str]],
-                 made_links: dict[str, dict],
-                 changes: int,  # kernel changes planned; 0 means the lab is already up
-                 ) -> None:
+class UpPlan(records.Record):
+    __slots__ = (
+        "host",
+        "guests",
+        "start",
+        "made_bridges",
+        "made_addresses",
+        "made_links",
+        "changes",
+    )
+
+    def __init__(
+        self,
+        host: Step | None,
+        guests: list[Step],
+        start: list[str],  # sandboxes to start first
+        made_bridges: list[str],
+        made_addresses: list[list[str]],
+        made_links: dict[str, dict],
+        changes: int,  # kernel changes planned; 0 means the lab is already up
+    ) -> None:
         self._init(host, guests, start, made_bridges, made_addresses, made_links, changes)
 
     @property
@@ -519,10 +587,15 @@ class UpPlan(records.Record):
         return ([self.host] if self.host else []) + self.guests
 
 
-def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
-            host_ns: str | None, guests: Callable[[int], dict[str, dict]],
-            old_default: Callable[[int, int], dict | None] = _old_default,
-            ifnames: Callable[[int], set[str]] = query.proc_ifnames) -> UpPlan:
+def plan_up(
+    lab: Lab,
+    host: dict[str, dict],
+    pids: dict[str, int | None],
+    host_ns: str | None,
+    guests: Callable[[int], dict[str, dict]],
+    old_default: Callable[[int, int], dict | None] = _old_default,
+    ifnames: Callable[[int], set[str]] = query.proc_ifnames,
+) -> UpPlan:
     """The steps that take what is there (``host``, ``pids``) to the lab (pure but for
     the callables, which read a container's links (``ip -j``, only for links already
     made), its default route and its interface names (both from /proc, no process).
@@ -535,8 +608,10 @@ def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
     for b in lab.bridges:
         link = host.get(b.name)
         if link is not None and _kind(link) != "bridge":
-            raise NetwrapError(f'bridge {b.name} (line {b.line}): "{b.name}" exists and is '
-                               f"a {_kind(link) or 'plain'} interface, not a bridge")
+            raise NetwrapError(
+                f'bridge {b.name} (line {b.line}): "{b.name}" exists and is '
+                f"a {_kind(link) or 'plain'} interface, not a bridge"
+            )
         if link is None:
             host_lines.append(("link", "add", b.name, "type", "bridge"))
             bridge_undo.append(("link", "del", b.name))
@@ -566,29 +641,41 @@ def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
                 old = old_default(pid, link.address.version)
             observed = Observed(observed_host, inside, old)
         elif pid is None:
-            raise NetwrapError(f"{where}: {spec.host_ifname} exists but {link.node} is "
-                               "not running; run netwrap down first")
+            raise NetwrapError(
+                f"{where}: {spec.host_ifname} exists but {link.node} is "
+                "not running; run netwrap down first"
+            )
         else:
             inner = observe.from_rows(guests(pid))
             if link.ifname not in inner and observed_host[spec.host_ifname].kind == "veth":
-                raise NetwrapError(f"{where}: {spec.host_ifname} exists but {link.node} has "
-                                   f"no {link.ifname}; run netwrap down, then up")
-            old = old_default(pid, link.address.version) if link.gateway is not None \
-                else None
+                raise NetwrapError(
+                    f"{where}: {spec.host_ifname} exists but {link.node} has "
+                    f"no {link.ifname}; run netwrap down, then up"
+                )
+            old = old_default(pid, link.address.version) if link.gateway is not None else None
             observed = Observed(observed_host, inner, old)
         diffs = reconcile.check(spec, observed)
         if any(d.missing for d in diffs):
             made_links[f"{link.node}/{link.ifname}"] = {
-                "node": link.node, "ifname": link.ifname, "host_ifname": spec.host_ifname,
-                "bridge": link.bridge, "pid": pid,
+                "node": link.node,
+                "ifname": link.ifname,
+                "host_ifname": spec.host_ifname,
+                "bridge": link.bridge,
+                "pid": pid,
                 "netns_inode": netns_inode(pid) if pid else None,
-                "replaced_default": old, "version": link.address.version}
+                "replaced_default": old,
+                "version": link.address.version,
+            }
         elif any(d.fix is None for d in diffs):
             refused = "; ".join(d.what for d in diffs if d.fix is None)
-            if observed.guest is not None and link.ifname in observed.guest \
-                    and spec.host_ifname not in observed_host:
-                refused = (f"{link.node} already has an interface {link.ifname} that this "
-                           "lab did not make")
+            if (
+                observed.guest is not None
+                and link.ifname in observed.guest
+                and spec.host_ifname not in observed_host
+            ):
+                refused = (
+                    f"{link.node} already has an interface {link.ifname} that this lab did not make"
+                )
             raise NetwrapError(f"{where}: {refused}")
         batch = reconcile.plan(spec, observed, guest, old_default=old)
         host_lines += batch.host
@@ -604,7 +691,8 @@ def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
             "pairs made straight into the containers, plugged into their bridges",
             host_ref.ip("-batch", "-") if undo_lines else None,
             input=fastpath.batch_text(host_lines),
-            undo_input=fastpath.batch_text(undo_lines) if undo_lines else None)
+            undo_input=fastpath.batch_text(undo_lines) if undo_lines else None,
+        )
     guest_steps = []
     for node, lines in by_node.items():
         if not lines:
@@ -612,14 +700,18 @@ def plan_up(lab: Lab, host: dict[str, dict], pids: dict[str, int | None],
         pid = pids[node]
         guest = NetnsRef.pid(pid if pid is not None else f"PID-of-{node}")
         step = fastpath.batch_step(guest, lines, "", undo_by_node.get(node, ()))
-        guest_steps.append(Step(
-            guest.ip("-batch", "-"),
-            f"inside {node}, one ip process: bring its interfaces up, address them, "
-            "route through them", step.undo, input=fastpath.batch_text(lines),
-            undo_input=step.undo_input))
+        guest_steps.append(
+            Step(
+                guest.ip("-batch", "-"),
+                f"inside {node}, one ip process: bring its interfaces up, address them, "
+                "route through them",
+                step.undo,
+                input=fastpath.batch_text(lines),
+                undo_input=step.undo_input,
+            )
+        )
     changes = len(host_lines) + sum(len(lines) for lines in by_node.values()) + len(start)
-    return UpPlan(host_step, guest_steps, start, made_bridges, made_addresses, made_links,
-                  changes)
+    return UpPlan(host_step, guest_steps, start, made_bridges, made_addresses, made_links, changes)
 
 
 class Progress:
@@ -636,8 +728,10 @@ class Progress:
         if self.tty:
             width = 30
             filled = width * self.done // self.total
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
-                             f"{self.done}/{self.total} {message[:40]:<40}")
+            sys.stderr.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] "
+                f"{self.done}/{self.total} {message[:40]:<40}"
+            )
             sys.stderr.flush()
         else:
             sys.stdout.write(message + "\n")
@@ -712,19 +806,25 @@ def _up_locked(ctx, lab: Lab) -> dict:
 
     # The record is written before anything runs, so a killed up leaves what down needs;
     # the transaction's outcome puts the old one back, or keeps this one marked failed.
-    intent = Intent(begin=lambda: write_record(rec), ok=lambda: mark("ok"),
-                    rolled_back=put_old_back, failed=lambda left: mark("failed"))
-    progress = Progress(len(before.start) + len(before.steps) + 1,
-                        quiet=getattr(ctx, "as_json", False))
+    intent = Intent(
+        begin=lambda: write_record(rec),
+        ok=lambda: mark("ok"),
+        rolled_back=put_old_back,
+        failed=lambda left: mark("failed"),
+    )
+    progress = Progress(
+        len(before.start) + len(before.steps) + 1, quiet=getattr(ctx, "as_json", False)
+    )
     started = 0
     plan = before
     try:
         with Transaction(ctx.runner, intent, lock=True) as txn:
             # Undone last: every sandbox this up set out to start, found by its marker,
             # also the one whose start was interrupted.
-            txn.on_undo(lambda: sandbox.stop(ctx.runner,
-                                             sandbox.named(before.start, ctx.host_ns)),
-                        "stop the sandboxes this up started")
+            txn.on_undo(
+                lambda: sandbox.stop(ctx.runner, sandbox.named(before.start, ctx.host_ns)),
+                "stop the sandboxes this up started",
+            )
             for name in before.start:
                 box = sandbox.start(ctx.runner, name, ctx.host_ns)
                 started += 1
@@ -734,27 +834,34 @@ def _up_locked(ctx, lab: Lab) -> dict:
             if started:
                 plan = _plan_now(ctx, lab, pids=pids)
             rec.bridges = sorted(set(rec.bridges) | set(plan.made_bridges))
-            rec.addresses = rec.addresses + [a for a in plan.made_addresses
-                                             if a not in rec.addresses]
+            rec.addresses = rec.addresses + [
+                a for a in plan.made_addresses if a not in rec.addresses
+            ]
             rec.links.update(plan.made_links)
             write_record(rec)
-            txn.on_undo(lambda: _remove_partial(ctx, plan),
-                        "remove what a half-run batch made")
+            txn.on_undo(lambda: _remove_partial(ctx, plan), "remove what a half-run batch made")
             if plan.host:  # first and alone: it makes the veths the containers' batches use
                 txn.run([plan.host], each=lambda step: progress.step(_describe(step, plan)))
             # The containers' batches on a few workers: a failure or signal there undoes
             # all of theirs before it reaches us; the transaction undoes the rest.
-            done = workers.run(ctx.runner, [[step] for step in plan.guests],
-                               on_done=lambda i: progress.step(_describe(plan.guests[i],
-                                                                         plan)))
+            done = workers.run(
+                ctx.runner,
+                [[step] for step in plan.guests],
+                on_done=lambda i: progress.step(_describe(plan.guests[i], plan)),
+            )
             txn.on_undo(lambda: _undo_all(ctx.runner, done), "undo the containers' batches")
     except BaseException:
         progress.close()
         raise
     progress.step(f"lab {lab.name} is up")
     progress.close()
-    return {"lab": lab.name, "changes": plan.changes, "sandboxes_started": started,
-            "links_made": len(plan.made_links), "bridges_made": len(plan.made_bridges)}
+    return {
+        "lab": lab.name,
+        "changes": plan.changes,
+        "sandboxes_started": started,
+        "links_made": len(plan.made_links),
+        "bridges_made": len(plan.made_bridges),
+    }
 
 
 def _undo_all(runner, steps: list[Step]) -> None:
@@ -765,8 +872,7 @@ def _undo_all(runner, steps: list[Step]) -> None:
 
 def _describe(step: Step, plan: UpPlan) -> str:
     if step is plan.host:
-        return (f"host side: {len(plan.made_bridges)} bridge(s), {len(plan.made_links)} "
-                "veth pair(s)")
+        return f"host side: {len(plan.made_bridges)} bridge(s), {len(plan.made_links)} veth pair(s)"
     return f"inside PID {step.argv[2]}: {(step.input or '').count(chr(10))} change(s)"
 
 
@@ -776,43 +882,70 @@ def _remove_partial(ctx, plan: UpPlan) -> None:
         host = host_state(ctx.runner, ctx.host_ns)
     except CommandError:
         return
-    lines = [("link", "del", m["host_ifname"]) for m in plan.made_links.values()
-             if m["host_ifname"] in host]
+    lines = [
+        ("link", "del", m["host_ifname"])
+        for m in plan.made_links.values()
+        if m["host_ifname"] in host
+    ]
     lines += [("link", "del", b) for b in plan.made_bridges if b in host]
-    lines += [("addr", "del", cidr, "dev", b) for b, cidr in plan.made_addresses
-              if cidr in cidrs(host.get(b))]
+    lines += [
+        ("addr", "del", cidr, "dev", b)
+        for b, cidr in plan.made_addresses
+        if cidr in cidrs(host.get(b))
+    ]
     if lines:
         try:
-            ctx.runner.call(NetnsRef.host(ctx.host_ns).ip("-force", "-batch", "-"),
-                            input=fastpath.batch_text(lines))
+            ctx.runner.call(
+                NetnsRef.host(ctx.host_ns).ip("-force", "-batch", "-"),
+                input=fastpath.batch_text(lines),
+            )
         except NetwrapError as exc:
             ctx.warn(f"could not remove all of a half-built lab: {exc}")
 
 
 # -- down --------------------------------------------------------------------------------
 
-def down_plan(rec: Record, host: dict[str, dict], host_ns: str | None,
-              alive: Callable[[dict], bool], with_sandboxes: bool = True) -> list[Step]:
+
+def down_plan(
+    rec: Record,
+    host: dict[str, dict],
+    host_ns: str | None,
+    alive: Callable[[dict], bool],
+    with_sandboxes: bool = True,
+) -> list[Step]:
     """Remove what ``rec`` says up made, of what is still there (pure but for ``alive``)."""
     from netwrap import sandbox
 
-    lines = [("link", "del", m["host_ifname"]) for m in rec.links.values()
-             if m["host_ifname"] in host]
-    lines += [("addr", "del", cidr, "dev", b) for b, cidr in rec.addresses
-              if cidr in cidrs(host.get(b))]
+    lines = [
+        ("link", "del", m["host_ifname"]) for m in rec.links.values() if m["host_ifname"] in host
+    ]
+    lines += [
+        ("addr", "del", cidr, "dev", b) for b, cidr in rec.addresses if cidr in cidrs(host.get(b))
+    ]
     lines += [("link", "del", b) for b in rec.bridges if b in host]
     steps = []
     if lines:
-        steps.append(Step(NetnsRef.host(host_ns).ip("-batch", "-"),
-                          f"remove lab {rec.lab}'s veth pairs (their container ends go with "
-                          "them) and the bridges and addresses it added",
-                          input=fastpath.batch_text(lines)))
+        steps.append(
+            Step(
+                NetnsRef.host(host_ns).ip("-batch", "-"),
+                f"remove lab {rec.lab}'s veth pairs (their container ends go with "
+                "them) and the bridges and addresses it added",
+                input=fastpath.batch_text(lines),
+            )
+        )
     for m in rec.links.values():
-        if m.get("replaced_default") and m.get("pid") and m["node"] not in rec.sandboxes \
-                and alive(m):
-            steps.append(Step(fastpath.restore_default(m["pid"], m["replaced_default"],
-                                                       m.get("version", 4)),
-                              f"put back the default route {m['node']} had before"))
+        if (
+            m.get("replaced_default")
+            and m.get("pid")
+            and m["node"] not in rec.sandboxes
+            and alive(m)
+        ):
+            steps.append(
+                Step(
+                    fastpath.restore_default(m["pid"], m["replaced_default"], m.get("version", 4)),
+                    f"put back the default route {m['node']} had before",
+                )
+            )
     for box in sandbox.named(rec.sandboxes, host_ns) if with_sandboxes else ():
         steps += sandbox.stop_plan(box)
     return steps
@@ -863,6 +996,7 @@ class _nolock:
 
 # -- status ------------------------------------------------------------------------------
 
+
 def status(ctx, lab: Lab) -> list[dict]:
     """One row per bridge, node and link: what is there, and what differs from the file."""
     host = host_state(ctx.runner, ctx.host_ns)
@@ -880,13 +1014,24 @@ def status(ctx, lab: Lab) -> list[dict]:
             diffs.append("down")
         if b.address is not None and str(b.address) not in cidrs(link):
             diffs.append(f"no address {b.address}")
-        rows.append({"kind": "bridge", "name": b.name, "state": "differs" if diffs else "ok",
-                     "detail": "; ".join(diffs) or ", ".join(sorted(cidrs(link)))})
+        rows.append(
+            {
+                "kind": "bridge",
+                "name": b.name,
+                "state": "differs" if diffs else "ok",
+                "detail": "; ".join(diffs) or ", ".join(sorted(cidrs(link))),
+            }
+        )
     for node in lab.nodes:
         pid = pids[node.name]
-        rows.append({"kind": "node", "name": node.name,
-                     "state": "ok" if pid else "missing",
-                     "detail": f"PID {pid}" if pid else "not running"})
+        rows.append(
+            {
+                "kind": "node",
+                "name": node.name,
+                "state": "ok" if pid else "missing",
+                "detail": f"PID {pid}" if pid else "not running",
+            }
+        )
     observed_host = observe.from_rows(host)
     guests: dict[int, dict] = {}
     for link in lab.links:
@@ -894,20 +1039,31 @@ def status(ctx, lab: Lab) -> list[dict]:
         spec = lab.attach_spec(link)
         pid = pids[link.node]
         if spec.host_ifname not in observed_host or pid is None:
-            rows.append({"kind": "link", "name": name, "state": "missing",
-                         "detail": f"no host end {spec.host_ifname}"
-                         if spec.host_ifname not in observed_host
-                         else f"{link.node} is not running"})
+            rows.append(
+                {
+                    "kind": "link",
+                    "name": name,
+                    "state": "missing",
+                    "detail": f"no host end {spec.host_ifname}"
+                    if spec.host_ifname not in observed_host
+                    else f"{link.node} is not running",
+                }
+            )
             continue
         if pid not in guests:
             try:
                 guests[pid] = observe.from_rows(guest_state(ctx.runner, pid))
             except CommandError:
                 guests[pid] = {}
-        default = _old_default(pid, link.address.version) if link.gateway is not None \
-            else None
+        default = _old_default(pid, link.address.version) if link.gateway is not None else None
         diffs = reconcile.check(spec, Observed(observed_host, guests[pid], default))
-        rows.append({"kind": "link", "name": name, "state": "differs" if diffs else "ok",
-                     "detail": reconcile.describe(diffs) or f"{link.address} on {link.bridge} "
-                                                           f"({spec.host_ifname})"})
+        rows.append(
+            {
+                "kind": "link",
+                "name": name,
+                "state": "differs" if diffs else "ok",
+                "detail": reconcile.describe(diffs)
+                or f"{link.address} on {link.bridge} ({spec.host_ifname})",
+            }
+        )
     return rows

@@ -30,29 +30,42 @@ def path(name: str) -> str:
 
 def expose_plan(pid: int, name: str) -> list[Step]:
     return [
-        Step(("mkdir", "-p", NETNS_DIR), "make the directory where ip netns looks for names",
-             key="netns.mkdir"),
-        Step(("ln", "-s", f"/proc/{pid}/ns/net", path(name)),
-             f"name PID {pid}'s network namespace \"{name}\" so ip netns can enter it",
-             ("rm", "-f", path(name)), key="netns.link"),
+        Step(
+            ("mkdir", "-p", NETNS_DIR),
+            "make the directory where ip netns looks for names",
+            key="netns.mkdir",
+        ),
+        Step(
+            ("ln", "-s", f"/proc/{pid}/ns/net", path(name)),
+            f'name PID {pid}\'s network namespace "{name}" so ip netns can enter it',
+            ("rm", "-f", path(name)),
+            key="netns.link",
+        ),
     ]
 
 
 def unexpose_plan(name: str, pid: int | None = None) -> list[Step]:
     undo = ("ln", "-s", f"/proc/{pid}/ns/net", path(name)) if pid else None
-    return [Step(("rm", path(name)),
-                 f"remove the name \"{name}\": ip netns no longer needs it", undo,
-                 key="netns.unlink")]
+    return [
+        Step(
+            ("rm", path(name)),
+            f'remove the name "{name}": ip netns no longer needs it',
+            undo,
+            key="netns.unlink",
+        )
+    ]
 
 
 class NetnsLink(Frozen):
     __slots__ = ("name", "pid", "inode", "state")
 
-    def __init__(self, name: str,
-                 pid: int | None,  # None for namespaces made by `ip netns add` (bind mounts)
-                 inode: int | None,
-                 state: str,  # alive, dangling, named
-                 ) -> None:
+    def __init__(
+        self,
+        name: str,
+        pid: int | None,  # None for namespaces made by `ip netns add` (bind mounts)
+        inode: int | None,
+        state: str,  # alive, dangling, named
+    ) -> None:
         self._init(name, pid, inode, state)
 
     def as_dict(self) -> dict:
@@ -96,6 +109,7 @@ def links() -> list[NetnsLink]:
 # points at and that process's start time. ``gc`` removes only those (and the links
 # named in attachment records), unless asked for every dangling /proc link (``--all``).
 
+
 def _made_dir() -> str:
     from netwrap import state
 
@@ -112,8 +126,9 @@ def remember(name: str, pid: int, host_ns: str | None = None) -> None:
     os.makedirs(directory, mode=0o700, exist_ok=True)
     tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
     with open(tmp, "w") as f:
-        json.dump({"name": name, "pid": pid, "start_time": start_time(pid),
-                   "host_netns": host_ns}, f)
+        json.dump(
+            {"name": name, "pid": pid, "start_time": start_time(pid), "host_netns": host_ns}, f
+        )
     os.replace(tmp, os.path.join(directory, f"{name}.json"))
 
 
@@ -129,10 +144,14 @@ class MadeLink(Frozen):
 
     __slots__ = ("name", "pid", "start_time", "host_netns", "why")
 
-    def __init__(self, name: str, pid: int, start_time: float | None,
-                 host_netns: str | None = None,
-                 why: str = "netns expose",  # who made it: for messages
-                 ) -> None:
+    def __init__(
+        self,
+        name: str,
+        pid: int,
+        start_time: float | None,
+        host_netns: str | None = None,
+        why: str = "netns expose",  # who made it: for messages
+    ) -> None:
         self._init(name, pid, start_time, host_netns, why)
 
 
@@ -142,8 +161,9 @@ def made_links() -> list[MadeLink]:
     import json
 
     try:
-        names = sorted(n for n in os.listdir(_made_dir())
-                       if n.endswith(".json") and not n.startswith("."))
+        names = sorted(
+            n for n in os.listdir(_made_dir()) if n.endswith(".json") and not n.startswith(".")
+        )
     except FileNotFoundError:
         return []
     found = []
@@ -151,10 +171,14 @@ def made_links() -> list[MadeLink]:
         try:
             with open(os.path.join(_made_dir(), n)) as f:
                 d = json.load(f)
-            found.append(MadeLink(str(d["name"]), int(d["pid"]),
-                                  None if d.get("start_time") is None
-                                  else float(d["start_time"]),
-                                  d.get("host_netns")))
+            found.append(
+                MadeLink(
+                    str(d["name"]),
+                    int(d["pid"]),
+                    None if d.get("start_time") is None else float(d["start_time"]),
+                    d.get("host_netns"),
+                )
+            )
         except (OSError, ValueError, TypeError, KeyError):
             continue
     return found
@@ -174,8 +198,13 @@ def _stale(link: NetnsLink, made: MadeLink) -> str | None:
     return None
 
 
-def gc_plan(made: list[MadeLink] | None = None, *, sweep: bool = False, others: bool = True,
-            found: list[NetnsLink] | None = None) -> tuple[list[Step], list[str]]:
+def gc_plan(
+    made: list[MadeLink] | None = None,
+    *,
+    sweep: bool = False,
+    others: bool = True,
+    found: list[NetnsLink] | None = None,
+) -> tuple[list[Step], list[str]]:
     """Steps removing the links netwrap made whose process is gone, and with ``sweep``
     also every link to a gone process's /proc/N/ns/net; and what it leaves alone.
 
@@ -194,19 +223,26 @@ def gc_plan(made: list[MadeLink] | None = None, *, sweep: bool = False, others: 
         m = ours.get(link.name)
         why = _stale(link, m) if m is not None else None
         if why:
-            steps.append(Step(("rm", path(link.name)),
-                              f'remove "{link.name}" ({m.why}): {why}'))
+            steps.append(Step(("rm", path(link.name)), f'remove "{link.name}" ({m.why}): {why}'))
         elif m is None and others and link.state == "dangling":
             if link.pid is None:
-                kept.append(f"left {path(link.name)} alone: a symlink to something other "
-                            "than /proc/PID/ns/net")
+                kept.append(
+                    f"left {path(link.name)} alone: a symlink to something other "
+                    "than /proc/PID/ns/net"
+                )
             elif sweep:
-                steps.append(Step(("rm", path(link.name)),
-                                  f'remove "{link.name}": PID {link.pid} is gone, the link '
-                                  "dangles (--all: netwrap did not make it)"))
+                steps.append(
+                    Step(
+                        ("rm", path(link.name)),
+                        f'remove "{link.name}": PID {link.pid} is gone, the link '
+                        "dangles (--all: netwrap did not make it)",
+                    )
+                )
             else:
-                kept.append(f"left {path(link.name)} alone: it dangles, but netwrap did "
-                            "not make it (gc --all removes it)")
+                kept.append(
+                    f"left {path(link.name)} alone: it dangles, but netwrap did "
+                    "not make it (gc --all removes it)"
+                )
     return steps, kept
 
 
@@ -227,9 +263,11 @@ def existing_for(name: str, inode: int | None) -> bool:
         return False
     if inode is not None and link.inode == inode:
         return True
-    raise NetwrapError(f'netns name "{name}" is already taken in {NETNS_DIR} '
-                       f"({link.state}{', PID ' + str(link.pid) if link.pid else ''}); "
-                       "choose another name")
+    raise NetwrapError(
+        f'netns name "{name}" is already taken in {NETNS_DIR} '
+        f"({link.state}{', PID ' + str(link.pid) if link.pid else ''}); "
+        "choose another name"
+    )
 
 
 def require_lab(host_ns: str | None) -> None:

@@ -29,18 +29,56 @@ from netwrap.validate import Address, Interface
 
 
 class NicRequest(Frozen):
-    __slots__ = ("pid", "bridge", "ip", "gateway", "ifname", "host_ifname", "guest_ifname",
-                 "netns_name", "mac", "mtu", "keep_netns", "kind", "mode",
-                 "vlan")
+    __slots__ = (
+        "pid",
+        "bridge",
+        "ip",
+        "gateway",
+        "ifname",
+        "host_ifname",
+        "guest_ifname",
+        "netns_name",
+        "mac",
+        "mtu",
+        "keep_netns",
+        "kind",
+        "mode",
+        "vlan",
+    )
 
-    def __init__(self, pid: int, bridge: str, ip: Interface, gateway: Address | None = None,
-                 ifname: str = "eth1", host_ifname: str = "", guest_ifname: str = "",
-                 netns_name: str = "", mac: str | None = None, mtu: int | None = None,
-                 keep_netns: bool = False,
-                 kind: str = "veth-bridge",  # the link kind; bridge is a macvlan's parent
-                 mode: str | None = None, vlan: int | None = None) -> None:
-        self._init(pid, bridge, ip, gateway, ifname, host_ifname, guest_ifname, netns_name,
-                   mac, mtu, keep_netns, kind, mode, vlan)
+    def __init__(
+        self,
+        pid: int,
+        bridge: str,
+        ip: Interface,
+        gateway: Address | None = None,
+        ifname: str = "eth1",
+        host_ifname: str = "",
+        guest_ifname: str = "",
+        netns_name: str = "",
+        mac: str | None = None,
+        mtu: int | None = None,
+        keep_netns: bool = False,
+        kind: str = "veth-bridge",  # the link kind; bridge is a macvlan's parent
+        mode: str | None = None,
+        vlan: int | None = None,
+    ) -> None:
+        self._init(
+            pid,
+            bridge,
+            ip,
+            gateway,
+            ifname,
+            host_ifname,
+            guest_ifname,
+            netns_name,
+            mac,
+            mtu,
+            keep_netns,
+            kind,
+            mode,
+            vlan,
+        )
 
 
 def veth_names(identity: str, ifname: str) -> tuple[str, str]:
@@ -63,12 +101,28 @@ def veth_names(identity: str, ifname: str) -> tuple[str, str]:
 
 def spec_of(req: NicRequest) -> AttachSpec:
     """The attachment a ``nic add`` asks for."""
-    return AttachSpec(req.kind, req.ifname, req.bridge, (req.ip,), req.gateway,
-                      req.host_ifname, req.mac, req.mtu, req.mode, req.vlan)
+    return AttachSpec(
+        req.kind,
+        req.ifname,
+        req.bridge,
+        (req.ip,),
+        req.gateway,
+        req.host_ifname,
+        req.mac,
+        req.mtu,
+        req.mode,
+        req.vlan,
+    )
 
 
-def add_plan(req: NicRequest, *, tool: str = "brctl", host_ns: str | None = None,
-             old_default: dict | None | bool = True, netns_exists: bool = False) -> list[Step]:
+def add_plan(
+    req: NicRequest,
+    *,
+    tool: str = "brctl",
+    host_ns: str | None = None,
+    old_default: dict | None | bool = True,
+    netns_exists: bool = False,
+) -> list[Step]:
     """The steps of ``nic add``: the walkthrough's, between naming the netns and
     removing the name again (``netwrap.kinds.veth_bridge.walkthrough``).
 
@@ -81,21 +135,30 @@ def add_plan(req: NicRequest, *, tool: str = "brctl", host_ns: str | None = None
         steps += netns.expose_plan(req.pid, req.netns_name)
     from netwrap import kinds
 
-    steps += kinds.get(req.kind).walkthrough(spec_of(req), NetnsRef.host(host_ns),
-                                     NetnsRef.name(req.netns_name),
-                                     guest_ifname=req.guest_ifname, tool=tool,
-                                     old_default=old_default)
+    steps += kinds.get(req.kind).walkthrough(
+        spec_of(req),
+        NetnsRef.host(host_ns),
+        NetnsRef.name(req.netns_name),
+        guest_ifname=req.guest_ifname,
+        tool=tool,
+        old_default=old_default,
+    )
     if not netns_exists and not req.keep_netns:
         steps += netns.unexpose_plan(req.netns_name, req.pid)
     return steps
 
 
-def del_plan(pid: int, ifname: str, netns_name: str, netns_exists: bool = False,
-             keep_netns: bool = False) -> list[Step]:
+def del_plan(
+    pid: int, ifname: str, netns_name: str, netns_exists: bool = False, keep_netns: bool = False
+) -> list[Step]:
     """Remove an interface from a container: deleting one end of a veth deletes both."""
     steps: list[Step] = [] if netns_exists else netns.expose_plan(pid, netns_name)
-    steps.append(Step(NetnsRef.name(netns_name).run(("ip", "link", "del", ifname)),
-                      f"delete {ifname}; its veth peer on the host goes with it"))
+    steps.append(
+        Step(
+            NetnsRef.name(netns_name).run(("ip", "link", "del", ifname)),
+            f"delete {ifname}; its veth peer on the host goes with it",
+        )
+    )
     if not netns_exists and not keep_netns:
         steps += netns.unexpose_plan(netns_name, pid)
     return steps

@@ -24,15 +24,33 @@ class Link(Frozen):
     for a plain device), ``addrs`` its addresses other than link-local ones, as
     ``ADDR/LEN``, ``peer`` the ifindex of its other end (a veth's peer) when ip shows it."""
 
-    __slots__ = ("name", "kind", "master", "mtu", "mac", "up", "ifindex", "peer", "addrs",
-                 "link_local")
+    __slots__ = (
+        "name",
+        "kind",
+        "master",
+        "mtu",
+        "mac",
+        "up",
+        "ifindex",
+        "peer",
+        "addrs",
+        "link_local",
+    )
 
-    def __init__(self, name: str, kind: str | None = None, master: str | None = None,
-                 mtu: int | None = None, mac: str | None = None, up: bool = True,
-                 ifindex: int | None = None, peer: int | None = None,
-                 addrs: tuple[str, ...] = (), link_local: tuple[str, ...] = ()) -> None:
-        self._init(name, kind, master, mtu, mac, up, ifindex, peer, tuple(addrs),
-                   tuple(link_local))
+    def __init__(
+        self,
+        name: str,
+        kind: str | None = None,
+        master: str | None = None,
+        mtu: int | None = None,
+        mac: str | None = None,
+        up: bool = True,
+        ifindex: int | None = None,
+        peer: int | None = None,
+        addrs: tuple[str, ...] = (),
+        link_local: tuple[str, ...] = (),
+    ) -> None:
+        self._init(name, kind, master, mtu, mac, up, ifindex, peer, tuple(addrs), tuple(link_local))
 
 
 def from_ip_json(rows: list[dict]) -> dict[str, Link]:
@@ -46,9 +64,17 @@ def from_ip_json(rows: list[dict]) -> dict[str, Link]:
             cidr = f"{a['local']}/{a['prefixlen']}"
             (link_local if a.get("scope") == "link" else addrs).append(cidr)
         out[row["ifname"]] = Link(
-            row["ifname"], row.get("linkinfo", {}).get("info_kind"), row.get("master"),
-            row.get("mtu"), row.get("address"), "UP" in row.get("flags", []),
-            row.get("ifindex"), row.get("link_index"), tuple(addrs), tuple(link_local))
+            row["ifname"],
+            row.get("linkinfo", {}).get("info_kind"),
+            row.get("master"),
+            row.get("mtu"),
+            row.get("address"),
+            "UP" in row.get("flags", []),
+            row.get("ifindex"),
+            row.get("link_index"),
+            tuple(addrs),
+            tuple(link_local),
+        )
     return out
 
 

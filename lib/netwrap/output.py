@@ -59,8 +59,10 @@ def terminal_columns() -> int:
 
 # A token is a run of non-space, non-wide characters (a word, an address), a run of
 # spaces, or one wide character (Japanese breaks between any two).
-_TOKENS = re.compile(r"[^\s\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff"
-                     r"\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]+|\s+|.")
+_TOKENS = re.compile(
+    r"[^\s\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff"
+    r"\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]+|\s+|."
+)
 _NO_START = set("、。，．・：；？！ー」』）〕］｝〉》】’”)]},.:;!?")  # never first on a line
 _NO_END = set("「『（〔［｛〈《【‘“([{")  # never last on a line
 
@@ -75,8 +77,7 @@ def _hard_split(token: str, columns: int) -> list[str]:
     return parts + ([cur] if cur else [])
 
 
-def wrap(text: str, columns: int, indent: str = "", subsequent: str | None = None
-         ) -> list[str]:
+def wrap(text: str, columns: int, indent: str = "", subsequent: str | None = None) -> list[str]:
     """TEXT filled to COLUMNS (each line with its indent); a newline starts a new line."""
     subsequent = indent if subsequent is None else subsequent
     lines: list[str] = []
@@ -128,15 +129,22 @@ def _fill(para: str, columns: int, indent: str, subsequent: str) -> list[str]:
     return lines
 
 
-def wrap_command(words: Sequence[str], columns: int, prefix: str = "$ ",
-                 indent: str = "", keep: str | None = None) -> list[str]:
+def wrap_command(
+    words: Sequence[str],
+    columns: int,
+    prefix: str = "$ ",
+    indent: str = "",
+    keep: str | None = None,
+) -> list[str]:
     """A command line, quoted for a shell, broken between arguments with `` \\``.
 
     A word containing KEEP (a shell variable such as ``$PID``) is left unquoted."""
     import shlex
 
-    quoted = [w if keep and keep in w and re.fullmatch(r"[\w@%+=:,./$-]+", w)
-              else shlex.quote(w) for w in words]
+    quoted = [
+        w if keep and keep in w and re.fullmatch(r"[\w@%+=:,./$-]+", w) else shlex.quote(w)
+        for w in words
+    ]
     lines, cur = [], indent + prefix
     cont = indent + " " * (len(prefix) + 4)
     start = True
@@ -168,16 +176,24 @@ def _render(body: list[list[str]], headers: list[str], limits: dict[int, int]) -
     """tabulate's "simple" layout (two spaces apart, a dashed rule under the headers,
     each column at least two wider than its header), counted in columns; a column
     in LIMITS has its cells wrapped at spaces to that width."""
-    cells = [[wrap(c, limits[i]) if i in limits else [c] for i, c in enumerate(row)]
-             for row in body]
-    widths = [max([width(h) + 2] + [width(x) for row in cells for x in row[i]])
-              for i, h in enumerate(headers)]
-    out = ["  ".join(pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip(),
-           "  ".join("-" * w for w in widths)]
+    cells = [
+        [wrap(c, limits[i]) if i in limits else [c] for i, c in enumerate(row)] for row in body
+    ]
+    widths = [
+        max([width(h) + 2] + [width(x) for row in cells for x in row[i]])
+        for i, h in enumerate(headers)
+    ]
+    out = [
+        "  ".join(pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
     for row in cells:
         for k in range(max(len(c) for c in row)):
-            out.append("  ".join(pad(c[k] if k < len(c) else "", w)
-                                 for c, w in zip(row, widths, strict=True)).rstrip())
+            out.append(
+                "  ".join(
+                    pad(c[k] if k < len(c) else "", w) for c, w in zip(row, widths, strict=True)
+                ).rstrip()
+            )
     return "\n".join(out)
 
 
@@ -200,17 +216,21 @@ def _records(body: list[list[str]], headers: list[str], columns: int) -> str:
     return "\n".join(line.rstrip() for line in out)
 
 
-def table(rows: Sequence[dict], columns: Sequence[str], headers: Sequence[str] | None = None,
-          width_: int | None = None, compact: Sequence[str] | None = None,
-          label: Callable[[str], str] | None = None) -> str:
+def table(
+    rows: Sequence[dict],
+    columns: Sequence[str],
+    headers: Sequence[str] | None = None,
+    width_: int | None = None,
+    compact: Sequence[str] | None = None,
+    label: Callable[[str], str] | None = None,
+) -> str:
     """ROWS as a table of COLUMNS; with ``width_``, one that fits it (see the docstring).
 
     ``headers`` names the columns (default: the keys, or ``label(key)``); ``compact``
     is the few columns to fall back on (``name, state, mac, ipv4``)."""
 
     def build(cols: Sequence[str], heads: Sequence[str] | None):
-        heads = list(heads) if heads else [label(c) if label else _HEADERS.get(c, c)
-                                           for c in cols]
+        heads = list(heads) if heads else [label(c) if label else _HEADERS.get(c, c) for c in cols]
         return [[_cell(row.get(c)) for c in cols] for row in rows], heads
 
     body, heads = build(columns, headers)
@@ -231,8 +251,7 @@ def table(rows: Sequence[dict], columns: Sequence[str], headers: Sequence[str] |
     for i in sorted(wordy, key=lambda i: -natural[i]):
         if excess <= 0:
             break
-        floor = max([width(heads[i]) + 2, 12] +
-                    [width(w) for r in body for w in r[i].split()])
+        floor = max([width(heads[i]) + 2, 12] + [width(w) for r in body for w in r[i].split()])
         cut = min(excess, natural[i] - floor)
         if cut > 0:
             limits[i] = natural[i] - cut
@@ -256,8 +275,7 @@ def compact_ifconfig(rows: Sequence[dict]) -> list[dict]:
     out = []
     for row in rows:
         flags = row.get("state") or []
-        state = ("up" if "RUNNING" in flags else "up, no carrier") if "UP" in flags \
-            else "down"
+        state = ("up" if "RUNNING" in flags else "up, no carrier") if "UP" in flags else "down"
         ipv4 = row.get("ipv4_addr")
         if ipv4 and row.get("ipv4_mask"):
             ipv4 = str(ipaddress.ip_interface(f"{ipv4}/{row['ipv4_mask']}"))
@@ -280,9 +298,15 @@ def fits(as_json: bool, out) -> int | None:
         return None
 
 
-def emit(as_json: bool, rows: Sequence[dict], columns: Sequence[str], empty: str = "",
-         out: io.TextIOBase | None = None, title: str | None = None,
-         compact: Sequence[str] | None = None) -> None:
+def emit(
+    as_json: bool,
+    rows: Sequence[dict],
+    columns: Sequence[str],
+    empty: str = "",
+    out: io.TextIOBase | None = None,
+    title: str | None = None,
+    compact: Sequence[str] | None = None,
+) -> None:
     out = out or sys.stdout
     if as_json:
         out.write(json.dumps(list(rows), indent=2) + "\n")

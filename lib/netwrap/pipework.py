@@ -43,25 +43,67 @@ class Request(Frozen):
     ``mac`` (``U:`` already derived), ``vlan``, ``direct_phys``; for route, rule and
     tc the guest and ``args``."""
 
-    __slots__ = ("action", "host_if", "host_mac", "ifname", "local_ifname", "family", "guest",
-                 "address", "gateway", "dhcp", "mac", "vlan", "direct_phys", "args")
+    __slots__ = (
+        "action",
+        "host_if",
+        "host_mac",
+        "ifname",
+        "local_ifname",
+        "family",
+        "guest",
+        "address",
+        "gateway",
+        "dhcp",
+        "mac",
+        "vlan",
+        "direct_phys",
+        "args",
+    )
 
-    def __init__(self, action: str, host_if: str | None = None, host_mac: str | None = None,
-                 ifname: str | None = None, local_ifname: str | None = None, family: int = 4,
-                 guest: str = "", address=None, gateway=None, dhcp: tuple | None = None,
-                 mac: str | None = None, vlan: int | None = None, direct_phys: bool = False,
-                 args: tuple[str, ...] = ()) -> None:
-        self._init(action, host_if, host_mac, ifname, local_ifname, family, guest, address,
-                   gateway, dhcp, mac, vlan, direct_phys, tuple(args))
+    def __init__(
+        self,
+        action: str,
+        host_if: str | None = None,
+        host_mac: str | None = None,
+        ifname: str | None = None,
+        local_ifname: str | None = None,
+        family: int = 4,
+        guest: str = "",
+        address=None,
+        gateway=None,
+        dhcp: tuple | None = None,
+        mac: str | None = None,
+        vlan: int | None = None,
+        direct_phys: bool = False,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self._init(
+            action,
+            host_if,
+            host_mac,
+            ifname,
+            local_ifname,
+            family,
+            guest,
+            address,
+            gateway,
+            dhcp,
+            mac,
+            vlan,
+            direct_phys,
+            tuple(args),
+        )
 
     @property
     def container_ifname(self) -> str:
         return self.ifname or "eth1"
 
 
-SYNTAX = ("pipework HOSTIF|mac:HOSTMAC [-i IFNAME] [-l LOCALNAME] [-a 4|6] GUEST "
-          "IP/LEN[@GW]|dhcp... [MAC][@VLAN], pipework route|rule|tc GUEST ARGS..., "
-          "or pipework --wait [-i IFNAME]")
+SYNTAX = (
+    "pipework HOSTIF|mac:HOSTMAC [-i IFNAME] [-l LOCALNAME] [-a 4|6] GUEST "
+    "IP/LEN[@GW]|dhcp... [MAC][@VLAN], pipework route|rule|tc GUEST ARGS..., "
+    "or pipework --wait [-i IFNAME]"
+)
 
 
 def _bad(message: str) -> UsageError:
@@ -69,6 +111,7 @@ def _bad(message: str) -> UsageError:
 
 
 # -- U:string MACs, exactly as the script derives them ------------------------------------
+
 
 def _dash_echo(words: list[str]) -> bytes:
     """What dash's builtin ``echo WORDS`` writes: words joined by a space, a newline,
@@ -88,7 +131,7 @@ def _dash_echo(words: list[str]) -> bytes:
                 i += 2
                 continue
             if nxt == "0":
-                digits = re.match(r"[0-7]{0,3}", text[i + 2:]).group()
+                digits = re.match(r"[0-7]{0,3}", text[i + 2 :]).group()
                 out.append(int(digits or "0", 8) & 0xFF)
                 i += 2 + len(digits)
                 continue
@@ -105,18 +148,21 @@ def unique_mac(text: str) -> str:
     files of pipework's working directory: such text is refused rather than guessed.
     """
     if any(c in text for c in "*?["):
-        raise _bad(f'U:{text}: "*", "?" and "[" would make pipework\'s MAC depend on the '
-                   "files in its working directory; use other characters")
+        raise _bad(
+            f'U:{text}: "*", "?" and "[" would make pipework\'s MAC depend on the '
+            "files in its working directory; use other characters"
+        )
     words = [w for w in re.split(r"[ \t\n]+", text) if w]
     try:  # the sha256 habit of nic.veth_names: no OpenSSL load for one digest
         from _md5 import md5
     except ImportError:
         from hashlib import md5
     digest = md5(_dash_echo(words)).hexdigest()
-    return "02:" + ":".join(digest[i:i + 2] for i in range(0, 10, 2))
+    return "02:" + ":".join(digest[i : i + 2] for i in range(0, 10, 2))
 
 
 # -- the parse ----------------------------------------------------------------------------
+
 
 def _split_mac_vlan(text: str) -> tuple[str, str | None]:
     """``[MAC][@VLAN]`` as the script splits it: VLAN up to a second @, MAC before the first."""
@@ -172,14 +218,17 @@ def parse(argv: list[str]) -> Request:
         raise _bad(f"no host interface: {SYNTAX}")
     host = args[0]
     if host.startswith("-"):
-        raise _bad(f'"{host}" is not a host interface (the first argument, or after '
-                   f"--direct-phys): {SYNTAX}")
+        raise _bad(
+            f'"{host}" is not a host interface (the first argument, or after '
+            f"--direct-phys): {SYNTAX}"
+        )
     if not direct_phys and host.startswith(SUBCOMMANDS) and not host.startswith("-"):
         word = next(w for w in SUBCOMMANDS if host.startswith(w))
         if host == word:
             if len(args) < 3:
-                raise _bad(f"{word} needs a guest and {word} arguments: "
-                           f"pipework {word} GUEST ARGS...")
+                raise _bad(
+                    f"{word} needs a guest and {word} arguments: pipework {word} GUEST ARGS..."
+                )
             return Request(word, guest=args[1], args=tuple(args[2:]))
     rest = args[1:]
     opts: dict[str, str] = {}
@@ -189,8 +238,10 @@ def parse(argv: list[str]) -> Request:
                 raise _bad(f"{flag} needs a value")
             opts[flag], rest = rest[1], rest[2:]
     if rest and rest[0] in ("-i", "-l", "-a"):
-        raise _bad(f"{rest[0]} must come before the options after it: pipework reads "
-                   "-i, then -l, then -a (here it would be taken as the guest)")
+        raise _bad(
+            f"{rest[0]} must come before the options after it: pipework reads "
+            "-i, then -l, then -a (here it would be taken as the guest)"
+        )
     family = None
     if "-a" in opts:
         if opts["-a"] not in ("4", "6"):
@@ -199,8 +250,10 @@ def parse(argv: list[str]) -> Request:
     if len(rest) < 2:
         raise _bad(f"a guest and an address (or dhcp) are needed: {SYNTAX}")
     if len(rest) > 3:
-        raise _bad(f"unexpected arguments after [MAC][@VLAN]: {' '.join(rest[3:])} "
-                   "(pipework ignores them silently)")
+        raise _bad(
+            f"unexpected arguments after [MAC][@VLAN]: {' '.join(rest[3:])} "
+            "(pipework ignores them silently)"
+        )
     guest, ip_text = rest[0], rest[1]
     if not guest:
         raise _bad("the guest is empty")
@@ -226,15 +279,28 @@ def parse(argv: list[str]) -> Request:
         elif mac_text:
             mac = validate.mac(mac_text)
         if vlan_text is not None:
-            if not (vlan_text.isascii() and vlan_text.isdigit()) or not 1 <= int(vlan_text) \
-                    <= 4094:
+            if not (vlan_text.isascii() and vlan_text.isdigit()) or not 1 <= int(vlan_text) <= 4094:
                 raise _bad(f'VLAN "{vlan_text}" is not a VLAN ID (1-4094)')
             vlan = int(vlan_text)
-    return Request("attach", host_if, host_mac, ifname, local, family or 4, guest, address,
-                   gateway, dhcp, mac, vlan, direct_phys)
+    return Request(
+        "attach",
+        host_if,
+        host_mac,
+        ifname,
+        local,
+        family or 4,
+        guest,
+        address,
+        gateway,
+        dhcp,
+        mac,
+        vlan,
+        direct_phys,
+    )
 
 
 # -- what it becomes ------------------------------------------------------------------------
+
 
 def kind_for(req: Request, link) -> str:
     """The link kind for the host interface as observed (a ``netwrap.observe.Link``, or
@@ -249,8 +315,10 @@ def kind_for(req: Request, link) -> str:
             return "ovs"
         if req.host_if and req.host_if.startswith("dummy"):
             return "dummy"
-        raise _bad(f"I do not know how to set up interface {name}: it does not exist, and "
-                   "only br* (a Linux bridge) and ovs* names are created")
+        raise _bad(
+            f"I do not know how to set up interface {name}: it does not exist, and "
+            "only br* (a Linux bridge) and ovs* names are created"
+        )
     if link.kind == "bridge":
         if req.vlan is not None:
             return "bridge-vlan"  # pipework refuses VLANs on a Linux bridge
@@ -279,8 +347,12 @@ def undo_of(req: Request) -> tuple[str, ...] | None:
         if args and args[0] in _ADDS and args[0] != "change":
             return ("ip", req.action, "del", *args[1:])
         return None
-    if len(args) >= 2 and args[0] in ("qdisc", "class", "filter") and args[1] in _ADDS \
-            and args[1] != "change":
+    if (
+        len(args) >= 2
+        and args[0] in ("qdisc", "class", "filter")
+        and args[1] in _ADDS
+        and args[1] != "change"
+    ):
         return ("tc", args[0], "del", *args[2:])
     return None
 

@@ -34,11 +34,15 @@ Argv = tuple[str, ...]
 class Step(Frozen):
     __slots__ = ("argv", "why", "undo", "input", "undo_input", "key")
 
-    def __init__(self, argv: Argv, why: str, undo: Argv | None = None,
-                 input: str | None = None,  # fed to argv's stdin (``ip -batch -``)
-                 undo_input: str | None = None,  # fed to undo's stdin
-                 key: str | None = None,  # what the step does, stable: "veth.create", ...
-                 ) -> None:
+    def __init__(
+        self,
+        argv: Argv,
+        why: str,
+        undo: Argv | None = None,
+        input: str | None = None,  # fed to argv's stdin (``ip -batch -``)
+        undo_input: str | None = None,  # fed to undo's stdin
+        key: str | None = None,  # what the step does, stable: "veth.create", ...
+    ) -> None:
         self._init(argv, why, undo, input, undo_input, key)
 
     @property
@@ -46,8 +50,11 @@ class Step(Frozen):
         return not self.argv
 
     def as_dict(self) -> dict:
-        d = {"argv": list(self.argv), "why": self.why,
-             "undo": list(self.undo) if self.undo else None}
+        d = {
+            "argv": list(self.argv),
+            "why": self.why,
+            "undo": list(self.undo) if self.undo else None,
+        }
         if self.input is not None:
             d["input"] = self.input
         if self.undo_input is not None:
@@ -78,10 +85,14 @@ def in_netns(argv: Sequence[str], netns: str) -> Argv:
     return NetnsRef.name(netns).run(argv)
 
 
-def host_step(argv: Sequence[str], why: str, undo: Sequence[str] | None,
-              host_ns: str | None, key: str | None = None) -> Step:
-    return Step(on_host(argv, host_ns), why, on_host(undo, host_ns) if undo else None,
-                key=key)
+def host_step(
+    argv: Sequence[str],
+    why: str,
+    undo: Sequence[str] | None,
+    host_ns: str | None,
+    key: str | None = None,
+) -> Step:
+    return Step(on_host(argv, host_ns), why, on_host(undo, host_ns) if undo else None, key=key)
 
 
 def render(plan: Iterable[Step], explain: bool = False) -> str:

@@ -31,8 +31,7 @@ def _json(runner: Runner, argv: tuple[str, ...]) -> list[dict]:
     return json.loads(text)
 
 
-def host_links(runner: Runner, host_ns: str | None = None, details: bool = False
-               ) -> list[dict]:
+def host_links(runner: Runner, host_ns: str | None = None, details: bool = False) -> list[dict]:
     """Every link on the host side; with ``details`` each carries its ``linkinfo`` kind."""
     return _json(runner, _ip_host(host_ns, *(("-d",) if details else ()), "link", "show"))
 
@@ -76,6 +75,7 @@ def is_bridge(link: dict) -> bool:
 
 # -- facts from /proc/PID/net: the target's netns, no process started --------------
 
+
 def proc_ifnames(pid: int) -> set[str]:
     """Interface names in PID's netns, from /proc/PID/net/dev."""
     with open(f"/proc/{pid}/net/dev") as f:
@@ -102,8 +102,14 @@ def default_route_from_table(text: str) -> dict | None:
         row = line.split()
         if len(row) < 8:
             continue
-        iface, dst, gw, flags, metric, mask = row[0], row[1], row[2], int(row[3], 16), \
-            int(row[6]), row[7]
+        iface, dst, gw, flags, metric, mask = (
+            row[0],
+            row[1],
+            row[2],
+            int(row[3], 16),
+            int(row[6]),
+            row[7],
+        )
         if dst != "00000000" or mask != "00000000" or not flags & 0x1:  # RTF_UP
             continue
         route = {"dst": "default", "dev": iface, "metric": metric}
@@ -122,8 +128,14 @@ def proc_default_route6(pid: int) -> dict | None:
     with open(f"/proc/{pid}/net/ipv6_route") as f:
         for line in f:
             row = line.split()
-            dst, plen, gw, metric, flags, iface = row[0], row[1], row[4], int(row[5], 16), \
-                int(row[8], 16), row[9]
+            dst, plen, gw, metric, flags, iface = (
+                row[0],
+                row[1],
+                row[4],
+                int(row[5], 16),
+                int(row[8], 16),
+                row[9],
+            )
             if dst != "0" * 32 or plen != "00" or iface == "lo" or not flags & 0x1:
                 continue
             route = {"dst": "default", "dev": iface, "metric": metric}

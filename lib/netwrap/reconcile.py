@@ -25,8 +25,9 @@ def check(spec: AttachSpec, observed: Observed) -> list[Diff]:
     return kinds.get(spec.kind).differences(spec, observed)
 
 
-def plan(spec: AttachSpec, observed: Observed, guest: NetnsRef, *,
-         old_default: dict | None | bool = None) -> Batch:
+def plan(
+    spec: AttachSpec, observed: Observed, guest: NetnsRef, *, old_default: dict | None | bool = None
+) -> Batch:
     """The batch lines that take the kernel to ``spec`` (empty when ``check`` is [])."""
     kind = kinds.get(spec.kind)
     diffs = kind.differences(spec, observed)
@@ -35,8 +36,10 @@ def plan(spec: AttachSpec, observed: Observed, guest: NetnsRef, *,
     refused = [d.what for d in diffs if d.fix is None]
     if refused:
         raise NetwrapError("; ".join(refused))
-    return Batch(host=[line for d in diffs if d.side == "host" for line in d.fix],
-                 guest=[line for d in diffs if d.side == "guest" for line in d.fix])
+    return Batch(
+        host=[line for d in diffs if d.side == "host" for line in d.fix],
+        guest=[line for d in diffs if d.side == "guest" for line in d.fix],
+    )
 
 
 def describe(diffs: list[Diff]) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 # No typing import: it would cost start-up too (annotations here are only strings).
 
+
 class Record:
     """A mutable record: fields in ``__slots__``, compared and shown field by field."""
 

@@ -17,10 +17,21 @@ from netwrap import validate
 from netwrap.errors import UsageError
 
 
-def nic_add(*, bridge: str, ip: str, gateway: str | None = None, ifname: str = "eth1",
-            host_ifname: str | None = None, guest_ifname: str | None = None,
-            netns_name: str | None = None, mac: str | None = None, mtu: int | None = None,
-            keep_netns: bool = False, fast: bool = False, bridge_tool: str | None = None):
+def nic_add(
+    *,
+    bridge: str,
+    ip: str,
+    gateway: str | None = None,
+    ifname: str = "eth1",
+    host_ifname: str | None = None,
+    guest_ifname: str | None = None,
+    netns_name: str | None = None,
+    mac: str | None = None,
+    mtu: int | None = None,
+    keep_netns: bool = False,
+    fast: bool = False,
+    bridge_tool: str | None = None,
+):
     """A ``nic add`` request (``netwrap.nic.NicRequest``; the PID is filled in later)."""
     from netwrap.nic import NicRequest
 
@@ -33,8 +44,10 @@ def nic_add(*, bridge: str, ip: str, gateway: str | None = None, ifname: str = "
     bridge = validate.ifname(bridge, "bridge name")
     if "@" in ip:  # pipework's IP/LEN@GW
         addr, _, gw = ip.partition("@")
-        raise UsageError(f'--ip takes no gateway: use --ip {addr} --gateway {gw} '
-                         "(pipework's IP/LEN@GW is two options here)")
+        raise UsageError(
+            f"--ip takes no gateway: use --ip {addr} --gateway {gw} "
+            "(pipework's IP/LEN@GW is two options here)"
+        )
     iface = validate.cidr(ip, "--ip")
     gw = validate.gateway(gateway, iface) if gateway is not None else None
     mac = validate.mac(mac) if mac is not None else None
@@ -43,14 +56,31 @@ def nic_add(*, bridge: str, ip: str, gateway: str | None = None, ifname: str = "
         validate.netns_name(netns_name)
     if fast:
         # The fast path names no netns and renames nothing: say so rather than ignore.
-        unused = [opt for opt, given in (("--keep-netns", keep_netns),
-                                         ("--netns-name", netns_name is not None),
-                                         ("--guest-ifname", guest_ifname is not None),
-                                         ("--bridge-tool brctl", bridge_tool == "brctl"))
-                  if given]
+        unused = [
+            opt
+            for opt, given in (
+                ("--keep-netns", keep_netns),
+                ("--netns-name", netns_name is not None),
+                ("--guest-ifname", guest_ifname is not None),
+                ("--bridge-tool brctl", bridge_tool == "brctl"),
+            )
+            if given
+        ]
         if unused:
-            raise UsageError(f"--fast does not use {', '.join(unused)} (it creates the veth "
-                             "straight into the container and attaches with ip)")
-    return NicRequest(pid=0, bridge=bridge, ip=iface, gateway=gw, ifname=ifname,
-                      host_ifname=host_ifname or "", guest_ifname=guest_ifname or "",
-                      netns_name=netns_name or "", mac=mac, mtu=mtu, keep_netns=keep_netns)
+            raise UsageError(
+                f"--fast does not use {', '.join(unused)} (it creates the veth "
+                "straight into the container and attaches with ip)"
+            )
+    return NicRequest(
+        pid=0,
+        bridge=bridge,
+        ip=iface,
+        gateway=gw,
+        ifname=ifname,
+        host_ifname=host_ifname or "",
+        guest_ifname=guest_ifname or "",
+        netns_name=netns_name or "",
+        mac=mac,
+        mtu=mtu,
+        keep_netns=keep_netns,
+    )

@@ -80,8 +80,7 @@ class BaseRunner:
         """
         from netwrap.transaction import undo_one
 
-        return [str(left) for step in reversed(done)
-                if (left := undo_one(self, step)) is not None]
+        return [str(left) for step in reversed(done) if (left := undo_one(self, step)) is not None]
 
     def execute(self, step: Step) -> None:
         """Run one step of a plan (a note runs nothing). With ``explain`` (and no
@@ -99,8 +98,14 @@ class BaseRunner:
 class Runner(BaseRunner):
     """Runs commands for real, through ``subprocess``."""
 
-    def __init__(self, dry_run: bool = False, explain: bool = False, verbose: bool = False,
-                 out: io.TextIOBase | None = None, err: io.TextIOBase | None = None) -> None:
+    def __init__(
+        self,
+        dry_run: bool = False,
+        explain: bool = False,
+        verbose: bool = False,
+        out: io.TextIOBase | None = None,
+        err: io.TextIOBase | None = None,
+    ) -> None:
         self.dry_run = dry_run
         self.explain = explain
         self.verbose = verbose
@@ -138,8 +143,9 @@ class Runner(BaseRunner):
         import subprocess  # lazy: --dry-run starts no process
 
         try:
-            proc = subprocess.run(list(argv), capture_output=True, text=True,
-                                  stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                list(argv), capture_output=True, text=True, stdin=subprocess.DEVNULL
+            )
         except FileNotFoundError:
             raise CommandError(argv, None, f"{argv[0]}: command not found") from None
         if proc.returncode != 0:
@@ -169,9 +175,14 @@ class Runner(BaseRunner):
         if self.verbose:
             self.err.write(f"+ {shlex.join(argv)} &\n")
         try:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    start_new_session=True, env=env)
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
         except FileNotFoundError:
             raise CommandError(argv, None, f"{argv[0]}: command not found") from None
         return proc.pid

@@ -39,8 +39,18 @@ from netwrap.validate import netns_name
 
 SCHEMA = 1
 MARKER = "NETWRAP_SANDBOX"
-UNSHARE = ("unshare", "--net", "--uts", "--mount", "--pid", "--fork", "--mount-proc",
-           "--kill-child", "sleep", "infinity")
+UNSHARE = (
+    "unshare",
+    "--net",
+    "--uts",
+    "--mount",
+    "--pid",
+    "--fork",
+    "--mount-proc",
+    "--kill-child",
+    "sleep",
+    "infinity",
+)
 TERM_WAIT = 0.2  # seconds between SIGTERM and SIGKILL
 
 _CURRENT = object()  # "the scope in use" (``use_scope``)
@@ -65,19 +75,44 @@ def record_path(name: str, host_ns: str | None) -> str:
 
 
 class Sandbox(Record):
-    __slots__ = ("name", "pid", "netns_inode", "started", "host_ns", "status", "leader",
-                 "leader_started", "starter", "starter_started")
+    __slots__ = (
+        "name",
+        "pid",
+        "netns_inode",
+        "started",
+        "host_ns",
+        "status",
+        "leader",
+        "leader_started",
+        "starter",
+        "starter_started",
+    )
 
-    def __init__(self, name: str, pid: int | None, netns_inode: int | None,
-                 started: float | None,  # the process's start time (targets.start_time)
-                 host_ns: str | None = None,  # the scope: the lab netns, or the machine
-                 status: str = "running",  # starting (intent, before the fork), running
-                 leader: int | None = None,  # unshare: the process group's leader
-                 leader_started: float | None = None,
-                 starter: int | None = None,  # the netwrap process starting it
-                 starter_started: float | None = None) -> None:
-        self._init(name, pid, netns_inode, started, host_ns, status, leader, leader_started,
-                   starter, starter_started)
+    def __init__(
+        self,
+        name: str,
+        pid: int | None,
+        netns_inode: int | None,
+        started: float | None,  # the process's start time (targets.start_time)
+        host_ns: str | None = None,  # the scope: the lab netns, or the machine
+        status: str = "running",  # starting (intent, before the fork), running
+        leader: int | None = None,  # unshare: the process group's leader
+        leader_started: float | None = None,
+        starter: int | None = None,  # the netwrap process starting it
+        starter_started: float | None = None,
+    ) -> None:
+        self._init(
+            name,
+            pid,
+            netns_inode,
+            started,
+            host_ns,
+            status,
+            leader,
+            leader_started,
+            starter,
+            starter_started,
+        )
 
     @property
     def path(self) -> str:
@@ -90,29 +125,48 @@ class Sandbox(Record):
 
     @property
     def alive(self) -> bool:
-        return (self.status == "running" and self.pid is not None
-                and start_time(self.pid) == self.started)
+        return (
+            self.status == "running"
+            and self.pid is not None
+            and start_time(self.pid) == self.started
+        )
 
     @property
     def being_started(self) -> bool:
         """Its starter is still at work (intent recorded, the process not yet)."""
-        return (self.status == "starting" and self.starter is not None
-                and start_time(self.starter) == self.starter_started)
+        return (
+            self.status == "starting"
+            and self.starter is not None
+            and start_time(self.starter) == self.starter_started
+        )
 
     def state(self) -> str:
         return "running" if self.alive else "starting" if self.being_started else "gone"
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "pid": self.pid, "netns_inode": self.netns_inode,
-                "started": self.started, "host_netns": self.host_ns, "state": self.state()}
+        return {
+            "name": self.name,
+            "pid": self.pid,
+            "netns_inode": self.netns_inode,
+            "started": self.started,
+            "host_netns": self.host_ns,
+            "state": self.state(),
+        }
 
 
 S = store
-FIELDS = {"name": S.NAME, "pid": S.optional(S.PID), "netns_inode": S.optional(S.INT),
-          "started": S.optional(S.NUMBER), "host_ns": S.optional(S.NAME),
-          "status": S.one_of("starting", "running"), "leader": S.optional(S.PID),
-          "leader_started": S.optional(S.NUMBER), "starter": S.optional(S.PID),
-          "starter_started": S.optional(S.NUMBER)}
+FIELDS = {
+    "name": S.NAME,
+    "pid": S.optional(S.PID),
+    "netns_inode": S.optional(S.INT),
+    "started": S.optional(S.NUMBER),
+    "host_ns": S.optional(S.NAME),
+    "status": S.one_of("starting", "running"),
+    "leader": S.optional(S.PID),
+    "leader_started": S.optional(S.NUMBER),
+    "starter": S.optional(S.PID),
+    "starter_started": S.optional(S.NUMBER),
+}
 
 
 def _save(box: Sandbox) -> None:
@@ -128,8 +182,10 @@ def _read(path: str) -> Sandbox | None:
     data = store.check(path, data, SCHEMA, FIELDS, ("name", "pid", "status"))
     box = Sandbox(**data)
     if box.path != path:
-        raise store.damaged(path, f'it names sandbox "{box.name}" of '
-                                  f"{box.host_ns or 'the machine'}, not this file's")
+        raise store.damaged(
+            path,
+            f'it names sandbox "{box.name}" of {box.host_ns or "the machine"}, not this file\'s',
+        )
     return box
 
 
@@ -146,8 +202,11 @@ def all_sandboxes(host_ns: object = _CURRENT) -> list[Sandbox]:
     found = []
     for ns in scopes:
         directory = scope_dir(ns)
-        found += [b for b in (_read(os.path.join(directory, n)) for n in store.names(directory))
-                  if b is not None]
+        found += [
+            b
+            for b in (_read(os.path.join(directory, n)) for n in store.names(directory))
+            if b is not None
+        ]
     return found
 
 
@@ -161,8 +220,11 @@ def every_sandbox() -> list[Sandbox]:
         scopes = []
     for ns in scopes:
         directory = os.path.join(netns_dir, ns)
-        found += [b for b in (_read(os.path.join(directory, n)) for n in store.names(directory))
-                  if b is not None]
+        found += [
+            b
+            for b in (_read(os.path.join(directory, n)) for n in store.names(directory))
+            if b is not None
+        ]
     return found
 
 
@@ -176,19 +238,25 @@ def find(text: str) -> Target | None:
     if box is None:
         return None
     if not box.alive:
-        raise NetwrapError(f'sandbox "{text}" is not running any more '
-                           f"(run: netwrap sandbox stop {text})")
+        raise NetwrapError(
+            f'sandbox "{text}" is not running any more (run: netwrap sandbox stop {text})'
+        )
     return Target(box.pid, box.name, "sandbox")
 
 
 def start_plan(name: str) -> list[Step]:
     """What ``sandbox start`` runs, for --dry-run (the PID is known only after the start)."""
     return [
-        Step(UNSHARE, "start a process in new net, uts, mount and pid namespaces: "
-                      "a container without an image"),
+        Step(
+            UNSHARE,
+            "start a process in new net, uts, mount and pid namespaces: "
+            "a container without an image",
+        ),
         Step(("nsenter", "-t", "PID", "--uts", "hostname", name), "name it"),
-        Step(("nsenter", "-t", "PID", "--net", "ip", "link", "set", "lo", "up"),
-             "bring its loopback up"),
+        Step(
+            ("nsenter", "-t", "PID", "--net", "ip", "link", "set", "lo", "up"),
+            "bring its loopback up",
+        ),
     ]
 
 
@@ -220,14 +288,14 @@ def start(runner: Runner, name: str, host_ns: object = _CURRENT) -> Sandbox:
                 raise NetwrapError(f'sandbox "{name}" is being started by PID {old.starter}')
             end([old])  # a start that was killed half-way: whatever it left goes first
         me, my_start = state.me()
-        box = Sandbox(name, None, None, None, host_ns, "starting", starter=me,
-                      starter_started=my_start)
+        box = Sandbox(
+            name, None, None, None, host_ns, "starting", starter=me, starter_started=my_start
+        )
         _save(box)  # intent first: a killed start leaves what down and gc need
         try:
             box = _spawn(runner, box)
             runner.call(("nsenter", "-t", str(box.pid), "--uts", "hostname", name))
-            runner.call(("nsenter", "-t", str(box.pid), "--net", "ip", "link", "set", "lo",
-                         "up"))
+            runner.call(("nsenter", "-t", str(box.pid), "--net", "ip", "link", "set", "lo", "up"))
             box = replace(box, status="running", starter=None, starter_started=None)
             _save(box)
         except BaseException:
@@ -247,17 +315,18 @@ def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
         try:
             children = _children(leader)
         except psutil.NoSuchProcess:
-            raise NetwrapError("unshare exited at once: cannot make namespaces "
-                               "(are you root?)") from None
+            raise NetwrapError(
+                "unshare exited at once: cannot make namespaces (are you root?)"
+            ) from None
         if children and netns_inode(children[0]) != netns_inode("self"):
             pid = children[0]
-            return replace(box, pid=pid, netns_inode=netns_inode(pid),
-                           started=start_time(pid))
+            return replace(box, pid=pid, netns_inode=netns_inode(pid), started=start_time(pid))
         time.sleep(0.005)
     raise NetwrapError("the sandbox process did not start within 5 s")
 
 
 # -- finding and ending sandbox processes ---------------------------------------------------
+
 
 def marked(prefix: str | None = None) -> dict[int, str]:
     """PID -> marker of every root process carrying NETWRAP_SANDBOX (under ``prefix``:
@@ -302,8 +371,13 @@ def end(boxes: list[Sandbox], found: dict[int, str] | None = None) -> list[int]:
     markers = {b.marker for b in boxes}
     found = marked() if found is None else found
     pids = [pid for pid, m in found.items() if m in markers]
-    pids += [b.leader for b in boxes if b.leader is not None
-             and start_time(b.leader) == b.leader_started and b.leader not in pids]
+    pids += [
+        b.leader
+        for b in boxes
+        if b.leader is not None
+        and start_time(b.leader) == b.leader_started
+        and b.leader not in pids
+    ]
     return _kill(pids)
 
 
@@ -355,14 +429,26 @@ def _zombie(pid: int) -> bool:
 def stop_plan(box: Sandbox) -> list[Step]:
     """The commands that stop it (what --dry-run prints; ``stop`` waits between them)."""
     steps = []
-    for group in sorted(_groups([p for p, m in marked().items() if m == box.marker]
-                                + ([box.leader] if box.leader else []))):
-        steps.append(Step(("kill", "-TERM", "--", f"-{group}"),
-                          f"ask the sandbox's processes (process group {group}) to end"))
-        steps.append(Step(("kill", "-KILL", "--", f"-{group}"),
-                          "end them for certain: its first process is PID 1 of its pid "
-                          "namespace and ignores SIGTERM; its namespaces, and any veth in "
-                          "them, go with it"))
+    for group in sorted(
+        _groups(
+            [p for p, m in marked().items() if m == box.marker]
+            + ([box.leader] if box.leader else [])
+        )
+    ):
+        steps.append(
+            Step(
+                ("kill", "-TERM", "--", f"-{group}"),
+                f"ask the sandbox's processes (process group {group}) to end",
+            )
+        )
+        steps.append(
+            Step(
+                ("kill", "-KILL", "--", f"-{group}"),
+                "end them for certain: its first process is PID 1 of its pid "
+                "namespace and ignores SIGTERM; its namespaces, and any veth in "
+                "them, go with it",
+            )
+        )
     steps.append(Step(("rm", "-f", box.path), "forget the sandbox"))
     return steps
 
@@ -386,8 +472,7 @@ def named(names: list[str], host_ns: str | None) -> list[Sandbox]:
     out = []
     for name in names:
         box = load(name, host_ns)
-        out.append(box if box is not None else Sandbox(name, None, None, None, host_ns,
-                                                       "starting"))
+        out.append(box if box is not None else Sandbox(name, None, None, None, host_ns, "starting"))
     return out
 
 
@@ -421,5 +506,6 @@ def reap(dry_run: bool = False) -> list[tuple[str, int]]:
 def wait_gone(box: Sandbox, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and (
-            box.alive or any(m == box.marker for m in marked().values())):
+        box.alive or any(m == box.marker for m in marked().values())
+    ):
         time.sleep(0.01)

@@ -34,18 +34,36 @@ from netwrap.errors import CommandError, NetwrapError, ParseError
 # -- ip -j -> jc-shaped rows (pure) ----------------------------------------------------
 
 # struct ifreq flag bits, in the order net-tools prints their names
-_IFF = [("UP", 0x1), ("BROADCAST", 0x2), ("DEBUG", 0x4), ("LOOPBACK", 0x8),
-        ("POINTOPOINT", 0x10), ("NOTRAILERS", 0x20), ("RUNNING", 0x40), ("NOARP", 0x80),
-        ("PROMISC", 0x100), ("ALLMULTI", 0x200), ("MASTER", 0x400), ("SLAVE", 0x800),
-        ("MULTICAST", 0x1000), ("PORTSEL", 0x2000), ("AUTOMEDIA", 0x4000),
-        ("DYNAMIC", 0x8000)]
+_IFF = [
+    ("UP", 0x1),
+    ("BROADCAST", 0x2),
+    ("DEBUG", 0x4),
+    ("LOOPBACK", 0x8),
+    ("POINTOPOINT", 0x10),
+    ("NOTRAILERS", 0x20),
+    ("RUNNING", 0x40),
+    ("NOARP", 0x80),
+    ("PROMISC", 0x100),
+    ("ALLMULTI", 0x200),
+    ("MASTER", 0x400),
+    ("SLAVE", 0x800),
+    ("MULTICAST", 0x1000),
+    ("PORTSEL", 0x2000),
+    ("AUTOMEDIA", 0x4000),
+    ("DYNAMIC", 0x8000),
+]
 # ip's link_type -> the hardware type net-tools prints in parentheses
-_HW_TYPES = {"ether": "Ethernet", "loopback": "Local Loopback", "none": "UNSPEC",
-             "ipip": "IPIP Tunnel", "sit": "IPv6-in-IPv4", "ppp": "Point-to-Point Protocol",
-             "infiniband": "InfiniBand"}
+_HW_TYPES = {
+    "ether": "Ethernet",
+    "loopback": "Local Loopback",
+    "none": "UNSPEC",
+    "ipip": "IPIP Tunnel",
+    "sit": "IPv6-in-IPv4",
+    "ppp": "Point-to-Point Protocol",
+    "infiniband": "InfiniBand",
+}
 # IPv6 scope -> the scopeid net-tools prints (IPV6_ADDR_* >> 16 in the kernel)
-_SCOPE_IDS = {"global": "0x0", "host": "0x10", "link": "0x20", "site": "0x40",
-              "compat": "0x80"}
+_SCOPE_IDS = {"global": "0x0", "host": "0x10", "link": "0x20", "site": "0x40", "compat": "0x80"}
 _REJECT_TYPES = {"unreachable", "prohibit"}  # route -n: gateway "-", flags "!", iface "-"
 _FLAG_NAMES = {"U": "UP", "G": "GATEWAY", "H": "HOST", "!": "REJECT"}  # as route(8), jc
 
@@ -74,9 +92,21 @@ def _state(link: dict) -> tuple[list[str], int]:
 
 def _counters(stats: dict | None) -> dict:
     """``ip -s -s``'s stats64 as /proc/net/dev (and so ifconfig) folds them."""
-    keys = ("rx_packets", "rx_bytes", "rx_errors", "rx_dropped", "rx_overruns", "rx_frame",
-            "tx_packets", "tx_bytes", "tx_errors", "tx_dropped", "tx_overruns", "tx_carrier",
-            "tx_collisions")
+    keys = (
+        "rx_packets",
+        "rx_bytes",
+        "rx_errors",
+        "rx_dropped",
+        "rx_overruns",
+        "rx_frame",
+        "tx_packets",
+        "tx_bytes",
+        "tx_errors",
+        "tx_dropped",
+        "tx_overruns",
+        "tx_carrier",
+        "tx_collisions",
+    )
     if not stats:
         return dict.fromkeys(keys)
     rx, tx = stats.get("rx", {}), stats.get("tx", {})
@@ -85,16 +115,20 @@ def _counters(stats: dict | None) -> dict:
         return sum(side.get(name, 0) for name in names)
 
     return {
-        "rx_packets": rx.get("packets"), "rx_bytes": rx.get("bytes"),
+        "rx_packets": rx.get("packets"),
+        "rx_bytes": rx.get("bytes"),
         "rx_errors": rx.get("errors"),
         "rx_dropped": total(rx, "dropped", "missed_errors"),
         "rx_overruns": rx.get("fifo_errors"),
         "rx_frame": total(rx, "length_errors", "over_errors", "crc_errors", "frame_errors"),
-        "tx_packets": tx.get("packets"), "tx_bytes": tx.get("bytes"),
-        "tx_errors": tx.get("errors"), "tx_dropped": tx.get("dropped"),
+        "tx_packets": tx.get("packets"),
+        "tx_bytes": tx.get("bytes"),
+        "tx_errors": tx.get("errors"),
+        "tx_dropped": tx.get("dropped"),
         "tx_overruns": tx.get("fifo_errors"),
-        "tx_carrier": total(tx, "carrier_errors", "aborted_errors", "window_errors",
-                            "heartbeat_errors"),
+        "tx_carrier": total(
+            tx, "carrier_errors", "aborted_errors", "window_errors", "heartbeat_errors"
+        ),
         "tx_collisions": tx.get("collisions"),
     }
 
@@ -105,17 +139,24 @@ def _row(name: str, link: dict, ipv4: list[dict], ipv6: list[dict], counters: di
     first4 = ipv4[0] if ipv4 else {}
     last6 = ipv6[-1] if ipv6 else {}
     return {
-        "name": name, "flags": flags, "state": state, "mtu": link.get("mtu"),
+        "name": name,
+        "flags": flags,
+        "state": state,
+        "mtu": link.get("mtu"),
         "type": _HW_TYPES.get(link.get("link_type", ""), link.get("link_type")),
         "mac_addr": link.get("address") if ether else None,
-        "ipv4_addr": first4.get("address"), "ipv4_mask": first4.get("mask"),
+        "ipv4_addr": first4.get("address"),
+        "ipv4_mask": first4.get("mask"),
         "ipv4_bcast": first4.get("broadcast"),
-        "ipv6_addr": last6.get("address"), "ipv6_mask": last6.get("mask"),
-        "ipv6_scope": last6.get("scope"), "ipv6_type": last6.get("type"),
+        "ipv6_addr": last6.get("address"),
+        "ipv6_mask": last6.get("mask"),
+        "ipv6_scope": last6.get("scope"),
+        "ipv6_type": last6.get("type"),
         "metric": None,
         **counters,
         "txqueuelen": link.get("txqlen"),
-        "ipv4": ipv4, "ipv6": ipv6,
+        "ipv4": ipv4,
+        "ipv6": ipv6,
     }
 
 
@@ -142,17 +183,27 @@ def rows_from_ip_addr(links: Sequence[dict]) -> list[dict]:
         bcast = "BROADCAST" in link.get("flags", [])
         for addr in link.get("addr_info", []):
             if addr.get("family") == "inet":
-                by_label.setdefault(addr.get("label") or name, []).append({
-                    "address": addr["local"], "mask": _mask4(addr["prefixlen"]),
-                    "broadcast": addr.get("broadcast", "0.0.0.0") if bcast else None})
+                by_label.setdefault(addr.get("label") or name, []).append(
+                    {
+                        "address": addr["local"],
+                        "mask": _mask4(addr["prefixlen"]),
+                        "broadcast": addr.get("broadcast", "0.0.0.0") if bcast else None,
+                    }
+                )
             elif addr.get("family") == "inet6":
                 scope = addr.get("scope", "global")
-                ipv6.append({"address": addr["local"], "mask": addr["prefixlen"],
-                             "scope": _SCOPE_IDS.get(scope, scope), "type": scope})
-        rows.append(_row(name, link, by_label.pop(name), ipv6,
-                         _counters(link.get("stats64"))))
-        rows.extend(_row(label, link, ipv4, [], _counters(None))
-                    for label, ipv4 in by_label.items())
+                ipv6.append(
+                    {
+                        "address": addr["local"],
+                        "mask": addr["prefixlen"],
+                        "scope": _SCOPE_IDS.get(scope, scope),
+                        "type": scope,
+                    }
+                )
+        rows.append(_row(name, link, by_label.pop(name), ipv6, _counters(link.get("stats64"))))
+        rows.extend(
+            _row(label, link, ipv4, [], _counters(None)) for label, ipv4 in by_label.items()
+        )
     return sorted(rows, key=lambda row: _natural(row["name"]))
 
 
@@ -180,12 +231,19 @@ def rows_from_ip_route(routes: Sequence[dict]) -> list[dict]:
         else:
             flags = "U" + ("G" if gateway else "") + ("H" if net.prefixlen == 32 else "")
             gw, iface, ref = gateway or "0.0.0.0", dev or "*", 0
-        rows.append({
-            "destination": str(net.network_address), "gateway": gw,
-            "genmask": str(net.netmask), "flags": flags,
-            "flags_pretty": [_FLAG_NAMES[f] for f in flags if f in _FLAG_NAMES],
-            "metric": r.get("metric", 0), "ref": ref, "use": 0, "iface": iface,
-        })
+        rows.append(
+            {
+                "destination": str(net.network_address),
+                "gateway": gw,
+                "genmask": str(net.netmask),
+                "flags": flags,
+                "flags_pretty": [_FLAG_NAMES[f] for f in flags if f in _FLAG_NAMES],
+                "metric": r.get("metric", 0),
+                "ref": ref,
+                "use": 0,
+                "iface": iface,
+            }
+        )
     return rows
 
 
@@ -206,22 +264,35 @@ def bridges_from_ip_link(links: Sequence[dict]) -> list[dict]:
             continue
         data = info.get("info_data", {})
         prio, _, mac = data.get("bridge_id", "").partition(".")
-        ports = sorted((p["ifname"] for p in links if p.get("master") == link["ifname"]),
-                       key=_natural)
-        rows.append({"bridge_name": link["ifname"],
-                     "bridge_id": f"{prio}.{_hex_mac(mac)}" if mac else None,
-                     "stp_enabled": bool(data.get("stp_state", 0)), "interfaces": ports})
+        ports = sorted(
+            (p["ifname"] for p in links if p.get("master") == link["ifname"]), key=_natural
+        )
+        rows.append(
+            {
+                "bridge_name": link["ifname"],
+                "bridge_id": f"{prio}.{_hex_mac(mac)}" if mac else None,
+                "stp_enabled": bool(data.get("stp_state", 0)),
+                "interfaces": ports,
+            }
+        )
     return sorted(rows, key=lambda row: _natural(row["bridge_name"]))
 
 
 def bridge_addresses(links: Sequence[dict], bridges: Iterable[str]) -> list[dict]:
     """One row per address of each named bridge, from ``ip -j addr show``."""
     wanted = set(bridges)
-    return [{"bridge": link["ifname"], "family": a.get("family"),
-             "address": f"{a['local']}/{a['prefixlen']}", "broadcast": a.get("broadcast"),
-             "scope": a.get("scope")}
-            for link in sorted(links, key=lambda link: _natural(link.get("ifname", "")))
-            if link.get("ifname") in wanted for a in link.get("addr_info", [])]
+    return [
+        {
+            "bridge": link["ifname"],
+            "family": a.get("family"),
+            "address": f"{a['local']}/{a['prefixlen']}",
+            "broadcast": a.get("broadcast"),
+            "scope": a.get("scope"),
+        }
+        for link in sorted(links, key=lambda link: _natural(link.get("ifname", "")))
+        if link.get("ifname") in wanted
+        for a in link.get("addr_info", [])
+    ]
 
 
 # -- Docker's rules in iptables-save (pure) ---------------------------------------------
@@ -238,20 +309,27 @@ def _iface_matches(pattern: str, names: set[str]) -> bool:
     """An iptables interface argument (``docker0``, ``br-+``) names one of the bridges."""
     if pattern.endswith("+"):  # iptables' wildcard: any interface with this prefix
         prefix = pattern[:-1]
-        return bool(prefix) and (any(n.startswith(prefix) for n in names | {"docker0"})
-                                 or prefix.startswith("br-") or "br-".startswith(prefix))
+        return bool(prefix) and (
+            any(n.startswith(prefix) for n in names | {"docker0"})
+            or prefix.startswith("br-")
+            or "br-".startswith(prefix)
+        )
     return pattern in names or _is_docker_bridge(pattern)
 
 
-def mentions_bridge(rule: dict, bridges: Iterable[str],
-                    subnets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+def mentions_bridge(
+    rule: dict,
+    bridges: Iterable[str],
+    subnets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> bool:
     """Whether an iptables-save rule row is about the bridges: a DOCKER chain or jump,
     ``-i``/``-o`` one of them (``docker0`` and ``br-*`` always count), or ``-s``/``-d``
     overlapping one of their subnets (Docker's MASQUERADE of 172.17.0.0/16)."""
     names = set(bridges)
     nets = list(subnets)
-    if (rule.get("chain") or "").startswith("DOCKER") \
-            or (rule.get("target") or "").startswith("DOCKER"):
+    if (rule.get("chain") or "").startswith("DOCKER") or (rule.get("target") or "").startswith(
+        "DOCKER"
+    ):
         return True
     try:
         words = shlex.split(rule.get("matches") or "")
@@ -270,18 +348,27 @@ def mentions_bridge(rule: dict, bridges: Iterable[str],
     return False
 
 
-def docker_rules(rows: Sequence[dict], bridges: Iterable[str],
-                 subnets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
-                 ) -> list[dict]:
+def docker_rules(
+    rows: Sequence[dict],
+    bridges: Iterable[str],
+    subnets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> list[dict]:
     """The walkthrough's rules: nat rules, and filter rules in FORWARD or a DOCKER chain,
     that mention the bridges (see ``mentions_bridge``)."""
     names, nets = list(bridges), list(subnets)
-    return [row for row in rows if row.get("type") == "rule"
-            and (row.get("table") == "nat"
-                 or (row.get("table") == "filter"
-                     and (row.get("chain") == "FORWARD"
-                          or (row.get("chain") or "").startswith("DOCKER"))))
-            and mentions_bridge(row, names, nets)]
+    return [
+        row
+        for row in rows
+        if row.get("type") == "rule"
+        and (
+            row.get("table") == "nat"
+            or (
+                row.get("table") == "filter"
+                and (row.get("chain") == "FORWARD" or (row.get("chain") or "").startswith("DOCKER"))
+            )
+        )
+        and mentions_bridge(row, names, nets)
+    ]
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -299,17 +386,24 @@ FORWARD_DROP_NOTE = (
     "(the rules above); the walkthrough's host had FORWARD ACCEPT. So a container on a "
     "bridge made by hand (br0) reaches the host, but not the outside: that needs FORWARD "
     "rules accepting -i br0 and -o br0, and a MASQUERADE rule for its subnet, as Docker "
-    "has for docker0.")
+    "has for docker0."
+)
 
 
 def chain_policies(rows: Sequence[dict]) -> list[dict]:
     """The built-in chains' policies (``:FORWARD DROP [0:0]``) from iptables-save rows."""
-    return [{"table": r.get("table"), "chain": r.get("chain"), "policy": r.get("policy")}
-            for r in rows if r.get("type") == "chain" and r.get("policy") not in (None, "-")]
+    return [
+        {"table": r.get("table"), "chain": r.get("chain"), "policy": r.get("policy")}
+        for r in rows
+        if r.get("type") == "chain" and r.get("policy") not in (None, "-")
+    ]
 
 
-def port_owners(host_links: Sequence[dict], bridges: Iterable[str],
-                spaces: Sequence[tuple[str, int, list[dict]]]) -> list[dict]:
+def port_owners(
+    host_links: Sequence[dict],
+    bridges: Iterable[str],
+    spaces: Sequence[tuple[str, int, list[dict]]],
+) -> list[dict]:
     """Which container each bridge port's veth peer is in; pure.
 
     ``spaces`` is ``(container name, pid, ip -j link inside)``. A port's peer is the
@@ -317,16 +411,19 @@ def port_owners(host_links: Sequence[dict], bridges: Iterable[str],
     ``link_index`` is that link's ifindex (both ends agree, as ``netwrap.diagram``)."""
     wanted = set(bridges)
     rows = []
-    for link in sorted(host_links, key=lambda x: (x.get("master") or "", _natural(
-            x.get("ifname", "")))):
+    for link in sorted(
+        host_links, key=lambda x: (x.get("master") or "", _natural(x.get("ifname", "")))
+    ):
         if link.get("master") not in wanted:
             continue
         owner = {"container": None, "ifname": None, "pid": None}
         for name, pid, links in spaces:
             for inside in links:
-                if inside.get("link_index") == link.get("ifindex") \
-                        and link.get("link_index") == inside.get("ifindex") \
-                        and "link_netnsid" in inside:
+                if (
+                    inside.get("link_index") == link.get("ifindex")
+                    and link.get("link_index") == inside.get("ifindex")
+                    and "link_netnsid" in inside
+                ):
                     owner = {"container": name, "ifname": inside.get("ifname"), "pid": pid}
         rows.append({"bridge": link["master"], "port": link.get("ifname"), **owner})
     return rows
@@ -354,8 +451,7 @@ def cmd_parse(ctx, args) -> int:
         rows = parse(args.kind, text)
     except ParseError as exc:
         raise ParseError(_one_line(exc)) from None
-    emit(ctx.as_json, rows, PARSERS[args.kind].COLUMNS,
-         empty=f"(no {args.kind} rows)")
+    emit(ctx.as_json, rows, PARSERS[args.kind].COLUMNS, empty=f"(no {args.kind} rows)")
     return 0
 
 
@@ -377,10 +473,10 @@ def interfaces_and_routes(runner, pid: int, source: str) -> tuple[list[dict], li
         interfaces = parse("ifconfig", runner.query(_guest_argv(pid, "ifconfig", "-a")))
         routes = parse("route", runner.query(_guest_argv(pid, "route", "-n")))
         return interfaces, routes
-    links = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show"))
-                       or "[]")
-    table = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show"))
-                       or "[]")
+    links = json.loads(
+        runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show")) or "[]"
+    )
+    table = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show")) or "[]")
     return rows_from_ip_addr(links), rows_from_ip_route(table)
 
 
@@ -404,8 +500,10 @@ def cmd_show(ctx, args) -> int:
     target = targets.resolve(args.target, dry_run=False)
     source = _source(args.source)
     if source == "net-tools" and not (shutil.which("ifconfig") and shutil.which("route")):
-        raise NetwrapError("--source net-tools: ifconfig or route is not installed "
-                           "(install net-tools, or use --source ip)")
+        raise NetwrapError(
+            "--source net-tools: ifconfig or route is not installed "
+            "(install net-tools, or use --source ip)"
+        )
     try:
         interfaces, routes = interfaces_and_routes(ctx.runner, target.pid, source)
     except ParseError as exc:
@@ -416,11 +514,18 @@ def cmd_show(ctx, args) -> int:
     how = ("ifconfig -a", "route -n") if source == "net-tools" else ("ip addr", "ip route")
     from netwrap.output import COMPACT_IFCONFIG, compact_ifconfig
 
-    emit(False, compact_ifconfig(interfaces), ifconfig.COLUMNS, empty="(no interfaces)",
-         title=f"{target.name}: interfaces ({how[0]})", compact=COMPACT_IFCONFIG)
+    emit(
+        False,
+        compact_ifconfig(interfaces),
+        ifconfig.COLUMNS,
+        empty="(no interfaces)",
+        title=f"{target.name}: interfaces ({how[0]})",
+        compact=COMPACT_IFCONFIG,
+    )
     sys.stdout.write("\n")
-    emit(False, routes, route.COLUMNS, empty="(no routes)",
-         title=f"{target.name}: routes ({how[1]})")
+    emit(
+        False, routes, route.COLUMNS, empty="(no routes)", title=f"{target.name}: routes ({how[1]})"
+    )
     return 0
 
 
@@ -439,7 +544,8 @@ def host_view(ctx) -> dict:
         bridges = parse("brctl", text) if text.strip() else []
     else:
         bridges = bridges_from_ip_link(
-            json.loads(runner.query(on_host(("ip", "-j", "-d", "link", "show"), lab)) or "[]"))
+            json.loads(runner.query(on_host(("ip", "-j", "-d", "link", "show"), lab)) or "[]")
+        )
     names = [b["bridge_name"] for b in bridges]
     links = json.loads(runner.query(on_host(("ip", "-j", "addr", "show"), lab)) or "[]")
     addresses = bridge_addresses(links, names)
@@ -453,14 +559,19 @@ def host_view(ctx) -> dict:
         rules = None
     policies = None
     if rules is not None:
-        subnets = [ipaddress.ip_interface(a["address"]).network for a in addresses
-                   if a["scope"] != "link"]
+        subnets = [
+            ipaddress.ip_interface(a["address"]).network for a in addresses if a["scope"] != "link"
+        ]
         policies = [p for p in chain_policies(rules) if p["table"] == "filter"]
         rules = docker_rules(rules, names, subnets)
     host_links = json.loads(runner.query(on_host(("ip", "-j", "link", "show"), lab)) or "[]")
-    return {"bridges": bridges, "addresses": addresses, "rules": rules,
-            "policies": policies,
-            "ports": port_owners(host_links, names, _container_links(runner))}
+    return {
+        "bridges": bridges,
+        "addresses": addresses,
+        "rules": rules,
+        "policies": policies,
+        "ports": port_owners(host_links, names, _container_links(runner)),
+    }
 
 
 def _container_links(runner) -> list[tuple[str, int, list[dict]]]:
@@ -481,8 +592,7 @@ def _container_links(runner) -> list[tuple[str, int, list[dict]]]:
     out = []
     for pid, name in sorted(found.items()):
         try:
-            links = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "link", "show"))
-                               or "[]")
+            links = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "link", "show")) or "[]")
         except (CommandError, ValueError):
             continue  # gone meanwhile
         out.append((name, pid, links))
@@ -498,28 +608,46 @@ def cmd_host(ctx, args) -> int:
         emit_object(view)
         return 0
     where = f"lab netns {ctx.host_ns}" if ctx.host_ns else "host"
-    emit(False, view["bridges"], brctl.COLUMNS, empty="(no bridges)",
-         title=f"bridges ({where})")
+    emit(False, view["bridges"], brctl.COLUMNS, empty="(no bridges)", title=f"bridges ({where})")
     sys.stdout.write("\n")
-    emit(False, view["addresses"], ADDRESS_COLUMNS, empty="(no addresses on the bridges)",
-         title="bridge addresses")
+    emit(
+        False,
+        view["addresses"],
+        ADDRESS_COLUMNS,
+        empty="(no addresses on the bridges)",
+        title="bridge addresses",
+    )
     sys.stdout.write("\n")
-    emit(False, view["ports"], PORT_COLUMNS, empty="(no ports on the bridges)",
-         title="bridge ports and the container each veth leads into")
+    emit(
+        False,
+        view["ports"],
+        PORT_COLUMNS,
+        empty="(no ports on the bridges)",
+        title="bridge ports and the container each veth leads into",
+    )
     if view["rules"] is not None:
         sys.stdout.write("\n")
-        emit(False, view["policies"], POLICY_COLUMNS, empty="(no iptables chains here)",
-             title="chain policies (iptables-save, filter table)")
+        emit(
+            False,
+            view["policies"],
+            POLICY_COLUMNS,
+            empty="(no iptables chains here)",
+            title="chain policies (iptables-save, filter table)",
+        )
         if any(p["chain"] == "FORWARD" and p["policy"] == "DROP" for p in view["policies"]):
             from netwrap.output import fits, wrap
 
             for line in wrap(FORWARD_DROP_NOTE, fits(False, sys.stdout) or 100):
                 sys.stdout.write(line + "\n")
         sys.stdout.write("\n")
-        emit(False, view["rules"], RULE_COLUMNS,
-             empty="(no NAT or FORWARD rules mention the bridges)",
-             title="NAT and FORWARD rules for the bridges (iptables-save)",
-             compact=RULE_COMPACT)
+        emit(
+            False,
+            view["rules"],
+            RULE_COLUMNS,
+            empty="(no NAT or FORWARD rules mention the bridges)",
+            title="NAT and FORWARD rules for the bridges (iptables-save)",
+            compact=RULE_COMPACT,
+        )
     return 0
 
 
@@ -527,34 +655,55 @@ def register(subparsers) -> None:
     from netwrap.cli_base import sub as _sub
     from netwrap.parsers import PARSERS
 
-    p = _sub(subparsers, "parse", "turn captured ifconfig, route, brctl or iptables-save "
-                                  "text into a table or JSON", cmd_parse,
-             description="Parse the text of a command the walkthrough reads: a table of the "
-                         "main columns, or with --json every field (jc's keys for ifconfig "
-                         "and route). Text that is not that command's output is an error.",
-             epilog="example: ifconfig -a | netwrap parse ifconfig --json")
-    p.add_argument("kind", choices=sorted(PARSERS), metavar="KIND",
-                   help="one of: " + ", ".join(sorted(PARSERS)))
+    p = _sub(
+        subparsers,
+        "parse",
+        "turn captured ifconfig, route, brctl or iptables-save text into a table or JSON",
+        cmd_parse,
+        description="Parse the text of a command the walkthrough reads: a table of the "
+        "main columns, or with --json every field (jc's keys for ifconfig "
+        "and route). Text that is not that command's output is an error.",
+        epilog="example: ifconfig -a | netwrap parse ifconfig --json",
+    )
+    p.add_argument(
+        "kind",
+        choices=sorted(PARSERS),
+        metavar="KIND",
+        help="one of: " + ", ".join(sorted(PARSERS)),
+    )
     p.add_argument("file", nargs="?", metavar="FILE", help="the text (default or -: stdin)")
     p.intermixed = True  # parse KIND --json FILE
 
-    p = _sub(subparsers, "show", "a target's interfaces and routes, as ifconfig and route "
-                                 "show them inside its netns", cmd_show,
-             description="Run the host's 'ifconfig -a' and 'route -n' inside the target's "
-                         "network namespace (nsenter -t PID -n) and show two tables. Without "
-                         "net-tools, or with --source ip, the same columns come from "
-                         "'ip -j addr' and 'ip -j route'.",
-             epilog="example: netwrap show web")
-    p.add_argument("target", metavar="TARGET",
-                   help="a PID, a sandbox name, or a container name or ID prefix")
-    p.add_argument("--source", choices=("auto", "net-tools", "ip"), default="auto",
-                   help="where the rows come from (default: net-tools when installed)")
+    p = _sub(
+        subparsers,
+        "show",
+        "a target's interfaces and routes, as ifconfig and route show them inside its netns",
+        cmd_show,
+        description="Run the host's 'ifconfig -a' and 'route -n' inside the target's "
+        "network namespace (nsenter -t PID -n) and show two tables. Without "
+        "net-tools, or with --source ip, the same columns come from "
+        "'ip -j addr' and 'ip -j route'.",
+        epilog="example: netwrap show web",
+    )
+    p.add_argument(
+        "target", metavar="TARGET", help="a PID, a sandbox name, or a container name or ID prefix"
+    )
+    p.add_argument(
+        "--source",
+        choices=("auto", "net-tools", "ip"),
+        default="auto",
+        help="where the rows come from (default: net-tools when installed)",
+    )
 
-    p = _sub(subparsers, "host", "the host's bridges, their addresses and Docker's NAT and "
-                                 "FORWARD rules", cmd_host,
-             description="The walkthrough's first look: 'brctl show' (or 'ip -j link' with "
-                         "--bridge-tool ip or without brctl), each bridge's addresses, and "
-                         "the iptables-save rules that mention docker0, br-* or another "
-                         "bridge, a DOCKER chain, or a bridge's subnet. With --host-netns "
-                         "LAB everything is read inside the lab.",
-             epilog="example: netwrap --host-netns lab host --json")
+    p = _sub(
+        subparsers,
+        "host",
+        "the host's bridges, their addresses and Docker's NAT and FORWARD rules",
+        cmd_host,
+        description="The walkthrough's first look: 'brctl show' (or 'ip -j link' with "
+        "--bridge-tool ip or without brctl), each bridge's addresses, and "
+        "the iptables-save rules that mention docker0, br-* or another "
+        "bridge, a DOCKER chain, or a bridge's subnet. With --host-netns "
+        "LAB everything is read inside the lab.",
+        epilog="example: netwrap --host-netns lab host --json",
+    )

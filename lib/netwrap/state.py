@@ -55,23 +55,34 @@ def lock_path() -> str:
 
 # -- identity ----------------------------------------------------------------------
 
+
 class Identity(Frozen):
     """Who a container is: survives nothing, so a reused PID never matches."""
 
     __slots__ = ("pid", "netns_inode", "start_time", "kind", "id", "name")
 
-    def __init__(self, pid: int, netns_inode: int | None, start_time: float | None,
-                 kind: str = "pid",  # pid, sandbox, docker, ...
-                 id: str | None = None,  # the container ID, when there is one
-                 name: str = "",  # what the user called it
-                 ) -> None:
+    def __init__(
+        self,
+        pid: int,
+        netns_inode: int | None,
+        start_time: float | None,
+        kind: str = "pid",  # pid, sandbox, docker, ...
+        id: str | None = None,  # the container ID, when there is one
+        name: str = "",  # what the user called it
+    ) -> None:
         self._init(pid, netns_inode, start_time, kind, id, name)
 
     @classmethod
     def of(cls, target) -> Identity:
         """The identity of a ``netwrap.targets.Target`` that is running now."""
-        return cls(target.pid, netns_inode(target.pid), start_time(target.pid),
-                   target.kind, target.id, target.name)
+        return cls(
+            target.pid,
+            netns_inode(target.pid),
+            start_time(target.pid),
+            target.kind,
+            target.id,
+            target.name,
+        )
 
     @property
     def token(self) -> str:
@@ -80,37 +91,79 @@ class Identity(Frozen):
 
     def alive(self) -> bool:
         """The same process, in the same netns, is still running."""
-        return (start_time(self.pid) == self.start_time
-                and netns_inode(self.pid) == self.netns_inode)
+        return start_time(self.pid) == self.start_time and netns_inode(self.pid) == self.netns_inode
 
 
 # -- records -----------------------------------------------------------------------
 
+
 class Attachment(Frozen):
     """One ``nic add``: enough to find it again, check it and undo it exactly."""
 
-    __slots__ = ("container", "ifname", "host_ifname", "guest_ifname", "bridge", "address",
-                 "gateway", "replaced_default", "host_netns", "netns_name",
-                 "netns_preexisting", "mac", "mtu", "keep_netns", "status", "owner_pid",
-                 "owner_start", "extra")
+    __slots__ = (
+        "container",
+        "ifname",
+        "host_ifname",
+        "guest_ifname",
+        "bridge",
+        "address",
+        "gateway",
+        "replaced_default",
+        "host_netns",
+        "netns_name",
+        "netns_preexisting",
+        "mac",
+        "mtu",
+        "keep_netns",
+        "status",
+        "owner_pid",
+        "owner_start",
+        "extra",
+    )
 
-    def __init__(self, container: Identity, ifname: str, host_ifname: str, guest_ifname: str,
-                 bridge: str, address: str, gateway: str | None = None,
-                 # The default route the plan deleted (a route from ``ip -j route``), to
-                 # put back.
-                 replaced_default: dict | None = None,
-                 host_netns: str | None = None,  # the lab netns playing the host, if any
-                 netns_name: str = "",
-                 netns_preexisting: bool = False,  # the /var/run/netns name was there before us
-                 mac: str | None = None, mtu: int | None = None, keep_netns: bool = False,
-                 status: str = "adding",  # adding (plan running), ok, failed (rollback incomplete)
-                 owner_pid: int | None = None,  # the netwrap process running the plan
-                 owner_start: float | None = None,
-                 extra: dict | None = None,  # room for other plan builders' facts ({})
-                 ) -> None:
-        self._init(container, ifname, host_ifname, guest_ifname, bridge, address, gateway,
-                   replaced_default, host_netns, netns_name, netns_preexisting, mac, mtu,
-                   keep_netns, status, owner_pid, owner_start, {} if extra is None else extra)
+    def __init__(
+        self,
+        container: Identity,
+        ifname: str,
+        host_ifname: str,
+        guest_ifname: str,
+        bridge: str,
+        address: str,
+        gateway: str | None = None,
+        # The default route the plan deleted (a route from ``ip -j route``), to
+        # put back.
+        replaced_default: dict | None = None,
+        host_netns: str | None = None,  # the lab netns playing the host, if any
+        netns_name: str = "",
+        netns_preexisting: bool = False,  # the /var/run/netns name was there before us
+        mac: str | None = None,
+        mtu: int | None = None,
+        keep_netns: bool = False,
+        status: str = "adding",  # adding (plan running), ok, failed (rollback incomplete)
+        owner_pid: int | None = None,  # the netwrap process running the plan
+        owner_start: float | None = None,
+        extra: dict | None = None,  # room for other plan builders' facts ({})
+    ) -> None:
+        self._init(
+            container,
+            ifname,
+            host_ifname,
+            guest_ifname,
+            bridge,
+            address,
+            gateway,
+            replaced_default,
+            host_netns,
+            netns_name,
+            netns_preexisting,
+            mac,
+            mtu,
+            keep_netns,
+            status,
+            owner_pid,
+            owner_start,
+            {} if extra is None else extra,
+        )
 
     @property
     def key(self) -> str:
@@ -118,17 +171,24 @@ class Attachment(Frozen):
 
     def config(self) -> dict:
         """What the user asked for: a re-run with the same config is a no-op."""
-        return {"bridge": self.bridge, "address": self.address, "gateway": self.gateway,
-                "host_ifname": self.host_ifname, "mac": self.mac, "mtu": self.mtu,
-                "host_netns": self.host_netns}
+        return {
+            "bridge": self.bridge,
+            "address": self.address,
+            "gateway": self.gateway,
+            "host_ifname": self.host_ifname,
+            "mac": self.mac,
+            "mtu": self.mtu,
+            "host_netns": self.host_netns,
+        }
 
     def state(self) -> str:
         """ok / adding / interrupted / failed / gone, as ``nic list`` shows it."""
         if not self.container.alive():
             return "gone"
         if self.status == "adding":
-            owner_alive = (self.owner_pid is not None
-                           and start_time(self.owner_pid) == self.owner_start)
+            owner_alive = (
+                self.owner_pid is not None and start_time(self.owner_pid) == self.owner_start
+            )
             return "adding" if owner_alive else "interrupted"
         return self.status
 
@@ -145,23 +205,35 @@ class Attachment(Frozen):
 
 
 S = store  # the field checks, short
-IDENTITY_FIELDS = {"pid": S.PID, "netns_inode": S.optional(S.INT),
-                   "start_time": S.optional(S.NUMBER), "kind": S.STR,
-                   "id": S.optional(S.STR), "name": S.STR}
+IDENTITY_FIELDS = {
+    "pid": S.PID,
+    "netns_inode": S.optional(S.INT),
+    "start_time": S.optional(S.NUMBER),
+    "kind": S.STR,
+    "id": S.optional(S.STR),
+    "name": S.STR,
+}
 ATTACHMENT_FIELDS = {
     "container": S.record(IDENTITY_FIELDS, ("pid", "netns_inode", "start_time")),
-    "ifname": S.IFNAME, "host_ifname": S.IFNAME, "guest_ifname": S.IFNAME,
-    "bridge": S.IFNAME, "address": S.STR, "gateway": S.optional(S.STR),
-    "replaced_default": S.optional(S.ROUTE), "host_netns": S.optional(S.NAME),
+    "ifname": S.IFNAME,
+    "host_ifname": S.IFNAME,
+    "guest_ifname": S.IFNAME,
+    "bridge": S.IFNAME,
+    "address": S.STR,
+    "gateway": S.optional(S.STR),
+    "replaced_default": S.optional(S.ROUTE),
+    "host_netns": S.optional(S.NAME),
     "netns_name": lambda v: None if v == "" else S.NAME(v),  # /var/run/netns/NAME
-    "netns_preexisting": S.BOOL, "mac": S.optional(S.STR),
-    "mtu": S.optional(S.INT), "keep_netns": S.BOOL,
-    "status": S.one_of("adding", "ok", "failed"), "owner_pid": S.optional(S.PID),
+    "netns_preexisting": S.BOOL,
+    "mac": S.optional(S.STR),
+    "mtu": S.optional(S.INT),
+    "keep_netns": S.BOOL,
+    "status": S.one_of("adding", "ok", "failed"),
+    "owner_pid": S.optional(S.PID),
     "owner_start": S.optional(S.NUMBER),
     "extra": lambda v: None if isinstance(v, dict) else "an object",
 }
-ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "bridge",
-                       "address")
+ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "bridge", "address")
 
 
 def attachment_key(token: str, ifname: str) -> str:
@@ -193,9 +265,11 @@ def get_attachment(token: str, ifname: str) -> Attachment | None:
 def list_attachments() -> list[Attachment]:
     """Every record, sorted by container name then ifname; a damaged one is an error."""
     directory = attachments_dir()
-    found = [rec for rec in (_load(os.path.join(directory, name))
-                             for name in store.names(directory))
-             if rec is not None]  # None: removed by a parallel run since the listing
+    found = [
+        rec
+        for rec in (_load(os.path.join(directory, name)) for name in store.names(directory))
+        if rec is not None
+    ]  # None: removed by a parallel run since the listing
     return sorted(found, key=lambda r: (r.container.name, r.container.pid, r.ifname))
 
 
@@ -213,6 +287,7 @@ def me() -> tuple[int, float | None]:
 # -- the lock ----------------------------------------------------------------------
 
 _depth = 0
+
 
 @contextlib.contextmanager
 def lock() -> Iterator[None]:

@@ -38,17 +38,21 @@ class Target(Frozen):
 
     # name: what to call it in messages: the container or sandbox name, or the PID
     # allow_userns: the user vouched for a netns owned by another user namespace
-    def __init__(self, pid: int, name: str,
-                 kind: str = "pid",  # pid, sandbox, docker, podman, containerd
-                 id: str | None = None, exists: bool = True,
-                 allow_userns: bool = False) -> None:
+    def __init__(
+        self,
+        pid: int,
+        name: str,
+        kind: str = "pid",  # pid, sandbox, docker, podman, containerd
+        id: str | None = None,
+        exists: bool = True,
+        allow_userns: bool = False,
+    ) -> None:
         self._init(pid, name, kind, id, exists, allow_userns)
 
     @property
     def label(self) -> str:
         """``web (PID 8411)``, or ``PID 8411`` when the PID is all the user gave."""
-        return f"PID {self.pid}" if self.name == str(self.pid) else \
-            f"{self.name} (PID {self.pid})"
+        return f"PID {self.pid}" if self.name == str(self.pid) else f"{self.name} (PID {self.pid})"
 
     @property
     def default_netns_name(self) -> str:
@@ -75,8 +79,9 @@ def resolve(text: str, dry_run: bool = False) -> Target:
         if os.path.exists(f"/proc/{pid}"):
             return Target(pid, str(pid))
         if dry_run:
-            sys.stderr.write(f"netwrap: warning: no process with PID {pid}; "
-                             "printing the plan anyway\n")
+            sys.stderr.write(
+                f"netwrap: warning: no process with PID {pid}; printing the plan anyway\n"
+            )
             return Target(pid, str(pid), exists=False)
         raise NetwrapError(f"no process with PID {pid}")
     for spec in RESOLVERS:
@@ -98,8 +103,9 @@ def boot_time() -> float:
     """The machine's boot time, seconds since the epoch (``btime`` in /proc/stat)."""
     if not _BOOT_TIME:
         with open("/proc/stat", "rb") as f:
-            _BOOT_TIME.append(float(next(line for line in f if line.startswith(b"btime"))
-                                    .split()[1]))
+            _BOOT_TIME.append(
+                float(next(line for line in f if line.startswith(b"btime")).split()[1])
+            )
     return _BOOT_TIME[0]
 
 
@@ -179,8 +185,10 @@ def netns_owner(pid: int | str) -> int | None:
         os.close(owner)
 
 
-_HOST_LINE = ("{label} is in the host's own network namespace; netwrap refuses to rewire "
-              "the host (give a container's PID)")
+_HOST_LINE = (
+    "{label} is in the host's own network namespace; netwrap refuses to rewire "
+    "the host (give a container's PID)"
+)
 
 
 def check_not_host(target: Target, host_ns: str | None = None) -> None:
@@ -197,15 +205,19 @@ def check_not_host(target: Target, host_ns: str | None = None) -> None:
     inode = netns_inode(target.pid)
     if inode is None:
         if is_zombie(target.pid):
-            raise NetwrapError(f"{target.label} is a zombie: it has exited and its parent "
-                               "has not collected it yet, so it has no network namespace "
-                               "any more")
+            raise NetwrapError(
+                f"{target.label} is a zombie: it has exited and its parent "
+                "has not collected it yet, so it has no network namespace "
+                "any more"
+            )
         if not os.path.exists(f"/proc/{target.pid}"):
             raise NetwrapError(f"{target.label} has exited")
         if os.geteuid() != 0:
             return  # not root (dry-run): nothing to compare; a real run needs root anyway
-        raise NetwrapError(f"cannot open {target.label}'s network namespace "
-                           f"(/proc/{target.pid}/ns/net): permission denied")
+        raise NetwrapError(
+            f"cannot open {target.label}'s network namespace "
+            f"(/proc/{target.pid}/ns/net): permission denied"
+        )
     hosts = {netns_inode("self"), netns_inode(1)}
     if host_ns:
         try:
@@ -221,4 +233,5 @@ def check_not_host(target: Target, host_ns: str | None = None) -> None:
                 f"{target.label}'s network namespace belongs to user namespace {owner}, "
                 "not the host's: whoever owns that user namespace is root in it and can "
                 "re-address, sniff and spoof on any bridge netwrap plugs it into (if you "
-                "trust it: --allow-userns, on nic add, exec and netns expose)")
+                "trust it: --allow-userns, on nic add, exec and netns expose)"
+            )

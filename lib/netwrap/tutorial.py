@@ -72,12 +72,24 @@ class Quit(Exception):
 
 # A step's stable key (``netwrap.plan.Step.key``) -> the tutorial text that explains it.
 TEXT_FOR_KEY = {
-    "netns.mkdir": "mkdir", "netns.link": "ln", "bridge.create": "bridge_create",
-    "bridge.up": "bridge_up", "bridge.addr": "bridge_addr", "veth.create": "veth_add",
-    "host.mtu": "host_mtu", "host.up": "veth_up", "bridge.attach": "addif",
-    "guest.move": "move", "guest.rename": "rename", "guest.mac": "mac", "guest.mtu": "mtu",
-    "guest.addr": "addr", "guest.up": "link_up", "route.none": "route_none",
-    "route.delete": "route_del", "route.add": "route_add",
+    "netns.mkdir": "mkdir",
+    "netns.link": "ln",
+    "bridge.create": "bridge_create",
+    "bridge.up": "bridge_up",
+    "bridge.addr": "bridge_addr",
+    "veth.create": "veth_add",
+    "host.mtu": "host_mtu",
+    "host.up": "veth_up",
+    "bridge.attach": "addif",
+    "guest.move": "move",
+    "guest.rename": "rename",
+    "guest.mac": "mac",
+    "guest.mtu": "mtu",
+    "guest.addr": "addr",
+    "guest.up": "link_up",
+    "route.none": "route_none",
+    "route.delete": "route_del",
+    "route.add": "route_add",
 }
 
 
@@ -86,17 +98,30 @@ def step_key(step: Step) -> str:
     try:
         return TEXT_FOR_KEY[step.key]
     except KeyError:
-        raise NetwrapError(f"the tutorial has no text for: {shlex.join(step.argv)} "
-                           f"(step key {step.key})") from None
+        raise NetwrapError(
+            f"the tutorial has no text for: {shlex.join(step.argv)} (step key {step.key})"
+        ) from None
 
 
 class Tutorial:
-    def __init__(self, runner, tool: str, lang: str = "en", yes: bool = False,
-                 target=None, host_ns: str | None = None, inp=None, out=None,
-                 suffix: str | None = None, columns: int | None = None,
-                 bridge_name: str | None = None, ip: str | None = None,
-                 host_ifname: str | None = None, netns_name: str | None = None,
-                 script: bool = False) -> None:
+    def __init__(
+        self,
+        runner,
+        tool: str,
+        lang: str = "en",
+        yes: bool = False,
+        target=None,
+        host_ns: str | None = None,
+        inp=None,
+        out=None,
+        suffix: str | None = None,
+        columns: int | None = None,
+        bridge_name: str | None = None,
+        ip: str | None = None,
+        host_ifname: str | None = None,
+        netns_name: str | None = None,
+        script: bool = False,
+    ) -> None:
         from netwrap.output import terminal_columns
 
         self.runner, self.tool, self.lang, self.yes = runner, tool, lang, yes
@@ -126,15 +151,28 @@ class Tutorial:
         self.ip = ipaddress.ip_interface(ip or BR0_IP)
         self.br_ip = gateway_for(self.ip)
         self.v: dict[str, object] = {
-            "lab": self.lab, "box": self.box, "pid": self.pid, "ns": self.ns, "br": self.br,
-            "br_ip": str(self.br_ip), "gw": str(self.br_ip.ip), "ip": str(self.ip),
-            "net": str(self.ip.network), "blog_net": BLOG_NET,
-            "ip_addr": str(self.ip.ip), "ifname": "eth1", "host_if": "?", "guest_if": "?",
-            "old_gw": "-", "dev0": "eth0",
+            "lab": self.lab,
+            "box": self.box,
+            "pid": self.pid,
+            "ns": self.ns,
+            "br": self.br,
+            "br_ip": str(self.br_ip),
+            "gw": str(self.br_ip.ip),
+            "ip": str(self.ip),
+            "net": str(self.ip.network),
+            "blog_net": BLOG_NET,
+            "ip_addr": str(self.ip.ip),
+            "ifname": "eth1",
+            "host_if": "?",
+            "guest_if": "?",
+            "old_gw": "-",
+            "dev0": "eth0",
             "docker_net": str(ipaddress.ip_interface(DOCKER_NET).network),
-            "docker_gw": DOCKER_NET, "docker_ip": DOCKER_IP,
+            "docker_gw": DOCKER_NET,
+            "docker_ip": DOCKER_IP,
             "docker_gw_ip": DOCKER_NET.split("/")[0],
-            "target": target.name if target else "", "host": host_ns or "this machine",
+            "target": target.name if target else "",
+            "host": host_ns or "this machine",
             "shim_id": "?",
         }
 
@@ -164,7 +202,7 @@ class Tutorial:
                 if at > len(cut) // 3:
                     cut = cut[:at]
                 lines.append((lead + cut).rstrip())
-                line, lead = line[len(cut):].lstrip(), indent + "    "
+                line, lead = line[len(cut) :].lstrip(), indent + "    "
                 room = self.cols - len(lead)
             lines.append((lead + line).rstrip())
             room = self.cols - len(indent)
@@ -218,14 +256,18 @@ class Tutorial:
         if line.strip().lower() in ("q", "quit", "exit"):
             raise Quit
 
-    def table(self, rows: list[dict], columns: Sequence[str],
-              compact: Sequence[str] | None = None) -> None:
+    def table(
+        self, rows: list[dict], columns: Sequence[str], compact: Sequence[str] | None = None
+    ) -> None:
         from netwrap.output import table
 
         if self.script:
             return
-        text = table(rows, columns, width_=self.cols - 3, compact=compact,
-                     label=self.column) if rows else self.t("ui.none")
+        text = (
+            table(rows, columns, width_=self.cols - 3, compact=compact, label=self.column)
+            if rows
+            else self.t("ui.none")
+        )
         self._write(["   " + line if line else "" for line in text.splitlines()])
 
     def show(self, argv: Argv, echo: bool = True) -> str:
@@ -321,8 +363,7 @@ class Tutorial:
         self.say(self.t(key))
         target = self.box or str(self.pid)
         model = diagram_gather.model_for(self.runner, self.host_ns, [target])
-        self.verbatim(diagram.text(model, width=self.cols - 3, lang=self.lang).rstrip("\n"),
-                      "   ")
+        self.verbatim(diagram.text(model, width=self.cols - 3, lang=self.lang).rstrip("\n"), "   ")
 
     def undo_later(self, action, what: str, shows) -> object:
         """Remember something to undo besides the plan steps (in a script: only shown)."""
@@ -361,13 +402,21 @@ class Tutorial:
         add = Step(("ip", "netns", "add", lab), "make the lab host")
         self.ask("lab_add", [add.argv])
         self.do([add], record=False)
-        self.undo_later(lambda: r.call(("ip", "netns", "del", lab)), f"ip netns del {lab}",
-                        [("ip", "netns", "del", lab)])
+        self.undo_later(
+            lambda: r.call(("ip", "netns", "del", lab)),
+            f"ip netns del {lab}",
+            [("ip", "netns", "del", lab)],
+        )
         if not self.script:
             self.changed()
-            self.table([{**link.as_dict(), "state": self.value(link.state)}
-                        for link in netns.links() if link.name == lab],
-                       ["name", "pid", "inode", "state"])
+            self.table(
+                [
+                    {**link.as_dict(), "state": self.value(link.state)}
+                    for link in netns.links()
+                    if link.name == lab
+                ],
+                ["name", "pid", "inode", "state"],
+            )
         lo = Step(("ip", "-n", lab, "link", "set", "lo", "up"), "bring up its loopback")
         self.ask("lab_lo", [lo.argv])
         self.do([lo], record=False)
@@ -375,13 +424,14 @@ class Tutorial:
         self.parsed("ifconfig", self.host("ifconfig", "lo"))
 
         self.section("docker")
-        docker0 = bridge.add_plan("docker0", ipaddress.ip_interface(DOCKER_NET), self.tool,
-                                  lab)
-        self.ask("docker", [s.argv for s in sandbox.start_plan(self.box)] +
-                 [s.argv for s in docker0])
+        docker0 = bridge.add_plan("docker0", ipaddress.ip_interface(DOCKER_NET), self.tool, lab)
+        self.ask(
+            "docker", [s.argv for s in sandbox.start_plan(self.box)] + [s.argv for s in docker0]
+        )
         if self.script:
-            self.undo_later(None, f"netwrap sandbox stop {self.box}",
-                            [("netwrap", "sandbox", "stop", self.box)])
+            self.undo_later(
+                None, f"netwrap sandbox stop {self.box}", [("netwrap", "sandbox", "stop", self.box)]
+            )
         else:
             box = sandbox.start(r, self.box)
             self.pid = self.v["pid"] = box.pid
@@ -391,18 +441,26 @@ class Tutorial:
                     r.call(step.argv)
                 sandbox.wait_gone(box)
 
-            self.txn.on_undo(stop_box, f"netwrap sandbox stop {self.box}",
-                             lambda: [s.argv for s in sandbox.stop_plan(box)])
+            self.txn.on_undo(
+                stop_box,
+                f"netwrap sandbox stop {self.box}",
+                lambda: [s.argv for s in sandbox.stop_plan(box)],
+            )
         self.do(docker0, record=False)
         self.changed()
         self.bridge_table()
 
         host_if, guest_if = nic.veth_names(f"{self.pid}:{self.box}", "eth0")
-        req = nic.NicRequest(pid=self.pid, bridge="docker0",
-                             ip=ipaddress.ip_interface(DOCKER_IP),
-                             gateway=ipaddress.ip_address(self.v["docker_gw_ip"]),
-                             ifname="eth0", host_ifname=host_if, guest_ifname=guest_if,
-                             netns_name=self.ns)
+        req = nic.NicRequest(
+            pid=self.pid,
+            bridge="docker0",
+            ip=ipaddress.ip_interface(DOCKER_IP),
+            gateway=ipaddress.ip_address(self.v["docker_gw_ip"]),
+            ifname="eth0",
+            host_ifname=host_if,
+            guest_ifname=guest_if,
+            netns_name=self.ns,
+        )
         plan = nic.add_plan(req, tool=self.tool, host_ns=lab, old_default=None)
         self.ask("docker_eth0", [s.argv for s in plan if not s.is_note])
         # The plan names the netns for a moment; make sure the name goes, even if stopped.
@@ -417,9 +475,15 @@ class Tutorial:
     def look_at_docker(self) -> None:
         self.section("docker")
         inside = ("nsenter", "-t", str(self.pid), "-n", "route", "-n")
-        self.ask("docker_look", [self.host("brctl", "show") if self.tool == "brctl"
-                                 else self.host("ip", "link", "show", "type", "bridge"),
-                                 inside])
+        self.ask(
+            "docker_look",
+            [
+                self.host("brctl", "show")
+                if self.tool == "brctl"
+                else self.host("ip", "link", "show", "type", "bridge"),
+                inside,
+            ],
+        )
         if self.tool == "brctl":
             self.bridge_table()
         else:
@@ -437,9 +501,14 @@ class Tutorial:
         self.ask("ps", [argv])
         text = self.show(argv, echo=False)
         self.verbatim(text, "   ")  # ps's own output, as it prints it
-        parent = next((line.split(None, 2)[2] for line in text.splitlines()[1:]
-                       if len(line.split(None, 2)) == 3
-                       and line.split(None, 2)[0] == str(ppid)), "")
+        parent = next(
+            (
+                line.split(None, 2)[2]
+                for line in text.splitlines()[1:]
+                if len(line.split(None, 2)) == 3 and line.split(None, 2)[0] == str(ppid)
+            ),
+            "",
+        )
         if "containerd-shim" in parent:
             m = re.search(r"(?:^|\s)-id\s+(\S+)", parent)
             self.v["shim_id"] = m.group(1) if m else "?"
@@ -461,10 +530,12 @@ class Tutorial:
                 text = self.show(("ls", "-l", netns.path(self.ns)))
                 self.verbatim(text, "   ")
                 self.table([_ls_row(text)], ["link", "points_to"])
-        links = [] if self.target is None and self.script else \
-            query.guest_links(self.runner, self.pid)
-        names = [link["ifname"] for link in links if link.get("link_type") != "loopback"] \
-            or (["eth0"] if self.target is None else [])
+        links = (
+            [] if self.target is None and self.script else query.guest_links(self.runner, self.pid)
+        )
+        names = [link["ifname"] for link in links if link.get("link_type") != "loopback"] or (
+            ["eth0"] if self.target is None else []
+        )
         self.v["dev0"] = names[0] if names else "lo"
         self.ask("look_route", [self.guest("route", "-n")])
         self.parsed("route", self.guest("route", "-n"), echo=False)
@@ -491,13 +562,21 @@ class Tutorial:
             self.v["old_gw"] = old.get("gateway") or old.get("dev") or "-"
         if str(self.ip.network) == str(ipaddress.ip_interface(BR0_IP).network):
             self.say(self.t("ui.standin"), "   ")
-        req = nic.NicRequest(pid=self.pid, bridge=self.br, ip=self.ip,
-                             gateway=self.br_ip.ip, ifname="eth1",
-                             host_ifname=host_if, guest_ifname=guest_if, netns_name=self.ns,
-                             keep_netns=True)
+        req = nic.NicRequest(
+            pid=self.pid,
+            bridge=self.br,
+            ip=self.ip,
+            gateway=self.br_ip.ip,
+            ifname="eth1",
+            host_ifname=host_if,
+            guest_ifname=guest_if,
+            netns_name=self.ns,
+            keep_netns=True,
+        )
         plan = bridge.add_plan(self.br, self.br_ip, self.tool, self.host_ns)
-        plan += nic.add_plan(req, tool=self.tool, host_ns=self.host_ns, old_default=old,
-                             netns_exists=True)
+        plan += nic.add_plan(
+            req, tool=self.tool, host_ns=self.host_ns, old_default=old, netns_exists=True
+        )
         for step in plan:
             key = step_key(step)
             self.ask(key, [] if step.is_note else [step.argv])
@@ -514,8 +593,10 @@ class Tutorial:
         self.verbatim(text, "   ")  # ping's own output, then the count that matters
         m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
         sent, got = (m.group(1), m.group(2)) if m else ("?", "?")
-        self.table([{"destination": self.v["ip_addr"], "transmitted": sent,
-                     "received": got}], ["destination", "transmitted", "received"])
+        self.table(
+            [{"destination": self.v["ip_addr"], "transmitted": sent, "received": got}],
+            ["destination", "transmitted", "received"],
+        )
         if m and int(got) > 0:
             self.say(self.t("ui.ping_ok"))
 
@@ -527,34 +608,48 @@ class Tutorial:
         net = self.ip.network
         if self.target is None:
             if net.overlaps(ipaddress.ip_interface(DOCKER_NET).network):
-                raise UsageError(f"--ip {self.ip}: the lab's docker0 already has "
-                                 f"{ipaddress.ip_interface(DOCKER_NET).network}; pick "
-                                 "another subnet (default: 198.51.100.0/24)")
+                raise UsageError(
+                    f"--ip {self.ip}: the lab's docker0 already has "
+                    f"{ipaddress.ip_interface(DOCKER_NET).network}; pick "
+                    "another subnet (default: 198.51.100.0/24)"
+                )
         else:
             routed = _routed(self.runner, self.host_ns, net)
             if routed:
-                raise UsageError(f"--ip {self.ip}: {routed} is already routed on the host "
-                                 f"side; pick a subnet no route covers (default: "
-                                 f"{ipaddress.ip_interface(BR0_IP).network})")
+                raise UsageError(
+                    f"--ip {self.ip}: {routed} is already routed on the host "
+                    f"side; pick a subnet no route covers (default: "
+                    f"{ipaddress.ip_interface(BR0_IP).network})"
+                )
         if self.netns_given_taken():
-            raise UsageError(f'--netns-name {self.ns}: /var/run/netns/{self.ns} already '
-                             "exists; pick another name")
+            raise UsageError(
+                f"--netns-name {self.ns}: /var/run/netns/{self.ns} already "
+                "exists; pick another name"
+            )
         if self.target is None:
             return
-        if self.host_ifname and query.host_link(self.runner, self.host_ifname,
-                                                self.host_ns) is not None:
-            raise UsageError(f"--host-ifname {self.host_ifname}: the host side already has "
-                             "an interface of that name")
+        if (
+            self.host_ifname
+            and query.host_link(self.runner, self.host_ifname, self.host_ns) is not None
+        ):
+            raise UsageError(
+                f"--host-ifname {self.host_ifname}: the host side already has "
+                "an interface of that name"
+            )
         if query.host_link(self.runner, self.br, self.host_ns) is not None:
             if self.bridge_given:
-                raise UsageError(f"--bridge {self.br}: the host side already has it; the "
-                                 "tutorial makes its own bridge (and removes it at the end)")
+                raise UsageError(
+                    f"--bridge {self.br}: the host side already has it; the "
+                    "tutorial makes its own bridge (and removes it at the end)"
+                )
             self.br = f"nwbr-{secrets.token_hex(3)}"
             self.v["br"] = self.br
         inside = {link["ifname"] for link in query.guest_links(self.runner, self.pid)}
         if "eth1" in inside:
-            raise NetwrapError(f"{self.target.name} already has an eth1; the tutorial adds "
-                               "one (use a fresh container)")
+            raise NetwrapError(
+                f"{self.target.name} already has an eth1; the tutorial adds "
+                "one (use a fresh container)"
+            )
 
     def netns_given_taken(self) -> bool:
         return os.path.lexists(netns.path(self.ns))
@@ -580,8 +675,12 @@ class Tutorial:
 
         rows = [{"object": netns.path(self.ns), "state": state(bool(netns.read(self.ns)))}]
         if self.box:
-            rows.append({"object": self.t("val.sandbox"),
-                         "state": state(sandbox.load(self.box) is not None)})
+            rows.append(
+                {
+                    "object": self.t("val.sandbox"),
+                    "state": state(sandbox.load(self.box) is not None),
+                }
+            )
         if self.lab:
             rows.append({"object": self.t("val.netns"), "state": state(bool(netns.read(self.lab)))})
         else:
@@ -607,8 +706,7 @@ def _routed(runner, host_ns: str | None, net) -> str | None:
     argv = on_host(("ip", "-j", family, "route", "show", "table", "all"), host_ns)
     for route in json.loads(runner.query(argv) or "[]"):
         dst = route.get("dst", "")
-        if dst in ("default", "") or route.get("type") in ("broadcast", "local",
-                                                            "multicast"):
+        if dst in ("default", "") or route.get("type") in ("broadcast", "local", "multicast"):
             continue
         try:
             other = ipaddress.ip_network(dst, strict=False)
@@ -625,8 +723,14 @@ def _ls_row(text: str) -> dict:
     return {"link": link.split()[-1] if link else "", "points_to": target}
 
 
-def run(ctx, target: str | None = None, lang: str = "en", yes: bool = False,
-        script: bool = False, **names: str | None) -> int:
+def run(
+    ctx,
+    target: str | None = None,
+    lang: str = "en",
+    yes: bool = False,
+    script: bool = False,
+    **names: str | None,
+) -> int:
     """``netwrap tutorial``: run it, and clean up whatever way it ends.
 
     NAMES: ``bridge_name``, ``ip``, ``host_ifname``, ``netns_name`` (None: the
@@ -637,8 +741,16 @@ def run(ctx, target: str | None = None, lang: str = "en", yes: bool = False,
 
         resolved = targets.resolve(target, dry_run=script)
         targets.check_not_host(resolved, ctx.host_ns)
-    tut = Tutorial(ctx.runner, ctx.bridge_tool, lang=lang, yes=yes, target=resolved,
-                   host_ns=ctx.host_ns, script=script, **names)
+    tut = Tutorial(
+        ctx.runner,
+        ctx.bridge_tool,
+        lang=lang,
+        yes=yes,
+        target=resolved,
+        host_ns=ctx.host_ns,
+        script=script,
+        **names,
+    )
     tut.preflight()
     if script:
         tut.run()
@@ -657,6 +769,8 @@ def run(ctx, target: str | None = None, lang: str = "en", yes: bool = False,
             if isinstance(exc, Quit):
                 return 0
             if isinstance(exc, EOFError):
-                raise NetwrapError("input ended before the tutorial did; everything it made "
-                                   "was removed (use --yes to run without prompts)") from None
+                raise NetwrapError(
+                    "input ended before the tutorial did; everything it made "
+                    "was removed (use --yes to run without prompts)"
+                ) from None
             raise

@@ -28,21 +28,33 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # or 240/4 source), answers for the host (127/8, ::1) or shadows the kernel's own
 # (fe80::/10): so they are refused before anything runs. IPv6's other IANA-reserved
 # blocks are left alone: they are unassigned, not harmful.
-_SPECIAL = tuple((ipaddress.ip_network(net), what, why) for net, what, why in (
-    ("0.0.0.0/8", 'in 0.0.0.0/8 ("this network")', ", which no interface may use"),
-    ("127.0.0.0/8", "a loopback address (127.0.0.0/8)", ", which belongs to lo"),
-    ("169.254.0.0/16", "a link-local address (169.254.0.0/16)",
-     ", which is never routed; use a private or documentation range like 198.51.100.0/24"),
-    ("224.0.0.0/4", "a multicast address (224.0.0.0/4)", "; an interface needs a unicast one"),
-    ("240.0.0.0/4", "a reserved address (240.0.0.0/4)", ", which no interface may use"),
-    ("::/128", "the unspecified address (::)", ", which no interface may use"),
-    ("::1/128", "the loopback address (::1)", ", which belongs to lo"),
-    ("::ffff:0:0/96", "an IPv4-mapped address (::ffff:0:0/96)",
-     "; give the IPv4 address itself"),
-    ("fe80::/10", "a link-local address (fe80::/10)",
-     "; the kernel gives every interface its own"),
-    ("ff00::/8", "a multicast address (ff00::/8)", "; an interface needs a unicast one"),
-))
+_SPECIAL = tuple(
+    (ipaddress.ip_network(net), what, why)
+    for net, what, why in (
+        ("0.0.0.0/8", 'in 0.0.0.0/8 ("this network")', ", which no interface may use"),
+        ("127.0.0.0/8", "a loopback address (127.0.0.0/8)", ", which belongs to lo"),
+        (
+            "169.254.0.0/16",
+            "a link-local address (169.254.0.0/16)",
+            ", which is never routed; use a private or documentation range like 198.51.100.0/24",
+        ),
+        ("224.0.0.0/4", "a multicast address (224.0.0.0/4)", "; an interface needs a unicast one"),
+        ("240.0.0.0/4", "a reserved address (240.0.0.0/4)", ", which no interface may use"),
+        ("::/128", "the unspecified address (::)", ", which no interface may use"),
+        ("::1/128", "the loopback address (::1)", ", which belongs to lo"),
+        (
+            "::ffff:0:0/96",
+            "an IPv4-mapped address (::ffff:0:0/96)",
+            "; give the IPv4 address itself",
+        ),
+        (
+            "fe80::/10",
+            "a link-local address (fe80::/10)",
+            "; the kernel gives every interface its own",
+        ),
+        ("ff00::/8", "a multicast address (ff00::/8)", "; an interface needs a unicast one"),
+    )
+)
 
 
 def ifname(name: str, what: str = "interface name") -> str:
@@ -51,8 +63,7 @@ def ifname(name: str, what: str = "interface name") -> str:
     size = len(name.encode())  # the kernel counts bytes
     if size > IFNAMSIZ:
         unit = "characters" if name.isascii() else "bytes in UTF-8"
-        raise UsageError(f'{what} "{name}" is {size} {unit}; '
-                         f"the kernel allows at most {IFNAMSIZ}")
+        raise UsageError(f'{what} "{name}" is {size} {unit}; the kernel allows at most {IFNAMSIZ}')
     if "/" in name or ":" in name or any(c.isspace() for c in name) or name in (".", ".."):
         raise UsageError(f'{what} "{name}" may not contain "/", ":" or whitespace')
     return name
@@ -60,11 +71,15 @@ def ifname(name: str, what: str = "interface name") -> str:
 
 def netns_name(name: str) -> str:
     if not name or name in (".", "..") or "/" in name or any(c.isspace() for c in name):
-        raise UsageError(f'netns name "{name}" is not valid: it may not be empty, '
-                         '"." or "..", or contain "/" or whitespace')
+        raise UsageError(
+            f'netns name "{name}" is not valid: it may not be empty, '
+            '"." or "..", or contain "/" or whitespace'
+        )
     if len(name.encode()) > 255:
-        raise UsageError(f"netns name is {len(name.encode())} bytes long; a file name in "
-                         "/var/run/netns can have at most 255")
+        raise UsageError(
+            f"netns name is {len(name.encode())} bytes long; a file name in "
+            "/var/run/netns can have at most 255"
+        )
     return name
 
 
@@ -80,8 +95,9 @@ def cidr(text: str, what: str = "address") -> Interface:
     try:
         iface = ipaddress.ip_interface(text)
     except ValueError:
-        raise UsageError(f'{what} "{text}" is not an address with a prefix length '
-                         "(like 192.168.200.101/24)") from None
+        raise UsageError(
+            f'{what} "{text}" is not an address with a prefix length (like 192.168.200.101/24)'
+        ) from None
     if "%" in text:
         raise UsageError(f'{what} "{text}" has a zone (%...); give the address without it')
     special = _special(iface.ip)
@@ -89,10 +105,15 @@ def cidr(text: str, what: str = "address") -> Interface:
         raise UsageError(f'{what} "{text}" is {special[0]}{special[1]}')
     net = iface.network
     if net.prefixlen == 0:
-        raise UsageError(f'{what} "{text}" has prefix length 0, which would make every '
-                         "address on the Internet a neighbour on this link")
-    if net.num_addresses > 2 and iface.ip in (net.network_address, net.broadcast_address) \
-            and iface.version == 4:
+        raise UsageError(
+            f'{what} "{text}" has prefix length 0, which would make every '
+            "address on the Internet a neighbour on this link"
+        )
+    if (
+        net.num_addresses > 2
+        and iface.ip in (net.network_address, net.broadcast_address)
+        and iface.version == 4
+    ):
         raise UsageError(f'{what} "{text}" is the network or broadcast address of {net}')
     return iface
 
@@ -102,33 +123,39 @@ def gateway(text: str, on: Interface) -> Address:
     try:
         gw = ipaddress.ip_address(text)
     except ValueError:
-        raise UsageError(f'gateway "{text}" is not an IP address'
-                         + (" (give it without a prefix length)" if "/" in text else "")) \
-            from None
+        raise UsageError(
+            f'gateway "{text}" is not an IP address'
+            + (" (give it without a prefix length)" if "/" in text else "")
+        ) from None
     if "%" in text:
         raise UsageError(f'gateway "{text}" has a zone (%...); give the address without it')
     if gw.version != on.version:
-        raise UsageError(f"gateway {gw} is IPv{gw.version} but the address {on} is "
-                         f"IPv{on.version}")
+        raise UsageError(f"gateway {gw} is IPv{gw.version} but the address {on} is IPv{on.version}")
     special = _special(gw)
     if special and gw.version == 6 and gw.is_link_local:
         # Legitimate in IPv6 (routers advertise link-local next hops), but such a route
         # needs "dev IFNAME", which the walkthrough's "ip route add default via GW"
         # does not give: refused here rather than failing half-way through the plan.
-        raise UsageError(f"gateway {gw} is link-local; netwrap's default route goes via "
-                         f"an address in {on.network}, the subnet of {on} (give the "
-                         "router's address there)")
+        raise UsageError(
+            f"gateway {gw} is link-local; netwrap's default route goes via "
+            f"an address in {on.network}, the subnet of {on} (give the "
+            "router's address there)"
+        )
     if special:
-        raise UsageError(f"gateway {gw} is {special[0]}, which cannot be a router's "
-                         "address")
+        raise UsageError(f"gateway {gw} is {special[0]}, which cannot be a router's address")
     if gw not in on.network:
-        raise UsageError(f"gateway {gw} is not in {on.network}, the subnet of {on}, "
-                         "so it would not be reachable through the new interface")
+        raise UsageError(
+            f"gateway {gw} is not in {on.network}, the subnet of {on}, "
+            "so it would not be reachable through the new interface"
+        )
     if gw == on.ip:
         raise UsageError(f"gateway {gw} is the interface's own address")
     net = on.network
-    if gw.version == 4 and net.prefixlen < 31 and gw in (net.network_address,
-                                                         net.broadcast_address):
+    if (
+        gw.version == 4
+        and net.prefixlen < 31
+        and gw in (net.network_address, net.broadcast_address)
+    ):
         raise UsageError(f"gateway {gw} is the network or broadcast address of {net}")
     return gw
 
@@ -144,11 +171,11 @@ def _special(ip: Address) -> tuple[str, str] | None:
 def mac(text: str) -> str:
     low = text.lower()
     if not _MAC.fullmatch(low):
-        raise UsageError(f'MAC address "{text}" is not six colon-separated hex bytes '
-                         "(like 02:42:c0:a8:c8:65)")
+        raise UsageError(
+            f'MAC address "{text}" is not six colon-separated hex bytes (like 02:42:c0:a8:c8:65)'
+        )
     if int(low[:2], 16) & 1:
-        raise UsageError(f"MAC address {text} is a multicast address; "
-                         "the first byte must be even")
+        raise UsageError(f"MAC address {text} is a multicast address; the first byte must be even")
     if low in ("00:00:00:00:00:00",):
         raise UsageError("MAC address 00:00:00:00:00:00 is not usable")
     return low
@@ -170,6 +197,5 @@ def pid(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) < 1:
         raise UsageError(f'"{text}" is not a PID')
     if int(text) > PID_MAX_LIMIT:
-        raise UsageError(f'"{text}" is not a PID (the kernel\'s PIDs are at most '
-                         f"{PID_MAX_LIMIT})")
+        raise UsageError(f'"{text}" is not a PID (the kernel\'s PIDs are at most {PID_MAX_LIMIT})')
     return int(text)

@@ -20,7 +20,6 @@ from conftest import IMAGE, docker, netns_links, rand, sh
 pytestmark = [pytest.mark.docker, pytest.mark.root]
 
 
-
 def inspect_pid(name: str) -> int:
     return int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
 
@@ -33,8 +32,7 @@ def containers(docker_ready):
     def start(*options: str) -> tuple[str, str]:
         name = rand("nwc-")
         made.append(name)
-        cid = docker("run", "-d", "--name", name, *options, IMAGE, "sleep",
-                     "1000").stdout.strip()
+        cid = docker("run", "-d", "--name", name, *options, IMAGE, "sleep", "1000").stdout.strip()
         return name, cid
 
     try:
@@ -56,13 +54,19 @@ def test_pid_and_ps_agree_with_docker_inspect(containers, nw):
         assert nw("pid", name, check=True).stdout == f"{pid}\n"
         row = rows[name]
         assert (row["pid"], row["id"], row["short_id"], row["runtime"]) == (
-            pid, cid, cid[:12], "docker")
+            pid,
+            cid,
+            cid[:12],
+            "docker",
+        )
         assert row["netns_inode"] == os.stat(f"/proc/{pid}/ns/net").st_ino
         assert row["exposed_as"] == []
     table = nw("ps", check=True).stdout
     for name, cid in started:
-        assert any(line.split()[:3] == [name, cid[:12], str(inspect_pid(name))]
-                   for line in table.splitlines())
+        assert any(
+            line.split()[:3] == [name, cid[:12], str(inspect_pid(name))]
+            for line in table.splitlines()
+        )
 
 
 def test_full_id_and_id_prefix(containers, nw):
@@ -76,8 +80,9 @@ def test_a_host_network_container_is_found_but_not_rewired(containers, lab, nw):
     name, _ = containers("--network", "host")
     assert nw("pid", name, check=True).stdout == f"{inspect_pid(name)}\n"
     nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
-    proc = nw("--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip",
-              "198.51.100.101/24")
+    proc = nw(
+        "--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip", "198.51.100.101/24"
+    )
     assert proc.returncode == 1
     assert "host's own network namespace" in proc.stderr
     assert "198.51.100.101" not in sh("ip", "-o", "addr", "show")
@@ -102,18 +107,33 @@ def test_nic_add_on_a_real_container_by_name(containers, lab, nw):
     pid = inspect_pid(name)
     before_ns = netns_links()
     nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
-    out = nw("--json", "--host-netns", lab, "nic", "add", name, "--bridge", "br0",
-             "--ip", "198.51.100.101/24", "--gateway", "198.51.100.1", check=True).stdout
+    out = nw(
+        "--json",
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        name,
+        "--bridge",
+        "br0",
+        "--ip",
+        "198.51.100.101/24",
+        "--gateway",
+        "198.51.100.1",
+        check=True,
+    ).stdout
     added = json.loads(out)
     assert (added["target"], added["pid"]) == (name, pid)
 
     # What Docker's side sees.
-    assert "inet 198.51.100.101/24" in docker("exec", name, "ip", "addr", "show",
-                                               "eth1").stdout
+    assert "inet 198.51.100.101/24" in docker("exec", name, "ip", "addr", "show", "eth1").stdout
     routes = docker("exec", name, "ip", "route").stdout
     assert "default via 198.51.100.1 dev eth1" in routes
-    ping = subprocess.run(["ip", "netns", "exec", lab, "ping", "-c1", "-W2",
-                           "198.51.100.101"], capture_output=True, text=True)
+    ping = subprocess.run(
+        ["ip", "netns", "exec", lab, "ping", "-c1", "-W2", "198.51.100.101"],
+        capture_output=True,
+        text=True,
+    )
     assert ping.returncode == 0, ping.stdout + ping.stderr
 
     nw("nic", "del", name, check=True)
@@ -123,9 +143,11 @@ def test_nic_add_on_a_real_container_by_name(containers, lab, nw):
     lab_links = sh("ip", "-n", lab, "-o", "link", "show")
     assert host_end not in lab_links
     assert host_end not in sh("ip", "-o", "link", "show")
-    ours = {n for n in netns_links() - before_ns
-            if n == f"nw-{name}" or os.path.realpath(f"/var/run/netns/{n}")
-            == f"/proc/{pid}/ns/net"}
+    ours = {
+        n
+        for n in netns_links() - before_ns
+        if n == f"nw-{name}" or os.path.realpath(f"/var/run/netns/{n}") == f"/proc/{pid}/ns/net"
+    }
     assert ours == set()
 
 
@@ -136,8 +158,10 @@ def test_stopped_container_leaves_a_dangling_link_that_gc_removes(containers, nw
     try:
         assert nw("netns", "expose", name, "--name", ns, check=True).stdout == f"{ns}\n"
         assert [r["exposed_as"] for r in ps_json(nw) if r["name"] == name] == [[ns]]
-        links = {link["name"]: link for link in json.loads(
-            nw("--json", "netns", "list", check=True).stdout)}
+        links = {
+            link["name"]: link
+            for link in json.loads(nw("--json", "netns", "list", check=True).stdout)
+        }
         assert (links[ns]["pid"], links[ns]["state"]) == (pid, "alive")
 
         docker("kill", name)
@@ -148,8 +172,10 @@ def test_stopped_container_leaves_a_dangling_link_that_gc_removes(containers, nw
         assert proc.returncode == 1
         assert f'container "{name}"' in proc.stderr and "is not running" in proc.stderr
 
-        links = {link["name"]: link for link in json.loads(
-            nw("--json", "netns", "list", check=True).stdout)}
+        links = {
+            link["name"]: link
+            for link in json.loads(nw("--json", "netns", "list", check=True).stdout)
+        }
         assert links[ns]["state"] == "dangling"
         gc = nw("netns", "gc", check=True)
         assert "removed" in gc.stdout

@@ -55,8 +55,9 @@ def one(lab, containers):
 
 
 def commands(lab: str, name: str, *extra: str) -> list[str]:
-    return run_netwrap("--dry-run", "--host-netns", lab, *extra, "nic", "add", name, *ADD,
-                       check=True).stdout.splitlines()
+    return run_netwrap(
+        "--dry-run", "--host-netns", lab, *extra, "nic", "add", name, *ADD, check=True
+    ).stdout.splitlines()
 
 
 def test_every_step_failing_leaves_the_container_as_before(one):
@@ -66,15 +67,17 @@ def test_every_step_failing_leaves_the_container_as_before(one):
     planned = commands(lab, name)
     assert any(c.endswith("ip route delete default") for c in planned)
     for n, command in enumerate(planned, start=1):
-        proc = run_netwrap("--host-netns", lab, "nic", "add", name, *ADD,
-                           env={"NETWRAP_FAIL_AT": str(n)})
+        proc = run_netwrap(
+            "--host-netns", lab, "nic", "add", name, *ADD, env={"NETWRAP_FAIL_AT": str(n)}
+        )
         assert (proc.returncode, proc.stderr) == (
-            1, f'netwrap: error: failed to run "{command}": exit 1: '
-               f"NETWRAP_FAIL_AT={n}: injected failure\n")
+            1,
+            f'netwrap: error: failed to run "{command}": exit 1: '
+            f"NETWRAP_FAIL_AT={n}: injected failure\n",
+        )
         assert snapshot(lab, name, pid) == before, f"step {n} ({command}) left something"
     run_netwrap("--host-netns", lab, "nic", "add", name, *ADD, check=True)
-    assert records_for(name) == [{"ifname": "eth1", "address": "198.51.100.101/24",
-                                  "state": "ok"}]
+    assert records_for(name) == [{"ifname": "eth1", "address": "198.51.100.101/24", "state": "ok"}]
     run_netwrap("--host-netns", lab, "nic", "del", name, check=True)
     assert snapshot(lab, name, pid) == before  # Docker's default route is back
 
@@ -84,15 +87,23 @@ def test_sigkill_after_the_default_route_was_deleted(one):
     before = snapshot(lab, name, pid)
     planned = commands(lab, name)
     n = next(i for i, c in enumerate(planned, 1) if c.endswith("ip route delete default")) + 1
-    proc = subprocess.Popen([sys.executable, LAUNCHER, "--host-netns", lab, "nic", "add", name,
-                             *ADD], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True, cwd="/",
-                            env={**os.environ, "PYTHONPATH": LIB, "NETWRAP_PAUSE_AT": str(n)})
+    proc = subprocess.Popen(
+        [sys.executable, LAUNCHER, "--host-netns", lab, "nic", "add", name, *ADD],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": LIB, "NETWRAP_PAUSE_AT": str(n)},
+    )
     assert proc.stderr.readline().startswith(f"netwrap: test hook: paused before step {n}")
     proc.kill()
     proc.wait()
-    routes = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "route", "show", "default"],
-                            capture_output=True, text=True, check=True).stdout
+    routes = subprocess.run(
+        ["nsenter", "-t", str(pid), "-n", "ip", "route", "show", "default"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert routes == ""  # the container really lost its default route
     assert records_for(name)[0]["state"] == "interrupted"
     run_netwrap("gc", check=True)
@@ -105,9 +116,17 @@ def test_twenty_parallel_nic_adds_into_docker_containers(lab, containers):
     boxes = containers(20)
 
     def run_all(argvs):
-        procs = [subprocess.Popen([sys.executable, LAUNCHER, *a], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, cwd="/",
-                                  env={**os.environ, "PYTHONPATH": LIB}) for a in argvs]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, LAUNCHER, *a],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd="/",
+                env={**os.environ, "PYTHONPATH": LIB},
+            )
+            for a in argvs
+        ]
         results = []
         for proc in procs:
             out, err = proc.communicate(timeout=120)
@@ -115,20 +134,44 @@ def test_twenty_parallel_nic_adds_into_docker_containers(lab, containers):
         return results
 
     try:
-        results = run_all([["--json", "--host-netns", lab, "nic", "add", name, "--bridge",
-                            "br0", "--ip", f"198.51.100.{10 + i}/24"]
-                           for i, (name, _) in enumerate(boxes)])
+        results = run_all(
+            [
+                [
+                    "--json",
+                    "--host-netns",
+                    lab,
+                    "nic",
+                    "add",
+                    name,
+                    "--bridge",
+                    "br0",
+                    "--ip",
+                    f"198.51.100.{10 + i}/24",
+                ]
+                for i, (name, _) in enumerate(boxes)
+            ]
+        )
         assert [(rc, err) for rc, _, err in results] == [(0, "")] * 20
-        ports = json.loads(subprocess.run(["ip", "-n", lab, "-j", "link", "show", "master",
-                                           "br0"], capture_output=True, text=True,
-                                          check=True).stdout)
+        ports = json.loads(
+            subprocess.run(
+                ["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         names = {p["ifname"] for p in ports} - {"kbr0a"}
         assert len(names) == 20
         assert names == {json.loads(out)["host_ifname"] for _, out, _ in results}
         for i, (_, pid) in enumerate(boxes):
-            addrs = json.loads(subprocess.run(
-                ["nsenter", "-t", str(pid), "-n", "ip", "-j", "-4", "addr", "show", "eth1"],
-                capture_output=True, text=True, check=True).stdout)
+            addrs = json.loads(
+                subprocess.run(
+                    ["nsenter", "-t", str(pid), "-n", "ip", "-j", "-4", "addr", "show", "eth1"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
             assert [a["local"] for a in addrs[0]["addr_info"]] == [f"198.51.100.{10 + i}"]
     finally:
         removed = run_all([["--host-netns", lab, "nic", "del", name] for name, _ in boxes])

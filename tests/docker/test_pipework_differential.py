@@ -25,8 +25,9 @@ from conftest import IMAGE, docker, rand, run_netwrap, sh
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "vendor",
-                      "pipework", "pipework")
+SCRIPT = os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "vendor", "pipework", "pipework"
+)
 
 
 @pytest.fixture
@@ -41,9 +42,17 @@ def world(docker_ready, lab):
         name = rand("nwc-")
         made.append(name)
         # IPv6 on (Docker turns it off inside by default) for the -a 6 cases
-        cid = docker("run", "-d", "--name", name, "--sysctl",
-                     "net.ipv6.conf.all.disable_ipv6=0", IMAGE, "sleep",
-                     "1000").stdout.strip()
+        cid = docker(
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--sysctl",
+            "net.ipv6.conf.all.disable_ipv6=0",
+            IMAGE,
+            "sleep",
+            "1000",
+        ).stdout.strip()
         pid = int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
         return name, cid, pid
 
@@ -62,6 +71,7 @@ def world(docker_ready, lab):
 
 def inside(pid: int) -> dict:
     """What a user would look at in the container, other than lo and Docker's eth0."""
+
     def j(*argv: str):
         out = sh("nsenter", "-t", str(pid), "-n", *argv)
         return json.loads(out) if out.strip() else []
@@ -71,13 +81,22 @@ def inside(pid: int) -> dict:
         if link["ifname"] in ("lo", "eth0"):
             continue
         links[link["ifname"]] = {
-            "kind": link.get("linkinfo", {}).get("info_kind"), "mtu": link["mtu"],
-            "mac": link["address"], "up": "UP" in link["flags"],
-            "addrs": sorted(f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"]
-                            if a.get("scope") != "link")}
-    routes = sorted(json.dumps({k: r.get(k) for k in ("dst", "gateway", "dev", "metric")})
-                    for fam in ("-4", "-6") for r in j("ip", "-j", fam, "route", "show")
-                    if r.get("dev") != "eth0" and not r["dst"].startswith("fe80"))
+            "kind": link.get("linkinfo", {}).get("info_kind"),
+            "mtu": link["mtu"],
+            "mac": link["address"],
+            "up": "UP" in link["flags"],
+            "addrs": sorted(
+                f"{a['local']}/{a['prefixlen']}"
+                for a in link["addr_info"]
+                if a.get("scope") != "link"
+            ),
+        }
+    routes = sorted(
+        json.dumps({k: r.get(k) for k in ("dst", "gateway", "dev", "metric")})
+        for fam in ("-4", "-6")
+        for r in j("ip", "-j", fam, "route", "show")
+        if r.get("dev") != "eth0" and not r["dst"].startswith("fe80")
+    )
     rules = j("ip", "-j", "rule", "show")
     return {"links": links, "routes": routes, "rules": rules}
 
@@ -86,17 +105,28 @@ def host_side(lab: str) -> dict:
     """Per host interface other than the fixture's own: kind and master (names vary);
     and which of the fixture's p0/p1 are there (--direct-phys moves p0 away)."""
     rows = json.loads(sh("ip", "-n", lab, "-j", "-d", "link", "show"))
-    return sorted(json.dumps({"kind": r.get("linkinfo", {}).get("info_kind"),
-                              "master": r.get("master"), "mtu": r["mtu"]})
-                  for r in rows if r["ifname"] not in ("lo", "p0", "p1")) + sorted(
-        r["ifname"] for r in rows if r["ifname"] in ("p0", "p1"))
+    return sorted(
+        json.dumps(
+            {
+                "kind": r.get("linkinfo", {}).get("info_kind"),
+                "master": r.get("master"),
+                "mtu": r["mtu"],
+            }
+        )
+        for r in rows
+        if r["ifname"] not in ("lo", "p0", "p1")
+    ) + sorted(r["ifname"] for r in rows if r["ifname"] in ("p0", "p1"))
 
 
-def run_script(lab: str, args: list[str], path: str | None = None
-               ) -> subprocess.CompletedProcess:
+def run_script(lab: str, args: list[str], path: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": path} if path else None
-    return subprocess.run(["ip", "netns", "exec", lab, "bash", SCRIPT, *args],
-                          capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        ["ip", "netns", "exec", lab, "bash", SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +147,12 @@ def path_without_busybox(tmp_path_factory):
 def without_mac(state: dict, keep: bool) -> dict:
     if keep:
         return state
-    return {**state, "links": {n: {k: v for k, v in link.items() if k != "mac"}
-                               for n, link in state["links"].items()}}
+    return {
+        **state,
+        "links": {
+            n: {k: v for k, v in link.items() if k != "mac"} for n, link in state["links"].items()
+        },
+    }
 
 
 # (case id, arguments with {br}, {c}: the container, {lab}), and whether a MAC is given
@@ -129,12 +163,29 @@ CASES = [
     ("bridge-ifname+gw", ["{br}", "-i", "eth7", "{c}", "198.51.100.6/25@198.51.100.1"], False),
     ("bridge-mac", ["{br}", "{c}", "198.51.100.7/24", "02:00:00:00:00:07"], True),
     ("bridge-umac", ["{br}", "{c}", "198.51.100.8/24", "U:web"], True),
-    ("bridge-umac+gw", ["{br}", "-i", "eth3", "{c}", "198.51.100.8/24@198.51.100.1",
-                        "U:a b"], True),
+    (
+        "bridge-umac+gw",
+        ["{br}", "-i", "eth3", "{c}", "198.51.100.8/24@198.51.100.1", "U:a b"],
+        True,
+    ),
     ("bridge-a4", ["{br}", "-a", "4", "{c}", "203.0.113.9/24@203.0.113.1"], False),
     ("bridge-local", ["{br}", "-l", "nwlocal0", "{c}", "198.51.100.10/24"], False),
-    ("bridge-all-opts", ["{br}", "-i", "eth4", "-l", "nwlocal1", "-a", "4", "{c}",
-                         "198.51.100.11/24@198.51.100.1", "02:00:00:00:00:0b"], True),
+    (
+        "bridge-all-opts",
+        [
+            "{br}",
+            "-i",
+            "eth4",
+            "-l",
+            "nwlocal1",
+            "-a",
+            "4",
+            "{c}",
+            "198.51.100.11/24@198.51.100.1",
+            "02:00:00:00:00:0b",
+        ],
+        True,
+    ),
     ("new-bridge", ["{newbr}", "{c}", "198.51.100.12/24@198.51.100.1"], False),
     ("new-bridge-ifname", ["{newbr}", "-i", "eth5", "{c}", "203.0.113.12/24"], False),
     ("by-id", ["{br}", "{cid}", "198.51.100.13/24"], False),
@@ -142,19 +193,24 @@ CASES = [
     ("bridge-mtu", ["{br1400}", "{c}", "198.51.100.15/24"], False),
     ("macvlan", ["p0", "{c}", "198.51.100.16/24"], False),
     ("macvlan+gw", ["p0", "{c}", "198.51.100.17/24@198.51.100.1"], False),
-    ("macvlan-ifname-mac", ["p0", "-i", "eth6", "{c}", "198.51.100.18/24",
-                            "02:00:00:00:00:12"], True),
+    (
+        "macvlan-ifname-mac",
+        ["p0", "-i", "eth6", "{c}", "198.51.100.18/24", "02:00:00:00:00:12"],
+        True,
+    ),
     ("macvlan-umac", ["p0", "{c}", "203.0.113.19/24", "U:mv"], True),
     ("macvlan-mac-host", ["mac:{p0mac}", "{c}", "198.51.100.20/24"], False),
     ("macvlan-mtu", ["p1400", "{c}", "198.51.100.21/24@198.51.100.1"], False),
     ("bridge-gw-twice-at", ["{br}", "{c}", "198.51.100.22/24@198.51.100.1@x"], False),
     ("bridge-a6", ["{br}", "-a", "6", "{c}", "2001:db8::5/64"], False),
-    ("bridge-a6+gw", ["{br}", "-i", "eth6", "-a", "6", "{c}", "2001:db8::6/64@2001:db8::1"],
-     False),
+    ("bridge-a6+gw", ["{br}", "-i", "eth6", "-a", "6", "{c}", "2001:db8::6/64@2001:db8::1"], False),
     ("macvlan-a6", ["p0", "-a", "6", "{c}", "2001:db8::7/64", "U:six"], True),
     ("direct-phys", ["--direct-phys", "p0", "{c}", "198.51.100.23/24@198.51.100.1"], False),
-    ("direct-phys-ifname-mac", ["--direct-phys", "p0", "-i", "eth8", "{c}",
-                                "203.0.113.23/24", "02:00:00:00:00:17"], True),
+    (
+        "direct-phys-ifname-mac",
+        ["--direct-phys", "p0", "-i", "eth8", "{c}", "203.0.113.23/24", "02:00:00:00:00:17"],
+        True,
+    ),
 ]
 
 
@@ -164,8 +220,14 @@ def fill(args: list[str], world: dict, name: str, cid: str, newbr: str) -> list[
     def mac(dev: str) -> str:
         return json.loads(sh("ip", "-n", lab, "-j", "link", "show", dev))[0]["address"]
 
-    values = {"br": world["br"], "c": name, "cid": cid, "newbr": newbr,
-              "br1400": world.get("br1400", ""), "lab": lab}
+    values = {
+        "br": world["br"],
+        "c": name,
+        "cid": cid,
+        "newbr": newbr,
+        "br1400": world.get("br1400", ""),
+        "lab": lab,
+    }
     out = []
     for a in args:
         if "{brmac}" in a:
@@ -184,8 +246,21 @@ def prepare(world: dict, case: str) -> None:
         sh("ip", "-n", lab, "link", "add", world["br1400"], "type", "bridge")
         sh("ip", "-n", lab, "link", "set", world["br1400"], "mtu", "1400", "up")
     if case == "macvlan-mtu":
-        sh("ip", "-n", lab, "link", "add", "p1400", "mtu", "1400", "type", "veth", "peer",
-           "name", "q1400")
+        sh(
+            "ip",
+            "-n",
+            lab,
+            "link",
+            "add",
+            "p1400",
+            "mtu",
+            "1400",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "q1400",
+        )
         sh("ip", "-n", lab, "link", "set", "p1400", "up")
 
 
@@ -199,8 +274,7 @@ def test_same_state_as_the_script(world, path_without_busybox, case, args, mac_g
     newbr = rand("br")
     host_before = host_side(lab)
     nw_args = fill(args, world, b_name, b_cid, newbr)
-    path = path_without_busybox if "-a" in args and args[args.index("-a") + 1] == "6" \
-        else None
+    path = path_without_busybox if "-a" in args and args[args.index("-a") + 1] == "6" else None
     proc = run_script(lab, fill(args, world, a_name, a_cid, newbr), path)
     assert proc.returncode == 0, proc.stderr
     by_script, host_script = inside(a_pid), host_side(lab)
@@ -252,8 +326,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("case, args, status", BAD, ids=[c[0] for c in BAD])
-def test_bad_input_both_fail_netwrap_with_one_line_and_nothing_changed(world, case, args,
-                                                                      status):
+def test_bad_input_both_fail_netwrap_with_one_line_and_nothing_changed(world, case, args, status):
     lab = world["lab"]
     name, cid, pid = world["container"]()
     before, host_before = inside(pid), host_side(lab)
@@ -292,23 +365,64 @@ SUBCOMMANDS = [
     ("route-add", ["route", "{c}", "add", "10.9.0.0/16", "via", "198.51.100.1"]),
     ("route-replace-dev", ["route", "{c}", "replace", "203.0.113.0/24", "dev", "eth1"]),
     ("rule-add", ["rule", "{c}", "add", "from", "198.51.100.5", "table", "7"]),
-    ("tc-tbf", ["tc", "{c}", "qdisc", "add", "dev", "eth1", "root", "tbf", "rate", "1mbit",
-                "burst", "32kbit", "latency", "400ms"]),
-    ("tc-htb", ["tc", "{c}", "qdisc", "add", "dev", "eth1", "root", "handle", "1:", "htb",
-                "default", "10"]),
+    (
+        "tc-tbf",
+        [
+            "tc",
+            "{c}",
+            "qdisc",
+            "add",
+            "dev",
+            "eth1",
+            "root",
+            "tbf",
+            "rate",
+            "1mbit",
+            "burst",
+            "32kbit",
+            "latency",
+            "400ms",
+        ],
+    ),
+    (
+        "tc-htb",
+        [
+            "tc",
+            "{c}",
+            "qdisc",
+            "add",
+            "dev",
+            "eth1",
+            "root",
+            "handle",
+            "1:",
+            "htb",
+            "default",
+            "10",
+        ],
+    ),
 ]
 
 
 def qdiscs(pid: int) -> list:
-    rows = json.loads(sh("nsenter", "-t", str(pid), "-n", "tc", "-j", "qdisc", "show", "dev",
-                         "eth1"))
+    rows = json.loads(
+        sh("nsenter", "-t", str(pid), "-n", "tc", "-j", "qdisc", "show", "dev", "eth1")
+    )
     # the kernel numbers an unnamed qdisc itself (8001:, 8002:, ...): the handle counts
     # only where one was given; direct_packets_stat is a packet counter
-    return [{"kind": r.get("kind"), "root": r.get("root"),
-             "handle": None if re.fullmatch(r"8[0-9a-f]{3}:", r.get("handle", "")) else
-             r.get("handle"),
-             "options": {k: v for k, v in (r.get("options") or {}).items()
-                         if k != "direct_packets_stat"}} for r in rows]
+    return [
+        {
+            "kind": r.get("kind"),
+            "root": r.get("root"),
+            "handle": None
+            if re.fullmatch(r"8[0-9a-f]{3}:", r.get("handle", ""))
+            else r.get("handle"),
+            "options": {
+                k: v for k, v in (r.get("options") or {}).items() if k != "direct_packets_stat"
+            },
+        }
+        for r in rows
+    ]
 
 
 @pytest.mark.parametrize("case, args", SUBCOMMANDS, ids=[c[0] for c in SUBCOMMANDS])
@@ -319,8 +433,9 @@ def test_route_rule_tc_same_as_the_script(world, case, args):
     b_before = inside(b_pid)
     attach = [world["br"], "{c}", "198.51.100.5/24@198.51.100.1"]
     assert run_script(lab, fill(attach, world, a_name, a_cid, "")).returncode == 0
-    run_netwrap("--host-netns", lab, "pipework", *fill(attach, world, b_name, b_cid, ""),
-                check=True)
+    run_netwrap(
+        "--host-netns", lab, "pipework", *fill(attach, world, b_name, b_cid, ""), check=True
+    )
     proc = run_script(lab, fill(args, world, a_name, a_cid, ""))
     assert proc.returncode == 0, proc.stderr
     proc = run_netwrap("--host-netns", lab, "pipework", *fill(args, world, b_name, b_cid, ""))
@@ -330,8 +445,9 @@ def test_route_rule_tc_same_as_the_script(world, case, args):
     # the same command again fails in both (the kernel answers "File exists") except
     # ip route replace, which both repeat harmlessly
     again_script = run_script(lab, fill(args, world, a_name, a_cid, "")).returncode
-    again_netwrap = run_netwrap("--host-netns", lab, "pipework",
-                                *fill(args, world, b_name, b_cid, "")).returncode
+    again_netwrap = run_netwrap(
+        "--host-netns", lab, "pipework", *fill(args, world, b_name, b_cid, "")
+    ).returncode
     assert (again_script == 0) == (again_netwrap == 0)
     # nic del removes what the sub-command added (a rule outlives the interface) too
     proc = run_netwrap("--host-netns", lab, "nic", "del", b_name)

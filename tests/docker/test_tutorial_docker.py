@@ -32,13 +32,25 @@ def container(docker_ready):
 def test_target_mode_shows_the_shim_parent_and_cleans_up(container, lab, lang):
     name, cid = container
     before = sh("ip", "-n", lab, "-o", "link")
-    proc = run_netwrap("--host-netns", lab, "tutorial", name, "--yes", "--lang", lang,
-                       env={"COLUMNS": "100"}, timeout=120)
+    proc = run_netwrap(
+        "--host-netns",
+        lab,
+        "tutorial",
+        name,
+        "--yes",
+        "--lang",
+        lang,
+        env={"COLUMNS": "100"},
+        timeout=120,
+    )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr + out[-2000:]
     pid = int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
-    m = re.search(rf"\$ ps -ww -o pid,ppid,args -p (\d+),{pid}\n\s+PID\s+PPID COMMAND\n"
-                  r"\s+(\d+)\s+\d+ \S*containerd-shim-runc-v2 (.*(?:\n {7}.*)*)\n", out)
+    m = re.search(
+        rf"\$ ps -ww -o pid,ppid,args -p (\d+),{pid}\n\s+PID\s+PPID COMMAND\n"
+        r"\s+(\d+)\s+\d+ \S*containerd-shim-runc-v2 (.*(?:\n {7}.*)*)\n",
+        out,
+    )
     assert m, out[:4000]
     assert m.group(1) == m.group(2)
     assert re.search(rf"-id\s+{cid}\b", m.group(3))  # the container's own full ID
@@ -61,8 +73,7 @@ def test_host_names_the_container_behind_each_docker0_veth(container):
     ports = [p for p in json.loads(proc.stdout)["ports"] if p["container"] == name]
     assert len(ports) == 1 and ports[0]["bridge"] == "docker0"
     assert (ports[0]["ifname"], ports[0]["pid"]) == ("eth0", pid)
-    inside = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "link", "show",
-                           "eth0"))[0]
+    inside = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "link", "show", "eth0"))[0]
     port = json.loads(sh("ip", "-j", "link", "show", ports[0]["port"]))[0]
     assert port["ifindex"] == inside["link_index"]
 
@@ -74,8 +85,7 @@ def test_diagram_without_target_draws_docker_containers_by_name(docker_ready):
     b = rand("nwc-")
     try:
         docker("run", "-d", "--name", a, IMAGE, "sleep", "1000")
-        docker("run", "-d", "--name", b, "--network", f"container:{a}", IMAGE, "sleep",
-               "1000")
+        docker("run", "-d", "--name", b, "--network", f"container:{a}", IMAGE, "sleep", "1000")
         pid = int(docker("inspect", "-f", "{{.State.Pid}}", a).stdout)
         proc = run_netwrap("diagram", env={"COLUMNS": "200"})
         assert proc.returncode == 0, proc.stderr

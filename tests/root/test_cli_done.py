@@ -10,14 +10,17 @@ pytestmark = pytest.mark.root
 
 
 def test_bridge_add_and_del_say_what_they_did(lab, nw):
-    add = nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24",
-             check=True)
+    add = nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
     assert add.stdout == "bridge br0 created with 198.51.100.1/24\n"
-    again = nw("--host-netns", lab, "--json", "bridge", "add", "br0", "--ip",
-               "198.51.100.1/24", check=True)
+    again = nw(
+        "--host-netns", lab, "--json", "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True
+    )
     assert json.loads(again.stdout) == {
-        "bridge": "br0", "address": "198.51.100.1/24", "nothing_to_do": True,
-        "message": "bridge br0 already exists with 198.51.100.1/24: nothing to do"}
+        "bridge": "br0",
+        "address": "198.51.100.1/24",
+        "nothing_to_do": True,
+        "message": "bridge br0 already exists with 198.51.100.1/24: nothing to do",
+    }
     gone = nw("--host-netns", lab, "bridge", "del", "br0", "--json", check=True)
     assert json.loads(gone.stdout) == {"bridge": "br0", "message": "bridge br0 deleted"}
 

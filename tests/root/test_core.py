@@ -24,8 +24,7 @@ def inside(pid: int, *argv: str) -> str:
 
 def addrs(pid: int, dev: str) -> list[str]:
     data = json.loads(inside(pid, "ip", "-j", "addr", "show", "dev", dev))
-    return [f"{a['local']}/{a['prefixlen']}" for a in data[0]["addr_info"]
-            if a["family"] == "inet"]
+    return [f"{a['local']}/{a['prefixlen']}" for a in data[0]["addr_info"] if a["family"] == "inet"]
 
 
 def default_route(pid: int) -> dict | None:
@@ -45,12 +44,38 @@ def test_nic_add_walkthrough_in_a_lab(wired, nw, host_unchanged):
     lab, name, pid = wired
     # Like Docker: eth0 with a default route, on a second bridge.
     nw("--host-netns", lab, "bridge", "add", "dock0", "--ip", "203.0.113.1/24", check=True)
-    nw("--host-netns", lab, "nic", "add", name, "--bridge", "dock0", "--ip",
-       "203.0.113.2/24", "--gateway", "203.0.113.1", "--ifname", "eth0", check=True)
+    nw(
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        name,
+        "--bridge",
+        "dock0",
+        "--ip",
+        "203.0.113.2/24",
+        "--gateway",
+        "203.0.113.1",
+        "--ifname",
+        "eth0",
+        check=True,
+    )
     assert default_route(pid)["gateway"] == "203.0.113.1"
 
-    proc = nw("--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip",
-              "198.51.100.101/24", "--gateway", "198.51.100.1", check=True)
+    proc = nw(
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        name,
+        "--bridge",
+        "br0",
+        "--ip",
+        "198.51.100.101/24",
+        "--gateway",
+        "198.51.100.1",
+        check=True,
+    )
     assert "eth1 198.51.100.101/24 on br0" in proc.stdout
     assert addrs(pid, "eth1") == ["198.51.100.101/24"]
     route = default_route(pid)
@@ -73,8 +98,21 @@ def test_nic_add_walkthrough_in_a_lab(wired, nw, host_unchanged):
 def test_dry_run_changes_nothing_and_prints_what_runs(wired, nw, host_unchanged):
     lab, name, pid = wired
     before = inside(pid, "ip", "-o", "link")
-    proc = nw("--dry-run", "--host-netns", lab, "nic", "add", name, "--bridge", "br0",
-              "--ip", "198.51.100.102/24", "--gateway", "198.51.100.1", check=True)
+    proc = nw(
+        "--dry-run",
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        name,
+        "--bridge",
+        "br0",
+        "--ip",
+        "198.51.100.102/24",
+        "--gateway",
+        "198.51.100.1",
+        check=True,
+    )
     lines = proc.stdout.splitlines()
     # The sandbox has no default route, so the delete step is planned away.
     assert not any("route delete default" in line for line in lines)
@@ -84,40 +122,88 @@ def test_dry_run_changes_nothing_and_prints_what_runs(wired, nw, host_unchanged)
 
 def test_explain_says_why_the_delete_is_skipped(wired, nw):
     lab, name, _ = wired
-    proc = nw("--dry-run", "--explain", "--host-netns", lab, "nic", "add", name, "--bridge",
-              "br0", "--ip", "198.51.100.102/24", "--gateway", "198.51.100.1", check=True)
+    proc = nw(
+        "--dry-run",
+        "--explain",
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        name,
+        "--bridge",
+        "br0",
+        "--ip",
+        "198.51.100.102/24",
+        "--gateway",
+        "198.51.100.1",
+        check=True,
+    )
     assert "# the container has no default route, so there is none to delete" in proc.stdout
 
 
 def test_missing_bridge_and_taken_ifname_change_nothing(wired, nw, host_unchanged):
     lab, name, pid = wired
-    proc = nw("--host-netns", lab, "nic", "add", name, "--bridge", "nosuchbr", "--ip",
-              "198.51.100.102/24")
+    proc = nw(
+        "--host-netns", lab, "nic", "add", name, "--bridge", "nosuchbr", "--ip", "198.51.100.102/24"
+    )
     assert proc.returncode == 1
     assert proc.stderr.startswith('netwrap: error: bridge "nosuchbr" does not exist')
-    proc = nw("--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip",
-              "198.51.100.102/24", "--ifname", "lo")
+    proc = nw(
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        name,
+        "--bridge",
+        "br0",
+        "--ip",
+        "198.51.100.102/24",
+        "--ifname",
+        "lo",
+    )
     assert proc.returncode == 1
-    assert proc.stderr == (f"netwrap: error: {name} already has an interface called lo "
-                           "(choose another with --ifname)\n")
+    assert proc.stderr == (
+        f"netwrap: error: {name} already has an interface called lo "
+        "(choose another with --ifname)\n"
+    )
     assert [link["ifname"] for link in json.loads(inside(pid, "ip", "-j", "link"))] == ["lo"]
 
 
 def test_host_netns_target_is_refused(lab, nw, host_unchanged):
     # This test's own process lives in the host's netns.
-    proc = nw("--host-netns", lab, "nic", "add", str(os.getpid()), "--bridge", "br0",
-              "--ip", "198.51.100.102/24")
+    proc = nw(
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        str(os.getpid()),
+        "--bridge",
+        "br0",
+        "--ip",
+        "198.51.100.102/24",
+    )
     assert proc.returncode == 1
-    assert proc.stderr == (f"netwrap: error: PID {os.getpid()} is in the host's own network "
-                           "namespace; netwrap refuses to rewire the host (give a container's "
-                           "PID)\n")
+    assert proc.stderr == (
+        f"netwrap: error: PID {os.getpid()} is in the host's own network "
+        "namespace; netwrap refuses to rewire the host (give a container's "
+        "PID)\n"
+    )
 
 
 def test_the_lab_itself_is_refused_as_a_target(lab, nw, host_unchanged):
     holder = subprocess.Popen(["ip", "netns", "exec", lab, "sleep", "30"])
     try:
-        proc = nw("--host-netns", lab, "nic", "add", str(holder.pid), "--bridge", "br0",
-                  "--ip", "198.51.100.102/24")
+        proc = nw(
+            "--host-netns",
+            lab,
+            "nic",
+            "add",
+            str(holder.pid),
+            "--bridge",
+            "br0",
+            "--ip",
+            "198.51.100.102/24",
+        )
         assert proc.returncode == 1
         assert "in the host's own network namespace" in proc.stderr
     finally:
@@ -168,8 +254,9 @@ def test_sandbox_is_its_own_netns_uts_and_pid(sandboxes, nw):
     assert os.stat(f"/proc/{pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
     assert sh("nsenter", "-t", str(pid), "--uts", "hostname").strip() == name
     rows = json.loads(nw("--json", "sandbox", "list").stdout)
-    assert {"name": name, "pid": pid, "state": "running"}.items() <= \
-        next(r for r in rows if r["name"] == name).items()
+    assert {"name": name, "pid": pid, "state": "running"}.items() <= next(
+        r for r in rows if r["name"] == name
+    ).items()
     nw("sandbox", "stop", name, check=True)
     assert not os.path.exists(f"/proc/{pid}")
     proc = nw("exec", name, "--", "true")
@@ -179,8 +266,7 @@ def test_sandbox_is_its_own_netns_uts_and_pid(sandboxes, nw):
 
 def test_bridge_add_is_idempotent_and_del_removes_it(lab, nw):
     nw("--host-netns", lab, "bridge", "add", "br7", "--ip", "203.0.113.1/24", check=True)
-    proc = nw("--host-netns", lab, "bridge", "add", "br7", "--ip", "203.0.113.1/24",
-              check=True)
+    proc = nw("--host-netns", lab, "bridge", "add", "br7", "--ip", "203.0.113.1/24", check=True)
     assert "nothing to do" in proc.stdout
     proc = nw("--host-netns", lab, "bridge", "add", "br7", "--ip", "203.0.113.9/24")
     assert proc.returncode == 1 and "already exists with 203.0.113.1/24" in proc.stderr
@@ -216,12 +302,27 @@ def test_demo_refuses_dry_run_without_suggesting_it(nw):
 def test_nic_del_leaves_an_interface_netwrap_did_not_add(lab, sandboxes, nw):
     name, pid = sandboxes()
     # Stands for Docker's own eth0: made by hand, no netwrap record.
-    sh("ip", "-n", lab, "link", "add", "hand0", "type", "veth", "peer", "name", "eth0",
-       "netns", str(pid))
+    sh(
+        "ip",
+        "-n",
+        lab,
+        "link",
+        "add",
+        "hand0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        str(pid),
+    )
     proc = nw("nic", "del", name, "--ifname", "eth0")
     assert (proc.returncode, proc.stderr) == (
-        1, f"netwrap: error: netwrap has no record of adding eth0 to {name}, and removes "
-           "only what it added (add --force to delete eth0 anyway)\n")
+        1,
+        f"netwrap: error: netwrap has no record of adding eth0 to {name}, and removes "
+        "only what it added (add --force to delete eth0 anyway)\n",
+    )
     assert "eth0" in inside(pid, "ip", "-o", "link")
     nw("nic", "del", name, "--ifname", "eth0", "--force", check=True)
     assert "eth0" not in inside(pid, "ip", "-o", "link")

@@ -20,11 +20,26 @@ def topology(lab, sandboxes, nw):
     nw("--host-netns", lab, "bridge", "add", brx, "--ip", "198.51.100.1/24", check=True)
     nw("--host-netns", lab, "bridge", "add", bry, "--ip", "203.0.113.1/24", check=True)
     host_ends = {}
-    for box, br, ip, ifname in [(a, brx, "198.51.100.2/24", "eth0"),
-                                (b, brx, "198.51.100.3/24", "eth0"),
-                                (b, bry, "203.0.113.3/24", "eth1")]:
-        out = nw("--json", "--host-netns", lab, "nic", "add", box, "--bridge", br, "--ip", ip,
-                 "--ifname", ifname, check=True).stdout
+    for box, br, ip, ifname in [
+        (a, brx, "198.51.100.2/24", "eth0"),
+        (b, brx, "198.51.100.3/24", "eth0"),
+        (b, bry, "203.0.113.3/24", "eth1"),
+    ]:
+        out = nw(
+            "--json",
+            "--host-netns",
+            lab,
+            "nic",
+            "add",
+            box,
+            "--bridge",
+            br,
+            "--ip",
+            ip,
+            "--ifname",
+            ifname,
+            check=True,
+        ).stdout
         host_ends[(box, ifname)] = json.loads(out)["host_ifname"]
     return lab, a, b, brx, bry, host_ends
 
@@ -36,14 +51,18 @@ def expected(a, b, brx, bry, ends):
         ("ns:host", "netns", ()),
         (f"if:host/{brx}", "bridge", ("198.51.100.1/24",)),
         (f"if:host/{bry}", "bridge", ("203.0.113.1/24",)),
-        (f"if:host/{va}", "veth", ()), (f"if:host/{vb0}", "veth", ()),
+        (f"if:host/{va}", "veth", ()),
+        (f"if:host/{vb0}", "veth", ()),
         (f"if:host/{vb1}", "veth", ()),
-        (f"ns:{sa}", "netns", ()), (f"if:{sa}/eth0", "veth", ("198.51.100.2/24",)),
-        (f"ns:{sb}", "netns", ()), (f"if:{sb}/eth0", "veth", ("198.51.100.3/24",)),
+        (f"ns:{sa}", "netns", ()),
+        (f"if:{sa}/eth0", "veth", ("198.51.100.2/24",)),
+        (f"ns:{sb}", "netns", ()),
+        (f"if:{sb}/eth0", "veth", ("198.51.100.3/24",)),
         (f"if:{sb}/eth1", "veth", ("203.0.113.3/24",)),
     }
     edges = {
-        ("port", f"if:host/{va}", f"if:host/{brx}"), ("port", f"if:host/{vb0}", f"if:host/{brx}"),
+        ("port", f"if:host/{va}", f"if:host/{brx}"),
+        ("port", f"if:host/{vb0}", f"if:host/{brx}"),
         ("port", f"if:host/{vb1}", f"if:host/{bry}"),
         ("veth", *sorted((f"if:host/{va}", f"if:{sa}/eth0"))),
         ("veth", *sorted((f"if:host/{vb0}", f"if:{sb}/eth0"))),
@@ -54,8 +73,11 @@ def expected(a, b, brx, bry, ends):
 
 def model_sets(text: str):
     model = json.loads(text)
-    return ({(n["id"], n["kind"], tuple(n["addresses"])) for n in model["nodes"]},
-            {(e["kind"], e["a"], e["b"]) for e in model["edges"]}, model)
+    return (
+        {(n["id"], n["kind"], tuple(n["addresses"])) for n in model["nodes"]},
+        {(e["kind"], e["a"], e["b"]) for e in model["edges"]},
+        model,
+    )
 
 
 @pytest.mark.parametrize("named", [True, False], ids=["targets", "no-target"])

@@ -22,8 +22,20 @@ def wired_lab(lab, sandboxes, nw):
     boxes = []
     for n in (2, 3):
         name, pid = sandboxes()
-        nw("--host-netns", lab, "nic", "add", name, "--bridge", br, "--ip",
-           f"198.51.100.{n}/24", "--ifname", "eth0", check=True)
+        nw(
+            "--host-netns",
+            lab,
+            "nic",
+            "add",
+            name,
+            "--bridge",
+            br,
+            "--ip",
+            f"198.51.100.{n}/24",
+            "--ifname",
+            "eth0",
+            check=True,
+        )
         boxes.append((name, pid))
     return lab, br, boxes
 
@@ -33,13 +45,13 @@ def test_host_names_the_sandbox_behind_each_port(wired_lab, nw):
     view = json.loads(nw("--host-netns", lab, "--json", "host", check=True).stdout)
     links = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "master", br))
     assert len(links) == 2
-    owners = {row["port"]: (row["container"], row["ifname"], row["pid"])
-              for row in view["ports"]}
+    owners = {row["port"]: (row["container"], row["ifname"], row["pid"]) for row in view["ports"]}
     # each port's peer, by the kernel's own account: the link inside with iflink == port
     expected = {}
     for name, pid in boxes:
-        inside = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "link", "show",
-                               "eth0"))[0]
+        inside = json.loads(
+            sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "link", "show", "eth0")
+        )[0]
         port = next(x["ifname"] for x in links if x["ifindex"] == inside["link_index"])
         expected[port] = (f"sandbox {name}", "eth0", pid)
     assert owners == expected
@@ -83,8 +95,24 @@ def test_diagram_draws_nat_for_the_bridge_a_masquerade_rule_covers(wired_lab, nw
     out = nw("--host-netns", lab, "diagram", check=True).stdout
     assert "NAT" not in out
     # the lab's own netfilter, as Docker does for docker0
-    sh("ip", "netns", "exec", lab, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s",
-       "198.51.100.0/24", "!", "-o", br, "-j", "MASQUERADE")
+    sh(
+        "ip",
+        "netns",
+        "exec",
+        lab,
+        "iptables",
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-s",
+        "198.51.100.0/24",
+        "!",
+        "-o",
+        br,
+        "-j",
+        "MASQUERADE",
+    )
     lines = nw("--host-netns", lab, "diagram", check=True).stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if f"{br}  bridge" in line)
     assert "NAT (MASQUERADE) ⇒ the outside" in lines[at + 1]

@@ -54,20 +54,50 @@ def test_status_names_what_up_mends_and_they_agree(one_node_lab):
     lab, path, write, node = one_node_lab
     run_netwrap("--host-netns", lab, "up", path, check=True)
     pid = pid_of(lab, path, node)
-    host_end = next(link["ifname"] for link in json.loads(sh("ip", "-n", lab, "-j", "link"))
-                    if link["ifname"].startswith("vh"))
+    host_end = next(
+        link["ifname"]
+        for link in json.loads(sh("ip", "-n", lab, "-j", "link"))
+        if link["ifname"].startswith("vh")
+    )
     # The host end down, and the default route through the right gateway on another device.
     sh("ip", "-n", lab, "link", "set", host_end, "down")
-    sh("nsenter", "-t", str(pid), "-n", "ip", "link", "add", "veth-x", "type", "veth",
-       "peer", "name", "veth-y")
+    sh(
+        "nsenter",
+        "-t",
+        str(pid),
+        "-n",
+        "ip",
+        "link",
+        "add",
+        "veth-x",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "veth-y",
+    )
     sh("nsenter", "-t", str(pid), "-n", "ip", "link", "set", "veth-x", "up")
     sh("nsenter", "-t", str(pid), "-n", "ip", "link", "set", "veth-y", "up")
-    sh("nsenter", "-t", str(pid), "-n", "ip", "route", "replace", "default", "via",
-       "198.51.100.1", "dev", "veth-x", "onlink")
+    sh(
+        "nsenter",
+        "-t",
+        str(pid),
+        "-n",
+        "ip",
+        "route",
+        "replace",
+        "default",
+        "via",
+        "198.51.100.1",
+        "dev",
+        "veth-x",
+        "onlink",
+    )
     code, rows = status(lab, path)
     assert code == 3
     assert [r["detail"] for r in rows] == [
-        "host end down; default route via 198.51.100.1 dev veth-x, not 198.51.100.1 dev eth1"]
+        "host end down; default route via 198.51.100.1 dev veth-x, not 198.51.100.1 dev eth1"
+    ]
     fix = run_netwrap("--host-netns", lab, "up", path, check=True)
     assert "nothing to do" not in fix.stdout
     assert status(lab, path) == (0, [])
@@ -84,10 +114,14 @@ def test_up_after_an_edit_replaces_the_old_address(one_node_lab):
     write("198.51.100.12/24")
     code, rows = status(lab, path)
     assert code == 3 and [r["detail"] for r in rows] == [
-        "extra address 198.51.100.11/24; no address 198.51.100.12/24"]
+        "extra address 198.51.100.11/24; no address 198.51.100.12/24"
+    ]
     run_netwrap("--host-netns", lab, "up", path, check=True)
-    addrs = [f"{a['local']}/{a['prefixlen']}" for a in inside(pid, "addr", "show", "eth1")[0]
-             ["addr_info"] if a["family"] == "inet"]
+    addrs = [
+        f"{a['local']}/{a['prefixlen']}"
+        for a in inside(pid, "addr", "show", "eth1")[0]["addr_info"]
+        if a["family"] == "inet"
+    ]
     assert addrs == ["198.51.100.12/24"]
     route = inside(pid, "route", "show", "default")[0]
     assert (route["gateway"], route["dev"]) == ("198.51.100.1", "eth1")
@@ -100,7 +134,9 @@ def test_a_lab_looked_at_from_the_wrong_place_says_where_it_is(one_node_lab):
     for verb in ("down", "status"):
         proc = run_netwrap(verb, path)
         assert proc.returncode == 1
-        name = os.path.basename(path)[:-len(".yaml")]
-        assert proc.stderr == (f"netwrap: error: lab {name} was built in the lab netns "
-                               f"{lab}; run: netwrap --host-netns {lab} {verb} {path}\n")
+        name = os.path.basename(path)[: -len(".yaml")]
+        assert proc.stderr == (
+            f"netwrap: error: lab {name} was built in the lab netns "
+            f"{lab}; run: netwrap --host-netns {lab} {verb} {path}\n"
+        )
     assert status(lab, path) == (0, [])  # still standing, untouched

@@ -61,17 +61,26 @@ links:
 
 def snapshot(lab: str, pids) -> list:
     """What up configures, without what the kernel changes by itself (DAD, operstate)."""
+
     def links(prefix):
-        return sorted((x["ifname"], x.get("master"), x["mtu"], x.get("address"),
-                       "UP" in x["flags"],
-                       sorted(a["local"] for a in x["addr_info"] if a["family"] == "inet"))
-                      for x in json.loads(sh(*prefix, "ip", "-j", "addr", "show")))
+        return sorted(
+            (
+                x["ifname"],
+                x.get("master"),
+                x["mtu"],
+                x.get("address"),
+                "UP" in x["flags"],
+                sorted(a["local"] for a in x["addr_info"] if a["family"] == "inet"),
+            )
+            for x in json.loads(sh(*prefix, "ip", "-j", "addr", "show"))
+        )
 
     def routes(pid):
         return json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "route", "show"))
 
     return [links(("ip", "netns", "exec", lab))] + [
-        (links(("nsenter", "-t", str(p), "-n")), routes(p)) for p in pids]
+        (links(("nsenter", "-t", str(p), "-n")), routes(p)) for p in pids
+    ]
 
 
 def test_up_again_status_down(lab, lab_file, nw):
@@ -87,12 +96,13 @@ def test_up_again_status_down(lab, lab_file, nw):
     assert addrs["eth1"]["mtu"] == 1400 and addrs["eth2"]["address"] == "02:00:00:00:00:12"
     assert "UP" in addrs["eth2"]["flags"]
     default = [r for r in inside(pids[c], "route", "show") if r["dst"] == "default"]
-    assert default == [{"dst": "default", "gateway": "203.0.113.1", "dev": "eth1",
-                        "flags": []}]
+    assert default == [{"dst": "default", "gateway": "203.0.113.1", "dev": "eth1", "flags": []}]
     for addr in ("198.51.100.11", "198.51.100.12", "203.0.113.12", "203.0.113.13"):
         sh("ip", "netns", "exec", lab, "ping", "-c1", "-W2", addr)
-    masters = {link["ifname"]: link.get("master")
-               for link in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))}
+    masters = {
+        link["ifname"]: link.get("master")
+        for link in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))
+    }
     assert sorted(m for m in masters.values() if m) == sorted([b0, b0, b1, b1])
 
     # up again: nothing to do, and nothing changed
@@ -108,14 +118,13 @@ def test_up_again_status_down(lab, lab_file, nw):
     assert len(rows) == 2 + 3 + 4 and {r["state"] for r in rows} == {"ok"}
 
     # break one thing: status names it, up repairs exactly it
-    sh("nsenter", "-t", str(pids[a]), "-n", "ip", "addr", "del", "198.51.100.11/24",
-       "dev", "eth1")
+    sh("nsenter", "-t", str(pids[a]), "-n", "ip", "addr", "del", "198.51.100.11/24", "dev", "eth1")
     st = nw("--host-netns", lab, "--json", "status", path)
     assert st.returncode == 3
     differs = [r for r in json.loads(st.stdout) if r["state"] != "ok"]
     assert [(r["name"], r["detail"]) for r in differs] == [
-        (f"{a}/eth1", "no address 198.51.100.11/24; default route via nothing, "
-                      "not 198.51.100.1")]
+        (f"{a}/eth1", "no address 198.51.100.11/24; default route via nothing, not 198.51.100.1")
+    ]
     fix = nw("--host-netns", lab, "up", path)
     assert fix.returncode == 0, fix.stderr
     assert nw("--host-netns", lab, "status", path).returncode == 0
@@ -145,8 +154,20 @@ def test_fast_nic_add_and_its_rollback(lab, sandboxes, nw):
     br = rand("nb")[:14]
     nw("--host-netns", lab, "bridge", "add", br, "--ip", "198.51.100.1/24", check=True)
     name, pid = sandboxes()
-    args = ("--host-netns", lab, "nic", "add", name, "--fast", "--bridge", br,
-            "--ip", "198.51.100.21/24", "--gateway", "198.51.100.1")
+    args = (
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        name,
+        "--fast",
+        "--bridge",
+        br,
+        "--ip",
+        "198.51.100.21/24",
+        "--gateway",
+        "198.51.100.1",
+    )
     failed = nw(*args, env={"NETWRAP_FAIL_AT": "2"})
     assert failed.returncode == 1 and "injected failure" in failed.stderr
     assert links_in(lab) == {"lo", br}

@@ -24,15 +24,17 @@ def links_in(netns: str) -> set[str]:
 
 def running_sandboxes(lab: str) -> set[str]:
     """The running sandboxes of the lab netns ``lab`` (sandboxes are scoped by host netns)."""
-    rows = json.loads(run_netwrap("--host-netns", lab, "--json", "sandbox", "list",
-                                  check=True).stdout)
+    rows = json.loads(
+        run_netwrap("--host-netns", lab, "--json", "sandbox", "list", check=True).stdout
+    )
     return {row["name"] for row in rows if row["state"] == "running"}
 
 
 def configured(lab: str, nodes: list[str]) -> int:
     """How many of the nodes have their lab address on eth1."""
-    rows = json.loads(run_netwrap("--host-netns", lab, "--json", "sandbox", "list",
-                                  check=True).stdout)
+    rows = json.loads(
+        run_netwrap("--host-netns", lab, "--json", "sandbox", "list", check=True).stdout
+    )
     count = 0
     for row in rows:
         if row["name"] in nodes and row["state"] == "running":

@@ -17,8 +17,13 @@ SCRIPT = os.path.join(ROOT, "scripts", "leftovers.sh")
 
 
 def leftovers(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_the_check_fails_on_each_kind_of_leftover(tmp_path):
@@ -61,5 +66,4 @@ def test_something_removed_from_the_machine_fails_too(tmp_path):
     (machine_run_dir / "labs").rmdir()  # as a machine-wide gc removing others' state
     proc = leftovers("compare", str(before), env=env)
     assert proc.returncode == 1
-    assert f"gone, though there before the run:\n  run-dir {machine_run_dir}/labs\n" \
-        in proc.stderr
+    assert f"gone, though there before the run:\n  run-dir {machine_run_dir}/labs\n" in proc.stderr

@@ -29,8 +29,10 @@ def inside(pid: int, *argv: str, check: bool = True) -> str:
 
 
 def pings(pid: int, address: str) -> bool:
-    proc = subprocess.run(["nsenter", "-t", str(pid), "-n", "ping", "-c", "1", "-W", "1",
-                           address], capture_output=True)
+    proc = subprocess.run(
+        ["nsenter", "-t", str(pid), "-n", "ping", "-c", "1", "-W", "1", address],
+        capture_output=True,
+    )
     return proc.returncode == 0
 
 
@@ -64,14 +66,23 @@ def test_macvlan_two_sandboxes_ping_then_nic_del(parent, sandboxes, nw):
 def test_macvlan_mac_clash_rolls_back_completely(parent, sandboxes, nw):
     lab = parent
     (a, _), (b, bpid) = sandboxes(), sandboxes()
-    nw("--host-netns", lab, "pipework", "p0", a, "198.51.100.11/24", "02:00:5e:00:53:0a",
-       check=True)
+    nw(
+        "--host-netns",
+        lab,
+        "pipework",
+        "p0",
+        a,
+        "198.51.100.11/24",
+        "02:00:5e:00:53:0a",
+        check=True,
+    )
     proc = nw("--host-netns", lab, "pipework", "p0", b, "198.51.100.12/24", "02:00:5e:00:53:0a")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
     assert "rollback also failed" not in proc.stderr
     assert [n for n in inside(bpid, "ip", "-o", "link").split("\n") if ": eth1" in n] == []
-    assert set(json.loads(sh("ip", "-n", lab, "-j", "link", "show"))[i]["ifname"]
-               for i in range(3)) == {"lo", "p0", "p1"}
+    assert set(
+        json.loads(sh("ip", "-n", lab, "-j", "link", "show"))[i]["ifname"] for i in range(3)
+    ) == {"lo", "p0", "p1"}
     rows = json.loads(nw("--json", "nic", "list", check=True).stdout)
     assert not any(r["target"] == b for r in rows)
     nw("--host-netns", lab, "nic", "del", a, check=True)
@@ -81,8 +92,11 @@ def filtering_unsupported(lab: str) -> str:
     """Why this kernel cannot filter VLANs on a bridge ('' when it can):
     CONFIG_BRIDGE_VLAN_FILTERING depends on 8021q."""
     probe = rand("br")
-    proc = subprocess.run(["ip", "-n", lab, "link", "add", probe, "type", "bridge",
-                           "vlan_filtering", "1"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["ip", "-n", lab, "link", "add", probe, "type", "bridge", "vlan_filtering", "1"],
+        capture_output=True,
+        text=True,
+    )
     subprocess.run(["ip", "-n", lab, "link", "del", probe], capture_output=True)
     return "" if proc.returncode == 0 else (proc.stderr.strip() or f"exit {proc.returncode}")
 
@@ -97,18 +111,20 @@ def test_bridge_vlan_without_kernel_support_fails_cleanly(lab, sandboxes, nw):
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
     assert "vlan_filtering" in proc.stderr and "rollback also failed" not in proc.stderr
     # nothing left: no veth, not even the bridge it created first, no record
-    assert {r["ifname"] for r in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))} == {
-        "lo"}
+    assert {r["ifname"] for r in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))} == {"lo"}
     assert ": eth1" not in inside(pid, "ip", "-o", "link")
-    assert not any(r["target"] == name
-                   for r in json.loads(nw("--json", "nic", "list", check=True).stdout))
+    assert not any(
+        r["target"] == name for r in json.loads(nw("--json", "nic", "list", check=True).stdout)
+    )
 
 
 def test_vlans_on_a_bridge_port_separate_sandboxes(lab, sandboxes, nw):
     why = filtering_unsupported(lab)
     if why:
-        pytest.skip(f"this kernel cannot filter VLANs on a bridge (vlan_filtering 1: {why}; "
-                    "CONFIG_BRIDGE_VLAN_FILTERING needs 8021q)")
+        pytest.skip(
+            f"this kernel cannot filter VLANs on a bridge (vlan_filtering 1: {why}; "
+            "CONFIG_BRIDGE_VLAN_FILTERING needs 8021q)"
+        )
     br = rand("br")
     (a, apid), (b, bpid), (c, cpid) = sandboxes(), sandboxes(), sandboxes()
     # the bridge is created by the first call, as pipework creates a missing br*
@@ -116,8 +132,11 @@ def test_vlans_on_a_bridge_port_separate_sandboxes(lab, sandboxes, nw):
     nw("--host-netns", lab, "pipework", br, b, "198.51.100.22/24", "@10", check=True)
     nw("--host-netns", lab, "pipework", br, c, "198.51.100.23/24", "@20", check=True)
     vlans = json.loads(sh("ip", "netns", "exec", lab, "bridge", "-j", "vlan", "show"))
-    by_port = {row["ifname"]: sorted(v["vlan"] for v in row["vlans"]) for row in vlans
-               if row["ifname"] != br}
+    by_port = {
+        row["ifname"]: sorted(v["vlan"] for v in row["vlans"])
+        for row in vlans
+        if row["ifname"] != br
+    }
     assert sorted(by_port.values()) == [[10], [10], [20]]
     assert pings(apid, "198.51.100.22") and pings(bpid, "198.51.100.21")
     # same subnet, other VLAN: not reachable either way
@@ -130,13 +149,32 @@ def test_vlans_on_a_bridge_port_separate_sandboxes(lab, sandboxes, nw):
 
 def test_vlan_subinterface_on_a_physical_parent(parent, sandboxes, nw):
     lab = parent
-    probe = subprocess.run(["ip", "-n", lab, "link", "add", "link", "p0", "name", "p0.4094",
-                            "type", "vlan", "id", "4094"], capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            "ip",
+            "-n",
+            lab,
+            "link",
+            "add",
+            "link",
+            "p0",
+            "name",
+            "p0.4094",
+            "type",
+            "vlan",
+            "id",
+            "4094",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         why = probe.stderr.strip() or f"exit {probe.returncode}"
         assert not os.path.exists("/proc/net/vlan")
-        pytest.skip(f"this kernel lacks 8021q (ip link add ... type vlan: {why}); "
-                    "pipework's @VID on a physical interface cannot be made here")
+        pytest.skip(
+            f"this kernel lacks 8021q (ip link add ... type vlan: {why}); "
+            "pipework's @VID on a physical interface cannot be made here"
+        )
     sh("ip", "-n", lab, "link", "del", "p0.4094")
     (a, apid), (b, bpid) = sandboxes(), sandboxes()
     nw("--host-netns", lab, "pipework", "p0", a, "198.51.100.31/24", "@5", check=True)
@@ -158,11 +196,22 @@ def test_dry_run_goldens_for_both_vlan_kinds(lab, sandboxes, nw):
     sh("ip", "-n", lab, "link", "add", "brv", "type", "bridge")
     name, pid = sandboxes()
     ns = f"nw-{name}"
-    sub = nw("--host-netns", lab, "--dry-run", "pipework", "p0", name,
-             "198.51.100.5/24@198.51.100.1", "@5", check=True).stdout
+    sub = nw(
+        "--host-netns",
+        lab,
+        "--dry-run",
+        "pipework",
+        "p0",
+        name,
+        "198.51.100.5/24@198.51.100.1",
+        "@5",
+        check=True,
+    ).stdout
     tmp = sub.split(" name ")[2].split()[0]  # the temporary name netwrap picked (vg...)
     assert tmp.startswith("vg") and len(tmp) == 12
-    assert sub == f"""\
+    assert (
+        sub
+        == f"""\
 mkdir -p /var/run/netns
 ln -s /proc/{pid}/ns/net /var/run/netns/{ns}
 ip netns exec {lab} ip link add link p0 name p0.5 type vlan id 5
@@ -175,9 +224,25 @@ ip netns exec {ns} ip link set eth1 up
 ip netns exec {ns} ip route add default via 198.51.100.1
 rm /var/run/netns/{ns}
 """
-    port = nw("--host-netns", lab, "--bridge-tool", "ip", "--dry-run", "pipework", "brv", "-l",
-              "vhost5", name, "198.51.100.5/24", "@5", check=True).stdout
-    assert port == f"""\
+    )
+    port = nw(
+        "--host-netns",
+        lab,
+        "--bridge-tool",
+        "ip",
+        "--dry-run",
+        "pipework",
+        "brv",
+        "-l",
+        "vhost5",
+        name,
+        "198.51.100.5/24",
+        "@5",
+        check=True,
+    ).stdout
+    assert (
+        port
+        == f"""\
 mkdir -p /var/run/netns
 ln -s /proc/{pid}/ns/net /var/run/netns/{ns}
 ip netns exec {lab} ip link add name vhost5 type veth peer name {tmp}
@@ -192,6 +257,7 @@ ip netns exec {ns} ip addr add 198.51.100.5/24 dev eth1
 ip netns exec {ns} ip link set eth1 up
 rm /var/run/netns/{ns}
 """
+    )
 
 
 def test_wait_returns_once_the_interface_is_there(lab, sandboxes, nw):
@@ -200,9 +266,21 @@ def test_wait_returns_once_the_interface_is_there(lab, sandboxes, nw):
     from conftest import LAUNCHER, LIB
 
     name, pid = sandboxes()
-    waiter = subprocess.Popen(["nsenter", "-t", str(pid), "-n", sys.executable, LAUNCHER,
-                               "pipework", "--wait", "-i", "eth1"],
-                              env={**os.environ, "PYTHONPATH": LIB})
+    waiter = subprocess.Popen(
+        [
+            "nsenter",
+            "-t",
+            str(pid),
+            "-n",
+            sys.executable,
+            LAUNCHER,
+            "pipework",
+            "--wait",
+            "-i",
+            "eth1",
+        ],
+        env={**os.environ, "PYTHONPATH": LIB},
+    )
     try:
         with pytest.raises(subprocess.TimeoutExpired):
             waiter.wait(timeout=1)  # no eth1 yet: still waiting
@@ -221,28 +299,62 @@ def test_route_rule_tc_are_recorded_on_their_attachment(lab, sandboxes, nw):
     nw("--host-netns", lab, "pipework", br, name, "198.51.100.50/24", check=True)
     nw("--host-netns", lab, "pipework", br, "-i", "eth2", name, "203.0.113.50/24", check=True)
     # names its device: recorded on eth2's attachment, and nic del eth2 takes it away
-    nw("--host-netns", lab, "pipework", "tc", name, "qdisc", "add", "dev", "eth2", "root",
-       "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms", check=True)
-    nw("--host-netns", lab, "pipework", "rule", name, "add", "from", "203.0.113.50", "dev",
-       "eth2", "table", "9", check=True)
+    nw(
+        "--host-netns",
+        lab,
+        "pipework",
+        "tc",
+        name,
+        "qdisc",
+        "add",
+        "dev",
+        "eth2",
+        "root",
+        "tbf",
+        "rate",
+        "1mbit",
+        "burst",
+        "32kbit",
+        "latency",
+        "400ms",
+        check=True,
+    )
+    nw(
+        "--host-netns",
+        lab,
+        "pipework",
+        "rule",
+        name,
+        "add",
+        "from",
+        "203.0.113.50",
+        "dev",
+        "eth2",
+        "table",
+        "9",
+        check=True,
+    )
     assert "203.0.113.50" in inside(pid, "ip", "rule")
-    plan = nw("--host-netns", lab, "--dry-run", "nic", "del", name, "--ifname", "eth2",
-              check=True).stdout
+    plan = nw(
+        "--host-netns", lab, "--dry-run", "nic", "del", name, "--ifname", "eth2", check=True
+    ).stdout
     assert "ip rule del from 203.0.113.50 dev eth2 table 9\n" in plan
     assert "tc qdisc del dev eth2 root tbf" in plan
     assert plan.index("ip rule del") < plan.index("tc qdisc del") < plan.index("link del eth2")
     nw("--host-netns", lab, "nic", "del", name, "--ifname", "eth2", check=True)
     assert "203.0.113.50" not in inside(pid, "ip", "rule")
     # no device named and two attachments: run, not recorded, and the user is told
-    proc = nw("--host-netns", lab, "pipework", "rule", name, "add", "from", "198.51.100.50",
-              "table", "8")
+    proc = nw(
+        "--host-netns", lab, "pipework", "rule", name, "add", "from", "198.51.100.50", "table", "8"
+    )
     assert proc.returncode == 0 and "not recorded" not in proc.stderr  # one attachment left
     nw("--host-netns", lab, "nic", "del", name, check=True)
     assert "198.51.100.50" not in inside(pid, "ip", "rule")
     nw("--host-netns", lab, "pipework", br, name, "198.51.100.50/24", check=True)
     nw("--host-netns", lab, "pipework", br, "-i", "eth2", name, "203.0.113.50/24", check=True)
-    proc = nw("--host-netns", lab, "pipework", "rule", name, "add", "from", "198.51.100.51",
-              "table", "8")
+    proc = nw(
+        "--host-netns", lab, "pipework", "rule", name, "add", "from", "198.51.100.51", "table", "8"
+    )
     assert proc.returncode == 0 and "not recorded" in proc.stderr
     assert "ip rule del from 198.51.100.51 table 8" in proc.stderr
     inside(pid, "ip", "rule", "del", "from", "198.51.100.51", "table", "8")
@@ -252,13 +364,29 @@ def test_direct_phys_moves_the_interface_in_and_nic_del_gives_it_back(parent, sa
     lab = parent
     sh("ip", "-n", lab, "addr", "add", "198.51.100.1/24", "dev", "p1")
     name, pid = sandboxes()
-    nw("--host-netns", lab, "pipework", "--direct-phys", "p0", name,
-       "198.51.100.60/24@198.51.100.1", check=True)
+    nw(
+        "--host-netns",
+        lab,
+        "pipework",
+        "--direct-phys",
+        "p0",
+        name,
+        "198.51.100.60/24@198.51.100.1",
+        check=True,
+    )
     lab_links = {r["ifname"] for r in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))}
     assert lab_links == {"lo", "p1"}  # p0 itself left the host
     assert pings(pid, "198.51.100.1")
-    again = nw("--host-netns", lab, "pipework", "--direct-phys", "p0", name,
-               "198.51.100.60/24@198.51.100.1", check=True)
+    again = nw(
+        "--host-netns",
+        lab,
+        "pipework",
+        "--direct-phys",
+        "p0",
+        name,
+        "198.51.100.60/24@198.51.100.1",
+        check=True,
+    )
     assert "nothing to do" in again.stdout
     nw("--host-netns", lab, "nic", "del", name, check=True)
     assert ": eth1" not in inside(pid, "ip", "-o", "link")
@@ -274,8 +402,9 @@ def test_guest_given_as_a_netns_name(lab, nw):
         assert proc.returncode == 1 and "has no process in it" in proc.stderr
         sleeper = subprocess.Popen(["ip", "netns", "exec", guest, "sleep", "60"])
         try:
-            out = nw("--host-netns", lab, "pipework", rand("br"), guest, "198.51.100.70/24",
-                     check=True).stdout
+            out = nw(
+                "--host-netns", lab, "pipework", rand("br"), guest, "198.51.100.70/24", check=True
+            ).stdout
             assert f"nic del {sleeper.pid} " in out  # the process it went through
             addrs = sh("ip", "-n", guest, "-br", "addr", "show", "eth1")
             assert "198.51.100.70/24" in addrs

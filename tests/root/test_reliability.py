@@ -44,15 +44,19 @@ def box(lab, sandboxes, detach):
 
 
 def planned_commands(lab: str, sb: str, *extra: str) -> list[str]:
-    proc = run_netwrap("--dry-run", "--host-netns", lab, *extra, "nic", "add", sb, *ADD,
-                       check=True)
+    proc = run_netwrap("--dry-run", "--host-netns", lab, *extra, "nic", "add", sb, *ADD, check=True)
     return proc.stdout.splitlines()
 
 
 def spawn(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, LAUNCHER, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd="/",
-                            env={**os.environ, "PYTHONPATH": LIB, **env})
+    return subprocess.Popen(
+        [sys.executable, LAUNCHER, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": LIB, **env},
+    )
 
 
 def wait_for_pause(proc: subprocess.Popen) -> str:
@@ -68,18 +72,37 @@ def test_every_step_failing_leaves_everything_as_before(box, tool):
     commands = planned_commands(lab, sb, "--bridge-tool", tool)
     assert "route delete default" in " ".join(commands)  # the old route is really replaced
     for n, command in enumerate(commands, start=1):
-        proc = run_netwrap("--host-netns", lab, "--bridge-tool", tool, "nic", "add", sb, *ADD,
-                           env={"NETWRAP_FAIL_AT": str(n)})
+        proc = run_netwrap(
+            "--host-netns",
+            lab,
+            "--bridge-tool",
+            tool,
+            "nic",
+            "add",
+            sb,
+            *ADD,
+            env={"NETWRAP_FAIL_AT": str(n)},
+        )
         assert proc.returncode == 1, (n, proc.stderr)
-        assert proc.stderr == (f'netwrap: error: failed to run "{command}": exit 1: '
-                               f"NETWRAP_FAIL_AT={n}: injected failure\n")
+        assert proc.stderr == (
+            f'netwrap: error: failed to run "{command}": exit 1: '
+            f"NETWRAP_FAIL_AT={n}: injected failure\n"
+        )
         assert snapshot(lab, sb, pid) == before, f"step {n} ({command}) left something behind"
     # One past the last step: nothing fails, the NIC is there (so the loop covered every step).
-    proc = run_netwrap("--host-netns", lab, "--bridge-tool", tool, "nic", "add", sb, *ADD,
-                       env={"NETWRAP_FAIL_AT": str(len(commands) + 1)})
+    proc = run_netwrap(
+        "--host-netns",
+        lab,
+        "--bridge-tool",
+        tool,
+        "nic",
+        "add",
+        sb,
+        *ADD,
+        env={"NETWRAP_FAIL_AT": str(len(commands) + 1)},
+    )
     assert proc.returncode == 0, proc.stderr
-    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24",
-                                "state": "ok"}]
+    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24", "state": "ok"}]
 
 
 def test_sigterm_at_every_step_rolls_back(box):
@@ -87,14 +110,14 @@ def test_sigterm_at_every_step_rolls_back(box):
     before = snapshot(lab, sb, pid)
     commands = planned_commands(lab, sb)
     for n in range(1, len(commands) + 1):
-        proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD,
-                     env={"NETWRAP_PAUSE_AT": str(n)})
+        proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD, env={"NETWRAP_PAUSE_AT": str(n)})
         wait_for_pause(proc)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 143  # 128 + SIGTERM, as a shell reports it
-        assert err.splitlines()[-1] == (f"netwrap: error: interrupted by SIGTERM before "
-                                        f"{commands[n - 1]}")
+        assert err.splitlines()[-1] == (
+            f"netwrap: error: interrupted by SIGTERM before {commands[n - 1]}"
+        )
         assert snapshot(lab, sb, pid) == before, f"SIGTERM before step {n} left something"
 
 
@@ -104,13 +127,13 @@ def test_sigkill_half_way_then_nic_del_restores(box):
     before = snapshot(lab, sb, pid)
     commands = planned_commands(lab, sb)
     for n in range(1, len(commands) + 1):
-        proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD,
-                     env={"NETWRAP_PAUSE_AT": str(n)})
+        proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD, env={"NETWRAP_PAUSE_AT": str(n)})
         wait_for_pause(proc)
         proc.kill()
         proc.communicate(timeout=30)
-        assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24",
-                                    "state": "interrupted"}]
+        assert records_for(sb) == [
+            {"ifname": "eth1", "address": "198.51.100.101/24", "state": "interrupted"}
+        ]
         gc = run_netwrap("gc", check=True)
         assert f"{sb}:eth1 was left half-done" in gc.stdout
         run_netwrap("--host-netns", lab, "nic", "del", sb, check=True)
@@ -129,8 +152,7 @@ def test_sigkill_then_container_gone_gc_cleans(lab, sandboxes, nw):
     proc.kill()
     proc.communicate(timeout=30)
     nw("sandbox", "stop", sb, check=True)
-    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24",
-                                "state": "gone"}]
+    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24", "state": "gone"}]
     out = nw("gc", check=True).stdout
     assert f"dropped the record of {sb}:eth1 (the container is gone)" in out
     assert f"removed the dangling netns link /var/run/netns/nw-{sb}" in out
@@ -147,7 +169,9 @@ def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
     after_first = snapshot(lab, sb, pid)
     again = nw("--host-netns", lab, "nic", "add", sb, *ADD)
     assert (again.returncode, again.stdout) == (
-        0, f"{sb}: eth1 198.51.100.101/24 on br0 is already in place: nothing to do\n")
+        0,
+        f"{sb}: eth1 198.51.100.101/24 on br0 is already in place: nothing to do\n",
+    )
     assert snapshot(lab, sb, pid) == after_first
     other = ("--bridge", "br0", "--ip", "198.51.100.102/24", "--gateway", "198.51.100.1")
     refused = nw("--host-netns", lab, "nic", "add", sb, *other)
@@ -155,15 +179,16 @@ def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
     assert refused.stderr == (
         f"netwrap: error: {sb} already has eth1: netwrap already attached it as eth1 "
         f"198.51.100.101/24 on br0 via 198.51.100.1; add --replace to replace it, or run: "
-        f"netwrap nic del {sb} --ifname eth1\n")
+        f"netwrap nic del {sb} --ifname eth1\n"
+    )
     assert snapshot(lab, sb, pid) == after_first
     nw("--host-netns", lab, "nic", "add", sb, *other, "--replace", check=True)
-    routes = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "route"],
-                            capture_output=True, text=True, check=True).stdout
+    routes = subprocess.run(
+        ["nsenter", "-t", str(pid), "-n", "ip", "route"], capture_output=True, text=True, check=True
+    ).stdout
     assert "default via 198.51.100.1 dev eth1" in routes
     assert "198.51.100.102" in routes
-    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.102/24",
-                                "state": "ok"}]
+    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.102/24", "state": "ok"}]
     nw("--host-netns", lab, "nic", "del", sb, check=True)
     assert snapshot(lab, sb, pid) == before  # the 203.0.113.1 default route is back
 
@@ -174,9 +199,11 @@ def _without_macs(snap: dict) -> dict:
     out = {}
     for side in ("lab", "sandbox"):
         s = snap[side]
-        out[side] = ({(link[0], link[2]) for link in s["links"]},
-                     {a for a in s["addrs"] if not a[1].startswith("fe80:")},
-                     {r for r in s["routes"] if "fe80:" not in r})
+        out[side] = (
+            {(link[0], link[2]) for link in s["links"]},
+            {a for a in s["addrs"] if not a[1].startswith("fe80:")},
+            {r for r in s["routes"] if "fe80:" not in r},
+        )
     return {**out, "netns": snap["netns"], "records": snap["records"]}
 
 
@@ -186,17 +213,32 @@ def test_a_failed_replace_puts_the_old_attachment_back(box, nw):
     before = snapshot(lab, sb, pid)
     other = ("--bridge", "br0", "--ip", "198.51.100.102/24", "--gateway", "198.51.100.1")
     # The nic del of the old one runs 5 commands; make a step of the new nic add fail.
-    proc = nw("--host-netns", lab, "nic", "add", sb, *other, "--replace",
-              env={"NETWRAP_FAIL_AT": "9"})
+    proc = nw(
+        "--host-netns", lab, "nic", "add", sb, *other, "--replace", env={"NETWRAP_FAIL_AT": "9"}
+    )
     assert proc.returncode == 1
-    assert proc.stderr.endswith("NETWRAP_FAIL_AT=9: injected failure; the old eth1 "
-                                "198.51.100.101/24 on br0 via 198.51.100.1 was put back\n")
+    assert proc.stderr.endswith(
+        "NETWRAP_FAIL_AT=9: injected failure; the old eth1 "
+        "198.51.100.101/24 on br0 via 198.51.100.1 was put back\n"
+    )
     assert _without_macs(snapshot(lab, sb, pid)) == _without_macs(before)
     # A bridge that is not there is found before the old one is touched.
-    proc = nw("--host-netns", lab, "nic", "add", sb, "--bridge", "nosuch", "--ip",
-              "198.51.100.102/24", "--replace")
-    assert proc.stderr == ('netwrap: error: bridge "nosuch" does not exist (create it first: '
-                           "netwrap bridge add nosuch --ip ADDRESS/PREFIX)\n")
+    proc = nw(
+        "--host-netns",
+        lab,
+        "nic",
+        "add",
+        sb,
+        "--bridge",
+        "nosuch",
+        "--ip",
+        "198.51.100.102/24",
+        "--replace",
+    )
+    assert proc.stderr == (
+        'netwrap: error: bridge "nosuch" does not exist (create it first: '
+        "netwrap bridge add nosuch --ip ADDRESS/PREFIX)\n"
+    )
     assert _without_macs(snapshot(lab, sb, pid)) == _without_macs(before)
 
 
@@ -204,17 +246,38 @@ def test_nic_list_json_and_del_restores_the_default_route(box, nw):
     lab, sb, pid = box
     before = snapshot(lab, sb, pid)
     nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True)
-    rows = [r for r in json.loads(nw("--json", "nic", "list", check=True).stdout)
-            if r["target"] == sb]
+    rows = [
+        r for r in json.loads(nw("--json", "nic", "list", check=True).stdout) if r["target"] == sb
+    ]
     assert len(rows) == 1
     row = rows[0]
-    assert (row["ifname"], row["address"], row["bridge"], row["gateway"], row["host_netns"],
-            row["replaced_default"], row["state"], row["pid"]) == (
-        "eth1", "198.51.100.101/24", "br0", "198.51.100.1", lab, "via 203.0.113.1 dev d0",
-        "ok", pid)
-    lab_links = json.loads(subprocess.run(["ip", "-n", lab, "-j", "link", "show", "master",
-                                           "br0"], capture_output=True, text=True,
-                                          check=True).stdout)
+    assert (
+        row["ifname"],
+        row["address"],
+        row["bridge"],
+        row["gateway"],
+        row["host_netns"],
+        row["replaced_default"],
+        row["state"],
+        row["pid"],
+    ) == (
+        "eth1",
+        "198.51.100.101/24",
+        "br0",
+        "198.51.100.1",
+        lab,
+        "via 203.0.113.1 dev d0",
+        "ok",
+        pid,
+    )
+    lab_links = json.loads(
+        subprocess.run(
+            ["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert [link["ifname"] for link in lab_links] == ["kbr0a", row["host_ifname"]]
     table = nw("nic", "list", check=True).stdout
     assert any(line.split()[:3] == [sb, str(pid), "eth1"] for line in table.splitlines())
@@ -228,21 +291,33 @@ def test_bridge_del_refuses_while_attached_unless_force(box, nw):
     host_end = out.split("(host end ")[1].split(")")[0]
     refused = nw("--host-netns", lab, "bridge", "del", "br0")
     assert (refused.returncode, refused.stderr) == (
-        1, f"netwrap: error: bridge br0 still has 2 attachment(s) ({sb}:eth1, kbr0a); remove "
-           "them with netwrap nic del, or add --force\n")
+        1,
+        f"netwrap: error: bridge br0 still has 2 attachment(s) ({sb}:eth1, kbr0a); remove "
+        "them with netwrap nic del, or add --force\n",
+    )
     nw("--host-netns", lab, "nic", "del", sb, check=True)
     # An interface plugged in by hand counts too (kbr0a is make_bridge's permanent port).
-    subprocess.run(["ip", "-n", lab, "link", "add", "hand0", "type", "veth", "peer", "name",
-                    "hand1"], check=True)
+    subprocess.run(
+        ["ip", "-n", lab, "link", "add", "hand0", "type", "veth", "peer", "name", "hand1"],
+        check=True,
+    )
     subprocess.run(["ip", "-n", lab, "link", "set", "hand0", "master", "br0"], check=True)
     refused = nw("--host-netns", lab, "bridge", "del", "br0")
-    assert refused.stderr == ("netwrap: error: bridge br0 still has 2 attachment(s) (hand0, "
-                              "kbr0a); remove them with netwrap nic del, or add --force\n")
+    assert refused.stderr == (
+        "netwrap: error: bridge br0 still has 2 attachment(s) (hand0, "
+        "kbr0a); remove them with netwrap nic del, or add --force\n"
+    )
     nw("--host-netns", lab, "bridge", "del", "br0", "--force", check=True)
-    assert subprocess.run(["ip", "-n", lab, "link", "show", "br0"],
-                          capture_output=True).returncode != 0
-    assert host_end not in subprocess.run(["ip", "-n", lab, "-o", "link"], capture_output=True,
-                                          text=True).stdout
+    assert (
+        subprocess.run(["ip", "-n", lab, "link", "show", "br0"], capture_output=True).returncode
+        != 0
+    )
+    assert (
+        host_end
+        not in subprocess.run(
+            ["ip", "-n", lab, "-o", "link"], capture_output=True, text=True
+        ).stdout
+    )
 
 
 def _run_all(argvs: list[list[str]]) -> list[tuple[int, str, str]]:
@@ -261,27 +336,56 @@ def test_twenty_parallel_nic_adds_and_dels(lab, sandboxes):
     make_bridge(lab)
     with ThreadPoolExecutor(10) as pool:
         boxes = list(pool.map(lambda _: sandboxes(), range(20)))
-    adds = [["--json", "--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip",
-             f"198.51.100.{10 + i}/24"] for i, (name, _) in enumerate(boxes)]
+    adds = [
+        [
+            "--json",
+            "--host-netns",
+            lab,
+            "nic",
+            "add",
+            name,
+            "--bridge",
+            "br0",
+            "--ip",
+            f"198.51.100.{10 + i}/24",
+        ]
+        for i, (name, _) in enumerate(boxes)
+    ]
     dels = [["--host-netns", lab, "nic", "del", name] for name, _ in boxes]
     try:
         results = _run_all(adds)
         assert [(rc, err) for rc, _, err in results] == [(0, "")] * 20
         reported = {json.loads(out)["host_ifname"] for _, out, _ in results}
-        ports = json.loads(subprocess.run(["ip", "-n", lab, "-j", "link", "show", "master",
-                                           "br0"], capture_output=True, text=True,
-                                          check=True).stdout)
+        ports = json.loads(
+            subprocess.run(
+                ["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         names = {link["ifname"] for link in ports} - {"kbr0a"}  # make_bridge's own port
         assert len(names) == 20
         assert names == reported
         for i, (_, pid) in enumerate(boxes):
-            addrs = json.loads(subprocess.run(
-                ["nsenter", "-t", str(pid), "-n", "ip", "-j", "-4", "addr", "show", "eth1"],
-                capture_output=True, text=True, check=True).stdout)
+            addrs = json.loads(
+                subprocess.run(
+                    ["nsenter", "-t", str(pid), "-n", "ip", "-j", "-4", "addr", "show", "eth1"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
             assert [a["local"] for a in addrs[0]["addr_info"]] == [f"198.51.100.{10 + i}"]
     finally:
         removed = _run_all(dels)
     assert [(rc, err) for rc, _, err in removed] == [(0, "")] * 20
-    ports = json.loads(subprocess.run(["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
-                                      capture_output=True, text=True, check=True).stdout)
+    ports = json.loads(
+        subprocess.run(
+            ["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert [link["ifname"] for link in ports] == ["kbr0a"]

@@ -95,8 +95,19 @@ def _same_rows(via_net_tools: dict, via_ip: dict) -> None:
     for name, row in a.items():
         other = b[name]
         assert set(row) == set(other), name
-        for key in ("flags", "state", "mtu", "type", "mac_addr", "ipv4_addr", "ipv4_mask",
-                    "ipv4_bcast", "metric", "txqueuelen", "ipv4"):
+        for key in (
+            "flags",
+            "state",
+            "mtu",
+            "type",
+            "mac_addr",
+            "ipv4_addr",
+            "ipv4_mask",
+            "ipv4_bcast",
+            "metric",
+            "txqueuelen",
+            "ipv4",
+        ):
             assert row[key] == other[key], (name, key)
         assert sorted(map(str, row["ipv6"])) == sorted(map(str, other["ipv6"])), name
         for key in COUNTERS:
@@ -126,15 +137,20 @@ def test_show_net_tools_and_ip_agree(box, nw):
     assert rows["lo"]["ipv4_addr"] == "127.0.0.1"
     routes = {(r["destination"], r["genmask"]): r for r in via_ip["routes"]}
     default = routes[("0.0.0.0", "0.0.0.0")]
-    assert (default["gateway"], default["flags"], default["iface"]) == ("198.51.100.1", "UG",
-                                                                        "eth1")
+    assert (default["gateway"], default["flags"], default["iface"]) == (
+        "198.51.100.1",
+        "UG",
+        "eth1",
+    )
     assert routes[("203.0.113.0", "255.255.255.0")]["iface"] == "eth1"
     # and the same as the kernel says it
     kernel = json.loads(inside(pid, "ip", "-j", "-4", "addr", "show", "dev", "eth1"))
     assert sorted(f"{a['local']}/{a['prefixlen']}" for a in kernel[0]["addr_info"]) == sorted(
         str(ipaddress.ip_interface(f"{a['address']}/{a['mask']}"))
-        for row in via_net_tools["interfaces"] if row["name"] in ("eth1", label)
-        for a in row["ipv4"])
+        for row in via_net_tools["interfaces"]
+        if row["name"] in ("eth1", label)
+        for a in row["ipv4"]
+    )
 
 
 def test_show_table(box, nw):
@@ -145,11 +161,15 @@ def test_show_table(box, nw):
     interfaces, routes = proc.stdout.split("\n\n")
     assert interfaces.splitlines()[0] == f"{name}: interfaces (ifconfig -a)"
     assert interfaces.splitlines()[1].split()[:3] == ["name", "state", "mtu"]
-    assert any(line.split()[0] == label and "203.0.113.5" in line.split()
-               for line in interfaces.splitlines()[3:])
+    assert any(
+        line.split()[0] == label and "203.0.113.5" in line.split()
+        for line in interfaces.splitlines()[3:]
+    )
     assert routes.splitlines()[0] == f"{name}: routes (route -n)"
-    assert any(line.split()[:4] == ["0.0.0.0", "198.51.100.1", "0.0.0.0", "UG"]
-               for line in routes.splitlines())
+    assert any(
+        line.split()[:4] == ["0.0.0.0", "198.51.100.1", "0.0.0.0", "UG"]
+        for line in routes.splitlines()
+    )
 
 
 def test_show_without_net_tools_uses_ip(box, nw, path_without):
@@ -184,19 +204,28 @@ def bridged_lab(lab):
         sh("ip", "-n", lab, "addr", "add", addr, "dev", bridge)
         sh("ip", "-n", lab, "link", "set", bridge, "up")
         for port in ports[bridge]:
-            sh("ip", "-n", lab, "link", "add", port, "type", "veth", "peer", "name",
-               f"nwq{_hex()}")
+            sh("ip", "-n", lab, "link", "add", port, "type", "veth", "peer", "name", f"nwq{_hex()}")
             sh("ip", "-n", lab, "link", "set", port, "master", bridge, "up")
 
     def ipt(*args: str) -> None:  # inside the lab netns only
         sh("ip", "netns", "exec", lab, "iptables", *args)
 
-    ipt("-t", "nat", "-A", "POSTROUTING", "-s", "203.0.113.0/24", "!", "-o", docker_like,
-        "-j", "MASQUERADE")
+    ipt(
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-s",
+        "203.0.113.0/24",
+        "!",
+        "-o",
+        docker_like,
+        "-j",
+        "MASQUERADE",
+    )
     ipt("-A", "FORWARD", "-i", plain, "-o", plain, "-j", "ACCEPT")
     # not about the bridges: must not be shown
-    ipt("-t", "nat", "-A", "POSTROUTING", "-s", "10.200.0.0/16", "-o", "lo", "-j",
-        "MASQUERADE")
+    ipt("-t", "nat", "-A", "POSTROUTING", "-s", "10.200.0.0/16", "-o", "lo", "-j", "MASQUERADE")
     ipt("-A", "INPUT", "-i", "lo", "-j", "ACCEPT")
     return lab, docker_like, plain, ports
 
@@ -211,7 +240,8 @@ def test_host_in_a_lab(bridged_lab, nw):
     lab, docker_like, plain, ports = bridged_lab
     view, _ = _host(nw, lab, "--bridge-tool", "brctl")
     assert {b["bridge_name"]: sorted(b["interfaces"]) for b in view["bridges"]} == {
-        bridge: sorted(names) for bridge, names in ports.items()}
+        bridge: sorted(names) for bridge, names in ports.items()
+    }
     assert all(b["stp_enabled"] is False for b in view["bridges"])
     inet = {(a["bridge"], a["address"]) for a in view["addresses"] if a["family"] == "inet"}
     assert inet == {(docker_like, "203.0.113.1/24"), (plain, "198.51.100.1/24")}

@@ -34,8 +34,10 @@ def lab_yaml(tmp_path, n: int) -> tuple[str, list[str]]:
     lines = ["bridges:", "  - {name: br0, address: 198.51.100.1/24}", "nodes:"]
     lines += [f"  - {{name: {node}}}" for node in nodes]
     lines += ["links:"]
-    lines += [f"  - {{node: {node}, bridge: br0, address: 198.51.100.{10 + i}/24, "
-              "gateway: 198.51.100.1}" for i, node in enumerate(nodes)]
+    lines += [
+        f"  - {{node: {node}, bridge: br0, address: 198.51.100.{10 + i}/24, gateway: 198.51.100.1}}"
+        for i, node in enumerate(nodes)
+    ]
     path = tmp_path / f"{rand('lab')}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return str(path), nodes
@@ -53,8 +55,7 @@ def sandbox_rows(host_ns: str | None) -> dict[str, dict]:
 
 def ours(nodes: list[str]) -> dict[int, str]:
     """Sandbox processes of this test session's run dir that belong to these nodes."""
-    return {pid: m for pid, m in marked_processes().items()
-            if os.path.basename(m)[:-5] in nodes}
+    return {pid: m for pid, m in marked_processes().items() if os.path.basename(m)[:-5] in nodes}
 
 
 def leftovers(lab: str, nodes: list[str]) -> dict:
@@ -62,14 +63,24 @@ def leftovers(lab: str, nodes: list[str]) -> dict:
     the lab netns, /var/run/netns names, and records in this session's run dir."""
     records = []
     for top, _, files in os.walk(RUN_DIR):
-        records += [os.path.join(top, f) for f in files if f.endswith(".json")
-                    and any(n in f for n in nodes + [lab])]
+        records += [
+            os.path.join(top, f)
+            for f in files
+            if f.endswith(".json") and any(n in f for n in nodes + [lab])
+        ]
     labs_dir = os.path.join(RUN_DIR, "labs")
-    records += [os.path.join(labs_dir, f) for f in os.listdir(labs_dir) if lab in f] \
-        if os.path.isdir(labs_dir) else []
+    records += (
+        [os.path.join(labs_dir, f) for f in os.listdir(labs_dir) if lab in f]
+        if os.path.isdir(labs_dir)
+        else []
+    )
     netns = [n for n in os.listdir("/var/run/netns") if any(x in n for x in nodes)]
-    return {"processes": ours(nodes), "links": links_in(lab) - {"lo"},
-            "netns": netns, "records": sorted(set(records))}
+    return {
+        "processes": ours(nodes),
+        "links": links_in(lab) - {"lo"},
+        "netns": netns,
+        "records": sorted(set(records)),
+    }
 
 
 NOTHING = {"processes": {}, "links": set(), "netns": [], "records": []}
@@ -93,15 +104,18 @@ def test_two_labs_from_one_file_in_two_netns_do_not_meet(two_labs, tmp_path, nw)
         assert not set(nodes) & set(sandbox_rows(None))
         stop = nw("sandbox", "stop", nodes[0])
         assert (stop.returncode, stop.stderr) == (
-            1, f'netwrap: error: no sandbox called "{nodes[0]}" (lab netns {min(a, b)} has '
-               f"one: netwrap --host-netns {min(a, b)} sandbox stop {nodes[0]})\n")
+            1,
+            f'netwrap: error: no sandbox called "{nodes[0]}" (lab netns {min(a, b)} has '
+            f"one: netwrap --host-netns {min(a, b)} sandbox stop {nodes[0]})\n",
+        )
         for ns in (a, b):
             status = nw("--json", "--host-netns", ns, "status", path)
             assert status.returncode == 0, status.stdout
             rows = {r["name"]: r for r in json.loads(status.stdout) if r["kind"] == "node"}
             mine = sandbox_rows(ns)
-            assert {n: r["detail"] for n, r in rows.items()} == \
-                {n: f"PID {mine[n]['pid']}" for n in nodes}
+            assert {n: r["detail"] for n, r in rows.items()} == {
+                n: f"PID {mine[n]['pid']}" for n in nodes
+            }
         # Down of one leaves the other standing.
         assert nw("--host-netns", a, "down", path).returncode == 0
         assert leftovers(a, nodes)["links"] == set()
@@ -120,8 +134,7 @@ def test_plain_sandbox_start_is_seen_from_a_lab(lab, nw):
         assert out["host_netns"] is None
         assert os.path.exists(os.path.join(RUN_DIR, "sandboxes", "host", f"{name}.json"))
         # Looked up from a lab: the machine's own sandboxes are found too.
-        assert nw("--host-netns", lab, "pid", name, check=True).stdout.strip() == \
-            str(out["pid"])
+        assert nw("--host-netns", lab, "pid", name, check=True).stdout.strip() == str(out["pid"])
     finally:
         nw("--host-netns", lab, "sandbox", "stop", name)
     assert not ours([name]) and not os.path.exists(f"/proc/{out['pid']}")
@@ -131,27 +144,46 @@ def test_plain_sandbox_start_is_seen_from_a_lab(lab, nw):
 def test_sigkill_of_up_during_sandbox_start_then_down_leaves_nothing(lab, tmp_path, after):
     path, nodes = lab_yaml(tmp_path, 10)
     env = {**os.environ, "PYTHONPATH": LIB}
-    killed = subprocess.run(["timeout", "-s", "KILL", str(after), sys.executable, LAUNCHER,
-                             "--host-netns", lab, "up", path], env=env, cwd="/",
-                            capture_output=True, text=True)
+    killed = subprocess.run(
+        [
+            "timeout",
+            "-s",
+            "KILL",
+            str(after),
+            sys.executable,
+            LAUNCHER,
+            "--host-netns",
+            lab,
+            "up",
+            path,
+        ],
+        env=env,
+        cwd="/",
+        capture_output=True,
+        text=True,
+    )
     started = ours(nodes)
     down = run_netwrap("--host-netns", lab, "down", path)
     assert down.returncode == 0, down.stderr
-    assert leftovers(lab, nodes) == NOTHING, \
+    assert leftovers(lab, nodes) == NOTHING, (
         f"after SIGKILL at {after} s (exit {killed.returncode}, {len(started)} running)"
+    )
     for pid in started:
         assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
 
 
 @pytest.mark.parametrize("forks", [1, 4, 9])
-def test_sigkill_of_up_right_after_a_sandbox_fork_then_down_leaves_nothing(lab, tmp_path,
-                                                                          forks):
+def test_sigkill_of_up_right_after_a_sandbox_fork_then_down_leaves_nothing(lab, tmp_path, forks):
     """The same, killed as soon as the FORKS-th sandbox process shows up (whatever the
     machine's speed): that sandbox's PID is not recorded yet, only its intent."""
     path, nodes = lab_yaml(tmp_path, 10)
-    up = subprocess.Popen([sys.executable, LAUNCHER, "--host-netns", lab, "up", path],
-                          env={**os.environ, "PYTHONPATH": LIB}, cwd="/",
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    up = subprocess.Popen(
+        [sys.executable, LAUNCHER, "--host-netns", lab, "up", path],
+        env={**os.environ, "PYTHONPATH": LIB},
+        cwd="/",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     while up.poll() is None and len({m for m in ours(nodes).values()}) < forks:
         pass
     up.kill()
@@ -179,9 +211,13 @@ def kill_start_after_fork(name: str) -> str:
     env = {**os.environ, "PYTHONPATH": LIB}
     record = os.path.join(RUN_DIR, "sandboxes", "host", f"{name}.json")
     for _ in range(10):
-        proc = subprocess.Popen([sys.executable, LAUNCHER, "sandbox", "start", name],
-                                env=env, cwd="/", stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, LAUNCHER, "sandbox", "start", name],
+            env=env,
+            cwd="/",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         children = f"/proc/{proc.pid}/task/{proc.pid}/children"
         while proc.poll() is None:  # its first child is the sandbox's unshare
             try:
@@ -218,8 +254,12 @@ def test_a_sandbox_whose_starter_was_killed_is_stopped_and_reaped(nw):
                 os.unlink(record)  # the record lost as well: only the marker is left
                 out = subprocess.run(
                     [sys.executable, "-c", "from netwrap import sandbox; print(sandbox.reap())"],
-                    env={**os.environ, "PYTHONPATH": LIB}, cwd="/", capture_output=True,
-                    text=True, check=True)
+                    env={**os.environ, "PYTHONPATH": LIB},
+                    cwd="/",
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 assert record in out.stdout
             assert ours([name]) == {}
             assert not os.path.exists(record)
@@ -236,10 +276,16 @@ def test_up_and_down_of_one_lab_are_serialised(lab, tmp_path):
     outcomes = set()
     try:
         for round_ in range(6):
-            cmds = [[sys.executable, LAUNCHER, "--host-netns", lab, verb, path]
-                    for verb in (("up", "down") if round_ % 2 == 0 else ("down", "up"))]
-            procs = [subprocess.Popen(c, env=env, cwd="/", stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True) for c in cmds]
+            cmds = [
+                [sys.executable, LAUNCHER, "--host-netns", lab, verb, path]
+                for verb in (("up", "down") if round_ % 2 == 0 else ("down", "up"))
+            ]
+            procs = [
+                subprocess.Popen(
+                    c, env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+                for c in cmds
+            ]
             for p in procs:
                 _, err = p.communicate(timeout=120)
                 assert p.returncode == 0, err
@@ -263,13 +309,19 @@ def test_a_full_run_dir_is_an_error_naming_the_path(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     name = rand("nwsb-")
-    script = (f"mount -t tmpfs -o size=64k none {run} && "
-              f"(dd if=/dev/zero of={run}/fill bs=4k 2>/dev/null; true) && "
-              f"exec {sys.executable} {LAUNCHER} sandbox start {name}")
-    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                           script], env={**os.environ, "PYTHONPATH": LIB,
-                                         "NETWRAP_RUN_DIR": str(run)},
-                          cwd="/", capture_output=True, text=True, timeout=60)
+    script = (
+        f"mount -t tmpfs -o size=64k none {run} && "
+        f"(dd if=/dev/zero of={run}/fill bs=4k 2>/dev/null; true) && "
+        f"exec {sys.executable} {LAUNCHER} sandbox start {name}"
+    )
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        env={**os.environ, "PYTHONPATH": LIB, "NETWRAP_RUN_DIR": str(run)},
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr.startswith("netwrap: error: cannot ")
     assert f"{run}/" in proc.stderr and "No space left on device" in proc.stderr

@@ -32,22 +32,41 @@ def netns_inode(pid: int) -> int:
 def kernel_view(pid: int) -> dict:
     """Links (name, MAC, MTU), IPv4 addresses and IPv4 routes inside PID's netns: what
     nic del could change. (IPv6 link-local addresses and flags come late on their own.)"""
+
     def ip(*args: str) -> list:
         return json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", *args))
 
-    return {"links": sorted((x["ifname"], x.get("address"), x.get("mtu"))
-                            for x in ip("link", "show")),
-            "addrs": sorted((x["ifname"], a["local"], a["prefixlen"])
-                            for x in ip("-4", "addr", "show") for a in x.get("addr_info", [])),
-            "routes": sorted(json.dumps(r, sort_keys=True)
-                             for r in ip("-4", "route", "show", "table", "all"))}
+    return {
+        "links": sorted((x["ifname"], x.get("address"), x.get("mtu")) for x in ip("link", "show")),
+        "addrs": sorted(
+            (x["ifname"], a["local"], a["prefixlen"])
+            for x in ip("-4", "addr", "show")
+            for a in x.get("addr_info", [])
+        ),
+        "routes": sorted(
+            json.dumps(r, sort_keys=True) for r in ip("-4", "route", "show", "table", "all")
+        ),
+    }
 
 
 def wire_by_hand(lab: str, pid: int) -> str:
     """eth1 with an address and a default route in PID, made without netwrap."""
     host = rand("nwh")
-    sh("ip", "-n", lab, "link", "add", host, "type", "veth", "peer", "name", "eth1", "netns",
-       str(pid))
+    sh(
+        "ip",
+        "-n",
+        lab,
+        "link",
+        "add",
+        host,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth1",
+        "netns",
+        str(pid),
+    )
     sh("ip", "-n", lab, "link", "set", host, "master", "br0", "up")
     ns = ("nsenter", "-t", str(pid), "-n")
     sh(*ns, "ip", "addr", "add", "198.51.100.77/24", "dev", "eth1")
@@ -66,12 +85,14 @@ class Newcomer:
         for _ in range(2000):
             with open("/proc/sys/kernel/ns_last_pid", "w") as f:
                 f.write(str(pid - 1))
-            proc = subprocess.Popen(["unshare", "--net", "sleep", "infinity"],
-                                    start_new_session=True, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                ["unshare", "--net", "sleep", "infinity"],
+                start_new_session=True,
+                stderr=subprocess.DEVNULL,
+            )
             if proc.pid == pid:
                 deadline = time.monotonic() + 2
-                while time.monotonic() < deadline and \
-                        netns_inode(pid) == netns_inode(os.getpid()):
+                while time.monotonic() < deadline and netns_inode(pid) == netns_inode(os.getpid()):
                     time.sleep(0.005)  # unshare has not unshared yet
                 tries -= 1
                 if netns_inode(pid) == inode or tries == 0:
@@ -100,12 +121,16 @@ def test_nic_del_of_a_reused_pid_leaves_the_newcomer_alone(lab, sandboxes, nw, c
         before = kernel_view(pid)
         proc = nw("--host-netns", lab, "nic", "del", str(pid))
         assert proc.returncode == 1
-        error = (f"netwrap: error: netwrap has no record of adding eth1 to {pid}, and removes "
-                 "only what it added (add --force to delete eth1 anyway)\n")
+        error = (
+            f"netwrap: error: netwrap has no record of adding eth1 to {pid}, and removes "
+            "only what it added (add --force to delete eth1 anyway)\n"
+        )
         if newcomer.same_inode:  # the record's key matches: it is found, proven stale, dropped
             warning, rest = proc.stderr.split("\n", 1)
-            assert warning.startswith(f"netwrap: warning: dropped the record of {sb}:eth1: "
-                                      f"PID {pid} is another process now (started ")
+            assert warning.startswith(
+                f"netwrap: warning: dropped the record of {sb}:eth1: "
+                f"PID {pid} is another process now (started "
+            )
             assert warning.endswith("; a record is never applied to another process")
             assert rest == error
             assert records_for(sb) == []
@@ -128,22 +153,36 @@ def test_a_record_keyed_like_a_newcomer_is_dropped_not_applied(lab, sandboxes, n
     before = kernel_view(pid)
     old = state.Identity(pid, netns_inode(pid), start_time(pid) - 100, "sandbox", None, "old")
     # Its host end is named as the newcomer's own: gc must not take that for its veth.
-    rec = state.Attachment(old, "eth1", host, "vg" + host[3:], "br0", "198.51.100.101/24",
-                           "198.51.100.1", {"dst": "default", "gateway": "198.51.100.9",
-                                            "dev": "eth1"}, lab, f"nw-{sb}", status="ok")
+    rec = state.Attachment(
+        old,
+        "eth1",
+        host,
+        "vg" + host[3:],
+        "br0",
+        "198.51.100.101/24",
+        "198.51.100.1",
+        {"dst": "default", "gateway": "198.51.100.9", "dev": "eth1"},
+        lab,
+        f"nw-{sb}",
+        status="ok",
+    )
     state.record_attachment(rec)
     try:
         proc = nw("--host-netns", lab, "nic", "del", sb)
         assert proc.returncode == 1
-        assert proc.stderr.startswith(f"netwrap: warning: dropped the record of old:eth1: PID "
-                                      f"{pid} is another process now (started ")
+        assert proc.stderr.startswith(
+            f"netwrap: warning: dropped the record of old:eth1: PID "
+            f"{pid} is another process now (started "
+        )
         assert kernel_view(pid) == before
         assert state.get_attachment(old.token, "eth1") is None
         state.record_attachment(rec)
         out = nw("--host-netns", lab, "gc", check=True)
         assert "dropped the record of old:eth1 (the container is gone)" in out.stdout
-        assert out.stderr == (f"netwrap: warning: left {host} in {lab} alone: {host} is a veth, "
-                              f"but its peer is not vg{host[3:]}: not the one netwrap made\n")
+        assert out.stderr == (
+            f"netwrap: warning: left {host} in {lab} alone: {host} is a veth, "
+            f"but its peer is not vg{host[3:]}: not the one netwrap made\n"
+        )
         assert kernel_view(pid) == before
         assert host in sh("ip", "-n", lab, "-o", "link", "show")
     finally:
@@ -165,15 +204,17 @@ def test_gc_leaves_a_bridge_that_took_the_old_veth_ends_name(lab, sandboxes, nw)
         f"# gc: records of host netns {lab} in {state.run_dir()}\n"
         f"# would drop the record of {sb}:eth1 (the container is gone): "
         f"{state.attachments_dir()}/{rec.key}.json\n"
-        f"# would remove the dangling netns link /var/run/netns/nw-{sb}\n")
-    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24",
-                                "state": "gone"}]
+        f"# would remove the dangling netns link /var/run/netns/nw-{sb}\n"
+    )
+    assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24", "state": "gone"}]
     assert os.path.lexists(f"/var/run/netns/nw-{sb}")
     proc = nw("--host-netns", lab, "gc", check=True)
     assert f"dropped the record of {sb}:eth1 (the container is gone)" in proc.stdout
     assert f"removed the dangling netns link /var/run/netns/nw-{sb}" in proc.stdout
-    assert proc.stderr == (f"netwrap: warning: left {host_end} in {lab} alone: {host_end} is a "
-                           "bridge, not the veth netwrap made\n")
+    assert proc.stderr == (
+        f"netwrap: warning: left {host_end} in {lab} alone: {host_end} is a "
+        "bridge, not the veth netwrap made\n"
+    )
     link = json.loads(sh("ip", "-n", lab, "-j", "-d", "link", "show", "dev", host_end))[0]
     assert link["linkinfo"]["info_kind"] == "bridge"
     assert records_for(sb) == [] and not os.path.lexists(f"/var/run/netns/nw-{sb}")
@@ -188,17 +229,42 @@ def test_gc_knows_its_veth_end_by_the_alias_netwrap_gives_it(lab, nw):
     other = rand("nwlab-")
     sh("ip", "netns", "add", other)
     try:
-        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True).stdout
+        dead = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         recs = []
         for tag in ("ours", "theirs"):
             host = rand("vh")
             ident = state.Identity(int(dead), 1, 1.0, "pid", None, rand("gone-"))
-            rec = state.Attachment(ident, f"e{tag}", host, rand("vg"), "br0",
-                                   "198.51.100.50/24", host_netns=lab, status="ok")
+            rec = state.Attachment(
+                ident,
+                f"e{tag}",
+                host,
+                rand("vg"),
+                "br0",
+                "198.51.100.50/24",
+                host_netns=lab,
+                status="ok",
+            )
             alias = detach.host_end_alias(rec.key) if tag == "ours" else "made by hand"
-            sh("ip", "-n", lab, "link", "add", host, "type", "veth", "peer", "name", f"p{tag}",
-               "netns", other)
+            sh(
+                "ip",
+                "-n",
+                lab,
+                "link",
+                "add",
+                host,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                f"p{tag}",
+                "netns",
+                other,
+            )
             sh("ip", "-n", lab, "link", "set", host, "alias", alias)
             state.record_attachment(rec)
             recs.append(rec)
@@ -209,7 +275,8 @@ def test_gc_knows_its_veth_end_by_the_alias_netwrap_gives_it(lab, nw):
         assert proc.stderr == (
             f"netwrap: warning: left {recs[1].host_ifname} in {lab} alone: "
             f"{recs[1].host_ifname} is a veth with another alias ('made by hand'), not the "
-            "one netwrap made\n")
+            "one netwrap made\n"
+        )
         assert all(state.get_attachment(r.container.token, r.ifname) is None for r in recs)
     finally:
         sh("ip", "netns", "del", other, check=False)
@@ -243,56 +310,112 @@ def in_private_netns_dir(tmp_path, links: dict, *commands: tuple[str, ...]) -> l
     commands theirs. Returns [exit status, stdout, stderr, names left] per command."""
     proc = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", PRIVATE],
-        capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": LIB, "NW": LAUNCHER, "NETWRAP_RUN_DIR": str(tmp_path),
-             "LINKS": json.dumps(links), "COMMANDS": json.dumps(commands)})
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "PYTHONPATH": LIB,
+            "NW": LAUNCHER,
+            "NETWRAP_RUN_DIR": str(tmp_path),
+            "LINKS": json.dumps(links),
+            "COMMANDS": json.dumps(commands),
+        },
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
 def test_plain_gc_leaves_links_netwrap_did_not_make(tmp_path):
     links = {"walk": f"/proc/{_gone_pid()}/ns/net", "other": "/nonexistent/netwrap-test"}
-    left_walk = ("netwrap: warning: left /var/run/netns/walk alone: it dangles, but netwrap "
-                 "did not make it (gc --all removes it)\n")
-    left_other = ("netwrap: warning: left /var/run/netns/other alone: a symlink to something "
-                  "other than /proc/PID/ns/net\n")
+    left_walk = (
+        "netwrap: warning: left /var/run/netns/walk alone: it dangles, but netwrap "
+        "did not make it (gc --all removes it)\n"
+    )
+    left_other = (
+        "netwrap: warning: left /var/run/netns/other alone: a symlink to something "
+        "other than /proc/PID/ns/net\n"
+    )
     every = f"every record in {tmp_path} (the whole machine, every lab netns)"
     results = in_private_netns_dir(
-        tmp_path, links, ("gc",), ("netns", "gc"), ("--dry-run", "gc"),
-        ("--dry-run", "netns", "gc"), ("--host-netns", "somelab", "gc"),
-        ("--host-netns", "somelab", "gc", "--all"), ("--dry-run", "netns", "gc", "--all"))
-    assert results[0] == [0, f"gc: {every}\nnothing to clean up\n", left_other + left_walk,
-                          ["other", "walk"]]
-    assert results[1] == [0, f"netns gc: the links netwrap made, from {every}\n"
-                             "no netns links netwrap made are left dangling\n",
-                          left_other + left_walk, ["other", "walk"]]
-    assert results[2] == [0, f"# gc: {every}\n# nothing to clean up\n",
-                          left_other + left_walk, ["other", "walk"]]
-    assert results[3][:2] == [0, f"# netns gc: the links netwrap made, from {every}\n"
-                                 "# no netns links netwrap made are left dangling\n"]
+        tmp_path,
+        links,
+        ("gc",),
+        ("netns", "gc"),
+        ("--dry-run", "gc"),
+        ("--dry-run", "netns", "gc"),
+        ("--host-netns", "somelab", "gc"),
+        ("--host-netns", "somelab", "gc", "--all"),
+        ("--dry-run", "netns", "gc", "--all"),
+    )
+    assert results[0] == [
+        0,
+        f"gc: {every}\nnothing to clean up\n",
+        left_other + left_walk,
+        ["other", "walk"],
+    ]
+    assert results[1] == [
+        0,
+        f"netns gc: the links netwrap made, from {every}\n"
+        "no netns links netwrap made are left dangling\n",
+        left_other + left_walk,
+        ["other", "walk"],
+    ]
+    assert results[2] == [
+        0,
+        f"# gc: {every}\n# nothing to clean up\n",
+        left_other + left_walk,
+        ["other", "walk"],
+    ]
+    assert results[3][:2] == [
+        0,
+        f"# netns gc: the links netwrap made, from {every}\n"
+        "# no netns links netwrap made are left dangling\n",
+    ]
     # A gc scoped to one lab does not even look at links netwrap did not make.
-    assert results[4] == [0, f"gc: records of host netns somelab in {tmp_path}\n"
-                             "nothing to clean up\n", "", ["other", "walk"]]
+    assert results[4] == [
+        0,
+        f"gc: records of host netns somelab in {tmp_path}\nnothing to clean up\n",
+        "",
+        ["other", "walk"],
+    ]
     assert results[5] == [
-        2, "", "netwrap: error: --all looks at the whole machine's /var/run/netns, which no "
-                "--host-netns scopes: run it without --host-netns\n", ["other", "walk"]]
+        2,
+        "",
+        "netwrap: error: --all looks at the whole machine's /var/run/netns, which no "
+        "--host-netns scopes: run it without --host-netns\n",
+        ["other", "walk"],
+    ]
     # --dry-run --all lists the walkthrough link, never the other symlink.
-    assert results[6][:3] == [0, (
-        "rm /var/run/netns/walk\n"
-        f"# netns gc: the links netwrap made, from {every}; --all: any link to a gone "
-        "/proc/PID/ns/net too\n"), left_other]
+    assert results[6][:3] == [
+        0,
+        (
+            "rm /var/run/netns/walk\n"
+            f"# netns gc: the links netwrap made, from {every}; --all: any link to a gone "
+            "/proc/PID/ns/net too\n"
+        ),
+        left_other,
+    ]
 
 
 def test_gc_all_removes_a_gone_processes_link_but_no_other_symlink(tmp_path):
     # PID 1's netns may be unreadable even to root (it is here: EACCES): alive all the same.
-    links = {"walk": f"/proc/{_gone_pid()}/ns/net", "other": "/nonexistent/x",
-             "alive": f"/proc/{os.getpid()}/ns/net", "pid1": "/proc/1/ns/net"}
+    links = {
+        "walk": f"/proc/{_gone_pid()}/ns/net",
+        "other": "/nonexistent/x",
+        "alive": f"/proc/{os.getpid()}/ns/net",
+        "pid1": "/proc/1/ns/net",
+    }
     (gc,) = in_private_netns_dir(tmp_path, links, ("gc", "--all"))
-    assert gc == [0, f"gc: every record in {tmp_path} (the whole machine, every lab netns); "
-                     "--all: any netns link to a gone /proc/PID/ns/net too\n"
-                     "removed the dangling netns link /var/run/netns/walk\n",
-                  "netwrap: warning: left /var/run/netns/other alone: a symlink to something "
-                  "other than /proc/PID/ns/net\n", ["alive", "other", "pid1"]]
+    assert gc == [
+        0,
+        f"gc: every record in {tmp_path} (the whole machine, every lab netns); "
+        "--all: any netns link to a gone /proc/PID/ns/net too\n"
+        "removed the dangling netns link /var/run/netns/walk\n",
+        "netwrap: warning: left /var/run/netns/other alone: a symlink to something "
+        "other than /proc/PID/ns/net\n",
+        ["alive", "other", "pid1"],
+    ]
 
 
 def test_nic_list_says_what_the_kernel_shows(lab, sandboxes, nw):
@@ -317,13 +440,13 @@ def test_nic_list_says_what_the_kernel_shows(lab, sandboxes, nw):
     sh("nsenter", "-t", str(pid), "-n", "ip", "link", "del", "eth1")
     assert state_of() == "eth1 gone, bridge br0 gone"
     table = nw("nic", "list", check=True).stdout.splitlines()
-    assert any(line.split()[0] == sb and line.endswith(" eth1 gone, bridge br0 gone")
-               for line in table)
+    assert any(
+        line.split()[0] == sb and line.endswith(" eth1 gone, bridge br0 gone") for line in table
+    )
     # nic del finishes what is left: the record, and the default route eth1 replaced.
     nw("--host-netns", lab, "nic", "del", sb, check=True)
     assert records_for(sb) == []
-    routes = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "route", "show",
-                           "default"))
+    routes = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "route", "show", "default"))
     assert [(r["gateway"], r["dev"]) for r in routes] == [("203.0.113.1", "d0")]
 
 

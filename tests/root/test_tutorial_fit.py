@@ -34,24 +34,25 @@ def assert_gone(lab: str, box: str) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_tutorial_at_80_columns_has_no_wider_line(lang):
-    proc = run_netwrap("tutorial", "--yes", "--lang", lang, env={"COLUMNS": "80"},
-                       timeout=120)
+    proc = run_netwrap("tutorial", "--yes", "--lang", lang, env={"COLUMNS": "80"}, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) > 200
     wide = [line for line in lines if width(line) > 80]
     assert wide == []
     # the narrow ifconfig table: name, state, mac, ipv4 (the address with its prefix)
-    assert re.search(r"\n\s+eth1\s+\S+\s+([0-9a-f]{2}:){5}[0-9a-f]{2}\s+198\.51\.100\.101/24\n",
-                     proc.stdout)
+    assert re.search(
+        r"\n\s+eth1\s+\S+\s+([0-9a-f]{2}:){5}[0-9a-f]{2}\s+198\.51\.100\.101/24\n", proc.stdout
+    )
     # a long command is continued between arguments, as a shell reads it
     assert re.search(r" \\\n {9}\S", proc.stdout)
     assert_gone(*made_names(proc.stdout))
 
 
 def tmux(sock: str, *args: str) -> str:
-    return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", *args], check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["tmux", "-L", sock, "-f", "/dev/null", *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -59,8 +60,10 @@ def test_tutorial_in_a_120x40_terminal(lang, tmp_path):
     if not os.path.exists("/usr/bin/tmux"):
         pytest.skip("tmux is not installed (make debs-test)")
     sock = f"nwfit-{secrets.token_hex(3)}"
-    cmd = (f"env -u COLUMNS -u LINES PYTHONPATH={LIB} LANG=C.UTF-8 {sys.executable} "
-           f"{LAUNCHER} tutorial --yes --lang {lang}; echo EXIT=$?; sleep 60")
+    cmd = (
+        f"env -u COLUMNS -u LINES PYTHONPATH={LIB} LANG=C.UTF-8 {sys.executable} "
+        f"{LAUNCHER} tutorial --yes --lang {lang}; echo EXIT=$?; sleep 60"
+    )
     tmux(sock, "new-session", "-d", "-s", sock, "-x", "120", "-y", "40", "sleep 600")
     try:
         tmux(sock, "set-option", "-g", "history-limit", "20000")

@@ -15,8 +15,19 @@ pytestmark = pytest.mark.root
 
 def test_the_names_given_are_made_used_and_removed():
     br, host_if, ns = rand("nwbr"), rand("nwh"), rand("nwns-")
-    proc = run_netwrap("tutorial", "--yes", "--bridge", br, "--ip", "198.51.100.77/25",
-                       "--host-ifname", host_if, "--netns-name", ns, timeout=120)
+    proc = run_netwrap(
+        "tutorial",
+        "--yes",
+        "--bridge",
+        br,
+        "--ip",
+        "198.51.100.77/25",
+        "--host-ifname",
+        host_if,
+        "--netns-name",
+        ns,
+        timeout=120,
+    )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr + out[-2000:]
     lab = re.search(r"ip netns add (nwlab-[0-9a-f]{6})", out).group(1)
@@ -34,12 +45,15 @@ def test_a_subnet_the_host_side_routes_is_refused_before_anything_runs(lab, sand
     before = sh("ip", "-n", lab, "-o", "link"), sh("ip", "-n", lab, "route")
     proc = run_netwrap("--host-netns", lab, "tutorial", box, "--yes")
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.startswith("netwrap: error: --ip 198.51.100.101/24: 198.51.100.0/24 "
-                                  "(dev lo) is already routed on the host side")
+    assert proc.stderr.startswith(
+        "netwrap: error: --ip 198.51.100.101/24: 198.51.100.0/24 "
+        "(dev lo) is already routed on the host side"
+    )
     assert (sh("ip", "-n", lab, "-o", "link"), sh("ip", "-n", lab, "route")) == before
     # another subnet is fine (and the run cleans up after itself)
-    proc = run_netwrap("--host-netns", lab, "tutorial", box, "--yes", "--ip",
-                       "203.0.113.70/26", timeout=120)
+    proc = run_netwrap(
+        "--host-netns", lab, "tutorial", box, "--yes", "--ip", "203.0.113.70/26", timeout=120
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
     assert "ip addr add 203.0.113.65/26 dev br0" in proc.stdout
     assert (sh("ip", "-n", lab, "-o", "link"), sh("ip", "-n", lab, "route")) == before
@@ -67,8 +81,10 @@ def test_dry_run_prints_the_lesson_and_makes_nothing(host_unchanged):
 
 def test_dry_run_with_a_target_reads_but_changes_nothing(lab, sandboxes):
     box, pid = sandboxes()
-    before = sh("ip", "-n", lab, "-o", "link"), sh("nsenter", "-t", str(pid), "-n", "ip", "-o",
-                                                   "link")
+    before = (
+        sh("ip", "-n", lab, "-o", "link"),
+        sh("nsenter", "-t", str(pid), "-n", "ip", "-o", "link"),
+    )
     links_before = netns_links()
     proc = run_netwrap("--host-netns", lab, "--dry-run", "tutorial", box)
     assert proc.returncode == 0, proc.stderr
@@ -76,9 +92,13 @@ def test_dry_run_with_a_target_reads_but_changes_nothing(lab, sandboxes):
     assert "Nothing was run or changed." in proc.stdout
     assert f"ps -ww -o pid,ppid,args -p {pid}\n" in proc.stdout
     assert re.search(rf"\nln -s /proc/{pid}/ns/net /var/run/netns/\S+\n", proc.stdout)
-    assert (sh("ip", "-n", lab, "-o", "link"),
-            sh("nsenter", "-t", str(pid), "-n", "ip", "-o", "link")) == before
+    assert (
+        sh("ip", "-n", lab, "-o", "link"),
+        sh("nsenter", "-t", str(pid), "-n", "ip", "-o", "link"),
+    ) == before
     made = netns_links() - links_before
-    assert not any(os.path.islink(f"/var/run/netns/{n}")
-                   and os.readlink(f"/var/run/netns/{n}") == f"/proc/{pid}/ns/net"
-                   for n in made)
+    assert not any(
+        os.path.islink(f"/var/run/netns/{n}")
+        and os.readlink(f"/var/run/netns/{n}") == f"/proc/{pid}/ns/net"
+        for n in made
+    )

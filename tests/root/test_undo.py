@@ -28,19 +28,25 @@ NICS = [  # ifname, bridge, address, gateway
 
 
 def defaults(pid: int) -> list[tuple[str | None, str]]:
-    routes = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "-4", "route", "show",
-                           "default"))
+    routes = json.loads(
+        sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "-4", "route", "show", "default")
+    )
     return [(r.get("gateway"), r["dev"]) for r in routes]
 
 
 def links(pid: int) -> set[str]:
-    return {link["ifname"] for link in json.loads(sh("nsenter", "-t", str(pid), "-n", "ip",
-                                                     "-j", "link", "show"))}
+    return {
+        link["ifname"]
+        for link in json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "link", "show"))
+    }
 
 
 def ports(lab: str) -> set[str]:
-    return {link["ifname"] for link in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))
-            if link["ifname"].startswith(("vh", "vg"))}
+    return {
+        link["ifname"]
+        for link in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))
+        if link["ifname"].startswith(("vh", "vg"))
+    }
 
 
 @pytest.fixture
@@ -54,8 +60,22 @@ def stacked(lab, sandboxes, nw):
 
     def add(n: int) -> None:
         for ifname, bridge, address, gateway in NICS[:n]:
-            nw("--host-netns", lab, "nic", "add", sb, "--bridge", bridge, "--ip", address,
-               "--gateway", gateway, "--ifname", ifname, check=True)
+            nw(
+                "--host-netns",
+                lab,
+                "nic",
+                "add",
+                sb,
+                "--bridge",
+                bridge,
+                "--ip",
+                address,
+                "--gateway",
+                gateway,
+                "--ifname",
+                ifname,
+                check=True,
+            )
             assert defaults(pid) == [(gateway, ifname)]
 
     return lab, sb, pid, add
@@ -64,10 +84,8 @@ def stacked(lab, sandboxes, nw):
 ORDERS = [*itertools.permutations(range(2)), *itertools.permutations(range(3))]
 
 
-@pytest.mark.parametrize("order", ORDERS, ids=["-".join(f"eth{i + 1}" for i in o)
-                                               for o in ORDERS])
-def test_stacked_gateways_deleted_in_any_order_end_with_the_original_route(stacked, nw,
-                                                                           order):
+@pytest.mark.parametrize("order", ORDERS, ids=["-".join(f"eth{i + 1}" for i in o) for o in ORDERS])
+def test_stacked_gateways_deleted_in_any_order_end_with_the_original_route(stacked, nw, order):
     lab, sb, pid, add = stacked
     add(len(order))
     alive = list(range(len(order)))
@@ -94,7 +112,8 @@ def test_a_saved_route_through_an_interface_deleted_by_hand_is_not_stuck(stacked
     assert proc.stderr == (
         f"netwrap: warning: nic del {sb} --ifname eth2: cannot put back the saved default "
         "route (via 198.51.100.1 dev eth1): eth1 is gone and 198.51.100.1 is reachable "
-        "through no other interface; the container is left without a default route\n")
+        "through no other interface; the container is left without a default route\n"
+    )
     assert defaults(pid) == [] and "eth2" not in links(pid)
     # eth1's record still knows the original route: its nic del puts it back.
     assert [r["ifname"] for r in records_for(sb)] == ["eth1"]
@@ -113,7 +132,8 @@ def test_a_restore_the_kernel_refuses_still_finishes_and_drops_the_record(stacke
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(
         f"netwrap: warning: nic del {sb} --ifname eth1: could not put back the default "
-        f"route (default via {ORIGINAL[1]} dev d0): "), proc.stderr
+        f"route (default via {ORIGINAL[1]} dev d0): "
+    ), proc.stderr
     assert lines[0].endswith("; the container is left without a default route")
     assert "eth1" not in links(pid) and defaults(pid) == []
     assert records_for(sb) == [] and ports(lab) == set()
@@ -121,4 +141,6 @@ def test_a_restore_the_kernel_refuses_still_finishes_and_drops_the_record(stacke
     assert sh("ip", "netns", "list").split().count(f"nw-{sb}") == 0
     again = nw("--host-netns", lab, "nic", "del", sb)
     assert (again.returncode, again.stderr) == (
-        1, f"netwrap: error: {sb} has no interface called eth1\n")
+        1,
+        f"netwrap: error: {sb} has no interface called eth1\n",
+    )

@@ -76,8 +76,10 @@ def userns_sleeper():
     """`unshare -rn sleep 60`: a process in a netns its own user namespace owns."""
     proc = subprocess.Popen(["unshare", "-rn", "sleep", "60"])
     try:
-        wait_for(lambda: netns_inode(proc.pid) not in (None, netns_inode("self")),
-                 "unshare to make its netns")
+        wait_for(
+            lambda: netns_inode(proc.pid) not in (None, netns_inode("self")),
+            "unshare to make its netns",
+        )
         yield proc.pid
     finally:
         stop(proc.pid)
@@ -100,15 +102,15 @@ def impostor(request):
     code = 'import subprocess; subprocess.run(["unshare", "-rn", "sleep", "60"])'
     argv = [fake, "-c", code, "-n", name]
     if request.param == "uid 65534":
-        argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                *argv]
+        argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
     proc = subprocess.Popen(argv, cwd="/")
     kid = None
     try:
         # setpriv execs the fake conmon in place, so proc.pid is the conmon.
         kid = wait_for(lambda: (children(proc.pid) or [None])[0], "the impostor's child")
-        wait_for(lambda: netns_inode(kid) not in (None, netns_inode("self")),
-                 "the child's own netns")
+        wait_for(
+            lambda: netns_inode(kid) not in (None, netns_inode("self")), "the child's own netns"
+        )
         with open(f"/proc/{proc.pid}/comm") as f:
             assert f.read().strip() == "conmon"
         yield name, proc.pid, kid, request.param
@@ -127,16 +129,19 @@ def test_an_impostor_runtime_is_not_a_container(impostor, lab, nw, host_unchange
     proc = nw("pid", name)
     assert proc.returncode == 1 and proc.stdout == ""
     [line] = proc.stderr.splitlines()
-    assert line.startswith(f'netwrap: error: no container called "{name}" that netwrap '
-                           f"trusts: PID {conmon} (conmon) looks like a container runtime, "
-                           "but ")
+    assert line.startswith(
+        f'netwrap: error: no container called "{name}" that netwrap '
+        f"trusts: PID {conmon} (conmon) looks like a container runtime, "
+        "but "
+    )
     why = "it runs as uid 65534, not root" if who == "uid 65534" else "which is writable"
     assert why in line
 
     nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
     links_before = sh("ip", "-n", lab, "-o", "link", "show")
-    added = nw("--host-netns", lab, "nic", "add", name, "--bridge", "br0",
-               "--ip", "198.51.100.7/24")
+    added = nw(
+        "--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip", "198.51.100.7/24"
+    )
     assert added.returncode == 1 and added.stderr == proc.stderr
     assert sh("ip", "-n", lab, "-o", "link", "show") == links_before
     assert link_names(kid) == ["lo"]
@@ -145,18 +150,17 @@ def test_an_impostor_runtime_is_not_a_container(impostor, lab, nw, host_unchange
     assert ran.returncode == 1 and ran.stderr == proc.stderr
 
 
-def test_a_userns_owned_netns_is_refused_unless_allowed(userns_sleeper, lab, nw,
-                                                        host_unchanged):
+def test_a_userns_owned_netns_is_refused_unless_allowed(userns_sleeper, lab, nw, host_unchanged):
     pid = str(userns_sleeper)
     nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
-    add = ("--host-netns", lab, "nic", "add", pid, "--bridge", "br0",
-           "--ip", "198.51.100.8/24")
+    add = ("--host-netns", lab, "nic", "add", pid, "--bridge", "br0", "--ip", "198.51.100.8/24")
     for argv in (add, ("exec", pid, "--", "true"), ("netns", "expose", pid)):
         proc = nw(*argv)
         assert proc.returncode == 1, argv
         [line] = proc.stderr.splitlines()
-        assert line.startswith(f"netwrap: error: PID {pid}'s network namespace belongs to "
-                               "user namespace "), line
+        assert line.startswith(
+            f"netwrap: error: PID {pid}'s network namespace belongs to user namespace "
+        ), line
         assert "not the host's" in line and "sniff" in line and "--allow-userns" in line
     assert "198.51.100.8" not in sh("nsenter", "-t", pid, "-n", "ip", "-o", "addr")
 
@@ -172,26 +176,31 @@ def test_a_userns_owned_netns_is_refused_unless_allowed(userns_sleeper, lab, nw,
         nw("netns", "unexpose", ns_name)
     try:
         nw(*add, "--allow-userns", check=True)
-        assert "inet 198.51.100.8/24" in sh("nsenter", "-t", pid, "-n", "ip", "-o", "addr",
-                                            "show", "dev", "eth1")
+        assert "inet 198.51.100.8/24" in sh(
+            "nsenter", "-t", pid, "-n", "ip", "-o", "addr", "show", "dev", "eth1"
+        )
     finally:
         nw("--host-netns", lab, "nic", "del", pid)  # no flag needed to take a port away
     assert link_names(pid) == ["lo"]
 
 
 def host_line(pid: int | str) -> str:
-    return (f"netwrap: error: PID {pid} is in the host's own network namespace; netwrap "
-            "refuses to rewire the host (give a container's PID)\n")
+    return (
+        f"netwrap: error: PID {pid} is in the host's own network namespace; netwrap "
+        "refuses to rewire the host (give a container's PID)\n"
+    )
 
 
 @pytest.mark.parametrize("which", ["1", "2", "self"])
 def test_exec_and_expose_refuse_the_host_like_nic_add(which, lab, nw):
     pid = str(os.getpid()) if which == "self" else which
-    nic = nw("--host-netns", lab, "nic", "add", pid, "--bridge", "br0",
-             "--ip", "198.51.100.9/24")
+    nic = nw("--host-netns", lab, "nic", "add", pid, "--bridge", "br0", "--ip", "198.51.100.9/24")
     assert (nic.returncode, nic.stderr) == (1, host_line(pid))
-    for argv in (("exec", pid, "--", "true"), ("netns", "expose", pid),
-                 ("--dry-run", "exec", pid, "--", "true")):
+    for argv in (
+        ("exec", pid, "--", "true"),
+        ("netns", "expose", pid),
+        ("--dry-run", "exec", pid, "--", "true"),
+    ):
         proc = nw(*argv)
         assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", host_line(pid)), argv
     assert f"nw-pid{pid}" not in netns_links()  # exec and expose would have made this one
@@ -200,16 +209,19 @@ def test_exec_and_expose_refuse_the_host_like_nic_add(which, lab, nw):
 def test_a_zombie_is_called_a_zombie(nw):
     proc = subprocess.Popen(["true"])
     try:
+
         def zombie():
             with open(f"/proc/{proc.pid}/stat") as f:
                 return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
         wait_for(zombie, "the child to exit")
-        for argv in (("exec", str(proc.pid), "--", "true"),
-                     ("netns", "expose", str(proc.pid))):
+        for argv in (("exec", str(proc.pid), "--", "true"), ("netns", "expose", str(proc.pid))):
             out = nw(*argv)
             assert out.returncode == 1, argv
-            assert out.stderr == (f"netwrap: error: PID {proc.pid} is a zombie: it has "
-                                  "exited and its parent has not collected it yet, so it "
-                                  "has no network namespace any more\n")
+            assert out.stderr == (
+                f"netwrap: error: PID {proc.pid} is a zombie: it has "
+                "exited and its parent has not collected it yet, so it "
+                "has no network namespace any more\n"
+            )
     finally:
         proc.wait()

@@ -15,11 +15,19 @@ from conftest import LAUNCHER, LIB
 
 def complete(line: str, tmp_path, env: dict | None = None) -> list[str]:
     out = tmp_path / "completions"
-    full = {**os.environ, "PYTHONPATH": LIB, "_ARGCOMPLETE": "1", "_ARGCOMPLETE_IFS": "\n",
-            "COMP_LINE": line, "COMP_POINT": str(len(line)),
-            "_ARGCOMPLETE_STDOUT_FILENAME": str(out), **(env or {})}
-    proc = subprocess.run([sys.executable, LAUNCHER], env=full, capture_output=True,
-                          text=True, timeout=30)
+    full = {
+        **os.environ,
+        "PYTHONPATH": LIB,
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_IFS": "\n",
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+        "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+        **(env or {}),
+    }
+    proc = subprocess.run(
+        [sys.executable, LAUNCHER], env=full, capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 0, proc.stderr
     return [w.strip() for w in out.read_text().split("\n") if w.strip()]
 
@@ -52,9 +60,24 @@ def test_the_man_page_is_made_from_the_parser(tmp_path):
     if tool is None:
         pytest.skip("argparse-manpage not installed (pip install '.[docs]')")
     page = tmp_path / "netwrap.1"
-    subprocess.run([tool, "--module", "netwrap.cli", "--function", "build_parser",
-                    "--project-name", "netwrap", "--prog", "netwrap", "--output", str(page)],
-                   env={**os.environ, "PYTHONPATH": LIB}, check=True, timeout=60)
+    subprocess.run(
+        [
+            tool,
+            "--module",
+            "netwrap.cli",
+            "--function",
+            "build_parser",
+            "--project-name",
+            "netwrap",
+            "--prog",
+            "netwrap",
+            "--output",
+            str(page),
+        ],
+        env={**os.environ, "PYTHONPATH": LIB},
+        check=True,
+        timeout=60,
+    )
     text = page.read_text()
     assert text.startswith(".TH NETWRAP")
     for command in ("netwrap nic add", "netwrap tutorial", "netwrap up"):

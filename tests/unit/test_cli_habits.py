@@ -7,8 +7,19 @@ import pytest
 
 from conftest import run_netwrap
 
-WALK = ["nic", "add", "10170", "--bridge", "br0", "--ip", "198.51.100.101/24", "--gateway",
-        "198.51.100.1", "--bridge-tool", "ip"]
+WALK = [
+    "nic",
+    "add",
+    "10170",
+    "--bridge",
+    "br0",
+    "--ip",
+    "198.51.100.101/24",
+    "--gateway",
+    "198.51.100.1",
+    "--bridge-tool",
+    "ip",
+]
 
 
 def test_global_options_work_after_the_command_as_before_it():
@@ -26,8 +37,11 @@ def test_a_global_option_before_the_command_is_not_undone_by_the_subcommand():
 def test_plain_netwrap_prints_the_help_with_demo_and_tutorial_first():
     proc = run_netwrap()
     assert proc.returncode == 0 and proc.stderr == ""
-    commands = [line.split()[0] for line in proc.stdout.split("COMMAND\n", 1)[1].splitlines()
-                if line.startswith("    ") and not line.startswith("     ")]
+    commands = [
+        line.split()[0]
+        for line in proc.stdout.split("COMMAND\n", 1)[1].splitlines()
+        if line.startswith("    ") and not line.startswith("     ")
+    ]
     assert commands[:2] == ["demo", "tutorial"]
     assert {"nic", "bridge", "up", "parse"} <= set(commands)
 
@@ -38,12 +52,15 @@ def test_help_never_breaks_an_option_at_its_hyphens():
 
 
 def test_pipeworks_ip_at_gateway_points_to_gateway():
-    proc = run_netwrap("--dry-run", "nic", "add", "1", "--bridge", "br0", "--ip",
-                       "198.51.100.5/28@198.51.100.1")
+    proc = run_netwrap(
+        "--dry-run", "nic", "add", "1", "--bridge", "br0", "--ip", "198.51.100.5/28@198.51.100.1"
+    )
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr == ("netwrap: error: --ip takes no gateway: use --ip 198.51.100.5/28 "
-                           "--gateway 198.51.100.1 (pipework's IP/LEN@GW is two options "
-                           "here)\n")
+    assert proc.stderr == (
+        "netwrap: error: --ip takes no gateway: use --ip 198.51.100.5/28 "
+        "--gateway 198.51.100.1 (pipework's IP/LEN@GW is two options "
+        "here)\n"
+    )
 
 
 @pytest.mark.parametrize("option", ["--name", "--netns-name"])

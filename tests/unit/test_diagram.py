@@ -62,8 +62,15 @@ LO = {"ifindex": 1, "ifname": "lo", "link_type": "loopback"}
 
 
 def space(key, inode, links, nsids=None, role="sandbox"):
-    return {"key": key, "label": key, "role": role, "inode": inode, "links": [LO, *links],
-            "addrs": [], "nsids": nsids or {}}
+    return {
+        "key": key,
+        "label": key,
+        "role": role,
+        "inode": inode,
+        "links": [LO, *links],
+        "addrs": [],
+        "nsids": nsids or {},
+    }
 
 
 def test_a_look_alike_peer_in_an_undrawn_namespace_is_not_taken():
@@ -87,23 +94,41 @@ def test_without_nsids_an_ambiguous_pair_is_left_unpaired():
 
 def test_veths_sharing_an_nsid_point_into_one_namespace():
     # vh1's peer ifindex exists in s1 and s2, but vh2 (same nsid 0) only fits s2.
-    host = space("host", 100, [link(5, "vh1", "veth", peer=4, nsid=0),
-                               link(7, "vh2", "veth", peer=6, nsid=0)], role="host")
+    host = space(
+        "host",
+        100,
+        [link(5, "vh1", "veth", peer=4, nsid=0), link(7, "vh2", "veth", peer=6, nsid=0)],
+        role="host",
+    )
     s1 = space("s1", 101, [link(4, "eth0", "veth", peer=5, nsid=3)])
-    s2 = space("s2", 102, [link(4, "eth0", "veth", peer=5, nsid=0),
-                           link(6, "eth1", "veth", peer=7, nsid=0)])
+    s2 = space(
+        "s2",
+        102,
+        [link(4, "eth0", "veth", peer=5, nsid=0), link(6, "eth1", "veth", peer=7, nsid=0)],
+    )
     model = diagram.build([host, s1, s2])
-    assert {(e.a, e.b) for e in model.edges} == {("if:host/vh1", "if:s2/eth0"),
-                                                  ("if:host/vh2", "if:s2/eth1")}
+    assert {(e.a, e.b) for e in model.edges} == {
+        ("if:host/vh1", "if:s2/eth0"),
+        ("if:host/vh2", "if:s2/eth1"),
+    }
 
 
 def test_a_pair_with_both_ends_in_one_namespace():
-    host = space("host", 100, [link(2, "br0", "bridge"),
-                               link(3, "va", "veth", peer=4, master="br0"),
-                               link(4, "vb", "veth", peer=3)], role="host")
+    host = space(
+        "host",
+        100,
+        [
+            link(2, "br0", "bridge"),
+            link(3, "va", "veth", peer=4, master="br0"),
+            link(4, "vb", "veth", peer=3),
+        ],
+        role="host",
+    )
     model = diagram.build([host])
     assert {(e.kind, e.a, e.b) for e in model.edges} == {
-        ("port", "if:host/va", "if:host/br0"), ("veth", "if:host/va", "if:host/vb")}
+        ("port", "if:host/va", "if:host/br0"),
+        ("veth", "if:host/va", "if:host/vb"),
+    }
     assert "lo" not in {n.name for n in model.nodes}
 
 
@@ -160,13 +185,28 @@ def test_text_in_japanese_says_every_word_in_japanese_and_fits_a_width():
 
 def test_interfaces_are_drawn_in_a_stable_order_whatever_their_ifindex():
     def picture(order):
-        links = [link(i, n, k, master=m) for i, (n, k, m) in zip(order, [
-            ("eth10", None, None), ("br0", "bridge", None), ("eth2", None, None),
-            ("veth-b", "veth", "br0"), ("veth-a", "veth", "br0")], strict=True)]
+        links = [
+            link(i, n, k, master=m)
+            for i, (n, k, m) in zip(
+                order,
+                [
+                    ("eth10", None, None),
+                    ("br0", "bridge", None),
+                    ("eth2", None, None),
+                    ("veth-b", "veth", "br0"),
+                    ("veth-a", "veth", "br0"),
+                ],
+                strict=True,
+            )
+        ]
         host = space("host", 1, links, role="host")
-        host["addrs"] = [{"ifname": n, "addr_info": [{"family": "inet", "local": f"10.0.0.{i}",
-                                                     "prefixlen": 24}]}
-                         for i, n in enumerate(["eth10", "eth2"], 1)]
+        host["addrs"] = [
+            {
+                "ifname": n,
+                "addr_info": [{"family": "inet", "local": f"10.0.0.{i}", "prefixlen": 24}],
+            }
+            for i, n in enumerate(["eth10", "eth2"], 1)
+        ]
         return diagram.text(diagram.build([host]))
 
     first = picture([2, 3, 4, 5, 6])
@@ -178,12 +218,13 @@ def test_interfaces_are_drawn_in_a_stable_order_whatever_their_ifindex():
 
 def test_down_and_unrelated_interfaces_share_one_line():
     down = {**link(3, "eth9"), "operstate": "DOWN"}
-    host = space("host", 1, [link(2, "br0", "bridge"), down, link(4, "ifb0"),
-                             link(5, "eth0")], role="host")
-    host["addrs"] = [{"ifname": "eth0", "addr_info": [{"family": "inet", "local": "10.0.0.1",
-                                                       "prefixlen": 24}]},
-                     {"ifname": "eth9", "addr_info": [{"family": "inet", "local": "10.9.0.1",
-                                                       "prefixlen": 24}]}]
+    host = space(
+        "host", 1, [link(2, "br0", "bridge"), down, link(4, "ifb0"), link(5, "eth0")], role="host"
+    )
+    host["addrs"] = [
+        {"ifname": "eth0", "addr_info": [{"family": "inet", "local": "10.0.0.1", "prefixlen": 24}]},
+        {"ifname": "eth9", "addr_info": [{"family": "inet", "local": "10.9.0.1", "prefixlen": 24}]},
+    ]
     out = diagram.text(diagram.build([host]))
     assert "│ eth0  10.0.0.1/24" in out  # the way out stays
     assert "also, down or wired to nothing drawn: eth9, ifb0" in out
@@ -203,7 +244,8 @@ def test_a_masqueraded_bridge_is_drawn_reaching_the_outside():
     spaces[0] = {**spaces[0], "nat": ["203.0.113.0/24"]}  # bry78's subnet, not brx78's
     model = diagram.build(spaces)
     assert [(e.a, e.b) for e in model.edges if e.kind == "nat"] == [
-        ("if:host/bry78", diagram.OUTSIDE)]
+        ("if:host/bry78", diagram.OUTSIDE)
+    ]
     lines = diagram.text(model).splitlines()
     at = next(i for i, line in enumerate(lines) if "bry78  bridge" in line)
     assert "NAT (MASQUERADE) ⇒ the outside" in lines[at + 1]

@@ -7,12 +7,15 @@ import pytest
 GONE = "99999999"  # above any pid_max: never a process
 
 
-@pytest.mark.parametrize("argv", [
-    ["--netns-name", "foo", GONE, "--", "ip", "a"],
-    [GONE, "--netns-name", "foo", "--", "ip", "a"],
-    [GONE, "--netns-name=foo", "ip", "a"],
-    [GONE, "--allow-userns", "--netns-name", "foo", "--", "ip", "a"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--netns-name", "foo", GONE, "--", "ip", "a"],
+        [GONE, "--netns-name", "foo", "--", "ip", "a"],
+        [GONE, "--netns-name=foo", "ip", "a"],
+        [GONE, "--allow-userns", "--netns-name", "foo", "--", "ip", "a"],
+    ],
+)
 def test_options_after_target_are_exec_options(nw, argv):
     proc = nw("--dry-run", "exec", *argv)
     assert proc.returncode == 0, proc.stderr

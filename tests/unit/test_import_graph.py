@@ -59,8 +59,11 @@ def test_no_import_cycles_lazy_or_not():
         state[node] = 1
         for nxt in sorted(g[node]):
             if state.get(nxt) == 1:
-                cycles.append(" -> ".join(stack[stack.index(nxt):] + [node, nxt])
-                              if nxt in stack else f"{node} -> {nxt}")
+                cycles.append(
+                    " -> ".join(stack[stack.index(nxt) :] + [node, nxt])
+                    if nxt in stack
+                    else f"{node} -> {nxt}"
+                )
             elif nxt not in state:
                 visit(nxt, [*stack, node])
         state[node] = 2
@@ -73,5 +76,4 @@ def test_no_import_cycles_lazy_or_not():
 
 def test_nothing_imports_back_from_the_dispatcher():
     g = graph()
-    assert [m for m, deps in g.items() if "netwrap.cli" in deps and m != "netwrap.__main__"] \
-        == []
+    assert [m for m, deps in g.items() if "netwrap.cli" in deps and m != "netwrap.__main__"] == []

@@ -25,9 +25,12 @@ def test_registry():
 
 
 def test_subinterface_walkthrough_golden():
-    steps = vlan.walkthrough(SUB, NetnsRef.host("lab"), NetnsRef.name("hoge"),
-                             guest_ifname="vgtmp", old_default=None)
-    assert render(steps) == """\
+    steps = vlan.walkthrough(
+        SUB, NetnsRef.host("lab"), NetnsRef.name("hoge"), guest_ifname="vgtmp", old_default=None
+    )
+    assert (
+        render(steps)
+        == """\
 ip netns exec lab ip link add link p0 name p0.10 mtu 1400 type vlan id 10
 ip netns exec lab ip link set p0.10 up
 ip netns exec lab ip link add link p0.10 name vgtmp mtu 1400 type macvlan mode bridge
@@ -37,19 +40,54 @@ ip netns exec hoge ip addr add 198.51.100.5/24 dev eth1
 ip netns exec hoge ip link set eth1 up
 ip netns exec hoge ip route add default via 198.51.100.1
 """
+    )
     assert steps[0].undo == ("ip", "netns", "exec", "lab", "ip", "link", "del", "p0.10")
-    again = vlan.walkthrough(SUB, NetnsRef.host("lab"), NetnsRef.name("hoge"),
-                             guest_ifname="vgtmp", old_default=None, subif_exists=True)
+    again = vlan.walkthrough(
+        SUB,
+        NetnsRef.host("lab"),
+        NetnsRef.name("hoge"),
+        guest_ifname="vgtmp",
+        old_default=None,
+        subif_exists=True,
+    )
     assert render(again) == render(steps[2:])
 
 
 def test_subinterface_batch_golden():
     b = vlan.batch(SUB, NetnsRef.pid(42), old_default=None)
     assert b.host == (
-        ("link", "add", "link", "p0", "name", "p0.10", "up", "mtu", "1400", "type", "vlan",
-         "id", "10"),
-        ("link", "add", "link", "p0.10", "name", "eth1", "netns", "42", "mtu", "1400", "type",
-         "macvlan", "mode", "bridge"))
+        (
+            "link",
+            "add",
+            "link",
+            "p0",
+            "name",
+            "p0.10",
+            "up",
+            "mtu",
+            "1400",
+            "type",
+            "vlan",
+            "id",
+            "10",
+        ),
+        (
+            "link",
+            "add",
+            "link",
+            "p0.10",
+            "name",
+            "eth1",
+            "netns",
+            "42",
+            "mtu",
+            "1400",
+            "type",
+            "macvlan",
+            "mode",
+            "bridge",
+        ),
+    )
     assert b.host_undo == (("link", "del", "p0.10"),)
 
 
@@ -66,18 +104,25 @@ def test_subinterface_differences():
     assert reconcile.check(SUB, Observed(host, {"eth1": mv}, default)) == []
     down = {**host, "p0.10": Link("p0.10", "vlan", up=False, ifindex=5)}
     assert [d.fix for d in reconcile.check(SUB, Observed(down, {"eth1": mv}, default))] == [
-        (("link", "set", "p0.10", "up"),)]
-    assert [d.missing for d in reconcile.check(SUB, Observed({"p0": host["p0"]}, {}))] == [
-        True]
+        (("link", "set", "p0.10", "up"),)
+    ]
+    assert [d.missing for d in reconcile.check(SUB, Observed({"p0": host["p0"]}, {}))] == [True]
     with pytest.raises(NetwrapError, match="not a VLAN sub-interface"):
-        reconcile.plan(SUB, Observed({**host, "p0.10": Link("p0.10", "veth")}, {}),
-                       NetnsRef.pid(1))
+        reconcile.plan(SUB, Observed({**host, "p0.10": Link("p0.10", "veth")}, {}), NetnsRef.pid(1))
 
 
 def test_bridge_port_walkthrough_golden():
-    steps = bridge_vlan.walkthrough(BR, NetnsRef.host("lab"), NetnsRef.name("hoge"),
-                                    guest_ifname="vgtest", tool="ip", old_default=None)
-    assert render(steps) == """\
+    steps = bridge_vlan.walkthrough(
+        BR,
+        NetnsRef.host("lab"),
+        NetnsRef.name("hoge"),
+        guest_ifname="vgtest",
+        tool="ip",
+        old_default=None,
+    )
+    assert (
+        render(steps)
+        == """\
 ip netns exec lab ip link add name vhtest type veth peer name vgtest
 ip netns exec lab ip link set vhtest up
 ip netns exec lab ip link set vhtest master br0
@@ -90,12 +135,37 @@ ip netns exec hoge ip addr add 198.51.100.5/24 dev eth1
 ip netns exec hoge ip link set eth1 up
 ip netns exec hoge ip route add default via 198.51.100.1
 """
+    )
     keys = [s.key for s in steps]
     assert keys[3:6] == ["bridge.vlan_filtering", "bridge.vlan", "bridge.vlan1"]
-    assert steps[4].undo == ("ip", "netns", "exec", "lab", "bridge", "vlan", "del", "dev",
-                             "vhtest", "vid", "10")
-    assert steps[5].undo == ("ip", "netns", "exec", "lab", "bridge", "vlan", "add", "dev",
-                             "vhtest", "vid", "1", "pvid", "untagged")
+    assert steps[4].undo == (
+        "ip",
+        "netns",
+        "exec",
+        "lab",
+        "bridge",
+        "vlan",
+        "del",
+        "dev",
+        "vhtest",
+        "vid",
+        "10",
+    )
+    assert steps[5].undo == (
+        "ip",
+        "netns",
+        "exec",
+        "lab",
+        "bridge",
+        "vlan",
+        "add",
+        "dev",
+        "vhtest",
+        "vid",
+        "1",
+        "pvid",
+        "untagged",
+    )
 
 
 def test_bridge_port_has_no_batch_style():

@@ -9,17 +9,32 @@ from netwrap.netref import NetnsRef
 LINK_UP = ("ip", "link", "set", "eth1", "up")
 
 
-@pytest.mark.parametrize("ref, run, ip", [
-    (NetnsRef.host(), LINK_UP, ("ip", "-batch", "-")),
-    (NetnsRef.host("lab1"), ("ip", "netns", "exec", "lab1", *LINK_UP),
-     ("ip", "-n", "lab1", "-batch", "-")),
-    (NetnsRef.name("hoge"), ("ip", "netns", "exec", "hoge", *LINK_UP),
-     ("ip", "-n", "hoge", "-batch", "-")),
-    (NetnsRef.pid(10170), ("nsenter", "-t", "10170", "-n", *LINK_UP),
-     ("nsenter", "-t", "10170", "-n", "ip", "-batch", "-")),
-    (NetnsRef.path("/run/netns/cni-1"), ("nsenter", "--net=/run/netns/cni-1", *LINK_UP),
-     ("nsenter", "--net=/run/netns/cni-1", "ip", "-batch", "-")),
-])
+@pytest.mark.parametrize(
+    "ref, run, ip",
+    [
+        (NetnsRef.host(), LINK_UP, ("ip", "-batch", "-")),
+        (
+            NetnsRef.host("lab1"),
+            ("ip", "netns", "exec", "lab1", *LINK_UP),
+            ("ip", "-n", "lab1", "-batch", "-"),
+        ),
+        (
+            NetnsRef.name("hoge"),
+            ("ip", "netns", "exec", "hoge", *LINK_UP),
+            ("ip", "-n", "hoge", "-batch", "-"),
+        ),
+        (
+            NetnsRef.pid(10170),
+            ("nsenter", "-t", "10170", "-n", *LINK_UP),
+            ("nsenter", "-t", "10170", "-n", "ip", "-batch", "-"),
+        ),
+        (
+            NetnsRef.path("/run/netns/cni-1"),
+            ("nsenter", "--net=/run/netns/cni-1", *LINK_UP),
+            ("nsenter", "--net=/run/netns/cni-1", "ip", "-batch", "-"),
+        ),
+    ],
+)
 def test_each_reference_spells_its_prefix(ref, run, ip):
     assert ref.run(LINK_UP) == run
     assert ref.ip("-batch", "-") == ip

@@ -9,13 +9,30 @@ import pytest
 from netwrap.output import table, width, wrap, wrap_command
 from netwrap.tutorial_text import TEXT
 
-IFCONFIG_ROW = {"name": "veth-guest", "state": ["UP", "BROADCAST", "RUNNING", "MULTICAST"],
-                "mtu": 1500, "mac_addr": "be:5d:e9:a8:9e:48", "ipv4_addr": "198.51.100.101",
-                "ipv4_mask": "255.255.255.0", "ipv6_addr": "fe80::bc5d:e9ff:fea8:9e48",
-                "rx_packets": 3, "tx_packets": 1, "link_state": "up",
-                "ipv4": "198.51.100.101/24"}
-FULL = ["name", "state", "mtu", "mac_addr", "ipv4_addr", "ipv4_mask", "ipv6_addr",
-        "rx_packets", "tx_packets"]
+IFCONFIG_ROW = {
+    "name": "veth-guest",
+    "state": ["UP", "BROADCAST", "RUNNING", "MULTICAST"],
+    "mtu": 1500,
+    "mac_addr": "be:5d:e9:a8:9e:48",
+    "ipv4_addr": "198.51.100.101",
+    "ipv4_mask": "255.255.255.0",
+    "ipv6_addr": "fe80::bc5d:e9ff:fea8:9e48",
+    "rx_packets": 3,
+    "tx_packets": 1,
+    "link_state": "up",
+    "ipv4": "198.51.100.101/24",
+}
+FULL = [
+    "name",
+    "state",
+    "mtu",
+    "mac_addr",
+    "ipv4_addr",
+    "ipv4_mask",
+    "ipv6_addr",
+    "rx_packets",
+    "tx_packets",
+]
 
 
 def test_cjk_counts_two_columns():
@@ -48,8 +65,22 @@ def test_english_breaks_at_spaces_only():
 
 
 def test_a_long_command_breaks_between_arguments_and_reads_back_the_same():
-    argv = ("ip", "netns", "exec", "nwlab-1a2b3c", "ip", "link", "add", "name", "veth-host",
-            "type", "veth", "peer", "name", "veth-guest")
+    argv = (
+        "ip",
+        "netns",
+        "exec",
+        "nwlab-1a2b3c",
+        "ip",
+        "link",
+        "add",
+        "name",
+        "veth-host",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "veth-guest",
+    )
     lines = wrap_command(argv, 50, indent="   ")
     assert len(lines) > 1 and all(width(line) <= 50 for line in lines)
     assert all(line.endswith(" \\") for line in lines[:-1])
@@ -78,10 +109,15 @@ def test_too_narrow_for_any_table_gives_one_block_per_row_never_cut_mid_address(
 
 
 def test_a_column_of_words_wraps_inside_itself():
-    rule = {"table": "filter", "chain": "FORWARD", "num": 3,
-            "matches": "-o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment "
-                       "--comment 'a very long comment that makes the row wide'",
-            "target": "ACCEPT", "target_options": None}
+    rule = {
+        "table": "filter",
+        "chain": "FORWARD",
+        "num": 3,
+        "matches": "-o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment "
+        "--comment 'a very long comment that makes the row wide'",
+        "target": "ACCEPT",
+        "target_options": None,
+    }
     cols = ["table", "chain", "num", "matches", "target", "target_options"]
     text = table([rule], cols, width_=80)
     lines = text.splitlines()
@@ -92,4 +128,4 @@ def test_a_column_of_words_wraps_inside_itself():
 def test_cjk_headers_line_up():
     text = table([{"a": "x", "b": "y"}], ["a", "b"], headers=["名前", "状態"])
     head, rule, row = text.splitlines()
-    assert width(head[:head.index("状態")]) == rule.index(" -") + 1 == row.index("y")
+    assert width(head[: head.index("状態")]) == rule.index(" -") + 1 == row.index("y")

@@ -30,9 +30,16 @@ rm /var/run/netns/hoge
 
 
 def walkthrough_request(**kw):
-    args = dict(pid=10170, bridge="br0", ip=ipaddress.ip_interface("192.168.200.101/24"),
-                gateway=ipaddress.ip_address("192.168.200.1"), ifname="eth1",
-                host_ifname="veth-host", guest_ifname="veth-guest", netns_name="hoge")
+    args = dict(
+        pid=10170,
+        bridge="br0",
+        ip=ipaddress.ip_interface("192.168.200.101/24"),
+        gateway=ipaddress.ip_address("192.168.200.1"),
+        ifname="eth1",
+        host_ifname="veth-host",
+        guest_ifname="veth-guest",
+        netns_name="hoge",
+    )
     args.update(kw)
     return nic.NicRequest(**args)
 
@@ -63,19 +70,39 @@ def absent_pid(prefer: int = 10170) -> int:
 
 def test_cli_dry_run_prints_the_walkthrough(nw):
     pid = absent_pid()
-    proc = nw("--dry-run", "--bridge-tool", "brctl", "nic", "add", str(pid), "--netns-name",
-              "hoge", "--bridge", "br0", "--ip", "192.168.200.101/24", "--gateway",
-              "192.168.200.1", "--ifname", "eth1", "--host-ifname", "veth-host",
-              "--guest-ifname", "veth-guest")
+    proc = nw(
+        "--dry-run",
+        "--bridge-tool",
+        "brctl",
+        "nic",
+        "add",
+        str(pid),
+        "--netns-name",
+        "hoge",
+        "--bridge",
+        "br0",
+        "--ip",
+        "192.168.200.101/24",
+        "--gateway",
+        "192.168.200.1",
+        "--ifname",
+        "eth1",
+        "--host-ifname",
+        "veth-host",
+        "--guest-ifname",
+        "veth-guest",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == WALKTHROUGH_NIC.replace("10170", str(pid))
-    assert proc.stderr == (f"netwrap: warning: no process with PID {pid}; "
-                           "printing the plan anyway\n")
+    assert proc.stderr == (
+        f"netwrap: warning: no process with PID {pid}; printing the plan anyway\n"
+    )
 
 
 def test_cli_dry_run_bridge(nw):
-    proc = nw("--dry-run", "--bridge-tool", "brctl", "bridge", "add", "br0", "--ip",
-              "192.168.200.1/24")
+    proc = nw(
+        "--dry-run", "--bridge-tool", "brctl", "bridge", "add", "br0", "--ip", "192.168.200.1/24"
+    )
     assert (proc.returncode, proc.stdout) == (0, WALKTHROUGH_BRIDGE)
 
 
@@ -91,8 +118,20 @@ def test_old_default_route_is_restored_by_undo():
     old = {"dst": "default", "gateway": "172.17.42.1", "dev": "eth0"}
     plan = nic.add_plan(walkthrough_request(), old_default=old)
     delete = next(s for s in plan if s.argv[-3:] == ("route", "delete", "default"))
-    assert delete.undo == ("ip", "netns", "exec", "hoge", "ip", "route", "add", "default",
-                           "via", "172.17.42.1", "dev", "eth0")
+    assert delete.undo == (
+        "ip",
+        "netns",
+        "exec",
+        "hoge",
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "172.17.42.1",
+        "dev",
+        "eth0",
+    )
 
 
 def test_every_change_is_undone_by_deleting_the_host_veth():
@@ -116,9 +155,12 @@ def test_host_netns_prefixes_host_side_only():
 
 
 def test_mac_mtu_and_ipv6():
-    req = walkthrough_request(ip=ipaddress.ip_interface("2001:db8::10/64"),
-                              gateway=ipaddress.ip_address("2001:db8::1"),
-                              mac="02:00:00:00:00:01", mtu=1400)
+    req = walkthrough_request(
+        ip=ipaddress.ip_interface("2001:db8::10/64"),
+        gateway=ipaddress.ip_address("2001:db8::1"),
+        mac="02:00:00:00:00:01",
+        mtu=1400,
+    )
     lines = render(nic.add_plan(req, old_default=None)).splitlines()
     assert "ip link set veth-host mtu 1400" in lines
     assert "ip netns exec hoge ip link set eth1 address 02:00:00:00:00:01" in lines
@@ -136,34 +178,63 @@ def test_veth_names_are_stable_distinct_and_short():
 
 def test_expose_plan():
     assert render(netns.expose_plan(10170, "hoge")) == (
-        "mkdir -p /var/run/netns\nln -s /proc/10170/ns/net /var/run/netns/hoge\n")
+        "mkdir -p /var/run/netns\nln -s /proc/10170/ns/net /var/run/netns/hoge\n"
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    (["nic", "add", "1", "--bridge", "br0", "--ip", "192.168.200.101"],
-     'netwrap: error: --ip "192.168.200.101" has no prefix length; '
-     "did you mean 192.168.200.101/24?"),
-    (["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--ifname",
-      "a-very-long-interface"],
-     'netwrap: error: --ifname "a-very-long-interface" is 21 characters; '
-     "the kernel allows at most 15"),
-    (["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--gateway", "10.0.1.1"],
-     "netwrap: error: gateway 10.0.1.1 is not in 10.0.0.0/24, the subnet of 10.0.0.2/24, "
-     "so it would not be reachable through the new interface"),
-    (["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--mac", "zz"],
-     'netwrap: error: MAC address "zz" is not six colon-separated hex bytes '
-     "(like 02:42:c0:a8:c8:65)"),
-    (["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--mtu", "20"],
-     "netwrap: error: MTU 20 is out of range: it must be between 68 and 65535"),
-    (["nic", "add", "1", "--bridge", "br/0", "--ip", "10.0.0.2/24"],
-     'netwrap: error: bridge name "br/0" may not contain "/", ":" or whitespace'),
-    (["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--netns-name", ".."],
-     'netwrap: error: netns name ".." is not valid: it may not be empty, "." or "..", '
-     'or contain "/" or whitespace'),
-    (["bridge", "add", "br0", "--ip", "300.1.1.1/24"],
-     'netwrap: error: bridge address "300.1.1.1/24" is not an address with a prefix '
-     "length (like 192.168.200.101/24)"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["nic", "add", "1", "--bridge", "br0", "--ip", "192.168.200.101"],
+            'netwrap: error: --ip "192.168.200.101" has no prefix length; '
+            "did you mean 192.168.200.101/24?",
+        ),
+        (
+            [
+                "nic",
+                "add",
+                "1",
+                "--bridge",
+                "br0",
+                "--ip",
+                "10.0.0.2/24",
+                "--ifname",
+                "a-very-long-interface",
+            ],
+            'netwrap: error: --ifname "a-very-long-interface" is 21 characters; '
+            "the kernel allows at most 15",
+        ),
+        (
+            ["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--gateway", "10.0.1.1"],
+            "netwrap: error: gateway 10.0.1.1 is not in 10.0.0.0/24, the subnet of 10.0.0.2/24, "
+            "so it would not be reachable through the new interface",
+        ),
+        (
+            ["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--mac", "zz"],
+            'netwrap: error: MAC address "zz" is not six colon-separated hex bytes '
+            "(like 02:42:c0:a8:c8:65)",
+        ),
+        (
+            ["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--mtu", "20"],
+            "netwrap: error: MTU 20 is out of range: it must be between 68 and 65535",
+        ),
+        (
+            ["nic", "add", "1", "--bridge", "br/0", "--ip", "10.0.0.2/24"],
+            'netwrap: error: bridge name "br/0" may not contain "/", ":" or whitespace',
+        ),
+        (
+            ["nic", "add", "1", "--bridge", "br0", "--ip", "10.0.0.2/24", "--netns-name", ".."],
+            'netwrap: error: netns name ".." is not valid: it may not be empty, "." or "..", '
+            'or contain "/" or whitespace',
+        ),
+        (
+            ["bridge", "add", "br0", "--ip", "300.1.1.1/24"],
+            'netwrap: error: bridge address "300.1.1.1/24" is not an address with a prefix '
+            "length (like 192.168.200.101/24)",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(nw, args, message):
     proc = nw("--dry-run", *args)
     assert proc.returncode == 2
@@ -186,12 +257,31 @@ def test_dry_run_starts_no_process_and_skips_heavy_imports():
     import sys
 
     from conftest import LIB
-    code = ("import sys; from netwrap.cli import main; main(sys.argv[1:]); "
-            "print(sorted(m for m in ('subprocess', 'psutil', 'tabulate', 'sh', "
-            "'dataclasses') if m in sys.modules), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code, "--dry-run", "nic", "add",
-                           str(absent_pid()), "--bridge", "br0", "--ip", "198.51.100.9/24"],
-                          capture_output=True, text=True, env={"PYTHONPATH": LIB}, cwd="/")
+
+    code = (
+        "import sys; from netwrap.cli import main; main(sys.argv[1:]); "
+        "print(sorted(m for m in ('subprocess', 'psutil', 'tabulate', 'sh', "
+        "'dataclasses') if m in sys.modules), file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--dry-run",
+            "nic",
+            "add",
+            str(absent_pid()),
+            "--bridge",
+            "br0",
+            "--ip",
+            "198.51.100.9/24",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": LIB},
+        cwd="/",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.splitlines()[-1] == "[]"
 
@@ -203,7 +293,8 @@ def test_not_root_is_told_to_use_dry_run(monkeypatch, capsys):
     assert cli.main(["bridge", "add", "br0"]) == 1
     assert capsys.readouterr().err == (
         "netwrap: error: bridge add changes the kernel's network configuration and needs "
-        "root; run it with sudo, or add --dry-run to see the commands\n")
+        "root; run it with sudo, or add --dry-run to see the commands\n"
+    )
 
 
 def test_an_os_error_is_one_line_not_a_traceback(monkeypatch, capsys):
@@ -214,33 +305,48 @@ def test_an_os_error_is_one_line_not_a_traceback(monkeypatch, capsys):
 
     monkeypatch.setattr(state, "list_attachments", denied)
     assert cli.main(["nic", "list"]) == 1
-    assert capsys.readouterr().err == ("netwrap: error: Permission denied: "
-                                       "/run/netwrap/attachments; run it as root\n")
+    assert capsys.readouterr().err == (
+        "netwrap: error: Permission denied: /run/netwrap/attachments; run it as root\n"
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--mac", "02:42:c0:a8:c8:65\n"],
-     'MAC address "02:42:c0:a8:c8:65\\n" is not six colon-separated hex bytes '
-     "(like 02:42:c0:a8:c8:65)"),
-    (["--ifname", "é" * 10], '--ifname "' + "é" * 10 + '" is 20 bytes in UTF-8; '
-     "the kernel allows at most 15"),
-    (["--gateway", "198.51.100.255"],
-     "gateway 198.51.100.255 is the network or broadcast address of 198.51.100.0/24"),
-    (["--fast", "--keep-netns"],
-     "--fast does not use --keep-netns (it creates the veth straight into the container "
-     "and attaches with ip)"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["--mac", "02:42:c0:a8:c8:65\n"],
+            'MAC address "02:42:c0:a8:c8:65\\n" is not six colon-separated hex bytes '
+            "(like 02:42:c0:a8:c8:65)",
+        ),
+        (
+            ["--ifname", "é" * 10],
+            '--ifname "' + "é" * 10 + '" is 20 bytes in UTF-8; the kernel allows at most 15',
+        ),
+        (
+            ["--gateway", "198.51.100.255"],
+            "gateway 198.51.100.255 is the network or broadcast address of 198.51.100.0/24",
+        ),
+        (
+            ["--fast", "--keep-netns"],
+            "--fast does not use --keep-netns (it creates the veth straight into the container "
+            "and attaches with ip)",
+        ),
+    ],
+)
 def test_more_bad_input_found_in_review(nw, args, message):
-    proc = nw("--dry-run", "nic", "add", "1", "--bridge", "br0", "--ip", "198.51.100.9/24",
-              *args)
+    proc = nw("--dry-run", "nic", "add", "1", "--bridge", "br0", "--ip", "198.51.100.9/24", *args)
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"netwrap: error: {message}\n")
 
 
 def test_ipv6_mtu_floor_and_non_ascii_pid(nw):
-    proc = nw("--dry-run", "nic", "add", "1", "--bridge", "br0", "--ip", "2001:db8::9/64",
-              "--mtu", "1000")
-    assert proc.stderr == ("netwrap: error: MTU 1000 is too small for IPv6, which needs at "
-                           "least 1280\n")
+    proc = nw(
+        "--dry-run", "nic", "add", "1", "--bridge", "br0", "--ip", "2001:db8::9/64", "--mtu", "1000"
+    )
+    assert proc.stderr == (
+        "netwrap: error: MTU 1000 is too small for IPv6, which needs at least 1280\n"
+    )
     proc = nw("--dry-run", "pid", "²")
     assert (proc.returncode, proc.stderr) == (
-        1, 'netwrap: error: no running container, sandbox or process called "²"\n')
+        1,
+        'netwrap: error: no running container, sandbox or process called "²"\n',
+    )

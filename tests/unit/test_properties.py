@@ -25,27 +25,34 @@ from netwrap.errors import NetwrapError
 from netwrap.parsers import PARSERS, parse
 
 EXAMPLES = int(os.environ.get("NETWRAP_HYPOTHESIS_EXAMPLES", "200"))  # more for a long hunt
-quick = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+quick = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "parsers"
 
 
 def _captures(kind: str) -> list[str]:
     name = {"iptables-save": "iptables-save"}.get(kind, kind)
-    return [p.read_text(encoding="utf-8") for p in sorted(DATA.glob("*.out"))
-            if f"-{name}" in p.name]
+    return [
+        p.read_text(encoding="utf-8") for p in sorted(DATA.glob("*.out")) if f"-{name}" in p.name
+    ]
 
 
 def mutated(samples: list[str]) -> st.SearchStrategy[str]:
     """A real sample with some lines dropped, repeated or replaced, and some of its
     whitespace-separated tokens replaced by random text."""
+
     def build(draw) -> str:
         lines = draw(st.sampled_from(samples)).splitlines()
         out = []
         for line in lines:
-            what = draw(st.sampled_from(("keep", "keep", "keep", "tokens", "drop", "twice",
-                                         "random")))
+            what = draw(
+                st.sampled_from(("keep", "keep", "keep", "tokens", "drop", "twice", "random"))
+            )
             if what == "drop":
                 continue
             if what == "tokens":
@@ -79,22 +86,29 @@ def value_or_own_error(func, *args):
 
 # -- parsers ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", sorted(PARSERS))
 def test_parsers_give_rows_or_a_parse_error(kind):
     @quick
     @given(any_text(_captures(kind)))
     def check(text):
         rows = value_or_own_error(parse, kind, text)
-        assert rows is None or isinstance(rows, list) and all(isinstance(r, dict)
-                                                               for r in rows)
+        assert rows is None or isinstance(rows, list) and all(isinstance(r, dict) for r in rows)
 
     check()
 
 
 # -- validators -------------------------------------------------------------------------
 
-ADDRESSES = ["198.51.100.101/24", "2001:db8::7/64", "192.168.200.1", "::1/128",
-             "fe80::1", "10.0.0.2/8", "224.0.0.5/24"]
+ADDRESSES = [
+    "198.51.100.101/24",
+    "2001:db8::7/64",
+    "192.168.200.1",
+    "::1/128",
+    "fe80::1",
+    "10.0.0.2/8",
+    "224.0.0.5/24",
+]
 
 
 def address_like() -> st.SearchStrategy[str]:

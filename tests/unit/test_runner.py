@@ -209,6 +209,7 @@ def test_explain_without_dry_run_says_why_before_each_command_it_runs(tmp_path):
 
     err = io.StringIO()
     Runner(explain=True, verbose=True, err=err).run(
-        [Step(("touch", str(tmp_path / "f")), "make f"), note("nothing to delete")])
+        [Step(("touch", str(tmp_path / "f")), "make f"), note("nothing to delete")]
+    )
     assert err.getvalue() == f"# make f\n+ touch {tmp_path}/f\n# nothing to delete\n"
     assert (tmp_path / "f").exists()

@@ -24,25 +24,37 @@ def run_dir(tmp_path, monkeypatch):
 
 def me_identity(**kw) -> state.Identity:
     pid = os.getpid()
-    ident = state.Identity(pid, os.stat(f"/proc/{pid}/ns/net").st_ino, state.start_time(pid),
-                           "sandbox", None, "web")
+    ident = state.Identity(
+        pid, os.stat(f"/proc/{pid}/ns/net").st_ino, state.start_time(pid), "sandbox", None, "web"
+    )
     return replace(ident, **kw)
 
 
 def record(**kw) -> state.Attachment:
-    args = dict(container=me_identity(), ifname="eth1", host_ifname="vh0123456789",
-                guest_ifname="vg0123456789", bridge="br0", address="198.51.100.101/24",
-                gateway="198.51.100.1",
-                replaced_default={"dst": "default", "gateway": "203.0.113.1", "dev": "eth0",
-                                  "flags": []},
-                host_netns="lab", netns_name="nw-web", status="ok")
+    args = dict(
+        container=me_identity(),
+        ifname="eth1",
+        host_ifname="vh0123456789",
+        guest_ifname="vg0123456789",
+        bridge="br0",
+        address="198.51.100.101/24",
+        gateway="198.51.100.1",
+        replaced_default={"dst": "default", "gateway": "203.0.113.1", "dev": "eth0", "flags": []},
+        host_netns="lab",
+        netns_name="nw-web",
+        status="ok",
+    )
     args.update(kw)
     return state.Attachment(**args)
 
 
 def dead_pid() -> int:
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(proc.stdout)
 
 
@@ -77,14 +89,17 @@ def test_one_record_per_container_and_ifname():
     assert len(state.list_attachments()) == 3
 
 
-@pytest.mark.parametrize("content,why", [
-    ("{not json", "Expecting property name"),
-    ("", "Expecting value"),
-    ('{"schema": 99}', "schema 99; this netwrap reads schema 1"),
-    ('{"schema": 1, "bogus": 1}', "unknown fields ['bogus']"),
-    ('{"schema": 1, "ifname": "eth1"}', "container"),
-    ("[]", ""),
-])
+@pytest.mark.parametrize(
+    "content,why",
+    [
+        ("{not json", "Expecting property name"),
+        ("", "Expecting value"),
+        ('{"schema": 99}', "schema 99; this netwrap reads schema 1"),
+        ('{"schema": 1, "bogus": 1}', "unknown fields ['bogus']"),
+        ('{"schema": 1, "ifname": "eth1"}', "container"),
+        ("[]", ""),
+    ],
+)
 def test_a_damaged_record_is_reported_not_ignored(run_dir, content, why):
     state.record_attachment(record(ifname="eth2"))  # a good one next to it
     bad = run_dir / "attachments" / "0123456789abcdef0123.json"
@@ -111,8 +126,7 @@ def test_states_ok_adding_interrupted_gone():
     me, my_start = state.me()
     assert record().state() == "ok"
     assert record(status="adding", owner_pid=me, owner_start=my_start).state() == "adding"
-    assert record(status="adding", owner_pid=dead_pid(), owner_start=1.0).state() == \
-        "interrupted"
+    assert record(status="adding", owner_pid=dead_pid(), owner_start=1.0).state() == "interrupted"
     assert record(status="adding", owner_pid=None).state() == "interrupted"
     gone = me_identity(pid=dead_pid())
     assert record(container=gone).state() == "gone"
@@ -121,9 +135,15 @@ def test_states_ok_adding_interrupted_gone():
 
 def test_config_is_what_a_rerun_compares():
     rec = record()
-    assert rec.config() == {"bridge": "br0", "address": "198.51.100.101/24",
-                            "gateway": "198.51.100.1", "host_ifname": "vh0123456789",
-                            "mac": None, "mtu": None, "host_netns": "lab"}
+    assert rec.config() == {
+        "bridge": "br0",
+        "address": "198.51.100.101/24",
+        "gateway": "198.51.100.1",
+        "host_ifname": "vh0123456789",
+        "mac": None,
+        "mtu": None,
+        "host_netns": "lab",
+    }
 
 
 HOLD = """
@@ -147,8 +167,13 @@ def _try_lock(path: str) -> bool:
 
 
 def test_lock_excludes_other_processes_and_dies_with_its_holder(run_dir):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD], stdout=subprocess.PIPE, text=True,
-                              cwd="/", env={**os.environ, "PYTHONPATH": LIB})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": LIB},
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         assert not _try_lock(state.lock_path())
@@ -168,35 +193,45 @@ def test_lock_is_reentrant_in_one_process():
 
 # -- the netns links netwrap made (netns.remember, netns.gc_plan) --------------------
 
+
 def test_gc_plan_removes_only_links_netwrap_made_unless_sweeping():
     from netwrap import netns
     from netwrap.plan import render
 
     gone, me = dead_pid(), os.getpid()
-    found = [netns.NetnsLink("ours", gone, None, "dangling"),
-             netns.NetnsLink("reused", me, 5, "alive"),  # PID now another process
-             netns.NetnsLink("live", me, 5, "alive"),
-             netns.NetnsLink("byhand", 999999, None, "dangling"),
-             netns.NetnsLink("notns", None, None, "dangling"),
-             netns.NetnsLink("lab", None, 7, "named")]
-    made = [netns.MadeLink("ours", gone, 1.0), netns.MadeLink("reused", me, 1.0),
-            netns.MadeLink("live", me, state.start_time(me)),
-            netns.MadeLink("lab", 1, 1.0)]
+    found = [
+        netns.NetnsLink("ours", gone, None, "dangling"),
+        netns.NetnsLink("reused", me, 5, "alive"),  # PID now another process
+        netns.NetnsLink("live", me, 5, "alive"),
+        netns.NetnsLink("byhand", 999999, None, "dangling"),
+        netns.NetnsLink("notns", None, None, "dangling"),
+        netns.NetnsLink("lab", None, 7, "named"),
+    ]
+    made = [
+        netns.MadeLink("ours", gone, 1.0),
+        netns.MadeLink("reused", me, 1.0),
+        netns.MadeLink("live", me, state.start_time(me)),
+        netns.MadeLink("lab", 1, 1.0),
+    ]
     steps, kept = netns.gc_plan(made, found=found)
     assert render(steps) == "rm /var/run/netns/ours\nrm /var/run/netns/reused\n"
     assert [s.why for s in steps] == [
         f'remove "ours" (netns expose): PID {gone} is gone, the link dangles',
         f'remove "reused" (netns expose): PID {me} is another process now, not the one it '
-        "was made for"]
-    assert kept == ["left /var/run/netns/byhand alone: it dangles, but netwrap did not make "
-                    "it (gc --all removes it)",
-                    "left /var/run/netns/notns alone: a symlink to something other than "
-                    "/proc/PID/ns/net"]
+        "was made for",
+    ]
+    assert kept == [
+        "left /var/run/netns/byhand alone: it dangles, but netwrap did not make "
+        "it (gc --all removes it)",
+        "left /var/run/netns/notns alone: a symlink to something other than /proc/PID/ns/net",
+    ]
     steps, kept = netns.gc_plan(made, found=found, sweep=True)
-    assert render(steps) == ("rm /var/run/netns/ours\nrm /var/run/netns/reused\n"
-                             "rm /var/run/netns/byhand\n")
-    assert kept == ["left /var/run/netns/notns alone: a symlink to something other than "
-                    "/proc/PID/ns/net"]
+    assert render(steps) == (
+        "rm /var/run/netns/ours\nrm /var/run/netns/reused\nrm /var/run/netns/byhand\n"
+    )
+    assert kept == [
+        "left /var/run/netns/notns alone: a symlink to something other than /proc/PID/ns/net"
+    ]
 
 
 def test_remember_and_forget_a_link(run_dir):

@@ -360,8 +360,12 @@ def test_cli_mistyped_attachment_record_is_one_line(run_dir):
 
 
 def test_temp_files_of_dead_writers_are_swept(run_dir):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     store.write(store.path("labs", "a.json"), {"n": 1})
     stale = run_dir / "labs" / f".tmp-{dead}-b.json"
     live = run_dir / "labs" / f".tmp-{os.getpid()}-c.json"

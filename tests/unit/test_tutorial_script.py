@@ -24,8 +24,16 @@ class NothingRuns:
 
 def script(lang: str = "en", **names) -> str:
     out = io.StringIO()
-    tut = Tutorial(NothingRuns(), "brctl", lang=lang, out=out, suffix="abc123", columns=80,
-                   script=True, **names)
+    tut = Tutorial(
+        NothingRuns(),
+        "brctl",
+        lang=lang,
+        out=out,
+        suffix="abc123",
+        columns=80,
+        script=True,
+        **names,
+    )
     tut.preflight()
     tut.run()
     return out.getvalue()
@@ -33,8 +41,7 @@ def script(lang: str = "en", **names) -> str:
 
 def commands(text: str) -> list[list[str]]:
     joined = text.replace(" \\\n", " ")
-    return [shlex.split(line) for line in joined.splitlines()
-            if line and not line.startswith("#")]
+    return [shlex.split(line) for line in joined.splitlines() if line and not line.startswith("#")]
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -47,17 +54,21 @@ def test_the_script_is_comments_and_commands_a_shell_accepts(lang, tmp_path):
     path.write_text(text)
     subprocess.run(["sh", "-n", str(path)], check=True)  # it parses as shell
     argvs = [" ".join(a) for a in commands(text)]
-    order = ["ip netns add nwlab-abc123", "brctl addbr docker0",
-             "ln -s /proc/$PID/ns/net /var/run/netns/hoge", "ps -ww -o pid,ppid,args -p $PID",
-             "ip netns exec nwlab-abc123 brctl addbr br0",
-             "ip netns exec nwlab-abc123 ip link add name veth-host type veth peer name "
-             "veth-guest",
-             "ip netns exec nwlab-abc123 brctl addif br0 veth-host",
-             "ip netns exec hoge ip route add default via 198.51.100.1",
-             "ip netns exec nwlab-abc123 ping -c 1 -W 2 198.51.100.101",
-             # the clean-up, newest first
-             "ip netns exec nwlab-abc123 ip link del br0", "netwrap sandbox stop nwtut-abc123",
-             "ip netns del nwlab-abc123"]
+    order = [
+        "ip netns add nwlab-abc123",
+        "brctl addbr docker0",
+        "ln -s /proc/$PID/ns/net /var/run/netns/hoge",
+        "ps -ww -o pid,ppid,args -p $PID",
+        "ip netns exec nwlab-abc123 brctl addbr br0",
+        "ip netns exec nwlab-abc123 ip link add name veth-host type veth peer name veth-guest",
+        "ip netns exec nwlab-abc123 brctl addif br0 veth-host",
+        "ip netns exec hoge ip route add default via 198.51.100.1",
+        "ip netns exec nwlab-abc123 ping -c 1 -W 2 198.51.100.101",
+        # the clean-up, newest first
+        "ip netns exec nwlab-abc123 ip link del br0",
+        "netwrap sandbox stop nwtut-abc123",
+        "ip netns del nwlab-abc123",
+    ]
     at = [next(i for i, a in enumerate(argvs) if want in a) for want in order]
     assert at == sorted(at)
 
@@ -70,8 +81,9 @@ def test_the_explanations_are_comments():
 
 
 def test_the_names_given_are_the_ones_used():
-    text = script(bridge_name="brx", ip="198.51.100.77/25", host_ifname="myhost",
-                  netns_name="lesson1")
+    text = script(
+        bridge_name="brx", ip="198.51.100.77/25", host_ifname="myhost", netns_name="lesson1"
+    )
     argvs = [" ".join(a) for a in commands(text)]
     assert "ip netns exec nwlab-abc123 brctl addbr brx" in argvs
     assert "ip netns exec nwlab-abc123 ip addr add 198.51.100.1/25 dev brx" in argvs
@@ -85,9 +97,14 @@ def test_a_subnet_the_lab_already_has_is_refused():
         script(ip="203.0.113.50/24")
 
 
-@pytest.mark.parametrize("ip, gw", [("198.51.100.101/24", "198.51.100.1/24"),
-                                    ("198.51.100.1/24", "198.51.100.2/24"),
-                                    ("203.0.113.130/25", "203.0.113.129/25")])
+@pytest.mark.parametrize(
+    "ip, gw",
+    [
+        ("198.51.100.101/24", "198.51.100.1/24"),
+        ("198.51.100.1/24", "198.51.100.2/24"),
+        ("203.0.113.130/25", "203.0.113.129/25"),
+    ],
+)
 def test_the_bridge_gets_the_first_address(ip, gw):
     import ipaddress
 

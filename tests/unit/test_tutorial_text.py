@@ -67,30 +67,69 @@ def test_every_key_named_in_the_tutorial_exists():
 @pytest.mark.parametrize("tool", ["brctl", "ip"])
 @pytest.mark.parametrize("old_default", [{"dst": "default", "gateway": "203.0.113.1"}, None])
 def test_every_walkthrough_step_has_a_text(tool, old_default):
-    req = nic.NicRequest(pid=4242, bridge="br0", ip=ipaddress.ip_interface("198.51.100.101/24"),
-                         gateway=ipaddress.ip_address("198.51.100.1"), ifname="eth1",
-                         host_ifname="vh0", guest_ifname="vg0", netns_name="hoge",
-                         keep_netns=True)
-    plan = (netns.expose_plan(4242, "hoge")
-            + bridge.add_plan("br0", ipaddress.ip_interface("198.51.100.1/24"), tool, "lab")
-            + nic.add_plan(req, tool=tool, host_ns="lab", old_default=old_default,
-                           netns_exists=True))
+    req = nic.NicRequest(
+        pid=4242,
+        bridge="br0",
+        ip=ipaddress.ip_interface("198.51.100.101/24"),
+        gateway=ipaddress.ip_address("198.51.100.1"),
+        ifname="eth1",
+        host_ifname="vh0",
+        guest_ifname="vg0",
+        netns_name="hoge",
+        keep_netns=True,
+    )
+    plan = (
+        netns.expose_plan(4242, "hoge")
+        + bridge.add_plan("br0", ipaddress.ip_interface("198.51.100.1/24"), tool, "lab")
+        + nic.add_plan(req, tool=tool, host_ns="lab", old_default=old_default, netns_exists=True)
+    )
     keys = [step_key(step) for step in plan]
-    expected = ["mkdir", "ln", "bridge_create", "bridge_up", "bridge_addr", "veth_add",
-                "veth_up", "addif", "move", "rename", "addr", "link_up",
-                "route_del" if old_default else "route_none", "route_add"]
+    expected = [
+        "mkdir",
+        "ln",
+        "bridge_create",
+        "bridge_up",
+        "bridge_addr",
+        "veth_add",
+        "veth_up",
+        "addif",
+        "move",
+        "rename",
+        "addr",
+        "link_up",
+        "route_del" if old_default else "route_none",
+        "route_add",
+    ]
     assert keys == expected
     for key in keys:
         assert f"step.{key}.title" in TEXT["en"] and f"step.{key}.why" in TEXT["ja"]
 
 
 def test_mtu_and_mac_steps_have_texts_too():
-    req = nic.NicRequest(pid=4242, bridge="br0", ip=ipaddress.ip_interface("198.51.100.101/24"),
-                         ifname="eth1", host_ifname="vh0", guest_ifname="vg0",
-                         netns_name="hoge", mac="02:00:00:00:00:01", mtu=1400)
+    req = nic.NicRequest(
+        pid=4242,
+        bridge="br0",
+        ip=ipaddress.ip_interface("198.51.100.101/24"),
+        ifname="eth1",
+        host_ifname="vh0",
+        guest_ifname="vg0",
+        netns_name="hoge",
+        mac="02:00:00:00:00:01",
+        mtu=1400,
+    )
     keys = [step_key(step) for step in nic.add_plan(req, host_ns="lab", netns_exists=True)]
-    assert keys == ["veth_add", "host_mtu", "veth_up", "addif", "move", "rename", "mac",
-                    "mtu", "addr", "link_up"]
+    assert keys == [
+        "veth_add",
+        "host_mtu",
+        "veth_up",
+        "addif",
+        "move",
+        "rename",
+        "mac",
+        "mtu",
+        "addr",
+        "link_up",
+    ]
     for key in keys:
         for lang in ("en", "ja"):
             assert f"step.{key}.title" in TEXT[lang] and f"step.{key}.why" in TEXT[lang]

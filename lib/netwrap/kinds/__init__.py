@@ -27,8 +27,13 @@ import importlib
 from netwrap.records import Frozen
 
 # kind name -> module in this package
-KINDS = {"veth-bridge": "veth_bridge", "macvlan": "macvlan", "vlan": "vlan",
-         "bridge-vlan": "bridge_vlan", "phys": "phys"}
+KINDS = {
+    "veth-bridge": "veth_bridge",
+    "macvlan": "macvlan",
+    "vlan": "vlan",
+    "bridge-vlan": "bridge_vlan",
+    "phys": "phys",
+}
 
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"
 
@@ -37,15 +42,35 @@ class AttachSpec(Frozen):
     """One attachment asked for. ``addresses`` are ``ipaddress`` interfaces (IPv4 and
     IPv6 may mix); ``gateway`` the default route's next hop, or None."""
 
-    __slots__ = ("kind", "ifname", "upstream", "addresses", "gateway", "host_ifname",
-                 "mac", "mtu", "mode", "vlan")
+    __slots__ = (
+        "kind",
+        "ifname",
+        "upstream",
+        "addresses",
+        "gateway",
+        "host_ifname",
+        "mac",
+        "mtu",
+        "mode",
+        "vlan",
+    )
 
-    def __init__(self, kind: str, ifname: str, upstream: str, addresses: tuple = (),
-                 gateway=None, host_ifname: str = "", mac: str | None = None,
-                 mtu: int | None = None, mode: str | None = None,
-                 vlan: int | None = None) -> None:  # the VLAN ID (vlan, bridge-vlan)
-        self._init(kind, ifname, upstream, tuple(addresses), gateway, host_ifname, mac, mtu,
-                   mode, vlan)
+    def __init__(
+        self,
+        kind: str,
+        ifname: str,
+        upstream: str,
+        addresses: tuple = (),
+        gateway=None,
+        host_ifname: str = "",
+        mac: str | None = None,
+        mtu: int | None = None,
+        mode: str | None = None,
+        vlan: int | None = None,
+    ) -> None:  # the VLAN ID (vlan, bridge-vlan)
+        self._init(
+            kind, ifname, upstream, tuple(addresses), gateway, host_ifname, mac, mtu, mode, vlan
+        )
 
     @property
     def version(self) -> int:
@@ -74,8 +99,9 @@ class Diff(Frozen):
 
     __slots__ = ("side", "what", "fix", "missing")
 
-    def __init__(self, side: str, what: str, fix: tuple[Line, ...] | None = (),
-                 missing: bool = False) -> None:
+    def __init__(
+        self, side: str, what: str, fix: tuple[Line, ...] | None = (), missing: bool = False
+    ) -> None:
         self._init(side, what, fix, missing)
 
 
@@ -84,8 +110,13 @@ class Batch(Frozen):
 
     __slots__ = ("host", "host_undo", "guest", "guest_undo")
 
-    def __init__(self, host: tuple[Line, ...] = (), host_undo: tuple[Line, ...] = (),
-                 guest: tuple[Line, ...] = (), guest_undo: tuple[Line, ...] = ()) -> None:
+    def __init__(
+        self,
+        host: tuple[Line, ...] = (),
+        host_undo: tuple[Line, ...] = (),
+        guest: tuple[Line, ...] = (),
+        guest_undo: tuple[Line, ...] = (),
+    ) -> None:
         self._init(tuple(host), tuple(host_undo), tuple(guest), tuple(guest_undo))
 
     @property

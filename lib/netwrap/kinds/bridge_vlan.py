@@ -33,32 +33,48 @@ KIND = "bridge-vlan"
 def vlan_steps(spec: AttachSpec, host: NetnsRef) -> list[Step]:
     h, vid, br = spec.host_ifname, str(spec.vlan), spec.upstream
     return [
-        Step(host.run(("ip", "link", "set", br, "type", "bridge", "vlan_filtering", "1")),
-             f"let {br} filter by VLAN (its other ports stay untagged members of VLAN 1)",
-             key="bridge.vlan_filtering"),
-        Step(host.run(("bridge", "vlan", "add", "dev", h, "vid", vid, "pvid", "untagged")),
-             f"make {h} an access port of VLAN {vid}: frames from the container join VLAN "
-             f"{vid}, frames of VLAN {vid} leave to it untagged",
-             host.run(("bridge", "vlan", "del", "dev", h, "vid", vid)), key="bridge.vlan"),
-        Step(host.run(("bridge", "vlan", "del", "dev", h, "vid", "1")),
-             f"take {h} out of the default VLAN 1",
-             host.run(("bridge", "vlan", "add", "dev", h, "vid", "1", "pvid", "untagged")),
-             key="bridge.vlan1"),
+        Step(
+            host.run(("ip", "link", "set", br, "type", "bridge", "vlan_filtering", "1")),
+            f"let {br} filter by VLAN (its other ports stay untagged members of VLAN 1)",
+            key="bridge.vlan_filtering",
+        ),
+        Step(
+            host.run(("bridge", "vlan", "add", "dev", h, "vid", vid, "pvid", "untagged")),
+            f"make {h} an access port of VLAN {vid}: frames from the container join VLAN "
+            f"{vid}, frames of VLAN {vid} leave to it untagged",
+            host.run(("bridge", "vlan", "del", "dev", h, "vid", vid)),
+            key="bridge.vlan",
+        ),
+        Step(
+            host.run(("bridge", "vlan", "del", "dev", h, "vid", "1")),
+            f"take {h} out of the default VLAN 1",
+            host.run(("bridge", "vlan", "add", "dev", h, "vid", "1", "pvid", "untagged")),
+            key="bridge.vlan1",
+        ),
     ]
 
 
-def walkthrough(spec: AttachSpec, host: NetnsRef, guest: NetnsRef, *, guest_ifname: str,
-                tool: str = "ip", old_default: dict | None | bool = True) -> list[Step]:
-    steps = veth_bridge.walkthrough(spec, host, guest, guest_ifname=guest_ifname, tool=tool,
-                                    old_default=old_default)
+def walkthrough(
+    spec: AttachSpec,
+    host: NetnsRef,
+    guest: NetnsRef,
+    *,
+    guest_ifname: str,
+    tool: str = "ip",
+    old_default: dict | None | bool = True,
+) -> list[Step]:
+    steps = veth_bridge.walkthrough(
+        spec, host, guest, guest_ifname=guest_ifname, tool=tool, old_default=old_default
+    )
     at = next(i for i, s in enumerate(steps) if s.key == "bridge.attach") + 1
     return steps[:at] + vlan_steps(spec, host) + steps[at:]
 
 
-def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None
-          ) -> Batch:
-    raise NetwrapError("a VLAN on a bridge port is set with the bridge tool, which ip -batch "
-                       "cannot do: use the walkthrough style (nic add without --fast)")
+def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
+    raise NetwrapError(
+        "a VLAN on a bridge port is set with the bridge tool, which ip -batch "
+        "cannot do: use the walkthrough style (nic add without --fast)"
+    )
 
 
 def removal(spec: AttachSpec, observed: Observed) -> Batch:

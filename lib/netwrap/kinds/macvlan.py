@@ -47,85 +47,141 @@ def _mtu(spec: AttachSpec) -> tuple[str, ...]:
 
 # -- the walkthrough's way -------------------------------------------------------------
 
-def guest_steps(spec: AttachSpec, guest: NetnsRef, guest_ifname: str,
-                old_default: dict | None | bool) -> list[Step]:
+
+def guest_steps(
+    spec: AttachSpec, guest: NetnsRef, guest_ifname: str, old_default: dict | None | bool
+) -> list[Step]:
     """Inside the target, after the move: rename, MAC, addresses, up, default route
     (the same steps as the veth's, for any link made on the host and moved in)."""
     ifn = spec.ifname
-    steps = [Step(guest.run(("ip", "link", "set", guest_ifname, "name", ifn)),
-                  f"rename it {ifn} inside the container",
-                  guest.run(("ip", "link", "set", ifn, "name", guest_ifname)),
-                  key="guest.rename")]
+    steps = [
+        Step(
+            guest.run(("ip", "link", "set", guest_ifname, "name", ifn)),
+            f"rename it {ifn} inside the container",
+            guest.run(("ip", "link", "set", ifn, "name", guest_ifname)),
+            key="guest.rename",
+        )
+    ]
     if spec.mac:
-        steps.append(Step(guest.run(("ip", "link", "set", ifn, "address", spec.mac)),
-                          f"give {ifn} the MAC address {spec.mac}", key="guest.mac"))
+        steps.append(
+            Step(
+                guest.run(("ip", "link", "set", ifn, "address", spec.mac)),
+                f"give {ifn} the MAC address {spec.mac}",
+                key="guest.mac",
+            )
+        )
     for ip in spec.addresses:
-        steps.append(Step(guest.run(("ip", *_fam(ip.version), "addr", "add", str(ip), "dev",
-                                     ifn)),
-                          f"give {ifn} the address {ip}", key="guest.addr"))
-    steps.append(Step(guest.run(("ip", "link", "set", ifn, "up")), f"bring {ifn} up",
-                      key="guest.up"))
+        steps.append(
+            Step(
+                guest.run(("ip", *_fam(ip.version), "addr", "add", str(ip), "dev", ifn)),
+                f"give {ifn} the address {ip}",
+                key="guest.addr",
+            )
+        )
+    steps.append(
+        Step(guest.run(("ip", "link", "set", ifn, "up")), f"bring {ifn} up", key="guest.up")
+    )
     if spec.gateway is not None:
         fam = _fam(spec.gateway.version)
         if old_default is None:
-            steps.append(note("the container has no default route, so there is none to "
-                              "delete: skipping ip route delete default", key="route.none"))
+            steps.append(
+                note(
+                    "the container has no default route, so there is none to "
+                    "delete: skipping ip route delete default",
+                    key="route.none",
+                )
+            )
         else:
             undo = None
             if isinstance(old_default, dict):
-                undo = guest.run(("ip", *fam, "route", "add",
-                                  *default_route_args(old_default)))
-            steps.append(Step(guest.run(("ip", *fam, "route", "delete", "default")),
-                              "delete the container's old default route", undo,
-                              key="route.delete"))
+                undo = guest.run(("ip", *fam, "route", "add", *default_route_args(old_default)))
+            steps.append(
+                Step(
+                    guest.run(("ip", *fam, "route", "delete", "default")),
+                    "delete the container's old default route",
+                    undo,
+                    key="route.delete",
+                )
+            )
         gw = str(spec.gateway)
-        steps.append(Step(guest.run(("ip", *fam, "route", "add", "default", "via", gw)),
-                          f"send the container's traffic out through {ifn}, via {gw}",
-                          guest.run(("ip", *fam, "route", "delete", "default", "via", gw)),
-                          key="route.add"))
+        steps.append(
+            Step(
+                guest.run(("ip", *fam, "route", "add", "default", "via", gw)),
+                f"send the container's traffic out through {ifn}, via {gw}",
+                guest.run(("ip", *fam, "route", "delete", "default", "via", gw)),
+                key="route.add",
+            )
+        )
     return steps
 
 
-def walkthrough(spec: AttachSpec, host: NetnsRef, guest: NetnsRef, *, guest_ifname: str,
-                tool: str = "ip", old_default: dict | None | bool = True) -> list[Step]:
+def walkthrough(
+    spec: AttachSpec,
+    host: NetnsRef,
+    guest: NetnsRef,
+    *,
+    guest_ifname: str,
+    tool: str = "ip",
+    old_default: dict | None | bool = True,
+) -> list[Step]:
     """The creation steps, one command each; ``guest_ifname`` is the name it has on the
     host for the moment between its creation and its move."""
     del tool  # no bridge is involved
     tmp, parent = guest_ifname, spec.upstream
     return [
-        Step(host.run(("ip", "link", "add", "link", parent, "name", tmp, *_mtu(spec),
-                       *type_args(spec))),
-             f"create a macvlan {tmp} on {parent} ({spec.mode or 'bridge'} mode): its own "
-             f"MAC address on {parent}'s wire",
-             host.run(("ip", "link", "del", tmp)), key="macvlan.create"),
-        Step(host.run(("ip", "link", "set", tmp, "netns", guest.netns_arg)),
-             f"move {tmp} into the container's netns: the host no longer sees it",
-             # undone by moving it back, where the undo of its creation deletes it
-             guest.run(("ip", "link", "set", tmp, "netns", host.lab or "1")),
-             key="guest.move"),
+        Step(
+            host.run(
+                ("ip", "link", "add", "link", parent, "name", tmp, *_mtu(spec), *type_args(spec))
+            ),
+            f"create a macvlan {tmp} on {parent} ({spec.mode or 'bridge'} mode): its own "
+            f"MAC address on {parent}'s wire",
+            host.run(("ip", "link", "del", tmp)),
+            key="macvlan.create",
+        ),
+        Step(
+            host.run(("ip", "link", "set", tmp, "netns", guest.netns_arg)),
+            f"move {tmp} into the container's netns: the host no longer sees it",
+            # undone by moving it back, where the undo of its creation deletes it
+            guest.run(("ip", "link", "set", tmp, "netns", host.lab or "1")),
+            key="guest.move",
+        ),
         *guest_steps(spec, guest, tmp, old_default),
     ]
 
 
 # -- the batch way ------------------------------------------------------------------------
 
+
 def create_line(spec: AttachSpec, guest: NetnsRef) -> tuple[str, ...]:
     mac = ("address", spec.mac) if spec.mac else ()
-    return ("link", "add", "link", spec.upstream, "name", spec.ifname,
-            "netns", guest.netns_arg, *mac, *_mtu(spec), *type_args(spec))
+    return (
+        "link",
+        "add",
+        "link",
+        spec.upstream,
+        "name",
+        spec.ifname,
+        "netns",
+        guest.netns_arg,
+        *mac,
+        *_mtu(spec),
+        *type_args(spec),
+    )
 
 
-def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None
-          ) -> Batch:
+def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
     from netwrap.kinds.veth_bridge import restore_line
 
     undo = ()
     if spec.gateway is not None and isinstance(old_default, dict):
         undo = (restore_line(old_default, spec.gateway.version),)
     # The host-side undo cannot reach inside: the guest undo deletes the link there.
-    return Batch(host=(create_line(spec, guest),), host_undo=(),
-                 guest=tuple(guest_lines(spec, old_default)),
-                 guest_undo=(*undo, ("link", "del", spec.ifname)))
+    return Batch(
+        host=(create_line(spec, guest),),
+        host_undo=(),
+        guest=tuple(guest_lines(spec, old_default)),
+        guest_undo=(*undo, ("link", "del", spec.ifname)),
+    )
 
 
 def removal(spec: AttachSpec, observed: Observed) -> Batch:
@@ -137,15 +193,26 @@ def removal(spec: AttachSpec, observed: Observed) -> Batch:
 
 # -- differences --------------------------------------------------------------------------
 
+
 def guest_differences(spec: AttachSpec, inner, observed: Observed) -> list[Diff]:
     """MTU, MAC, up, addresses and default route of the link inside (any kind)."""
     ifn, diffs = spec.ifname, []
     if spec.mtu and inner.mtu != spec.mtu:
-        diffs.append(Diff("guest", f"mtu {inner.mtu}, not {spec.mtu}",
-                          (("link", "set", ifn, "mtu", str(spec.mtu)),)))
+        diffs.append(
+            Diff(
+                "guest",
+                f"mtu {inner.mtu}, not {spec.mtu}",
+                (("link", "set", ifn, "mtu", str(spec.mtu)),),
+            )
+        )
     if spec.mac and (inner.mac or "").lower() != spec.mac.lower():
-        diffs.append(Diff("guest", f"mac {inner.mac}, not {spec.mac}",
-                          (("link", "set", ifn, "address", spec.mac),)))
+        diffs.append(
+            Diff(
+                "guest",
+                f"mac {inner.mac}, not {spec.mac}",
+                (("link", "set", ifn, "address", spec.mac),),
+            )
+        )
     if not inner.up:
         diffs.append(Diff("guest", f"{ifn} down", (("link", "set", ifn, "up"),)))
     wanted = {str(ip) for ip in spec.addresses}
@@ -157,9 +224,12 @@ def guest_differences(spec: AttachSpec, inner, observed: Observed) -> list[Diff]
     if spec.gateway is not None:
         now = observed.default
         if now is None or now.get("gateway") != str(spec.gateway) or now.get("dev") != ifn:
-            what = (f"default route via {now.get('gateway') or 'nothing'} dev {now.get('dev')}"
-                    f", not {spec.gateway} dev {ifn}" if now else
-                    f"default route via nothing, not {spec.gateway}")
+            what = (
+                f"default route via {now.get('gateway') or 'nothing'} dev {now.get('dev')}"
+                f", not {spec.gateway} dev {ifn}"
+                if now
+                else f"default route via nothing, not {spec.gateway}"
+            )
             diffs.append(Diff("guest", what, (route_line(spec, now),)))
         elif extra:
             last = diffs[-1]
@@ -174,16 +244,20 @@ def differences(spec: AttachSpec, observed: Observed) -> list[Diff]:
     if up is None:
         return [Diff("host", f"no parent interface {parent}", None)]
     if up.kind == "bridge":
-        return [Diff("host", f"{parent} is a bridge: attach a veth to it, not a macvlan",
-                     None)]
+        return [Diff("host", f"{parent} is a bridge: attach a veth to it, not a macvlan", None)]
     if observed.guest is None:
         return [Diff("guest", "the target is not running", None)]
     inner = observed.guest.get(ifn)
     if inner is None:
         return [Diff("guest", f"no {ifn} inside", missing=True)]
     if inner.kind != KIND:
-        return [Diff("guest", f"{ifn} is there inside and is not a macvlan "
-                              f"({inner.kind or 'a plain device'})", None)]
+        return [
+            Diff(
+                "guest",
+                f"{ifn} is there inside and is not a macvlan ({inner.kind or 'a plain device'})",
+                None,
+            )
+        ]
     if inner.peer is not None and up.ifindex is not None and inner.peer != up.ifindex:
         return [Diff("guest", f"{ifn} is a macvlan on another parent than {parent}", None)]
     return guest_differences(spec, inner, observed)

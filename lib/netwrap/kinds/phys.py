@@ -29,29 +29,45 @@ def host_arg(host: NetnsRef) -> str:
     return host.lab or "1"
 
 
-def walkthrough(spec: AttachSpec, host: NetnsRef, guest: NetnsRef, *, guest_ifname: str = "",
-                tool: str = "ip", old_default: dict | None | bool = True) -> list[Step]:
+def walkthrough(
+    spec: AttachSpec,
+    host: NetnsRef,
+    guest: NetnsRef,
+    *,
+    guest_ifname: str = "",
+    tool: str = "ip",
+    old_default: dict | None | bool = True,
+) -> list[Step]:
     del guest_ifname, tool  # it keeps its own name until the rename inside
     parent = spec.upstream
-    return [Step(host.run(("ip", "link", "set", parent, "netns", guest.netns_arg)),
-                 f"move the host interface {parent} itself into the container's netns",
-                 guest.run(("ip", "link", "set", parent, "netns", host_arg(host))),
-                 key="phys.move"),
-            *macvlan.guest_steps(spec, guest, parent, old_default)]
+    return [
+        Step(
+            host.run(("ip", "link", "set", parent, "netns", guest.netns_arg)),
+            f"move the host interface {parent} itself into the container's netns",
+            guest.run(("ip", "link", "set", parent, "netns", host_arg(host))),
+            key="phys.move",
+        ),
+        *macvlan.guest_steps(spec, guest, parent, old_default),
+    ]
 
 
-def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None
-          ) -> Batch:
-    return Batch(host=(("link", "set", spec.upstream, "netns", guest.netns_arg),),
-                 guest=(("link", "set", spec.upstream, "name", spec.ifname),
-                        *guest_lines(spec, old_default)))
+def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
+    return Batch(
+        host=(("link", "set", spec.upstream, "netns", guest.netns_arg),),
+        guest=(
+            ("link", "set", spec.upstream, "name", spec.ifname),
+            *guest_lines(spec, old_default),
+        ),
+    )
 
 
 def give_back(spec: AttachSpec, host: NetnsRef) -> tuple[tuple[str, ...], ...]:
     """Inside the target: the lines that return it to ``host`` under its old name."""
-    return (("link", "set", spec.ifname, "down"),
-            ("link", "set", spec.ifname, "name", spec.upstream),
-            ("link", "set", spec.upstream, "netns", host_arg(host)))
+    return (
+        ("link", "set", spec.ifname, "down"),
+        ("link", "set", spec.ifname, "name", spec.upstream),
+        ("link", "set", spec.upstream, "netns", host_arg(host)),
+    )
 
 
 def removal(spec: AttachSpec, observed: Observed, host: NetnsRef | None = None) -> Batch:

@@ -58,34 +58,82 @@ def subif_steps(spec: AttachSpec, host: NetnsRef) -> list[Step]:
     name = subif(spec)
     mtu = ("mtu", str(spec.mtu)) if spec.mtu else ()
     return [
-        Step(host.run(("ip", "link", "add", "link", spec.upstream, "name", name, *mtu, "type",
-                       "vlan", "id", str(spec.vlan))),
-             f"create the VLAN sub-interface {name}: what leaves through it is tagged "
-             f"{spec.vlan} on {spec.upstream}",
-             host.run(("ip", "link", "del", name)), key="vlan.create"),
+        Step(
+            host.run(
+                (
+                    "ip",
+                    "link",
+                    "add",
+                    "link",
+                    spec.upstream,
+                    "name",
+                    name,
+                    *mtu,
+                    "type",
+                    "vlan",
+                    "id",
+                    str(spec.vlan),
+                )
+            ),
+            f"create the VLAN sub-interface {name}: what leaves through it is tagged "
+            f"{spec.vlan} on {spec.upstream}",
+            host.run(("ip", "link", "del", name)),
+            key="vlan.create",
+        ),
         Step(host.run(("ip", "link", "set", name, "up")), f"bring {name} up", key="vlan.up"),
     ]
 
 
-def walkthrough(spec: AttachSpec, host: NetnsRef, guest: NetnsRef, *, guest_ifname: str,
-                tool: str = "ip", old_default: dict | None | bool = True,
-                subif_exists: bool = False) -> list[Step]:
+def walkthrough(
+    spec: AttachSpec,
+    host: NetnsRef,
+    guest: NetnsRef,
+    *,
+    guest_ifname: str,
+    tool: str = "ip",
+    old_default: dict | None | bool = True,
+    subif_exists: bool = False,
+) -> list[Step]:
     steps = [] if subif_exists else subif_steps(spec, host)
-    return steps + macvlan.walkthrough(on_subif(spec), host, guest, guest_ifname=guest_ifname,
-                                       tool=tool, old_default=old_default)
+    return steps + macvlan.walkthrough(
+        on_subif(spec), host, guest, guest_ifname=guest_ifname, tool=tool, old_default=old_default
+    )
 
 
-def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None,
-          subif_exists: bool = False) -> Batch:
+def batch(
+    spec: AttachSpec,
+    guest: NetnsRef,
+    *,
+    old_default: dict | None | bool = None,
+    subif_exists: bool = False,
+) -> Batch:
     b = macvlan.batch(on_subif(spec), guest, old_default=old_default)
     if subif_exists:
         return b
     name = subif(spec)
     mtu = ("mtu", str(spec.mtu)) if spec.mtu else ()
-    first = (("link", "add", "link", spec.upstream, "name", name, "up", *mtu, "type", "vlan",
-              "id", str(spec.vlan)),)
-    return Batch(host=first + b.host, host_undo=(("link", "del", name),), guest=b.guest,
-                 guest_undo=b.guest_undo)
+    first = (
+        (
+            "link",
+            "add",
+            "link",
+            spec.upstream,
+            "name",
+            name,
+            "up",
+            *mtu,
+            "type",
+            "vlan",
+            "id",
+            str(spec.vlan),
+        ),
+    )
+    return Batch(
+        host=first + b.host,
+        host_undo=(("link", "del", name),),
+        guest=b.guest,
+        guest_undo=b.guest_undo,
+    )
 
 
 def removal(spec: AttachSpec, observed: Observed) -> Batch:

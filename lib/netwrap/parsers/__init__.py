@@ -22,8 +22,12 @@ from types import ModuleType
 
 from netwrap.errors import UsageError
 
-_MODULES = {"ifconfig": "ifconfig", "route": "route", "brctl": "brctl",
-            "iptables-save": "iptables_save"}
+_MODULES = {
+    "ifconfig": "ifconfig",
+    "route": "route",
+    "brctl": "brctl",
+    "iptables-save": "iptables_save",
+}
 
 
 class _Lazy(Mapping):
