@@ -344,10 +344,8 @@ def remove(
                 rec = None
             if rec is None:
                 return _remove_unrecorded(ctx, target, ifname, netns_name, force)
-            if rec.state() == "adding":
-                raise NetwrapError(
-                    f"netwrap PID {rec.owner_pid} is adding {ifname} to {target.name} right now"
-                )
+            # An "adding" record seen while we hold the lock was interrupted: a nic add
+            # holds the lock from its record to its end, whatever its owner's PID shows.
             return _remove_locked(ctx, rec, target, netns_name, pidfd=pidfd)
     finally:
         if pidfd is not None:

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from netwrap import store
 from netwrap.errors import NetwrapError
 from netwrap.records import Frozen, asdict
-from netwrap.targets import netns_inode, start_time
+from netwrap.targets import is_zombie, netns_inode, start_time
 
 DEFAULT_RUN_DIR = store.DEFAULT_RUN_DIR
 SCHEMA = 1
@@ -187,7 +187,9 @@ class Attachment(Frozen):
             return "gone"
         if self.status == "adding":
             owner_alive = (
-                self.owner_pid is not None and start_time(self.owner_pid) == self.owner_start
+                self.owner_pid is not None
+                and start_time(self.owner_pid) == self.owner_start
+                and not is_zombie(self.owner_pid)  # killed, not yet reaped: not adding
             )
             return "adding" if owner_alive else "interrupted"
         return self.status
