@@ -118,15 +118,35 @@ def host_side(lab: str) -> dict:
     ) + sorted(r["ifname"] for r in rows if r["ifname"] in ("p0", "p1"))
 
 
+def _netns_names() -> set[str]:
+    try:
+        return set(os.listdir("/var/run/netns"))
+    except FileNotFoundError:
+        return set()
+
+
 def run_script(lab: str, args: list[str], path: str | None = None) -> subprocess.CompletedProcess:
+    """The real script, and then its debris removed: pipework links
+    /var/run/netns/PID to the container's netns and never removes the link."""
     env = {**os.environ, "PATH": path} if path else None
-    return subprocess.run(
-        ["ip", "netns", "exec", lab, "bash", SCRIPT, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    before = _netns_names()
+    try:
+        return subprocess.run(
+            ["ip", "netns", "exec", lab, "bash", SCRIPT, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    finally:
+        for name in _netns_names() - before:
+            link = f"/var/run/netns/{name}"
+            if (
+                name.isdigit()
+                and os.path.islink(link)
+                and os.readlink(link) == f"/proc/{name}/ns/net"
+            ):
+                os.unlink(link)
 
 
 @pytest.fixture(scope="module")
