@@ -72,21 +72,8 @@ def _state(link: dict) -> tuple[list[str], int]:
 
 def _counters(stats: dict | None) -> dict:
     """``ip -s -s``'s stats64 as /proc/net/dev (and so ifconfig) folds them."""
-    keys = (
-        "rx_packets",
-        "rx_bytes",
-        "rx_errors",
-        "rx_dropped",
-        "rx_overruns",
-        "rx_frame",
-        "tx_packets",
-        "tx_bytes",
-        "tx_errors",
-        "tx_dropped",
-        "tx_overruns",
-        "tx_carrier",
-        "tx_collisions",
-    )
+    from netwrap.parsers.ifconfig import _COUNTERS as keys  # the same keys, in its order
+
     if not stats:
         return dict.fromkeys(keys)
     rx, tx = stats.get("rx", {}), stats.get("tx", {})

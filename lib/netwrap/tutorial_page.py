@@ -26,6 +26,8 @@ class Quit(Exception):
 
 
 class Page:
+    """What the tutorial prints and asks (the module's docstring says which attributes)."""
+
     def say(self, text: str = "", indent: str = "") -> None:
         """Prose, filled to the terminal's width (in a script: # comments)."""
         from netwrap.output import wrap
