@@ -51,6 +51,7 @@ from netwrap.tutorial_steps import (
     gateway_for,
     step_key,  # noqa: F401 (netwrap.tutorial.step_key, as before)
 )
+from netwrap.tutorial_text import say
 
 # What stops the tutorial (and starts the clean-up); while a command runs, each waits.
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -125,7 +126,7 @@ class Tutorial(Steps):
             "docker_ip": DOCKER_IP,
             "docker_gw_ip": DOCKER_NET.split("/")[0],
             "target": target.name if target else "",
-            "host": host_ns or "this machine",
+            "host": host_ns or say(lang, "ui.this_machine"),
             "shim_id": "?",
         }
 
