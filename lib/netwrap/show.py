@@ -24,6 +24,7 @@ the same keys and columns.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from netwrap.errors import NetwrapError, ParseError
@@ -110,6 +111,11 @@ def cmd_show(ctx, args) -> int:
     from netwrap.output import emit, emit_object
     from netwrap.parsers import ifconfig, route
 
+    if os.geteuid() != 0:  # else a user's lookup finds no container, or nsenter says EPERM
+        raise NetwrapError(
+            "show needs root: it runs ifconfig and route inside the target's network "
+            "namespace (nsenter -t PID -n), which only root may enter; run it with sudo"
+        )
     target = targets.resolve(args.target, dry_run=False)
     source = _source(args.source)
     if source == "net-tools" and not (shutil.which("ifconfig") and shutil.which("route")):

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import secrets
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import sh
+from conftest import LAUNCHER, LIB, sh
 
 pytestmark = pytest.mark.root
 
@@ -276,3 +278,27 @@ def test_host_netns_missing_is_one_line(nw):
     proc = nw("--host-netns", f"nw-none-{_hex()}", "host")
     assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
     assert proc.stderr.startswith("netwrap: error: ")
+
+
+@pytest.mark.parametrize("who", ["box", "no such target"])
+def test_show_as_a_user_says_it_needs_root(box, who):
+    """Not "no running container" (a user cannot see Docker's containers) nor nsenter's
+    EPERM: the reason, whatever the target."""
+    python = "/usr/bin/python3"  # a venv's may sit under a directory uid 65534 cannot read
+    if not os.access(python, os.X_OK):
+        pytest.skip(f"{python} is not there")
+    name = box[0] if who == "box" else f"nosuch{_hex()}"
+    argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    proc = subprocess.run(
+        [*argv, python, LAUNCHER, "show", name],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": LIB},
+    )
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (
+        "netwrap: error: show needs root: it runs ifconfig and route inside the target's "
+        "network namespace (nsenter -t PID -n), which only root may enter; run it with sudo\n"
+    )
