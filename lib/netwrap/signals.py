@@ -61,21 +61,29 @@ def check_signal(next_step: Step | None = None) -> None:
 
 
 @contextlib.contextmanager
-def deferring(signals: Sequence[int]) -> Iterator[None]:
-    """SIGNALS are remembered, not acted on, until ``check_signal``."""
-    global _open, _pending
-    saved = {
-        s: signal.signal(s, _on_signal)
-        for s in signals
-        if not _undoing and signal.getsignal(s) is not _on_signal
-    }
-    _open += 1
+def _installed(handlers: dict) -> Iterator[None]:
+    """Each signal's handler set as given, and put back as it was after."""
+    saved = {s: signal.signal(s, handler) for s, handler in handlers.items()}
     try:
         yield
     finally:
-        _open -= 1
         for s, handler in saved.items():
             signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def deferring(signals: Sequence[int]) -> Iterator[None]:
+    """SIGNALS are remembered, not acted on, until ``check_signal``."""
+    global _open, _pending
+    mine = {
+        s: _on_signal for s in signals if not _undoing and signal.getsignal(s) is not _on_signal
+    }
+    _open += 1
+    try:
+        with _installed(mine):
+            yield
+    finally:
+        _open -= 1
         if not _open:
             _pending = None
 
@@ -96,11 +104,9 @@ def immediate() -> Iterator[None]:
 def ignoring(signals: Sequence[int]) -> Iterator[None]:
     """SIGNALS are ignored (a rollback runs: a second Ctrl-C cannot cut it short)."""
     global _undoing
-    saved = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
     _undoing += 1
     try:
-        yield
+        with _installed(dict.fromkeys(signals, signal.SIG_IGN)):
+            yield
     finally:
         _undoing -= 1
-        for s, handler in saved.items():
-            signal.signal(s, handler)
