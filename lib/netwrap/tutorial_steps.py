@@ -23,7 +23,6 @@ from netwrap.tutorial_page import Page
 # 198.51.100.0/24 plays the walkthrough's 192.168.200.0/24.
 DOCKER_NET = "203.0.113.1/24"
 DOCKER_IP = "203.0.113.2/24"
-BR0_NET = "198.51.100.1/24"
 BR0_IP = "198.51.100.101/24"
 BLOG_NET = "192.168.200.0/24"
 
