@@ -27,6 +27,8 @@ _MODULES = {
     "route": "route",
     "brctl": "brctl",
     "iptables-save": "iptables_save",
+    "ip-addr": "ip_addr",  # also ip link, and ip -j addr/link
+    "ip-route": "ip_route",  # also ip -j route
 }
 
 
