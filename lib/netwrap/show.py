@@ -447,11 +447,13 @@ def register(subparsers) -> None:
     p = _sub(
         subparsers,
         "parse",
-        "turn captured ifconfig, route, brctl or iptables-save text into a table or JSON",
+        "turn captured ifconfig, ip addr, route, ip route, brctl or iptables-save text "
+        "into a table or JSON",
         cmd_parse,
         description="Parse the text of a command the walkthrough reads: a table of the "
         "main columns, or with --json every field (jc's keys for ifconfig "
-        "and route). Text that is not that command's output is an error.",
+        "and route; ip addr and ip route, text or ip -j, give the same rows). Text that "
+        "is not that command's output is an error.",
         epilog="example: ifconfig -a | netwrap parse ifconfig --json",
     )
     p.add_argument(

@@ -418,7 +418,10 @@ def ip_objects(text: str, from_text: Callable[[str], list[dict]], key: str, what
     if not isinstance(objects, list) or not all(
         isinstance(obj, dict) and isinstance(obj.get(key), str) for obj in objects
     ):
-        raise ParseError(f"{fail}JSON, but not a list of objects with a {key} (ip -j {what[3:]})")
+        raise ParseError(
+            f"{fail}JSON, but not a list of objects with the key {key!r}"
+            f" (as ip -j {what[3:]} prints)"
+        )
     return objects
 
 
