@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from netwrap import validate
@@ -166,7 +167,13 @@ def cmd_exec(ctx: Context, args) -> int:
         if ctx.runner.explain:
             sys.stderr.write(f"# {why}\n")
         os.environ.update(shell_env)  # the shell's prompt: ip netns exec passes it on
-        return ctx.runner.interactive(argv)
+        # Ctrl-C is for the command: the terminal sends it to us too, and the default
+        # (KeyboardInterrupt) would kill it. A handler, not SIG_IGN: that is inherited.
+        old = signal.signal(signal.SIGINT, lambda *_: None)
+        try:
+            return ctx.runner.interactive(argv)
+        finally:
+            signal.signal(signal.SIGINT, old)
     finally:
         ctx.runner.run(unexpose)
 
