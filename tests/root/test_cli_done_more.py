@@ -1,0 +1,64 @@
+"""Success says what was done (issue 15): nic del and sandbox stop, which printed
+nothing; as a line, or as JSON with --json; nothing but the plan under --dry-run."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (real veths and sandboxes)"),
+]
+
+
+def test_nic_del_says_what_it_undid(lab, sandboxes, nw):
+    name, _pid = sandboxes()
+    h = ["--host-netns", lab]
+    nw(*h, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+    add = ["nic", "add", name, "--bridge", "br0"]
+    nw(*h, *add, "--ip", "198.51.100.101/24", "--gateway", "198.51.100.1", check=True)
+    nw(
+        *h,
+        *add,
+        "--ip",
+        "203.0.113.102/24",
+        "--ifname",
+        "eth2",
+        "--gateway",
+        "203.0.113.1",
+        check=True,
+    )
+    dry = nw(*h, "--dry-run", "nic", "del", name, "--ifname", "eth2", check=True).stdout
+    assert "removed" not in dry and "ip link del eth2\n" in dry
+    out = nw(*h, "nic", "del", name, "--ifname", "eth2", check=True).stdout
+    # the default route eth2 took over goes back to eth1
+    assert out == (
+        f"{name}: eth2 removed (ip link del eth2; ip route add default via 198.51.100.1 dev eth1)\n"
+    )
+    doc = json.loads(nw(*h, "--json", "nic", "del", name, check=True).stdout)
+    assert (doc["target"], doc["ifname"], doc["message"]) == (
+        name,
+        "eth1",
+        f"{name}: eth1 removed (ip link del eth1)",
+    )
+    assert ["ip", "netns", "exec", f"nw-{name}", "ip", "link", "del", "eth1"] in doc["commands"]
+
+
+def test_sandbox_stop_says_it_stopped(nw):
+    from conftest import rand
+
+    name = rand("nwsb-")
+    pid = json.loads(nw("--json", "sandbox", "start", name, check=True).stdout)["pid"]
+    try:
+        dry = nw("--dry-run", "sandbox", "stop", name, check=True).stdout
+        assert "stopped" not in dry and "kill -TERM -- -" in dry
+        out = nw("sandbox", "stop", name, check=True).stdout
+        assert out == (
+            f"sandbox {name} stopped (PID {pid}): its namespaces, and any veth in them, are gone\n"
+        )
+        assert not os.path.exists(f"/proc/{pid}")
+    finally:
+        nw("sandbox", "stop", name)
