@@ -1,5 +1,6 @@
 """exec's options may come after TARGET: they are not the command; with no command it
-opens $SHELL with a prompt that says where it is (dry-run and a pty, no root needed)."""
+opens $SHELL with a prompt that says where it is (dry-run, no root needed; a real
+bash -i on a pty: tests/root/test_exec_shell.py)."""
 
 from __future__ import annotations
 
@@ -100,31 +101,3 @@ def test_bash_keeps_the_mark_in_front_of_the_prompt_bashrc_sets():
         """PS1='rc> '; eval "$PROMPT_COMMAND"; eval "$PROMPT_COMMAND"; echo "[$PS1]" """, env
     )
     assert out == "mine:mine:[(netns hoge) rc> ]\n"  # once, however many prompts
-
-
-def test_interactive_bash_in_a_pty_shows_where_it_is(tmp_path):
-    """A real interactive bash (a pty, a ~/.bashrc that sets PS1): the prompt says where."""
-    import pty
-    import select
-
-    (tmp_path / ".bashrc").write_text("PS1='rc> '\n")
-    _, env = netns.shell_for("hoge", {"SHELL": "/bin/bash"})
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TERM": "dumb", **env}
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: bash -i reads ~/.bashrc, as ip netns exec NAME bash would
-        os.execvpe("bash", ["bash", "-i"], env)
-    out = b""
-    try:
-        os.write(fd, b"exit 0\n")
-        while select.select([fd], [], [], 10)[0]:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # EIO: the child is gone
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(fd)
-        os.waitpid(pid, 0)
-    assert b"(netns hoge) rc> " in out, out
