@@ -54,6 +54,9 @@ The walkthrough netwrap automates (section 4, "add a NIC to a running container"
 
 Add --dry-run to any command to print exactly the commands it would run, and
 --explain to see why each one is there. Try: netwrap demo
+
+Environment: NETWRAP_RUN_DIR is where netwrap keeps its records of what it made
+(default /run/netwrap); give each user or test run its own to keep them apart.
 """
 
 
