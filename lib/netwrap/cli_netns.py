@@ -95,6 +95,23 @@ def cmd_netns_gc(ctx: Context, args) -> int:
     plan, kept = netns.gc_plan(made, sweep=args.all, others=not ctx.host_ns)
     if plan:
         ctx.need_root("netns gc")
+    if ctx.as_json:  # one document, dry run or not (as gc does)
+        from netwrap.output import emit_object
+
+        if not ctx.dry_run:
+            ctx.runner.run(plan)
+            for step in plan:
+                netns.forget(os.path.basename(step.argv[-1]))
+        emit_object(
+            {
+                "scope": gc_scope(ctx),
+                "all": args.all,
+                "dry_run": ctx.dry_run,
+                "links": [s.argv[-1] for s in plan],
+                "kept": kept,
+            }
+        )
+        return 0
     ctx.runner.run(plan)
     say = "# " if ctx.dry_run else ""
     extra = "; --all: any link to a gone /proc/PID/ns/net too" if args.all else ""

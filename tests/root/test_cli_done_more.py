@@ -62,3 +62,24 @@ def test_sandbox_stop_says_it_stopped(nw):
         assert not os.path.exists(f"/proc/{pid}")
     finally:
         nw("sandbox", "stop", name)
+
+
+def test_netns_gc_json_is_one_document_dry_run_or_not(nw):
+    from conftest import rand
+
+    name = rand("nwsb-")
+    link = f"/var/run/netns/nw-{name}"
+    nw("sandbox", "start", name, check=True)
+    try:
+        nw("netns", "expose", name, check=True)
+    finally:
+        nw("sandbox", "stop", name, check=True)  # the link now dangles
+    try:
+        dry = json.loads(nw("--json", "--dry-run", "netns", "gc", check=True).stdout)
+        assert dry["dry_run"] is True and link in dry["links"] and os.path.islink(link)
+        done = json.loads(nw("--json", "netns", "gc", check=True).stdout)
+        assert done["dry_run"] is False and link in done["links"]
+        assert not os.path.lexists(link)
+    finally:
+        if os.path.islink(link):
+            os.unlink(link)
