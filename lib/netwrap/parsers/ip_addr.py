@@ -271,8 +271,12 @@ def _fail(why: str) -> ParseError:
     return ParseError(f"not ip addr output: {why}")
 
 
-def _lifetime(value: str) -> int:
-    return 4294967295 if value == "forever" else int(value.removesuffix("sec"))
+def _lifetime(value: str, number: int) -> int:
+    if value == "forever":
+        return 4294967295
+    if not value.removesuffix("sec").isdigit():
+        raise _fail(f"line {number}: a lifetime of {value!r}, not forever or Nsec")
+    return int(value.removesuffix("sec"))
 
 
 def _split_names(token: str, known: set[str]) -> tuple[str, str | None]:
@@ -385,7 +389,7 @@ def links_from_text(text: str) -> list[dict]:
             for key, value in _pairs(words).items():
                 if key in ("valid_lft", "preferred_lft"):
                     life = key.replace("_lft", "_life_time")
-                    obj["addr_info"][-1][life] = _lifetime(value)
+                    obj["addr_info"][-1][life] = _lifetime(value, number)
         elif words[0] in ("RX:", "TX:"):
             stats = (words[0][:2].lower(), words[1:])
         elif words[:2] in (["RX", "errors:"], ["TX", "errors:"]):
@@ -435,7 +439,7 @@ def to_rows(objects: list[dict], convert: Callable[[list[dict]], list[dict]], wh
     wrong type ends as a ``ParseError``, not a traceback."""
     try:
         return convert(objects)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         why = f"a field ip prints is missing or wrong ({exc!r})"
         raise ParseError(f"not {what} output: {why}") from None
 
