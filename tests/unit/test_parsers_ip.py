@@ -264,8 +264,7 @@ NOT_IP_ADDR = [
 NOT_IP_ADDR += [  # found by fuzzing: they were tracebacks
     "2: eth0: <UP> mtu 1500\n    inet 10.0.0.1/8 scope global eth0\n"
     "       valid_lft for preferred_lft forever\n",
-    '[{"ifname": "e", "flags": [], "mtu": 1, "link_type": "ether", "address": 5, '
-    '"addr_info": []}]',
+    '[{"ifname": "e", "flags": [], "mtu": 1, "link_type": "ether", "address": 5, "addr_info": []}]',
     '[{"ifname": "e", "addr_info": [1]}]',
 ]
 NOT_IP_ROUTE = [
