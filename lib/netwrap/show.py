@@ -16,9 +16,9 @@ does) rather than exposing the netns under /var/run/netns: the effect on
 the binaries are the host's), and a read-only command leaves nothing to undo.
 
 When net-tools is not installed (or with ``show --source ip``), the same rows
-come from ``ip -j``: ``rows_from_ip_addr`` and ``rows_from_ip_route`` convert
-iproute2's JSON into the jc-shaped rows of ``netwrap.parsers.ifconfig`` and
-``netwrap.parsers.route``, so both sources give the same keys and columns.
+come from ``ip -j``: the ``ip-addr`` and ``ip-route`` parsers turn iproute2's JSON
+into the jc-shaped rows of ``netwrap.parsers.ifconfig`` and ``netwrap.parsers.route``,
+so both sources give the same keys and columns.
 """
 
 from __future__ import annotations
@@ -29,11 +29,9 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from netwrap.errors import CommandError, NetwrapError, ParseError
-from netwrap.parsers.ip_addr import natural_key as _natural
-from netwrap.parsers.ip_addr import rows_from_ip_addr as rows_from_ip_addr
-from netwrap.parsers.ip_route import rows_from_ip_route as rows_from_ip_route
+from netwrap.parsers import natural_key as _natural
 
-# -- ip -j -> jc-shaped rows (pure): rows_from_ip_* live in netwrap.parsers.ip_* ---------
+# -- ip -j -> jc-shaped rows (pure; ip addr and ip route: netwrap.parsers.ip_*) ----------
 
 
 def _hex_mac(mac: str) -> str:
@@ -252,21 +250,15 @@ def _guest_argv(pid: int, *argv: str) -> tuple[str, ...]:
 
 def interfaces_and_routes(runner, pid: int, source: str) -> tuple[list[dict], list[dict]]:
     """Inside PID's netns: ifconfig -a and route -n parsed (net-tools) or ip -j converted."""
-    # json and shutil are imported where used: the CLI imports this module (to register
-    # its commands) on every start, whichever command runs.
-    import json
-
     from netwrap.parsers import parse
 
     if source == "net-tools":
         interfaces = parse("ifconfig", runner.query(_guest_argv(pid, "ifconfig", "-a")))
         routes = parse("route", runner.query(_guest_argv(pid, "route", "-n")))
         return interfaces, routes
-    links = json.loads(
-        runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show")) or "[]"
-    )
-    table = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show")) or "[]")
-    return rows_from_ip_addr(links), rows_from_ip_route(table)
+    links = runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show")) or "[]"
+    table = runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show")) or "[]"
+    return parse("ip-addr", links), parse("ip-route", table)
 
 
 def _source(choice: str) -> str:

@@ -6,9 +6,9 @@ the golden rows, from a file, from ``-`` and from stdin. Wrong-format input ends
 as one ``netwrap: error:`` line and exit 1; input that cannot be read as text
 (missing, a directory, not UTF-8) as one line and exit 2.
 
-The converters in ``netwrap.show`` are checked against ``ip -j addr`` /
-``ip -j route`` captured in the same namespace as ``ifconfig -a`` / ``route -n``
-(capture.sh): both sources must give the same rows.
+The ip -j converters (``netwrap.parsers.ip_addr`` / ``ip_route``) are checked against
+``ip -j addr`` / ``ip -j route`` captured in the same namespace as ``ifconfig -a`` /
+``route -n`` (capture.sh): both sources must give the same rows.
 """
 
 from __future__ import annotations
@@ -25,13 +25,9 @@ if str(ROOT / "lib") not in sys.path[:1]:
     sys.path.insert(0, str(ROOT / "lib"))
 
 from netwrap.parsers import PARSERS, ifconfig, iptables_save  # noqa: E402
-from netwrap.show import (  # noqa: E402
-    bridge_addresses,
-    bridges_from_ip_link,
-    docker_rules,
-    rows_from_ip_addr,
-    rows_from_ip_route,
-)
+from netwrap.parsers.ip_addr import rows_from_ip_addr  # noqa: E402
+from netwrap.parsers.ip_route import rows_from_ip_route  # noqa: E402
+from netwrap.show import bridge_addresses, bridges_from_ip_link, docker_rules  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "parsers"
 GOLDEN = sorted(p.stem for p in DATA.glob("*.out"))

@@ -49,6 +49,13 @@ class _Lazy(Mapping):
 PARSERS: Mapping[str, ModuleType] = _Lazy()
 
 
+def natural_key(name: str) -> list:
+    """Sort key like net-tools' nstrcmp: eth2 before eth10."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def parse(kind: str, text: str) -> list[dict]:
     """Parse ``text`` as the output of command ``kind`` (a key of ``PARSERS``)."""
     try:

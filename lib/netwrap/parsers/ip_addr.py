@@ -65,6 +65,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from netwrap.errors import ParseError
+from netwrap.parsers import natural_key
 from netwrap.parsers.ifconfig import COLUMNS as COLUMNS
 from netwrap.parsers.ifconfig import COUNTERS
 
@@ -99,11 +100,6 @@ _HW_TYPES = {
 }
 # IPv6 scope -> the scopeid net-tools prints (IPV6_ADDR_* >> 16 in the kernel)
 _SCOPE_IDS = {"global": "0x0", "host": "0x10", "link": "0x20", "site": "0x40", "compat": "0x80"}
-
-
-def natural_key(name: str) -> list:
-    """Sort key like net-tools' nstrcmp: eth2 before eth10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def _mask4(prefixlen: int) -> str:
