@@ -1,5 +1,7 @@
-"""Success says what was done (issue 15): nic del and sandbox stop, which printed
-nothing; as a line, or as JSON with --json; nothing but the plan under --dry-run."""
+"""Command-line habits on the real kernel (issue 15): success says what was done (nic
+del and sandbox stop printed nothing; as a line, or JSON with --json, nothing but the
+plan under --dry-run); netns gc --json is one document; --explain alone says why as
+it runs."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import json
 import os
 
 import pytest
+
+from conftest import sh
 
 pytestmark = [
     pytest.mark.root,
@@ -83,3 +87,17 @@ def test_netns_gc_json_is_one_document_dry_run_or_not(nw):
     finally:
         if os.path.islink(link):
             os.unlink(link)
+
+
+def test_explain_alone_runs_and_says_why_before_each_command(lab, nw):
+    """--explain without --dry-run: the change is made, and each command comes after
+    its '# why' on stderr (issue 15: it used to run silently)."""
+    proc = nw("--host-netns", lab, "bridge", "add", "br0", "--bridge-tool", "ip", "--explain")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "bridge br0 created\n"
+    lines = proc.stderr.splitlines()
+    add = lines.index(f"+ ip netns exec {lab} ip link add name br0 type bridge")
+    assert lines[add - 1].startswith("# create the bridge br0")
+    assert all(line.startswith(("# ", "+ ")) for line in lines)
+    (link,) = json.loads(sh("ip", "-n", lab, "-j", "-d", "link", "show", "br0"))
+    assert link["linkinfo"]["info_kind"] == "bridge" and "UP" in link["flags"]
