@@ -16,10 +16,9 @@ does) rather than exposing the netns under /var/run/netns: the effect on
 the binaries are the host's), and a read-only command leaves nothing to undo.
 
 When net-tools is not installed (or with ``show --source ip``), the same rows
-come from ``ip -j``: ``rows_from_ip_addr`` and ``rows_from_ip_route``
-(``netwrap.iprows``) convert iproute2's JSON into the jc-shaped rows of
-``netwrap.parsers.ifconfig`` and ``netwrap.parsers.route``, so both sources give
-the same keys and columns.
+come from ``ip -j``: the ``ip-addr`` and ``ip-route`` parsers turn iproute2's JSON
+into the jc-shaped rows of ``netwrap.parsers.ifconfig`` and ``netwrap.parsers.route``,
+so both sources give the same keys and columns.
 """
 
 from __future__ import annotations
@@ -38,8 +37,6 @@ from netwrap.host_view import (  # noqa: F401 (importable from netwrap.show, as 
 from netwrap.iprows import (  # noqa: F401 (the same)
     bridge_addresses,
     bridges_from_ip_link,
-    rows_from_ip_addr,
-    rows_from_ip_route,
 )
 
 # -- commands ---------------------------------------------------------------------------
@@ -79,19 +76,15 @@ def _guest_argv(pid: int, *argv: str) -> tuple[str, ...]:
 
 def interfaces_and_routes(runner, pid: int, source: str) -> tuple[list[dict], list[dict]]:
     """Inside PID's netns: ifconfig -a and route -n parsed (net-tools) or ip -j converted."""
-    import json
-
     from netwrap.parsers import parse
 
     if source == "net-tools":
         interfaces = parse("ifconfig", runner.query(_guest_argv(pid, "ifconfig", "-a")))
         routes = parse("route", runner.query(_guest_argv(pid, "route", "-n")))
         return interfaces, routes
-    links = json.loads(
-        runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show")) or "[]"
-    )
-    table = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show")) or "[]")
-    return rows_from_ip_addr(links), rows_from_ip_route(table)
+    links = runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show")) or "[]"
+    table = runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show")) or "[]"
+    return parse("ip-addr", links), parse("ip-route", table)
 
 
 def _source(choice: str) -> str:
@@ -155,11 +148,13 @@ def register(subparsers) -> None:
     p = _sub(
         subparsers,
         "parse",
-        "turn captured ifconfig, route, brctl or iptables-save text into a table or JSON",
+        "turn captured ifconfig, ip addr, route, ip route, brctl or iptables-save text "
+        "into a table or JSON",
         cmd_parse,
         description="Parse the text of a command the walkthrough reads: a table of the "
         "main columns, or with --json every field (jc's keys for ifconfig "
-        "and route). Text that is not that command's output is an error.",
+        "and route; ip addr and ip route, text or ip -j, give the same rows). Text that "
+        "is not that command's output is an error.",
         epilog="example: ifconfig -a | netwrap parse ifconfig --json",
     )
     p.add_argument(

@@ -222,12 +222,23 @@ class Transaction:
             scope.close()
 
     def _fail(self, exc: BaseException) -> None:
+        undoing = [
+            shlex.join(a) if isinstance(a, (list, tuple)) else a
+            for item in reversed(self._stack)
+            for a in (
+                ([item.undo] if item.undo else [])
+                if isinstance(item, Step)
+                else (item.commands() or [item.what])
+            )
+        ]
         left = self.rollback()
         if left:
             self.outcome = FAILED
             self.intent.failed(left)
             raise RollbackIncomplete(exc, left) from exc
         self.outcome = ROLLED_BACK
+        if isinstance(exc, Interrupted):  # the CLI ends a clean Ctrl-C with what was undone
+            exc.undone = [*(exc.undone or []), *undoing]  # nested: the inner one came first
         self.intent.rolled_back()
 
     # -- doing -----------------------------------------------------------------------
