@@ -90,7 +90,7 @@ class Cni:
             **(env or {}),
         }
         stdin = conf if isinstance(conf, bytes) else json.dumps(conf).encode()
-        path = os.path.join(REFERENCE if plugin == "bridge" else self.bin, plugin)
+        path = os.path.join(self.bin if plugin == "netwrap" else REFERENCE, plugin)
         proc = subprocess.run([*wrap, path], input=stdin, capture_output=True, env=full, timeout=60)
         assert b"Traceback" not in proc.stderr, proc.stderr.decode()
         out = json.loads(proc.stdout) if proc.stdout.strip() else None

@@ -146,19 +146,13 @@ def add(conf, env, stdin: bytes) -> dict:
     host = plan.host_ref(conf)
     try:
         ips, routes = plan.with_gateways(conf, ips, routes)
-        hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
-        macs = {hname: plan.random_mac(), env.ifname: plan.random_mac()}
-        with store.NetworkLock(conf):
-            there = _bridge(runner, host, conf.bridge)
-            macs[conf.bridge] = there.mac if there is not None else plan.random_mac()
-            first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
-            runner.run(first)
-        log.append(render(first, explain=True))
-        second = plan.attach_plan(
-            conf, env, ips, routes, macs[hname], macs[env.ifname], _forwarding(conf)
-        )
-        runner.run(second)
-        log.append(render(second, explain=True))
+        macs = {env.ifname: plan.random_mac()}
+        if conf.master:
+            steps = plan.macvlan_plan(conf, env, ips, routes, macs[env.ifname])
+            runner.run(steps)
+            log.append(render(steps, explain=True))
+        else:
+            _add_veth(conf, env, ips, routes, macs, runner, host, log)
     except BaseException as exc:
         if plugin is not None:
             try:
@@ -166,30 +160,77 @@ def add(conf, env, stdin: bytes) -> dict:
             except CniError:
                 pass
         log.append(f"# failed, undone: {exc}\n")
-        store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+        store.append_log(conf, env.container_id, env.ifname, "".join(log))
         if isinstance(exc, NetwrapError):
             raise _failed(exc) from None
         raise
     out = plan.result(conf, env, ips, routes, dns, macs)
     store.write_record(
-        conf.name,
+        conf,
         env.container_id,
         env.ifname,
         {
             "network": conf.name,
+            "kind": conf.kind,
             "container_id": env.container_id,
             "ifname": env.ifname,
             "netns": env.netns,
             "host_netns": conf.host_netns,
-            "bridge": conf.bridge,
-            "host_ifname": plan.host_ifname(conf.name, env.container_id, env.ifname),
+            "bridge": None if conf.master else conf.bridge,
+            "master": conf.master,
+            "mode": conf.macvlan_mode if conf.master else None,
+            "host_ifname": None
+            if conf.master
+            else plan.host_ifname(conf.name, env.container_id, env.ifname),
             "ip_masq": conf.ip_masq,
             "ipam": conf.ipam_type,
             "result": out,
         },
     )
-    store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+    store.append_log(conf, env.container_id, env.ifname, "".join(log))
     return out
+
+
+def _add_veth(conf, env, ips, routes, macs: dict, runner, host, log: list) -> None:
+    """The bridge (under the network's lock), then the veth into the container."""
+    hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
+    macs[hname] = plan.random_mac()
+    with store.NetworkLock(conf):
+        there = _bridge(runner, host, conf.bridge)
+        macs[conf.bridge] = there.mac if there is not None else plan.random_mac()
+        first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
+        runner.run(first)
+    log.append(render(first, explain=True))
+    second = plan.attach_plan(
+        conf, env, ips, routes, macs[hname], macs[env.ifname], _forwarding(conf)
+    )
+    runner.run(second)
+    log.append(render(second, explain=True))
+
+
+def _delete_step(conf, env, record: dict | None):
+    """The one ``ip link del`` that takes the attachment away: the host end of a veth
+    (its peer goes with it), or the macvlan inside (None when its netns is gone)."""
+    from netwrap.plan import Step
+
+    if conf.master:
+        if not env.netns or not is_netns(env.netns):
+            return None
+        return Step(
+            plan.guest_ref(env.netns).ip("link", "del", env.ifname),
+            f"delete the macvlan {env.ifname} in the container: its addresses and "
+            "routes go with it",
+            key="macvlan.delete",
+        )
+    hname = (record or {}).get("host_ifname") or plan.host_ifname(
+        conf.name, env.container_id, env.ifname
+    )
+    return Step(
+        plan.host_ref(conf).ip("link", "del", hname),
+        f"delete the host end {hname}: its peer {env.ifname} in the container "
+        "goes with it, addresses and routes too",
+        key="veth.delete",
+    )
 
 
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
@@ -200,7 +241,7 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     from netwrap.plan import Step
 
     if record is None:
-        record = store.read_record(conf.name, env.container_id, env.ifname)
+        record = store.read_record(conf, env.container_id, env.ifname)
     log = [_header("DEL", env)]
     if conf.ipam_type:
         plugin = ipam.find(conf.ipam_type, env.path)
@@ -210,19 +251,12 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     host = plan.host_ref(conf)
     steps = []
     if conf.host_netns is None or is_netns(f"/run/netns/{conf.host_netns}"):
-        hname = (record or {}).get("host_ifname") or plan.host_ifname(
-            conf.name, env.container_id, env.ifname
-        )
-        delete = Step(
-            host.ip("link", "del", hname),
-            f"delete the host end {hname}: its peer {env.ifname} in the container "
-            "goes with it, addresses and routes too",
-            key="veth.delete",
-        )
+        delete = _delete_step(conf, env, record)
         try:
             try:  # no query first: a device already gone is what DEL wants anyway
-                runner.run([delete])
-                steps.append(delete)
+                if delete is not None:
+                    runner.run([delete])
+                    steps.append(delete)
             except CommandError as exc:
                 if "Cannot find device" not in exc.stderr:
                     raise
@@ -247,11 +281,11 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
             steps += nat
         except NetwrapError as exc:
             log.append(render(steps, explain=True) + f"# failed: {exc}\n")
-            store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+            store.append_log(conf, env.container_id, env.ifname, "".join(log))
             raise _failed(exc) from None
     log.append(render(steps, explain=True) if steps else "# nothing left to delete\n")
-    store.remove_record(conf.name, env.container_id, env.ifname)
-    store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+    store.remove_record(conf, env.container_id, env.ifname)
+    store.append_log(conf, env.container_id, env.ifname, "".join(log))
 
 
 def _families(record: dict | None) -> tuple[int, ...]:
@@ -295,8 +329,8 @@ def check(conf, env, stdin: bytes) -> None:
     )
     if inner is None:
         raise CniError(CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
-    hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
-    if hname not in {x.get("name") for x in ifaces}:  # a result of an older netwrap
+    hname = "" if conf.master else plan.host_ifname(conf.name, env.container_id, env.ifname)
+    if hname and hname not in {x.get("name") for x in ifaces}:  # an older netwrap's result
         hname = next(
             (
                 x.get("name")
@@ -318,14 +352,15 @@ def check(conf, env, stdin: bytes) -> None:
     except (KeyError, TypeError, ValueError) as exc:
         raise CniError(INVALID_CONFIG, f"prevResult is not understood: {exc}") from None
     spec = AttachSpec(
-        "veth-bridge",
+        conf.kind,
         env.ifname,
-        conf.bridge,
+        conf.master or conf.bridge,
         addrs,
         gateway,
         hname,
         ifaces[inner].get("mac"),
         conf.mtu or None,
+        conf.macvlan_mode if conf.master else None,
     )
     runner = _runner()
     guest = plan.guest_ref(env.netns)
@@ -336,7 +371,7 @@ def check(conf, env, stdin: bytes) -> None:
     except NetwrapError as exc:
         raise _failed(exc) from None
     diffs = reconcile.check(spec, observed)
-    if conf.bridge not in host_links:
+    if not conf.master and conf.bridge not in host_links:
         diffs.insert(0, Diff("host", f"no bridge {conf.bridge}", None))
     if diffs:
         raise CniError(
@@ -357,7 +392,7 @@ def gc(conf, env, raw: dict) -> None:
     keep = {(v.get("containerID"), v.get("ifname")) for v in valid}
     import json
 
-    for cid, ifname, rec in store.records(conf.name):
+    for cid, ifname, rec in store.records(conf):
         if (cid, ifname) in keep:
             continue
         gone = Env("DEL", cid, rec.get("netns") or "", ifname, env.args, env.path)

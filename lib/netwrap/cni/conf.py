@@ -15,10 +15,18 @@ plugins/main/bridge): ``bridge`` (default ``cni0``), ``isGateway``,
 ``isDefaultGateway`` (implies ``isGateway``), ``forceAddress``, ``ipMasq``, ``mtu``,
 ``hairpinMode``, ``promiscMode``, ``ipam`` (``enabledad`` is accepted and IPv6
 duplicate address detection left to the kernel, as with ``enabledad: true``; ``vlan``
-and ``macspoofchk`` are refused). ``netwrapHostNetns`` is netwrap's own,
+and ``macspoofchk`` are refused). With ``master`` the attachment is a macvlan on that
+host interface instead, with the reference macvlan plugin's keys: ``master``,
+``mode`` (bridge, private, vepa, passthru; default bridge), ``mtu`` and ``ipam``; the
+bridge's keys are refused there (``bridge``, ``isGateway``, ``ipMasq``, ...), as is
+``linkInContainer``. ``netwrapHostNetns`` is netwrap's own,
 a test and teaching aid: the name of a netns that plays the host, so every
 host-side object (bridge, veth end, iptables rules, sysctl) goes there and the
-machine is left alone.
+machine is left alone. ``netwrapRunDir``, netwrap's too, is the directory for the
+records and command logs (default: ``NETWRAP_RUN_DIR``, else /run/netwrap): a
+runtime may run DEL with another environment than ADD (podman's cleanup after a
+container exits runs from conmon, which passes no NETWRAP_RUN_DIR), and the
+config is the one thing every call of a network gets alike.
 """
 
 from __future__ import annotations
@@ -52,6 +60,18 @@ UNSUPPORTED = {
     "macspoofchk": False,
     "preserveDefaultVlan": None,
 }
+
+
+# The bridge's keys, refused with ``master``: a macvlan has no bridge, gateway or NAT.
+BRIDGE_ONLY = (
+    "bridge",
+    "isGateway",
+    "isDefaultGateway",
+    "forceAddress",
+    "ipMasq",
+    "hairpinMode",
+    "promiscMode",
+)
 
 
 def _valid_id(text: str) -> bool:
@@ -151,6 +171,9 @@ class NetConf(Frozen):
         "ipam_type",
         "host_netns",
         "prev_result",
+        "run_dir",
+        "master",
+        "macvlan_mode",
     )
 
     def __init__(
@@ -170,6 +193,9 @@ class NetConf(Frozen):
         ipam_type: str = "",
         host_netns: str | None = None,
         prev_result: dict | None = None,
+        run_dir: str | None = None,
+        master: str | None = None,
+        macvlan_mode: str = "bridge",
     ) -> None:
         self._init(
             raw,
@@ -187,6 +213,9 @@ class NetConf(Frozen):
             ipam_type,
             host_netns,
             prev_result,
+            run_dir,
+            master,
+            macvlan_mode,
         )
 
     @classmethod
@@ -211,8 +240,9 @@ class NetConf(Frozen):
                     "netwrap (the reference bridge plugin has it)",
                 )
         bridge = _get(raw, "bridge", str, "cni0") or "cni0"
-        if len(bridge) > 15 or "/" in bridge or any(c.isspace() for c in bridge):
+        if not _valid_ifname(bridge):
             raise CniError(INVALID_CONFIG, f"bridge name {bridge!r} is not a valid interface name")
+        master, mode = macvlan_keys(raw)
         mtu = _get(raw, "mtu", int, 0)
         if mtu and not 68 <= mtu <= 65535:
             raise CniError(INVALID_CONFIG, f"mtu {mtu} is out of range (68-65535)")
@@ -223,6 +253,9 @@ class NetConf(Frozen):
         host_netns = _get(raw, "netwrapHostNetns", str, "") or None
         if host_netns is not None and ("/" in host_netns or host_netns in (".", "..")):
             raise CniError(INVALID_CONFIG, f"netwrapHostNetns {host_netns!r} is not a netns name")
+        run_dir = _get(raw, "netwrapRunDir", str, "") or None
+        if run_dir is not None and not run_dir.startswith("/"):
+            raise CniError(INVALID_CONFIG, f"netwrapRunDir {run_dir!r} is not an absolute path")
         is_default_gw = _get(raw, "isDefaultGateway", bool, False)
         return cls(
             raw,
@@ -240,7 +273,50 @@ class NetConf(Frozen):
             ipam_type,
             host_netns,
             _get(raw, "prevResult", dict, None),
+            run_dir,
+            master,
+            mode,
         )
+
+    @property
+    def kind(self) -> str:
+        """The link kind: ``macvlan`` with a ``master``, else ``veth-bridge``."""
+        return "macvlan" if self.master else "veth-bridge"
+
+
+def _valid_ifname(name: str) -> bool:
+    return bool(name) and len(name) <= 15 and "/" not in name and not any(c.isspace() for c in name)
+
+
+def macvlan_keys(raw: dict) -> tuple[str | None, str]:
+    """``master`` and ``mode`` (the macvlan variant), checked against the bridge's keys."""
+    master = _get(raw, "master", str, "") or None
+    mode = _get(raw, "mode", str, "") or "bridge"
+    if master is None:
+        if "mode" in raw:
+            raise CniError(
+                INVALID_CONFIG,
+                "config key 'mode' is the macvlan mode: it needs 'master', the host "
+                "interface the macvlan hangs from",
+            )
+        return None, mode
+    if not _valid_ifname(master):
+        raise CniError(INVALID_CONFIG, f"master {master!r} is not a valid interface name")
+    from netwrap.kinds.macvlan import MODES  # here: only a macvlan config needs it
+
+    if mode not in MODES:
+        raise CniError(INVALID_CONFIG, f"macvlan mode {mode!r}: one of {', '.join(MODES)}")
+    if raw.get("linkInContainer"):
+        raise CniError(
+            UNSUPPORTED_FIELD, "config key 'linkInContainer' is not supported by netwrap"
+        )
+    for key in BRIDGE_ONLY:
+        if raw.get(key) not in (None, False, ""):
+            raise CniError(
+                INVALID_CONFIG,
+                f"config key {key!r} is the bridge's: a macvlan (master {master}) has none",
+            )
+    return master, mode
 
 
 def decode(data: bytes | str) -> dict:
