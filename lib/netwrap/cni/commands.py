@@ -67,9 +67,9 @@ def need_host_netns(conf) -> None:
 
 
 def _runner():
-    from netwrap.runner import Runner
+    from netwrap.cni.spawn import SpawnRunner
 
-    return Runner()
+    return SpawnRunner()
 
 
 def _header(verb: str, env) -> str:
@@ -98,9 +98,8 @@ def _failed(exc: NetwrapError) -> CniError:
 def _bridge(runner, host, name: str):
     """The bridge as an ``observe.Link``, or None when there is no such device (one
     ``ip -j -d addr show dev NAME``: not the whole host's links)."""
-    import json
-
     from netwrap import observe
+    from netwrap.cni.jsonlite import loads
     from netwrap.errors import CommandError
 
     try:
@@ -109,7 +108,7 @@ def _bridge(runner, host, name: str):
         if "does not exist" in exc.stderr:
             return None
         raise
-    return observe.from_ip_json(json.loads(text or "[]")).get(name)
+    return observe.from_ip_json(loads(text or "[]")).get(name)
 
 
 def _forwarding(conf) -> tuple[int, ...]:
@@ -390,13 +389,13 @@ def gc(conf, env, raw: dict) -> None:
     if not isinstance(valid, list) or not all(isinstance(v, dict) for v in valid):
         raise CniError(INVALID_CONFIG, "cni.dev/valid-attachments must be a list of objects")
     keep = {(v.get("containerID"), v.get("ifname")) for v in valid}
-    import json
+    from netwrap.cni.jsonlite import dumps
 
     for cid, ifname, rec in store.records(conf):
         if (cid, ifname) in keep:
             continue
         gone = Env("DEL", cid, rec.get("netns") or "", ifname, env.args, env.path)
-        delete(conf, gone, json.dumps(raw).encode(), rec)
+        delete(conf, gone, dumps(raw).encode(), rec)
 
 
 def status(conf, env) -> None:

@@ -321,10 +321,10 @@ def macvlan_keys(raw: dict) -> tuple[str | None, str]:
 
 def decode(data: bytes | str) -> dict:
     """The JSON object on stdin; code 6 when it is not one."""
-    import json
+    from netwrap.cni.jsonlite import loads
 
     try:
-        raw = json.loads(data)
+        raw = loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CniError(
             DECODING_FAILURE, f"the network config on stdin is not JSON: {exc}"

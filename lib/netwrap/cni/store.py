@@ -39,24 +39,24 @@ def log_path(conf, container_id: str, ifname: str) -> str:
 
 
 def write_record(conf, container_id: str, ifname: str, record: dict) -> None:
-    import json
+    from netwrap.cni.jsonlite import dumps
 
     path = _base(conf, container_id, ifname) + ".json"
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
-        json.dump(record, f, indent=1)
+        f.write(dumps(record, indent=1))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
 def _read(path: str) -> dict | None:
-    import json
+    from netwrap.cni.jsonlite import loads
 
     try:
         with open(path) as f:
-            data = json.load(f)
+            data = loads(f.read())
     except (FileNotFoundError, ValueError):
         return None
     return data if isinstance(data, dict) else None
