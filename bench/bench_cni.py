@@ -40,8 +40,10 @@ import time
 
 ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
 REFERENCE = "/usr/lib/cni"
-# What the plugin's ADD imports, for the profile (the modules of netwrap.cni.commands).
-ADD_IMPORTS = "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn"
+# What the plugin's ADD imports, for the profile (DEL: the same but netwrap.cni.plan).
+ADD_IMPORTS = (
+    "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, netwrap.cni.plan"
+)
 
 
 def children_cpu() -> float:

@@ -75,16 +75,21 @@ def test_join_quotes_as_shlex_does():
     assert join(words) == shlex.join(words)
 
 
-def test_add_imports_no_json_re_enum_subprocess_or_signal():
+def loaded_by(modules: str) -> set[str]:
     code = (
         f"import sys; sys.path.insert(0, {LIB!r}); before = set(sys.modules)\n"
-        "import netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn\n"
+        f"import {modules}\n"
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
-    loaded = set(
-        subprocess.run(
-            [sys.executable, "-IS", "-c", code], capture_output=True, text=True, check=True
-        ).stdout.split()
-    )
-    assert "netwrap.cni.commands" in loaded
-    assert not loaded & {"json", "re", "enum", "subprocess", "signal", "shlex", "importlib"}
+    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.split())
+
+
+def test_add_imports_no_json_re_enum_subprocess_or_signal_and_del_no_ipaddress():
+    common = "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn"
+    add = loaded_by(common + ", netwrap.cni.plan")
+    assert "netwrap.cni.plan" in add and "ipaddress" in add
+    assert not add & {"json", "re", "enum", "subprocess", "signal", "shlex", "importlib"}
+    delete = loaded_by(common + ", netwrap.cni.masq")
+    assert not delete & {"ipaddress", "functools", "netwrap.cni.plan", "netwrap.kinds"}

@@ -22,7 +22,7 @@ from netwrap.cni import (
     UNKNOWN_CONTAINER,
     CniError,
     ipam,
-    plan,
+    names,
     store,
 )
 from netwrap.errors import NetwrapError
@@ -128,6 +128,8 @@ def _forwarding(conf) -> tuple[int, ...]:
 
 
 def add(conf, env, stdin: bytes) -> dict:
+    from netwrap.cni import plan  # here: DEL, which computes no address, goes without it
+
     need_netns(env)
     need_host_netns(conf)
     log = [_header("ADD", env)]
@@ -142,7 +144,7 @@ def add(conf, env, stdin: bytes) -> dict:
         ips, routes = plan.from_ipam(answer)
         dns = answer.get("dns") or {}
     runner = _runner()
-    host = plan.host_ref(conf)
+    host = names.host_ref(conf)
     try:
         ips, routes = plan.with_gateways(conf, ips, routes)
         macs = {env.ifname: plan.random_mac()}
@@ -180,7 +182,7 @@ def add(conf, env, stdin: bytes) -> dict:
             "mode": conf.macvlan_mode if conf.master else None,
             "host_ifname": None
             if conf.master
-            else plan.host_ifname(conf.name, env.container_id, env.ifname),
+            else names.host_ifname(conf.name, env.container_id, env.ifname),
             "ip_masq": conf.ip_masq,
             "ipam": conf.ipam_type,
             "result": out,
@@ -192,7 +194,9 @@ def add(conf, env, stdin: bytes) -> dict:
 
 def _add_veth(conf, env, ips, routes, macs: dict, runner, host, log: list) -> None:
     """The bridge (under the network's lock), then the veth into the container."""
-    hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
+    from netwrap.cni import plan
+
+    hname = names.host_ifname(conf.name, env.container_id, env.ifname)
     macs[hname] = plan.random_mac()
     with store.NetworkLock(conf):
         there = _bridge(runner, host, conf.bridge)
@@ -216,16 +220,16 @@ def _delete_step(conf, env, record: dict | None):
         if not env.netns or not is_netns(env.netns):
             return None
         return Step(
-            plan.guest_ref(env.netns).ip("link", "del", env.ifname),
+            names.guest_ref(env.netns).ip("link", "del", env.ifname),
             f"delete the macvlan {env.ifname} in the container: its addresses and "
             "routes go with it",
             key="macvlan.delete",
         )
-    hname = (record or {}).get("host_ifname") or plan.host_ifname(
+    hname = (record or {}).get("host_ifname") or names.host_ifname(
         conf.name, env.container_id, env.ifname
     )
     return Step(
-        plan.host_ref(conf).ip("link", "del", hname),
+        names.host_ref(conf).ip("link", "del", hname),
         f"delete the host end {hname}: its peer {env.ifname} in the container "
         "goes with it, addresses and routes too",
         key="veth.delete",
@@ -247,7 +251,7 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
         log.append(f"# release the address\n{ipam.shown(plugin, 'DEL', stdin)}\n")
         ipam.call(plugin, "DEL", stdin, _environ(env))
     runner = _runner()
-    host = plan.host_ref(conf)
+    host = names.host_ref(conf)
     steps = []
     if conf.host_netns is None or is_netns(f"/run/netns/{conf.host_netns}"):
         delete = _delete_step(conf, env, record)
@@ -328,7 +332,7 @@ def check(conf, env, stdin: bytes) -> None:
     )
     if inner is None:
         raise CniError(CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
-    hname = "" if conf.master else plan.host_ifname(conf.name, env.container_id, env.ifname)
+    hname = "" if conf.master else names.host_ifname(conf.name, env.container_id, env.ifname)
     if hname and hname not in {x.get("name") for x in ifaces}:  # an older netwrap's result
         hname = next(
             (
@@ -362,9 +366,9 @@ def check(conf, env, stdin: bytes) -> None:
         conf.macvlan_mode if conf.master else None,
     )
     runner = _runner()
-    guest = plan.guest_ref(env.netns)
+    guest = names.guest_ref(env.netns)
     try:
-        host_links = observe.links(runner, plan.host_ref(conf))
+        host_links = observe.links(runner, names.host_ref(conf))
         default = observe.default_route(guest, spec.version, runner) if gateway else None
         observed = Observed(host_links, observe.links(runner, guest), default)
     except NetwrapError as exc:

@@ -44,6 +44,7 @@ import ipaddress
 import os
 
 from netwrap.cni import COMMAND_FAILED, CniError, masq
+from netwrap.cni.names import guest_ref, host_ifname, host_ref  # noqa: F401 (theirs)
 from netwrap.kinds import AttachSpec
 from netwrap.kinds import veth_bridge as kind
 from netwrap.netref import NetnsRef
@@ -67,22 +68,6 @@ class Route(Frozen):
 
     def __init__(self, dst, gw=None) -> None:
         self._init(dst, gw)
-
-
-def host_ifname(network: str, container_id: str, ifname: str) -> str:
-    """The host end's name: fixed by network, container and interface, so DEL and
-    CHECK find it without a record (``veth`` and 8 hex digits, as the reference's)."""
-    from binascii import crc32  # not hashlib: OpenSSL's module is most of a ms to load
-
-    return f"veth{crc32(f'{network}/{container_id}/{ifname}'.encode()):08x}"
-
-
-def host_ref(conf) -> NetnsRef:
-    return NetnsRef.host(conf.host_netns)
-
-
-def guest_ref(netns: str) -> NetnsRef:
-    return NetnsRef.path(netns)
 
 
 def from_ipam(answer: dict) -> tuple[list[IPConfig], list[Route]]:
