@@ -187,3 +187,39 @@ def test_bad_macvlan_configs_change_nothing(cni):
     status, err = cni.call("ADD", {**base, "master": "nosuch0"}, c)
     assert status == 1 and err["code"] == 100 and "nosuch0" in err["msg"]
     assert set(links_in(c)) == {"lo"} and cni.allocations() == []
+
+
+def test_explain_walkthrough_run_by_hand_makes_what_add_makes(cni):
+    other_lab = rand("nwlab-")
+    sh("ip", "netns", "add", other_lab)
+    try:
+        wire(other_lab)
+        wire(cni.lab)
+        by_hand, by_add = cni.container(), cni.container()
+        path = cni.tmp / "hand.conf"
+        path.write_text(json.dumps(mv_conf(cni, "vepa", mtu=1400, netwrapHostNetns=other_lab)))
+        script = run_netwrap(
+            "cni",
+            "explain",
+            str(path),
+            "--walkthrough",
+            "--netns",
+            f"/run/netns/{by_hand}",
+            "--container-id",
+            by_hand,
+            check=True,
+        ).stdout
+        subprocess.run(["bash", "-e"], input=script, text=True, check=True)
+        cni.ok("ADD", mv_conf(cni, "vepa", mtu=1400), by_add)
+        assert container_state(by_hand) == container_state(by_add)
+        modes = {
+            json.loads(sh("ip", "-n", c, "-j", "-d", "link", "show", "eth0"))[0]["linkinfo"][
+                "info_data"
+            ]["mode"]
+            for c in (by_hand, by_add)
+        }
+        assert modes == {"vepa"}
+        assert pings(by_hand, "203.0.113.1")
+        cni.ok("DEL", mv_conf(cni, "vepa"), by_add)
+    finally:
+        sh("ip", "netns", "del", other_lab, check=False)
