@@ -101,6 +101,30 @@ class Cni:
         assert status == 0, out
         return out
 
+    def extra_lab(self) -> str:
+        """Another lab netns playing a host (a reference plugin's, a by-hand run's),
+        removed at the end."""
+        name = rand("nwlab-")
+        self.containers.append(name)
+        sh("ip", "netns", "add", name)
+        return name
+
+    def walkthrough(self, conf: dict, container: str) -> str:
+        """``netwrap cni explain --walkthrough`` of ``conf`` for ``container``: a script."""
+        path = self.tmp / f"{container}.conf"
+        path.write_text(json.dumps(conf))
+        return run_netwrap(
+            "cni",
+            "explain",
+            str(path),
+            "--walkthrough",
+            "--netns",
+            f"/run/netns/{container}",
+            "--container-id",
+            container,
+            check=True,
+        ).stdout
+
     def allocations(self) -> list[str]:
         """host-local's files of addresses in use (one per address)."""
         d = os.path.join(self.data, self.name)
@@ -385,33 +409,17 @@ def test_explain_walkthrough_run_by_hand_makes_what_add_makes(cni):
     """The one-command-per-step explanation, run by bash in one lab, and ADD in another:
     the same container."""
     by_hand, by_add = cni.container(), cni.container()
-    other_lab = rand("nwlab-")
-    sh("ip", "netns", "add", other_lab)
-    try:
-        keys = dict(isDefaultGateway=True, ipMasq=True, hairpinMode=False)
-        path = cni.tmp / "hand.conf"
-        path.write_text(json.dumps(cni.conf(netwrapHostNetns=other_lab, **keys)))
-        script = run_netwrap(
-            "cni",
-            "explain",
-            str(path),
-            "--walkthrough",
-            "--netns",
-            f"/run/netns/{by_hand}",
-            "--container-id",
-            by_hand,
-            check=True,
-        ).stdout
-        assert "ip netns exec " + other_lab + " ip link add name" in script
-        subprocess.run(["bash", "-e"], input=script, text=True, check=True)
-        cni.ok("ADD", cni.conf(**keys), by_add)
-        assert container_state(by_hand) == container_state(by_add)
-        sh("ip", "netns", "exec", by_hand, "ping", "-c1", "-W2", "198.51.100.1")
-        rules = [
-            sorted(r.split(" -m comment")[0].split(" -j ")[-1][:4] for r in nat_rules(lab))
-            for lab in (other_lab, cni.lab)
-        ]
-        assert rules[0] == rules[1] and rules[0]
-        cni.ok("DEL", cni.conf(**keys), by_add)
-    finally:
-        sh("ip", "netns", "del", other_lab, check=False)
+    other_lab = cni.extra_lab()
+    keys = dict(isDefaultGateway=True, ipMasq=True, hairpinMode=False)
+    script = cni.walkthrough(cni.conf(netwrapHostNetns=other_lab, **keys), by_hand)
+    assert "ip netns exec " + other_lab + " ip link add name" in script
+    subprocess.run(["bash", "-e"], input=script, text=True, check=True)
+    cni.ok("ADD", cni.conf(**keys), by_add)
+    assert container_state(by_hand) == container_state(by_add)
+    sh("ip", "netns", "exec", by_hand, "ping", "-c1", "-W2", "198.51.100.1")
+    rules = [
+        sorted(r.split(" -m comment")[0].split(" -j ")[-1][:4] for r in nat_rules(lab))
+        for lab in (other_lab, cni.lab)
+    ]
+    assert rules[0] == rules[1] and rules[0]
+    cni.ok("DEL", cni.conf(**keys), by_add)

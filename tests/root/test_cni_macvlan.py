@@ -13,20 +13,13 @@ import os
 import subprocess
 
 import pytest
-from test_cni import Cni, container_state, links_in
+import test_cni
+from test_cni import container_state, links_in
 
-from conftest import rand, run_netwrap, sh
+from conftest import run_netwrap, sh
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def cni(tmp_path, lab):
-    world = Cni(tmp_path, lab)
-    try:
-        yield world
-    finally:
-        world.cleanup()
+cni = test_cni.cni  # the fixture: a lab host, containers, the plugin, state dirs
 
 
 def wire(lab: str, hairpin: bool = False) -> str:
@@ -72,66 +65,62 @@ def pings(src: str, dst: str) -> bool:
 
 
 def test_same_as_the_reference_macvlan_plugin_then_check_list_and_del(cni):
-    ref_lab = rand("nwlab-")
-    sh("ip", "netns", "add", ref_lab)
-    try:
-        wire(ref_lab)
-        wire(cni.lab)
-        ref_c, mine_c = cni.container(), cni.container()
-        conf = mv_conf(cni, "bridge", mtu=1400)
-        ref_conf = {**conf, "type": "macvlan", "ipam": {**conf["ipam"], "dataDir": cni.data + "r"}}
-        del ref_conf["netwrapHostNetns"]
-        in_ref = ("ip", "netns", "exec", ref_lab)
-        ref = cni.ok("ADD", ref_conf, ref_c, plugin="macvlan", wrap=in_ref)
-        mine = cni.ok("ADD", conf, mine_c)
-        assert mine["interfaces"][0]["mac"] == links_in(mine_c)["eth0"]["address"]
-        assert (
-            container_state(ref_c)
-            == container_state(mine_c)
-            == {
-                "addrs": ["203.0.113.10/24"],
-                "mtu": 1400,
-                "up": True,
-                "routes": [("203.0.113.0/24", None, "eth0"), ("default", "203.0.113.1", "eth0")],
-            }
-        )
-        inner = json.loads(sh("ip", "-n", mine_c, "-j", "-d", "link", "show", "eth0"))[0]
-        assert inner["linkinfo"]["info_kind"] == "macvlan"
-        assert inner["linkinfo"]["info_data"]["mode"] == "bridge"
-        for res in (ref, mine):
-            for iface in res["interfaces"]:
-                iface.pop("mac")
-                iface["sandbox"] = "SANDBOX"
-        assert mine == ref
-        assert pings(mine_c, "203.0.113.1")  # out through m0 to the gateway on the wire
-        assert set(links_in(cni.lab)) == {"lo", "m0", "m0p", "gw0", "gw0p", "wire0"}
+    ref_lab = cni.extra_lab()
+    wire(ref_lab)
+    wire(cni.lab)
+    ref_c, mine_c = cni.container(), cni.container()
+    conf = mv_conf(cni, "bridge", mtu=1400)
+    ref_conf = {**conf, "type": "macvlan", "ipam": {**conf["ipam"], "dataDir": cni.data + "r"}}
+    del ref_conf["netwrapHostNetns"]
+    in_ref = ("ip", "netns", "exec", ref_lab)
+    ref = cni.ok("ADD", ref_conf, ref_c, plugin="macvlan", wrap=in_ref)
+    mine = cni.ok("ADD", conf, mine_c)
+    assert mine["interfaces"][0]["mac"] == links_in(mine_c)["eth0"]["address"]
+    assert (
+        container_state(ref_c)
+        == container_state(mine_c)
+        == {
+            "addrs": ["203.0.113.10/24"],
+            "mtu": 1400,
+            "up": True,
+            "routes": [("203.0.113.0/24", None, "eth0"), ("default", "203.0.113.1", "eth0")],
+        }
+    )
+    inner = json.loads(sh("ip", "-n", mine_c, "-j", "-d", "link", "show", "eth0"))[0]
+    assert inner["linkinfo"]["info_kind"] == "macvlan"
+    assert inner["linkinfo"]["info_data"]["mode"] == "bridge"
+    for res in (ref, mine):
+        for iface in res["interfaces"]:
+            iface.pop("mac")
+            iface["sandbox"] = "SANDBOX"
+    assert mine == ref
+    assert pings(mine_c, "203.0.113.1")  # out through m0 to the gateway on the wire
+    assert set(links_in(cni.lab)) == {"lo", "m0", "m0p", "gw0", "gw0p", "wire0"}
 
-        # A second one in the same container (no second default route: it has one)
-        second = {**conf, "ipam": {**conf["ipam"], "routes": []}}
-        prev = {**second, "prevResult": cni.ok("ADD", second, mine_c, ifname="eth1")}
-        assert cni.ok("CHECK", prev, mine_c, ifname="eth1") is None
-        sh("ip", "-n", mine_c, "link", "set", "eth1", "down")
-        status, err = cni.call("CHECK", prev, mine_c, ifname="eth1")
-        assert status == 1 and err["code"] == 101 and "eth1 down" in err["msg"]
+    # A second one in the same container (no second default route: it has one)
+    second = {**conf, "ipam": {**conf["ipam"], "routes": []}}
+    prev = {**second, "prevResult": cni.ok("ADD", second, mine_c, ifname="eth1")}
+    assert cni.ok("CHECK", prev, mine_c, ifname="eth1") is None
+    sh("ip", "-n", mine_c, "link", "set", "eth1", "down")
+    status, err = cni.call("CHECK", prev, mine_c, ifname="eth1")
+    assert status == 1 and err["code"] == 101 and "eth1 down" in err["msg"]
 
-        listed = run_netwrap("--json", "nic", "list", env={"NETWRAP_RUN_DIR": cni.run_dir})
-        rows = {r["ifname"]: r for r in json.loads(listed.stdout) if r.get("id") == mine_c}
-        assert rows["eth0"]["master"] == "m0" and rows["eth0"]["state"] == "ok"
-        assert rows["eth1"]["state"] == "ok" and rows["eth0"]["kind"] == "cni"
-        sh("ip", "-n", mine_c, "link", "del", "eth1")
-        listed = run_netwrap("--json", "nic", "list", env={"NETWRAP_RUN_DIR": cni.run_dir})
-        rows = {r["ifname"]: r for r in json.loads(listed.stdout) if r.get("id") == mine_c}
-        assert rows["eth1"]["state"] == "eth1 gone"
+    listed = run_netwrap("--json", "nic", "list", env={"NETWRAP_RUN_DIR": cni.run_dir})
+    rows = {r["ifname"]: r for r in json.loads(listed.stdout) if r.get("id") == mine_c}
+    assert rows["eth0"]["master"] == "m0" and rows["eth0"]["state"] == "ok"
+    assert rows["eth1"]["state"] == "ok" and rows["eth0"]["kind"] == "cni"
+    sh("ip", "-n", mine_c, "link", "del", "eth1")
+    listed = run_netwrap("--json", "nic", "list", env={"NETWRAP_RUN_DIR": cni.run_dir})
+    rows = {r["ifname"]: r for r in json.loads(listed.stdout) if r.get("id") == mine_c}
+    assert rows["eth1"]["state"] == "eth1 gone"
 
-        for ifname in ("eth0", "eth1"):
-            assert cni.ok("DEL", conf, mine_c, ifname=ifname) is None
-            assert cni.ok("DEL", conf, mine_c, ifname=ifname) is None  # again: fine
-        assert set(links_in(mine_c)) == {"lo"} and cni.allocations() == []
-        log = open(os.path.join(cni.run_dir, "cni", cni.name, f"{mine_c}@eth0.log")).read()
-        assert "type macvlan mode bridge" in log and "link del eth0" in log
-        cni.ok("DEL", ref_conf, ref_c, plugin="macvlan", wrap=in_ref)
-    finally:
-        sh("ip", "netns", "del", ref_lab, check=False)
+    for ifname in ("eth0", "eth1"):
+        assert cni.ok("DEL", conf, mine_c, ifname=ifname) is None
+        assert cni.ok("DEL", conf, mine_c, ifname=ifname) is None  # again: fine
+    assert set(links_in(mine_c)) == {"lo"} and cni.allocations() == []
+    log = open(os.path.join(cni.run_dir, "cni", cni.name, f"{mine_c}@eth0.log")).read()
+    assert "type macvlan mode bridge" in log and "link del eth0" in log
+    cni.ok("DEL", ref_conf, ref_c, plugin="macvlan", wrap=in_ref)
 
 
 def test_modes_bridge_private_vepa_as_who_pings_whom(cni):
@@ -190,36 +179,21 @@ def test_bad_macvlan_configs_change_nothing(cni):
 
 
 def test_explain_walkthrough_run_by_hand_makes_what_add_makes(cni):
-    other_lab = rand("nwlab-")
-    sh("ip", "netns", "add", other_lab)
-    try:
-        wire(other_lab)
-        wire(cni.lab)
-        by_hand, by_add = cni.container(), cni.container()
-        path = cni.tmp / "hand.conf"
-        path.write_text(json.dumps(mv_conf(cni, "vepa", mtu=1400, netwrapHostNetns=other_lab)))
-        script = run_netwrap(
-            "cni",
-            "explain",
-            str(path),
-            "--walkthrough",
-            "--netns",
-            f"/run/netns/{by_hand}",
-            "--container-id",
-            by_hand,
-            check=True,
-        ).stdout
-        subprocess.run(["bash", "-e"], input=script, text=True, check=True)
-        cni.ok("ADD", mv_conf(cni, "vepa", mtu=1400), by_add)
-        assert container_state(by_hand) == container_state(by_add)
-        modes = {
-            json.loads(sh("ip", "-n", c, "-j", "-d", "link", "show", "eth0"))[0]["linkinfo"][
-                "info_data"
-            ]["mode"]
-            for c in (by_hand, by_add)
-        }
-        assert modes == {"vepa"}
-        assert pings(by_hand, "203.0.113.1")
-        cni.ok("DEL", mv_conf(cni, "vepa"), by_add)
-    finally:
-        sh("ip", "netns", "del", other_lab, check=False)
+    other_lab = cni.extra_lab()
+    wire(other_lab)
+    wire(cni.lab)
+    by_hand, by_add = cni.container(), cni.container()
+    conf = mv_conf(cni, "vepa", mtu=1400)
+    script = cni.walkthrough({**conf, "netwrapHostNetns": other_lab}, by_hand)
+    subprocess.run(["bash", "-e"], input=script, text=True, check=True)
+    cni.ok("ADD", conf, by_add)
+    assert container_state(by_hand) == container_state(by_add)
+    modes = {
+        json.loads(sh("ip", "-n", c, "-j", "-d", "link", "show", "eth0"))[0]["linkinfo"][
+            "info_data"
+        ]["mode"]
+        for c in (by_hand, by_add)
+    }
+    assert modes == {"vepa"}
+    assert pings(by_hand, "203.0.113.1")
+    cni.ok("DEL", conf, by_add)
