@@ -423,3 +423,29 @@ def test_explain_walkthrough_run_by_hand_makes_what_add_makes(cni):
     ]
     assert rules[0] == rules[1] and rules[0]
     cni.ok("DEL", cni.conf(**keys), by_add)
+
+
+def test_static_ipam_gives_its_own_addresses_and_routes(cni):
+    c = cni.container()
+    conf = cni.conf(
+        cniVersion="1.1.0",
+        isGateway=True,
+        ipam={
+            "type": "static",
+            "addresses": [{"address": "198.51.100.77/24", "gateway": "198.51.100.1"}],
+            "routes": [{"dst": "0.0.0.0/0"}, {"dst": "203.0.113.0/24"}],
+        },
+    )
+    result = cni.ok("ADD", conf, c)  # Debian's static speaks 1.0.0: asked again as 1.0.0
+    assert result["ips"] == [
+        {"interface": 2, "address": "198.51.100.77/24", "gateway": "198.51.100.1"}
+    ]
+    assert container_state(c)["routes"] == [
+        ("198.51.100.0/24", None, "eth0"),
+        ("203.0.113.0/24", "198.51.100.1", "eth0"),
+        ("default", "198.51.100.1", "eth0"),
+    ]
+    sh("ip", "netns", "exec", c, "ping", "-c1", "-W2", "198.51.100.1")
+    assert cni.ok("CHECK", {**conf, "prevResult": result}, c) is None
+    cni.ok("DEL", conf, c)
+    assert set(links_in(c)) == {"lo"}

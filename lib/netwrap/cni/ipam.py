@@ -44,15 +44,15 @@ def shown(plugin: str, command: str, stdin: bytes) -> str:
 def call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
     """Run the IPAM plugin for ``command``; its JSON answer ({} when it printed nothing).
 
-    An IPAM plugin older than the config (Debian's host-local speaks up to 1.0.0) is
-    called again with the config as 1.0.0 when the config is 1.1.0 and the plugin's
-    VERSION lists 1.0.0: 1.1.0 changed no field of an IPAM result, only added verbs.
+    An IPAM plugin older than the config (Debian's host-local and static speak up to
+    1.0.0) is called again with the config, and its prevResult, as 1.0.0 when the
+    config is 1.1.0, the call failed and the plugin's VERSION lists 1.0.0 but not
+    1.1.0: 1.1.0 changed no field of an IPAM result, only added verbs. (Not only on
+    code 1: static's CHECK fails with 999 on a 1.1.0 prevResult.)
     """
     try:
         return _call(plugin, command, stdin, environ)
-    except CniError as exc:
-        if exc.code != 1:
-            raise
+    except CniError:
         older = as_1_0_0(plugin, stdin, environ)
         if older is None:
             raise
@@ -60,16 +60,20 @@ def call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
 
 
 def as_1_0_0(plugin: str, stdin: bytes, environ=None) -> bytes | None:
-    """The 1.1.0 config ``stdin`` as 1.0.0 if the plugin speaks 1.0.0, else None."""
+    """The 1.1.0 config ``stdin`` as 1.0.0 if the plugin speaks 1.0.0 and not 1.1.0,
+    else None."""
     from netwrap.cni.jsonlite import dumps, loads
 
     conf = loads(stdin)
     if conf.get("cniVersion") != "1.1.0":
         return None
-    answer = _call(plugin, "VERSION", stdin, environ)
-    if "1.0.0" not in (answer.get("supportedVersions") or []):
+    speaks = _call(plugin, "VERSION", stdin, environ).get("supportedVersions") or []
+    if "1.1.0" in speaks or "1.0.0" not in speaks:
         return None
-    return dumps({**conf, "cniVersion": "1.0.0"}).encode()
+    conf["cniVersion"] = "1.0.0"
+    if isinstance(conf.get("prevResult"), dict):
+        conf["prevResult"] = {**conf["prevResult"], "cniVersion": "1.0.0"}
+    return dumps(conf).encode()
 
 
 def _call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
