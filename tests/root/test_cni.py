@@ -449,3 +449,29 @@ def test_static_ipam_gives_its_own_addresses_and_routes(cni):
     assert cni.ok("CHECK", {**conf, "prevResult": result}, c) is None
     cni.ok("DEL", conf, c)
     assert set(links_in(c)) == {"lo"}
+
+
+def test_vlan_where_the_kernel_cannot_fails_whole_and_says_why(cni):
+    """This kernel has no VLAN filtering on bridges (no 8021q): the reference plugin
+    fails there too. ADD fails on the step that turns it on and undoes the rest."""
+    c = cni.container()
+    conf = cni.conf(vlan=10)
+    status, out = cni.call("ADD", conf, c)
+    if status == 0:  # a kernel with CONFIG_BRIDGE_VLAN_FILTERING
+        hname = out["interfaces"][1]["name"]
+        vlans = sh("bridge", "-n", cni.lab, "vlan", "show", "dev", hname)
+        assert "10 PVID" in vlans and "Egress Untagged" in vlans
+        cni.ok("DEL", conf, c)
+        return
+    assert out["code"] == 100 and "vlan_filtering" in out["msg"]
+    assert "Operation not supported" in out["msg"]
+    assert set(links_in(c)) == {"lo"} and set(links_in(cni.lab)) <= {"lo", cni.bridge}
+    assert cni.allocations() == []
+    status, ref = cni.call(
+        "ADD",
+        {**conf, "type": "bridge", "ipam": {**conf["ipam"], "dataDir": cni.data + "r"}},
+        cni.container(),
+        plugin="bridge",
+        wrap=("ip", "netns", "exec", cni.extra_lab()),
+    )
+    assert status == 1 and "not supported" in ref["msg"].lower()

@@ -55,7 +55,8 @@ def test_explain_a_conflist_with_static_addresses(tmp_path):
 
 def test_explain_refuses_bad_configs_with_the_cni_code(tmp_path):
     conf = tmp_path / "bad.conf"
-    conf.write_text(json.dumps({"cniVersion": "1.0.0", "name": "x", "type": "netwrap", "vlan": 7}))
+    bad = {"cniVersion": "1.0.0", "name": "x", "type": "netwrap", "vlanTrunk": [{}]}
+    conf.write_text(json.dumps(bad))
     proc = run_netwrap("cni", "explain", str(conf))
     assert proc.returncode == 2
     assert proc.stderr.startswith("netwrap: error: ") and "code 2" in proc.stderr

@@ -115,7 +115,9 @@ def test_defaults_are_the_reference_plugins():
         (json.dumps({**CONF, "ipam": []}), 7),
         (json.dumps({**CONF, "ipam": {"type": "../../bin/sh"}}), 7),
         (json.dumps({**CONF, "netwrapHostNetns": "../x"}), 7),
-        (json.dumps({**CONF, "vlan": 10}), 2),
+        (json.dumps({**CONF, "vlan": 10, "isGateway": True}), 2),
+        (json.dumps({**CONF, "vlan": 4095}), 7),
+        (json.dumps({**CONF, "vlanTrunk": [{"id": 5}]}), 2),
         (json.dumps({**CONF, "macspoofchk": True}), 2),
         (json.dumps({**CONF, "netwrapRunDir": "run"}), 7),
         (json.dumps({**CONF, "mode": "bridge"}), 7),  # a macvlan mode needs a master

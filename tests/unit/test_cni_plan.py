@@ -224,3 +224,17 @@ def test_macvlan_plan_makes_it_inside_and_routes_via_ipams_gateway():
         {"name": "eth0", "mac": "02:00:00:00:00:01", "sandbox": "/run/netns/c1"}
     ]
     assert out["ips"][0]["interface"] == 0  # as the reference macvlan plugin's result
+
+
+def test_vlan_makes_the_host_end_an_access_port_after_it_joins():
+    ips, routes = plan.from_ipam(IPAM)
+    steps = plan.attach_plan(conf(vlan=10), ENV, ips, routes)
+    hname = plan.host_ifname("t1", "c1", "eth0")
+    keys = [s.key for s in steps]
+    assert keys[:4] == ["veth.create", "bridge.vlan_filtering", "bridge.vlan", "bridge.vlan1"]
+    assert steps[1].argv == ("ip", "link", "set", "nw0", "type", "bridge", "vlan_filtering", "1")
+    assert steps[2].argv == ("bridge", "vlan", "add", "dev", hname, "vid", "10", "pvid", "untagged")
+    assert steps[3].argv == ("bridge", "vlan", "del", "dev", hname, "vid", "1")
+    assert "bridge.vlan" not in [s.key for s in plan.attach_plan(conf(), ENV, ips, routes)]
+    walk = [s.key for s in plan.walkthrough_plan(conf(vlan=10), ENV, ips, routes)]
+    assert "bridge.vlan" in walk

@@ -14,19 +14,25 @@ The config keys are the reference bridge plugin's (containernetworking/plugins,
 plugins/main/bridge): ``bridge`` (default ``cni0``), ``isGateway``,
 ``isDefaultGateway`` (implies ``isGateway``), ``forceAddress``, ``ipMasq``, ``mtu``,
 ``hairpinMode``, ``promiscMode``, ``ipam`` (``enabledad`` is accepted and IPv6
-duplicate address detection left to the kernel, as with ``enabledad: true``; ``vlan``
-and ``macspoofchk`` are refused). With ``master`` the attachment is a macvlan on that
-host interface instead, with the reference macvlan plugin's keys: ``master``,
-``mode`` (bridge, private, vepa, passthru; default bridge), ``mtu`` and ``ipam``; the
-bridge's keys are refused there (``bridge``, ``isGateway``, ``ipMasq``, ...), as is
-``linkInContainer``. ``netwrapHostNetns`` is netwrap's own,
-a test and teaching aid: the name of a netns that plays the host, so every
-host-side object (bridge, veth end, iptables rules, sysctl) goes there and the
-machine is left alone. ``netwrapRunDir``, netwrap's too, is the directory for the
-records and command logs (default: ``NETWRAP_RUN_DIR``, else /run/netwrap): a
-runtime may run DEL with another environment than ADD (podman's cleanup after a
-container exits runs from conmon, which passes no NETWRAP_RUN_DIR), and the
-config is the one thing every call of a network gets alike.
+duplicate address detection left to the kernel, as with ``enabledad: true``;
+``macspoofchk`` and ``vlanTrunk`` are refused), and ``vlan`` where the kernel allows:
+the host end becomes an access port of that VLAN on a ``vlan_filtering`` bridge (the
+kernel needs CONFIG_BRIDGE_VLAN_FILTERING; without it ADD fails and undoes itself).
+``vlan`` with ``isGateway`` is refused: the reference gives the gateway a VLAN
+sub-interface of the bridge, which netwrap does not make.
+
+With ``master`` the attachment is a macvlan on that host interface instead, with
+the reference macvlan plugin's keys: ``master``, ``mode`` (bridge, private, vepa,
+passthru; default bridge), ``mtu`` and ``ipam``; the bridge's keys are refused there
+(``bridge``, ``isGateway``, ``ipMasq``, ...), as is ``linkInContainer``.
+
+``netwrapHostNetns`` is netwrap's own, a test and teaching aid: the name of a netns
+that plays the host, so every host-side object (bridge, veth end, iptables rules,
+sysctl) goes there and the machine is left alone. ``netwrapRunDir``, netwrap's too,
+is the directory for the records and command logs (default: ``NETWRAP_RUN_DIR``,
+else /run/netwrap): a runtime may run DEL with another environment than ADD
+(podman's cleanup after a container exits runs from conmon, which passes no
+NETWRAP_RUN_DIR), and the config is the one thing every call of a network gets alike.
 """
 
 from __future__ import annotations
@@ -55,7 +61,6 @@ REQUIRED = {
 }
 # Keys of the reference bridge plugin that netwrap does not do: refused, not ignored.
 UNSUPPORTED = {
-    "vlan": 0,
     "vlanTrunk": None,
     "macspoofchk": False,
     "preserveDefaultVlan": None,
@@ -65,6 +70,7 @@ UNSUPPORTED = {
 # The bridge's keys, refused with ``master``: a macvlan has no bridge, gateway or NAT.
 BRIDGE_ONLY = (
     "bridge",
+    "vlan",
     "isGateway",
     "isDefaultGateway",
     "forceAddress",
@@ -174,6 +180,7 @@ class NetConf(Frozen):
         "run_dir",
         "master",
         "macvlan_mode",
+        "vlan",
     )
 
     def __init__(
@@ -196,6 +203,7 @@ class NetConf(Frozen):
         run_dir: str | None = None,
         master: str | None = None,
         macvlan_mode: str = "bridge",
+        vlan: int = 0,
     ) -> None:
         self._init(
             raw,
@@ -216,6 +224,7 @@ class NetConf(Frozen):
             run_dir,
             master,
             macvlan_mode,
+            vlan,
         )
 
     @classmethod
@@ -257,6 +266,15 @@ class NetConf(Frozen):
         if run_dir is not None and not run_dir.startswith("/"):
             raise CniError(INVALID_CONFIG, f"netwrapRunDir {run_dir!r} is not an absolute path")
         is_default_gw = _get(raw, "isDefaultGateway", bool, False)
+        vlan = _get(raw, "vlan", int, 0)
+        if not 0 <= vlan <= 4094:
+            raise CniError(INVALID_CONFIG, f"vlan {vlan} is out of range (0-4094)")
+        if vlan and (is_default_gw or raw.get("isGateway")):
+            raise CniError(
+                UNSUPPORTED_FIELD,
+                "vlan with isGateway is not supported by netwrap (the reference "
+                "plugin gives the gateway a VLAN sub-interface of the bridge)",
+            )
         return cls(
             raw,
             version,
@@ -276,6 +294,7 @@ class NetConf(Frozen):
             run_dir,
             master,
             mode,
+            vlan,
         )
 
     @property

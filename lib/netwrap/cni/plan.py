@@ -219,6 +219,7 @@ def attach_plan(
             input=batch_text(host_lines),
             key="veth.create",
         ),
+        *vlan_steps(conf, host, hname),
         Step(
             guest.ip("-batch", "-"),
             f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
@@ -306,6 +307,17 @@ def macvlan_plan(
     ]
 
 
+def vlan_steps(conf, host: NetnsRef, hname: str) -> list[Step]:
+    """``vlan``: the host end an access port of that VLAN (``netwrap.kinds.bridge_vlan``:
+    filtering on, member untagged with that PVID, out of VLAN 1)."""
+    if not conf.vlan:
+        return []
+    from netwrap.kinds import bridge_vlan
+
+    spec = AttachSpec(bridge_vlan.KIND, "", conf.bridge, (), None, hname, vlan=conf.vlan)
+    return bridge_vlan.vlan_steps(spec, host)
+
+
 def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> list[Step]:
     """The same attachment one command per step, as the walkthrough does it by hand
     (``netwrap cni explain --walkthrough``; ADD itself runs the batches above): the
@@ -370,7 +382,9 @@ def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> lis
             )
         )
     return steps + [
-        s for s in attach_plan(conf, env, ips, routes) if s.key in ("host.forward", "host.masq")
+        s
+        for s in attach_plan(conf, env, ips, routes)
+        if s.key in ("host.forward", "host.masq") or s.key.startswith("bridge.vlan")
     ]
 
 
