@@ -37,7 +37,6 @@ class _Context:
     parse_float = float
     parse_int = int
     parse_constant = staticmethod(_no_constant)
-    memo: dict = {}
 
 
 _scan = _json.make_scanner(_Context())
