@@ -825,12 +825,16 @@ def _up_locked(ctx, lab: Lab) -> dict:
                 lambda: sandbox.stop(ctx.runner, sandbox.named(before.start, ctx.host_ns)),
                 "stop the sandboxes this up started",
             )
-            for name in before.start:
-                box = sandbox.start(ctx.runner, name, ctx.host_ns)
+            # Started on a few workers (netwrap.workers), all or nothing, progress in order.
+            for box in sandbox.start_many(
+                ctx.runner,
+                before.start,
+                ctx.host_ns,
+                on_started=lambda box: progress.step(f"sandbox {box.name} started (PID {box.pid})"),
+            ):
                 started += 1
-                pids[name] = box.pid
-                progress.step(f"sandbox {name} started (PID {box.pid})")
-                txn.check()
+                pids[box.name] = box.pid
+            txn.check()
             if started:
                 plan = _plan_now(ctx, lab, pids=pids)
             rec.bridges = sorted(set(rec.bridges) | set(plan.made_bridges))

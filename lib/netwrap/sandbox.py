@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from netwrap import store
 from netwrap.errors import NetwrapError
@@ -36,6 +37,10 @@ from netwrap.records import Record, replace
 from netwrap.runner import Runner
 from netwrap.targets import Target, netns_inode, start_time
 from netwrap.validate import netns_name
+
+if TYPE_CHECKING:  # only for the annotations: sandbox.py is loaded by most commands
+    import threading
+    from collections.abc import Callable
 
 SCHEMA = 1
 MARKER = "NETWRAP_SANDBOX"
@@ -275,34 +280,90 @@ def _children(pid: int) -> list[int]:
 
 
 def start(runner: Runner, name: str, host_ns: object = _CURRENT) -> Sandbox:
-    from netwrap import state
+    return start_many(runner, [name], host_ns, workers=1)[0]
 
-    netns_name(name)
+
+def start_many(
+    runner: Runner,
+    names: list[str],
+    host_ns: object = _CURRENT,
+    *,
+    workers: int | None = None,
+    on_started: Callable[[Sandbox], None] | None = None,
+) -> list[Sandbox]:
+    """Start sandboxes NAMES on a few workers (``netwrap.workers``), all or nothing.
+
+    Every name is checked, in this thread, before the first fork; then each worker
+    takes one sandbox at a time: writes its intent record, forks it, names it,
+    brings its loopback up, records its PID. A failure, or SIGINT/SIGTERM, ends
+    every one of them (found by marker, also one forked by a start that failed
+    right after), forgets their records and raises. ``on_started(box)`` runs in this thread, in the order of NAMES.
+    """
+    from netwrap import state
+    from netwrap import workers as pool
+
+    for name in names:
+        netns_name(name)
     host_ns = _ns(host_ns)
     with state.lock():
-        old = load(name, host_ns)
-        if old is not None:
+        stale = []
+        for name in names:
+            old = load(name, host_ns)
+            if old is None:
+                continue
             if old.alive:
                 raise NetwrapError(f'sandbox "{name}" is already running (PID {old.pid})')
             if old.being_started:
                 raise NetwrapError(f'sandbox "{name}" is being started by PID {old.starter}')
-            end([old])  # a start that was killed half-way: whatever it left goes first
+            stale.append(old)
+        if stale:
+            end(stale)  # starts that were killed half-way: whatever they left goes first
         me, my_start = state.me()
-        box = Sandbox(
-            name, None, None, None, host_ns, "starting", starter=me, starter_started=my_start
+        boxes = [
+            Sandbox(
+                name, None, None, None, host_ns, "starting", starter=me, starter_started=my_start
+            )
+            for name in names
+        ]
+
+        def forget() -> list[str]:
+            try:
+                end(boxes)
+            except NetwrapError as exc:
+                return [str(exc)]
+            for box in boxes:
+                store.remove(box.path)
+            return []
+
+        return pool.run_jobs(
+            [_starter(runner, box) for box in boxes],
+            forget,
+            workers=workers,
+            on_done=None if on_started is None else lambda _i, box: on_started(box),
         )
+
+
+def _starter(runner: Runner, box: Sandbox) -> Callable[[threading.Event], Sandbox]:
+    """One sandbox's start, as a job for ``netwrap.workers``: intent, fork, name,
+    loopback up, PID."""
+
+    def job(stop: threading.Event) -> Sandbox:
+        from netwrap.workers import Stopped
+
+        hook = getattr(runner, "spawn_hook", None)  # netwrap.testing.FaultRunner's
+        if hook is not None:
+            hook(UNSHARE, stop)
+        if stop.is_set():
+            raise Stopped
         _save(box)  # intent first: a killed start leaves what down and gc need
-        try:
-            box = _spawn(runner, box)
-            runner.call(("nsenter", "-t", str(box.pid), "--uts", "hostname", name))
-            runner.call(("nsenter", "-t", str(box.pid), "--net", "ip", "link", "set", "lo", "up"))
-            box = replace(box, status="running", starter=None, starter_started=None)
-            _save(box)
-        except BaseException:
-            end([box])
-            store.remove(box.path)
-            raise
-    return box
+        started = _spawn(runner, box)
+        runner.call(("nsenter", "-t", str(started.pid), "--uts", "hostname", box.name))
+        runner.call(("nsenter", "-t", str(started.pid), "--net", "ip", "link", "set", "lo", "up"))
+        started = replace(started, status="running", starter=None, starter_started=None)
+        _save(started)
+        return started
+
+    return job
 
 
 def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
@@ -311,6 +372,7 @@ def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
     leader = runner.spawn(UNSHARE, env={**os.environ, MARKER: box.marker})
     box = replace(box, leader=leader, leader_started=start_time(leader))
     deadline = time.monotonic() + 5
+    pause = 0.0005  # the child is forked within a millisecond or two: look often at first
     while time.monotonic() < deadline:
         try:
             children = _children(leader)
@@ -321,7 +383,8 @@ def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
         if children and netns_inode(children[0]) != netns_inode("self"):
             pid = children[0]
             return replace(box, pid=pid, netns_inode=netns_inode(pid), started=start_time(pid))
-        time.sleep(0.005)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
     raise NetwrapError("the sandbox process did not start within 5 s")
 
 
