@@ -297,7 +297,8 @@ def start_many(
     takes one sandbox at a time: writes its intent record, forks it, names it,
     brings its loopback up, records its PID. A failure, or SIGINT/SIGTERM, ends
     every one of them (found by marker, also one forked by a start that failed
-    right after), forgets their records and raises. ``on_started(box)`` runs in this thread, in the order of NAMES.
+    right after), forgets their records and raises. ``on_started(box)`` runs in
+    this thread, in the order of NAMES.
     """
     from netwrap import state
     from netwrap import workers as pool

@@ -20,8 +20,9 @@ default 60, or until SIGINT/SIGTERM) before the N-th step, so a test can send
 SIGTERM or SIGKILL at a known point. For sandbox starts (which run on worker
 threads, ``netwrap.workers``), counted in spawns: ``NETWRAP_PAUSE_SPAWN=N`` pauses
 before the N-th until a signal or a failure stops the workers, and
-``NETWRAP_FAIL_SPAWN=N`` starts the N-th process, then fails. The CLI wraps its runner in one only when
-one of those variables is set, so this module is not loaded otherwise.
+``NETWRAP_FAIL_SPAWN=N`` starts the N-th process, then fails. The CLI wraps its
+runner in one only when one of those variables is set, so this module is not
+loaded otherwise.
 """
 
 from __future__ import annotations
