@@ -177,7 +177,9 @@ FIELDS = {
 def _save(box: Sandbox) -> None:
     from netwrap.records import asdict
 
-    store.write(box.path, {"schema": SCHEMA, **asdict(box)})
+    # No fsync (two per start, up to 12 ms each on a busy disk): a sandbox does not
+    # outlive a crash of the machine, the only thing an fsync guards against.
+    store.write(box.path, {"schema": SCHEMA, **asdict(box)}, durable=False)
 
 
 def _read(path: str) -> Sandbox | None:
