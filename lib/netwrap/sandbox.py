@@ -35,7 +35,7 @@ from netwrap.errors import NetwrapError
 from netwrap.plan import Step
 from netwrap.records import Record, replace
 from netwrap.runner import Runner
-from netwrap.targets import Target, netns_inode, start_time
+from netwrap.targets import Target, netns_inode, start_time, stat_fields
 from netwrap.validate import netns_name
 
 if TYPE_CHECKING:  # only for the annotations: sandbox.py is loaded by most commands
@@ -456,6 +456,16 @@ def _kill(pids: list[int]) -> list[int]:
         return [p for p in pids if start_time(p) is not None and not _zombie(p)]
 
     for sig in (15, 9):
+        if sig == 9:
+            # Each sandbox's first process before its group: its unshare (the leader),
+            # still there, reaps it at once and exits. Killed together, both zombies
+            # wait for PID 1 to reap them, which some inits do once a second.
+            inner = [p for p in running() if p not in groups]
+            for pid in inner:
+                _signal(pid, 9)
+            deadline = time.monotonic() + 1
+            while any(start_time(p) is not None for p in inner) and time.monotonic() < deadline:
+                time.sleep(0.005)
         for group in groups:
             try:
                 os.killpg(group, sig)
@@ -469,8 +479,10 @@ def _kill(pids: list[int]) -> list[int]:
     left = running()
     if left:
         raise NetwrapError(f"sandbox processes {left} did not end after SIGKILL")
-    # Dead now; wait (briefly) until they are reaped too, reaping our own children (the
-    # unshare of a sandbox this process started), so /proc shows them gone.
+    # Dead now, their namespaces (and veths) released; reap our own children (the
+    # unshare of a sandbox this process started), so /proc shows them gone. A leader
+    # whose starter has exited is PID 1's to reap: its zombie holds nothing.
+    me = str(os.getpid()).encode()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         for pid in pids:
@@ -478,10 +490,18 @@ def _kill(pids: list[int]) -> list[int]:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-        if all(start_time(p) is None for p in pids):
+        fields = [stat_fields(p) for p in pids]
+        if all(f is None or (f[0] in (b"Z", b"X") and f[1] != me) for f in fields):
             break
         time.sleep(0.01)
     return pids
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _zombie(pid: int) -> bool:

@@ -243,3 +243,35 @@ def test_start_many_undoes_its_own_starts_when_one_fails(lab):
     assert not ours(names)
     assert records(lab) == []
     assert all(not os.path.exists(f"/proc/{box.pid}") for box in started)
+
+
+# -- down: sandboxes first, their veths go with their netns ---------------------------------
+
+
+def test_down_stops_the_sandboxes_first_and_their_veths_go_with_them(lab, six, nw):
+    path, nodes = six
+    assert nw("--host-netns", lab, "up", path).returncode == 0
+    dry = nw("--dry-run", "--host-netns", lab, "down", path)
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.splitlines()
+    kills = [i for i, line in enumerate(lines) if line.startswith("kill -KILL -- -")]
+    batch = lines.index(f"ip -n {lab} -batch - <<'EOF'")
+    assert len(kills) == NODES and max(kills) < batch  # every sandbox stopped first
+    assert not [line for line in lines[batch:] if line.startswith("link del vh")]
+    down = nw("--host-netns", lab, "down", path)
+    assert down.returncode == 0, down.stderr
+    assert links_in(lab) == {"lo"} and not ours(nodes)
+
+
+def test_down_removes_the_veth_of_a_sandbox_whose_netns_someone_holds_open(lab, six, nw):
+    path, nodes = six
+    assert nw("--host-netns", lab, "up", path).returncode == 0
+    rows = json.loads(nw("--host-netns", lab, "--json", "sandbox", "list").stdout)
+    pid = next(r["pid"] for r in rows if r["name"] == nodes[0])
+    held = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)  # the netns outlives its process
+    try:
+        down = nw("--host-netns", lab, "down", path)
+        assert down.returncode == 0, down.stderr
+        assert links_in(lab) == {"lo"} and not ours(nodes)
+    finally:
+        os.close(held)
