@@ -54,6 +54,14 @@ def rand(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(3)}"
 
 
+def rands(prefix: str, n: int) -> list[str]:
+    """N different random names (of 1000 six-hex-digit ones, two are the same 3% of runs)."""
+    names: dict[str, None] = {}
+    while len(names) < n:
+        names[rand(prefix)] = None
+    return list(names)
+
+
 def sh(*argv: str, input: str | None = None, env: dict | None = None) -> str:
     """Run a command of the benchmark's own set-up or of the CNI side; return stdout."""
     proc = subprocess.run(list(argv), capture_output=True, text=True, input=input, env=env)
@@ -147,7 +155,7 @@ class Lab:
 
         # in the lab's scope: ``netwrap --host-netns LAB up`` uses that netns's own
         # sandboxes, never the machine's (it would start new ones of the same names)
-        names = [rand("nwbs-") for _ in range(n)]
+        names = rands("nwbs-", n)
         self.sandboxes += names
         if not hasattr(sandbox, "start_many"):  # a netwrap from before it (a before/after run)
             return [(name, sandbox.start(Runner(), name, self.name).pid) for name in names]
@@ -395,7 +403,7 @@ def full_up_round(lab: Lab, n: int, timeout: float) -> dict:
     """``up`` of a lab whose n sandboxes it starts itself (IPv6), checked, then its down:
     wall seconds (of up, of its sandbox starts, of down) and peak RSS (KiB)."""
     name = rand("nwlab")
-    nodes = [rand("nwbs-") for _ in range(n)]
+    nodes = rands("nwbs-", n)
     lab.sandboxes += nodes  # so close() stops them whatever happens
     path = lab.write(
         f"{name}.yaml",
