@@ -71,6 +71,18 @@ def six(lab, tmp_path):
             run_netwrap("--host-netns", lab, "sandbox", "stop", node)
 
 
+def up_on_two_workers(lab: str, path: str, **hooks: str) -> subprocess.Popen:
+    """``up`` of the lab file in the lab netns, on 2 workers, with these test hooks."""
+    return subprocess.Popen(
+        [sys.executable, LAUNCHER, "--host-netns", lab, "up", path],
+        cwd="/",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": LIB, "NETWRAP_WORKERS": "2", **hooks},
+    )
+
+
 def test_progress_keeps_the_plan_order_on_two_workers(lab, six, nw):
     path, nodes = six
     proc = nw("--host-netns", lab, "up", path, env={"NETWRAP_WORKERS": "2"})
@@ -90,14 +102,7 @@ def test_sigterm_while_a_worker_is_paused_undoes_every_worker(lab, six):
     path, nodes = six
     # step 1 is the host batch; step 3 is the second container batch to start: one
     # worker waits before it while the other goes on with the containers after it
-    proc = subprocess.Popen(
-        [sys.executable, LAUNCHER, "--host-netns", lab, "up", path],
-        cwd="/",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": LIB, "NETWRAP_PAUSE_AT": "3", "NETWRAP_WORKERS": "2"},
-    )
+    proc = up_on_two_workers(lab, path, NETWRAP_PAUSE_AT="3")
     try:
         line = proc.stderr.readline()
         assert line.startswith("netwrap: test hook: paused before step 3: nsenter -t "), line
@@ -148,19 +153,7 @@ def nothing_left(lab: str, path: str, nodes: list[str]) -> None:
 def up_paused_at_spawn(lab: str, path: str, n: int) -> subprocess.Popen:
     """``up`` on 2 workers, its N-th sandbox start paused just before its fork (the hook
     has said so on stderr when this returns)."""
-    proc = subprocess.Popen(
-        [sys.executable, LAUNCHER, "--host-netns", lab, "up", path],
-        cwd="/",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={
-            **os.environ,
-            "PYTHONPATH": LIB,
-            "NETWRAP_PAUSE_SPAWN": str(n),
-            "NETWRAP_WORKERS": "2",
-        },
-    )
+    proc = up_on_two_workers(lab, path, NETWRAP_PAUSE_SPAWN=str(n))
     line = proc.stderr.readline()
     if not line.startswith(f"netwrap: test hook: paused before spawn {n}: unshare "):
         proc.kill()
