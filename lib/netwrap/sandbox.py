@@ -452,8 +452,8 @@ def _kill(pids: list[int]) -> list[int]:
         return []
     groups = _groups(pids)
 
-    def running() -> list[int]:
-        return [p for p in pids if start_time(p) is not None and not _zombie(p)]
+    def running() -> list[int]:  # one read of /proc/PID/stat each (2000 at a down of 1000)
+        return [p for p in pids if (f := stat_fields(p)) is not None and f[0] not in (b"Z", b"X")]
 
     for sig in (15, 9):
         if sig == 9:
@@ -502,14 +502,6 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
 
 
 def stop_plan(box: Sandbox) -> list[Step]:
