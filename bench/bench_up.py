@@ -70,13 +70,16 @@ def sh(*argv: str, input: str | None = None, env: dict | None = None) -> str:
     return proc.stdout
 
 
-def timed(argv: list[str], input: str | None = None) -> float:
-    """Wall seconds of one command, process start included; it must succeed."""
+def timed(argv: list[str], input: str | None = None, out: list | None = None) -> float:
+    """Wall seconds of one command, process start included; it must succeed. Its
+    stdout is appended to ``out`` when given."""
     start = time.perf_counter()
     proc = subprocess.run(argv, input=input, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    if out is not None:
+        out.append(proc.stdout)
     return elapsed
 
 
@@ -272,10 +275,11 @@ def cni_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float, s
     return per, first
 
 
-def inproc_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float, str]:
+def inproc_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float, str, float]:
     """The in-process mark (bench/netlink_inproc.py: pyroute2 + setns, one thread) wiring
     ``boxes`` to ``br``, then removing it all. Returns seconds per container (process
-    start included) and the first container's address."""
+    start included), the first container's address, and seconds per container of the
+    work alone (no interpreter start, no import)."""
     import importlib.util
 
     if importlib.util.find_spec("pyroute2") is None:
@@ -289,7 +293,8 @@ def inproc_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float
         "links": links,
     }
     try:
-        per = timed([sys.executable, INPROC], input=json.dumps(job)) / len(boxes)
+        out: list[str] = []
+        per = timed([sys.executable, INPROC], input=json.dumps(job), out=out) / len(boxes)
         inner = sh("nsenter", "-t", str(boxes[0][1]), "-n", "ip", "-j", "addr", "show", "eth1")
     finally:
         batch = "".join(f"link del {host_if}\n" for _, host_if, _ in links) + f"link del {br}\n"
@@ -304,7 +309,7 @@ def inproc_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float
         for a in json.loads(inner)[0]["addr_info"]
         if a["family"] == "inet"
     ]
-    return per, first[0] if first else "(none)"
+    return per, first[0] if first else "(none)", float(out[0]) / len(boxes)
 
 
 def up_round(lab: Lab, boxes: list[tuple[str, int]], path: str) -> tuple[float, list[str]]:
@@ -341,6 +346,7 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
         )
         cnis: list[float] = []
         inprocs: list[float] = []
+        works: list[float] = []  # the in-process program's work alone
         ups: list[float] = []
         cni_ok = inproc_ok = True
         for r in range(rounds):
@@ -358,7 +364,12 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
                 inproc_ok = inproc is not None
                 if inproc is not None:
                     inprocs.append(inproc[0])
-                    say(f"  round {r + 1}: in-process netlink (pyroute2 + setns) {ms(inproc[0])}")
+                    works.append(inproc[2])
+                    say(
+                        f"  round {r + 1}: in-process netlink (pyroute2 + setns) "
+                        f"{ms(inproc[0])} ({ms(inproc[2])} without interpreter start "
+                        "and import)"
+                    )
             up, addrs = up_round(lab, boxes, path)
             ups.append(up)
             line = f"  round {r + 1}: netwrap up {ms(up)}"
@@ -388,9 +399,10 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
             )
         if inprocs:
             mark = statistics.median(inprocs)
+            work = statistics.median(works)
             line += (
                 f"; in-process netlink {ms(mark)} -> {up / mark:.2f}x (goal < 1: "
-                f"{verdict(up < mark)})"
+                f"{verdict(up < mark)}); its work alone {ms(work)} -> {up / work:.2f}x"
             )
         else:
             line += f"; vs issue 12's 3.2 ms in-process mark: {verdict(up < 3.2e-3)}"

@@ -2,8 +2,9 @@
 """The in-process mark of issue 12: ``up``'s work done by one single-threaded program
 over netlink (pyroute2), entering each container's netns with setns(2).
 
-Reads a JSON job on stdin, does it, prints nothing; bench_up.py times the whole
-process (interpreter and import included, as it times ``netwrap up``):
+Reads a JSON job on stdin, does it, prints the seconds the work itself took (after
+the interpreter's start and pyroute2's import); bench_up.py times the whole process
+too (interpreter and import included, as it times ``netwrap up``):
 
     {"netns": "LAB", "bridge": "nwbr1", "address": "198.51.100.1/24",
      "gateway": "198.51.100.1", "links": [[PID, "vh1", "198.51.100.2/24"], ...]}
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from pyroute2 import IPRoute
 from pyroute2.netns import setns
@@ -26,6 +28,7 @@ from pyroute2.netns import setns
 
 def main() -> int:
     job = json.load(sys.stdin)
+    start = time.perf_counter()
     host = os.open(f"/var/run/netns/{job['netns']}", os.O_RDONLY)
     setns(host)
     with IPRoute() as ipr:
@@ -57,6 +60,7 @@ def main() -> int:
                     setns(host)
             finally:
                 os.close(guest)
+    print(time.perf_counter() - start)
     return 0
 
 
