@@ -29,12 +29,13 @@ from __future__ import annotations
 import os
 import time
 
-from netwrap import store
+from netwrap import procfs, store
 from netwrap.errors import NetwrapError
 from netwrap.plan import Step
+from netwrap.procfs import netns_inode, start_time
 from netwrap.records import Record, replace
 from netwrap.runner import Runner
-from netwrap.targets import Target, netns_inode, start_time
+from netwrap.targets import Target
 from netwrap.validate import netns_name
 
 SCHEMA = 1
@@ -266,10 +267,9 @@ def _children(pid: int) -> list[int]:
     import psutil
 
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(c) for c in f.read().split()]
+        return procfs.thread_children(pid)
     except FileNotFoundError:
-        if not os.path.exists(f"/proc/{pid}"):
+        if not procfs.exists(pid):
             raise psutil.NoSuchProcess(pid) from None
         return [c.pid for c in psutil.Process(pid).children()]  # kernel without the file
 
@@ -334,17 +334,14 @@ def marked(prefix: str | None = None) -> dict[int, str]:
     prefix = prefix if prefix is not None else store.path("sandboxes") + os.sep
     want = f"{MARKER}={prefix}".encode()
     found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for entry in procfs.pids():
         try:
-            if os.stat(f"/proc/{entry}").st_uid != 0:
+            if procfs.owner(entry) != 0:
                 continue  # a sandbox is root's; a user's process could carry the text
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                env = f.read()
+            env = procfs.environ(entry)
         except OSError:
             continue
-        for var in env.split(b"\0"):
+        for var in env:
             if var.startswith(want):
                 found[int(entry)] = var.split(b"=", 1)[1].decode(errors="replace")
                 break
@@ -419,11 +416,8 @@ def _kill(pids: list[int]) -> list[int]:
 
 
 def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
+    """Dead (Z or X), or gone: not a process to wait for any more."""
+    return procfs.state(pid) in (None, "Z", "X")
 
 
 def stop_plan(box: Sandbox) -> list[Step]:

@@ -33,7 +33,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from netwrap import bridge, netns, nic, query, sandbox
+from netwrap import bridge, netns, nic, procfs, query, sandbox
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.plan import Argv, Step, on_host
 from netwrap.transaction import Transaction
@@ -495,7 +495,7 @@ class Tutorial:
         ``containerd-shim-runc-v2 ... -id <id>``, today's answer to the walkthrough's
         ``ps -ef | grep "docker -[d]"``."""
         self.section("pid")
-        ppid = None if self.script else _ppid(self.pid)
+        ppid = None if self.script else procfs.ppid(self.pid)
         pids = f"{ppid},{self.pid}" if ppid else str(self.pid)
         argv = ("ps", "-ww", "-o", "pid,ppid,args", "-p", pids)  # -ww: args whole
         self.ask("ps", [argv])
@@ -687,15 +687,6 @@ class Tutorial:
             left = query.host_link(self.runner, self.br, self.host_ns) is not None
             rows.append({"object": self.t("val.bridge"), "state": state(left)})
         return rows
-
-
-def _ppid(pid: int) -> int | None:
-    """PID's parent, from /proc/PID/stat (the field after the command's parentheses)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _routed(runner, host_ns: str | None, net) -> str | None:
