@@ -208,32 +208,44 @@ def candidates(
 ) -> tuple[list[Container], list[Ignored]]:
     """The believed running containers TEXT could name, and the runtimes not believed.
 
-    Lean on purpose (``netwrap pid`` is timed against ``docker inspect``): a
-    Docker container is named from its record only when its ID does not already
-    decide (a record that does not hold TEXT is not read further), and only the
-    runtime processes of the containers that could match are judged.
+    Lean on purpose (``netwrap pid`` is timed against ``docker inspect``): only
+    the shims and conmons whose container could be called TEXT have their
+    children read; a Docker container is named from its record only when its ID
+    does not already decide (a record that does not hold TEXT is not read
+    further); only the runtime processes of the containers that could match are
+    judged.
     """
     if not text or "/" in text:
         return [], []
-    if rows is None:
-        rows, judge = runtimes.process_rows(times=False), judge or trust.distrust
     hexa = is_hex(text)
-    could = []
+    names: dict[str, str | None] = {}  # Docker's records read, by ID
+
+    def could(runtime: str, cid: str | None, name: str | None, *_ns) -> bool:
+        """Could the container of this shim or conmon be called TEXT?"""
+        if runtime == "docker" and name is None:
+            if cid is None or (hexa and cid.startswith(text)):
+                return True  # no ID yet (its first process's cgroup says), or a prefix
+            if cid not in names:
+                names[cid] = docker_records.name(cid, text, docker_root)
+            return names[cid] == text
+        return text in (cid, name) or bool(hexa and cid and cid.startswith(text))
+
+    if rows is None:
+        rows = runtimes.process_rows(times=False, follow=lambda monitor: could(*monitor))
+        judge = judge or trust.distrust
+    could_be = []
     for c in parse(rows):
         if c.runtime == "docker" and c.name is None:
             cid = c.id or read_cgroup(c.pid)
-            if not cid:
+            if not cid or not could("docker", cid, None):
                 continue
-            if hexa and cid.startswith(text):
-                could.append(replace(c, id=cid, name=docker_records.name(cid, None, docker_root)))
-                continue
-            name = docker_records.name(cid, text, docker_root)
-            if name == text:
-                could.append(replace(c, id=cid, name=name))
-        elif text in (c.id, c.name) or (hexa and c.id and c.id.startswith(text)):
-            could.append(c)
+            name = names[cid] if cid in names else docker_records.name(cid, None, docker_root)
+            c = replace(c, id=cid, name=name)
+        elif not could(c.runtime, c.id, c.name):
+            continue
+        could_be.append(c)
     ignored: list[Ignored] = []
-    return _judged(could, judge, ignored), ignored
+    return _judged(could_be, judge, ignored), ignored
 
 
 def matching(containers: list[Container], text: str) -> list[Container]:

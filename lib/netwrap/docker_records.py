@@ -21,6 +21,7 @@ from netwrap import procfs
 
 DOCKER_ROOT = "/var/lib/docker"
 _CONFIGS = ("config.v2.json", "config.json")
+_BIG = 1 << 20
 _HEXDIGITS = "0123456789abcdef"  # no `re` here: it costs ~10 ms of start-up (issue 12)
 
 
@@ -58,8 +59,9 @@ def _raw(cid: str, docker_root: str):
         except OSError:
             continue
         try:
-            data = b""
-            while chunk := os.read(fd, 1 << 20):
+            data = chunk = os.read(fd, _BIG)
+            while len(chunk) == _BIG:  # a short read of a file is its end
+                chunk = os.read(fd, _BIG)
                 data += chunk
         except OSError:
             continue
@@ -92,42 +94,38 @@ _UNSURE = object()
 def _top_level_name(data: bytes) -> object:
     """The record's top-level "Name" (a str, or None when it has none), or _UNSURE.
 
-    Follows the strings (with their escapes) and the nesting of the whole text:
-    a "Name" inside "Config", "MountPoints" or a label is not the container's. An
-    escape in the name, or text whose nesting does not end where it began, is
-    left to ``json`` (_UNSURE).
+    Without a backslash in the text, every ``"`` opens or closes a string, so
+    splitting at them gives what is outside strings and what is inside, in turn;
+    the nesting at a "Name" key is the brackets outside strings before it. A
+    "Name" inside "Config", "MountPoints" or a label is not the container's. A
+    backslash anywhere, a name that is not a plain string, two of them, or text
+    whose nesting does not end where it began is left to ``json`` (_UNSURE).
     """
-    depth, i, found = 0, 0, None
-    while True:
-        q = data.find(b'"', i)
-        between = data[i:] if q < 0 else data[i:q]
-        depth += between.count(b"{") + between.count(b"[")
-        depth -= between.count(b"}") + between.count(b"]")
-        if q < 0:
-            return found if depth == 0 else _UNSURE
-        end = q
-        while True:  # the closing quote: one not escaped by an odd run of backslashes
-            end = data.find(b'"', end + 1)
-            if end < 0:
-                return _UNSURE
-            back = end - 1
-            while data[back] == 0x5C:
-                back -= 1
-            if (end - 1 - back) % 2 == 0:
-                break
-        i = end + 1
-        if depth == 1 and data[q:i] == b'"Name"':
-            rest = data[i : i + 4096].lstrip()
-            if not rest.startswith(b":"):
-                continue  # a value "Name", not the key
-            rest = rest[1:].lstrip()
-            close = rest.find(b'"', 1)
-            if found is not None or not rest.startswith(b'"') or close < 0:
-                return _UNSURE  # twice, not a string, or longer than any name
-            value = rest[1:close]
-            if b"\\" in value or not value.isascii():
-                return _UNSURE
-            found = value.decode().lstrip("/") or None
+    if b"\\" in data:
+        return _UNSURE
+    parts = data.split(b'"')
+    outside, inside = parts[0::2], parts[1::2]
+
+    def depth(chunks: list[bytes]) -> int:
+        text = b"".join(chunks)
+        return text.count(b"{") + text.count(b"[") - text.count(b"}") - text.count(b"]")
+
+    if len(parts) % 2 == 0 or depth(outside) != 0:
+        return _UNSURE  # a string never closed, or brackets that do not close
+    found = []
+    for k, token in enumerate(inside):
+        if token == b"Name" and outside[k + 1].lstrip().startswith(b":"):
+            if depth(outside[: k + 1]) == 1:  # a key of the top-level object
+                found.append(k)
+    if not found:
+        return None
+    k = found[0]
+    if len(found) > 1 or outside[k + 1].strip() != b":" or not inside[k + 1 :]:
+        return _UNSURE  # twice, or a value that is not a string
+    value = inside[k + 1]
+    if not value.isascii():
+        return _UNSURE
+    return value.decode().lstrip("/") or None
 
 
 def name(cid: str, text: str | None = None, docker_root: str = DOCKER_ROOT) -> str | None:

@@ -22,6 +22,10 @@ import os
 
 from netwrap import docker_records, procfs
 
+TYPE_CHECKING = False  # typing's own flag costs an import of typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 ATTRS = ["pid", "ppid", "name", "cmdline", "create_time"]
 
 # Children of a daemon that are its helpers, never a container's first process.
@@ -35,12 +39,12 @@ def program(row: dict) -> str:
 
 def opt(argv: list[str], *flags: str) -> str | None:
     """The value of ``-flag VALUE`` or ``-flag=VALUE`` (first of FLAGS found)."""
+    with_value = tuple(flag + "=" for flag in flags)
     for i, arg in enumerate(argv):
-        for flag in flags:
-            if arg == flag and i + 1 < len(argv):
-                return argv[i + 1]
-            if arg.startswith(flag + "="):
-                return arg[len(flag) + 1 :]
+        if arg in flags and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(with_value):
+            return arg.partition("=")[2]
     return None
 
 
@@ -97,7 +101,7 @@ def _kid_row(pid: int, ppid: int, with_argv: bool) -> dict | None:
     return {"pid": pid, "ppid": ppid, "name": name, "cmdline": argv, "create_time": started}
 
 
-def process_rows(times: bool = True) -> list[dict]:
+def process_rows(times: bool = True, follow: Callable[[tuple], bool] | None = None) -> list[dict]:
     """The runtime processes and their children, as dicts with the ATTRS keys.
 
     Only the /proc/PID/exe link is read for every process (as root; the comm
@@ -106,7 +110,9 @@ def process_rows(times: bool = True) -> list[dict]:
     for their start times. Whether to believe each runtime process is asked
     later (``trust.distrust``), only of those a lookup needs. Without TIMES a
     child's start time is read only where it decides which child came first (a
-    lookup by name needs no more).
+    lookup by name needs no more). With FOLLOW, a shim or conmon whose ``shim``
+    tuple FOLLOW refuses is left out before its children are read (a lookup by
+    name follows only the monitors of containers that could have it).
     """
     binary_name = procfs.exe_name if os.geteuid() == 0 else procfs.comm
     rows: dict[int, dict] = {}
@@ -124,8 +130,10 @@ def process_rows(times: bool = True) -> list[dict]:
                 "create_time": None,
             }
             daemon = is_daemon(row)
-            if not daemon and shim(row) is None:
-                continue
+            if not daemon:
+                monitor = shim(row)
+                if monitor is None or (follow is not None and not follow(monitor)):
+                    continue
             kids = procfs.children(pid, every_thread=daemon) or (
                 [] if daemon else procfs.children(pid, every_thread=True)
             )
