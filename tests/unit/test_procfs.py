@@ -98,18 +98,3 @@ def test_the_network_as_this_process_sees_it():
     assert route is None or (route["dst"], "dev" in route) == ("default", True)
     assert procfs.sysctl("kernel/ostype") == "Linux"
     assert procfs.sysctl("net/no/such/knob") is None
-
-
-def test_default_routes_from_kernel_tables():
-    table = (
-        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
-        "eth1\t00000000\t0164A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
-        "eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
-        "eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
-    )
-    assert procfs.default_route_from_table(table) == {
-        "dst": "default",
-        "dev": "eth0",
-        "gateway": "192.168.1.1",
-    }
-    assert procfs.default_route_from_table(table.splitlines(True)[0]) is None
