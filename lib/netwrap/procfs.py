@@ -3,8 +3,8 @@
 What the walkthrough finds with ``ps`` and ``ls -l /proc/PID/ns/net``, netwrap
 reads here, without starting a process:
 
-    >>> stat_fields("self")[1]          # the parent's PID, as bytes
-    b'4711'
+    >>> ppid(10170)                     # ps -o ppid 10170
+    9498
     >>> netns_inode(10170)              # ls -l /proc/10170/ns/net -> net:[4026532160]
     4026532160
 
@@ -12,8 +12,9 @@ Container discovery (which reads a field of every process on the machine),
 targets, sandboxes, the pre-flight facts of ``nic add`` and ``up`` and CNI all
 call these. The module is on the start-up path of ``netwrap pid NAME`` (timed
 against ``docker inspect``, issue 12), so it imports nothing but ``os``: a file
-is read with ``os.open``/``os.read`` (a third of ``open()``'s cost), and the rare
-helpers that need more (``fcntl``, ``socket``, ``ipaddress``) import it inside.
+is read with ``os.open``/``os.read`` (a third of ``open()``'s cost; ``read_one``
+saves the last read of files the kernel makes in one piece), and the rare helpers
+that need more (``fcntl``, ``socket``, ``ipaddress``) import it inside.
 
 Conventions: a PID is an int or a string (``"self"`` works); functions that
 return ``None`` when the process is gone say so, the others raise ``OSError``.
