@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-_CHUNK = 65536
+_CHUNK = 16384  # os.read allocates what it is asked for; most /proc files are far smaller
 # The kernel gives the initial user namespace this fixed inode number
 # (PROC_USER_INIT_INO in include/linux/proc_ns.h); every other one gets a free number.
 PROC_USER_INIT_INO = 0xEFFFFFFD
