@@ -10,7 +10,10 @@ round, interleaved so that all see the same machine:
 - ``python netwrap.py pid NAME``, the launcher of a clone;
 - ``docker inspect -f '{{.State.Pid}}' NAME``;
 - for context, the bare interpreter (``python -c pass``: the floor under any Python
-  CLI) and ``netwrap --version`` (the full CLI's imports and parser, no lookup).
+  CLI), ``netwrap.py pid PID`` given the container's PID (the lean path with no
+  lookup: start-up and imports) and ``netwrap --version`` (the full CLI's imports and
+  parser). The lookup reads every process's exe link, so the number of processes on
+  the machine is printed too.
 
 Each figure is the median of every run, process start included; each ratio is the
 median of the per-run ratios to the docker inspect run next to it, which a load
@@ -122,8 +125,10 @@ def main() -> int:
         launcher = os.path.join(os.path.abspath(args.tree), "netwrap.py")
         commands[f"{args.tree}/netwrap.py pid"] = [sys.executable, launcher, "pid"]
     commands["docker inspect"] = [docker, "inspect", "-f", "{{.State.Pid}}"]
+    launcher = [sys.executable, os.path.join(ROOT, "netwrap.py")]
     context = {
         "python -c pass": [sys.executable, "-c", "pass"],
+        "netwrap.py pid PID (no lookup)": [*launcher, "pid"],  # the container's PID
         "netwrap.py --version": [sys.executable, os.path.join(ROOT, "netwrap.py"), "--version"],
     }
     names = [f"nwc-{secrets.token_hex(4)}" for _ in range(args.containers)]
@@ -139,8 +144,10 @@ def main() -> int:
             f"{processes} processes on the machine (the lookup reads each one's exe link)",
             flush=True,
         )
-        for label, argv in [*commands.items(), *context.items()]:  # warm: bytecode caches
-            timed([*argv, names[0]] if label in commands else argv, env)
+        for argv in commands.values():  # warm: bytecode caches
+            timed([*argv, names[0]], env)
+        for argv in context.values():
+            timed([*argv, names[0]] if argv[-1] == "pid" else argv, env)
         for round_ in range(args.rounds):
             for name in names:
                 t_dk, pid = timed([*commands["docker inspect"], name])
@@ -153,7 +160,7 @@ def main() -> int:
                     times[label].append(t)
                     ratios[label].append(t / t_dk)
                 for label, argv in context.items():
-                    t, _ = timed(argv, env)
+                    t, _ = timed([*argv, pid] if argv[-1] == "pid" else argv, env)
                     times[label].append(t)
                     ratios[label].append(t / t_dk)
                 times["docker inspect"].append(t_dk)
