@@ -354,14 +354,8 @@ def default_route_from_table(text: str) -> dict | None:
         row = line.split()
         if len(row) < 8:
             continue
-        iface, dst, gw, flags, metric, mask = (
-            row[0],
-            row[1],
-            row[2],
-            int(row[3], 16),
-            int(row[6]),
-            row[7],
-        )
+        iface, dst, gw, mask = row[0], row[1], row[2], row[7]
+        flags, metric = int(row[3], 16), int(row[6])
         if dst != "00000000" or mask != "00000000" or not flags & 0x1:  # RTF_UP
             continue
         route = {"dst": "default", "dev": iface, "metric": metric}
@@ -379,14 +373,8 @@ def default_route6(pid: int | str) -> dict | None:
     best = None
     for line in read(f"/proc/{pid}/net/ipv6_route").decode(errors="replace").splitlines():
         row = line.split()
-        dst, plen, gw, metric, flags, iface = (
-            row[0],
-            row[1],
-            row[4],
-            int(row[5], 16),
-            int(row[8], 16),
-            row[9],
-        )
+        dst, plen, gw, iface = row[0], row[1], row[4], row[9]
+        metric, flags = int(row[5], 16), int(row[8], 16)
         if dst != "0" * 32 or plen != "00" or iface == "lo" or not flags & 0x1:
             continue
         route = {"dst": "default", "dev": iface, "metric": metric}

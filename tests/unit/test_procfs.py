@@ -96,5 +96,8 @@ def test_the_network_as_this_process_sees_it():
     assert "lo" in procfs.ifnames(ME)
     route = procfs.default_route(ME)
     assert route is None or (route["dst"], "dev" in route) == ("default", True)
+    if os.path.exists("/proc/self/net/ipv6_route"):
+        route6 = procfs.default_route6(ME)
+        assert route6 is None or (route6["dst"], route6["dev"] != "lo") == ("default", True)
     assert procfs.sysctl("kernel/ostype") == "Linux"
     assert procfs.sysctl("net/no/such/knob") is None
