@@ -104,5 +104,7 @@ def register(subparsers) -> None:
         "status",
         "show what of a lab is there, and what differs (exit 3 if anything does)",
         cmd_status,
-        "One row per bridge, node and link of LAB.yaml: ok, missing, or differs (and how).",
+        "One row per bridge, node and link of LAB.yaml: ok, missing, or differs (and how); "
+        "and one per thing 'up' made that the file no longer asks for: extra (the next "
+        "'up' removes it).",
     )

@@ -33,6 +33,10 @@ routes) is recorded in ``/run/netwrap/labs/NAME.json`` before it runs; ``down``
 removes exactly that, and only what still exists, so it also cleans up after an
 ``up`` that was killed half-way. An ``up`` that fails is undone: the runner rolls
 back the steps done, then whatever part of a failed batch did happen is removed.
+After its additions, ``up`` removes what it made that the file no longer asks for
+(``netwrap.lab_converge``); ``status`` (``netwrap.lab_status``) shows the same as
+``extra``. The file's schema is ``netwrap.lab_file``, the record ``netwrap.lab_record``,
+the planning ``netwrap.lab_plan``.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from netwrap import fastpath, netns
+from netwrap import fastpath, lab_converge, netns
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.lab_file import BridgeSpec, Lab, LinkSpec, NodeSpec, load, parse  # noqa: F401
 from netwrap.lab_plan import UpPlan, cidrs, guest_state, host_state, plan_up, resolve_nodes  # noqa: F401
@@ -97,7 +101,10 @@ def up(ctx, lab: Lab) -> dict:
         for name in plan.start:
             ctx.runner.run(sandbox.start_plan(name))
         ctx.runner.run(plan.steps)
-        return {"lab": lab.name, "changes": plan.changes}
+        gone = _extras(ctx, lab, read_record(lab.name, ctx.host_ns), dry_run=True)
+        ctx.runner.run(lab_converge.steps(gone, ctx.host_ns, lab.name))
+        sandbox.stop(ctx.runner, sandbox.named(gone.sandboxes, ctx.host_ns))
+        return {"lab": lab.name, "changes": plan.changes + gone.changes}
     ctx.need_root("up")
     netns.require_lab(ctx.host_ns)
     with state.lock():
@@ -130,8 +137,10 @@ def _up_locked(ctx, lab: Lab) -> dict:
     pids = resolve_nodes(lab, ctx.host_ns, False)
     before = _plan_now(ctx, lab, pids=pids)  # checks everything before anything starts
     old = read_record(lab.name, ctx.host_ns)
-    if before.changes == 0:
-        if old is not None and old.status != "ok":
+    gone = _extras(ctx, lab, old)
+    if before.changes == 0 and gone.changes == 0:
+        if old is not None and (old.status != "ok" or gone.stale):
+            lab_converge.forget(old, gone)  # only what is gone already
             old.status = "ok"
             write_record(old)
         return {"lab": lab.name, "changes": 0, "sandboxes_started": 0}
@@ -158,7 +167,8 @@ def _up_locked(ctx, lab: Lab) -> dict:
         failed=lambda left: mark("failed"),
     )
     progress = Progress(
-        len(before.start) + len(before.steps) + 1, quiet=getattr(ctx, "as_json", False)
+        len(before.start) + len(before.steps) + 1 + bool(gone.changes),
+        quiet=getattr(ctx, "as_json", False),
     )
     started = 0
     plan = before
@@ -195,6 +205,13 @@ def _up_locked(ctx, lab: Lab) -> dict:
                 on_done=lambda i: progress.step(_describe(plan.guests[i], plan)),
             )
             txn.on_undo(lambda: _undo_all(ctx.runner, done), "undo the containers' batches")
+            # Last, once every addition is done: what the file no longer asks for.
+            gone = _extras(ctx, lab, rec)
+            if gone.changes:
+                txn.run(lab_converge.steps(gone, ctx.host_ns, lab.name))
+                sandbox.stop(ctx.runner, sandbox.named(gone.sandboxes, ctx.host_ns))
+                progress.step(f"removed {gone.changes} thing(s) the file no longer asks for")
+            lab_converge.forget(rec, gone)
     except BaseException:
         progress.close()
         raise
@@ -202,11 +219,24 @@ def _up_locked(ctx, lab: Lab) -> dict:
     progress.close()
     return {
         "lab": lab.name,
-        "changes": plan.changes,
+        "changes": plan.changes + gone.changes,
         "sandboxes_started": started,
         "links_made": len(plan.made_links),
         "bridges_made": len(plan.made_bridges),
     }
+
+
+def _extras(ctx, lab: Lab, rec: Record | None, dry_run: bool = False):
+    """What ``rec`` lists that ``lab`` no longer asks for (``netwrap.lab_converge``)."""
+    if rec is None:
+        return lab_converge.Extras()
+    try:
+        host = host_state(ctx.runner, ctx.host_ns)
+    except CommandError:
+        if not dry_run:
+            raise
+        host = {}  # not root: print the plan from what can be read
+    return lab_converge.extras(lab, rec, host, ctx.host_ns)
 
 
 def _undo_all(runner, steps: list[Step]) -> None:

@@ -124,9 +124,9 @@ def plan_up(
             host_lines.append(("link", "set", b.name, "up"))
         if b.address is not None and str(b.address) not in cidrs(link):
             host_lines.append(("addr", "add", str(b.address), "dev", b.name))
+            made_addresses.append([b.name, str(b.address)])  # to remove it if the file changes
             if link is not None:
                 bridge_undo.append(("addr", "del", str(b.address), "dev", b.name))
-                made_addresses.append([b.name, str(b.address)])
     start = [n for n, pid in pids.items() if pid is None]
     by_node: dict[str, list[tuple[str, ...]]] = {}
     undo_by_node: dict[str, list[tuple[str, ...]]] = {}

@@ -86,4 +86,8 @@ def status(ctx, lab: Lab) -> list[dict]:
                 or f"{link.address} on {link.bridge} ({spec.host_ifname})",
             }
         )
-    return rows
+    from netwrap import lab_converge
+    from netwrap.lab_record import read_record
+
+    rec = read_record(lab.name, ctx.host_ns)
+    return rows + lab_converge.extras(lab, rec, host, ctx.host_ns).rows
