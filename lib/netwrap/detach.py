@@ -329,6 +329,7 @@ def remove(
             rec = None
         if rec is None:
             return _remove_unrecorded(ctx, target, ifname, netns_name, force)
+        _lab_owned(ctx, rec, target, force)
         return _remove_locked(ctx, rec, target, netns_name)
     pidfd = _pidfd(target.pid)  # before the proof below, so it is the proven process's
     try:
@@ -344,12 +345,27 @@ def remove(
                 rec = None
             if rec is None:
                 return _remove_unrecorded(ctx, target, ifname, netns_name, force)
+            _lab_owned(ctx, rec, target, force)
             # An "adding" record seen while we hold the lock was interrupted: a nic add
             # holds the lock from its record to its end, whatever its owner's PID shows.
             return _remove_locked(ctx, rec, target, netns_name, pidfd=pidfd)
     finally:
         if pidfd is not None:
             os.close(pidfd)
+
+
+def _lab_owned(ctx, rec: Attachment, target: Target, force: bool) -> None:
+    """A lab's link is removed by the lab's ``down`` (``nic del --force``: this one alone)."""
+    if rec.owner is None or force:
+        return
+    import shlex
+
+    lab, _, ns = rec.owner.removeprefix("lab ").partition("@")
+    opt = f" --host-netns {shlex.quote(ns)}" if ns else ""
+    ctx.problem(
+        f"{rec.ifname} of {target.name} is a link of lab {lab}: run netwrap{opt} down "
+        f"LAB.yaml (with {lab}'s file), or nic del --force to remove this link alone"
+    )
 
 
 def _remove_unrecorded(

@@ -72,6 +72,7 @@ def rows(runner=None) -> list[dict]:
                 "gateway": rec.gateway,
                 "host_netns": rec.host_netns,
                 "replaced_default": " ".join(nic.default_route_args(d)[1:]) if d else None,
+                "owner": rec.owner,  # "lab NAME@NETNS": made by up (None: by nic add)
                 "state": st,
             }
         )

@@ -134,7 +134,8 @@ def _up_locked(ctx, lab: Lab) -> dict:
     from netwrap import sandbox, workers
     from netwrap.transaction import Intent, Transaction
 
-    pids = resolve_nodes(lab, ctx.host_ns, False)
+    kinds: dict[str, dict] = {}  # each node's kind and container ID, for its records
+    pids = resolve_nodes(lab, ctx.host_ns, False, kinds)
     before = _plan_now(ctx, lab, pids=pids)  # checks everything before anything starts
     old = read_record(lab.name, ctx.host_ns)
     gone = _extras(ctx, lab, old)
@@ -144,7 +145,7 @@ def _up_locked(ctx, lab: Lab) -> dict:
             old.status = "ok"
             write_record(old)
         return {"lab": lab.name, "changes": 0, "sandboxes_started": 0}
-    rec = Record.from_dict(old.as_dict()) if old else Record(lab.name, ctx.host_ns)
+    rec = old.copy() if old else Record(lab.name, ctx.host_ns)
     rec.status = "building"
     rec.sandboxes = sorted(set(rec.sandboxes) | set(before.start))
 
@@ -192,7 +193,7 @@ def _up_locked(ctx, lab: Lab) -> dict:
             rec.addresses = rec.addresses + [
                 a for a in plan.made_addresses if a not in rec.addresses
             ]
-            rec.links.update(plan.made_links)
+            rec.links.update({k: {**m, **kinds[m["node"]]} for k, m in plan.made_links.items()})
             write_record(rec)
             txn.on_undo(lambda: _remove_partial(ctx, plan), "remove what a half-run batch made")
             if plan.host:  # first and alone: it makes the veths the containers' batches use

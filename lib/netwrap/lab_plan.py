@@ -40,15 +40,20 @@ def link_kind(link: dict) -> str | None:
     return link.get("linkinfo", {}).get("info_kind")
 
 
-def resolve_nodes(lab: Lab, host_ns: str | None, dry_run: bool) -> dict[str, int | None]:
-    """Each node's PID now; None for a sandbox that is not running (up starts it)."""
+def resolve_nodes(
+    lab: Lab, host_ns: str | None, dry_run: bool, kinds: dict | None = None
+) -> dict[str, int | None]:
+    """Each node's PID now; None for a sandbox that is not running (up starts it).
+    ``kinds`` (if given) gets each node's {"kind": ..., "id": ...} (a container's ID)."""
     from netwrap import sandbox, targets
 
     pids: dict[str, int | None] = {}
+    kinds = {} if kinds is None else kinds
     for node in lab.nodes:
         if node.is_sandbox:
             box = sandbox.load(node.name, host_ns)  # this lab's own, never another's
             pids[node.name] = box.pid if box is not None and box.alive else None
+            kinds[node.name] = {"kind": "sandbox", "id": None}
             continue
         try:
             target = targets.resolve(str(node.pid) if node.pid else node.container, dry_run=dry_run)
@@ -56,6 +61,7 @@ def resolve_nodes(lab: Lab, host_ns: str | None, dry_run: bool) -> dict[str, int
             raise NetwrapError(f"node {node.name} (line {node.line}): {exc}") from None
         targets.check_not_host(target, host_ns)
         pids[node.name] = target.pid
+        kinds[node.name] = {"kind": target.kind, "id": target.id}
     return pids
 
 
@@ -169,6 +175,10 @@ def plan_up(
                 "netns_inode": netns_inode(pid) if pid else None,
                 "replaced_default": old,
                 "version": link.address.version,
+                "address": str(link.address),
+                "gateway": None if link.gateway is None else str(link.gateway),
+                "mac": link.mac,
+                "mtu": link.mtu,
             }
         elif any(d.fix is None for d in diffs):
             refused = "; ".join(d.what for d in diffs if d.fix is None)

@@ -1,8 +1,17 @@
 """A lab's record: what ``up`` made, so that ``down`` removes exactly that.
 
-One JSON file per lab and host netns, ``RUN_DIR/labs/NAME@NETNS.json`` (``NAME.json``
-on the machine's own network), written through ``netwrap.store`` (atomic, fsync'd,
-a schema version, every field checked by type).
+The bridges, addresses and sandboxes are in one JSON file per lab and host netns,
+``RUN_DIR/labs/NAME@NETNS.json`` (``NAME.json`` on the machine's own network). Each
+link is an attachment record (``netwrap.state``) whose ``owner`` is the lab
+(``lab NAME@NETNS``): the one place a link is written down, so ``nic list`` shows it,
+``gc`` drops it when its container is gone, and ``nic del`` refuses it (the lab's
+``down`` removes it). Everything is written through ``netwrap.store`` (atomic,
+fsync'd, a schema version, every field checked by type).
+
+``Record.links`` holds the links as plain entries (``node``, ``ifname``,
+``host_ifname``, ``bridge``, ``pid``, ``netns_inode``, ``replaced_default``,
+``version``, ...); ``read_record`` fills it from the attachments and
+``write_record`` writes the attachments that changed and removes the lab's others.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ class Record(records.Record):
         bridges: list[str] | None = None,  # created by up
         addresses: list[list[str]] | None = None,  # [bridge, cidr] up added
         sandboxes: list[str] | None = None,  # started by up
-        links: dict[str, dict] | None = None,  # "node/ifname" -> what was made
+        links: dict[str, dict] | None = None,  # "node/ifname" -> entry (attachments)
     ) -> None:
         self._init(
             lab,
@@ -40,10 +49,18 @@ class Record(records.Record):
         )
 
     def as_dict(self) -> dict:
-        return {"schema": RECORD_SCHEMA, **records.asdict(self)}
+        """The lab's own file; its links are attachment records (``write_record``)."""
+        data = records.asdict(self)
+        del data["links"]
+        return {"schema": RECORD_SCHEMA, **data}
 
     def copy(self) -> Record:
-        return Record.from_dict(json.loads(json.dumps(self.as_dict())))
+        """A deep copy, links too."""
+        return Record(**json.loads(json.dumps({**records.asdict(self)})))
+
+    @property
+    def owner(self) -> str:
+        return owner(self.lab, self.host_ns)
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "(record)") -> Record:
@@ -54,25 +71,11 @@ class Record(records.Record):
         return cls(**data)
 
 
-RECORD_SCHEMA = 1
+RECORD_SCHEMA = 2  # 2: the links moved to attachment records owned by the lab
 
 
 def _record_fields() -> dict:
     from netwrap import store as S
-
-    link = S.record(
-        {
-            "node": S.NAME,
-            "ifname": S.IFNAME,
-            "host_ifname": S.IFNAME,
-            "bridge": S.IFNAME,
-            "pid": S.optional(S.PID),
-            "netns_inode": S.optional(S.INT),
-            "replaced_default": S.optional(S.ROUTE),
-            "version": S.one_of(4, 6),
-        },
-        ("node", "ifname", "host_ifname"),
-    )
 
     def pair(v: object) -> str | None:
         ok = (
@@ -87,7 +90,6 @@ def _record_fields() -> dict:
         "bridges": S.list_of(S.IFNAME),
         "addresses": S.list_of(pair),
         "sandboxes": S.list_of(S.NAME),
-        "links": S.dict_of(link),
     }
 
 
@@ -102,23 +104,123 @@ def record_path(lab: str, host_ns: str | None) -> str:
 
 
 def read_record(lab: str, host_ns: str | None) -> Record | None:
+    """The lab's record with its links (from the attachments it owns), or None."""
     from netwrap import store
 
     path = record_path(lab, host_ns)
     data = store.read(path)
-    return None if data is None else Record.from_dict(data, path)
+    if data is None:
+        return None
+    rec = Record.from_dict(data, path)
+    rec.links = {key: entry for key, (entry, _) in _owned(rec.owner).items()}
+    return rec
 
 
 def write_record(rec: Record) -> None:
-    from netwrap import store
+    """Write the lab's file, then its links: each attachment that changed is written
+    (status ``adding`` while ``up`` builds, then ``ok``), the lab's others removed."""
+    from netwrap import state, store
 
+    have = _owned(rec.owner)
+    status = {"building": "adding", "ok": "ok", "failed": "failed"}[rec.status]
+    for key, entry in rec.links.items():
+        entry = {**_BLANK, **entry}
+        old = have.pop(key, None)
+        if old is not None and old[0] == entry and (rec.status != "ok" or old[1].status == "ok"):
+            continue  # unchanged: no write
+        state.record_attachment(_attachment(rec, entry, status, old[1] if old else None))
+    for _, att in have.values():
+        state.remove_attachment(att)
     store.write(record_path(rec.lab, rec.host_ns), rec.as_dict())
 
 
 def remove_record(lab: str, host_ns: str | None) -> None:
-    from netwrap import store
+    """Forget the lab: its file and the attachment records of its links."""
+    from netwrap import state, store
 
+    for _, att in _owned(owner(lab, host_ns)).values():
+        state.remove_attachment(att)
     store.remove(record_path(lab, host_ns))
+
+
+# -- the links, as attachment records ------------------------------------------------------
+
+
+def owner(lab: str, host_ns: str | None) -> str:
+    """What an attachment record of the lab's says in its ``owner`` field."""
+    return f"lab {lab}@{host_ns}" if host_ns else f"lab {lab}"
+
+
+def _owned(who: str) -> dict[str, tuple[dict, object]]:
+    """The lab's links: "node/ifname" -> (entry, its ``state.Attachment``)."""
+    from netwrap import state
+
+    out = {}
+    for att in state.list_attachments():
+        if att.owner == who:
+            entry = _entry(att)
+            out[f"{entry['node']}/{entry['ifname']}"] = (entry, att)
+    return out
+
+
+_BLANK = {"gateway": None, "mac": None, "mtu": None, "kind": "pid", "id": None}
+
+
+def _entry(att) -> dict:
+    import ipaddress
+
+    c = att.container
+    return {
+        "node": c.name,
+        "ifname": att.ifname,
+        "host_ifname": att.host_ifname,
+        "bridge": att.bridge,
+        "pid": c.pid,
+        "netns_inode": c.netns_inode,
+        "replaced_default": att.replaced_default,
+        "version": ipaddress.ip_interface(att.address).version,
+        "address": att.address,
+        "gateway": att.gateway,
+        "mac": att.mac,
+        "mtu": att.mtu,
+        "kind": c.kind,
+        "id": c.id,
+    }
+
+
+def _attachment(rec: Record, entry: dict, status: str, old=None):
+    """The attachment record of one link entry (the container as it was first seen)."""
+    from netwrap import state
+    from netwrap.targets import start_time
+
+    ident = old.container if old is not None else None
+    if ident is None or (ident.pid, ident.netns_inode) != (entry["pid"], entry["netns_inode"]):
+        ident = state.Identity(
+            entry["pid"],
+            entry["netns_inode"],
+            start_time(entry["pid"]),
+            entry.get("kind") or "pid",
+            entry.get("id"),
+            entry["node"],
+        )
+    me, me_start = state.me()
+    return state.Attachment(
+        ident,
+        entry["ifname"],
+        entry["host_ifname"],
+        entry["ifname"],
+        entry["bridge"],
+        entry["address"],
+        entry.get("gateway"),
+        entry.get("replaced_default"),
+        rec.host_ns,
+        mac=entry.get("mac"),
+        mtu=entry.get("mtu"),
+        status=status,
+        owner_pid=me if status == "adding" else None,
+        owner_start=me_start if status == "adding" else None,
+        owner=rec.owner,
+    )
 
 
 def built_elsewhere(ctx, lab_name: str, verb: str, path: str) -> None:
