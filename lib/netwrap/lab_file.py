@@ -112,14 +112,52 @@ def host_ifname(lab: str, node: str, ifname: str) -> str:
     return veth_names(f"lab/{lab}/{node}", ifname)[0]
 
 
+class SchemaErrors(UsageError):
+    """Every problem of a lab file at once, one ``FILE:LINE: ...`` each (``lines``, in
+    line order); its message is the first (``netwrap.cli_lab`` prints them all)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__(lines[0])
+
+
 class _Schema:
     """Walks the composed YAML nodes, so every error can name its line."""
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
+        self.problems: list[tuple[int, str]] = []  # (line, message), all reported at once
+        self.broken: set[str] = set()  # names of items with a problem (no follow-on errors)
 
     def error(self, node, message: str) -> UsageError:
         return UsageError(f"{self.filename}:{node.start_mark.line + 1}: {message}")
+
+    def problem(self, exc: UsageError, item=None) -> None:
+        """Note a problem and go on; an item's name is remembered as broken."""
+        import yaml
+
+        text = str(exc)
+        line = text[len(self.filename) + 1 :].split(":", 1)[0]
+        self.problems.append((int(line) if line.isdigit() else 0, text))
+        if isinstance(item, yaml.MappingNode):
+            for key, value in item.value:
+                if getattr(key, "value", None) == "name" and hasattr(value, "value"):
+                    self.broken.add(str(value.value))
+
+    def items(self, top: dict, key: str) -> list:
+        """The list under ``key`` (none if absent or not a list, which is a problem)."""
+        if key not in top:
+            return []
+        try:
+            return self.sequence(top[key], key)
+        except UsageError as exc:
+            self.problem(exc)
+            return []
+
+    def done(self) -> None:
+        """Raise every problem noted, in line order (``SchemaErrors``)."""
+        if self.problems:
+            raise SchemaErrors([text for _, text in sorted(self.problems, key=lambda p: p[0])])
 
     def mapping(self, node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict:
         import yaml
@@ -134,12 +172,17 @@ class _Schema:
 
                 near = difflib.get_close_matches(str(key), allowed, n=1)
                 hint = f'; did you mean "{near[0]}"?' if near else ""
-                raise self.error(
-                    key_node,
-                    f'{what}: unknown key "{key}"{hint} (expected one of: {", ".join(allowed)})',
+                self.problem(
+                    self.error(
+                        key_node,
+                        f'{what}: unknown key "{key}"{hint} (expected one of: '
+                        f"{', '.join(allowed)})",
+                    )
                 )
+                continue
             if key in out:
-                raise self.error(key_node, f'{what}: key "{key}" given twice')
+                self.problem(self.error(key_node, f'{what}: key "{key}" given twice'))
+                continue
             out[key] = value_node
         for key in required:
             if key not in out:
@@ -189,73 +232,25 @@ def load(path: str) -> Lab:
     return parse(text, path, default_name=stem)
 
 
-def _tab_at(text: str, mark) -> bool:
-    """Whether the error's line has a tab among its leading blanks (issue 15)."""
-    lines = text.splitlines()
-    for index in {mark.line, mark.line - 1} & set(range(len(lines))):
-        line = lines[index]
-        if "\t" in line[: len(line) - len(line.lstrip(" \t"))]:
-            return True
-    return False
-
-
-_MAX_DEPTH = 32  # a lab file nests 3 deep; libyaml's composer recurses per level
-
-
-def _check_depth(yaml, text: str, loader, filename: str) -> None:
-    """Refuse deep nesting before composing: 100000 "[" crash the C composer
-    (a segfault, not an exception) and the pure-Python one (RecursionError).
-    The event stream is flat, and stops at the first level too deep."""
-    depth = 0
-    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
-    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
-    for event in yaml.parse(text, Loader=loader):
-        if isinstance(event, starts):
-            depth += 1
-            if depth > _MAX_DEPTH:
-                raise UsageError(
-                    f"{filename}:{event.start_mark.line + 1}: nested more than "
-                    f"{_MAX_DEPTH} levels deep; a lab file needs 3"
-                )
-        elif isinstance(event, ends):
-            depth -= 1
-
-
 def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> Lab:
     """The lab in ``text``; a UsageError naming ``filename:line`` for anything wrong."""
-    import yaml
+    from netwrap.lab_yaml import compose
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        _check_depth(yaml, text, loader, filename)
-        root = yaml.compose(text, Loader=loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        why = exc.problem or exc.context
-        if exc.context and exc.problem and exc.problem.startswith("but "):
-            why = f"{exc.context}, {exc.problem}"  # "expected a single document ..., but"
-        if mark and _tab_at(text, mark):  # libyaml: "found character that cannot start..."
-            why = "a tab in the indentation; YAML indents with spaces only"
-        raise UsageError(f"{filename}:{line}: not valid YAML: {why}") from None
-    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark
-        line = text.count("\n", 0, exc.position) + 1
-        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
-        raise UsageError(
-            f"{filename}:{line}: not valid YAML: {char} is not allowed in YAML"
-        ) from None
-    except UnicodeError:  # a lone surrogate: text that came from no UTF-8 file
-        raise UsageError(
-            f"{filename}: not valid YAML: it holds a lone surrogate character"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{filename}: not valid YAML: {' '.join(str(exc).split())}") from None
+    root = compose(text, filename)
     s = _Schema(filename)
     if root is None:
         raise UsageError(f"{filename}:1: the lab file is empty")
-    top = s.mapping(root, "the lab", ("name", "bridges", "nodes", "links"), ("links",))
+    try:
+        top = s.mapping(root, "the lab", ("name", "bridges", "nodes", "links"), ("links",))
+    except UsageError as exc:
+        s.problem(exc)
+        s.done()
+    name = default_name
     if "name" in top:
-        name = s.check(top["name"], validate.netns_name, s.text(top["name"], "name"))
+        try:
+            name = s.check(top["name"], validate.netns_name, s.text(top["name"], "name"))
+        except UsageError as exc:
+            s.problem(exc)
     else:
         try:
             name = validate.netns_name(default_name)
@@ -265,108 +260,128 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             ) from None
 
     bridges: dict[str, BridgeSpec] = {}
-    for i, item in enumerate(s.sequence(top["bridges"], "bridges") if "bridges" in top else []):
-        what = f"bridges[{i}]"
-        m = s.mapping(item, what, ("name", "address"), ("name",))
-        bname = s.check(
-            m["name"], validate.ifname, s.text(m["name"], f"{what}.name"), "bridge name"
-        )
-        if bname in bridges:
-            raise s.error(
-                m["name"], f'bridge "{bname}" is listed twice (first on line {bridges[bname].line})'
+    for i, item in enumerate(s.items(top, "bridges")):
+        try:
+            what = f"bridges[{i}]"
+            m = s.mapping(item, what, ("name", "address"), ("name",))
+            bname = s.check(
+                m["name"], validate.ifname, s.text(m["name"], f"{what}.name"), "bridge name"
             )
-        addr = None
-        if "address" in m:
-            addr = s.check(
-                m["address"],
-                validate.cidr,
-                s.text(m["address"], f"{what}.address", _TYPED),
-                f"{what}.address",
-            )
-        bridges[bname] = BridgeSpec(bname, addr, m["name"].start_mark.line + 1)
+            if bname in bridges:
+                raise s.error(
+                    m["name"],
+                    f'bridge "{bname}" is listed twice (first on line {bridges[bname].line})',
+                )
+            addr = None
+            if "address" in m:
+                addr = s.check(
+                    m["address"],
+                    validate.cidr,
+                    s.text(m["address"], f"{what}.address", _TYPED),
+                    f"{what}.address",
+                )
+            bridges[bname] = BridgeSpec(bname, addr, m["name"].start_mark.line + 1)
+        except UsageError as exc:
+            s.problem(exc, item)
 
     nodes: dict[str, NodeSpec] = {}
-    for i, item in enumerate(s.sequence(top["nodes"], "nodes") if "nodes" in top else []):
-        what = f"nodes[{i}]"
-        m = s.mapping(item, what, ("name", "pid", "container"), ("name",))
-        nname = s.check(m["name"], validate.netns_name, s.text(m["name"], f"{what}.name"))
-        if nname in nodes:
-            raise s.error(
-                m["name"], f'node "{nname}" is listed twice (first on line {nodes[nname].line})'
+    for i, item in enumerate(s.items(top, "nodes")):
+        try:
+            what = f"nodes[{i}]"
+            m = s.mapping(item, what, ("name", "pid", "container"), ("name",))
+            nname = s.check(m["name"], validate.netns_name, s.text(m["name"], f"{what}.name"))
+            if nname in nodes:
+                raise s.error(
+                    m["name"], f'node "{nname}" is listed twice (first on line {nodes[nname].line})'
+                )
+            if "pid" in m and "container" in m:
+                raise s.error(m["container"], f"{what}: give pid or container, not both")
+            pid = None
+            if "pid" in m:
+                pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid", (_INT, _STR)))
+            container = (
+                s.text(m["container"], f"{what}.container", (_STR, _INT))
+                if "container" in m
+                else None
             )
-        if "pid" in m and "container" in m:
-            raise s.error(m["container"], f"{what}: give pid or container, not both")
-        pid = None
-        if "pid" in m:
-            pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid", (_INT, _STR)))
-        container = (
-            s.text(m["container"], f"{what}.container", (_STR, _INT)) if "container" in m else None
-        )
-        nodes[nname] = NodeSpec(nname, pid, container, m["name"].start_mark.line + 1)
+            nodes[nname] = NodeSpec(nname, pid, container, m["name"].start_mark.line + 1)
+        except UsageError as exc:
+            s.problem(exc, item)
 
     links: list[LinkSpec] = []
     seen_if: dict[tuple[str, str], int] = {}
     seen_addr: dict[str, int] = {}
     gateways: dict[tuple[str, int], int] = {}
-    for i, item in enumerate(s.sequence(top["links"], "links")):
-        what = f"links[{i}]"
-        m = s.mapping(item, what, LINK_KEYS, ("node", "bridge", "address"))
-        node = s.text(m["node"], f"{what}.node")
-        if node not in nodes:
-            raise s.error(m["node"], f'{what}: no node called "{node}" under nodes')
-        br = s.text(m["bridge"], f"{what}.bridge")
-        if br not in bridges:
-            raise s.error(m["bridge"], f'{what}: no bridge called "{br}" under bridges')
-        ifname = "eth1"
-        if "ifname" in m:
-            ifname = s.check(
-                m["ifname"], validate.ifname, s.text(m["ifname"], "ifname"), f"{what}.ifname"
-            )
-        line = item.start_mark.line + 1
-        if (node, ifname) in seen_if:
-            raise s.error(
-                m.get("ifname", item),
-                f"{what}: {node} already has {ifname} (line {seen_if[node, ifname]})",
-            )
-        seen_if[node, ifname] = line
-        addr = s.check(
-            m["address"], validate.cidr, s.text(m["address"], "address", _TYPED), f"{what}.address"
-        )
-        if str(addr.ip) in seen_addr:
-            raise s.error(
-                m["address"],
-                f"{what}: address {addr.ip} is already used on line {seen_addr[str(addr.ip)]}",
-            )
-        seen_addr[str(addr.ip)] = m["address"].start_mark.line + 1
-        gw = None
-        if "gateway" in m:
-            gw = s.check(
-                m["gateway"],
-                validate.gateway,
-                s.text(m["gateway"], f"{what}.gateway", _TYPED),
-                addr,
-            )
-            if (node, addr.version) in gateways:
-                raise s.error(
-                    m["gateway"],
-                    f"{what}: {node} already has a default route "
-                    f"(line {gateways[node, addr.version]}); "
-                    "give one gateway per node",
+    for i, item in enumerate(s.items(top, "links")):
+        try:
+            what = f"links[{i}]"
+            m = s.mapping(item, what, LINK_KEYS, ("node", "bridge", "address"))
+            node = s.text(m["node"], f"{what}.node")
+            if node not in nodes and node in s.broken:
+                continue
+            if node not in nodes:
+                raise s.error(m["node"], f'{what}: no node called "{node}" under nodes')
+            br = s.text(m["bridge"], f"{what}.bridge")
+            if br not in bridges and br in s.broken:
+                continue
+            if br not in bridges:
+                raise s.error(m["bridge"], f'{what}: no bridge called "{br}" under bridges')
+            ifname = "eth1"
+            if "ifname" in m:
+                ifname = s.check(
+                    m["ifname"], validate.ifname, s.text(m["ifname"], "ifname"), f"{what}.ifname"
                 )
-            gateways[node, addr.version] = m["gateway"].start_mark.line + 1
-        mac = None
-        if "mac" in m:
-            mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac", _TYPED))
-        mtu = None
-        if "mtu" in m:
-            digits = m["mtu"].value.replace("_", "")
-            # YAML 1.1 also types 0x5dc, 0b1 and 1:30 as ints, which int() cannot read
-            if (
-                m["mtu"].tag != _INT
-                or not (digits.isascii() and digits.isdigit())
-                or len(digits) > 9
-            ):
-                raise s.error(m["mtu"], f"{what}.mtu must be a number")
-            mtu = s.check(m["mtu"], validate.mtu, int(digits))
-        links.append(LinkSpec(node, br, ifname, addr, gw, mac, mtu, line))
+            line = item.start_mark.line + 1
+            if (node, ifname) in seen_if:
+                raise s.error(
+                    m.get("ifname", item),
+                    f"{what}: {node} already has {ifname} (line {seen_if[node, ifname]})",
+                )
+            seen_if[node, ifname] = line
+            addr = s.check(
+                m["address"],
+                validate.cidr,
+                s.text(m["address"], "address", _TYPED),
+                f"{what}.address",
+            )
+            if str(addr.ip) in seen_addr:
+                raise s.error(
+                    m["address"],
+                    f"{what}: address {addr.ip} is already used on line {seen_addr[str(addr.ip)]}",
+                )
+            seen_addr[str(addr.ip)] = m["address"].start_mark.line + 1
+            gw = None
+            if "gateway" in m:
+                gw = s.check(
+                    m["gateway"],
+                    validate.gateway,
+                    s.text(m["gateway"], f"{what}.gateway", _TYPED),
+                    addr,
+                )
+                if (node, addr.version) in gateways:
+                    raise s.error(
+                        m["gateway"],
+                        f"{what}: {node} already has a default route "
+                        f"(line {gateways[node, addr.version]}); "
+                        "give one gateway per node",
+                    )
+                gateways[node, addr.version] = m["gateway"].start_mark.line + 1
+            mac = None
+            if "mac" in m:
+                mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac", _TYPED))
+            mtu = None
+            if "mtu" in m:
+                digits = m["mtu"].value.replace("_", "")
+                # YAML 1.1 also types 0x5dc, 0b1 and 1:30 as ints, which int() cannot read
+                if (
+                    m["mtu"].tag != _INT
+                    or not (digits.isascii() and digits.isdigit())
+                    or len(digits) > 9
+                ):
+                    raise s.error(m["mtu"], f"{what}.mtu must be a number")
+                mtu = s.check(m["mtu"], validate.mtu, int(digits))
+            links.append(LinkSpec(node, br, ifname, addr, gw, mac, mtu, line))
+        except UsageError as exc:
+            s.problem(exc, item)
+    s.done()
     return Lab(name, tuple(bridges.values()), tuple(nodes.values()), tuple(links))
