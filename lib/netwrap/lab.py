@@ -1,15 +1,5 @@
-"""Labs: a topology in YAML, built by ``up``, removed by ``down``, checked by ``status``.
-
-    name: class1                      # optional; default: the file name without .yaml
-    bridges:
-      - {name: br0, address: 198.51.100.1/24}
-    nodes:
-      - {name: web}                   # a sandbox netwrap starts (and stops at down)
-      - {name: db, pid: 4242}         # or an existing process,
-      - {name: app, container: app}   # or a container by name or ID prefix
-    links:
-      - {node: web, bridge: br0, ifname: eth1, address: 198.51.100.101/24,
-         gateway: 198.51.100.1, mac: "02:42:c6:33:64:65", mtu: 1400}
+"""Labs: a topology in YAML (``netwrap.lab_file``: bridges, nodes and the links between
+them), built by ``up``, removed by ``down``, checked by ``status``.
 
 ``up`` builds it on the fast path (``netwrap.fastpath``): one ``ip -batch`` for
 every host-side change of the whole lab and one per container, so 100 containers

@@ -54,9 +54,9 @@ def sandbox_pid(lab: str, name: str) -> int | None:
 
 @pytest.fixture
 def edit(lab, tmp_path, sandboxes):
-    """A lab file to write and rewrite: a sandbox node up starts (S), a process up did
-    not start (P, with a default route of its own), a bridge up makes (B) and one that
-    was there before (E)."""
+    """A lab, built, and its file to rewrite: a sandbox node up starts (S), a process up
+    did not start (P, with a default route of its own), a bridge up makes (B) and one
+    that was there before (E)."""
     name = rand("lab")
     path = tmp_path / f"{name}.yaml"
     box, pid = sandboxes()
@@ -84,6 +84,8 @@ def edit(lab, tmp_path, sandboxes):
 
     names = {"S": s, "P": pid, "B": made, "E": existing, "lab": lab, "name": name}
     try:
+        names["path"] = full(names, write)
+        up(lab, names["path"])  # the whole lab, built
         yield names, write
     finally:
         run_netwrap("--host-netns", lab, "down", str(path))
@@ -91,18 +93,25 @@ def edit(lab, tmp_path, sandboxes):
             run_netwrap("--host-netns", lab, "sandbox", "stop", s)
 
 
-def full(n: dict, write) -> str:
+def full(n: dict, write, *without: str) -> str:
+    """Write the whole lab file, less the bridges, nodes and links named in ``without``
+    (B, E, S, p, S/eth1, p/eth1, p/eth2)."""
+    bridges = {
+        "B": f"{{name: {n['B']}, address: 198.51.100.1/24}}",
+        "E": f"{{name: {n['E']}, address: 203.0.113.1/25}}",
+    }
+    nodes = {"S": f"{{name: {n['S']}}}", "p": f"{{name: p, pid: {n['P']}}}"}
+    links = {
+        "S/eth1": f"{{node: {n['S']}, bridge: {n['B']}, address: 198.51.100.11/24}}",
+        "p/eth1": f"{{node: p, bridge: {n['B']}, address: 198.51.100.12/24, "
+        "gateway: 198.51.100.1}",
+        "p/eth2": f"{{node: p, bridge: {n['E']}, ifname: eth2, address: 203.0.113.12/25}}",
+    }
     return write(
-        bridges=[
-            f"{{name: {n['B']}, address: 198.51.100.1/24}}",
-            f"{{name: {n['E']}, address: 203.0.113.1/25}}",
-        ],
-        nodes=[f"{{name: {n['S']}}}", f"{{name: p, pid: {n['P']}}}"],
-        links=[
-            f"{{node: {n['S']}, bridge: {n['B']}, address: 198.51.100.11/24}}",
-            f"{{node: p, bridge: {n['B']}, address: 198.51.100.12/24, gateway: 198.51.100.1}}",
-            f"{{node: p, bridge: {n['E']}, ifname: eth2, address: 203.0.113.12/25}}",
-        ],
+        **{
+            what: [v for k, v in items.items() if k not in without]
+            for what, items in (("bridges", bridges), ("nodes", nodes), ("links", links))
+        }
     )
 
 
@@ -115,26 +124,13 @@ def host_end(n: dict, node: str, ifname: str) -> str:
 
 def test_a_removed_link_goes_and_its_default_route_comes_back(edit):
     n, write = edit
-    lab, pid = n["lab"], n["P"]
-    path = full(n, write)
-    up(lab, path)
+    lab, pid, path = n["lab"], n["P"], n["path"]
     vh = host_end(n, "p", "eth1")
     assert vh in host_links(lab)
     hosts = host_links(lab)
     route = inside(pid, "route", "show", "default")
     assert [(r["gateway"], r["dev"]) for r in route] == [("198.51.100.1", "eth1")]
-    # the link p/eth1 (with the gateway) is dropped from the file
-    write(
-        bridges=[
-            f"{{name: {n['B']}, address: 198.51.100.1/24}}",
-            f"{{name: {n['E']}, address: 203.0.113.1/25}}",
-        ],
-        nodes=[f"{{name: {n['S']}}}", f"{{name: p, pid: {pid}}}"],
-        links=[
-            f"{{node: {n['S']}, bridge: {n['B']}, address: 198.51.100.11/24}}",
-            f"{{node: p, bridge: {n['E']}, ifname: eth2, address: 203.0.113.12/25}}",
-        ],
-    )
+    full(n, write, "p/eth1")  # the link p/eth1 (with the gateway) is dropped from the file
     code, rows = status(lab, path)
     assert code == 3
     assert rows == [
@@ -159,21 +155,12 @@ def test_a_removed_link_goes_and_its_default_route_comes_back(edit):
 
 def test_a_removed_node_its_sandbox_stops_a_process_is_left_alone(edit):
     n, write = edit
-    lab, pid = n["lab"], n["P"]
-    path = full(n, write)
-    up(lab, path)
+    lab, pid, path = n["lab"], n["P"], n["path"]
     spid = sandbox_pid(lab, n["S"])
     assert spid is not None
     before = host_links(lab)
     # Both nodes go from the file, with their links; the bridges stay.
-    write(
-        bridges=[
-            f"{{name: {n['B']}, address: 198.51.100.1/24}}",
-            f"{{name: {n['E']}, address: 203.0.113.1/25}}",
-        ],
-        nodes=[],
-        links=[],
-    )
+    full(n, write, "S", "p", "S/eth1", "p/eth1", "p/eth2")
     code, rows = status(lab, path)
     assert code == 3
     assert sorted((r["kind"], r["name"], r["state"]) for r in rows) == sorted(
@@ -202,14 +189,12 @@ def test_a_removed_node_its_sandbox_stops_a_process_is_left_alone(edit):
 
 def test_a_removed_bridge_is_deleted_if_up_made_it_else_loses_only_its_address(edit):
     n, write = edit
-    lab = n["lab"]
-    path = full(n, write)
-    up(lab, path)
+    lab, path = n["lab"], n["path"]
     assert addrs(host_links(lab)[n["E"]]) == ["203.0.113.1/25"]
     # Not up's (and of another subnet: deleting a primary address deletes its secondaries)
     sh("ip", "-n", lab, "addr", "add", "203.0.113.200/26", "dev", n["E"])
     # Both bridges go (and the links on them); only S stays, unlinked.
-    write(bridges=[], nodes=[f"{{name: {n['S']}}}"], links=[])
+    full(n, write, "B", "E", "p", "S/eth1", "p/eth1", "p/eth2")
     code, rows = status(lab, path)
     assert code == 3
     bridge_rows = sorted((r["name"], r["detail"]) for r in rows if r["kind"] == "bridge")
@@ -229,9 +214,7 @@ def test_a_removed_bridge_is_deleted_if_up_made_it_else_loses_only_its_address(e
 
 def test_a_changed_bridge_address_replaces_the_old_one(edit):
     n, write = edit
-    lab = n["lab"]
-    path = full(n, write)
-    up(lab, path)
+    lab, path = n["lab"], n["path"]
     text = open(path).read()
     open(path, "w").write(
         text.replace("198.51.100.1/24}", "198.51.100.2/24}").replace(
@@ -253,9 +236,7 @@ def test_a_changed_bridge_address_replaces_the_old_one(edit):
 
 def test_removals_wait_for_the_additions_a_failure_leaves_the_lab_as_it_was(edit):
     n, write = edit
-    lab, pid = n["lab"], n["P"]
-    path = full(n, write)
-    up(lab, path)
+    lab, pid, path = n["lab"], n["P"], n["path"]
     vh = host_end(n, "p", "eth2")
     before = host_links(lab)
     # p/eth2 goes, p/eth3 comes; the first step (the host batch that adds eth3) fails.
