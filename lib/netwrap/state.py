@@ -19,6 +19,10 @@ start time of the netwrap process doing it), so when that process is killed with
 SIGKILL half-way, ``nic list`` shows it as ``interrupted`` and ``nic del`` knows
 what to remove and which default route to put back.
 
+A lab's links are attachment records too, with an ``owner`` (``lab NAME@NETNS``,
+written by ``netwrap.lab_record``): ``nic list`` shows them, ``gc`` treats them like
+any other, ``nic del`` leaves them to the lab's ``down``. ``nic add``'s own have none.
+
 A container is identified by its ID when it has one (Docker), and always by its
 first PID, that PID's netns inode and the process's start time, so a reused PID
 is never taken for the old container. The run directory can be moved with

@@ -142,6 +142,10 @@ def test_a_removed_link_goes_and_its_default_route_comes_back(edit):
         }
     ]
     assert vh in host_links(lab)  # status changed nothing
+    dry = run_netwrap("--dry-run", "--host-netns", lab, "up", path, check=True).stdout
+    assert f"link del {vh}\n" in dry
+    assert f"nsenter -t {pid} -n ip route replace default via 203.0.113.129 dev nwd0" in dry
+    assert vh in host_links(lab)  # nor did --dry-run
     out = up(lab, path)
     assert "1 change(s)" in out or "2 change(s)" in out, out
     assert vh not in host_links(lab)
