@@ -112,7 +112,8 @@ def read_record(lab: str, host_ns: str | None) -> Record | None:
     if data is None:
         return None
     rec = Record.from_dict(data, path)
-    rec.links = {key: entry for key, (entry, _) in _owned(rec.owner).items()}
+    have = _seen[path] = _owned(rec.owner)
+    rec.links = {key: dict(entry) for key, (entry, _) in have.items()}
     return rec
 
 
@@ -121,29 +122,58 @@ def write_record(rec: Record) -> None:
     (status ``adding`` while ``up`` builds, then ``ok``), the lab's others removed."""
     from netwrap import state, store
 
-    have = _owned(rec.owner)
+    # What this process last read or wrote (it holds the lock), else what is there.
+    path = record_path(rec.lab, rec.host_ns)
+    have = dict(_seen[path]) if path in _seen else _owned(rec.owner)
     status = {"building": "adding", "ok": "ok", "failed": "failed"}[rec.status]
+    todo, now = [], {}
     for key, entry in rec.links.items():
         entry = {**_BLANK, **entry}
         old = have.pop(key, None)
         if old is not None and old[0] == entry and (rec.status != "ok" or old[1].status == "ok"):
-            continue  # unchanged: no write
-        state.record_attachment(_attachment(rec, entry, status, old[1] if old else None))
-    for _, att in have.values():
-        state.remove_attachment(att)
-    store.write(record_path(rec.lab, rec.host_ns), rec.as_dict())
+            now[key] = old  # unchanged: no write
+            continue
+        att = _attachment(rec, entry, status, old[1] if old else None)
+        todo.append(att)
+        now[key] = (entry, att)
+    _seen.pop(path, None)  # until all is written
+    _each(state.record_attachment, todo)
+    _each(state.remove_attachment, [att for _, att in have.values()])
+    store.write(path, rec.as_dict())
+    _seen[path] = now
+
+
+def _each(func, items: list) -> None:
+    """``func`` on every item; many at once on a few threads, since each write waits for
+    its fsync (a 100-node lab: ~100 ms instead of ~300 ms on a disk)."""
+    if len(items) < 8:
+        for item in items:
+            func(item)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        for _ in pool.map(func, items):
+            pass  # a failure is raised here
 
 
 def remove_record(lab: str, host_ns: str | None) -> None:
     """Forget the lab: its file and the attachment records of its links."""
     from netwrap import state, store
 
+    _seen.pop(record_path(lab, host_ns), None)
     for _, att in _owned(owner(lab, host_ns)).values():
         state.remove_attachment(att)
     store.remove(record_path(lab, host_ns))
 
 
 # -- the links, as attachment records ------------------------------------------------------
+
+
+# The lab's file (which names the run dir) -> its links as this process last read or
+# wrote them: "node/ifname" -> (entry, attachment). Written and read under the lock,
+# so a lab's up lists the attachments once, not at each write.
+_seen: dict[str, dict[str, tuple[dict, object]]] = {}
 
 
 def owner(lab: str, host_ns: str | None) -> str:
