@@ -76,7 +76,12 @@ def rows(runner=None) -> list[dict]:
                 "state": st,
             }
         )
-    return out
+    from netwrap.cni.listing import rows as cni_rows  # what the CNI plugin made (issue 13)
+
+    cni = cni_rows(runner if check else None)
+    for row in cni:  # the same columns: made (and removed) by the container runtime
+        row.setdefault("owner", f"cni {row.get('network') or ''}".strip())
+    return out + cni
 
 
 class GcResult(Record):

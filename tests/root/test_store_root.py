@@ -205,6 +205,18 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def forked(tasks: str) -> bool:
+    """Has any thread of the process (its /proc/PID/task) a child?"""
+    try:
+        for tid in os.listdir(tasks):
+            with open(f"{tasks}/{tid}/children") as f:
+                if f.read().strip():
+                    return True
+    except OSError:
+        return True  # it is gone: stop waiting
+    return False
+
+
 def kill_start_after_fork(name: str) -> str:
     """Run ``sandbox start NAME`` and SIGKILL it as soon as it has forked the sandbox's
     process, before it could record the PID. Returns the record's status."""
@@ -218,14 +230,11 @@ def kill_start_after_fork(name: str) -> str:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        children = f"/proc/{proc.pid}/task/{proc.pid}/children"
-        while proc.poll() is None:  # its first child is the sandbox's unshare
-            try:
-                with open(children) as f:
-                    if f.read().strip():
-                        break
-            except OSError:
-                break
+        # its first child is the sandbox's unshare, forked by a worker thread: the
+        # child is listed under that thread's task, not the main thread's
+        tasks = f"/proc/{proc.pid}/task"
+        while proc.poll() is None and not forked(tasks):
+            pass
         proc.kill()
         proc.wait()
         with open(record) as f:
