@@ -67,6 +67,9 @@ class Record(records.Record):
         """The record ``as_dict`` wrote, every field checked by type (``netwrap.store``)."""
         from netwrap import store
 
+        if data.get("schema") == 1:  # an older netwrap's: its links are in the file
+            data = store.check(where, data, 1, _record_fields(v1=True), ("lab", "host_ns"))
+            return cls(**data)
         data = store.check(where, data, RECORD_SCHEMA, _record_fields(), ("lab", "host_ns"))
         return cls(**data)
 
@@ -74,7 +77,9 @@ class Record(records.Record):
 RECORD_SCHEMA = 2  # 2: the links moved to attachment records owned by the lab
 
 
-def _record_fields() -> dict:
+def _record_fields(v1: bool = False) -> dict:
+    """The lab file's fields; ``v1``: schema 1's, which also held the links (a lab built
+    by an older netwrap, still up: ``down`` and ``status`` read it, ``up`` refuses it)."""
     from netwrap import store as S
 
     def pair(v: object) -> str | None:
@@ -83,7 +88,7 @@ def _record_fields() -> dict:
         )
         return None if ok else "[bridge, address]"
 
-    return {
+    fields = {
         "lab": S.NAME,
         "host_ns": S.optional(S.NAME),
         "status": S.one_of("building", "ok", "failed"),
@@ -91,6 +96,23 @@ def _record_fields() -> dict:
         "addresses": S.list_of(pair),
         "sandboxes": S.list_of(S.NAME),
     }
+    if v1:
+        fields["links"] = S.dict_of(
+            S.record(
+                {
+                    "node": S.NAME,
+                    "ifname": S.IFNAME,
+                    "host_ifname": S.IFNAME,
+                    "bridge": S.IFNAME,
+                    "pid": S.optional(S.PID),
+                    "netns_inode": S.optional(S.INT),
+                    "replaced_default": S.optional(S.ROUTE),
+                    "version": S.one_of(4, 6),
+                },
+                ("node", "ifname", "host_ifname"),
+            )
+        )
+    return fields
 
 
 def records_dir() -> str:
@@ -113,7 +135,7 @@ def read_record(lab: str, host_ns: str | None) -> Record | None:
         return None
     rec = Record.from_dict(data, path)
     have = _seen[path] = _owned(rec.owner)
-    rec.links = {key: dict(entry) for key, (entry, _) in have.items()}
+    rec.links = {**rec.links, **{key: dict(entry) for key, (entry, _) in have.items()}}
     return rec
 
 
@@ -124,6 +146,11 @@ def write_record(rec: Record) -> None:
 
     # What this process last read or wrote (it holds the lock), else what is there.
     path = record_path(rec.lab, rec.host_ns)
+    if any("address" not in entry for entry in rec.links.values()):
+        raise NetwrapError(
+            f"lab {rec.lab} was built by an older netwrap (its record {path} is schema 1); "
+            f"take it down first (netwrap down LAB.yaml), then up"
+        )
     have = dict(_seen[path]) if path in _seen else _owned(rec.owner)
     status = {"building": "adding", "ok": "ok", "failed": "failed"}[rec.status]
     todo, now = [], {}

@@ -82,3 +82,37 @@ def test_an_unchanged_link_is_not_written_again(run_dir):
     write_record(rec)
     assert (path.stat().st_mtime_ns, path.stat().st_ino) == before
     assert owned()["eth1"].status == "ok"
+
+
+def test_an_older_netwraps_record_is_read_for_down_and_refused_for_up(run_dir):
+    """A lab built by a netwrap of lab-record schema 1 (links inside the lab's file) and
+    still up after an upgrade: down and status read its links; up says what to do."""
+    import json
+
+    from netwrap import lab_record
+
+    old = entry("eth1")
+    del old["address"]  # schema 1 did not keep it
+    path = lab_record.record_path("class1", "L")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        json.dump(
+            {
+                "schema": 1,
+                "lab": "class1",
+                "host_ns": "L",
+                "status": "ok",
+                "bridges": ["br0"],
+                "addresses": [],
+                "sandboxes": ["web"],
+                "links": {"web/eth1": old},
+            },
+            f,
+        )
+    rec = read_record("class1", "L")
+    assert rec.links == {"web/eth1": old} and rec.bridges == ["br0"]
+    with pytest.raises(lab_record.NetwrapError, match="older netwrap .* schema 1.*down"):
+        write_record(rec)
+    assert owned() == {}
+    remove_record("class1", "L")
+    assert not os.path.exists(path)
