@@ -181,6 +181,13 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
         st = old.state()
         if st == "ok" and old.config() == wanted and _in_place(ctx, old, target):
             return AddResult(old, [], nothing_to_do=True)
+        if old.owner is not None:  # a lab's link: its file says what it is
+            lab, _, ns = old.owner.removeprefix("lab ").partition("@")
+            opt = f" --host-netns {ns}" if ns else ""
+            raise NetwrapError(
+                f"{target.name} already has {req.ifname}, a link of lab {lab}: change it in "
+                f"the lab's file and run netwrap{opt} up LAB.yaml (nic add does not replace it)"
+            )
         if not replace_existing:
             why = {
                 "interrupted": "an earlier nic add of it was interrupted",

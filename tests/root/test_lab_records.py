@@ -95,6 +95,25 @@ def test_nic_del_refuses_a_lab_link_unless_forced(built):
     assert [r["target"] for r in nic_list(lab, owner)] == [built["s"], "p"]
 
 
+@pytest.mark.parametrize("replace", [False, True])
+def test_nic_add_does_not_take_over_a_lab_link(built, replace):
+    """nic add (with --replace too) on a lab's link refuses, naming the lab's up."""
+    lab, pid = built["lab"], built["pid"]
+    before = host_ifnames(lab)
+    argv = ["--host-netns", lab, "nic", "add", str(pid), "--bridge", built["br"]]
+    argv += ["--ip", "198.51.100.13/24", "--ifname", "eth1"] + (["--replace"] if replace else [])
+    proc = run_netwrap(*argv)
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"netwrap: error: {pid} already has eth1, a link of lab {built['name']}: change it "
+        f"in the lab's file and run netwrap --host-netns {lab} up LAB.yaml (nic add does "
+        "not replace it)\n"
+    )
+    assert host_ifnames(lab) == before
+    rows = json.loads(run_netwrap("--host-netns", lab, "--json", "status", built["path"]).stdout)
+    assert {r["state"] for r in rows} == {"ok"}
+
+
 def test_gc_drops_the_record_of_a_lab_link_whose_node_is_gone(built):
     lab, path, s = built["lab"], built["path"], built["s"]
     owner = f"lab {built['name']}@{lab}"
