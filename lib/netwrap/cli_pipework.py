@@ -35,11 +35,6 @@ def cmd_pipework(ctx: Context, args) -> int:
     ctx.need_root("pipework")
     if req.action in pipework.SUBCOMMANDS:
         return _subcommand(ctx, req)
-    if req.dhcp is not None:
-        raise NetwrapError(
-            f"pipework {req.dhcp[0]}: DHCP is not supported by netwrap yet; "
-            "give an address (IP/LEN[@GW])"
-        )
     return _attach(ctx, req)
 
 
@@ -176,6 +171,8 @@ def _attach(ctx: Context, req) -> int:
             f"pipework {name}: {NOT_YET[kind]} are not supported by netwrap pipework yet"
         )
     target = _guest(ctx, req.guest)
+    if req.dhcp is not None:
+        return _attach_dhcp(ctx, req, kind, name, link, target)
     nic = requests.nic_add(
         bridge=name,
         ip=str(req.address),
@@ -203,6 +200,8 @@ def _attach(ctx: Context, req) -> int:
         if made_bridge and not ctx.dry_run:
             bridges.bridge_del(ctx, name, force=True)
         raise
+    if not result.nothing_to_do:
+        _nudge(ctx, target.pid, req.container_ifname, req.address)
     if ctx.dry_run or result.record is None:
         return 0
     rec = result.record
@@ -221,6 +220,164 @@ def _attach(ctx: Context, req) -> int:
             f"{target.name}: {rec.ifname} {rec.address}, a {kind} on {name}{gw}"
             f" (undo: netwrap nic del {target.name} --ifname {rec.ifname})\n"
         )
+    return 0
+
+
+def _nudge(ctx: Context, pid: int, ifname: str, address) -> None:
+    """The gratuitous ARP pipework sends once the address is there (``arping -A``).
+    As in pipework, its failure is no failure of the attachment: a warning."""
+    import shutil
+
+    from netwrap import pipework
+    from netwrap.errors import CommandError
+    from netwrap.netref import NetnsRef
+    from netwrap.plan import Step
+
+    if address.version != 4:
+        return  # pipework's arping gets an IPv6 address and fails silently
+    if not ctx.dry_run and shutil.which("arping") is None:
+        ctx.warn("arping not found (iputils-arping): no gratuitous ARP for the new address")
+        return
+    argv = NetnsRef.pid(pid).run(pipework.garp_command(ifname, address))
+    why = f"tell the neighbours {address.ip} is now at {ifname}'s MAC (a gratuitous ARP)"
+    try:
+        ctx.runner.run([Step(argv, why, key="guest.garp")])
+    except CommandError as exc:
+        ctx.warn(f"the gratuitous ARP failed ({exc}); the attachment stands")
+
+
+def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
+    """An attachment whose address comes from a DHCP client run in the guest's netns.
+
+    The link is made the kind's walkthrough way without an address, then the client
+    runs; the record keeps the address obtained and, as its undo, the command that
+    stops the client and releases the lease (``nic del`` runs it before deleting the
+    link). A client that gets no lease fails the attachment and it is rolled back."""
+    import ipaddress
+    import os
+    import shutil
+
+    from netwrap import bridges, kinds, nic, observe, pipework, state
+    from netwrap.kinds import AttachSpec
+    from netwrap.netref import NetnsRef
+    from netwrap.plan import Step
+    from netwrap.records import replace
+    from netwrap.state import Attachment, Identity
+    from netwrap.transaction import Intent, Transaction
+
+    client = req.dhcp[0]
+    binary = "busybox" if client in ("dhcp", "udhcpc") else client
+    found = shutil.which(binary)
+    if found is None and not ctx.dry_run:
+        raise NetwrapError(
+            f"pipework {client}: you asked for the DHCP client {binary}, but it is not installed"
+        )
+    busybox = os.path.realpath(found) if found and binary == "busybox" else "/usr/bin/busybox"
+    ident, ifname = Identity.of(target), req.container_ifname
+    old = state.get_attachment(ident.token, ifname)
+    if old is not None:
+        inside = observe.links(ctx.runner, NetnsRef.pid(target.pid)).get(ifname)
+        if old.extra.get("dhcp") and inside is not None and old.address in inside.addrs:
+            if not ctx.dry_run:
+                sys.stdout.write(
+                    f"{target.name}: {ifname} {old.address} (DHCP) on {name} is already "
+                    "in place: nothing to do\n"
+                )
+            return 0
+        raise NetwrapError(
+            f"{target.name} already has a netwrap {ifname} ({old.address} on {old.bridge}): "
+            f"netwrap nic del {target.name} --ifname {ifname} first"
+        )
+    host_ifname, guest_ifname = nic.veth_names(ident.token, ifname)
+    if req.local_ifname and kind in ("veth-bridge", "bridge-vlan"):
+        host_ifname = req.local_ifname
+    mode = "bridge" if kind in ("macvlan", "vlan") else None
+    mtu = link.mtu if link is not None else None
+    spec = AttachSpec(kind, ifname, name, (), None, host_ifname, req.mac, mtu, mode, req.vlan)
+    host, guest = NetnsRef.host(ctx.host_ns), NetnsRef.pid(target.pid)
+    run_dir = state.run_dir()
+    start, stop = pipework.dhcp_commands(
+        req, ifname=ifname, run_dir=run_dir, key=ident.token.replace(":", "-"), busybox=busybox
+    )
+    plan = kinds.get(kind).walkthrough(
+        spec, host, guest, guest_ifname=guest_ifname, tool="ip", old_default=None
+    )
+    plan.append(
+        Step(
+            guest.run(start),
+            f"run the DHCP client ({client}) in {target.name}'s netns: it asks for an "
+            f"address for {ifname} and stays to renew it",
+            guest.run(stop),
+            key="dhcp.client",
+        )
+    )
+    made_bridge = []
+    if kind in ("veth-bridge", "bridge-vlan") and link is None:
+        made_bridge = bridges.bridge_add(ctx, name, None)
+    if not ctx.dry_run:
+        os.makedirs(f"{run_dir}/dhcp", exist_ok=True)
+        if client in ("dhcp", "udhcpc"):
+            script = f"{run_dir}/udhcpc.script"
+            with open(f"{script}.tmp", "w") as f:
+                f.write(pipework.UDHCPC_SCRIPT)
+            os.chmod(f"{script}.tmp", 0o755)
+            os.replace(f"{script}.tmp", script)
+    owner, owner_start = state.me()
+    extra = {"dhcp": client, "undo": [list(stop)]}
+    if kind != "veth-bridge":
+        extra.update(kind=kind, mode=mode, vlan=req.vlan)
+    rec = Attachment(
+        container=ident,
+        ifname=ifname,
+        host_ifname=host_ifname,
+        guest_ifname=guest_ifname,
+        bridge=name,
+        address="0.0.0.0/32",  # not known until the lease: the ok record has it
+        host_netns=ctx.host_ns,
+        mac=req.mac,
+        status="adding",
+        owner_pid=owner,
+        owner_start=owner_start,
+        extra=extra,
+    )
+    got = {}
+
+    def leased() -> None:
+        inner = observe.links(ctx.runner, guest).get(ifname)
+        v4 = [a for a in (inner.addrs if inner else ()) if ipaddress.ip_interface(a).version == 4]
+        if not v4:
+            raise NetwrapError(f"the DHCP client ran but {ifname} has no IPv4 address")
+        route = observe.default_route(guest, 4)
+        gw = route.get("gateway") if route and route.get("dev") == ifname else None
+        got.update(address=v4[0], gateway=gw)
+        ok = replace(rec, status="ok", owner_pid=None, owner_start=None, address=v4[0])
+        state.record_attachment(replace(ok, gateway=gw))
+
+    intent = Intent(
+        begin=lambda: state.record_attachment(rec),
+        ok=leased,
+        rolled_back=lambda: state.remove_attachment(rec),
+        failed=lambda left: state.record_attachment(replace(rec, status="failed")),
+    )
+    try:
+        with Transaction(ctx.runner, intent, lock=True) as txn:
+            txn.run(plan)
+    except BaseException:
+        if made_bridge and not ctx.dry_run:
+            bridges.bridge_del(ctx, name, force=True)
+        raise
+    if ctx.dry_run:
+        return 0
+    if ctx.as_json:
+        from netwrap.output import emit_object
+
+        emit_object({"target": target.name, "ifname": ifname, "kind": kind, "dhcp": client, **got})
+        return 0
+    gw = f", default route via {got['gateway']}" if got.get("gateway") else ""
+    sys.stdout.write(
+        f"{target.name}: {ifname} {got['address']} from DHCP ({client}), a {kind} on {name}{gw}"
+        f" (undo: netwrap nic del {target.name} --ifname {ifname})\n"
+    )
     return 0
 
 

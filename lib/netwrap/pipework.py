@@ -364,3 +364,75 @@ def device_of(req: Request) -> str | None:
         if word == "dev":
             return args[i + 1]
     return None
+
+
+# -- DHCP and the gratuitous ARP ------------------------------------------------------------
+
+# busybox ships no udhcpc script, and without one udhcpc gets a lease and configures
+# nothing: netwrap writes this one (``udhcpc -s``) into its run directory.
+UDHCPC_SCRIPT = """#!/bin/sh
+# netwrap's udhcpc script: udhcpc runs it with the event as $1 and the lease in the
+# environment ($interface, $ip, $mask as a prefix length, $router).
+case "$1" in
+deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+bound)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    ;;
+renew)
+    ip addr replace "$ip/$mask" dev "$interface"
+    ;;
+esac
+case "$1" in
+bound | renew)
+    if [ -n "$router" ]; then
+        set -- $router
+        ip route replace default via "$1" dev "$interface"
+    fi
+    ;;
+esac
+exit 0
+"""
+
+
+def dhcp_commands(
+    req: Request, *, ifname: str, run_dir: str, key: str, busybox: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The DHCP client to run inside the guest's netns, and the command that stops it
+    and releases its lease (``nic del`` runs it).
+
+    ``dhcp`` and ``udhcpc`` are busybox's udhcpc (pipework runs the one of Docker's
+    busybox image for ``dhcp``; netwrap the host's, for any guest), with netwrap's
+    script, ``-n`` (fail rather than wait for ever) and ``-R`` (release on exit): it
+    stays in the background to renew, and SIGTERM releases the lease. ``dhclient`` and
+    ``dhcpcd`` run as pipework runs them; ``dhclient -r`` and ``dhcpcd -k`` release.
+    ``-f`` (pipework: keep the client) changes nothing: netwrap's client always stays.
+
+    >>> r = parse(["br1", "web", "udhcpc:-t 3"])
+    >>> dhcp_commands(r, ifname="eth1", run_dir="/run/nw", key="k", busybox="/bin/busybox")[0]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ('/bin/busybox', 'udhcpc', '-i', 'eth1', '-x', 'hostname:web', '-p',
+     '/run/nw/dhcp/udhcpc.k.pid', '-s', '/run/nw/udhcpc.script', '-n', '-R', '-t', '3')
+    """
+    client, _foreground, options = req.dhcp
+    opts = tuple(options.split())  # unquoted in pipework: split at blanks
+    base = f"{run_dir}/dhcp/{'udhcpc' if client in ('dhcp', 'udhcpc') else client}.{key}"
+    if client in ("dhcp", "udhcpc"):
+        pidfile = f"{base}.pid"
+        start = (busybox, "udhcpc", "-i", ifname, "-x", f"hostname:{req.guest}", "-p", pidfile)
+        start += ("-s", f"{run_dir}/udhcpc.script", "-n", "-R", *opts)
+        stop = ("start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "TERM/5")
+        return start, (*stop, "--pidfile", pidfile, "--exec", busybox)
+    if client == "dhclient":
+        files = ("-pf", f"{base}.pid", "-lf", f"{base}.leases")
+        return ("dhclient", ifname, *files, *opts), ("dhclient", "-r", *files, ifname)
+    return ("dhcpcd", "-q", ifname, "-h", req.guest, *opts), ("dhcpcd", "-k", ifname)
+
+
+def garp_command(ifname: str, address) -> tuple[str, ...]:
+    """pipework's nudge to the neighbours once the address is there: one unsolicited
+    ARP reply (iputils arping), so they update a stale entry for that address."""
+    return ("arping", "-c", "1", "-A", "-I", ifname, str(address.ip))
