@@ -8,6 +8,7 @@ dnsmasq's lease file, and ``nic del`` must stop the client and release the lease
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -36,17 +37,18 @@ def leases(path: str) -> list[str]:
         return [line.split()[2] for line in f if line.strip()]
 
 
-@pytest.fixture
-def dhcp_bridge(lab):
-    """(lab, bridge, lease file): a bridge in the lab with dnsmasq serving on it."""
+def need_dhcp_tools() -> None:
     if shutil.which("dnsmasq") is None:
         pytest.skip("dnsmasq not installed (apt-get install dnsmasq-base)")
     if shutil.which("busybox") is None:
         pytest.skip("busybox not installed (apt-get install busybox-static): no udhcpc")
-    br = rand("br")
-    sh("ip", "-n", lab, "link", "add", br, "type", "bridge")
-    sh("ip", "-n", lab, "link", "set", br, "up")
-    sh("ip", "-n", lab, "addr", "add", "198.51.100.1/24", "dev", br)
+
+
+@contextlib.contextmanager
+def serve_dhcp(lab: str, br: str):
+    """dnsmasq in ``lab``, DHCP only (port=0: no DNS; no resolv.conf, no hosts), bound
+    to ``br`` only, its pid and lease files in a temp dir; stopped by its PID and the
+    dir removed at the end. Yields the lease file."""
     tmp = tempfile.mkdtemp(prefix="nw-dnsmasq-")
     lease_file = f"{tmp}/leases"
     proc = subprocess.Popen(
@@ -67,11 +69,23 @@ def dhcp_bridge(lab):
             time.sleep(0.1)
         if proc.poll() is not None:
             pytest.fail(f"dnsmasq did not start: {proc.stderr.read().decode()}")
-        yield lab, br, lease_file
+        yield lease_file
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def dhcp_bridge(lab):
+    """(lab, bridge, lease file): a bridge in the lab with dnsmasq serving on it."""
+    need_dhcp_tools()
+    br = rand("br")
+    sh("ip", "-n", lab, "link", "add", br, "type", "bridge")
+    sh("ip", "-n", lab, "link", "set", br, "up")
+    sh("ip", "-n", lab, "addr", "add", "198.51.100.1/24", "dev", br)
+    with serve_dhcp(lab, br) as lease_file:
+        yield lab, br, lease_file
 
 
 def test_udhcpc_gets_a_lease_from_dnsmasq_and_nic_del_releases_it(dhcp_bridge, sandboxes, nw):
