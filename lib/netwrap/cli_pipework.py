@@ -21,9 +21,9 @@ from netwrap.cli_base import Context, resolve_target, sub
 from netwrap.errors import NetwrapError
 
 NOT_YET = {
-    "ovs": "Open vSwitch bridges (ovs*)",
     "dummy": "dummy interfaces",
 }
+BRIDGED = ("veth-bridge", "bridge-vlan", "ovs")  # a veth whose host end gets -l's name
 
 
 def cmd_pipework(ctx: Context, args) -> int:
@@ -148,7 +148,7 @@ def _host_link(ctx: Context, req):
 
 
 def _attach(ctx: Context, req) -> int:
-    from netwrap import attach, bridges, pipework, requests
+    from netwrap import attach, pipework, requests
     from netwrap.records import replace
 
     name, link, links = _host_link(ctx, req)
@@ -178,12 +178,9 @@ def _attach(ctx: Context, req) -> int:
         ip=str(req.address),
         gateway=str(req.gateway) if req.gateway is not None else None,
         ifname=req.container_ifname,
-        host_ifname=req.local_ifname if kind in ("veth-bridge", "bridge-vlan") else None,
+        host_ifname=req.local_ifname if kind in BRIDGED else None,
         mac=req.mac,
     )
-    made_bridge = []
-    if kind in ("veth-bridge", "bridge-vlan") and link is None:
-        made_bridge = bridges.bridge_add(ctx, name, None)
     builder = {}
     if kind != "veth-bridge":  # one command per step (bridge VLANs need the bridge tool)
         nic = replace(
@@ -193,13 +190,16 @@ def _attach(ctx: Context, req) -> int:
         from netwrap import fastpath
 
         builder = {"plan_builder": fastpath.add_plan}
-    add_ctx = _BridgeComing(ctx, name) if made_bridge and ctx.dry_run else ctx
+    unmake = _make_upstream(ctx, kind, name, link)
+    coming = link is None and kind in BRIDGED and ctx.dry_run
+    add_ctx = _UpstreamComing(ctx, name) if coming else ctx
     try:
         result = attach.add(add_ctx, nic, target, **builder)
     except BaseException:
-        if made_bridge and not ctx.dry_run:
-            bridges.bridge_del(ctx, name, force=True)
+        unmake()
         raise
+    if kind == "ovs" and not ctx.dry_run and result.record and not result.nothing_to_do:
+        _keep_undo(result.record, _ovs_undo(kind, attach.spec_of(result.record)))
     if not result.nothing_to_do:
         _nudge(ctx, target.pid, req.container_ifname, req.address)
     if ctx.dry_run or result.record is None:
@@ -257,7 +257,7 @@ def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
     import os
     import shutil
 
-    from netwrap import bridges, kinds, nic, observe, pipework, state
+    from netwrap import kinds, nic, observe, pipework, state
     from netwrap.kinds import AttachSpec
     from netwrap.netref import NetnsRef
     from netwrap.plan import Step
@@ -289,7 +289,7 @@ def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
             f"netwrap nic del {target.name} --ifname {ifname} first"
         )
     host_ifname, guest_ifname = nic.veth_names(ident.token, ifname)
-    if req.local_ifname and kind in ("veth-bridge", "bridge-vlan"):
+    if req.local_ifname and kind in BRIDGED:
         host_ifname = req.local_ifname
     mode = "bridge" if kind in ("macvlan", "vlan") else None
     mtu = link.mtu if link is not None else None
@@ -311,9 +311,7 @@ def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
             key="dhcp.client",
         )
     )
-    made_bridge = []
-    if kind in ("veth-bridge", "bridge-vlan") and link is None:
-        made_bridge = bridges.bridge_add(ctx, name, None)
+    unmake = _make_upstream(ctx, kind, name, link)
     if not ctx.dry_run:
         os.makedirs(f"{run_dir}/dhcp", exist_ok=True)
         if client in ("dhcp", "udhcpc"):
@@ -323,7 +321,7 @@ def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
             os.chmod(f"{script}.tmp", 0o755)
             os.replace(f"{script}.tmp", script)
     owner, owner_start = state.me()
-    extra = {"dhcp": client, "undo": [list(stop)]}
+    extra = {"dhcp": client, "undo": [*_ovs_undo(kind, spec), list(stop)]}
     if kind != "veth-bridge":
         extra.update(kind=kind, mode=mode, vlan=req.vlan)
     rec = Attachment(
@@ -363,8 +361,7 @@ def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
         with Transaction(ctx.runner, intent, lock=True) as txn:
             txn.run(plan)
     except BaseException:
-        if made_bridge and not ctx.dry_run:
-            bridges.bridge_del(ctx, name, force=True)
+        unmake()
         raise
     if ctx.dry_run:
         return 0
@@ -381,12 +378,13 @@ def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
     return 0
 
 
-class _BridgeComing:
+class _UpstreamComing:
     """The context under --dry-run when the plan creates the bridge first: the
     pre-flight's "bridge does not exist" is then no problem."""
 
     def __init__(self, ctx: Context, bridge: str) -> None:
-        self._ctx, self._missing = ctx, f'bridge "{bridge}" does not exist'
+        self._ctx = ctx
+        self._missing = (f'bridge "{bridge}" does not exist', f'host interface "{bridge}" does not')
 
     def __getattr__(self, name: str):
         return getattr(self._ctx, name)
@@ -394,6 +392,63 @@ class _BridgeComing:
     def problem(self, message: str) -> None:
         if not message.startswith(self._missing):
             self._ctx.problem(message)
+
+
+def _make_upstream(ctx: Context, kind: str, name: str, link):
+    """Create a missing bridge as pipework does (``br*`` a Linux bridge, ``ovs*`` an
+    Open vSwitch one); return what takes it away again if the attachment then fails."""
+    import shutil
+
+    from netwrap import bridges
+
+    if kind == "ovs":
+        if ctx.host_ns:
+            raise NetwrapError(
+                f"pipework {name}: Open vSwitch bridges live in the machine's netns, "
+                "not in a --host-netns lab"
+            )
+        if not ctx.dry_run and shutil.which("ovs-vsctl") is None:
+            raise NetwrapError(
+                f"pipework {name}: Open vSwitch is needed (ovs-vsctl not found: "
+                "apt-get install openvswitch-switch)"
+            )
+    if link is not None or kind not in BRIDGED:
+        return lambda: None
+    if kind != "ovs":
+        made = bridges.bridge_add(ctx, name, None)
+        return lambda: made and not ctx.dry_run and bridges.bridge_del(ctx, name, force=True)
+    from netwrap.plan import Step
+
+    step = Step(
+        ("ovs-vsctl", "add-br", name),
+        f"create the Open vSwitch bridge {name}, as pipework does for a missing ovs* name",
+        ("ovs-vsctl", "--if-exists", "del-br", name),
+        key="bridge.create",
+    )
+    ctx.runner.run([step])
+
+    def unmake() -> None:
+        if not ctx.dry_run:
+            ctx.runner.run([Step(step.undo, f"delete the bridge {name} made for this")])
+
+    return unmake
+
+
+def _ovs_undo(kind: str, spec) -> list[list[str]]:
+    """For an OVS port, what removes its row from OVS's database (deleting the link
+    inside takes only the kernel's side away)."""
+    from netwrap.kinds import ovs
+
+    return [list(ovs.port_removal(spec))] if kind == "ovs" else []
+
+
+def _keep_undo(rec, undo: list[list[str]]) -> None:
+    from netwrap import state
+    from netwrap.records import replace
+
+    with state.lock():
+        extra = {**rec.extra, "undo": [*rec.extra.get("undo", []), *undo]}
+        state.record_attachment(replace(rec, extra=extra))
 
 
 def register(subparsers) -> None:

@@ -319,6 +319,8 @@ def kind_for(req: Request, link) -> str:
             f"I do not know how to set up interface {name}: it does not exist, and "
             "only br* (a Linux bridge) and ovs* names are created"
         )
+    if link.kind == "openvswitch":
+        return "ovs"
     if link.kind == "bridge":
         if req.vlan is not None:
             return "bridge-vlan"  # pipework refuses VLANs on a Linux bridge

@@ -37,8 +37,13 @@ STOP_UDHCPC = (
             "dhclient eth2 -pf /run/nw/dhcp/dhclient.123-456.pid"
             " -lf /run/nw/dhcp/dhclient.123-456.leases -4",
             (
-                "dhclient", "-r", "-pf", "/run/nw/dhcp/dhclient.123-456.pid",
-                "-lf", "/run/nw/dhcp/dhclient.123-456.leases", "eth2",
+                "dhclient",
+                "-r",
+                "-pf",
+                "/run/nw/dhcp/dhclient.123-456.pid",
+                "-lf",
+                "/run/nw/dhcp/dhclient.123-456.leases",
+                "eth2",
             ),  # fmt: skip
         ),
         ("dhcpcd", "dhcpcd -q eth2 -h web", ("dhcpcd", "-k", "eth2")),

@@ -33,6 +33,7 @@ KINDS = {
     "vlan": "vlan",
     "bridge-vlan": "bridge_vlan",
     "phys": "phys",
+    "ovs": "ovs",
 }
 
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"

@@ -102,9 +102,7 @@ def steps(
                 key="guest.addr",
             )
         )
-    out.append(
-        Step(guest.run(("ip", "link", "set", ifn, "up")), f"bring {ifn} up", key="guest.up")
-    )
+    out.append(Step(guest.run(("ip", "link", "set", ifn, "up")), f"bring {ifn} up", key="guest.up"))
     if spec.gateway is not None:
         out += route_steps(spec, guest, old_default)
     return out
