@@ -71,6 +71,9 @@ def _nic_request(ctx: Context, args):
         keep_netns=args.keep_netns,
         fast=getattr(args, "fast", False),
         bridge_tool=args.bridge_tool,
+        macvlan=getattr(args, "macvlan", None),
+        mode=getattr(args, "mode", None),
+        vlan=getattr(args, "vlan", None),
     )
 
 
@@ -100,10 +103,9 @@ def cmd_nic_add(ctx: Context, args) -> int:
         )
     else:
         gw = f", default route via {rec.gateway}" if rec.gateway else ""
-        sys.stdout.write(
-            f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} "
-            f"(host end {rec.host_ifname}){gw}\n"
-        )
+        kind = rec.extra.get("kind")
+        how = f"a {kind}" if kind in ("macvlan", "vlan") else f"host end {rec.host_ifname}"
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} ({how}){gw}\n")
     return 0
 
 
@@ -256,9 +258,28 @@ def register(subparsers) -> None:
         "--ip 192.168.200.101/24 --gateway 192.168.200.1",
     )
     add_target(p)
-    p.add_argument(
-        "--bridge", required=True, metavar="BR", help="the host bridge to plug into"
+    up = p.add_mutually_exclusive_group(required=True)
+    up.add_argument(
+        "--bridge", metavar="BR", help="the host bridge to plug into"
     ).completer = complete_bridges
+    up.add_argument(
+        "--macvlan",
+        metavar="PARENT",
+        help="a macvlan on this host interface (not a bridge) instead of a veth; "
+        "its MTU is the parent's",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("bridge", "private", "vepa", "passthru"),
+        help="the macvlan's mode (with --macvlan; default: bridge)",
+    )
+    p.add_argument(
+        "--vlan",
+        type=int,
+        metavar="VID",
+        help="with --bridge: an access port of VLAN VID on it (bridge vlan); with "
+        "--macvlan: the macvlan on PARENT.VID (8021q)",
+    )
     p.add_argument(
         "--ip", required=True, metavar="CIDR", help="address inside, e.g. 192.168.200.101/24"
     )
