@@ -225,7 +225,10 @@ def _attach(ctx: Context, req) -> int:
 
 def _nudge(ctx: Context, pid: int, ifname: str, address) -> None:
     """The gratuitous ARP pipework sends once the address is there (``arping -A``).
-    As in pipework, its failure is no failure of the attachment: a warning."""
+
+    arping sends at once and then waits a second for replies that an ARP reply never
+    gets: pipework waits that second; netwrap leaves arping to it in the background
+    (its failure was never the attachment's: pipework ignores it too)."""
     import shutil
 
     from netwrap import pipework
@@ -235,15 +238,20 @@ def _nudge(ctx: Context, pid: int, ifname: str, address) -> None:
 
     if address.version != 4:
         return  # pipework's arping gets an IPv6 address and fails silently
-    if not ctx.dry_run and shutil.which("arping") is None:
-        ctx.warn("arping not found (iputils-arping): no gratuitous ARP for the new address")
-        return
     argv = NetnsRef.pid(pid).run(pipework.garp_command(ifname, address))
     why = f"tell the neighbours {address.ip} is now at {ifname}'s MAC (a gratuitous ARP)"
-    try:
+    if ctx.dry_run:
         ctx.runner.run([Step(argv, why, key="guest.garp")])
+        return
+    if shutil.which("arping") is None:
+        ctx.warn("arping not found (iputils-arping): no gratuitous ARP for the new address")
+        return
+    if getattr(ctx.runner, "explain", False):
+        ctx.runner.err.write(f"# {why}\n")
+    try:
+        ctx.runner.spawn(argv)
     except CommandError as exc:
-        ctx.warn(f"the gratuitous ARP failed ({exc}); the attachment stands")
+        ctx.warn(f"the gratuitous ARP could not start ({exc}); the attachment stands")
 
 
 def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:

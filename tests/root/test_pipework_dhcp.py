@@ -147,7 +147,11 @@ def test_gratuitous_arp_reaches_a_neighbour(lab, sandboxes, nw):
     assert f"nsenter -t {pid} -n arping -c 1 -A -I eth1 198.51.100.5" in dry.stdout
     nw("--host-netns", lab, "pipework", br, name, "198.51.100.5/24", check=True)
     mac = json.loads(inside(pid, "ip", "-j", "link", "show", "eth1"))[0]["address"]
-    neigh = json.loads(inside(wpid, "ip", "-j", "neigh", "show", "198.51.100.5"))
+    for _ in range(30):  # arping runs on in the background: its packet is on its way
+        neigh = json.loads(inside(wpid, "ip", "-j", "neigh", "show", "198.51.100.5"))
+        if neigh:
+            break
+        time.sleep(0.1)
     assert [n.get("lladdr") for n in neigh] == [mac]
     for n in (name, w):
         nw("--host-netns", lab, "nic", "del", n, check=True)
