@@ -10,34 +10,17 @@ the attempt must fail in one line leaving nothing; its plan is checked exactly.
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
+from test_pipework_root import inside, parent, pings  # noqa: F401 (parent: a fixture)
 
 from conftest import sh
 
 pytestmark = pytest.mark.root
 
 
-def inside(pid: int, *argv: str) -> str:
-    return sh("nsenter", "-t", str(pid), "-n", *argv)
-
-
-def pings(pid: int, address: str) -> bool:
-    argv = ["nsenter", "-t", str(pid), "-n", "ping", "-c", "1", "-W", "1", address]
-    return subprocess.run(argv, capture_output=True).returncode == 0
-
-
-@pytest.fixture
-def parent(lab):
-    sh("ip", "-n", lab, "link", "add", "p0", "mtu", "1400", "type", "veth", "peer", "name", "p1")
-    sh("ip", "-n", lab, "link", "set", "p0", "up")
-    sh("ip", "-n", lab, "link", "set", "p1", "up")
-    return lab
-
-
 @pytest.mark.parametrize("mode, reach", [("bridge", True), ("private", False)])
-def test_macvlan_modes_decide_who_reaches_whom(parent, sandboxes, nw, mode, reach):
+def test_macvlan_modes_decide_who_reaches_whom(parent, sandboxes, nw, mode, reach):  # noqa: F811
     lab = parent
     (a, apid), (b, bpid) = sandboxes(), sandboxes()
     for name, ip in ((a, "198.51.100.31/24"), (b, "198.51.100.32/24")):
@@ -60,7 +43,7 @@ def test_macvlan_modes_decide_who_reaches_whom(parent, sandboxes, nw, mode, reac
         assert "eth1" not in inside(pid, "ip", "-o", "link")
 
 
-def test_vlan_plan_exact_and_real_where_the_kernel_can(parent, sandboxes, nw):
+def test_vlan_plan_exact_and_real_where_the_kernel_can(parent, sandboxes, nw):  # noqa: F811
     from netwrap.kinds import vlan
 
     lab = parent
