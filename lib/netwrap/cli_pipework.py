@@ -20,9 +20,7 @@ import sys
 from netwrap.cli_base import Context, resolve_target, sub
 from netwrap.errors import NetwrapError
 
-NOT_YET = {
-    "dummy": "dummy interfaces",
-}
+NOT_YET: dict[str, str] = {}  # kind -> what netwrap pipework cannot make yet
 BRIDGED = ("veth-bridge", "bridge-vlan", "ovs")  # a veth whose host end gets -l's name
 
 
@@ -191,7 +189,8 @@ def _attach(ctx: Context, req) -> int:
 
         builder = {"plan_builder": fastpath.add_plan}
     unmake = _make_upstream(ctx, kind, name, link)
-    coming = link is None and kind in BRIDGED and ctx.dry_run
+    # a dummy has no host interface at all; a bridge a dry-run would create is none yet
+    coming = link is None and (kind in BRIDGED and ctx.dry_run or kind == "dummy")
     add_ctx = _UpstreamComing(ctx, name) if coming else ctx
     try:
         result = attach.add(add_ctx, nic, target, **builder)

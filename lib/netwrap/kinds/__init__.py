@@ -34,6 +34,7 @@ KINDS = {
     "bridge-vlan": "bridge_vlan",
     "phys": "phys",
     "ovs": "ovs",
+    "dummy": "dummy",
 }
 
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"
