@@ -253,7 +253,9 @@ def _nudge(ctx: Context, pid: int, ifname: str, address) -> None:
         ctx.warn(f"the gratuitous ARP could not start ({exc}); the attachment stands")
 
 
-def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
+def _attach_dhcp(
+    ctx: Context, req, kind: str, name: str, link, target, mode: str | None = None
+) -> int:
     """An attachment whose address comes from a DHCP client run in the guest's netns.
 
     The link is made the kind's walkthrough way without an address, then the client
@@ -298,7 +300,7 @@ def _attach_dhcp(ctx: Context, req, kind: str, name: str, link, target) -> int:
     host_ifname, guest_ifname = nic.veth_names(ident.token, ifname)
     if req.local_ifname and kind in BRIDGED:
         host_ifname = req.local_ifname
-    mode = "bridge" if kind in ("macvlan", "vlan") else None
+    mode = (mode or "bridge") if kind in ("macvlan", "vlan") else None
     mtu = link.mtu if link is not None else None
     spec = AttachSpec(kind, ifname, name, (), None, host_ifname, req.mac, mtu, mode, req.vlan)
     host, guest = NetnsRef.host(ctx.host_ns), NetnsRef.pid(target.pid)

@@ -155,3 +155,28 @@ def test_gratuitous_arp_reaches_a_neighbour(lab, sandboxes, nw):
     assert [n.get("lladdr") for n in neigh] == [mac]
     for n in (name, w):
         nw("--host-netns", lab, "nic", "del", n, check=True)
+
+
+def test_nic_add_dhcp_on_a_macvlan_gets_a_lease_and_nic_del_releases_it(dhcp_bridge, sandboxes, nw):
+    """``nic add --macvlan PARENT --dhcp``: the parent is a veth whose peer is a port of
+    the served bridge, so the macvlan's DHCP goes over it to dnsmasq."""
+    lab, br, lease_file = dhcp_bridge
+    sh("ip", "-n", lab, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
+    sh("ip", "-n", lab, "link", "set", "p1", "master", br, "up")
+    sh("ip", "-n", lab, "link", "set", "p0", "up")
+    name, pid = sandboxes()
+    bad = nw("--host-netns", lab, "nic", "add", name, "--macvlan", "p0", "--dhcp", "--mtu", "1400")
+    assert bad.returncode == 2 and "--dhcp does not take --mtu" in bad.stderr
+    args = ("--host-netns", lab, "nic", "add", name, "--macvlan", "p0", "--mode", "private")
+    out = nw(*args, "--ifname", "eth3", "--dhcp", check=True).stdout
+    link = json.loads(inside(pid, "ip", "-j", "-d", "-4", "addr", "show", "eth3"))[0]
+    assert link["linkinfo"]["info_kind"] == "macvlan"
+    assert link["linkinfo"]["info_data"]["mode"] == "private"
+    got = link["addr_info"][0]["local"]
+    assert leases(lease_file) == [got] and f"eth3 {got}/24 from DHCP (udhcpc)" in out
+    nw("--host-netns", lab, "nic", "del", name, "--ifname", "eth3", check=True)
+    for _ in range(30):
+        if not leases(lease_file):
+            break
+        time.sleep(0.1)
+    assert leases(lease_file) == []
