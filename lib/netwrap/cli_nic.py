@@ -79,9 +79,9 @@ def _nic_request(ctx: Context, args):
 
 def _nic_add_dhcp(ctx: Context, args) -> int:
     """``nic add --dhcp CLIENT``: the address from a DHCP client run in the target's
-    netns (``netwrap.cli_pipework._attach_dhcp``, pipework's way, shared)."""
+    netns (``netwrap.cli_pipework.attach_dhcp``, pipework's way, shared)."""
     from netwrap import observe, requests
-    from netwrap.cli_pipework import _attach_dhcp
+    from netwrap.cli_pipework import attach_dhcp
     from netwrap.errors import NetwrapError, UsageError
     from netwrap.netref import NetnsRef
     from netwrap.pipework import Request
@@ -132,7 +132,7 @@ def _nic_add_dhcp(ctx: Context, args) -> int:
         mac=nic.mac,
         vlan=nic.vlan,
     )
-    return _attach_dhcp(ctx, req, nic.kind, nic.bridge, link, target, mode=nic.mode)
+    return attach_dhcp(ctx, req, nic.kind, nic.bridge, link, target, mode=nic.mode)
 
 
 def cmd_nic_add(ctx: Context, args) -> int:

@@ -170,7 +170,7 @@ def _attach(ctx: Context, req) -> int:
         )
     target = _guest(ctx, req.guest)
     if req.dhcp is not None:
-        return _attach_dhcp(ctx, req, kind, name, link, target)
+        return attach_dhcp(ctx, req, kind, name, link, target)
     nic = requests.nic_add(
         bridge=name,
         ip=str(req.address),
@@ -253,7 +253,7 @@ def _nudge(ctx: Context, pid: int, ifname: str, address) -> None:
         ctx.warn(f"the gratuitous ARP could not start ({exc}); the attachment stands")
 
 
-def _attach_dhcp(
+def attach_dhcp(
     ctx: Context, req, kind: str, name: str, link, target, mode: str | None = None
 ) -> int:
     """An attachment whose address comes from a DHCP client run in the guest's netns.
