@@ -305,9 +305,9 @@ def attach_dhcp(
     spec = AttachSpec(kind, ifname, name, (), None, host_ifname, req.mac, mtu, mode, req.vlan)
     host, guest = NetnsRef.host(ctx.host_ns), NetnsRef.pid(target.pid)
     run_dir = state.run_dir()
-    start, stop = pipework.dhcp_commands(
-        req, ifname=ifname, run_dir=run_dir, key=ident.token.replace(":", "-"), busybox=busybox
-    )
+    where = {"ifname": ifname, "run_dir": run_dir, "busybox": busybox}
+    where["key"] = ident.token.replace(":", "-")
+    start, stop = pipework.dhcp_commands(req, **where)
     plan = kinds.get(kind).walkthrough(
         spec, host, guest, guest_ifname=guest_ifname, tool="ip", old_default=None
     )
@@ -315,8 +315,8 @@ def attach_dhcp(
         Step(
             guest.run(start),
             f"run the DHCP client ({client}) in {target.name}'s netns: it asks for an "
-            f"address for {ifname} and stays to renew it",
-            guest.run(stop),
+            f"address for {ifname}" + (" and stays to renew it" if stop else ""),
+            guest.run(stop[-1]) if stop else None,
             key="dhcp.client",
         )
     )
@@ -330,7 +330,7 @@ def attach_dhcp(
             os.chmod(f"{script}.tmp", 0o755)
             os.replace(f"{script}.tmp", script)
     owner, owner_start = state.me()
-    extra = {"dhcp": client, "undo": [*_ovs_undo(kind, spec), list(stop)]}
+    extra = {"dhcp": client, "undo": _ovs_undo(kind, spec)}
     if kind != "veth-bridge":
         extra.update(kind=kind, mode=mode, vlan=req.vlan)
     rec = Attachment(
@@ -357,8 +357,13 @@ def attach_dhcp(
         route = observe.default_route(guest, 4)
         gw = route.get("gateway") if route and route.get("dev") == ifname else None
         got.update(address=v4[0], gateway=gw)
+        leased = str(ipaddress.ip_interface(v4[0]).ip)
+        release = pipework.dhcp_commands(req, leased=leased, **where)[1]
         ok = replace(rec, status="ok", owner_pid=None, owner_start=None, address=v4[0])
-        state.record_attachment(replace(ok, gateway=gw))
+        # nic del runs the undo list newest first: the release in its order, then the rest
+        undo = [*rec.extra["undo"], *(list(argv) for argv in reversed(release))]
+        extra = {**rec.extra, "undo": undo}
+        state.record_attachment(replace(ok, gateway=gw, extra=extra))
 
     intent = Intent(
         begin=lambda: state.record_attachment(rec),

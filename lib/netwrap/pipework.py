@@ -401,37 +401,50 @@ exit 0
 
 
 def dhcp_commands(
-    req: Request, *, ifname: str, run_dir: str, key: str, busybox: str
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The DHCP client to run inside the guest's netns, and the command that stops it
-    and releases its lease (``nic del`` runs it).
+    req: Request, *, ifname: str, run_dir: str, key: str, busybox: str, leased: str | None = None
+) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The DHCP client to run inside the guest's netns, and the commands, in order,
+    that release its lease (``nic del`` runs them; none yet for a one-shot udhcpc
+    until the address ``leased`` is known).
 
     ``dhcp`` and ``udhcpc`` are busybox's udhcpc (pipework runs the one of Docker's
-    busybox image for ``dhcp``; netwrap the host's, for any guest), with netwrap's
-    script, ``-n`` (fail rather than wait for ever) and ``-R`` (release on exit): it
-    stays in the background to renew, and SIGTERM releases the lease. ``dhclient`` and
-    ``dhcpcd`` run as pipework runs them; ``dhclient -r`` and ``dhcpcd -k`` release.
-    ``-f`` (pipework: keep the client) changes nothing: netwrap's client always stays.
+    busybox image for ``dhcp``; netwrap the host's, for any guest) with netwrap's
+    script and ``-n`` (no lease: fail rather than wait for ever). As in pipework it
+    quits once it has the lease (``-q``), so nothing outlives the guest. busybox
+    releases only from a running client (``-R``: on SIGTERM; ``-q -R`` does not), so
+    the release starts one for the same address (``-r``; ``-b``: with no server it
+    backgrounds unbound instead of failing) and stops it. ``udhcpc-f``, pipework's
+    "keep the client", keeps it (``-R``), and the release is stopping it. Stopping
+    goes by its pid file and executable (``start-stop-daemon``), never a bare PID.
+    ``dhclient`` and ``dhcpcd`` run as pipework runs them; ``dhclient -r`` and
+    ``dhcpcd -k`` release.
 
     >>> r = parse(["br1", "web", "udhcpc:-t 3"])
-    >>> dhcp_commands(r, ifname="eth1", run_dir="/run/nw", key="k", busybox="/bin/busybox")[0]
+    >>> dhcp_commands(r, ifname="eth1", run_dir="/run/nw", key="k", busybox="/bin/busybox")
     ... # doctest: +NORMALIZE_WHITESPACE
-    ('/bin/busybox', 'udhcpc', '-i', 'eth1', '-x', 'hostname:web', '-p',
-     '/run/nw/dhcp/udhcpc.k.pid', '-s', '/run/nw/udhcpc.script', '-n', '-R', '-t', '3')
+    (('/bin/busybox', 'udhcpc', '-q', '-n', '-i', 'eth1', '-x', 'hostname:web',
+      '-s', '/run/nw/udhcpc.script', '-t', '3'), ())
     """
-    client, _foreground, options = req.dhcp
+    client, foreground, options = req.dhcp
     opts = tuple(options.split())  # unquoted in pipework: split at blanks
     base = f"{run_dir}/dhcp/{'udhcpc' if client in ('dhcp', 'udhcpc') else client}.{key}"
     if client in ("dhcp", "udhcpc"):
-        pidfile = f"{base}.pid"
-        start = (busybox, "udhcpc", "-i", ifname, "-x", f"hostname:{req.guest}", "-p", pidfile)
-        start += ("-s", f"{run_dir}/udhcpc.script", "-n", "-R", *opts)
+        ident = ("-i", ifname, "-x", f"hostname:{req.guest}")
+        script, pidfile = ("-s", f"{run_dir}/udhcpc.script"), f"{base}.pid"
         stop = ("start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "TERM/5")
-        return start, (*stop, "--pidfile", pidfile, "--exec", busybox)
+        stop += ("--pidfile", pidfile, "--exec", busybox)
+        if foreground:
+            start = (busybox, "udhcpc", "-n", "-R", *ident, "-p", pidfile, *script, *opts)
+            return start, (stop,)
+        start = (busybox, "udhcpc", "-q", "-n", *ident, *script, *opts)
+        if leased is None:
+            return start, ()
+        again = ("-R", "-b", "-t", "1", "-T", "1", *ident, "-r", leased, "-p", pidfile)
+        return start, ((busybox, "udhcpc", *again, *script), stop)
     if client == "dhclient":
         files = ("-pf", f"{base}.pid", "-lf", f"{base}.leases")
-        return ("dhclient", ifname, *files, *opts), ("dhclient", "-r", *files, ifname)
-    return ("dhcpcd", "-q", ifname, "-h", req.guest, *opts), ("dhcpcd", "-k", ifname)
+        return ("dhclient", ifname, *files, *opts), (("dhclient", "-r", *files, ifname),)
+    return ("dhcpcd", "-q", ifname, "-h", req.guest, *opts), (("dhcpcd", "-k", ifname),)
 
 
 def garp_command(ifname: str, address) -> tuple[str, ...]:

@@ -103,6 +103,7 @@ def test_udhcpc_gets_a_lease_from_dnsmasq_and_nic_del_releases_it(dhcp_bridge, s
     rows = json.loads(nw("--json", "nic", "list", check=True).stdout)
     mine = [r for r in rows if r["target"] == name]
     assert [r["address"] for r in mine] == [got]
+    assert clients(name) == []  # as pipework's: it quit once it had the lease
     again = nw("--host-netns", lab, "pipework", br, name, "udhcpc", check=True)
     assert "nothing to do" in again.stdout
     nw("--host-netns", lab, "nic", "del", name, check=True)
@@ -112,7 +113,28 @@ def test_udhcpc_gets_a_lease_from_dnsmasq_and_nic_del_releases_it(dhcp_bridge, s
             break
         time.sleep(0.1)
     assert leases(lease_file) == []  # released, not left to expire
-    assert not any(f"hostname:{name}" in line for line in sh("ps", "-eo", "args").splitlines())
+    assert clients(name) == []
+
+
+def clients(name: str) -> list[str]:
+    """The DHCP clients running for the guest ``name`` (``-x hostname:NAME``)."""
+    return [line for line in sh("ps", "-eo", "args").splitlines() if f"hostname:{name}" in line]
+
+
+def test_udhcpc_f_keeps_the_client_and_nic_del_stops_it(dhcp_bridge, sandboxes, nw):
+    lab, br, lease_file = dhcp_bridge
+    name, pid = sandboxes()
+    nw("--host-netns", lab, "pipework", br, "-i", "eth4", name, "udhcpc-f", check=True)
+    got = json.loads(inside(pid, "ip", "-j", "-4", "addr", "show", "eth4"))[0]["addr_info"]
+    assert leases(lease_file) == [got[0]["local"]]
+    assert len(clients(name)) == 1  # kept, to renew the lease
+    nw("--host-netns", lab, "nic", "del", name, "--ifname", "eth4", check=True)
+    assert clients(name) == []
+    for _ in range(30):
+        if not leases(lease_file):
+            break
+        time.sleep(0.1)
+    assert leases(lease_file) == []
 
 
 def test_no_dhcp_server_fails_and_leaves_nothing(lab, sandboxes, nw):

@@ -52,7 +52,7 @@ def test_dry_run_golden_ovs_with_dhcp(sandboxes, nw):
     lines = out.splitlines()
     assert lines[0] == f"ovs-vsctl add-br {br}"
     assert lines[3].startswith(f"ovs-vsctl add-port {br} vh")
-    assert lines[-1].startswith(f"nsenter -t {pid} -n ") and " udhcpc -i eth1 " in lines[-1]
+    assert lines[-1].startswith(f"nsenter -t {pid} -n ") and " udhcpc -q -n -i eth1 " in lines[-1]
 
 
 def test_ovs_in_a_lab_is_refused(lab, sandboxes, nw):

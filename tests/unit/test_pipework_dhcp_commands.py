@@ -22,31 +22,32 @@ STOP_UDHCPC = (
     [
         (
             "dhcp",
-            "/usr/bin/busybox udhcpc -i eth2 -x hostname:web -p /run/nw/dhcp/udhcpc.123-456.pid"
-            " -s /run/nw/udhcpc.script -n -R",
-            STOP_UDHCPC,
+            "/usr/bin/busybox udhcpc -q -n -i eth2 -x hostname:web -s /run/nw/udhcpc.script",
+            (),
         ),
         (
             "udhcpc-f:-t 3  -T\t1",
-            "/usr/bin/busybox udhcpc -i eth2 -x hostname:web -p /run/nw/dhcp/udhcpc.123-456.pid"
-            " -s /run/nw/udhcpc.script -n -R -t 3 -T 1",
-            STOP_UDHCPC,
+            "/usr/bin/busybox udhcpc -n -R -i eth2 -x hostname:web"
+            " -p /run/nw/dhcp/udhcpc.123-456.pid -s /run/nw/udhcpc.script -t 3 -T 1",
+            (STOP_UDHCPC,),
         ),
         (
             "dhclient:-4",
             "dhclient eth2 -pf /run/nw/dhcp/dhclient.123-456.pid"
             " -lf /run/nw/dhcp/dhclient.123-456.leases -4",
             (
-                "dhclient",
-                "-r",
-                "-pf",
-                "/run/nw/dhcp/dhclient.123-456.pid",
-                "-lf",
-                "/run/nw/dhcp/dhclient.123-456.leases",
-                "eth2",
-            ),  # fmt: skip
+                (
+                    "dhclient",
+                    "-r",
+                    "-pf",
+                    "/run/nw/dhcp/dhclient.123-456.pid",
+                    "-lf",
+                    "/run/nw/dhcp/dhclient.123-456.leases",
+                    "eth2",
+                ),
+            ),
         ),
-        ("dhcpcd", "dhcpcd -q eth2 -h web", ("dhcpcd", "-k", "eth2")),
+        ("dhcpcd", "dhcpcd -q eth2 -h web", (("dhcpcd", "-k", "eth2"),)),
     ],
 )
 def test_dhcp_commands_exact(form, start, stop):
@@ -54,6 +55,17 @@ def test_dhcp_commands_exact(form, start, stop):
     got_start, got_stop = pipework.dhcp_commands(req, **KW)
     assert " ".join(got_start) == start
     assert got_stop == stop
+
+
+def test_one_shot_udhcpc_release_asks_for_the_same_address_and_lets_go():
+    req = pipework.parse(["br1", "-i", "eth2", "web", "udhcpc:-t 3"])
+    start, (again, stop) = pipework.dhcp_commands(req, leased="198.51.100.60", **KW)
+    assert start[-2:] == ("-t", "3") and "-R" not in start and "-p" not in start
+    assert " ".join(again) == (
+        "/usr/bin/busybox udhcpc -R -b -t 1 -T 1 -i eth2 -x hostname:web"
+        " -r 198.51.100.60 -p /run/nw/dhcp/udhcpc.123-456.pid -s /run/nw/udhcpc.script"
+    )
+    assert stop == STOP_UDHCPC
 
 
 def test_gratuitous_arp_exact():
