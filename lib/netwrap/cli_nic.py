@@ -54,13 +54,14 @@ def cmd_bridge_del(ctx: Context, args) -> int:
 # -- nic -----------------------------------------------------------------------------
 
 
-def _nic_request(ctx: Context, args):
-    """Validate every option before anything runs (``netwrap.requests``)."""
+def _nic_request(ctx: Context, args, ip: str | None = None):
+    """Validate every option before anything runs (``netwrap.requests``); ``ip``
+    stands in for ``--ip`` when there is none (``--dhcp``)."""
     from netwrap import requests
 
     return requests.nic_add(
         bridge=args.bridge,
-        ip=args.ip,
+        ip=ip or args.ip,
         gateway=args.gateway,
         ifname=args.ifname,
         host_ifname=args.host_ifname,
@@ -80,7 +81,7 @@ def _nic_request(ctx: Context, args):
 def _nic_add_dhcp(ctx: Context, args) -> int:
     """``nic add --dhcp CLIENT``: the address from a DHCP client run in the target's
     netns (``netwrap.cli_pipework.attach_dhcp``, pipework's way, shared)."""
-    from netwrap import observe, requests
+    from netwrap import observe
     from netwrap.cli_pipework import attach_dhcp
     from netwrap.errors import NetwrapError, UsageError
     from netwrap.netref import NetnsRef
@@ -105,16 +106,7 @@ def _nic_add_dhcp(ctx: Context, args) -> int:
             "from the lease and the parent)"
         )
     # the same checks as with --ip (a placeholder address: the lease is not known yet)
-    nic = requests.nic_add(
-        bridge=args.bridge,
-        ip="198.51.100.1/32",
-        ifname=args.ifname,
-        host_ifname=args.host_ifname,
-        mac=args.mac,
-        macvlan=args.macvlan,
-        mode=args.mode,
-        vlan=args.vlan,
-    )
+    nic = _nic_request(ctx, args, ip="198.51.100.1/32")
     ctx.need_root("nic add")
     target = resolve_target(ctx, args.target, args.allow_userns)
     link = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns)).get(nic.bridge)
