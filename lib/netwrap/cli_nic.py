@@ -54,13 +54,14 @@ def cmd_bridge_del(ctx: Context, args) -> int:
 # -- nic -----------------------------------------------------------------------------
 
 
-def _nic_request(ctx: Context, args):
-    """Validate every option before anything runs (``netwrap.requests``)."""
+def _nic_request(ctx: Context, args, ip: str | None = None):
+    """Validate every option before anything runs (``netwrap.requests``); ``ip``
+    stands in for ``--ip`` when there is none (``--dhcp``)."""
     from netwrap import requests
 
     return requests.nic_add(
         bridge=args.bridge,
-        ip=args.ip,
+        ip=ip or args.ip,
         gateway=args.gateway,
         ifname=args.ifname,
         host_ifname=args.host_ifname,
@@ -71,12 +72,66 @@ def _nic_request(ctx: Context, args):
         keep_netns=args.keep_netns,
         fast=getattr(args, "fast", False),
         bridge_tool=args.bridge_tool,
+        macvlan=getattr(args, "macvlan", None),
+        mode=getattr(args, "mode", None),
+        vlan=getattr(args, "vlan", None),
     )
+
+
+def _nic_add_dhcp(ctx: Context, args) -> int:
+    """``nic add --dhcp CLIENT``: the address from a DHCP client run in the target's
+    netns (``netwrap.cli_pipework.attach_dhcp``, pipework's way, shared)."""
+    from netwrap import observe
+    from netwrap.cli_pipework import attach_dhcp
+    from netwrap.errors import NetwrapError, UsageError
+    from netwrap.netref import NetnsRef
+    from netwrap.pipework import Request
+
+    unused = [
+        opt
+        for opt, given in (
+            ("--gateway", args.gateway is not None),
+            ("--mtu", args.mtu is not None),
+            ("--fast", args.fast),
+            ("--replace", args.replace),
+            ("--guest-ifname", args.guest_ifname is not None),
+            ("--netns-name", args.netns_name is not None),
+            ("--keep-netns", args.keep_netns),
+        )
+        if given
+    ]
+    if unused:
+        raise UsageError(
+            f"--dhcp does not take {', '.join(unused)} (the gateway and MTU come "
+            "from the lease and the parent)"
+        )
+    # the same checks as with --ip (a placeholder address: the lease is not known yet)
+    nic = _nic_request(ctx, args, ip="198.51.100.1/32")
+    ctx.need_root("nic add")
+    target = resolve_target(ctx, args.target, args.allow_userns)
+    link = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns)).get(nic.bridge)
+    bridged = nic.kind in ("veth-bridge", "bridge-vlan")
+    if link is None or (link.kind == "bridge") != bridged:
+        what = "bridge" if bridged else "host interface (not a bridge)"
+        raise NetwrapError(f'{what} "{nic.bridge}" does not exist')
+    req = Request(
+        "attach",
+        host_if=nic.bridge,
+        ifname=nic.ifname,
+        local_ifname=nic.host_ifname or None,
+        guest=args.target,
+        dhcp=(args.dhcp, False, ""),
+        mac=nic.mac,
+        vlan=nic.vlan,
+    )
+    return attach_dhcp(ctx, req, nic.kind, nic.bridge, link, target, mode=nic.mode)
 
 
 def cmd_nic_add(ctx: Context, args) -> int:
     from netwrap import attach
 
+    if args.dhcp is not None:
+        return _nic_add_dhcp(ctx, args)
     req = _nic_request(ctx, args)
     ctx.need_root("nic add")
     target = resolve_target(ctx, args.target, args.allow_userns)
@@ -100,10 +155,9 @@ def cmd_nic_add(ctx: Context, args) -> int:
         )
     else:
         gw = f", default route via {rec.gateway}" if rec.gateway else ""
-        sys.stdout.write(
-            f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} "
-            f"(host end {rec.host_ifname}){gw}\n"
-        )
+        kind = rec.extra.get("kind")
+        how = f"a {kind}" if kind in ("macvlan", "vlan") else f"host end {rec.host_ifname}"
+        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} ({how}){gw}\n")
     return 0
 
 
@@ -268,11 +322,37 @@ def register(subparsers) -> None:
         "--ip 192.168.200.101/24 --gateway 192.168.200.1",
     )
     add_target(p)
-    p.add_argument(
-        "--bridge", required=True, metavar="BR", help="the host bridge to plug into"
+    up = p.add_mutually_exclusive_group(required=True)
+    up.add_argument(
+        "--bridge", metavar="BR", help="the host bridge to plug into"
     ).completer = complete_bridges
+    up.add_argument(
+        "--macvlan",
+        metavar="PARENT",
+        help="a macvlan on this host interface (not a bridge) instead of a veth; "
+        "its MTU is the parent's",
+    )
     p.add_argument(
-        "--ip", required=True, metavar="CIDR", help="address inside, e.g. 192.168.200.101/24"
+        "--mode",
+        choices=("bridge", "private", "vepa", "passthru"),
+        help="the macvlan's mode (with --macvlan; default: bridge)",
+    )
+    p.add_argument(
+        "--vlan",
+        type=int,
+        metavar="VID",
+        help="with --bridge: an access port of VLAN VID on it (bridge vlan); with "
+        "--macvlan: the macvlan on PARENT.VID (8021q)",
+    )
+    addr = p.add_mutually_exclusive_group(required=True)
+    addr.add_argument("--ip", metavar="CIDR", help="address inside, e.g. 192.168.200.101/24")
+    addr.add_argument(
+        "--dhcp",
+        nargs="?",
+        const="udhcpc",
+        choices=("udhcpc", "dhclient", "dhcpcd"),
+        help="the address from a DHCP client run in the container's netns "
+        "(default udhcpc, busybox's); nic del stops it and releases the lease",
     )
     p.add_argument("--gateway", metavar="IP", help="make this the container's default route")
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")

@@ -19,7 +19,7 @@ from netwrap.errors import UsageError
 
 def nic_add(
     *,
-    bridge: str,
+    bridge: str | None,
     ip: str,
     gateway: str | None = None,
     ifname: str = "eth1",
@@ -31,9 +31,39 @@ def nic_add(
     keep_netns: bool = False,
     fast: bool = False,
     bridge_tool: str | None = None,
+    macvlan: str | None = None,
+    mode: str | None = None,
+    vlan: int | None = None,
 ):
-    """A ``nic add`` request (``netwrap.nic.NicRequest``; the PID is filled in later)."""
+    """A ``nic add`` request (``netwrap.nic.NicRequest``; the PID is filled in later).
+
+    ``macvlan`` (a parent interface, instead of ``bridge``) asks for a macvlan in
+    ``mode`` (default bridge); ``vlan`` makes it an access port of that VLAN on the
+    bridge (``bridge-vlan``), or puts the macvlan on PARENT.VID (``vlan``).
+
+        >>> nic_add(bridge=None, macvlan="eno1", ip="198.51.100.2/24", vlan=7).kind
+        'vlan'
+    """
+    from netwrap.kinds.macvlan import MODES
     from netwrap.nic import NicRequest
+
+    if (bridge is None) == (macvlan is None):
+        raise UsageError("give one of --bridge BR and --macvlan PARENT")
+    if mode is not None and macvlan is None:
+        raise UsageError("--mode is a macvlan's: use it with --macvlan PARENT")
+    if mode is not None and mode not in MODES:
+        raise UsageError(f"--mode takes {', '.join(MODES)}, not {mode!r}")
+    if vlan is not None and not 1 <= vlan <= 4094:
+        raise UsageError(f"--vlan {vlan} is not a VLAN ID (1-4094)")
+    if macvlan is not None:
+        kind = "macvlan" if vlan is None else "vlan"
+        bridge, mode = validate.ifname(macvlan, "--macvlan"), mode or "bridge"
+        if host_ifname is not None:
+            raise UsageError("--host-ifname names a veth's host end: a macvlan has none")
+    else:
+        kind = "veth-bridge" if vlan is None else "bridge-vlan"
+    if fast and kind != "veth-bridge":
+        raise UsageError("--fast makes a veth on a bridge only (not with --macvlan or --vlan)")
 
     ifname = validate.ifname(ifname, "--ifname")
     for opt, value in (("--host-ifname", host_ifname), ("--guest-ifname", guest_ifname)):
@@ -83,4 +113,7 @@ def nic_add(
         mac=mac,
         mtu=mtu,
         keep_netns=keep_netns,
+        kind=kind,
+        mode=mode,
+        vlan=vlan,
     )

@@ -223,6 +223,7 @@ ip netns exec {ns} ip addr add 198.51.100.5/24 dev eth1
 ip netns exec {ns} ip link set eth1 up
 ip netns exec {ns} ip route add default via 198.51.100.1
 rm /var/run/netns/{ns}
+nsenter -t {pid} -n arping -c 1 -A -I eth1 198.51.100.5
 """
     )
     port = nw(
@@ -256,6 +257,7 @@ ip netns exec {ns} ip link set {tmp} name eth1
 ip netns exec {ns} ip addr add 198.51.100.5/24 dev eth1
 ip netns exec {ns} ip link set eth1 up
 rm /var/run/netns/{ns}
+nsenter -t {pid} -n arping -c 1 -A -I eth1 198.51.100.5
 """
     )
 

@@ -31,6 +31,8 @@ KINDS = {
     "vlan": "vlan",
     "bridge-vlan": "bridge_vlan",
     "phys": "phys",
+    "ovs": "ovs",
+    "dummy": "dummy",
 }
 
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"

@@ -29,9 +29,10 @@ the host side, which is how ``differences`` knows it hangs from the right parent
 from __future__ import annotations
 
 from netwrap.kinds import AttachSpec, Batch, Diff, Observed
-from netwrap.kinds.veth_bridge import _fam, default_route_args, guest_lines, route_line
+from netwrap.kinds import guest as inside
+from netwrap.kinds.veth_bridge import guest_lines
 from netwrap.netref import NetnsRef
-from netwrap.plan import Step, note
+from netwrap.plan import Step
 
 KIND = "macvlan"
 MODES = ("bridge", "private", "vepa", "passthru")
@@ -46,73 +47,6 @@ def _mtu(spec: AttachSpec) -> tuple[str, ...]:
 
 
 # -- the walkthrough's way -------------------------------------------------------------
-
-
-def guest_steps(
-    spec: AttachSpec, guest: NetnsRef, guest_ifname: str, old_default: dict | None | bool
-) -> list[Step]:
-    """Inside the target, after the move: rename, MAC, addresses, up, default route
-    (the same steps as the veth's, for any link made on the host and moved in)."""
-    ifn = spec.ifname
-    steps = [
-        Step(
-            guest.run(("ip", "link", "set", guest_ifname, "name", ifn)),
-            f"rename it {ifn} inside the container",
-            guest.run(("ip", "link", "set", ifn, "name", guest_ifname)),
-            key="guest.rename",
-        )
-    ]
-    if spec.mac:
-        steps.append(
-            Step(
-                guest.run(("ip", "link", "set", ifn, "address", spec.mac)),
-                f"give {ifn} the MAC address {spec.mac}",
-                key="guest.mac",
-            )
-        )
-    for ip in spec.addresses:
-        steps.append(
-            Step(
-                guest.run(("ip", *_fam(ip.version), "addr", "add", str(ip), "dev", ifn)),
-                f"give {ifn} the address {ip}",
-                key="guest.addr",
-            )
-        )
-    steps.append(
-        Step(guest.run(("ip", "link", "set", ifn, "up")), f"bring {ifn} up", key="guest.up")
-    )
-    if spec.gateway is not None:
-        fam = _fam(spec.gateway.version)
-        if old_default is None:
-            steps.append(
-                note(
-                    "the container has no default route, so there is none to "
-                    "delete: skipping ip route delete default",
-                    key="route.none",
-                )
-            )
-        else:
-            undo = None
-            if isinstance(old_default, dict):
-                undo = guest.run(("ip", *fam, "route", "add", *default_route_args(old_default)))
-            steps.append(
-                Step(
-                    guest.run(("ip", *fam, "route", "delete", "default")),
-                    "delete the container's old default route",
-                    undo,
-                    key="route.delete",
-                )
-            )
-        gw = str(spec.gateway)
-        steps.append(
-            Step(
-                guest.run(("ip", *fam, "route", "add", "default", "via", gw)),
-                f"send the container's traffic out through {ifn}, via {gw}",
-                guest.run(("ip", *fam, "route", "delete", "default", "via", gw)),
-                key="route.add",
-            )
-        )
-    return steps
 
 
 def walkthrough(
@@ -145,7 +79,7 @@ def walkthrough(
             guest.run(("ip", "link", "set", tmp, "netns", host.lab or "1")),
             key="guest.move",
         ),
-        *guest_steps(spec, guest, tmp, old_default),
+        *inside.steps(spec, guest, tmp, old_default),
     ]
 
 
@@ -194,49 +128,6 @@ def removal(spec: AttachSpec, observed: Observed) -> Batch:
 # -- differences --------------------------------------------------------------------------
 
 
-def guest_differences(spec: AttachSpec, inner, observed: Observed) -> list[Diff]:
-    """MTU, MAC, up, addresses and default route of the link inside (any kind)."""
-    ifn, diffs = spec.ifname, []
-    if spec.mtu and inner.mtu != spec.mtu:
-        diffs.append(
-            Diff(
-                "guest",
-                f"mtu {inner.mtu}, not {spec.mtu}",
-                (("link", "set", ifn, "mtu", str(spec.mtu)),),
-            )
-        )
-    if spec.mac and (inner.mac or "").lower() != spec.mac.lower():
-        diffs.append(
-            Diff(
-                "guest",
-                f"mac {inner.mac}, not {spec.mac}",
-                (("link", "set", ifn, "address", spec.mac),),
-            )
-        )
-    if not inner.up:
-        diffs.append(Diff("guest", f"{ifn} down", (("link", "set", ifn, "up"),)))
-    wanted = {str(ip) for ip in spec.addresses}
-    extra = sorted(set(inner.addrs) - wanted)
-    for cidr in extra:
-        diffs.append(Diff("guest", f"extra address {cidr}", (("addr", "del", cidr, "dev", ifn),)))
-    for cidr in sorted(wanted - set(inner.addrs)):
-        diffs.append(Diff("guest", f"no address {cidr}", (("addr", "add", cidr, "dev", ifn),)))
-    if spec.gateway is not None:
-        now = observed.default
-        if now is None or now.get("gateway") != str(spec.gateway) or now.get("dev") != ifn:
-            what = (
-                f"default route via {now.get('gateway') or 'nothing'} dev {now.get('dev')}"
-                f", not {spec.gateway} dev {ifn}"
-                if now
-                else f"default route via nothing, not {spec.gateway}"
-            )
-            diffs.append(Diff("guest", what, (route_line(spec, now),)))
-        elif extra:
-            last = diffs[-1]
-            diffs[-1] = Diff(last.side, last.what, (*last.fix, route_line(spec, now)))
-    return diffs
-
-
 def differences(spec: AttachSpec, observed: Observed) -> list[Diff]:
     """Every way the kernel differs from ``spec``, each with the lines that mend it."""
     ifn, parent = spec.ifname, spec.upstream
@@ -260,4 +151,4 @@ def differences(spec: AttachSpec, observed: Observed) -> list[Diff]:
         ]
     if inner.peer is not None and up.ifindex is not None and inner.peer != up.ifindex:
         return [Diff("guest", f"{ifn} is a macvlan on another parent than {parent}", None)]
-    return guest_differences(spec, inner, observed)
+    return inside.differences(spec, inner, observed)

@@ -16,7 +16,8 @@ leaves it down, here as with pipework.
 
 from __future__ import annotations
 
-from netwrap.kinds import AttachSpec, Batch, Diff, Observed, macvlan
+from netwrap.kinds import AttachSpec, Batch, Diff, Observed
+from netwrap.kinds import guest as inside
 from netwrap.kinds.veth_bridge import guest_lines
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step
@@ -47,7 +48,7 @@ def walkthrough(
             guest.run(("ip", "link", "set", parent, "netns", host_arg(host))),
             key="phys.move",
         ),
-        *macvlan.guest_steps(spec, guest, parent, old_default),
+        *inside.steps(spec, guest, parent, old_default),
     ]
 
 
@@ -83,4 +84,4 @@ def differences(spec: AttachSpec, observed: Observed) -> list[Diff]:
         if spec.upstream not in observed.host:
             return [Diff("host", f"no host interface {spec.upstream}", None)]
         return [Diff("guest", f"no {spec.ifname} inside", missing=True)]
-    return macvlan.guest_differences(spec, inner, observed)
+    return inside.differences(spec, inner, observed)

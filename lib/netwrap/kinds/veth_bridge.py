@@ -30,26 +30,17 @@ from __future__ import annotations
 
 from netwrap import bridge
 from netwrap.kinds import AttachSpec, Batch, Diff, Line, Observed
+from netwrap.kinds import guest as inside
+from netwrap.kinds.guest import (  # noqa: F401 (also reached as veth_bridge.*)
+    default_dst,
+    default_route_args,
+    route_line,
+)
+from netwrap.kinds.guest import fam as _fam  # noqa: F401
 from netwrap.netref import NetnsRef
-from netwrap.plan import Step, note
+from netwrap.plan import Step
 
 KIND = "veth-bridge"
-
-
-def default_route_args(route: dict) -> tuple[str, ...]:
-    """``ip route add`` arguments that put a route from ``ip -j route`` back."""
-    args: tuple[str, ...] = ("default",)
-    if route.get("gateway"):
-        args += ("via", route["gateway"])
-    if route.get("dev"):
-        args += ("dev", route["dev"])
-    if route.get("metric") is not None:
-        args += ("metric", str(route["metric"]))
-    return args
-
-
-def _fam(version: int) -> tuple[str, ...]:
-    return ("-6",) if version == 6 else ()
 
 
 # -- the walkthrough's way -------------------------------------------------------------
@@ -68,7 +59,7 @@ def walkthrough(
     walkthrough names it: ``ip netns exec NAME``); ``old_default`` the target's default
     route (a dict from ``ip -j route``), None when it has none, True when unknown: then
     the walkthrough's delete is planned without an undo."""
-    hname, ifn = spec.host_ifname, spec.ifname
+    hname = spec.host_ifname
     steps = [
         Step(
             host.run(
@@ -100,71 +91,16 @@ def walkthrough(
             f"move {guest_ifname} into the container's netns: the host no longer sees it",
             key="guest.move",
         ),
-        Step(
-            guest.run(("ip", "link", "set", guest_ifname, "name", ifn)),
-            f"rename it {ifn} inside the container",
-            key="guest.rename",
-        ),
     ]
-    if spec.mac:
-        steps.append(
-            Step(
-                guest.run(("ip", "link", "set", ifn, "address", spec.mac)),
-                f"give {ifn} the MAC address {spec.mac}",
-                key="guest.mac",
-            )
-        )
-    if spec.mtu:
-        steps.append(
-            Step(
-                guest.run(("ip", "link", "set", ifn, "mtu", str(spec.mtu))),
-                f"set {ifn}'s MTU to {spec.mtu}",
-                key="guest.mtu",
-            )
-        )
-    for ip in spec.addresses:
-        steps.append(
-            Step(
-                guest.run(("ip", *_fam(ip.version), "addr", "add", str(ip), "dev", ifn)),
-                f"give {ifn} the address {ip}: no DHCP, the host sets it from outside",
-                key="guest.addr",
-            )
-        )
-    steps.append(
-        Step(guest.run(("ip", "link", "set", ifn, "up")), f"bring {ifn} up", key="guest.up")
+    return steps + inside.steps(
+        spec,
+        guest,
+        guest_ifname,
+        old_default,
+        undo_rename=False,
+        set_mtu=True,
+        addr_why=": no DHCP, the host sets it from outside",
     )
-    if spec.gateway is not None:
-        fam = _fam(spec.gateway.version)
-        if old_default is None:
-            steps.append(
-                note(
-                    "the container has no default route, so there is none to "
-                    "delete: skipping ip route delete default",
-                    key="route.none",
-                )
-            )
-        else:
-            undo = None
-            if isinstance(old_default, dict):
-                undo = guest.run(("ip", *fam, "route", "add", *default_route_args(old_default)))
-            steps.append(
-                Step(
-                    guest.run(("ip", *fam, "route", "delete", "default")),
-                    "delete the container's old default route",
-                    undo,
-                    key="route.delete",
-                )
-            )
-        gw = str(spec.gateway)
-        steps.append(
-            Step(
-                guest.run(("ip", *fam, "route", "add", "default", "via", gw)),
-                f"send the container's traffic out through {ifn}, via {gw}",
-                guest.run(("ip", *fam, "route", "delete", "default", "via", gw)),
-                key="route.add",
-            )
-        )
-    return steps
 
 
 # -- the batch way ------------------------------------------------------------------------
@@ -195,27 +131,6 @@ def veth_line(spec: AttachSpec, guest: NetnsRef) -> Line:
         *mtu,
         "netns",
         guest.netns_arg,
-    )
-
-
-def default_dst(version: int) -> str:
-    return "default" if version == 4 else "::/0"
-
-
-def route_line(spec: AttachSpec, old_default: dict | None | bool) -> Line:
-    """Make the gateway the default route, keeping the old route's metric."""
-    metric = ()
-    if isinstance(old_default, dict) and old_default.get("metric") is not None:
-        metric = ("metric", str(old_default["metric"]))
-    return (
-        "route",
-        "replace",
-        default_dst(spec.gateway.version),
-        "via",
-        str(spec.gateway),
-        "dev",
-        spec.ifname,
-        *metric,
     )
 
 
@@ -294,45 +209,4 @@ def differences(spec: AttachSpec, observed: Observed) -> list[Diff]:
     inner = observed.guest.get(ifn)
     if inner is None:
         return diffs + [Diff("guest", f"no {ifn} inside", None)]
-    if spec.mtu and inner.mtu != spec.mtu:
-        diffs.append(
-            Diff(
-                "guest",
-                f"mtu {inner.mtu}, not {spec.mtu}",
-                (("link", "set", ifn, "mtu", str(spec.mtu)),),
-            )
-        )
-    if spec.mac and (inner.mac or "").lower() != spec.mac.lower():
-        diffs.append(
-            Diff(
-                "guest",
-                f"mac {inner.mac}, not {spec.mac}",
-                (("link", "set", ifn, "address", spec.mac),),
-            )
-        )
-    if not inner.up:
-        diffs.append(Diff("guest", f"{ifn} down", (("link", "set", ifn, "up"),)))
-    # Extra addresses go first: deleting a primary IPv4 address also deletes the
-    # secondaries of its subnet, which an address added first would be.
-    wanted = {str(ip) for ip in spec.addresses}
-    extra = sorted(set(inner.addrs) - wanted)
-    for cidr in extra:
-        diffs.append(Diff("guest", f"extra address {cidr}", (("addr", "del", cidr, "dev", ifn),)))
-    for cidr in sorted(wanted - set(inner.addrs)):
-        diffs.append(Diff("guest", f"no address {cidr}", (("addr", "add", cidr, "dev", ifn),)))
-    if spec.gateway is not None:
-        now = observed.default
-        if now is None or now.get("gateway") != str(spec.gateway) or now.get("dev") != ifn:
-            what = (
-                f"default route via {now.get('gateway') or 'nothing'} dev {now.get('dev')}"
-                f", not {spec.gateway} dev {ifn}"
-                if now
-                else f"default route via nothing, not {spec.gateway}"
-            )
-            diffs.append(Diff("guest", what, (route_line(spec, now),)))
-        elif extra:
-            # Deleting the old address takes the routes through it along: put the
-            # default route back once the new address is there.
-            last = diffs[-1]
-            diffs[-1] = Diff(last.side, last.what, (*last.fix, route_line(spec, now)))
-    return diffs
+    return diffs + inside.differences(spec, inner, observed)
