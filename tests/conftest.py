@@ -18,6 +18,7 @@ of other test runs on the same machine.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import secrets
@@ -25,7 +26,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -60,6 +63,110 @@ def marked_processes(run_dir: str = RUN_DIR) -> dict[int, str]:
             if var.startswith(prefix):
                 found[int(entry)] = var.split(b"=", 1)[1].decode(errors="replace")
     return found
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, session id) of PID, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[3])  # state, session
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_sandbox(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read()
+    except OSError:
+        return False
+    prefix = f"{MARKER}={RUN_DIR}/".encode()
+    return any(var.startswith(prefix) for var in env.split(b"\0"))
+
+
+class SandboxReaper:
+    """Reap this session's sandbox processes as soon as they exit, as a host's init does.
+
+    A sandbox's processes outlive the ``netwrap sandbox start`` that forked them, so their
+    parent becomes the nearest "child subreaper" above them, else PID 1; ``sandbox stop``
+    (and ``down``) wait until they are reaped, so that /proc shows them gone. On a
+    machine whose PID 1 reaps late (here about 1.2 s after each exit) every stop would
+    wait for it. The test session is made that subreaper instead, and this thread reaps,
+    every 10 ms, exactly the processes it saw carrying this session's sandbox marker
+    (``NETWRAP_SANDBOX=<RUN_DIR>/...``) and those of their sessions: never a child a test
+    started itself and waits for (its exit status would be lost). What a test asserts is
+    unchanged; only the wait for a slow init goes. NETWRAP_TEST_NO_REAPER=1 turns it off.
+    """
+
+    def __init__(self) -> None:
+        self.pids: set[int] = set()  # seen alive with the marker
+        self.sessions: set[int] = set()  # their session ids (a sandbox has its own)
+        self.running = False
+
+    def start(self) -> bool:
+        if os.environ.get("NETWRAP_TEST_NO_REAPER") or os.geteuid() != 0:
+            return False  # (only root tests start sandboxes)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+            return False
+        threading.Thread(target=self._run, name="sandbox-reaper", daemon=True).start()
+        self.running = True
+        return True
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.sweep()
+            except Exception:  # never let the thread die (PID 1 would reap, slowly)
+                pass
+            time.sleep(0.01)
+
+    def _learn(self, pid: int, depth: int) -> None:
+        """Note PID and its descendants (to DEPTH) that carry the marker."""
+        if pid not in self.pids and _is_sandbox(pid):
+            self.pids.add(pid)
+        if depth:
+            for kid in _children(pid):
+                self._learn(kid, depth - 1)
+
+    def sweep(self) -> None:
+        # Our children are netwrap commands (whose children may be a sandbox being
+        # started) and reparented sandbox processes (whose child is the sandbox's PID 1).
+        kids = _children(os.getpid())
+        for kid in kids:
+            self._learn(kid, 2)
+        stats = {pid: _stat(pid) for pid in self.pids | set(kids)}
+        self.pids = {pid for pid in self.pids if stats[pid] is not None}
+        # A session lives while a process of it does: the kernel gives no new process
+        # its ID until then, so a test's own child never matches one.
+        self.sessions = {st[1] for pid, st in stats.items() if st and pid in self.pids} | {
+            st[1] for st in stats.values() if st and st[1] in self.sessions
+        }
+        self.sessions -= {0, os.getsid(0)}  # a sandbox always has a session of its own
+        for kid in kids:
+            st = stats[kid]
+            if st and st[0] == "Z" and (kid in self.pids or st[1] in self.sessions):
+                try:
+                    os.waitpid(kid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                self.pids.discard(kid)
+
+
+REAPER = SandboxReaper()
+REAPER.start()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -135,7 +242,8 @@ def lab():
 
 @pytest.fixture
 def sandboxes():
-    """Factory: ``sandboxes()`` starts a sandbox with a random name and returns (name, pid)."""
+    """Factory: ``sandboxes()`` starts a sandbox with a random name and returns (name, pid).
+    At the end every one is stopped (all at once: each stop waits for its processes)."""
     started: dict[str, int | None] = {}
 
     def start(name: str | None = None) -> tuple[str, int]:
@@ -147,18 +255,23 @@ def sandboxes():
         started[name] = json.loads(out)["pid"]
         return name, started[name]
 
+    def stop(name: str) -> None:
+        run_netwrap("sandbox", "stop", name)
+        # An interrupted nic add leaves its netns link: remove it if it is the one
+        # netwrap made for this sandbox (not with gc: that would look at more than
+        # this test made). Records of attachments into it stay in this session's
+        # run dir, which goes at the end of the session.
+        pid = started[name]
+        link = f"/var/run/netns/nw-{name}"
+        if pid and os.path.islink(link) and os.readlink(link) == f"/proc/{pid}/ns/net":
+            os.unlink(link)
+
     try:
         yield start
     finally:
-        for name, pid in started.items():
-            run_netwrap("sandbox", "stop", name)
-            # An interrupted nic add leaves its netns link: remove it if it is the one
-            # netwrap made for this sandbox (not with gc: that would look at more than
-            # this test made). Records of attachments into it stay in this session's
-            # run dir, which goes at the end of the session.
-            link = f"/var/run/netns/nw-{name}"
-            if pid and os.path.islink(link) and os.readlink(link) == f"/proc/{pid}/ns/net":
-                os.unlink(link)
+        if started:
+            with ThreadPoolExecutor(min(len(started), 10)) as pool:
+                list(pool.map(stop, started))
 
 
 def netns_links() -> set[str]:
@@ -238,3 +351,37 @@ def docker_ready():
         )
     if docker("image", "inspect", IMAGE, check=False).returncode != 0:
         pytest.skip(f"image {IMAGE} missing: run scripts/make-image.sh")
+
+
+class Container(tuple):
+    """A started container: (name, full ID, PID of its first process)."""
+
+    name = property(lambda self: self[0])
+    id = property(lambda self: self[1])
+    pid = property(lambda self: self[2])
+
+
+@pytest.fixture
+def containers(docker_ready):
+    """Factory: ``containers(*docker_run_options)`` starts a netwrap-busybox container with
+    a random name ``nwc-<hex>`` running ``sleep 1000``: a ``Container`` (name, id, pid);
+    ``containers.many(n)`` starts N at once. Each is removed with ``docker rm -f`` at
+    the end, even when the test fails."""
+    made: list[str] = []
+
+    def start(*options: str) -> Container:
+        name = rand("nwc-")
+        made.append(name)
+        cid = docker("run", "-d", "--name", name, *options, IMAGE, "sleep", "1000").stdout.strip()
+        return Container((name, cid, int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)))
+
+    def many(n: int) -> list[Container]:
+        with ThreadPoolExecutor(min(n, 10)) as pool:
+            return list(pool.map(lambda _: start(), range(n)))
+
+    start.many = many
+    try:
+        yield start
+    finally:
+        if made:
+            docker("rm", "-f", *made, check=False)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, rand
+from conftest import REAPER, ROOT, rand, run_netwrap
 
 pytestmark = pytest.mark.root
 
@@ -67,3 +67,21 @@ def test_something_removed_from_the_machine_fails_too(tmp_path):
     proc = leftovers("compare", str(before), env=env)
     assert proc.returncode == 1
     assert f"gone, though there before the run:\n  run-dir {machine_run_dir}/labs\n" in proc.stderr
+
+
+def test_the_sessions_reaper_reaps_sandboxes_and_no_child_of_a_test(sandboxes):
+    """conftest's SandboxReaper: a stopped sandbox's processes are reaped at once (not
+    when a slow PID 1 gets to it), and a child a test started in a session of its own
+    keeps its exit status for the test to read."""
+    if not REAPER.running:
+        pytest.skip("the reaper is off (NETWRAP_TEST_NO_REAPER)")
+    own = subprocess.Popen(["sh", "-c", "sleep 0.5; exit 7"], start_new_session=True)
+    name, pid = sandboxes()
+    leader = os.getpgid(pid)  # the sandbox's unshare, whose child PID is
+    with open(f"/proc/{leader}/stat") as f:
+        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+    assert parent == os.getpid()  # its starter exited: the session adopted it
+    run_netwrap("sandbox", "stop", name, check=True)
+    # Had the reaper not reaped them, they would be this process's zombies still.
+    assert not os.path.exists(f"/proc/{pid}") and not os.path.exists(f"/proc/{leader}")
+    assert own.wait(timeout=10) == 7
