@@ -76,96 +76,99 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, session id) of PID, or None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return fields[0], int(fields[3])  # state, session
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _is_sandbox(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            env = f.read()
-    except OSError:
-        return False
-    prefix = f"{MARKER}={RUN_DIR}/".encode()
-    return any(var.startswith(prefix) for var in env.split(b"\0"))
-
-
-class SandboxReaper:
-    """Reap this session's sandbox processes as soon as they exit, as a host's init does.
+class OrphanReaper:
+    """Reap, as soon as they exit, the processes this session adopts, as a host's init does.
 
     A sandbox's processes outlive the ``netwrap sandbox start`` that forked them, so their
     parent becomes the nearest "child subreaper" above them, else PID 1; ``sandbox stop``
     (and ``down``) wait until they are reaped, so that /proc shows them gone. On a
-    machine whose PID 1 reaps late (here about 1.2 s after each exit) every stop would
-    wait for it. The test session is made that subreaper instead, and this thread reaps,
-    every 10 ms, exactly the processes it saw carrying this session's sandbox marker
-    (``NETWRAP_SANDBOX=<RUN_DIR>/...``) and those of their sessions: never a child a test
-    started itself and waits for (its exit status would be lost). What a test asserts is
-    unchanged; only the wait for a slow init goes. NETWRAP_TEST_NO_REAPER=1 turns it off.
+    machine whose PID 1 reaps late (here about 1.2 s after each exit) every stop waited
+    for it, and a killed writer's temp file looked "still being written" meanwhile.
+
+    The test session is made that subreaper instead, and this thread reaps (every 10 ms)
+    each exited child it did not start itself: every process the session starts goes
+    through ``subprocess.Popen``, ``os.fork`` or ``os.forkpty`` (pexpect), which note
+    its PID under the same lock the sweep holds, so a child a test waits for is never
+    taken from it (its exit status would be lost). What a test asserts is unchanged;
+    only the wait for a slow init goes. NETWRAP_TEST_NO_REAPER=1 turns it off.
     """
 
     def __init__(self) -> None:
-        self.pids: set[int] = set()  # seen alive with the marker
-        self.sessions: set[int] = set()  # their session ids (a sandbox has its own)
+        self.started: set[int] = set()  # PIDs this session started itself
+        self.gate = threading.RLock()
         self.running = False
+        self.reaped = 0
 
     def start(self) -> bool:
         if os.environ.get("NETWRAP_TEST_NO_REAPER") or os.geteuid() != 0:
             return False  # (only root tests start sandboxes)
+        self._note_spawns()
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
             return False
-        threading.Thread(target=self._run, name="sandbox-reaper", daemon=True).start()
+        threading.Thread(target=self._run, name="orphan-reaper", daemon=True).start()
         self.running = True
         return True
 
+    def _note_spawns(self) -> None:
+        reaper = self
+        popen_init = subprocess.Popen.__init__
+
+        def init(self, *args, **kwargs):
+            with reaper.gate:
+                popen_init(self, *args, **kwargs)
+                reaper.started.add(self.pid)
+
+        subprocess.Popen.__init__ = init
+
+        def noting(fork):
+            def wrapper(*args, **kwargs):
+                with reaper.gate:
+                    out = fork(*args, **kwargs)
+                    pid = out[0] if isinstance(out, tuple) else out
+                    if pid:
+                        reaper.started.add(pid)
+                    return out
+
+            return wrapper
+
+        os.fork = noting(os.fork)
+        os.forkpty = noting(os.forkpty)
+
     def _run(self) -> None:
+        sweeps = 0
         while True:
             try:
-                self.sweep()
+                self.sweep(prune=sweeps % 100 == 0)
             except Exception:  # never let the thread die (PID 1 would reap, slowly)
                 pass
+            sweeps += 1
             time.sleep(0.01)
 
-    def _learn(self, pid: int, depth: int) -> None:
-        """Note PID and its descendants (to DEPTH) that carry the marker."""
-        if pid not in self.pids and _is_sandbox(pid):
-            self.pids.add(pid)
-        if depth:
-            for kid in _children(pid):
-                self._learn(kid, depth - 1)
-
-    def sweep(self) -> None:
-        # Our children are netwrap commands (whose children may be a sandbox being
-        # started) and reparented sandbox processes (whose child is the sandbox's PID 1).
-        kids = _children(os.getpid())
-        for kid in kids:
-            self._learn(kid, 2)
-        stats = {pid: _stat(pid) for pid in self.pids | set(kids)}
-        self.pids = {pid for pid in self.pids if stats[pid] is not None}
-        # A session lives while a process of it does: the kernel gives no new process
-        # its ID until then, so a test's own child never matches one.
-        self.sessions = {st[1] for pid, st in stats.items() if st and pid in self.pids} | {
-            st[1] for st in stats.values() if st and st[1] in self.sessions
-        }
-        self.sessions -= {0, os.getsid(0)}  # a sandbox always has a session of its own
-        for kid in kids:
-            st = stats[kid]
-            if st and st[0] == "Z" and (kid in self.pids or st[1] in self.sessions):
+    def sweep(self, prune: bool = False) -> None:
+        me = os.getpid()
+        with self.gate:
+            for kid in _children(me):
+                if kid in self.started or not _zombie(kid):
+                    continue
                 try:
                     os.waitpid(kid, os.WNOHANG)
+                    self.reaped += 1
                 except ChildProcessError:
                     pass
-                self.pids.discard(kid)
+            if prune:  # forget those gone (their Popen reaped them)
+                self.started = {p for p in self.started if os.path.exists(f"/proc/{p}")}
 
 
-REAPER = SandboxReaper()
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+REAPER = OrphanReaper()
 REAPER.start()
 
 
