@@ -73,7 +73,9 @@ def test_every_step_failing_leaves_everything_as_before(box, tool):
             f'netwrap: error: failed to run "{command}": exit 1: '
             f"NETWRAP_FAIL_AT={n}: injected failure\n"
         )
-        assert snapshot(lab, sb, pid) == before, f"step {n} ({command}) left something behind"
+        assert snapshot(lab, sb, pid, like=before) == before, (
+            f"step {n} ({command}) left something behind"
+        )
     # One past the last step: nothing fails, the NIC is there (so the loop covered every step).
     proc = run_netwrap(*argv, env={"NETWRAP_FAIL_AT": str(len(commands) + 1)})
     assert proc.returncode == 0, proc.stderr
@@ -92,7 +94,9 @@ def test_sigterm_at_every_step_rolls_back(box):
         assert err.splitlines()[-1] == (
             f"netwrap: error: interrupted by SIGTERM before {commands[n - 1]}"
         )
-        assert snapshot(lab, sb, pid) == before, f"SIGTERM before step {n} left something"
+        assert snapshot(lab, sb, pid, like=before) == before, (
+            f"SIGTERM before step {n} left something"
+        )
 
 
 def test_sigkill_half_way_then_nic_del_restores(box):
@@ -110,7 +114,9 @@ def test_sigkill_half_way_then_nic_del_restores(box):
         gc = run_netwrap("gc", check=True)
         assert f"{sb}:eth1 was left half-done" in gc.stdout
         run_netwrap("--host-netns", lab, "nic", "del", sb, check=True)
-        assert snapshot(lab, sb, pid) == before, f"SIGKILL before step {n}: not restored"
+        assert snapshot(lab, sb, pid, like=before) == before, (
+            f"SIGKILL before step {n}: not restored"
+        )
 
 
 def test_sigkill_then_container_gone_gc_cleans(lab, sandboxes, nw):
@@ -130,7 +136,7 @@ def test_sigkill_then_container_gone_gc_cleans(lab, sandboxes, nw):
     assert f"removed the dangling netns link /var/run/netns/nw-{sb}" in out
     assert records_for(sb) == []
     assert not os.path.lexists(f"/var/run/netns/nw-{sb}")
-    assert host_side(lab) == lab_before
+    assert host_side(lab, like=lab_before) == lab_before
 
 
 def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
@@ -144,7 +150,7 @@ def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
         0,
         f"{sb}: eth1 198.51.100.101/24 on br0 is already in place: nothing to do\n",
     )
-    assert snapshot(lab, sb, pid) == after_first
+    assert snapshot(lab, sb, pid, like=after_first) == after_first
     other = ("--bridge", "br0", "--ip", "198.51.100.102/24", "--gateway", "198.51.100.1")
     refused = nw("--host-netns", lab, "nic", "add", sb, *other)
     assert refused.returncode == 1
@@ -153,14 +159,14 @@ def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
         f"198.51.100.101/24 on br0 via 198.51.100.1; add --replace to replace it, or run: "
         f"netwrap nic del {sb} --ifname eth1\n"
     )
-    assert snapshot(lab, sb, pid) == after_first
+    assert snapshot(lab, sb, pid, like=after_first) == after_first
     nw("--host-netns", lab, "nic", "add", sb, *other, "--replace", check=True)
     routes = inside(pid, "ip", "route")
     assert default_routes(pid) == [("198.51.100.1", "eth1")]
     assert "198.51.100.102" in routes
     assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.102/24", "state": "ok"}]
     nw("--host-netns", lab, "nic", "del", sb, check=True)
-    assert snapshot(lab, sb, pid) == before  # the 203.0.113.1 default route is back
+    assert snapshot(lab, sb, pid, like=before) == before  # the 203.0.113.1 default route is back
 
 
 def _without_macs(snap: dict) -> dict:
@@ -244,7 +250,7 @@ def test_nic_list_json_and_del_restores_the_default_route(box, nw):
     table = nw("nic", "list", check=True).stdout
     assert any(line.split()[:3] == [sb, str(pid), "eth1"] for line in table.splitlines())
     nw("--host-netns", lab, "nic", "del", sb, check=True)
-    assert snapshot(lab, sb, pid) == before
+    assert snapshot(lab, sb, pid, like=before) == before
 
 
 def test_bridge_del_refuses_while_attached_unless_force(box, nw):
