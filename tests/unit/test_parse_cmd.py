@@ -32,6 +32,7 @@ from netwrap.show import (  # noqa: E402
     rows_from_ip_addr,
     rows_from_ip_route,
 )
+from nwtest import IFCONFIG_COUNTERS  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "parsers"
 GOLDEN = sorted(p.stem for p in DATA.glob("*.out"))
@@ -206,21 +207,7 @@ def test_parse_unknown_kind_is_a_usage_error(nw):
 
 # -- ip -j addr -> ifconfig rows ---------------------------------------------------------
 
-COUNTERS = {
-    "rx_packets",
-    "rx_bytes",
-    "rx_errors",
-    "rx_dropped",
-    "rx_overruns",
-    "rx_frame",
-    "tx_packets",
-    "tx_bytes",
-    "tx_errors",
-    "tx_dropped",
-    "tx_overruns",
-    "tx_carrier",
-    "tx_collisions",
-}
+COUNTERS = set(IFCONFIG_COUNTERS)
 
 
 def _ip_addr() -> list[dict]:

@@ -6,6 +6,7 @@ import pytest
 
 from netwrap import bridge, netns, nic
 from netwrap.plan import render
+from nwtest import argv
 
 WALKTHROUGH_BRIDGE = """\
 brctl addbr br0
@@ -118,20 +119,7 @@ def test_old_default_route_is_restored_by_undo():
     old = {"dst": "default", "gateway": "172.17.42.1", "dev": "eth0"}
     plan = nic.add_plan(walkthrough_request(), old_default=old)
     delete = next(s for s in plan if s.argv[-3:] == ("route", "delete", "default"))
-    assert delete.undo == (
-        "ip",
-        "netns",
-        "exec",
-        "hoge",
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "172.17.42.1",
-        "dev",
-        "eth0",
-    )
+    assert delete.undo == argv("ip netns exec hoge ip route add default via 172.17.42.1 dev eth0")
 
 
 def test_every_change_is_undone_by_deleting_the_host_veth():
