@@ -226,6 +226,21 @@ def nw():
     return run_netwrap
 
 
+def lock_is_free(path) -> bool:
+    """Whether no one holds the flock on PATH (netwrap.state's lock file): take it and
+    let it go at once, without waiting."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def sh(*argv: str, check: bool = True) -> str:
     """Run a command from a test (tests are not the product: plain subprocess)."""
     return subprocess.run(list(argv), check=check, capture_output=True, text=True).stdout

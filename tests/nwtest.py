@@ -26,21 +26,12 @@ from conftest import LAUNCHER, LIB, run_netwrap, sh
 # -- running netwrap ---------------------------------------------------------------------
 
 
-def nic_add(
-    lab: str | None,
-    target: str | int,
-    ip: str,
-    *extra: str,
-    bridge: str = "br0",
-    gateway: str | None = None,
-    opts: tuple[str, ...] = (),
-    **kw,
-) -> subprocess.CompletedProcess:
+def nic_add(*args, opts: tuple[str, ...] = (), **kw) -> subprocess.CompletedProcess:
     """``netwrap [OPTS] [--host-netns LAB] nic add TARGET --bridge BRIDGE --ip IP
-    [--gateway GATEWAY] [EXTRA...]``; keyword arguments go to ``run_netwrap``."""
-    return run_netwrap(
-        *opts, *nic_add_argv(lab, target, ip, *extra, bridge=bridge, gateway=gateway), **kw
-    )
+    [--gateway GATEWAY] [EXTRA...]``: ARGS and the keywords ``bridge`` and ``gateway``
+    as ``nic_add_argv`` takes them; other keywords go to ``run_netwrap``."""
+    where = {key: kw.pop(key) for key in ("bridge", "gateway") if key in kw}
+    return run_netwrap(*opts, *nic_add_argv(*args, **where), **kw)
 
 
 def nic_add_argv(
@@ -51,6 +42,8 @@ def nic_add_argv(
     bridge: str = "br0",
     gateway: str | None = None,
 ) -> list[str]:
+    """The arguments of ``netwrap [--host-netns LAB] nic add TARGET ...`` (LAB None:
+    without --host-netns)."""
     return [
         *(("--host-netns", lab) if lab else ()),
         "nic",

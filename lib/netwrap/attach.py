@@ -24,7 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from netwrap import detach, netns, nic, observe, query, state
+from netwrap import detach, netns, nic, observe, state
+from netwrap.attach_checks import (
+    Facts,
+    bridge_mtu,
+    gather,
+    preflight,
+)
 from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step
@@ -33,28 +39,6 @@ from netwrap.state import Attachment, Identity
 from netwrap.targets import Target, check_not_host
 
 PlanBuilder = Callable[..., list[Step]]
-
-
-class Facts(Record):
-    """What the kernel says before ``nic add``; None where it could not be asked."""
-
-    __slots__ = ("bridge", "host_links", "inside", "old_default", "asked")
-
-    def __init__(
-        self,
-        bridge=None,  # the bridge's netwrap.observe.Link
-        host_links: set[str] | None = None,
-        inside: set[str] | None = None,
-        old_default: dict | None | bool = True,  # True: unknown
-        asked: bool = False,
-    ) -> None:
-        self._init(
-            bridge,
-            set() if host_links is None else host_links,
-            set() if inside is None else inside,
-            old_default,
-            asked,
-        )
 
 
 class AddResult(Record):
@@ -102,129 +86,26 @@ def fill_request(req: nic.NicRequest, target: Target, netns_name: str) -> nic.Ni
     )
 
 
-def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
-    """Ask the kernel what the pre-flight needs (read-only; also under --dry-run as root)."""
-    facts = Facts()
-    if not detach.can_ask(target):
-        if ctx.dry_run and target.exists:
-            ctx.warn("not root: cannot look inside the target; assuming it has a default route")
-        return facts
-    # One process for the host side; the target's side is read from /proc/PID/net.
-    links = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns))
-    facts.host_links = set(links)
-    facts.bridge = links.get(req.bridge)
-    try:
-        facts.inside = query.proc_ifnames(target.pid)
-        if req.gateway is not None:
-            facts.old_default = observe.default_route(NetnsRef.pid(target.pid), req.gateway.version)
-    except OSError as exc:
-        ctx.problem(f"cannot look inside {target.name}'s netns: {exc.strerror}")
-    facts.asked = True
-    return facts
-
-
-def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
-    """Every reason the plan would fail, found before anything changes."""
-    if req.host_ifname == req.guest_ifname:
-        raise UsageError("--host-ifname and --guest-ifname must differ")
-    if not facts.asked:
-        return
-    br = facts.bridge
-    if req.kind not in ("veth-bridge", "bridge-vlan"):  # a parent (macvlan): not a bridge
-        if br is None:
-            ctx.problem(f'host interface "{req.bridge}" does not exist')
-        elif br.kind == "bridge":
-            ctx.problem(f'"{req.bridge}" is a bridge: attach a veth to it, not a {req.kind}')
-    elif br is None:
-        ctx.problem(
-            f'bridge "{req.bridge}" does not exist (create it first: '
-            f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)"
-        )
-    elif br.kind != "bridge":
-        ctx.problem(f'"{req.bridge}" is not a bridge')
-    else:
-        _check_address(ctx, req, target, br)
-    if req.host_ifname in facts.host_links:
-        ctx.problem(
-            f'host interface "{req.host_ifname}" already exists (choose another with --host-ifname)'
-        )
-    if req.guest_ifname in facts.host_links:
-        ctx.problem(
-            f'host interface "{req.guest_ifname}" already exists '
-            "(choose another with --guest-ifname)"
-        )
-    if req.ifname in facts.inside:
-        ctx.problem(
-            f"{target.name} already has an interface called {req.ifname} "
-            "(choose another with --ifname)"
-        )
-    if req.guest_ifname in facts.inside:
-        ctx.problem(
-            f"{target.name} already has an interface called {req.guest_ifname} "
-            "(choose another with --guest-ifname)"
-        )
-
-
-def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
-    """The address is not the bridge's own nor held by another attachment on the bridge;
-    one outside every subnet of the bridge gets a warning."""
+def request_of(rec: Attachment, pid: int) -> nic.NicRequest:
+    """The ``nic add`` request a record says was made (for PID)."""
     import ipaddress
 
-    own = [ipaddress.ip_interface(cidr) for cidr in br.addrs]
-    if any(a.ip == req.ip.ip for a in own):
-        ctx.problem(
-            f"{req.ip.ip} is the bridge {req.bridge}'s own address (the containers' "
-            "gateway); give the container another one"
-        )
-    for rec in state.list_attachments():
-        if (
-            rec.bridge == req.bridge
-            and rec.host_netns == ctx.host_ns
-            and ipaddress.ip_interface(rec.address).ip == req.ip.ip
-            and not (rec.container.pid == target.pid and rec.ifname == req.ifname)
-            and rec.container.alive()
-        ):
-            ctx.problem(
-                f"{req.ip.ip} is already {rec.container.name}'s {rec.ifname} on "
-                f"{req.bridge}; give each container its own address"
-            )
-    same_family = [a for a in own if a.version == req.ip.version]
-    if same_family and not any(req.ip.ip in a.network for a in same_family):
-        nets = ", ".join(str(a.network) for a in same_family)
-        ctx.warn(
-            f"{req.ip} is outside the bridge {req.bridge}'s subnet ({nets}): the "
-            "container will not reach the bridge's address directly"
-        )
-
-
-def bridge_mtu(req: nic.NicRequest, facts: Facts) -> nic.NicRequest:
-    """The veth ends take the bridge's MTU unless --mtu says otherwise (as pipework does):
-    on a 1450 bridge a 1500 veth loses large packets silently. 1500, the veth default,
-    needs no step."""
-    br = facts.bridge
-    if req.mtu is None and br is not None and br.mtu and br.mtu != 1500:
-        return replace(req, mtu=br.mtu)
-    return req
+    # The fields both have under one name; the record keeps addresses as text.
+    same = set(nic.NicRequest.__slots__) & set(Attachment.__slots__) - {"gateway"}
+    return nic.NicRequest(
+        pid=pid,
+        ip=ipaddress.ip_interface(rec.address),
+        gateway=ipaddress.ip_address(rec.gateway) if rec.gateway else None,
+        kind=rec.extra.get("kind", "veth-bridge"),
+        mode=rec.extra.get("mode"),
+        vlan=rec.extra.get("vlan"),
+        **{name: getattr(rec, name) for name in same},
+    )
 
 
 def spec_of(rec: Attachment):
     """The attachment a record says was asked for (``netwrap.kinds.AttachSpec``)."""
-    import ipaddress
-
-    from netwrap.kinds import AttachSpec
-
-    return AttachSpec(
-        rec.extra.get("kind", "veth-bridge"),
-        rec.ifname,
-        rec.bridge,
-        (ipaddress.ip_interface(rec.address),),
-        ipaddress.ip_address(rec.gateway) if rec.gateway else None,
-        rec.host_ifname,
-        rec.mac,
-        rec.mtu,
-        rec.extra.get("mode"),
-        rec.extra.get("vlan"),
-    )
+    return nic.spec_of(request_of(rec, rec.container.pid))
 
 
 def _in_place(ctx, rec: Attachment, target: Target) -> bool:
@@ -268,16 +149,7 @@ def add(
         # No lock, no record: print the plan from whatever can be read.
         name, netns_exists = netns.name_for(target, req.netns_name or None)
         req = fill_request(req, target, name)
-        facts = gather(ctx, req, target)
-        preflight(ctx, req, target, facts)
-        req = bridge_mtu(req, facts)
-        plan = plan_builder(
-            req,
-            tool=ctx.bridge_tool,
-            host_ns=ctx.host_ns,
-            old_default=facts.old_default,
-            netns_exists=netns_exists,
-        )
+        plan = _checked_plan(ctx, req, target, netns_exists, plan_builder)[2]
         ctx.runner.run(plan)
         return AddResult(None, plan)
     netns.require_lab(ctx.host_ns)
@@ -335,22 +207,9 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
 
 def _put_back(ctx, old: Attachment, target: Target) -> str:
     """After a failed ``--replace``: attach the old configuration again (new MACs)."""
-    import ipaddress
     from types import SimpleNamespace
 
-    req = nic.NicRequest(
-        pid=target.pid,
-        bridge=old.bridge,
-        ip=ipaddress.ip_interface(old.address),
-        gateway=ipaddress.ip_address(old.gateway) if old.gateway else None,
-        ifname=old.ifname,
-        host_ifname=old.host_ifname,
-        guest_ifname=old.guest_ifname,
-        netns_name=old.netns_name,
-        mac=old.mac,
-        mtu=old.mtu,
-        keep_netns=old.keep_netns,
-    )
+    req = request_of(old, target.pid)
     old_ctx = SimpleNamespace(
         runner=ctx.runner,
         dry_run=False,
@@ -369,10 +228,10 @@ def _put_back(ctx, old: Attachment, target: Target) -> str:
     return f"the old {detach.describe(old)} was put back"
 
 
-def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> AddResult:
+def _checked_plan(ctx, req, target, netns_exists, plan_builder):
+    """Gather, pre-flight, take the bridge's MTU, plan: (request, facts, plan)."""
     facts = gather(ctx, req, target)
     preflight(ctx, req, target, facts)
-    asked_mtu = req.mtu  # the record keeps what was asked: a re-run compares with it
     req = bridge_mtu(req, facts)
     plan = plan_builder(
         req,
@@ -381,6 +240,12 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
         old_default=facts.old_default,
         netns_exists=netns_exists,
     )
+    return req, facts, plan
+
+
+def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> AddResult:
+    asked_mtu = req.mtu  # the record keeps what was asked: a re-run compares with it
+    req, facts, plan = _checked_plan(ctx, req, target, netns_exists, plan_builder)
     owner, owner_start = state.me()
     rec = Attachment(
         container=ident,

@@ -17,7 +17,7 @@ import sys
 
 from netwrap import validate
 from netwrap.cli_base import Formatter, Parser, add_globals
-from netwrap.errors import NetwrapError
+from netwrap.errors import Interrupted, NetwrapError
 
 # command -> the module that registers it, in the order --help lists them.
 COMMANDS: dict[str, str] = {
@@ -54,6 +54,9 @@ The walkthrough netwrap automates (section 4, "add a NIC to a running container"
 
 Add --dry-run to any command to print exactly the commands it would run, and
 --explain to see why each one is there. Try: netwrap demo
+
+Environment: NETWRAP_RUN_DIR is where netwrap keeps its records of what it made
+(default /run/netwrap); give each user or test run its own to keep them apart.
 """
 
 
@@ -173,10 +176,14 @@ def main(argv: list[str] | None = None) -> int:
 
             emit_object({"dry_run": True, "steps": runner.printed})
         return status
+    except Interrupted as exc:
+        if exc.undone is None:  # not from a transaction that rolled back: say no more
+            return _error(str(exc), exc.exit_status)
+        return _interrupted(str(exc), exc.exit_status, exc.undone)
     except NetwrapError as exc:
         return _error(str(exc), exc.exit_status)
-    except KeyboardInterrupt:
-        return _error("interrupted", 130)
+    except KeyboardInterrupt:  # no change was under way (a transaction defers signals)
+        return _interrupted("interrupted", 130, None)
     except BrokenPipeError:
         return 0
     except OSError as exc:  # a file netwrap reads or writes (/run/netwrap, /var/run/netns)
@@ -189,6 +196,17 @@ def _error(message: str, status: int) -> int:
     """One line, whatever the message holds (a value typed with a newline, say)."""
     one_line = message.replace("\r", "\\r").replace("\n", "\\n")
     sys.stderr.write(f"netwrap: error: {one_line}\n")
+    return status
+
+
+def _interrupted(message: str, status: int, undone: list[str] | None) -> int:
+    """A clean Ctrl-C is not an error: say what was undone, on one line."""
+    if undone:
+        message += "; undone, newest first: " + "; ".join(undone)
+    elif undone is not None:
+        message += "; nothing needed undoing"
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    sys.stderr.write(f"netwrap: {one_line}\n")
     return status
 
 

@@ -55,10 +55,35 @@ def ps_rows() -> list[dict]:
     return rows
 
 
+def why_missing(rows: list[dict], euid: int) -> str | None:
+    """Why names or netns inodes are missing from ``ps``, when they are for want of root."""
+    if euid == 0:
+        return None
+    names = sum(1 for r in rows if not r["name"])
+    inodes = sum(1 for r in rows if r["netns_inode"] is None)
+    if not (names or inodes):
+        return None
+    parts = []
+    if names:
+        parts.append(
+            f"{names} name(s) missing: Docker keeps a container's name in "
+            "/var/lib/docker/containers/ID/config.v2.json, which only root can read"
+        )
+    if inodes:
+        parts.append(
+            f"{inodes} netns inode(s) missing: /proc/PID/ns/net of root's processes is "
+            "closed to other users"
+        )
+    return "; ".join(parts) + "; run it as root (sudo netwrap ps) to see them"
+
+
 def cmd_ps(ctx, args) -> int:
+    import os
+
     from netwrap.output import emit
 
     rows = ps_rows()
+    note = why_missing(rows, os.geteuid())
     if not ctx.as_json:
         rows = [{**r, "exposed": ", ".join(r["exposed_as"]) or "no"} for r in rows]
     emit(
@@ -67,6 +92,8 @@ def cmd_ps(ctx, args) -> int:
         ["name", "short_id", "pid", "netns_inode", "runtime", "exposed"],
         empty="no running containers found (docker, podman or containerd)",
     )
+    if note:
+        sys.stderr.write(f"netwrap: note: {note}\n")
     return 0
 
 

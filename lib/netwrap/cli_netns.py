@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from netwrap import validate
@@ -93,6 +95,23 @@ def cmd_netns_gc(ctx: Context, args) -> int:
     plan, kept = netns.gc_plan(made, sweep=args.all, others=not ctx.host_ns)
     if plan:
         ctx.need_root("netns gc")
+    if ctx.as_json:  # one document, dry run or not (as gc does)
+        from netwrap.output import emit_object
+
+        if not ctx.dry_run:
+            ctx.runner.run(plan)
+            for step in plan:
+                netns.forget(os.path.basename(step.argv[-1]))
+        emit_object(
+            {
+                "scope": gc_scope(ctx),
+                "all": args.all,
+                "dry_run": ctx.dry_run,
+                "links": [s.argv[-1] for s in plan],
+                "kept": kept,
+            }
+        )
+        return 0
     ctx.runner.run(plan)
     say = "# " if ctx.dry_run else ""
     extra = "; --all: any link to a gone /proc/PID/ns/net too" if args.all else ""
@@ -137,28 +156,41 @@ def _exec_options(args) -> list[str]:
 
 def cmd_exec(ctx: Context, args) -> int:
     from netwrap import netns
-    from netwrap.plan import in_netns, render
+    from netwrap.plan import in_netns
 
     command = _exec_options(args)
-    if not command:
-        raise UsageError("give a command to run: netwrap exec TARGET -- CMD [ARG...]")
     target = resolve_target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.netns_name)
     expose = [] if exists else netns.expose_plan(target.pid, name)
     unexpose = [] if exists else netns.unexpose_plan(name, target.pid)
+    shell_env: dict[str, str] = {}
+    if command:
+        why = "run the command in the container's netns, with the host's files and processes"
+    else:  # the walkthrough's "ip netns exec hoge bash"
+        command, shell_env = netns.shell_for(name, os.environ)
+        why = (
+            f"open your shell in the container's netns; its prompt starts with "
+            f"'(netns {name})', and exit comes back here"
+        )
     argv = in_netns(command, name)
     if ctx.dry_run:
         from netwrap.plan import Step
 
-        step = Step(
-            argv, "run the command in the container's netns, with the host's files and processes"
-        )
-        sys.stdout.write(render([*expose, step, *unexpose], ctx.runner.explain))
+        ctx.runner.run([*expose, Step(argv, why), *unexpose])
         return 0
     ctx.need_root("exec")
     ctx.runner.run(expose)
     try:
-        return ctx.runner.interactive(argv)
+        if ctx.runner.explain:
+            sys.stderr.write(f"# {why}\n")
+        os.environ.update(shell_env)  # the shell's prompt: ip netns exec passes it on
+        # Ctrl-C is for the command: the terminal sends it to us too, and the default
+        # (KeyboardInterrupt) would kill it. A handler, not SIG_IGN: that is inherited.
+        old = signal.signal(signal.SIGINT, lambda *_: None)
+        try:
+            return ctx.runner.interactive(argv)
+        finally:
+            signal.signal(signal.SIGINT, old)
     finally:
         ctx.runner.run(unexpose)
 
@@ -215,9 +247,15 @@ def register(subparsers) -> None:
         "the name again. Only the network is the container's: files and "
         "processes are still the host's, so the host's ifconfig and route "
         "work even if the image has none. The exit status is CMD's.",
-        epilog="example: netwrap exec web -- ip addr",
+        epilog="example: netwrap exec web -- ip addr; netwrap exec web (a shell: "
+        "$SHELL, its prompt saying '(netns nw-web)')",
     )
     add_target(p)
     p.add_argument("--netns-name", help="name to expose it under (default: nw-<target>)")
     p.add_argument("--allow-userns", action="store_true", help=USERNS_HELP)
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+    p.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD [ARG...]",
+        help="the command to run (default: your $SHELL, as ip netns exec NAME bash)",
+    )

@@ -47,6 +47,11 @@ def cmd_sandbox_stop(ctx: Context, args) -> int:
         raise NetwrapError(f'no sandbox called "{name}"{hint}')
     ctx.need_root("sandbox stop")
     sandbox.stop(ctx.runner, [box])
+    ctx.done(
+        f"sandbox {name} stopped (PID {box.pid}): its namespaces, and any veth in them, are gone",
+        sandbox=name,
+        pid=box.pid,
+    )
     return 0
 
 

@@ -122,29 +122,17 @@ def default_sources(host: Source) -> list[Source]:
         running = sorted(containers.running(), key=lambda c: (c.label, c.pid))
     except Exception:  # noqa: BLE001 - no process table to read: draw the rest
         running = []
-    for c in running:
-        inode = netns_inode(c.pid)
-        if inode is not None and inode not in seen:
-            seen.add(inode)
-            found.append(
-                Source(
-                    f"container-{c.label}",
-                    f"container {c.label} (PID {c.pid})",
-                    "container",
-                    pid=c.pid,
-                )
-            )
-    for box in sorted(sandbox.all_sandboxes(), key=lambda b: b.name):
-        if box.alive and box.netns_inode not in seen:
-            seen.add(box.netns_inode)
-            found.append(
-                Source(
-                    f"sandbox-{box.name}",
-                    f"sandbox {box.name} (PID {box.pid})",
-                    "sandbox",
-                    pid=box.pid,
-                )
-            )
+    alive = [("container", c.label, c.pid, netns_inode(c.pid)) for c in running]
+    alive += [
+        ("sandbox", box.name, box.pid, box.netns_inode)
+        for box in sorted(sandbox.all_sandboxes(), key=lambda b: b.name)
+        if box.alive
+    ]
+    for role, name, pid, inode in alive:
+        if inode in seen or (inode is None and role == "container"):  # shared, or gone
+            continue
+        seen.add(inode)
+        found.append(Source(f"{role}-{name}", f"{role} {name} (PID {pid})", role, pid=pid))
     for link in sorted(netns.links(), key=lambda x: x.name):
         if link.state != "dangling" and link.inode not in seen:
             seen.add(link.inode)

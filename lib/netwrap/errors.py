@@ -47,3 +47,4 @@ class Interrupted(NetwrapError):
         super().__init__(message)
         self.signum = signum
         self.exit_status = 128 + signum
+        self.undone: list[str] | None = None  # set by a transaction that rolled back cleanly

@@ -274,3 +274,30 @@ def require_lab(host_ns: str | None) -> None:
     """The lab netns playing the host (``--host-netns``) must exist before anything runs."""
     if host_ns and not os.path.exists(path(host_ns)):
         raise NetwrapError(f'host netns "{host_ns}" does not exist in {NETNS_DIR}')
+
+
+def shell_for(name: str, environ) -> tuple[list[str], dict[str, str]]:
+    """``netwrap exec TARGET`` with no command: the user's shell (``$SHELL``, else
+    /bin/sh), as the walkthrough's ``ip netns exec hoge bash``, and the variables that
+    make its prompt say where it is: ``(netns hoge) root@host:~#``.
+
+    ``PS1`` (``PROMPT`` for zsh) starts with the mark; bash reads ~/.bashrc, which
+    usually sets PS1 again, so ``PROMPT_COMMAND`` puts the mark back in front before
+    each prompt (after the user's own PROMPT_COMMAND, kept). ``NETWRAP_NETNS`` holds
+    the name for scripts. A name with characters a prompt would expand (``$``, ``%``,
+    ``\\``, quotes) is left out of the mark rather than escaped for each shell.
+    """
+    shell = environ.get("SHELL") or "/bin/sh"
+    mark = f"(netns {name}) " if re.fullmatch(r"[\w.@+,=-]+", name) else "(netns) "
+    kind = os.path.basename(shell)
+    env = {"NETWRAP_NETNS": name}
+    if kind == "bash":
+        env["PS1"] = mark + r"\u@\h:\w\$ "
+        keep = f'case "$PS1" in "{mark}"*) ;; *) PS1="{mark}$PS1";; esac'
+        old = environ.get("PROMPT_COMMAND")
+        env["PROMPT_COMMAND"] = f"{old}; {keep}" if old else keep
+    elif kind == "zsh":
+        env["PS1"] = env["PROMPT"] = mark + "%n@%m:%~%# "
+    else:
+        env["PS1"] = mark + ("# " if os.geteuid() == 0 else "$ ")
+    return [shell], env

@@ -7,7 +7,7 @@ addresses, Docker's NAT and FORWARD rules). The commands they run::
 
     nsenter -t 10170 -n ifconfig -a        # show 10170 (or: ip -j -s -s addr show)
     nsenter -t 10170 -n route -n           #             (or: ip -j -4 route show)
-    ip netns exec LAB brctl show           # --host-netns LAB host
+    ip netns exec LAB brctl show           # --host-netns LAB host (netwrap.host_view)
     ip netns exec LAB iptables-save
 
 ``show`` enters the target with ``nsenter -t PID -n`` (as ``netwrap.query``
@@ -16,417 +16,30 @@ does) rather than exposing the netns under /var/run/netns: the effect on
 the binaries are the host's), and a read-only command leaves nothing to undo.
 
 When net-tools is not installed (or with ``show --source ip``), the same rows
-come from ``ip -j``: ``rows_from_ip_addr`` and ``rows_from_ip_route`` convert
-iproute2's JSON into the jc-shaped rows of ``netwrap.parsers.ifconfig`` and
-``netwrap.parsers.route``, so both sources give the same keys and columns.
+come from ``ip -j``: the ``ip-addr`` and ``ip-route`` parsers turn iproute2's JSON
+into the jc-shaped rows of ``netwrap.parsers.ifconfig`` and ``netwrap.parsers.route``,
+so both sources give the same keys and columns.
 """
 
 from __future__ import annotations
 
-import ipaddress  # these three are imported by the CLI anyway (argparse, validate)
-import re
-import shlex
+import os
 import sys
-from collections.abc import Iterable, Sequence
 
-from netwrap.errors import CommandError, NetwrapError, ParseError
-
-# -- ip -j -> jc-shaped rows (pure) ----------------------------------------------------
-
-# struct ifreq flag bits, in the order net-tools prints their names
-_IFF = [
-    ("UP", 0x1),
-    ("BROADCAST", 0x2),
-    ("DEBUG", 0x4),
-    ("LOOPBACK", 0x8),
-    ("POINTOPOINT", 0x10),
-    ("NOTRAILERS", 0x20),
-    ("RUNNING", 0x40),
-    ("NOARP", 0x80),
-    ("PROMISC", 0x100),
-    ("ALLMULTI", 0x200),
-    ("MASTER", 0x400),
-    ("SLAVE", 0x800),
-    ("MULTICAST", 0x1000),
-    ("PORTSEL", 0x2000),
-    ("AUTOMEDIA", 0x4000),
-    ("DYNAMIC", 0x8000),
-]
-# ip's link_type -> the hardware type net-tools prints in parentheses
-_HW_TYPES = {
-    "ether": "Ethernet",
-    "loopback": "Local Loopback",
-    "none": "UNSPEC",
-    "ipip": "IPIP Tunnel",
-    "sit": "IPv6-in-IPv4",
-    "ppp": "Point-to-Point Protocol",
-    "infiniband": "InfiniBand",
-}
-# IPv6 scope -> the scopeid net-tools prints (IPV6_ADDR_* >> 16 in the kernel)
-_SCOPE_IDS = {"global": "0x0", "host": "0x10", "link": "0x20", "site": "0x40", "compat": "0x80"}
-_REJECT_TYPES = {"unreachable", "prohibit"}  # route -n: gateway "-", flags "!", iface "-"
-_FLAG_NAMES = {"U": "UP", "G": "GATEWAY", "H": "HOST", "!": "REJECT"}  # as route(8), jc
-
-
-def _natural(name: str) -> list:
-    """Sort key like net-tools' nstrcmp: eth2 before eth10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def _mask4(prefixlen: int) -> str:
-    return str(ipaddress.IPv4Network(f"0.0.0.0/{prefixlen}").netmask)
-
-
-def _state(link: dict) -> tuple[list[str], int]:
-    """ifconfig's flag names and number: ip's flags plus RUNNING, which ip hides.
-
-    The kernel sets IFF_RUNNING when the link is up and its operstate is UP or
-    UNKNOWN (``dev_get_flags``); iproute2 masks it out and prints LOWER_UP instead.
-    """
-    names = set(link.get("flags", []))
-    if "UP" in names and link.get("operstate") in ("UP", "UNKNOWN"):
-        names.add("RUNNING")
-    state = [name for name, _bit in _IFF if name in names]
-    return state, sum(bit for name, bit in _IFF if name in names)
-
-
-def _counters(stats: dict | None) -> dict:
-    """``ip -s -s``'s stats64 as /proc/net/dev (and so ifconfig) folds them."""
-    keys = (
-        "rx_packets",
-        "rx_bytes",
-        "rx_errors",
-        "rx_dropped",
-        "rx_overruns",
-        "rx_frame",
-        "tx_packets",
-        "tx_bytes",
-        "tx_errors",
-        "tx_dropped",
-        "tx_overruns",
-        "tx_carrier",
-        "tx_collisions",
-    )
-    if not stats:
-        return dict.fromkeys(keys)
-    rx, tx = stats.get("rx", {}), stats.get("tx", {})
-
-    def total(side: dict, *names: str) -> int:
-        return sum(side.get(name, 0) for name in names)
-
-    return {
-        "rx_packets": rx.get("packets"),
-        "rx_bytes": rx.get("bytes"),
-        "rx_errors": rx.get("errors"),
-        "rx_dropped": total(rx, "dropped", "missed_errors"),
-        "rx_overruns": rx.get("fifo_errors"),
-        "rx_frame": total(rx, "length_errors", "over_errors", "crc_errors", "frame_errors"),
-        "tx_packets": tx.get("packets"),
-        "tx_bytes": tx.get("bytes"),
-        "tx_errors": tx.get("errors"),
-        "tx_dropped": tx.get("dropped"),
-        "tx_overruns": tx.get("fifo_errors"),
-        "tx_carrier": total(
-            tx, "carrier_errors", "aborted_errors", "window_errors", "heartbeat_errors"
-        ),
-        "tx_collisions": tx.get("collisions"),
-    }
-
-
-def _row(name: str, link: dict, ipv4: list[dict], ipv6: list[dict], counters: dict) -> dict:
-    state, flags = _state(link)
-    ether = link.get("link_type") == "ether"
-    first4 = ipv4[0] if ipv4 else {}
-    last6 = ipv6[-1] if ipv6 else {}
-    return {
-        "name": name,
-        "flags": flags,
-        "state": state,
-        "mtu": link.get("mtu"),
-        "type": _HW_TYPES.get(link.get("link_type", ""), link.get("link_type")),
-        "mac_addr": link.get("address") if ether else None,
-        "ipv4_addr": first4.get("address"),
-        "ipv4_mask": first4.get("mask"),
-        "ipv4_bcast": first4.get("broadcast"),
-        "ipv6_addr": last6.get("address"),
-        "ipv6_mask": last6.get("mask"),
-        "ipv6_scope": last6.get("scope"),
-        "ipv6_type": last6.get("type"),
-        "metric": None,
-        **counters,
-        "txqueuelen": link.get("txqlen"),
-        "ipv4": ipv4,
-        "ipv6": ipv6,
-    }
-
-
-def rows_from_ip_addr(links: Sequence[dict]) -> list[dict]:
-    """``ip -j [-s -s] addr show`` -> the rows ``netwrap.parsers.ifconfig`` gives for
-    ``ifconfig -a`` (new net-tools layout), with the same keys and types.
-
-    Like ifconfig, an IPv4 address whose label is not the link's name (``br0:1``)
-    gets a row of its own with no IPv6 addresses and no counters. Unlike ifconfig,
-    which shows one IPv4 address per label, every address is listed in ``ipv4``;
-    ``ipv4_addr``/``ipv4_mask``/``ipv4_bcast`` are the first (primary) one, the
-    one ifconfig prints. ``ipv6_*`` are the last in the kernel's order, which is
-    not ifconfig's (/proc/net/if_inet6): compare the ``ipv6`` lists as sets.
-    ``ipv4_bcast`` is "0.0.0.0" for an address without a broadcast on a broadcast
-    link, as ifconfig prints it, and null on others (lo). Counters are null unless
-    the JSON has ``stats64`` (``ip -s -s``).
-    """
-    rows = []
-    for link in links:
-        name = link.get("ifname", "")
-        by_label: dict[str, list[dict]] = {name: []}
-        ipv6 = []
-        # ifconfig prints a broadcast only on a link with IFF_BROADCAST (not on lo)
-        bcast = "BROADCAST" in link.get("flags", [])
-        for addr in link.get("addr_info", []):
-            if addr.get("family") == "inet":
-                by_label.setdefault(addr.get("label") or name, []).append(
-                    {
-                        "address": addr["local"],
-                        "mask": _mask4(addr["prefixlen"]),
-                        "broadcast": addr.get("broadcast", "0.0.0.0") if bcast else None,
-                    }
-                )
-            elif addr.get("family") == "inet6":
-                scope = addr.get("scope", "global")
-                ipv6.append(
-                    {
-                        "address": addr["local"],
-                        "mask": addr["prefixlen"],
-                        "scope": _SCOPE_IDS.get(scope, scope),
-                        "type": scope,
-                    }
-                )
-        rows.append(_row(name, link, by_label.pop(name), ipv6, _counters(link.get("stats64"))))
-        rows.extend(
-            _row(label, link, ipv4, [], _counters(None)) for label, ipv4 in by_label.items()
-        )
-    return sorted(rows, key=lambda row: _natural(row["name"]))
-
-
-def rows_from_ip_route(routes: Sequence[dict]) -> list[dict]:
-    """``ip -j -4 route show`` (the main table) -> the rows ``netwrap.parsers.route``
-    gives for ``route -n``: same keys, types and values, in the kernel's order.
-
-    Flags follow /proc/net/route: U, G with a gateway, H for a /32; unreachable and
-    prohibit routes print as route -n shows them (``-``, ``!``, ref null, iface
-    ``-``); blackhole and throw routes have no device (``*``). A multipath route shows its
-    first next hop, as /proc/net/route does.
-    """
-    rows = []
-    for r in routes:
-        kind = r.get("type", "unicast")
-        dst = "0.0.0.0/0" if r.get("dst") == "default" else r.get("dst", "")
-        net = ipaddress.ip_network(dst, strict=False)
-        if net.version != 4:
-            continue
-        hop = (r.get("nexthops") or [{}])[0]
-        gateway = r.get("gateway", hop.get("gateway"))
-        dev = r.get("dev", hop.get("dev"))
-        if kind in _REJECT_TYPES:
-            flags, gw, iface, ref = "!", "-", "-", None
-        else:
-            flags = "U" + ("G" if gateway else "") + ("H" if net.prefixlen == 32 else "")
-            gw, iface, ref = gateway or "0.0.0.0", dev or "*", 0
-        rows.append(
-            {
-                "destination": str(net.network_address),
-                "gateway": gw,
-                "genmask": str(net.netmask),
-                "flags": flags,
-                "flags_pretty": [_FLAG_NAMES[f] for f in flags if f in _FLAG_NAMES],
-                "metric": r.get("metric", 0),
-                "ref": ref,
-                "use": 0,
-                "iface": iface,
-            }
-        )
-    return rows
-
-
-def _hex_mac(mac: str) -> str:
-    """ip prints a bridge id's MAC unpadded (``a:d:ff:...``); brctl prints ``0a0dff...``."""
-    return "".join(byte.zfill(2) for byte in mac.split(":"))
-
-
-def bridges_from_ip_link(links: Sequence[dict]) -> list[dict]:
-    """``ip -j -d link show`` -> the rows ``netwrap.parsers.brctl`` gives for ``brctl show``.
-
-    Ports are sorted by name; brctl lists them in the kernel's port order.
-    """
-    rows = []
-    for link in links:
-        info = link.get("linkinfo", {})
-        if info.get("info_kind") != "bridge":
-            continue
-        data = info.get("info_data", {})
-        prio, _, mac = data.get("bridge_id", "").partition(".")
-        ports = sorted(
-            (p["ifname"] for p in links if p.get("master") == link["ifname"]), key=_natural
-        )
-        rows.append(
-            {
-                "bridge_name": link["ifname"],
-                "bridge_id": f"{prio}.{_hex_mac(mac)}" if mac else None,
-                "stp_enabled": bool(data.get("stp_state", 0)),
-                "interfaces": ports,
-            }
-        )
-    return sorted(rows, key=lambda row: _natural(row["bridge_name"]))
-
-
-def bridge_addresses(links: Sequence[dict], bridges: Iterable[str]) -> list[dict]:
-    """One row per address of each named bridge, from ``ip -j addr show``."""
-    wanted = set(bridges)
-    return [
-        {
-            "bridge": link["ifname"],
-            "family": a.get("family"),
-            "address": f"{a['local']}/{a['prefixlen']}",
-            "broadcast": a.get("broadcast"),
-            "scope": a.get("scope"),
-        }
-        for link in sorted(links, key=lambda link: _natural(link.get("ifname", "")))
-        if link.get("ifname") in wanted
-        for a in link.get("addr_info", [])
-    ]
-
-
-# -- Docker's rules in iptables-save (pure) ---------------------------------------------
-
-_IFACE_OPTS = {"-i", "-o", "--in-interface", "--out-interface"}
-_ADDR_OPTS = {"-s", "-d", "--source", "--destination", "--src", "--dst"}
-
-
-def _is_docker_bridge(name: str) -> bool:
-    return name == "docker0" or name.startswith("br-")
-
-
-def _iface_matches(pattern: str, names: set[str]) -> bool:
-    """An iptables interface argument (``docker0``, ``br-+``) names one of the bridges."""
-    if pattern.endswith("+"):  # iptables' wildcard: any interface with this prefix
-        prefix = pattern[:-1]
-        return bool(prefix) and (
-            any(n.startswith(prefix) for n in names | {"docker0"})
-            or prefix.startswith("br-")
-            or "br-".startswith(prefix)
-        )
-    return pattern in names or _is_docker_bridge(pattern)
-
-
-def mentions_bridge(
-    rule: dict,
-    bridges: Iterable[str],
-    subnets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
-) -> bool:
-    """Whether an iptables-save rule row is about the bridges: a DOCKER chain or jump,
-    ``-i``/``-o`` one of them (``docker0`` and ``br-*`` always count), or ``-s``/``-d``
-    overlapping one of their subnets (Docker's MASQUERADE of 172.17.0.0/16)."""
-    names = set(bridges)
-    nets = list(subnets)
-    if (rule.get("chain") or "").startswith("DOCKER") or (rule.get("target") or "").startswith(
-        "DOCKER"
-    ):
-        return True
-    try:
-        words = shlex.split(rule.get("matches") or "")
-    except ValueError:
-        words = (rule.get("matches") or "").split()
-    for opt, arg in zip(words, words[1:], strict=False):
-        if opt in _IFACE_OPTS and _iface_matches(arg, names):
-            return True
-        if opt in _ADDR_OPTS:
-            try:
-                net = ipaddress.ip_network(arg, strict=False)
-            except ValueError:
-                continue
-            if any(net.version == n.version and net.overlaps(n) for n in nets):
-                return True
-    return False
-
-
-def docker_rules(
-    rows: Sequence[dict],
-    bridges: Iterable[str],
-    subnets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
-) -> list[dict]:
-    """The walkthrough's rules: nat rules, and filter rules in FORWARD or a DOCKER chain,
-    that mention the bridges (see ``mentions_bridge``)."""
-    names, nets = list(bridges), list(subnets)
-    return [
-        row
-        for row in rows
-        if row.get("type") == "rule"
-        and (
-            row.get("table") == "nat"
-            or (
-                row.get("table") == "filter"
-                and (row.get("chain") == "FORWARD" or (row.get("chain") or "").startswith("DOCKER"))
-            )
-        )
-        and mentions_bridge(row, names, nets)
-    ]
-
-
-# -- commands ---------------------------------------------------------------------------
-
-RULE_COLUMNS = ["table", "chain", "num", "matches", "target", "target_options"]
-RULE_COMPACT = ["chain", "matches", "target"]
-ADDRESS_COLUMNS = ["bridge", "family", "address", "broadcast", "scope"]
-POLICY_COLUMNS = ["table", "chain", "policy"]
-PORT_COLUMNS = ["bridge", "port", "container", "ifname", "pid"]
-
-# Why a walkthrough-style bridge cannot reach the outside here (host's FORWARD DROP).
-FORWARD_DROP_NOTE = (
-    "FORWARD DROP: the kernel forwards no packet between interfaces unless a rule "
-    "accepts it. Docker sets this policy and accepts only its own bridges' traffic "
-    "(the rules above); the walkthrough's host had FORWARD ACCEPT. So a container on a "
-    "bridge made by hand (br0) reaches the host, but not the outside: that needs FORWARD "
-    "rules accepting -i br0 and -o br0, and a MASQUERADE rule for its subnet, as Docker "
-    "has for docker0."
+from netwrap.errors import NetwrapError, ParseError
+from netwrap.host_view import (  # noqa: F401 (importable from netwrap.show, as before)
+    chain_policies,
+    cmd_host,
+    docker_rules,
+    mentions_bridge,
+    port_owners,
+)
+from netwrap.iprows import (  # noqa: F401 (the same)
+    bridge_addresses,
+    bridges_from_ip_link,
 )
 
-
-def chain_policies(rows: Sequence[dict]) -> list[dict]:
-    """The built-in chains' policies (``:FORWARD DROP [0:0]``) from iptables-save rows."""
-    return [
-        {"table": r.get("table"), "chain": r.get("chain"), "policy": r.get("policy")}
-        for r in rows
-        if r.get("type") == "chain" and r.get("policy") not in (None, "-")
-    ]
-
-
-def port_owners(
-    host_links: Sequence[dict],
-    bridges: Iterable[str],
-    spaces: Sequence[tuple[str, int, list[dict]]],
-) -> list[dict]:
-    """Which container each bridge port's veth peer is in; pure.
-
-    ``spaces`` is ``(container name, pid, ip -j link inside)``. A port's peer is the
-    link inside whose ``link_index`` is the port's ifindex while the port's
-    ``link_index`` is that link's ifindex (both ends agree, as ``netwrap.diagram``)."""
-    wanted = set(bridges)
-    rows = []
-    for link in sorted(
-        host_links, key=lambda x: (x.get("master") or "", _natural(x.get("ifname", "")))
-    ):
-        if link.get("master") not in wanted:
-            continue
-        owner = {"container": None, "ifname": None, "pid": None}
-        for name, pid, links in spaces:
-            for inside in links:
-                if (
-                    inside.get("link_index") == link.get("ifindex")
-                    and link.get("link_index") == inside.get("ifindex")
-                    and "link_netnsid" in inside
-                ):
-                    owner = {"container": name, "ifname": inside.get("ifname"), "pid": pid}
-        rows.append({"bridge": link["master"], "port": link.get("ifname"), **owner})
-    return rows
+# -- commands ---------------------------------------------------------------------------
 
 
 def _read_input(path: str | None) -> str:
@@ -463,21 +76,15 @@ def _guest_argv(pid: int, *argv: str) -> tuple[str, ...]:
 
 def interfaces_and_routes(runner, pid: int, source: str) -> tuple[list[dict], list[dict]]:
     """Inside PID's netns: ifconfig -a and route -n parsed (net-tools) or ip -j converted."""
-    # json and shutil are imported where used: the CLI imports this module (to register
-    # its commands) on every start, whichever command runs.
-    import json
-
     from netwrap.parsers import parse
 
     if source == "net-tools":
         interfaces = parse("ifconfig", runner.query(_guest_argv(pid, "ifconfig", "-a")))
         routes = parse("route", runner.query(_guest_argv(pid, "route", "-n")))
         return interfaces, routes
-    links = json.loads(
-        runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show")) or "[]"
-    )
-    table = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show")) or "[]")
-    return rows_from_ip_addr(links), rows_from_ip_route(table)
+    links = runner.query(_guest_argv(pid, "ip", "-j", "-s", "-s", "addr", "show")) or "[]"
+    table = runner.query(_guest_argv(pid, "ip", "-j", "-4", "route", "show")) or "[]"
+    return parse("ip-addr", links), parse("ip-route", table)
 
 
 def _source(choice: str) -> str:
@@ -497,6 +104,11 @@ def cmd_show(ctx, args) -> int:
     from netwrap.output import emit, emit_object
     from netwrap.parsers import ifconfig, route
 
+    if os.geteuid() != 0:  # else a user's lookup finds no container, or nsenter says EPERM
+        raise NetwrapError(
+            "show needs root: it runs ifconfig and route inside the target's network "
+            "namespace (nsenter -t PID -n), which only root may enter; run it with sudo"
+        )
     target = targets.resolve(args.target, dry_run=False)
     source = _source(args.source)
     if source == "net-tools" and not (shutil.which("ifconfig") and shutil.which("route")):
@@ -529,128 +141,6 @@ def cmd_show(ctx, args) -> int:
     return 0
 
 
-def host_view(ctx) -> dict:
-    """Bridges, their addresses, and Docker's rules, from the host (or the lab)."""
-    import json
-    import shutil
-
-    from netwrap.parsers import parse
-    from netwrap.plan import on_host
-
-    runner, lab = ctx.runner, ctx.host_ns
-    if ctx.bridge_tool == "brctl" and shutil.which("brctl"):
-        text = runner.query(on_host(("brctl", "show"), lab))
-        # brctl prints nothing at all, not even its header, when there is no bridge
-        bridges = parse("brctl", text) if text.strip() else []
-    else:
-        bridges = bridges_from_ip_link(
-            json.loads(runner.query(on_host(("ip", "-j", "-d", "link", "show"), lab)) or "[]")
-        )
-    names = [b["bridge_name"] for b in bridges]
-    links = json.loads(runner.query(on_host(("ip", "-j", "addr", "show"), lab)) or "[]")
-    addresses = bridge_addresses(links, names)
-    rules: list[dict] | None
-    try:
-        text = runner.query(on_host(("iptables-save",), lab))
-        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-        rules = parse("iptables-save", text) if lines else []
-    except (CommandError, ParseError) as exc:
-        ctx.warn(f"no NAT/FORWARD rules shown: {_one_line(exc)}")
-        rules = None
-    policies = None
-    if rules is not None:
-        subnets = [
-            ipaddress.ip_interface(a["address"]).network for a in addresses if a["scope"] != "link"
-        ]
-        policies = [p for p in chain_policies(rules) if p["table"] == "filter"]
-        rules = docker_rules(rules, names, subnets)
-    host_links = json.loads(runner.query(on_host(("ip", "-j", "link", "show"), lab)) or "[]")
-    return {
-        "bridges": bridges,
-        "addresses": addresses,
-        "rules": rules,
-        "policies": policies,
-        "ports": port_owners(host_links, names, _container_links(runner)),
-    }
-
-
-def _container_links(runner) -> list[tuple[str, int, list[dict]]]:
-    """Each running container's and sandbox's links (``ip -j link`` inside), by name."""
-    import json
-
-    from netwrap import containers, sandbox
-
-    found: dict[int, str] = {}
-    try:
-        for c in containers.running():
-            found.setdefault(c.pid, c.label)
-    except Exception:  # noqa: BLE001 - no process table to read: no names, still a view
-        pass
-    for box in sandbox.all_sandboxes():
-        if box.alive and box.pid:
-            found.setdefault(box.pid, f"sandbox {box.name}")
-    out = []
-    for pid, name in sorted(found.items()):
-        try:
-            links = json.loads(runner.query(_guest_argv(pid, "ip", "-j", "link", "show")) or "[]")
-        except (CommandError, ValueError):
-            continue  # gone meanwhile
-        out.append((name, pid, links))
-    return out
-
-
-def cmd_host(ctx, args) -> int:
-    from netwrap.output import emit, emit_object
-    from netwrap.parsers import brctl
-
-    view = host_view(ctx)
-    if ctx.as_json:
-        emit_object(view)
-        return 0
-    where = f"lab netns {ctx.host_ns}" if ctx.host_ns else "host"
-    emit(False, view["bridges"], brctl.COLUMNS, empty="(no bridges)", title=f"bridges ({where})")
-    sys.stdout.write("\n")
-    emit(
-        False,
-        view["addresses"],
-        ADDRESS_COLUMNS,
-        empty="(no addresses on the bridges)",
-        title="bridge addresses",
-    )
-    sys.stdout.write("\n")
-    emit(
-        False,
-        view["ports"],
-        PORT_COLUMNS,
-        empty="(no ports on the bridges)",
-        title="bridge ports and the container each veth leads into",
-    )
-    if view["rules"] is not None:
-        sys.stdout.write("\n")
-        emit(
-            False,
-            view["policies"],
-            POLICY_COLUMNS,
-            empty="(no iptables chains here)",
-            title="chain policies (iptables-save, filter table)",
-        )
-        if any(p["chain"] == "FORWARD" and p["policy"] == "DROP" for p in view["policies"]):
-            from netwrap.output import fits, wrap
-
-            for line in wrap(FORWARD_DROP_NOTE, fits(False, sys.stdout) or 100):
-                sys.stdout.write(line + "\n")
-        sys.stdout.write("\n")
-        emit(
-            False,
-            view["rules"],
-            RULE_COLUMNS,
-            empty="(no NAT or FORWARD rules mention the bridges)",
-            title="NAT and FORWARD rules for the bridges (iptables-save)",
-            compact=RULE_COMPACT,
-        )
-    return 0
-
-
 def register(subparsers) -> None:
     from netwrap.cli_base import sub as _sub
     from netwrap.parsers import PARSERS
@@ -658,11 +148,13 @@ def register(subparsers) -> None:
     p = _sub(
         subparsers,
         "parse",
-        "turn captured ifconfig, route, brctl or iptables-save text into a table or JSON",
+        "turn captured ifconfig, ip addr, route, ip route, brctl or iptables-save text "
+        "into a table or JSON",
         cmd_parse,
         description="Parse the text of a command the walkthrough reads: a table of the "
         "main columns, or with --json every field (jc's keys for ifconfig "
-        "and route). Text that is not that command's output is an error.",
+        "and route; ip addr and ip route, text or ip -j, give the same rows). Text that "
+        "is not that command's output is an error.",
         epilog="example: ifconfig -a | netwrap parse ifconfig --json",
     )
     p.add_argument(

@@ -200,6 +200,12 @@ def check_not_host(target: Target, host_ns: str | None = None) -> None:
     if not target.exists:
         return
     host = NetwrapError(_HOST_LINE.format(label=f"PID {target.pid}"))
+    if target.kind not in ("pid", "sandbox"):  # name the container, and say why
+        host = NetwrapError(
+            f"{target.label} is in the host's own network namespace (a container run "
+            "with --network host has no network of its own); netwrap refuses to rewire "
+            "the host"
+        )
     if target.pid == 1:
         raise host
     inode = netns_inode(target.pid)

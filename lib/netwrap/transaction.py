@@ -29,7 +29,7 @@ Signals: while the transaction is open (its ``with`` block, or one ``run`` when 
 is used without one) SIGINT and SIGTERM are deferred: the command in flight
 finishes, then the transaction acts on the signal at the next step boundary (or
 ``check()``) by undoing everything and raising ``Interrupted`` (exit 130, 143). A
-second signal while a command hangs stops waiting at once. Inside
+second signal while a command hangs stops waiting at once (``netwrap.signals``). Inside
 ``interruptible()`` (a prompt waiting for the user) a signal raises at once.
 While undoing, the signals are ignored, so a second Ctrl-C cannot leave things
 half-undone. Under ``--dry-run`` there is no lock, no record and no signal
@@ -40,18 +40,23 @@ from __future__ import annotations
 
 import contextlib
 import shlex
-import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from netwrap.errors import Interrupted, NetwrapError
+from netwrap.errors import NetwrapError
 from netwrap.plan import Argv, Step
 from netwrap.records import Frozen
+from netwrap.signals import (  # noqa: F401 (pending_signal: netwrap.transaction's API)
+    DEFAULT_SIGNALS,
+    check_signal,
+    deferring,
+    ignoring,
+    immediate,
+    pending_signal,
+)
 
 OK = "ok"
 ROLLED_BACK = "rolled back"
 FAILED = "failed"
-
-DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Leftover(Frozen):
@@ -139,79 +144,6 @@ class Undo(Frozen):
         return list(self.shows() if callable(self.shows) else self.shows)
 
 
-# -- signals ---------------------------------------------------------------------------
-# Process-wide, since signal handlers are: transactions may nest (Runner.run inside a
-# transaction), and a signal seen by any of them is seen by all.
-
-_pending: int | None = None  # a deferred signal not yet acted on
-_open = 0  # deferring scopes open
-_immediate = 0  # interruptible() scopes open
-_undoing = 0  # rollbacks running: signals stay ignored, even in a nested run
-
-
-def _name(signum: int) -> str:
-    return signal.Signals(signum).name
-
-
-def _on_signal(signum, _frame) -> None:
-    global _pending
-    if _immediate:
-        raise Interrupted(f"interrupted by {_name(signum)}", signum)
-    if _pending is not None:  # a second one: stop waiting for the command in flight
-        raise Interrupted(f"interrupted by {_name(signum)} (twice)", signum)
-    _pending = signum
-
-
-def pending_signal() -> int | None:
-    """The deferred signal not yet acted on, if any (``FaultRunner``'s pause watches it)."""
-    return _pending
-
-
-def check_signal(next_step: Step | None = None) -> None:
-    """Raise ``Interrupted`` for a deferred signal, naming the step it stopped before.
-
-    The signal is then acted on: it is not raised a second time (the clean-up after
-    it may run commands and ask the kernel things).
-    """
-    global _pending
-    if _pending is not None:
-        signum, _pending = _pending, None
-        where = f" before {shlex.join(next_step.argv)}" if next_step and next_step.argv else ""
-        raise Interrupted(f"interrupted by {_name(signum)}{where}", signum)
-
-
-@contextlib.contextmanager
-def _deferring(signals: Sequence[int]) -> Iterator[None]:
-    global _open, _pending
-    saved = {
-        s: signal.signal(s, _on_signal)
-        for s in signals
-        if not _undoing and signal.getsignal(s) is not _on_signal
-    }
-    _open += 1
-    try:
-        yield
-    finally:
-        _open -= 1
-        for s, handler in saved.items():
-            signal.signal(s, handler)
-        if not _open:
-            _pending = None
-
-
-@contextlib.contextmanager
-def _ignoring(signals: Sequence[int]) -> Iterator[None]:
-    global _undoing
-    saved = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
-    _undoing += 1
-    try:
-        yield
-    finally:
-        _undoing -= 1
-        for s, handler in saved.items():
-            signal.signal(s, handler)
-
-
 # -- the transaction --------------------------------------------------------------------
 
 
@@ -262,7 +194,7 @@ class Transaction:
                 from netwrap import state
 
                 scope.enter_context(state.lock())
-            scope.enter_context(_deferring(self.signals))
+            scope.enter_context(deferring(self.signals))
             self.intent.begin()
         except BaseException:
             scope.close()
@@ -290,12 +222,23 @@ class Transaction:
             scope.close()
 
     def _fail(self, exc: BaseException) -> None:
+        undoing = [
+            shlex.join(a) if isinstance(a, (list, tuple)) else a
+            for item in reversed(self._stack)
+            for a in (
+                ([item.undo] if item.undo else [])
+                if isinstance(item, Step)
+                else (item.commands() or [item.what])
+            )
+        ]
         left = self.rollback()
         if left:
             self.outcome = FAILED
             self.intent.failed(left)
             raise RollbackIncomplete(exc, left) from exc
         self.outcome = ROLLED_BACK
+        if isinstance(exc, Interrupted):  # the CLI ends a clean Ctrl-C with what was undone
+            exc.undone = [*(exc.undone or []), *undoing]  # nested: the inner one came first
         self.intent.rolled_back()
 
     # -- doing -----------------------------------------------------------------------
@@ -310,7 +253,7 @@ class Transaction:
         if self.dry_run:
             self.runner.run(plan)
             return []
-        scope = contextlib.nullcontext() if self._scope is not None else _deferring(self.signals)
+        scope = contextlib.nullcontext() if self._scope is not None else deferring(self.signals)
         ran = []
         with scope:
             for step in plan:
@@ -370,7 +313,7 @@ class Transaction:
             self._stack.clear()
             return []
         left: list[Leftover] = []
-        with _ignoring(self.signals):
+        with ignoring(self.signals):
             while self._stack:
                 item = self._stack.pop()
                 problem = undo_one(self.runner, item)
@@ -381,17 +324,12 @@ class Transaction:
     @contextlib.contextmanager
     def interruptible(self) -> Iterator[None]:
         """A stretch where nothing is in flight (a prompt): a signal raises at once."""
-        global _immediate
         if self.dry_run:
             yield
             return
-        with contextlib.nullcontext() if self._scope is not None else _deferring(self.signals):
-            check_signal()
-            _immediate += 1
-            try:
+        with contextlib.nullcontext() if self._scope is not None else deferring(self.signals):
+            with immediate():
                 yield
-            finally:
-                _immediate -= 1
 
 
 def undo_one(runner, item: Step | Undo) -> Leftover | None:

@@ -20,90 +20,44 @@ and the lab go; the same happens on q, Ctrl-C, SIGTERM, SIGHUP and end of input.
 All of that is one ``netwrap.transaction.Transaction``: a signal while a command
 runs is acted on once it finished; at a prompt, or while a read-only command
 runs, at once.
+
+Three modules: this one sets up, refuses what cannot work (``preflight``), runs the
+sections in order and cleans up; ``netwrap.tutorial_steps`` is the lesson, section
+by section; ``netwrap.tutorial_page`` prints, asks and shows tables (``Tutorial``
+is a ``Steps``, which is a ``Page``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import secrets
-import shlex
 import signal
 import sys
-from collections.abc import Sequence
 
-from netwrap import bridge, netns, nic, query, sandbox
-from netwrap.errors import CommandError, NetwrapError
-from netwrap.plan import Argv, Step, on_host
+from netwrap import netns, query, sandbox
+from netwrap.errors import NetwrapError
+from netwrap.plan import Argv, on_host
 from netwrap.transaction import Transaction
+from netwrap.tutorial_page import Quit
+from netwrap.tutorial_steps import (
+    BLOG_BRIDGE,
+    BLOG_NET,
+    BLOG_NETNS,
+    BR0_IP,
+    DOCKER_IP,
+    DOCKER_NET,
+    Steps,
+    gateway_for,
+    step_key,  # noqa: F401 (netwrap.tutorial.step_key, as before)
+)
 from netwrap.tutorial_text import say
 
 # What stops the tutorial (and starts the clean-up); while a command runs, each waits.
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-# Documentation ranges only: 203.0.113.0/24 plays Docker's 172.17.0.0/16 and
-# 198.51.100.0/24 plays the walkthrough's 192.168.200.0/24.
-DOCKER_NET = "203.0.113.1/24"
-DOCKER_IP = "203.0.113.2/24"
-BR0_NET = "198.51.100.1/24"
-BR0_IP = "198.51.100.101/24"
-BLOG_NET = "192.168.200.0/24"
 
-# The walkthrough's own names. Inside the lab nothing can collide with them (its
-# links live in the lab netns); only the netns name is machine-wide (/var/run/netns),
-# so "hoge" is taken only when free.
-BLOG_BRIDGE, BLOG_NETNS = "br0", "hoge"
-BLOG_HOST_IF, BLOG_GUEST_IF = "veth-host", "veth-guest"
-
-
-def gateway_for(ip) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
-    """The bridge's address for the container's IP: the network's first host (the
-    second if that is the container's own), as the walkthrough's 192.168.200.1."""
-    net = ip.network
-    first = net.network_address + 1
-    gw = first if first != ip.ip else first + 1
-    return ipaddress.ip_interface(f"{gw}/{net.prefixlen}")
-
-
-class Quit(Exception):
-    """The user typed q at a prompt."""
-
-
-# A step's stable key (``netwrap.plan.Step.key``) -> the tutorial text that explains it.
-TEXT_FOR_KEY = {
-    "netns.mkdir": "mkdir",
-    "netns.link": "ln",
-    "bridge.create": "bridge_create",
-    "bridge.up": "bridge_up",
-    "bridge.addr": "bridge_addr",
-    "veth.create": "veth_add",
-    "host.mtu": "host_mtu",
-    "host.up": "veth_up",
-    "bridge.attach": "addif",
-    "guest.move": "move",
-    "guest.rename": "rename",
-    "guest.mac": "mac",
-    "guest.mtu": "mtu",
-    "guest.addr": "addr",
-    "guest.up": "link_up",
-    "route.none": "route_none",
-    "route.delete": "route_del",
-    "route.add": "route_add",
-}
-
-
-def step_key(step: Step) -> str:
-    """Which text explains a step of ``bridge.add_plan`` or ``nic.add_plan``; pure."""
-    try:
-        return TEXT_FOR_KEY[step.key]
-    except KeyError:
-        raise NetwrapError(
-            f"the tutorial has no text for: {shlex.join(step.argv)} (step key {step.key})"
-        ) from None
-
-
-class Tutorial:
+class Tutorial(Steps):
     def __init__(
         self,
         runner,
@@ -172,202 +126,9 @@ class Tutorial:
             "docker_ip": DOCKER_IP,
             "docker_gw_ip": DOCKER_NET.split("/")[0],
             "target": target.name if target else "",
-            "host": host_ns or "this machine",
+            "host": host_ns or say(lang, "ui.this_machine"),
             "shim_id": "?",
         }
-
-    # -- printing ------------------------------------------------------------------
-    def say(self, text: str = "", indent: str = "") -> None:
-        """Prose, filled to the terminal's width (in a script: # comments)."""
-        from netwrap.output import wrap
-
-        if self.script:
-            self._write([line.rstrip() for line in wrap(text, self.cols, "# " + indent)])
-            return
-        self._write(wrap(text, self.cols, indent))
-
-    def verbatim(self, text: str, indent: str = "") -> None:
-        """A command's own output, line by line; a line too long is cut, not reflowed."""
-        from netwrap.output import _hard_split, width
-
-        if self.script:
-            return
-        lines = []
-        room = self.cols - len(indent)
-        for line in text.rstrip("\n").splitlines() or [""]:
-            lead = indent
-            while width(line) > room:  # break at the last space that fits, else cut
-                cut = _hard_split(line, room)[0]
-                at = cut.rstrip().rfind(" ")
-                if at > len(cut) // 3:
-                    cut = cut[:at]
-                lines.append((lead + cut).rstrip())
-                line, lead = line[len(cut) :].lstrip(), indent + "    "
-                room = self.cols - len(lead)
-            lines.append((lead + line).rstrip())
-            room = self.cols - len(indent)
-        self._write(lines)
-
-    def command(self, argv: Argv, indent: str = "   ") -> None:
-        from netwrap.output import wrap_command
-
-        if self.script:  # sandbox.start_plan says PID: the script's variable
-            argv = tuple("$PID" if word == "PID" else word for word in argv)
-            self._write(wrap_command(argv, self.cols, prefix="", keep="$PID"))
-            return
-        self._write(wrap_command(argv, self.cols, indent=indent))
-
-    def _write(self, lines: list[str]) -> None:
-        try:
-            for line in lines:
-                self.out.write(f"{line}\n")
-            self.out.flush()
-        except OSError:
-            pass  # the terminal went away (SIGHUP): still clean up
-
-    def t(self, key: str) -> str:
-        return say(self.lang, key, **self.v)
-
-    def column(self, key: str) -> str:
-        """A table header in the tutorial's language (the key itself if it has none)."""
-        try:
-            return self.t(f"col.{key}")
-        except KeyError:
-            return key
-
-    def section(self, name: str) -> None:
-        self.say(f"\n== {self.t(f'sec.{name}.title')} ==")
-        self.say(self.t(f"sec.{name}.why"), "   ")
-
-    def ask(self, key: str, commands: Sequence[Argv]) -> None:
-        """Heading, explanation, the exact commands; then wait for Enter (or q)."""
-        self.say(f"\n-- {self.t(f'step.{key}.title')} --")
-        self.say(self.t(f"step.{key}.why"), "   ")
-        for argv in commands:
-            self.command(argv)
-        if self.yes or self.script:
-            return
-        self.out.write(self.t("ui.prompt"))
-        self.out.flush()
-        with self.txn.interruptible():
-            line = self.inp.readline()
-        if not line:
-            raise EOFError
-        if line.strip().lower() in ("q", "quit", "exit"):
-            raise Quit
-
-    def table(
-        self, rows: list[dict], columns: Sequence[str], compact: Sequence[str] | None = None
-    ) -> None:
-        from netwrap.output import table
-
-        if self.script:
-            return
-        text = (
-            table(rows, columns, width_=self.cols - 3, compact=compact, label=self.column)
-            if rows
-            else self.t("ui.none")
-        )
-        self._write(["   " + line if line else "" for line in text.splitlines()])
-
-    def show(self, argv: Argv, echo: bool = True) -> str:
-        """Run a read-only command (printed first with echo), return its output."""
-        if echo:
-            self.command(argv)
-        if self.script:
-            return ""
-        with self.txn.interruptible():  # it changes nothing: stopping it at once is safe
-            return self.runner.query(argv)
-
-    def parsed(self, kind: str, argv: Argv, echo: bool = True) -> None:
-        from netwrap.parsers import PARSERS, parse
-
-        text = self.show(argv, echo)
-        # brctl show prints nothing at all when there is no bridge.
-        rows = parse(kind, text) if text.strip() else []
-        compact = None
-        if kind == "ifconfig":  # narrow: name, state, mac, ipv4
-            from netwrap.output import COMPACT_IFCONFIG, compact_ifconfig
-
-            rows, compact = compact_ifconfig(rows), COMPACT_IFCONFIG
-            words = {"up": "val.up", "down": "val.down", "up, no carrier": "val.no_carrier"}
-            rows = [{**row, "link_state": self.t(words[row["link_state"]])} for row in rows]
-        self.table(rows, PARSERS[kind].COLUMNS, compact)
-
-    def changed(self) -> None:
-        self.say(self.t("ui.changed"))
-
-    # -- what changed, as tables -----------------------------------------------------
-    def host(self, *argv: str) -> Argv:
-        return on_host(argv, self.host_ns)
-
-    def guest(self, *argv: str) -> Argv:
-        return ("ip", "netns", "exec", self.ns, *argv)
-
-    def bridge_table(self, br: str | None = None) -> None:
-        if self.tool == "brctl":
-            self.parsed("brctl", self.host("brctl", "show", *((br,) if br else ())))
-            return
-        argv = self.host("ip", "-j", "link", "show", *(("master", br) if br else ()))
-        import json
-
-        ports = [link["ifname"] for link in json.loads(self.show(argv) or "[]")]
-        self.table([{"bridge_name": br, "interfaces": ports}], ["bridge_name", "interfaces"])
-
-    def after(self, key: str) -> None:
-        """The table that shows what a step of section 4 changed."""
-        v = self.v
-        self.changed()
-        if key in ("bridge_create", "addif"):
-            self.bridge_table(self.br)
-        elif key in ("bridge_up", "bridge_addr"):
-            self.parsed("ifconfig", self.host("ifconfig", self.br))
-        elif key == "veth_add":
-            self.parsed("ifconfig", self.host("ifconfig", str(v["host_if"])))
-            self.parsed("ifconfig", self.host("ifconfig", str(v["guest_if"])))
-        elif key == "veth_up":
-            self.parsed("ifconfig", self.host("ifconfig", str(v["host_if"])))
-        elif key == "move":
-            self.say(self.t("ui.not_on_host"))
-            try:
-                self.show(self.host("ifconfig", str(v["guest_if"])))
-            except CommandError as exc:
-                self.verbatim(exc.stderr, "   ")
-            self.parsed("ifconfig", self.guest("ifconfig", str(v["guest_if"])))
-        elif key in ("rename", "addr", "link_up"):
-            self.parsed("ifconfig", self.guest("ifconfig", str(v["ifname"])))
-        elif key in ("route_del", "route_add", "route_none"):
-            self.parsed("route", self.guest("route", "-n"))
-
-    # -- running -------------------------------------------------------------------
-    def do(self, steps: Sequence[Step], record: bool = True) -> None:
-        """Run the steps; with ``record``, remember them to undo at the end."""
-        steps = [step for step in steps if not step.is_note]
-        if self.script:  # nothing runs; what would be undone is listed at the end
-            for step in steps:
-                if record and step.undo:
-                    self.txn.on_undo(lambda: None, shlex.join(step.undo), [step.undo])
-            return
-        if record:
-            self.txn.run(steps)
-            return
-        for step in steps:
-            self.runner.run([step])
-
-    def diagram(self, key: str) -> None:
-        from netwrap import diagram, diagram_gather
-
-        if self.script:
-            return
-        self.say("")
-        self.say(self.t(key))
-        target = self.box or str(self.pid)
-        model = diagram_gather.model_for(self.runner, self.host_ns, [target])
-        self.verbatim(diagram.text(model, width=self.cols - 3, lang=self.lang).rstrip("\n"), "   ")
-
-    def undo_later(self, action, what: str, shows) -> object:
-        """Remember something to undo besides the plan steps (in a script: only shown)."""
-        return self.txn.on_undo((lambda: None) if self.script else action, what, shows)
 
     def run(self) -> None:
         self.say(self.t("ui.title"))
@@ -395,210 +156,6 @@ class Tutorial:
         self.say(self.t("ui.done"))
         self.say("")
         self.say(self.t("ui.pipework"))
-
-    def lab_and_docker(self) -> None:
-        r, lab = self.runner, self.lab
-        self.section("lab")
-        add = Step(("ip", "netns", "add", lab), "make the lab host")
-        self.ask("lab_add", [add.argv])
-        self.do([add], record=False)
-        self.undo_later(
-            lambda: r.call(("ip", "netns", "del", lab)),
-            f"ip netns del {lab}",
-            [("ip", "netns", "del", lab)],
-        )
-        if not self.script:
-            self.changed()
-            self.table(
-                [
-                    {**link.as_dict(), "state": self.value(link.state)}
-                    for link in netns.links()
-                    if link.name == lab
-                ],
-                ["name", "pid", "inode", "state"],
-            )
-        lo = Step(("ip", "-n", lab, "link", "set", "lo", "up"), "bring up its loopback")
-        self.ask("lab_lo", [lo.argv])
-        self.do([lo], record=False)
-        self.changed()
-        self.parsed("ifconfig", self.host("ifconfig", "lo"))
-
-        self.section("docker")
-        docker0 = bridge.add_plan("docker0", ipaddress.ip_interface(DOCKER_NET), self.tool, lab)
-        self.ask(
-            "docker", [s.argv for s in sandbox.start_plan(self.box)] + [s.argv for s in docker0]
-        )
-        if self.script:
-            self.undo_later(
-                None, f"netwrap sandbox stop {self.box}", [("netwrap", "sandbox", "stop", self.box)]
-            )
-        else:
-            box = sandbox.start(r, self.box)
-            self.pid = self.v["pid"] = box.pid
-
-            def stop_box() -> None:
-                for step in sandbox.stop_plan(box):
-                    r.call(step.argv)
-                sandbox.wait_gone(box)
-
-            self.txn.on_undo(
-                stop_box,
-                f"netwrap sandbox stop {self.box}",
-                lambda: [s.argv for s in sandbox.stop_plan(box)],
-            )
-        self.do(docker0, record=False)
-        self.changed()
-        self.bridge_table()
-
-        host_if, guest_if = nic.veth_names(f"{self.pid}:{self.box}", "eth0")
-        req = nic.NicRequest(
-            pid=self.pid,
-            bridge="docker0",
-            ip=ipaddress.ip_interface(DOCKER_IP),
-            gateway=ipaddress.ip_address(self.v["docker_gw_ip"]),
-            ifname="eth0",
-            host_ifname=host_if,
-            guest_ifname=guest_if,
-            netns_name=self.ns,
-        )
-        plan = nic.add_plan(req, tool=self.tool, host_ns=lab, old_default=None)
-        self.ask("docker_eth0", [s.argv for s in plan if not s.is_note])
-        # The plan names the netns for a moment; make sure the name goes, even if stopped.
-        rm = ("rm", "-f", netns.path(self.ns))
-        named = self.undo_later(lambda: r.call(rm), shlex.join(rm), [rm])
-        self.do(plan, record=False)
-        self.txn.discard(named)
-        self.changed()
-        self.bridge_table()
-        self.parsed("route", ("nsenter", "-t", str(self.pid), "-n", "route", "-n"))
-
-    def look_at_docker(self) -> None:
-        self.section("docker")
-        inside = ("nsenter", "-t", str(self.pid), "-n", "route", "-n")
-        self.ask(
-            "docker_look",
-            [
-                self.host("brctl", "show")
-                if self.tool == "brctl"
-                else self.host("ip", "link", "show", "type", "bridge"),
-                inside,
-            ],
-        )
-        if self.tool == "brctl":
-            self.bridge_table()
-        else:
-            self.verbatim(self.show(self.host("ip", "link", "show", "type", "bridge")), "   ")
-        self.parsed("route", inside)
-
-    def find_pid(self) -> None:
-        """ps shows the process and its parent: with Docker, the parent is
-        ``containerd-shim-runc-v2 ... -id <id>``, today's answer to the walkthrough's
-        ``ps -ef | grep "docker -[d]"``."""
-        self.section("pid")
-        ppid = None if self.script else _ppid(self.pid)
-        pids = f"{ppid},{self.pid}" if ppid else str(self.pid)
-        argv = ("ps", "-ww", "-o", "pid,ppid,args", "-p", pids)  # -ww: args whole
-        self.ask("ps", [argv])
-        text = self.show(argv, echo=False)
-        self.verbatim(text, "   ")  # ps's own output, as it prints it
-        parent = next(
-            (
-                line.split(None, 2)[2]
-                for line in text.splitlines()[1:]
-                if len(line.split(None, 2)) == 3 and line.split(None, 2)[0] == str(ppid)
-            ),
-            "",
-        )
-        if "containerd-shim" in parent:
-            m = re.search(r"(?:^|\s)-id\s+(\S+)", parent)
-            self.v["shim_id"] = m.group(1) if m else "?"
-            self.say(self.t("ui.shim"), "   ")
-
-    def expose(self) -> None:
-        self.section("expose")
-        ls = ("ls", "-l", f"/proc/{self.pid}/ns/net")
-        self.ask("ns_ls", [ls])
-        text = self.show(ls, echo=False)
-        self.verbatim(text, "   ")  # ls's own line, then the two fields that matter
-        self.table([_ls_row(text)], ["link", "points_to"])
-        for step in netns.expose_plan(self.pid, self.ns):
-            key = step_key(step)
-            self.ask(key, [step.argv])
-            self.do([step])
-            if key == "ln":
-                self.changed()
-                text = self.show(("ls", "-l", netns.path(self.ns)))
-                self.verbatim(text, "   ")
-                self.table([_ls_row(text)], ["link", "points_to"])
-        links = (
-            [] if self.target is None and self.script else query.guest_links(self.runner, self.pid)
-        )
-        names = [link["ifname"] for link in links if link.get("link_type") != "loopback"] or (
-            ["eth0"] if self.target is None else []
-        )
-        self.v["dev0"] = names[0] if names else "lo"
-        self.ask("look_route", [self.guest("route", "-n")])
-        self.parsed("route", self.guest("route", "-n"), echo=False)
-        self.ask("look_ifconfig", [self.guest("ifconfig", str(self.v["dev0"]))])
-        self.parsed("ifconfig", self.guest("ifconfig", str(self.v["dev0"])), echo=False)
-
-    def add_nic(self) -> None:
-        from netwrap import targets
-
-        r = self.runner
-        self.section("nic")
-        if self.target is None:  # inside the lab: the walkthrough's own names
-            host_if, guest_if = self.host_ifname or BLOG_HOST_IF, BLOG_GUEST_IF
-        else:  # this machine's host side: names no one else has
-            identity = f"{self.pid}:{targets.netns_inode(self.pid)}"
-            host_if, guest_if = nic.veth_names(identity, "eth1")
-            host_if = self.host_ifname or host_if
-        self.v.update(host_if=host_if, guest_if=guest_if)
-        if self.target is None and self.script:  # what section 1 set up
-            old = {"dst": "default", "gateway": self.v["docker_gw_ip"], "dev": "eth0"}
-        else:
-            old = query.guest_default_route(r, self.pid)
-        if old:
-            self.v["old_gw"] = old.get("gateway") or old.get("dev") or "-"
-        if str(self.ip.network) == str(ipaddress.ip_interface(BR0_IP).network):
-            self.say(self.t("ui.standin"), "   ")
-        req = nic.NicRequest(
-            pid=self.pid,
-            bridge=self.br,
-            ip=self.ip,
-            gateway=self.br_ip.ip,
-            ifname="eth1",
-            host_ifname=host_if,
-            guest_ifname=guest_if,
-            netns_name=self.ns,
-            keep_netns=True,
-        )
-        plan = bridge.add_plan(self.br, self.br_ip, self.tool, self.host_ns)
-        plan += nic.add_plan(
-            req, tool=self.tool, host_ns=self.host_ns, old_default=old, netns_exists=True
-        )
-        for step in plan:
-            key = step_key(step)
-            self.ask(key, [] if step.is_note else [step.argv])
-            self.do([step])
-            self.after(key)
-        ping = self.host("ping", "-c", "1", "-W", "2", str(self.v["ip_addr"]))
-        self.ask("ping", [ping])
-        try:
-            text = self.show(ping, echo=False)
-        except CommandError as exc:  # no reply: ping exits 1, and says so
-            text = exc.stderr
-        if self.script:
-            return
-        self.verbatim(text, "   ")  # ping's own output, then the count that matters
-        m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
-        sent, got = (m.group(1), m.group(2)) if m else ("?", "?")
-        self.table(
-            [{"destination": self.v["ip_addr"], "transmitted": sent, "received": got}],
-            ["destination", "transmitted", "received"],
-        )
-        if m and int(got) > 0:
-            self.say(self.t("ui.ping_ok"))
 
     def preflight(self) -> None:
         """Refuse before anything runs: a subnet the host side already routes, a name
@@ -662,13 +219,6 @@ class Tutorial:
         """Undo everything, newest first; Ctrl-C cannot cut this short. Returns failures."""
         return [str(left) for left in self.txn.rollback()]
 
-    def value(self, word: str) -> str:
-        """A word in a table cell (gone, left, named) in the tutorial's language."""
-        try:
-            return self.t(f"val.{word}")
-        except KeyError:
-            return word
-
     def leftovers(self) -> list[dict]:
         def state(left: bool) -> str:
             return self.value("left" if left else "gone")
@@ -689,15 +239,6 @@ class Tutorial:
         return rows
 
 
-def _ppid(pid: int) -> int | None:
-    """PID's parent, from /proc/PID/stat (the field after the command's parentheses)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _routed(runner, host_ns: str | None, net) -> str | None:
     """A route of the host side that overlaps NET (not the default route), or None."""
     import json
@@ -715,12 +256,6 @@ def _routed(runner, host_ns: str | None, net) -> str | None:
         if other.prefixlen and other.overlaps(net):
             return f"{other} (dev {route.get('dev', '?')})"
     return None
-
-
-def _ls_row(text: str) -> dict:
-    line = text.strip().splitlines()[-1] if text.strip() else ""
-    link, _, target = line.partition(" -> ")
-    return {"link": link.split()[-1] if link else "", "points_to": target}
 
 
 def run(

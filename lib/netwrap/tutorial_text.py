@@ -19,6 +19,7 @@ TEXT: dict[str, dict[str, str]] = {
         "ui.title": "netwrap tutorial: Docker's networking and netns, by hand",
         "ui.mode_lab": "The host Linux is played by the lab netns {lab}; the container by "
         "the sandbox {box}. Nothing of this machine's own network is touched.",
+        "ui.this_machine": "this machine",
         "ui.mode_target": "Container: {target} (PID {pid}). The host side is {host}: the "
         "tutorial changes it, and undoes every change at the end.",
         "ui.script": "A dry run: the lesson as a script. Nothing was run; $PID stands for the "
@@ -197,6 +198,7 @@ TEXT: dict[str, dict[str, str]] = {
         "ui.title": "netwrapチュートリアル: Dockerのネットワーク管理とnetnsの関係",
         "ui.mode_lab": "ホストLinuxの役はラボnetns「{lab}」、コンテナの役はサンドボックス"
         "「{box}」です。このマシン自身のネットワークには一切手を触れません。",
+        "ui.this_machine": "このマシン",
         "ui.mode_target": "コンテナ: {target}(PID {pid})。ホスト側は{host}です。"
         "チュートリアルはここに変更を加え、最後にすべて元に戻します。",
         "ui.script": "ドライラン: レッスンをスクリプトとして表示します。何も実行していません。"

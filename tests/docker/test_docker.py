@@ -64,6 +64,8 @@ def test_a_host_network_container_is_found_but_not_rewired(containers, lab, nw):
     proc = nic_add(lab, name, "198.51.100.101/24")
     assert proc.returncode == 1
     assert "host's own network namespace" in proc.stderr
+    assert f"{name} (PID {inspect_pid(name)})" in proc.stderr  # named, and why (issue 15)
+    assert "run with --network host" in proc.stderr
     assert "198.51.100.101" not in sh("ip", "-o", "addr", "show")
 
 

@@ -25,21 +25,8 @@ def topology(lab, sandboxes, nw):
         (b, brx, "198.51.100.3/24", "eth0"),
         (b, bry, "203.0.113.3/24", "eth1"),
     ]:
-        out = nw(
-            "--json",
-            "--host-netns",
-            lab,
-            "nic",
-            "add",
-            box,
-            "--bridge",
-            br,
-            "--ip",
-            ip,
-            "--ifname",
-            ifname,
-            check=True,
-        ).stdout
+        add = f"nic add {box} --bridge {br} --ip {ip} --ifname {ifname}"
+        out = nw("--json", "--host-netns", lab, *add.split(), check=True).stdout
         host_ends[(box, ifname)] = json.loads(out)["host_ifname"]
     return lab, a, b, brx, bry, host_ends
 

@@ -22,20 +22,8 @@ def wired_lab(lab, sandboxes, nw):
     boxes = []
     for n in (2, 3):
         name, pid = sandboxes()
-        nw(
-            "--host-netns",
-            lab,
-            "nic",
-            "add",
-            name,
-            "--bridge",
-            br,
-            "--ip",
-            f"198.51.100.{n}/24",
-            "--ifname",
-            "eth0",
-            check=True,
-        )
+        add = f"nic add {name} --bridge {br} --ip 198.51.100.{n}/24 --ifname eth0"
+        nw("--host-netns", lab, *add.split(), check=True)
         boxes.append((name, pid))
     return lab, br, boxes
 

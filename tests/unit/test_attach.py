@@ -346,3 +346,37 @@ def test_kernel_differences(monkeypatch, case, inside, links, expected):
     assert housekeeping.kernel_differences(runner, r, hosts) == expected, case
     housekeeping.kernel_differences(runner, r, hosts)
     assert runner.asked == [("ip", "-j", "-d", "link", "show")]  # once per host netns
+
+
+def test_a_record_gives_back_the_request_it_was_made_from():
+    """``--replace`` puts the old attachment back from its record: every field of the
+    request comes back, the link kind too (a macvlan is put back as a macvlan)."""
+    import ipaddress
+
+    from netwrap import attach, nic
+
+    old = rec(
+        mac="02:00:00:00:00:01",
+        mtu=1400,
+        keep_netns=True,
+        extra={"kind": "macvlan", "mode": "bridge", "vlan": None},
+    )
+    req = attach.request_of(old, 4242)
+    assert req == nic.NicRequest(
+        pid=4242,
+        bridge=old.bridge,
+        ip=ipaddress.ip_interface(old.address),
+        gateway=ipaddress.ip_address(old.gateway),
+        ifname=old.ifname,
+        host_ifname=old.host_ifname,
+        guest_ifname=old.guest_ifname,
+        netns_name=old.netns_name,
+        mac="02:00:00:00:00:01",
+        mtu=1400,
+        keep_netns=True,
+        kind="macvlan",
+        mode="bridge",
+    )
+    assert attach.spec_of(old) == nic.spec_of(replace(req, pid=old.container.pid))
+    plain = attach.request_of(rec(gateway=None), 1)
+    assert (plain.kind, plain.gateway, plain.mode) == ("veth-bridge", None, None)

@@ -83,3 +83,12 @@ def test_the_man_page_is_made_from_the_parser(tmp_path):
     for command in ("netwrap nic add", "netwrap tutorial", "netwrap up"):
         assert command in text
     assert "\\-\\-dry\\-run" in text
+    assert "NETWRAP_RUN_DIR" in text  # the environment is documented there too
+
+
+def test_the_help_documents_netwrap_run_dir():
+    from conftest import run_netwrap
+
+    out = run_netwrap("--help", check=True).stdout
+    assert "NETWRAP_RUN_DIR is where netwrap keeps its records" in out
+    assert "(default /run/netwrap)" in out

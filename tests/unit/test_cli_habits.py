@@ -79,3 +79,19 @@ def test_dry_run_with_json_prints_the_plan_as_one_json_document():
     assert doc["dry_run"] is True
     assert [shlex.join(s["argv"]) for s in doc["steps"] if s["argv"]] == text.splitlines()
     assert "veth.create" in {s.get("key") for s in doc["steps"]}
+
+
+def test_ps_without_root_says_why_names_are_missing():
+    from netwrap.cli_discovery import why_missing
+
+    rows = [
+        {"name": None, "netns_inode": None},
+        {"name": "web", "netns_inode": 4026532186},
+    ]
+    note = why_missing(rows, 1000)
+    assert "1 name(s) missing" in note and "config.v2.json, which only root can read" in note
+    assert "1 netns inode(s) missing" in note and note.endswith("(sudo netwrap ps) to see them")
+    assert why_missing(rows, 0) is None  # root sees what there is
+    assert why_missing(rows[1:], 1000) is None  # nothing missing: nothing to say
+    only_inode = why_missing([{"name": "web", "netns_inode": None}], 1000)
+    assert "name" not in only_inode.split(";")[0]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from netwrap.host_view import chain_policies, port_owners
 from netwrap.parsers import parse
-from netwrap.show import chain_policies, port_owners
 
 SAVE = """*filter
 :INPUT ACCEPT [0:0]

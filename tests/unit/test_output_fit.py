@@ -7,6 +7,7 @@ import shlex
 import pytest
 
 from netwrap.output import table, width, wrap, wrap_command
+from netwrap.parsers.ifconfig import COLUMNS as FULL  # the columns ifconfig tables show
 from netwrap.tutorial_text import TEXT
 
 IFCONFIG_ROW = {
@@ -22,17 +23,6 @@ IFCONFIG_ROW = {
     "link_state": "up",
     "ipv4": "198.51.100.101/24",
 }
-FULL = [
-    "name",
-    "state",
-    "mtu",
-    "mac_addr",
-    "ipv4_addr",
-    "ipv4_mask",
-    "ipv6_addr",
-    "rx_packets",
-    "tx_packets",
-]
 
 
 def test_cjk_counts_two_columns():

@@ -29,7 +29,16 @@ if str(ROOT / "lib") not in sys.path[:1]:
     sys.path.insert(0, str(ROOT / "lib"))
 
 from netwrap.errors import ParseError, UsageError  # noqa: E402
-from netwrap.parsers import PARSERS, brctl, ifconfig, iptables_save, parse, route  # noqa: E402
+from netwrap.parsers import (  # noqa: E402
+    PARSERS,
+    brctl,
+    ifconfig,
+    ip_addr,
+    ip_route,
+    iptables_save,
+    parse,
+    route,
+)
 from nwtest import IFCONFIG_COUNTERS  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "parsers"
@@ -131,7 +140,7 @@ def test_seed_docker0_new_format_by_hand():
 def test_seed_container_eth0_old_format_by_hand():
     (row,) = ifconfig.parse(_read("seed-ifconfig-container-eth0.out"))
     assert row["name"] == "eth0" and row["type"] == "Ethernet"
-    assert row["mac_addr"] == "26:B7:4A:7F:01:BC"
+    assert row["mac_addr"] == "26:b7:4a:7f:01:bc"  # printed upper case; lowered
     assert row["flags"] is None and row["state"] == ["UP", "BROADCAST", "RUNNING"]
     assert (row["mtu"], row["metric"]) == (1500, 1)
     assert row["ipv4"] == [{"address": "172.17.0.2", "mask": "255.255.0.0", "broadcast": "0.0.0.0"}]
@@ -351,7 +360,7 @@ def test_ifconfig_new_format_several_addresses_and_every_counter():
 
 def test_ifconfig_old_format_several_addresses_and_point_to_point():
     eth, ppp = ifconfig.parse(OLD_MULTI)
-    assert eth["name"] == "eth0:1" and eth["mac_addr"] == "00:16:3E:00:00:01"
+    assert eth["name"] == "eth0:1" and eth["mac_addr"] == "00:16:3e:00:00:01"
     assert [a["address"] for a in eth["ipv4"]] == ["10.0.0.5", "10.0.1.5"]
     assert eth["ipv4_addr"] == "10.0.1.5"
     assert [(a["address"], a["scope"], a["type"]) for a in eth["ipv6"]] == [
@@ -651,6 +660,8 @@ def test_registry_names_each_parser_module():
         "route": route,
         "brctl": brctl,
         "iptables-save": iptables_save,
+        "ip-addr": ip_addr,
+        "ip-route": ip_route,
     }
     for module in PARSERS.values():
         assert callable(module.parse) and module.COLUMNS and module.__doc__

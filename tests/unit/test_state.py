@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
@@ -10,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import LIB
+from conftest import LIB, lock_is_free
 from netwrap import state
 from netwrap.errors import NetwrapError
 from netwrap.records import replace
@@ -155,17 +154,6 @@ with state.lock():
 """
 
 
-def _try_lock(path: str) -> bool:
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def test_lock_excludes_other_processes_and_dies_with_its_holder(run_dir):
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD],
@@ -176,19 +164,19 @@ def test_lock_excludes_other_processes_and_dies_with_its_holder(run_dir):
     )
     try:
         assert holder.stdout.readline() == "held\n"
-        assert not _try_lock(state.lock_path())
+        assert not lock_is_free(state.lock_path())
     finally:
         holder.kill()  # SIGKILL: no clean-up code runs, the kernel drops the flock
         holder.wait()
-    assert _try_lock(state.lock_path())
+    assert lock_is_free(state.lock_path())
 
 
 def test_lock_is_reentrant_in_one_process():
     with state.lock():
         with state.lock():
-            assert not _try_lock(state.lock_path())
-        assert not _try_lock(state.lock_path())  # the outer hold is still there
-    assert _try_lock(state.lock_path())
+            assert not lock_is_free(state.lock_path())
+        assert not lock_is_free(state.lock_path())  # the outer hold is still there
+    assert lock_is_free(state.lock_path())
 
 
 # -- the netns links netwrap made (netns.remember, netns.gc_plan) --------------------

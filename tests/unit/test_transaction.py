@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 
 import pytest
 
+from conftest import lock_is_free
 from netwrap.errors import CommandError, Interrupted, NetwrapError
 from netwrap.plan import Step, note
 from netwrap.testing import RecordingRunner
@@ -231,20 +231,10 @@ def test_discard_forgets_an_undo_action():
 def test_the_lock_is_held_for_the_whole_block(run_dir):
     r = RecordingRunner()
 
-    def try_lock():
-        fd = os.open(run_dir / "lock", os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)
-
     with Transaction(r, lock=True) as txn:
         txn.run(plan("a"))
-        assert not try_lock()
-    assert try_lock()
+        assert not lock_is_free(run_dir / "lock")
+    assert lock_is_free(run_dir / "lock")
 
 
 def test_a_failing_begin_runs_nothing_and_releases_the_lock(run_dir):
@@ -256,9 +246,7 @@ def test_a_failing_begin_runs_nothing_and_releases_the_lock(run_dir):
     with pytest.raises(PermissionError), Transaction(r, Intent(begin=begin), lock=True) as txn:
         txn.run(plan("a"))
     assert r.commands == []
-    fd = os.open(run_dir / "lock", os.O_RDWR)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # not held any more
-    os.close(fd)
+    assert lock_is_free(run_dir / "lock")  # not held any more
 
 
 def test_dry_run_prints_and_neither_locks_nor_records(run_dir):

@@ -109,3 +109,16 @@ def test_the_bridge_gets_the_first_address(ip, gw):
     import ipaddress
 
     assert str(gateway_for(ipaddress.ip_interface(ip))) == gw
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "this machine"), ("ja", "このマシン")])
+def test_with_a_target_the_host_side_is_named_in_the_tutorials_language(lang, words):
+    from types import SimpleNamespace
+
+    target = SimpleNamespace(pid=4242, name="web")
+    tut = Tutorial(NothingRuns(), "brctl", lang=lang, target=target, out=io.StringIO())
+    assert words in tut.t("ui.mode_target")
+    if lang == "ja":
+        assert "this machine" not in tut.t("ui.mode_target")
+    lab = Tutorial(NothingRuns(), "brctl", lang=lang, target=target, host_ns="lab1")
+    assert "lab1" in lab.t("ui.mode_target")

@@ -13,7 +13,10 @@ from netwrap import bridge, netns, nic
 from netwrap.tutorial import Tutorial, step_key
 from netwrap.tutorial_text import LANGS, TEXT, say
 
-SOURCE = (Path(__file__).parents[2] / "lib" / "netwrap" / "tutorial.py").read_text()
+SOURCE = "".join(  # the tutorial's three modules
+    (Path(__file__).parents[2] / "lib" / "netwrap" / f"{name}.py").read_text()
+    for name in ("tutorial", "tutorial_steps", "tutorial_page")
+)
 
 
 def placeholders(text: str) -> set[str]:

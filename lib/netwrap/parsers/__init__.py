@@ -27,6 +27,8 @@ _MODULES = {
     "route": "route",
     "brctl": "brctl",
     "iptables-save": "iptables_save",
+    "ip-addr": "ip_addr",  # also ip link, and ip -j addr/link
+    "ip-route": "ip_route",  # also ip -j route
 }
 
 
@@ -45,6 +47,13 @@ class _Lazy(Mapping):
 
 
 PARSERS: Mapping[str, ModuleType] = _Lazy()
+
+
+def natural_key(name: str) -> list:
+    """Sort key like net-tools' nstrcmp: eth2 before eth10."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def parse(kind: str, text: str) -> list[dict]:

@@ -13,7 +13,7 @@ Schema::
     [
       {
         "bridge_name":  string,
-        "bridge_id":    string,    # "8000.b638185b3372" (priority.mac, as printed)
+        "bridge_id":    string,    # "8000.b638185b3372" (priority.mac, MAC in lower case)
         "stp_enabled":  boolean,   # "yes" -> true, "no" -> false
         "interfaces":   [string]   # [] for a bridge with no ports
       }
@@ -103,7 +103,7 @@ def parse(text: str) -> list[dict]:
         rows.append(
             {
                 "bridge_name": raw["bridge_name"],
-                "bridge_id": raw["bridge_id"],
+                "bridge_id": raw["bridge_id"].lower(),  # priority.MAC: lower case
                 "stp_enabled": stp == "yes",
                 "interfaces": list(raw["interfaces"]),
             }

@@ -33,7 +33,7 @@ Schema (one row per interface block; keys and types follow jc's ``ifconfig`` par
         "state":          [string],   # ["UP", "BROADCAST", ...]; [] when none printed
         "mtu":            integer,
         "type":           string,     # "Ethernet", "Local Loopback", ...
-        "mac_addr":       string,     # as printed (old layout prints upper case)
+        "mac_addr":       string,     # lower case (the old layout prints upper case)
         "ipv4_addr":      string,     # [0]
         "ipv4_mask":      string,     # [0] dotted quad
         "ipv4_bcast":     string,     # [0]
@@ -68,6 +68,8 @@ Every key is always present; a value that the output does not show is null.
 
 Deviations from jc (read from jc 2.3's ``jc/parsers/ifconfig.py``), on purpose:
 
+* ``mac_addr`` is lower case, as ip and every netwrap parser print MACs (jc keeps
+  the old layout's upper case).
 * ``ipv4`` and ``ipv6`` are always present (``[]`` when the interface has no
   address of that family); jc leaves the key out.
 * ``state`` is split on blanks in the old layout (jc returns one string
@@ -107,7 +109,7 @@ COLUMNS = [
     "tx_packets",
 ]
 
-_COUNTERS = (
+COUNTERS = (
     "rx_packets",
     "rx_bytes",
     "rx_errors",
@@ -123,7 +125,7 @@ _COUNTERS = (
     "tx_collisions",
 )
 
-_INT_KEYS = ("flags", "mtu", "metric", "txqueuelen", *_COUNTERS)
+_INT_KEYS = ("flags", "mtu", "metric", "txqueuelen", *COUNTERS)
 
 _KEYS = (
     "name",
@@ -140,7 +142,7 @@ _KEYS = (
     "ipv6_scope",
     "ipv6_type",
     "metric",
-    *_COUNTERS,
+    *COUNTERS,
     "txqueuelen",
 )
 
@@ -153,6 +155,9 @@ _OLD_HEAD = re.compile(
     r"^(?P<name>\S+)\s+Link encap:(?P<type>.+?)"
     r"(?:\s+HWaddr\s+(?P<mac_addr>\S+))?\s*$"
 )
+
+# "veth-guest: error fetching interface information: Device not found"
+_FETCH_ERROR = re.compile(r"^\S+: error fetching interface information: ")
 
 # new layout body ------------------------------------------------------------
 _NEW_INET = re.compile(r"^inet (?P<address>[\d.]+)(?P<rest>.*)$")
@@ -219,6 +224,11 @@ def _blocks(text: str) -> list[list[str]]:
                 raise _fail(f"line {number} is indented but no interface header came before it")
             blocks[-1].append(line.strip())
         else:
+            if _FETCH_ERROR.match(line):  # the blog's "ifconfig veth-guest" after the move
+                raise _fail(
+                    f"line {number} is ifconfig's error {line.strip()!r} (that interface"
+                    " is not in the namespace ifconfig ran in: moved into a container?)"
+                )
             if not (_NEW_HEAD.match(line) or _OLD_HEAD.match(line)):
                 raise _fail(f"line {number} is not an interface header: {line.strip()[:60]!r}")
             blocks.append([line.rstrip()])
@@ -329,6 +339,8 @@ def _typed(raw: dict) -> dict:
         row[key] = _int(row[key])
     state = row["state"] or ""
     row["state"] = [s for s in re.split(r"[,\s]+", state) if s]
+    if row["mac_addr"]:
+        row["mac_addr"] = row["mac_addr"].lower()
     row["ipv6"] = [dict(a, mask=_int(a["mask"])) for a in row["ipv6"]]
     if row["ipv4"]:
         last = row["ipv4"][-1]

@@ -46,7 +46,7 @@ from netwrap.errors import ParseError
 
 COLUMNS = ["destination", "gateway", "genmask", "flags", "metric", "iface"]
 
-_FLAG_NAMES = {
+FLAG_NAMES = {
     "U": "UP",
     "H": "HOST",
     "G": "GATEWAY",
@@ -110,6 +110,6 @@ def parse(text: str) -> list[dict]:
             if key in row:
                 row[key] = _int(row[key])
         if "flags" in row:
-            row["flags_pretty"] = [_FLAG_NAMES[f] for f in row["flags"] if f in _FLAG_NAMES]
+            row["flags_pretty"] = [FLAG_NAMES[f] for f in row["flags"] if f in FLAG_NAMES]
         rows.append(row)
     return rows

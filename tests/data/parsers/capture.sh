@@ -60,3 +60,8 @@ x brctl show >"$out/local-brctl-show.out"
 n route >"$out/local-ip-route.txt"
 n -j route >"$out/local-ip-route.json"
 n -j addr >"$out/local-ip-addr.json"
+# ip's own text (what people paste today) and its JSON, for the ip-addr / ip-route parsers
+n addr >"$out/local-ip-addr.txt"
+n -s -s addr >"$out/local-ip-s-s-addr.txt"
+n -j -s -s addr >"$out/local-ip-s-s-addr.json"
+n route show table all >"$out/local-ip-route-table-all.txt"

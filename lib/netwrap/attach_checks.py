@@ -1,0 +1,142 @@
+"""Pre-flight for ``nic add`` (``netwrap.attach``): every reason a plan would fail,
+found before anything changes.
+
+``gather`` asks the kernel (read-only, also under --dry-run as root) into ``Facts``;
+``preflight`` reports each problem through ``ctx.problem`` (all of them, then exit 2)
+and warns through ``ctx.warn``; ``bridge_mtu`` gives the veth ends the bridge's MTU.
+"""
+
+from __future__ import annotations
+
+from netwrap import detach, nic, observe, query, state
+from netwrap.errors import UsageError
+from netwrap.netref import NetnsRef
+from netwrap.records import Record, replace
+from netwrap.targets import Target
+
+
+class Facts(Record):
+    """What the kernel says before ``nic add``; None where it could not be asked."""
+
+    __slots__ = ("bridge", "host_links", "inside", "old_default", "asked")
+
+    def __init__(
+        self,
+        bridge=None,  # the bridge's netwrap.observe.Link
+        host_links: set[str] | None = None,
+        inside: set[str] | None = None,
+        old_default: dict | None | bool = True,  # True: unknown
+        asked: bool = False,
+    ) -> None:
+        self._init(
+            bridge,
+            set() if host_links is None else host_links,
+            set() if inside is None else inside,
+            old_default,
+            asked,
+        )
+
+
+def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
+    """Ask the kernel what the pre-flight needs (read-only; also under --dry-run as root)."""
+    facts = Facts()
+    if not detach.can_ask(target):
+        if ctx.dry_run and target.exists:
+            ctx.warn("not root: cannot look inside the target; assuming it has a default route")
+        return facts
+    # One process for the host side; the target's side is read from /proc/PID/net.
+    links = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns))
+    facts.host_links = set(links)
+    facts.bridge = links.get(req.bridge)
+    try:
+        facts.inside = query.proc_ifnames(target.pid)
+        if req.gateway is not None:
+            facts.old_default = observe.default_route(NetnsRef.pid(target.pid), req.gateway.version)
+    except OSError as exc:
+        ctx.problem(f"cannot look inside {target.name}'s netns: {exc.strerror}")
+    facts.asked = True
+    return facts
+
+
+def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
+    """Every reason the plan would fail, found before anything changes."""
+    if req.host_ifname == req.guest_ifname:
+        raise UsageError("--host-ifname and --guest-ifname must differ")
+    if not facts.asked:
+        return
+    br = facts.bridge
+    if req.kind not in ("veth-bridge", "bridge-vlan"):  # a parent (macvlan): not a bridge
+        if br is None:
+            ctx.problem(f'host interface "{req.bridge}" does not exist')
+        elif br.kind == "bridge":
+            ctx.problem(f'"{req.bridge}" is a bridge: attach a veth to it, not a {req.kind}')
+    elif br is None:
+        ctx.problem(
+            f'bridge "{req.bridge}" does not exist (create it first: '
+            f"netwrap bridge add {req.bridge} --ip ADDRESS/PREFIX)"
+        )
+    elif br.kind != "bridge":
+        ctx.problem(f'"{req.bridge}" is not a bridge')
+    else:
+        _check_address(ctx, req, target, br)
+    if req.host_ifname in facts.host_links:
+        ctx.problem(
+            f'host interface "{req.host_ifname}" already exists (choose another with --host-ifname)'
+        )
+    if req.guest_ifname in facts.host_links:
+        ctx.problem(
+            f'host interface "{req.guest_ifname}" already exists '
+            "(choose another with --guest-ifname)"
+        )
+    if req.ifname in facts.inside:
+        ctx.problem(
+            f"{target.name} already has an interface called {req.ifname} "
+            "(choose another with --ifname)"
+        )
+    if req.guest_ifname in facts.inside:
+        ctx.problem(
+            f"{target.name} already has an interface called {req.guest_ifname} "
+            "(choose another with --guest-ifname)"
+        )
+
+
+def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
+    """The address is not the bridge's own nor held by another attachment on the bridge;
+    one outside every subnet of the bridge gets a warning."""
+    import ipaddress
+
+    own = [ipaddress.ip_interface(cidr) for cidr in br.addrs]
+    if any(a.ip == req.ip.ip for a in own):
+        ctx.problem(
+            f"{req.ip.ip} is the bridge {req.bridge}'s own address (the containers' "
+            "gateway); give the container another one"
+        )
+    for rec in state.list_attachments():
+        if (
+            rec.bridge == req.bridge
+            and rec.host_netns == ctx.host_ns
+            and ipaddress.ip_interface(rec.address).ip == req.ip.ip
+            and not (rec.container.pid == target.pid and rec.ifname == req.ifname)
+            and rec.container.alive()
+        ):
+            ctx.problem(
+                f"{req.ip.ip} is already {rec.container.name}'s {rec.ifname} on "
+                f"{req.bridge}; give each container its own address"
+            )
+    same_family = [a for a in own if a.version == req.ip.version]
+    if same_family and not any(req.ip.ip in a.network for a in same_family):
+        nets = ", ".join(str(a.network) for a in same_family)
+        ctx.warn(
+            f"{req.ip} is outside the bridge {req.bridge}'s subnet ({nets}): the "
+            "container will not reach the bridge's address directly"
+        )
+
+
+def bridge_mtu(req: nic.NicRequest, facts: Facts) -> nic.NicRequest:
+    """The veth ends take the bridge's MTU unless --mtu says otherwise (as pipework does):
+    on a 1450 bridge a 1500 veth loses large packets silently. 1500, the veth default,
+    needs no step."""
+    br = facts.bridge
+    if req.mtu is None and br is not None and br.mtu and br.mtu != 1500:
+        return replace(req, mtu=br.mtu)
+    return req
