@@ -9,10 +9,11 @@ run, against the goals of issues 7 and 12:
 1. wiring 100 running sandboxes to one bridge, per container: ``netwrap up`` (one
    process, start included, its worker count printed) vs ``/usr/lib/cni/bridge`` +
    host-local IPAM invoked once per container (``ip netns exec LAB``,
-   ``CNI_NETNS=/proc/PID/ns/net``), same addresses, same bridge; in turn, 3
-   rounds each (``--wire-rounds``), medians. Goal: netwrap <= 0.25 x CNI, and
-   under the 3.2 ms per container of a single-threaded in-process netlink program
-   (issue 12's mark, not run here).
+   ``CNI_NETNS=/proc/PID/ns/net``), and vs the same work done by one
+   single-threaded in-process netlink program (``bench/netlink_inproc.py``:
+   pyroute2 + setns, the bench extra; process start included); same addresses,
+   same bridge; in turn, 3 rounds each (``--wire-rounds``), medians. Goals:
+   netwrap <= 0.25 x CNI, and under the in-process figure (issue 12).
 2. one walkthrough-exact ``nic add`` (process start included) vs bash running the
    commands its ``--dry-run`` prints. Goal: <= 1.3 x.
 3. ``netwrap --dry-run nic add ...`` vs ``python -c pass``. Goal: <= 4 x.
@@ -22,7 +23,7 @@ run, against the goals of issues 7 and 12:
    1.2 x of that at 100.
 5. for the record: ``import sh`` and one command through sh vs subprocess.
 
-A part that cannot run here (``sh`` not installed, no CNI plugins) says so in one
+A part that cannot run here (``sh`` or ``pyroute2`` not installed, no CNI plugins) says so in one
 line and the others still run; a part that fails says so in one line, the others
 still run, and the exit status is 1.
 
@@ -46,10 +47,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 LAUNCHER = [sys.executable, os.path.join(ROOT, "netwrap.py")]
 CNI = "/usr/lib/cni/bridge"  # --cni changes it
+INPROC = os.path.join(ROOT, "bench", "netlink_inproc.py")
 
 
 def rand(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(3)}"
+
+
+def rands(prefix: str, n: int) -> list[str]:
+    """N different random names (of 1000 six-hex-digit ones, two are the same 3% of runs)."""
+    names: dict[str, None] = {}
+    while len(names) < n:
+        names[rand(prefix)] = None
+    return list(names)
 
 
 def sh(*argv: str, input: str | None = None, env: dict | None = None) -> str:
@@ -60,31 +70,38 @@ def sh(*argv: str, input: str | None = None, env: dict | None = None) -> str:
     return proc.stdout
 
 
-def timed(argv: list[str], input: str | None = None) -> float:
-    """Wall seconds of one command, process start included; it must succeed."""
+def timed(argv: list[str], input: str | None = None, out: list | None = None) -> float:
+    """Wall seconds of one command, process start included; it must succeed. Its
+    stdout is appended to ``out`` when given."""
     start = time.perf_counter()
     proc = subprocess.run(argv, input=input, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    if out is not None:
+        out.append(proc.stdout)
     return elapsed
 
 
-def peak_rss(argv: list[str], timeout: float) -> tuple[float, int]:
+def peak_rss(argv: list[str], timeout: float) -> tuple[float, int, float | None]:
     """Wall seconds and peak RSS (KiB) of the process itself (os.wait4 on it); killed,
-    and a failure, after ``timeout`` seconds."""
+    and a failure, after ``timeout`` seconds. Also when, from its start, it printed
+    its last ``sandbox NAME started`` progress line (None if it printed none): the
+    end of its sandbox starts."""
     import threading
 
     start = time.perf_counter()
-    pid = os.posix_spawn(
-        argv[0],
-        argv,
-        os.environ,
-        file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
-    )
+    read, write = os.pipe()
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, write, 1)])
+    os.close(write)
     timer = threading.Timer(timeout, os.kill, (pid, 9))
     timer.start()
+    started = None
     try:
+        with os.fdopen(read) as out:
+            for line in out:
+                if line.startswith("sandbox "):
+                    started = time.perf_counter() - start
         _, status, usage = os.wait4(pid, 0)
     finally:
         timer.cancel()
@@ -95,7 +112,7 @@ def peak_rss(argv: list[str], timeout: float) -> tuple[float, int]:
             f"{os.waitstatus_to_exitcode(status)}"
             f"{f', killed after {timeout:.0f} s' if elapsed >= timeout else ''})"
         )
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, started
 
 
 def lab_yaml(name: str, nodes: list[str], bridges: list[tuple[str, str]]) -> str:
@@ -139,26 +156,22 @@ class Lab:
         from netwrap import sandbox
         from netwrap.runner import Runner
 
-        runner = Runner()
-        out = []
-        for _ in range(n):
-            name = rand("nwbs-")
-            self.sandboxes.append(name)
-            out.append((name, sandbox.start(runner, name).pid))
-        return out
+        # in the lab's scope: ``netwrap --host-netns LAB up`` uses that netns's own
+        # sandboxes, never the machine's (it would start new ones of the same names)
+        names = rands("nwbs-", n)
+        self.sandboxes += names
+        if not hasattr(sandbox, "start_many"):  # a netwrap from before it (a before/after run)
+            return [(name, sandbox.start(Runner(), name, self.name).pid) for name in names]
+        return [(b.name, b.pid) for b in sandbox.start_many(Runner(), names, self.name)]
 
     def stop_sandboxes(self, names: list[str] | None = None) -> None:
         from netwrap import sandbox
         from netwrap.runner import Runner
 
-        runner = Runner()
-        for name in list(names if names is not None else self.sandboxes):
-            box = sandbox.load(name)
-            if box is not None:
-                runner.run(sandbox.stop_plan(box))
-                sandbox.wait_gone(box)
-            if name in self.sandboxes:
-                self.sandboxes.remove(name)
+        names = list(names if names is not None else self.sandboxes)
+        # all at once (found by record or marker): one by one, 1000 took minutes
+        sandbox.stop(Runner(), sandbox.named(names, self.name))
+        self.sandboxes = [s for s in self.sandboxes if s not in set(names)]
 
     def netwrap(self, *args: str) -> list[str]:
         return [*LAUNCHER, "--host-netns", self.name, *args]
@@ -262,6 +275,43 @@ def cni_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float, s
     return per, first
 
 
+def inproc_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float, str, float]:
+    """The in-process mark (bench/netlink_inproc.py: pyroute2 + setns, one thread) wiring
+    ``boxes`` to ``br``, then removing it all. Returns seconds per container (process
+    start included), the first container's address, and seconds per container of the
+    work alone (no interpreter start, no import)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyroute2") is None:
+        raise Skip("pyroute2 is not installed (it is the bench extra: pip install -e '.[bench]')")
+    links = [[pid, f"nwip{i}", f"198.51.100.{2 + i}/24"] for i, (_, pid) in enumerate(boxes)]
+    job = {
+        "netns": lab.name,
+        "bridge": br,
+        "address": "198.51.100.1/24",
+        "gateway": "198.51.100.1",
+        "links": links,
+    }
+    try:
+        out: list[str] = []
+        per = timed([sys.executable, INPROC], input=json.dumps(job), out=out) / len(boxes)
+        inner = sh("nsenter", "-t", str(boxes[0][1]), "-n", "ip", "-j", "addr", "show", "eth1")
+    finally:
+        batch = "".join(f"link del {host_if}\n" for _, host_if, _ in links) + f"link del {br}\n"
+        subprocess.run(
+            ["ip", "-n", lab.name, "-force", "-batch", "-"],
+            input=batch,
+            capture_output=True,
+            text=True,
+        )
+    first = [
+        f"{a['local']}/{a['prefixlen']}"
+        for a in json.loads(inner)[0]["addr_info"]
+        if a["family"] == "inet"
+    ]
+    return per, first[0] if first else "(none)", float(out[0]) / len(boxes)
+
+
 def up_round(lab: Lab, boxes: list[tuple[str, int]], path: str) -> tuple[float, list[str]]:
     """``netwrap up`` of the lab at ``path`` (the running ``boxes``), then its down.
 
@@ -279,12 +329,13 @@ def up_round(lab: Lab, boxes: list[tuple[str, int]], path: str) -> tuple[float, 
 
 
 def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
-    """Part 1: the CNI plugin and ``netwrap up`` in turn, ``rounds`` times each, on the
-    same n running sandboxes; medians (one ``up`` is a single process of well under a
-    second, at the mercy of whatever else the machine runs)."""
+    """Part 1: the CNI plugin, the in-process netlink mark and ``netwrap up`` in turn,
+    ``rounds`` times each, on the same n running sandboxes; each figure printed as it
+    comes, then medians (one ``up`` is a single process of well under a second, at the
+    mercy of whatever else the machine runs)."""
     say(
         f"wire {n} running sandboxes to one bridge, per container (netwrap up on "
-        f"{workers_text()}; {rounds} rounds, each CNI then netwrap):"
+        f"{workers_text()}; {rounds} rounds, each CNI, in-process netlink, netwrap):"
     )
     boxes = lab.start_sandboxes(n)
     try:
@@ -294,25 +345,42 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
             f"{name}.yaml", lab_yaml(name, [b for b, _ in boxes], [(br, "198.51.100")])
         )
         cnis: list[float] = []
+        inprocs: list[float] = []
+        works: list[float] = []  # the in-process program's work alone
         ups: list[float] = []
-        cni_ok = True
+        cni_ok = inproc_ok = True
         for r in range(rounds):
-            line, got = f"  round {r + 1}:", None
+            got = inproc = None
             if cni_ok:
-                got = run_part("  CNI bridge plugin", cni_round, lab, boxes, br)
+                got = run_part(f"  round {r + 1}: CNI bridge plugin", cni_round, lab, boxes, br)
                 cni_ok = got is not None
                 if got is not None:
                     cnis.append(got[0])
-                    line += f" CNI bridge + host-local {ms(got[0])},"
+                    say(f"  round {r + 1}: CNI bridge + host-local {ms(got[0])}")
+            if inproc_ok:
+                inproc = run_part(
+                    f"  round {r + 1}: in-process netlink", inproc_round, lab, boxes, br
+                )
+                inproc_ok = inproc is not None
+                if inproc is not None:
+                    inprocs.append(inproc[0])
+                    works.append(inproc[2])
+                    say(
+                        f"  round {r + 1}: in-process netlink (pyroute2 + setns) "
+                        f"{ms(inproc[0])} ({ms(inproc[2])} without interpreter start "
+                        "and import)"
+                    )
             up, addrs = up_round(lab, boxes, path)
             ups.append(up)
-            line += f" netwrap up {ms(up)}"
-            if got is not None:
-                if addrs != [got[1]]:
+            line = f"  round {r + 1}: netwrap up {ms(up)}"
+            for other, what in ((got, "CNI"), (inproc, "in-process")):
+                if other is None:
+                    continue
+                if addrs != [other[1]]:
                     raise RuntimeError(
-                        f"netwrap gave {addrs}, CNI gave {got[1]}: not the same addresses"
+                        f"netwrap gave {addrs}, {what} gave {other[1]}: not the same addresses"
                     )
-                line += f" ({up / got[0]:.2f}x)"
+                line += f" ({up / other[0]:.2f}x {what})"
             say(line)
         up = statistics.median(ups)
         line = f"  median: netwrap up {ms(up)} per container"
@@ -329,27 +397,36 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
                 f"{verdict(ratio <= 0.25)}); {up / (cni - enter):.2f}x CNI without its "
                 f"ip netns exec ({ms(enter)})"
             )
-        say(line + f"; vs the 3.2 ms in-process netlink mark: {verdict(up < 3.2e-3)}")
+        if inprocs:
+            mark = statistics.median(inprocs)
+            work = statistics.median(works)
+            line += (
+                f"; in-process netlink {ms(mark)} -> {up / mark:.2f}x (goal < 1: "
+                f"{verdict(up < mark)}); its work alone {ms(work)} -> {up / work:.2f}x"
+            )
+        else:
+            line += f"; vs issue 12's 3.2 ms in-process mark: {verdict(up < 3.2e-3)}"
+        say(line)
     finally:
         lab.stop_sandboxes([b for b, _ in boxes])
 
 
-def full_up_round(lab: Lab, n: int, timeout: float) -> tuple[float, int]:
+def full_up_round(lab: Lab, n: int, timeout: float) -> dict:
     """``up`` of a lab whose n sandboxes it starts itself (IPv6), checked, then its down:
-    wall seconds and peak RSS (KiB)."""
+    wall seconds (of up, of its sandbox starts, of down) and peak RSS (KiB)."""
     name = rand("nwlab")
-    nodes = [rand("nwbs-") for _ in range(n)]
+    nodes = rands("nwbs-", n)
     lab.sandboxes += nodes  # so close() stops them whatever happens
     path = lab.write(
         f"{name}.yaml",
         lab_yaml(name, nodes, [(rand("nwbr"), "2001:db8:a:"), (rand("nwbr"), "2001:db8:b:")]),
     )
     try:
-        elapsed, rss = peak_rss(lab.netwrap("up", path), timeout)
+        elapsed, rss, starts = peak_rss(lab.netwrap("up", path), timeout)
         from netwrap import sandbox
 
         for i in (0, n - 1):  # the first and the last really got their address and route
-            box = sandbox.load(nodes[i])
+            box = sandbox.load(nodes[i], lab.name)
             net = "2001:db8:a:" if i % 2 == 0 else "2001:db8:b:"
             want = f"{net}:{2 + i // 2:x}"
             prefix = ("nsenter", "-t", str(box.pid) if box else "0", "-n", "ip", "-6", "-j")
@@ -366,23 +443,35 @@ def full_up_round(lab: Lab, n: int, timeout: float) -> tuple[float, int]:
                     f"the lab says {want} via {net}:1"
                 )
     finally:
-        subprocess.run(lab.netwrap("down", path), capture_output=True)
+        t0 = time.perf_counter()
+        down = subprocess.run(lab.netwrap("down", path), capture_output=True)
+        down_time = time.perf_counter() - t0 if down.returncode == 0 else None
         gone = set(nodes)
         lab.sandboxes = [s for s in lab.sandboxes if s not in gone]
-    return elapsed, rss
+    return {"total": elapsed, "rss": rss, "starts": starts, "down": down_time}
 
 
 def bench_full_up(lab: Lab, n: int, timeout: float, rounds: int) -> dict:
-    """Part 4: ``rounds`` full ups of n sandboxes; the median time, the highest peak RSS."""
-    runs = []
-    for _ in range(rounds):
-        runs.append(full_up_round(lab, n, timeout))
-    total = statistics.median(t for t, _ in runs)
-    r = {"n": n, "per": total / n, "rss_mb": max(k for _, k in runs) / 1024, "total": total}
-    each = f" (median of {', '.join(f'{t:.2f}' for t, _ in runs)})" if rounds > 1 else ""
+    """Part 4: ``rounds`` full ups of n sandboxes; the median round (by time), the highest
+    peak RSS. Also printed: how much of it came before its last ``sandbox ... started``
+    line (process start, parse, plan and the sandbox starts), and the down after it."""
+    runs = sorted((full_up_round(lab, n, timeout) for _ in range(rounds)), key=lambda r: r["total"])
+    mid = runs[len(runs) // 2]
+    r = {
+        "n": n,
+        "per": mid["total"] / n,
+        "rss_mb": max(x["rss"] for x in runs) / 1024,
+        "total": mid["total"],
+        "starts": (mid["starts"] or 0.0) / n,
+    }
+    times = ", ".join(f"{x['total']:.2f}" for x in runs)
+    each = f" (median of {times})" if rounds > 1 else ""
+    down = f"; its down {mid['down']:.2f} s" if mid["down"] is not None else "; its down FAILED"
     say(
-        f"up of {n} sandboxes it starts (IPv6): {r['total']:.2f} s{each}, {ms(r['per'])} per "
-        f"container, peak RSS {r['rss_mb']:.1f} MB (goal < 80: {verdict(r['rss_mb'] < 80)})"
+        f"up of {n} sandboxes it starts (IPv6, {workers_text()}): {r['total']:.2f} s{each}, "
+        f"{ms(r['per'])} per container (to its last sandbox started {ms(r['starts'])}, the rest "
+        f"{ms(r['per'] - r['starts'])}), peak RSS {r['rss_mb']:.1f} MB (goal < 80: "
+        f"{verdict(r['rss_mb'] < 80)}){down}"
     )
     return r
 
@@ -547,9 +636,11 @@ def main() -> int:
                 )
             if small and big:
                 ratio = big["per"] / small["per"]
+                rest = (big["per"] - big["starts"]) / (small["per"] - small["starts"])
                 say(
                     f"per container at {opts.big} vs {n}: {ratio:.2f}x "
-                    f"(goal <= 1.2: {verdict(ratio <= 1.2)})"
+                    f"(goal <= 1.2: {verdict(ratio <= 1.2)}); to the last sandbox started "
+                    f"{big['starts'] / small['starts']:.2f}x, the rest {rest:.2f}x"
                 )
     finally:
         lab.close()

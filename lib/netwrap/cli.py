@@ -163,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         from netwrap.cli_base import Context
 
         runner = Runner(dry_run=args.dry_run, explain=args.explain, verbose=args.verbose)
-        if os.environ.get("NETWRAP_FAIL_AT") or os.environ.get("NETWRAP_PAUSE_AT"):
+        if any(
+            os.environ.get(f"NETWRAP_{h}")
+            for h in ("FAIL_AT", "PAUSE_AT", "FAIL_SPAWN", "PAUSE_SPAWN")
+        ):
             from netwrap.testing import FaultRunner  # test hooks: only when asked for
 
             runner = FaultRunner.from_env(runner)

@@ -91,7 +91,9 @@ def register(subparsers) -> None:
         cmd_up,
         "Build the bridges, sandboxes and links of LAB.yaml on the fast path: one ip -batch "
         "for the host side, one per container. Re-running it changes nothing; what it made "
-        "is recorded so that 'down' removes exactly that.",
+        "is recorded so that 'down' removes exactly that. Sandbox starts and the containers' "
+        "batches run on as many worker threads as cores (at most 4; NETWRAP_WORKERS=N sets "
+        "it), all or nothing.",
     )
     add(
         "down",

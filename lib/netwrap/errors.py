@@ -7,7 +7,6 @@ and stderr, so the message can read
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 
 
@@ -32,6 +31,8 @@ class CommandError(NetwrapError):
         self.stderr = stderr.strip()
         cause = self.stderr.splitlines()[-1] if self.stderr else "no error output"
         what = f"exit {status}" if status is not None else "could not start"
+        import shlex  # here: only a failure needs it (and re, enum: ms of every start)
+
         super().__init__(f'failed to run "{shlex.join(self.argv)}": {what}: {cause}')
 
 

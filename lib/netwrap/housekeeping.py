@@ -75,7 +75,9 @@ def rows(runner=None) -> list[dict]:
                 "state": st,
             }
         )
-    return out
+    from netwrap.cni.listing import rows as cni_rows  # what the CNI plugin made (issue 13)
+
+    return out + cni_rows(runner if check else None)
 
 
 class GcResult(Record):

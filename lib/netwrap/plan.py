@@ -23,7 +23,6 @@ here-document, which is both readable and exactly what runs:
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Sequence
 
 from netwrap.records import Frozen
@@ -102,8 +101,25 @@ def render(plan: Iterable[Step], explain: bool = False) -> str:
         if explain:
             lines.append(f"# {step.why}")
         if not step.is_note:
-            lines.append(shlex.join(step.argv) + heredoc(step.input))
+            lines.append(join(step.argv) + heredoc(step.input))
     return "".join(line + "\n" for line in lines)
+
+
+# shlex.quote's safe characters: a word of only these needs no quotes.
+_SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-"
+
+
+def join(argv: Iterable[str]) -> str:
+    """``shlex.join``, importing shlex (and with it re and enum, a few ms of every
+    start: the CNI plugin's ADD renders its log) only for a word that needs quotes."""
+    words = []
+    for word in argv:
+        if not word or word.strip(_SAFE):
+            import shlex
+
+            word = shlex.quote(word)
+        words.append(word)
+    return " ".join(words)
 
 
 def heredoc(text: str | None) -> str:

@@ -35,12 +35,11 @@ the command's stdin.
 from __future__ import annotations
 
 import io
-import shlex
 import sys
 from collections.abc import Iterable, Sequence
 
 from netwrap.errors import CommandError
-from netwrap.plan import Step, heredoc, render
+from netwrap.plan import Step, heredoc, join, render
 
 
 class BaseRunner:
@@ -121,7 +120,7 @@ class Runner(BaseRunner):
         import subprocess  # lazy: --dry-run starts no process
 
         if self.verbose:
-            self.err.write(f"+ {shlex.join(argv)}{heredoc(input)}\n")
+            self.err.write(f"+ {join(argv)}{heredoc(input)}\n")
             self.err.flush()
         try:
             feed = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
@@ -157,7 +156,7 @@ class Runner(BaseRunner):
         import subprocess  # lazy: --dry-run starts no process
 
         if self.verbose:
-            self.err.write(f"+ {shlex.join(argv)}\n")
+            self.err.write(f"+ {join(argv)}\n")
             self.err.flush()
         try:
             return subprocess.run(list(argv)).returncode
@@ -173,7 +172,7 @@ class Runner(BaseRunner):
         import subprocess  # lazy: --dry-run starts no process
 
         if self.verbose:
-            self.err.write(f"+ {shlex.join(argv)} &\n")
+            self.err.write(f"+ {join(argv)} &\n")
         try:
             proc = subprocess.Popen(
                 list(argv),

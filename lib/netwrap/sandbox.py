@@ -28,14 +28,19 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from netwrap import store
 from netwrap.errors import NetwrapError
 from netwrap.plan import Step
 from netwrap.records import Record, replace
 from netwrap.runner import Runner
-from netwrap.targets import Target, netns_inode, start_time
+from netwrap.targets import Target, netns_inode, start_time, stat_fields
 from netwrap.validate import netns_name
+
+if TYPE_CHECKING:  # only for the annotations: sandbox.py is loaded by most commands
+    import threading
+    from collections.abc import Callable
 
 SCHEMA = 1
 MARKER = "NETWRAP_SANDBOX"
@@ -172,7 +177,9 @@ FIELDS = {
 def _save(box: Sandbox) -> None:
     from netwrap.records import asdict
 
-    store.write(box.path, {"schema": SCHEMA, **asdict(box)})
+    # No fsync (two per start, up to 12 ms each on a busy disk): a sandbox does not
+    # outlive a crash of the machine, the only thing an fsync guards against.
+    store.write(box.path, {"schema": SCHEMA, **asdict(box)}, durable=False)
 
 
 def _read(path: str) -> Sandbox | None:
@@ -275,34 +282,91 @@ def _children(pid: int) -> list[int]:
 
 
 def start(runner: Runner, name: str, host_ns: object = _CURRENT) -> Sandbox:
-    from netwrap import state
+    return start_many(runner, [name], host_ns, workers=1)[0]
 
-    netns_name(name)
+
+def start_many(
+    runner: Runner,
+    names: list[str],
+    host_ns: object = _CURRENT,
+    *,
+    workers: int | None = None,
+    on_started: Callable[[Sandbox], None] | None = None,
+) -> list[Sandbox]:
+    """Start sandboxes NAMES on a few workers (``netwrap.workers``), all or nothing.
+
+    Every name is checked, in this thread, before the first fork; then each worker
+    takes one sandbox at a time: writes its intent record, forks it, names it,
+    brings its loopback up, records its PID. A failure, or SIGINT/SIGTERM, ends
+    every one of them (found by marker, also one forked by a start that failed
+    right after), forgets their records and raises. ``on_started(box)`` runs in
+    this thread, in the order of NAMES.
+    """
+    from netwrap import state
+    from netwrap import workers as pool
+
+    for name in names:
+        netns_name(name)
     host_ns = _ns(host_ns)
     with state.lock():
-        old = load(name, host_ns)
-        if old is not None:
+        stale = []
+        for name in names:
+            old = load(name, host_ns)
+            if old is None:
+                continue
             if old.alive:
                 raise NetwrapError(f'sandbox "{name}" is already running (PID {old.pid})')
             if old.being_started:
                 raise NetwrapError(f'sandbox "{name}" is being started by PID {old.starter}')
-            end([old])  # a start that was killed half-way: whatever it left goes first
+            stale.append(old)
+        if stale:
+            end(stale)  # starts that were killed half-way: whatever they left goes first
         me, my_start = state.me()
-        box = Sandbox(
-            name, None, None, None, host_ns, "starting", starter=me, starter_started=my_start
+        boxes = [
+            Sandbox(
+                name, None, None, None, host_ns, "starting", starter=me, starter_started=my_start
+            )
+            for name in names
+        ]
+
+        def forget() -> list[str]:
+            try:
+                end(boxes)
+            except NetwrapError as exc:
+                return [str(exc)]
+            for box in boxes:
+                store.remove(box.path)
+            return []
+
+        return pool.run_jobs(
+            [_starter(runner, box) for box in boxes],
+            forget,
+            workers=workers,
+            on_done=None if on_started is None else lambda _i, box: on_started(box),
         )
+
+
+def _starter(runner: Runner, box: Sandbox) -> Callable[[threading.Event], Sandbox]:
+    """One sandbox's start, as a job for ``netwrap.workers``: intent, fork, name,
+    loopback up, PID."""
+
+    def job(stop: threading.Event) -> Sandbox:
+        from netwrap.workers import Stopped
+
+        hook = getattr(runner, "spawn_hook", None)  # netwrap.testing.FaultRunner's
+        if hook is not None:
+            hook(UNSHARE, stop)
+        if stop.is_set():
+            raise Stopped
         _save(box)  # intent first: a killed start leaves what down and gc need
-        try:
-            box = _spawn(runner, box)
-            runner.call(("nsenter", "-t", str(box.pid), "--uts", "hostname", name))
-            runner.call(("nsenter", "-t", str(box.pid), "--net", "ip", "link", "set", "lo", "up"))
-            box = replace(box, status="running", starter=None, starter_started=None)
-            _save(box)
-        except BaseException:
-            end([box])
-            store.remove(box.path)
-            raise
-    return box
+        started = _spawn(runner, box)
+        runner.call(("nsenter", "-t", str(started.pid), "--uts", "hostname", box.name))
+        runner.call(("nsenter", "-t", str(started.pid), "--net", "ip", "link", "set", "lo", "up"))
+        started = replace(started, status="running", starter=None, starter_started=None)
+        _save(started)
+        return started
+
+    return job
 
 
 def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
@@ -311,6 +375,7 @@ def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
     leader = runner.spawn(UNSHARE, env={**os.environ, MARKER: box.marker})
     box = replace(box, leader=leader, leader_started=start_time(leader))
     deadline = time.monotonic() + 5
+    pause = 0.0005  # the child is forked within a millisecond or two: look often at first
     while time.monotonic() < deadline:
         try:
             children = _children(leader)
@@ -321,7 +386,8 @@ def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
         if children and netns_inode(children[0]) != netns_inode("self"):
             pid = children[0]
             return replace(box, pid=pid, netns_inode=netns_inode(pid), started=start_time(pid))
-        time.sleep(0.005)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
     raise NetwrapError("the sandbox process did not start within 5 s")
 
 
@@ -386,10 +452,20 @@ def _kill(pids: list[int]) -> list[int]:
         return []
     groups = _groups(pids)
 
-    def running() -> list[int]:
-        return [p for p in pids if start_time(p) is not None and not _zombie(p)]
+    def running() -> list[int]:  # one read of /proc/PID/stat each (2000 at a down of 1000)
+        return [p for p in pids if (f := stat_fields(p)) is not None and f[0] not in (b"Z", b"X")]
 
     for sig in (15, 9):
+        if sig == 9:
+            # Each sandbox's first process before its group: its unshare (the leader),
+            # still there, reaps it at once and exits. Killed together, both zombies
+            # wait for PID 1 to reap them, which some inits do once a second.
+            inner = [p for p in running() if p not in groups]
+            for pid in inner:
+                _signal(pid, 9)
+            deadline = time.monotonic() + 1
+            while any(start_time(p) is not None for p in inner) and time.monotonic() < deadline:
+                time.sleep(0.005)
         for group in groups:
             try:
                 os.killpg(group, sig)
@@ -403,8 +479,10 @@ def _kill(pids: list[int]) -> list[int]:
     left = running()
     if left:
         raise NetwrapError(f"sandbox processes {left} did not end after SIGKILL")
-    # Dead now; wait (briefly) until they are reaped too, reaping our own children (the
-    # unshare of a sandbox this process started), so /proc shows them gone.
+    # Dead now, their namespaces (and veths) released; reap our own children (the
+    # unshare of a sandbox this process started), so /proc shows them gone. A leader
+    # whose starter has exited is PID 1's to reap: its zombie holds nothing.
+    me = str(os.getpid()).encode()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         for pid in pids:
@@ -412,18 +490,18 @@ def _kill(pids: list[int]) -> list[int]:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-        if all(start_time(p) is None for p in pids):
+        fields = [stat_fields(p) for p in pids]
+        if all(f is None or (f[0] in (b"Z", b"X") and f[1] != me) for f in fields):
             break
         time.sleep(0.01)
     return pids
 
 
-def _zombie(pid: int) -> bool:
+def _signal(pid: int, sig: int) -> None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def stop_plan(box: Sandbox) -> list[Step]:

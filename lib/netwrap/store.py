@@ -70,8 +70,11 @@ def makedirs(directory: str) -> None:
 # -- read, write, list, remove -------------------------------------------------------------
 
 
-def write(where: str, data: dict) -> str:
+def write(where: str, data: dict, durable: bool = True) -> str:
     """Write the record atomically (own temp name, fsync, rename); return its path.
+
+    ``durable=False`` skips the fsync (still atomic against a killed writer): for a
+    record that cannot matter after a crash of the machine, which it would guard.
 
     A temporary name of our own (PID + the record's name; O_EXCL) rather than the
     tempfile module, which costs ~10 ms of import on every ``nic add``; a leftover
@@ -91,7 +94,8 @@ def write(where: str, data: dict) -> str:
             with os.fdopen(fd, "w") as f:
                 f.write(text)
                 f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
             os.replace(tmp, where)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -17,8 +17,12 @@ it (``NETWRAP_FAIL_AT=N: injected failure``), so a test can check that rollback
 leaves nothing behind; ``NETWRAP_PAUSE_AT=N`` prints ``netwrap: test hook: paused
 before step N: CMD`` on stderr and waits (at most ``NETWRAP_PAUSE_SECONDS``,
 default 60, or until SIGINT/SIGTERM) before the N-th step, so a test can send
-SIGTERM or SIGKILL at a known point. The CLI wraps its runner in one only when
-one of those variables is set, so this module is not loaded otherwise.
+SIGTERM or SIGKILL at a known point. For sandbox starts (which run on worker
+threads, ``netwrap.workers``), counted in spawns: ``NETWRAP_PAUSE_SPAWN=N`` pauses
+before the N-th until a signal or a failure stops the workers, and
+``NETWRAP_FAIL_SPAWN=N`` starts the N-th process, then fails. The CLI wraps its
+runner in one only when one of those variables is set, so this module is not
+loaded otherwise.
 """
 
 from __future__ import annotations
@@ -108,11 +112,22 @@ class FaultRunner(BaseRunner):
     """Wraps a runner; fails or pauses before the N-th executed step of a plan."""
 
     def __init__(
-        self, inner: BaseRunner, fail_at: int = 0, pause_at: int = 0, pause_seconds: float = 60
+        self,
+        inner: BaseRunner,
+        fail_at: int = 0,
+        pause_at: int = 0,
+        pause_seconds: float = 60,
+        fail_spawn: int = 0,
+        pause_spawn: int = 0,
     ) -> None:
+        import threading
+
         self.inner = inner
         self.fail_at, self.pause_at, self.pause_seconds = fail_at, pause_at, pause_seconds
         self.executed = 0
+        self.fail_spawn, self.pause_spawn = fail_spawn, pause_spawn
+        self.spawns = self.hooked = 0  # sandbox processes spawned / about to be (any thread)
+        self.spawn_lock = threading.Lock()
 
     @classmethod
     def from_env(cls, inner: BaseRunner, environ: Mapping[str, str] = os.environ) -> BaseRunner:
@@ -123,9 +138,11 @@ class FaultRunner(BaseRunner):
             return int(value) if value.isdigit() else 0
 
         fail_at, pause_at = number("NETWRAP_FAIL_AT"), number("NETWRAP_PAUSE_AT")
-        if not (fail_at or pause_at):
+        fail_spawn, pause_spawn = number("NETWRAP_FAIL_SPAWN"), number("NETWRAP_PAUSE_SPAWN")
+        if not (fail_at or pause_at or fail_spawn or pause_spawn):
             return inner
-        return cls(inner, fail_at, pause_at, number("NETWRAP_PAUSE_SECONDS") or 60)
+        seconds = number("NETWRAP_PAUSE_SECONDS") or 60
+        return cls(inner, fail_at, pause_at, seconds, fail_spawn, pause_spawn)
 
     # What the wrapped runner is.
     dry_run = property(lambda self: self.inner.dry_run)
@@ -166,5 +183,27 @@ class FaultRunner(BaseRunner):
     def interactive(self, argv: Sequence[str]) -> int:
         return self.inner.interactive(argv)
 
+    def spawn_hook(self, argv: Sequence[str], stop) -> None:
+        """Called by a sandbox start before it spawns (on a worker thread):
+        ``NETWRAP_PAUSE_SPAWN=N`` pauses before the N-th, until ``stop`` (the workers'
+        stop event: a signal or a failure elsewhere) is set or the pause is over."""
+        with self.spawn_lock:
+            self.hooked += 1
+            n = self.hooked
+        if self.pause_spawn == n:
+            self.err.write(f"netwrap: test hook: paused before spawn {n}: {shlex.join(argv)}\n")
+            self.err.flush()
+            stop.wait(self.pause_seconds)
+
     def spawn(self, argv: Sequence[str], env: dict | None = None) -> int:
-        return self.inner.spawn(argv, env)
+        """``NETWRAP_FAIL_SPAWN=N``: the N-th process is started, then reported as failed
+        (what is left is found only by its marker)."""
+        pid = self.inner.spawn(argv, env)
+        with self.spawn_lock:
+            self.spawns += 1
+            n = self.spawns
+        if self.fail_spawn == n:
+            raise CommandError(
+                argv, 1, f"NETWRAP_FAIL_SPAWN={n}: injected failure (PID {pid} was started)"
+            )
+        return pid

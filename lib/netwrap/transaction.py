@@ -42,7 +42,7 @@ import contextlib
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from netwrap.errors import NetwrapError
+from netwrap.errors import Interrupted, NetwrapError
 from netwrap.plan import Argv, Step
 from netwrap.records import Frozen
 from netwrap.signals import (  # noqa: F401 (pending_signal: netwrap.transaction's API)

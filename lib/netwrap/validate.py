@@ -13,12 +13,11 @@ did you mean 192.168.200.101/24?
 from __future__ import annotations
 
 import ipaddress
-import re
 
 from netwrap.errors import UsageError
 
 IFNAMSIZ = 15  # the kernel's limit on interface names, without the NUL
-_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+_MAC = r"[0-9a-f]{2}(:[0-9a-f]{2}){5}"  # compiled at first use: re is ms of a start
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -170,7 +169,9 @@ def _special(ip: Address) -> tuple[str, str] | None:
 
 def mac(text: str) -> str:
     low = text.lower()
-    if not _MAC.fullmatch(low):
+    import re
+
+    if not re.fullmatch(_MAC, low):
         raise UsageError(
             f'MAC address "{text}" is not six colon-separated hex bytes (like 02:42:c0:a8:c8:65)'
         )

@@ -1,5 +1,5 @@
-"""Workers: a plan's independent batches (one per container) run on a few threads,
-all or nothing.
+"""Workers: a plan's independent batches (one per container), or any independent jobs
+(sandbox starts), run on a few threads, all or nothing.
 
     done = workers.run(runner, [[step_web], [step_db], ...], on_done=report)
     # two workers on a 2-core machine: each takes the next batch when it is free
@@ -17,6 +17,12 @@ every worker, is undone in the reverse order in which they completed
 (``runner.rollback``) and the error is raised: the signal (``Interrupted``, exit
 130 or 143) if one came, else the first failure. A second signal stops waiting
 for steps in flight, as the runner does.
+
+``run_jobs`` is the same for jobs that are not steps (``netwrap.sandbox.start_many``
+starts sandboxes with it): each job is called with the pool's stop event, which it
+checks before each thing it starts; on a failure or signal the caller's ``undo``
+runs once every job in flight has ended (a second signal does not cut that wait
+short there: a job in flight may be forking a process only ``undo`` can find).
 
 ``on_done(i)`` runs in the calling thread once batch ``i`` and every batch before it
 are done, so progress comes in the plan's order whichever worker finishes first.
@@ -38,6 +44,8 @@ from netwrap.plan import Step
 
 MAX_WORKERS = 4
 
+Job = Callable[[threading.Event], object]
+
 
 def default_count() -> int:
     """Workers to use: ``NETWRAP_WORKERS`` if set, else the cores we may run on (<= 4)."""
@@ -49,6 +57,15 @@ def default_count() -> int:
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     return max(1, min(cores, MAX_WORKERS))
+
+
+def count_for(jobs: int, workers: int | None = None) -> int:
+    """The workers a run of ``jobs`` jobs uses: never more than there are jobs."""
+    return max(1, min(workers or default_count(), jobs))
+
+
+class Stopped(Exception):
+    """A job saw the stop flag before starting something: not an error of its own."""
 
 
 def run(
@@ -65,25 +82,81 @@ def run(
     batches = [list(b) for b in batches]
     if not batches:
         return []
-    count = max(1, min(workers or default_count(), len(batches)))
-    return _Pool(runner, batches).run(count, on_done)
+    lock = threading.Lock()
+    done: list[Step] = []  # every worker's, in the order they completed
+
+    def job(batch: list[Step]) -> Job:
+        def steps(stop: threading.Event) -> None:
+            for step in batch:
+                if step.is_note:
+                    continue
+                if stop.is_set():
+                    raise Stopped
+                _hooks(runner, lock, stop, step)
+                runner.call(step.argv, input=step.input)
+                with lock:
+                    done.append(step)
+
+        return steps
+
+    def undo() -> list[str]:
+        with lock:
+            return runner.rollback(list(done))
+
+    pool = _Pool([job(b) for b in batches], undo, patient=False)
+    pool.run(count_for(len(batches), workers), on_done)
+    return done
 
 
-class _Stopped(Exception):
-    """A worker saw the stop flag before a step: not an error of its own."""
+def run_jobs(
+    jobs: Sequence[Job],
+    undo: Callable[[], list[str]],
+    *,
+    workers: int | None = None,
+    on_done: Callable[[int, object], None] | None = None,
+) -> list:
+    """Run every job on up to ``workers`` threads; on a failure or SIGINT/SIGTERM, once
+    the jobs in flight have ended, call ``undo`` (which returns what it could not undo)
+    and raise. ``on_done(i, result)`` as in ``run``. Returns the jobs' results, in
+    the jobs' order."""
+    if not jobs:
+        return []
+    pool = _Pool(list(jobs), undo, patient=True)
+    report = None if on_done is None else lambda i: on_done(i, pool.out[i])
+    return pool.run(count_for(len(jobs), workers), report)
+
+
+def _hooks(runner, lock: threading.Lock, stop: threading.Event, step: Step) -> None:
+    """The runner's NETWRAP_FAIL_AT / NETWRAP_PAUSE_AT, counted with its own count."""
+    fail_at = getattr(runner, "fail_at", 0)
+    pause_at = getattr(runner, "pause_at", 0)
+    if not (fail_at or pause_at):
+        return
+    with lock:
+        runner.executed += 1
+        n = runner.executed
+    if pause_at == n:
+        err = runner.err
+        err.write(f"netwrap: test hook: paused before step {n}: {shlex.join(step.argv)}\n")
+        err.flush()
+        if stop.wait(getattr(runner, "pause_seconds", 60)):
+            raise Stopped
+    if fail_at == n:
+        raise CommandError(step.argv, 1, f"NETWRAP_FAIL_AT={fail_at}: injected failure")
 
 
 class _Pool:
-    def __init__(self, runner, batches: list[list[Step]]) -> None:
-        self.runner = runner
-        self.batches = batches
+    def __init__(self, jobs: list[Job], undo: Callable[[], list[str]], patient: bool) -> None:
+        self.jobs = jobs
+        self.undo = undo
+        self.patient = patient  # a second signal still waits for the jobs in flight
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.done: list[Step] = []  # every worker's, in the order they completed
-        self.next = 0  # the next batch to hand out
+        self.next = 0  # the next job to hand out
+        self.out: list = [None] * len(jobs)
         self.error: BaseException | None = None  # the first failure
         self.signal: int | None = None  # the first SIGINT/SIGTERM
-        self.results: queue.SimpleQueue = queue.SimpleQueue()  # (batch or None, exception)
+        self.results: queue.SimpleQueue = queue.SimpleQueue()  # (job or None, exception)
         self.running = 0  # workers not yet ended
 
     # -- in the workers ------------------------------------------------------------
@@ -92,19 +165,11 @@ class _Pool:
             while not self.stop.is_set():
                 with self.lock:
                     i = self.next
-                    if i >= len(self.batches):
+                    if i >= len(self.jobs):
                         return
                     self.next += 1
                 try:
-                    for step in self.batches[i]:
-                        if step.is_note:
-                            continue
-                        if self.stop.is_set():
-                            raise _Stopped
-                        self._hooks(step)
-                        self.runner.call(step.argv, input=step.input)
-                        with self.lock:
-                            self.done.append(step)
+                    self.out[i] = self.jobs[i](self.stop)
                 except BaseException as exc:  # handed to the calling thread
                     self.results.put((i, exc))
                     return
@@ -112,33 +177,17 @@ class _Pool:
         finally:
             self.results.put((None, None))  # this worker has ended
 
-    def _hooks(self, step: Step) -> None:
-        """The runner's NETWRAP_FAIL_AT / NETWRAP_PAUSE_AT, counted with its own count."""
-        fail_at = getattr(self.runner, "fail_at", 0)
-        pause_at = getattr(self.runner, "pause_at", 0)
-        if not (fail_at or pause_at):
-            return
-        with self.lock:
-            self.runner.executed += 1
-            n = self.runner.executed
-        if pause_at == n:
-            err = self.runner.err
-            err.write(f"netwrap: test hook: paused before step {n}: {shlex.join(step.argv)}\n")
-            err.flush()
-            if self.stop.wait(getattr(self.runner, "pause_seconds", 60)):
-                raise _Stopped
-        if fail_at == n:
-            raise CommandError(step.argv, 1, f"NETWRAP_FAIL_AT={fail_at}: injected failure")
-
     # -- in the calling thread -------------------------------------------------------
     def _on_signal(self, signum, _frame) -> None:
         import signal
 
         from netwrap.errors import Interrupted
 
-        if self.signal is not None:  # a second one: stop waiting for the steps in flight
+        if self.signal is not None and not self.patient:
+            # a second one: stop waiting for the steps in flight
             raise Interrupted(f"interrupted by {signal.Signals(signum).name} (twice)", signum)
-        self.signal = signum
+        if self.signal is None:
+            self.signal = signum
         self.stop.set()
 
     def _next_result(self) -> tuple[int | None, BaseException | None]:
@@ -153,7 +202,7 @@ class _Pool:
                 self.running -= 1
             return item
 
-    def run(self, count: int, on_done: Callable[[int], None] | None) -> list[Step]:
+    def run(self, count: int, on_done: Callable[[int], None] | None) -> list:
         import signal
 
         old = {}
@@ -175,7 +224,7 @@ class _Pool:
                         if on_done is not None:
                             on_done(reported)
                         reported += 1
-                elif not isinstance(exc, _Stopped) and self.error is None:
+                elif not isinstance(exc, Stopped) and self.error is None:
                     self.error = exc
                     self.stop.set()
             if self.signal is not None:
@@ -188,15 +237,13 @@ class _Pool:
             error = first
             self.stop.set()
             try:
-                while self.running:  # let the steps in flight finish, to undo them too
+                while self.running:  # let the jobs in flight finish, to undo them too
                     self._next_result()
             except BaseException as second:  # a second signal: stop waiting
                 error = second
             for s in old:  # while undoing, a second Ctrl-C must not leave things half-undone
                 signal.signal(s, signal.SIG_IGN)
-            with self.lock:
-                done = list(self.done)
-            failures = self.runner.rollback(done)
+            failures = self.undo()
             if failures and isinstance(error, NetwrapError):
                 error.args = (f"{error.args[0]}; rollback also failed: {failures[0]}",)
             if error is first:
@@ -205,4 +252,4 @@ class _Pool:
         finally:
             for s, handler in old.items():
                 signal.signal(s, handler)
-        return self.done
+        return self.out

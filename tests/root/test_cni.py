@@ -90,7 +90,7 @@ class Cni:
             **(env or {}),
         }
         stdin = conf if isinstance(conf, bytes) else json.dumps(conf).encode()
-        path = os.path.join(REFERENCE if plugin == "bridge" else self.bin, plugin)
+        path = os.path.join(self.bin if plugin == "netwrap" else REFERENCE, plugin)
         proc = subprocess.run([*wrap, path], input=stdin, capture_output=True, env=full, timeout=60)
         assert b"Traceback" not in proc.stderr, proc.stderr.decode()
         out = json.loads(proc.stdout) if proc.stdout.strip() else None
@@ -100,6 +100,30 @@ class Cni:
         status, out = self.call(command, conf, container, **kw)
         assert status == 0, out
         return out
+
+    def extra_lab(self) -> str:
+        """Another lab netns playing a host (a reference plugin's, a by-hand run's),
+        removed at the end."""
+        name = rand("nwlab-")
+        self.containers.append(name)
+        sh("ip", "netns", "add", name)
+        return name
+
+    def walkthrough(self, conf: dict, container: str) -> str:
+        """``netwrap cni explain --walkthrough`` of ``conf`` for ``container``: a script."""
+        path = self.tmp / f"{container}.conf"
+        path.write_text(json.dumps(conf))
+        return run_netwrap(
+            "cni",
+            "explain",
+            str(path),
+            "--walkthrough",
+            "--netns",
+            f"/run/netns/{container}",
+            "--container-id",
+            container,
+            check=True,
+        ).stdout
 
     def allocations(self) -> list[str]:
         """host-local's files of addresses in use (one per address)."""
@@ -385,33 +409,69 @@ def test_explain_walkthrough_run_by_hand_makes_what_add_makes(cni):
     """The one-command-per-step explanation, run by bash in one lab, and ADD in another:
     the same container."""
     by_hand, by_add = cni.container(), cni.container()
-    other_lab = rand("nwlab-")
-    sh("ip", "netns", "add", other_lab)
-    try:
-        keys = dict(isDefaultGateway=True, ipMasq=True, hairpinMode=False)
-        path = cni.tmp / "hand.conf"
-        path.write_text(json.dumps(cni.conf(netwrapHostNetns=other_lab, **keys)))
-        script = run_netwrap(
-            "cni",
-            "explain",
-            str(path),
-            "--walkthrough",
-            "--netns",
-            f"/run/netns/{by_hand}",
-            "--container-id",
-            by_hand,
-            check=True,
-        ).stdout
-        assert "ip netns exec " + other_lab + " ip link add name" in script
-        subprocess.run(["bash", "-e"], input=script, text=True, check=True)
-        cni.ok("ADD", cni.conf(**keys), by_add)
-        assert container_state(by_hand) == container_state(by_add)
-        sh("ip", "netns", "exec", by_hand, "ping", "-c1", "-W2", "198.51.100.1")
-        rules = [
-            sorted(r.split(" -m comment")[0].split(" -j ")[-1][:4] for r in nat_rules(lab))
-            for lab in (other_lab, cni.lab)
-        ]
-        assert rules[0] == rules[1] and rules[0]
-        cni.ok("DEL", cni.conf(**keys), by_add)
-    finally:
-        sh("ip", "netns", "del", other_lab, check=False)
+    other_lab = cni.extra_lab()
+    keys = dict(isDefaultGateway=True, ipMasq=True, hairpinMode=False)
+    script = cni.walkthrough(cni.conf(netwrapHostNetns=other_lab, **keys), by_hand)
+    assert "ip netns exec " + other_lab + " ip link add name" in script
+    subprocess.run(["bash", "-e"], input=script, text=True, check=True)
+    cni.ok("ADD", cni.conf(**keys), by_add)
+    assert container_state(by_hand) == container_state(by_add)
+    sh("ip", "netns", "exec", by_hand, "ping", "-c1", "-W2", "198.51.100.1")
+    rules = [
+        sorted(r.split(" -m comment")[0].split(" -j ")[-1][:4] for r in nat_rules(lab))
+        for lab in (other_lab, cni.lab)
+    ]
+    assert rules[0] == rules[1] and rules[0]
+    cni.ok("DEL", cni.conf(**keys), by_add)
+
+
+def test_static_ipam_gives_its_own_addresses_and_routes(cni):
+    c = cni.container()
+    conf = cni.conf(
+        cniVersion="1.1.0",
+        isGateway=True,
+        ipam={
+            "type": "static",
+            "addresses": [{"address": "198.51.100.77/24", "gateway": "198.51.100.1"}],
+            "routes": [{"dst": "0.0.0.0/0"}, {"dst": "203.0.113.0/24"}],
+        },
+    )
+    result = cni.ok("ADD", conf, c)  # Debian's static speaks 1.0.0: asked again as 1.0.0
+    assert result["ips"] == [
+        {"interface": 2, "address": "198.51.100.77/24", "gateway": "198.51.100.1"}
+    ]
+    assert container_state(c)["routes"] == [
+        ("198.51.100.0/24", None, "eth0"),
+        ("203.0.113.0/24", "198.51.100.1", "eth0"),
+        ("default", "198.51.100.1", "eth0"),
+    ]
+    sh("ip", "netns", "exec", c, "ping", "-c1", "-W2", "198.51.100.1")
+    assert cni.ok("CHECK", {**conf, "prevResult": result}, c) is None
+    cni.ok("DEL", conf, c)
+    assert set(links_in(c)) == {"lo"}
+
+
+def test_vlan_where_the_kernel_cannot_fails_whole_and_says_why(cni):
+    """This kernel has no VLAN filtering on bridges (no 8021q): the reference plugin
+    fails there too. ADD fails on the step that turns it on and undoes the rest."""
+    c = cni.container()
+    conf = cni.conf(vlan=10)
+    status, out = cni.call("ADD", conf, c)
+    if status == 0:  # a kernel with CONFIG_BRIDGE_VLAN_FILTERING
+        hname = out["interfaces"][1]["name"]
+        vlans = sh("bridge", "-n", cni.lab, "vlan", "show", "dev", hname)
+        assert "10 PVID" in vlans and "Egress Untagged" in vlans
+        cni.ok("DEL", conf, c)
+        return
+    assert out["code"] == 100 and "vlan_filtering" in out["msg"]
+    assert "Operation not supported" in out["msg"]
+    assert set(links_in(c)) == {"lo"} and set(links_in(cni.lab)) <= {"lo", cni.bridge}
+    assert cni.allocations() == []
+    status, ref = cni.call(
+        "ADD",
+        {**conf, "type": "bridge", "ipam": {**conf["ipam"], "dataDir": cni.data + "r"}},
+        cni.container(),
+        plugin="bridge",
+        wrap=("ip", "netns", "exec", cni.extra_lab()),
+    )
+    assert status == 1 and "not supported" in ref["msg"].lower()

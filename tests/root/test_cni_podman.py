@@ -7,19 +7,22 @@ test's tmp dir. The container is a busybox-static rootfs (``--rootfs``, no image
 The network's host side is a lab netns (``netwrapHostNetns``), which pings the
 container; after ``podman rm`` nothing of it is left.
 
-podman's cleanup DEL runs from conmon without our environment, so NETWRAP_RUN_DIR
-cannot point it elsewhere: the plugin keeps its files in the machine's
-/run/netwrap/cni/NETWORK, a random network name this test removes at the end.
+When a container exits, podman's DEL runs from conmon's exit command (``podman
+container cleanup``), whose environment has CONTAINERS_CONF but not NETWRAP_RUN_DIR.
+The network config is what every call gets alike, so it names the run dir
+(``netwrapRunDir``): ADD and that DEL keep their files in the test's directory, and
+the machine's /run/netwrap is never written, although podman runs with another
+NETWRAP_RUN_DIR in its environment.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -54,8 +57,8 @@ def podman(tmp_path):
     run_netwrap("cni", "install", str(bindir), check=True)
     conf = tmp_path / "containers.conf"
     conf.write_text(CONF.format(bindir=bindir, netdir=netdir))
-    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    env.pop("NETWRAP_RUN_DIR", None)
+    # Another run dir in the environment: the config's netwrapRunDir must win over it.
+    env = {**os.environ, "CONTAINERS_CONF": str(conf), "NETWRAP_RUN_DIR": str(tmp_path / "env")}
     short = tempfile.mkdtemp(prefix="nwpod", dir="/tmp")  # podman: runroot < 50 chars
     base = [
         "podman",
@@ -84,6 +87,7 @@ def podman(tmp_path):
 
 def test_podman_runs_a_container_on_a_netwrap_network(podman, lab, tmp_path):
     net, ctr = rand("nwpod"), rand("nwpodc")
+    run_dir = tmp_path / "run"
     (podman.netdir / f"{net}.conflist").write_text(
         json.dumps(
             {
@@ -95,6 +99,7 @@ def test_podman_runs_a_container_on_a_netwrap_network(podman, lab, tmp_path):
                         "bridge": rand("nwbr"),
                         "isGateway": True,
                         "netwrapHostNetns": lab,
+                        "netwrapRunDir": str(run_dir),
                         "ipam": {
                             "type": "host-local",
                             "subnet": "198.51.100.0/24",
@@ -105,7 +110,8 @@ def test_podman_runs_a_container_on_a_netwrap_network(podman, lab, tmp_path):
             }
         )
     )
-    state = os.path.join("/run/netwrap/cni", net)
+    state = run_dir / "cni" / net
+    machine = os.path.join("/run/netwrap/cni", net)
     before_ns = netns_links()
     try:
         assert net in podman("network", "ls").stdout
@@ -124,15 +130,32 @@ def test_podman_runs_a_container_on_a_netwrap_network(podman, lab, tmp_path):
         shown = podman("exec", ctr, "ip", "addr", "show", "eth0").stdout
         assert "inet 198.51.100.2/24" in shown
         sh("ip", "netns", "exec", lab, "ping", "-c1", "-W2", "198.51.100.2")
-        assert os.path.exists(
-            os.path.join(state, [f for f in os.listdir(state) if f.endswith(".json")][0])
+        [record] = [f for f in os.listdir(state) if f.endswith(".json")]
+        cid = record.split("@")[0]
+        listed = run_netwrap("--json", "nic", "list", env={"NETWRAP_RUN_DIR": str(run_dir)})
+        [row] = [r for r in json.loads(listed.stdout) if r.get("id") == cid]
+        assert (row["kind"], row["network"], row["ifname"], row["state"]) == (
+            "cni",
+            net,
+            "eth0",
+            "ok",
         )
-        podman("rm", "-f", "-t", "0", ctr)
+        assert row["address"] == "198.51.100.2/24" and row["target"] == f"cni:{cid[:12]}"
+
+        # The container ends on its own terms: conmon's cleanup runs DEL, without us.
+        podman("kill", ctr)
+        for _ in range(100):
+            if not [f for f in os.listdir(state) if f.endswith(".json")]:
+                break
+            time.sleep(0.1)
+        assert not [f for f in os.listdir(state) if f.endswith(".json")]  # record gone
         assert "veth" not in sh("ip", "-n", lab, "link")
         assert [f for f in os.listdir(tmp_path / "ipam" / net) if f[0].isdigit()] == []
-        assert not [f for f in os.listdir(state) if f.endswith(".json")]  # record gone
-        log = "".join(open(os.path.join(state, f)).read() for f in os.listdir(state))
+        log = (state / f"{cid}@eth0.log").read_text()
         assert "# release the address" in log and "link del veth" in log
+        assert not os.path.exists(machine) and not (tmp_path / "env").exists()
+        podman("rm", "-f", "-t", "0", ctr)
+        assert not os.path.exists(machine)
         # podman's own netns for the container is gone (others' tests come and go)
         assert {n for n in netns_links() - before_ns if n.startswith("netns-")} == set()
         results = "/var/lib/cni/results"
@@ -143,10 +166,3 @@ def test_podman_runs_a_container_on_a_netwrap_network(podman, lab, tmp_path):
         )
     finally:
         podman("rm", "-f", "-t", "0", ctr, check=False)
-        shutil.rmtree(state, ignore_errors=True)
-        for lock in glob.glob(f"/run/netwrap/cni/.lock-{lab}-*"):  # ADD's, per bridge
-            os.unlink(lock)
-        try:
-            os.rmdir("/run/netwrap/cni")  # only when no other network's files are there
-        except OSError:
-            pass

@@ -191,20 +191,29 @@ def test_sigkill_of_up_right_after_a_sandbox_fork_then_down_leaves_nothing(lab, 
         assert not os.path.exists(f"/proc/{pid}") or is_zombie(pid)
 
 
+def forked(tasks: str) -> bool:
+    """Has any thread of the process (its /proc/PID/task) a child?"""
+    try:
+        for tid in os.listdir(tasks):
+            with open(f"{tasks}/{tid}/children") as f:
+                if f.read().strip():
+                    return True
+    except OSError:
+        return True  # it is gone: stop waiting
+    return False
+
+
 def kill_start_after_fork(name: str) -> str:
     """Run ``sandbox start NAME`` and SIGKILL it as soon as it has forked the sandbox's
     process, before it could record the PID. Returns the record's status."""
     record = os.path.join(RUN_DIR, "sandboxes", "host", f"{name}.json")
     for _ in range(10):
         proc = spawn("sandbox", "start", name, stdout=subprocess.DEVNULL)
-        children = f"/proc/{proc.pid}/task/{proc.pid}/children"
-        while proc.poll() is None:  # its first child is the sandbox's unshare
-            try:
-                with open(children) as f:
-                    if f.read().strip():
-                        break
-            except OSError:
-                break
+        # its first child is the sandbox's unshare, forked by a worker thread: the
+        # child is listed under that thread's task, not the main thread's
+        tasks = f"/proc/{proc.pid}/task"
+        while proc.poll() is None and not forked(tasks):
+            pass
         proc.kill()
         proc.communicate()
         with open(record) as f:

@@ -55,7 +55,8 @@ def test_explain_a_conflist_with_static_addresses(tmp_path):
 
 def test_explain_refuses_bad_configs_with_the_cni_code(tmp_path):
     conf = tmp_path / "bad.conf"
-    conf.write_text(json.dumps({"cniVersion": "1.0.0", "name": "x", "type": "netwrap", "vlan": 7}))
+    bad = {"cniVersion": "1.0.0", "name": "x", "type": "netwrap", "vlanTrunk": [{}]}
+    conf.write_text(json.dumps(bad))
     proc = run_netwrap("cni", "explain", str(conf))
     assert proc.returncode == 2
     assert proc.stderr.startswith("netwrap: error: ") and "code 2" in proc.stderr
@@ -98,3 +99,31 @@ def test_explain_walkthrough_is_one_command_per_step(tmp_path):
     assert "\nip link set vg" in text and " netns /run/netns/web\n" in text
     assert "nsenter --net=/run/netns/web ip route add default via 203.0.113.1\n" in text
     assert "nsenter --net=/run/netns/web ip link set eth0 mtu 1400\n" in text
+
+
+def test_explain_a_macvlan_config_both_ways(tmp_path):
+    conf = tmp_path / "mv.conf"
+    conf.write_text(
+        json.dumps(
+            {
+                "cniVersion": "1.0.0",
+                "name": "mv",
+                "type": "netwrap",
+                "master": "eno1",
+                "mode": "private",
+                "ipam": {
+                    "type": "host-local",
+                    "subnet": "203.0.113.0/24",
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                },
+            }
+        )
+    )
+    batch = run_netwrap("cni", "explain", str(conf), check=True).stdout
+    assert "ip link add link eno1 name eth0 netns /run/netns/CONTAINER address " in batch
+    assert "type macvlan mode private" in batch and "bridge" not in batch.split("\n", 3)[3]
+    # host-local's default gateway is the subnet's first address
+    assert "route add 0.0.0.0/0 via 203.0.113.1 dev eth0" in batch
+    by_hand = run_netwrap("cni", "explain", str(conf), "--walkthrough", check=True).stdout
+    assert "ip link add link eno1 name vg" in by_hand and "type macvlan mode private" in by_hand
+    assert "ip route add default via 203.0.113.1" in by_hand

@@ -115,8 +115,17 @@ def test_defaults_are_the_reference_plugins():
         (json.dumps({**CONF, "ipam": []}), 7),
         (json.dumps({**CONF, "ipam": {"type": "../../bin/sh"}}), 7),
         (json.dumps({**CONF, "netwrapHostNetns": "../x"}), 7),
-        (json.dumps({**CONF, "vlan": 10}), 2),
+        (json.dumps({**CONF, "vlan": 10, "isGateway": True}), 2),
+        (json.dumps({**CONF, "vlan": 4095}), 7),
+        (json.dumps({**CONF, "vlanTrunk": [{"id": 5}]}), 2),
         (json.dumps({**CONF, "macspoofchk": True}), 2),
+        (json.dumps({**CONF, "netwrapRunDir": "run"}), 7),
+        (json.dumps({**CONF, "mode": "bridge"}), 7),  # a macvlan mode needs a master
+        (json.dumps({**CONF, "master": "eno1"}), 7),  # with the bridge's key "bridge"
+        (json.dumps({**CONF, "bridge": None, "master": "eno1", "mode": "loud"}), 7),
+        (json.dumps({**CONF, "bridge": None, "master": "x" * 16}), 7),
+        (json.dumps({**CONF, "bridge": None, "master": "eno1", "ipMasq": True}), 7),
+        (json.dumps({**CONF, "bridge": None, "master": "eno1", "linkInContainer": True}), 2),
     ],
 )
 def test_bad_config_has_the_specs_code(data, code):
@@ -125,3 +134,12 @@ def test_bad_config_has_the_specs_code(data, code):
 
 def test_unsupported_keys_at_their_defaults_are_fine():
     assert NetConf.parse(json.dumps({**CONF, "vlan": 0, "macspoofchk": False})).name == "lab"
+
+
+def test_master_makes_it_a_macvlan_and_the_run_dir_can_be_the_configs():
+    raw = {k: v for k, v in CONF.items() if k != "bridge"}
+    conf = NetConf.parse(json.dumps({**raw, "master": "eno1", "mode": "vepa", "mtu": 1400}))
+    assert (conf.kind, conf.master, conf.macvlan_mode) == ("macvlan", "eno1", "vepa")
+    assert NetConf.parse(json.dumps({**raw, "master": "eno1"})).macvlan_mode == "bridge"
+    plain = NetConf.parse(json.dumps({**CONF, "netwrapRunDir": "/tmp/nw-run"}))
+    assert (plain.kind, plain.run_dir) == ("veth-bridge", "/tmp/nw-run")

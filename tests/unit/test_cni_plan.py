@@ -177,3 +177,64 @@ def test_not_first_in_a_chain_adds_to_prev_result():
         (3, "198.51.100.2/24"),
     ]
     assert out["routes"][0] == prev["routes"][0] and out["dns"] == prev["dns"]
+
+
+def mv_conf(**keys) -> NetConf:
+    raw = {**BASE, "master": "eno1", **keys}
+    del raw["bridge"]
+    return NetConf.parse(json.dumps(raw))
+
+
+def test_macvlan_plan_makes_it_inside_and_routes_via_ipams_gateway():
+    c = mv_conf(mode="private", mtu=1400)
+    ips, routes = plan.from_ipam(
+        {
+            "ips": [{"address": "198.51.100.2/24", "gateway": "198.51.100.1"}],
+            "routes": [{"dst": "0.0.0.0/0"}],
+        }
+    )
+    steps = plan.macvlan_plan(c, ENV, ips, routes, "02:00:00:00:00:01")
+    assert steps[0].argv == (
+        "ip",
+        "link",
+        "add",
+        "link",
+        "eno1",
+        "name",
+        "eth0",
+        "netns",
+        "/run/netns/c1",
+        "address",
+        "02:00:00:00:00:01",
+        "mtu",
+        "1400",
+        "type",
+        "macvlan",
+        "mode",
+        "private",
+    )
+    assert steps[0].undo == ("nsenter", "--net=/run/netns/c1", "ip", "link", "del", "eth0")
+    assert steps[1].input.splitlines() == [
+        "link set eth0 up",
+        "addr add 198.51.100.2/24 dev eth0",
+        "route add 0.0.0.0/0 via 198.51.100.1 dev eth0",
+    ]
+    out = plan.result(c, ENV, ips, routes, {}, {"eth0": "02:00:00:00:00:01"})
+    assert out["interfaces"] == [
+        {"name": "eth0", "mac": "02:00:00:00:00:01", "sandbox": "/run/netns/c1"}
+    ]
+    assert out["ips"][0]["interface"] == 0  # as the reference macvlan plugin's result
+
+
+def test_vlan_makes_the_host_end_an_access_port_after_it_joins():
+    ips, routes = plan.from_ipam(IPAM)
+    steps = plan.attach_plan(conf(vlan=10), ENV, ips, routes)
+    hname = plan.host_ifname("t1", "c1", "eth0")
+    keys = [s.key for s in steps]
+    assert keys[:4] == ["veth.create", "bridge.vlan_filtering", "bridge.vlan", "bridge.vlan1"]
+    assert steps[1].argv == ("ip", "link", "set", "nw0", "type", "bridge", "vlan_filtering", "1")
+    assert steps[2].argv == ("bridge", "vlan", "add", "dev", hname, "vid", "10", "pvid", "untagged")
+    assert steps[3].argv == ("bridge", "vlan", "del", "dev", hname, "vid", "1")
+    assert "bridge.vlan" not in [s.key for s in plan.attach_plan(conf(), ENV, ips, routes)]
+    walk = [s.key for s in plan.walkthrough_plan(conf(vlan=10), ENV, ips, routes)]
+    assert "bridge.vlan" in walk

@@ -149,3 +149,54 @@ def test_worker_count(monkeypatch):
     assert workers.default_count() <= len(os.sched_getaffinity(0))
     monkeypatch.setenv("NETWRAP_WORKERS", "3")
     assert workers.default_count() == 3
+
+
+def test_jobs_return_their_results_in_order_and_report_in_order():
+    reported = []
+
+    def job(i, delay):
+        def run(_stop):
+            time.sleep(delay)
+            return i * 10
+
+        return run
+
+    jobs = [job(0, 0.2), job(1, 0), job(2, 0), job(3, 0)]
+    out = workers.run_jobs(jobs, lambda: [], workers=2, on_done=lambda i, r: reported.append(r))
+    assert out == [0, 10, 20, 30] and reported == [0, 10, 20, 30]
+
+
+def test_a_failed_job_undoes_once_every_job_in_flight_has_ended():
+    ended = threading.Event()
+    undone = []
+
+    def slow(_stop):
+        time.sleep(0.2)
+        ended.set()
+
+    def bad(_stop):
+        raise CommandError(("unshare",), 1, "cannot")
+
+    def undo():
+        undone.append(ended.is_set())  # the slow job had ended when undo ran
+        return ["PID 7 would not die"]
+
+    with pytest.raises(CommandError, match="; rollback also failed: PID 7 would not die"):
+        workers.run_jobs([slow, bad], undo, workers=2)
+    assert undone == [True]
+
+
+def test_a_second_signal_still_waits_for_the_jobs_in_flight():
+    ended = threading.Event()
+    undone = []
+
+    def twice(_stop):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        ended.set()
+
+    with pytest.raises(Interrupted, match="^interrupted by SIGTERM$"):
+        workers.run_jobs([twice], lambda: undone.append(ended.is_set()) or [], workers=1)
+    assert undone == [True]

@@ -84,9 +84,9 @@ def sample_ipam(ipam: dict) -> tuple[dict, str]:
                 if r.get("rangeStart")
                 else net.network_address + 2
             )
-            row = {"address": f"{start}/{net.prefixlen}"}
-            if r.get("gateway"):
-                row["gateway"] = r["gateway"]
+            # host-local's gateway, when the range names none, is the subnet's first
+            gateway = r.get("gateway") or str(net.network_address + 1)
+            row = {"address": f"{start}/{net.prefixlen}", "gateway": gateway}
             ips.append(row)
         return (
             {"ips": ips, "routes": ipam.get("routes") or []},
@@ -120,6 +120,8 @@ def explain(
         ips, routes = plan.with_gateways(conf, *plan.from_ipam(answer))
         if walkthrough:
             steps = plan.walkthrough_plan(conf, env, ips, routes)
+        elif conf.master:
+            steps = plan.macvlan_plan(conf, env, ips, routes, plan.random_mac())
         else:
             steps = plan.bridge_plan(conf, None, ips) + plan.attach_plan(
                 conf, env, ips, routes, plan.random_mac(), plan.random_mac()
@@ -134,10 +136,11 @@ def explain(
             f"# ask the IPAM plugin {conf.ipam_type} for an address "
             f"(CNI_COMMAND=ADD {conf.ipam_type} < this config): {why}"
         )
-    head.append(
-        f"# (the bridge {conf.bridge} is shown as missing; if it is there, only "
-        "what it lacks is done)"
-    )
+    if not conf.master:
+        head.append(
+            f"# (the bridge {conf.bridge} is shown as missing; if it is there, only "
+            "what it lacks is done)"
+        )
     return "\n".join(head) + "\n" + render(steps, explain=True)
 
 

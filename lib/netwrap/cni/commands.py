@@ -22,7 +22,7 @@ from netwrap.cni import (
     UNKNOWN_CONTAINER,
     CniError,
     ipam,
-    plan,
+    names,
     store,
 )
 from netwrap.errors import NetwrapError
@@ -67,9 +67,9 @@ def need_host_netns(conf) -> None:
 
 
 def _runner():
-    from netwrap.runner import Runner
+    from netwrap.cni.spawn import SpawnRunner
 
-    return Runner()
+    return SpawnRunner()
 
 
 def _header(verb: str, env) -> str:
@@ -98,9 +98,8 @@ def _failed(exc: NetwrapError) -> CniError:
 def _bridge(runner, host, name: str):
     """The bridge as an ``observe.Link``, or None when there is no such device (one
     ``ip -j -d addr show dev NAME``: not the whole host's links)."""
-    import json
-
     from netwrap import observe
+    from netwrap.cni.jsonlite import loads
     from netwrap.errors import CommandError
 
     try:
@@ -109,7 +108,7 @@ def _bridge(runner, host, name: str):
         if "does not exist" in exc.stderr:
             return None
         raise
-    return observe.from_ip_json(json.loads(text or "[]")).get(name)
+    return observe.from_ip_json(loads(text or "[]")).get(name)
 
 
 def _forwarding(conf) -> tuple[int, ...]:
@@ -129,6 +128,8 @@ def _forwarding(conf) -> tuple[int, ...]:
 
 
 def add(conf, env, stdin: bytes) -> dict:
+    from netwrap.cni import plan  # here: DEL, which computes no address, goes without it
+
     need_netns(env)
     need_host_netns(conf)
     log = [_header("ADD", env)]
@@ -143,22 +144,16 @@ def add(conf, env, stdin: bytes) -> dict:
         ips, routes = plan.from_ipam(answer)
         dns = answer.get("dns") or {}
     runner = _runner()
-    host = plan.host_ref(conf)
+    host = names.host_ref(conf)
     try:
         ips, routes = plan.with_gateways(conf, ips, routes)
-        hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
-        macs = {hname: plan.random_mac(), env.ifname: plan.random_mac()}
-        with store.NetworkLock(conf):
-            there = _bridge(runner, host, conf.bridge)
-            macs[conf.bridge] = there.mac if there is not None else plan.random_mac()
-            first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
-            runner.run(first)
-        log.append(render(first, explain=True))
-        second = plan.attach_plan(
-            conf, env, ips, routes, macs[hname], macs[env.ifname], _forwarding(conf)
-        )
-        runner.run(second)
-        log.append(render(second, explain=True))
+        macs = {env.ifname: plan.random_mac()}
+        if conf.master:
+            steps = plan.macvlan_plan(conf, env, ips, routes, macs[env.ifname])
+            runner.run(steps)
+            log.append(render(steps, explain=True))
+        else:
+            _add_veth(conf, env, ips, routes, macs, runner, host, log)
     except BaseException as exc:
         if plugin is not None:
             try:
@@ -166,30 +161,79 @@ def add(conf, env, stdin: bytes) -> dict:
             except CniError:
                 pass
         log.append(f"# failed, undone: {exc}\n")
-        store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+        store.append_log(conf, env.container_id, env.ifname, "".join(log))
         if isinstance(exc, NetwrapError):
             raise _failed(exc) from None
         raise
     out = plan.result(conf, env, ips, routes, dns, macs)
     store.write_record(
-        conf.name,
+        conf,
         env.container_id,
         env.ifname,
         {
             "network": conf.name,
+            "kind": conf.kind,
             "container_id": env.container_id,
             "ifname": env.ifname,
             "netns": env.netns,
             "host_netns": conf.host_netns,
-            "bridge": conf.bridge,
-            "host_ifname": plan.host_ifname(conf.name, env.container_id, env.ifname),
+            "bridge": None if conf.master else conf.bridge,
+            "master": conf.master,
+            "mode": conf.macvlan_mode if conf.master else None,
+            "host_ifname": None
+            if conf.master
+            else names.host_ifname(conf.name, env.container_id, env.ifname),
             "ip_masq": conf.ip_masq,
             "ipam": conf.ipam_type,
             "result": out,
         },
     )
-    store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+    store.append_log(conf, env.container_id, env.ifname, "".join(log))
     return out
+
+
+def _add_veth(conf, env, ips, routes, macs: dict, runner, host, log: list) -> None:
+    """The bridge (under the network's lock), then the veth into the container."""
+    from netwrap.cni import plan
+
+    hname = names.host_ifname(conf.name, env.container_id, env.ifname)
+    macs[hname] = plan.random_mac()
+    with store.NetworkLock(conf):
+        there = _bridge(runner, host, conf.bridge)
+        macs[conf.bridge] = there.mac if there is not None else plan.random_mac()
+        first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
+        runner.run(first)
+    log.append(render(first, explain=True))
+    second = plan.attach_plan(
+        conf, env, ips, routes, macs[hname], macs[env.ifname], _forwarding(conf)
+    )
+    runner.run(second)
+    log.append(render(second, explain=True))
+
+
+def _delete_step(conf, env, record: dict | None):
+    """The one ``ip link del`` that takes the attachment away: the host end of a veth
+    (its peer goes with it), or the macvlan inside (None when its netns is gone)."""
+    from netwrap.plan import Step
+
+    if conf.master:
+        if not env.netns or not is_netns(env.netns):
+            return None
+        return Step(
+            names.guest_ref(env.netns).ip("link", "del", env.ifname),
+            f"delete the macvlan {env.ifname} in the container: its addresses and "
+            "routes go with it",
+            key="macvlan.delete",
+        )
+    hname = (record or {}).get("host_ifname") or names.host_ifname(
+        conf.name, env.container_id, env.ifname
+    )
+    return Step(
+        names.host_ref(conf).ip("link", "del", hname),
+        f"delete the host end {hname}: its peer {env.ifname} in the container "
+        "goes with it, addresses and routes too",
+        key="veth.delete",
+    )
 
 
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
@@ -200,29 +244,22 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     from netwrap.plan import Step
 
     if record is None:
-        record = store.read_record(conf.name, env.container_id, env.ifname)
+        record = store.read_record(conf, env.container_id, env.ifname)
     log = [_header("DEL", env)]
     if conf.ipam_type:
         plugin = ipam.find(conf.ipam_type, env.path)
         log.append(f"# release the address\n{ipam.shown(plugin, 'DEL', stdin)}\n")
         ipam.call(plugin, "DEL", stdin, _environ(env))
     runner = _runner()
-    host = plan.host_ref(conf)
+    host = names.host_ref(conf)
     steps = []
     if conf.host_netns is None or is_netns(f"/run/netns/{conf.host_netns}"):
-        hname = (record or {}).get("host_ifname") or plan.host_ifname(
-            conf.name, env.container_id, env.ifname
-        )
-        delete = Step(
-            host.ip("link", "del", hname),
-            f"delete the host end {hname}: its peer {env.ifname} in the container "
-            "goes with it, addresses and routes too",
-            key="veth.delete",
-        )
+        delete = _delete_step(conf, env, record)
         try:
             try:  # no query first: a device already gone is what DEL wants anyway
-                runner.run([delete])
-                steps.append(delete)
+                if delete is not None:
+                    runner.run([delete])
+                    steps.append(delete)
             except CommandError as exc:
                 if "Cannot find device" not in exc.stderr:
                     raise
@@ -247,11 +284,11 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
             steps += nat
         except NetwrapError as exc:
             log.append(render(steps, explain=True) + f"# failed: {exc}\n")
-            store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+            store.append_log(conf, env.container_id, env.ifname, "".join(log))
             raise _failed(exc) from None
     log.append(render(steps, explain=True) if steps else "# nothing left to delete\n")
-    store.remove_record(conf.name, env.container_id, env.ifname)
-    store.append_log(conf.name, env.container_id, env.ifname, "".join(log))
+    store.remove_record(conf, env.container_id, env.ifname)
+    store.append_log(conf, env.container_id, env.ifname, "".join(log))
 
 
 def _families(record: dict | None) -> tuple[int, ...]:
@@ -295,8 +332,8 @@ def check(conf, env, stdin: bytes) -> None:
     )
     if inner is None:
         raise CniError(CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
-    hname = plan.host_ifname(conf.name, env.container_id, env.ifname)
-    if hname not in {x.get("name") for x in ifaces}:  # a result of an older netwrap
+    hname = "" if conf.master else names.host_ifname(conf.name, env.container_id, env.ifname)
+    if hname and hname not in {x.get("name") for x in ifaces}:  # an older netwrap's result
         hname = next(
             (
                 x.get("name")
@@ -318,25 +355,26 @@ def check(conf, env, stdin: bytes) -> None:
     except (KeyError, TypeError, ValueError) as exc:
         raise CniError(INVALID_CONFIG, f"prevResult is not understood: {exc}") from None
     spec = AttachSpec(
-        "veth-bridge",
+        conf.kind,
         env.ifname,
-        conf.bridge,
+        conf.master or conf.bridge,
         addrs,
         gateway,
         hname,
         ifaces[inner].get("mac"),
         conf.mtu or None,
+        conf.macvlan_mode if conf.master else None,
     )
     runner = _runner()
-    guest = plan.guest_ref(env.netns)
+    guest = names.guest_ref(env.netns)
     try:
-        host_links = observe.links(runner, plan.host_ref(conf))
+        host_links = observe.links(runner, names.host_ref(conf))
         default = observe.default_route(guest, spec.version, runner) if gateway else None
         observed = Observed(host_links, observe.links(runner, guest), default)
     except NetwrapError as exc:
         raise _failed(exc) from None
     diffs = reconcile.check(spec, observed)
-    if conf.bridge not in host_links:
+    if not conf.master and conf.bridge not in host_links:
         diffs.insert(0, Diff("host", f"no bridge {conf.bridge}", None))
     if diffs:
         raise CniError(
@@ -355,13 +393,13 @@ def gc(conf, env, raw: dict) -> None:
     if not isinstance(valid, list) or not all(isinstance(v, dict) for v in valid):
         raise CniError(INVALID_CONFIG, "cni.dev/valid-attachments must be a list of objects")
     keep = {(v.get("containerID"), v.get("ifname")) for v in valid}
-    import json
+    from netwrap.cni.jsonlite import dumps
 
-    for cid, ifname, rec in store.records(conf.name):
+    for cid, ifname, rec in store.records(conf):
         if (cid, ifname) in keep:
             continue
         gone = Env("DEL", cid, rec.get("netns") or "", ifname, env.args, env.path)
-        delete(conf, gone, json.dumps(raw).encode(), rec)
+        delete(conf, gone, dumps(raw).encode(), rec)
 
 
 def status(conf, env) -> None:

@@ -14,11 +14,25 @@ The config keys are the reference bridge plugin's (containernetworking/plugins,
 plugins/main/bridge): ``bridge`` (default ``cni0``), ``isGateway``,
 ``isDefaultGateway`` (implies ``isGateway``), ``forceAddress``, ``ipMasq``, ``mtu``,
 ``hairpinMode``, ``promiscMode``, ``ipam`` (``enabledad`` is accepted and IPv6
-duplicate address detection left to the kernel, as with ``enabledad: true``; ``vlan``
-and ``macspoofchk`` are refused). ``netwrapHostNetns`` is netwrap's own,
-a test and teaching aid: the name of a netns that plays the host, so every
-host-side object (bridge, veth end, iptables rules, sysctl) goes there and the
-machine is left alone.
+duplicate address detection left to the kernel, as with ``enabledad: true``;
+``macspoofchk`` and ``vlanTrunk`` are refused), and ``vlan`` where the kernel allows:
+the host end becomes an access port of that VLAN on a ``vlan_filtering`` bridge (the
+kernel needs CONFIG_BRIDGE_VLAN_FILTERING; without it ADD fails and undoes itself).
+``vlan`` with ``isGateway`` is refused: the reference gives the gateway a VLAN
+sub-interface of the bridge, which netwrap does not make.
+
+With ``master`` the attachment is a macvlan on that host interface instead, with
+the reference macvlan plugin's keys: ``master``, ``mode`` (bridge, private, vepa,
+passthru; default bridge), ``mtu`` and ``ipam``; the bridge's keys are refused there
+(``bridge``, ``isGateway``, ``ipMasq``, ...), as is ``linkInContainer``.
+
+``netwrapHostNetns`` is netwrap's own, a test and teaching aid: the name of a netns
+that plays the host, so every host-side object (bridge, veth end, iptables rules,
+sysctl) goes there and the machine is left alone. ``netwrapRunDir``, netwrap's too,
+is the directory for the records and command logs (default: ``NETWRAP_RUN_DIR``,
+else /run/netwrap): a runtime may run DEL with another environment than ADD
+(podman's cleanup after a container exits runs from conmon, which passes no
+NETWRAP_RUN_DIR), and the config is the one thing every call of a network gets alike.
 """
 
 from __future__ import annotations
@@ -47,11 +61,23 @@ REQUIRED = {
 }
 # Keys of the reference bridge plugin that netwrap does not do: refused, not ignored.
 UNSUPPORTED = {
-    "vlan": 0,
     "vlanTrunk": None,
     "macspoofchk": False,
     "preserveDefaultVlan": None,
 }
+
+
+# The bridge's keys, refused with ``master``: a macvlan has no bridge, gateway or NAT.
+BRIDGE_ONLY = (
+    "bridge",
+    "vlan",
+    "isGateway",
+    "isDefaultGateway",
+    "forceAddress",
+    "ipMasq",
+    "hairpinMode",
+    "promiscMode",
+)
 
 
 def _valid_id(text: str) -> bool:
@@ -151,6 +177,10 @@ class NetConf(Frozen):
         "ipam_type",
         "host_netns",
         "prev_result",
+        "run_dir",
+        "master",
+        "macvlan_mode",
+        "vlan",
     )
 
     def __init__(
@@ -170,6 +200,10 @@ class NetConf(Frozen):
         ipam_type: str = "",
         host_netns: str | None = None,
         prev_result: dict | None = None,
+        run_dir: str | None = None,
+        master: str | None = None,
+        macvlan_mode: str = "bridge",
+        vlan: int = 0,
     ) -> None:
         self._init(
             raw,
@@ -187,6 +221,10 @@ class NetConf(Frozen):
             ipam_type,
             host_netns,
             prev_result,
+            run_dir,
+            master,
+            macvlan_mode,
+            vlan,
         )
 
     @classmethod
@@ -211,8 +249,9 @@ class NetConf(Frozen):
                     "netwrap (the reference bridge plugin has it)",
                 )
         bridge = _get(raw, "bridge", str, "cni0") or "cni0"
-        if len(bridge) > 15 or "/" in bridge or any(c.isspace() for c in bridge):
+        if not _valid_ifname(bridge):
             raise CniError(INVALID_CONFIG, f"bridge name {bridge!r} is not a valid interface name")
+        master, mode = macvlan_keys(raw)
         mtu = _get(raw, "mtu", int, 0)
         if mtu and not 68 <= mtu <= 65535:
             raise CniError(INVALID_CONFIG, f"mtu {mtu} is out of range (68-65535)")
@@ -223,7 +262,19 @@ class NetConf(Frozen):
         host_netns = _get(raw, "netwrapHostNetns", str, "") or None
         if host_netns is not None and ("/" in host_netns or host_netns in (".", "..")):
             raise CniError(INVALID_CONFIG, f"netwrapHostNetns {host_netns!r} is not a netns name")
+        run_dir = _get(raw, "netwrapRunDir", str, "") or None
+        if run_dir is not None and not run_dir.startswith("/"):
+            raise CniError(INVALID_CONFIG, f"netwrapRunDir {run_dir!r} is not an absolute path")
         is_default_gw = _get(raw, "isDefaultGateway", bool, False)
+        vlan = _get(raw, "vlan", int, 0)
+        if not 0 <= vlan <= 4094:
+            raise CniError(INVALID_CONFIG, f"vlan {vlan} is out of range (0-4094)")
+        if vlan and (is_default_gw or raw.get("isGateway")):
+            raise CniError(
+                UNSUPPORTED_FIELD,
+                "vlan with isGateway is not supported by netwrap (the reference "
+                "plugin gives the gateway a VLAN sub-interface of the bridge)",
+            )
         return cls(
             raw,
             version,
@@ -240,15 +291,59 @@ class NetConf(Frozen):
             ipam_type,
             host_netns,
             _get(raw, "prevResult", dict, None),
+            run_dir,
+            master,
+            mode,
+            vlan,
         )
+
+    @property
+    def kind(self) -> str:
+        """The link kind: ``macvlan`` with a ``master``, else ``veth-bridge``."""
+        return "macvlan" if self.master else "veth-bridge"
+
+
+def _valid_ifname(name: str) -> bool:
+    return bool(name) and len(name) <= 15 and "/" not in name and not any(c.isspace() for c in name)
+
+
+def macvlan_keys(raw: dict) -> tuple[str | None, str]:
+    """``master`` and ``mode`` (the macvlan variant), checked against the bridge's keys."""
+    master = _get(raw, "master", str, "") or None
+    mode = _get(raw, "mode", str, "") or "bridge"
+    if master is None:
+        if "mode" in raw:
+            raise CniError(
+                INVALID_CONFIG,
+                "config key 'mode' is the macvlan mode: it needs 'master', the host "
+                "interface the macvlan hangs from",
+            )
+        return None, mode
+    if not _valid_ifname(master):
+        raise CniError(INVALID_CONFIG, f"master {master!r} is not a valid interface name")
+    from netwrap.kinds.macvlan import MODES  # here: only a macvlan config needs it
+
+    if mode not in MODES:
+        raise CniError(INVALID_CONFIG, f"macvlan mode {mode!r}: one of {', '.join(MODES)}")
+    if raw.get("linkInContainer"):
+        raise CniError(
+            UNSUPPORTED_FIELD, "config key 'linkInContainer' is not supported by netwrap"
+        )
+    for key in BRIDGE_ONLY:
+        if raw.get(key) not in (None, False, ""):
+            raise CniError(
+                INVALID_CONFIG,
+                f"config key {key!r} is the bridge's: a macvlan (master {master}) has none",
+            )
+    return master, mode
 
 
 def decode(data: bytes | str) -> dict:
     """The JSON object on stdin; code 6 when it is not one."""
-    import json
+    from netwrap.cni.jsonlite import loads
 
     try:
-        raw = json.loads(data)
+        raw = loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CniError(
             DECODING_FAILURE, f"the network config on stdin is not JSON: {exc}"

@@ -12,8 +12,9 @@ CNI_COMMAND set to the verb) and the same config bytes:
 Its answer for ADD is a result (``ips``, ``routes``, ``dns``); an error object from
 it is passed on as netwrap's own, code and all.
 
-It is started here, not through ``netwrap.runner``: it needs its own environment,
-and its stdout when it fails (the error object), which ``Runner.call`` gives neither.
+It is started here (``netwrap.cni.spawn.run``), not through a runner: it needs its
+own environment, and its stdout when it fails (the error object), which a runner's
+``call`` gives neither.
 """
 
 from __future__ import annotations
@@ -43,15 +44,15 @@ def shown(plugin: str, command: str, stdin: bytes) -> str:
 def call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
     """Run the IPAM plugin for ``command``; its JSON answer ({} when it printed nothing).
 
-    An IPAM plugin older than the config (Debian's host-local speaks up to 1.0.0) is
-    called again with the config as 1.0.0 when the config is 1.1.0 and the plugin's
-    VERSION lists 1.0.0: 1.1.0 changed no field of an IPAM result, only added verbs.
+    An IPAM plugin older than the config (Debian's host-local and static speak up to
+    1.0.0) is called again with the config, and its prevResult, as 1.0.0 when the
+    config is 1.1.0, the call failed and the plugin's VERSION lists 1.0.0 but not
+    1.1.0: 1.1.0 changed no field of an IPAM result, only added verbs. (Not only on
+    code 1: static's CHECK fails with 999 on a 1.1.0 prevResult.)
     """
     try:
         return _call(plugin, command, stdin, environ)
-    except CniError as exc:
-        if exc.code != 1:
-            raise
+    except CniError:
         older = as_1_0_0(plugin, stdin, environ)
         if older is None:
             raise
@@ -59,45 +60,49 @@ def call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
 
 
 def as_1_0_0(plugin: str, stdin: bytes, environ=None) -> bytes | None:
-    """The 1.1.0 config ``stdin`` as 1.0.0 if the plugin speaks 1.0.0, else None."""
-    import json
+    """The 1.1.0 config ``stdin`` as 1.0.0 if the plugin speaks 1.0.0 and not 1.1.0,
+    else None."""
+    from netwrap.cni.jsonlite import dumps, loads
 
-    conf = json.loads(stdin)
+    conf = loads(stdin)
     if conf.get("cniVersion") != "1.1.0":
         return None
-    answer = _call(plugin, "VERSION", stdin, environ)
-    if "1.0.0" not in (answer.get("supportedVersions") or []):
+    speaks = _call(plugin, "VERSION", stdin, environ).get("supportedVersions") or []
+    if "1.1.0" in speaks or "1.0.0" not in speaks:
         return None
-    return json.dumps({**conf, "cniVersion": "1.0.0"}).encode()
+    conf["cniVersion"] = "1.0.0"
+    if isinstance(conf.get("prevResult"), dict):
+        conf["prevResult"] = {**conf["prevResult"], "cniVersion": "1.0.0"}
+    return dumps(conf).encode()
 
 
 def _call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
-    import json
-    import subprocess
+    from netwrap.cni.jsonlite import loads
+    from netwrap.cni.spawn import run
 
     env = dict(os.environ if environ is None else environ)
     env["CNI_COMMAND"] = command
     try:
-        proc = subprocess.run([plugin], input=stdin, capture_output=True, env=env)
+        returncode, stdout, stderr = run((plugin,), stdin, env)
     except OSError as exc:
         raise CniError(IO_FAILURE, f'failed to run IPAM plugin "{plugin}": {exc}') from None
-    out = proc.stdout.strip()
+    out = stdout.strip()
     try:
-        answer = json.loads(out) if out else {}
+        answer = loads(out) if out else {}
     except ValueError:
         answer = None
-    if proc.returncode != 0:
+    if returncode != 0:
         if isinstance(answer, dict) and isinstance(answer.get("code"), int):
             raise CniError(
                 answer["code"],
                 f'IPAM plugin "{os.path.basename(plugin)}": {answer.get("msg", "")}',
                 answer.get("details", ""),
             )
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        err = stderr.decode(errors="replace").strip().splitlines()
         raise CniError(
             IO_FAILURE,
             f'IPAM plugin "{os.path.basename(plugin)}" {command} '
-            f"exited {proc.returncode}: {err[-1] if err else 'no error output'}",
+            f"exited {returncode}: {err[-1] if err else 'no error output'}",
         )
     if not isinstance(answer, dict):
         raise CniError(

@@ -63,18 +63,17 @@ def run(environ, stdin: bytes) -> dict | None:
 def _version_of(stdin: bytes) -> str:
     """The config's cniVersion for an error object, when it can be read at all."""
     try:
-        import json
+        from netwrap.cni.jsonlite import loads
 
-        v = json.loads(stdin).get("cniVersion")
+        v = loads(stdin).get("cniVersion")
         return v if isinstance(v, str) and v else "1.1.0"
     except Exception:
         return "1.1.0"
 
 
 def main(environ=None, stdin: bytes | None = None, out=None) -> int:
-    import json
-
     from netwrap.cni import COMMAND_FAILED, IO_FAILURE, TRY_AGAIN_LATER, CniError
+    from netwrap.cni.jsonlite import dumps
 
     environ = os.environ if environ is None else environ
     out = sys.stdout if out is None else out
@@ -98,10 +97,10 @@ def main(environ=None, stdin: bytes | None = None, out=None) -> int:
             error = CniError(COMMAND_FAILED, f"{type(exc).__name__}: {exc}")
     else:
         if reply is not None:
-            out.write(json.dumps(reply, indent=4) + "\n")
+            out.write(dumps(reply, indent=4) + "\n")
             out.flush()
         return 0
-    out.write(json.dumps(error.as_dict(_version_of(stdin or b"")), indent=4) + "\n")
+    out.write(dumps(error.as_dict(_version_of(stdin or b"")), indent=4) + "\n")
     out.flush()
     return 1
 

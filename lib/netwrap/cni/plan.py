@@ -26,6 +26,16 @@ as a file), addressed and routed inside, forwarding on, NAT rules if ``ipMasq``:
 
 The veth line and the first lines inside are the ``veth-bridge`` link kind's
 (``netwrap.kinds.veth_bridge``), the same that ``nic add --fast`` and ``up`` run.
+
+With ``master`` in the config (the macvlan variant) there is no bridge: the kernel
+makes the macvlan straight into the container's netns, already named, then the same
+lines inside (``netwrap.kinds.macvlan``'s batch):
+
+    ip link add link eno1 name eth0 netns /run/netns/c1 address 02:... type macvlan mode bridge
+    nsenter --net=/run/netns/c1 ip -batch - <<'EOF'
+    link set eth0 up
+    addr add 198.51.100.2/24 dev eth0
+    EOF
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import ipaddress
 import os
 
 from netwrap.cni import COMMAND_FAILED, CniError, masq
+from netwrap.cni.names import guest_ref, host_ifname, host_ref  # noqa: F401 (theirs)
 from netwrap.kinds import AttachSpec
 from netwrap.kinds import veth_bridge as kind
 from netwrap.netref import NetnsRef
@@ -57,22 +68,6 @@ class Route(Frozen):
 
     def __init__(self, dst, gw=None) -> None:
         self._init(dst, gw)
-
-
-def host_ifname(network: str, container_id: str, ifname: str) -> str:
-    """The host end's name: fixed by network, container and interface, so DEL and
-    CHECK find it without a record (``veth`` and 8 hex digits, as the reference's)."""
-    from binascii import crc32  # not hashlib: OpenSSL's module is most of a ms to load
-
-    return f"veth{crc32(f'{network}/{container_id}/{ifname}'.encode()):08x}"
-
-
-def host_ref(conf) -> NetnsRef:
-    return NetnsRef.host(conf.host_netns)
-
-
-def guest_ref(netns: str) -> NetnsRef:
-    return NetnsRef.path(netns)
 
 
 def from_ipam(answer: dict) -> tuple[list[IPConfig], list[Route]]:
@@ -214,13 +209,7 @@ def attach_plan(
         host_lines.append(("link", "set", hname, "type", "bridge_slave", "hairpin", "on"))
     if conf.promisc:
         host_lines.append(("link", "set", conf.bridge, "promisc", "on"))
-    inside = list(made.guest)
-    gws = {i.gateway.version: i.gateway for i in ips if i.gateway is not None}
-    for r in routes:
-        gw = r.gw or gws.get(r.dst.version)
-        inside.append(
-            ("route", "add", str(r.dst), *(("via", str(gw)) if gw else ()), "dev", env.ifname)
-        )
+    inside = [*made.guest, *route_lines(env, ips, routes)]
     steps = [
         Step(
             host.ip("-batch", "-"),
@@ -230,6 +219,7 @@ def attach_plan(
             input=batch_text(host_lines),
             key="veth.create",
         ),
+        *vlan_steps(conf, host, hname),
         Step(
             guest.ip("-batch", "-"),
             f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
@@ -265,6 +255,69 @@ def attach_plan(
     return steps
 
 
+def route_lines(env, ips: list[IPConfig], routes: list[Route]) -> list[tuple[str, ...]]:
+    """``route add`` lines for inside: a route without ``gw`` goes via its family's
+    gateway, if an address has one."""
+    gws = {i.gateway.version: i.gateway for i in ips if i.gateway is not None}
+    out = []
+    for r in routes:
+        gw = r.gw or gws.get(r.dst.version)
+        out.append(
+            ("route", "add", str(r.dst), *(("via", str(gw)) if gw else ()), "dev", env.ifname)
+        )
+    return out
+
+
+def macvlan_plan(
+    conf, env, ips: list[IPConfig], routes: list[Route], guest_mac: str | None = None
+) -> list[Step]:
+    """The macvlan variant: a macvlan on ``master`` made in the container's netns, then
+    up, addressed and routed inside (nothing of it stays on the host)."""
+    from netwrap.kinds import macvlan
+
+    host, guest = host_ref(conf), guest_ref(env.netns)
+    spec = AttachSpec(
+        macvlan.KIND,
+        env.ifname,
+        conf.master,
+        tuple(i.address for i in ips),
+        None,
+        "",
+        guest_mac,
+        conf.mtu or None,
+        conf.macvlan_mode,
+    )
+    made = macvlan.batch(spec, guest)
+    return [
+        Step(
+            host.ip(*made.host[0]),
+            f"create a macvlan {env.ifname} on {conf.master} ({conf.macvlan_mode} mode), "
+            f"made straight into the container's netns {env.netns}: its own MAC on "
+            f"{conf.master}'s wire",
+            guest.ip("link", "del", env.ifname),
+            key="macvlan.create",
+        ),
+        Step(
+            guest.ip("-batch", "-"),
+            f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
+            "chose, and the routes",
+            input=batch_text([*made.guest, *route_lines(env, ips, routes)]),
+            key="guest.addr",
+        ),
+    ]
+
+
+def vlan_steps(conf, host: NetnsRef, hname: str) -> list[Step]:
+    """``vlan``: the host end an access port of that VLAN (``netwrap.kinds.bridge_vlan``:
+    filtering on, member untagged with that PVID, out of VLAN 1)."""
+    if not conf.vlan:
+        return []
+    from netwrap.kinds import bridge_vlan
+
+    spec = AttachSpec(bridge_vlan.KIND, "", conf.bridge, (), None, hname, vlan=conf.vlan)
+    return bridge_vlan.vlan_steps(spec, host)
+
+
 def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> list[Step]:
     """The same attachment one command per step, as the walkthrough does it by hand
     (``netwrap cni explain --walkthrough``; ADD itself runs the batches above): the
@@ -274,28 +327,36 @@ def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> lis
 
     host, guest = host_ref(conf), guest_ref(env.netns)
     hname = host_ifname(conf.name, env.container_id, env.ifname)
-    gws = [i for i in ips if i.gateway is not None] if conf.is_gateway else []
-    steps = bridge.add_plan(
-        conf.bridge,
-        ipaddress.ip_interface(f"{gws[0].gateway}/{gws[0].address.network.prefixlen}")
-        if gws
-        else None,
-        "ip",
-        conf.host_netns,
-    )
+    if conf.master:  # a macvlan: no bridge; the gateway is IPAM's
+        from netwrap.kinds import macvlan as link_kind
+
+        gws = [i for i in ips if i.gateway is not None]
+        steps = []
+    else:
+        link_kind = kind
+        gws = [i for i in ips if i.gateway is not None] if conf.is_gateway else []
+        steps = bridge.add_plan(
+            conf.bridge,
+            ipaddress.ip_interface(f"{gws[0].gateway}/{gws[0].address.network.prefixlen}")
+            if gws
+            else None,
+            "ip",
+            conf.host_netns,
+        )
     default = next((r for r in routes if r.dst.prefixlen == 0 and r.dst.version == 4), None)
     gateway = (default.gw or next((i.gateway for i in gws), None)) if default else None
     spec = AttachSpec(
-        kind.KIND,
+        link_kind.KIND,
         env.ifname,
-        conf.bridge,
+        conf.master or conf.bridge,
         tuple(i.address for i in ips),
         gateway,
-        hname,
+        "" if conf.master else hname,
         None,
         conf.mtu or None,
+        conf.macvlan_mode if conf.master else None,
     )
-    steps += kind.walkthrough(
+    steps += link_kind.walkthrough(
         spec, host, guest, guest_ifname="vg" + hname[4:], tool="ip", old_default=None
     )
     by_version = {i.address.version: i.gateway for i in gws}
@@ -321,7 +382,9 @@ def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> lis
             )
         )
     return steps + [
-        s for s in attach_plan(conf, env, ips, routes) if s.key in ("host.forward", "host.masq")
+        s
+        for s in attach_plan(conf, env, ips, routes)
+        if s.key in ("host.forward", "host.masq") or s.key.startswith("bridge.vlan")
     ]
 
 
@@ -334,16 +397,21 @@ def result(
 ) -> dict:
     """The ADD result: interfaces (bridge, host end, container end with ``sandbox``), ips
     pointing at the container end (index 2), routes, dns; ips carry ``version`` in 0.4.0.
+    A macvlan has only the container end (index 0), as the reference macvlan's result.
     After a ``prevResult`` (netwrap not first in a conflist) ours are appended to its."""
-    hname = host_ifname(conf.name, env.container_id, env.ifname)
-    interfaces = [
-        {"name": conf.bridge, "mac": macs.get(conf.bridge)},
-        {"name": hname, "mac": macs.get(hname)},
-        {"name": env.ifname, "mac": macs.get(env.ifname), "sandbox": env.netns},
-    ]
+    inner = {"name": env.ifname, "mac": macs.get(env.ifname), "sandbox": env.netns}
+    if conf.master:
+        interfaces = [inner]
+    else:
+        hname = host_ifname(conf.name, env.container_id, env.ifname)
+        interfaces = [
+            {"name": conf.bridge, "mac": macs.get(conf.bridge)},
+            {"name": hname, "mac": macs.get(hname)},
+            inner,
+        ]
     out_ips = []
     for ipc in ips:
-        row = {"interface": 2, "address": str(ipc.address)}
+        row = {"interface": len(interfaces) - 1, "address": str(ipc.address)}
         if conf.version == "0.4.0":
             row["version"] = str(ipc.address.version)
         if ipc.gateway is not None:

@@ -4,9 +4,11 @@
     /run/netwrap/cni/NETWORK/CONTAINERID@IFNAME.log    every ADD and DEL: the commands
                                                        run, in the walkthrough's style
 
-The run dir is ``netwrap.state.run_dir()`` (``NETWRAP_RUN_DIR``, default
-/run/netwrap). Records are written atomically (temp file, fsync, rename). The log
-is appended to and kept after DEL: it is how a person reads what was done.
+The run dir is the config's ``netwrapRunDir`` if it has one, else
+``netwrap.state.run_dir()`` (``NETWRAP_RUN_DIR``, default /run/netwrap). Records are
+written atomically (temp file, fsync, rename). The log is appended to and kept after
+DEL: it is how a person reads what was done. ``all_records`` is what ``nic list``
+reads: every network's records under one run dir.
 """
 
 from __future__ import annotations
@@ -14,69 +16,100 @@ from __future__ import annotations
 import os
 
 
-def network_dir(network: str) -> str:
-    from netwrap.state import run_dir
+def cni_dir(conf=None) -> str:
+    """RUN_DIR/cni, for a config (its ``run_dir`` wins) or for the environment's run dir."""
+    base = getattr(conf, "run_dir", None)
+    if not base:
+        from netwrap.state import run_dir
 
-    return os.path.join(run_dir(), "cni", network)
-
-
-def _base(network: str, container_id: str, ifname: str) -> str:
-    return os.path.join(network_dir(network), f"{container_id}@{ifname}")
-
-
-def log_path(network: str, container_id: str, ifname: str) -> str:
-    return _base(network, container_id, ifname) + ".log"
+        base = run_dir()
+    return os.path.join(base, "cni")
 
 
-def write_record(network: str, container_id: str, ifname: str, record: dict) -> None:
-    import json
+def network_dir(conf) -> str:
+    return os.path.join(cni_dir(conf), conf.name)
 
-    path = _base(network, container_id, ifname) + ".json"
+
+def _base(conf, container_id: str, ifname: str) -> str:
+    return os.path.join(network_dir(conf), f"{container_id}@{ifname}")
+
+
+def log_path(conf, container_id: str, ifname: str) -> str:
+    return _base(conf, container_id, ifname) + ".log"
+
+
+def write_record(conf, container_id: str, ifname: str, record: dict) -> None:
+    from netwrap.cni.jsonlite import dumps
+
+    path = _base(conf, container_id, ifname) + ".json"
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
-        json.dump(record, f, indent=1)
+        f.write(dumps(record, indent=1))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
-def read_record(network: str, container_id: str, ifname: str) -> dict | None:
-    import json
+def _read(path: str) -> dict | None:
+    from netwrap.cni.jsonlite import loads
 
     try:
-        with open(_base(network, container_id, ifname) + ".json") as f:
-            data = json.load(f)
+        with open(path) as f:
+            data = loads(f.read())
     except (FileNotFoundError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def remove_record(network: str, container_id: str, ifname: str) -> None:
+def read_record(conf, container_id: str, ifname: str) -> dict | None:
+    return _read(_base(conf, container_id, ifname) + ".json")
+
+
+def remove_record(conf, container_id: str, ifname: str) -> None:
     try:
-        os.unlink(_base(network, container_id, ifname) + ".json")
+        os.unlink(_base(conf, container_id, ifname) + ".json")
     except FileNotFoundError:
         pass
 
 
-def records(network: str) -> list[tuple[str, str, dict]]:
-    """Every (container ID, ifname, record) of a network."""
+def _records_in(directory: str) -> list[tuple[str, str, dict]]:
     out = []
     try:
-        names = sorted(os.listdir(network_dir(network)))
-    except FileNotFoundError:
+        names = sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):
         return out
     for name in names:
         if name.endswith(".json") and "@" in name:
             cid, _, ifname = name[:-5].partition("@")
-            rec = read_record(network, cid, ifname)
+            rec = _read(os.path.join(directory, name))
             if rec is not None:
                 out.append((cid, ifname, rec))
     return out
 
 
-def append_log(network: str, container_id: str, ifname: str, text: str) -> None:
-    path = log_path(network, container_id, ifname)
+def records(conf) -> list[tuple[str, str, dict]]:
+    """Every (container ID, ifname, record) of a network."""
+    return _records_in(network_dir(conf))
+
+
+def all_records(run_dir: str | None = None) -> list[tuple[str, str, str, dict]]:
+    """Every (network, container ID, ifname, record) under ``run_dir`` (default: the
+    environment's), networks in name order."""
+    base = os.path.join(run_dir, "cni") if run_dir else cni_dir()
+    try:
+        networks = sorted(n for n in os.listdir(base) if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+    return [
+        (net, cid, ifname, rec)
+        for net in networks
+        for cid, ifname, rec in _records_in(os.path.join(base, net))
+    ]
+
+
+def append_log(conf, container_id: str, ifname: str, text: str) -> None:
+    path = log_path(conf, container_id, ifname)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "a") as f:
         f.write(text)
@@ -87,9 +120,7 @@ class NetworkLock:
     the bridge and its gateway address), per bridge and host netns."""
 
     def __init__(self, conf) -> None:
-        from netwrap.state import run_dir
-
-        self.path = os.path.join(run_dir(), "cni", f".lock-{conf.host_netns or ''}-{conf.bridge}")
+        self.path = os.path.join(cni_dir(conf), f".lock-{conf.host_netns or ''}-{conf.bridge}")
         self.fd = -1
 
     def __enter__(self) -> NetworkLock:

@@ -22,8 +22,6 @@ module in this package with the same four functions:
 
 from __future__ import annotations
 
-import importlib
-
 from netwrap.records import Frozen
 
 # kind name -> module in this package
@@ -127,6 +125,8 @@ class Batch(Frozen):
 def get(kind: str):
     """The module of a kind; an unknown kind is a ValueError."""
     try:
+        import importlib  # here: with warnings, a cost of every start otherwise
+
         return importlib.import_module(f"netwrap.kinds.{KINDS[kind]}")
     except KeyError:
         raise ValueError(f"unknown link kind {kind!r} (known: {', '.join(KINDS)})") from None

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Benchmark: CNI ADD then DEL per container, netwrap's plugin vs the reference bridge plugin.
+
+Issue 13's row: the same config (a bridge with a gateway address, host-local IPAM)
+through ``/usr/lib/cni/bridge`` and through the plugin ``netwrap cni install``
+writes, each ADD then DEL of one container at a time, as a runtime calls them. What
+is compared is CPU time (user + system of the plugin and every process it starts,
+IPAM included), per container; wall time is printed beside it. Goal: netwrap at
+most 2x the reference.
+
+Everything runs inside a lab netns playing the host (the measuring loop re-runs
+itself under ``ip netns exec LAB``, so both plugins see the lab as their host and
+no ``ip netns exec`` is counted); containers are ``ip netns add`` namespaces with
+random names; all is removed at the end, even on failure. Rounds alternate the two
+plugins (``--rounds``, ``--containers`` per round); medians are printed.
+
+Then where netwrap's time goes, measured the same way: the interpreter alone
+(``python -IS -c pass``), the interpreter and the modules ADD imports, the IPAM
+plugin's ADD+DEL, and the plugin's VERSION (start-up and nothing else).
+
+    .venv/bin/python bench/bench_cni.py [--containers 20] [--rounds 5] [--lib DIR]
+
+``--lib`` measures the netwrap of another checkout (its ``lib`` dir), e.g. main's,
+for a before/after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
+REFERENCE = "/usr/lib/cni"
+# What the plugin's ADD imports, for the profile (DEL: the same but netwrap.cni.plan).
+ADD_IMPORTS = (
+    "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, netwrap.cni.plan"
+)
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def sh(*argv: str) -> str:
+    proc = subprocess.run(list(argv), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def conf(kind: str, tmp: str, tag: str) -> bytes:
+    return json.dumps(
+        {
+            "cniVersion": "1.0.0",
+            "name": f"nwbench{tag}",
+            "type": "netwrap" if kind == "netwrap" else "bridge",
+            "bridge": f"nwb{tag}{kind[:3]}",
+            "isGateway": True,
+            "ipam": {
+                "type": "host-local",
+                "subnet": "198.51.100.0/24",
+                "dataDir": os.path.join(tmp, f"ipam-{kind}"),
+            },
+        }
+    ).encode()
+
+
+def one_round(kind: str, plugin: str, tmp: str, n: int, tag: str) -> tuple[float, float]:
+    """CPU and wall seconds per container of ADD then DEL, ``n`` containers in turn."""
+    data = conf(kind, tmp, tag)
+    env = {
+        "PATH": os.environ["PATH"],
+        "CNI_PATH": f"{os.path.dirname(plugin)}:{REFERENCE}",
+        "CNI_IFNAME": "eth0",
+        "NETWRAP_RUN_DIR": os.path.join(tmp, "run"),
+    }
+    cpu = wall = 0.0
+    for i in range(n):
+        ns = f"nwbc{tag}{i}"
+        sh("ip", "netns", "add", ns)
+        try:
+            call = {**env, "CNI_CONTAINERID": f"{kind}{tag}{i}", "CNI_NETNS": f"/run/netns/{ns}"}
+            c0, w0 = children_cpu(), time.perf_counter()
+            for command in ("ADD", "DEL"):
+                proc = subprocess.run(
+                    [plugin], input=data, env={**call, "CNI_COMMAND": command}, capture_output=True
+                )
+                if proc.returncode != 0:
+                    raise RuntimeError(f"{kind} {command}: {proc.stdout.decode().strip()}")
+            cpu += children_cpu() - c0
+            wall += time.perf_counter() - w0
+        finally:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    return cpu / n, wall / n
+
+
+def cpu_of(argv: list[str], n: int, input: bytes = b"", env: dict | None = None) -> float:
+    """Median CPU seconds of one run of ``argv`` (n runs)."""
+    runs = []
+    for _ in range(n):
+        c0 = children_cpu()
+        subprocess.run(argv, input=input, capture_output=True, env=env)
+        runs.append(children_cpu() - c0)
+    return statistics.median(runs)
+
+
+def inner(args) -> int:
+    """The measuring loop, run inside the lab netns."""
+    tmp, plugin, tag = args.tmp, os.path.join(args.tmp, "bin", "netwrap"), args.tag
+    ref, mine = [], []
+    for r in range(args.rounds):
+        ref.append(
+            one_round("bridge", os.path.join(REFERENCE, "bridge"), tmp, args.containers, tag)
+        )
+        mine.append(one_round("netwrap", plugin, tmp, args.containers, tag))
+        print(
+            f"  round {r + 1}: reference {ref[-1][0] * 1e3:.1f} ms CPU, "
+            f"netwrap {mine[-1][0] * 1e3:.1f} ms CPU per container",
+            flush=True,
+        )
+    rc, rw = (statistics.median(x[i] for x in ref) for i in (0, 1))
+    mc, mw = (statistics.median(x[i] for x in mine) for i in (0, 1))
+    ratio = mc / rc
+    print(
+        f"CNI ADD+DEL per container: netwrap {mc * 1e3:.1f} ms CPU ({mw * 1e3:.1f} ms wall), "
+        f"reference bridge {rc * 1e3:.1f} ms CPU ({rw * 1e3:.1f} ms wall): "
+        f"{ratio:.2f}x (goal <= 2x, {'met' if ratio <= 2 else 'missed'})",
+        flush=True,
+    )
+    py = sys.executable
+    lib = args.lib
+    n = max(10, args.containers)
+    bare = cpu_of([py, "-IS", "-c", "pass"], n)
+    load = (  # a module another checkout (--lib) lacks is left out
+        f"import sys; sys.path.insert(0, {lib!r})\n"
+        f"for m in {ADD_IMPORTS!r}.split(', '):\n"
+        "    try:\n        __import__(m)\n    except ImportError:\n        pass"
+    )
+    imports = cpu_of([py, "-IS", "-c", load], n)
+    version = cpu_of([plugin], n, env={"CNI_COMMAND": "VERSION", "PATH": os.environ["PATH"]})
+    ipam_env = {
+        "PATH": os.environ["PATH"],
+        "CNI_CONTAINERID": "profile",
+        "CNI_NETNS": "/proc/self/ns/net",
+        "CNI_IFNAME": "eth0",
+        "CNI_PATH": REFERENCE,
+    }
+    data = conf("profile", tmp, tag)
+    hl = os.path.join(REFERENCE, "host-local")
+    ipam = statistics.median(
+        cpu_of([hl], 1, data, {**ipam_env, "CNI_COMMAND": "ADD"})
+        + cpu_of([hl], 1, data, {**ipam_env, "CNI_COMMAND": "DEL"})
+        for _ in range(n)
+    )
+    print(
+        f"  where netwrap's goes (CPU per run): interpreter {bare * 1e3:.1f} ms, "
+        f"interpreter + ADD's imports {imports * 1e3:.1f} ms, VERSION {version * 1e3:.1f} ms, "
+        f"host-local ADD+DEL {ipam * 1e3:.1f} ms; ADD+DEL is two plugin starts",
+        flush=True,
+    )
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--containers", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--lib", default=os.path.join(ROOT, "lib"), help="netwrap's lib dir")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", help=argparse.SUPPRESS)
+    ap.add_argument("--tag", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.inner:
+        return inner(args)
+    if os.geteuid() != 0 or not os.path.exists(os.path.join(REFERENCE, "bridge")):
+        print("bench_cni: needs root and containernetworking-plugins: skipped")
+        return 0
+    lab, tag = f"nwbench-{secrets.token_hex(3)}", secrets.token_hex(2)
+    tmp = tempfile.mkdtemp(prefix="nwbench-cni-")
+    sh("ip", "netns", "add", lab)
+    try:
+        sh("ip", "-n", lab, "link", "set", "lo", "up")
+        sh(
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {args.lib!r}); from netwrap.cni.cli import install; "
+            f"install({os.path.join(tmp, 'bin')!r})",
+        )
+        proc = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                lab,
+                sys.executable,
+                os.path.abspath(__file__),
+                "--inner",
+                "--tmp",
+                tmp,
+                "--tag",
+                tag,
+                "--lib",
+                args.lib,
+                "--containers",
+                str(args.containers),
+                "--rounds",
+                str(args.rounds),
+            ]
+        )
+        return proc.returncode
+    finally:
+        sh("ip", "netns", "del", lab)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Names and netns of one attachment, without the plans: what DEL needs to find it.
+
+DEL imports this and not ``netwrap.cni.plan`` (``ipaddress`` and the link kinds are
+milliseconds of each start, and DEL computes no address):
+
+    >>> host_ifname("lab", "c1", "eth0")
+    'vethbfbb2f9e'
+"""
+
+from __future__ import annotations
+
+from netwrap.netref import NetnsRef
+
+
+def host_ifname(network: str, container_id: str, ifname: str) -> str:
+    """The host end's name: fixed by network, container and interface, so DEL and
+    CHECK find it without a record (``veth`` and 8 hex digits, as the reference's)."""
+    from binascii import crc32  # not hashlib: OpenSSL's module is most of a ms to load
+
+    return f"veth{crc32(f'{network}/{container_id}/{ifname}'.encode()):08x}"
+
+
+def host_ref(conf) -> NetnsRef:
+    return NetnsRef.host(conf.host_netns)
+
+
+def guest_ref(netns: str) -> NetnsRef:
+    return NetnsRef.path(netns)

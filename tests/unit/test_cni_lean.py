@@ -1,0 +1,95 @@
+"""The plugin's lean start: JSON through ``_json``, commands through ``posix_spawnp``,
+and what ADD imports (no json, re, enum, subprocess, signal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from netwrap.cni import jsonlite, spawn
+from netwrap.errors import CommandError
+from netwrap.plan import Step, join
+from netwrap.transaction import RollbackIncomplete
+
+LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "lib")
+SAMPLES = [
+    {"a": [1, 2.5, {"b": None, "c": True, "d": False}], "é": 'ü\n"x\\', "e": {}, "f": []},
+    {"cniVersion": "1.0.0", "ips": [{"interface": 2, "address": "198.51.100.2/24"}]},
+    [],
+    {},
+    "x",
+    -3,
+    [[[]], {"k": [{}]}],
+]
+
+
+@pytest.mark.parametrize("value", SAMPLES)
+@pytest.mark.parametrize("indent", [None, 1, 4])
+def test_jsonlite_writes_and_reads_what_json_does(value, indent):
+    text = json.dumps(value, indent=indent)
+    assert jsonlite.dumps(value, indent) == text
+    assert jsonlite.loads(text) == jsonlite.loads(text.encode()) == value
+
+
+@pytest.mark.parametrize("bad", ["", " ", "{", "[1,]", '{"a": 1} x', "NaN", "\ufeff{}", b"\xff"])
+def test_jsonlite_refuses_what_json_refuses_as_value_error(bad):
+    with pytest.raises(ValueError):
+        jsonlite.loads(bad)
+
+
+def test_spawn_feeds_stdin_collects_both_outputs_and_the_status():
+    big = b"x" * 300_000  # more than a pipe holds, both ways
+    assert spawn.run(("cat",), big) == (0, big, b"")
+    status, out, err = spawn.run(("sh", "-c", "echo out; echo err >&2; exit 3"))
+    assert (status, out, err) == (3, b"out\n", b"err\n")
+    assert spawn.run(("sh", "-c", "kill -9 $$"))[0] == -9
+    assert spawn.run(("sh", "-c", "echo $NWX"), env={"NWX": "y", "PATH": os.defpath})[1] == b"y\n"
+    with pytest.raises(FileNotFoundError):
+        spawn.run(("nosuch-xyz",))
+
+
+def test_spawn_runner_undoes_what_it_did_when_a_step_fails(tmp_path):
+    mark = tmp_path / "undone"
+    plan = [
+        Step(("true",), "first", ("touch", str(mark))),
+        Step(("sh", "-c", "echo nope >&2; exit 2"), "second"),
+    ]
+    with pytest.raises(CommandError) as info:
+        spawn.SpawnRunner().run(plan)
+    assert info.value.stderr == "nope" and mark.exists()
+    plan[0] = Step(("true",), "first", ("false",))
+    with pytest.raises(RollbackIncomplete):
+        spawn.SpawnRunner().run(plan)
+    assert spawn.SpawnRunner().run(plan[:1]) == plan[:1]
+    assert spawn.SpawnRunner().call(("cat",), input="hi\n") == "hi\n"
+
+
+def test_join_quotes_as_shlex_does():
+    import shlex
+
+    words = ["ip", "--net=/run/netns/c1", "", "a b", "it's", "0.0.0.0/0", "x;y", "é"]
+    assert join(words) == shlex.join(words)
+
+
+def loaded_by(modules: str) -> set[str]:
+    code = (
+        f"import sys; sys.path.insert(0, {LIB!r}); before = set(sys.modules)\n"
+        f"import {modules}\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.split())
+
+
+def test_add_imports_no_json_re_enum_subprocess_or_signal_and_del_no_ipaddress():
+    common = "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn"
+    add = loaded_by(common + ", netwrap.cni.plan")
+    assert "netwrap.cni.plan" in add and "ipaddress" in add
+    assert not add & {"json", "re", "enum", "subprocess", "signal", "shlex", "importlib"}
+    delete = loaded_by(common + ", netwrap.cni.masq")
+    assert not delete & {"ipaddress", "functools", "netwrap.cni.plan", "netwrap.kinds"}
