@@ -4,7 +4,7 @@ What a test does to a container and checks inside it, written once:
 
 - run netwrap: ``nic_add(lab, target, ip, ...)`` (the long ``--host-netns LAB nic add
   TARGET --bridge br0 --ip ...`` line), ``spawn`` one in the background, ``paused_at``
-  a step (``NETWRAP_PAUSE_AT``), ``run_all`` at once;
+  a step (``NETWRAP_PAUSE_AT``), ``run_all`` at once; ``nic_rows`` of ``nic list``;
 - look inside a netns by PID: ``inside``, ``links_inside``, ``default_routes``,
   ``ipv4_of``; on the lab side ``bridge_ports``; ``veth`` makes a pair by hand;
 - ``parallel_adds_and_dels``: twenty ``nic add`` at once into any twenty targets (sandboxes
@@ -93,6 +93,12 @@ def run_all(argvs: list[list[str]]) -> list[tuple[int, str, str]]:
         out, err = proc.communicate(timeout=120)
         results.append((proc.returncode, out, err))
     return results
+
+
+def nic_rows(target: str) -> list[dict]:
+    """``netwrap --json nic list``'s rows of TARGET (the session's run dir holds others)."""
+    rows = json.loads(run_netwrap("--json", "nic", "list", check=True).stdout)
+    return [row for row in rows if row["target"] == target]
 
 
 def host_end_of(nic_add_stdout: str) -> str:

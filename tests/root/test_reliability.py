@@ -20,6 +20,7 @@ from nwtest import (
     default_routes,
     host_end_of,
     inside,
+    nic_rows,
     parallel_adds_and_dels,
     paused_at,
     veth,
@@ -223,11 +224,7 @@ def test_nic_list_json_and_del_restores_the_default_route(box, nw):
     lab, sb, pid = box
     before = snapshot(lab, sb, pid)
     nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True)
-    rows = [
-        r for r in json.loads(nw("--json", "nic", "list", check=True).stdout) if r["target"] == sb
-    ]
-    assert len(rows) == 1
-    row = rows[0]
+    (row,) = nic_rows(sb)
     assert (
         row["ifname"],
         row["address"],

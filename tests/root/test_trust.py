@@ -18,7 +18,7 @@ import pytest
 
 from conftest import LAUNCHER, LIB, rand, run_netwrap, sh
 from netwrap import netns, state
-from nwtest import default_routes, gone_pid, host_end_of, inside, veth
+from nwtest import default_routes, gone_pid, host_end_of, inside, nic_rows, veth
 from reliability_helpers import give_default_route, make_bridge, records_for
 
 pytestmark = pytest.mark.root
@@ -391,8 +391,7 @@ def test_nic_list_says_what_the_kernel_shows(lab, sandboxes, nw):
     host_end = host_end_of(nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout)
 
     def state_of() -> str:
-        rows = json.loads(nw("--json", "nic", "list", check=True).stdout)
-        (row,) = [r for r in rows if r["target"] == sb]
+        (row,) = nic_rows(sb)
         return row["state"]
 
     assert state_of() == "ok"
