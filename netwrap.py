@@ -17,7 +17,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
 sys.path.insert(0, os.path.join(here, "lib"))
 
 if __name__ == "__main__":
-    from netwrap.cli import main
+    from netwrap.__main__ import main
 
     sys.exit(main())
 else:  # imported as "netwrap": hand over to the package

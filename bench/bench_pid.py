@@ -2,16 +2,26 @@
 """Benchmark: ``netwrap pid NAME`` against ``docker inspect -f '{{.State.Pid}}' NAME``.
 
 Starts 50 containers from netwrap-busybox (random names ``nwc-<hex>``, removed at
-the end even on failure), then times both commands on each container, process
-start included, interleaved so both see the same machine, and prints the medians
-and their ratio. Goal (issue 12): netwrap at most 1.0x docker inspect's time. For
-context it also times the bare interpreter start (``python -c pass``), the floor
-under any Python CLI, and ``netwrap --version`` (imports and parser, no lookup).
+the end even on failure), then times, container after container and round after
+round, interleaved so that all see the same machine:
 
-The netwrap timed is the package in this checkout's lib/ (``--lib`` names
-another, e.g. an older commit's from ``git archive``), run through the
-installed console script with PYTHONPATH, so a worktree is measured and not
-whatever checkout the venv was installed from.
+- ``netwrap pid NAME`` as installed (the venv's ``netwrap`` console script), when
+  that script is the current entry point (else it says to reinstall, and skips it);
+- ``python netwrap.py pid NAME``, the launcher of a clone;
+- ``docker inspect -f '{{.State.Pid}}' NAME``;
+- for context, the bare interpreter (``python -c pass``: the floor under any Python
+  CLI), ``netwrap.py pid PID`` given the container's PID (the lean path with no
+  lookup: start-up and imports) and ``netwrap --version`` (the full CLI's imports and
+  parser). The lookup reads every process's exe link, so the number of processes on
+  the machine is printed too.
+
+Each figure is the median of every run, process start included; each ratio is the
+median of the per-run ratios to the docker inspect run next to it, which a load
+that comes and goes moves less than a ratio of medians. Goal (issue 12): netwrap
+at most 1.0x docker inspect. Every answer is checked against docker inspect's.
+
+``--tree DIR`` also times another checkout's launcher (``git archive`` of an older
+commit, say) in the same run, for a before and after.
 
     scripts/with-docker.sh .venv/bin/python bench/bench_pid.py [--containers 50] [--rounds 3]
 """
@@ -30,24 +40,48 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = "netwrap-busybox"
+ENTRY = "netwrap.__main__:main_exit"  # pyproject.toml [project.scripts] netwrap
 GOAL = 1.0
 
 
-def netwrap_argv() -> list[str]:
-    """The installed console script next to this interpreter, else the launcher."""
+def console_script() -> list[str] | None:
+    """The installed ``netwrap`` beside this interpreter, if it runs today's entry point."""
     script = os.path.join(os.path.dirname(sys.executable), "netwrap")
-    if os.access(script, os.X_OK):
-        return [script]
-    return [sys.executable, os.path.join(ROOT, "netwrap.py")]
+    try:
+        text = open(script).read(2000)
+    except OSError:
+        print("bench_pid: no installed netwrap beside this python: timing the launcher only")
+        return None
+    module, func = ENTRY.split(":")
+    if f"from {module} import {func}" not in text:
+        print(
+            f"bench_pid: {script} was installed from an older pyproject.toml (it does not "
+            f"run {ENTRY}): reinstall (make install); timing the launcher only"
+        )
+        return None
+    return [script]
 
 
 def timed(argv: list[str], env: dict | None = None) -> tuple[float, str]:
+    """Wall time of one run, from the spawn to its exit, and what it printed."""
+    read, write = os.pipe()
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    pid = os.posix_spawn(
+        argv[0],
+        argv,
+        os.environ if env is None else env,
+        file_actions=[(os.POSIX_SPAWN_DUP2, write, 1), (os.POSIX_SPAWN_CLOSE, read)],
+    )
+    os.close(write)
+    out = b""
+    while chunk := os.read(read, 4096):
+        out += chunk
+    _, status = os.waitpid(pid, 0)
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(argv)} failed: {proc.stderr.strip()}")
-    return elapsed, proc.stdout.strip()
+    os.close(read)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed (exit {status})")
+    return elapsed, out.decode().strip()
 
 
 def start_container(name: str) -> None:
@@ -63,69 +97,87 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3, help="timings per container")
-    parser.add_argument(
-        "--lib",
-        default=os.path.join(ROOT, "lib"),
-        help="the netwrap package to time (default: this checkout's lib/)",
-    )
+    parser.add_argument("--tree", help="also time this checkout's netwrap.py (a before)")
     args = parser.parse_args()
+    docker = shutil.which("docker")
     if (
-        shutil.which("docker") is None
-        or subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode
-        != 0
+        docker is None
+        or subprocess.run([docker, "image", "inspect", IMAGE], capture_output=True).returncode
     ):
         print(
             f"bench_pid: skipped: needs a reachable dockerd and the {IMAGE} image "
             "(run under scripts/with-docker.sh)"
         )
         return 0
-    names = [f"nwc-{secrets.token_hex(4)}" for _ in range(args.containers)]
-    netwrap = netwrap_argv()
     # As installed on a user's machine: bytecode cached. (This machine's environment
     # sets PYTHONDONTWRITEBYTECODE, which makes every run recompile netwrap's sources.)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = os.path.abspath(args.lib)
-    timed([*netwrap, "--version"], env)  # warm: write the bytecode cache
+    commands: dict[str, list[str]] = {}
+    installed = console_script()
+    if installed:
+        commands["netwrap pid (installed)"] = [*installed, "pid"]
+    commands["netwrap.py pid (launcher)"] = [
+        sys.executable,
+        os.path.join(ROOT, "netwrap.py"),
+        "pid",
+    ]
+    if args.tree:
+        launcher = os.path.join(os.path.abspath(args.tree), "netwrap.py")
+        commands[f"{args.tree}/netwrap.py pid"] = [sys.executable, launcher, "pid"]
+    commands["docker inspect"] = [docker, "inspect", "-f", "{{.State.Pid}}"]
+    launcher = [sys.executable, os.path.join(ROOT, "netwrap.py")]
+    context = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "netwrap.py pid PID (no lookup)": [*launcher, "pid"],  # the container's PID
+        "netwrap.py --version": [sys.executable, os.path.join(ROOT, "netwrap.py"), "--version"],
+    }
+    names = [f"nwc-{secrets.token_hex(4)}" for _ in range(args.containers)]
+    times: dict[str, list[float]] = {label: [] for label in [*commands, *context]}
+    ratios: dict[str, list[float]] = {label: [] for label in [*commands, *context]}
     try:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(start_container, names))
-        print(f"started {len(names)} containers in {time.perf_counter() - t0:.1f} s")
-        ours, theirs, floor, startup = [], [], [], []
-        for _ in range(args.rounds):
-            for name in names:
-                t_nw, pid_nw = timed([*netwrap, "pid", name], env)
-                t_dk, pid_dk = timed(["docker", "inspect", "-f", "{{.State.Pid}}", name])
-                t_py, _ = timed([sys.executable, "-c", "pass"], env)
-                t_up, _ = timed([*netwrap, "--version"], env)
-                if pid_nw != pid_dk:
-                    raise SystemExit(
-                        f"bench: {name}: netwrap says {pid_nw}, docker inspect says {pid_dk}"
-                    )
-                ours.append(t_nw)
-                theirs.append(t_dk)
-                floor.append(t_py)
-                startup.append(t_up)
         processes = sum(entry.isdigit() for entry in os.listdir("/proc"))
+        print(
+            f"started {len(names)} containers in {time.perf_counter() - t0:.1f} s; "
+            f"{processes} processes on the machine (the lookup reads each one's exe link)",
+            flush=True,
+        )
+        for argv in commands.values():  # warm: bytecode caches
+            timed([*argv, names[0]], env)
+        for argv in context.values():
+            timed([*argv, names[0]] if argv[-1] == "pid" else argv, env)
+        for round_ in range(args.rounds):
+            for name in names:
+                t_dk, pid = timed([*commands["docker inspect"], name])
+                for label, argv in commands.items():
+                    if label == "docker inspect":
+                        continue
+                    t, said = timed([*argv, name], env)
+                    if said != pid:
+                        raise SystemExit(f"bench: {name}: {label} says {said}, docker says {pid}")
+                    times[label].append(t)
+                    ratios[label].append(t / t_dk)
+                for label, argv in context.items():
+                    t, _ = timed([*argv, pid] if argv[-1] == "pid" else argv, env)
+                    times[label].append(t)
+                    ratios[label].append(t / t_dk)
+                times["docker inspect"].append(t_dk)
+                ratios["docker inspect"].append(1.0)
+            print(f"round {round_ + 1}/{args.rounds} done", flush=True)
     finally:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
-    m_nw, m_dk, m_py, m_up = (statistics.median(x) * 1000 for x in (ours, theirs, floor, startup))
-    ratio = m_nw / m_dk
+    print(f"runs per command: {len(times['docker inspect'])} (interleaved; medians)")
+    for label in [*commands, *context]:
+        median = statistics.median(times[label]) * 1000
+        ratio = statistics.median(ratios[label])
+        print(f"{label:32} {median:7.1f} ms   ratio to docker inspect {ratio:5.2f}", flush=True)
+    main_label = "netwrap pid (installed)" if installed else "netwrap.py pid (launcher)"
+    ratio = statistics.median(ratios[main_label])
     print(
-        f"runs per command: {len(ours)} ({args.containers} containers x {args.rounds}); "
-        f"{processes} processes on the machine (the lookup reads each one's exe link)"
-    )
-    print(
-        f"netwrap pid NAME        median {m_nw:7.1f} ms   ({' '.join(netwrap)}, "
-        f"package from {env['PYTHONPATH']})"
-    )
-    print(f"docker inspect NAME     median {m_dk:7.1f} ms   ({shutil.which('docker')})")
-    print(f"python -c pass (floor)  median {m_py:7.1f} ms   ({sys.executable})")
-    print(f"netwrap --version       median {m_up:7.1f} ms   (imports + parser, no lookup)")
-    print(
-        f"ratio netwrap/docker: {ratio:.2f}  (goal <= {GOAL:.2f}: "
-        f"{'met' if ratio <= GOAL else 'missed'}); "
-        f"interpreter floor/docker: {m_py / m_dk:.2f}"
+        f"ratio netwrap/docker ({main_label}): {ratio:.2f}  (goal <= {GOAL:.2f}: "
+        f"{'met' if ratio <= GOAL else 'missed'})"
     )
     return 0
 

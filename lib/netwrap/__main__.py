@@ -1,7 +1,38 @@
-"""``python -m netwrap``."""
+"""Every way to start netwrap: ``python -m netwrap``, the installed ``netwrap`` and
+``./netwrap.py`` all call ``main``.
+
+``netwrap.lean`` answers ``netwrap pid NAME`` first, without argparse or the CLI's
+imports (issue 12); any other command line, and any case it is not sure of, goes to
+the full CLI (``netwrap.cli``), which gives the same output and exit status.
+"""
+
+from __future__ import annotations
 
 import sys
 
-from netwrap.cli import main
 
-sys.exit(main())
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from netwrap import lean
+
+    try:
+        status = lean.run(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("netwrap: error: interrupted\n")  # as the full CLI says it
+        return 130
+    except OSError:
+        status = None  # the full CLI reads it again and says what failed
+    if status is not None:
+        return status
+    from netwrap.cli import main as full
+
+    return full(argv)
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_exit()

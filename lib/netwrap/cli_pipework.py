@@ -123,14 +123,11 @@ def _guest(ctx: Context, text: str):
         path = netns.path(text) if "/" not in text and text not in (".", "..") else None
         if not path or not os.path.exists(path):
             raise
-    want = os.stat(path)
-    for entry in sorted((e for e in os.listdir("/proc") if e.isdigit()), key=int):
-        try:
-            st = os.stat(f"/proc/{entry}/ns/net")
-        except OSError:
-            continue
-        if (st.st_ino, st.st_dev) == (want.st_ino, want.st_dev):
-            return resolve_target(ctx, entry)
+    from netwrap import procfs
+
+    pid = procfs.first_pid_in_netns(os.stat(path))
+    if pid is not None:
+        return resolve_target(ctx, str(pid))
     raise NetwrapError(
         f'netns "{text}" has no process in it: netwrap attaches to a '
         "process's netns (start one there, e.g. ip netns exec "

@@ -120,7 +120,7 @@ def remember(name: str, pid: int, host_ns: str | None = None) -> None:
     """Write down that netwrap made /var/run/netns/NAME -> /proc/PID/ns/net."""
     import json
 
-    from netwrap.targets import start_time
+    from netwrap.procfs import start_time
 
     directory = _made_dir()
     os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -187,7 +187,7 @@ def made_links() -> list[MadeLink]:
 def _stale(link: NetnsLink, made: MadeLink) -> str | None:
     """Why a link netwrap made can go: None while it still names the process it was made
     for. A link that now points elsewhere (changed by hand) is not ours any more."""
-    from netwrap.targets import start_time
+    from netwrap.procfs import start_time
 
     if link.pid != made.pid:
         return None
@@ -250,7 +250,7 @@ def name_for(target, name: str | None) -> tuple[str, bool]:
     """The /var/run/netns name to use for a target (``targets.Target``), and whether it
     already names that target's netns (then nothing needs linking or unlinking)."""
     from netwrap import validate
-    from netwrap.targets import netns_inode
+    from netwrap.procfs import netns_inode
 
     name = validate.netns_name(name) if name else target.default_netns_name
     return name, existing_for(name, netns_inode(target.pid))

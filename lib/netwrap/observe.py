@@ -2,7 +2,7 @@
 
 Links with their addresses come from one ``ip -j -d addr show`` in a namespace
 (``netwrap.netref``); a target's default route, when it is known by PID, from
-/proc/PID/net with no process at all (``netwrap.query``). Every comparison of
+/proc/PID/net with no process at all (``netwrap.procfs``). Every comparison of
 "what is asked" with "what is there" (``netwrap.reconcile``) works on these rows:
 
     >>> rows = from_ip_json([{"ifname": "eth1", "ifindex": 7, "mtu": 1500,
@@ -97,10 +97,10 @@ def links(runner, ref: NetnsRef) -> dict[str, Link]:
 def default_route(ref: NetnsRef, version: int = 4, runner=None) -> dict | None:
     """The default route of ``ref`` for IPv4 or IPv6, shaped like ``ip -j route``'s
     (gateway, dev, metric): from /proc for a PID (no process), else one ``ip``."""
-    from netwrap import query
-
     if ref.kind == "pid":
-        read = query.proc_default_route if version == 4 else query.proc_default_route6
+        from netwrap import procfs
+
+        read = procfs.default_route if version == 4 else procfs.default_route6
         return read(ref.value)
     text = runner.query(ref.ip("-j", f"-{version}", "route", "show", "default")).strip()
     import json

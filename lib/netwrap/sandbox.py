@@ -30,12 +30,13 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from netwrap import store
+from netwrap import procfs, store
 from netwrap.errors import NetwrapError
 from netwrap.plan import Step
+from netwrap.procfs import netns_inode, start_time, stat_fields
 from netwrap.records import Record, replace
 from netwrap.runner import Runner
-from netwrap.targets import Target, netns_inode, start_time, stat_fields
+from netwrap.targets import Target
 from netwrap.validate import netns_name
 
 if TYPE_CHECKING:  # only for the annotations: sandbox.py is loaded by most commands
@@ -273,10 +274,9 @@ def _children(pid: int) -> list[int]:
     import psutil
 
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(c) for c in f.read().split()]
+        return procfs.thread_children(pid)
     except FileNotFoundError:
-        if not os.path.exists(f"/proc/{pid}"):
+        if not procfs.exists(pid):
             raise psutil.NoSuchProcess(pid) from None
         return [c.pid for c in psutil.Process(pid).children()]  # kernel without the file
 
@@ -400,17 +400,14 @@ def marked(prefix: str | None = None) -> dict[int, str]:
     prefix = prefix if prefix is not None else store.path("sandboxes") + os.sep
     want = f"{MARKER}={prefix}".encode()
     found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for entry in procfs.pids():
         try:
-            if os.stat(f"/proc/{entry}").st_uid != 0:
+            if procfs.owner(entry) != 0:
                 continue  # a sandbox is root's; a user's process could carry the text
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                env = f.read()
+            env = procfs.environ(entry)
         except OSError:
             continue
-        for var in env.split(b"\0"):
+        for var in env:
             if var.startswith(want):
                 found[int(entry)] = var.split(b"=", 1)[1].decode(errors="replace")
                 break

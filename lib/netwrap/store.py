@@ -29,6 +29,7 @@ import contextlib
 import os
 from collections.abc import Callable
 
+from netwrap import procfs
 from netwrap.errors import NetwrapError
 
 DEFAULT_RUN_DIR = "/run/netwrap"
@@ -152,7 +153,7 @@ def sweep_temps(directory: str) -> list[str]:
         return []
     for name in names_:
         pid = name.split("-")[1] if name.startswith(".tmp-") and name.count("-") >= 2 else ""
-        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+        if pid.isdigit() and not procfs.exists(pid):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(directory, name))
                 removed.append(os.path.join(directory, name))

@@ -26,7 +26,14 @@ import os
 import sys
 from collections.abc import Callable
 
+from netwrap import procfs
 from netwrap.errors import NetwrapError
+from netwrap.procfs import initial_userns, netns_owner
+
+# What other modules have long asked of targets about a process; procfs reads it.
+from netwrap.procfs import is_zombie as is_zombie
+from netwrap.procfs import netns_inode as netns_inode
+from netwrap.procfs import start_time as start_time
 from netwrap.records import Frozen
 
 # Tried in order; each is "module:function" taking the text, returning Target | None.
@@ -76,7 +83,7 @@ def resolve(text: str, dry_run: bool = False) -> Target:
         pid = int(text)
         if pid < 1:
             raise NetwrapError(f'"{text}" is not a PID')
-        if os.path.exists(f"/proc/{pid}"):
+        if procfs.exists(pid):
             return Target(pid, str(pid))
         if dry_run:
             sys.stderr.write(
@@ -90,99 +97,6 @@ def resolve(text: str, dry_run: bool = False) -> Target:
         if target is not None:
             return target
     raise NetwrapError(f'no running container, sandbox or process called "{text}"')
-
-
-_BOOT_TIME: list[float] = []
-# The kernel gives the initial user namespace this fixed inode number
-# (PROC_USER_INIT_INO in include/linux/proc_ns.h); every other one gets a free number.
-PROC_USER_INIT_INO = 0xEFFFFFFD
-NS_GET_USERNS = 0xB701  # ioctl on a namespace fd: an fd of the user namespace owning it
-
-
-def boot_time() -> float:
-    """The machine's boot time, seconds since the epoch (``btime`` in /proc/stat)."""
-    if not _BOOT_TIME:
-        with open("/proc/stat", "rb") as f:
-            _BOOT_TIME.append(
-                float(next(line for line in f if line.startswith(b"btime")).split()[1])
-            )
-    return _BOOT_TIME[0]
-
-
-def stat_fields(pid: int | str) -> list[bytes] | None:
-    """/proc/PID/stat after the command name: [state, ppid, ...]; None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def start_time(pid: int | str) -> float | None:
-    """When the process started, in seconds since the epoch; None when it is gone.
-
-    The same value as psutil's ``create_time()`` (boot time plus field 22 of
-    /proc/PID/stat in clock ticks), read without importing psutil: a PID plus its
-    start time names one process, even after the PID is reused.
-    """
-    fields = stat_fields(pid)
-    if fields is None or len(fields) < 20:
-        return None
-    return boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-
-
-def is_zombie(pid: int | str) -> bool:
-    """State Z: the process has exited and its parent has not collected it yet."""
-    fields = stat_fields(pid)
-    return bool(fields) and fields[0] == b"Z"
-
-
-def netns_inode(pid: int | str) -> int | None:
-    """The inode of a process's network namespace (``net:[4026532160]``), if readable."""
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
-def initial_userns() -> int:
-    """The inode of the initial user namespace.
-
-    PID 1's when it can be read; where even root may not look at PID 1's
-    namespaces (some sandboxes), the kernel's fixed number, which is also our
-    own when we run in the initial user namespace.
-    """
-    try:
-        return os.stat("/proc/1/ns/user").st_ino
-    except OSError:
-        return PROC_USER_INIT_INO
-
-
-def netns_owner(pid: int | str) -> int | None:
-    """The inode of the user namespace that owns PID's network namespace, if readable.
-
-    Kernels before 4.9 have no NS_GET_USERNS: there the process's own user
-    namespace stands in (the one it made its netns in, unless it moved on).
-    """
-    import fcntl
-
-    try:
-        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        owner = fcntl.ioctl(fd, NS_GET_USERNS)
-    except OSError:
-        try:
-            return os.stat(f"/proc/{pid}/ns/user").st_ino
-        except OSError:
-            return None
-    finally:
-        os.close(fd)
-    try:
-        return os.fstat(owner).st_ino
-    finally:
-        os.close(owner)
 
 
 _HOST_LINE = (
@@ -216,7 +130,7 @@ def check_not_host(target: Target, host_ns: str | None = None) -> None:
                 "has not collected it yet, so it has no network namespace "
                 "any more"
             )
-        if not os.path.exists(f"/proc/{target.pid}"):
+        if not procfs.exists(target.pid):
             raise NetwrapError(f"{target.label} has exited")
         if os.geteuid() != 0:
             return  # not root (dry-run): nothing to compare; a real run needs root anyway

@@ -14,7 +14,7 @@ import ipaddress
 import re
 import shlex
 
-from netwrap import bridge, netns, nic, query, sandbox
+from netwrap import bridge, netns, nic, procfs, query, sandbox
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.plan import Step
 from netwrap.tutorial_page import Page
@@ -213,7 +213,7 @@ class Steps(Page):
         ``containerd-shim-runc-v2 ... -id <id>``, today's answer to the walkthrough's
         ``ps -ef | grep "docker -[d]"``."""
         self.section("pid")
-        ppid = None if self.script else _ppid(self.pid)
+        ppid = None if self.script else procfs.ppid(self.pid)
         pids = f"{ppid},{self.pid}" if ppid else str(self.pid)
         argv = ("ps", "-ww", "-o", "pid,ppid,args", "-p", pids)  # -ww: args whole
         self.ask("ps", [argv])
@@ -317,15 +317,6 @@ class Steps(Page):
         )
         if m and int(got) > 0:
             self.say(self.t("ui.ping_ok"))
-
-
-def _ppid(pid: int) -> int | None:
-    """PID's parent, from /proc/PID/stat (the field after the command's parentheses)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _ls_row(text: str) -> dict:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from netwrap import containers, targets
+from netwrap import containers, procfs, trust
 from netwrap.errors import NetwrapError
 
 ID_A = "641b8c4cef17fd49e57ee81604232722a8a2d82c6956844fce134a8de6293bd4"
@@ -338,10 +338,10 @@ def test_a_daemons_children_go_with_the_daemons_verdict():
 
 def test_only_a_binary_root_alone_could_have_installed_is_believed(tmp_path):
     python = "/usr/bin/python3"
-    assert containers.binary_problem(os.path.realpath(python)) is None
+    assert trust.binary_problem(os.path.realpath(python)) is None
     copy = tmp_path / "conmon"
     copy.write_bytes(b"#!/bin/sh\n")
-    problem = containers.binary_problem(str(copy))
+    problem = trust.binary_problem(str(copy))
     # Run as root the copy is root's, but /tmp (1777) is writable by others.
     assert problem is not None and (
         f"{copy} is owned by uid" in problem or "which is writable by group or others" in problem
@@ -349,32 +349,11 @@ def test_only_a_binary_root_alone_could_have_installed_is_believed(tmp_path):
 
 
 def test_our_own_process_is_judged_by_the_same_rule():
-    reason = containers.distrust(os.getpid())
+    reason = trust.distrust(os.getpid())
     if os.geteuid() != 0:
         assert reason == f"it runs as uid {os.getuid()}, not root"
-    elif os.stat("/proc/self/ns/user").st_ino != targets.initial_userns():
+    elif os.stat("/proc/self/ns/user").st_ino != procfs.initial_userns():
         assert reason == "it runs in a user namespace of its own, not the host's"
     else:  # root: believed exactly when the interpreter is a binary only root could write
         exe = os.path.realpath(f"/proc/{os.getpid()}/exe")
-        assert reason == containers.binary_problem(exe)
-
-
-@pytest.mark.parametrize(
-    "text,expected",
-    [
-        ("0::/docker/" + ID_A + "\n", ID_A),
-        ("0::/system.slice/docker-" + ID_A + ".scope\n", ID_A),
-        ("0::/user.slice/" + "a" * 63 + "\n", None),
-        ("0::/x/" + ID_B + "f\n", ID_B),
-    ],
-)
-def test_the_first_64_hex_id_in_a_cgroup_line(text, expected):
-    assert containers._first_id64(text) == expected
-
-
-def test_a_name_is_looked_for_in_dockers_record_without_parsing_it(tmp_path):
-    write_config(tmp_path, ID_A, "web")
-    assert containers._mentions(ID_A, "web", str(tmp_path))
-    assert not containers._mentions(ID_A, "api", str(tmp_path))
-    assert containers._mentions(ID_A, 'we"b', str(tmp_path))  # escaped in JSON: parse it
-    assert not containers._mentions(ID_B, "web", str(tmp_path))  # no record
+        assert reason == trust.binary_problem(exe)

@@ -116,15 +116,10 @@ def _forwarding(conf) -> tuple[int, ...]:
     (so no sysctl runs then); unknown, so (), for a lab netns playing the host."""
     if conf.host_netns:
         return ()
-    on = []
-    for version, knob in ((4, "ipv4/ip_forward"), (6, "ipv6/conf/all/forwarding")):
-        try:
-            with open(f"/proc/sys/net/{knob}") as f:
-                if f.read().strip() == "1":
-                    on.append(version)
-        except OSError:
-            pass
-    return tuple(on)
+    from netwrap import procfs
+
+    knobs = ((4, "net/ipv4/ip_forward"), (6, "net/ipv6/conf/all/forwarding"))
+    return tuple(version for version, knob in knobs if procfs.sysctl(knob) == "1")
 
 
 def add(conf, env, stdin: bytes) -> dict:

@@ -1,0 +1,103 @@
+"""procfs on the test process's own /proc, its parent and a child it starts and reaps."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from netwrap import procfs
+
+ME = os.getpid()
+
+
+def test_read_goes_on_past_the_kernels_first_page():
+    # /proc/crypto has a record per algorithm and comes a page at a time (so do a
+    # process's children and /proc/PID/net/dev); it does not change while we look.
+    whole = open("/proc/crypto", "rb").read()
+    if len(whole) <= 4096:
+        pytest.skip("/proc/crypto fits in one page here")
+    assert procfs.read("/proc/crypto") == whole
+    assert procfs.read_one(f"/proc/{ME}/status").startswith(b"Name:")
+    with pytest.raises(FileNotFoundError):
+        procfs.read("/proc/self/no-such-file")
+
+
+def test_who_we_are():
+    assert str(ME) in procfs.pids() and procfs.exists(ME) and procfs.exists("self")
+    assert procfs.argv(ME) == [a for a in open(f"/proc/{ME}/cmdline").read().split("\0")[:-1]]
+    assert procfs.exe(ME) == os.readlink("/proc/self/exe")
+    assert procfs.exe_name(ME) == os.path.basename(os.readlink("/proc/self/exe"))
+    assert procfs.exe_stat(ME).st_ino == os.stat(sys.executable).st_ino
+    assert procfs.comm(ME) == open("/proc/self/comm").read().rstrip("\n")
+    assert procfs.uids(ME) == (os.getuid(), os.geteuid())
+    assert procfs.owner(ME) == os.geteuid()
+    assert procfs.environ(ME) == open(f"/proc/{ME}/environ", "rb").read().split(b"\0")
+    assert procfs.cgroup(ME) == open("/proc/self/cgroup").read()
+
+
+def test_stat_fields_state_parent_and_start_time():
+    name, fields = procfs.read_stat(ME)
+    assert name == procfs.comm(ME)
+    assert procfs.state(ME) in ("R", "S") and not procfs.is_zombie(ME)
+    assert procfs.ppid(ME) == os.getppid() == int(fields[1])
+    boot = procfs.boot_time()
+    assert boot < procfs.start_time(ME) <= time.time()
+    assert procfs.start_time(ME) == procfs.started(fields) == procfs.start_time("self")
+    assert procfs.start_time(1) <= procfs.start_time(ME)
+
+
+def test_a_name_with_a_parenthesis_and_spaces_does_not_shift_the_fields(tmp_path):
+    odd = tmp_path / "a) b c"
+    os.symlink("/bin/sleep", odd)
+    child = subprocess.Popen([str(odd), "30"])
+    try:
+        deadline = time.monotonic() + 5
+        while procfs.comm(child.pid) != "a) b c" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        name, fields = procfs.read_stat(child.pid)
+        assert name == "a) b c" and procfs.ppid(child.pid) == ME
+        assert child.pid in procfs.thread_children(ME) + procfs.children(ME, every_thread=True)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_zombie_then_a_gone_process():
+    child = subprocess.Popen(["/bin/true"])
+    deadline = time.monotonic() + 5
+    while procfs.state(child.pid) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert procfs.is_zombie(child.pid) and procfs.argv(child.pid) == []
+    assert procfs.netns_inode(child.pid) is None  # a zombie has no namespaces any more
+    child.wait()
+    for ask in (procfs.stat_fields, procfs.state, procfs.ppid, procfs.start_time):
+        assert ask(child.pid) is None
+    assert not procfs.exists(child.pid) and not procfs.is_zombie(child.pid)
+    with pytest.raises(OSError):
+        procfs.read_stat(child.pid)
+    with pytest.raises(FileNotFoundError):
+        procfs.thread_children(child.pid)
+
+
+def test_namespaces():
+    assert procfs.netns_inode(ME) == os.stat("/proc/self/ns/net").st_ino
+    assert procfs.ns_stat(ME).st_ino == procfs.netns_inode("self")
+    assert procfs.userns_inode(ME) == os.stat("/proc/self/ns/user").st_ino
+    if procfs.userns_inode(ME) == procfs.initial_userns():  # the host's user namespace
+        assert procfs.netns_owner(ME) == procfs.initial_userns()
+    assert procfs.first_pid_in_netns(os.stat("/proc/self/ns/net")) <= ME
+
+
+def test_the_network_as_this_process_sees_it():
+    assert "lo" in procfs.ifnames(ME)
+    route = procfs.default_route(ME)
+    assert route is None or (route["dst"], "dev" in route) == ("default", True)
+    if os.path.exists("/proc/self/net/ipv6_route"):
+        route6 = procfs.default_route6(ME)
+        assert route6 is None or (route6["dst"], route6["dev"] != "lo") == ("default", True)
+    assert procfs.sysctl("kernel/ostype") == "Linux"
+    assert procfs.sysctl("net/no/such/knob") is None
