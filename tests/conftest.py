@@ -18,7 +18,6 @@ of other test runs on the same machine.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import secrets
@@ -26,8 +25,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -63,113 +62,6 @@ def marked_processes(run_dir: str = RUN_DIR) -> dict[int, str]:
             if var.startswith(prefix):
                 found[int(entry)] = var.split(b"=", 1)[1].decode(errors="replace")
     return found
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                out += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    return out
-
-
-class OrphanReaper:
-    """Reap, as soon as they exit, the processes this session adopts, as a host's init does.
-
-    A sandbox's processes outlive the ``netwrap sandbox start`` that forked them, so their
-    parent becomes the nearest "child subreaper" above them, else PID 1; ``sandbox stop``
-    (and ``down``) wait until they are reaped, so that /proc shows them gone. On a
-    machine whose PID 1 reaps late (here about 1.2 s after each exit) every stop waited
-    for it, and a killed writer's temp file looked "still being written" meanwhile.
-
-    The test session is made that subreaper instead, and this thread reaps (every 10 ms)
-    each exited child it did not start itself: every process the session starts goes
-    through ``subprocess.Popen``, ``os.fork`` or ``os.forkpty`` (pexpect), which note
-    its PID under the same lock the sweep holds, so a child a test waits for is never
-    taken from it (its exit status would be lost). What a test asserts is unchanged;
-    only the wait for a slow init goes. NETWRAP_TEST_NO_REAPER=1 turns it off.
-    """
-
-    def __init__(self) -> None:
-        self.started: set[int] = set()  # PIDs this session started itself
-        self.gate = threading.RLock()
-        self.running = False
-        self.reaped = 0
-
-    def start(self) -> bool:
-        if os.environ.get("NETWRAP_TEST_NO_REAPER") or os.geteuid() != 0:
-            return False  # (only root tests start sandboxes)
-        self._note_spawns()
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-            return False
-        threading.Thread(target=self._run, name="orphan-reaper", daemon=True).start()
-        self.running = True
-        return True
-
-    def _note_spawns(self) -> None:
-        reaper = self
-        popen_init = subprocess.Popen.__init__
-
-        def init(self, *args, **kwargs):
-            with reaper.gate:
-                popen_init(self, *args, **kwargs)
-                reaper.started.add(self.pid)
-
-        subprocess.Popen.__init__ = init
-
-        def noting(fork):
-            def wrapper(*args, **kwargs):
-                with reaper.gate:
-                    out = fork(*args, **kwargs)
-                    pid = out[0] if isinstance(out, tuple) else out
-                    if pid:
-                        reaper.started.add(pid)
-                    return out
-
-            return wrapper
-
-        os.fork = noting(os.fork)
-        os.forkpty = noting(os.forkpty)
-
-    def _run(self) -> None:
-        sweeps = 0
-        while True:
-            try:
-                self.sweep(prune=sweeps % 100 == 0)
-            except Exception:  # never let the thread die (PID 1 would reap, slowly)
-                pass
-            sweeps += 1
-            time.sleep(0.01)
-
-    def sweep(self, prune: bool = False) -> None:
-        me = os.getpid()
-        with self.gate:
-            for kid in _children(me):
-                if kid in self.started or not _zombie(kid):
-                    continue
-                try:
-                    os.waitpid(kid, os.WNOHANG)
-                    self.reaped += 1
-                except ChildProcessError:
-                    pass
-            if prune:  # forget those gone (their Popen reaped them)
-                self.started = {p for p in self.started if os.path.exists(f"/proc/{p}")}
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-REAPER = OrphanReaper()
-REAPER.start()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -306,10 +198,11 @@ def host_links() -> set[str]:
 
 
 # Names that tests or netwrap make (this run's or another's), and Docker's own, which
-# come and go while dockerd runs. Anything else is the machine's own.
-_TEST_LIKE = re.compile(r"^(nw|lab|nb|v[hg][0-9a-f]{10}$|veth|br-|docker0$)")
+# come and go while dockerd runs. Anything else is the machine's own. A netns link named
+# by a PID alone is the vendored pipework script's (test_pipework_differential).
+_TEST_LIKE = re.compile(r"^(nw|lab|nb|v[hg][0-9a-f]{10}$|veth|br-|docker0$|\d+$)")
 # Names netwrap picks itself (not from a test's random name): another run's look the same.
-_NETWRAP_PICKED = re.compile(r"^(v[hg][0-9a-f]{10}|nw-pid\d+|nw(lab|demo|tut)-[0-9a-f]{6})$")
+_NETWRAP_PICKED = re.compile(r"^(v[hg][0-9a-f]{10}|nw-pid\d+|nw(lab|demo|tut)-[0-9a-f]{6}|\d+)$")
 
 
 def host_changes(before: set[str], after: set[str]) -> set[str]:
@@ -371,12 +264,8 @@ def docker_ready():
         pytest.skip(f"image {IMAGE} missing: run scripts/make-image.sh")
 
 
-class Container(tuple):
-    """A started container: (name, full ID, PID of its first process)."""
-
-    name = property(lambda self: self[0])
-    id = property(lambda self: self[1])
-    pid = property(lambda self: self[2])
+# A started container: its name, full ID and the PID of its first process.
+Container = namedtuple("Container", "name id pid")
 
 
 @pytest.fixture
@@ -391,7 +280,7 @@ def containers(docker_ready):
         name = rand("nwc-")
         made.append(name)
         cid = docker("run", "-d", "--name", name, *options, IMAGE, "sleep", "1000").stdout.strip()
-        return Container((name, cid, int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)))
+        return Container(name, cid, int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout))
 
     def many(n: int) -> list[Container]:
         with ThreadPoolExecutor(min(n, 10)) as pool:

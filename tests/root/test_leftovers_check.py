@@ -9,8 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import REAPER, ROOT, rand, run_netwrap
-from nwtest import wait_for
+from conftest import ROOT, rand
 
 pytestmark = pytest.mark.root
 
@@ -68,32 +67,3 @@ def test_something_removed_from_the_machine_fails_too(tmp_path):
     proc = leftovers("compare", str(before), env=env)
     assert proc.returncode == 1
     assert f"gone, though there before the run:\n  run-dir {machine_run_dir}/labs\n" in proc.stderr
-
-
-def test_the_sessions_reaper_reaps_what_it_adopts_and_no_child_of_a_test(sandboxes):
-    """conftest's OrphanReaper: a stopped sandbox's processes, and any other orphan the
-    session adopts, are reaped at once (not when a slow PID 1 gets to it); children the
-    tests start keep their exit status for the tests to read, even when they exit at once."""
-    if not REAPER.running:
-        pytest.skip("the reaper is off (NETWRAP_TEST_NO_REAPER)")
-    own = subprocess.Popen(["sh", "-c", "sleep 0.5; exit 7"], start_new_session=True)
-    name, pid = sandboxes()
-    leader = os.getpgid(pid)  # the sandbox's unshare, whose child PID is
-    assert parent_of(leader) == os.getpid()  # its starter exited: the session adopted it
-    run_netwrap("sandbox", "stop", name, check=True)
-    # Had the reaper not reaped them, they would be this process's zombies still.
-    assert not os.path.exists(f"/proc/{pid}") and not os.path.exists(f"/proc/{leader}")
-    # Any orphan: a shell's background job, left when the shell exits.
-    out = subprocess.run(
-        ["sh", "-c", "sleep 0.3 & echo $!"], capture_output=True, text=True, check=True
-    )
-    orphan = int(out.stdout)
-    assert parent_of(orphan) == os.getpid()
-    wait_for(lambda: not os.path.exists(f"/proc/{orphan}"), "the orphan to be reaped", 5)
-    assert [subprocess.run(["sh", "-c", "exit 3"]).returncode for _ in range(50)] == [3] * 50
-    assert own.wait(timeout=10) == 7
-
-
-def parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
