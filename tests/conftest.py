@@ -199,10 +199,15 @@ def host_links() -> set[str]:
 
 # Names that tests or netwrap make (this run's or another's), and Docker's own, which
 # come and go while dockerd runs. Anything else is the machine's own. A netns link named
-# by a PID alone is the vendored pipework script's (test_pipework_differential).
-_TEST_LIKE = re.compile(r"^(nw|lab|nb|v[hg][0-9a-f]{10}$|veth|br-|docker0$|\d+$)")
+# by a PID alone is the vendored pipework script's (test_pipework_differential), one
+# named netns-<UUID> podman's (test_cni_podman).
+_TEST_LIKE = re.compile(
+    r"^(nw|lab|nb|v[hg][0-9a-f]{10}$|veth|br-|docker0$|\d+$|netns-[0-9a-f-]{36}$)"
+)
 # Names netwrap picks itself (not from a test's random name): another run's look the same.
-_NETWRAP_PICKED = re.compile(r"^(v[hg][0-9a-f]{10}|nw-pid\d+|nw(lab|demo|tut)-[0-9a-f]{6}|\d+)$")
+_NETWRAP_PICKED = re.compile(
+    r"^(v[hg][0-9a-f]{10}|nw-pid\d+|nw(lab|demo|tut)-[0-9a-f]{6}|\d+|netns-[0-9a-f-]{36})$"
+)
 
 
 def host_changes(before: set[str], after: set[str]) -> set[str]:
