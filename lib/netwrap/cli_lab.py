@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from netwrap.errors import UsageError
+
 EXAMPLE = """\
 example lab file:
   bridges:
@@ -23,10 +25,23 @@ example lab file:
 """
 
 
+def load(path: str):
+    """The lab file, or every problem in it: each on its own line, then exit 2."""
+    from netwrap import lab_file
+
+    try:
+        return lab_file.load(path)
+    except lab_file.SchemaErrors as exc:
+        for line in exc.lines[:-1]:
+            one_line = line.replace("\r", "\\r").replace("\n", "\\n")
+            sys.stderr.write(f"netwrap: error: {one_line}\n")
+        raise UsageError(exc.lines[-1]) from None
+
+
 def cmd_up(ctx, args) -> int:
     from netwrap import lab
 
-    spec = lab.load(args.lab)
+    spec = load(args.lab)
     result = lab.up(ctx, spec)
     if ctx.dry_run:
         return 0
@@ -47,7 +62,7 @@ def cmd_up(ctx, args) -> int:
 def cmd_down(ctx, args) -> int:
     from netwrap import lab
 
-    spec = lab.load(args.lab)
+    spec = load(args.lab)
     lab.built_elsewhere(ctx, spec.name, "down", args.lab)
     steps = lab.down(ctx, spec.name)
     if not ctx.dry_run:
@@ -68,7 +83,7 @@ def cmd_status(ctx, args) -> int:
     from netwrap import lab
     from netwrap.output import emit
 
-    spec = lab.load(args.lab)
+    spec = load(args.lab)
     lab.built_elsewhere(ctx, spec.name, "status", args.lab)
     rows = lab.status(ctx, spec)
     emit(ctx.as_json, rows, ["kind", "name", "state", "detail"])
@@ -106,5 +121,7 @@ def register(subparsers) -> None:
         "status",
         "show what of a lab is there, and what differs (exit 3 if anything does)",
         cmd_status,
-        "One row per bridge, node and link of LAB.yaml: ok, missing, or differs (and how).",
+        "One row per bridge, node and link of LAB.yaml: ok, missing, or differs (and how); "
+        "and one per thing 'up' made that the file no longer asks for: extra (the next "
+        "'up' removes it).",
     )

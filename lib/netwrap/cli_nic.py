@@ -147,6 +147,7 @@ def cmd_nic_list(ctx: Context, args) -> int:
             "gateway",
             "replaced_default",
             "host_netns",
+            "owner",
             "state",
         ],
         empty="no attachments recorded",

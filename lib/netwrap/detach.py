@@ -9,7 +9,9 @@ cleans up after a run that was killed half-way:
 Before a record is applied the target is proven to be the same one (start time,
 netns inode, container ID; a pidfd holds it while the plan runs); a host veth end is
 deleted only when it is provably the recorded one. Stacked default routes are
-handed down, so the last ``nic del`` restores the container's original route.
+handed down, so the last ``nic del`` restores the container's original route
+(``netwrap.detach_route``). A lab's link (a record with an ``owner``) is removed by the
+lab's ``down``; ``nic del`` refuses it unless ``--force``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from __future__ import annotations
 import os
 
 from netwrap import netns, nic, query, state
+from netwrap.detach_route import RESTORE_WHY, hand_down, restore_route  # noqa: F401
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.plan import Step, host_step, in_netns
-from netwrap.records import replace
 from netwrap.state import Attachment, Identity
 from netwrap.targets import Target, check_not_host
 
@@ -32,72 +34,6 @@ def can_ask(target: Target) -> bool:
 def describe(rec: Attachment) -> str:
     gw = f" via {rec.gateway}" if rec.gateway else ""
     return f"{rec.ifname} {rec.address} on {rec.bridge}{gw}"
-
-
-RESTORE_WHY = "put back the default route nic add replaced"
-
-
-def _same_route(a: dict | None, b: dict | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return all(a.get(k) == b.get(k) for k in ("gateway", "dev", "metric"))
-
-
-def _connected_dev(gateway: str, routes: list[dict], devs: set[str]) -> str | None:
-    """An interface in ``devs`` with a connected route (no gateway) that reaches ``gateway``."""
-    import ipaddress
-
-    try:
-        gw = ipaddress.ip_address(gateway)
-    except ValueError:
-        return None
-    for route in routes:
-        dst, dev = route.get("dst"), route.get("dev")
-        if dst in (None, "default") or dev not in devs or route.get("gateway"):
-            continue
-        try:
-            if gw in ipaddress.ip_network(dst, strict=False):
-                return dev
-        except ValueError:
-            continue
-    return None
-
-
-def restore_route(
-    rec: Attachment, current: dict | None, inside: set[str], routes: list[dict] | None = None
-) -> tuple[dict | None, str | None]:
-    """The default route ``nic del`` of ``rec`` puts back (pure), and what it cannot do.
-
-    Only when the default route now is rec's own (or there is none): a route someone
-    set since is left alone. The saved route is put back as it was while its
-    interface is still there; when that interface is gone, through another interface
-    with a connected route to the same gateway (``routes``: the container's routes
-    now); otherwise not at all, and the second value says so.
-    """
-    saved = rec.replaced_default
-    gone = {rec.ifname, rec.guest_ifname}
-    if (
-        not saved
-        or (current is not None and current.get("dev") not in gone)
-        or _same_route(current, saved)
-    ):
-        return None, None
-    remaining = inside - gone
-    dev, gw = saved.get("dev"), saved.get("gateway")
-    if dev is None or dev in remaining:
-        return saved, None
-    args = " ".join(nic.default_route_args(saved)[1:])
-    other = _connected_dev(gw, routes or [], remaining) if gw else None
-    if other is not None:
-        return {**saved, "dev": other}, (
-            f"the saved default route ({args}) names {dev}, "
-            f"which is gone: putting back via {gw} dev {other}"
-        )
-    reach = f" and {gw} is reachable through no other interface" if gw else ""
-    return None, (
-        f"cannot put back the saved default route ({args}): {dev} is gone{reach}; "
-        "the container is left without a default route"
-    )
 
 
 def detach_plan(
@@ -182,28 +118,6 @@ def detach_plan(
     if netns_exists and not rec.netns_preexisting and netns_name == rec.netns_name:
         steps += netns.unexpose_plan(netns_name, pid)
     return steps
-
-
-def hand_down(rec: Attachment, others: list[Attachment]) -> list[Attachment]:
-    """The records whose saved default route is ``rec``'s own route, now given the route
-    ``rec`` saved (pure): after eth1 then eth2 both replaced the default route, deleting
-    eth1 first leaves eth2 to put back the container's original one."""
-    if not rec.gateway:
-        return []
-    v6 = ":" in rec.address
-    heirs = []
-    for other in others:
-        saved = other.replaced_default
-        if (
-            other.key == rec.key
-            or other.container.token != rec.container.token
-            or (":" in other.address) != v6
-            or not saved
-        ):
-            continue
-        if saved.get("dev") == rec.ifname and saved.get("gateway") == rec.gateway:
-            heirs.append(replace(other, replaced_default=rec.replaced_default))
-    return heirs
 
 
 def host_end_alias(key: str) -> str:
@@ -329,6 +243,7 @@ def remove(
             rec = None
         if rec is None:
             return _remove_unrecorded(ctx, target, ifname, netns_name, force)
+        _lab_owned(ctx, rec, target, force)
         return _remove_locked(ctx, rec, target, netns_name)
     pidfd = _pidfd(target.pid)  # before the proof below, so it is the proven process's
     try:
@@ -344,12 +259,27 @@ def remove(
                 rec = None
             if rec is None:
                 return _remove_unrecorded(ctx, target, ifname, netns_name, force)
+            _lab_owned(ctx, rec, target, force)
             # An "adding" record seen while we hold the lock was interrupted: a nic add
             # holds the lock from its record to its end, whatever its owner's PID shows.
             return _remove_locked(ctx, rec, target, netns_name, pidfd=pidfd)
     finally:
         if pidfd is not None:
             os.close(pidfd)
+
+
+def _lab_owned(ctx, rec: Attachment, target: Target, force: bool) -> None:
+    """A lab's link is removed by the lab's ``down`` (``nic del --force``: this one alone)."""
+    if rec.owner is None or force:
+        return
+    import shlex
+
+    lab, _, ns = rec.owner.removeprefix("lab ").partition("@")
+    opt = f" --host-netns {shlex.quote(ns)}" if ns else ""
+    ctx.problem(
+        f"{rec.ifname} of {target.name} is a link of lab {lab}: run netwrap{opt} down "
+        f"LAB.yaml (with {lab}'s file), or nic del --force to remove this link alone"
+    )
 
 
 def _remove_unrecorded(

@@ -72,12 +72,16 @@ def rows(runner=None) -> list[dict]:
                 "gateway": rec.gateway,
                 "host_netns": rec.host_netns,
                 "replaced_default": " ".join(nic.default_route_args(d)[1:]) if d else None,
+                "owner": rec.owner,  # "lab NAME@NETNS": made by up (None: by nic add)
                 "state": st,
             }
         )
     from netwrap.cni.listing import rows as cni_rows  # what the CNI plugin made (issue 13)
 
-    return out + cni_rows(runner if check else None)
+    cni = cni_rows(runner if check else None)
+    for row in cni:  # the same columns: made (and removed) by the container runtime
+        row.setdefault("owner", f"cni {row.get('network') or ''}".strip())
+    return out + cni
 
 
 class GcResult(Record):

@@ -19,6 +19,10 @@ start time of the netwrap process doing it), so when that process is killed with
 SIGKILL half-way, ``nic list`` shows it as ``interrupted`` and ``nic del`` knows
 what to remove and which default route to put back.
 
+A lab's links are attachment records too, with an ``owner`` (``lab NAME@NETNS``,
+written by ``netwrap.lab_record``): ``nic list`` shows them, ``gc`` treats them like
+any other, ``nic del`` leaves them to the lab's ``down``. ``nic add``'s own have none.
+
 A container is identified by its ID when it has one (Docker), and always by its
 first PID, that PID's netns inode and the process's start time, so a reused PID
 is never taken for the old container. The run directory can be moved with
@@ -38,7 +42,7 @@ from netwrap.records import Frozen, asdict
 from netwrap.targets import is_zombie, netns_inode, start_time
 
 DEFAULT_RUN_DIR = store.DEFAULT_RUN_DIR
-SCHEMA = 1
+SCHEMA = 2  # 2: "owner" (a lab's links are attachments owned by the lab); 1 is read too
 
 
 def run_dir() -> str:
@@ -119,6 +123,7 @@ class Attachment(Frozen):
         "owner_pid",
         "owner_start",
         "extra",
+        "owner",
     )
 
     def __init__(
@@ -143,6 +148,7 @@ class Attachment(Frozen):
         owner_pid: int | None = None,  # the netwrap process running the plan
         owner_start: float | None = None,
         extra: dict | None = None,  # room for other plan builders' facts ({})
+        owner: str | None = None,  # "lab NAME@NETNS": made by up, removed by down
     ) -> None:
         self._init(
             container,
@@ -163,6 +169,7 @@ class Attachment(Frozen):
             owner_pid,
             owner_start,
             {} if extra is None else extra,
+            owner,
         )
 
     @property
@@ -201,6 +208,8 @@ class Attachment(Frozen):
     def from_dict(cls, data: dict, where: str = "(record)") -> Attachment:
         """The record in ``data`` (as ``as_dict`` wrote it), every field checked by type;
         anything else is ``store.damaged``, naming ``where``."""
+        if isinstance(data, dict) and data.get("schema") == 1 and "owner" not in data:
+            data = {**data, "schema": SCHEMA}  # schema 1 had no owner: nic add's own
         data = store.check(where, data, SCHEMA, ATTACHMENT_FIELDS, ATTACHMENT_REQUIRED)
         data["container"] = Identity(**data["container"])
         return cls(**data)
@@ -234,6 +243,7 @@ ATTACHMENT_FIELDS = {
     "owner_pid": S.optional(S.PID),
     "owner_start": S.optional(S.NUMBER),
     "extra": lambda v: None if isinstance(v, dict) else "an object",
+    "owner": S.optional(S.STR),
 }
 ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "bridge", "address")
 

@@ -239,7 +239,8 @@ def test_up_plan_is_one_batch_for_the_host_and_one_per_container():
     web, db = (spec.host_ifname(link) for link in spec.links)
     assert render(plan.steps) == LAB_UP.format(web=web, db=db)
     assert plan.made_bridges == ["br0"]
-    assert plan.made_addresses == [["br1", "203.0.113.1/24"]]
+    # every address up adds is recorded, also on a bridge it made: an edit can then drop it
+    assert plan.made_addresses == [["br0", "198.51.100.1/24"], ["br1", "203.0.113.1/24"]]
     # the undo deletes the veths first, then what was added to the bridges, newest first
     assert plan.host.undo_input.splitlines() == [
         f"link del {web}",

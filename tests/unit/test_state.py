@@ -75,8 +75,26 @@ def test_write_is_atomic_and_leaves_no_temp_file(run_dir):
     state.record_attachment(replace(rec, status="adding"))  # overwrite in place
     assert os.listdir(run_dir / "attachments") == [f"{rec.key}.json"]
     data = json.loads((run_dir / "attachments" / f"{rec.key}.json").read_text())
-    assert data["schema"] == 1 and data["status"] == "adding"
+    assert data["schema"] == 2 and data["status"] == "adding" and data["owner"] is None
     assert data["replaced_default"]["gateway"] == "203.0.113.1"
+
+
+def test_a_schema_1_record_is_read_as_nic_adds_own(run_dir):
+    rec = record()
+    data = rec.as_dict()
+    del data["owner"]
+    data["schema"] = 1
+    (run_dir / "attachments").mkdir(parents=True, exist_ok=True)
+    (run_dir / "attachments" / f"{rec.key}.json").write_text(json.dumps(data))
+    assert state.list_attachments() == [rec] and rec.owner is None
+
+
+def test_the_owner_is_checked_by_type(run_dir):
+    data = record().as_dict()
+    data["owner"] = 7
+    with pytest.raises(NetwrapError, match="owner: expected null or a string, got 7"):
+        state.Attachment.from_dict(data)
+    assert state.Attachment.from_dict({**data, "owner": "lab a@L"}).owner == "lab a@L"
 
 
 def test_one_record_per_container_and_ifname():
@@ -93,9 +111,10 @@ def test_one_record_per_container_and_ifname():
     [
         ("{not json", "Expecting property name"),
         ("", "Expecting value"),
-        ('{"schema": 99}', "schema 99; this netwrap reads schema 1"),
-        ('{"schema": 1, "bogus": 1}', "unknown fields ['bogus']"),
+        ('{"schema": 99}', "schema 99; this netwrap reads schema 2"),
+        ('{"schema": 2, "bogus": 1}', "unknown fields ['bogus']"),
         ('{"schema": 1, "ifname": "eth1"}', "container"),
+        ('{"schema": 1, "owner": "lab x"}', "schema 1; this netwrap reads schema 2"),
         ("[]", ""),
     ],
 )

@@ -230,15 +230,24 @@ def test_lab_record_round_trip_with_a_version(run_dir):
                 "netns_inode": 4026532000,
                 "replaced_default": None,
                 "version": 4,
+                "address": "198.51.100.101/24",
+                "gateway": None,
+                "mac": None,
+                "mtu": None,
+                "kind": "sandbox",
+                "id": None,
             }
         },
     )
     lab.write_record(rec)
     path = run_dir / "labs" / "class1@L.json"
     assert json.loads(path.read_text())["schema"] == lab.RECORD_SCHEMA
+    assert "links" not in json.loads(path.read_text())  # the links are attachment records
+    (att,) = state.list_attachments()
+    assert (att.owner, att.container.name, att.ifname) == ("lab class1@L", "web", "eth1")
     assert lab.read_record("class1", "L") == rec
     lab.remove_record("class1", "L")
-    assert lab.read_record("class1", "L") is None
+    assert lab.read_record("class1", "L") is None and state.list_attachments() == []
 
 
 @pytest.mark.parametrize(
@@ -258,8 +267,7 @@ def test_lab_record_round_trip_with_a_version(run_dir):
                     }
                 }
             },
-            "links['web/eth1'].pid: expected null or a PID (a whole number above 0), "
-            "got '1/../self'",
+            "unknown fields ['links']",  # schema 1's links are attachment records now
         ),
         (
             {"bridges": [["br0"]]},

@@ -5,94 +5,33 @@ Each returns what goes on stdout (a dict, or None for nothing) or raises
 plans as transactions: a failed step undoes the steps before it and releases the
 address again. DEL is safe to repeat: a missing netns, interface, chain or record
 is not an error. Every ADD and DEL writes the commands it ran, with the reason for
-each, to the container's log (``netwrap.cni.store``).
+each, to the container's log (``netwrap.cni.store``). CHECK itself is
+``netwrap.cni.check``'s; the netns checks, the runner and the code-100 error are
+``netwrap.cni.running``'s.
 """
 
 from __future__ import annotations
 
 import os
-import time
 
 from netwrap.cni import (
-    CHECK_FAILED,
-    COMMAND_FAILED,
     INVALID_CONFIG,
-    INVALID_ENVIRONMENT,
     PLUGIN_NOT_AVAILABLE,
-    UNKNOWN_CONTAINER,
     CniError,
     ipam,
     names,
     store,
 )
+from netwrap.cni.running import (  # is_netns: also netwrap.cni.listing's
+    command_failed,
+    is_netns,
+    log_header,
+    need_host_netns,
+    need_netns,
+    spawn_runner,
+)
 from netwrap.errors import NetwrapError
 from netwrap.plan import render
-
-NS_GET_NSTYPE = 0xB703  # ioctl on an nsfs file: which kind of namespace it is
-CLONE_NEWNET = 0x40000000
-
-
-def is_netns(path: str) -> bool | None:
-    """True for a network namespace file, False for another file, None when it is gone."""
-    import fcntl
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return False
-    try:
-        return fcntl.ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def need_netns(env) -> None:
-    """ADD and CHECK: the container's netns is there and is a netns (else 3 or 4)."""
-    there = is_netns(env.netns)
-    if there is None:
-        raise CniError(UNKNOWN_CONTAINER, f"the container's netns {env.netns} does not exist")
-    if not there:
-        raise CniError(INVALID_ENVIRONMENT, f"CNI_NETNS {env.netns} is not a network namespace")
-
-
-def need_host_netns(conf) -> None:
-    if conf.host_netns and is_netns(f"/run/netns/{conf.host_netns}") is not True:
-        raise CniError(
-            INVALID_CONFIG, f"netwrapHostNetns {conf.host_netns}: no such netns in /run/netns"
-        )
-
-
-def _runner():
-    from netwrap.cni.spawn import SpawnRunner
-
-    return SpawnRunner()
-
-
-def _header(verb: str, env) -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return (
-        f"# {stamp} {verb} container {env.container_id} interface {env.ifname}"
-        f" netns {env.netns or '(none)'}\n"
-    )
-
-
-def _failed(exc: NetwrapError) -> CniError:
-    """Code 100. ``ip -batch`` ends its stderr with "Command failed -:N": the line that
-    says why comes before it, so all of stderr goes in the message."""
-    from netwrap.errors import CommandError
-
-    if isinstance(exc, CommandError) and exc.stderr:
-        import shlex
-
-        return CniError(
-            COMMAND_FAILED,
-            f'failed to run "{shlex.join(exc.argv)}": ' + "; ".join(exc.stderr.splitlines()),
-        )
-    return CniError(COMMAND_FAILED, str(exc))
 
 
 def _bridge(runner, host, name: str):
@@ -127,7 +66,7 @@ def add(conf, env, stdin: bytes) -> dict:
 
     need_netns(env)
     need_host_netns(conf)
-    log = [_header("ADD", env)]
+    log = [log_header("ADD", env)]
     ips, routes, dns, plugin = [], [], {}, None
     if conf.ipam_type:
         plugin = ipam.find(conf.ipam_type, env.path)
@@ -138,7 +77,7 @@ def add(conf, env, stdin: bytes) -> dict:
         answer = ipam.call(plugin, "ADD", stdin)
         ips, routes = plan.from_ipam(answer)
         dns = answer.get("dns") or {}
-    runner = _runner()
+    runner = spawn_runner()
     host = names.host_ref(conf)
     try:
         ips, routes = plan.with_gateways(conf, ips, routes)
@@ -158,7 +97,7 @@ def add(conf, env, stdin: bytes) -> dict:
         log.append(f"# failed, undone: {exc}\n")
         store.append_log(conf, env.container_id, env.ifname, "".join(log))
         if isinstance(exc, NetwrapError):
-            raise _failed(exc) from None
+            raise command_failed(exc) from None
         raise
     out = plan.result(conf, env, ips, routes, dns, macs)
     store.write_record(
@@ -240,12 +179,12 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
 
     if record is None:
         record = store.read_record(conf, env.container_id, env.ifname)
-    log = [_header("DEL", env)]
+    log = [log_header("DEL", env)]
     if conf.ipam_type:
         plugin = ipam.find(conf.ipam_type, env.path)
         log.append(f"# release the address\n{ipam.shown(plugin, 'DEL', stdin)}\n")
         ipam.call(plugin, "DEL", stdin, _environ(env))
-    runner = _runner()
+    runner = spawn_runner()
     host = names.host_ref(conf)
     steps = []
     if conf.host_netns is None or is_netns(f"/run/netns/{conf.host_netns}"):
@@ -280,7 +219,7 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
         except NetwrapError as exc:
             log.append(render(steps, explain=True) + f"# failed: {exc}\n")
             store.append_log(conf, env.container_id, env.ifname, "".join(log))
-            raise _failed(exc) from None
+            raise command_failed(exc) from None
     log.append(render(steps, explain=True) if steps else "# nothing left to delete\n")
     store.remove_record(conf, env.container_id, env.ifname)
     store.append_log(conf, env.container_id, env.ifname, "".join(log))
@@ -304,78 +243,10 @@ def _environ(env) -> dict:
 
 
 def check(conf, env, stdin: bytes) -> None:
-    """The kernel against prevResult and the config, through the engine's check."""
-    import ipaddress
+    """The kernel against prevResult and the config (``netwrap.cni.check``)."""
+    from netwrap.cni.check import check
 
-    from netwrap import observe, reconcile
-    from netwrap.kinds import AttachSpec, Diff, Observed
-
-    need_netns(env)
-    prev = conf.prev_result
-    if not prev:
-        raise CniError(INVALID_CONFIG, "CHECK needs prevResult in the config")
-    if conf.ipam_type:
-        ipam.call(ipam.find(conf.ipam_type, env.path), "CHECK", stdin)
-    ifaces = prev.get("interfaces") or []
-    inner = next(
-        (
-            i
-            for i, x in enumerate(ifaces)
-            if x.get("name") == env.ifname and x.get("sandbox") == env.netns
-        ),
-        None,
-    )
-    if inner is None:
-        raise CniError(CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
-    hname = "" if conf.master else names.host_ifname(conf.name, env.container_id, env.ifname)
-    if hname and hname not in {x.get("name") for x in ifaces}:  # an older netwrap's result
-        hname = next(
-            (
-                x.get("name")
-                for x in ifaces
-                if not x.get("sandbox") and x.get("name") != conf.bridge
-            ),
-            hname,
-        )
-    try:
-        addrs = tuple(
-            ipaddress.ip_interface(x["address"])
-            for x in prev.get("ips") or []
-            if x.get("interface", inner) == inner
-        )
-        defaults = [r for r in prev.get("routes") or [] if r.get("dst") in ("0.0.0.0/0", "::/0")]
-        gateway = (
-            ipaddress.ip_address(defaults[0]["gw"]) if defaults and defaults[0].get("gw") else None
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CniError(INVALID_CONFIG, f"prevResult is not understood: {exc}") from None
-    spec = AttachSpec(
-        conf.kind,
-        env.ifname,
-        conf.master or conf.bridge,
-        addrs,
-        gateway,
-        hname,
-        ifaces[inner].get("mac"),
-        conf.mtu or None,
-        conf.macvlan_mode if conf.master else None,
-    )
-    runner = _runner()
-    guest = names.guest_ref(env.netns)
-    try:
-        host_links = observe.links(runner, names.host_ref(conf))
-        default = observe.default_route(guest, spec.version, runner) if gateway else None
-        observed = Observed(host_links, observe.links(runner, guest), default)
-    except NetwrapError as exc:
-        raise _failed(exc) from None
-    diffs = reconcile.check(spec, observed)
-    if not conf.master and conf.bridge not in host_links:
-        diffs.insert(0, Diff("host", f"no bridge {conf.bridge}", None))
-    if diffs:
-        raise CniError(
-            CHECK_FAILED,
-            f"{env.ifname} in {env.netns} is not as prevResult says: {reconcile.describe(diffs)}",
-        )
+    check(conf, env, stdin)
 
 
 def gc(conf, env, raw: dict) -> None:

@@ -1,0 +1,387 @@
+"""A lab file: its schema, read from YAML with every error naming its line.
+
+    name: class1                      # optional; default: the file name without .yaml
+    bridges:
+      - {name: br0, address: 198.51.100.1/24}
+    nodes:
+      - {name: web}                   # a sandbox netwrap starts (and stops at down)
+      - {name: db, pid: 4242}         # or an existing process,
+      - {name: app, container: app}   # or a container by name or ID prefix
+    links:
+      - {node: web, bridge: br0, ifname: eth1, address: 198.51.100.101/24,
+         gateway: 198.51.100.1, mac: "02:42:c6:33:64:65", mtu: 1400}
+
+``parse`` turns the text into a ``Lab`` (plain records, ``netwrap.records``); what
+``up``, ``down`` and ``status`` do with it is in ``netwrap.lab``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from netwrap import validate
+from netwrap.errors import UsageError
+from netwrap.kinds import AttachSpec
+from netwrap.records import Frozen
+from netwrap.validate import Address, Interface
+
+LINK_KEYS = ("node", "bridge", "ifname", "address", "gateway", "mac", "mtu")
+_INT = "tag:yaml.org,2002:int"
+_STR = "tag:yaml.org,2002:str"
+_FLOAT = "tag:yaml.org,2002:float"
+# Values whose text is what counts: YAML 1.1 reads an unquoted 1:2:3:4:5:6:7:8 (an IPv6
+# address) as a base-60 int and 10:20:30:40:50:58 (a MAC) too; their text is kept.
+_TYPED = (_STR, _INT, _FLOAT)
+
+
+class BridgeSpec(Frozen):
+    __slots__ = ("name", "address", "line")
+
+    def __init__(self, name: str, address: Interface | None, line: int) -> None:
+        self._init(name, address, line)
+
+
+class NodeSpec(Frozen):
+    __slots__ = ("name", "pid", "container", "line")
+
+    def __init__(self, name: str, pid: int | None, container: str | None, line: int) -> None:
+        self._init(name, pid, container, line)
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.pid is None and self.container is None
+
+
+class LinkSpec(Frozen):
+    __slots__ = ("node", "bridge", "ifname", "address", "gateway", "mac", "mtu", "line")
+
+    def __init__(
+        self,
+        node: str,
+        bridge: str,
+        ifname: str,
+        address: Interface,
+        gateway: Address | None,
+        mac: str | None,
+        mtu: int | None,
+        line: int,
+    ) -> None:
+        self._init(node, bridge, ifname, address, gateway, mac, mtu, line)
+
+    @property
+    def key(self) -> str:
+        """``node/ifname``: how the lab's record names the link."""
+        return f"{self.node}/{self.ifname}"
+
+
+class Lab(Frozen):
+    __slots__ = ("name", "bridges", "nodes", "links")
+
+    def __init__(
+        self,
+        name: str,
+        bridges: tuple[BridgeSpec, ...],
+        nodes: tuple[NodeSpec, ...],
+        links: tuple[LinkSpec, ...],
+    ) -> None:
+        self._init(name, bridges, nodes, links)
+
+    def host_ifname(self, link: LinkSpec) -> str:
+        """The host end's name: stable per lab, node and ifname (``vh`` + 10 hex)."""
+        return host_ifname(self.name, link.node, link.ifname)
+
+    def attach_spec(self, link: LinkSpec) -> AttachSpec:
+        """The attachment a link line asks for (``netwrap.kinds``)."""
+        return AttachSpec(
+            "veth-bridge",
+            link.ifname,
+            link.bridge,
+            (link.address,),
+            link.gateway,
+            self.host_ifname(link),
+            link.mac,
+            link.mtu,
+        )
+
+
+def host_ifname(lab: str, node: str, ifname: str) -> str:
+    """The host end of lab ``lab``'s link ``node/ifname`` (``vh`` + 10 hex)."""
+    from netwrap.nic import veth_names
+
+    return veth_names(f"lab/{lab}/{node}", ifname)[0]
+
+
+class SchemaErrors(UsageError):
+    """Every problem of a lab file at once, one ``FILE:LINE: ...`` each (``lines``, in
+    line order); its message is the first (``netwrap.cli_lab`` prints them all)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__(lines[0])
+
+
+class _Schema:
+    """Walks the composed YAML nodes, so every error can name its line."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.problems: list[tuple[int, str]] = []  # (line, message), all reported at once
+        self.broken: set[str] = set()  # names of items with a problem (no follow-on errors)
+
+    def error(self, node, message: str) -> UsageError:
+        return UsageError(f"{self.filename}:{node.start_mark.line + 1}: {message}")
+
+    def problem(self, exc: UsageError, item=None) -> None:
+        """Note a problem and go on; an item's name is remembered as broken."""
+        import yaml
+
+        text = str(exc)
+        line = text[len(self.filename) + 1 :].split(":", 1)[0]
+        self.problems.append((int(line) if line.isdigit() else 0, text))
+        if isinstance(item, yaml.MappingNode):
+            for key, value in item.value:
+                if getattr(key, "value", None) == "name" and hasattr(value, "value"):
+                    self.broken.add(str(value.value))
+
+    def items(self, top: dict, key: str) -> list:
+        """The list under ``key`` (none if absent or not a list, which is a problem)."""
+        if key not in top:
+            return []
+        try:
+            return self.sequence(top[key], key)
+        except UsageError as exc:
+            self.problem(exc)
+            return []
+
+    def done(self) -> None:
+        """Raise every problem noted, in line order (``SchemaErrors``)."""
+        if self.problems:
+            raise SchemaErrors([text for _, text in sorted(self.problems, key=lambda p: p[0])])
+
+    def mapping(self, node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict:
+        import yaml
+
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, f"{what} must be a mapping (key: value)")
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key not in allowed:
+                import difflib
+
+                near = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f'; did you mean "{near[0]}"?' if near else ""
+                self.problem(
+                    self.error(
+                        key_node,
+                        f'{what}: unknown key "{key}"{hint} (expected one of: '
+                        f"{', '.join(allowed)})",
+                    )
+                )
+                continue
+            if key in out:
+                self.problem(self.error(key_node, f'{what}: key "{key}" given twice'))
+                continue
+            out[key] = value_node
+        for key in required:
+            if key not in out:
+                raise self.error(node, f'{what}: "{key}" is missing')
+        return out
+
+    def sequence(self, node, what: str) -> list:
+        import yaml
+
+        if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, f"{what} must be a list (lines starting with -)")
+        return node.value
+
+    def text(self, node, what: str, tags: tuple[str, ...] = (_STR,)) -> str:
+        """A scalar's text; names must be strings (``name: 123`` or ``!!binary`` is not)."""
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or node.value == "":
+            raise self.error(node, f"{what} must be a single value")
+        if node.tag not in tags:
+            kind = node.tag.removeprefix("tag:yaml.org,2002:")
+            if kind in ("int", "float", "bool", "null", "timestamp") and not node.style:
+                hint = f' (put it in quotes: "{node.value}")'  # a plain value YAML typed
+            else:
+                hint = ""
+            raise self.error(node, f"{what} must be text, not {kind}{hint}")
+        return node.value
+
+    def check(self, node, func: Callable, *args):
+        """Run a ``netwrap.validate`` function; its message gets the line."""
+        try:
+            return func(*args)
+        except UsageError as exc:
+            raise self.error(node, str(exc)) from None
+
+
+def load(path: str) -> Lab:
+    """The lab in file ``path``: anything but a readable UTF-8 file is one line, exit 2."""
+    from netwrap.files import read_text
+
+    text = read_text(path, "lab file")
+    stem = os.path.basename(path)
+    for ext in (".yaml", ".yml"):
+        stem = stem.removesuffix(ext)
+    return parse(text, path, default_name=stem)
+
+
+def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> Lab:
+    """The lab in ``text``; a UsageError naming ``filename:line`` for anything wrong."""
+    from netwrap.lab_yaml import compose
+
+    root = compose(text, filename)
+    s = _Schema(filename)
+    if root is None:
+        raise UsageError(f"{filename}:1: the lab file is empty")
+    try:
+        top = s.mapping(root, "the lab", ("name", "bridges", "nodes", "links"), ("links",))
+    except UsageError as exc:
+        s.problem(exc)
+        s.done()
+    name = default_name
+    if "name" in top:
+        try:
+            name = s.check(top["name"], validate.netns_name, s.text(top["name"], "name"))
+        except UsageError as exc:
+            s.problem(exc)
+    else:
+        try:
+            name = validate.netns_name(default_name)
+        except UsageError as exc:
+            raise UsageError(
+                f'{filename}: the lab has no "name:" and its file name does not make one: {exc}'
+            ) from None
+
+    bridges: dict[str, BridgeSpec] = {}
+    for i, item in enumerate(s.items(top, "bridges")):
+        try:
+            what = f"bridges[{i}]"
+            m = s.mapping(item, what, ("name", "address"), ("name",))
+            bname = s.check(
+                m["name"], validate.ifname, s.text(m["name"], f"{what}.name"), "bridge name"
+            )
+            if bname in bridges:
+                raise s.error(
+                    m["name"],
+                    f'bridge "{bname}" is listed twice (first on line {bridges[bname].line})',
+                )
+            addr = None
+            if "address" in m:
+                addr = s.check(
+                    m["address"],
+                    validate.cidr,
+                    s.text(m["address"], f"{what}.address", _TYPED),
+                    f"{what}.address",
+                )
+            bridges[bname] = BridgeSpec(bname, addr, m["name"].start_mark.line + 1)
+        except UsageError as exc:
+            s.problem(exc, item)
+
+    nodes: dict[str, NodeSpec] = {}
+    for i, item in enumerate(s.items(top, "nodes")):
+        try:
+            what = f"nodes[{i}]"
+            m = s.mapping(item, what, ("name", "pid", "container"), ("name",))
+            nname = s.check(m["name"], validate.netns_name, s.text(m["name"], f"{what}.name"))
+            if nname in nodes:
+                raise s.error(
+                    m["name"], f'node "{nname}" is listed twice (first on line {nodes[nname].line})'
+                )
+            if "pid" in m and "container" in m:
+                raise s.error(m["container"], f"{what}: give pid or container, not both")
+            pid = None
+            if "pid" in m:
+                pid = s.check(m["pid"], validate.pid, s.text(m["pid"], f"{what}.pid", (_INT, _STR)))
+            container = (
+                s.text(m["container"], f"{what}.container", (_STR, _INT))
+                if "container" in m
+                else None
+            )
+            nodes[nname] = NodeSpec(nname, pid, container, m["name"].start_mark.line + 1)
+        except UsageError as exc:
+            s.problem(exc, item)
+
+    links: list[LinkSpec] = []
+    seen_if: dict[tuple[str, str], int] = {}
+    seen_addr: dict[str, int] = {}
+    gateways: dict[tuple[str, int], int] = {}
+    for i, item in enumerate(s.items(top, "links")):
+        try:
+            what = f"links[{i}]"
+            m = s.mapping(item, what, LINK_KEYS, ("node", "bridge", "address"))
+            node = s.text(m["node"], f"{what}.node")
+            if node not in nodes and node in s.broken:
+                continue
+            if node not in nodes:
+                raise s.error(m["node"], f'{what}: no node called "{node}" under nodes')
+            br = s.text(m["bridge"], f"{what}.bridge")
+            if br not in bridges and br in s.broken:
+                continue
+            if br not in bridges:
+                raise s.error(m["bridge"], f'{what}: no bridge called "{br}" under bridges')
+            ifname = "eth1"
+            if "ifname" in m:
+                ifname = s.check(
+                    m["ifname"], validate.ifname, s.text(m["ifname"], "ifname"), f"{what}.ifname"
+                )
+            line = item.start_mark.line + 1
+            if (node, ifname) in seen_if:
+                raise s.error(
+                    m.get("ifname", item),
+                    f"{what}: {node} already has {ifname} (line {seen_if[node, ifname]})",
+                )
+            seen_if[node, ifname] = line
+            addr = s.check(
+                m["address"],
+                validate.cidr,
+                s.text(m["address"], "address", _TYPED),
+                f"{what}.address",
+            )
+            if str(addr.ip) in seen_addr:
+                raise s.error(
+                    m["address"],
+                    f"{what}: address {addr.ip} is already used on line {seen_addr[str(addr.ip)]}",
+                )
+            seen_addr[str(addr.ip)] = m["address"].start_mark.line + 1
+            gw = None
+            if "gateway" in m:
+                gw = s.check(
+                    m["gateway"],
+                    validate.gateway,
+                    s.text(m["gateway"], f"{what}.gateway", _TYPED),
+                    addr,
+                )
+                if (node, addr.version) in gateways:
+                    raise s.error(
+                        m["gateway"],
+                        f"{what}: {node} already has a default route "
+                        f"(line {gateways[node, addr.version]}); "
+                        "give one gateway per node",
+                    )
+                gateways[node, addr.version] = m["gateway"].start_mark.line + 1
+            mac = None
+            if "mac" in m:
+                mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac", _TYPED))
+            mtu = None
+            if "mtu" in m:
+                digits = m["mtu"].value.replace("_", "")
+                # YAML 1.1 also types 0x5dc, 0b1 and 1:30 as ints, which int() cannot read
+                if (
+                    m["mtu"].tag != _INT
+                    or not (digits.isascii() and digits.isdigit())
+                    or len(digits) > 9
+                ):
+                    raise s.error(m["mtu"], f"{what}.mtu must be a number")
+                mtu = s.check(m["mtu"], validate.mtu, int(digits))
+            links.append(LinkSpec(node, br, ifname, addr, gw, mac, mtu, line))
+        except UsageError as exc:
+            s.problem(exc, item)
+    s.done()
+    return Lab(name, tuple(bridges.values()), tuple(nodes.values()), tuple(links))

@@ -1,0 +1,228 @@
+"""What a lab needs: read what is there, and plan the changes ``up`` makes.
+
+``plan_up`` is pure but for the callables it is given, so unit tests feed it rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from netwrap import fastpath, observe, query, reconcile, records
+from netwrap.errors import NetwrapError
+from netwrap.kinds import Observed
+from netwrap.lab_file import Lab
+from netwrap.netref import NetnsRef
+from netwrap.plan import Step
+from netwrap.targets import netns_inode
+
+
+def host_state(runner, host_ns: str | None) -> dict[str, dict]:
+    """Every link on the host side with its addresses: one ``ip -j -d addr show``."""
+    argv = NetnsRef.host(host_ns).ip("-j", "-d", "addr", "show")
+    text = runner.query(argv).strip()
+    return {link["ifname"]: link for link in json.loads(text)} if text else {}
+
+
+def cidrs(link: dict | None) -> set[str]:
+    return {f"{a['local']}/{a['prefixlen']}" for a in (link or {}).get("addr_info", [])}
+
+
+def guest_state(runner, pid: int) -> dict[str, dict]:
+    return {link["ifname"]: link for link in query.guest_addrs(runner, pid)}
+
+
+def is_up(link: dict) -> bool:
+    return "UP" in link.get("flags", [])
+
+
+def link_kind(link: dict) -> str | None:
+    return link.get("linkinfo", {}).get("info_kind")
+
+
+def resolve_nodes(
+    lab: Lab, host_ns: str | None, dry_run: bool, kinds: dict | None = None
+) -> dict[str, int | None]:
+    """Each node's PID now; None for a sandbox that is not running (up starts it).
+    ``kinds`` (if given) gets each node's {"kind": ..., "id": ...} (a container's ID)."""
+    from netwrap import sandbox, targets
+
+    pids: dict[str, int | None] = {}
+    kinds = {} if kinds is None else kinds
+    for node in lab.nodes:
+        if node.is_sandbox:
+            box = sandbox.load(node.name, host_ns)  # this lab's own, never another's
+            pids[node.name] = box.pid if box is not None and box.alive else None
+            kinds[node.name] = {"kind": "sandbox", "id": None}
+            continue
+        try:
+            target = targets.resolve(str(node.pid) if node.pid else node.container, dry_run=dry_run)
+        except NetwrapError as exc:
+            raise NetwrapError(f"node {node.name} (line {node.line}): {exc}") from None
+        targets.check_not_host(target, host_ns)
+        pids[node.name] = target.pid
+        kinds[node.name] = {"kind": target.kind, "id": target.id}
+    return pids
+
+
+def default_route(pid: int, version: int) -> dict | None:
+    return query.proc_default_route(pid) if version == 4 else query.proc_default_route6(pid)
+
+
+class UpPlan(records.Record):
+    __slots__ = (
+        "host",
+        "guests",
+        "start",
+        "made_bridges",
+        "made_addresses",
+        "made_links",
+        "changes",
+    )
+
+    def __init__(
+        self,
+        host: Step | None,
+        guests: list[Step],
+        start: list[str],  # sandboxes to start first
+        made_bridges: list[str],
+        made_addresses: list[list[str]],
+        made_links: dict[str, dict],
+        changes: int,  # kernel changes planned; 0 means the lab is already up
+    ) -> None:
+        self._init(host, guests, start, made_bridges, made_addresses, made_links, changes)
+
+    @property
+    def steps(self) -> list[Step]:
+        return ([self.host] if self.host else []) + self.guests
+
+
+def plan_up(
+    lab: Lab,
+    host: dict[str, dict],
+    pids: dict[str, int | None],
+    host_ns: str | None,
+    guests: Callable[[int], dict[str, dict]],
+    old_default: Callable[[int, int], dict | None] = default_route,
+    ifnames: Callable[[int], set[str]] = query.proc_ifnames,
+) -> UpPlan:
+    """The steps that take what is there (``host``, ``pids``) to the lab (pure but for
+    the callables, which read a container's links (``ip -j``, only for links already
+    made), its default route and its interface names (both from /proc, no process).
+    """
+    host_ref = NetnsRef.host(host_ns)
+    host_lines: list[tuple[str, ...]] = []
+    bridge_undo: list[tuple[str, ...]] = []  # run last, in reverse
+    veth_undo: list[tuple[str, ...]] = []  # run first
+    made_bridges, made_addresses, made_links = [], [], {}
+    for b in lab.bridges:
+        link = host.get(b.name)
+        if link is not None and link_kind(link) != "bridge":
+            raise NetwrapError(
+                f'bridge {b.name} (line {b.line}): "{b.name}" exists and is '
+                f"a {link_kind(link) or 'plain'} interface, not a bridge"
+            )
+        if link is None:
+            host_lines.append(("link", "add", b.name, "type", "bridge"))
+            bridge_undo.append(("link", "del", b.name))
+            made_bridges.append(b.name)
+        if link is None or not is_up(link):
+            host_lines.append(("link", "set", b.name, "up"))
+        if b.address is not None and str(b.address) not in cidrs(link):
+            host_lines.append(("addr", "add", str(b.address), "dev", b.name))
+            made_addresses.append([b.name, str(b.address)])  # to remove it if the file changes
+            if link is not None:
+                bridge_undo.append(("addr", "del", str(b.address), "dev", b.name))
+    start = [n for n, pid in pids.items() if pid is None]
+    by_node: dict[str, list[tuple[str, ...]]] = {}
+    undo_by_node: dict[str, list[tuple[str, ...]]] = {}
+    observed_host = observe.from_rows(host)
+    for link in lab.links:
+        spec = lab.attach_spec(link)
+        pid = pids[link.node]
+        guest = NetnsRef.pid(pid if pid is not None else f"PID-of-{link.node}")
+        lines = by_node.setdefault(link.node, [])
+        where = f"links line {link.line}"
+        if spec.host_ifname not in observed_host:
+            # A new link: what is inside is read from /proc (names only), no process.
+            inside = {} if pid is None else {n: observe.Link(n) for n in ifnames(pid)}
+            old = None
+            if link.gateway is not None and pid is not None:
+                old = old_default(pid, link.address.version)
+            observed = Observed(observed_host, inside, old)
+        elif pid is None:
+            raise NetwrapError(
+                f"{where}: {spec.host_ifname} exists but {link.node} is "
+                "not running; run netwrap down first"
+            )
+        else:
+            inner = observe.from_rows(guests(pid))
+            if link.ifname not in inner and observed_host[spec.host_ifname].kind == "veth":
+                raise NetwrapError(
+                    f"{where}: {spec.host_ifname} exists but {link.node} has "
+                    f"no {link.ifname}; run netwrap down, then up"
+                )
+            old = old_default(pid, link.address.version) if link.gateway is not None else None
+            observed = Observed(observed_host, inner, old)
+        diffs = reconcile.check(spec, observed)
+        if any(d.missing for d in diffs):
+            made_links[f"{link.node}/{link.ifname}"] = {
+                "node": link.node,
+                "ifname": link.ifname,
+                "host_ifname": spec.host_ifname,
+                "bridge": link.bridge,
+                "pid": pid,
+                "netns_inode": netns_inode(pid) if pid else None,
+                "replaced_default": old,
+                "version": link.address.version,
+                "address": str(link.address),
+                "gateway": None if link.gateway is None else str(link.gateway),
+                "mac": link.mac,
+                "mtu": link.mtu,
+            }
+        elif any(d.fix is None for d in diffs):
+            refused = "; ".join(d.what for d in diffs if d.fix is None)
+            if (
+                observed.guest is not None
+                and link.ifname in observed.guest
+                and spec.host_ifname not in observed_host
+            ):
+                refused = (
+                    f"{link.node} already has an interface {link.ifname} that this lab did not make"
+                )
+            raise NetwrapError(f"{where}: {refused}")
+        batch = reconcile.plan(spec, observed, guest, old_default=old)
+        host_lines += batch.host
+        veth_undo += batch.host_undo
+        lines += batch.guest
+        undo_by_node.setdefault(link.node, []).extend(batch.guest_undo)
+    host_step = None
+    undo_lines = veth_undo + bridge_undo[::-1]
+    if host_lines:
+        host_step = Step(
+            (*host_ref.ip("-batch", "-"),),
+            f"every host-side change of lab {lab.name} in one ip process: bridges, and veth "
+            "pairs made straight into the containers, plugged into their bridges",
+            host_ref.ip("-batch", "-") if undo_lines else None,
+            input=fastpath.batch_text(host_lines),
+            undo_input=fastpath.batch_text(undo_lines) if undo_lines else None,
+        )
+    guest_steps = []
+    for node, lines in by_node.items():
+        if not lines:
+            continue
+        pid = pids[node]
+        guest = NetnsRef.pid(pid if pid is not None else f"PID-of-{node}")
+        step = fastpath.batch_step(guest, lines, "", undo_by_node.get(node, ()))
+        guest_steps.append(
+            Step(
+                guest.ip("-batch", "-"),
+                f"inside {node}, one ip process: bring its interfaces up, address them, "
+                "route through them",
+                step.undo,
+                input=fastpath.batch_text(lines),
+                undo_input=step.undo_input,
+            )
+        )
+    changes = len(host_lines) + sum(len(lines) for lines in by_node.values()) + len(start)
+    return UpPlan(host_step, guest_steps, start, made_bridges, made_addresses, made_links, changes)
