@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -150,7 +152,8 @@ def lab():
 
 @pytest.fixture
 def sandboxes():
-    """Factory: ``sandboxes()`` starts a sandbox with a random name and returns (name, pid)."""
+    """Factory: ``sandboxes()`` starts a sandbox with a random name and returns (name, pid).
+    At the end every one is stopped (all at once: each stop waits for its processes)."""
     started: dict[str, int | None] = {}
 
     def start(name: str | None = None) -> tuple[str, int]:
@@ -162,18 +165,23 @@ def sandboxes():
         started[name] = json.loads(out)["pid"]
         return name, started[name]
 
+    def stop(name: str) -> None:
+        run_netwrap("sandbox", "stop", name)
+        # An interrupted nic add leaves its netns link: remove it if it is the one
+        # netwrap made for this sandbox (not with gc: that would look at more than
+        # this test made). Records of attachments into it stay in this session's
+        # run dir, which goes at the end of the session.
+        pid = started[name]
+        link = f"/var/run/netns/nw-{name}"
+        if pid and os.path.islink(link) and os.readlink(link) == f"/proc/{pid}/ns/net":
+            os.unlink(link)
+
     try:
         yield start
     finally:
-        for name, pid in started.items():
-            run_netwrap("sandbox", "stop", name)
-            # An interrupted nic add leaves its netns link: remove it if it is the one
-            # netwrap made for this sandbox (not with gc: that would look at more than
-            # this test made). Records of attachments into it stay in this session's
-            # run dir, which goes at the end of the session.
-            link = f"/var/run/netns/nw-{name}"
-            if pid and os.path.islink(link) and os.readlink(link) == f"/proc/{pid}/ns/net":
-                os.unlink(link)
+        if started:
+            with ThreadPoolExecutor(min(len(started), 10)) as pool:
+                list(pool.map(stop, started))
 
 
 def netns_links() -> set[str]:
@@ -190,10 +198,16 @@ def host_links() -> set[str]:
 
 
 # Names that tests or netwrap make (this run's or another's), and Docker's own, which
-# come and go while dockerd runs. Anything else is the machine's own.
-_TEST_LIKE = re.compile(r"^(nw|lab|nb|v[hg][0-9a-f]{10}$|veth|br-|docker0$)")
+# come and go while dockerd runs. Anything else is the machine's own. A netns link named
+# by a PID alone is the vendored pipework script's (test_pipework_differential), one
+# named netns-<UUID> podman's (test_cni_podman).
+_TEST_LIKE = re.compile(
+    r"^(nw|lab|nb|v[hg][0-9a-f]{10}$|veth|br-|docker0$|\d+$|netns-[0-9a-f-]{36}$)"
+)
 # Names netwrap picks itself (not from a test's random name): another run's look the same.
-_NETWRAP_PICKED = re.compile(r"^(v[hg][0-9a-f]{10}|nw-pid\d+|nw(lab|demo|tut)-[0-9a-f]{6})$")
+_NETWRAP_PICKED = re.compile(
+    r"^(v[hg][0-9a-f]{10}|nw-pid\d+|nw(lab|demo|tut)-[0-9a-f]{6}|\d+|netns-[0-9a-f-]{36})$"
+)
 
 
 def host_changes(before: set[str], after: set[str]) -> set[str]:
@@ -253,3 +267,33 @@ def docker_ready():
         )
     if docker("image", "inspect", IMAGE, check=False).returncode != 0:
         pytest.skip(f"image {IMAGE} missing: run scripts/make-image.sh")
+
+
+# A started container: its name, full ID and the PID of its first process.
+Container = namedtuple("Container", "name id pid")
+
+
+@pytest.fixture
+def containers(docker_ready):
+    """Factory: ``containers(*docker_run_options)`` starts a netwrap-busybox container with
+    a random name ``nwc-<hex>`` running ``sleep 1000``: a ``Container`` (name, id, pid);
+    ``containers.many(n)`` starts N at once. Each is removed with ``docker rm -f`` at
+    the end, even when the test fails."""
+    made: list[str] = []
+
+    def start(*options: str) -> Container:
+        name = rand("nwc-")
+        made.append(name)
+        cid = docker("run", "-d", "--name", name, *options, IMAGE, "sleep", "1000").stdout.strip()
+        return Container(name, cid, int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout))
+
+    def many(n: int) -> list[Container]:
+        with ThreadPoolExecutor(min(n, 10)) as pool:
+            return list(pool.map(lambda _: start(), range(n)))
+
+    start.many = many
+    try:
+        yield start
+    finally:
+        if made:
+            docker("rm", "-f", *made, check=False)

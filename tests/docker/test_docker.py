@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
-from conftest import IMAGE, docker, netns_links, rand, sh
+from conftest import docker, netns_links, rand, sh
+from nwtest import add_bridge, nic_add, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
 
@@ -24,32 +24,14 @@ def inspect_pid(name: str) -> int:
     return int(docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
 
 
-@pytest.fixture
-def containers(docker_ready):
-    """Factory: start a netwrap-busybox container with a random name; (name, full ID)."""
-    made: list[str] = []
-
-    def start(*options: str) -> tuple[str, str]:
-        name = rand("nwc-")
-        made.append(name)
-        cid = docker("run", "-d", "--name", name, *options, IMAGE, "sleep", "1000").stdout.strip()
-        return name, cid
-
-    try:
-        yield start
-    finally:
-        for name in made:
-            docker("rm", "-f", name, check=False)
-
-
 def ps_json(nw) -> list[dict]:
     return json.loads(nw("--json", "ps", check=True).stdout)
 
 
 def test_pid_and_ps_agree_with_docker_inspect(containers, nw):
-    started = [containers() for _ in range(2)]
+    started = containers.many(2)
     rows = {row["name"]: row for row in ps_json(nw)}
-    for name, cid in started:
+    for name, cid, _ in started:
         pid = inspect_pid(name)
         assert nw("pid", name, check=True).stdout == f"{pid}\n"
         row = rows[name]
@@ -62,7 +44,7 @@ def test_pid_and_ps_agree_with_docker_inspect(containers, nw):
         assert row["netns_inode"] == os.stat(f"/proc/{pid}/ns/net").st_ino
         assert row["exposed_as"] == []
     table = nw("ps", check=True).stdout
-    for name, cid in started:
+    for name, cid, _ in started:
         assert any(
             line.split()[:3] == [name, cid[:12], str(inspect_pid(name))]
             for line in table.splitlines()
@@ -70,19 +52,16 @@ def test_pid_and_ps_agree_with_docker_inspect(containers, nw):
 
 
 def test_full_id_and_id_prefix(containers, nw):
-    name, cid = containers()
-    pid = inspect_pid(name)
+    name, cid, pid = containers()
     assert nw("pid", cid, check=True).stdout == f"{pid}\n"
     assert nw("pid", cid[:12], check=True).stdout == f"{pid}\n"
 
 
 def test_a_host_network_container_is_found_but_not_rewired(containers, lab, nw):
-    name, _ = containers("--network", "host")
-    assert nw("pid", name, check=True).stdout == f"{inspect_pid(name)}\n"
-    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
-    proc = nw(
-        "--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip", "198.51.100.101/24"
-    )
+    name, _, pid = containers("--network", "host")
+    assert nw("pid", name, check=True).stdout == f"{pid}\n"
+    add_bridge(lab)
+    proc = nic_add(lab, name, "198.51.100.101/24")
     assert proc.returncode == 1
     assert "host's own network namespace" in proc.stderr
     assert f"{name} (PID {inspect_pid(name)})" in proc.stderr  # named, and why (issue 15)
@@ -91,39 +70,23 @@ def test_a_host_network_container_is_found_but_not_rewired(containers, lab, nw):
 
 
 def test_docker_exec_sessions_do_not_change_the_first_process(containers, nw):
-    name, _ = containers()
+    name, _, pid = containers()
     session = subprocess.Popen(["docker", "exec", name, "sleep", "30"])
     try:
-        deadline = time.monotonic() + 10
-        while "sleep 30" not in docker("top", name).stdout and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "sleep 30" in docker("top", name).stdout
-        assert nw("pid", name, check=True).stdout == f"{inspect_pid(name)}\n"
+        wait_for(lambda: "sleep 30" in docker("top", name).stdout, "docker exec", every=0.05)
+        assert nw("pid", name, check=True).stdout == f"{pid}\n"
     finally:
         session.kill()
         session.wait()
 
 
 def test_nic_add_on_a_real_container_by_name(containers, lab, nw):
-    name, _ = containers()
-    pid = inspect_pid(name)
+    name, _, pid = containers()
     before_ns = netns_links()
-    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
-    out = nw(
-        "--json",
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        name,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.101/24",
-        "--gateway",
-        "198.51.100.1",
-        check=True,
-    ).stdout
+    add_bridge(lab)
+    opts = ("--json",)
+    out = nic_add(lab, name, "198.51.100.101/24", gateway="198.51.100.1", opts=opts, check=True)
+    out = out.stdout
     added = json.loads(out)
     assert (added["target"], added["pid"]) == (name, pid)
 
@@ -154,8 +117,7 @@ def test_nic_add_on_a_real_container_by_name(containers, lab, nw):
 
 
 def test_stopped_container_leaves_a_dangling_link_that_gc_removes(containers, nw):
-    name, _ = containers()
-    pid = inspect_pid(name)
+    name, _, pid = containers()
     ns = rand("nwt-")
     try:
         assert nw("netns", "expose", name, "--name", ns, check=True).stdout == f"{ns}\n"
@@ -167,9 +129,7 @@ def test_stopped_container_leaves_a_dangling_link_that_gc_removes(containers, nw
         assert (links[ns]["pid"], links[ns]["state"]) == (pid, "alive")
 
         docker("kill", name)
-        deadline = time.monotonic() + 10
-        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), "the container to end", every=0.05)
         proc = nw("pid", name)
         assert proc.returncode == 1
         assert f'container "{name}"' in proc.stderr and "is not running" in proc.stderr

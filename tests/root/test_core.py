@@ -14,28 +14,25 @@ import subprocess
 import pytest
 
 from conftest import host_changes, netns_links, rand, sh
+from nwtest import (
+    add_bridge,
+    bridge_ports,
+    default_routes,
+    gone_pid,
+    inside,
+    ipv4_of,
+    links_inside,
+    nic_add,
+    veth,
+)
 
 pytestmark = pytest.mark.root
 
 
-def inside(pid: int, *argv: str) -> str:
-    return sh("nsenter", "-t", str(pid), "-n", *argv)
-
-
-def addrs(pid: int, dev: str) -> list[str]:
-    data = json.loads(inside(pid, "ip", "-j", "addr", "show", "dev", dev))
-    return [f"{a['local']}/{a['prefixlen']}" for a in data[0]["addr_info"] if a["family"] == "inet"]
-
-
-def default_route(pid: int) -> dict | None:
-    routes = json.loads(inside(pid, "ip", "-j", "route", "show", "default"))
-    return routes[0] if routes else None
-
-
 @pytest.fixture
-def wired(lab, sandboxes, nw):
+def wired(lab, sandboxes):
     """A lab with br0 (198.51.100.1/24) and a sandbox; returns (lab, name, pid)."""
-    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+    add_bridge(lab)
     name, pid = sandboxes()
     return lab, name, pid
 
@@ -43,76 +40,34 @@ def wired(lab, sandboxes, nw):
 def test_nic_add_walkthrough_in_a_lab(wired, nw, host_unchanged):
     lab, name, pid = wired
     # Like Docker: eth0 with a default route, on a second bridge.
-    nw("--host-netns", lab, "bridge", "add", "dock0", "--ip", "203.0.113.1/24", check=True)
-    nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        name,
-        "--bridge",
-        "dock0",
-        "--ip",
-        "203.0.113.2/24",
-        "--gateway",
-        "203.0.113.1",
-        "--ifname",
-        "eth0",
-        check=True,
-    )
-    assert default_route(pid)["gateway"] == "203.0.113.1"
+    add_bridge(lab, "dock0", "203.0.113.1/24")
+    eth0 = ("--ifname", "eth0")
+    nic_add(lab, name, "203.0.113.2/24", *eth0, bridge="dock0", gateway="203.0.113.1", check=True)
+    assert default_routes(pid) == [("203.0.113.1", "eth0")]
 
-    proc = nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        name,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.101/24",
-        "--gateway",
-        "198.51.100.1",
-        check=True,
-    )
+    proc = nic_add(lab, name, "198.51.100.101/24", gateway="198.51.100.1", check=True)
     assert "eth1 198.51.100.101/24 on br0" in proc.stdout
-    assert addrs(pid, "eth1") == ["198.51.100.101/24"]
-    route = default_route(pid)
-    assert (route["gateway"], route["dev"]) == ("198.51.100.1", "eth1")
+    assert ipv4_of(pid, "eth1") == ["198.51.100.101/24"]
+    assert default_routes(pid) == [("198.51.100.1", "eth1")]
     # The old connected route on eth0 stays, as in the walkthrough's route -n.
     assert "203.0.113.0/24 dev eth0" in inside(pid, "ip", "route")
     # The host end is on the bridge, in the lab, and the lab host reaches the container.
-    ports = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "master", "br0"))
-    assert len(ports) == 1 and ports[0]["ifname"].startswith("vh")
+    ports = bridge_ports(lab)
+    assert len(ports) == 1 and ports[0].startswith("vh")
     sh("ip", "netns", "exec", lab, "ping", "-c", "1", "-W", "2", "198.51.100.101")
     # The temporary /var/run/netns name is gone again.
     assert f"nw-{name}" not in netns_links()
 
     nw("nic", "del", name, check=True)
-    links = json.loads(inside(pid, "ip", "-j", "link"))
-    assert "eth1" not in {link["ifname"] for link in links}
-    assert json.loads(sh("ip", "-n", lab, "-j", "link", "show", "master", "br0")) == []
+    assert "eth1" not in links_inside(pid)
+    assert bridge_ports(lab) == []
 
 
-def test_dry_run_changes_nothing_and_prints_what_runs(wired, nw, host_unchanged):
+def test_dry_run_changes_nothing_and_prints_what_runs(wired, host_unchanged):
     lab, name, pid = wired
     before = inside(pid, "ip", "-o", "link")
-    proc = nw(
-        "--dry-run",
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        name,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.102/24",
-        "--gateway",
-        "198.51.100.1",
-        check=True,
-    )
+    opts = ("--dry-run",)
+    proc = nic_add(lab, name, "198.51.100.102/24", gateway="198.51.100.1", opts=opts, check=True)
     lines = proc.stdout.splitlines()
     # The sandbox has no default route, so the delete step is planned away.
     assert not any("route delete default" in line for line in lines)
@@ -120,68 +75,30 @@ def test_dry_run_changes_nothing_and_prints_what_runs(wired, nw, host_unchanged)
     assert inside(pid, "ip", "-o", "link") == before
 
 
-def test_explain_says_why_the_delete_is_skipped(wired, nw):
+def test_explain_says_why_the_delete_is_skipped(wired):
     lab, name, _ = wired
-    proc = nw(
-        "--dry-run",
-        "--explain",
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        name,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.102/24",
-        "--gateway",
-        "198.51.100.1",
-        check=True,
-    )
+    opts = ("--dry-run", "--explain")
+    proc = nic_add(lab, name, "198.51.100.102/24", gateway="198.51.100.1", opts=opts, check=True)
     assert "# the container has no default route, so there is none to delete" in proc.stdout
 
 
-def test_missing_bridge_and_taken_ifname_change_nothing(wired, nw, host_unchanged):
+def test_missing_bridge_and_taken_ifname_change_nothing(wired, host_unchanged):
     lab, name, pid = wired
-    proc = nw(
-        "--host-netns", lab, "nic", "add", name, "--bridge", "nosuchbr", "--ip", "198.51.100.102/24"
-    )
+    proc = nic_add(lab, name, "198.51.100.102/24", bridge="nosuchbr")
     assert proc.returncode == 1
     assert proc.stderr.startswith('netwrap: error: bridge "nosuchbr" does not exist')
-    proc = nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        name,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.102/24",
-        "--ifname",
-        "lo",
-    )
+    proc = nic_add(lab, name, "198.51.100.102/24", "--ifname", "lo")
     assert proc.returncode == 1
     assert proc.stderr == (
         f"netwrap: error: {name} already has an interface called lo "
         "(choose another with --ifname)\n"
     )
-    assert [link["ifname"] for link in json.loads(inside(pid, "ip", "-j", "link"))] == ["lo"]
+    assert list(links_inside(pid)) == ["lo"]
 
 
-def test_host_netns_target_is_refused(lab, nw, host_unchanged):
+def test_host_netns_target_is_refused(lab, host_unchanged):
     # This test's own process lives in the host's netns.
-    proc = nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        str(os.getpid()),
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.102/24",
-    )
+    proc = nic_add(lab, os.getpid(), "198.51.100.102/24")
     assert proc.returncode == 1
     assert proc.stderr == (
         f"netwrap: error: PID {os.getpid()} is in the host's own network "
@@ -190,20 +107,10 @@ def test_host_netns_target_is_refused(lab, nw, host_unchanged):
     )
 
 
-def test_the_lab_itself_is_refused_as_a_target(lab, nw, host_unchanged):
+def test_the_lab_itself_is_refused_as_a_target(lab, host_unchanged):
     holder = subprocess.Popen(["ip", "netns", "exec", lab, "sleep", "30"])
     try:
-        proc = nw(
-            "--host-netns",
-            lab,
-            "nic",
-            "add",
-            str(holder.pid),
-            "--bridge",
-            "br0",
-            "--ip",
-            "198.51.100.102/24",
-        )
+        proc = nic_add(lab, holder.pid, "198.51.100.102/24")
         assert proc.returncode == 1
         assert "in the host's own network namespace" in proc.stderr
     finally:
@@ -211,10 +118,9 @@ def test_the_lab_itself_is_refused_as_a_target(lab, nw, host_unchanged):
         holder.wait()
 
 
-def test_unknown_pid_is_an_error_for_real(nw):
-    with open("/proc/sys/kernel/pid_max") as f:
-        pid = int(f.read()) + 1  # above pid_max: no process can have it
-    proc = nw("nic", "add", str(pid), "--bridge", "br0", "--ip", "198.51.100.102/24")
+def test_unknown_pid_is_an_error_for_real():
+    pid = gone_pid()
+    proc = nic_add(None, pid, "198.51.100.102/24")
     assert (proc.returncode, proc.stderr) == (1, f"netwrap: error: no process with PID {pid}\n")
 
 
@@ -265,7 +171,7 @@ def test_sandbox_is_its_own_netns_uts_and_pid(sandboxes, nw):
 
 
 def test_bridge_add_is_idempotent_and_del_removes_it(lab, nw):
-    nw("--host-netns", lab, "bridge", "add", "br7", "--ip", "203.0.113.1/24", check=True)
+    add_bridge(lab, "br7", "203.0.113.1/24")
     proc = nw("--host-netns", lab, "bridge", "add", "br7", "--ip", "203.0.113.1/24", check=True)
     assert "nothing to do" in proc.stdout
     proc = nw("--host-netns", lab, "bridge", "add", "br7", "--ip", "203.0.113.9/24")
@@ -301,22 +207,7 @@ def test_demo_refuses_dry_run_without_suggesting_it(nw):
 
 def test_nic_del_leaves_an_interface_netwrap_did_not_add(lab, sandboxes, nw):
     name, pid = sandboxes()
-    # Stands for Docker's own eth0: made by hand, no netwrap record.
-    sh(
-        "ip",
-        "-n",
-        lab,
-        "link",
-        "add",
-        "hand0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        str(pid),
-    )
+    veth(lab, "hand0", "eth0", pid)  # stands for Docker's own eth0: no netwrap record
     proc = nw("nic", "del", name, "--ifname", "eth0")
     assert (proc.returncode, proc.stderr) == (
         1,

@@ -9,91 +9,59 @@ import json
 import pytest
 
 from conftest import sh
+from nwtest import add_bridge, links_inside, nic_add
 
 pytestmark = pytest.mark.root
 
 
-def inside_links(pid: int) -> dict:
-    return {
-        link["ifname"]: link
-        for link in json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "link"))
-    }
+def lab_links(lab: str) -> list[tuple[str, str | None]]:
+    """(name, master) of each link in the lab: not its state, which a bridge changes late
+    and on its own once a port has joined."""
+    links = json.loads(sh("ip", "-n", lab, "-j", "link", "show"))
+    return sorted((link["ifname"], link.get("master")) for link in links)
 
 
 @pytest.fixture
-def two(lab, sandboxes, nw):
-    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+def two(lab, sandboxes):
+    add_bridge(lab)
     (a, pa), (b, pb) = sandboxes(), sandboxes()
     return lab, a, pa, b, pb
 
 
 def test_an_address_held_by_another_container_on_the_bridge_is_refused(two, nw):
     lab, a, pa, b, pb = two
-    nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        a,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.10/24",
-        check=True,
-    )
-    before = sh("ip", "-n", lab, "-o", "link")
-    proc = nw("--host-netns", lab, "nic", "add", b, "--bridge", "br0", "--ip", "198.51.100.10/24")
+    nic_add(lab, a, "198.51.100.10/24", check=True)
+    before = lab_links(lab)
+    proc = nic_add(lab, b, "198.51.100.10/24")
     assert proc.returncode == 1
     assert proc.stderr == (
         f"netwrap: error: 198.51.100.10 is already {a}'s eth1 on br0; "
         "give each container its own address\n"
     )
-    assert "eth1" not in inside_links(pb) and sh("ip", "-n", lab, "-o", "link") == before
+    assert "eth1" not in links_inside(pb) and lab_links(lab) == before
     # another prefix length is the same address all the same
-    proc = nw("--host-netns", lab, "nic", "add", b, "--bridge", "br0", "--ip", "198.51.100.10/25")
+    proc = nic_add(lab, b, "198.51.100.10/25")
     assert proc.returncode == 1 and "already" in proc.stderr
     nw("--host-netns", lab, "nic", "del", a, check=True)
     # once a's attachment is gone, the address is free
-    nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        b,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.10/24",
-        check=True,
-    )
+    nic_add(lab, b, "198.51.100.10/24", check=True)
     nw("--host-netns", lab, "nic", "del", b, check=True)
 
 
-def test_the_bridges_own_address_is_refused(two, nw):
+def test_the_bridges_own_address_is_refused(two):
     lab, a, pa, *_ = two
-    proc = nw("--host-netns", lab, "nic", "add", a, "--bridge", "br0", "--ip", "198.51.100.1/24")
+    proc = nic_add(lab, a, "198.51.100.1/24")
     assert proc.returncode == 1
     assert proc.stderr == (
         "netwrap: error: 198.51.100.1 is the bridge br0's own address "
         "(the containers' gateway); give the container another one\n"
     )
-    assert "eth1" not in inside_links(pa)
+    assert "eth1" not in links_inside(pa)
 
 
 def test_an_address_outside_the_bridges_subnet_is_warned_about(two, nw):
     lab, a, pa, *_ = two
-    proc = nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        a,
-        "--bridge",
-        "br0",
-        "--ip",
-        "203.0.113.5/24",
-        check=True,
-    )
+    proc = nic_add(lab, a, "203.0.113.5/24", check=True)
     assert (
         "netwrap: warning: 203.0.113.5/24 is outside the bridge br0's subnet (198.51.100.0/24)"
     ) in proc.stderr
@@ -105,53 +73,14 @@ def test_the_veth_takes_the_bridges_mtu_unless_told(two, nw, fast):
     lab, a, pa, *_ = two
     sh("ip", "-n", lab, "link", "set", "br0", "mtu", "1450")
     extra = ["--fast"] if fast else []
-    nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        a,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.20/24",
-        *extra,
-        check=True,
-    )
-    assert inside_links(pa)["eth1"]["mtu"] == 1450
-    host_end = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "master", "br0"))[0]
+    nic_add(lab, a, "198.51.100.20/24", *extra, check=True)
+    assert links_inside(pa)["eth1"]["mtu"] == 1450
+    (host_end,) = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "master", "br0"))
     assert host_end["mtu"] == 1450
-    again = nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        a,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.20/24",
-        *extra,
-        check=True,
-    )
+    again = nic_add(lab, a, "198.51.100.20/24", *extra, check=True)
     assert "nothing to do" in again.stdout
-    nw(
-        "--host-netns",
-        lab,
-        "nic",
-        "add",
-        a,
-        "--bridge",
-        "br0",
-        "--ip",
-        "198.51.100.21/24",
-        "--ifname",
-        "eth2",
-        "--mtu",
-        "1400",
-        *extra,
-        check=True,
-    )
-    assert inside_links(pa)["eth2"]["mtu"] == 1400
+    mtu = ("--ifname", "eth2", "--mtu", "1400")
+    nic_add(lab, a, "198.51.100.21/24", *mtu, *extra, check=True)
+    assert links_inside(pa)["eth2"]["mtu"] == 1400
     nw("--host-netns", lab, "nic", "del", a, "--ifname", "eth2", check=True)
     nw("--host-netns", lab, "nic", "del", a, check=True)

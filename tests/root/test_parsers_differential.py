@@ -58,9 +58,10 @@ def run(*argv: str) -> str:
     return subprocess.run(list(argv), check=True, capture_output=True, text=True).stdout
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def lab(request):
-    """A fresh namespace with the interfaces above; removed by a finalizer."""
+    """A fresh namespace with the interfaces above, for the module (its tests only read
+    it); removed by a finalizer."""
     for tool in ("ip", "ifconfig", "route", "busybox"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")

@@ -5,19 +5,19 @@ and nothing left plumbed: no eth1 in the container, no veth in the lab."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 
-from conftest import LAUNCHER, LIB, sh
+from conftest import LAUNCHER, LIB
+from nwtest import add_bridge, bridge_ports, default_routes, links_inside
 
 pytestmark = pytest.mark.root
 
 
 def test_a_record_that_cannot_be_written_leaves_nothing_plumbed(lab, sandboxes, nw, tmp_path):
-    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+    add_bridge(lab)
     name, pid = sandboxes()
     run = tmp_path / "run"
     run.mkdir()
@@ -32,8 +32,8 @@ def test_a_record_that_cannot_be_written_leaves_nothing_plumbed(lab, sandboxes, 
         proc = subprocess.run(
             ["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60
         )
-        inside = sh("nsenter", "-t", str(pid), "-n", "ip", "-o", "link")
-        ports = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "master", "br0"))
+        inside = links_inside(pid)
+        ports = bridge_ports(lab)
         if proc.returncode == 0:
             assert "eth1" in inside and len(ports) == 1
             nw("--host-netns", lab, "nic", "del", str(pid), "--force", check=True)
@@ -43,7 +43,7 @@ def test_a_record_that_cannot_be_written_leaves_nothing_plumbed(lab, sandboxes, 
         assert proc.stderr.count("\n") == 1 and f"{run}" in proc.stderr, proc.stderr
         assert "No space left on device" in proc.stderr
         assert "eth1" not in inside and ports == [], (inodes, proc.stderr)
-        assert sh("nsenter", "-t", str(pid), "-n", "ip", "route", "show", "default") == ""
+        assert default_routes(pid) == []
     else:
         pytest.fail("nic add never succeeded, even with 29 inodes")
     # the intent record failed (before anything ran), and then the final one (after the

@@ -11,12 +11,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
-from conftest import LAUNCHER, LIB, run_netwrap
+from conftest import run_netwrap, sh
+from nwtest import (
+    bridge_ports,
+    default_routes,
+    host_end_of,
+    inside,
+    nic_rows,
+    parallel_adds_and_dels,
+    paused_at,
+    veth,
+)
 from reliability_helpers import give_default_route, host_side, make_bridge, records_for, snapshot
 
 pytestmark = pytest.mark.root
@@ -48,21 +56,8 @@ def planned_commands(lab: str, sb: str, *extra: str) -> list[str]:
     return proc.stdout.splitlines()
 
 
-def spawn(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, LAUNCHER, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd="/",
-        env={**os.environ, "PYTHONPATH": LIB, **env},
-    )
-
-
-def wait_for_pause(proc: subprocess.Popen) -> str:
-    line = proc.stderr.readline()
-    assert line.startswith("netwrap: test hook: paused before step"), line
-    return line
+def add_argv(lab: str, sb: str, *extra: str) -> list[str]:
+    return ["--host-netns", lab, *extra, "nic", "add", sb, *ADD]
 
 
 @pytest.mark.parametrize("tool", ["brctl", "ip"])
@@ -71,36 +66,19 @@ def test_every_step_failing_leaves_everything_as_before(box, tool):
     before = snapshot(lab, sb, pid)
     commands = planned_commands(lab, sb, "--bridge-tool", tool)
     assert "route delete default" in " ".join(commands)  # the old route is really replaced
+    argv = add_argv(lab, sb, "--bridge-tool", tool)
     for n, command in enumerate(commands, start=1):
-        proc = run_netwrap(
-            "--host-netns",
-            lab,
-            "--bridge-tool",
-            tool,
-            "nic",
-            "add",
-            sb,
-            *ADD,
-            env={"NETWRAP_FAIL_AT": str(n)},
-        )
+        proc = run_netwrap(*argv, env={"NETWRAP_FAIL_AT": str(n)})
         assert proc.returncode == 1, (n, proc.stderr)
         assert proc.stderr == (
             f'netwrap: error: failed to run "{command}": exit 1: '
             f"NETWRAP_FAIL_AT={n}: injected failure\n"
         )
-        assert snapshot(lab, sb, pid) == before, f"step {n} ({command}) left something behind"
+        assert snapshot(lab, sb, pid, like=before) == before, (
+            f"step {n} ({command}) left something behind"
+        )
     # One past the last step: nothing fails, the NIC is there (so the loop covered every step).
-    proc = run_netwrap(
-        "--host-netns",
-        lab,
-        "--bridge-tool",
-        tool,
-        "nic",
-        "add",
-        sb,
-        *ADD,
-        env={"NETWRAP_FAIL_AT": str(len(commands) + 1)},
-    )
+    proc = run_netwrap(*argv, env={"NETWRAP_FAIL_AT": str(len(commands) + 1)})
     assert proc.returncode == 0, proc.stderr
     assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.101/24", "state": "ok"}]
 
@@ -110,8 +88,7 @@ def test_sigterm_at_every_step_rolls_back(box):
     before = snapshot(lab, sb, pid)
     commands = planned_commands(lab, sb)
     for n in range(1, len(commands) + 1):
-        proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD, env={"NETWRAP_PAUSE_AT": str(n)})
-        wait_for_pause(proc)
+        proc = paused_at(n, *add_argv(lab, sb))
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 143  # 128 + SIGTERM, as a shell reports it
@@ -119,7 +96,9 @@ def test_sigterm_at_every_step_rolls_back(box):
         last = err.splitlines()[-1]
         assert last.startswith(f"netwrap: interrupted by SIGTERM before {commands[n - 1]}; ")
         assert "; undone, newest first: " in last or last.endswith("; nothing needed undoing")
-        assert snapshot(lab, sb, pid) == before, f"SIGTERM before step {n} left something"
+        assert snapshot(lab, sb, pid, like=before) == before, (
+            f"SIGTERM before step {n} left something"
+        )
 
 
 def test_sigkill_half_way_then_nic_del_restores(box):
@@ -128,8 +107,7 @@ def test_sigkill_half_way_then_nic_del_restores(box):
     before = snapshot(lab, sb, pid)
     commands = planned_commands(lab, sb)
     for n in range(1, len(commands) + 1):
-        proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD, env={"NETWRAP_PAUSE_AT": str(n)})
-        wait_for_pause(proc)
+        proc = paused_at(n, *add_argv(lab, sb))
         proc.kill()
         proc.communicate(timeout=30)
         assert records_for(sb) == [
@@ -138,7 +116,9 @@ def test_sigkill_half_way_then_nic_del_restores(box):
         gc = run_netwrap("gc", check=True)
         assert f"{sb}:eth1 was left half-done" in gc.stdout
         run_netwrap("--host-netns", lab, "nic", "del", sb, check=True)
-        assert snapshot(lab, sb, pid) == before, f"SIGKILL before step {n}: not restored"
+        assert snapshot(lab, sb, pid, like=before) == before, (
+            f"SIGKILL before step {n}: not restored"
+        )
 
 
 def test_sigkill_then_container_gone_gc_cleans(lab, sandboxes, nw):
@@ -148,8 +128,7 @@ def test_sigkill_then_container_gone_gc_cleans(lab, sandboxes, nw):
     # Killed after the veth is on the bridge, before it moves into the container.
     commands = planned_commands(lab, sb)
     n = next(i for i, c in enumerate(commands, 1) if " netns nw-" in c)
-    proc = spawn("--host-netns", lab, "nic", "add", sb, *ADD, env={"NETWRAP_PAUSE_AT": str(n)})
-    wait_for_pause(proc)
+    proc = paused_at(n, *add_argv(lab, sb))
     proc.kill()
     proc.communicate(timeout=30)
     nw("sandbox", "stop", sb, check=True)
@@ -159,7 +138,7 @@ def test_sigkill_then_container_gone_gc_cleans(lab, sandboxes, nw):
     assert f"removed the dangling netns link /var/run/netns/nw-{sb}" in out
     assert records_for(sb) == []
     assert not os.path.lexists(f"/var/run/netns/nw-{sb}")
-    assert host_side(lab) == lab_before
+    assert host_side(lab, like=lab_before) == lab_before
 
 
 def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
@@ -173,7 +152,7 @@ def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
         0,
         f"{sb}: eth1 198.51.100.101/24 on br0 is already in place: nothing to do\n",
     )
-    assert snapshot(lab, sb, pid) == after_first
+    assert snapshot(lab, sb, pid, like=after_first) == after_first
     other = ("--bridge", "br0", "--ip", "198.51.100.102/24", "--gateway", "198.51.100.1")
     refused = nw("--host-netns", lab, "nic", "add", sb, *other)
     assert refused.returncode == 1
@@ -182,16 +161,14 @@ def test_rerun_is_a_no_op_and_a_different_config_needs_replace(box, nw):
         f"198.51.100.101/24 on br0 via 198.51.100.1; add --replace to replace it, or run: "
         f"netwrap nic del {sb} --ifname eth1\n"
     )
-    assert snapshot(lab, sb, pid) == after_first
+    assert snapshot(lab, sb, pid, like=after_first) == after_first
     nw("--host-netns", lab, "nic", "add", sb, *other, "--replace", check=True)
-    routes = subprocess.run(
-        ["nsenter", "-t", str(pid), "-n", "ip", "route"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "default via 198.51.100.1 dev eth1" in routes
+    routes = inside(pid, "ip", "route")
+    assert default_routes(pid) == [("198.51.100.1", "eth1")]
     assert "198.51.100.102" in routes
     assert records_for(sb) == [{"ifname": "eth1", "address": "198.51.100.102/24", "state": "ok"}]
     nw("--host-netns", lab, "nic", "del", sb, check=True)
-    assert snapshot(lab, sb, pid) == before  # the 203.0.113.1 default route is back
+    assert snapshot(lab, sb, pid, like=before) == before  # the 203.0.113.1 default route is back
 
 
 def _without_macs(snap: dict) -> dict:
@@ -247,11 +224,7 @@ def test_nic_list_json_and_del_restores_the_default_route(box, nw):
     lab, sb, pid = box
     before = snapshot(lab, sb, pid)
     nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True)
-    rows = [
-        r for r in json.loads(nw("--json", "nic", "list", check=True).stdout) if r["target"] == sb
-    ]
-    assert len(rows) == 1
-    row = rows[0]
+    (row,) = nic_rows(sb)
     assert (
         row["ifname"],
         row["address"],
@@ -271,25 +244,16 @@ def test_nic_list_json_and_del_restores_the_default_route(box, nw):
         "ok",
         pid,
     )
-    lab_links = json.loads(
-        subprocess.run(
-            ["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    assert [link["ifname"] for link in lab_links] == ["kbr0a", row["host_ifname"]]
+    assert bridge_ports(lab) == ["kbr0a", row["host_ifname"]]
     table = nw("nic", "list", check=True).stdout
     assert any(line.split()[:3] == [sb, str(pid), "eth1"] for line in table.splitlines())
     nw("--host-netns", lab, "nic", "del", sb, check=True)
-    assert snapshot(lab, sb, pid) == before
+    assert snapshot(lab, sb, pid, like=before) == before
 
 
 def test_bridge_del_refuses_while_attached_unless_force(box, nw):
     lab, sb, pid = box
-    out = nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout
-    host_end = out.split("(host end ")[1].split(")")[0]
+    host_end = host_end_of(nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout)
     refused = nw("--host-netns", lab, "bridge", "del", "br0")
     assert (refused.returncode, refused.stderr) == (
         1,
@@ -298,37 +262,16 @@ def test_bridge_del_refuses_while_attached_unless_force(box, nw):
     )
     nw("--host-netns", lab, "nic", "del", sb, check=True)
     # An interface plugged in by hand counts too (kbr0a is make_bridge's permanent port).
-    subprocess.run(
-        ["ip", "-n", lab, "link", "add", "hand0", "type", "veth", "peer", "name", "hand1"],
-        check=True,
-    )
-    subprocess.run(["ip", "-n", lab, "link", "set", "hand0", "master", "br0"], check=True)
+    veth(lab, "hand0", "hand1")
+    sh("ip", "-n", lab, "link", "set", "hand0", "master", "br0")
     refused = nw("--host-netns", lab, "bridge", "del", "br0")
     assert refused.stderr == (
         "netwrap: error: bridge br0 still has 2 attachment(s) (hand0, "
         "kbr0a); remove them with netwrap nic del, or add --force\n"
     )
     nw("--host-netns", lab, "bridge", "del", "br0", "--force", check=True)
-    assert (
-        subprocess.run(["ip", "-n", lab, "link", "show", "br0"], capture_output=True).returncode
-        != 0
-    )
-    assert (
-        host_end
-        not in subprocess.run(
-            ["ip", "-n", lab, "-o", "link"], capture_output=True, text=True
-        ).stdout
-    )
-
-
-def _run_all(argvs: list[list[str]]) -> list[tuple[int, str, str]]:
-    """Start every netwrap at once, then collect (exit status, stdout, stderr) of each."""
-    procs = [spawn(*argv, env={}) for argv in argvs]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        results.append((proc.returncode, out, err))
-    return results
+    names = {link["ifname"] for link in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))}
+    assert "br0" not in names and host_end not in names
 
 
 def test_twenty_parallel_nic_adds_and_dels(lab, sandboxes):
@@ -337,56 +280,4 @@ def test_twenty_parallel_nic_adds_and_dels(lab, sandboxes):
     make_bridge(lab)
     with ThreadPoolExecutor(10) as pool:
         boxes = list(pool.map(lambda _: sandboxes(), range(20)))
-    adds = [
-        [
-            "--json",
-            "--host-netns",
-            lab,
-            "nic",
-            "add",
-            name,
-            "--bridge",
-            "br0",
-            "--ip",
-            f"198.51.100.{10 + i}/24",
-        ]
-        for i, (name, _) in enumerate(boxes)
-    ]
-    dels = [["--host-netns", lab, "nic", "del", name] for name, _ in boxes]
-    try:
-        results = _run_all(adds)
-        assert [(rc, err) for rc, _, err in results] == [(0, "")] * 20
-        reported = {json.loads(out)["host_ifname"] for _, out, _ in results}
-        ports = json.loads(
-            subprocess.run(
-                ["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
-        names = {link["ifname"] for link in ports} - {"kbr0a"}  # make_bridge's own port
-        assert len(names) == 20
-        assert names == reported
-        for i, (_, pid) in enumerate(boxes):
-            addrs = json.loads(
-                subprocess.run(
-                    ["nsenter", "-t", str(pid), "-n", "ip", "-j", "-4", "addr", "show", "eth1"],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
-            assert [a["local"] for a in addrs[0]["addr_info"]] == [f"198.51.100.{10 + i}"]
-    finally:
-        removed = _run_all(dels)
-    assert [(rc, err) for rc, _, err in removed] == [(0, "")] * 20
-    ports = json.loads(
-        subprocess.run(
-            ["ip", "-n", lab, "-j", "link", "show", "master", "br0"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    assert [link["ifname"] for link in ports] == ["kbr0a"]
+    parallel_adds_and_dels(lab, boxes)

@@ -7,11 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from conftest import LAUNCHER, LIB, RUN_DIR, marked_processes, rand, run_netwrap, sh
+from nwtest import is_zombie, run_all, spawn, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -169,7 +169,7 @@ def test_sigkill_of_up_during_sandbox_start_then_down_leaves_nothing(lab, tmp_pa
         f"after SIGKILL at {after} s (exit {killed.returncode}, {len(started)} running)"
     )
     for pid in started:
-        assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
+        assert not os.path.exists(f"/proc/{pid}") or is_zombie(pid)
 
 
 @pytest.mark.parametrize("forks", [1, 4, 9])
@@ -177,32 +177,18 @@ def test_sigkill_of_up_right_after_a_sandbox_fork_then_down_leaves_nothing(lab, 
     """The same, killed as soon as the FORKS-th sandbox process shows up (whatever the
     machine's speed): that sandbox's PID is not recorded yet, only its intent."""
     path, nodes = lab_yaml(tmp_path, 10)
-    up = subprocess.Popen(
-        [sys.executable, LAUNCHER, "--host-netns", lab, "up", path],
-        env={**os.environ, "PYTHONPATH": LIB},
-        cwd="/",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    up = spawn("--host-netns", lab, "up", path, stdout=subprocess.DEVNULL)
     while up.poll() is None and len({m for m in ours(nodes).values()}) < forks:
         pass
     up.kill()
-    up.wait()
+    up.communicate()
     started = ours(nodes)
     assert len({m for m in started.values()}) >= forks
     down = run_netwrap("--host-netns", lab, "down", path)
     assert down.returncode == 0, down.stderr
     assert leftovers(lab, nodes) == NOTHING
     for pid in started:
-        assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+        assert not os.path.exists(f"/proc/{pid}") or is_zombie(pid)
 
 
 def forked(tasks: str) -> bool:
@@ -220,23 +206,16 @@ def forked(tasks: str) -> bool:
 def kill_start_after_fork(name: str) -> str:
     """Run ``sandbox start NAME`` and SIGKILL it as soon as it has forked the sandbox's
     process, before it could record the PID. Returns the record's status."""
-    env = {**os.environ, "PYTHONPATH": LIB}
     record = os.path.join(RUN_DIR, "sandboxes", "host", f"{name}.json")
     for _ in range(10):
-        proc = subprocess.Popen(
-            [sys.executable, LAUNCHER, "sandbox", "start", name],
-            env=env,
-            cwd="/",
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = spawn("sandbox", "start", name, stdout=subprocess.DEVNULL)
         # its first child is the sandbox's unshare, forked by a worker thread: the
         # child is listed under that thread's task, not the main thread's
         tasks = f"/proc/{proc.pid}/task"
         while proc.poll() is None and not forked(tasks):
             pass
         proc.kill()
-        proc.wait()
+        proc.communicate()
         with open(record) as f:
             status = json.load(f)["status"]
         if status == "starting":
@@ -253,10 +232,8 @@ def test_a_sandbox_whose_starter_was_killed_is_stopped_and_reaped(nw):
         record = os.path.join(RUN_DIR, "sandboxes", "host", f"{name}.json")
         try:
             assert kill_start_after_fork(name) == "starting"
-            deadline = time.monotonic() + 3  # the forked child may not have exec'd yet
-            while not ours([name]) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert ours([name]), "the sandbox process outlived its starter"
+            # the forked child may not have exec'd yet
+            wait_for(lambda n=name: ours([n]), "the sandbox process to outlive its starter", 3)
             if then == "stop":
                 assert nw("sandbox", "stop", name).returncode == 0
             else:
@@ -279,25 +256,14 @@ def test_a_sandbox_whose_starter_was_killed_is_stopped_and_reaped(nw):
 def test_up_and_down_of_one_lab_are_serialised(lab, tmp_path):
     """Racing up and down: the lab ends fully up with its record, or fully down without."""
     path, nodes = lab_yaml(tmp_path, 3)
-    env = {**os.environ, "PYTHONPATH": LIB}
     name = os.path.basename(path)[:-5]
     record = os.path.join(RUN_DIR, "labs", f"{name}@{lab}.json")
     outcomes = set()
     try:
         for round_ in range(6):
-            cmds = [
-                [sys.executable, LAUNCHER, "--host-netns", lab, verb, path]
-                for verb in (("up", "down") if round_ % 2 == 0 else ("down", "up"))
-            ]
-            procs = [
-                subprocess.Popen(
-                    c, env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-                )
-                for c in cmds
-            ]
-            for p in procs:
-                _, err = p.communicate(timeout=120)
-                assert p.returncode == 0, err
+            verbs = ("up", "down") if round_ % 2 == 0 else ("down", "up")
+            for status, _, err in run_all([["--host-netns", lab, verb, path] for verb in verbs]):
+                assert status == 0, err
             status = run_netwrap("--host-netns", lab, "status", path)
             if os.path.exists(record):
                 assert status.returncode == 0, f"round {round_}: record but {status.stdout}"

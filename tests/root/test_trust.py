@@ -18,6 +18,7 @@ import pytest
 
 from conftest import LAUNCHER, LIB, rand, run_netwrap, sh
 from netwrap import netns, state
+from nwtest import default_routes, gone_pid, host_end_of, inside, nic_rows, veth
 from reliability_helpers import give_default_route, make_bridge, records_for
 
 pytestmark = pytest.mark.root
@@ -34,7 +35,7 @@ def kernel_view(pid: int) -> dict:
     nic del could change. (IPv6 link-local addresses and flags come late on their own.)"""
 
     def ip(*args: str) -> list:
-        return json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", *args))
+        return json.loads(inside(pid, "ip", "-j", *args))
 
     return {
         "links": sorted((x["ifname"], x.get("address"), x.get("mtu")) for x in ip("link", "show")),
@@ -52,26 +53,11 @@ def kernel_view(pid: int) -> dict:
 def wire_by_hand(lab: str, pid: int) -> str:
     """eth1 with an address and a default route in PID, made without netwrap."""
     host = rand("nwh")
-    sh(
-        "ip",
-        "-n",
-        lab,
-        "link",
-        "add",
-        host,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth1",
-        "netns",
-        str(pid),
-    )
+    veth(lab, host, "eth1", pid)
     sh("ip", "-n", lab, "link", "set", host, "master", "br0", "up")
-    ns = ("nsenter", "-t", str(pid), "-n")
-    sh(*ns, "ip", "addr", "add", "198.51.100.77/24", "dev", "eth1")
-    sh(*ns, "ip", "link", "set", "eth1", "up")
-    sh(*ns, "ip", "route", "add", "default", "via", "198.51.100.1")
+    inside(pid, "ip", "addr", "add", "198.51.100.77/24", "dev", "eth1")
+    inside(pid, "ip", "link", "set", "eth1", "up")
+    inside(pid, "ip", "route", "add", "default", "via", "198.51.100.1")
     return host
 
 
@@ -192,8 +178,7 @@ def test_a_record_keyed_like_a_newcomer_is_dropped_not_applied(lab, sandboxes, n
 def test_gc_leaves_a_bridge_that_took_the_old_veth_ends_name(lab, sandboxes, nw):
     make_bridge(lab)
     sb, pid = sandboxes()
-    out = nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout
-    host_end = out.split("(host end ")[1].split(")")[0]
+    host_end = host_end_of(nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout)
     nw("netns", "expose", sb, check=True)  # a link netwrap made, left in place
     nw("sandbox", "stop", sb, check=True)
     sh("ip", "-n", lab, "link", "add", host_end, "type", "bridge")
@@ -250,21 +235,7 @@ def test_gc_knows_its_veth_end_by_the_alias_netwrap_gives_it(lab, nw):
                 status="ok",
             )
             alias = detach.host_end_alias(rec.key) if tag == "ours" else "made by hand"
-            sh(
-                "ip",
-                "-n",
-                lab,
-                "link",
-                "add",
-                host,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                f"p{tag}",
-                "netns",
-                other,
-            )
+            veth(lab, host, f"p{tag}", other)
             sh("ip", "-n", lab, "link", "set", host, "alias", alias)
             state.record_attachment(rec)
             recs.append(rec)
@@ -282,11 +253,6 @@ def test_gc_knows_its_veth_end_by_the_alias_netwrap_gives_it(lab, nw):
         sh("ip", "netns", "del", other, check=False)
         for rec in recs:
             state.remove_attachment(rec)
-
-
-def _gone_pid() -> int:
-    with open("/proc/sys/kernel/pid_max") as f:
-        return max(999999, int(f.read()) + 1)  # above pid_max: no process has it
 
 
 PRIVATE = """
@@ -327,7 +293,7 @@ def in_private_netns_dir(tmp_path, links: dict, *commands: tuple[str, ...]) -> l
 
 
 def test_plain_gc_leaves_links_netwrap_did_not_make(tmp_path):
-    links = {"walk": f"/proc/{_gone_pid()}/ns/net", "other": "/nonexistent/netwrap-test"}
+    links = {"walk": f"/proc/{gone_pid()}/ns/net", "other": "/nonexistent/netwrap-test"}
     left_walk = (
         "netwrap: warning: left /var/run/netns/walk alone: it dangles, but netwrap "
         "did not make it (gc --all removes it)\n"
@@ -401,7 +367,7 @@ def test_plain_gc_leaves_links_netwrap_did_not_make(tmp_path):
 def test_gc_all_removes_a_gone_processes_link_but_no_other_symlink(tmp_path):
     # PID 1's netns may be unreadable even to root (it is here: EACCES): alive all the same.
     links = {
-        "walk": f"/proc/{_gone_pid()}/ns/net",
+        "walk": f"/proc/{gone_pid()}/ns/net",
         "other": "/nonexistent/x",
         "alive": f"/proc/{os.getpid()}/ns/net",
         "pid1": "/proc/1/ns/net",
@@ -422,12 +388,10 @@ def test_nic_list_says_what_the_kernel_shows(lab, sandboxes, nw):
     make_bridge(lab)
     sb, pid = sandboxes()
     give_default_route(pid)
-    out = nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout
-    host_end = out.split("(host end ")[1].split(")")[0]
+    host_end = host_end_of(nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout)
 
     def state_of() -> str:
-        rows = json.loads(nw("--json", "nic", "list", check=True).stdout)
-        (row,) = [r for r in rows if r["target"] == sb]
+        (row,) = nic_rows(sb)
         return row["state"]
 
     assert state_of() == "ok"
@@ -437,7 +401,7 @@ def test_nic_list_says_what_the_kernel_shows(lab, sandboxes, nw):
     assert state_of() == "ok"
     sh("ip", "-n", lab, "link", "del", "br0")
     assert state_of() == "bridge br0 gone"
-    sh("nsenter", "-t", str(pid), "-n", "ip", "link", "del", "eth1")
+    inside(pid, "ip", "link", "del", "eth1")
     assert state_of() == "eth1 gone, bridge br0 gone"
     table = nw("nic", "list", check=True).stdout.splitlines()
     assert any(
@@ -446,8 +410,7 @@ def test_nic_list_says_what_the_kernel_shows(lab, sandboxes, nw):
     # nic del finishes what is left: the record, and the default route eth1 replaced.
     nw("--host-netns", lab, "nic", "del", sb, check=True)
     assert records_for(sb) == []
-    routes = json.loads(sh("nsenter", "-t", str(pid), "-n", "ip", "-j", "route", "show", "default"))
-    assert [(r["gateway"], r["dev"]) for r in routes] == [("203.0.113.1", "d0")]
+    assert default_routes(pid) == [("203.0.113.1", "d0")]
 
 
 def test_a_link_made_by_netns_expose_is_recorded_and_forgotten(sandboxes, nw):

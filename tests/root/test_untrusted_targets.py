@@ -21,11 +21,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 import pytest
 
 from conftest import netns_links, rand, sh
+from nwtest import add_bridge, inside, ipv4_of, is_zombie, links_inside, nic_add, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -39,16 +39,6 @@ def netns_inode(pid: int | str) -> int | None:
         return None
 
 
-def wait_for(predicate, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -58,8 +48,7 @@ def children(pid: int) -> list[int]:
 
 
 def link_names(pid: int | str) -> list[str]:
-    out = sh("nsenter", "-t", str(pid), "-n", "ip", "-o", "link", "show")
-    return [line.split(": ")[1].split("@")[0] for line in out.splitlines()]
+    return list(links_inside(pid))
 
 
 def stop(*pids: int) -> None:
@@ -137,11 +126,9 @@ def test_an_impostor_runtime_is_not_a_container(impostor, lab, nw, host_unchange
     why = "it runs as uid 65534, not root" if who == "uid 65534" else "which is writable"
     assert why in line
 
-    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+    add_bridge(lab)
     links_before = sh("ip", "-n", lab, "-o", "link", "show")
-    added = nw(
-        "--host-netns", lab, "nic", "add", name, "--bridge", "br0", "--ip", "198.51.100.7/24"
-    )
+    added = nic_add(lab, name, "198.51.100.7/24")
     assert added.returncode == 1 and added.stderr == proc.stderr
     assert sh("ip", "-n", lab, "-o", "link", "show") == links_before
     assert link_names(kid) == ["lo"]
@@ -152,7 +139,7 @@ def test_an_impostor_runtime_is_not_a_container(impostor, lab, nw, host_unchange
 
 def test_a_userns_owned_netns_is_refused_unless_allowed(userns_sleeper, lab, nw, host_unchanged):
     pid = str(userns_sleeper)
-    nw("--host-netns", lab, "bridge", "add", "br0", "--ip", "198.51.100.1/24", check=True)
+    add_bridge(lab)
     add = ("--host-netns", lab, "nic", "add", pid, "--bridge", "br0", "--ip", "198.51.100.8/24")
     for argv in (add, ("exec", pid, "--", "true"), ("netns", "expose", pid)):
         proc = nw(*argv)
@@ -162,7 +149,7 @@ def test_a_userns_owned_netns_is_refused_unless_allowed(userns_sleeper, lab, nw,
             f"netwrap: error: PID {pid}'s network namespace belongs to user namespace "
         ), line
         assert "not the host's" in line and "sniff" in line and "--allow-userns" in line
-    assert "198.51.100.8" not in sh("nsenter", "-t", pid, "-n", "ip", "-o", "addr")
+    assert "198.51.100.8" not in inside(pid, "ip", "-o", "addr")
 
     ran = nw("exec", "--allow-userns", pid, "--", "ip", "-o", "link", "show")
     assert ran.returncode == 0, ran.stderr
@@ -176,9 +163,7 @@ def test_a_userns_owned_netns_is_refused_unless_allowed(userns_sleeper, lab, nw,
         nw("netns", "unexpose", ns_name)
     try:
         nw(*add, "--allow-userns", check=True)
-        assert "inet 198.51.100.8/24" in sh(
-            "nsenter", "-t", pid, "-n", "ip", "-o", "addr", "show", "dev", "eth1"
-        )
+        assert ipv4_of(pid, "eth1") == ["198.51.100.8/24"]
     finally:
         nw("--host-netns", lab, "nic", "del", pid)  # no flag needed to take a port away
     assert link_names(pid) == ["lo"]
@@ -194,7 +179,7 @@ def host_line(pid: int | str) -> str:
 @pytest.mark.parametrize("which", ["1", "2", "self"])
 def test_exec_and_expose_refuse_the_host_like_nic_add(which, lab, nw):
     pid = str(os.getpid()) if which == "self" else which
-    nic = nw("--host-netns", lab, "nic", "add", pid, "--bridge", "br0", "--ip", "198.51.100.9/24")
+    nic = nic_add(lab, pid, "198.51.100.9/24")
     assert (nic.returncode, nic.stderr) == (1, host_line(pid))
     for argv in (
         ("exec", pid, "--", "true"),
@@ -209,12 +194,8 @@ def test_exec_and_expose_refuse_the_host_like_nic_add(which, lab, nw):
 def test_a_zombie_is_called_a_zombie(nw):
     proc = subprocess.Popen(["true"])
     try:
-
-        def zombie():
-            with open(f"/proc/{proc.pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-
-        wait_for(zombie, "the child to exit")
+        wait_for(lambda: is_zombie(proc.pid), "the child to exit")
+        assert os.path.exists(f"/proc/{proc.pid}")
         for argv in (("exec", str(proc.pid), "--", "true"), ("netns", "expose", str(proc.pid))):
             out = nw(*argv)
             assert out.returncode == 1, argv

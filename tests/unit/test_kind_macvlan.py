@@ -12,6 +12,7 @@ from netwrap.kinds import AttachSpec, Observed, macvlan
 from netwrap.netref import NetnsRef
 from netwrap.observe import Link
 from netwrap.plan import render
+from nwtest import argv
 
 SPEC = AttachSpec(
     "macvlan",
@@ -80,30 +81,8 @@ ip netns exec hoge ip route add default via 198.51.100.1
     ]
     assert steps[0].undo == ("ip", "netns", "exec", "lab", "ip", "link", "del", "vgtmp")
     # a rollback renames it back, moves it back and deletes it there
-    assert steps[2].undo == (
-        "ip",
-        "netns",
-        "exec",
-        "hoge",
-        "ip",
-        "link",
-        "set",
-        "eth1",
-        "name",
-        "vgtmp",
-    )
-    assert steps[1].undo == (
-        "ip",
-        "netns",
-        "exec",
-        "hoge",
-        "ip",
-        "link",
-        "set",
-        "vgtmp",
-        "netns",
-        "lab",
-    )
+    assert steps[2].undo == argv("ip netns exec hoge ip link set eth1 name vgtmp")
+    assert steps[1].undo == argv("ip netns exec hoge ip link set vgtmp netns lab")
     assert steps[-2].undo[-6:] == ("add", "default", "via", "203.0.113.1", "dev", "eth0")
 
 
@@ -125,23 +104,9 @@ nsenter -t 77 -n ip link set eth2 up
 def test_batch_creates_it_straight_inside_named():
     b = macvlan.batch(SPEC, NetnsRef.pid(4242), old_default=None)
     assert b.host == (
-        (
-            "link",
-            "add",
-            "link",
-            "p0",
-            "name",
-            "eth1",
-            "netns",
-            "4242",
-            "address",
-            "02:00:00:00:00:05",
-            "mtu",
-            "1400",
-            "type",
-            "macvlan",
-            "mode",
-            "private",
+        argv(
+            "link add link p0 name eth1 netns 4242 address "
+            "02:00:00:00:00:05 mtu 1400 type macvlan mode private"
         ),
     )
     assert b.guest == (

@@ -10,6 +10,7 @@ from netwrap.kinds import AttachSpec, Observed, phys
 from netwrap.netref import NetnsRef
 from netwrap.observe import Link
 from netwrap.plan import render
+from nwtest import argv
 
 SPEC = AttachSpec(
     "phys",
@@ -38,32 +39,10 @@ ip netns exec hoge ip link set eth1 up
 ip netns exec hoge ip route add default via 198.51.100.1
 """
     )
-    assert steps[0].undo == (
-        "ip",
-        "netns",
-        "exec",
-        "hoge",
-        "ip",
-        "link",
-        "set",
-        "eno2",
-        "netns",
-        "lab",
-    )
+    assert steps[0].undo == argv("ip netns exec hoge ip link set eno2 netns lab")
     assert steps[1].undo[-4:] == ("set", "eth1", "name", "eno2")
     on_machine = phys.walkthrough(SPEC, NetnsRef.host(), NetnsRef.pid(7), old_default=None)
-    assert on_machine[0].undo == (
-        "nsenter",
-        "-t",
-        "7",
-        "-n",
-        "ip",
-        "link",
-        "set",
-        "eno2",
-        "netns",
-        "1",
-    )
+    assert on_machine[0].undo == argv("nsenter -t 7 -n ip link set eno2 netns 1")
 
 
 def test_batch_and_removal():

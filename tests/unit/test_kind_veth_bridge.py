@@ -8,6 +8,7 @@ from netwrap import kinds, observe
 from netwrap.kinds import AttachSpec, Observed, veth_bridge
 from netwrap.netref import NetnsRef
 from netwrap.plan import render
+from nwtest import argv
 
 SPEC = AttachSpec(
     "veth-bridge",
@@ -73,45 +74,17 @@ ip netns exec hoge ip route add default via 198.51.100.1
         "route.delete",
         "route.add",
     ]
-    assert steps[-2].undo == (
-        "ip",
-        "netns",
-        "exec",
-        "hoge",
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "203.0.113.1",
-        "dev",
-        "eth0",
+    assert steps[-2].undo == argv(
+        "ip netns exec hoge ip route add default via 203.0.113.1 dev eth0"
     )
 
 
 def test_batch_style_makes_the_peer_straight_inside():
     b = veth_bridge.batch(SPEC, NetnsRef.pid(4242), old_default=None)
     assert b.host == (
-        (
-            "link",
-            "add",
-            "vhtest",
-            "up",
-            "master",
-            "br0",
-            "mtu",
-            "1400",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth1",
-            "address",
-            "02:00:00:00:00:02",
-            "mtu",
-            "1400",
-            "netns",
-            "4242",
+        argv(
+            "link add vhtest up master br0 mtu 1400 type veth peer name "
+            "eth1 address 02:00:00:00:00:02 mtu 1400 netns 4242"
         ),
     )
     assert b.guest == (

@@ -13,6 +13,7 @@ from netwrap.kinds import AttachSpec, Observed, bridge_vlan, vlan
 from netwrap.netref import NetnsRef
 from netwrap.observe import Link
 from netwrap.plan import render
+from nwtest import argv
 
 ADDR = (ipaddress.ip_interface("198.51.100.5/24"),)
 GW = ipaddress.ip_address("198.51.100.1")
@@ -56,37 +57,8 @@ ip netns exec hoge ip route add default via 198.51.100.1
 def test_subinterface_batch_golden():
     b = vlan.batch(SUB, NetnsRef.pid(42), old_default=None)
     assert b.host == (
-        (
-            "link",
-            "add",
-            "link",
-            "p0",
-            "name",
-            "p0.10",
-            "up",
-            "mtu",
-            "1400",
-            "type",
-            "vlan",
-            "id",
-            "10",
-        ),
-        (
-            "link",
-            "add",
-            "link",
-            "p0.10",
-            "name",
-            "eth1",
-            "netns",
-            "42",
-            "mtu",
-            "1400",
-            "type",
-            "macvlan",
-            "mode",
-            "bridge",
-        ),
+        argv("link add link p0 name p0.10 up mtu 1400 type vlan id 10"),
+        argv("link add link p0.10 name eth1 netns 42 mtu 1400 type macvlan mode bridge"),
     )
     assert b.host_undo == (("link", "del", "p0.10"),)
 
@@ -138,34 +110,8 @@ ip netns exec hoge ip route add default via 198.51.100.1
     )
     keys = [s.key for s in steps]
     assert keys[3:6] == ["bridge.vlan_filtering", "bridge.vlan", "bridge.vlan1"]
-    assert steps[4].undo == (
-        "ip",
-        "netns",
-        "exec",
-        "lab",
-        "bridge",
-        "vlan",
-        "del",
-        "dev",
-        "vhtest",
-        "vid",
-        "10",
-    )
-    assert steps[5].undo == (
-        "ip",
-        "netns",
-        "exec",
-        "lab",
-        "bridge",
-        "vlan",
-        "add",
-        "dev",
-        "vhtest",
-        "vid",
-        "1",
-        "pvid",
-        "untagged",
-    )
+    assert steps[4].undo == argv("ip netns exec lab bridge vlan del dev vhtest vid 10")
+    assert steps[5].undo == argv("ip netns exec lab bridge vlan add dev vhtest vid 1 pvid untagged")
 
 
 def test_bridge_port_has_no_batch_style():

@@ -39,6 +39,7 @@ from netwrap.parsers import (  # noqa: E402
     parse,
     route,
 )
+from nwtest import IFCONFIG_COUNTERS  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "parsers"
 
@@ -349,25 +350,7 @@ def test_ifconfig_new_format_several_addresses_and_every_counter():
         ("fe80::1", 64, "0x20", "link"),
     ]
     assert (br["ipv6_addr"], br["ipv6_type"]) == ("fe80::1", "link")
-    counters = [
-        br[k]
-        for k in (
-            "rx_packets",
-            "rx_bytes",
-            "rx_errors",
-            "rx_dropped",
-            "rx_overruns",
-            "rx_frame",
-            "tx_packets",
-            "tx_bytes",
-            "tx_errors",
-            "tx_dropped",
-            "tx_overruns",
-            "tx_carrier",
-            "tx_collisions",
-        )
-    ]
-    assert counters == list(range(1, 14))
+    assert [br[k] for k in IFCONFIG_COUNTERS] == list(range(1, 14))
     assert br["txqueuelen"] == 500
     assert tun["ipv4"] == [{"address": "10.8.0.1", "mask": "255.255.255.255", "broadcast": None}]
     assert tun["type"] == "UNSPEC" and tun["state"][:2] == ["UP", "POINTOPOINT"]
@@ -418,33 +401,9 @@ def test_ifconfig_mixed_layouts_in_one_text():
 
 def test_ifconfig_every_row_has_the_jc_keys():
     jc_keys = {
-        "name",
-        "flags",
-        "state",
-        "mtu",
-        "type",
-        "mac_addr",
-        "ipv4_addr",
-        "ipv4_mask",
-        "ipv4_bcast",
-        "ipv6_addr",
-        "ipv6_mask",
-        "ipv6_scope",
-        "ipv6_type",
-        "metric",
-        "rx_packets",
-        "rx_bytes",
-        "rx_errors",
-        "rx_dropped",
-        "rx_overruns",
-        "rx_frame",
-        "tx_packets",
-        "tx_bytes",
-        "tx_errors",
-        "tx_dropped",
-        "tx_overruns",
-        "tx_carrier",
-        "tx_collisions",
+        *"name flags state mtu type mac_addr ipv4_addr ipv4_mask ipv4_bcast".split(),
+        *"ipv6_addr ipv6_mask ipv6_scope ipv6_type metric".split(),
+        *IFCONFIG_COUNTERS,
         "ipv4",
         "ipv6",
     }

@@ -6,6 +6,7 @@ import pytest
 
 from netwrap import bridge, netns, nic
 from netwrap.plan import render
+from nwtest import argv, gone_pid
 
 WALKTHROUGH_BRIDGE = """\
 brctl addbr br0
@@ -62,35 +63,15 @@ def absent_pid(prefer: int = 10170) -> int:
     """The walkthrough's PID if no process has it here, else one above pid_max."""
     import os
 
-    if not os.path.exists(f"/proc/{prefer}"):
-        return prefer
-    with open("/proc/sys/kernel/pid_max") as f:
-        return int(f.read()) + 1
+    return prefer if not os.path.exists(f"/proc/{prefer}") else gone_pid()
 
 
 def test_cli_dry_run_prints_the_walkthrough(nw):
     pid = absent_pid()
     proc = nw(
-        "--dry-run",
-        "--bridge-tool",
-        "brctl",
-        "nic",
-        "add",
-        str(pid),
-        "--netns-name",
-        "hoge",
-        "--bridge",
-        "br0",
-        "--ip",
-        "192.168.200.101/24",
-        "--gateway",
-        "192.168.200.1",
-        "--ifname",
-        "eth1",
-        "--host-ifname",
-        "veth-host",
-        "--guest-ifname",
-        "veth-guest",
+        *argv(f"--dry-run --bridge-tool brctl nic add {pid} --netns-name hoge --bridge br0"),
+        *argv("--ip 192.168.200.101/24 --gateway 192.168.200.1 --ifname eth1"),
+        *argv("--host-ifname veth-host --guest-ifname veth-guest"),
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == WALKTHROUGH_NIC.replace("10170", str(pid))
@@ -118,20 +99,7 @@ def test_old_default_route_is_restored_by_undo():
     old = {"dst": "default", "gateway": "172.17.42.1", "dev": "eth0"}
     plan = nic.add_plan(walkthrough_request(), old_default=old)
     delete = next(s for s in plan if s.argv[-3:] == ("route", "delete", "default"))
-    assert delete.undo == (
-        "ip",
-        "netns",
-        "exec",
-        "hoge",
-        "ip",
-        "route",
-        "add",
-        "default",
-        "via",
-        "172.17.42.1",
-        "dev",
-        "eth0",
-    )
+    assert delete.undo == argv("ip netns exec hoge ip route add default via 172.17.42.1 dev eth0")
 
 
 def test_every_change_is_undone_by_deleting_the_host_veth():
@@ -191,17 +159,7 @@ def test_expose_plan():
             "did you mean 192.168.200.101/24?",
         ),
         (
-            [
-                "nic",
-                "add",
-                "1",
-                "--bridge",
-                "br0",
-                "--ip",
-                "10.0.0.2/24",
-                "--ifname",
-                "a-very-long-interface",
-            ],
+            argv("nic add 1 --bridge br0 --ip 10.0.0.2/24 --ifname a-very-long-interface"),
             'netwrap: error: --ifname "a-very-long-interface" is 21 characters; '
             "the kernel allows at most 15",
         ),

@@ -4,9 +4,13 @@ parser, every validator and the lab schema give a value or netwrap's own error
 
 Besides plain random input, each strategy also mutates real input (the golden
 captures in tests/data/parsers, a good lab file) token by token, which is what
-reaches past the first "this is not ifconfig output" check. The run is kept short:
-at most ``EXAMPLES`` examples per test (NETWRAP_HYPOTHESIS_EXAMPLES=5000 for a long
-hunt), no deadline, no example database on disk.
+reaches past the first "this is not ifconfig output" check.
+
+Settings come from a Hypothesis profile, chosen with NETWRAP_HYPOTHESIS_PROFILE:
+``quick`` (the default, what ``make test`` runs): 100 examples per test, a new random
+draw each run, so the runs together cover more; ``hunt``: 5000 examples, for a long
+search by hand. Both: no deadline, no example database on disk.
+NETWRAP_HYPOTHESIS_EXAMPLES=N overrides the count of either.
 """
 
 from __future__ import annotations
@@ -24,13 +28,12 @@ from netwrap import files, lab, validate
 from netwrap.errors import NetwrapError
 from netwrap.parsers import PARSERS, parse
 
-EXAMPLES = int(os.environ.get("NETWRAP_HYPOTHESIS_EXAMPLES", "200"))  # more for a long hunt
-quick = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+_COMMON = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("quick", max_examples=100, **_COMMON)
+settings.register_profile("hunt", max_examples=5000, **_COMMON)
+_profile = settings.get_profile(os.environ.get("NETWRAP_HYPOTHESIS_PROFILE", "quick"))
+EXAMPLES = int(os.environ.get("NETWRAP_HYPOTHESIS_EXAMPLES", _profile.max_examples))
+quick = settings(_profile, max_examples=EXAMPLES)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "parsers"
 

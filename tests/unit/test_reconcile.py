@@ -12,6 +12,7 @@ from netwrap.errors import NetwrapError
 from netwrap.kinds import AttachSpec, Observed
 from netwrap.netref import NetnsRef
 from netwrap.observe import Link
+from nwtest import argv
 
 SPEC = AttachSpec(
     "veth-bridge",
@@ -163,25 +164,7 @@ def test_a_missing_attachment_is_planned_whole():
     old = {"gateway": "203.0.113.1", "dev": "eth0"}
     batch = reconcile.plan(SPEC, Observed(host, inside, old), GUEST, old_default=old)
     assert batch.host == (
-        (
-            "link",
-            "add",
-            "vhtest",
-            "up",
-            "master",
-            "br0",
-            "mtu",
-            "1400",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth1",
-            "mtu",
-            "1400",
-            "netns",
-            "4242",
-        ),
+        argv("link add vhtest up master br0 mtu 1400 type veth peer name eth1 mtu 1400 netns 4242"),
     )
     assert batch.host_undo == (("link", "del", "vhtest"),)
     assert batch.guest == (
