@@ -65,6 +65,13 @@ def cmd_down(ctx, args) -> int:
     spec = load(args.lab)
     lab.built_elsewhere(ctx, spec.name, "down", args.lab)
     steps = lab.down(ctx, spec.name)
+    if ctx.dry_run and not steps:  # no plan was printed: say why, as a real down does
+        if ctx.as_json:
+            from netwrap.output import emit_object
+
+            emit_object({"dry_run": True, "lab": spec.name, "steps": []})
+        else:
+            sys.stdout.write(f"lab {spec.name}: nothing recorded as made by up: nothing to do\n")
     if not ctx.dry_run:
         if ctx.as_json:
             from netwrap.output import emit_object

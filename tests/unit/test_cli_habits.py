@@ -95,3 +95,22 @@ def test_ps_without_root_says_why_names_are_missing():
     assert why_missing(rows[1:], 1000) is None  # nothing missing: nothing to say
     only_inode = why_missing([{"name": "web", "netns_inode": None}], 1000)
     assert "name" not in only_inode.split(";")[0]
+
+
+def test_a_dry_run_down_with_nothing_recorded_says_so(tmp_path):
+    """Not silence: the same line as a real down, and with --json one plan document."""
+    import json
+
+    path = tmp_path / "quiet.yaml"
+    path.write_text(
+        "bridges: [{name: brq1}]\nnodes: [{name: nq1}]\n"
+        "links: [{node: nq1, bridge: brq1, address: 198.51.100.5/24}]\n"
+    )
+    proc = run_netwrap("--dry-run", "down", str(path))
+    assert (proc.returncode, proc.stdout) == (
+        0,
+        "lab quiet: nothing recorded as made by up: nothing to do\n",
+    ), proc.stderr
+    proc = run_netwrap("--dry-run", "--json", "down", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"dry_run": True, "lab": "quiet", "steps": []}
