@@ -287,6 +287,15 @@ def run(
         **names,
     )
     tut.preflight()
+    if script and ctx.as_json:  # the lesson as one JSON document, not a script
+        import io
+
+        from netwrap.output import emit_object
+
+        tut.out, tut.lesson = io.StringIO(), []
+        tut.run()
+        emit_object({"dry_run": True, "lang": lang, "steps": tut.lesson})
+        return 0
     if script:
         tut.run()
         return 0

@@ -28,6 +28,11 @@ class Quit(Exception):
 class Page:
     """What the tutorial prints and asks (the module's docstring says which attributes)."""
 
+    # --dry-run --json: the lesson as data (one entry a step: its section, key, title,
+    # why and exact commands) instead of a script; None otherwise
+    lesson: list[dict] | None = None
+    _section: str = ""
+
     def say(self, text: str = "", indent: str = "") -> None:
         """Prose, filled to the terminal's width (in a script: # comments)."""
         from netwrap.output import wrap
@@ -64,6 +69,8 @@ class Page:
 
         if self.script:  # sandbox.start_plan says PID: the script's variable
             argv = tuple("$PID" if word == "PID" else word for word in argv)
+            if self.lesson is not None and self.lesson:
+                self.lesson[-1]["commands"].append(list(argv))
             self._write(wrap_command(argv, self.cols, prefix="", keep="$PID"))
             return
         self._write(wrap_command(argv, self.cols, indent=indent))
@@ -87,11 +94,22 @@ class Page:
             return key
 
     def section(self, name: str) -> None:
+        self._section = name
         self.say(f"\n== {self.t(f'sec.{name}.title')} ==")
         self.say(self.t(f"sec.{name}.why"), "   ")
 
     def ask(self, key: str, commands: Sequence[Argv]) -> None:
         """Heading, explanation, the exact commands; then wait for Enter (or q)."""
+        if self.lesson is not None:
+            self.lesson.append(
+                {
+                    "section": self._section,
+                    "key": key,
+                    "title": self.t(f"step.{key}.title"),
+                    "why": " ".join(self.t(f"step.{key}.why").split()),
+                    "commands": [],
+                }
+            )
         self.say(f"\n-- {self.t(f'step.{key}.title')} --")
         self.say(self.t(f"step.{key}.why"), "   ")
         for argv in commands:
