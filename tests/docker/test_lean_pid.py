@@ -56,15 +56,12 @@ def same_both_ways(*args: str, tries: int = 1) -> tuple[subprocess.CompletedProc
     return mine, python(LEAN, *args).stderr
 
 
-containers = test_docker.containers  # the fixture: containers with random names, removed
-
-
 def inspect_pid(name: str) -> str:
     return str(test_docker.inspect_pid(name))
 
 
 def test_names_ids_and_pids_are_answered_on_the_lean_path(containers):
-    name, cid = containers()
+    name, cid, _ = containers()
     pid = inspect_pid(name)
     for text in (name, cid, cid[:12], cid[:5], pid):
         proc, who = same_both_ways("pid", text)
@@ -74,7 +71,7 @@ def test_names_ids_and_pids_are_answered_on_the_lean_path(containers):
 def test_an_ambiguous_prefix_is_the_full_clis_error(containers):
     seen: dict[str, str] = {}
     while True:  # until two IDs start with the same letter (a digit alone is a PID)
-        name, cid = containers()
+        name, cid, _ = containers()
         if cid[0] in seen:
             break
         if cid[0] in "abcdef":
@@ -85,7 +82,7 @@ def test_an_ambiguous_prefix_is_the_full_clis_error(containers):
 
 
 def test_a_stopped_or_unknown_container_or_pid_is_the_full_clis_error(containers):
-    name, cid = containers()
+    name, cid, _ = containers()
     docker("stop", "-t", "0", name)
     for text, says in (
         (name, f'container "{name}" (docker, ID {cid[:12]}) is not running'),
@@ -99,7 +96,7 @@ def test_a_stopped_or_unknown_container_or_pid_is_the_full_clis_error(containers
 
 
 def test_a_sandbox_of_the_same_name_comes_first_as_always(containers, sandboxes):
-    name, _ = containers()
+    name, _, _ = containers()
     _, box_pid = sandboxes(name)
     proc, who = same_both_ways("pid", name)
     assert (proc.stdout, proc.returncode, who) == (f"{box_pid}\n", 0, "full")
@@ -107,7 +104,7 @@ def test_a_sandbox_of_the_same_name_comes_first_as_always(containers, sandboxes)
 
 
 def test_options_and_other_forms_go_to_the_full_cli(containers):
-    name, _ = containers()
+    name, _, _ = containers()
     pid = inspect_pid(name)
     for args in (("--json", "pid", name), ("pid", name, "--dry-run"), ("pid", "--help")):
         proc, who = same_both_ways(*args)
