@@ -385,7 +385,7 @@ CASES = [
         "missing-ip",
         "--host-netns {lab} nic add {sb} --bridge br0",
         2,
-        E + "the following arguments are required: --ip (see: netwrap nic add --help)",
+        E + "one of the arguments --ip --dhcp is required (see: netwrap nic add --help)",
     ),
     # -- targets
     (
