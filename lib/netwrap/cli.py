@@ -36,7 +36,7 @@ COMMANDS: dict[str, str] = {
     "down": "netwrap.cli_lab",
     "status": "netwrap.cli_lab",
     "sandbox": "netwrap.cli_sandbox",
-    "gc": "netwrap.cli_nic",
+    "gc": "netwrap.cli_gc",
     "parse": "netwrap.show",
     "cni": "netwrap.cni.cli",
     "pipework": "netwrap.cli_pipework",

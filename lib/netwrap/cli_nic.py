@@ -1,4 +1,5 @@
-"""``netwrap bridge ...``, ``netwrap nic ...`` and ``netwrap gc``: attachments, made safe."""
+"""``netwrap bridge ...`` and ``netwrap nic ...``: attachments, made safe (``gc`` is
+``netwrap.cli_gc``)."""
 
 from __future__ import annotations
 
@@ -80,9 +81,9 @@ def _nic_request(ctx: Context, args, ip: str | None = None):
 
 def _nic_add_dhcp(ctx: Context, args) -> int:
     """``nic add --dhcp CLIENT``: the address from a DHCP client run in the target's
-    netns (``netwrap.cli_pipework.attach_dhcp``, pipework's way, shared)."""
+    netns (``netwrap.dhcp.attach_dhcp``, pipework's way, shared)."""
     from netwrap import observe
-    from netwrap.cli_pipework import attach_dhcp
+    from netwrap.dhcp import attach_dhcp
     from netwrap.errors import NetwrapError, UsageError
     from netwrap.netref import NetnsRef
     from netwrap.pipework import Request
@@ -209,80 +210,6 @@ def cmd_nic_list(ctx: Context, args) -> int:
     return 0
 
 
-def cmd_gc(ctx: Context, args) -> int:
-    import os
-
-    from netwrap import housekeeping, state
-    from netwrap.cli_netns import check_sweep, gc_scope
-
-    check_sweep(ctx, args)
-    ctx.need_root("gc")
-    scope = gc_scope(ctx)
-    res = housekeeping.gc(ctx, sweep=args.all)
-    ended = _reap_sandboxes(ctx)
-    if ctx.as_json:
-        from netwrap.output import emit_object
-
-        emit_object(
-            {
-                "scope": scope,
-                "dry_run": ctx.dry_run,
-                "dropped": [r.as_dict() for r in res.dropped],
-                "links": res.links,
-                "interrupted": [r.as_dict() for r in res.interrupted],
-                "kept": res.kept,
-                "sandbox_processes": [{"marker": m, "pid": p} for m, p in ended],
-            }
-        )
-        return 0
-    # Under --dry-run the runner has printed the commands; the rest are # comments.
-    say = (
-        (lambda text: sys.stdout.write(f"# {text}\n"))
-        if ctx.dry_run
-        else (lambda text: sys.stdout.write(f"{text}\n"))
-    )
-    say(
-        f"gc: {scope}"
-        + ("; --all: any netns link to a gone /proc/PID/ns/net too" if args.all else "")
-    )
-    drop, remove, end = (
-        ("would drop", "would remove", "would end")
-        if ctx.dry_run
-        else ("dropped", "removed", "ended")
-    )
-    for rec in res.dropped:
-        path = os.path.join(state.attachments_dir(), f"{rec.key}.json")
-        say(
-            f"{drop} the record of {rec.container.name}:{rec.ifname} "
-            f"(the container is gone): {path}"
-        )
-    for link in res.links:
-        say(f"{remove} the dangling netns link {link}")
-    for rec in res.interrupted:
-        say(
-            f"{rec.container.name}:{rec.ifname} was left half-done; undo it with: "
-            f"netwrap nic del {rec.container.name} --ifname {rec.ifname}"
-        )
-    for marker, pid in ended:
-        say(f"{end} sandbox process {pid}, which no record accounts for ({marker})")
-    for what in res.kept:
-        ctx.warn(what)
-    if not (res.dropped or res.links or res.interrupted or ended):
-        say("nothing to clean up")
-    return 0
-
-
-def _reap_sandboxes(ctx: Context) -> list[tuple[str, int]]:
-    """Sandbox processes of this run dir whose starter was killed: ended (listed under
-    --dry-run)."""
-    from netwrap import sandbox, state
-
-    if ctx.dry_run:
-        return sandbox.reap(dry_run=True)
-    with state.lock():
-        return sandbox.reap()
-
-
 # -- parser --------------------------------------------------------------------------
 
 
@@ -404,22 +331,4 @@ def register(subparsers) -> None:
         "list",
         "the attachments netwrap made (from /run/netwrap), and their state",
         cmd_nic_list,
-    )
-
-    p = sub(
-        subparsers,
-        "gc",
-        "drop records of containers that are gone and the netns links netwrap made that dangle",
-        cmd_gc,
-        description="Drop the records of containers that are gone (and a host veth "
-        "end they left, when it is provably theirs), and remove the "
-        "/var/run/netns links netwrap made whose process is gone. Plain "
-        "gc looks at every record in the run directory; with --host-netns "
-        "only that lab's. --dry-run lists each record and link.",
-    )
-    p.add_argument(
-        "--all",
-        action="store_true",
-        help="also remove links netwrap did not make that point to /proc/PID/ns/net "
-        "of a process that is gone (the whole machine; not with --host-netns)",
     )

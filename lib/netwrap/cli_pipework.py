@@ -21,7 +21,6 @@ from netwrap.cli_base import Context, resolve_target, sub
 from netwrap.errors import NetwrapError
 
 NOT_YET: dict[str, str] = {}  # kind -> what netwrap pipework cannot make yet
-BRIDGED = ("veth-bridge", "bridge-vlan", "ovs")  # a veth whose host end gets -l's name
 
 
 def cmd_pipework(ctx: Context, args) -> int:
@@ -145,6 +144,7 @@ def _host_link(ctx: Context, req):
 def _attach(ctx: Context, req) -> int:
     from netwrap import attach, pipework, requests
     from netwrap.records import replace
+    from netwrap.upstream import BRIDGED, UpstreamComing, keep_undo, make_upstream, ovs_undo
 
     name, link, links = _host_link(ctx, req)
     if req.direct_phys and link is None and req.host_if and not name.startswith(("br", "ovs")):
@@ -167,6 +167,8 @@ def _attach(ctx: Context, req) -> int:
         )
     target = _guest(ctx, req.guest)
     if req.dhcp is not None:
+        from netwrap.dhcp import attach_dhcp
+
         return attach_dhcp(ctx, req, kind, name, link, target)
     nic = requests.nic_add(
         bridge=name,
@@ -185,17 +187,17 @@ def _attach(ctx: Context, req) -> int:
         from netwrap import fastpath
 
         builder = {"plan_builder": fastpath.add_plan}
-    unmake = _make_upstream(ctx, kind, name, link)
+    unmake = make_upstream(ctx, kind, name, link)
     # a dummy has no host interface at all; a bridge a dry-run would create is none yet
     coming = link is None and (kind in BRIDGED and ctx.dry_run or kind == "dummy")
-    add_ctx = _UpstreamComing(ctx, name) if coming else ctx
+    add_ctx = UpstreamComing(ctx, name) if coming else ctx
     try:
         result = attach.add(add_ctx, nic, target, **builder)
     except BaseException:
         unmake()
         raise
     if kind == "ovs" and not ctx.dry_run and result.record and not result.nothing_to_do:
-        _keep_undo(result.record, _ovs_undo(kind, attach.spec_of(result.record)))
+        keep_undo(result.record, ovs_undo(kind, attach.spec_of(result.record)))
     if not result.nothing_to_do:
         _nudge(ctx, target.pid, req.container_ifname, req.address)
     if ctx.dry_run or result.record is None:
@@ -248,218 +250,6 @@ def _nudge(ctx: Context, pid: int, ifname: str, address) -> None:
         ctx.runner.spawn(argv)
     except CommandError as exc:
         ctx.warn(f"the gratuitous ARP could not start ({exc}); the attachment stands")
-
-
-def attach_dhcp(
-    ctx: Context, req, kind: str, name: str, link, target, mode: str | None = None
-) -> int:
-    """An attachment whose address comes from a DHCP client run in the guest's netns.
-
-    The link is made the kind's walkthrough way without an address, then the client
-    runs; the record keeps the address obtained and, as its undo, the command that
-    stops the client and releases the lease (``nic del`` runs it before deleting the
-    link). A client that gets no lease fails the attachment and it is rolled back."""
-    import ipaddress
-    import os
-    import shutil
-
-    from netwrap import kinds, nic, observe, pipework, state
-    from netwrap.kinds import AttachSpec
-    from netwrap.netref import NetnsRef
-    from netwrap.plan import Step
-    from netwrap.records import replace
-    from netwrap.state import Attachment, Identity
-    from netwrap.transaction import Intent, Transaction
-
-    client = req.dhcp[0]
-    binary = "busybox" if client in ("dhcp", "udhcpc") else client
-    found = shutil.which(binary)
-    if found is None and not ctx.dry_run:
-        raise NetwrapError(
-            f"pipework {client}: you asked for the DHCP client {binary}, but it is not installed"
-        )
-    busybox = os.path.realpath(found) if found and binary == "busybox" else "/usr/bin/busybox"
-    ident, ifname = Identity.of(target), req.container_ifname
-    old = state.get_attachment(ident.token, ifname)
-    if old is not None:
-        inside = observe.links(ctx.runner, NetnsRef.pid(target.pid)).get(ifname)
-        if old.extra.get("dhcp") and inside is not None and old.address in inside.addrs:
-            if not ctx.dry_run:
-                sys.stdout.write(
-                    f"{target.name}: {ifname} {old.address} (DHCP) on {name} is already "
-                    "in place: nothing to do\n"
-                )
-            return 0
-        raise NetwrapError(
-            f"{target.name} already has a netwrap {ifname} ({old.address} on {old.bridge}): "
-            f"netwrap nic del {target.name} --ifname {ifname} first"
-        )
-    host_ifname, guest_ifname = nic.veth_names(ident.token, ifname)
-    if req.local_ifname and kind in BRIDGED:
-        host_ifname = req.local_ifname
-    mode = (mode or "bridge") if kind in ("macvlan", "vlan") else None
-    mtu = link.mtu if link is not None else None
-    spec = AttachSpec(kind, ifname, name, (), None, host_ifname, req.mac, mtu, mode, req.vlan)
-    host, guest = NetnsRef.host(ctx.host_ns), NetnsRef.pid(target.pid)
-    run_dir = state.run_dir()
-    where = {"ifname": ifname, "run_dir": run_dir, "busybox": busybox}
-    where["key"] = ident.token.replace(":", "-")
-    start, stop = pipework.dhcp_commands(req, **where)
-    plan = kinds.get(kind).walkthrough(
-        spec, host, guest, guest_ifname=guest_ifname, tool="ip", old_default=None
-    )
-    plan.append(
-        Step(
-            guest.run(start),
-            f"run the DHCP client ({client}) in {target.name}'s netns: it asks for an "
-            f"address for {ifname}" + (" and stays to renew it" if stop else ""),
-            guest.run(stop[-1]) if stop else None,
-            key="dhcp.client",
-        )
-    )
-    unmake = _make_upstream(ctx, kind, name, link)
-    if not ctx.dry_run:
-        os.makedirs(f"{run_dir}/dhcp", exist_ok=True)
-        if client in ("dhcp", "udhcpc"):
-            script = f"{run_dir}/udhcpc.script"
-            with open(f"{script}.tmp", "w") as f:
-                f.write(pipework.UDHCPC_SCRIPT)
-            os.chmod(f"{script}.tmp", 0o755)
-            os.replace(f"{script}.tmp", script)
-    owner, owner_start = state.me()
-    extra = {"dhcp": client, "undo": _ovs_undo(kind, spec)}
-    if kind != "veth-bridge":
-        extra.update(kind=kind, mode=mode, vlan=req.vlan)
-    rec = Attachment(
-        container=ident,
-        ifname=ifname,
-        host_ifname=host_ifname,
-        guest_ifname=guest_ifname,
-        bridge=name,
-        address="0.0.0.0/32",  # not known until the lease: the ok record has it
-        host_netns=ctx.host_ns,
-        mac=req.mac,
-        status="adding",
-        owner_pid=owner,
-        owner_start=owner_start,
-        extra=extra,
-    )
-    got = {}
-
-    def leased() -> None:
-        inner = observe.links(ctx.runner, guest).get(ifname)
-        v4 = [a for a in (inner.addrs if inner else ()) if ipaddress.ip_interface(a).version == 4]
-        if not v4:
-            raise NetwrapError(f"the DHCP client ran but {ifname} has no IPv4 address")
-        route = observe.default_route(guest, 4)
-        gw = route.get("gateway") if route and route.get("dev") == ifname else None
-        got.update(address=v4[0], gateway=gw)
-        leased = str(ipaddress.ip_interface(v4[0]).ip)
-        release = pipework.dhcp_commands(req, leased=leased, **where)[1]
-        ok = replace(rec, status="ok", owner_pid=None, owner_start=None, address=v4[0])
-        # nic del runs the undo list newest first: the release in its order, then the rest
-        undo = [*rec.extra["undo"], *(list(argv) for argv in reversed(release))]
-        extra = {**rec.extra, "undo": undo}
-        state.record_attachment(replace(ok, gateway=gw, extra=extra))
-
-    intent = Intent(
-        begin=lambda: state.record_attachment(rec),
-        ok=leased,
-        rolled_back=lambda: state.remove_attachment(rec),
-        failed=lambda left: state.record_attachment(replace(rec, status="failed")),
-    )
-    try:
-        with Transaction(ctx.runner, intent, lock=True) as txn:
-            txn.run(plan)
-    except BaseException:
-        unmake()
-        raise
-    if ctx.dry_run:
-        return 0
-    if ctx.as_json:
-        from netwrap.output import emit_object
-
-        emit_object({"target": target.name, "ifname": ifname, "kind": kind, "dhcp": client, **got})
-        return 0
-    gw = f", default route via {got['gateway']}" if got.get("gateway") else ""
-    sys.stdout.write(
-        f"{target.name}: {ifname} {got['address']} from DHCP ({client}), a {kind} on {name}{gw}"
-        f" (undo: netwrap nic del {target.name} --ifname {ifname})\n"
-    )
-    return 0
-
-
-class _UpstreamComing:
-    """The context under --dry-run when the plan creates the bridge first: the
-    pre-flight's "bridge does not exist" is then no problem."""
-
-    def __init__(self, ctx: Context, bridge: str) -> None:
-        self._ctx = ctx
-        self._missing = (f'bridge "{bridge}" does not exist', f'host interface "{bridge}" does not')
-
-    def __getattr__(self, name: str):
-        return getattr(self._ctx, name)
-
-    def problem(self, message: str) -> None:
-        if not message.startswith(self._missing):
-            self._ctx.problem(message)
-
-
-def _make_upstream(ctx: Context, kind: str, name: str, link):
-    """Create a missing bridge as pipework does (``br*`` a Linux bridge, ``ovs*`` an
-    Open vSwitch one); return what takes it away again if the attachment then fails."""
-    import shutil
-
-    from netwrap import bridges
-
-    if kind == "ovs":
-        if ctx.host_ns:
-            raise NetwrapError(
-                f"pipework {name}: Open vSwitch bridges live in the machine's netns, "
-                "not in a --host-netns lab"
-            )
-        if not ctx.dry_run and shutil.which("ovs-vsctl") is None:
-            raise NetwrapError(
-                f"pipework {name}: Open vSwitch is needed (ovs-vsctl not found: "
-                "apt-get install openvswitch-switch)"
-            )
-    if link is not None or kind not in BRIDGED:
-        return lambda: None
-    if kind != "ovs":
-        made = bridges.bridge_add(ctx, name, None)
-        return lambda: made and not ctx.dry_run and bridges.bridge_del(ctx, name, force=True)
-    from netwrap.plan import Step
-
-    step = Step(
-        ("ovs-vsctl", "add-br", name),
-        f"create the Open vSwitch bridge {name}, as pipework does for a missing ovs* name",
-        ("ovs-vsctl", "--if-exists", "del-br", name),
-        key="bridge.create",
-    )
-    ctx.runner.run([step])
-
-    def unmake() -> None:
-        if not ctx.dry_run:
-            ctx.runner.run([Step(step.undo, f"delete the bridge {name} made for this")])
-
-    return unmake
-
-
-def _ovs_undo(kind: str, spec) -> list[list[str]]:
-    """For an OVS port, what removes its row from OVS's database (deleting the link
-    inside takes only the kernel's side away)."""
-    from netwrap.kinds import ovs
-
-    return [list(ovs.port_removal(spec))] if kind == "ovs" else []
-
-
-def _keep_undo(rec, undo: list[list[str]]) -> None:
-    from netwrap import state
-    from netwrap.records import replace
-
-    with state.lock():
-        extra = {**rec.extra, "undo": [*rec.extra.get("undo", []), *undo]}
-        state.record_attachment(replace(rec, extra=extra))
 
 
 def register(subparsers) -> None:

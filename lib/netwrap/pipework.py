@@ -17,6 +17,7 @@ pipework (github.com/jpetazzo/pipework; the script is vendored unchanged in
 What kind of attachment the request becomes depends on what the host interface is
 (a bridge, a missing ``br*`` name, another interface): ``kind_for`` decides from an
 observed link. Bad input is one ``UsageError`` line (exit 2) before anything runs.
+What a ``dhcp`` request runs in the guest is ``netwrap.dhcp``'s.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ import ipaddress
 import re
 
 from netwrap import validate
+
+# the DHCP client's commands live in netwrap.dhcp; importable from here as before
+from netwrap.dhcp import UDHCPC_SCRIPT as UDHCPC_SCRIPT
+from netwrap.dhcp import dhcp_commands as dhcp_commands
 from netwrap.errors import UsageError
 from netwrap.records import Frozen
 
@@ -368,83 +373,7 @@ def device_of(req: Request) -> str | None:
     return None
 
 
-# -- DHCP and the gratuitous ARP ------------------------------------------------------------
-
-# busybox ships no udhcpc script, and without one udhcpc gets a lease and configures
-# nothing: netwrap writes this one (``udhcpc -s``) into its run directory.
-UDHCPC_SCRIPT = """#!/bin/sh
-# netwrap's udhcpc script: udhcpc runs it with the event as $1 and the lease in the
-# environment ($interface, $ip, $mask as a prefix length, $router).
-case "$1" in
-deconfig)
-    ip -4 addr flush dev "$interface"
-    ip link set "$interface" up
-    ;;
-bound)
-    ip -4 addr flush dev "$interface"
-    ip addr add "$ip/$mask" dev "$interface"
-    ;;
-renew)
-    ip addr replace "$ip/$mask" dev "$interface"
-    ;;
-esac
-case "$1" in
-bound | renew)
-    if [ -n "$router" ]; then
-        set -- $router
-        ip route replace default via "$1" dev "$interface"
-    fi
-    ;;
-esac
-exit 0
-"""
-
-
-def dhcp_commands(
-    req: Request, *, ifname: str, run_dir: str, key: str, busybox: str, leased: str | None = None
-) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
-    """The DHCP client to run inside the guest's netns, and the commands, in order,
-    that release its lease (``nic del`` runs them; none yet for a one-shot udhcpc
-    until the address ``leased`` is known).
-
-    ``dhcp`` and ``udhcpc`` are busybox's udhcpc (pipework runs the one of Docker's
-    busybox image for ``dhcp``; netwrap the host's, for any guest) with netwrap's
-    script and ``-n`` (no lease: fail rather than wait for ever). As in pipework it
-    quits once it has the lease (``-q``), so nothing outlives the guest. busybox
-    releases only from a running client (``-R``: on SIGTERM; ``-q -R`` does not), so
-    the release starts one for the same address (``-r``; ``-b``: with no server it
-    backgrounds unbound instead of failing) and stops it. ``udhcpc-f``, pipework's
-    "keep the client", keeps it (``-R``), and the release is stopping it. Stopping
-    goes by its pid file and executable (``start-stop-daemon``), never a bare PID.
-    ``dhclient`` and ``dhcpcd`` run as pipework runs them; ``dhclient -r`` and
-    ``dhcpcd -k`` release.
-
-    >>> r = parse(["br1", "web", "udhcpc:-t 3"])
-    >>> dhcp_commands(r, ifname="eth1", run_dir="/run/nw", key="k", busybox="/bin/busybox")
-    ... # doctest: +NORMALIZE_WHITESPACE
-    (('/bin/busybox', 'udhcpc', '-q', '-n', '-i', 'eth1', '-x', 'hostname:web',
-      '-s', '/run/nw/udhcpc.script', '-t', '3'), ())
-    """
-    client, foreground, options = req.dhcp
-    opts = tuple(options.split())  # unquoted in pipework: split at blanks
-    base = f"{run_dir}/dhcp/{'udhcpc' if client in ('dhcp', 'udhcpc') else client}.{key}"
-    if client in ("dhcp", "udhcpc"):
-        ident = ("-i", ifname, "-x", f"hostname:{req.guest}")
-        script, pidfile = ("-s", f"{run_dir}/udhcpc.script"), f"{base}.pid"
-        stop = ("start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "TERM/5")
-        stop += ("--pidfile", pidfile, "--exec", busybox)
-        if foreground:
-            start = (busybox, "udhcpc", "-n", "-R", *ident, "-p", pidfile, *script, *opts)
-            return start, (stop,)
-        start = (busybox, "udhcpc", "-q", "-n", *ident, *script, *opts)
-        if leased is None:
-            return start, ()
-        again = ("-R", "-b", "-t", "1", "-T", "1", *ident, "-r", leased, "-p", pidfile)
-        return start, ((busybox, "udhcpc", *again, *script), stop)
-    if client == "dhclient":
-        files = ("-pf", f"{base}.pid", "-lf", f"{base}.leases")
-        return ("dhclient", ifname, *files, *opts), (("dhclient", "-r", *files, ifname),)
-    return ("dhcpcd", "-q", ifname, "-h", req.guest, *opts), (("dhcpcd", "-k", ifname),)
+# -- the gratuitous ARP ---------------------------------------------------------------------
 
 
 def garp_command(ifname: str, address) -> tuple[str, ...]:
