@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from netwrap.errors import NetwrapError
+from netwrap.errors import NetwrapError, UsageError
 from netwrap.records import Record
 
 TARGET_HELP = "a PID, a sandbox name, or a container name or ID prefix"
@@ -273,3 +273,23 @@ def terminal_columns() -> int:
             columns = 0
         columns = columns or 80
     return columns
+
+
+# -- gc and netns gc ------------------------------------------------------------------
+
+
+def gc_scope(ctx: Context) -> str:
+    """What ``gc`` and ``netns gc`` look at, said before they act."""
+    from netwrap import state
+
+    if ctx.host_ns:
+        return f"records of host netns {ctx.host_ns} in {state.run_dir()}"
+    return f"every record in {state.run_dir()} (the whole machine, every lab netns)"
+
+
+def check_sweep(ctx: Context, args) -> None:
+    if getattr(args, "all", False) and ctx.host_ns:
+        raise UsageError(
+            "--all looks at the whole machine's /var/run/netns, which no "
+            "--host-netns scopes: run it without --host-netns"
+        )

@@ -12,7 +12,7 @@ def cmd_gc(ctx: Context, args) -> int:
     import os
 
     from netwrap import housekeeping, state
-    from netwrap.cli_netns import check_sweep, gc_scope
+    from netwrap.cli_base import check_sweep, gc_scope
 
     check_sweep(ctx, args)
     ctx.need_root("gc")

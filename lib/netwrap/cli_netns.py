@@ -13,10 +13,12 @@ from netwrap.cli_base import (
     Context,
     Parser,
     add_target,
+    check_sweep,
+    gc_scope,
     resolve_target,
     sub,
 )
-from netwrap.errors import NetwrapError, UsageError
+from netwrap.errors import NetwrapError
 
 
 def cmd_netns_expose(ctx: Context, args) -> int:
@@ -66,23 +68,6 @@ def cmd_netns_list(ctx: Context, args) -> int:
         empty=f"no network namespaces in {netns.NETNS_DIR}",
     )
     return 0
-
-
-def gc_scope(ctx: Context) -> str:
-    """What ``gc`` and ``netns gc`` look at, said before they act."""
-    from netwrap import state
-
-    if ctx.host_ns:
-        return f"records of host netns {ctx.host_ns} in {state.run_dir()}"
-    return f"every record in {state.run_dir()} (the whole machine, every lab netns)"
-
-
-def check_sweep(ctx: Context, args) -> None:
-    if getattr(args, "all", False) and ctx.host_ns:
-        raise UsageError(
-            "--all looks at the whole machine's /var/run/netns, which no "
-            "--host-netns scopes: run it without --host-netns"
-        )
 
 
 def cmd_netns_gc(ctx: Context, args) -> int:

@@ -77,3 +77,12 @@ def test_no_import_cycles_lazy_or_not():
 def test_nothing_imports_back_from_the_dispatcher():
     g = graph()
     assert [m for m, deps in g.items() if "netwrap.cli" in deps and m != "netwrap.__main__"] == []
+
+
+def test_a_command_module_imports_no_other_command_module():
+    """cli_nic, cli_netns, ... share what they share through cli_base and the library,
+    never by reaching into each other (one command's parsers stay its own)."""
+    g = graph()
+    cli = {m for m in g if m.startswith("netwrap.cli_") and m != "netwrap.cli_base"}
+    assert len(cli) > 5
+    assert {m: sorted(g[m] & cli) for m in cli if g[m] & cli} == {}
