@@ -1,5 +1,6 @@
-"""The two VLAN kinds: pipework's PARENT.VID sub-interface with a macvlan on it, and
-the better one, an access port of a VLAN-filtering Linux bridge. Exact dry-run goldens."""
+"""The vlan kind: pipework's PARENT.VID sub-interface with a macvlan on it. Exact
+dry-run goldens (the kernel here has no 8021q); the better one, an access port of a
+VLAN-filtering Linux bridge, is tests/unit/test_kind_bridge_vlan.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from nwtest import argv
 ADDR = (ipaddress.ip_interface("198.51.100.5/24"),)
 GW = ipaddress.ip_address("198.51.100.1")
 SUB = AttachSpec("vlan", "eth1", "p0", ADDR, GW, mtu=1400, vlan=10)
-BR = AttachSpec("bridge-vlan", "eth1", "br0", ADDR, GW, host_ifname="vhtest", vlan=10)
 
 
 def test_registry():
@@ -81,39 +81,3 @@ def test_subinterface_differences():
     assert [d.missing for d in reconcile.check(SUB, Observed({"p0": host["p0"]}, {}))] == [True]
     with pytest.raises(NetwrapError, match="not a VLAN sub-interface"):
         reconcile.plan(SUB, Observed({**host, "p0.10": Link("p0.10", "veth")}, {}), NetnsRef.pid(1))
-
-
-def test_bridge_port_walkthrough_golden():
-    steps = bridge_vlan.walkthrough(
-        BR,
-        NetnsRef.host("lab"),
-        NetnsRef.name("hoge"),
-        guest_ifname="vgtest",
-        tool="ip",
-        old_default=None,
-    )
-    assert (
-        render(steps)
-        == """\
-ip netns exec lab ip link add name vhtest type veth peer name vgtest
-ip netns exec lab ip link set vhtest up
-ip netns exec lab ip link set vhtest master br0
-ip netns exec lab ip link set br0 type bridge vlan_filtering 1
-ip netns exec lab bridge vlan add dev vhtest vid 10 pvid untagged
-ip netns exec lab bridge vlan del dev vhtest vid 1
-ip netns exec lab ip link set vgtest netns hoge
-ip netns exec hoge ip link set vgtest name eth1
-ip netns exec hoge ip addr add 198.51.100.5/24 dev eth1
-ip netns exec hoge ip link set eth1 up
-ip netns exec hoge ip route add default via 198.51.100.1
-"""
-    )
-    keys = [s.key for s in steps]
-    assert keys[3:6] == ["bridge.vlan_filtering", "bridge.vlan", "bridge.vlan1"]
-    assert steps[4].undo == argv("ip netns exec lab bridge vlan del dev vhtest vid 10")
-    assert steps[5].undo == argv("ip netns exec lab bridge vlan add dev vhtest vid 1 pvid untagged")
-
-
-def test_bridge_port_has_no_batch_style():
-    with pytest.raises(NetwrapError, match="bridge tool"):
-        bridge_vlan.batch(BR, NetnsRef.pid(1))
