@@ -17,6 +17,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+from netwrap.netref import NetnsRef
 from netwrap.plan import Argv, Step, on_host
 from netwrap.tutorial_text import say
 
@@ -178,7 +179,7 @@ class Page:
         return on_host(argv, self.host_ns)
 
     def guest(self, *argv: str) -> Argv:
-        return ("ip", "netns", "exec", self.ns, *argv)
+        return NetnsRef.name(self.ns).run(argv)
 
     # -- running -------------------------------------------------------------------
     def do(self, steps: Sequence[Step], record: bool = True) -> None:

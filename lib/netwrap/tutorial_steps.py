@@ -16,6 +16,7 @@ import shlex
 
 from netwrap import bridge, netns, nic, procfs, query, sandbox
 from netwrap.errors import CommandError, NetwrapError
+from netwrap.netref import NetnsRef
 from netwrap.plan import Step
 from netwrap.tutorial_page import Page
 
@@ -135,7 +136,7 @@ class Steps(Page):
                 ],
                 ["name", "pid", "inode", "state"],
             )
-        lo = Step(("ip", "-n", lab, "link", "set", "lo", "up"), "bring up its loopback")
+        lo = Step(NetnsRef.host(lab).ip("link", "set", "lo", "up"), "bring up its loopback")
         self.ask("lab_lo", [lo.argv])
         self.do([lo], record=False)
         self.changed()
@@ -188,11 +189,11 @@ class Steps(Page):
         self.txn.discard(named)
         self.changed()
         self.bridge_table()
-        self.parsed("route", ("nsenter", "-t", str(self.pid), "-n", "route", "-n"))
+        self.parsed("route", NetnsRef.pid(self.pid).run(("route", "-n")))
 
     def look_at_docker(self) -> None:
         self.section("docker")
-        inside = ("nsenter", "-t", str(self.pid), "-n", "route", "-n")
+        inside = NetnsRef.pid(self.pid).run(("route", "-n"))
         self.ask(
             "docker_look",
             [
