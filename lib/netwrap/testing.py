@@ -162,6 +162,24 @@ class FaultRunner(BaseRunner):
             raise CommandError(step.argv, 1, f"NETWRAP_FAIL_AT={self.fail_at}: injected failure")
         self.inner.execute(step)
 
+    def step_hook(self, step: Step, stop) -> bool:
+        """A step a worker thread runs (``netwrap.workers``), counted with this runner's
+        own: pause (until ``stop``, the workers' stop event, is set; then True) or fail
+        as ``execute`` does."""
+        if not (self.fail_at or self.pause_at):
+            return False
+        with self.spawn_lock:
+            self.executed += 1
+            n = self.executed
+        if self.pause_at == n:
+            self.err.write(f"netwrap: test hook: paused before step {n}: {shlex.join(step.argv)}\n")
+            self.err.flush()
+            if stop.wait(self.pause_seconds):
+                return True
+        if self.fail_at == n:
+            raise CommandError(step.argv, 1, f"NETWRAP_FAIL_AT={self.fail_at}: injected failure")
+        return False
+
     def _pause(self, step: Step) -> None:
         from netwrap.transaction import check_signal, pending_signal
 

@@ -35,11 +35,10 @@ from __future__ import annotations
 
 import os
 import queue
-import shlex
 import threading
 from collections.abc import Callable, Sequence
 
-from netwrap.errors import CommandError, NetwrapError
+from netwrap.errors import NetwrapError
 from netwrap.plan import Step
 
 MAX_WORKERS = 4
@@ -92,7 +91,9 @@ def run(
                     continue
                 if stop.is_set():
                     raise Stopped
-                _hooks(runner, lock, stop, step)
+                hook = getattr(runner, "step_hook", None)  # netwrap.testing.FaultRunner's
+                if hook is not None and hook(step, stop):
+                    raise Stopped
                 runner.call(step.argv, input=step.input)
                 with lock:
                     done.append(step)
@@ -124,25 +125,6 @@ def run_jobs(
     pool = _Pool(list(jobs), undo, patient=True)
     report = None if on_done is None else lambda i: on_done(i, pool.out[i])
     return pool.run(count_for(len(jobs), workers), report)
-
-
-def _hooks(runner, lock: threading.Lock, stop: threading.Event, step: Step) -> None:
-    """The runner's NETWRAP_FAIL_AT / NETWRAP_PAUSE_AT, counted with its own count."""
-    fail_at = getattr(runner, "fail_at", 0)
-    pause_at = getattr(runner, "pause_at", 0)
-    if not (fail_at or pause_at):
-        return
-    with lock:
-        runner.executed += 1
-        n = runner.executed
-    if pause_at == n:
-        err = runner.err
-        err.write(f"netwrap: test hook: paused before step {n}: {shlex.join(step.argv)}\n")
-        err.flush()
-        if stop.wait(getattr(runner, "pause_seconds", 60)):
-            raise Stopped
-    if fail_at == n:
-        raise CommandError(step.argv, 1, f"NETWRAP_FAIL_AT={fail_at}: injected failure")
 
 
 class _Pool:

@@ -20,7 +20,6 @@ class FakeRunner(Runner):
 
     def __init__(self, actions=None):
         super().__init__(err=io.StringIO())
-        self.fail_at = self.pause_at = 0
         self.actions = actions or {}
         self.calls: list[str] = []  # argv[0] of each command, in the order it finished
         self.lock = threading.Lock()
@@ -136,11 +135,21 @@ def test_notes_run_nothing_and_an_empty_plan_starts_no_worker():
 
 
 def test_the_runner_fail_at_hook_counts_these_steps_with_its_own():
-    runner = FakeRunner()
-    runner.fail_at, runner.executed = 3, 1  # step 1 was run by the runner itself
+    from netwrap.testing import FaultRunner
+
+    inner = FakeRunner()
+    runner = FaultRunner.from_env(inner, {"NETWRAP_FAIL_AT": "3"})
+    runner.executed = 1  # step 1 was run by the runner itself
     with pytest.raises(CommandError, match="NETWRAP_FAIL_AT=3: injected failure"):
         workers.run(runner, [[step("a")], [step("b")], [step("c")]], workers=1)
-    assert runner.calls == ["a", "undo-a"]
+    assert inner.calls == ["a", "undo-a"]
+
+
+def test_a_plain_runner_has_no_hooks_on_the_workers():
+    runner = FakeRunner()  # production runner: no step_hook, nothing counted
+    assert not hasattr(runner, "step_hook")
+    workers.run(runner, [[step("a")], [step("b")]], workers=1)
+    assert runner.calls == ["a", "b"]
 
 
 def test_worker_count(monkeypatch):
