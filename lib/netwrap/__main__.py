@@ -13,17 +13,18 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from netwrap import lean
+    if len(argv) == 2 and argv[0] == "pid":  # only then: every other start skips lean
+        from netwrap import lean
 
-    try:
-        status = lean.run(argv)
-    except KeyboardInterrupt:
-        sys.stderr.write("netwrap: error: interrupted\n")  # as the full CLI says it
-        return 130
-    except OSError:
-        status = None  # the full CLI reads it again and says what failed
-    if status is not None:
-        return status
+        try:
+            status = lean.run(argv)
+        except KeyboardInterrupt:
+            sys.stderr.write("netwrap: error: interrupted\n")  # as the full CLI says it
+            return 130
+        except OSError:
+            status = None  # the full CLI reads it again and says what failed
+        if status is not None:
+            return status
     from netwrap.cli import main as full
 
     return full(argv)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from netwrap import detach, netns, nic, observe, state
+from netwrap import netns, nic, observe, state
 from netwrap.attach_checks import (
     Facts,
     bridge_mtu,
@@ -169,6 +169,8 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
         state.remove_attachment(old)  # a dead container's record: its veth died with it
         old = None
     if old is not None:
+        from netwrap import detach  # only for an attachment already there
+
         wanted = {
             "bridge": req.bridge,
             "address": str(req.ip),
@@ -215,6 +217,8 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
 def _put_back(ctx, old: Attachment, target: Target) -> str:
     """After a failed ``--replace``: attach the old configuration again (new MACs)."""
     from types import SimpleNamespace
+
+    from netwrap import detach
 
     req = request_of(old, target.pid)
     old_ctx = SimpleNamespace(

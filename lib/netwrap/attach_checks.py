@@ -8,11 +8,11 @@ and warns through ``ctx.warn``; ``bridge_mtu`` gives the veth ends the bridge's 
 
 from __future__ import annotations
 
-from netwrap import detach, nic, observe, query, state
+from netwrap import nic, observe, query, state
 from netwrap.errors import UsageError
 from netwrap.netref import NetnsRef
 from netwrap.records import Record, replace
-from netwrap.targets import Target
+from netwrap.targets import Target, can_ask
 
 
 class Facts(Record):
@@ -40,7 +40,7 @@ class Facts(Record):
 def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
     """Ask the kernel what the pre-flight needs (read-only; also under --dry-run as root)."""
     facts = Facts()
-    if not detach.can_ask(target):
+    if not can_ask(target):
         if ctx.dry_run and target.exists:
             ctx.warn("not root: cannot look inside the target; assuming it has a default route")
         return facts

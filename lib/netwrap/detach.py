@@ -23,12 +23,7 @@ from netwrap.detach_route import RESTORE_WHY, hand_down, restore_route  # noqa: 
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.plan import Step, host_step, in_netns
 from netwrap.state import Attachment, Identity
-from netwrap.targets import Target, check_not_host
-
-
-def can_ask(target: Target) -> bool:
-    """The kernel can be asked about the target: it runs, and we are root."""
-    return target.exists and os.geteuid() == 0
+from netwrap.targets import Target, can_ask, check_not_host  # noqa: F401 (detach.can_ask)
 
 
 def describe(rec: Attachment) -> str:

@@ -44,15 +44,17 @@ def nic_add(
         >>> nic_add(bridge=None, macvlan="eno1", ip="198.51.100.2/24", vlan=7).kind
         'vlan'
     """
-    from netwrap.kinds.macvlan import MODES
     from netwrap.nic import NicRequest
 
     if (bridge is None) == (macvlan is None):
         raise UsageError("give one of --bridge BR and --macvlan PARENT")
     if mode is not None and macvlan is None:
         raise UsageError("--mode is a macvlan's: use it with --macvlan PARENT")
-    if mode is not None and mode not in MODES:
-        raise UsageError(f"--mode takes {', '.join(MODES)}, not {mode!r}")
+    if mode is not None:
+        from netwrap.kinds.macvlan import MODES  # only then: nic add's start-up stays lean
+
+        if mode not in MODES:
+            raise UsageError(f"--mode takes {', '.join(MODES)}, not {mode!r}")
     if vlan is not None and not 1 <= vlan <= 4094:
         raise UsageError(f"--vlan {vlan} is not a VLAN ID (1-4094)")
     if macvlan is not None:

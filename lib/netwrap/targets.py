@@ -155,3 +155,8 @@ def check_not_host(target: Target, host_ns: str | None = None) -> None:
                 "re-address, sniff and spoof on any bridge netwrap plugs it into (if you "
                 "trust it: --allow-userns, on nic add, exec and netns expose)"
             )
+
+
+def can_ask(target: Target) -> bool:
+    """The kernel can be asked about the target: it runs, and we are root."""
+    return target.exists and os.geteuid() == 0
