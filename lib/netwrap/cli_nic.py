@@ -191,7 +191,7 @@ def cmd_nic_list(ctx: Context, args) -> int:
 
     emit(
         ctx.as_json,
-        housekeeping.rows(ctx.runner),
+        housekeeping.rows(ctx.runner, ctx.host_ns),
         [
             "target",
             "pid",

@@ -22,6 +22,8 @@ def kernel_differences(runner, rec: Attachment, hosts: dict) -> list[str]:
     except OSError:
         return []
     found = [] if rec.ifname in inside else [f"{rec.ifname} gone"]
+    if not found:
+        found += _address_differences(runner, rec)
     ns = rec.host_netns
     if ns and not os.path.exists(netns.path(ns)):
         return [*found, f"host netns {ns} gone"]
@@ -47,14 +49,35 @@ def kernel_differences(runner, rec: Attachment, hosts: dict) -> list[str]:
     return found
 
 
-def rows(runner=None) -> list[dict]:
+def _address_differences(runner, rec: Attachment) -> list[str]:
+    """The recorded address missing on the interface, or others there (IPv6 link-local
+    and DHCP-leased ones aside): what ``nic add`` asked is not what the kernel has."""
+    try:
+        links = query.guest_addrs(runner, rec.container.pid)
+    except CommandError:
+        return []
+    have = {
+        f"{a['local']}/{a['prefixlen']}"
+        for link in links
+        if link.get("ifname") == rec.ifname
+        for a in link.get("addr_info", [])
+        if a.get("scope") != "link" and not a.get("dynamic")
+    }
+    found = [] if rec.address in have else [f"no address {rec.address}"]
+    return found + [f"extra address {cidr}" for cidr in sorted(have - {rec.address})]
+
+
+def rows(runner=None, host_ns: str | None = None) -> list[dict]:
     """``nic list``: one row per record, with its state now. With a runner (as root), a
     record that is ``ok`` is also checked against the kernel: its state then says what
-    differs (``eth1 gone, bridge br0 gone``)."""
+    differs (``eth1 gone, bridge br0 gone``, ``extra address ...``). With ``host_ns``
+    (``--host-netns``) only the attachments made from that lab netns."""
     out = []
     hosts: dict = {}
     check = runner is not None and os.geteuid() == 0
     for rec in state.list_attachments():
+        if host_ns and rec.host_netns != host_ns:
+            continue
         d = rec.replaced_default
         st = rec.state()
         if st == "ok" and check:
@@ -78,7 +101,11 @@ def rows(runner=None) -> list[dict]:
         )
     from netwrap.cni.listing import rows as cni_rows  # what the CNI plugin made (issue 13)
 
-    cni = cni_rows(runner if check else None)
+    cni = [
+        row
+        for row in cni_rows(runner if check else None)
+        if not host_ns or row.get("host_netns") == host_ns
+    ]
     for row in cni:  # the same columns: made (and removed) by the container runtime
         row.setdefault("owner", f"cni {row.get('network') or ''}".strip())
     return out + cni

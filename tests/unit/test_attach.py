@@ -306,18 +306,27 @@ def test_a_record_is_only_for_the_process_it_was_made_for():
 class Answers:
     """A runner for read-only queries: ``ip -j`` output by argv."""
 
-    def __init__(self, links: list[dict]) -> None:
-        self.links = links
+    def __init__(self, links: list[dict], addrs: list[dict] | None = None) -> None:
+        self.links, self.addrs = links, addrs if addrs is not None else ADDRS
         self.asked: list[tuple] = []
 
     def query(self, argv) -> str:
         import json
 
         self.asked.append(tuple(argv))
-        return json.dumps(self.links)
+        return json.dumps(self.addrs if argv[-2:] == ("addr", "show") else self.links)
 
 
 BR0 = {"ifname": "br0", "linkinfo": {"info_kind": "bridge"}}
+
+
+def addr(cidr: str, **more) -> dict:
+    local, _, plen = cidr.partition("/")
+    return {"local": local, "prefixlen": int(plen), "scope": "global", **more}
+
+
+FE80 = addr("fe80::1/64", scope="link")
+ADDRS = [{"ifname": "eth1", "addr_info": [addr("198.51.100.101/24"), FE80]}]
 VHA = {"ifname": "vhA", "master": "br0", "linkinfo": {"info_kind": "veth"}}
 
 
@@ -345,7 +354,28 @@ def test_kernel_differences(monkeypatch, case, inside, links, expected):
     runner, hosts = Answers(links), {}
     assert housekeeping.kernel_differences(runner, r, hosts) == expected, case
     housekeeping.kernel_differences(runner, r, hosts)
-    assert runner.asked == [("ip", "-j", "-d", "link", "show")]  # once per host netns
+    host = [a for a in runner.asked if a[-2:] != ("addr", "show")]
+    assert host == [("ip", "-j", "-d", "link", "show")]  # once per host netns
+
+
+@pytest.mark.parametrize(
+    "addrs,expected",
+    [
+        ([addr("198.51.100.101/24"), FE80], []),
+        ([addr("198.51.100.101/24"), addr("203.0.113.9/24")], ["extra address 203.0.113.9/24"]),
+        (
+            [addr("198.51.100.102/24")],
+            ["no address 198.51.100.101/24", "extra address 198.51.100.102/24"],
+        ),
+        ([addr("198.51.100.101/24"), addr("198.51.100.50/24", dynamic=True)], []),  # a lease
+    ],
+)
+def test_kernel_differences_of_addresses(monkeypatch, addrs, expected):
+    from netwrap import query
+
+    monkeypatch.setattr(query, "proc_ifnames", lambda pid: {"lo", "eth1"})
+    runner = Answers([BR0, VHA], [{"ifname": "eth1", "addr_info": addrs}])
+    assert housekeeping.kernel_differences(runner, rec(host_netns=None), {}) == expected
 
 
 def test_a_record_gives_back_the_request_it_was_made_from():
