@@ -130,7 +130,8 @@ def _up_locked(ctx, lab: Lab) -> dict:
     old = read_record(lab.name, ctx.host_ns)
     gone = _extras(ctx, lab, old)
     if before.changes == 0 and gone.changes == 0:
-        if old is not None and (old.status != "ok" or gone.stale):
+        edited = old is not None and lab_converge.refresh(old, lab)
+        if old is not None and (old.status != "ok" or gone.stale or edited):
             lab_converge.forget(old, gone)  # only what is gone already
             old.status = "ok"
             write_record(old)
@@ -188,6 +189,7 @@ def _up_locked(ctx, lab: Lab) -> dict:
                 a for a in plan.made_addresses if a not in rec.addresses
             ]
             rec.links.update({k: {**m, **kinds[m["node"]]} for k, m in plan.made_links.items()})
+            lab_converge.refresh(rec, lab)
             write_record(rec)
             txn.on_undo(lambda: _remove_partial(ctx, plan), "remove what a half-run batch made")
             if plan.host:  # first and alone: it makes the veths the containers' batches use

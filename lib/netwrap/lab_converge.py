@@ -201,3 +201,24 @@ def forget(rec: Record, gone: Extras) -> None:
     rec.bridges = [b for b in rec.bridges if b not in gone.bridges]
     rec.addresses = [a for a in rec.addresses if a not in gone.addresses]
     rec.sandboxes = [s for s in rec.sandboxes if s not in gone.boxes]
+
+
+def refresh(rec: Record, lab: Lab) -> bool:
+    """The file's address, gateway, MAC and MTU into the record of each link it keeps (an
+    edited address is mended by up in the kernel; its record must say so too, or nic list
+    and the duplicate-address check go by the old one). Whether anything changed."""
+    changed = False
+    for link in lab.links:
+        entry = rec.links.get(link.key)
+        if entry is None:
+            continue
+        now = {
+            "address": str(link.address),
+            "gateway": None if link.gateway is None else str(link.gateway),
+            "mac": link.mac,
+            "mtu": link.mtu,
+        }
+        if any(entry.get(k) != v for k, v in now.items()):
+            entry.update(now)
+            changed = True
+    return changed

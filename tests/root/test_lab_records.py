@@ -135,3 +135,22 @@ def test_gc_drops_the_record_of_a_lab_link_whose_node_is_gone(built):
         "p/eth1": "ok",
         f"{s}/eth1": "missing",
     }
+
+
+def test_an_edited_address_is_what_the_links_record_says_after_up(built):
+    """up mends the kernel and the link's attachment record, so nic list (and nic add's
+    duplicate-address check) go by the file's new address, not the old one."""
+    lab, path, owner, s = (
+        built["lab"],
+        built["path"],
+        f"lab {built['name']}@{built['lab']}",
+        built["s"],
+    )
+    text = open(path).read()
+    open(path, "w").write(text.replace("198.51.100.11/24", "198.51.100.21/24"))
+    run_netwrap("--host-netns", lab, "up", path, check=True)
+    (row,) = [r for r in nic_list(lab, owner) if r["target"] == s]
+    assert (row["address"], row["state"]) == ("198.51.100.21/24", "ok")
+    # and again with nothing to change in the kernel: the record is already right
+    run_netwrap("--host-netns", lab, "up", path, check=True)
+    assert [r["address"] for r in nic_list(lab, owner) if r["target"] == s] == ["198.51.100.21/24"]
