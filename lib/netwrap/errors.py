@@ -22,6 +22,13 @@ class UsageError(NetwrapError):
     exit_status = 2
 
 
+class DamagedRecord(NetwrapError):
+    """A record netwrap wrote that no longer reads as one (bad bytes, not JSON, a field
+    of the wrong type): bad input like a bad file given on the command line, exit 2."""
+
+    exit_status = 2
+
+
 class CommandError(NetwrapError):
     """A command exited non-zero (or could not be started)."""
 

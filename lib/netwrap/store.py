@@ -51,7 +51,9 @@ def path(*parts: str) -> str:
 
 
 def damaged(where: str, why: str) -> NetwrapError:
-    return NetwrapError(
+    from netwrap.errors import DamagedRecord
+
+    return DamagedRecord(
         f"state record {where} is damaged ({why}); look at it, then "
         "remove it by hand if it is garbage"
     )

@@ -325,7 +325,7 @@ def test_cli_mistyped_sandbox_record_is_one_line(run_dir):
     path.write_text(json.dumps(data))
     for args in (("sandbox", "list"), ("pid", "web")):
         proc = cli(*args)
-        assert proc.returncode == 1, args
+        assert proc.returncode == 2, args  # bad input (issue 14)
         assert proc.stdout == ""
         assert proc.stderr == (
             f"netwrap: error: state record {path} is damaged (pid: "
@@ -359,7 +359,7 @@ def test_cli_mistyped_attachment_record_is_one_line(run_dir):
         )
     )
     proc = cli("nic", "list")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # bad input (issue 14)
     assert proc.stderr.startswith(
         f"netwrap: error: state record {path} is damaged "
         "(container.pid: expected a PID (a whole number above 0), got '1/../self')"
