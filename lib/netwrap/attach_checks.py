@@ -8,8 +8,10 @@ and warns through ``ctx.warn``; ``bridge_mtu`` gives the veth ends the bridge's 
 
 from __future__ import annotations
 
-from netwrap import nic, observe, query, state
-from netwrap.errors import UsageError
+import os
+
+from netwrap import netns, nic, observe, query, state
+from netwrap.errors import CommandError, UsageError
 from netwrap.netref import NetnsRef
 from netwrap.records import Record, replace
 from netwrap.targets import Target, can_ask
@@ -18,7 +20,7 @@ from netwrap.targets import Target, can_ask
 class Facts(Record):
     """What the kernel says before ``nic add``; None where it could not be asked."""
 
-    __slots__ = ("bridge", "host_links", "inside", "old_default", "asked")
+    __slots__ = ("bridge", "host_links", "inside", "old_default", "asked", "ports")
 
     def __init__(
         self,
@@ -27,6 +29,7 @@ class Facts(Record):
         inside: set[str] | None = None,
         old_default: dict | None | bool = True,  # True: unknown
         asked: bool = False,
+        ports: set[int] | None = None,  # the ifindexes of the bridge's ports
     ) -> None:
         self._init(
             bridge,
@@ -34,6 +37,7 @@ class Facts(Record):
             set() if inside is None else inside,
             old_default,
             asked,
+            set() if ports is None else ports,
         )
 
 
@@ -48,6 +52,7 @@ def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
     links = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns))
     facts.host_links = set(links)
     facts.bridge = links.get(req.bridge)
+    facts.ports = {lk.ifindex for lk in links.values() if lk.master == req.bridge and lk.ifindex}
     try:
         facts.inside = query.proc_ifnames(target.pid)
         if req.gateway is not None:
@@ -79,6 +84,8 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
         ctx.problem(f'"{req.bridge}" is not a bridge')
     else:
         _check_address(ctx, req, target, br)
+        if req.ip is not None and facts.ports:
+            _check_kernel_address(ctx, req, target, facts.ports)
     if req.host_ifname in facts.host_links:
         ctx.problem(
             f'host interface "{req.host_ifname}" already exists (choose another with --host-ifname)'
@@ -130,6 +137,41 @@ def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
             f"{req.ip} is outside the bridge {req.bridge}'s subnet ({nets}): the "
             "container will not reach the bridge's address directly"
         )
+
+
+def _check_kernel_address(ctx, req: nic.NicRequest, target: Target, ports: set[int]) -> None:
+    """The address is not held (added by hand, by another tool) in a netns plugged into
+    one of the bridge's ports: every netns's addresses are read from /proc (no process);
+    only one holding the address is asked (``ip -j link``) whether a veth of it has its
+    other end among the ports."""
+    import json
+
+    from netwrap import procfs
+
+    ip = req.ip.ip
+    key = str(ip) if ip.version == 4 else ip.exploded.replace(":", "")
+    skip = {procfs.netns_inode(target.pid), procfs.netns_inode("self") if not ctx.host_ns else None}
+    if ctx.host_ns:
+        try:
+            skip.add(os.stat(netns.path(ctx.host_ns)).st_ino)
+        except OSError:
+            pass
+    for pid in procfs.pids():
+        inode = procfs.netns_inode(pid)
+        if inode is None or inode in skip:
+            continue
+        skip.add(inode)
+        try:
+            if key not in procfs.local_addresses(pid):
+                continue
+            rows = json.loads(ctx.runner.query(NetnsRef.pid(pid).ip("-j", "link", "show")) or "[]")
+        except (OSError, ValueError, CommandError):
+            continue
+        if any("link_netnsid" in r and r.get("link_index") in ports for r in rows):
+            ctx.problem(
+                f"{ip} is already held in a netns on {req.bridge} (PID {pid}, "
+                f"{procfs.comm(pid)}), as the kernel shows; give each container its own address"
+            )
 
 
 def bridge_mtu(req: nic.NicRequest, facts: Facts) -> nic.NicRequest:

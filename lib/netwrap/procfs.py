@@ -393,3 +393,16 @@ def sysctl(name: str) -> str | None:
         return read_one(f"/proc/sys/{name}").decode(errors="replace").strip()
     except OSError:
         return None
+
+
+def local_addresses(pid: int | str) -> set[str]:
+    """PID's netns addresses with no process: IPv4 as text (net/fib_trie's ``/32 host
+    LOCAL`` entries), IPv6 as net/if_inet6's 32 hex digits; OSError if unreadable."""
+    lines = [line.strip() for line in read(f"/proc/{pid}/net/fib_trie").decode().splitlines()]
+    pairs = zip(lines, lines[1:], strict=False)
+    out = {a[4:] for a, b in pairs if b == "/32 host LOCAL" and a.startswith("|-- ")}
+    try:
+        out |= {line.split()[0] for line in read(f"/proc/{pid}/net/if_inet6").decode().splitlines()}
+    except (OSError, IndexError):  # IPv6 off
+        pass
+    return out

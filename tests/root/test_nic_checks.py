@@ -5,6 +5,7 @@ changes; one outside the bridge's subnet is warned about; the veth takes the bri
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -46,6 +47,34 @@ def test_an_address_held_by_another_container_on_the_bridge_is_refused(two, nw):
     # once a's attachment is gone, the address is free
     nic_add(lab, b, "198.51.100.10/24", check=True)
     nw("--host-netns", lab, "nic", "del", b, check=True)
+
+
+@pytest.mark.parametrize(
+    "held, asked",
+    [("198.51.100.11/24", "198.51.100.11/24"), ("2001:db8::11/64", "2001:db8::11/64")],
+    ids=["ipv4", "ipv6"],
+)
+def test_an_address_added_by_hand_on_the_bridge_is_refused_as_the_kernel_shows(
+    two, nw, held, asked
+):
+    """Not only netwrap's records: an address a's netns holds (added by hand, here on
+    its eth1) is refused for b on the same bridge, before anything changes."""
+    lab, a, pa, b, pb = two
+    nic_add(lab, a, "198.51.100.10/24", check=True)
+    sh("nsenter", "-t", str(pa), "-n", "ip", "addr", "add", held, "dev", "eth1", "nodad")
+    before = lab_links(lab)
+    proc = nic_add(lab, b, asked)
+    assert proc.returncode == 1, proc.stderr
+    ip = asked.split("/")[0]
+    head = f"netwrap: error: {ip} is already held in a netns on br0 (PID "
+    assert proc.stderr.startswith(head), proc.stderr
+    named = proc.stderr[len(head) :].split(",")[0]  # a process of a's netns: a or its parent
+    assert os.stat(f"/proc/{named}/ns/net").st_ino == os.stat(f"/proc/{pa}/ns/net").st_ino
+    assert "eth1" not in links_inside(pb) and lab_links(lab) == before
+    sh("nsenter", "-t", str(pa), "-n", "ip", "addr", "del", held, "dev", "eth1")
+    nic_add(lab, b, asked, check=True)  # free again
+    nw("--host-netns", lab, "nic", "del", b, check=True)
+    nw("--host-netns", lab, "nic", "del", a, check=True)
 
 
 def test_the_bridges_own_address_is_refused(two):
