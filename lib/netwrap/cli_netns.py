@@ -28,12 +28,22 @@ def cmd_netns_expose(ctx: Context, args) -> int:
     target = resolve_target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.name)
     if exists:
-        sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
+        if ctx.as_json:
+            from netwrap.output import emit_object
+
+            emit_object({"netns": name, "pid": target.pid, "changed": False})
+        else:
+            sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
         return 0
     ctx.runner.run(netns.expose_plan(target.pid, name))
     if not ctx.dry_run:
         netns.remember(name, target.pid, ctx.host_ns)  # so gc knows netwrap made it
-        sys.stdout.write(f"{name}\n")
+        if ctx.as_json:
+            from netwrap.output import emit_object
+
+            emit_object({"netns": name, "pid": target.pid, "changed": True})
+        else:
+            sys.stdout.write(f"{name}\n")  # the name alone: $(netwrap netns expose web)
     return 0
 
 

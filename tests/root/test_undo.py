@@ -69,6 +69,10 @@ def test_stacked_gateways_deleted_in_any_order_end_with_the_original_route(stack
         ifname = NICS[i][0]
         proc = nw("--host-netns", lab, "nic", "del", sb, "--ifname", ifname)
         assert (proc.returncode, proc.stderr) == (0, ""), ifname
+        # it says what it did: each command once, no empty one ("ip link del eth1; ")
+        said = proc.stdout.strip()
+        assert said.startswith(f"{sb}: {ifname} removed (") and said.endswith(")"), said
+        assert "; )" not in said and "(; " not in said and ";  " not in said, said
         alive.remove(i)
         assert ifname not in links_inside(pid)
         # The default route is the newest NIC still there, else the original one.
