@@ -99,12 +99,14 @@ class Context(Record):
         else:
             sys.stdout.write(message + "\n")
 
-    def need_root(self, what: str) -> None:
+    def need_root(self, what: str, instead: str | None = None) -> None:
+        """Refuse a non-root run; ``instead`` replaces the "add --dry-run" hint for a
+        command that has no dry run (demo)."""
         if not self.dry_run and os.geteuid() != 0:
+            hint = instead or "add --dry-run to see the commands"
             raise NetwrapError(
                 f"{what} changes the kernel's network configuration and "
-                "needs root; run it with sudo, or add --dry-run to see the "
-                "commands"
+                f"needs root; run it with sudo, or {hint}"
             )
 
 

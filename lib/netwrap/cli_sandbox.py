@@ -74,7 +74,7 @@ def cmd_demo(ctx: Context, args) -> int:
             "removes; to see the commands of one step, run e.g. netwrap "
             "--dry-run nic add ..."
         )
-    ctx.need_root("demo")
+    ctx.need_root("demo", "run netwrap tutorial --dry-run to see the same lesson as a script")
     return tutorial.run(ctx, lang=args.lang, yes=not args.pause)
 
 
