@@ -24,6 +24,13 @@ def cmd_tutorial(ctx, args) -> int:
         "ip": args.ip and str(_tutorial_ip(args.ip)),
     }
     if not ctx.dry_run:
+        if ctx.as_json:
+            from netwrap.errors import UsageError
+
+            raise UsageError(
+                "tutorial talks to a person, not JSON; the lesson as JSON is "
+                "netwrap tutorial --dry-run --json"
+            )
         ctx.need_root("tutorial")
     return tutorial.run(
         ctx, target=args.target, lang=args.lang, yes=args.yes, script=ctx.dry_run, **names

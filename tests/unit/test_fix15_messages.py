@@ -28,3 +28,12 @@ def test_nic_del_success_line_has_no_empty_command_for_a_note():
         Step(("rm", "-f", "/var/run/netns/nw-x"), "plumbing"),
     ]
     assert detach.what_changed(ran) == ["ip link del eth1"]
+
+
+def test_json_demo_and_tutorial_refuse_and_point_at_the_json_lesson(capsys):
+    from netwrap import cli
+
+    for argv in (["--json", "demo"], ["--json", "tutorial", "--yes"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "tutorial --dry-run --json" in err, err
