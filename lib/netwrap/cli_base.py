@@ -23,8 +23,10 @@ USERNS_HELP = (
 # -- shell completion (argcomplete calls these only while completing) -----------------
 
 
-def complete_targets(**_kwargs) -> list[str]:
-    """Running containers' and sandboxes' names, for a TARGET being typed."""
+def complete_targets(parsed_args=None, **_kwargs) -> list[str]:
+    """Running containers' and sandboxes' names, for a TARGET being typed (with
+    ``--host-netns LAB`` earlier on the line, the lab's sandboxes too)."""
+    lab = getattr(parsed_args, "host_netns", None)
     names: list[str] = []
     try:
         from netwrap import containers
@@ -35,7 +37,7 @@ def complete_targets(**_kwargs) -> list[str]:
     try:
         from netwrap import sandbox
 
-        names += [box.name for box in sandbox.all_sandboxes()]
+        names += [box.name for box in sandbox.all_sandboxes(lab)]
     except Exception:  # noqa: BLE001
         pass
     return sorted(set(names))

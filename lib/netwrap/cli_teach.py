@@ -73,6 +73,7 @@ def cmd_diagram(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
+    from netwrap.cli_base import add_target
     from netwrap.cli_base import sub as _sub
 
     p = _sub(
@@ -93,12 +94,7 @@ def register(subparsers) -> None:
         epilog="example: sudo netwrap tutorial --lang ja; netwrap --dry-run tutorial "
         "prints the lesson as a script and runs nothing",
     )
-    p.add_argument(
-        "target",
-        metavar="TARGET",
-        nargs="?",
-        help="a container, sandbox or PID to use instead of a lab sandbox",
-    )
+    add_target(p, help="a container, sandbox or PID to use instead of a lab sandbox", nargs="?")
     p.add_argument("--lang", choices=("en", "ja"), default="en", help="language (default: en)")
     p.add_argument("--yes", action="store_true", help="run straight through, no prompts")
     p.add_argument(
@@ -138,11 +134,8 @@ def register(subparsers) -> None:
         "/var/run/netns namespace wired to it by a veth pair.",
         epilog="example: netwrap diagram web --format svg -o web.svg",
     )
-    p.add_argument(
-        "targets",
-        metavar="TARGET",
-        nargs="*",
-        help="a PID, sandbox, container or /var/run/netns name",
+    add_target(
+        p, help="a PID, sandbox, container or /var/run/netns name", dest="targets", nargs="*"
     )
     p.add_argument(
         "--format",
