@@ -23,8 +23,10 @@ USERNS_HELP = (
 # -- shell completion (argcomplete calls these only while completing) -----------------
 
 
-def complete_targets(**_kwargs) -> list[str]:
-    """Running containers' and sandboxes' names, for a TARGET being typed."""
+def complete_targets(parsed_args=None, **_kwargs) -> list[str]:
+    """Running containers' and sandboxes' names, for a TARGET being typed (with
+    ``--host-netns LAB`` earlier on the line, the lab's sandboxes too)."""
+    lab = getattr(parsed_args, "host_netns", None)
     names: list[str] = []
     try:
         from netwrap import containers
@@ -35,7 +37,7 @@ def complete_targets(**_kwargs) -> list[str]:
     try:
         from netwrap import sandbox
 
-        names += [box.name for box in sandbox.all_sandboxes()]
+        names += [box.name for box in sandbox.all_sandboxes(lab)]
     except Exception:  # noqa: BLE001
         pass
     return sorted(set(names))
@@ -99,12 +101,14 @@ class Context(Record):
         else:
             sys.stdout.write(message + "\n")
 
-    def need_root(self, what: str) -> None:
+    def need_root(self, what: str, instead: str | None = None) -> None:
+        """Refuse a non-root run; ``instead`` replaces the "add --dry-run" hint for a
+        command that has no dry run (demo)."""
         if not self.dry_run and os.geteuid() != 0:
+            hint = instead or "add --dry-run to see the commands"
             raise NetwrapError(
                 f"{what} changes the kernel's network configuration and "
-                "needs root; run it with sudo, or add --dry-run to see the "
-                "commands"
+                f"needs root; run it with sudo, or {hint}"
             )
 
 

@@ -98,7 +98,7 @@ def cmd_ps(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
-    from netwrap.cli_base import Formatter
+    from netwrap.cli_base import Formatter, add_target
 
     """Add ``ps`` and ``pid`` to netwrap's subcommands."""
 
@@ -120,7 +120,5 @@ def register(subparsers) -> None:
         epilog="example: ln -s /proc/$(netwrap pid web)/ns/net /var/run/netns/web",
         formatter_class=Formatter,
     )
-    p.add_argument(
-        "target", metavar="TARGET", help="a PID, a sandbox name, or a container name or ID prefix"
-    )
+    add_target(p, help="a PID, a sandbox name, or a container name or ID prefix")
     p.set_defaults(func=cmd_pid)

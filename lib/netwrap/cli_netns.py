@@ -28,22 +28,17 @@ def cmd_netns_expose(ctx: Context, args) -> int:
     target = resolve_target(ctx, args.target, args.allow_userns)
     name, exists = netns.name_for(target, args.name)
     if exists:
-        if ctx.as_json:
-            from netwrap.output import emit_object
-
-            emit_object({"netns": name, "pid": target.pid, "changed": False})
+        said = f"{name} already names PID {target.pid}'s netns: nothing to do"
+        if ctx.as_json and not ctx.dry_run:
+            ctx.done(said, netns_name=name, pid=target.pid, created=False)
         else:
-            sys.stdout.write(f"{name} already names PID {target.pid}'s netns: nothing to do\n")
+            sys.stdout.write(said + "\n")
         return 0
     ctx.runner.run(netns.expose_plan(target.pid, name))
     if not ctx.dry_run:
         netns.remember(name, target.pid, ctx.host_ns)  # so gc knows netwrap made it
-        if ctx.as_json:
-            from netwrap.output import emit_object
-
-            emit_object({"netns": name, "pid": target.pid, "changed": True})
-        else:
-            sys.stdout.write(f"{name}\n")  # the name alone: $(netwrap netns expose web)
+        # the bare name as text, for $(netwrap netns expose ...); an object with --json
+        ctx.done(name, netns_name=name, pid=target.pid, created=True)
     return 0
 
 
@@ -241,7 +236,8 @@ def register(subparsers) -> None:
         description="Expose the target's netns, run 'ip netns exec NAME CMD...', remove "
         "the name again. Only the network is the container's: files and "
         "processes are still the host's, so the host's ifconfig and route "
-        "work even if the image has none. The exit status is CMD's.",
+        "work even if the image has none. The exit status is CMD's. "
+        "--json does not apply: CMD's own output passes through as it is.",
         epilog="example: netwrap exec web -- ip addr; netwrap exec web (a shell: "
         "$SHELL, its prompt saying '(netns nw-web)')",
     )

@@ -170,12 +170,8 @@ def cmd_nic_del(ctx: Context, args) -> int:
         validate.netns_name(args.netns_name)
     ctx.need_root("nic del")
     target = resolve_target(ctx, args.target, allow_userns=True)  # taking a port away gives none
-    import shlex
-
     ran = detach.remove(ctx, target, ifname, args.netns_name, force=args.force)
-    # what changed, without the /var/run/netns plumbing around it (mkdir, ln, rm)
-    did = [shlex.join(s.argv[4:] if s.argv[:3] == ("ip", "netns", "exec") else s.argv) for s in ran]
-    did = [d for d in did if d and not d.startswith(("mkdir ", "ln ", "rm "))]  # notes: no argv
+    did = detach.what_changed(ran)
     ctx.done(
         f"{target.name}: {ifname} removed" + (f" ({'; '.join(did)})" if did else ""),
         target=target.name,

@@ -74,7 +74,12 @@ def cmd_demo(ctx: Context, args) -> int:
             "removes; to see the commands of one step, run e.g. netwrap "
             "--dry-run nic add ..."
         )
-    ctx.need_root("demo")
+    if ctx.as_json:
+        raise UsageError(
+            "demo talks to a person, not JSON; the lesson as JSON is "
+            "netwrap tutorial --dry-run --json"
+        )
+    ctx.need_root("demo", "run netwrap tutorial --dry-run to see the same lesson as a script")
     return tutorial.run(ctx, lang=args.lang, yes=not args.pause)
 
 

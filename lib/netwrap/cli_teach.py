@@ -24,6 +24,13 @@ def cmd_tutorial(ctx, args) -> int:
         "ip": args.ip and str(_tutorial_ip(args.ip)),
     }
     if not ctx.dry_run:
+        if ctx.as_json:
+            from netwrap.errors import UsageError
+
+            raise UsageError(
+                "tutorial talks to a person, not JSON; the lesson as JSON is "
+                "netwrap tutorial --dry-run --json"
+            )
         ctx.need_root("tutorial")
     return tutorial.run(
         ctx, target=args.target, lang=args.lang, yes=args.yes, script=ctx.dry_run, **names
@@ -66,6 +73,7 @@ def cmd_diagram(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
+    from netwrap.cli_base import add_target
     from netwrap.cli_base import sub as _sub
 
     p = _sub(
@@ -86,12 +94,7 @@ def register(subparsers) -> None:
         epilog="example: sudo netwrap tutorial --lang ja; netwrap --dry-run tutorial "
         "prints the lesson as a script and runs nothing",
     )
-    p.add_argument(
-        "target",
-        metavar="TARGET",
-        nargs="?",
-        help="a container, sandbox or PID to use instead of a lab sandbox",
-    )
+    add_target(p, help="a container, sandbox or PID to use instead of a lab sandbox", nargs="?")
     p.add_argument("--lang", choices=("en", "ja"), default="en", help="language (default: en)")
     p.add_argument("--yes", action="store_true", help="run straight through, no prompts")
     p.add_argument(
@@ -131,11 +134,8 @@ def register(subparsers) -> None:
         "/var/run/netns namespace wired to it by a veth pair.",
         epilog="example: netwrap diagram web --format svg -o web.svg",
     )
-    p.add_argument(
-        "targets",
-        metavar="TARGET",
-        nargs="*",
-        help="a PID, sandbox, container or /var/run/netns name",
+    add_target(
+        p, help="a PID, sandbox, container or /var/run/netns name", dest="targets", nargs="*"
     )
     p.add_argument(
         "--format",

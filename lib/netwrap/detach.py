@@ -115,6 +115,20 @@ def detach_plan(
     return steps
 
 
+def what_changed(ran: list[Step]) -> list[str]:
+    """The commands of ``ran`` that changed something, for nic del's success line:
+    without notes (no argv), and without the /var/run/netns plumbing (mkdir, ln, rm);
+    ``ip netns exec NAME`` is dropped from the front."""
+    import shlex
+
+    did = []
+    for s in ran:
+        argv = s.argv[4:] if s.argv[:3] == ("ip", "netns", "exec") else s.argv
+        if argv and argv[0] not in ("mkdir", "ln", "rm"):
+            did.append(shlex.join(argv))
+    return did
+
+
 def host_end_alias(key: str) -> str:
     """The ifalias a host veth end gets at creation (``ip link set vhX alias ...``), so
     ``gc`` and ``nic del`` know it as netwrap's by more than its name."""

@@ -193,8 +193,12 @@ def masqueraded(runner, host_ns: str | None) -> list[str]:
 
 def render(runner, model: Model, fmt: str) -> str:
     """The model as text, Graphviz source, or SVG (``dot -Tsvg`` through the runner)."""
-    if fmt == "text":
-        return text(model)
+    if fmt == "text":  # as wide as the terminal or $COLUMNS, when there is one
+        import sys
+
+        from netwrap.output import fits
+
+        return text(model, width=fits(False, sys.stdout))
     if fmt == "dot":
         return dot(model)
     import tempfile

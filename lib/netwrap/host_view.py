@@ -109,7 +109,7 @@ PORT_COLUMNS = ["bridge", "port", "container", "ifname", "pid"]
 FORWARD_DROP_NOTE = (
     "FORWARD DROP: the kernel forwards no packet between interfaces unless a rule "
     "accepts it. Docker sets this policy and accepts only its own bridges' traffic "
-    "(the NAT and FORWARD rules below); the walkthrough's host had FORWARD ACCEPT. So a container on a "
+    "(the rules below); the walkthrough's host had FORWARD ACCEPT. So a container on a "
     "bridge made by hand (br0) reaches the host, but not the outside: that needs FORWARD "
     "rules accepting -i br0 and -o br0, and a MASQUERADE rule for its subnet, as Docker "
     "has for docker0."

@@ -142,6 +142,7 @@ def cmd_show(ctx, args) -> int:
 
 
 def register(subparsers) -> None:
+    from netwrap.cli_base import add_target
     from netwrap.cli_base import sub as _sub
     from netwrap.parsers import PARSERS
 
@@ -177,9 +178,7 @@ def register(subparsers) -> None:
         "'ip -j addr' and 'ip -j route'.",
         epilog="example: netwrap show web",
     )
-    p.add_argument(
-        "target", metavar="TARGET", help="a PID, a sandbox name, or a container name or ID prefix"
-    )
+    add_target(p, help="a PID, a sandbox name, or a container name or ID prefix")
     p.add_argument(
         "--source",
         choices=("auto", "net-tools", "ip"),

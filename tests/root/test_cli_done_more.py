@@ -101,20 +101,3 @@ def test_explain_alone_runs_and_says_why_before_each_command(lab, nw):
     assert all(line.startswith(("# ", "+ ")) for line in lines)
     (link,) = json.loads(sh("ip", "-n", lab, "-j", "-d", "link", "show", "br0"))
     assert link["linkinfo"]["info_kind"] == "bridge" and "UP" in link["flags"]
-
-
-def test_netns_expose_json_is_one_object_and_plain_text_is_the_name(sandboxes, nw):
-    name, pid = sandboxes()
-    nsname = f"x{name}"[:15]
-    proc = nw("--json", "netns", "expose", name, "--netns-name", nsname, check=True)
-    try:
-        assert json.loads(proc.stdout) == {"netns": nsname, "pid": pid, "changed": True}
-        again = nw("--json", "netns", "expose", name, "--netns-name", nsname, check=True)
-        assert json.loads(again.stdout) == {"netns": nsname, "pid": pid, "changed": False}
-    finally:
-        nw("netns", "unexpose", nsname, check=True)
-    plain = nw("netns", "expose", name, "--netns-name", nsname, check=True)
-    try:
-        assert plain.stdout == f"{nsname}\n"  # $(netwrap netns expose web) stays usable
-    finally:
-        nw("netns", "unexpose", nsname, check=True)
