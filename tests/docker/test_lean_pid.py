@@ -63,7 +63,9 @@ def inspect_pid(name: str) -> str:
 def test_names_ids_and_pids_are_answered_on_the_lean_path(containers):
     name, cid, _ = containers()
     pid = inspect_pid(name)
-    for text in (name, cid, cid[:12], cid[:5], pid):
+    # an ID prefix of digits only is a PID to netwrap (and to the walkthrough): not here
+    ids = [t for t in (cid, cid[:12], cid[:5]) if not t.isdigit()]
+    for text in (name, *ids, pid):
         proc, who = same_both_ways("pid", text)
         assert (proc.stdout, proc.returncode, who) == (f"{pid}\n", 0, "lean"), text
 
