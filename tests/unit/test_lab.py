@@ -8,6 +8,7 @@ import pytest
 from netwrap import fastpath, lab, nic, query
 from netwrap.errors import UsageError
 from netwrap.plan import render
+from nwtest import argv
 
 LAB = """\
 name: class1
@@ -170,21 +171,8 @@ def test_fast_nic_plan_is_two_processes():
     assert render(plan) == FAST_NIC
     create, inside = plan
     assert create.undo == ("ip", "-n", "lab", "link", "del", "vh-test")
-    assert inside.undo == (
-        "nsenter",
-        "-t",
-        "10170",
-        "-n",
-        "ip",
-        "route",
-        "replace",
-        "default",
-        "via",
-        "172.17.0.1",
-        "dev",
-        "eth0",
-        "metric",
-        "5",
+    assert inside.undo == argv(
+        "nsenter -t 10170 -n ip route replace default via 172.17.0.1 dev eth0 metric 5"
     )
 
 
@@ -262,19 +250,8 @@ def test_up_plan_replaces_an_existing_default_and_can_put_it_back():
         old_default=lambda pid, v: old if pid == 100 else None,
         ifnames=lambda pid: {"lo", "eth0"},
     )
-    assert plan.guests[0].undo == (
-        "nsenter",
-        "-t",
-        "100",
-        "-n",
-        "ip",
-        "route",
-        "replace",
-        "default",
-        "via",
-        "172.17.0.1",
-        "dev",
-        "eth0",
+    assert plan.guests[0].undo == argv(
+        "nsenter -t 100 -n ip route replace default via 172.17.0.1 dev eth0"
     )
     assert plan.made_links["web/eth1"]["replaced_default"] == old
 
