@@ -4,6 +4,10 @@
 ``netwrap.lean`` answers ``netwrap pid NAME`` first, without argparse or the CLI's
 imports (issue 12); any other command line, and any case it is not sure of, goes to
 the full CLI (``netwrap.cli``), which gives the same output and exit status.
+
+The installed ``netwrap`` starts Python with ``-S`` (``netwrap.launcher``): no
+``site``, so no site-packages, which the lean path does not need. Before the full CLI
+(which needs its dependencies) ``site`` is loaded as a normal start would have.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
             status = None  # the full CLI reads it again and says what failed
         if status is not None:
             return status
+    if sys.flags.no_site:  # started with -S (netwrap.launcher): site-packages now
+        import site
+
+        site.main()
     from netwrap.cli import main as full
 
     return full(argv)
