@@ -41,20 +41,24 @@ def test_it_starts_python_without_site_and_appends_lib(installed):
     assert launcher.text(sys.executable, LIB) == text
 
 
+def imported(proc: subprocess.CompletedProcess) -> set[str]:
+    """The modules a run with -X importtime imported (its stderr)."""
+    return {
+        line.rpartition("|")[2].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
 def test_pid_is_answered_without_site(installed):
-    # The launcher run as its #! line runs it (python -S), then: was site loaded?
-    probe = (
-        "import runpy, sys\n"
-        "sys.argv = sys.argv[1:]\n"
-        "try:\n"
-        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
-        "finally:\n"
-        "    print('site' in sys.modules)\n"
-    )
+    # As the #! line runs it (python -S), with the imports listed on stderr.
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", probe, installed, "pid", ME], capture_output=True, text=True
+        [sys.executable, "-S", "-X", "importtime", installed, "pid", ME],
+        capture_output=True,
+        text=True,
     )
-    assert (proc.stdout, proc.returncode) == (f"{ME}\nFalse\n", 0), proc.stderr
+    assert (proc.stdout, proc.returncode) == (f"{ME}\n", 0), proc.stderr
+    assert "netwrap.lean" in imported(proc) and "site" not in imported(proc)
     proc = run(installed, "pid", ME)
     assert (proc.stdout, proc.returncode) == (f"{ME}\n", 0), proc.stderr
 
@@ -63,6 +67,12 @@ def test_the_full_cli_loads_site_for_its_dependencies(installed, tmp_path):
     lab = tmp_path / "quiet.yaml"
     lab.write_text(QUIET_LAB)  # reading a lab file needs PyYAML, from site-packages
     mine = run(installed, "--dry-run", "down", str(lab))
+    loads = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", installed, "--dry-run", "down", str(lab)],
+        capture_output=True,
+        text=True,
+    )
+    assert {"site", "yaml"} <= imported(loads)
     clone = run_netwrap("--dry-run", "down", str(lab))
     assert (mine.stdout, mine.stderr, mine.returncode) == (
         clone.stdout,
