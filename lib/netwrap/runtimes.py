@@ -1,9 +1,10 @@
 """Runtimes: which processes are container runtimes, read from /proc.
 
-A runtime process is a daemon (``docker -d`` in 2014, ``dockerd``), a
-per-container shim (``containerd-shim-runc-v2 -namespace moby -id 641b8c4c...``,
-its v1 forms) or podman's ``conmon -c ID -n NAME``; a container's first process
-is one of its children (``netwrap.containers`` decides which).
+A runtime process is a daemon whose children are containers (``docker -d`` in
+2014; not today's ``dockerd``, see ``is_daemon``), a per-container shim
+(``containerd-shim-runc-v2 -namespace moby -id 641b8c4c...``, its v1 forms) or
+podman's ``conmon -c ID -n NAME``; a container's first process is one of its
+children (``netwrap.containers`` decides which).
 
 ``process_rows`` reads only what can be a runtime (``netwrap.procfs``): the name
 of every process's binary (``readlink /proc/PID/exe``, one system call each; the
@@ -49,12 +50,16 @@ def opt(argv: list[str], *flags: str) -> str | None:
 
 
 def is_daemon(row: dict) -> bool:
-    """``docker -d`` / ``docker daemon`` (2014-2016) or ``dockerd``."""
+    """``docker -d`` / ``docker daemon`` (2014-2016): a daemon whose children are containers.
+
+    Not ``dockerd``: it came with Docker 1.12, which (as 1.11 did) starts every
+    container through containerd and a shim, so none is ever its own child. Its
+    children are containerd, docker-proxy and passing helpers (unpigz while an image
+    is pulled), and a Go daemon forks from any thread, so reading them meant reading
+    each of its threads' children (dozens of files) on every lookup.
+    """
     argv = row.get("cmdline") or []
-    base = program(row)
-    if base == "dockerd":
-        return True
-    return base == "docker" and any(a in ("-d", "--daemon", "daemon") for a in argv[1:])
+    return program(row) == "docker" and any(a in ("-d", "--daemon", "daemon") for a in argv[1:])
 
 
 def is_helper(row: dict) -> bool:
