@@ -19,7 +19,7 @@ process table. Whether to believe a runtime process is ``netwrap.trust``'s call.
 
 from __future__ import annotations
 
-import os
+import posix  # not os, which the lean path of `netwrap pid` does not load: see procfs
 
 from netwrap import docker_records, procfs
 
@@ -33,9 +33,13 @@ ATTRS = ["pid", "ppid", "name", "cmdline", "create_time"]
 _HELPERS = ("containerd", "docker-containerd", "docker-proxy", "dockerd", "docker")
 
 
+def _basename(path: str) -> str:
+    return path[path.rfind("/") + 1 :]  # os.path.basename
+
+
 def program(row: dict) -> str:
     argv = row.get("cmdline") or []
-    return os.path.basename(argv[0]) if argv else (row.get("name") or "")
+    return _basename(argv[0]) if argv else (row.get("name") or "")
 
 
 def opt(argv: list[str], *flags: str) -> str | None:
@@ -76,7 +80,7 @@ def shim(row: dict) -> tuple[str, str | None, str | None, str | None] | None:
         cid = opt(argv, "-id", "--id")
         if cid is None:  # v1 shims: -workdir .../<namespace>/<id>, or a positional ID
             workdir = opt(argv, "-workdir", "--workdir")
-            cid = os.path.basename(workdir.rstrip("/")) if workdir else None
+            cid = _basename(workdir.rstrip("/")) if workdir else None
         if cid is None:
             cid = next((a for a in argv[1:] if docker_records.is_id64(a)), None)
         if ns is None and base == "docker-containerd-shim":
@@ -119,7 +123,7 @@ def process_rows(times: bool = True, follow: Callable[[tuple], bool] | None = No
     tuple FOLLOW refuses is left out before its children are read (a lookup by
     name follows only the monitors of containers that could have it).
     """
-    binary_name = procfs.exe_name if os.geteuid() == 0 else procfs.comm
+    binary_name = procfs.exe_name if posix.geteuid() == 0 else procfs.comm
     rows: dict[int, dict] = {}
     for entry in procfs.pids():
         try:
