@@ -94,9 +94,15 @@ def shim(row: dict) -> tuple[str, str | None, str | None, str | None] | None:
     return None
 
 
-# How the executable of a daemon, shim or conmon is named: dockerd, docker (2014),
-# containerd-shim*, docker-containerd-shim, conmon.
-_RUNTIME_BINARIES = ("containerd-shim", "docker", "conmon")
+# How the executable of a daemon, shim or conmon starts, cut to the kernel's
+# 15-character comm (read instead without root): containerd-shim*,
+# docker-containerd-shim, conmon; and the 2014 daemon's binary is docker itself
+# (not dockerd, docker-proxy or docker-init, whose command lines are not read).
+_RUNTIME_PREFIXES = ("containerd-shim", "docker-containe", "conmon")
+
+
+def _may_be_runtime(binary: str) -> bool:
+    return binary.startswith(_RUNTIME_PREFIXES) or binary.removesuffix(" (deleted)") == "docker"
 
 
 def _kid_row(pid: int, ppid: int, with_argv: bool) -> dict | None:
@@ -128,7 +134,7 @@ def process_rows(times: bool = True, follow: Callable[[tuple], bool] | None = No
     for entry in procfs.pids():
         try:
             name = binary_name(entry)
-            if not name.startswith(_RUNTIME_BINARIES):
+            if not _may_be_runtime(name):
                 continue
             pid = int(entry)
             row = {
