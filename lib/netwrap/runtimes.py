@@ -120,18 +120,22 @@ def process_rows(times: bool = True, follow: Callable[[tuple], bool] | None = No
     """The runtime processes and their children, as dicts with the ATTRS keys.
 
     Only the /proc/PID/exe link is read for every process (as root; the comm
-    otherwise); the command line and the children only for the few whose binary
-    is called like a daemon, shim or conmon, and the children's /proc/PID/stat
-    for their start times. Whether to believe each runtime process is asked
-    later (``trust.distrust``), only of those a lookup needs. Without TIMES a
-    child's start time is read only where it decides which child came first (a
-    lookup by name needs no more). With FOLLOW, a shim or conmon whose ``shim``
-    tuple FOLLOW refuses is left out before its children are read (a lookup by
-    name follows only the monitors of containers that could have it).
+    otherwise) but the kernel's threads (``procfs.kernel_threads``); the command
+    line and the children only for the few whose binary is called like a daemon,
+    shim or conmon, and the children's /proc/PID/stat for their start times.
+    Whether to believe each runtime process is asked later (``trust.distrust``),
+    only of those a lookup needs. Without TIMES a child's start time is read only
+    where it decides which child came first (a lookup by name needs no more). With
+    FOLLOW, a shim or conmon whose ``shim`` tuple FOLLOW refuses is left out before
+    its children are read (a lookup by name follows only the monitors of
+    containers that could have it).
     """
     binary_name = procfs.exe_name if posix.geteuid() == 0 else procfs.comm
     rows: dict[int, dict] = {}
+    kernels = procfs.kernel_threads()  # no runtime among them
     for entry in procfs.pids():
+        if entry in kernels:
+            continue
         try:
             name = binary_name(entry)
             if not _may_be_runtime(name):
