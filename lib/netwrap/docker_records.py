@@ -134,8 +134,14 @@ def name(cid: str, text: str | None = None, docker_root: str = DOCKER_ROOT) -> s
     """The name of container CID in Docker's record; with TEXT, None as soon as the
     record shows it cannot be TEXT (it does not hold TEXT as written: a text with
     quotes, backslashes or characters JSON escapes is always parsed to know)."""
-    plain = text is None or (
-        text.isascii() and text.isprintable() and not any(c in text for c in '"\\<>&')
+    plain = text is None or (  # (no generator: this runs for every Docker container)
+        text.isascii()
+        and text.isprintable()
+        and '"' not in text
+        and "\\" not in text
+        and "<" not in text
+        and ">" not in text
+        and "&" not in text
     )
     for data in _raw(cid, docker_root):
         if text is not None and plain and text.encode() not in data:

@@ -28,6 +28,10 @@ from __future__ import annotations
 
 import posix  # os's system calls, without os: see above
 
+TYPE_CHECKING = False  # typing's own flag costs an import of typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
 _CHUNK = 16384  # os.read allocates what it is asked for; most /proc files are far smaller
 # The kernel gives the initial user namespace this fixed inode number
 # (PROC_USER_INIT_INO in include/linux/proc_ns.h); every other one gets a free number.
@@ -150,9 +154,30 @@ def exe_name(pid: int | str) -> str:
     return path[path.rfind("/") + 1 :]
 
 
+def exe_names(pids: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(PID, ``exe_name``) of each of PIDS whose exe link can be read: the walk of
+    ``netwrap pid`` (every process on the machine) in one loop, not a call each."""
+    readlink, fd = posix.readlink, _proc()
+    for pid in pids:
+        try:
+            path = readlink(f"{pid}/exe", dir_fd=fd)
+        except OSError:
+            continue  # a kernel thread, gone, or not ours to read
+        yield pid, path[path.rfind("/") + 1 :]
+
+
 def comm(pid: int | str) -> str:
     """The kernel's 15-character name: readable by anyone (root's exe links are not)."""
     return read_one(f"/proc/{pid}/comm").decode(errors="replace").rstrip("\n")
+
+
+def comms(pids: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(PID, ``comm``) of each of PIDS still there: ``exe_names`` without root."""
+    for pid in pids:
+        try:
+            yield pid, comm(pid)
+        except OSError:
+            continue  # gone meanwhile
 
 
 def uids(pid: int | str) -> tuple[int, int]:

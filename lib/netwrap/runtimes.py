@@ -42,9 +42,14 @@ def program(row: dict) -> str:
     return _basename(argv[0]) if argv else (row.get("name") or "")
 
 
+_WITH_VALUE: dict[tuple[str, ...], tuple[str, ...]] = {}  # FLAGS -> ("-flag=", ...)
+
+
 def opt(argv: list[str], *flags: str) -> str | None:
     """The value of ``-flag VALUE`` or ``-flag=VALUE`` (first of FLAGS found)."""
-    with_value = tuple(flag + "=" for flag in flags)
+    with_value = _WITH_VALUE.get(flags)
+    if with_value is None:
+        with_value = _WITH_VALUE[flags] = tuple(flag + "=" for flag in flags)
     for i, arg in enumerate(argv):
         if arg in flags and i + 1 < len(argv):
             return argv[i + 1]
@@ -101,8 +106,11 @@ def shim(row: dict) -> tuple[str, str | None, str | None, str | None] | None:
 _RUNTIME_PREFIXES = ("containerd-shim", "docker-containe", "conmon")
 
 
+_DOCKER = ("docker", "docker (deleted)")
+
+
 def _may_be_runtime(binary: str) -> bool:
-    return binary.startswith(_RUNTIME_PREFIXES) or binary.removesuffix(" (deleted)") == "docker"
+    return binary.startswith(_RUNTIME_PREFIXES) or binary in _DOCKER
 
 
 def _kid_row(pid: int, ppid: int, with_argv: bool) -> dict | None:
@@ -130,16 +138,16 @@ def process_rows(times: bool = True, follow: Callable[[tuple], bool] | None = No
     its children are read (a lookup by name follows only the monitors of
     containers that could have it).
     """
-    binary_name = procfs.exe_name if posix.geteuid() == 0 else procfs.comm
-    rows: dict[int, dict] = {}
     kernels = procfs.kernel_threads()  # no runtime among them
-    for entry in procfs.pids():
-        if entry in kernels:
+    entries = [entry for entry in procfs.pids() if entry not in kernels]
+    # root's exe links are closed to others
+    names = procfs.exe_names(entries) if posix.geteuid() == 0 else procfs.comms(entries)
+    rows: dict[int, dict] = {}
+    for entry, name in names:
+        # _may_be_runtime, inline: this runs for every process on the machine
+        if not (name.startswith(_RUNTIME_PREFIXES) or name in _DOCKER):
             continue
         try:
-            name = binary_name(entry)
-            if not _may_be_runtime(name):
-                continue
             pid = int(entry)
             row = {
                 "pid": pid,

@@ -125,3 +125,11 @@ def test_a_pid_2_that_is_no_kernel_thread_hides_nothing(monkeypatch):
     fields[6] = str(0x400100 | procfs.PF_KTHREAD).encode()
     monkeypatch.setattr(procfs, "read", lambda path: b"3 4 17\n")
     assert procfs.kernel_threads() == {"2", "3", "4", "17"}
+
+
+def test_exe_names_and_comms_skip_what_cannot_be_read():
+    me, gone = str(os.getpid()), "4194305"  # above the largest pid_max
+    assert list(procfs.comms([gone, me])) == [(me, procfs.comm(me))]
+    if os.geteuid() == 0:
+        named = dict(procfs.exe_names([gone, me, "2"]))  # 2: kthreadd, no exe link
+        assert named == {me: os.path.basename(os.readlink("/proc/self/exe"))}

@@ -62,6 +62,15 @@ def machine(monkeypatch):
     monkeypatch.setattr(procfs, "pids", lambda: [str(p) for p in PROCS])
     monkeypatch.setattr(procfs, "kernel_threads", lambda: {"2"})
     monkeypatch.setattr(procfs, "exe_name", exe_name)
+
+    def exe_names(pids):
+        for pid in pids:
+            try:
+                yield pid, exe_name(pid)
+            except OSError:
+                continue
+
+    monkeypatch.setattr(procfs, "exe_names", exe_names)
     monkeypatch.setattr(procfs, "argv", argv)
     monkeypatch.setattr(procfs, "children", children)
     monkeypatch.setattr(procfs, "read_stat", read_stat)
