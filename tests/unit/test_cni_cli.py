@@ -47,7 +47,7 @@ def test_explain_a_conflist_with_static_addresses(tmp_path):
     assert "# ADD of container web, interface eth1, netns /run/netns/web, network lab" in text
     assert "the addresses are the static IPAM config's" in text
     assert "addr add 203.0.113.1/24 dev nw0" in text  # the bridge is the gateway
-    assert "nsenter --net=/run/netns/web ip -batch - <<'EOF'" in text
+    assert "ip -n web -batch - <<'EOF'" in text
     assert "addr add 203.0.113.7/24 dev eth1\nroute add 0.0.0.0/0 via 203.0.113.1 dev eth1" in text
     assert "sysctl -q -w net.ipv4.ip_forward=1" in text
     assert "iptables" not in text  # no ipMasq
@@ -96,9 +96,9 @@ def test_explain_walkthrough_is_one_command_per_step(tmp_path):
     ).stdout
     assert "-batch" not in text
     assert "ip link add name nw0 type bridge\n" in text
-    assert "\nip link set vg" in text and " netns /run/netns/web\n" in text
-    assert "nsenter --net=/run/netns/web ip route add default via 203.0.113.1\n" in text
-    assert "nsenter --net=/run/netns/web ip link set eth0 mtu 1400\n" in text
+    assert "\nip link set vg" in text and " netns web\n" in text
+    assert "ip netns exec web ip route add default via 203.0.113.1\n" in text
+    assert "ip netns exec web ip link set eth0 mtu 1400\n" in text
 
 
 def test_explain_a_macvlan_config_both_ways(tmp_path):
@@ -120,7 +120,7 @@ def test_explain_a_macvlan_config_both_ways(tmp_path):
         )
     )
     batch = run_netwrap("cni", "explain", str(conf), check=True).stdout
-    assert "ip link add link eno1 name eth0 netns /run/netns/CONTAINER address " in batch
+    assert "ip link add link eno1 name eth0 netns CONTAINER address " in batch
     assert "type macvlan mode private" in batch and "bridge" not in batch.split("\n", 3)[3]
     # host-local's default gateway is the subnet's first address
     assert "route add 0.0.0.0/0 via 203.0.113.1 dev eth0" in batch

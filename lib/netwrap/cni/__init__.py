@@ -13,9 +13,9 @@ network config on stdin and the rest in the environment (CNI spec 1.0.0/1.1.0;
 and netwrap answers with the result JSON after running, in the host netns:
 
     ip -batch - <<'EOF'
-    link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns /run/netns/c1
+    link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns c1
     EOF
-    nsenter --net=/run/netns/c1 ip -batch - <<'EOF'
+    ip -n c1 -batch - <<'EOF'
     link set eth0 up
     addr add 198.51.100.2/24 dev eth0
     EOF

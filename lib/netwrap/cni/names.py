@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from netwrap.netref import NetnsRef
 
+# Where ``ip -n NAME`` opens NAME (iproute2's NETNS_RUN_DIR, /var/run/netns; /var/run
+# is a link to /run).
+NETNS_DIRS = ("/run/netns", "/var/run/netns")
+
 
 def host_ifname(network: str, container_id: str, ifname: str) -> str:
     """The host end's name: fixed by network, container and interface, so DEL and
@@ -25,4 +29,10 @@ def host_ref(conf) -> NetnsRef:
 
 
 def guest_ref(netns: str) -> NetnsRef:
+    """The container's netns: by name when CNI_NETNS is a file of /run/netns (where
+    ``ip netns add``, podman and containerd put them: ``ip -n NAME`` is one process,
+    where ``nsenter --net=PATH ip`` is two), else by its path."""
+    head, _, name = netns.rpartition("/")
+    if head in NETNS_DIRS and name not in ("", ".", ".."):
+        return NetnsRef.name(name)
     return NetnsRef.path(netns)

@@ -4,13 +4,15 @@
 several milliseconds of CPU of each plugin start, a large share of an ADD that runs
 four short commands (bench/bench_cni.py). This module does what the plugin needs
 of it: start a command with stdin fed from bytes (or /dev/null) and an environment,
-collect stdout and stderr, wait for its status. ``SpawnRunner`` is an engine runner
-(``netwrap.runner.BaseRunner``: the same ``execute``, ``rollback``) with ``call`` and
-``query`` done this way, and a ``run`` that keeps the engine Transaction's rules for
-one plan (all or nothing; SIGINT/SIGTERM deferred to the next step, then everything
-undone; ignored while undoing) without importing it: ``signal``, ``contextlib`` and
-``enum`` are more milliseconds of each start. Nothing else in the plugin starts a
-process.
+collect stdout and stderr, wait for its status. ``SpawnRunner`` is a runner with the
+engine runner's methods (``netwrap.runner.BaseRunner``'s ``run``, ``execute``,
+``rollback``, ``call``, ``query``) done this way, without importing it (the runner and
+the collections package it loads are milliseconds of each start); its ``run`` keeps
+the engine Transaction's rules for one plan (all or nothing; SIGINT/SIGTERM deferred
+to the next step, then everything undone; ignored while undoing) without importing
+it: ``signal``, ``contextlib`` and ``enum`` are more milliseconds. Undoing is the
+Transaction's own ``undo_one``, loaded only when something is undone. Nothing else
+in the plugin starts a process.
 
     status, out, err = run(("ip", "-j", "link", "show", "dev", "nw0"))
 """
@@ -21,7 +23,6 @@ import os
 import sys
 
 from netwrap.errors import CommandError
-from netwrap.runner import BaseRunner
 
 
 def run(argv, input: bytes | None = None, env=None) -> tuple[int, bytes, bytes]:
@@ -86,11 +87,23 @@ def run(argv, input: bytes | None = None, env=None) -> tuple[int, bytes, bytes]:
     return os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]), b"".join(chunks[err_r])
 
 
-class SpawnRunner(BaseRunner):
+class SpawnRunner:
     """The engine's runner for the plugin: commands through ``run`` above."""
+
+    dry_run = False
 
     def __init__(self) -> None:
         self.out, self.err = sys.stdout, sys.stderr
+
+    def execute(self, step) -> None:
+        if step.argv:  # a note runs nothing
+            self.call(step.argv, input=step.input)
+
+    def rollback(self, done) -> list[str]:
+        """Undo the steps in reverse; keep going past failures and return them (text)."""
+        from netwrap.transaction import undo_one
+
+        return [str(left) for step in reversed(done) if (left := undo_one(self, step)) is not None]
 
     def call(self, argv, input: str | None = None) -> str:
         try:

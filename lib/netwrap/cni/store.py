@@ -5,7 +5,7 @@
                                                        run, in the walkthrough's style
 
 The run dir is the config's ``netwrapRunDir`` if it has one, else
-``netwrap.state.run_dir()`` (``NETWRAP_RUN_DIR``, default /run/netwrap). Records are
+``netwrap.store.run_dir()`` (``NETWRAP_RUN_DIR``, default /run/netwrap). Records are
 written atomically (temp file, fsync, rename). The log is appended to and kept after
 DEL: it is how a person reads what was done. ``all_records`` is what ``nic list``
 reads: every network's records under one run dir.
@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import os
 
+# ``netwrap.store.run_dir()``'s rule, spelled here: that module (contextlib, procfs, the
+# collections package) is milliseconds of each plugin start. tests/unit/test_cni_store.py
+# checks the two agree.
+DEFAULT_RUN_DIR = "/run/netwrap"
+
 
 def cni_dir(conf=None) -> str:
     """RUN_DIR/cni, for a config (its ``run_dir`` wins) or for the environment's run dir."""
-    base = getattr(conf, "run_dir", None)
-    if not base:
-        from netwrap.state import run_dir
-
-        base = run_dir()
-    return os.path.join(base, "cni")
+    base = getattr(conf, "run_dir", None) or os.environ.get("NETWRAP_RUN_DIR") or DEFAULT_RUN_DIR
+    return os.path.join(os.path.abspath(base), "cni")
 
 
 def network_dir(conf) -> str:
