@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from netwrap.cni import jsonlite, spawn
+from netwrap.cni.steps import Step as PluginStep
 from netwrap.errors import CommandError
 from netwrap.plan import Step, join
 from netwrap.transaction import RollbackIncomplete
@@ -88,10 +89,49 @@ def loaded_by(modules: str) -> set[str]:
 
 def test_add_and_del_import_none_of_json_re_enum_subprocess_ipaddress_or_the_engine():
     common = "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn"
-    add = loaded_by(common + ", netwrap.cni.plan, netwrap.observe, netwrap.procfs")
+    add = loaded_by(common + ", netwrap.cni.plan, netwrap.observe, netwrap.cni.steps")
     assert "netwrap.cni.plan" in add
     never = {"json", "re", "enum", "subprocess", "signal", "shlex", "importlib", "ipaddress"}
     never |= {"functools", "netwrap.kinds", "netwrap.runner", "netwrap.state", "netwrap.store"}
+    never |= {"os", "collections", "netwrap.plan", "netwrap.procfs"}
     assert not add & never
     delete = loaded_by(common + ", netwrap.cni.masq")
     assert not delete & (never | {"netwrap.cni.plan"})
+
+
+STEPS = [
+    PluginStep(("ip", "link", "del", "veth0badcafe"), "delete the host end", key="veth.delete"),
+    PluginStep(("ip", "-batch", "-"), "a batch", ("ip", "link", "del", "x"), "link set x up\n"),
+    PluginStep(("ip", "-batch", "-"), "no newline at the end", input="link set x up"),
+    PluginStep(("cat",), "an EOF line inside", input="EOF\nEOF_\nx\n"),
+    PluginStep(("nsenter", "--net=/run/netns/a b", "ip", "it's"), "words to quote", input=""),
+    PluginStep((), "a note runs nothing"),
+]
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_plugin_steps_render_as_the_engines(explain):
+    from netwrap import plan
+    from netwrap.cni import steps
+
+    engine = [s.engine() for s in STEPS]
+    assert all(
+        type(e) is plan.Step and e.as_dict()["argv"] == list(s.argv)
+        for e, s in zip(engine, STEPS, strict=True)
+    )
+    assert steps.render(STEPS, explain) == plan.render(engine, explain)
+    for s in STEPS:
+        assert steps.heredoc(s.input) == plan.heredoc(s.input)
+        assert steps.join(s.argv) == plan.join(s.argv)
+
+
+def test_a_failed_plan_of_plugin_steps_is_undone_by_the_engines_undo(tmp_path):
+    mark = tmp_path / "undone"
+    done = [
+        PluginStep(("true",), "first", ("sh", "-c", 'cat > "$0"', str(mark)), undo_input="bye\n")
+    ]
+    with pytest.raises(CommandError):
+        spawn.SpawnRunner().run([*done, PluginStep(("false",), "second")])
+    assert mark.read_text() == "bye\n"
+    mark.unlink()
+    assert spawn.SpawnRunner().rollback(done) == [] and mark.read_text() == "bye\n"

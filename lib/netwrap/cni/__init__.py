@@ -45,6 +45,25 @@ CHECK_FAILED = 101  # netwrap's: CHECK found the kernel differs from prevResult
 SUPPORTED_VERSIONS = ("0.4.0", "1.0.0", "1.1.0")
 
 
+def environ():
+    """The process environment as text. ``os.environ`` when ``os`` is loaded (code in
+    this process may have changed it); else the environment the process started with,
+    decoded as ``os.environ`` decodes it: a plugin run loads no ``os`` (it and the
+    ABCs it loads are a millisecond and more of each start, bench/bench_cni.py), and
+    the modules of its ADD and DEL use ``posix`` directly."""
+    import sys
+
+    os = sys.modules.get("os")
+    if os is not None:
+        return os.environ
+    import posix
+
+    def text(b: bytes) -> str:
+        return b.decode("utf-8", "surrogateescape")
+
+    return {text(k): text(v) for k, v in posix.environ.items()}
+
+
 class CniError(Exception):
     """Ends a plugin run as the spec's error object on stdout and a non-zero exit."""
 

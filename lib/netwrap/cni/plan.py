@@ -45,7 +45,7 @@ IPAM's answer as typed addresses and routes, and the ADD result, are
 
 from __future__ import annotations
 
-import os
+import posix
 
 from netwrap.cni import COMMAND_FAILED, CniError
 from netwrap.cni.ipconf import (  # noqa: F401 (the IPAM side, importable from here too)
@@ -58,14 +58,14 @@ from netwrap.cni.ipconf import (  # noqa: F401 (the IPAM side, importable from h
     with_gateways,
 )
 from netwrap.cni.names import guest_ref, host_ifname, host_ref  # noqa: F401 (theirs)
+from netwrap.cni.steps import Step
 from netwrap.netref import NetnsRef
-from netwrap.plan import Step
 
 
 def random_mac() -> str:
     """A random unicast, locally administered MAC. netwrap picks the MACs itself so
     that the result can name them without asking the kernel afterwards."""
-    return "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))
+    return "02:" + ":".join(f"{b:02x}" for b in posix.urandom(5))
 
 
 def bridge_plan(conf, bridge_link, ips: list[IPConfig], mac: str | None = None) -> list[Step]:

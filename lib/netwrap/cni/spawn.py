@@ -19,7 +19,7 @@ in the plugin starts a process.
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 
 from netwrap.errors import CommandError
@@ -30,61 +30,64 @@ def run(argv, input: bytes | None = None, env=None) -> tuple[int, bytes, bytes]:
     negative for a signal, as subprocess has it. OSError when it cannot start."""
     import select
 
-    env = os.environ if env is None else env
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    if env is None:
+        from netwrap.cni import environ
+
+        env = environ()
+    out_r, out_w = posix.pipe()
+    err_r, err_w = posix.pipe()
     if input is None:
-        in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), -1
+        in_r, in_w = posix.open("/dev/null", posix.O_RDONLY | posix.O_CLOEXEC), -1
     else:
-        in_r, in_w = os.pipe()
+        in_r, in_w = posix.pipe()
     try:
-        pid = os.posix_spawnp(
+        pid = posix.posix_spawnp(
             argv[0],
             list(argv),
             env,
             file_actions=[
-                (os.POSIX_SPAWN_DUP2, in_r, 0),
-                (os.POSIX_SPAWN_DUP2, out_w, 1),
-                (os.POSIX_SPAWN_DUP2, err_w, 2),
+                (posix.POSIX_SPAWN_DUP2, in_r, 0),
+                (posix.POSIX_SPAWN_DUP2, out_w, 1),
+                (posix.POSIX_SPAWN_DUP2, err_w, 2),
             ],
         )
     except OSError:
         for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
         raise
     for fd in (in_r, out_w, err_w):
-        os.close(fd)
+        posix.close(fd)
     chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
     pending = memoryview(input or b"")
     poll = select.poll()
     poll.register(out_r, select.POLLIN)
     poll.register(err_r, select.POLLIN)
     if in_w >= 0:
-        os.set_blocking(in_w, False)
+        posix.set_blocking(in_w, False)
         poll.register(in_w, select.POLLOUT)
     open_fds = {out_r, err_r} | ({in_w} if in_w >= 0 else set())
     while open_fds:
         for fd, _ in poll.poll():
             if fd == in_w:
                 try:
-                    pending = pending[os.write(in_w, pending[:65536]) :]
+                    pending = pending[posix.write(in_w, pending[:65536]) :]
                 except BrokenPipeError:
                     pending = pending[:0]
                 if not pending:
                     poll.unregister(in_w)
-                    os.close(in_w)
+                    posix.close(in_w)
                     open_fds.discard(in_w)
                 continue
-            data = os.read(fd, 65536)
+            data = posix.read(fd, 65536)
             if data:
                 chunks[fd].append(data)
             else:
                 poll.unregister(fd)
-                os.close(fd)
+                posix.close(fd)
                 open_fds.discard(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]), b"".join(chunks[err_r])
+    _, status = posix.waitpid(pid, 0)
+    return posix.waitstatus_to_exitcode(status), b"".join(chunks[out_r]), b"".join(chunks[err_r])
 
 
 class SpawnRunner:
@@ -103,7 +106,9 @@ class SpawnRunner:
         """Undo the steps in reverse; keep going past failures and return them (text)."""
         from netwrap.transaction import undo_one
 
-        return [str(left) for step in reversed(done) if (left := undo_one(self, step)) is not None]
+        return [
+            str(x) for step in reversed(done) if (x := undo_one(self, engine(step))) is not None
+        ]
 
     def call(self, argv, input: str | None = None) -> str:
         try:
@@ -143,7 +148,7 @@ class SpawnRunner:
                 _signal.signal(s, _signal.SIG_IGN)
             from netwrap.transaction import RollbackIncomplete, undo_one
 
-            left = [x for step in reversed(done) if (x := undo_one(self, step)) is not None]
+            left = [x for step in reversed(done) if (x := undo_one(self, engine(step))) is not None]
             if left:
                 raise RollbackIncomplete(exc, left) from exc
             raise
@@ -151,3 +156,8 @@ class SpawnRunner:
             for s, handler in before.items():
                 _signal.signal(s, handler)
         return done
+
+
+def engine(step):
+    """The engine's step for one of the plugin's (``netwrap.cni.steps``), for its undo."""
+    return step.engine() if hasattr(step, "engine") else step
