@@ -135,3 +135,20 @@ def test_a_failed_plan_of_plugin_steps_is_undone_by_the_engines_undo(tmp_path):
     assert mark.read_text() == "bye\n"
     mark.unlink()
     assert spawn.SpawnRunner().rollback(done) == [] and mark.read_text() == "bye\n"
+
+
+def test_netlink_spells_ipv6_as_ip_and_ipaddress_do():
+    import ipaddress
+    import random
+
+    from netwrap.cni.netlink import _ip
+
+    rng = random.Random(13)
+    samples = [bytes(16), bytes(15) + b"\1", b"\x20\x01\x0d\xb8" + bytes(12)]
+    for _ in range(3000):
+        words = [rng.choice([0, 0, 0, 1, 0xFFFF, rng.randrange(65536)]) for _ in range(8)]
+        samples.append(b"".join(w.to_bytes(2, "big") for w in words))
+    for raw in samples:
+        if ipaddress.IPv6Address(raw).ipv4_mapped is None:
+            assert _ip(raw) == str(ipaddress.IPv6Address(raw))
+    assert _ip(bytes([198, 51, 100, 7])) == "198.51.100.7"

@@ -34,8 +34,13 @@ from netwrap.errors import NetwrapError
 
 
 def _bridge(runner, host, name: str):
-    """The bridge as an ``observe.Link``, or None when there is no such device (one
-    ``ip -j -d addr show dev NAME``: not the whole host's links)."""
+    """The bridge as an ``observe.Link``, or None when there is no such device: asked
+    over netlink by the plugin itself (``netwrap.cni.netlink``, no process), or for a
+    lab netns playing the host with one ``ip -n LAB -j -d addr show dev NAME``."""
+    if host.kind == "host" and not host.value:
+        from netwrap.cni import netlink
+
+        return netlink.link(name)
     from netwrap import observe
     from netwrap.cni.jsonlite import loads
     from netwrap.errors import CommandError
