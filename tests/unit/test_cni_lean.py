@@ -93,7 +93,7 @@ def test_add_and_del_import_none_of_json_re_enum_subprocess_ipaddress_or_the_eng
     assert "netwrap.cni.plan" in add
     never = {"json", "re", "enum", "subprocess", "signal", "shlex", "importlib", "ipaddress"}
     never |= {"functools", "netwrap.kinds", "netwrap.runner", "netwrap.state", "netwrap.store"}
-    never |= {"os", "collections", "netwrap.plan", "netwrap.procfs"}
+    never |= {"os", "collections", "netwrap.plan", "netwrap.procfs", "select", "binascii"}
     assert not add & never
     delete = loaded_by(common + ", netwrap.cni.masq")
     assert not delete & (never | {"netwrap.cni.plan"})
@@ -152,3 +152,27 @@ def test_netlink_spells_ipv6_as_ip_and_ipaddress_do():
         if ipaddress.IPv6Address(raw).ipv4_mapped is None:
             assert _ip(raw) == str(ipaddress.IPv6Address(raw))
     assert _ip(bytes([198, 51, 100, 7])) == "198.51.100.7"
+
+
+def test_crc32_is_binascii_s():
+    import binascii
+
+    from netwrap.cni.names import crc32
+
+    for data in (b"", b"a", b"lab/c1/eth0", bytes(range(256)), "é/ü".encode()):
+        assert crc32(data) == binascii.crc32(data)
+
+
+def test_the_network_lock_keeps_another_process_out(tmp_path, monkeypatch):
+    from netwrap.cni import store
+    from netwrap.cni.conf import NetConf
+
+    monkeypatch.setenv("NETWRAP_RUN_DIR", str(tmp_path))
+    conf = NetConf.parse(b'{"cniVersion": "1.0.0", "name": "n", "type": "netwrap"}')
+    probe = (
+        "import os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n    os.lockf(fd, os.F_TLOCK, 0)\nexcept OSError:\n    sys.exit(3)"
+    )
+    with store.NetworkLock(conf) as lock:
+        assert subprocess.run([sys.executable, "-c", probe, lock.path]).returncode == 3
+    assert subprocess.run([sys.executable, "-c", probe, lock.path]).returncode == 0

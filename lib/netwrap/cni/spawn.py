@@ -1,4 +1,4 @@
-"""Commands for the plugin without ``subprocess``: ``os.posix_spawnp`` and three pipes.
+"""Commands for the plugin without ``subprocess``: ``posix_spawnp`` and three memory files.
 
 ``import subprocess`` (with ``selectors``, ``signal``, ``threading``, ``locale``) is
 several milliseconds of CPU of each plugin start, a large share of an ADD that runs
@@ -27,67 +27,42 @@ from netwrap.errors import CommandError
 
 def run(argv, input: bytes | None = None, env=None) -> tuple[int, bytes, bytes]:
     """Run ``argv`` (found on PATH) to its end: (status, stdout, stderr); the status is
-    negative for a signal, as subprocess has it. OSError when it cannot start."""
-    import select
+    negative for a signal, as subprocess has it. OSError when it cannot start.
 
+    Its stdin (``input``, else /dev/null), stdout and stderr are memory files
+    (``memfd_create``), not pipes: the whole input is there before it starts and its
+    output is read once it has exited, so there is nothing to poll (``select`` is
+    another library to load) and no deadlock whatever the sizes; and a daemon it
+    leaves behind holding them open does not keep the plugin waiting."""
     if env is None:
         from netwrap.cni import environ
 
         env = environ()
-    out_r, out_w = posix.pipe()
-    err_r, err_w = posix.pipe()
-    if input is None:
-        in_r, in_w = posix.open("/dev/null", posix.O_RDONLY | posix.O_CLOEXEC), -1
-    else:
-        in_r, in_w = posix.pipe()
+    fds = []
     try:
+        if input is None:
+            fds.append(posix.open("/dev/null", posix.O_RDONLY | posix.O_CLOEXEC))
+        else:
+            fds.append(posix.memfd_create("stdin", posix.MFD_CLOEXEC))
+            view = memoryview(input)
+            while view:
+                view = view[posix.write(fds[0], view) :]
+            posix.lseek(fds[0], 0, 0)
+        fds += [posix.memfd_create(name, posix.MFD_CLOEXEC) for name in ("stdout", "stderr")]
+        dup = posix.POSIX_SPAWN_DUP2
         pid = posix.posix_spawnp(
-            argv[0],
-            list(argv),
-            env,
-            file_actions=[
-                (posix.POSIX_SPAWN_DUP2, in_r, 0),
-                (posix.POSIX_SPAWN_DUP2, out_w, 1),
-                (posix.POSIX_SPAWN_DUP2, err_w, 2),
-            ],
+            argv[0], list(argv), env, file_actions=[(dup, fd, n) for n, fd in enumerate(fds)]
         )
-    except OSError:
-        for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
-            if fd >= 0:
-                posix.close(fd)
-        raise
-    for fd in (in_r, out_w, err_w):
-        posix.close(fd)
-    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
-    pending = memoryview(input or b"")
-    poll = select.poll()
-    poll.register(out_r, select.POLLIN)
-    poll.register(err_r, select.POLLIN)
-    if in_w >= 0:
-        posix.set_blocking(in_w, False)
-        poll.register(in_w, select.POLLOUT)
-    open_fds = {out_r, err_r} | ({in_w} if in_w >= 0 else set())
-    while open_fds:
-        for fd, _ in poll.poll():
-            if fd == in_w:
-                try:
-                    pending = pending[posix.write(in_w, pending[:65536]) :]
-                except BrokenPipeError:
-                    pending = pending[:0]
-                if not pending:
-                    poll.unregister(in_w)
-                    posix.close(in_w)
-                    open_fds.discard(in_w)
-                continue
-            data = posix.read(fd, 65536)
-            if data:
-                chunks[fd].append(data)
-            else:
-                poll.unregister(fd)
-                posix.close(fd)
-                open_fds.discard(fd)
-    _, status = posix.waitpid(pid, 0)
-    return posix.waitstatus_to_exitcode(status), b"".join(chunks[out_r]), b"".join(chunks[err_r])
+        _, status = posix.waitpid(pid, 0)
+        return posix.waitstatus_to_exitcode(status), _contents(fds[1]), _contents(fds[2])
+    finally:
+        for fd in fds:
+            posix.close(fd)
+
+
+def _contents(fd: int) -> bytes:
+    size = posix.fstat(fd).st_size
+    return posix.pread(fd, size, 0) if size else b""
 
 
 class SpawnRunner:

@@ -137,19 +137,19 @@ def append_log(conf, container_id: str, ifname: str, text: str) -> None:
 
 
 class NetworkLock:
-    """An exclusive flock for the steps that parallel ADDs must not interleave (making
-    the bridge and its gateway address), per bridge and host netns."""
+    """An exclusive lock for the steps that parallel ADDs must not interleave (making
+    the bridge and its gateway address), per bridge and host netns: a POSIX record lock
+    (``lockf``, in ``posix``: no ``fcntl`` to load), which the process holds until it
+    closes the file or ends."""
 
     def __init__(self, conf) -> None:
         self.path = f"{cni_dir(conf)}/.lock-{conf.host_netns or ''}-{conf.bridge}"
         self.fd = -1
 
     def __enter__(self) -> NetworkLock:
-        import fcntl
-
         _makedirs(self.path.rpartition("/")[0])
         self.fd = posix.open(self.path, posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        posix.lockf(self.fd, posix.F_LOCK, 0)
         return self
 
     def __exit__(self, *exc) -> None:
