@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 from conftest import run_netwrap
 
@@ -78,6 +79,22 @@ def test_install_writes_a_plugin_that_answers_version(tmp_path):
     assert json.loads(out.stdout)["supportedVersions"] == ["0.4.0", "1.0.0", "1.1.0"]
     dry = run_netwrap("--dry-run", "cni", "install", str(tmp_path / "other"), check=True)
     assert "write" in dry.stdout and not (tmp_path / "other").exists()
+
+
+def test_install_on_another_interpreter_and_the_plugin_needs_only_the_lib(tmp_path):
+    """--python: the plugin's shebang; it runs -I -S, so on no package from outside lib."""
+    import shutil
+
+    other = shutil.which("python3", path="/usr/bin") or sys.executable
+    run_netwrap("cni", "install", str(tmp_path / "bin"), "--python", other, check=True)
+    plugin = tmp_path / "bin" / "netwrap"
+    assert plugin.read_text().splitlines()[0] == f"#!{other} -IS"
+    out = subprocess.run(
+        [str(plugin)], capture_output=True, env={"CNI_COMMAND": "VERSION", "PATH": "/usr/bin"}
+    )
+    assert out.returncode == 0 and json.loads(out.stdout)["cniVersion"] == "1.1.0"
+    bad = run_netwrap("cni", "install", str(tmp_path / "x"), "--python", str(tmp_path / "nope"))
+    assert bad.returncode == 2 and "--python" in bad.stderr and not (tmp_path / "x").exists()
 
 
 def test_explain_walkthrough_is_one_command_per_step(tmp_path):

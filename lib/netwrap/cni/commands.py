@@ -182,7 +182,6 @@ def _delete_step(conf, env, record: dict | None):
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     """Release the address, delete the veth (its host end: the peer goes with it) and
     the NAT rules, each only if it is there."""
-    from netwrap.cni import masq
     from netwrap.errors import CommandError
 
     if record is None:
@@ -207,6 +206,8 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
                     raise
             nat = []
             if conf.ip_masq:
+                from netwrap.cni import masq  # here: only ipMasq needs it
+
                 for version in _families(record):
                     try:
                         saved = runner.query(host.run(masq.list_argv(version)))
