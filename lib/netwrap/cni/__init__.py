@@ -48,7 +48,7 @@ SUPPORTED_VERSIONS = ("0.4.0", "1.0.0", "1.1.0")
 def environ():
     """The process environment as text. ``os.environ`` when ``os`` is loaded (code in
     this process may have changed it); else the environment the process started with,
-    decoded as ``os.environ`` decodes it: a plugin run loads no ``os`` (it and the
+    decoded once as ``os.environ`` decodes it: a plugin run loads no ``os`` (it and the
     ABCs it loads are a millisecond and more of each start, bench/bench_cni.py), and
     the modules of its ADD and DEL use ``posix`` directly."""
     import sys
@@ -56,12 +56,17 @@ def environ():
     os = sys.modules.get("os")
     if os is not None:
         return os.environ
-    import posix
+    if not _STARTED:
+        import posix
 
-    def text(b: bytes) -> str:
-        return b.decode("utf-8", "surrogateescape")
+        def text(b: bytes) -> str:
+            return b.decode("utf-8", "surrogateescape")
 
-    return {text(k): text(v) for k, v in posix.environ.items()}
+        _STARTED.update((text(k), text(v)) for k, v in posix.environ.items())
+    return _STARTED
+
+
+_STARTED: dict[str, str] = {}  # the environment the process started with, decoded
 
 
 class CniError(Exception):
