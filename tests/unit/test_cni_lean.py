@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from netwrap.cni import jsonlite, spawn
-from netwrap.cni.steps import Step as PluginStep
+from netwrap.cni.steps import PluginStep
 from netwrap.errors import CommandError
 from netwrap.plan import Step, join
 from netwrap.transaction import RollbackIncomplete
@@ -176,3 +176,19 @@ def test_the_network_lock_keeps_another_process_out(tmp_path, monkeypatch):
     with store.NetworkLock(conf) as lock:
         assert subprocess.run([sys.executable, "-c", probe, lock.path]).returncode == 3
     assert subprocess.run([sys.executable, "-c", probe, lock.path]).returncode == 0
+
+
+def test_plans_are_made_of_the_engines_steps_once_the_engine_is_loaded():
+    """A plan of the plugin given to an engine runner (a test's RecordingRunner, the
+    CLI) is of netwrap.plan.Step, which the engine's undo takes; in a plugin run,
+    where netwrap.plan is not loaded, of PluginStep."""
+    from netwrap import plan
+    from netwrap.cni import steps
+
+    assert type(steps.Step(("true",), "x", key="k")) is plan.Step
+    code = (
+        f"import sys; sys.path.insert(0, {LIB!r})\n"
+        "from netwrap.cni.steps import Step, PluginStep\n"
+        "assert type(Step(('true',), 'x')) is PluginStep and 'netwrap.plan' not in sys.modules"
+    )
+    assert subprocess.run([sys.executable, "-IS", "-c", code]).returncode == 0

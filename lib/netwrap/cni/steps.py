@@ -3,18 +3,23 @@
 ``netwrap.plan`` imports ``collections.abc`` for its annotations, and with it the
 ``collections`` package: about 9 million instructions, some 2.5 ms of CPU of each
 plugin start on these machines (bench/bench_cni.py; measured with callgrind), a
-tenth of the issue's 2x budget. The plugin's plans use this ``Step`` instead, the
-same record (the same fields, meaning and text):
+tenth of the issue's 2x budget. The plugin's plans make their steps with ``Step``
+here: the engine's ``netwrap.plan.Step`` when that module is loaded already (the
+CLI's ``cni explain``, a test, an engine runner: the engine takes only its own steps),
+else ``PluginStep``, the same record (the same fields, meaning and text):
 
     >>> render([Step(("ip", "link", "del", "veth0badcafe"), "delete the host end")], True)
     '# delete the host end\\nip link del veth0badcafe\\n'
 
-Whatever the engine must handle (``netwrap.transaction.undo_one`` when a plan is
-rolled back) gets the engine's own step (``engine``). tests/unit/test_cni_lean.py
-checks that ``render``, ``join`` and ``heredoc`` print what ``netwrap.plan``'s print.
+When a plugin run rolls a plan back, its steps go to the engine's undo
+(``netwrap.transaction.undo_one``) as the engine's (``engine``).
+tests/unit/test_cni_lean.py checks that ``render``, ``join`` and ``heredoc`` print
+what ``netwrap.plan``'s print.
 """
 
 from __future__ import annotations
+
+import sys
 
 from netwrap.records import Frozen
 
@@ -22,7 +27,15 @@ from netwrap.records import Frozen
 _SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-"
 
 
-class Step(Frozen):
+def Step(argv, why, undo=None, input=None, undo_input=None, key=None):  # noqa: N802 (a class to its callers)
+    """A step of a plan: ``netwrap.plan.Step`` if that module is loaded, else a
+    ``PluginStep``; the arguments are ``netwrap.plan.Step``'s."""
+    engine = sys.modules.get("netwrap.plan")
+    kind = engine.Step if engine is not None else PluginStep
+    return kind(argv, why, undo, input, undo_input, key)
+
+
+class PluginStep(Frozen):
     """``netwrap.plan.Step``: argv, why, the undo argv, stdin for each, a stable key."""
 
     __slots__ = ("argv", "why", "undo", "input", "undo_input", "key")
