@@ -205,6 +205,10 @@ def _up_locked(ctx, lab: Lab) -> dict:
             # Last, once every addition is done: what the file no longer asks for.
             gone = _extras(ctx, lab, rec)
             if gone.changes:
+                txn.on_undo(
+                    lambda g=gone: lab_converge.put_back(ctx.runner, g, ctx.host_ns),
+                    "put back what this up removed",
+                )
                 txn.run(lab_converge.steps(gone, ctx.host_ns, lab.name))
                 sandbox.stop(ctx.runner, sandbox.named(gone.sandboxes, ctx.host_ns))
                 progress.step(f"removed {gone.changes} thing(s) the file no longer asks for")
