@@ -35,7 +35,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from netwrap import fastpath, lab_converge, netns
+from netwrap import fastpath, lab_converge, lab_kinds, netns
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.lab_file import BridgeSpec, Lab, LinkSpec, NodeSpec, load, parse  # noqa: F401
 from netwrap.lab_plan import UpPlan, cidrs, guest_state, host_state, plan_up, resolve_nodes  # noqa: F401
@@ -249,6 +249,8 @@ def _undo_all(runner, steps: list[Step]) -> None:
 def _describe(step: Step, plan: UpPlan) -> str:
     if step is plan.host:
         return f"host side: {len(plan.made_bridges)} bridge(s), {len(plan.made_links)} veth pair(s)"
+    if "bridge" in step.argv:
+        return f"bridge VLANs: {(step.input or '').count(chr(10))} change(s)"
     return f"inside PID {step.argv[2]}: {(step.input or '').count(chr(10))} change(s)"
 
 
@@ -264,6 +266,11 @@ def _remove_partial(ctx, plan: UpPlan) -> None:
         if m["host_ifname"] in host
     ]
     lines += [("link", "del", b) for b in plan.made_bridges if b in host]
+    for step in lab_kinds.inside_removals(plan.made_links.values(), set(), lambda m: True):
+        try:  # a macvlan the host batch made inside, before its failure
+            ctx.runner.call(step.argv)
+        except NetwrapError as exc:
+            ctx.warn(f"could not remove all of a half-built lab: {exc}")
     lines += [
         ("addr", "del", cidr, "dev", b)
         for b, cidr in plan.made_addresses
@@ -318,6 +325,7 @@ def down_plan(
                 input=fastpath.batch_text(lines),
             )
         )
+    steps += lab_kinds.inside_removals(rec.links.values(), gone_with, alive)
     for m in rec.links.values():
         if (
             m.get("replaced_default")

@@ -154,7 +154,7 @@ def extras(
                     for link in lab.links
                     if link.node == m["node"]
                     and link.gateway is not None
-                    and link.address.version == m.get("version", 4)
+                    and link.version == m.get("version", 4)
                     and link.key not in out.links
                 ),
                 None,
@@ -294,7 +294,7 @@ def forget(rec: Record, gone: Extras) -> None:
 
 
 def refresh(rec: Record, lab: Lab) -> bool:
-    """The file's address, gateway, MAC and MTU into the record of each link it keeps (an
+    """The file's addresses, gateway, MAC and MTU into the record of each link it keeps (an
     edited address is mended by up in the kernel; its record must say so too, or nic list
     and the duplicate-address check go by the old one). Whether anything changed."""
     changed = False
@@ -307,8 +307,9 @@ def refresh(rec: Record, lab: Lab) -> bool:
             "gateway": None if link.gateway is None else str(link.gateway),
             "mac": link.mac,
             "mtu": link.mtu,
+            "extra": lab_kinds.extra_of(lab.attach_spec(link)),
         }
-        if any(entry.get(k) != v for k, v in now.items()):
+        if any((entry.get(k) or None) != (v or None) for k, v in now.items()):
             entry.update(now)
             changed = True
     return changed

@@ -41,6 +41,12 @@ def extra_of(spec: AttachSpec) -> dict:
     return out
 
 
+def extra_entry(spec: AttachSpec) -> dict:
+    """``{"extra": ...}`` for a record entry, or ``{}`` when there is nothing extra."""
+    extra = extra_of(spec)
+    return {"extra": extra} if extra else {}
+
+
 def spec_of(entry: dict) -> AttachSpec:
     """The attachment a lab record's link entry says was made."""
     import ipaddress
@@ -62,11 +68,22 @@ def spec_of(entry: dict) -> AttachSpec:
     )
 
 
-def batch(spec: AttachSpec, guest, old_default=None) -> tuple[Batch, list[tuple[str, ...]]]:
+def batch(
+    spec: AttachSpec, guest, old_default=None, on_host: set[str] | None = None
+) -> tuple[Batch, list[tuple[str, ...]]]:
     """The kind's creation batch, and the ``bridge -batch`` lines that follow the host's
-    (a bridge-vlan's port VLAN; none for the other kinds)."""
+    (a bridge-vlan's port VLAN; none for the other kinds). ``on_host``: the names on
+    the host side, planned ones too: a VLAN's ``PARENT.VID`` there already is shared
+    (made once, as pipework does); the name is added once planned."""
     from netwrap import kinds, records
 
+    if spec.kind == "vlan":
+        from netwrap.kinds import vlan
+
+        on_host = set() if on_host is None else on_host
+        there = vlan.subif(spec) in on_host
+        on_host.add(vlan.subif(spec))
+        return vlan.batch(spec, guest, old_default=old_default, subif_exists=there), []
     if spec.kind != "bridge-vlan":
         return kinds.get(spec.kind).batch(spec, guest, old_default=old_default), []
     from netwrap.kinds import bridge_vlan, veth_bridge
@@ -91,3 +108,27 @@ def bridge_step(ref, lines: list[tuple[str, ...]], lab: str):
         f"lab {lab}'s bridge ports that carry a VLAN: each an access port of its VID",
         input=fastpath.batch_text(lines),
     )
+
+
+def inside_removals(entries, gone_with: set[str], alive, ifnames=None) -> list:
+    """``down``'s steps for the links that live only inside their node (a macvlan): one
+    ``ip link del`` in each node still running as recorded (``alive(entry)``) that has
+    it, unless the node goes anyway (``gone_with``: sandboxes stopped, netns and all)."""
+    from netwrap.netref import NetnsRef
+    from netwrap.plan import Step
+
+    if ifnames is None:
+        from netwrap.query import proc_ifnames as ifnames
+    out = []
+    for m in entries:
+        kind = (m.get("extra") or {}).get("kind") or "veth-bridge"
+        if has_host_end(kind) or not m.get("pid") or m["node"] in gone_with or not alive(m):
+            continue
+        if m["ifname"] in ifnames(m["pid"]):
+            out.append(
+                Step(
+                    NetnsRef.pid(m["pid"]).ip("link", "del", m["ifname"]),
+                    f"remove {m['node']}'s {kind} {m['ifname']} (nothing of it is on the host)",
+                )
+            )
+    return out
