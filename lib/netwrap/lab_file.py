@@ -27,11 +27,15 @@ mixed); ``gateway`` is in the subnet of one of them, one per node and family.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from netwrap import validate
 from netwrap.errors import UsageError
 from netwrap.kinds import AttachSpec
+from netwrap.lab_yaml import INT as _INT
+from netwrap.lab_yaml import STR as _STR
+from netwrap.lab_yaml import TYPED as _TYPED
+from netwrap.lab_yaml import Schema as _Schema
+from netwrap.lab_yaml import SchemaErrors  # noqa: F401 (cli_lab catches it here)
 from netwrap.records import Frozen
 from netwrap.validate import Address, Interface
 
@@ -53,12 +57,6 @@ _NOT_HERE = {
     "dhcp": "a lab's addresses are static: up, status and down compare them with the file "
     "(on a built lab, netwrap nic add --dhcp attaches a DHCP client)",
 }
-_INT = "tag:yaml.org,2002:int"
-_STR = "tag:yaml.org,2002:str"
-_FLOAT = "tag:yaml.org,2002:float"
-# Values whose text is what counts: YAML 1.1 reads an unquoted 1:2:3:4:5:6:7:8 (an IPv6
-# address) as a base-60 int and 10:20:30:40:50:58 (a MAC) too; their text is kept.
-_TYPED = (_STR, _INT, _FLOAT)
 
 
 class BridgeSpec(Frozen):
@@ -179,118 +177,6 @@ def host_ifname(lab: str, node: str, ifname: str) -> str:
     return veth_names(f"lab/{lab}/{node}", ifname)[0]
 
 
-class SchemaErrors(UsageError):
-    """Every problem of a lab file at once, one ``FILE:LINE: ...`` each (``lines``, in
-    line order); its message is the first (``netwrap.cli_lab`` prints them all)."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        super().__init__(lines[0])
-
-
-class _Schema:
-    """Walks the composed YAML nodes, so every error can name its line."""
-
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-        self.problems: list[tuple[int, str]] = []  # (line, message), all reported at once
-        self.broken: set[str] = set()  # names of items with a problem (no follow-on errors)
-
-    def error(self, node, message: str) -> UsageError:
-        return UsageError(f"{self.filename}:{node.start_mark.line + 1}: {message}")
-
-    def problem(self, exc: UsageError, item=None) -> None:
-        """Note a problem and go on; an item's name is remembered as broken."""
-        import yaml
-
-        text = str(exc)
-        line = text[len(self.filename) + 1 :].split(":", 1)[0]
-        self.problems.append((int(line) if line.isdigit() else 0, text))
-        if isinstance(item, yaml.MappingNode):
-            for key, value in item.value:
-                if getattr(key, "value", None) == "name" and hasattr(value, "value"):
-                    self.broken.add(str(value.value))
-
-    def items(self, top: dict, key: str) -> list:
-        """The list under ``key`` (none if absent or not a list, which is a problem)."""
-        if key not in top:
-            return []
-        try:
-            return self.sequence(top[key], key)
-        except UsageError as exc:
-            self.problem(exc)
-            return []
-
-    def done(self) -> None:
-        """Raise every problem noted, in line order (``SchemaErrors``)."""
-        if self.problems:
-            raise SchemaErrors([text for _, text in sorted(self.problems, key=lambda p: p[0])])
-
-    def mapping(self, node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict:
-        import yaml
-
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, f"{what} must be a mapping (key: value)")
-        out: dict = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key not in allowed:
-                import difflib
-
-                near = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f'; did you mean "{near[0]}"?' if near else ""
-                if key in _NOT_HERE and "node" in allowed:
-                    self.problem(self.error(key_node, f'{what}: no key "{key}": {_NOT_HERE[key]}'))
-                    continue
-                self.problem(
-                    self.error(
-                        key_node,
-                        f'{what}: unknown key "{key}"{hint} (expected one of: '
-                        f"{', '.join(allowed)})",
-                    )
-                )
-                continue
-            if key in out:
-                self.problem(self.error(key_node, f'{what}: key "{key}" given twice'))
-                continue
-            out[key] = value_node
-        for key in required:
-            if key not in out:
-                raise self.error(node, f'{what}: "{key}" is missing')
-        return out
-
-    def sequence(self, node, what: str) -> list:
-        import yaml
-
-        if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.error(node, f"{what} must be a list (lines starting with -)")
-        return node.value
-
-    def text(self, node, what: str, tags: tuple[str, ...] = (_STR,)) -> str:
-        """A scalar's text; names must be strings (``name: 123`` or ``!!binary`` is not)."""
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode) or node.value == "":
-            raise self.error(node, f"{what} must be a single value")
-        if node.tag not in tags:
-            kind = node.tag.removeprefix("tag:yaml.org,2002:")
-            if kind in ("int", "float", "bool", "null", "timestamp") and not node.style:
-                hint = f' (put it in quotes: "{node.value}")'  # a plain value YAML typed
-            else:
-                hint = ""
-            raise self.error(node, f"{what} must be text, not {kind}{hint}")
-        return node.value
-
-    def check(self, node, func: Callable, *args):
-        """Run a ``netwrap.validate`` function; its message gets the line."""
-        try:
-            return func(*args)
-        except UsageError as exc:
-            raise self.error(node, str(exc)) from None
-
-
 def load(path: str) -> Lab:
     """The lab in file ``path``: anything but a readable UTF-8 file is one line, exit 2."""
     from netwrap.files import read_text
@@ -385,7 +271,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
     for i, item in enumerate(s.items(top, "links")):
         try:
             what = f"links[{i}]"
-            m = s.mapping(item, what, LINK_KEYS, ("node", "address"))
+            m = s.mapping(item, what, LINK_KEYS, ("node", "address"), _NOT_HERE)
             node = s.text(m["node"], f"{what}.node")
             if node not in nodes and node in s.broken:
                 continue
@@ -424,7 +310,7 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
                 mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac", _TYPED))
             mtu = None
             if "mtu" in m:
-                digits = _number(s, m["mtu"], f"{what}.mtu")
+                digits = s.number(m["mtu"], f"{what}.mtu")
                 version = 6 if any(a.version == 6 for a in addrs) else 4
                 mtu = s.check(m["mtu"], validate.mtu, digits, version)
             links.append(LinkSpec(node, br, ifname, addrs, gw, mac, mtu, line, kind, mode, vlan))
@@ -432,19 +318,6 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             s.problem(exc, item)
     s.done()
     return Lab(name, tuple(bridges.values()), tuple(nodes.values()), tuple(links))
-
-
-def _number(s: _Schema, node, what: str) -> int:
-    """A whole number YAML typed as one (``1400``; not ``"1400"``, ``0x5dc`` or ``1:30``,
-    which YAML 1.1 also types as ints and int() cannot read)."""
-    digits = node.value.replace("_", "") if hasattr(node, "value") else ""
-    if (
-        getattr(node, "tag", None) != _INT
-        or not (isinstance(digits, str) and digits.isascii() and digits.isdigit())
-        or len(digits) > 9
-    ):
-        raise s.error(node, f"{what} must be a number")
-    return int(digits)
 
 
 def _upstream(s: _Schema, m: dict, item, what: str, bridges: dict):
@@ -461,7 +334,7 @@ def _upstream(s: _Schema, m: dict, item, what: str, bridges: dict):
         )
     vlan = None
     if "vlan" in m:
-        vlan = _number(s, m["vlan"], f"{what}.vlan")
+        vlan = s.number(m["vlan"], f"{what}.vlan")
         if not 1 <= vlan <= 4094:
             raise s.error(m["vlan"], f"{what}.vlan {vlan} is not a VLAN ID (1-4094)")
     if "bridge" in m:
