@@ -138,14 +138,18 @@ links:
     assert json.loads(listed) == []
 
 
-def test_down_deletes_the_macvlan_inside_a_process_it_did_not_start(lab_file, sandboxes):
+def process_lab(lab_file, sandboxes, link: str) -> tuple[str, int, str]:
+    """A lab file of one node, a process up did not start, and one macvlan link on p0
+    (``link``: the keys after ``node`` and ``macvlan``): (lab, pid, path)."""
     lab, write = lab_file
     _, pid = sandboxes()
-    path = write(
-        f"nodes:\n  - {{name: p, pid: {pid}}}\nlinks:\n"
-        "  - {node: p, macvlan: p0, address: [203.0.113.2/24, '2001:db8::2/64'], "
-        "gateway: 203.0.113.1}\n"
-    )
+    text = f"nodes:\n  - {{name: p, pid: {pid}}}\nlinks:\n  - {{node: p, macvlan: p0, {link}}}\n"
+    return lab, pid, write(text)
+
+
+def test_down_deletes_the_macvlan_inside_a_process_it_did_not_start(lab_file, sandboxes):
+    link = "address: [203.0.113.2/24, '2001:db8::2/64'], gateway: 203.0.113.1"
+    lab, pid, path = process_lab(lab_file, sandboxes, link)
     run_netwrap("--host-netns", lab, "up", path, check=True)
     assert addrs(pid, "eth1") == ["2001:db8::2/64", "203.0.113.2/24"]
     route = inside(pid, "route", "show", "default")
@@ -158,12 +162,7 @@ def test_down_deletes_the_macvlan_inside_a_process_it_did_not_start(lab_file, sa
 
 
 def test_a_failed_up_leaves_no_macvlan_in_a_process(lab_file, sandboxes):
-    lab, write = lab_file
-    _, pid = sandboxes()
-    path = write(
-        f"nodes:\n  - {{name: p, pid: {pid}}}\nlinks:\n"
-        "  - {node: p, macvlan: p0, address: 203.0.113.2/24}\n"
-    )
+    lab, pid, path = process_lab(lab_file, sandboxes, "address: 203.0.113.2/24")
     # step 1 (the host batch) makes the macvlan straight inside; step 2 (inside) fails
     proc = run_netwrap("--host-netns", lab, "up", path, env={"NETWRAP_FAIL_AT": "2"})
     assert proc.returncode == 1 and "NETWRAP_FAIL_AT=2: injected failure" in proc.stderr
