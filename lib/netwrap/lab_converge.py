@@ -227,10 +227,13 @@ def steps(gone: Extras, host_ns: str | None, lab_name: str) -> list[Step]:
     return out + gone.restores
 
 
-def put_back(runner, gone: Extras, host_ns: str | None) -> None:
+def put_back(
+    runner, gone: Extras, host_ns: str | None, alive: Callable[[dict], bool] = alive
+) -> None:
     """The undo of ``steps``: recreate what they removed and is not there now (a bridge
     with the addresses it had, an address, a link through its kind's batch with its
-    addresses and default route). Raises CommandError if the kernel refuses a line."""
+    addresses and default route, if its node is still the one recorded: ``alive``).
+    Raises CommandError if the kernel refuses a line."""
     from netwrap.lab_plan import host_state
     from netwrap.query import proc_ifnames
 
@@ -255,6 +258,8 @@ def put_back(runner, gone: Extras, host_ns: str | None) -> None:
                 made.append(("addr", "add", cidr, "dev", b))
         elif item[0] == "link":
             entry = item[1]
+            if not alive(entry):  # its node is gone (a sandbox stopped): nowhere to put it
+                continue
             spec = lab_kinds.spec_of(entry)
             if lab_kinds.has_host_end(spec.kind):
                 if spec.host_ifname in host:

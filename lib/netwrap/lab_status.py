@@ -89,7 +89,8 @@ def status(ctx, lab: Lab) -> list[dict]:
                 if diffs
                 else "ok",
                 "detail": reconcile.describe(diffs)
-                or f"{', '.join(map(str, link.addresses))} on {link.upstream}{end}",
+                or f"{', '.join(map(str, link.addresses))} {'on ' if end else ''}"
+                f"{link.upstream}{end}",
             }
         )
     from netwrap import lab_converge

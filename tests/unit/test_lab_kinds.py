@@ -377,7 +377,7 @@ def test_a_dropped_macvlan_is_an_extra_row_a_removal_inside_and_put_back_on_fail
     assert render(lab_converge.steps(gone, "L", "k1")) == "nsenter -t 4242 -n ip link del eth2\n"
     runner = RecordingRunner(queries={("ip", "-n", "L", "-j", "-d", "addr", "show"): "[]"})
     monkeypatch.setattr("netwrap.query.proc_ifnames", lambda pid: {"lo"})  # it is gone
-    lab_converge.put_back(runner, gone, "L")
+    lab_converge.put_back(runner, gone, "L", alive=lambda m: True)
     assert runner.commands == [
         ("ip", "-n", "L", "-force", "-batch", "-"),
         ("nsenter", "-t", "4242", "-n", "ip", "-force", "-batch", "-"),
@@ -420,17 +420,23 @@ def test_put_back_makes_the_bridge_then_its_addresses_then_the_veths_on_it():
     )
     assert gone.host == [("link", "del", vh), ("link", "del", "br9")]
     runner = RecordingRunner(queries={("ip", "-n", "L", "-j", "-d", "addr", "show"): "[]"})
-    lab_converge.put_back(runner, gone, "L")
+    lab_converge.put_back(runner, gone, "L", alive=lambda m: True)
     assert runner.inputs == [
         "link add br9 type bridge\nlink set br9 up\naddr add 198.51.100.1/24 dev br9\n"
         f"link add {vh} up master br9 type veth peer name eth1 netns 7\n",
         "link set eth1 up\naddr add 198.51.100.2/24 dev eth1\n"
         "route replace default via 198.51.100.1 dev eth1 metric 5\n",
     ]
+    # a node no longer the one recorded (a sandbox stopped) gets nothing: the bridge does
+    runner = RecordingRunner(queries={("ip", "-n", "L", "-j", "-d", "addr", "show"): "[]"})
+    lab_converge.put_back(runner, gone, "L", alive=lambda m: False)
+    assert runner.inputs == [
+        "link add br9 type bridge\nlink set br9 up\naddr add 198.51.100.1/24 dev br9\n"
+    ]
     # what is there already is left alone: nothing to put back, nothing run
     there = json.dumps([{"ifname": "br9", **br}, {"ifname": vh}])
     runner = RecordingRunner(queries={("ip", "-n", "L", "-j", "-d", "addr", "show"): there})
-    lab_converge.put_back(runner, gone, "L")
+    lab_converge.put_back(runner, gone, "L", alive=lambda m: True)
     assert runner.commands == []
 
 
