@@ -266,11 +266,6 @@ def _remove_partial(ctx, plan: UpPlan) -> None:
         if m["host_ifname"] in host
     ]
     lines += [("link", "del", b) for b in plan.made_bridges if b in host]
-    for step in lab_kinds.inside_removals(plan.made_links.values(), set(), lambda m: True):
-        try:  # a macvlan the host batch made inside, before its failure
-            ctx.runner.call(step.argv)
-        except NetwrapError as exc:
-            ctx.warn(f"could not remove all of a half-built lab: {exc}")
     lines += [
         ("addr", "del", cidr, "dev", b)
         for b, cidr in plan.made_addresses
@@ -282,6 +277,11 @@ def _remove_partial(ctx, plan: UpPlan) -> None:
                 NetnsRef.host(ctx.host_ns).ip("-force", "-batch", "-"),
                 input=fastpath.batch_text(lines),
             )
+        except NetwrapError as exc:
+            ctx.warn(f"could not remove all of a half-built lab: {exc}")
+    for step in lab_kinds.inside_removals(plan.made_links.values(), set(), lambda m: True):
+        try:  # a macvlan the host batch made inside, before its failure
+            ctx.runner.call(step.argv)
         except NetwrapError as exc:
             ctx.warn(f"could not remove all of a half-built lab: {exc}")
 

@@ -139,7 +139,11 @@ def extras(
             veths.append(("link", "del", m["host_ifname"]))
             what = m["host_ifname"]
         else:  # a macvlan: only inside its node
-            if not (m.get("pid") and alive(m) and m["ifname"] in ifnames(m["pid"])):
+            try:
+                there = bool(m.get("pid") and alive(m) and m["ifname"] in ifnames(m["pid"]))
+            except OSError:  # gone between the two reads
+                there = False
+            if not there:
                 continue
             out.guest.setdefault(m["pid"], []).append(("link", "del", m["ifname"]))
             what = f"{m['node']}'s {kind} {m['ifname']}"
@@ -176,7 +180,12 @@ def extras(
         out.bridges.append(b)
         if b in host:
             dels.append(("link", "del", b))
-            out.again.append(("bridge", b, sorted(cidrs(host.get(b)))))
+            had = [  # not its link-local address: the kernel gives a new bridge one
+                f"{a['local']}/{a['prefixlen']}"
+                for a in host[b].get("addr_info", [])
+                if a.get("scope") != "link"
+            ]
+            out.again.append(("bridge", b, had))
             out.rows.append(_row("bridge", b, f"not in the file: up will delete bridge {b}"))
     for pair in rec.addresses:
         b, cidr = pair
@@ -242,6 +251,7 @@ def put_back(
     lines: list[tuple[str, ...]] = []
     bridge_lines: list[tuple[str, ...]] = []
     inside: dict[int, list[tuple[str, ...]]] = {}
+    on_host = set(host)
     for item in gone.again:
         if item[0] == "bridge" and item[1] not in host:
             _, name, had = item
@@ -264,11 +274,18 @@ def put_back(
             if lab_kinds.has_host_end(spec.kind):
                 if spec.host_ifname in host:
                     continue
-            elif spec.ifname in proc_ifnames(entry["pid"]):
-                continue
+            else:
+                try:
+                    if spec.ifname in proc_ifnames(entry["pid"]):
+                        continue
+                except OSError:  # gone since: nowhere to put it back
+                    continue
             guest = NetnsRef.pid(entry["pid"])
             batch, vlan_lines = lab_kinds.batch(
-                spec, guest, old_default=entry.get("replaced_default")
+                spec,
+                guest,
+                entry.get("replaced_default"),
+                on_host,  # PARENT.VID: once
             )
             lines += batch.host
             bridge_lines += vlan_lines

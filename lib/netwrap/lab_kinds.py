@@ -124,7 +124,11 @@ def inside_removals(entries, gone_with: set[str], alive, ifnames=None) -> list:
         kind = (m.get("extra") or {}).get("kind") or "veth-bridge"
         if has_host_end(kind) or not m.get("pid") or m["node"] in gone_with or not alive(m):
             continue
-        if m["ifname"] in ifnames(m["pid"]):
+        try:
+            there = m["ifname"] in ifnames(m["pid"])
+        except OSError:  # the node is gone: its links went with it
+            continue
+        if there:
             out.append(
                 Step(
                     NetnsRef.pid(m["pid"]).ip("link", "del", m["ifname"]),

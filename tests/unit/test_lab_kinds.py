@@ -412,7 +412,10 @@ def test_put_back_makes_the_bridge_then_its_addresses_then_the_veths_on_it():
     }
     br = {
         "linkinfo": {"info_kind": "bridge"},
-        "addr_info": [{"local": "198.51.100.1", "prefixlen": 24}],
+        "addr_info": [
+            {"local": "198.51.100.1", "prefixlen": 24},
+            {"local": "fe80::1", "prefixlen": 64, "scope": "link"},  # the kernel's own
+        ],
     }
     new = lab.parse("nodes:\n  - {name: p, pid: 7}\nlinks: []\n")
     gone = lab_converge.extras(
