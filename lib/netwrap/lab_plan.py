@@ -201,6 +201,12 @@ def plan_up(
                 refused = (
                     f"{link.node} already has an interface {link.ifname} that this lab did not make"
                 )
+            end = observed_host.get(spec.host_ifname)
+            if end is not None and not lab_kinds.has_host_end(spec.kind):
+                refused = (  # the lab's own veth, and the file now asks for a macvlan
+                    f"{link.key} is a veth on {end.master or 'no bridge'} that up made, and "
+                    f"the file now asks for a {spec.kind}: run netwrap down, then up"
+                )
             raise NetwrapError(f"{where}: {refused}")
         if any(d.missing for d in diffs):  # made new: the kind's batch
             batch, vlan_lines = lab_kinds.batch(spec, guest, old, on_host)

@@ -459,3 +459,24 @@ def test_spec_of_an_entry_of_an_older_lab_is_a_veth_bridge():
         ipaddress.ip_address("198.51.100.1"),
         "vh1",
     )
+
+
+def test_a_link_the_file_turns_from_a_veth_into_a_macvlan_is_refused_naming_down():
+    spec, inner = built_macvlan()
+    inner["eth1"]["linkinfo"] = {"info_kind": "veth"}
+    vh = spec.host_ifname(spec.links[0])
+    host = {"eno1": ENO1, vh: {"ifname": vh, "master": "br0", "linkinfo": {"info_kind": "veth"}}}
+    with pytest.raises(Exception) as err:
+        lab.plan_up(
+            spec,
+            host,
+            {"a": 4242},
+            None,
+            guests=lambda pid: inner,
+            old_default=lambda pid, v: None,
+            ifnames=lambda pid: {"lo", "eth1"},
+        )
+    assert str(err.value) == (
+        "links line 4: a/eth1 is a veth on br0 that up made, and the file now asks for a "
+        "macvlan: run netwrap down, then up"
+    )
