@@ -297,6 +297,8 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
             if "gateway" in m:
                 text = s.text(m["gateway"], f"{what}.gateway", _TYPED)
                 gw = s.check(m["gateway"], validate.gateway, text, _gateway_on(text, addrs))
+                if any(gw == a.ip for a in addrs):
+                    raise s.error(m["gateway"], f"gateway {gw} is the interface's own address")
                 if (node, gw.version) in gateways:
                     raise s.error(
                         m["gateway"],

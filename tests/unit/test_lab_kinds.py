@@ -134,6 +134,11 @@ LINK = "nodes:\n  - {name: a}\n  - {name: c}\nbridges:\n  - {name: b}\nlinks:\n 
             "lab.yaml:7: gateway 2001:db9::1 is not in 2001:db8::/64",
         ),
         (
+            "{node: a, bridge: b, address: [198.51.100.2/24, 198.51.100.3/24], "
+            "gateway: 198.51.100.3}",
+            "lab.yaml:7: gateway 198.51.100.3 is the interface's own address",
+        ),
+        (
             '{node: a, bridge: b, address: "2001:db8::2/64", mtu: 1000}',
             "lab.yaml:7: MTU 1000 is too small for IPv6, which needs at least 1280",
         ),
