@@ -25,9 +25,8 @@ module (``kernel_has_ipoib``).
 
 from __future__ import annotations
 
-from netwrap.kinds import AttachSpec, Batch, Diff, Observed
+from netwrap.kinds import AttachSpec, Batch, Diff, Observed, macvlan
 from netwrap.kinds import guest as inside
-from netwrap.kinds.veth_bridge import guest_lines
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step
 
@@ -37,20 +36,9 @@ FULL_MEMBER = 0x8000  # the bit the kernel sets on every child's pkey
 
 def kernel_has_ipoib() -> bool:
     """The ib_ipoib driver is loaded, built in, or its module is there to load."""
-    import os
-    import platform
+    from netwrap.kinds.dummy import kernel_has_module
 
-    if os.path.exists("/sys/module/ib_ipoib"):
-        return True
-    base = f"/lib/modules/{platform.release()}"
-    for name in ("modules.builtin", "modules.dep"):
-        try:
-            with open(f"{base}/{name}") as f:
-                if any("/ib_ipoib.ko" in line for line in f):
-                    return True
-        except OSError:
-            continue
-    return False
+    return kernel_has_module("ib_ipoib")
 
 
 def pkey_args(spec: AttachSpec) -> tuple[str, ...]:
@@ -112,18 +100,13 @@ def walkthrough(
 
 
 def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
-    from netwrap.kinds.veth_bridge import restore_line
-
+    """The macvlan's batch (the same inside), the creation an IPoIB child, then the
+    parent up as in the walkthrough."""
+    b = macvlan.batch(spec, guest, old_default=old_default)
     create = ("link", "add", "link", spec.upstream, "name", spec.ifname, "netns")
     create += (guest.netns_arg, "type", "ipoib", *pkey_args(spec))
-    undo = ()
-    if spec.gateway is not None and isinstance(old_default, dict):
-        undo = (restore_line(old_default, spec.gateway.version),)
-    return Batch(
-        host=(create, ("link", "set", spec.upstream, "up")),
-        guest=tuple(guest_lines(spec, old_default)),
-        guest_undo=(*undo, ("link", "del", spec.ifname)),
-    )
+    up = ("link", "set", spec.upstream, "up")
+    return Batch(host=(create, up), guest=b.guest, guest_undo=b.guest_undo)
 
 
 def removal(spec: AttachSpec, observed: Observed) -> Batch:
