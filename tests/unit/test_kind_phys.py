@@ -121,3 +121,40 @@ def test_with_a_vlan_removal_deletes_what_netwrap_made_and_differences_check_the
     assert d.fix is None and "VLAN sub-interface of ID 7" in d.what
     (d,) = reconcile.check(VLAN_SPEC, Observed({"eno2": Link("eno2")}, {}, default))
     assert d.missing
+
+
+def test_nic_del_deletes_a_parent_vid_netwrap_made_and_gives_back_the_rest():
+    from netwrap import detach, state
+
+    def plan(**extra):
+        rec = state.Attachment(
+            container=state.Identity(4242, 4026532160, 1.0, "sandbox", None, "web"),
+            ifname="eth1",
+            host_ifname="vhA",
+            guest_ifname="vgA",
+            bridge="eno2",
+            address="198.51.100.5/24",
+            host_netns="lab",
+            netns_name="nw-web",
+            status="ok",
+            extra={"kind": "phys", "mode": None, **extra},
+        )
+        steps = detach.detach_plan(
+            rec,
+            pid=4242,
+            netns_name="nw-web",
+            netns_exists=True,
+            inside={"eth1"},
+            host_links=set(),
+            current_default=None,
+        )
+        return [(s.argv[4:], s.why) for s in steps]
+
+    made = plan(vlan=7)
+    assert made[0] == (argv("ip link del eth1"), "delete eth1, the VLAN sub-interface eno2.7")
+    assert not any("netns" in a for a, _ in made)  # nothing given back
+    assert [a for a, _ in plan(vlan=None)][:3] == [
+        argv("ip link set eth1 down"),
+        argv("ip link set eth1 name eno2"),
+        argv("ip link set eno2 netns lab"),
+    ]
