@@ -74,8 +74,8 @@ exit 0
 
 # dhcpcd keeps its DUID, secret and leases in /var/lib/dhcpcd and its pid file and
 # control socket in /run/dhcpcd, named by interface only: run from the host, two guests'
-# eth1 would share them (the second refused as "already running", ``dhcpcd -k eth1``
-# releasing the first's lease) and the machine's own files would be written. netwrap
+# eth1 would share one pid file and control socket, and the machine's own files would be
+# written. netwrap
 # runs it under ``unshare --mount`` through this script, which puts the directory $1
 # over both in that mount namespace alone, then runs the rest of its arguments.
 DHCPCD_JAIL = """#!/bin/sh
