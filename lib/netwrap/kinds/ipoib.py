@@ -68,16 +68,15 @@ def walkthrough(
     tool: str = "ip",
     old_default: dict | None | bool = True,
 ) -> list[Step]:
-    """The creation steps, one command each; ``guest_ifname`` is its name on the host
-    between its creation and its move (pipework's is PARENT[.PKEY].PID, which
-    overflows 15 characters with long PIDs)."""
-    del tool  # no bridge is involved
+    """The macvlan's steps, the creation an IPoIB child (then its parent up, as
+    pipework does); ``guest_ifname`` is its name on the host until the move
+    (pipework's is PARENT[.PKEY].PID, which overflows 15 characters with long PIDs)."""
     tmp, parent = guest_ifname, spec.upstream
     pk = f" in partition 0x{spec.vlan | FULL_MEMBER:04x}" if spec.vlan is not None else ""
-    return [
+    create = [
         Step(
-            host.run(("ip", "link", "add", "link", parent, "name", tmp, "type", "ipoib")
-                     + pkey_args(spec)),
+            host.run(("ip", "link", "add", "link", parent, "name", tmp, "type", "ipoib"))
+            + pkey_args(spec),
             f"create an IPoIB child {tmp} of {parent}{pk}: InfiniBand has no Ethernet "
             "layer for a macvlan, this is its equivalent",
             host.run(("ip", "link", "del", tmp)),
@@ -89,14 +88,11 @@ def walkthrough(
             "passes nothing)",
             key="ipoib.parent_up",
         ),
-        Step(
-            host.run(("ip", "link", "set", tmp, "netns", guest.netns_arg)),
-            f"move {tmp} into the container's netns: the host no longer sees it",
-            guest.run(("ip", "link", "set", tmp, "netns", host.lab or "1")),
-            key="guest.move",
-        ),
-        *inside.steps(spec, guest, tmp, old_default),
-    ]  # fmt: skip
+    ]
+    steps = macvlan.walkthrough(
+        spec, host, guest, guest_ifname=tmp, tool=tool, old_default=old_default
+    )
+    return [new for s in steps for new in (create if s.key == "macvlan.create" else [s])]
 
 
 def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
