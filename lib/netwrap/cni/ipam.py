@@ -24,6 +24,12 @@ import posix
 from netwrap.cni import INVALID_CONFIG, IO_FAILURE, CniError
 from netwrap.cni import environ as process_environ
 
+# IPAM plugins that ask from the container's interface itself: the reference dhcp
+# plugin's daemon enters the netns and sends its requests from CNI_IFNAME, so ADD
+# makes the link first, then asks, then addresses it (the reference bridge and
+# macvlan plugins' order for every IPAM).
+LINK_FIRST = frozenset({"dhcp"})
+
 
 def find(name: str, path: tuple[str, ...]) -> str:
     """The executable ``name`` in the CNI_PATH directories (code 7 when none has it)."""
