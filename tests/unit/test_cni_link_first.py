@@ -72,7 +72,7 @@ def test_dhcp_is_asked_once_the_veth_is_in_the_container(world):
     log = calls(world)
     ask = log.index(("ipam", "ADD"))
     before, after = "".join(x for _, x in log[:ask]), "".join(x for _, x in log[ask:])
-    assert "type veth peer name eth0 address" in before and "netns /run/netns/c1" in before
+    assert "type veth peer name eth0 address" in before and "netns c1" in before
     assert "link set eth0 up" in before and "addr add" not in before
     assert "type veth" not in after
     assert "addr add 198.51.100.50/24 dev eth0" in after

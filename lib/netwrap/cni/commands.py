@@ -13,12 +13,11 @@ checks, the runner and the code-100 error are ``netwrap.cni.running``'s.
 
 from __future__ import annotations
 
-import os
-
 from netwrap.cni import (
     INVALID_CONFIG,
     PLUGIN_NOT_AVAILABLE,
     CniError,
+    environ,
     ipam,
     names,
     store,
@@ -31,13 +30,18 @@ from netwrap.cni.running import (  # is_netns: also netwrap.cni.listing's
     need_netns,
     spawn_runner,
 )
+from netwrap.cni.steps import Step, render
 from netwrap.errors import NetwrapError
-from netwrap.plan import render
 
 
 def _bridge(runner, host, name: str):
-    """The bridge as an ``observe.Link``, or None when there is no such device (one
-    ``ip -j -d addr show dev NAME``: not the whole host's links)."""
+    """The bridge as an ``observe.Link``, or None when there is no such device: asked
+    over netlink by the plugin itself (``netwrap.cni.netlink``, no process), or for a
+    lab netns playing the host with one ``ip -n LAB -j -d addr show dev NAME``."""
+    if host.kind == "host" and not host.value:
+        from netwrap.cni import netlink
+
+        return netlink.link(name)
     from netwrap import observe
     from netwrap.cni.jsonlite import loads
     from netwrap.errors import CommandError
@@ -56,10 +60,17 @@ def _forwarding(conf) -> tuple[int, ...]:
     (so no sysctl runs then); unknown, so (), for a lab netns playing the host."""
     if conf.host_netns:
         return ()
-    from netwrap import procfs
-
     knobs = ((4, "net/ipv4/ip_forward"), (6, "net/ipv6/conf/all/forwarding"))
-    return tuple(version for version, knob in knobs if procfs.sysctl(knob) == "1")
+    return tuple(version for version, knob in knobs if _sysctl(knob) == b"1")
+
+
+def _sysctl(knob: str) -> bytes | None:
+    """``netwrap.procfs.sysctl`` as bytes, without loading that module (and ``os``)."""
+    try:
+        with open(f"/proc/sys/{knob}", "rb") as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def add(conf, env, stdin: bytes) -> dict:
@@ -178,8 +189,6 @@ def _add_veth(conf, env, ips, routes, macs: dict, runner, host, log: list, after
 def _delete_step(conf, env, record: dict | None):
     """The one ``ip link del`` that takes the attachment away: the host end of a veth
     (its peer goes with it), or the macvlan inside (None when its netns is gone)."""
-    from netwrap.plan import Step
-
     if conf.master:
         if not env.netns or not is_netns(env.netns):
             return None
@@ -203,9 +212,7 @@ def _delete_step(conf, env, record: dict | None):
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     """Release the address, delete the veth (its host end: the peer goes with it) and
     the NAT rules, each only if it is there."""
-    from netwrap.cni import masq
     from netwrap.errors import CommandError
-    from netwrap.plan import Step
 
     if record is None:
         record = store.read_record(conf, env.container_id, env.ifname)
@@ -229,6 +236,8 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
                     raise
             nat = []
             if conf.ip_masq:
+                from netwrap.cni import masq  # here: only ipMasq needs it
+
                 for version in _families(record):
                     try:
                         saved = runner.query(host.run(masq.list_argv(version)))
@@ -267,7 +276,7 @@ def _families(record: dict | None) -> tuple[int, ...]:
 def _environ(env) -> dict:
     """The environment for IPAM, with the call's own CNI_* values (GC calls DEL for
     attachments other than the one in the environment)."""
-    out = dict(os.environ)
+    out = dict(environ())
     out.update(CNI_CONTAINERID=env.container_id, CNI_IFNAME=env.ifname, CNI_NETNS=env.netns or "")
     return out
 
