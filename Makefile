@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 DEMO_DEBS := iproute2 bridge-utils net-tools util-linux iputils-ping python3-venv
 TEST_DEBS := $(DEMO_DEBS) busybox-static iptables docker.io containernetworking-plugins \
              graphviz tmux hyperfine golang-go golang-github-appc-cni-dev \
-             podman dnsmasq-base iputils-arping
+             podman dnsmasq-base iputils-arping isc-dhcp-client dhcpcd-base
 
 .PHONY: install demo test test-unit lint bench clean debs-demo debs-test
 
