@@ -69,15 +69,6 @@ def console_script() -> list[str] | None:
     return [script]
 
 
-def netwrap_argv() -> list[str]:
-    """The installed console script next to this interpreter, else the launcher
-    (bench_pipework.py times netwrap with it, PYTHONPATH set to this checkout's lib)."""
-    script = os.path.join(os.path.dirname(sys.executable), "netwrap")
-    if os.access(script, os.X_OK):
-        return [script]
-    return [sys.executable, os.path.join(ROOT, "netwrap.py")]
-
-
 PIP_SCRIPT = f"""#!{{python}}
 import sys
 from {ENTRY.split(":")[0]} import {ENTRY.split(":")[1]}
