@@ -13,10 +13,16 @@ TEST_DEBS := $(DEMO_DEBS) busybox-static iptables docker.io containernetworking-
 
 .PHONY: install demo test test-unit lint bench clean debs-demo debs-test
 
+# pip's console script starts Python with site (a quarter of `python -c pass`); the
+# launcher that replaces it starts with -S and loads site only for the full CLI (see
+# lib/netwrap/launcher.py: `netwrap pid NAME` is timed against `docker inspect`).
+LAUNCHER = $(BIN)/python -m netwrap.launcher $(BIN)/netwrap
+
 $(BIN)/netwrap: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,docs]'
+	$(LAUNCHER)
 	touch $@
 
 # The man page (generated from the parser) and bash/zsh completion (argcomplete),
@@ -69,6 +75,7 @@ lint: install
 
 $(VENV)/.bench: $(BIN)/netwrap
 	$(BIN)/pip install -q -e '.[test,bench]'
+	$(LAUNCHER)
 	touch $@
 
 bench: debs-test $(VENV)/.bench
