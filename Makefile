@@ -1,7 +1,10 @@
 # netwrap: two commands set everything up on a fresh Debian 12 machine (as root):
 #   make demo   the whole walkthrough in a lab namespace (no Docker needed)
 #   make test   every test, with a real Docker engine started for the run
-PYTHON ?= python3
+# Debian's own python3 (the one python3-venv is for), even where another python3 comes
+# first on PATH (a pyenv build on some machines): Debian's is built with PGO and LTO
+# and starts about a quarter faster, and every netwrap command is a fresh start.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
