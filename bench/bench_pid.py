@@ -105,10 +105,12 @@ def installed_entry(tree: str, directory: str, env: dict) -> tuple[list[str], di
 
 def timed(argv: list[str], env: dict | None = None) -> tuple[float, str]:
     """Wall time of one run, from the spawn to its exit, and what it printed."""
+    # posix_spawn does not search PATH: resolve a bare name (``ip``) before the clock
+    exe = argv[0] if os.sep in argv[0] else shutil.which(argv[0]) or argv[0]
     read, write = os.pipe()
     start = time.perf_counter()
     pid = os.posix_spawn(
-        argv[0],
+        exe,
         argv,
         os.environ if env is None else env,
         file_actions=[(os.POSIX_SPAWN_DUP2, write, 1), (os.POSIX_SPAWN_CLOSE, read)],

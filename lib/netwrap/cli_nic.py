@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from netwrap import validate
@@ -209,6 +210,19 @@ def cmd_nic_list(ctx: Context, args) -> int:
 # -- parser --------------------------------------------------------------------------
 
 
+class _Once(argparse.Action):
+    """An option given twice is refused: argparse would keep the last one silently, and
+    ``nic add --ip 198.51.100.2/24 --ip 2001:db8::2/64`` would drop the IPv4 address."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(
+                f"{option_string} given twice: nic add takes one (several addresses, IPv4 "
+                "and IPv6: a lab file's addresses)"
+            )
+        setattr(namespace, self.dest, values)
+
+
 def register(subparsers) -> None:
     br = sub(subparsers, "bridge", "create or delete a bridge on the host")
     bsub = br.add_subparsers(dest="bridge_command", metavar="ACTION", parser_class=Parser)
@@ -268,7 +282,12 @@ def register(subparsers) -> None:
         "--macvlan: the macvlan on PARENT.VID (8021q)",
     )
     addr = p.add_mutually_exclusive_group(required=True)
-    addr.add_argument("--ip", metavar="CIDR", help="address inside, e.g. 192.168.200.101/24")
+    addr.add_argument(
+        "--ip",
+        metavar="CIDR",
+        action=_Once,
+        help="address inside, e.g. 192.168.200.101/24 (one; several: a lab file)",
+    )
     addr.add_argument(
         "--dhcp",
         nargs="?",
@@ -277,7 +296,9 @@ def register(subparsers) -> None:
         help="the address from a DHCP client run in the container's netns "
         "(default udhcpc, busybox's); nic del stops it and releases the lease",
     )
-    p.add_argument("--gateway", metavar="IP", help="make this the container's default route")
+    p.add_argument(
+        "--gateway", metavar="IP", action=_Once, help="make this the container's default route"
+    )
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
     p.add_argument(
         "--host-ifname",

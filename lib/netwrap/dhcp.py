@@ -290,6 +290,8 @@ def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None =
         extra=extra,
     )
     got = {}
+    # the client's script replaces the default route: saved, nic del puts it back
+    before = observe.default_route(guest, 4, ctx.runner)
 
     def leased() -> None:
         inner = observe.links(ctx.runner, guest).get(ifname)
@@ -305,7 +307,8 @@ def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None =
         # nic del runs the undo list newest first: the release in its order, then the rest
         undo = [*rec.extra["undo"], *(list(argv) for argv in reversed(release))]
         extra = {**rec.extra, "undo": undo}
-        state.record_attachment(replace(ok, gateway=gw, extra=extra))
+        saved = before if gw and before and before.get("dev") != ifname else None
+        state.record_attachment(replace(ok, gateway=gw, replaced_default=saved, extra=extra))
 
     intent = Intent(
         begin=lambda: state.record_attachment(rec),

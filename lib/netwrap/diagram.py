@@ -39,6 +39,8 @@ from netwrap.diagram_model import (  # noqa: F401 (the model's API, importable f
 from netwrap.diagram_text import WORDS, text  # noqa: F401 (the same)
 
 FORMATS = ("text", "dot", "svg")
+# the kinds a node's label names (a bridge is a box, a veth its edge, a NIC nothing)
+DOT_KINDS = {k: WORDS["en"][k] for k in ("ovs", "dummy", "macvlan", "vlan", "ipoib")}
 
 
 # -- dot -----------------------------------------------------------------------------
@@ -64,7 +66,7 @@ def dot(model: Model) -> str:
         style = "filled" if space.role == "host" else "rounded"
         lines.append(f'    style={_q(style)}; color="gray60"; fillcolor="gray95";')
         for node in model.interfaces(space.name):
-            kind = {"ovs": "Open vSwitch", "dummy": "dummy"}.get(node.kind)
+            kind = DOT_KINDS.get(node.kind)
             words = (node.name, *((kind,) if kind else ()), *node.addresses)
             label = "\\n".join(_q(x)[1:-1] for x in words)
             shape = "box" if node.kind in ("bridge", "ovs") else "ellipse"

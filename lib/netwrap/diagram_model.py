@@ -73,8 +73,17 @@ def if_id(key: str, ifname: str) -> str:
     return f"if:{key}/{ifname}"
 
 
-# ip's info_kind -> the node kind drawn ("iface" for anything else: a NIC, a macvlan...)
-KINDS = {"bridge": "bridge", "veth": "veth", "openvswitch": "ovs", "dummy": "dummy"}
+# ip's info_kind -> the node kind drawn ("iface" for anything else: a NIC...); the
+# kinds pipework makes inside (issue 11) say what they are
+KINDS = {
+    "bridge": "bridge",
+    "veth": "veth",
+    "openvswitch": "ovs",
+    "dummy": "dummy",
+    "macvlan": "macvlan",
+    "vlan": "vlan",
+    "ipoib": "ipoib",
+}
 SWITCHES = ("bridge", "ovs")  # kinds that have ports (an OVS bridge, or its datapath)
 
 

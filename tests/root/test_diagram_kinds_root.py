@@ -34,9 +34,12 @@ def test_a_lab_macvlan_is_drawn_in_its_node_with_its_addresses(lab, tmp_path):
         run_netwrap("--host-netns", lab, "up", str(path), check=True)
         found = model(lab, node)
         eth1 = next(n for n in found["nodes"] if n["id"] == f"if:sandbox-{node}/eth1")
-        assert (eth1["kind"], eth1["addresses"]) == ("iface", ["198.51.100.7/24", "2001:db8::7/64"])
+        assert (eth1["kind"], eth1["addresses"]) == (
+            "macvlan",
+            ["198.51.100.7/24", "2001:db8::7/64"],
+        )
         text = run_netwrap("--host-netns", lab, "diagram", node, check=True).stdout
-        assert "│ eth1  198.51.100.7/24  2001:db8::7/64" in text
+        assert "│ eth1  macvlan  198.51.100.7/24  2001:db8::7/64" in text
     finally:
         run_netwrap("--host-netns", lab, "down", str(path))
 

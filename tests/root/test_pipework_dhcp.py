@@ -346,3 +346,27 @@ def test_nic_add_dhcp_dhcpcd_with_its_defaults(dhcp_bridge, sandboxes, nw, no_cl
     nw("--host-netns", lab, "nic", "del", name, "--ifname", "eth3", check=True)
     assert released(lease_file) == [] and running("dhcpcd") == []
     assert machine_files() == before
+
+
+@pytest.mark.parametrize("form", ["dhcp", "dhclient"])
+def test_nic_del_puts_back_the_default_route_the_lease_replaced(
+    form, dhcp_bridge, sandboxes, nw, no_client_left
+):
+    """udhcpc's and dhclient's scripts replace the guest's default route with the
+    lease's router; nic del must put the guest's own back, as it does after a static
+    IP@GW (a Docker container lost its default route via eth0)."""
+    if form == "dhclient":
+        need("dhclient")
+    lab, br, lease_file = dhcp_bridge
+    name, pid = sandboxes()
+    inside(pid, "ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+    inside(pid, "ip", "link", "set", "d1", "up")
+    inside(pid, "ip", "addr", "add", "203.0.113.2/24", "dev", "d0")
+    inside(pid, "ip", "link", "set", "d0", "up")
+    inside(pid, "ip", "route", "add", "default", "via", "203.0.113.1", "dev", "d0")
+    own = inside(pid, "ip", "-j", "route", "show", "default")
+    nw("--host-netns", lab, "pipework", br, name, form, check=True)
+    leased_address(pid, "eth1")  # the default route now goes via the lease's router
+    nw("--host-netns", lab, "nic", "del", name, check=True)
+    assert inside(pid, "ip", "-j", "route", "show", "default") == own
+    assert released(lease_file) == []

@@ -29,3 +29,15 @@ def test_bench_script_answers_help(script):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage:"), proc.stdout
+
+
+def test_timed_finds_a_bare_command_name_on_path():
+    """bench_pipework times ``ip netns exec ...``: posix_spawn does not search PATH, so a
+    bare name crashed the bench with FileNotFoundError before its first figure."""
+    sys.path.insert(0, BENCH)
+    try:
+        from bench_pid import timed
+    finally:
+        sys.path.remove(BENCH)
+    elapsed, out = timed(["echo", "ok"])
+    assert out == "ok" and elapsed > 0

@@ -114,3 +114,20 @@ def test_a_dry_run_down_with_nothing_recorded_says_so(tmp_path):
     proc = run_netwrap("--dry-run", "--json", "down", str(path))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"dry_run": True, "lab": "quiet", "steps": []}
+
+
+@pytest.mark.parametrize(
+    "option, first, second",
+    [
+        ("--ip", "198.51.100.101/24", "2001:db8::101/64"),
+        ("--gateway", "198.51.100.1", "2001:db8::1"),
+    ],
+)
+def test_nic_add_refuses_an_option_given_twice_instead_of_dropping_the_first(option, first, second):
+    """argparse keeps the last --ip: the dry-run planned only the IPv6 address, silently."""
+    at = WALK.index(option)
+    argv = WALK[:at] + WALK[at + 2 :]
+    proc = run_netwrap("--dry-run", *argv, option, first, option, second)
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.startswith(f"netwrap: error: {option} given twice")
+    assert proc.stderr.count("\n") == 1 and proc.stdout == ""
