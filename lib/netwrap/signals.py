@@ -14,12 +14,11 @@ stretch:
 from __future__ import annotations
 
 import contextlib
-import shlex
 import signal
 from collections.abc import Iterator, Sequence
 
 from netwrap.errors import Interrupted
-from netwrap.plan import Step
+from netwrap.plan import Step, join
 
 DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -56,7 +55,7 @@ def check_signal(next_step: Step | None = None) -> None:
     global _pending
     if _pending is not None:
         signum, _pending = _pending, None
-        where = f" before {shlex.join(next_step.argv)}" if next_step and next_step.argv else ""
+        where = f" before {join(next_step.argv)}" if next_step and next_step.argv else ""
         raise Interrupted(f"interrupted by {_name(signum)}{where}", signum)
 
 
