@@ -14,8 +14,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import LIB
 from test_plans import absent_pid
+
+from conftest import LIB
 
 OTHER_KINDS = [
     f"netwrap.kinds.{k}" for k in ("macvlan", "vlan", "bridge_vlan", "phys", "ovs", "dummy")
