@@ -19,7 +19,8 @@ from test_plans import absent_pid
 from conftest import LIB
 
 OTHER_KINDS = [
-    f"netwrap.kinds.{k}" for k in ("macvlan", "vlan", "bridge_vlan", "phys", "ovs", "dummy")
+    f"netwrap.kinds.{k}"
+    for k in ("macvlan", "vlan", "bridge_vlan", "phys", "ovs", "dummy", "ipoib")
 ]
 HEAVY = ["hashlib", "_hashlib", "shlex", "subprocess", "selectors", "threading", "typing"]
 
