@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from netwrap import netns, nic, observe, state
+from netwrap import netns, nic
 from netwrap.attach_checks import (
     Facts,
     bridge_mtu,
@@ -35,8 +35,13 @@ from netwrap.errors import CommandError, NetwrapError, UsageError
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step
 from netwrap.records import Record, replace
-from netwrap.state import Attachment, Identity
 from netwrap.targets import Target, check_not_host
+
+# netwrap.state (and with it store, contextlib, fcntl) and netwrap.observe are imported
+# where used: a --dry-run of a target that is not running needs neither.
+TYPE_CHECKING = False  # typing's own flag costs an import of typing
+if TYPE_CHECKING:
+    from netwrap.state import Attachment
 
 PlanBuilder = Callable[..., list[Step]]
 
@@ -75,7 +80,12 @@ class AddResult(Record):
 
 def fill_request(req: nic.NicRequest, target: Target, netns_name: str) -> nic.NicRequest:
     """Put in the PID, the netns name and the generated veth names (stable per container)."""
-    token = Identity.of(target).token if target.exists else f"{target.pid}:None"
+    if target.exists:
+        from netwrap.state import Identity
+
+        token = Identity.of(target).token
+    else:
+        token = f"{target.pid}:None"
     host, guest = nic.veth_names(token, req.ifname)
     return replace(
         req,
@@ -89,6 +99,8 @@ def fill_request(req: nic.NicRequest, target: Target, netns_name: str) -> nic.Ni
 def request_of(rec: Attachment, pid: int) -> nic.NicRequest:
     """The ``nic add`` request a record says was made (for PID)."""
     import ipaddress
+
+    from netwrap.state import Attachment
 
     # The fields both have under one name; the record keeps addresses as text.
     same = set(nic.NicRequest.__slots__) & set(Attachment.__slots__) - {"gateway"}
@@ -152,13 +164,17 @@ def add(
         plan = _checked_plan(ctx, req, target, netns_exists, plan_builder)[2]
         ctx.runner.run(plan)
         return AddResult(None, plan)
+    from netwrap import state
+
     netns.require_lab(ctx.host_ns)
     with state.lock():
         return _add_locked(ctx, req, target, replace_existing, plan_builder)
 
 
 def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
-    ident = Identity.of(target)
+    from netwrap import observe, state
+
+    ident = state.Identity.of(target)
     if ident.start_time is None or ident.netns_inode is None:
         raise NetwrapError(f"{target.name} (PID {target.pid}) is not running")
     name, netns_exists = netns.name_for(target, req.netns_name or None)
@@ -257,8 +273,10 @@ def _checked_plan(ctx, req, target, netns_exists, plan_builder):
 def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> AddResult:
     asked_mtu = req.mtu  # the record keeps what was asked: a re-run compares with it
     req, facts, plan = _checked_plan(ctx, req, target, netns_exists, plan_builder)
+    from netwrap import state
+
     owner, owner_start = state.me()
-    rec = Attachment(
+    rec = state.Attachment(
         container=ident,
         ifname=req.ifname,
         host_ifname=req.host_ifname,

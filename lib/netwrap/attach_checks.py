@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from netwrap import netns, nic, observe, query, state
+from netwrap import netns, nic
 from netwrap.errors import CommandError, UsageError
 from netwrap.netref import NetnsRef
 from netwrap.records import Record, replace
@@ -48,6 +48,8 @@ def gather(ctx, req: nic.NicRequest, target: Target) -> Facts:
         if ctx.dry_run and target.exists:
             ctx.warn("not root: cannot look inside the target; assuming it has a default route")
         return facts
+    from netwrap import observe, query  # here: not asked under --dry-run of a PID not running
+
     # One process for the host side; the target's side is read from /proc/PID/net.
     links = observe.links(ctx.runner, NetnsRef.host(ctx.host_ns))
     facts.host_links = set(links)
@@ -111,6 +113,8 @@ def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
     """The address is not the bridge's own nor held by another attachment on the bridge;
     one outside every subnet of the bridge gets a warning."""
     import ipaddress
+
+    from netwrap import state
 
     own = [ipaddress.ip_interface(cidr) for cidr in br.addrs]
     if any(a.ip == req.ip.ip for a in own):

@@ -152,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.host_netns:
             validate.netns_name(args.host_netns)
-            from netwrap import sandbox
+            from netwrap.sandbox_record import use_scope  # not sandbox: a PID target needs none
 
-            sandbox.use_scope(args.host_netns)  # sandbox names are looked up there first
+            use_scope(args.host_netns)  # sandbox names are looked up there first
         tool = args.bridge_tool
         if tool is None:
             from netwrap.bridge import default_tool

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from netwrap import netns
 from netwrap.kinds import AttachSpec
-from netwrap.kinds.veth_bridge import default_route_args  # noqa: F401 (nic.default_route_args)
+from netwrap.kinds.guest import default_route_args  # noqa: F401 (nic.default_route_args)
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step
-from netwrap.records import Frozen
+from netwrap.records import Frozen, digest
 from netwrap.validate import Address, Interface
 
 
@@ -87,16 +87,8 @@ def veth_names(identity: str, ifname: str) -> tuple[str, str]:
     Parallel runs for different containers or ifnames never collide, and a re-run
     for the same pair finds the same names.
     """
-    try:  # the sha256 module alone: hashlib would load OpenSSL's _hashlib too (3-5 ms)
-        from _sha256 import sha256  # CPython 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # CPython 3.12 and later
-        except ImportError:
-            from hashlib import sha256
-
-    digest = sha256(f"{identity}/{ifname}".encode()).hexdigest()[:10]
-    return f"vh{digest}", f"vg{digest}"
+    tag = digest(f"{identity}/{ifname}", 10)
+    return f"vh{tag}", f"vg{tag}"
 
 
 def spec_of(req: NicRequest) -> AttachSpec:

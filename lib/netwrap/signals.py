@@ -13,15 +13,14 @@ stretch:
 
 from __future__ import annotations
 
+import _signal  # the C module: signal itself converts its constants to enums (~1 ms)
 import contextlib
-import shlex
-import signal
 from collections.abc import Iterator, Sequence
 
 from netwrap.errors import Interrupted
-from netwrap.plan import Step
+from netwrap.plan import Step, join
 
-DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+DEFAULT_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
 _pending: int | None = None  # a deferred signal not yet acted on
 _open = 0  # deferring scopes open
@@ -29,7 +28,14 @@ _immediate = 0  # immediate() scopes open
 _undoing = 0  # rollbacks running: signals stay ignored, even in a nested run
 
 
+_NAMES = {_signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM", _signal.SIGHUP: "SIGHUP"}
+
+
 def _name(signum: int) -> str:
+    if signum in _NAMES:  # no import in a signal handler
+        return _NAMES[signum]
+    import signal
+
     return signal.Signals(signum).name
 
 
@@ -56,19 +62,19 @@ def check_signal(next_step: Step | None = None) -> None:
     global _pending
     if _pending is not None:
         signum, _pending = _pending, None
-        where = f" before {shlex.join(next_step.argv)}" if next_step and next_step.argv else ""
+        where = f" before {join(next_step.argv)}" if next_step and next_step.argv else ""
         raise Interrupted(f"interrupted by {_name(signum)}{where}", signum)
 
 
 @contextlib.contextmanager
 def _installed(handlers: dict) -> Iterator[None]:
     """Each signal's handler set as given, and put back as it was after."""
-    saved = {s: signal.signal(s, handler) for s, handler in handlers.items()}
+    saved = {s: _signal.signal(s, handler) for s, handler in handlers.items()}
     try:
         yield
     finally:
         for s, handler in saved.items():
-            signal.signal(s, handler)
+            _signal.signal(s, handler)
 
 
 @contextlib.contextmanager
@@ -76,7 +82,7 @@ def deferring(signals: Sequence[int]) -> Iterator[None]:
     """SIGNALS are remembered, not acted on, until ``check_signal``."""
     global _open, _pending
     mine = {
-        s: _on_signal for s in signals if not _undoing and signal.getsignal(s) is not _on_signal
+        s: _on_signal for s in signals if not _undoing and _signal.getsignal(s) is not _on_signal
     }
     _open += 1
     try:
@@ -106,7 +112,7 @@ def ignoring(signals: Sequence[int]) -> Iterator[None]:
     global _undoing
     _undoing += 1
     try:
-        with _installed(dict.fromkeys(signals, signal.SIG_IGN)):
+        with _installed(dict.fromkeys(signals, _signal.SIG_IGN)):
             yield
     finally:
         _undoing -= 1

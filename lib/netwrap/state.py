@@ -38,7 +38,7 @@ from collections.abc import Iterator
 
 from netwrap import store
 from netwrap.errors import NetwrapError
-from netwrap.records import Frozen, asdict
+from netwrap.records import Frozen, asdict, digest
 from netwrap.targets import is_zombie, netns_inode, start_time
 
 DEFAULT_RUN_DIR = store.DEFAULT_RUN_DIR
@@ -250,9 +250,7 @@ ATTACHMENT_REQUIRED = ("container", "ifname", "host_ifname", "guest_ifname", "br
 
 def attachment_key(token: str, ifname: str) -> str:
     """The record's file name: one attachment per container and ifname."""
-    import hashlib
-
-    return hashlib.sha256(f"{token}/{ifname}".encode()).hexdigest()[:20]
+    return digest(f"{token}/{ifname}", 20)
 
 
 def _path(key: str) -> str:

@@ -39,11 +39,10 @@ handling; ``run`` prints the plan.
 from __future__ import annotations
 
 import contextlib
-import shlex
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from netwrap.errors import Interrupted, NetwrapError
-from netwrap.plan import Argv, Step
+from netwrap.plan import Argv, Step, join
 from netwrap.records import Frozen
 from netwrap.signals import (  # noqa: F401 (pending_signal: netwrap.transaction's API)
     DEFAULT_SIGNALS,
@@ -223,7 +222,7 @@ class Transaction:
 
     def _fail(self, exc: BaseException) -> None:
         undoing = [
-            shlex.join(a) if isinstance(a, (list, tuple)) else a
+            join(a) if isinstance(a, (list, tuple)) else a
             for item in reversed(self._stack)
             for a in (
                 ([item.undo] if item.undo else [])
@@ -340,7 +339,7 @@ def undo_one(runner, item: Step | Undo) -> Leftover | None:
         try:
             runner.call(item.undo, input=item.undo_input)
         except Exception as exc:  # keep going: the rest must still be undone
-            return Leftover(shlex.join(item.undo), str(exc))
+            return Leftover(join(item.undo), str(exc))
         return None
     try:
         item.action()

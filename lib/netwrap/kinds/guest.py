@@ -51,6 +51,20 @@ def route_line(spec: AttachSpec, old_default: dict | None | bool) -> Line:
     )
 
 
+def restore_line(old_default: dict, version: int = 4) -> Line:
+    """Put a replaced default route back (the undo of ``route replace default``)."""
+    return (*fam(version), "route", "replace", *default_route_args(old_default))
+
+
+def guest_lines(spec: AttachSpec, old_default: dict | None | bool = None) -> list[Line]:
+    """Inside the target: bring the interface up, address it, move the default route."""
+    lines: list[Line] = [("link", "set", spec.ifname, "up")]
+    lines += [("addr", "add", str(ip), "dev", spec.ifname) for ip in spec.addresses]
+    if spec.gateway is not None:
+        lines.append(route_line(spec, old_default))
+    return lines
+
+
 # -- the walkthrough's way -------------------------------------------------------------
 
 

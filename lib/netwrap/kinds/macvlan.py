@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from netwrap.kinds import AttachSpec, Batch, Diff, Observed
 from netwrap.kinds import guest as inside
-from netwrap.kinds.veth_bridge import guest_lines
+from netwrap.kinds.guest import guest_lines
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step
 
@@ -104,7 +104,7 @@ def create_line(spec: AttachSpec, guest: NetnsRef) -> tuple[str, ...]:
 
 
 def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
-    from netwrap.kinds.veth_bridge import restore_line
+    from netwrap.kinds.guest import restore_line
 
     undo = ()
     if spec.gateway is not None and isinstance(old_default, dict):

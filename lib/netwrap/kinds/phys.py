@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from netwrap.kinds import AttachSpec, Batch, Diff, Observed
 from netwrap.kinds import guest as inside
-from netwrap.kinds.veth_bridge import guest_lines
+from netwrap.kinds.guest import guest_lines
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step
 

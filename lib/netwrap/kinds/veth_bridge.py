@@ -34,6 +34,8 @@ from netwrap.kinds import guest as inside
 from netwrap.kinds.guest import (  # noqa: F401 (also reached as veth_bridge.*)
     default_dst,
     default_route_args,
+    guest_lines,
+    restore_line,
     route_line,
 )
 from netwrap.kinds.guest import fam as _fam  # noqa: F401
@@ -132,20 +134,6 @@ def veth_line(spec: AttachSpec, guest: NetnsRef) -> Line:
         "netns",
         guest.netns_arg,
     )
-
-
-def restore_line(old_default: dict, version: int = 4) -> Line:
-    """Put a replaced default route back (the undo of ``route replace default``)."""
-    return (*_fam(version), "route", "replace", *default_route_args(old_default))
-
-
-def guest_lines(spec: AttachSpec, old_default: dict | None | bool = None) -> list[Line]:
-    """Inside the target: bring the interface up, address it, move the default route."""
-    lines: list[Line] = [("link", "set", spec.ifname, "up")]
-    lines += [("addr", "add", str(ip), "dev", spec.ifname) for ip in spec.addresses]
-    if spec.gateway is not None:
-        lines.append(route_line(spec, old_default))
-    return lines
 
 
 def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
