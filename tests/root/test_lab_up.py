@@ -104,6 +104,13 @@ def test_up_again_status_down(lab, lab_file, nw):
         for link in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))
     }
     assert sorted(m for m in masters.values() if m) == sorted([b0, b0, b1, b1])
+    # the host ends are bridge ports only: up, with no IPv6 address nor route of their own
+    ends = [name for name, master in masters.items() if master]
+    for link in json.loads(sh("ip", "-n", lab, "-j", "addr", "show")):
+        if link["ifname"] in ends:
+            assert "UP" in link["flags"] and link["addr_info"] == [], link
+    routes6 = json.loads(sh("ip", "-n", lab, "-6", "-j", "route", "show", "table", "all"))
+    assert not [r for r in routes6 if r.get("dev") in ends]
 
     # up again: nothing to do, and nothing changed
     before = snapshot(lab, pids.values())

@@ -392,3 +392,24 @@ def test_heredoc_end_marker_never_collides():
 
     step = Step(("cat",), "", input="EOF\n")
     assert render([step]) == "cat <<'EOF_'\nEOF\nEOF_\n"
+
+
+def test_up_plan_without_sysctl_or_ipv6_still_plugs_the_host_ends_in_last():
+    spec = lab.parse(LAB)
+    plan = lab.plan_up(
+        spec,
+        {"br1": BR1},
+        {"web": 100, "db": 4242},
+        "L",
+        guests=lambda pid: {"lo": {}},
+        old_default=lambda pid, v: None,
+        ifnames=lambda pid: {"lo"},
+        quiet=False,
+    )
+    web, db = (spec.host_ifname(link) for link in spec.links)
+    assert plan.quiet is None and not any(s.argv[-1:] == ("sysctl",) for s in plan.steps)
+    assert [s.argv[:3] for s in plan.steps] == [("ip", "-n", "L")] + [
+        ("nsenter", "-t", "100"),
+        ("nsenter", "-t", "4242"),
+    ] + [("ip", "-n", "L")]
+    assert plan.plug.input == f"link set {web} up\nlink set {db} up\n"
