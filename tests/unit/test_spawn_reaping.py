@@ -23,3 +23,17 @@ def test_spawned_processes_are_not_left_for_every_later_popen_to_poll():
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+
+
+def test_a_sandbox_whose_unshare_exits_at_once_says_so(monkeypatch):
+    """Not reaped by subprocess any more, the exited unshare is a zombie of ours: the
+    start must see that (and reap it) rather than wait 5 s for a child."""
+    import pytest
+
+    from netwrap import sandbox
+    from netwrap.errors import NetwrapError
+
+    monkeypatch.setattr(sandbox, "UNSHARE", ("false",))
+    box = sandbox.Sandbox("x", None, None, None)
+    with pytest.raises(NetwrapError, match="unshare exited at once"):
+        sandbox._spawn(Runner(), box)
