@@ -121,8 +121,9 @@ def can_quiet() -> bool:
 
 
 def _unplugged(line: tuple[str, ...], host_ifname: str) -> tuple[str, ...]:
-    """The veth's create request without its ``up``: its host end stays down."""
-    if line[:4] == ("link", "add", host_ifname, "up"):
+    """A veth's create request without its ``up`` (its host end stays down); any other
+    line as it is (the same object)."""
+    if line[:4] == ("link", "add", host_ifname, "up") and "veth" in line:
         return line[:3] + line[4:]
     return line
 
@@ -235,12 +236,11 @@ def plan_up(
                 )
             raise NetwrapError(f"{where}: {refused}")
         batch = reconcile.plan(spec, observed, guest, old_default=old)
-        new_end = spec.host_ifname not in observed_host
-        if new_end:
-            plug.append(("link", "set", spec.host_ifname, "up"))
-        host_lines += [
-            _unplugged(line, spec.host_ifname) if new_end else line for line in batch.host
-        ]
+        for line in batch.host:  # a new veth's host end (no other kind has one): down
+            unplugged = _unplugged(line, spec.host_ifname)
+            if unplugged is not line:
+                plug.append(("link", "set", spec.host_ifname, "up"))
+            host_lines.append(unplugged)
         veth_undo += batch.host_undo
         lines += batch.guest
         undo_by_node.setdefault(link.node, []).extend(batch.guest_undo)
