@@ -17,9 +17,9 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
 sys.path.insert(0, os.path.join(here, "lib"))
 
 if __name__ == "__main__":
-    from netwrap.__main__ import main
+    from netwrap.__main__ import main_exit
 
-    sys.exit(main())
+    main_exit()
 else:  # imported as "netwrap": hand over to the package
     del sys.modules[__name__]
     import netwrap as _package  # noqa: E402  (lib/netwrap, now first on the path)

@@ -20,8 +20,12 @@ plugin's ADD+DEL, and the plugin's VERSION (start-up and nothing else).
 
     .venv/bin/python bench/bench_cni.py [--containers 20] [--rounds 5] [--lib DIR]
 
-``--lib`` measures the netwrap of another checkout (its ``lib`` dir), e.g. main's,
-for a before/after.
+``--lib`` measures the netwrap of another checkout (its ``lib`` dir), e.g. main's;
+``--before DIR`` measures a second one (another checkout's ``lib``) in the same rounds,
+alternating with the first, for a before/after from one run on a shared machine:
+
+    git -C /work/main archive main | tar -x -C /tmp/before
+    .venv/bin/python bench/bench_cni.py --rounds 5 --before /tmp/before/lib
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
 REFERENCE = "/usr/lib/cni"
 # What the plugin's ADD imports, for the profile (DEL: the same but netwrap.cni.plan).
 ADD_IMPORTS = (
-    "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, netwrap.cni.plan"
+    "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, "
+    "netwrap.cni.plan, netwrap.cni.netlink, netwrap.observe"
 )
 
 
@@ -58,26 +63,30 @@ def sh(*argv: str) -> str:
     return proc.stdout
 
 
-def conf(kind: str, tmp: str, tag: str) -> bytes:
+def conf(kind: str, tmp: str, tag: str, name: str = "") -> bytes:
+    name = name or kind
     return json.dumps(
         {
             "cniVersion": "1.0.0",
             "name": f"nwbench{tag}",
             "type": "netwrap" if kind == "netwrap" else "bridge",
-            "bridge": f"nwb{tag}{kind[:3]}",
+            "bridge": f"nwb{tag}{name[:3]}",
             "isGateway": True,
             "ipam": {
                 "type": "host-local",
                 "subnet": "198.51.100.0/24",
-                "dataDir": os.path.join(tmp, f"ipam-{kind}"),
+                "dataDir": os.path.join(tmp, f"ipam-{name}"),
             },
         }
     ).encode()
 
 
-def one_round(kind: str, plugin: str, tmp: str, n: int, tag: str) -> tuple[float, float]:
-    """CPU and wall seconds per container of ADD then DEL, ``n`` containers in turn."""
-    data = conf(kind, tmp, tag)
+def one_round(
+    kind: str, plugin: str, tmp: str, n: int, tag: str, tmp_kind: str = ""
+) -> tuple[float, float]:
+    """CPU and wall seconds per container of ADD then DEL, ``n`` containers in turn
+    (``tmp_kind``: the name the config's bridge and IPAM dir take, default ``kind``)."""
+    data = conf(kind, tmp, tag, tmp_kind or kind)
     env = {
         "PATH": os.environ["PATH"],
         "CNI_PATH": f"{os.path.dirname(plugin)}:{REFERENCE}",
@@ -117,20 +126,31 @@ def cpu_of(argv: list[str], n: int, input: bytes = b"", env: dict | None = None)
 def inner(args) -> int:
     """The measuring loop, run inside the lab netns."""
     tmp, plugin, tag = args.tmp, os.path.join(args.tmp, "bin", "netwrap"), args.tag
-    ref, mine = [], []
+    before = os.path.join(tmp, "bin-before", "netwrap") if args.before else None
+    ref, mine, old = [], [], []
     for r in range(args.rounds):
         ref.append(
             one_round("bridge", os.path.join(REFERENCE, "bridge"), tmp, args.containers, tag)
         )
+        if before:
+            old.append(one_round("netwrap", before, tmp, args.containers, tag, "old"))
         mine.append(one_round("netwrap", plugin, tmp, args.containers, tag))
         print(
             f"  round {r + 1}: reference {ref[-1][0] * 1e3:.1f} ms CPU, "
-            f"netwrap {mine[-1][0] * 1e3:.1f} ms CPU per container",
+            + (f"netwrap before {old[-1][0] * 1e3:.1f} ms CPU, " if before else "")
+            + f"netwrap {mine[-1][0] * 1e3:.1f} ms CPU per container",
             flush=True,
         )
     rc, rw = (statistics.median(x[i] for x in ref) for i in (0, 1))
     mc, mw = (statistics.median(x[i] for x in mine) for i in (0, 1))
     ratio = mc / rc
+    if before:
+        oc, ow = (statistics.median(x[i] for x in old) for i in (0, 1))
+        print(
+            f"  before ({args.before}): {oc * 1e3:.1f} ms CPU ({ow * 1e3:.1f} ms wall), "
+            f"{oc / rc:.2f}x the reference",
+            flush=True,
+        )
     print(
         f"CNI ADD+DEL per container: netwrap {mc * 1e3:.1f} ms CPU ({mw * 1e3:.1f} ms wall), "
         f"reference bridge {rc * 1e3:.1f} ms CPU ({rw * 1e3:.1f} ms wall): "
@@ -140,11 +160,14 @@ def inner(args) -> int:
     py = sys.executable
     lib = args.lib
     n = max(10, args.containers)
-    bare = cpu_of([py, "-IS", "-c", "pass"], n)
+    # as the plugin runs: no GC, and _exit instead of the interpreter's teardown
+    bare = cpu_of([py, "-IS", "-c", "import gc; gc.disable(); import posix; posix._exit(0)"], n)
     load = (  # a module another checkout (--lib) lacks is left out
         f"import sys; sys.path.insert(0, {lib!r})\n"
+        "import gc; gc.disable()\n"
         f"for m in {ADD_IMPORTS!r}.split(', '):\n"
-        "    try:\n        __import__(m)\n    except ImportError:\n        pass"
+        "    try:\n        __import__(m)\n    except ImportError:\n        pass\n"
+        "import posix; posix._exit(0)"
     )
     imports = cpu_of([py, "-IS", "-c", load], n)
     version = cpu_of([plugin], n, env={"CNI_COMMAND": "VERSION", "PATH": os.environ["PATH"]})
@@ -176,6 +199,11 @@ def main() -> int:
     ap.add_argument("--containers", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--lib", default=os.path.join(ROOT, "lib"), help="netwrap's lib dir")
+    ap.add_argument("--before", help="another lib dir, measured in the same rounds")
+    ap.add_argument(
+        "--python",
+        help="the interpreter the plugins run on (netwrap cni install --python); default: this one",
+    )
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tmp", help=argparse.SUPPRESS)
     ap.add_argument("--tag", help=argparse.SUPPRESS)
@@ -190,19 +218,27 @@ def main() -> int:
     sh("ip", "netns", "add", lab)
     try:
         sh("ip", "-n", lab, "link", "set", "lo", "up")
-        sh(
-            sys.executable,
-            "-c",
-            f"import sys; sys.path.insert(0, {args.lib!r}); from netwrap.cni.cli import install; "
-            f"install({os.path.join(tmp, 'bin')!r})",
-        )
+        for lib, bindir in ((args.lib, "bin"), (args.before, "bin-before")):
+            if lib:
+                sh(
+                    sys.executable,
+                    "-c",
+                    f"import sys; sys.path.insert(0, {lib!r}); from netwrap.cni.cli import "
+                    f"install; install({os.path.join(tmp, bindir)!r})",
+                )
+                if args.python:  # as install --python writes it (also for a lib without it)
+                    path = os.path.join(tmp, bindir, "netwrap")
+                    with open(path) as f:
+                        rest = f.read().split("\n", 1)[1]
+                    with open(path, "w") as f:
+                        f.write(f"#!{args.python} -IS\n{rest}")
         proc = subprocess.run(
             [
                 "ip",
                 "netns",
                 "exec",
                 lab,
-                sys.executable,
+                args.python or sys.executable,
                 os.path.abspath(__file__),
                 "--inner",
                 "--tmp",
@@ -211,6 +247,7 @@ def main() -> int:
                 tag,
                 "--lib",
                 args.lib,
+                *(("--before", args.before) if args.before else ()),
                 "--containers",
                 str(args.containers),
                 "--rounds",

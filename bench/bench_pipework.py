@@ -25,11 +25,16 @@ import statistics
 import subprocess
 import sys
 
-from bench_pid import IMAGE, netwrap_argv, start_container, timed
+from bench_pid import IMAGE, console_script, start_container, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "..", "shared", "vendor", "pipework", "pipework")
 GOAL = 0.5
+
+
+def netwrap_argv() -> list[str]:
+    """The installed ``netwrap`` when it runs today's entry point, else this clone's launcher."""
+    return console_script() or [sys.executable, os.path.join(ROOT, "netwrap.py")]
 
 
 def sh(*argv: str) -> str:

@@ -1,9 +1,19 @@
 """Every way to start netwrap: ``python -m netwrap``, the installed ``netwrap`` and
-``./netwrap.py`` all call ``main``.
+``./netwrap.py`` all call ``main_exit`` (tests call ``main``).
 
 ``netwrap.lean`` answers ``netwrap pid NAME`` first, without argparse or the CLI's
 imports (issue 12); any other command line, and any case it is not sure of, goes to
 the full CLI (``netwrap.cli``), which gives the same output and exit status.
+
+The installed ``netwrap`` starts Python with ``-S`` (``netwrap.launcher``): no
+``site``, so no site-packages, which the lean path does not need. Before the full CLI
+(which needs its dependencies) ``site`` is loaded as a normal start would have.
+
+When the lean path has answered, ``main_exit`` flushes the answer and ends the
+process with ``_exit``: the interpreter's teardown (every module freed, a last
+collection) was a sizeable part of ``netwrap pid NAME`` and nothing is left to do:
+the lean path opens no file it does not close, starts no thread and registers no
+``atexit`` handler. The full CLI ends as usual.
 """
 
 from __future__ import annotations
@@ -11,28 +21,51 @@ from __future__ import annotations
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 2 and argv[0] == "pid":  # only then: every other start skips lean
-        from netwrap import lean
+def lean_status(argv: list[str]) -> int | None:
+    """The exit status when the lean path answered ARGV (its answer written), else None."""
+    if len(argv) != 2 or argv[0] != "pid":  # only then: every other start skips lean
+        return None
+    from netwrap import lean
 
-        try:
-            status = lean.run(argv)
-        except KeyboardInterrupt:
-            sys.stderr.write("netwrap: error: interrupted\n")  # as the full CLI says it
-            return 130
-        except OSError:
-            status = None  # the full CLI reads it again and says what failed
-        if status is not None:
-            return status
+    try:
+        return lean.run(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("netwrap: error: interrupted\n")  # as the full CLI says it
+        return 130
+    except OSError:
+        return None  # the full CLI reads it again and says what failed
+
+
+def full_cli(argv: list[str]) -> int:
+    if sys.flags.no_site:  # started with -S (netwrap.launcher): site-packages now
+        import site
+
+        site.main()
     from netwrap.cli import main as full
 
     return full(argv)
 
 
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    status = lean_status(argv)
+    return full_cli(argv) if status is None else status
+
+
 def main_exit() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    argv = sys.argv[1:]
+    status = lean_status(argv)
+    if status is None:
+        sys.exit(full_cli(argv))
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe, say: Python reports it at exit as always
+        sys.exit(status)
+    import posix
+
+    posix._exit(status)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,10 @@ def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
         if (
             rec.bridge == req.bridge
             and rec.host_netns == ctx.host_ns
-            and ipaddress.ip_interface(rec.address).ip == req.ip.ip
+            and any(  # a lab link may hold several addresses (its record's extra)
+                ipaddress.ip_interface(a).ip == req.ip.ip
+                for a in rec.extra.get("addresses") or [rec.address]
+            )
             and not (rec.container.pid == target.pid and rec.ifname == req.ifname)
             and rec.container.alive()
         ):

@@ -9,8 +9,10 @@ change nothing), with netwrap's options before the word ``pipework``:
 
 A missing ``br*`` bridge is created first, as pipework does (and deleted again if
 the attachment then fails). Host interface that is a bridge: a veth on it, with
-``@VID`` an access port of that VLAN (pipework refuses this); another interface: a
-macvlan (bridge mode) on it with its MTU, with ``@VID`` on PARENT.VID (8021q).
+``@VID`` an access port of that VLAN (pipework refuses this); an IPoIB interface: an
+IPoIB child, ``ib0`` inside, ``@PKEY`` its partition key; another interface: a
+macvlan (bridge mode) on it with its MTU, with ``@VID`` on PARENT.VID (8021q), or
+with ``--direct-phys`` the interface itself (with ``@VID``, PARENT.VID made for it).
 """
 
 from __future__ import annotations
@@ -141,6 +143,21 @@ def _host_link(ctx: Context, req):
     return req.host_if, links.get(req.host_if), links
 
 
+def _moved_in_before(target, req, name: str) -> bool:
+    """Whether netwrap's record of this guest's interface says it is the host's own
+    NAME.VID, moved in itself by an earlier ``--direct-phys NAME ... @VID`` (so a
+    re-run, which no longer sees it on the host, finds the same attachment)."""
+    from netwrap import state
+    from netwrap.state import Identity
+
+    if not target.exists:
+        return False
+    rec = state.get_attachment(Identity.of(target).token, req.container_ifname)
+    return (
+        rec is not None and rec.extra.get("kind") == "phys" and rec.bridge == f"{name}.{req.vlan}"
+    )
+
+
 def _attach(ctx: Context, req) -> int:
     from netwrap import attach, pipework, requests
     from netwrap.records import replace
@@ -151,25 +168,28 @@ def _attach(ctx: Context, req) -> int:
         kind = "phys"  # gone from the host: moved in by an earlier run (the record says)
     else:
         kind = pipework.kind_for(replace(req, host_if=name) if req.host_mac else req, link)
-    sub = links.get(f"{name}.{req.vlan}") if kind == "vlan" else None
+    vlan = req.vlan
+    if kind == "ipoib":  # the script: "The IPoIB kernel module is fussy": ib0 inside
+        req, vlan = replace(req, ifname=req.ifname or "ib0"), req.pkey
+    sub = links.get(f"{name}.{req.vlan}") if kind in ("vlan", "phys") and vlan else None
     if sub is not None:  # PARENT.VID is there (another container's VLAN): as pipework,
-        if sub.kind != "vlan":  # use it: the attachment is a macvlan on it
-            raise NetwrapError(f"{name}.{req.vlan} already exists but is not a VLAN sub-interface")
-        kind, name = "macvlan", sub.name
-    if kind == "phys" and req.vlan is not None:
-        raise NetwrapError(
-            f"pipework --direct-phys {name} ... @{req.vlan}: moving a VLAN "
-            "sub-interface itself is not supported by netwrap pipework yet"
-        )
+        if sub.kind != "vlan" or dict(sub.info).get("id", vlan) != vlan:  # use it
+            raise NetwrapError(
+                f"{name}.{vlan} already exists but is not a VLAN sub-interface of ID {vlan}"
+            )  # a macvlan on it; with --direct-phys it moves in itself, given back at nic del
+        kind, name, vlan = ("macvlan" if kind == "vlan" else "phys"), sub.name, None
     if kind in NOT_YET:
         raise NetwrapError(
             f"pipework {name}: {NOT_YET[kind]} are not supported by netwrap pipework yet"
         )
     target = _guest(ctx, req.guest)
+    if kind == "phys" and vlan is not None and _moved_in_before(target, req, name):
+        # the host's own PARENT.VID, moved in by an earlier run: that attachment again
+        name, vlan = f"{name}.{vlan}", None
     if req.dhcp is not None:
         from netwrap.dhcp import attach_dhcp
 
-        return attach_dhcp(ctx, req, kind, name, link, target)
+        return attach_dhcp(ctx, replace(req, vlan=vlan), kind, name, link, target)
     nic = requests.nic_add(
         bridge=name,
         ip=str(req.address),
@@ -181,7 +201,7 @@ def _attach(ctx: Context, req) -> int:
     builder = {}
     if kind != "veth-bridge":  # one command per step (bridge VLANs need the bridge tool)
         nic = replace(
-            nic, kind=kind, mode="bridge" if kind in ("macvlan", "vlan") else None, vlan=req.vlan
+            nic, kind=kind, mode="bridge" if kind in ("macvlan", "vlan") else None, vlan=vlan
         )
     else:  # the veth made straight inside and one ip -batch there: two processes
         from netwrap import fastpath

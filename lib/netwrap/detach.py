@@ -64,9 +64,12 @@ def detach_plan(
             from netwrap.kinds import AttachSpec, phys
             from netwrap.netref import NetnsRef
 
-            spec = AttachSpec("phys", rec.ifname, rec.bridge)
+            spec = AttachSpec("phys", rec.ifname, rec.bridge, vlan=rec.extra.get("vlan"))
+            why = f"give {rec.bridge} back to the host"  # or delete the PARENT.VID it made
+            if spec.vlan is not None:
+                why = f"delete {rec.ifname}, the VLAN sub-interface {phys.moved_name(spec)}"
             inner += [
-                Step(in_netns(("ip", *line), netns_name), f"give {rec.bridge} back to the host")
+                Step(in_netns(("ip", *line), netns_name), why)
                 for line in phys.give_back(spec, NetnsRef.host(rec.host_netns))
             ]
         else:

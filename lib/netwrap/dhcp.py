@@ -44,8 +44,82 @@ exit 0
 """
 
 
+# dhclient's own script (dhclient-script) writes /etc/resolv.conf, and dhclient runs in
+# the guest's netns but the machine's filesystem: netwrap's (``dhclient -sf``) configures
+# the interface only.
+DHCLIENT_SCRIPT = """#!/bin/sh
+# netwrap's dhclient script: dhclient runs it with $reason and the lease in the
+# environment ($interface, $new_ip_address, $new_subnet_mask, $new_routers). It
+# configures the interface only: no resolv.conf, no hostname (the machine's files).
+case "$reason" in
+PREINIT)
+    ip link set "$interface" up
+    ;;
+BOUND | RENEW | REBIND | REBOOT)
+    if [ -n "$old_ip_address" ] && [ "$old_ip_address" != "$new_ip_address" ]; then
+        ip -4 addr flush dev "$interface"
+    fi
+    ip addr replace "$new_ip_address/$new_subnet_mask" dev "$interface"
+    if [ -n "$new_routers" ]; then
+        set -- $new_routers
+        ip route replace default via "$1" dev "$interface"
+    fi
+    ;;
+EXPIRE | FAIL | RELEASE | STOP)
+    ip -4 addr flush dev "$interface"
+    ;;
+esac
+exit 0
+"""
+
+# dhcpcd keeps its DUID, secret and leases in /var/lib/dhcpcd and its pid file and
+# control socket in /run/dhcpcd, named by interface only: run from the host, two guests'
+# eth1 would share one pid file and control socket, and the machine's own files would be
+# written. netwrap
+# runs it under ``unshare --mount`` through this script, which puts the directory $1
+# over both in that mount namespace alone, then runs the rest of its arguments.
+DHCPCD_JAIL = """#!/bin/sh
+# netwrap's dhcpcd jail, run by unshare --mount: dhcpcd's state and run directories
+# are the directory $1 here, in this mount namespace only; then the command in $2...
+set -e
+dir=$1
+shift
+mount --bind "$dir" /var/lib/dhcpcd
+mount -t tmpfs -o mode=0755 netwrap-dhcpcd /run
+mkdir /run/dhcpcd
+mount --bind /var/lib/dhcpcd /run/dhcpcd
+exec "$@"
+"""
+
+SCRIPTS = {"udhcpc": UDHCPC_SCRIPT, "dhclient": DHCLIENT_SCRIPT, "dhcpcd": DHCPCD_JAIL}
+SCRIPT_NAMES = {"udhcpc": "udhcpc.script", "dhclient": "dhclient.script", "dhcpcd": "dhcpcd.jail"}
+
+
+def stop_command(pidfile: str, exe: str, signal: str = "TERM") -> tuple[str, ...]:
+    """Stop the client whose PID is in ``pidfile``, only if that process runs ``exe``
+    (a stale file's PID, reused by another process, is left alone); wait 5 s for it."""
+    return (
+        "start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", f"{signal}/5",
+        "--pidfile", pidfile, "--exec", exe,
+    )  # fmt: skip
+
+
+def dhcpcd_pidfile(jail: str, ifname: str, opts: tuple[str, ...]) -> str:
+    """dhcpcd's pid file for one interface: IF.pid, IF-4.pid with -4, IF-6.pid with -6."""
+    v4 = any(o in ("-4", "--ipv4only") for o in opts)
+    v6 = any(o in ("-6", "--ipv6only") for o in opts)
+    return f"{jail}/{ifname}{'-4' if v4 and not v6 else '-6' if v6 and not v4 else ''}.pid"
+
+
 def dhcp_commands(
-    req, *, ifname: str, run_dir: str, key: str, busybox: str, leased: str | None = None
+    req,
+    *,
+    ifname: str,
+    run_dir: str,
+    key: str,
+    busybox: str,
+    leased: str | None = None,
+    exe: str | None = None,
 ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     """The DHCP client to run inside the guest's netns, and the commands, in order,
     that release its lease (``nic del`` runs them; none yet for a one-shot udhcpc
@@ -60,8 +134,17 @@ def dhcp_commands(
     backgrounds unbound instead of failing) and stops it. ``udhcpc-f``, pipework's
     "keep the client", keeps it (``-R``), and the release is stopping it. Stopping
     goes by its pid file and executable (``start-stop-daemon``), never a bare PID.
-    ``dhclient`` and ``dhcpcd`` run as pipework runs them; ``dhclient -r`` and
-    ``dhcpcd -k`` release.
+
+    ``dhclient`` runs as pipework runs it, with its pid and lease files in netwrap's
+    run directory, netwrap's script (``-sf``: dhclient's own writes resolv.conf) and
+    ``-1`` (no lease: fail); ``after_lease`` stops a one-shot one as pipework kills
+    it. The release stops it if it runs and sends the lease's DHCPRELEASE
+    (``dhclient -r``, given a pid file of its own: it kills whatever PID its file
+    names). ``dhcpcd`` runs as pipework runs it, under ``unshare --mount`` and
+    netwrap's jail (its files in a directory of its own) with no hooks (``--script
+    /bin/true``: dhcpcd configures the address itself; its hooks write resolv.conf and
+    the hostname); it stays, and SIGALRM makes it release the lease and exit.
+    ``exe`` is the client's executable (start-stop-daemon checks it).
 
     >>> from netwrap.pipework import parse
     >>> r = parse(["br1", "web", "udhcpc:-t 3"])
@@ -76,8 +159,7 @@ def dhcp_commands(
     if client in ("dhcp", "udhcpc"):
         ident = ("-i", ifname, "-x", f"hostname:{req.guest}")
         script, pidfile = ("-s", f"{run_dir}/udhcpc.script"), f"{base}.pid"
-        stop = ("start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "TERM/5")
-        stop += ("--pidfile", pidfile, "--exec", busybox)
+        stop = stop_command(pidfile, busybox)
         if foreground:
             start = (busybox, "udhcpc", "-n", "-R", *ident, "-p", pidfile, *script, *opts)
             return start, (stop,)
@@ -88,8 +170,23 @@ def dhcp_commands(
         return start, ((busybox, "udhcpc", *again, *script), stop)
     if client == "dhclient":
         files = ("-pf", f"{base}.pid", "-lf", f"{base}.leases")
-        return ("dhclient", ifname, *files, *opts), (("dhclient", "-r", *files, ifname),)
-    return ("dhcpcd", "-q", ifname, "-h", req.guest, *opts), (("dhcpcd", "-k", ifname),)
+        script = ("-sf", f"{run_dir}/dhclient.script")
+        release = ("dhclient", "-r", "-pf", f"{base}.release.pid", files[2], files[3], *script)
+        start = ("dhclient", ifname, *files, *script, "-1", *opts)
+        return start, (stop_command(files[1], exe or "/usr/sbin/dhclient"), (*release, ifname))
+    jail = f"{run_dir}/dhcp/dhcpcd.{key}"
+    wrap = ("unshare", "--mount", "--propagation", "private", f"{run_dir}/dhcpcd.jail", jail)
+    start = (*wrap, "dhcpcd", "-q", ifname, "-h", req.guest, "--script", "/bin/true", *opts)
+    pidfile = dhcpcd_pidfile(jail, ifname, opts)
+    return start, (stop_command(pidfile, exe or "/usr/sbin/dhcpcd", "ALRM"),)
+
+
+def after_lease(req, release: tuple[tuple[str, ...], ...]) -> tuple[str, ...] | None:
+    """What runs once the client has its lease: a one-shot dhclient is stopped, as
+    pipework kills it (its first release command); the others quit or stay by
+    themselves."""
+    client, foreground, _ = req.dhcp
+    return release[0] if client == "dhclient" and not foreground else None
 
 
 def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None = None) -> int:
@@ -120,6 +217,7 @@ def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None =
             f"pipework {client}: you asked for the DHCP client {binary}, but it is not installed"
         )
     busybox = os.path.realpath(found) if found and binary == "busybox" else "/usr/bin/busybox"
+    exe = os.path.realpath(found) if found and binary != "busybox" else None
     ident, ifname = Identity.of(target), req.container_ifname
     old = state.get_attachment(ident.token, ifname)
     if old is not None:
@@ -143,30 +241,36 @@ def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None =
     spec = AttachSpec(kind, ifname, name, (), None, host_ifname, req.mac, mtu, mode, req.vlan)
     host, guest = NetnsRef.host(ctx.host_ns), NetnsRef.pid(target.pid)
     run_dir = state.run_dir()
-    where = {"ifname": ifname, "run_dir": run_dir, "busybox": busybox}
-    where["key"] = ident.token.replace(":", "-")
+    # per guest and interface: two clients in one guest keep apart
+    where = {"ifname": ifname, "run_dir": run_dir, "busybox": busybox, "exe": exe}
+    where["key"] = f"{ident.token.replace(':', '-')}-{ifname}"
     start, stop = dhcp_commands(req, **where)
+    quit_after = after_lease(req, stop)
     plan = kinds.get(kind).walkthrough(
         spec, host, guest, guest_ifname=guest_ifname, tool="ip", old_default=None
     )
+    stays = stop and quit_after is None
     plan.append(
         Step(
             guest.run(start),
             f"run the DHCP client ({client}) in {target.name}'s netns: it asks for an "
-            f"address for {ifname}" + (" and stays to renew it" if stop else ""),
-            guest.run(stop[-1]) if stop else None,
+            f"address for {ifname}" + (" and stays to renew it" if stays else ""),
+            guest.run(stop[0]) if stop else None,
             key="dhcp.client",
         )
     )
+    if quit_after is not None:
+        plan.append(
+            Step(
+                quit_after,
+                f"stop {client} now that {ifname} has its lease, as pipework kills it "
+                "(a client left running would keep the guest's netns alive)",
+                key="dhcp.quit",
+            )
+        )
     unmake = make_upstream(ctx, kind, name, link)
     if not ctx.dry_run:
-        os.makedirs(f"{run_dir}/dhcp", exist_ok=True)
-        if client in ("dhcp", "udhcpc"):
-            script = f"{run_dir}/udhcpc.script"
-            with open(f"{script}.tmp", "w") as f:
-                f.write(UDHCPC_SCRIPT)
-            os.chmod(f"{script}.tmp", 0o755)
-            os.replace(f"{script}.tmp", script)
+        _write_files(run_dir, client, start)
     owner, owner_start = state.me()
     extra = {"dhcp": client, "undo": ovs_undo(kind, spec)}
     if kind != "veth-bridge":
@@ -228,3 +332,19 @@ def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None =
         f" (undo: netwrap nic del {target.name} --ifname {ifname})\n"
     )
     return 0
+
+
+def _write_files(run_dir: str, client: str, start: tuple[str, ...]) -> None:
+    """The client's script in the run directory (rewritten each time: a newer netwrap's
+    wins), and dhcpcd's jail directory."""
+    import os
+
+    os.makedirs(f"{run_dir}/dhcp", exist_ok=True)
+    which = "udhcpc" if client in ("dhcp", "udhcpc") else client
+    script = f"{run_dir}/{SCRIPT_NAMES[which]}"
+    with open(f"{script}.tmp", "w") as f:
+        f.write(SCRIPTS[which])
+    os.chmod(f"{script}.tmp", 0o755)
+    os.replace(f"{script}.tmp", script)
+    if which == "dhcpcd":
+        os.makedirs(start[5], mode=0o755, exist_ok=True)  # unshare ... JAIL dir

@@ -64,8 +64,10 @@ def dot(model: Model) -> str:
         style = "filled" if space.role == "host" else "rounded"
         lines.append(f'    style={_q(style)}; color="gray60"; fillcolor="gray95";')
         for node in model.interfaces(space.name):
-            label = "\\n".join(_q(x)[1:-1] for x in (node.name, *node.addresses))
-            shape = "box" if node.kind == "bridge" else "ellipse"
+            kind = {"ovs": "Open vSwitch", "dummy": "dummy"}.get(node.kind)
+            words = (node.name, *((kind,) if kind else ()), *node.addresses)
+            label = "\\n".join(_q(x)[1:-1] for x in words)
+            shape = "box" if node.kind in ("bridge", "ovs") else "ellipse"
             lines.append(f'    {_q(node.id)} [label="{label}", shape={shape}];')
         if not model.interfaces(space.name):
             lines.append(f'    {_q(space.id)} [label="(no interfaces but lo)", shape=plain];')

@@ -152,6 +152,7 @@ def model_for(
     named = _named_inodes()
     spaces = [gather(runner, host, named)]
     spaces[0]["nat"] = masqueraded(runner, host_ns)
+    spaces[0]["ovs"] = ovs_ports(runner, spaces[0]["links"])
     targets_ = list(targets_)
     if targets_:
         for t in targets_:
@@ -164,6 +165,26 @@ def model_for(
             continue  # gone between listing and asking: not part of the picture
     wired = wired_to_host(build(spaces))
     return build([spaces[0], *(s for s in spaces[1:] if s["key"] in wired)])
+
+
+def ovs_ports(runner, links: list[dict]) -> dict[str, list[str]]:
+    """Each Open vSwitch bridge's ports (``ovs-vsctl list-br``, ``list-ports BR``), asked
+    only when ip shows OVS ports here (``master ovs-system``, which names no bridge) and
+    ovs-vsctl is installed; {} otherwise, or if ovs-vsctl cannot say."""
+    import shutil
+
+    from netwrap.errors import CommandError
+    from netwrap.kinds.ovs import MASTER
+
+    if not any(link.get("master") == MASTER for link in links) or not shutil.which("ovs-vsctl"):
+        return {}
+    try:
+        return {
+            br: runner.query(("ovs-vsctl", "list-ports", br)).split()
+            for br in runner.query(("ovs-vsctl", "list-br")).split()
+        }
+    except (CommandError, OSError):
+        return {}
 
 
 def masqueraded(runner, host_ns: str | None) -> list[str]:

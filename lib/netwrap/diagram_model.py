@@ -73,9 +73,17 @@ def if_id(key: str, ifname: str) -> str:
     return f"if:{key}/{ifname}"
 
 
+# ip's info_kind -> the node kind drawn ("iface" for anything else: a NIC, a macvlan...)
+KINDS = {"bridge": "bridge", "veth": "veth", "openvswitch": "ovs", "dummy": "dummy"}
+SWITCHES = ("bridge", "ovs")  # kinds that have ports (an OVS bridge, or its datapath)
+
+
 def _kind(link: dict) -> str:
-    kind = (link.get("linkinfo") or {}).get("info_kind")
-    return kind if kind in ("bridge", "veth") else "iface"
+    """A link's kind as drawn. An Open vSwitch bridge shows in ip as an internal port of
+    kind ``openvswitch`` (``ovsbr0``), as does OVS's one datapath, ``ovs-system``; an
+    OVS port (``ovs-vsctl add-port``) keeps its own kind (a veth) and has ``master
+    ovs-system`` whatever its bridge, with ``info_slave_kind`` ``openvswitch``."""
+    return KINDS.get((link.get("linkinfo") or {}).get("info_kind"), "iface")
 
 
 def _addresses(addrs: Sequence[dict]) -> dict[str, tuple[str, ...]]:
@@ -154,15 +162,17 @@ def _natural(name: str) -> list:
 
 def _order(link: dict) -> tuple:
     """Interfaces in a stable order, whatever their ifindex: bridges, then by name."""
-    return (_kind(link) != "bridge", _natural(link.get("ifname", "")))
+    return (_kind(link) not in SWITCHES, _natural(link.get("ifname", "")))
 
 
 def build(spaces: Sequence[dict]) -> Model:
     """The model from per-namespace JSON; pure.
 
     Each space is ``{"key", "label", "role", "inode", "links": ip -j -d link,
-    "addrs": ip -j addr, "nsids": {nsid: inode}}``; the first is the host side.
-    Loopback interfaces are left out: they connect nothing.
+    "addrs": ip -j addr, "nsids": {nsid: inode}}``; the first is the host side. It may
+    also have ``"ovs": {bridge: [port, ...]}`` (``ovs-vsctl list-ports``): then an OVS
+    port hangs from its bridge; without it, from the datapath ``ovs-system``, the one
+    master ip shows. Loopback interfaces are left out: they connect nothing.
     """
     model = Model()
     names: dict[tuple[int, int], str] = {}
@@ -192,11 +202,16 @@ def build(spaces: Sequence[dict]) -> Model:
                 )
             )
         present = {link["ifname"] for link in links}
+        ovs_bridge = {
+            port: br
+            for br, ports in (space.get("ovs") or {}).items()
+            if br in present
+            for port in ports
+        }
         for link in sorted(links, key=_order):
-            if link.get("master") in present:
-                model.edges.append(
-                    Edge("port", if_id(key, link["ifname"]), if_id(key, link["master"]))
-                )
+            master = ovs_bridge.get(link["ifname"], link.get("master"))
+            if master in present:
+                model.edges.append(Edge("port", if_id(key, link["ifname"]), if_id(key, master)))
     seen = set()
     for a, b in _veth_peers(spaces).items():
         if a in names and b in names:

@@ -3,7 +3,7 @@ Japanese (``WORDS``), no line wider than asked (``netwrap.diagram`` shows one)."
 
 from __future__ import annotations
 
-from netwrap.diagram_model import Model, Node, nat_of, ns_id
+from netwrap.diagram_model import SWITCHES, Model, Node, nat_of, ns_id
 from netwrap.output import width as _width
 
 # Every word the picture itself says, per language (``netwrap tutorial --lang ja``).
@@ -19,6 +19,9 @@ WORDS = {
         "only_lo": "(no interfaces but lo)",
         "bridge": "bridge",
         "veth": "veth",
+        "ovs": "Open vSwitch",
+        "ovs_datapath": "Open vSwitch's datapath: the ports of every OVS bridge here",
+        "dummy": "dummy",
         "sandbox": "sandbox {0} (PID {1})",
         "container": "container {0} (PID {1})",
         "netns": "netns {0}",
@@ -39,6 +42,9 @@ WORDS = {
         "only_lo": "(lo以外のインターフェースなし)",
         "bridge": "ブリッジ",
         "veth": "veth",
+        "ovs": "Open vSwitch",
+        "ovs_datapath": "Open vSwitchのデータパス: ここにあるすべてのOVSブリッジのポート",
+        "dummy": "ダミー",
         "sandbox": "サンドボックス {0}(PID {1})",
         "container": "コンテナ {0}(PID {1})",
         "netns": "netns {0}",
@@ -80,6 +86,8 @@ def _aside(model: Model, node: Node) -> bool:
     the way out."""
     if node.kind == "bridge" or model.peer(node.id) is not None:
         return False
+    if node.kind == "ovs" and model.ports(node.id):
+        return False  # an OVS bridge (or its datapath) with ports: a switch, drawn so
     if node.kind == "veth":  # a cable whose other end is not drawn: still a cable
         return node.state == "DOWN"
     return node.state == "DOWN" or not node.addresses
@@ -101,6 +109,10 @@ def _peer_text(model: Model, node: Node, lang: str = "en") -> str:
 
 
 def _line(node: Node, lang: str = "en") -> str:
+    if node.kind == "ovs" and node.name == "ovs-system":
+        # OVS's one datapath: every OVS port's master in ip's eyes (which bridge a port
+        # is on, only ovs-vsctl says); always down, which means nothing for its ports
+        return f"{node.name}  {_say(lang, 'ovs_datapath')}"
     parts = [node.name, _say(lang, node.kind) if node.kind != "iface" else ""]
     parts += list(node.addresses)
     if node.state and node.state not in ("UP", "UNKNOWN"):
@@ -135,17 +147,17 @@ def text(model: Model, width: int | None = None, lang: str = "en") -> str:
             title = _say(lang, "host", title)
         rows = []
         ifs = model.interfaces(space.name)
-        on_bridge = {p.id for n in ifs if n.kind == "bridge" for p in model.ports(n.id)}
+        on_bridge = {p.id for n in ifs if n.kind in SWITCHES for p in model.ports(n.id)}
         aside = [n for n in ifs if n.id not in on_bridge and _aside(model, n)]
         for node in ifs:
             if node.id in on_bridge or node in aside:
                 continue
             rows.append(
-                _line(node, lang) + ("" if node.kind == "bridge" else _peer_text(model, node, lang))
+                _line(node, lang) + ("" if node.kind in SWITCHES else _peer_text(model, node, lang))
             )
             if node.kind == "bridge" and nat_of(model, node.id):
                 rows.append(_say(lang, "nat"))
-            if node.kind == "bridge":
+            if node.kind in SWITCHES:
                 ports = model.ports(node.id)
                 for i, port in enumerate(ports):
                     branch = "└──" if i == len(ports) - 1 else "├──"

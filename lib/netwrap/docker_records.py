@@ -15,7 +15,7 @@ name, a nesting that does not close) is parsed with ``json`` instead.
 
 from __future__ import annotations
 
-import os
+import posix  # not os, which the lean path of `netwrap pid` does not load: see procfs
 
 from netwrap import procfs
 
@@ -53,20 +53,22 @@ def cgroup_id(pid: int) -> str | None:
 
 def _raw(cid: str, docker_root: str):
     """(bytes of each record of CID that can be read), config.v2.json first."""
+    if not cid or "/" in cid or cid in (".", ".."):
+        return  # not an ID: nothing outside the container's own directory is read
     for fname in _CONFIGS:
         try:
-            fd = os.open(os.path.join(docker_root, "containers", cid, fname), os.O_RDONLY)
+            fd = posix.open(f"{docker_root}/containers/{cid}/{fname}", posix.O_RDONLY)
         except OSError:
             continue
         try:
-            data = chunk = os.read(fd, _BIG)
+            data = chunk = posix.read(fd, _BIG)
             while len(chunk) == _BIG:  # a short read of a file is its end
-                chunk = os.read(fd, _BIG)
+                chunk = posix.read(fd, _BIG)
                 data += chunk
         except OSError:
             continue
         finally:
-            os.close(fd)
+            posix.close(fd)
         yield data
 
 
@@ -132,8 +134,14 @@ def name(cid: str, text: str | None = None, docker_root: str = DOCKER_ROOT) -> s
     """The name of container CID in Docker's record; with TEXT, None as soon as the
     record shows it cannot be TEXT (it does not hold TEXT as written: a text with
     quotes, backslashes or characters JSON escapes is always parsed to know)."""
-    plain = text is None or (
-        text.isascii() and text.isprintable() and not any(c in text for c in '"\\<>&')
+    plain = text is None or (  # (no generator: this runs for every Docker container)
+        text.isascii()
+        and text.isprintable()
+        and '"' not in text
+        and "\\" not in text
+        and "<" not in text
+        and ">" not in text
+        and "&" not in text
     )
     for data in _raw(cid, docker_root):
         if text is not None and plain and text.encode() not in data:
@@ -152,9 +160,8 @@ def name(cid: str, text: str | None = None, docker_root: str = DOCKER_ROOT) -> s
 
 def stopped(text: str, docker_root: str = DOCKER_ROOT) -> tuple[str, str] | None:
     """(name, id) of a Docker container that exists but is not running, matching TEXT."""
-    base = os.path.join(docker_root, "containers")
     try:
-        ids = os.listdir(base)
+        ids = posix.listdir(f"{docker_root}/containers")
     except OSError:
         return None
     for cid in sorted(ids):

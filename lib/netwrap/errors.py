@@ -7,7 +7,8 @@ and stderr, so the message can read
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+# No collections.abc import: it loads the collections package, a millisecond of the
+# CNI plugin's every start (bench/bench_cni.py), for one annotation.
 
 
 class NetwrapError(Exception):
@@ -32,7 +33,9 @@ class DamagedRecord(NetwrapError):
 class CommandError(NetwrapError):
     """A command exited non-zero (or could not be started)."""
 
-    def __init__(self, argv: Sequence[str], status: int | None, stderr: str = "") -> None:
+    def __init__(
+        self, argv: tuple[str, ...] | list[str], status: int | None, stderr: str = ""
+    ) -> None:
         self.argv = tuple(argv)
         self.status = status
         self.stderr = stderr.strip()

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from netwrap.errors import CommandError, ParseError
-from netwrap.iprows import _natural, bridge_addresses, bridges_from_ip_link
+from netwrap.iprows import _natural, bridge_addresses, bridges_from_ip_link, ovs_datapaths
 
 # -- Docker's rules in iptables-save (pure) ---------------------------------------------
 
@@ -103,7 +103,7 @@ RULE_COLUMNS = ["table", "chain", "num", "matches", "target", "target_options"]
 RULE_COMPACT = ["chain", "matches", "target"]
 ADDRESS_COLUMNS = ["bridge", "family", "address", "broadcast", "scope"]
 POLICY_COLUMNS = ["table", "chain", "policy"]
-PORT_COLUMNS = ["bridge", "port", "container", "ifname", "pid"]
+PORT_COLUMNS = ["bridge", "port", "container", "ifname", "pid"]  # bridge: or ovs-system
 
 # Why a walkthrough-style bridge cannot reach the outside here (host's FORWARD DROP).
 FORWARD_DROP_NOTE = (
@@ -191,6 +191,8 @@ def host_view(ctx) -> dict:
         policies = [p for p in chain_policies(rules) if p["table"] == "filter"]
         rules = docker_rules(rules, names, subnets)
     host_links = json.loads(runner.query(on_host(("ip", "-j", "link", "show"), lab)) or "[]")
+    # Open vSwitch ports too (brctl does not see them): under OVS's datapath, their master
+    names += ovs_datapaths(host_links)
     return {
         "bridges": bridges,
         "addresses": addresses,

@@ -38,7 +38,10 @@ def kernel_differences(runner, rec: Attachment, hosts: dict) -> list[str]:
     if links is None:
         return found
     bridge = links.get(rec.bridge)
-    if bridge is None or not query.is_bridge(bridge):
+    if rec.extra.get("kind") in ("macvlan", "vlan"):  # hangs from a parent, no host end
+        if bridge is None:
+            found.append(f"parent {rec.bridge} gone")
+    elif bridge is None or not query.is_bridge(bridge):
         found.append(f"bridge {rec.bridge} gone")
     elif rec.ifname in inside:
         end = links.get(rec.host_ifname)
@@ -63,8 +66,9 @@ def _address_differences(runner, rec: Attachment) -> list[str]:
         for a in link.get("addr_info", [])
         if a.get("scope") != "link" and not a.get("dynamic")
     }
-    found = [] if rec.address in have else [f"no address {rec.address}"]
-    return found + [f"extra address {cidr}" for cidr in sorted(have - {rec.address})]
+    wanted = rec.extra.get("addresses") or [rec.address]  # a lab link may have several
+    found = [f"no address {cidr}" for cidr in wanted if cidr not in have]
+    return found + [f"extra address {cidr}" for cidr in sorted(have - set(wanted))]
 
 
 def rows(runner=None, host_ns: str | None = None) -> list[dict]:

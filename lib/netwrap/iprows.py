@@ -1,6 +1,8 @@
 """``ip -j`` JSON as the rows brctl gives (pure), for ``netwrap host`` and the tutorial
 when bridge-utils is not installed: ``bridges_from_ip_link`` into
-``netwrap.parsers.brctl``'s rows, ``bridge_addresses`` one row per bridge address.
+``netwrap.parsers.brctl``'s rows, ``bridge_addresses`` one row per bridge address;
+``ovs_datapaths``: the Open vSwitch datapath (``ovs-system``, the master ip shows for
+every OVS port; brctl does not see it) when it has ports.
 ``ip addr`` and ``ip route`` (text or ``ip -j``) have parsers of their own
 (``netwrap.parsers.ip_addr``, ``netwrap.parsers.ip_route``).
 """
@@ -58,3 +60,11 @@ def bridge_addresses(links: Sequence[dict], bridges: Iterable[str]) -> list[dict
         if link.get("ifname") in wanted
         for a in link.get("addr_info", [])
     ]
+
+
+OVS_DATAPATH = "ovs-system"  # the master of every OVS port (netwrap.kinds.ovs.MASTER)
+
+
+def ovs_datapaths(links: Sequence[dict]) -> list[str]:
+    """``[ovs-system]`` when some link in ``ip -j link`` is an OVS port, else []."""
+    return [OVS_DATAPATH] if any(link.get("master") == OVS_DATAPATH for link in links) else []

@@ -44,7 +44,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from netwrap import fastpath, lab_converge, netns
+from netwrap import fastpath, lab_converge, lab_kinds, netns
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.lab_file import BridgeSpec, Lab, LinkSpec, NodeSpec, load, parse  # noqa: F401
 from netwrap.lab_plan import UpPlan, cidrs, guest_state, host_state, plan_up, resolve_nodes  # noqa: F401
@@ -219,6 +219,10 @@ def _up_locked(ctx, lab: Lab) -> dict:
             # Last, once every addition is done: what the file no longer asks for.
             gone = _extras(ctx, lab, rec)
             if gone.changes:
+                txn.on_undo(
+                    lambda g=gone: lab_converge.put_back(ctx.runner, g, ctx.host_ns),
+                    "put back what this up removed",
+                )
                 txn.run(lab_converge.steps(gone, ctx.host_ns, lab.name))
                 sandbox.stop(ctx.runner, sandbox.named(gone.sandboxes, ctx.host_ns))
                 progress.step(f"removed {gone.changes} thing(s) the file no longer asks for")
@@ -263,6 +267,8 @@ def _describe(step: Step, plan: UpPlan) -> str:
         return "host side: no IPv6 on the new host ends"
     if step is plan.plug:
         return f"host side: {(step.input or '').count(chr(10))} host end(s) up"
+    if "bridge" in step.argv:
+        return f"bridge VLANs: {(step.input or '').count(chr(10))} change(s)"
     return f"inside PID {step.argv[2]}: {(step.input or '').count(chr(10))} change(s)"
 
 
@@ -289,6 +295,11 @@ def _remove_partial(ctx, plan: UpPlan) -> None:
                 NetnsRef.host(ctx.host_ns).ip("-force", "-batch", "-"),
                 input=fastpath.batch_text(lines),
             )
+        except NetwrapError as exc:
+            ctx.warn(f"could not remove all of a half-built lab: {exc}")
+    for step in lab_kinds.inside_removals(plan.made_links.values(), set(), lambda m: True):
+        try:  # a macvlan the host batch made inside, before its failure
+            ctx.runner.call(step.argv)
         except NetwrapError as exc:
             ctx.warn(f"could not remove all of a half-built lab: {exc}")
 
@@ -332,6 +343,7 @@ def down_plan(
                 input=fastpath.batch_text(lines),
             )
         )
+    steps += lab_kinds.inside_removals(rec.links.values(), gone_with, alive)
     for m in rec.links.values():
         if (
             m.get("replaced_default")

@@ -5,21 +5,29 @@ address); the lab's record still lists what ``up`` made for it. ``extras`` compa
 the two, and what is still there becomes both ``status`` rows (state ``extra``) and
 the steps ``up`` runs after its additions, so the two cannot disagree:
 
-- a link: its host veth end is deleted (the container end goes with it), and the
-  default route it replaced is put back, unless another link of the file now routes
-  that node (then that link's record inherits the route to put back at ``down``);
+- a link: its host veth end is deleted (the container end goes with it), or a macvlan
+  inside its node is, and the default route it replaced is put back, unless another
+  link of the file now routes that node (then that link's record inherits the route
+  to put back at ``down``);
 - a node: a sandbox ``up`` started is stopped; a container or process it did not
   start is left alone (its links go, as above);
 - a bridge ``up`` made is deleted; an address ``up`` added to a bridge is removed.
 
 What the record lists but is gone already is forgotten without a row.
+
+The removals run inside ``up``'s transaction, after its additions; if anything after
+them fails, ``put_back`` (registered as an undo) recreates what they removed and is
+not there now: bridges with their addresses, addresses, and links through their
+kind's own batch (``netwrap.lab_kinds``), with the default route each had. A
+recreated veth gets a new MAC unless the file gives one. Sandboxes are stopped last,
+once nothing else can fail.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from netwrap import fastpath, records
+from netwrap import fastpath, lab_kinds, records
 from netwrap.lab_file import Lab
 from netwrap.lab_plan import cidrs
 from netwrap.lab_record import Record
@@ -28,7 +36,8 @@ from netwrap.plan import Step
 
 
 class Extras(records.Record):
-    """What to remove (``host`` lines, ``restores``, ``sandboxes``) and what to forget."""
+    """What to remove (``host`` and ``guest`` lines, ``restores``, ``sandboxes``), what
+    to forget, and what ``put_back`` recreates if ``up`` fails after removing it."""
 
     __slots__ = (
         "rows",  # status rows, state "extra"
@@ -40,15 +49,19 @@ class Extras(records.Record):
         "bridges",
         "boxes",  # sandbox names to forget
         "handoff",  # link key -> the default route it now puts back at down
+        "guest",  # PID -> ip -batch lines inside (a macvlan's removal)
+        "again",  # what put_back recreates: ("bridge", name, cidrs), ("address",
+        # bridge, cidr, the file's address or None), ("link", entry)
     )
 
     def __init__(self) -> None:
-        self._init([], [], [], [], [], [], [], [], {})
+        self._init([], [], [], [], [], [], [], [], {}, {}, [])
 
     @property
     def changes(self) -> int:
         """Kernel changes (and sandboxes stopped): 0 means nothing for ``up`` to remove."""
-        return len(self.host) + len(self.restores) + len(self.sandboxes)
+        guest = sum(len(lines) for lines in self.guest.values())
+        return len(self.host) + guest + len(self.restores) + len(self.sandboxes)
 
     @property
     def stale(self) -> bool:
@@ -75,12 +88,14 @@ def extras(
     host_ns: str | None,
     alive: Callable[[dict], bool] = alive,
     running: Callable[[str], int | None] | None = None,
+    ifnames: Callable[[int], set[str]] | None = None,
 ) -> Extras:
     """Compare the record ``rec`` with the file ``lab`` and what is there (``host``).
 
     ``alive(entry)``: whether a recorded link's node is the same process still;
     ``running(name)``: the PID of the sandbox called ``name``, None if not running
-    (default: its record in ``host_ns``'s scope).
+    (default: its record in ``host_ns``'s scope); ``ifnames(pid)``: the interface names
+    inside a node (default: from /proc), for the kinds that live only inside.
     """
     if running is None:
 
@@ -89,6 +104,9 @@ def extras(
 
             box = sandbox.load(name, host_ns)
             return box.pid if box is not None and box.alive else None
+
+    if ifnames is None:
+        from netwrap.query import proc_ifnames as ifnames
 
     out = Extras()
     if rec is None:
@@ -114,10 +132,24 @@ def extras(
         if key in links and m["node"] not in gone_boxes:
             continue
         out.links.append(key)
-        if m["host_ifname"] not in host:
-            continue
-        veths.append(("link", "del", m["host_ifname"]))
-        detail = f"not in the file: up will delete {m['host_ifname']}"
+        kind = (m.get("extra") or {}).get("kind") or "veth-bridge"
+        if lab_kinds.has_host_end(kind):
+            if m["host_ifname"] not in host:
+                continue
+            veths.append(("link", "del", m["host_ifname"]))
+            what = m["host_ifname"]
+        else:  # a macvlan: only inside its node
+            try:
+                there = bool(m.get("pid") and alive(m) and m["ifname"] in ifnames(m["pid"]))
+            except OSError:  # gone between the two reads
+                there = False
+            if not there:
+                continue
+            out.guest.setdefault(m["pid"], []).append(("link", "del", m["ifname"]))
+            what = f"{m['node']}'s {kind} {m['ifname']}"
+        if m.get("pid") and alive(m):
+            out.again.append(("link", m))
+        detail = f"not in the file: up will delete {what}"
         old = m.get("replaced_default")
         if old and m.get("pid") and m["node"] not in gone_boxes and alive(m):
             heir = next(
@@ -126,7 +158,7 @@ def extras(
                     for link in lab.links
                     if link.node == m["node"]
                     and link.gateway is not None
-                    and link.address.version == m.get("version", 4)
+                    and link.version == m.get("version", 4)
                     and link.key not in out.links
                 ),
                 None,
@@ -148,6 +180,12 @@ def extras(
         out.bridges.append(b)
         if b in host:
             dels.append(("link", "del", b))
+            had = [  # not its link-local address: the kernel gives a new bridge one
+                f"{a['local']}/{a['prefixlen']}"
+                for a in host[b].get("addr_info", [])
+                if a.get("scope") != "link"
+            ]
+            out.again.append(("bridge", b, had))
             out.rows.append(_row("bridge", b, f"not in the file: up will delete bridge {b}"))
     for pair in rec.addresses:
         b, cidr = pair
@@ -158,6 +196,7 @@ def extras(
             continue  # goes with its bridge, or is gone
         addrs.append(("addr", "del", cidr, "dev", b))
         want = bridges[b].address if b in bridges else None
+        out.again.append(("address", b, cidr, None if want is None else str(want)))
         if want is not None and _same_net(want, cidr):
             # Deleting a primary address deletes the secondaries of its subnet with it
             # (unless promote_secondaries): the file's address is put back at once.
@@ -176,8 +215,8 @@ def _same_net(want, cidr: str) -> bool:
 
 
 def steps(gone: Extras, host_ns: str | None, lab_name: str) -> list[Step]:
-    """The host side's removals in one ``ip -batch``, then the default routes put back
-    (the sandboxes are stopped by ``netwrap.sandbox.stop``)."""
+    """The host side's removals in one ``ip -batch``, each node's inside in one, then the
+    default routes put back (the sandboxes are stopped by ``netwrap.sandbox.stop``)."""
     out = []
     if gone.host:
         out.append(
@@ -188,7 +227,80 @@ def steps(gone: Extras, host_ns: str | None, lab_name: str) -> list[Step]:
                 input=fastpath.batch_text(gone.host),
             )
         )
+    for pid, lines in gone.guest.items():
+        out.append(
+            fastpath.batch_step(
+                NetnsRef.pid(pid), lines, f"remove the links inside PID {pid} the file dropped"
+            )
+        )
     return out + gone.restores
+
+
+def put_back(
+    runner, gone: Extras, host_ns: str | None, alive: Callable[[dict], bool] = alive
+) -> None:
+    """The undo of ``steps``: recreate what they removed and is not there now (a bridge
+    with the addresses it had, an address, a link through its kind's batch with its
+    addresses and default route, if its node is still the one recorded: ``alive``).
+    Raises CommandError if the kernel refuses a line."""
+    from netwrap.lab_plan import host_state
+    from netwrap.query import proc_ifnames
+
+    host = host_state(runner, host_ns)
+    made: list[tuple[str, ...]] = []  # bridges, then addresses, then links (on them)
+    lines: list[tuple[str, ...]] = []
+    bridge_lines: list[tuple[str, ...]] = []
+    inside: dict[int, list[tuple[str, ...]]] = {}
+    on_host = set(host)
+    for item in gone.again:
+        if item[0] == "bridge" and item[1] not in host:
+            _, name, had = item
+            made += [("link", "add", name, "type", "bridge"), ("link", "set", name, "up")]
+            made += [("addr", "add", cidr, "dev", name) for cidr in had]
+        elif item[0] == "address" and item[2] not in cidrs(host.get(item[1])):
+            _, b, cidr, want = item
+            if want is not None and want in cidrs(host.get(b)):
+                # The file's address is the primary now: it must not take this one
+                # along when up's own rollback deletes it, so this one goes first.
+                made += [("addr", "del", want, "dev", b), ("addr", "add", cidr, "dev", b)]
+                made.append(("addr", "add", want, "dev", b))
+            else:
+                made.append(("addr", "add", cidr, "dev", b))
+        elif item[0] == "link":
+            entry = item[1]
+            if not alive(entry):  # its node is gone (a sandbox stopped): nowhere to put it
+                continue
+            spec = lab_kinds.spec_of(entry)
+            if lab_kinds.has_host_end(spec.kind):
+                if spec.host_ifname in host:
+                    continue
+            else:
+                try:
+                    if spec.ifname in proc_ifnames(entry["pid"]):
+                        continue
+                except OSError:  # gone since: nowhere to put it back
+                    continue
+            guest = NetnsRef.pid(entry["pid"])
+            batch, vlan_lines = lab_kinds.batch(
+                spec,
+                guest,
+                entry.get("replaced_default"),
+                on_host,  # PARENT.VID: once
+            )
+            lines += batch.host
+            bridge_lines += vlan_lines
+            inside.setdefault(entry["pid"], []).extend(batch.guest)
+    ref, lines = NetnsRef.host(host_ns), made + lines
+    if lines:
+        runner.call(ref.ip("-force", "-batch", "-"), input=fastpath.batch_text(lines))
+    if bridge_lines:
+        runner.call(
+            ref.run(("bridge", "-force", "-batch", "-")), input=fastpath.batch_text(bridge_lines)
+        )
+    for pid, guest_lines in inside.items():
+        runner.call(
+            NetnsRef.pid(pid).ip("-force", "-batch", "-"), input=fastpath.batch_text(guest_lines)
+        )
 
 
 def forget(rec: Record, gone: Extras) -> None:
@@ -204,7 +316,7 @@ def forget(rec: Record, gone: Extras) -> None:
 
 
 def refresh(rec: Record, lab: Lab) -> bool:
-    """The file's address, gateway, MAC and MTU into the record of each link it keeps (an
+    """The file's addresses, gateway, MAC and MTU into the record of each link it keeps (an
     edited address is mended by up in the kernel; its record must say so too, or nic list
     and the duplicate-address check go by the old one). Whether anything changed."""
     changed = False
@@ -217,8 +329,9 @@ def refresh(rec: Record, lab: Lab) -> bool:
             "gateway": None if link.gateway is None else str(link.gateway),
             "mac": link.mac,
             "mtu": link.mtu,
+            "extra": lab_kinds.extra_of(lab.attach_spec(link)),
         }
-        if any(entry.get(k) != v for k, v in now.items()):
+        if any((entry.get(k) or None) != (v or None) for k, v in now.items()):
             entry.update(now)
             changed = True
     return changed

@@ -10,6 +10,15 @@
     links:
       - {node: web, bridge: br0, ifname: eth1, address: 198.51.100.101/24,
          gateway: 198.51.100.1, mac: "02:42:c6:33:64:65", mtu: 1400}
+      - {node: db, bridge: br0, vlan: 10, address: [198.51.100.102/24, "2001:db8::2/64"]}
+      - {node: app, macvlan: eno1, mode: private, address: 203.0.113.5/24}
+      - {node: app, macvlan: eno1, vlan: 20, ifname: eth2, address: 203.0.113.133/25}
+
+A link's keys are ``nic add``'s options: ``bridge`` (a veth on a bridge of the lab),
+or ``macvlan`` (a macvlan on a host interface that is not a bridge) with ``mode``;
+``vlan`` makes the bridge port an access port of that VLAN (``bridge vlan``), or puts
+the macvlan on ``PARENT.VID``; ``address`` is one address or a list (IPv4 and IPv6
+mixed); ``gateway`` is in the subnet of one of them, one per node and family.
 
 ``parse`` turns the text into a ``Lab`` (plain records, ``netwrap.records``); what
 ``up``, ``down`` and ``status`` do with it is in ``netwrap.lab``.
@@ -18,21 +27,36 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from netwrap import validate
 from netwrap.errors import UsageError
 from netwrap.kinds import AttachSpec
+from netwrap.lab_yaml import INT as _INT
+from netwrap.lab_yaml import STR as _STR
+from netwrap.lab_yaml import TYPED as _TYPED
+from netwrap.lab_yaml import Schema as _Schema
+from netwrap.lab_yaml import SchemaErrors  # noqa: F401 (cli_lab catches it here)
 from netwrap.records import Frozen
 from netwrap.validate import Address, Interface
 
-LINK_KEYS = ("node", "bridge", "ifname", "address", "gateway", "mac", "mtu")
-_INT = "tag:yaml.org,2002:int"
-_STR = "tag:yaml.org,2002:str"
-_FLOAT = "tag:yaml.org,2002:float"
-# Values whose text is what counts: YAML 1.1 reads an unquoted 1:2:3:4:5:6:7:8 (an IPv6
-# address) as a base-60 int and 10:20:30:40:50:58 (a MAC) too; their text is kept.
-_TYPED = (_STR, _INT, _FLOAT)
+LINK_KEYS = (
+    "node",
+    "bridge",
+    "macvlan",
+    "mode",
+    "vlan",
+    "ifname",
+    "address",
+    "gateway",
+    "mac",
+    "mtu",
+)
+# Keys people bring from nic add that a lab file spells otherwise, or cannot take.
+_NOT_HERE = {
+    "ip": "a link's address key is \"address\" (nic add's --ip); a list gives several",
+    "dhcp": "a lab's addresses are static: up, status and down compare them with the file "
+    "(on a built lab, netwrap nic add --dhcp attaches a DHCP client)",
+}
 
 
 class BridgeSpec(Frozen):
@@ -54,25 +78,64 @@ class NodeSpec(Frozen):
 
 
 class LinkSpec(Frozen):
-    __slots__ = ("node", "bridge", "ifname", "address", "gateway", "mac", "mtu", "line")
+    """One link line. ``bridge`` is what it hangs from: the lab's bridge, or the macvlan
+    parent (``kind`` says which: ``netwrap.kinds``'s veth-bridge, bridge-vlan, macvlan,
+    vlan); ``addresses`` one or more ``ipaddress`` interfaces."""
+
+    __slots__ = (
+        "node",
+        "bridge",
+        "ifname",
+        "addresses",
+        "gateway",
+        "mac",
+        "mtu",
+        "line",
+        "kind",
+        "mode",
+        "vlan",
+    )
 
     def __init__(
         self,
         node: str,
         bridge: str,
         ifname: str,
-        address: Interface,
+        addresses: Interface | tuple[Interface, ...],
         gateway: Address | None,
         mac: str | None,
         mtu: int | None,
         line: int,
+        kind: str = "veth-bridge",
+        mode: str | None = None,
+        vlan: int | None = None,
     ) -> None:
-        self._init(node, bridge, ifname, address, gateway, mac, mtu, line)
+        if not isinstance(addresses, tuple):
+            addresses = (addresses,)
+        self._init(node, bridge, ifname, addresses, gateway, mac, mtu, line, kind, mode, vlan)
 
     @property
     def key(self) -> str:
         """``node/ifname``: how the lab's record names the link."""
         return f"{self.node}/{self.ifname}"
+
+    @property
+    def address(self) -> Interface:
+        """The first address (the one a record's ``address`` field holds)."""
+        return self.addresses[0]
+
+    @property
+    def version(self) -> int:
+        """The family of the gateway, else of the first address."""
+        return self.gateway.version if self.gateway is not None else self.address.version
+
+    @property
+    def upstream(self) -> str:
+        """How the file says what it hangs from: ``bridge br0``, ``macvlan eno1.20``."""
+        if self.kind in ("macvlan", "vlan"):
+            parent = f"{self.bridge}.{self.vlan}" if self.kind == "vlan" else self.bridge
+            return f"macvlan on {parent}"
+        return self.bridge + (f" VLAN {self.vlan}" if self.kind == "bridge-vlan" else "")
 
 
 class Lab(Frozen):
@@ -94,14 +157,16 @@ class Lab(Frozen):
     def attach_spec(self, link: LinkSpec) -> AttachSpec:
         """The attachment a link line asks for (``netwrap.kinds``)."""
         return AttachSpec(
-            "veth-bridge",
+            link.kind,
             link.ifname,
             link.bridge,
-            (link.address,),
+            link.addresses,
             link.gateway,
             self.host_ifname(link),
             link.mac,
             link.mtu,
+            link.mode,
+            link.vlan,
         )
 
 
@@ -110,115 +175,6 @@ def host_ifname(lab: str, node: str, ifname: str) -> str:
     from netwrap.nic import veth_names
 
     return veth_names(f"lab/{lab}/{node}", ifname)[0]
-
-
-class SchemaErrors(UsageError):
-    """Every problem of a lab file at once, one ``FILE:LINE: ...`` each (``lines``, in
-    line order); its message is the first (``netwrap.cli_lab`` prints them all)."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        super().__init__(lines[0])
-
-
-class _Schema:
-    """Walks the composed YAML nodes, so every error can name its line."""
-
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-        self.problems: list[tuple[int, str]] = []  # (line, message), all reported at once
-        self.broken: set[str] = set()  # names of items with a problem (no follow-on errors)
-
-    def error(self, node, message: str) -> UsageError:
-        return UsageError(f"{self.filename}:{node.start_mark.line + 1}: {message}")
-
-    def problem(self, exc: UsageError, item=None) -> None:
-        """Note a problem and go on; an item's name is remembered as broken."""
-        import yaml
-
-        text = str(exc)
-        line = text[len(self.filename) + 1 :].split(":", 1)[0]
-        self.problems.append((int(line) if line.isdigit() else 0, text))
-        if isinstance(item, yaml.MappingNode):
-            for key, value in item.value:
-                if getattr(key, "value", None) == "name" and hasattr(value, "value"):
-                    self.broken.add(str(value.value))
-
-    def items(self, top: dict, key: str) -> list:
-        """The list under ``key`` (none if absent or not a list, which is a problem)."""
-        if key not in top:
-            return []
-        try:
-            return self.sequence(top[key], key)
-        except UsageError as exc:
-            self.problem(exc)
-            return []
-
-    def done(self) -> None:
-        """Raise every problem noted, in line order (``SchemaErrors``)."""
-        if self.problems:
-            raise SchemaErrors([text for _, text in sorted(self.problems, key=lambda p: p[0])])
-
-    def mapping(self, node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict:
-        import yaml
-
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, f"{what} must be a mapping (key: value)")
-        out: dict = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key not in allowed:
-                import difflib
-
-                near = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f'; did you mean "{near[0]}"?' if near else ""
-                self.problem(
-                    self.error(
-                        key_node,
-                        f'{what}: unknown key "{key}"{hint} (expected one of: '
-                        f"{', '.join(allowed)})",
-                    )
-                )
-                continue
-            if key in out:
-                self.problem(self.error(key_node, f'{what}: key "{key}" given twice'))
-                continue
-            out[key] = value_node
-        for key in required:
-            if key not in out:
-                raise self.error(node, f'{what}: "{key}" is missing')
-        return out
-
-    def sequence(self, node, what: str) -> list:
-        import yaml
-
-        if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.error(node, f"{what} must be a list (lines starting with -)")
-        return node.value
-
-    def text(self, node, what: str, tags: tuple[str, ...] = (_STR,)) -> str:
-        """A scalar's text; names must be strings (``name: 123`` or ``!!binary`` is not)."""
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode) or node.value == "":
-            raise self.error(node, f"{what} must be a single value")
-        if node.tag not in tags:
-            kind = node.tag.removeprefix("tag:yaml.org,2002:")
-            if kind in ("int", "float", "bool", "null", "timestamp") and not node.style:
-                hint = f' (put it in quotes: "{node.value}")'  # a plain value YAML typed
-            else:
-                hint = ""
-            raise self.error(node, f"{what} must be text, not {kind}{hint}")
-        return node.value
-
-    def check(self, node, func: Callable, *args):
-        """Run a ``netwrap.validate`` function; its message gets the line."""
-        try:
-            return func(*args)
-        except UsageError as exc:
-            raise self.error(node, str(exc)) from None
 
 
 def load(path: str) -> Lab:
@@ -315,17 +271,15 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
     for i, item in enumerate(s.items(top, "links")):
         try:
             what = f"links[{i}]"
-            m = s.mapping(item, what, LINK_KEYS, ("node", "bridge", "address"))
+            m = s.mapping(item, what, LINK_KEYS, ("node", "address"), _NOT_HERE)
             node = s.text(m["node"], f"{what}.node")
             if node not in nodes and node in s.broken:
                 continue
             if node not in nodes:
                 raise s.error(m["node"], f'{what}: no node called "{node}" under nodes')
-            br = s.text(m["bridge"], f"{what}.bridge")
-            if br not in bridges and br in s.broken:
+            br, kind, mode, vlan = _upstream(s, m, item, what, bridges)
+            if br is None:
                 continue
-            if br not in bridges:
-                raise s.error(m["bridge"], f'{what}: no bridge called "{br}" under bridges')
             ifname = "eth1"
             if "ifname" in m:
                 ifname = s.check(
@@ -338,50 +292,114 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
                     f"{what}: {node} already has {ifname} (line {seen_if[node, ifname]})",
                 )
             seen_if[node, ifname] = line
-            addr = s.check(
-                m["address"],
-                validate.cidr,
-                s.text(m["address"], "address", _TYPED),
-                f"{what}.address",
-            )
-            if str(addr.ip) in seen_addr:
-                raise s.error(
-                    m["address"],
-                    f"{what}: address {addr.ip} is already used on line {seen_addr[str(addr.ip)]}",
-                )
-            seen_addr[str(addr.ip)] = m["address"].start_mark.line + 1
+            addrs = _addresses(s, m["address"], what, seen_addr)
             gw = None
             if "gateway" in m:
-                gw = s.check(
-                    m["gateway"],
-                    validate.gateway,
-                    s.text(m["gateway"], f"{what}.gateway", _TYPED),
-                    addr,
-                )
-                if (node, addr.version) in gateways:
+                text = s.text(m["gateway"], f"{what}.gateway", _TYPED)
+                gw = s.check(m["gateway"], validate.gateway, text, _gateway_on(text, addrs))
+                if any(gw == a.ip for a in addrs):
+                    raise s.error(m["gateway"], f"gateway {gw} is the interface's own address")
+                if (node, gw.version) in gateways:
                     raise s.error(
                         m["gateway"],
                         f"{what}: {node} already has a default route "
-                        f"(line {gateways[node, addr.version]}); "
+                        f"(line {gateways[node, gw.version]}); "
                         "give one gateway per node",
                     )
-                gateways[node, addr.version] = m["gateway"].start_mark.line + 1
+                gateways[node, gw.version] = m["gateway"].start_mark.line + 1
             mac = None
             if "mac" in m:
                 mac = s.check(m["mac"], validate.mac, s.text(m["mac"], f"{what}.mac", _TYPED))
             mtu = None
             if "mtu" in m:
-                digits = m["mtu"].value.replace("_", "")
-                # YAML 1.1 also types 0x5dc, 0b1 and 1:30 as ints, which int() cannot read
-                if (
-                    m["mtu"].tag != _INT
-                    or not (digits.isascii() and digits.isdigit())
-                    or len(digits) > 9
-                ):
-                    raise s.error(m["mtu"], f"{what}.mtu must be a number")
-                mtu = s.check(m["mtu"], validate.mtu, int(digits))
-            links.append(LinkSpec(node, br, ifname, addr, gw, mac, mtu, line))
+                digits = s.number(m["mtu"], f"{what}.mtu")
+                version = 6 if any(a.version == 6 for a in addrs) else 4
+                mtu = s.check(m["mtu"], validate.mtu, digits, version)
+            links.append(LinkSpec(node, br, ifname, addrs, gw, mac, mtu, line, kind, mode, vlan))
         except UsageError as exc:
             s.problem(exc, item)
     s.done()
     return Lab(name, tuple(bridges.values()), tuple(nodes.values()), tuple(links))
+
+
+def _upstream(s: _Schema, m: dict, item, what: str, bridges: dict):
+    """What a link hangs from, as ``nic add``'s options say it: (name, kind, mode, vlan);
+    name None when it names a broken bridge (already reported)."""
+    from netwrap.kinds.macvlan import MODES
+
+    if ("bridge" in m) == ("macvlan" in m):
+        either = "give one of" if "bridge" not in m else "give only one of"
+        raise s.error(
+            item,
+            f'{what}: {either} "bridge" (a bridge of the lab) and "macvlan" '
+            "(a host interface that is not a bridge)",
+        )
+    vlan = None
+    if "vlan" in m:
+        vlan = s.number(m["vlan"], f"{what}.vlan")
+        if not 1 <= vlan <= 4094:
+            raise s.error(m["vlan"], f"{what}.vlan {vlan} is not a VLAN ID (1-4094)")
+    if "bridge" in m:
+        if "mode" in m:
+            raise s.error(
+                m["mode"], f'{what}: "mode" is a macvlan\'s: use it with "macvlan: PARENT"'
+            )
+        br = s.text(m["bridge"], f"{what}.bridge")
+        if br not in bridges and br in s.broken:
+            return None, None, None, None
+        if br not in bridges:
+            raise s.error(m["bridge"], f'{what}: no bridge called "{br}" under bridges')
+        return br, "veth-bridge" if vlan is None else "bridge-vlan", None, vlan
+    parent = s.check(
+        m["macvlan"], validate.ifname, s.text(m["macvlan"], f"{what}.macvlan"), f"{what}.macvlan"
+    )
+    if parent in bridges:
+        raise s.error(
+            m["macvlan"],
+            f'{what}: {parent} is a bridge of this lab: plug into it with "bridge: {parent}"',
+        )
+    mode = "bridge"
+    if "mode" in m:
+        mode = s.text(m["mode"], f"{what}.mode")
+        if mode not in MODES:
+            raise s.error(m["mode"], f"{what}.mode takes {', '.join(MODES)}, not {mode!r}")
+    if vlan is not None and len(f"{parent}.{vlan}") > 15:
+        raise s.error(
+            m["vlan"],
+            f"{what}: the VLAN sub-interface name {parent}.{vlan} is longer than 15 characters",
+        )
+    return parent, "macvlan" if vlan is None else "vlan", mode, vlan
+
+
+def _addresses(s: _Schema, node, what: str, seen: dict[str, int]) -> tuple[Interface, ...]:
+    """``address``: one CIDR or a list of them, none used twice in the file."""
+    import yaml
+
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    if not items:
+        raise s.error(node, f"{what}.address: give at least one address")
+    out = []
+    for one in items:
+        addr = s.check(
+            one, validate.cidr, s.text(one, f"{what}.address", _TYPED), f"{what}.address"
+        )
+        if str(addr.ip) in seen:
+            raise s.error(
+                one, f"{what}: address {addr.ip} is already used on line {seen[str(addr.ip)]}"
+            )
+        seen[str(addr.ip)] = one.start_mark.line + 1
+        out.append(addr)
+    return tuple(out)
+
+
+def _gateway_on(text: str, addrs: tuple[Interface, ...]) -> Interface:
+    """The address a gateway is checked against: the first of its family whose subnet
+    holds it, else the first of its family, else the first (whose family then differs)."""
+    import ipaddress
+
+    try:
+        gw = ipaddress.ip_address(text)
+    except ValueError:
+        return addrs[0]  # validate.gateway says why
+    same = [a for a in addrs if a.version == gw.version]
+    return next((a for a in same if gw in a.network), same[0] if same else addrs[0])

@@ -9,7 +9,7 @@ import json
 import os
 from collections.abc import Callable
 
-from netwrap import fastpath, observe, query, reconcile, records
+from netwrap import fastpath, lab_kinds, observe, query, reconcile, records
 from netwrap.errors import NetwrapError
 from netwrap.kinds import Observed
 from netwrap.lab_file import Lab
@@ -30,7 +30,10 @@ def cidrs(link: dict | None) -> set[str]:
 
 
 def guest_state(runner, pid: int) -> dict[str, dict]:
-    return {link["ifname"]: link for link in query.guest_addrs(runner, pid)}
+    """A node's links with their addresses and kinds (``-d``: a macvlan is told from a
+    plain device by its kind): one ``ip -j -d addr show`` inside."""
+    text = runner.query(NetnsRef.pid(pid).ip("-j", "-d", "addr", "show")).strip()
+    return {link["ifname"]: link for link in json.loads(text)} if text else {}
 
 
 def is_up(link: dict) -> bool:
@@ -181,18 +184,24 @@ def plan_up(
     by_node: dict[str, list[tuple[str, ...]]] = {}
     undo_by_node: dict[str, list[tuple[str, ...]]] = {}
     observed_host = observe.from_rows(host)
+    on_host = set(observed_host)  # and what this plan makes there (a VLAN's PARENT.VID)
+    bridge_lines: list[tuple[str, ...]] = []  # bridge-vlan ports: one bridge -batch
     for link in lab.links:
         spec = lab.attach_spec(link)
         pid = pids[link.node]
         guest = NetnsRef.pid(pid if pid is not None else f"PID-of-{link.node}")
         lines = by_node.setdefault(link.node, [])
         where = f"links line {link.line}"
-        if spec.host_ifname not in observed_host:
+        if lab_kinds.has_host_end(spec.kind):
+            made = spec.host_ifname in observed_host
+        else:  # a macvlan lives only inside: made if its name is there (from /proc)
+            made = pid is not None and link.ifname in ifnames(pid)
+        if not made:
             # A new link: what is inside is read from /proc (names only), no process.
             inside = {} if pid is None else {n: observe.Link(n) for n in ifnames(pid)}
             old = None
             if link.gateway is not None and pid is not None:
-                old = old_default(pid, link.address.version)
+                old = old_default(pid, link.version)
             observed = Observed(observed_host, inside, old)
         elif pid is None:
             raise NetwrapError(
@@ -201,12 +210,13 @@ def plan_up(
             )
         else:
             inner = observe.from_rows(guests(pid))
-            if link.ifname not in inner and observed_host[spec.host_ifname].kind == "veth":
+            end = observed_host.get(spec.host_ifname)
+            if link.ifname not in inner and end is not None and end.kind == "veth":
                 raise NetwrapError(
                     f"{where}: {spec.host_ifname} exists but {link.node} has "
                     f"no {link.ifname}; run netwrap down, then up"
                 )
-            old = old_default(pid, link.address.version) if link.gateway is not None else None
+            old = old_default(pid, link.version) if link.gateway is not None else None
             observed = Observed(observed_host, inner, old)
         diffs = reconcile.check(spec, observed)
         if any(d.missing for d in diffs):
@@ -218,11 +228,12 @@ def plan_up(
                 "pid": pid,
                 "netns_inode": netns_inode(pid) if pid else None,
                 "replaced_default": old,
-                "version": link.address.version,
+                "version": link.version,
                 "address": str(link.address),
                 "gateway": None if link.gateway is None else str(link.gateway),
                 "mac": link.mac,
                 "mtu": link.mtu,
+                **lab_kinds.extra_entry(spec),
             }
         elif any(d.fix is None for d in diffs):
             refused = "; ".join(d.what for d in diffs if d.fix is None)
@@ -234,8 +245,18 @@ def plan_up(
                 refused = (
                     f"{link.node} already has an interface {link.ifname} that this lab did not make"
                 )
+            end = observed_host.get(spec.host_ifname)
+            if end is not None and not lab_kinds.has_host_end(spec.kind):
+                refused = (  # the lab's own veth, and the file now asks for a macvlan
+                    f"{link.key} is a veth on {end.master or 'no bridge'} that up made, and "
+                    f"the file now asks for a {spec.kind}: run netwrap down, then up"
+                )
             raise NetwrapError(f"{where}: {refused}")
-        batch = reconcile.plan(spec, observed, guest, old_default=old)
+        if any(d.missing for d in diffs):  # made new: the kind's batch
+            batch, vlan_lines = lab_kinds.batch(spec, guest, old, on_host)
+            bridge_lines += vlan_lines
+        else:
+            batch = reconcile.plan(spec, observed, guest, old_default=old)
         for line in batch.host:  # a new veth's host end (no other kind has one): down
             unplugged = _unplugged(line, spec.host_ifname)
             if unplugged is not line:
@@ -272,6 +293,8 @@ def plan_up(
                 undo_input=step.undo_input,
             )
         )
+    if bridge_lines:  # after the host batch that makes the ports
+        guest_steps.append(lab_kinds.bridge_step(host_ref, bridge_lines, lab.name))
     quiet_step = plug_step = None
     if plug and quiet:
         quiet_step = Step(
@@ -293,6 +316,7 @@ def plan_up(
             input=fastpath.batch_text(plug),
         )
     changes = len(host_lines) + sum(len(lines) for lines in by_node.values()) + len(start)
+    changes += len(bridge_lines)
     return UpPlan(
         host_step,
         guest_steps,

@@ -238,6 +238,8 @@ def _entry(att) -> dict:
         "mtu": att.mtu,
         "kind": c.kind,
         "id": c.id,
+        # the link's kind and its other addresses (netwrap.lab_kinds); none for a veth
+        **({"extra": att.extra} if att.extra else {}),
     }
 
 
@@ -273,6 +275,7 @@ def _attachment(rec: Record, entry: dict, status: str, old=None):
         owner_pid=me if status == "adding" else None,
         owner_start=me_start if status == "adding" else None,
         owner=rec.owner,
+        extra=entry.get("extra") or {},
     )
 
 

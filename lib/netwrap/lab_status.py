@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netwrap import observe, reconcile
+from netwrap import lab_kinds, observe, reconcile
 from netwrap.errors import CommandError
 from netwrap.kinds import Observed
 from netwrap.lab_file import Lab
@@ -58,14 +58,15 @@ def status(ctx, lab: Lab) -> list[dict]:
         name = f"{link.node}/{link.ifname}"
         spec = lab.attach_spec(link)
         pid = pids[link.node]
-        if spec.host_ifname not in observed_host or pid is None:
+        no_end = lab_kinds.has_host_end(spec.kind) and spec.host_ifname not in observed_host
+        if no_end or pid is None:
             rows.append(
                 {
                     "kind": "link",
                     "name": name,
                     "state": "missing",
                     "detail": f"no host end {spec.host_ifname}"
-                    if spec.host_ifname not in observed_host
+                    if no_end
                     else f"{link.node} is not running",
                 }
             )
@@ -75,15 +76,21 @@ def status(ctx, lab: Lab) -> list[dict]:
                 guests[pid] = observe.from_rows(guest_state(ctx.runner, pid))
             except CommandError:
                 guests[pid] = {}
-        default = default_route(pid, link.address.version) if link.gateway is not None else None
+        default = default_route(pid, link.version) if link.gateway is not None else None
         diffs = reconcile.check(spec, Observed(observed_host, guests[pid], default))
+        end = f" ({spec.host_ifname})" if lab_kinds.has_host_end(spec.kind) else ""
         rows.append(
             {
                 "kind": "link",
                 "name": name,
-                "state": "differs" if diffs else "ok",
+                "state": "missing"
+                if any(d.missing for d in diffs)
+                else "differs"
+                if diffs
+                else "ok",
                 "detail": reconcile.describe(diffs)
-                or f"{link.address} on {link.bridge} ({spec.host_ifname})",
+                or f"{', '.join(map(str, link.addresses))} {'on ' if end else ''}"
+                f"{link.upstream}{end}",
             }
         )
     from netwrap import lab_converge

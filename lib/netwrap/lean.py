@@ -23,21 +23,36 @@ are the full CLI's in every case.
 
 from __future__ import annotations
 
-import os
+import posix  # not os: under the installed launcher's python -S, os is not loaded yet
 import sys
 
 DEFAULT_RUN_DIR = "/run/netwrap"  # store.DEFAULT_RUN_DIR (store imports the error classes)
 
 
+def getenv(name: str) -> str | None:
+    """``os.environ.get(NAME)``, without importing ``os`` where nothing has (the
+    installed launcher's ``python -S``: see ``netwrap.procfs``): then the environment
+    is still the one the process started with, ``posix.environ``."""
+    os = sys.modules.get("os")
+    if os is not None:
+        return os.environ.get(name)
+    value = posix.environ.get(name.encode())
+    return None if value is None else value.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+
 def sandbox_record(name: str) -> str:
     """Where sandbox NAME's record would be: ``sandbox.record_path(name, None)``."""
-    run_dir = os.path.abspath(os.environ.get("NETWRAP_RUN_DIR") or DEFAULT_RUN_DIR)
-    return os.path.join(run_dir, "sandboxes", "host", f"{name}.json")
+    run_dir = getenv("NETWRAP_RUN_DIR")
+    if not run_dir:  # as it always is but in tests: no os.path needed
+        return f"{DEFAULT_RUN_DIR}/sandboxes/host/{name}.json"
+    import os
+
+    return os.path.join(os.path.abspath(run_dir), "sandboxes", "host", f"{name}.json")
 
 
 def _no_sandbox(name: str) -> bool:
     try:
-        os.stat(sandbox_record(name))
+        posix.stat(sandbox_record(name))
     except FileNotFoundError:
         return True
     except (OSError, ValueError):
@@ -51,7 +66,7 @@ def pid(text: str) -> int | None:
         from netwrap import procfs
 
         return int(text) if int(text) >= 1 and procfs.exists(int(text)) else None
-    if not _no_sandbox(text):
+    if "/" in text or not _no_sandbox(text):  # a path: no container is called that
         return None
     from netwrap import containers
 
@@ -64,7 +79,7 @@ def run(argv: list[str]) -> int | None:
     """The exit status if this path answered the command line ARGV; None otherwise."""
     if len(argv) != 2 or argv[0] != "pid" or argv[1][:1] in ("-", ""):
         return None
-    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions
+    if getenv("_ARGCOMPLETE") is not None:  # the shell asks for completions
         return None
     found = pid(argv[1])
     if found is None:

@@ -22,7 +22,9 @@ from netwrap.records import Frozen
 class Link(Frozen):
     """One interface: ``kind`` is ip's ``info_kind`` (veth, bridge, macvlan, ...; None
     for a plain device), ``addrs`` its addresses other than link-local ones, as
-    ``ADDR/LEN``, ``peer`` the ifindex of its other end (a veth's peer) when ip shows it."""
+    ``ADDR/LEN``, ``peer`` the ifindex of its other end (a veth's peer) when ip shows it,
+    ``info`` the scalar items of ip's ``info_data``, sorted (a VLAN's ``("id", 7)``, an
+    IPoIB link's ``("key", "0x8001")`` (its pkey: ip names it so), ``("mode", "datagram")``)."""
 
     __slots__ = (
         "name",
@@ -35,6 +37,7 @@ class Link(Frozen):
         "peer",
         "addrs",
         "link_local",
+        "info",
     )
 
     def __init__(
@@ -49,8 +52,11 @@ class Link(Frozen):
         peer: int | None = None,
         addrs: tuple[str, ...] = (),
         link_local: tuple[str, ...] = (),
+        info: tuple = (),
     ) -> None:
-        self._init(name, kind, master, mtu, mac, up, ifindex, peer, tuple(addrs), tuple(link_local))
+        self._init(
+            name, kind, master, mtu, mac, up, ifindex, peer, tuple(addrs), tuple(link_local), info
+        )
 
 
 def from_ip_json(rows: list[dict]) -> dict[str, Link]:
@@ -63,6 +69,7 @@ def from_ip_json(rows: list[dict]) -> dict[str, Link]:
                 continue
             cidr = f"{a['local']}/{a['prefixlen']}"
             (link_local if a.get("scope") == "link" else addrs).append(cidr)
+        data = row.get("linkinfo", {}).get("info_data") or {}
         out[row["ifname"]] = Link(
             row["ifname"],
             row.get("linkinfo", {}).get("info_kind"),
@@ -74,6 +81,7 @@ def from_ip_json(rows: list[dict]) -> dict[str, Link]:
             row.get("link_index"),
             tuple(addrs),
             tuple(link_local),
+            tuple(sorted((k, v) for k, v in data.items() if isinstance(v, (str, int)))),
         )
     return out
 

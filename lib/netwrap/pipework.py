@@ -46,7 +46,9 @@ class Request(Frozen):
     (``-l``), ``family`` (``-a``: 4 or 6), ``guest`` as typed, ``address`` and
     ``gateway`` (``ipaddress`` values) or ``dhcp`` = (client, foreground, options),
     ``mac`` (``U:`` already derived), ``vlan``, ``direct_phys``; for route, rule and
-    tc the guest and ``args``."""
+    tc the guest and ``args``. ``tag`` is the text after ``@`` as typed: a VLAN ID
+    (``vlan``, when it is one) or, on an IPoIB parent, a partition key in hex
+    (``pkey``)."""
 
     __slots__ = (
         "action",
@@ -63,6 +65,7 @@ class Request(Frozen):
         "vlan",
         "direct_phys",
         "args",
+        "tag",
     )
 
     def __init__(
@@ -81,6 +84,7 @@ class Request(Frozen):
         vlan: int | None = None,
         direct_phys: bool = False,
         args: tuple[str, ...] = (),
+        tag: str | None = None,
     ) -> None:
         self._init(
             action,
@@ -97,11 +101,25 @@ class Request(Frozen):
             vlan,
             direct_phys,
             tuple(args),
+            str(vlan) if tag is None and vlan is not None else tag,
         )
 
     @property
     def container_ifname(self) -> str:
         return self.ifname or "eth1"
+
+    @property
+    def pkey(self) -> int | None:
+        """The IPoIB partition key ``@TAG`` names: pipework passes ``pkey 0xTAG``, so
+        the text is hex (``@8001`` is 0x8001); None without ``@``. Not one: UsageError."""
+        if self.tag is None:
+            return None
+        text = self.tag
+        if not (text and len(text) <= 4 and all(c in "0123456789abcdefABCDEF" for c in text)):
+            raise _bad(f'"{text}" is not an IPoIB partition key (1 to 4 hex digits)')
+        if int(text, 16) & 0x7FFF == 0:  # the kernel sets the full-membership bit 0x8000
+            raise _bad(f"partition key 0x{text} is the invalid one (0x0000 or 0x8000)")
+        return int(text, 16)
 
 
 SYNTAX = (
@@ -276,17 +294,17 @@ def parse(argv: list[str]) -> Request:
             raise _bad("-a 6 with DHCP: pipework's DHCP clients are IPv4 ones")
     else:
         address, gateway = _address(ip_text, family)
-    mac = vlan = None
+    mac = vlan = vlan_text = None
     if len(rest) == 3:
         mac_text, vlan_text = _split_mac_vlan(rest[2])
         if mac_text.startswith("U:"):
             mac = unique_mac(mac_text[2:])
         elif mac_text:
             mac = validate.mac(mac_text)
-        if vlan_text is not None:
-            if not (vlan_text.isascii() and vlan_text.isdigit()) or not 1 <= int(vlan_text) <= 4094:
-                raise _bad(f'VLAN "{vlan_text}" is not a VLAN ID (1-4094)')
-            vlan = int(vlan_text)
+        if vlan_text is not None:  # a VLAN ID, or an IPoIB pkey: kind_for says which
+            if vlan_text.isascii() and vlan_text.isdigit() and 1 <= int(vlan_text) <= 4094:
+                vlan = int(vlan_text)
+
     return Request(
         "attach",
         host_if,
@@ -301,6 +319,7 @@ def parse(argv: list[str]) -> Request:
         mac,
         vlan,
         direct_phys,
+        tag=vlan_text,
     )
 
 
@@ -311,8 +330,17 @@ def kind_for(req: Request, link) -> str:
     """The link kind for the host interface as observed (a ``netwrap.observe.Link``, or
     None when there is none), as the script decides: an existing bridge or a missing
     ``br*`` name gets a veth (the bridge is created), a missing ``ovs*`` name an OVS
-    port, any other existing interface a macvlan (on a VLAN sub-interface with @VLAN)."""
+    port, an IPoIB interface an IPoIB child (``@PKEY`` its partition key, no MAC), any
+    other existing interface a macvlan (on a VLAN sub-interface with @VLAN), or with
+    ``--direct-phys`` itself (PARENT.VID itself with @VLAN)."""
     name = req.host_if or req.host_mac
+    if link is not None and link.kind == "ipoib":  # the script: /sys/class/net/IF/type 32
+        if req.mac is not None:
+            raise _bad(f"{name} is an IPoIB interface: pipework sets no MAC address on one")
+        req.pkey  # noqa: B018 (a bad partition key is refused here, before anything runs)
+        return "ipoib"
+    if req.tag is not None and req.vlan is None:
+        raise _bad(f'VLAN "{req.tag}" is not a VLAN ID (1-4094)')
     if link is None:
         if req.host_if and req.host_if.startswith("br"):
             return "veth-bridge" if req.vlan is None else "bridge-vlan"

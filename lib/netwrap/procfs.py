@@ -11,10 +11,14 @@ reads here, without starting a process:
 Container discovery (which reads a field of every process on the machine),
 targets, sandboxes, the pre-flight facts of ``nic add`` and ``up`` and CNI all
 call these. The module is on the start-up path of ``netwrap pid NAME`` (timed
-against ``docker inspect``, issue 12), so it imports nothing but ``os``: a file
-is read with ``os.open``/``os.read`` (a third of ``open()``'s cost; ``read_one``
-saves the last read of files the kernel makes in one piece), and the rare helpers
-that need more (``fcntl``, ``socket``, ``ipaddress``) import it inside.
+against ``docker inspect``, issue 12), so it imports nothing but ``posix``, the
+built-in module ``os`` takes its system calls from (``os.open is posix.open``):
+the installed ``netwrap`` starts Python with ``-S`` (``netwrap.launcher``), where
+nothing has imported ``os`` yet, and its import (``_collections_abc`` with it)
+cost about 2 ms of a 15-20 ms ``netwrap pid``. A file is read with
+``posix.open``/``posix.read`` (a third of ``open()``'s cost; ``read_one`` saves
+the last read of files the kernel makes in one piece), and the rare helpers that
+need more (``fcntl``, ``socket``, ``ipaddress``) import it inside.
 
 Conventions: a PID is an int or a string (``"self"`` works); functions that
 return ``None`` when the process is gone say so, the others raise ``OSError``.
@@ -22,7 +26,11 @@ return ``None`` when the process is gone say so, the others raise ``OSError``.
 
 from __future__ import annotations
 
-import os
+import posix  # os's system calls, without os: see above
+
+TYPE_CHECKING = False  # typing's own flag costs an import of typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 _CHUNK = 16384  # os.read allocates what it is asked for; most /proc files are far smaller
 # The kernel gives the initial user namespace this fixed inode number
@@ -38,14 +46,14 @@ def _proc() -> int:
     """An fd of /proc, opened once: a path from it saves the walk from / (a quarter of
     a readlink's cost, timed here, when every process is read)."""
     if not _PROC:
-        _PROC.append(os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        _PROC.append(posix.open("/proc", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC))
     return _PROC[0]
 
 
 def _open(path: str) -> int:
     if path.startswith("/proc/"):
-        return os.open(path[6:], os.O_RDONLY | os.O_CLOEXEC, dir_fd=_proc())
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return posix.open(path[6:], posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=_proc())
+    return posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
 
 
 def read(path: str) -> bytes:
@@ -56,13 +64,13 @@ def read(path: str) -> bytes:
     """
     fd = _open(path)
     try:
-        data = chunk = os.read(fd, _CHUNK)
+        data = chunk = posix.read(fd, _CHUNK)
         while chunk:
-            chunk = os.read(fd, _CHUNK)
+            chunk = posix.read(fd, _CHUNK)
             data += chunk
         return data
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def read_one(path: str) -> bytes:
@@ -72,28 +80,49 @@ def read_one(path: str) -> bytes:
     read on the way to ``netwrap pid``)."""
     fd = _open(path)
     try:
-        data = chunk = os.read(fd, _CHUNK)
+        data = chunk = posix.read(fd, _CHUNK)
         while len(chunk) == _CHUNK:
-            chunk = os.read(fd, _CHUNK)
+            chunk = posix.read(fd, _CHUNK)
             data += chunk
         return data
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def pids() -> list[str]:
     """The PIDs in /proc, as the strings of its directory names (unsorted)."""
-    return [e for e in os.listdir("/proc") if e[0] in "123456789"]
+    return [e for e in posix.listdir("/proc") if e[0] in "123456789"]
+
+
+PF_KTHREAD = 0x00200000  # include/linux/sched.h: a kernel thread (field 9 of /proc/PID/stat)
+
+
+def kernel_threads() -> set[str]:
+    """kthreadd (PID 2) and its children, as ``pids`` names them: the kernel's threads
+    (a third of /proc on a quiet machine), and the helpers the kernel itself starts
+    (modprobe, a core_pattern pipe). Two reads instead of a file per thread. Empty
+    when PID 2 is not the kernel's (a PID namespace): the kernel sets PF_KTHREAD,
+    which no process can set on itself, whatever it calls itself."""
+    try:
+        if not int(read_stat(2)[1][6]) & PF_KTHREAD:
+            return set()
+        return {"2", *read("/proc/2/task/2/children").decode().split()}
+    except (OSError, ValueError, IndexError):
+        return set()
 
 
 def exists(pid: int | str) -> bool:
     """A process (or a zombie) with this PID is in /proc."""
-    return os.path.exists(f"/proc/{pid}")
+    try:
+        posix.stat(f"/proc/{pid}")
+    except (OSError, ValueError):  # as os.path.exists
+        return False
+    return True
 
 
 def owner(pid: int | str) -> int:
     """The uid owning /proc/PID (the process's effective uid when it was dumpable)."""
-    return os.stat(f"/proc/{pid}").st_uid
+    return posix.stat(f"/proc/{pid}").st_uid
 
 
 # -- what runs: argv, binary, name, uids, cgroup, environment ---------------------------
@@ -109,25 +138,46 @@ def argv(pid: int | str) -> list[str]:
 
 def exe(pid: int | str) -> str:
     """The path of the running binary (``" (deleted)"`` appended once it was replaced)."""
-    return os.readlink(f"/proc/{pid}/exe")
+    return posix.readlink(f"/proc/{pid}/exe")
 
 
-def exe_stat(pid: int | str) -> os.stat_result:
+def exe_stat(pid: int | str) -> posix.stat_result:
     """The stat of the running binary (the one running, even if its file was replaced)."""
-    return os.stat(f"/proc/{pid}/exe")
+    return posix.stat(f"/proc/{pid}/exe")
 
 
 def exe_name(pid: int | str) -> str:
     """The running binary's file name: one system call (comm costs an open, a read and
     a close), and the kernel makes comm from the same name. Only root may read the
     link of every process; others get PermissionError for root's."""
-    path = os.readlink(f"{pid}/exe", dir_fd=_proc())
+    path = posix.readlink(f"{pid}/exe", dir_fd=_proc())
     return path[path.rfind("/") + 1 :]
+
+
+def exe_names(pids: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(PID, ``exe_name``) of each of PIDS whose exe link can be read: the walk of
+    ``netwrap pid`` (every process on the machine) in one loop, not a call each."""
+    readlink, fd = posix.readlink, _proc()
+    for pid in pids:
+        try:
+            path = readlink(f"{pid}/exe", dir_fd=fd)
+        except OSError:
+            continue  # a kernel thread, gone, or not ours to read
+        yield pid, path[path.rfind("/") + 1 :]
 
 
 def comm(pid: int | str) -> str:
     """The kernel's 15-character name: readable by anyone (root's exe links are not)."""
     return read_one(f"/proc/{pid}/comm").decode(errors="replace").rstrip("\n")
+
+
+def comms(pids: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(PID, ``comm``) of each of PIDS still there: ``exe_names`` without root."""
+    for pid in pids:
+        try:
+            yield pid, comm(pid)
+        except OSError:
+            continue  # gone meanwhile
 
 
 def uids(pid: int | str) -> tuple[int, int]:
@@ -168,7 +218,7 @@ def children(pid: int | str, every_thread: bool = False) -> list[int]:
     so that one file says it; a daemon's threads each fork, so all are read.
     A thread that ends meanwhile is skipped; OSError when the process is gone.
     """
-    tids = os.listdir(f"/proc/{pid}/task") if every_thread else [pid]
+    tids = posix.listdir(f"/proc/{pid}/task") if every_thread else [pid]
     kids: list[int] = []
     for tid in tids:
         try:
@@ -231,7 +281,7 @@ def boot_time() -> float:
 def clock_ticks() -> int:
     """The kernel's clock ticks per second (USER_HZ), the unit of /proc/PID/stat's times."""
     if not _CLK_TCK:
-        _CLK_TCK.append(os.sysconf("SC_CLK_TCK"))
+        _CLK_TCK.append(posix.sysconf("SC_CLK_TCK"))
     return _CLK_TCK[0]
 
 
@@ -256,22 +306,22 @@ def start_time(pid: int | str) -> float | None:
 # -- namespaces ------------------------------------------------------------------------------
 
 
-def ns_stat(pid: int | str, kind: str = "net") -> os.stat_result:
+def ns_stat(pid: int | str, kind: str = "net") -> posix.stat_result:
     """The stat of /proc/PID/ns/KIND: its (st_ino, st_dev) names the namespace."""
-    return os.stat(f"/proc/{pid}/ns/{kind}")
+    return posix.stat(f"/proc/{pid}/ns/{kind}")
 
 
 def netns_inode(pid: int | str) -> int | None:
     """The inode of a process's network namespace (``net:[4026532160]``), if readable."""
     try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
+        return posix.stat(f"/proc/{pid}/ns/net").st_ino
     except OSError:
         return None
 
 
 def userns_inode(pid: int | str) -> int:
     """The inode of a process's user namespace (OSError if it cannot be read)."""
-    return os.stat(f"/proc/{pid}/ns/user").st_ino
+    return posix.stat(f"/proc/{pid}/ns/user").st_ino
 
 
 def initial_userns() -> int:
@@ -296,7 +346,7 @@ def netns_owner(pid: int | str) -> int | None:
     import fcntl
 
     try:
-        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(f"/proc/{pid}/ns/net", posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
     try:
@@ -307,14 +357,14 @@ def netns_owner(pid: int | str) -> int | None:
         except OSError:
             return None
     finally:
-        os.close(fd)
+        posix.close(fd)
     try:
-        return os.fstat(owner_fd).st_ino
+        return posix.fstat(owner_fd).st_ino
     finally:
-        os.close(owner_fd)
+        posix.close(owner_fd)
 
 
-def first_pid_in_netns(want: os.stat_result) -> int | None:
+def first_pid_in_netns(want: posix.stat_result) -> int | None:
     """The lowest PID whose network namespace is WANT (a stat of a netns file)."""
     for pid in sorted(int(p) for p in pids()):
         try:

@@ -1,9 +1,10 @@
 """Runtimes: which processes are container runtimes, read from /proc.
 
-A runtime process is a daemon (``docker -d`` in 2014, ``dockerd``), a
-per-container shim (``containerd-shim-runc-v2 -namespace moby -id 641b8c4c...``,
-its v1 forms) or podman's ``conmon -c ID -n NAME``; a container's first process
-is one of its children (``netwrap.containers`` decides which).
+A runtime process is a daemon whose children are containers (``docker -d`` in
+2014; not today's ``dockerd``, see ``is_daemon``), a per-container shim
+(``containerd-shim-runc-v2 -namespace moby -id 641b8c4c...``, its v1 forms) or
+podman's ``conmon -c ID -n NAME``; a container's first process is one of its
+children (``netwrap.containers`` decides which).
 
 ``process_rows`` reads only what can be a runtime (``netwrap.procfs``): the name
 of every process's binary (``readlink /proc/PID/exe``, one system call each; the
@@ -18,7 +19,7 @@ process table. Whether to believe a runtime process is ``netwrap.trust``'s call.
 
 from __future__ import annotations
 
-import os
+import posix  # not os, which the lean path of `netwrap pid` does not load: see procfs
 
 from netwrap import docker_records, procfs
 
@@ -32,14 +33,23 @@ ATTRS = ["pid", "ppid", "name", "cmdline", "create_time"]
 _HELPERS = ("containerd", "docker-containerd", "docker-proxy", "dockerd", "docker")
 
 
+def _basename(path: str) -> str:
+    return path[path.rfind("/") + 1 :]  # os.path.basename
+
+
 def program(row: dict) -> str:
     argv = row.get("cmdline") or []
-    return os.path.basename(argv[0]) if argv else (row.get("name") or "")
+    return _basename(argv[0]) if argv else (row.get("name") or "")
+
+
+_WITH_VALUE: dict[tuple[str, ...], tuple[str, ...]] = {}  # FLAGS -> ("-flag=", ...)
 
 
 def opt(argv: list[str], *flags: str) -> str | None:
     """The value of ``-flag VALUE`` or ``-flag=VALUE`` (first of FLAGS found)."""
-    with_value = tuple(flag + "=" for flag in flags)
+    with_value = _WITH_VALUE.get(flags)
+    if with_value is None:
+        with_value = _WITH_VALUE[flags] = tuple(flag + "=" for flag in flags)
     for i, arg in enumerate(argv):
         if arg in flags and i + 1 < len(argv):
             return argv[i + 1]
@@ -49,12 +59,16 @@ def opt(argv: list[str], *flags: str) -> str | None:
 
 
 def is_daemon(row: dict) -> bool:
-    """``docker -d`` / ``docker daemon`` (2014-2016) or ``dockerd``."""
+    """``docker -d`` / ``docker daemon`` (2014-2016): a daemon whose children are containers.
+
+    Not ``dockerd``: it came with Docker 1.12, which (as 1.11 did) starts every
+    container through containerd and a shim, so none is ever its own child. Its
+    children are containerd, docker-proxy and passing helpers (unpigz while an image
+    is pulled), and a Go daemon forks from any thread, so reading them meant reading
+    each of its threads' children (dozens of files) on every lookup.
+    """
     argv = row.get("cmdline") or []
-    base = program(row)
-    if base == "dockerd":
-        return True
-    return base == "docker" and any(a in ("-d", "--daemon", "daemon") for a in argv[1:])
+    return program(row) == "docker" and any(a in ("-d", "--daemon", "daemon") for a in argv[1:])
 
 
 def is_helper(row: dict) -> bool:
@@ -71,7 +85,7 @@ def shim(row: dict) -> tuple[str, str | None, str | None, str | None] | None:
         cid = opt(argv, "-id", "--id")
         if cid is None:  # v1 shims: -workdir .../<namespace>/<id>, or a positional ID
             workdir = opt(argv, "-workdir", "--workdir")
-            cid = os.path.basename(workdir.rstrip("/")) if workdir else None
+            cid = _basename(workdir.rstrip("/")) if workdir else None
         if cid is None:
             cid = next((a for a in argv[1:] if docker_records.is_id64(a)), None)
         if ns is None and base == "docker-containerd-shim":
@@ -85,9 +99,18 @@ def shim(row: dict) -> tuple[str, str | None, str | None, str | None] | None:
     return None
 
 
-# How the executable of a daemon, shim or conmon is named: dockerd, docker (2014),
-# containerd-shim*, docker-containerd-shim, conmon.
-_RUNTIME_BINARIES = ("containerd-shim", "docker", "conmon")
+# How the executable of a daemon, shim or conmon starts, cut to the kernel's
+# 15-character comm (read instead without root): containerd-shim*,
+# docker-containerd-shim, conmon; and the 2014 daemon's binary is docker itself
+# (not dockerd, docker-proxy or docker-init, whose command lines are not read).
+_RUNTIME_PREFIXES = ("containerd-shim", "docker-containe", "conmon")
+
+
+_DOCKER = ("docker", "docker (deleted)")
+
+
+def _may_be_runtime(binary: str) -> bool:
+    return binary.startswith(_RUNTIME_PREFIXES) or binary in _DOCKER
 
 
 def _kid_row(pid: int, ppid: int, with_argv: bool) -> dict | None:
@@ -105,22 +128,26 @@ def process_rows(times: bool = True, follow: Callable[[tuple], bool] | None = No
     """The runtime processes and their children, as dicts with the ATTRS keys.
 
     Only the /proc/PID/exe link is read for every process (as root; the comm
-    otherwise); the command line and the children only for the few whose binary
-    is called like a daemon, shim or conmon, and the children's /proc/PID/stat
-    for their start times. Whether to believe each runtime process is asked
-    later (``trust.distrust``), only of those a lookup needs. Without TIMES a
-    child's start time is read only where it decides which child came first (a
-    lookup by name needs no more). With FOLLOW, a shim or conmon whose ``shim``
-    tuple FOLLOW refuses is left out before its children are read (a lookup by
-    name follows only the monitors of containers that could have it).
+    otherwise) but the kernel's threads (``procfs.kernel_threads``); the command
+    line and the children only for the few whose binary is called like a daemon,
+    shim or conmon, and the children's /proc/PID/stat for their start times.
+    Whether to believe each runtime process is asked later (``trust.distrust``),
+    only of those a lookup needs. Without TIMES a child's start time is read only
+    where it decides which child came first (a lookup by name needs no more). With
+    FOLLOW, a shim or conmon whose ``shim`` tuple FOLLOW refuses is left out before
+    its children are read (a lookup by name follows only the monitors of
+    containers that could have it).
     """
-    binary_name = procfs.exe_name if os.geteuid() == 0 else procfs.comm
+    kernels = procfs.kernel_threads()  # no runtime among them
+    entries = [entry for entry in procfs.pids() if entry not in kernels]
+    # root's exe links are closed to others
+    names = procfs.exe_names(entries) if posix.geteuid() == 0 else procfs.comms(entries)
     rows: dict[int, dict] = {}
-    for entry in procfs.pids():
+    for entry, name in names:
+        # _may_be_runtime, inline: this runs for every process on the machine
+        if not (name.startswith(_RUNTIME_PREFIXES) or name in _DOCKER):
+            continue
         try:
-            name = binary_name(entry)
-            if not name.startswith(_RUNTIME_BINARIES):
-                continue
             pid = int(entry)
             row = {
                 "pid": pid,

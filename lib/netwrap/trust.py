@@ -22,14 +22,20 @@ not found by name; give their PID and ``--allow-userns``.
 
 from __future__ import annotations
 
-import os
+import posix  # not os, which the lean path of `netwrap pid` does not load: see procfs
 
 from netwrap import procfs
 
 _DIR_OK: dict[str, str | None] = {}
 
 
-def _not_root_only(st: os.stat_result) -> str | None:
+def _dirname(path: str) -> str:
+    """os.path.dirname, for the absolute paths of binaries."""
+    head = path[: path.rfind("/") + 1]
+    return head.rstrip("/") or head
+
+
+def _not_root_only(st: posix.stat_result) -> str | None:
     if st.st_uid != 0:
         return f"owned by uid {st.st_uid}"
     if st.st_mode & 0o022:
@@ -37,7 +43,7 @@ def _not_root_only(st: os.stat_result) -> str | None:
     return None
 
 
-def binary_problem(path: str, st: os.stat_result | None = None) -> str | None:
+def binary_problem(path: str, st: posix.stat_result | None = None) -> str | None:
     """Why PATH is not a binary only root could have put there, or None.
 
     The file must be root's and not writable by group or others, and so must
@@ -46,21 +52,21 @@ def binary_problem(path: str, st: os.stat_result | None = None) -> str | None:
     """
     try:
         if st is None:
-            st = os.stat(path)
+            st = posix.stat(path)
         problem = _not_root_only(st)
         if problem:
             return f"{path} is {problem}"
-        d = os.path.dirname(path)
+        d = _dirname(path)
         while True:
             if d not in _DIR_OK:
-                dst = os.stat(d)
+                dst = posix.stat(d)
                 problem = _not_root_only(dst)
                 _DIR_OK[d] = f"it is in {d}, which is {problem}" if problem else None
             if _DIR_OK[d]:
                 return _DIR_OK[d]
             if d == "/" or not d:
                 return None
-            d = os.path.dirname(d)
+            d = _dirname(d)
     except OSError as exc:
         return f"cannot check {exc.filename or path}: {exc.strerror}"
 
@@ -81,7 +87,7 @@ def distrust(pid: int) -> str | None:
             return f"it runs as uid {real}, not root"
     except (OSError, ValueError) as exc:
         return f"cannot check it ({getattr(exc, 'strerror', None) or exc})"
-    if os.geteuid() != 0:
+    if posix.geteuid() != 0:
         # Not root: root's namespaces and exe links are closed to us. Root's uid is
         # what a user cannot fake, and nothing changes without root (--dry-run only).
         return None

@@ -114,3 +114,30 @@ def test_options_and_other_forms_go_to_the_full_cli(containers):
     assert same_both_ways("--json", "pid", name)[0].stdout == f"{pid}\n"
     proc, who = same_both_ways("pid")
     assert (proc.returncode, who) == (2, "full") and "TARGET" in proc.stderr
+
+
+def test_the_installed_launcher_answers_as_the_full_cli(containers, sandboxes, tmp_path):
+    """``make install``'s netwrap (python -S, netwrap.launcher): the same stdout, stderr
+    and exit status as the full CLI for names, IDs, PIDs, a sandbox of a container's
+    name, a stopped container and nothing at all."""
+    from netwrap import launcher
+
+    installed = launcher.write(str(tmp_path / "netwrap"), sys.executable, LIB)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    web, shadowed, stopped = containers(), containers(), containers()
+    _, box_pid = sandboxes(shadowed.name)
+    docker("stop", "-t", "0", stopped.name)
+    cases = [web.name, web.id, web.id[:12], str(web.pid), shadowed.name, stopped.name]
+    cases += [rand("nwc-"), "0", "/proc/1"]
+    for text in cases:
+        mine = subprocess.run(
+            [installed, "pid", text], capture_output=True, text=True, env=env, cwd="/"
+        )
+        full = python(FULL, "pid", text)
+        assert (mine.stdout, mine.stderr, mine.returncode) == (
+            full.stdout,
+            full.stderr,
+            full.returncode,
+        ), text
+    assert python(FULL, "pid", web.name).stdout == f"{web.pid}\n"
+    assert python(FULL, "pid", shadowed.name).stdout == f"{box_pid}\n"

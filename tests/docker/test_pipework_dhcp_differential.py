@@ -9,6 +9,11 @@ then the script's ``rm`` of it fails under ``set -e``). The addresses differ (tw
 leases); the state inside is compared with the lease's address put aside. netwrap's
 client stays and ``nic del`` releases its lease (the script's lease is left to expire,
 as pipework's ``-q`` client quits without releasing it).
+
+The script's ``dhclient`` and ``dhcpcd`` are not run here: run from the host they
+write the machine's files (dhclient-script its /etc/resolv.conf, leases in
+/etc/dhclient; dhcpcd /var/lib/dhcpcd, /run/dhcpcd and its hooks' resolv.conf).
+netwrap's own runs of both are checked in ``tests/root/test_pipework_dhcp.py``.
 """
 
 from __future__ import annotations

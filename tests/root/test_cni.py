@@ -475,3 +475,27 @@ def test_vlan_where_the_kernel_cannot_fails_whole_and_says_why(cni):
         wrap=("ip", "netns", "exec", cni.extra_lab()),
     )
     assert status == 1 and "not supported" in ref["msg"].lower()
+
+
+def test_in_the_hosts_own_netns_the_bridge_is_read_over_netlink(cni):
+    """The plugin run in the lab (no netwrapHostNetns), as on a real host: the second
+    ADD finds the bridge and its gateway address (netwrap.cni.netlink) and makes
+    neither again; a bridge name taken by another kind of link is refused."""
+    conf = cni.conf(isGateway=True)
+    del conf["netwrapHostNetns"]
+    in_lab = ("ip", "netns", "exec", cni.lab)
+    a, b = cni.container(), cni.container()
+    cni.ok("ADD", conf, a, wrap=in_lab)
+    cni.ok("ADD", conf, b, wrap=in_lab)
+    bridge = links_in(cni.lab)[cni.bridge]
+    assert [x["local"] for x in bridge["addr_info"] if x["family"] == "inet"] == ["198.51.100.1"]
+    log = open(os.path.join(cni.run_dir, "cni", cni.name, f"{b}@eth0.log")).read()
+    assert "create the bridge" not in log and f"ip -n {b} -batch -" in log
+    sh("ip", "netns", "exec", b, "ping", "-c1", "-W2", "198.51.100.1")
+    for c in (a, b):
+        cni.ok("DEL", conf, c, wrap=in_lab)
+    taken = rand("nwbr")
+    sh("ip", "-n", cni.lab, "link", "add", taken, "type", "veth", "peer", "name", rand("nwv"))
+    status, out = cni.call("ADD", {**conf, "bridge": taken}, a, wrap=in_lab)
+    assert status == 1 and out["code"] == 100 and "is not a bridge" in out["msg"]
+    assert "eth0" not in links_in(a)

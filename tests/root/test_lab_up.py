@@ -148,8 +148,9 @@ def test_up_again_status_down(lab, lab_file, nw):
 
 def test_failed_up_leaves_nothing(lab, lab_file, nw):
     path, nodes = lab_file["path"], lab_file["nodes"]
-    # step 1 is the host batch, 2-4 the three containers': the third container's fails
-    proc = nw("--host-netns", lab, "up", path, env={"NETWRAP_FAIL_AT": "4"})
+    # step 1 is the host batch, 2 its host ends' IPv6 off, 3-5 the three containers':
+    # the third container's fails
+    proc = nw("--host-netns", lab, "up", path, env={"NETWRAP_FAIL_AT": "5"})
     assert proc.returncode == 1
     assert "injected failure" in proc.stderr
     assert links_in(lab) == {"lo"}

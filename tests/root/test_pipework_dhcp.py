@@ -1,4 +1,5 @@
-"""``netwrap pipework ... udhcpc|dhcp`` and the gratuitous ARP, on a real kernel.
+"""``netwrap pipework ... udhcpc|dhcp|dhclient|dhcpcd`` and the gratuitous ARP, on a
+real kernel.
 
 A lab netns plays the host; a bridge there carries 198.51.100.1/24 and dnsmasq
 (started by PID, --no-daemon, DNS off, on that bridge only, its files in a temp dir)
@@ -202,3 +203,146 @@ def test_nic_add_dhcp_on_a_macvlan_gets_a_lease_and_nic_del_releases_it(dhcp_bri
             break
         time.sleep(0.1)
     assert leases(lease_file) == []
+
+
+# -- dhclient and dhcpcd ------------------------------------------------------------------
+# Both run from the machine's filesystem in the guest's netns: their own defaults would
+# write the machine's /etc/resolv.conf, /var/lib/dhcp, /var/lib/dhcpcd and /run/dhcpcd.
+# netwrap's invocations must leave those alone (checked), keep their files in netwrap's
+# run directory, and nic del must stop what it started (by its pid file and executable)
+# and release the lease (dnsmasq's lease file says so).
+
+MACHINE_FILES = ("/etc/resolv.conf", "/etc/hostname", "/var/lib/dhcp", "/var/lib/dhcpcd")
+
+
+def machine_files() -> dict:
+    """What the clients' defaults would touch: file contents, directory listings, and
+    whether /run/dhcpcd and /etc/dhclient exist at all."""
+    seen: dict = {"hostname": os.uname().nodename}
+    for path in (*MACHINE_FILES, "/run/dhcpcd", "/etc/dhclient"):
+        if os.path.isdir(path):
+            seen[path] = sorted(os.listdir(path))
+        elif os.path.exists(path):
+            with open(path, "rb") as f:
+                seen[path] = f.read()
+        else:
+            seen[path] = None
+    return seen
+
+
+def running(client: str) -> list[int]:
+    """PIDs of ``client`` processes started for this test session: found by the pid
+    files netwrap keeps in this session's run directory."""
+    from conftest import RUN_DIR
+
+    pids = []
+    for root, _, files in os.walk(f"{RUN_DIR}/dhcp"):
+        for name in files:
+            if not name.endswith(".pid"):
+                continue
+            try:
+                with open(f"{root}/{name}") as f:
+                    pid = int(f.read().split()[0])
+                exe = os.readlink(f"/proc/{pid}/exe")
+            except (OSError, ValueError, IndexError):
+                continue
+            if os.path.basename(exe) == client:
+                pids.append(pid)
+    return pids
+
+
+@pytest.fixture
+def no_client_left():
+    """At the end, even on failure: any dhclient/dhcpcd this session's pid files name is
+    stopped, by PID."""
+    yield
+    for client in ("dhclient", "dhcpcd"):
+        for pid in running(client):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def need(client: str) -> None:
+    if shutil.which(client) is None:
+        pkg = {"dhclient": "isc-dhcp-client", "dhcpcd": "dhcpcd-base"}[client]
+        pytest.skip(f"{client} not installed (apt-get install {pkg})")
+
+
+def released(lease_file: str) -> list[str]:
+    for _ in range(50):  # the release reaches dnsmasq asynchronously
+        if not leases(lease_file):
+            break
+        time.sleep(0.1)
+    return leases(lease_file)
+
+
+def leased_address(pid: int, ifname: str) -> str:
+    addrs = json.loads(inside(pid, "ip", "-j", "-4", "addr", "show", ifname))[0]["addr_info"]
+    low, high = (ipaddress.ip_address(a) for a in RANGE)
+    assert len(addrs) == 1 and low <= ipaddress.ip_address(addrs[0]["local"]) <= high
+    route = json.loads(inside(pid, "ip", "-j", "route", "show", "default"))
+    assert [(r["gateway"], r["dev"]) for r in route] == [("198.51.100.1", ifname)]
+    return addrs[0]["local"]
+
+
+@pytest.mark.parametrize("form", ["dhclient", "dhclient-f"])
+def test_dhclient_gets_a_lease_and_nic_del_releases_it(
+    form, dhcp_bridge, sandboxes, nw, no_client_left
+):
+    need("dhclient")
+    lab, br, lease_file = dhcp_bridge
+    name, pid = sandboxes()
+    before = machine_files()
+    out = nw("--host-netns", lab, "pipework", br, name, form, check=True).stdout
+    got = leased_address(pid, "eth1")
+    assert leases(lease_file) == [got] and f"eth1 {got}/24 from DHCP (dhclient)" in out
+    # one-shot: stopped once it had the lease, as pipework kills it; -f: kept
+    assert len(running("dhclient")) == (1 if form == "dhclient-f" else 0)
+    again = nw("--host-netns", lab, "pipework", br, name, form, check=True)
+    assert "nothing to do" in again.stdout
+    nw("--host-netns", lab, "nic", "del", name, check=True)
+    assert "eth1" not in inside(pid, "ip", "-o", "link")
+    assert released(lease_file) == []  # dhclient -r sent the DHCPRELEASE
+    assert running("dhclient") == []
+    assert machine_files() == before
+
+
+def test_dhcpcd_gets_a_lease_in_its_own_files_and_nic_del_releases_it(
+    dhcp_bridge, sandboxes, nw, no_client_left
+):
+    """``-4 -A`` (IPv4 only, no ARP probe: 0.1 s instead of dhcpcd's 5-10 s) also makes
+    dhcpcd name its pid file eth1-4.pid, which nic del must find."""
+    need("dhcpcd")
+    lab, br, lease_file = dhcp_bridge
+    (a, apid), (b, bpid) = sandboxes(), sandboxes()
+    before = machine_files()
+    out = nw("--host-netns", lab, "pipework", br, a, "dhcpcd:-4 -A", check=True).stdout
+    got_a = leased_address(apid, "eth1")
+    assert f"eth1 {got_a}/24 from DHCP (dhcpcd)" in out
+    # a second guest's eth1: its own dhcpcd, not refused as "already running"
+    nw("--host-netns", lab, "pipework", br, b, "dhcpcd:-4 -A", check=True)
+    got_b = leased_address(bpid, "eth1")
+    assert sorted(leases(lease_file)) == sorted([got_a, got_b]) and got_a != got_b
+    assert len(running("dhcpcd")) == 2  # pipework's dhcpcd stays, to renew
+    nw("--host-netns", lab, "nic", "del", a, check=True)
+    assert released(lease_file) == [got_b]  # a's released, b's untouched
+    assert leased_address(bpid, "eth1") == got_b and len(running("dhcpcd")) == 1
+    nw("--host-netns", lab, "nic", "del", b, check=True)
+    assert released(lease_file) == [] and running("dhcpcd") == []
+    assert machine_files() == before
+
+
+def test_nic_add_dhcp_dhcpcd_with_its_defaults(dhcp_bridge, sandboxes, nw, no_client_left):
+    """``nic add --dhcp dhcpcd``: no options, so dhcpcd's own defaults (its ARP probe of
+    the offered address takes some seconds) and its pid file eth3.pid."""
+    need("dhcpcd")
+    lab, br, lease_file = dhcp_bridge
+    name, pid = sandboxes()
+    before = machine_files()
+    args = ("--host-netns", lab, "nic", "add", name, "--bridge", br, "--ifname", "eth3")
+    nw(*args, "--dhcp", "dhcpcd", check=True)
+    got = leased_address(pid, "eth3")
+    assert leases(lease_file) == [got] and len(running("dhcpcd")) == 1
+    nw("--host-netns", lab, "nic", "del", name, "--ifname", "eth3", check=True)
+    assert released(lease_file) == [] and running("dhcpcd") == []
+    assert machine_files() == before

@@ -7,8 +7,8 @@
   Bridge VLAN filtering needs CONFIG_BRIDGE_VLAN_FILTERING, which depends on 8021q:
   where the kernel lacks it, that test is skipped saying so, and another checks that
   the attempt fails in one line and leaves nothing (not even the bridge it made);
-- pipework's own ``@VID`` on a physical parent needs the 8021q module: skipped here,
-  saying so, when the kernel lacks it.
+- pipework's own ``@VID`` on a physical parent, and ``--direct-phys`` with ``@VID``,
+  need the 8021q module: skipped here, saying so, when the kernel lacks it.
 """
 
 from __future__ import annotations
@@ -394,6 +394,62 @@ def test_direct_phys_moves_the_interface_in_and_nic_del_gives_it_back(parent, sa
     assert ": eth1" not in inside(pid, "ip", "-o", "link")
     back = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "p0"))[0]
     assert back["ifname"] == "p0" and back["mtu"] == 1400  # the same interface, given back
+
+
+def test_direct_phys_with_a_vlan_moves_parent_vid_in_itself(parent, sandboxes, nw):
+    """pipework's ``--direct-phys PARENT ... @VID``: PARENT.VID (8021q) made with the
+    parent's MTU and moved in itself. The plan is checked exactly; where the kernel
+    lacks 8021q the real run must fail in one line leaving nothing, and the test says
+    it skipped; where it has it, nic del deletes the PARENT.VID netwrap made and gives
+    back one that was there before."""
+    lab = parent
+    name, pid = sandboxes()
+    ns = f"nw-{name}"
+    args = ("--host-netns", lab, "pipework", "--direct-phys", "p0", name)
+    args += ("198.51.100.61/24@198.51.100.1", "@7")
+    plan = nw("--dry-run", *args, check=True).stdout
+    assert plan == (
+        "mkdir -p /var/run/netns\n"
+        f"ln -s /proc/{pid}/ns/net /var/run/netns/{ns}\n"
+        f"ip netns exec {lab} ip link add link p0 name p0.7 mtu 1400 type vlan id 7\n"
+        f"ip netns exec {lab} ip link set p0.7 up\n"
+        f"ip netns exec {lab} ip link set p0.7 netns {ns}\n"
+        f"ip netns exec {ns} ip link set p0.7 name eth1\n"
+        f"ip netns exec {ns} ip addr add 198.51.100.61/24 dev eth1\n"
+        f"ip netns exec {ns} ip link set eth1 up\n"
+        f"ip netns exec {ns} ip route add default via 198.51.100.1\n"
+        f"rm /var/run/netns/{ns}\n"
+        f"nsenter -t {pid} -n arping -c 1 -A -I eth1 198.51.100.61\n"
+    )
+    lab_links = sh("ip", "-n", lab, "-o", "link")
+    proc = nw(*args)
+    if not os.path.exists("/proc/net/vlan"):
+        assert proc.returncode == 1 and proc.stderr.startswith("netwrap: error:")
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert sh("ip", "-n", lab, "-o", "link") == lab_links
+        assert ": eth1" not in inside(pid, "ip", "-o", "link")
+        rows = json.loads(nw("--json", "nic", "list", check=True).stdout)
+        assert not any(r["target"] == name for r in rows)
+        pytest.skip(
+            "this kernel lacks 8021q (no /proc/net/vlan): the real --direct-phys ... @VID "
+            "was refused cleanly, leaving nothing"
+        )
+    assert proc.returncode == 0, proc.stderr
+    eth1 = json.loads(inside(pid, "ip", "-j", "-d", "link", "show", "eth1"))[0]
+    assert eth1["linkinfo"]["info_kind"] == "vlan" and eth1["linkinfo"]["info_data"]["id"] == 7
+    assert "p0.7" not in sh("ip", "-n", lab, "-o", "link")  # itself moved in
+    assert "nothing to do" in nw(*args, check=True).stdout
+    nw("--host-netns", lab, "nic", "del", name, check=True)
+    assert ": eth1" not in inside(pid, "ip", "-o", "link")
+    assert sh("ip", "-n", lab, "-o", "link") == lab_links  # made by netwrap: deleted
+    # one that was there before is moved in as it is, and given back
+    sh("ip", "-n", lab, "link", "add", "link", "p0", "name", "p0.7", "type", "vlan", "id", "7")
+    nw(*args, check=True)
+    assert "p0.7" not in sh("ip", "-n", lab, "-o", "link")
+    assert "nothing to do" in nw(*args, check=True).stdout
+    nw("--host-netns", lab, "nic", "del", name, check=True)
+    back = json.loads(sh("ip", "-n", lab, "-j", "-d", "link", "show", "p0.7"))[0]
+    assert back["linkinfo"]["info_data"]["id"] == 7
 
 
 def test_guest_given_as_a_netns_name(lab, nw):

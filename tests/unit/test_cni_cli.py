@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 from conftest import run_netwrap
 
@@ -47,7 +48,7 @@ def test_explain_a_conflist_with_static_addresses(tmp_path):
     assert "# ADD of container web, interface eth1, netns /run/netns/web, network lab" in text
     assert "the addresses are the static IPAM config's" in text
     assert "addr add 203.0.113.1/24 dev nw0" in text  # the bridge is the gateway
-    assert "nsenter --net=/run/netns/web ip -batch - <<'EOF'" in text
+    assert "ip -n web -batch - <<'EOF'" in text
     assert "addr add 203.0.113.7/24 dev eth1\nroute add 0.0.0.0/0 via 203.0.113.1 dev eth1" in text
     assert "sysctl -q -w net.ipv4.ip_forward=1" in text
     assert "iptables" not in text  # no ipMasq
@@ -80,6 +81,22 @@ def test_install_writes_a_plugin_that_answers_version(tmp_path):
     assert "write" in dry.stdout and not (tmp_path / "other").exists()
 
 
+def test_install_on_another_interpreter_and_the_plugin_needs_only_the_lib(tmp_path):
+    """--python: the plugin's shebang; it runs -I -S, so on no package from outside lib."""
+    import shutil
+
+    other = shutil.which("python3", path="/usr/bin") or sys.executable
+    run_netwrap("cni", "install", str(tmp_path / "bin"), "--python", other, check=True)
+    plugin = tmp_path / "bin" / "netwrap"
+    assert plugin.read_text().splitlines()[0] == f"#!{other} -IS"
+    out = subprocess.run(
+        [str(plugin)], capture_output=True, env={"CNI_COMMAND": "VERSION", "PATH": "/usr/bin"}
+    )
+    assert out.returncode == 0 and json.loads(out.stdout)["cniVersion"] == "1.1.0"
+    bad = run_netwrap("cni", "install", str(tmp_path / "x"), "--python", str(tmp_path / "nope"))
+    assert bad.returncode == 2 and "--python" in bad.stderr and not (tmp_path / "x").exists()
+
+
 def test_explain_walkthrough_is_one_command_per_step(tmp_path):
     conf = tmp_path / "lab.conflist"
     conf.write_text(json.dumps(STATIC))
@@ -96,9 +113,9 @@ def test_explain_walkthrough_is_one_command_per_step(tmp_path):
     ).stdout
     assert "-batch" not in text
     assert "ip link add name nw0 type bridge\n" in text
-    assert "\nip link set vg" in text and " netns /run/netns/web\n" in text
-    assert "nsenter --net=/run/netns/web ip route add default via 203.0.113.1\n" in text
-    assert "nsenter --net=/run/netns/web ip link set eth0 mtu 1400\n" in text
+    assert "\nip link set vg" in text and " netns web\n" in text
+    assert "ip netns exec web ip route add default via 203.0.113.1\n" in text
+    assert "ip netns exec web ip link set eth0 mtu 1400\n" in text
 
 
 def test_explain_a_macvlan_config_both_ways(tmp_path):
@@ -120,7 +137,7 @@ def test_explain_a_macvlan_config_both_ways(tmp_path):
         )
     )
     batch = run_netwrap("cni", "explain", str(conf), check=True).stdout
-    assert "ip link add link eno1 name eth0 netns /run/netns/CONTAINER address " in batch
+    assert "ip link add link eno1 name eth0 netns CONTAINER address " in batch
     assert "type macvlan mode private" in batch and "bridge" not in batch.split("\n", 3)[3]
     # host-local's default gateway is the subnet's first address
     assert "route add 0.0.0.0/0 via 203.0.113.1 dev eth0" in batch

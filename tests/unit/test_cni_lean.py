@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from netwrap.cni import jsonlite, spawn
+from netwrap.cni.steps import PluginStep
 from netwrap.errors import CommandError
 from netwrap.plan import Step, join
 from netwrap.transaction import RollbackIncomplete
@@ -86,10 +87,108 @@ def loaded_by(modules: str) -> set[str]:
     return set(out.stdout.split())
 
 
-def test_add_imports_no_json_re_enum_subprocess_or_signal_and_del_no_ipaddress():
+def test_add_and_del_import_none_of_json_re_enum_subprocess_ipaddress_or_the_engine():
     common = "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn"
-    add = loaded_by(common + ", netwrap.cni.plan")
-    assert "netwrap.cni.plan" in add and "ipaddress" in add
-    assert not add & {"json", "re", "enum", "subprocess", "signal", "shlex", "importlib"}
+    add = loaded_by(common + ", netwrap.cni.plan, netwrap.observe, netwrap.cni.steps")
+    assert "netwrap.cni.plan" in add
+    never = {"json", "re", "enum", "subprocess", "signal", "shlex", "importlib", "ipaddress"}
+    never |= {"functools", "netwrap.kinds", "netwrap.runner", "netwrap.state", "netwrap.store"}
+    never |= {"os", "collections", "netwrap.plan", "netwrap.procfs", "select", "binascii"}
+    assert not add & never
     delete = loaded_by(common + ", netwrap.cni.masq")
-    assert not delete & {"ipaddress", "functools", "netwrap.cni.plan", "netwrap.kinds"}
+    assert not delete & (never | {"netwrap.cni.plan"})
+
+
+STEPS = [
+    PluginStep(("ip", "link", "del", "veth0badcafe"), "delete the host end", key="veth.delete"),
+    PluginStep(("ip", "-batch", "-"), "a batch", ("ip", "link", "del", "x"), "link set x up\n"),
+    PluginStep(("ip", "-batch", "-"), "no newline at the end", input="link set x up"),
+    PluginStep(("cat",), "an EOF line inside", input="EOF\nEOF_\nx\n"),
+    PluginStep(("nsenter", "--net=/run/netns/a b", "ip", "it's"), "words to quote", input=""),
+    PluginStep((), "a note runs nothing"),
+]
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_plugin_steps_render_as_the_engines(explain):
+    from netwrap import plan
+    from netwrap.cni import steps
+
+    engine = [s.engine() for s in STEPS]
+    assert all(
+        type(e) is plan.Step and e.as_dict()["argv"] == list(s.argv)
+        for e, s in zip(engine, STEPS, strict=True)
+    )
+    assert steps.render(STEPS, explain) == plan.render(engine, explain)
+    for s in STEPS:
+        assert steps.heredoc(s.input) == plan.heredoc(s.input)
+        assert steps.join(s.argv) == plan.join(s.argv)
+
+
+def test_a_failed_plan_of_plugin_steps_is_undone_by_the_engines_undo(tmp_path):
+    mark = tmp_path / "undone"
+    done = [
+        PluginStep(("true",), "first", ("sh", "-c", 'cat > "$0"', str(mark)), undo_input="bye\n")
+    ]
+    with pytest.raises(CommandError):
+        spawn.SpawnRunner().run([*done, PluginStep(("false",), "second")])
+    assert mark.read_text() == "bye\n"
+    mark.unlink()
+    assert spawn.SpawnRunner().rollback(done) == [] and mark.read_text() == "bye\n"
+
+
+def test_netlink_spells_ipv6_as_ip_and_ipaddress_do():
+    import ipaddress
+    import random
+
+    from netwrap.cni.netlink import _ip
+
+    rng = random.Random(13)
+    samples = [bytes(16), bytes(15) + b"\1", b"\x20\x01\x0d\xb8" + bytes(12)]
+    for _ in range(3000):
+        words = [rng.choice([0, 0, 0, 1, 0xFFFF, rng.randrange(65536)]) for _ in range(8)]
+        samples.append(b"".join(w.to_bytes(2, "big") for w in words))
+    for raw in samples:
+        if ipaddress.IPv6Address(raw).ipv4_mapped is None:
+            assert _ip(raw) == str(ipaddress.IPv6Address(raw))
+    assert _ip(bytes([198, 51, 100, 7])) == "198.51.100.7"
+
+
+def test_crc32_is_binascii_s():
+    import binascii
+
+    from netwrap.cni.names import crc32
+
+    for data in (b"", b"a", b"lab/c1/eth0", bytes(range(256)), "é/ü".encode()):
+        assert crc32(data) == binascii.crc32(data)
+
+
+def test_the_network_lock_keeps_another_process_out(tmp_path, monkeypatch):
+    from netwrap.cni import store
+    from netwrap.cni.conf import NetConf
+
+    monkeypatch.setenv("NETWRAP_RUN_DIR", str(tmp_path))
+    conf = NetConf.parse(b'{"cniVersion": "1.0.0", "name": "n", "type": "netwrap"}')
+    probe = (
+        "import os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n    os.lockf(fd, os.F_TLOCK, 0)\nexcept OSError:\n    sys.exit(3)"
+    )
+    with store.NetworkLock(conf) as lock:
+        assert subprocess.run([sys.executable, "-c", probe, lock.path]).returncode == 3
+    assert subprocess.run([sys.executable, "-c", probe, lock.path]).returncode == 0
+
+
+def test_plans_are_made_of_the_engines_steps_once_the_engine_is_loaded():
+    """A plan of the plugin given to an engine runner (a test's RecordingRunner, the
+    CLI) is of netwrap.plan.Step, which the engine's undo takes; in a plugin run,
+    where netwrap.plan is not loaded, of PluginStep."""
+    from netwrap import plan
+    from netwrap.cni import steps
+
+    assert type(steps.Step(("true",), "x", key="k")) is plan.Step
+    code = (
+        f"import sys; sys.path.insert(0, {LIB!r})\n"
+        "from netwrap.cni.steps import Step, PluginStep\n"
+        "assert type(Step(('true',), 'x')) is PluginStep and 'netwrap.plan' not in sys.modules"
+    )
+    assert subprocess.run([sys.executable, "-IS", "-c", code]).returncode == 0

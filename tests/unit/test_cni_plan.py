@@ -63,7 +63,7 @@ def test_masq_setup_teardown_and_undo_agree():
 def test_gateways_as_the_reference_computes_them():
     ips, routes = plan.from_ipam(IPAM)
     ips2, routes2 = plan.with_gateways(conf(isDefaultGateway=True), ips, routes)
-    assert ips2[0].gateway == ipaddress.ip_address("198.51.100.1")
+    assert ips2[0].gateway == "198.51.100.1"
     assert [str(r.dst) for r in routes2] == ["203.0.113.0/24", "0.0.0.0/0"]
     assert plan.with_gateways(conf(), ips, routes) == (ips, routes)  # not a gateway
     clash = plan.from_ipam({**IPAM, "routes": [{"dst": "0.0.0.0/0", "gw": "198.51.100.9"}]})
@@ -94,7 +94,7 @@ def test_bridge_plan_makes_only_what_is_missing():
         plan.bridge_plan(c, Link("nw0", "veth"), ips)
 
 
-def test_attach_plan_host_lab_and_container_by_path():
+def test_attach_plan_host_lab_and_container_by_name():
     c = conf(isDefaultGateway=True, ipMasq=True, hairpinMode=True, netwrapHostNetns="lab1")
     ips, routes = plan.with_gateways(c, *plan.from_ipam(IPAM))
     steps = plan.attach_plan(c, ENV, ips, routes)
@@ -102,11 +102,11 @@ def test_attach_plan_host_lab_and_container_by_path():
     hname = plan.host_ifname("t1", "c1", "eth0")
     assert veth.argv == ("ip", "-n", "lab1", "-batch", "-")
     assert veth.input.splitlines()[0] == (
-        f"link add {hname} up master nw0 type veth peer name eth0 netns /run/netns/c1"
+        f"link add {hname} up master nw0 type veth peer name eth0 netns c1"
     )
     assert f"link set {hname} type bridge_slave hairpin on" in veth.input
     assert veth.undo == ("ip", "-n", "lab1", "link", "del", hname)
-    assert inside.argv == ("nsenter", "--net=/run/netns/c1", "ip", "-batch", "-")
+    assert inside.argv == ("ip", "-n", "c1", "-batch", "-")  # /run/netns/c1: one process
     assert inside.input.splitlines() == [
         "link set eth0 up",
         "addr add 198.51.100.2/24 dev eth0",
@@ -203,7 +203,7 @@ def test_macvlan_plan_makes_it_inside_and_routes_via_ipams_gateway():
         "name",
         "eth0",
         "netns",
-        "/run/netns/c1",
+        "c1",
         "address",
         "02:00:00:00:00:01",
         "mtu",
@@ -213,7 +213,7 @@ def test_macvlan_plan_makes_it_inside_and_routes_via_ipams_gateway():
         "mode",
         "private",
     )
-    assert steps[0].undo == ("nsenter", "--net=/run/netns/c1", "ip", "link", "del", "eth0")
+    assert steps[0].undo == ("ip", "-n", "c1", "link", "del", "eth0")
     assert steps[1].input.splitlines() == [
         "link set eth0 up",
         "addr add 198.51.100.2/24 dev eth0",
@@ -238,3 +238,88 @@ def test_vlan_makes_the_host_end_an_access_port_after_it_joins():
     assert "bridge.vlan" not in [s.key for s in plan.attach_plan(conf(), ENV, ips, routes)]
     walk = [s.key for s in plan.walkthrough_plan(conf(vlan=10), ENV, ips, routes)]
     assert "bridge.vlan" in walk
+
+
+@pytest.mark.parametrize(
+    "netns, guest",
+    [
+        ("/run/netns/c1", ("ip", "-n", "c1")),
+        ("/var/run/netns/cni-1a", ("ip", "-n", "cni-1a")),
+        ("/proc/4242/ns/net", ("nsenter", "--net=/proc/4242/ns/net", "ip")),
+        ("/run/user/1000/netns/x", ("nsenter", "--net=/run/user/1000/netns/x", "ip")),
+    ],
+)
+def test_inside_is_ip_n_for_a_netns_of_run_netns_else_nsenter(netns, guest):
+    env = Env("ADD", "c1", netns, "eth0", (), ("/usr/lib/cni",))
+    ips, routes = plan.from_ipam(IPAM)
+    veth, inside = plan.attach_plan(conf(), env, ips, routes)
+    assert inside.argv == (*guest, "-batch", "-")
+    peer = veth.input.splitlines()[0].split(" netns ")[1]
+    assert peer == (guest[2] if guest[0] == "ip" else netns)
+
+
+@pytest.mark.parametrize("mtu", [0, 1400])
+@pytest.mark.parametrize("mac", [None, "02:00:00:00:00:09"])
+@pytest.mark.parametrize("netns", ["/run/netns/c1", "/proc/4242/ns/net"])
+def test_veth_lines_are_the_veth_bridge_kinds(mtu, mac, netns):
+    from netwrap.kinds import AttachSpec, veth_bridge
+
+    addrs = ["198.51.100.2/24", "2001:db8::2/64"]
+    guest = plan.guest_ref(netns)
+    spec = AttachSpec(
+        veth_bridge.KIND, "eth0", "nw0", tuple(map(ipaddress.ip_interface, addrs)), None,
+        "veth0badcafe", mac, mtu or None,
+    )  # fmt: skip
+    made = veth_bridge.batch(spec, guest)
+    host, inside = plan.veth_batch("eth0", "nw0", addrs, "veth0badcafe", mac, mtu, guest)
+    assert (tuple(host), tuple(inside)) == (made.host, made.guest)
+
+
+V4 = ["0.0.0.0", "198.51.100.2", "255.255.255.255", "10.0.0.1"]
+V6 = ["::", "::1", "2001:db8::2", "fe80::1:2:3:4", "1:2:3:4:5:6:7:8", "::ffff:198.51.100.2",
+      "1::", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "64:ff9b::192.0.2.33", "ABCD::ef"]  # fmt: skip
+BAD = ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.-4", "1:2", ":::", "1::2::3",
+       "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7:8::", "::1.2.3", "g::1", ":1::", "1::2:",
+       " 1.2.3.4", "1.2.3.4\n", "::1.2.3.4:5", "١.2.3.4"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", V4 + V6)
+def test_parse_ip_reads_what_ipaddress_reads(text):
+    want = ipaddress.ip_address(text)
+    from netwrap.cni.ipconf import parse_cidr, parse_ip
+
+    assert parse_ip(text) == (want.version, int(want))
+    assert parse_cidr(f"{text}/{want.max_prefixlen}")[1:] == (int(want), want.max_prefixlen)
+
+
+@pytest.mark.parametrize("text", BAD)
+def test_parse_ip_refuses_what_ipaddress_refuses(text):
+    from netwrap.cni.ipconf import parse_ip
+
+    with pytest.raises(ValueError):
+        ipaddress.ip_address(text)
+    with pytest.raises(ValueError):
+        parse_ip(text)
+
+
+def test_parse_ip_takes_no_zone_index():  # ipaddress does; an IPAM result has none
+    from netwrap.cni.ipconf import parse_ip
+
+    with pytest.raises(ValueError):
+        parse_ip("fe80::1%eth0")
+
+
+def test_ipam_routes_are_networks_and_addresses_are_checked():
+    ips, routes = plan.from_ipam(
+        {"ips": [{"address": "2001:db8::2/64"}], "routes": [{"dst": "198.51.100.7/24"}]}
+    )
+    assert routes[0].dst == "198.51.100.0/24" and ips[0].version == 6
+    for bad in ({"address": "198.51.100.2"}, {"address": "198.51.100.2/33"},
+                {"address": "198.51.100.2/24", "gateway": "x"}, {"address": 7}):  # fmt: skip
+        with pytest.raises(CniError):
+            plan.from_ipam({"ips": [bad]})
+    with pytest.raises(CniError):
+        plan.from_ipam({"routes": [{"dst": "0.0.0.0/0\nlink del eth0"}]})
+    assert plan.same_network("198.51.100.7/24", "198.51.100.1/24")
+    assert not plan.same_network("198.51.100.7/24", "198.51.100.1/25")
+    assert not plan.same_network("198.51.101.7/24", "198.51.100.1/24")

@@ -62,3 +62,15 @@ def test_nic_list_rows_name_the_container_by_its_cni_id(tmp_path, monkeypatch):
         "replaced_default": None,
         "state": None,
     }
+
+
+def test_the_run_dir_is_the_engines_without_loading_it(tmp_path, monkeypatch):
+    from netwrap import store as engine_store
+
+    assert store.DEFAULT_RUN_DIR == engine_store.DEFAULT_RUN_DIR
+    for value in (None, "", str(tmp_path), "relative/dir"):
+        if value is None:
+            monkeypatch.delenv("NETWRAP_RUN_DIR", raising=False)
+        else:
+            monkeypatch.setenv("NETWRAP_RUN_DIR", value)
+        assert store.cni_dir() == engine_store.path("cni")

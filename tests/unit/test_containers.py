@@ -80,6 +80,17 @@ def test_dockerd_helpers_and_shims_are_not_containers():
     assert containers.parse(rows) == []
 
 
+def test_a_child_of_dockerd_is_never_a_container():
+    """dockerd (Docker 1.12 on) starts containers through containerd's shims only."""
+    rows = BASE + [
+        proc(2489, 1, "/usr/bin/dockerd", "-H", "fd://"),
+        proc(2700, 2489, "unpigz", "-d", "-c", t=120.0),  # while an image is pulled
+        proc(2701, 2489, "/bin/sh", t=121.0),
+    ]
+    assert containers.parse(rows) == []
+    assert containers.running(rows, "/nonexistent", no_cgroup) == []
+
+
 def test_todays_docker_oldest_child_of_the_shim_named_from_config_v2(tmp_path):
     rows = BASE + [
         proc(2489, 1, "dockerd"),

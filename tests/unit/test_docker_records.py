@@ -121,3 +121,17 @@ def test_the_scan_agrees_with_json_on_any_record(record, indent):
     assert found is docker_records._UNSURE or found == expected
     if "\\" not in text and isinstance(record.get("Name"), str):
         assert found is not docker_records._UNSURE  # plain records need no json
+
+
+@pytest.mark.parametrize("cid", ["", ".", "..", "../../etc", "/tmp/x", "a/b"])
+def test_an_id_that_is_a_path_reads_nothing_outside_the_containers_directory(tmp_path, cid):
+    """A shim's -id is the shim's say: only an ID's own directory is read."""
+    write(tmp_path / "root", "x", REAL)  # root/containers/x
+    outside = tmp_path / "tmp" / "x"
+    outside.mkdir(parents=True)
+    (outside / "config.v2.json").write_text(REAL)
+    (tmp_path / "config.v2.json").write_text(REAL)
+    root = str(tmp_path / "root")
+    assert docker_records.name(cid, None, root) is None
+    assert docker_records.config(cid, root) is None
+    assert docker_records.name("x", None, root) == "web"

@@ -66,3 +66,95 @@ def test_differences():
         True
     ]
     assert reconcile.check(SPEC, Observed({}, {}))[0].fix is None  # neither here nor there
+
+
+VLAN_SPEC = AttachSpec("phys", "eth1", "eno2", SPEC.addresses, SPEC.gateway, vlan=7)
+
+
+def test_with_a_vlan_parent_vid_is_made_and_moved_in_itself():
+    steps = phys.walkthrough(
+        VLAN_SPEC, NetnsRef.host("lab"), NetnsRef.name("hoge"), old_default=None
+    )
+    assert (
+        render(steps)
+        == """\
+ip netns exec lab ip link add link eno2 name eno2.7 type vlan id 7
+ip netns exec lab ip link set eno2.7 up
+ip netns exec lab ip link set eno2.7 netns hoge
+ip netns exec hoge ip link set eno2.7 name eth1
+ip netns exec hoge ip addr add 198.51.100.5/24 dev eth1
+ip netns exec hoge ip link set eth1 up
+ip netns exec hoge ip route add default via 198.51.100.1
+"""
+    )
+    # rolled back: renamed, moved back, then deleted where it was made
+    assert steps[0].undo == argv("ip netns exec lab ip link del eno2.7")
+    assert steps[2].undo == argv("ip netns exec hoge ip link set eno2.7 netns lab")
+    with_mtu = phys.walkthrough(
+        AttachSpec("phys", "eth1", "eno2", SPEC.addresses, mtu=9000, vlan=7),
+        NetnsRef.host(),
+        NetnsRef.pid(7),
+        old_default=None,
+    )
+    assert with_mtu[0].argv == argv("ip link add link eno2 name eno2.7 mtu 9000 type vlan id 7")
+    b = phys.batch(VLAN_SPEC, NetnsRef.pid(7))
+    assert b.host == (
+        ("link", "add", "link", "eno2", "name", "eno2.7", "up", "type", "vlan", "id", "7"),
+        ("link", "set", "eno2.7", "netns", "7"),
+    )
+    assert b.host_undo == (("link", "del", "eno2.7"),)
+    assert b.guest[0] == ("link", "set", "eno2.7", "name", "eth1")
+
+
+def test_with_a_vlan_removal_deletes_what_netwrap_made_and_differences_check_the_id():
+    vlan7 = Link("eth1", "vlan", up=True, addrs=("198.51.100.5/24",), info=(("id", 7),))
+    default = {"gateway": "198.51.100.1", "dev": "eth1"}
+    assert phys.removal(VLAN_SPEC, Observed({}, {"eth1": vlan7})).guest == (
+        ("link", "del", "eth1"),
+    )
+    assert phys.give_back(VLAN_SPEC, NetnsRef.host()) == (("link", "del", "eth1"),)
+    assert (
+        reconcile.check(VLAN_SPEC, Observed({"eno2": Link("eno2")}, {"eth1": vlan7}, default)) == []
+    )
+    vlan8 = Link("eth1", "vlan", up=True, addrs=("198.51.100.5/24",), info=(("id", 8),))
+    (d,) = reconcile.check(VLAN_SPEC, Observed({}, {"eth1": vlan8}, default))
+    assert d.fix is None and "VLAN sub-interface of ID 7" in d.what
+    (d,) = reconcile.check(VLAN_SPEC, Observed({"eno2": Link("eno2")}, {}, default))
+    assert d.missing
+
+
+def test_nic_del_deletes_a_parent_vid_netwrap_made_and_gives_back_the_rest():
+    from netwrap import detach, state
+
+    def plan(**extra):
+        rec = state.Attachment(
+            container=state.Identity(4242, 4026532160, 1.0, "sandbox", None, "web"),
+            ifname="eth1",
+            host_ifname="vhA",
+            guest_ifname="vgA",
+            bridge="eno2",
+            address="198.51.100.5/24",
+            host_netns="lab",
+            netns_name="nw-web",
+            status="ok",
+            extra={"kind": "phys", "mode": None, **extra},
+        )
+        steps = detach.detach_plan(
+            rec,
+            pid=4242,
+            netns_name="nw-web",
+            netns_exists=True,
+            inside={"eth1"},
+            host_links=set(),
+            current_default=None,
+        )
+        return [(s.argv[4:], s.why) for s in steps]
+
+    made = plan(vlan=7)
+    assert made[0] == (argv("ip link del eth1"), "delete eth1, the VLAN sub-interface eno2.7")
+    assert not any("netns" in a for a, _ in made)  # nothing given back
+    assert [a for a, _ in plan(vlan=None)][:3] == [
+        argv("ip link set eth1 down"),
+        argv("ip link set eth1 name eno2"),
+        argv("ip link set eno2 netns lab"),
+    ]

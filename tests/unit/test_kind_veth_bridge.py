@@ -25,9 +25,9 @@ SPEC = AttachSpec(
 def test_registry_finds_the_kind_and_refuses_unknown_ones():
     assert kinds.get("veth-bridge") is veth_bridge
     try:
-        kinds.get("ipoib")
+        kinds.get("ipvlan")
     except ValueError as exc:
-        assert "unknown link kind 'ipoib'" in str(exc)
+        assert "unknown link kind 'ipvlan'" in str(exc)
     else:
         raise AssertionError("no error")
 

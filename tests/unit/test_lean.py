@@ -86,3 +86,48 @@ def test_the_lean_path_loads_neither_argparse_nor_re():
         check=True,
     ).stdout
     assert out == f"{ME}\n0 []\n"
+
+
+def under_dash_s(code: str, **env: str) -> str:
+    """CODE's output, run as the installed launcher runs netwrap: python -S, no os loaded."""
+    return subprocess.run(
+        [sys.executable, "-S", "-c", f"import sys; sys.path.append({LIB!r})\n{code}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+        cwd="/",  # not the checkout, whose netwrap.py would be found first
+    ).stdout
+
+
+def test_a_whole_lookup_loads_no_os_under_dash_s():
+    # a name nothing has: every process's exe link, every runtime, no answer
+    out = under_dash_s(
+        "from netwrap import lean\n"
+        "print(lean.pid('nwc-nosuch-lean'), lean.pid('1'), 'os' in sys.modules)",
+        NETWRAP_RUN_DIR="",  # as outside the tests (a run dir set is made absolute by os.path)
+    )
+    assert out == "None 1 False\n"
+
+
+def test_the_environment_is_read_without_os_as_with_it(tmp_path):
+    name = "nwsb-lean-env"
+    record = tmp_path / "sandboxes" / "host" / f"{name}.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("{}")
+    code = (
+        "from netwrap import lean\n"
+        f"print(lean.sandbox_record({name!r}), lean.pid({name!r}), lean.run(['pid', '1']),"
+        " 'os' in sys.modules)"
+    )
+    out = under_dash_s(code, NETWRAP_RUN_DIR=str(tmp_path), _ARGCOMPLETE="1")
+    assert out == f"{record} None None True\n"  # a run dir set: os.path makes it absolute
+    assert under_dash_s(code, NETWRAP_RUN_DIR="") == (
+        f"1\n/run/netwrap/sandboxes/host/{name}.json None 0 False\n"
+    )
+    os.environ.pop("_ARGCOMPLETE", None)
+    assert lean.getenv("NETWRAP_RUN_DIR") == os.environ.get("NETWRAP_RUN_DIR")
+
+
+def test_a_path_is_no_container_name(capsys):
+    assert lean.pid("/proc/1") is None and lean.pid("a/b") is None

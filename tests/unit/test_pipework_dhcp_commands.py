@@ -34,20 +34,42 @@ STOP_UDHCPC = (
         (
             "dhclient:-4",
             "dhclient eth2 -pf /run/nw/dhcp/dhclient.123-456.pid"
-            " -lf /run/nw/dhcp/dhclient.123-456.leases -4",
+            " -lf /run/nw/dhcp/dhclient.123-456.leases -sf /run/nw/dhclient.script -1 -4",
             (
+                STOP_UDHCPC[:7]
+                + ("/run/nw/dhcp/dhclient.123-456.pid", "--exec", "/usr/sbin/dhclient"),
                 (
                     "dhclient",
                     "-r",
                     "-pf",
-                    "/run/nw/dhcp/dhclient.123-456.pid",
+                    "/run/nw/dhcp/dhclient.123-456.release.pid",
                     "-lf",
                     "/run/nw/dhcp/dhclient.123-456.leases",
+                    "-sf",
+                    "/run/nw/dhclient.script",
                     "eth2",
                 ),
             ),
         ),
-        ("dhcpcd", "dhcpcd -q eth2 -h web", (("dhcpcd", "-k", "eth2"),)),
+        (
+            "dhcpcd",
+            "unshare --mount --propagation private /run/nw/dhcpcd.jail /run/nw/dhcp/dhcpcd.123-456"
+            " dhcpcd -q eth2 -h web --script /bin/true",
+            (
+                (
+                    "start-stop-daemon",
+                    "--stop",
+                    "--quiet",
+                    "--oknodo",
+                    "--retry",
+                    "ALRM/5",
+                    "--pidfile",
+                    "/run/nw/dhcp/dhcpcd.123-456/eth2.pid",
+                    "--exec",
+                    "/usr/sbin/dhcpcd",
+                ),
+            ),
+        ),
     ],
 )
 def test_dhcp_commands_exact(form, start, stop):
@@ -55,6 +77,46 @@ def test_dhcp_commands_exact(form, start, stop):
     got_start, got_stop = pipework.dhcp_commands(req, **KW)
     assert " ".join(got_start) == start
     assert got_stop == stop
+
+
+@pytest.mark.parametrize(
+    "opts, name",
+    [
+        ("", "eth2.pid"),
+        ("-4 -A", "eth2-4.pid"),
+        ("--ipv6only", "eth2-6.pid"),
+        ("-4 -6", "eth2.pid"),
+    ],
+)
+def test_dhcpcd_pid_file_follows_its_address_family(opts, name):
+    req = pipework.parse(["br1", "-i", "eth2", "web", f"dhcpcd:{opts}"])
+    (stop,) = pipework.dhcp_commands(req, **KW, exe="/sbin/dhcpcd")[1]
+    assert stop[-4:] == (
+        "--pidfile",
+        f"/run/nw/dhcp/dhcpcd.123-456/{name}",
+        "--exec",
+        "/sbin/dhcpcd",
+    )
+
+
+def test_only_a_one_shot_dhclient_is_stopped_once_it_has_the_lease():
+    from netwrap.dhcp import after_lease
+
+    for form, stopped in (("dhclient", True), ("dhclient-f", False), ("dhcpcd", False)):
+        req = pipework.parse(["br1", "web", form])
+        release = pipework.dhcp_commands(req, **KW)[1]
+        assert after_lease(req, release) == (release[0] if stopped else None)
+    assert after_lease(pipework.parse(["br1", "web", "udhcpc"]), ()) is None
+
+
+@pytest.mark.parametrize("name", ["DHCLIENT_SCRIPT", "DHCPCD_JAIL"])
+def test_netwraps_other_scripts_are_valid_sh(name):
+    from netwrap import dhcp
+
+    text = getattr(dhcp, name)
+    assert text.startswith("#!/bin/sh\n")
+    assert subprocess.run(["sh", "-n"], input=text, text=True).returncode == 0
+    assert "resolv.conf" not in text.split("\n", 3)[-1].replace("no resolv.conf", "")
 
 
 def test_one_shot_udhcpc_release_asks_for_the_same_address_and_lets_go():

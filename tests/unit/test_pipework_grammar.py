@@ -113,7 +113,6 @@ def test_mac_host_interface_wait_direct_phys_and_subcommands():
         (["br1", "-a", "5", "web", "198.51.100.5/24"], "-a takes 4 or 6"),
         (["br1", "-l", "x", "-i", "eth2", "web", "198.51.100.5/24"], "-i, then -l, then -a"),
         (["br1", "web", "198.51.100.5/24", "02:00:00:00:00:zz"], "MAC address"),
-        (["br1", "web", "198.51.100.5/24", "@4095"], "VLAN"),
         (["br1", "web", "198.51.100.5/24", "U:a*"], "working directory"),
         (["br1", "web", "198.51.100.5/24", "", "extra"], "unexpected arguments"),
         (["a-very-long-interface-name", "web", "198.51.100.5/24"], "host interface"),
@@ -166,11 +165,45 @@ def test_unique_mac_matches_the_scripts_pipeline(text):
         (Link("br1", "veth"), None, False, "macvlan"),
         (Link("br1", None), 5, False, "vlan"),
         (Link("br1", None), None, True, "phys"),
+        (Link("br1", None), 5, True, "phys"),  # PARENT.VID itself moved in
+        (Link("br1", "ipoib"), None, False, "ipoib"),
     ],
 )
 def test_kind_follows_what_the_host_interface_is(link, vlan, direct, kind):
     req = Request("attach", "br1", vlan=vlan, direct_phys=direct)
     assert pipework.kind_for(req, link) == kind
+
+
+def test_at_text_is_a_vlan_id_except_on_ipoib_where_it_is_a_hex_pkey():
+    ib0 = Link("ib0", "ipoib", info=(("key", "0xffff"), ("mode", "datagram")))
+    for text, vlan, pkey in (("12", 12, 0x12), ("8001", None, 0x8001), ("7fff", None, 0x7FFF)):
+        req = parse(["ib0", "web", "198.51.100.5/24", f"@{text}"])
+        assert (req.tag, req.vlan, req.pkey) == (text, vlan, pkey)
+        assert pipework.kind_for(req, ib0) == "ipoib"
+    assert pipework.kind_for(parse(["ib0", "web", "dhcp"]), ib0) == "ipoib"
+    assert parse(["ib0", "web", "dhcp"]).pkey is None
+    # --direct-phys is the script's phys path only: an IPoIB parent still gets a child
+    assert (
+        pipework.kind_for(parse(["--direct-phys", "ib0", "w", "198.51.100.5/24"]), ib0) == "ipoib"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, link, words",
+    [
+        (["br1", "web", "198.51.100.5/24", "@4095"], Link("br1", "bridge"), 'VLAN "4095"'),
+        (["eno1", "web", "198.51.100.5/24", "@8001"], Link("eno1"), "not a VLAN ID (1-4094)"),
+        (["ib0", "web", "198.51.100.5/24", "@8000"], Link("ib0", "ipoib"), "0x8000"),
+        (["ib0", "web", "198.51.100.5/24", "@0"], Link("ib0", "ipoib"), "invalid one"),
+        (["ib0", "web", "198.51.100.5/24", "@18001"], Link("ib0", "ipoib"), "1 to 4 hex"),
+        (["ib0", "web", "198.51.100.5/24", "@x1"], Link("ib0", "ipoib"), "partition key"),
+        (["ib0", "web", "198.51.100.5/24", "U:a"], Link("ib0", "ipoib"), "no MAC address"),
+    ],
+)
+def test_at_text_or_mac_the_host_interface_cannot_take(argv, link, words):
+    with pytest.raises(UsageError) as exc:
+        pipework.kind_for(parse(argv), link)
+    assert words in str(exc.value) and exc.value.exit_status == 2
 
 
 def test_a_missing_interface_that_is_no_bridge_name_is_refused():

@@ -101,3 +101,35 @@ def test_the_network_as_this_process_sees_it():
         assert route6 is None or (route6["dst"], route6["dev"] != "lo") == ("default", True)
     assert procfs.sysctl("kernel/ostype") == "Linux"
     assert procfs.sysctl("net/no/such/knob") is None
+
+
+def test_the_kernels_threads_are_kthreadds_children():
+    """Every process /proc shows with PF_KTHREAD, and only those (a process started
+    meanwhile, or gone, aside): what the container lookup skips (issue 12)."""
+    kernel = procfs.kernel_threads()
+    if not kernel:  # PID 2 is not the kernel's here (a PID namespace)
+        assert not int(procfs.read_stat(2)[1][6]) & procfs.PF_KTHREAD
+        return
+    flagged = set()
+    for pid in procfs.pids():
+        fields = procfs.stat_fields(pid)
+        if fields is not None and int(fields[6]) & procfs.PF_KTHREAD:
+            flagged.add(pid)
+    assert "2" in kernel and len(kernel ^ flagged) <= 2, kernel ^ flagged
+
+
+def test_a_pid_2_that_is_no_kernel_thread_hides_nothing(monkeypatch):
+    fields = [b"S", b"1", b"2", b"2", b"0", b"-1", str(0x400100).encode()]
+    monkeypatch.setattr(procfs, "read_stat", lambda pid: ("kthreadd", fields))
+    assert procfs.kernel_threads() == set()  # named kthreadd, but no PF_KTHREAD
+    fields[6] = str(0x400100 | procfs.PF_KTHREAD).encode()
+    monkeypatch.setattr(procfs, "read", lambda path: b"3 4 17\n")
+    assert procfs.kernel_threads() == {"2", "3", "4", "17"}
+
+
+def test_exe_names_and_comms_skip_what_cannot_be_read():
+    me, gone = str(os.getpid()), "4194305"  # above the largest pid_max
+    assert list(procfs.comms([gone, me])) == [(me, procfs.comm(me))]
+    if os.geteuid() == 0:
+        named = dict(procfs.exe_names([gone, me, "2"]))  # 2: kthreadd, no exe link
+        assert named == {me: os.path.basename(os.readlink("/proc/self/exe"))}

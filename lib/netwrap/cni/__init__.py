@@ -13,9 +13,9 @@ network config on stdin and the rest in the environment (CNI spec 1.0.0/1.1.0;
 and netwrap answers with the result JSON after running, in the host netns:
 
     ip -batch - <<'EOF'
-    link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns /run/netns/c1
+    link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns c1
     EOF
-    nsenter --net=/run/netns/c1 ip -batch - <<'EOF'
+    ip -n c1 -batch - <<'EOF'
     link set eth0 up
     addr add 198.51.100.2/24 dev eth0
     EOF
@@ -43,6 +43,30 @@ COMMAND_FAILED = 100  # netwrap's: a command it ran failed (the message names it
 CHECK_FAILED = 101  # netwrap's: CHECK found the kernel differs from prevResult
 
 SUPPORTED_VERSIONS = ("0.4.0", "1.0.0", "1.1.0")
+
+
+def environ():
+    """The process environment as text. ``os.environ`` when ``os`` is loaded (code in
+    this process may have changed it); else the environment the process started with,
+    decoded once as ``os.environ`` decodes it: a plugin run loads no ``os`` (it and the
+    ABCs it loads are a millisecond and more of each start, bench/bench_cni.py), and
+    the modules of its ADD and DEL use ``posix`` directly."""
+    import sys
+
+    os = sys.modules.get("os")
+    if os is not None:
+        return os.environ
+    if not _STARTED:
+        import posix
+
+        def text(b: bytes) -> str:
+            return b.decode("utf-8", "surrogateescape")
+
+        _STARTED.update((text(k), text(v)) for k, v in posix.environ.items())
+    return _STARTED
+
+
+_STARTED: dict[str, str] = {}  # the environment the process started with, decoded
 
 
 class CniError(Exception):

@@ -5,8 +5,8 @@ addresses and default route; CHECK builds the ``AttachSpec`` they describe and a
 ``netwrap.reconcile`` what differs from what ``ip -j`` shows, on the host and inside:
 
     ip -j -d addr show
-    nsenter --net=/run/netns/c1 ip -j -d addr show
-    nsenter --net=/run/netns/c1 ip -j -4 route show default
+    ip -n c1 -j -d addr show
+    ip -n c1 -j -4 route show default
 
 Any difference is the spec's code 101 with the differences in the message.
 """

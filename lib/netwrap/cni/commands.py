@@ -3,21 +3,21 @@
 Each returns what goes on stdout (a dict, or None for nothing) or raises
 ``CniError``. ADD runs IPAM first (nothing is made when it fails), then the two
 plans as transactions: a failed step undoes the steps before it and releases the
-address again. DEL is safe to repeat: a missing netns, interface, chain or record
-is not an error. Every ADD and DEL writes the commands it ran, with the reason for
-each, to the container's log (``netwrap.cni.store``). CHECK itself is
-``netwrap.cni.check``'s; the netns checks, the runner and the code-100 error are
-``netwrap.cni.running``'s.
+address again. An IPAM of ``ipam.LINK_FIRST`` (dhcp) asks from the container's
+interface, so for it ADD makes the link first, then asks, then addresses it. DEL is
+safe to repeat: a missing netns, interface, chain or record is not an error. Every
+ADD and DEL writes the commands it ran, with the reason for each, to the container's
+log (``netwrap.cni.store``). CHECK itself is ``netwrap.cni.check``'s; the netns
+checks, the runner and the code-100 error are ``netwrap.cni.running``'s.
 """
 
 from __future__ import annotations
-
-import os
 
 from netwrap.cni import (
     INVALID_CONFIG,
     PLUGIN_NOT_AVAILABLE,
     CniError,
+    environ,
     ipam,
     names,
     store,
@@ -30,13 +30,18 @@ from netwrap.cni.running import (  # is_netns: also netwrap.cni.listing's
     need_netns,
     spawn_runner,
 )
+from netwrap.cni.steps import Step, render
 from netwrap.errors import NetwrapError
-from netwrap.plan import render
 
 
 def _bridge(runner, host, name: str):
-    """The bridge as an ``observe.Link``, or None when there is no such device (one
-    ``ip -j -d addr show dev NAME``: not the whole host's links)."""
+    """The bridge as an ``observe.Link``, or None when there is no such device: asked
+    over netlink by the plugin itself (``netwrap.cni.netlink``, no process), or for a
+    lab netns playing the host with one ``ip -n LAB -j -d addr show dev NAME``."""
+    if host.kind == "host" and not host.value:
+        from netwrap.cni import netlink
+
+        return netlink.link(name)
     from netwrap import observe
     from netwrap.cni.jsonlite import loads
     from netwrap.errors import CommandError
@@ -55,10 +60,17 @@ def _forwarding(conf) -> tuple[int, ...]:
     (so no sysctl runs then); unknown, so (), for a lab netns playing the host."""
     if conf.host_netns:
         return ()
-    from netwrap import procfs
-
     knobs = ((4, "net/ipv4/ip_forward"), (6, "net/ipv6/conf/all/forwarding"))
-    return tuple(version for version, knob in knobs if procfs.sysctl(knob) == "1")
+    return tuple(version for version, knob in knobs if _sysctl(knob) == b"1")
+
+
+def _sysctl(knob: str) -> bytes | None:
+    """``netwrap.procfs.sysctl`` as bytes, without loading that module (and ``os``)."""
+    try:
+        with open(f"/proc/sys/{knob}", "rb") as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def add(conf, env, stdin: bytes) -> dict:
@@ -67,33 +79,28 @@ def add(conf, env, stdin: bytes) -> dict:
     need_netns(env)
     need_host_netns(conf)
     log = [log_header("ADD", env)]
-    ips, routes, dns, plugin = [], [], {}, None
-    if conf.ipam_type:
-        plugin = ipam.find(conf.ipam_type, env.path)
-        log.append(
-            f"# ask the IPAM plugin {conf.ipam_type} for an address\n"
-            f"{ipam.shown(plugin, 'ADD', stdin)}\n"
-        )
-        answer = ipam.call(plugin, "ADD", stdin)
-        ips, routes = plan.from_ipam(answer)
-        dns = answer.get("dns") or {}
+    ips, routes, dns = [], [], {}
+    plugin = ipam.find(conf.ipam_type, env.path) if conf.ipam_type else None
+    link_first = conf.ipam_type in ipam.LINK_FIRST
+    if plugin is not None and not link_first:
+        ips, routes, dns = _ask_ipam(conf, plugin, stdin, log)
     runner = spawn_runner()
     host = names.host_ref(conf)
+    made = []  # link_first: the steps that made the link before IPAM was asked
     try:
-        ips, routes = plan.with_gateways(conf, ips, routes)
         macs = {env.ifname: plan.random_mac()}
-        if conf.master:
-            steps = plan.macvlan_plan(conf, env, ips, routes, macs[env.ifname])
-            runner.run(steps)
-            log.append(render(steps, explain=True))
-        else:
-            _add_veth(conf, env, ips, routes, macs, runner, host, log)
+        if link_first:
+            made = _attach(conf, env, [], [], macs, runner, host, log)
+            ips, routes, dns = _ask_ipam(conf, plugin, stdin, log)
+        ips, routes = plan.with_gateways(conf, ips, routes)
+        _attach(conf, env, ips, routes, macs, runner, host, log, after=link_first)
     except BaseException as exc:
         if plugin is not None:
-            try:
+            try:  # before the link goes: dhcp releases the lease from it
                 ipam.call(plugin, "DEL", stdin)
             except CniError:
                 pass
+        runner.rollback(made)
         log.append(f"# failed, undone: {exc}\n")
         store.append_log(conf, env.container_id, env.ifname, "".join(log))
         if isinstance(exc, NetwrapError):
@@ -126,30 +133,62 @@ def add(conf, env, stdin: bytes) -> dict:
     return out
 
 
-def _add_veth(conf, env, ips, routes, macs: dict, runner, host, log: list) -> None:
-    """The bridge (under the network's lock), then the veth into the container."""
+def _ask_ipam(conf, plugin: str, stdin: bytes, log: list) -> tuple[list, list, dict]:
+    """IPAM's ADD: its addresses, routes and DNS."""
+    from netwrap.cni import plan
+
+    log.append(
+        f"# ask the IPAM plugin {conf.ipam_type} for an address\n"
+        f"{ipam.shown(plugin, 'ADD', stdin)}\n"
+    )
+    answer = ipam.call(plugin, "ADD", stdin)
+    ips, routes = plan.from_ipam(answer)
+    return ips, routes, answer.get("dns") or {}
+
+
+def _attach(conf, env, ips, routes, macs: dict, runner, host, log: list, after=False) -> list:
+    """Make the link (macvlan or veth) with these addresses; ``after``: the link is there
+    already (made with none, for an IPAM of ``ipam.LINK_FIRST``), only address it.
+    Returns the steps run."""
+    from netwrap.cni import plan
+
+    if not conf.master:
+        return _add_veth(conf, env, ips, routes, macs, runner, host, log, after)
+    steps = plan.macvlan_plan(conf, env, ips, routes, macs[env.ifname])
+    if after:
+        steps = [s for s in steps if s.key == "guest.addr"]
+    done = runner.run(steps)
+    log.append(render(steps, explain=True))
+    return done
+
+
+def _add_veth(conf, env, ips, routes, macs: dict, runner, host, log: list, after=False) -> list:
+    """The bridge (under the network's lock), then the veth into the container; ``after``
+    as ``_attach``'s (the bridge then only gets its gateway address, isGateway)."""
     from netwrap.cni import plan
 
     hname = names.host_ifname(conf.name, env.container_id, env.ifname)
-    macs[hname] = plan.random_mac()
-    with store.NetworkLock(conf):
-        there = _bridge(runner, host, conf.bridge)
-        macs[conf.bridge] = there.mac if there is not None else plan.random_mac()
-        first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
-        runner.run(first)
-    log.append(render(first, explain=True))
+    macs.setdefault(hname, plan.random_mac())
+    if not after or conf.is_gateway:
+        with store.NetworkLock(conf):
+            there = _bridge(runner, host, conf.bridge)
+            macs[conf.bridge] = there.mac if there is not None else plan.random_mac()
+            first = plan.bridge_plan(conf, there, ips, macs[conf.bridge])
+            runner.run(first)
+        log.append(render(first, explain=True))
     second = plan.attach_plan(
         conf, env, ips, routes, macs[hname], macs[env.ifname], _forwarding(conf)
     )
-    runner.run(second)
+    if after:  # the veth and its VLAN are there: what IPAM's answer adds, inside and NAT
+        second = [s for s in second if s.key != "veth.create" and "vlan" not in s.key]
+    done = runner.run(second)
     log.append(render(second, explain=True))
+    return done
 
 
 def _delete_step(conf, env, record: dict | None):
     """The one ``ip link del`` that takes the attachment away: the host end of a veth
     (its peer goes with it), or the macvlan inside (None when its netns is gone)."""
-    from netwrap.plan import Step
-
     if conf.master:
         if not env.netns or not is_netns(env.netns):
             return None
@@ -173,9 +212,7 @@ def _delete_step(conf, env, record: dict | None):
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     """Release the address, delete the veth (its host end: the peer goes with it) and
     the NAT rules, each only if it is there."""
-    from netwrap.cni import masq
     from netwrap.errors import CommandError
-    from netwrap.plan import Step
 
     if record is None:
         record = store.read_record(conf, env.container_id, env.ifname)
@@ -199,6 +236,8 @@ def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
                     raise
             nat = []
             if conf.ip_masq:
+                from netwrap.cni import masq  # here: only ipMasq needs it
+
                 for version in _families(record):
                     try:
                         saved = runner.query(host.run(masq.list_argv(version)))
@@ -237,7 +276,7 @@ def _families(record: dict | None) -> tuple[int, ...]:
 def _environ(env) -> dict:
     """The environment for IPAM, with the call's own CNI_* values (GC calls DEL for
     attachments other than the one in the environment)."""
-    out = dict(os.environ)
+    out = dict(environ())
     out.update(CNI_CONTAINERID=env.container_id, CNI_IFNAME=env.ifname, CNI_NETNS=env.netns or "")
     return out
 

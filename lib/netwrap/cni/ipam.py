@@ -19,16 +19,27 @@ own environment, and its stdout when it fails (the error object), which a runner
 
 from __future__ import annotations
 
-import os
+import posix
 
 from netwrap.cni import INVALID_CONFIG, IO_FAILURE, CniError
+from netwrap.cni import environ as process_environ
+
+# IPAM plugins that ask from the container's interface itself: the reference dhcp
+# plugin's daemon enters the netns and sends its requests from CNI_IFNAME, so ADD
+# makes the link first, then asks, then addresses it (the reference bridge and
+# macvlan plugins' order for every IPAM).
+LINK_FIRST = frozenset({"dhcp"})
 
 
 def find(name: str, path: tuple[str, ...]) -> str:
     """The executable ``name`` in the CNI_PATH directories (code 7 when none has it)."""
     for directory in path:
-        file = os.path.join(directory, name)
-        if os.path.isfile(file) and os.access(file, os.X_OK):
+        file = f"{directory.rstrip('/')}/{name}"
+        try:
+            regular = posix.stat(file).st_mode & 0o170000 == 0o100000  # S_ISREG
+        except OSError:
+            continue
+        if regular and posix.access(file, posix.X_OK):
             return file
     raise CniError(
         INVALID_CONFIG, f'failed to find IPAM plugin "{name}" in CNI_PATH {":".join(path)}'
@@ -80,7 +91,7 @@ def _call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
     from netwrap.cni.jsonlite import loads
     from netwrap.cni.spawn import run
 
-    env = dict(os.environ if environ is None else environ)
+    env = dict(process_environ() if environ is None else environ)
     env["CNI_COMMAND"] = command
     try:
         returncode, stdout, stderr = run((plugin,), stdin, env)
@@ -95,19 +106,19 @@ def _call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
         if isinstance(answer, dict) and isinstance(answer.get("code"), int):
             raise CniError(
                 answer["code"],
-                f'IPAM plugin "{os.path.basename(plugin)}": {answer.get("msg", "")}',
+                f'IPAM plugin "{plugin.rpartition("/")[2]}": {answer.get("msg", "")}',
                 answer.get("details", ""),
             )
         err = stderr.decode(errors="replace").strip().splitlines()
         raise CniError(
             IO_FAILURE,
-            f'IPAM plugin "{os.path.basename(plugin)}" {command} '
+            f'IPAM plugin "{plugin.rpartition("/")[2]}" {command} '
             f"exited {returncode}: {err[-1] if err else 'no error output'}",
         )
     if not isinstance(answer, dict):
         raise CniError(
             IO_FAILURE,
-            f'IPAM plugin "{os.path.basename(plugin)}" {command} '
+            f'IPAM plugin "{plugin.rpartition("/")[2]}" {command} '
             "printed something that is not a JSON object",
         )
     return answer

@@ -13,7 +13,6 @@ engine, and ADD only what it runs.
 
 from __future__ import annotations
 
-import os
 import sys
 
 
@@ -75,7 +74,10 @@ def main(environ=None, stdin: bytes | None = None, out=None) -> int:
     from netwrap.cni import COMMAND_FAILED, IO_FAILURE, TRY_AGAIN_LATER, CniError
     from netwrap.cni.jsonlite import dumps
 
-    environ = os.environ if environ is None else environ
+    if environ is None:
+        from netwrap.cni import environ as process_environ
+
+        environ = process_environ()
     out = sys.stdout if out is None else out
     try:
         if stdin is None:

@@ -14,9 +14,9 @@ container's netns (given as a path: ``ip`` opens a ``netns`` argument with a '/'
 as a file), addressed and routed inside, forwarding on, NAT rules if ``ipMasq``:
 
     ip -batch - <<'EOF'
-    link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns /run/netns/c1
+    link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns c1
     EOF
-    nsenter --net=/run/netns/c1 ip -batch - <<'EOF'
+    ip -n c1 -batch - <<'EOF'
     link set eth0 up
     addr add 198.51.100.2/24 dev eth0
     route add 0.0.0.0/0 via 198.51.100.1 dev eth0
@@ -25,14 +25,16 @@ as a file), addressed and routed inside, forwarding on, NAT rules if ``ipMasq``:
     iptables-restore -w --noflush <<'EOF' ...
 
 The veth line and the first lines inside are the ``veth-bridge`` link kind's
-(``netwrap.kinds.veth_bridge``), the same that ``nic add --fast`` and ``up`` run.
+(``netwrap.kinds.veth_bridge``), the same that ``nic add --fast`` and ``up`` run
+(``veth_batch`` spells them without loading the kinds). Inside runs as ``ip -n NAME``
+when CNI_NETNS is a file of /run/netns, else as ``nsenter --net=PATH ip``.
 
 With ``master`` in the config (the macvlan variant) there is no bridge: the kernel
 makes the macvlan straight into the container's netns, already named, then the same
 lines inside (``netwrap.kinds.macvlan``'s batch):
 
     ip link add link eno1 name eth0 netns /run/netns/c1 address 02:... type macvlan mode bridge
-    nsenter --net=/run/netns/c1 ip -batch - <<'EOF'
+    ip -n c1 -batch - <<'EOF'
     link set eth0 up
     addr add 198.51.100.2/24 dev eth0
     EOF
@@ -43,28 +45,27 @@ IPAM's answer as typed addresses and routes, and the ADD result, are
 
 from __future__ import annotations
 
-import ipaddress
-import os
+import posix
 
-from netwrap.cni import COMMAND_FAILED, CniError, masq
+from netwrap.cni import COMMAND_FAILED, CniError
 from netwrap.cni.ipconf import (  # noqa: F401 (the IPAM side, importable from here too)
     IPConfig,
     Route,
     from_ipam,
+    interface,
     result,
+    same_network,
     with_gateways,
 )
 from netwrap.cni.names import guest_ref, host_ifname, host_ref  # noqa: F401 (theirs)
-from netwrap.kinds import AttachSpec
-from netwrap.kinds import veth_bridge as kind
+from netwrap.cni.steps import Step
 from netwrap.netref import NetnsRef
-from netwrap.plan import Step
 
 
 def random_mac() -> str:
     """A random unicast, locally administered MAC. netwrap picks the MACs itself so
     that the result can name them without asking the kernel afterwards."""
-    return "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))
+    return "02:" + ":".join(f"{b:02x}" for b in posix.urandom(5))
 
 
 def bridge_plan(conf, bridge_link, ips: list[IPConfig], mac: str | None = None) -> list[Step]:
@@ -87,12 +88,11 @@ def bridge_plan(conf, bridge_link, ips: list[IPConfig], mac: str | None = None) 
     for ipc in ips if conf.is_gateway else ():
         if ipc.gateway is None:
             continue
-        want = f"{ipc.gateway}/{ipc.address.network.prefixlen}"
+        want = f"{ipc.gateway}/{ipc.prefixlen}"
         if want in have:
             continue
         for cidr in sorted(have):
-            other = ipaddress.ip_interface(cidr)
-            if other.version == ipc.gateway.version and other.network == ipc.address.network:
+            if same_network(cidr, ipc.address):
                 if not conf.force_address:
                     raise CniError(
                         COMMAND_FAILED,
@@ -128,25 +128,17 @@ def attach_plan(
     forwarding (unless on already for the IP versions in ``forwarding``), NAT."""
     host, guest = host_ref(conf), guest_ref(env.netns)
     hname = host_ifname(conf.name, env.container_id, env.ifname)
-    spec = AttachSpec(
-        kind.KIND,
-        env.ifname,
-        conf.bridge,
-        tuple(i.address for i in ips),
-        None,
-        hname,
-        guest_mac,
-        conf.mtu or None,
+    made_host, made_guest = veth_batch(
+        env.ifname, conf.bridge, [i.address for i in ips], hname, guest_mac, conf.mtu, guest
     )
-    made = kind.batch(spec, NetnsRef.path(env.netns))
-    host_lines = [*made.host, ("link", "set", conf.bridge, "up")]
+    host_lines = [*made_host, ("link", "set", conf.bridge, "up")]
     if host_mac:
         host_lines.append(("link", "set", hname, "address", host_mac))
     if conf.hairpin:
         host_lines.append(("link", "set", hname, "type", "bridge_slave", "hairpin", "on"))
     if conf.promisc:
         host_lines.append(("link", "set", conf.bridge, "promisc", "on"))
-    inside = [*made.guest, *route_lines(env, ips, routes)]
+    inside = [*made_guest, *route_lines(env, ips, routes)]
     steps = [
         Step(
             host.ip("-batch", "-"),
@@ -166,7 +158,7 @@ def attach_plan(
         ),
     ]
     if conf.is_gateway:
-        for version in sorted({i.address.version for i in ips} - set(forwarding)):
+        for version in sorted({i.version for i in ips} - set(forwarding)):
             knob = "net.ipv4.ip_forward=1" if version == 4 else "net.ipv6.conf.all.forwarding=1"
             steps.append(
                 Step(
@@ -176,8 +168,10 @@ def attach_plan(
                 )
             )
     if conf.ip_masq:
+        from netwrap.cni import masq
+
         for version, text in masq.setup_input(
-            conf.name, env.container_id, [i.address for i in ips]
+            conf.name, env.container_id, [interface(i.address) for i in ips]
         ).items():
             steps.append(
                 Step(
@@ -195,13 +189,11 @@ def attach_plan(
 def route_lines(env, ips: list[IPConfig], routes: list[Route]) -> list[tuple[str, ...]]:
     """``route add`` lines for inside: a route without ``gw`` goes via its family's
     gateway, if an address has one."""
-    gws = {i.gateway.version: i.gateway for i in ips if i.gateway is not None}
+    gws = {i.version: i.gateway for i in ips if i.gateway is not None}
     out = []
     for r in routes:
-        gw = r.gw or gws.get(r.dst.version)
-        out.append(
-            ("route", "add", str(r.dst), *(("via", str(gw)) if gw else ()), "dev", env.ifname)
-        )
+        gw = r.gw or gws.get(r.version)
+        out.append(("route", "add", r.dst, *(("via", gw) if gw else ()), "dev", env.ifname))
     return out
 
 
@@ -210,14 +202,14 @@ def macvlan_plan(
 ) -> list[Step]:
     """The macvlan variant: a macvlan on ``master`` made in the container's netns, then
     up, addressed and routed inside (nothing of it stays on the host)."""
-    from netwrap.kinds import macvlan
+    from netwrap.kinds import AttachSpec, macvlan
 
     host, guest = host_ref(conf), guest_ref(env.netns)
     spec = AttachSpec(
         macvlan.KIND,
         env.ifname,
         conf.master,
-        tuple(i.address for i in ips),
+        tuple(interface(i.address) for i in ips),
         None,
         "",
         guest_mac,
@@ -249,7 +241,7 @@ def vlan_steps(conf, host: NetnsRef, hname: str) -> list[Step]:
     filtering on, member untagged with that PVID, out of VLAN 1)."""
     if not conf.vlan:
         return []
-    from netwrap.kinds import bridge_vlan
+    from netwrap.kinds import AttachSpec, bridge_vlan
 
     spec = AttachSpec(bridge_vlan.KIND, "", conf.bridge, (), None, hname, vlan=conf.vlan)
     return bridge_vlan.vlan_steps(spec, host)
@@ -260,7 +252,11 @@ def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> lis
     (``netwrap cni explain --walkthrough``; ADD itself runs the batches above): the
     bridge as ``bridge add`` makes it, the veth as ``nic add`` does (the kind's
     ``walkthrough``), then the other routes, forwarding and NAT as ADD has them."""
+    import ipaddress
+
     from netwrap import bridge
+    from netwrap.kinds import AttachSpec
+    from netwrap.kinds import veth_bridge as kind
 
     host, guest = host_ref(conf), guest_ref(env.netns)
     hname = host_ifname(conf.name, env.container_id, env.ifname)
@@ -274,19 +270,18 @@ def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> lis
         gws = [i for i in ips if i.gateway is not None] if conf.is_gateway else []
         steps = bridge.add_plan(
             conf.bridge,
-            ipaddress.ip_interface(f"{gws[0].gateway}/{gws[0].address.network.prefixlen}")
-            if gws
-            else None,
+            ipaddress.ip_interface(f"{gws[0].gateway}/{gws[0].prefixlen}") if gws else None,
             "ip",
             conf.host_netns,
         )
-    default = next((r for r in routes if r.dst.prefixlen == 0 and r.dst.version == 4), None)
+    default = next((r for r in routes if r.is_default and r.version == 4), None)
     gateway = (default.gw or next((i.gateway for i in gws), None)) if default else None
+    gateway = ipaddress.ip_address(gateway) if gateway else None
     spec = AttachSpec(
         link_kind.KIND,
         env.ifname,
         conf.master or conf.bridge,
-        tuple(i.address for i in ips),
+        tuple(interface(i.address) for i in ips),
         gateway,
         "" if conf.master else hname,
         None,
@@ -296,11 +291,11 @@ def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> lis
     steps += link_kind.walkthrough(
         spec, host, guest, guest_ifname="vg" + hname[4:], tool="ip", old_default=None
     )
-    by_version = {i.address.version: i.gateway for i in gws}
+    by_version = {i.version: i.gateway for i in gws}
     for r in routes:
         if r is default:
             continue
-        gw = r.gw or by_version.get(r.dst.version)
+        gw = r.gw or by_version.get(r.version)
         steps.append(
             Step(
                 guest.run(
@@ -308,8 +303,8 @@ def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> lis
                         "ip",
                         "route",
                         "add",
-                        str(r.dst),
-                        *(("via", str(gw)) if gw else ()),
+                        r.dst,
+                        *(("via", gw) if gw else ()),
                         "dev",
                         env.ifname,
                     )
@@ -323,6 +318,29 @@ def walkthrough_plan(conf, env, ips: list[IPConfig], routes: list[Route]) -> lis
         for s in attach_plan(conf, env, ips, routes)
         if s.key in ("host.forward", "host.masq") or s.key.startswith("bridge.vlan")
     ]
+
+
+def veth_batch(
+    ifname: str,
+    bridge: str,
+    addresses: list[str],
+    hname: str,
+    mac: str | None,
+    mtu: int | None,
+    guest: NetnsRef,
+) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """The ``veth-bridge`` link kind's batch lines (``netwrap.kinds.veth_bridge.batch``,
+    with no gateway), host side and inside, for addresses given as text: the pair with
+    the host end up on the bridge and the peer named and moved in, then inside the peer
+    up and addressed. Spelled here, not imported: the kinds load ``ipaddress`` and the
+    engine's modules, milliseconds of each plugin start. tests/unit/test_cni_plan.py
+    checks these are the kind's lines, line for line."""
+    size = ("mtu", str(mtu)) if mtu else ()
+    peer = ("name", ifname, *(("address", mac) if mac else ()), *size, "netns", guest.netns_arg)
+    host = [("link", "add", hname, "up", "master", bridge, *size, "type", "veth", "peer", *peer)]
+    inside = [("link", "set", ifname, "up")]
+    inside += [("addr", "add", a, "dev", ifname) for a in addresses]
+    return host, inside
 
 
 def batch_text(lines) -> str:

@@ -11,7 +11,7 @@ ADD and CHECK first ask whether CNI_NETNS is a network namespace (an
 
 from __future__ import annotations
 
-import os
+import posix
 import time
 
 from netwrap.cni import (
@@ -29,10 +29,10 @@ CLONE_NEWNET = 0x40000000
 
 def is_netns(path: str) -> bool | None:
     """True for a network namespace file, False for another file, None when it is gone."""
-    import fcntl
+    import fcntl  # the one library ADD loads for an ioctl: nothing else tells the type
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError:
@@ -42,7 +42,7 @@ def is_netns(path: str) -> bool | None:
     except OSError:
         return False
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def need_netns(env) -> None:

@@ -1,96 +1,89 @@
-"""Commands for the plugin without ``subprocess``: ``os.posix_spawnp`` and three pipes.
+"""Commands for the plugin without ``subprocess``: ``posix_spawnp`` and three memory files.
 
 ``import subprocess`` (with ``selectors``, ``signal``, ``threading``, ``locale``) is
 several milliseconds of CPU of each plugin start, a large share of an ADD that runs
 four short commands (bench/bench_cni.py). This module does what the plugin needs
 of it: start a command with stdin fed from bytes (or /dev/null) and an environment,
-collect stdout and stderr, wait for its status. ``SpawnRunner`` is an engine runner
-(``netwrap.runner.BaseRunner``: the same ``execute``, ``rollback``) with ``call`` and
-``query`` done this way, and a ``run`` that keeps the engine Transaction's rules for
-one plan (all or nothing; SIGINT/SIGTERM deferred to the next step, then everything
-undone; ignored while undoing) without importing it: ``signal``, ``contextlib`` and
-``enum`` are more milliseconds of each start. Nothing else in the plugin starts a
-process.
+collect stdout and stderr, wait for its status. ``SpawnRunner`` is a runner with the
+engine runner's methods (``netwrap.runner.BaseRunner``'s ``run``, ``execute``,
+``rollback``, ``call``, ``query``) done this way, without importing it (the runner and
+the collections package it loads are milliseconds of each start); its ``run`` keeps
+the engine Transaction's rules for one plan (all or nothing; SIGINT/SIGTERM deferred
+to the next step, then everything undone; ignored while undoing) without importing
+it: ``signal``, ``contextlib`` and ``enum`` are more milliseconds. Undoing is the
+Transaction's own ``undo_one``, loaded only when something is undone. Nothing else
+in the plugin starts a process.
 
     status, out, err = run(("ip", "-j", "link", "show", "dev", "nw0"))
 """
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 
 from netwrap.errors import CommandError
-from netwrap.runner import BaseRunner
 
 
 def run(argv, input: bytes | None = None, env=None) -> tuple[int, bytes, bytes]:
     """Run ``argv`` (found on PATH) to its end: (status, stdout, stderr); the status is
-    negative for a signal, as subprocess has it. OSError when it cannot start."""
-    import select
+    negative for a signal, as subprocess has it. OSError when it cannot start.
 
-    env = os.environ if env is None else env
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    if input is None:
-        in_r, in_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), -1
-    else:
-        in_r, in_w = os.pipe()
+    Its stdin (``input``, else /dev/null), stdout and stderr are memory files
+    (``memfd_create``), not pipes: the whole input is there before it starts and its
+    output is read once it has exited, so there is nothing to poll (``select`` is
+    another library to load) and no deadlock whatever the sizes; and a daemon it
+    leaves behind holding them open does not keep the plugin waiting."""
+    if env is None:
+        from netwrap.cni import environ
+
+        env = environ()
+    fds = []
     try:
-        pid = os.posix_spawnp(
-            argv[0],
-            list(argv),
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, in_r, 0),
-                (os.POSIX_SPAWN_DUP2, out_w, 1),
-                (os.POSIX_SPAWN_DUP2, err_w, 2),
-            ],
+        if input is None:
+            fds.append(posix.open("/dev/null", posix.O_RDONLY | posix.O_CLOEXEC))
+        else:
+            fds.append(posix.memfd_create("stdin", posix.MFD_CLOEXEC))
+            view = memoryview(input)
+            while view:
+                view = view[posix.write(fds[0], view) :]
+            posix.lseek(fds[0], 0, 0)
+        fds += [posix.memfd_create(name, posix.MFD_CLOEXEC) for name in ("stdout", "stderr")]
+        dup = posix.POSIX_SPAWN_DUP2
+        pid = posix.posix_spawnp(
+            argv[0], list(argv), env, file_actions=[(dup, fd, n) for n, fd in enumerate(fds)]
         )
-    except OSError:
-        for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
-            if fd >= 0:
-                os.close(fd)
-        raise
-    for fd in (in_r, out_w, err_w):
-        os.close(fd)
-    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
-    pending = memoryview(input or b"")
-    poll = select.poll()
-    poll.register(out_r, select.POLLIN)
-    poll.register(err_r, select.POLLIN)
-    if in_w >= 0:
-        os.set_blocking(in_w, False)
-        poll.register(in_w, select.POLLOUT)
-    open_fds = {out_r, err_r} | ({in_w} if in_w >= 0 else set())
-    while open_fds:
-        for fd, _ in poll.poll():
-            if fd == in_w:
-                try:
-                    pending = pending[os.write(in_w, pending[:65536]) :]
-                except BrokenPipeError:
-                    pending = pending[:0]
-                if not pending:
-                    poll.unregister(in_w)
-                    os.close(in_w)
-                    open_fds.discard(in_w)
-                continue
-            data = os.read(fd, 65536)
-            if data:
-                chunks[fd].append(data)
-            else:
-                poll.unregister(fd)
-                os.close(fd)
-                open_fds.discard(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]), b"".join(chunks[err_r])
+        _, status = posix.waitpid(pid, 0)
+        return posix.waitstatus_to_exitcode(status), _contents(fds[1]), _contents(fds[2])
+    finally:
+        for fd in fds:
+            posix.close(fd)
 
 
-class SpawnRunner(BaseRunner):
+def _contents(fd: int) -> bytes:
+    size = posix.fstat(fd).st_size
+    return posix.pread(fd, size, 0) if size else b""
+
+
+class SpawnRunner:
     """The engine's runner for the plugin: commands through ``run`` above."""
+
+    dry_run = False
 
     def __init__(self) -> None:
         self.out, self.err = sys.stdout, sys.stderr
+
+    def execute(self, step) -> None:
+        if step.argv:  # a note runs nothing
+            self.call(step.argv, input=step.input)
+
+    def rollback(self, done) -> list[str]:
+        """Undo the steps in reverse; keep going past failures and return them (text)."""
+        from netwrap.transaction import undo_one
+
+        return [
+            str(x) for step in reversed(done) if (x := undo_one(self, engine(step))) is not None
+        ]
 
     def call(self, argv, input: str | None = None) -> str:
         try:
@@ -130,7 +123,7 @@ class SpawnRunner(BaseRunner):
                 _signal.signal(s, _signal.SIG_IGN)
             from netwrap.transaction import RollbackIncomplete, undo_one
 
-            left = [x for step in reversed(done) if (x := undo_one(self, step)) is not None]
+            left = [x for step in reversed(done) if (x := undo_one(self, engine(step))) is not None]
             if left:
                 raise RollbackIncomplete(exc, left) from exc
             raise
@@ -138,3 +131,8 @@ class SpawnRunner(BaseRunner):
             for s, handler in before.items():
                 _signal.signal(s, handler)
         return done
+
+
+def engine(step):
+    """The engine's step for one of the plugin's (``netwrap.cni.steps``), for its undo."""
+    return step.engine() if hasattr(step, "engine") else step

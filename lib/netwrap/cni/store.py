@@ -5,7 +5,7 @@
                                                        run, in the walkthrough's style
 
 The run dir is the config's ``netwrapRunDir`` if it has one, else
-``netwrap.state.run_dir()`` (``NETWRAP_RUN_DIR``, default /run/netwrap). Records are
+``netwrap.store.run_dir()`` (``NETWRAP_RUN_DIR``, default /run/netwrap). Records are
 written atomically (temp file, fsync, rename). The log is appended to and kept after
 DEL: it is how a person reads what was done. ``all_records`` is what ``nic list``
 reads: every network's records under one run dir.
@@ -13,25 +13,46 @@ reads: every network's records under one run dir.
 
 from __future__ import annotations
 
-import os
+import posix
+
+# ``netwrap.store.run_dir()``'s rule, spelled here: that module (contextlib, procfs, the
+# collections package) is milliseconds of each plugin start. tests/unit/test_cni_store.py
+# checks the two agree.
+DEFAULT_RUN_DIR = "/run/netwrap"
 
 
 def cni_dir(conf=None) -> str:
     """RUN_DIR/cni, for a config (its ``run_dir`` wins) or for the environment's run dir."""
-    base = getattr(conf, "run_dir", None)
-    if not base:
-        from netwrap.state import run_dir
+    from netwrap.cni import environ
 
-        base = run_dir()
-    return os.path.join(base, "cni")
+    base = getattr(conf, "run_dir", None) or environ().get("NETWRAP_RUN_DIR") or DEFAULT_RUN_DIR
+    if not base.startswith("/") or "/." in base or "//" in base or base.endswith("/"):
+        import os  # a relative or unusual path: os.path.abspath spells it
+
+        base = os.path.abspath(base)
+    return f"{base}/cni"
+
+
+def _makedirs(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` for an absolute path, with ``posix``."""
+    try:
+        posix.mkdir(path, 0o777)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        _makedirs(path.rpartition("/")[0])
+        try:
+            posix.mkdir(path, 0o777)
+        except FileExistsError:
+            pass
 
 
 def network_dir(conf) -> str:
-    return os.path.join(cni_dir(conf), conf.name)
+    return f"{cni_dir(conf)}/{conf.name}"
 
 
 def _base(conf, container_id: str, ifname: str) -> str:
-    return os.path.join(network_dir(conf), f"{container_id}@{ifname}")
+    return f"{network_dir(conf)}/{container_id}@{ifname}"
 
 
 def log_path(conf, container_id: str, ifname: str) -> str:
@@ -42,13 +63,13 @@ def write_record(conf, container_id: str, ifname: str, record: dict) -> None:
     from netwrap.cni.jsonlite import dumps
 
     path = _base(conf, container_id, ifname) + ".json"
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    _makedirs(path.rpartition("/")[0])
+    tmp = f"{path}.{posix.getpid()}.tmp"
     with open(tmp, "w") as f:
         f.write(dumps(record, indent=1))
         f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+        posix.fsync(f.fileno())
+    posix.replace(tmp, path)
 
 
 def _read(path: str) -> dict | None:
@@ -68,7 +89,7 @@ def read_record(conf, container_id: str, ifname: str) -> dict | None:
 
 def remove_record(conf, container_id: str, ifname: str) -> None:
     try:
-        os.unlink(_base(conf, container_id, ifname) + ".json")
+        posix.unlink(_base(conf, container_id, ifname) + ".json")
     except FileNotFoundError:
         pass
 
@@ -76,13 +97,13 @@ def remove_record(conf, container_id: str, ifname: str) -> None:
 def _records_in(directory: str) -> list[tuple[str, str, dict]]:
     out = []
     try:
-        names = sorted(os.listdir(directory))
+        names = sorted(posix.listdir(directory))
     except (FileNotFoundError, NotADirectoryError):
         return out
     for name in names:
         if name.endswith(".json") and "@" in name:
             cid, _, ifname = name[:-5].partition("@")
-            rec = _read(os.path.join(directory, name))
+            rec = _read(f"{directory}/{name}")
             if rec is not None:
                 out.append((cid, ifname, rec))
     return out
@@ -96,40 +117,40 @@ def records(conf) -> list[tuple[str, str, dict]]:
 def all_records(run_dir: str | None = None) -> list[tuple[str, str, str, dict]]:
     """Every (network, container ID, ifname, record) under ``run_dir`` (default: the
     environment's), networks in name order."""
-    base = os.path.join(run_dir, "cni") if run_dir else cni_dir()
+    base = f"{run_dir.rstrip('/')}/cni" if run_dir else cni_dir()
     try:
-        networks = sorted(n for n in os.listdir(base) if not n.startswith("."))
+        networks = sorted(n for n in posix.listdir(base) if not n.startswith("."))
     except FileNotFoundError:
         return []
     return [
         (net, cid, ifname, rec)
         for net in networks
-        for cid, ifname, rec in _records_in(os.path.join(base, net))
+        for cid, ifname, rec in _records_in(f"{base}/{net}")
     ]
 
 
 def append_log(conf, container_id: str, ifname: str, text: str) -> None:
     path = log_path(conf, container_id, ifname)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _makedirs(path.rpartition("/")[0])
     with open(path, "a") as f:
         f.write(text)
 
 
 class NetworkLock:
-    """An exclusive flock for the steps that parallel ADDs must not interleave (making
-    the bridge and its gateway address), per bridge and host netns."""
+    """An exclusive lock for the steps that parallel ADDs must not interleave (making
+    the bridge and its gateway address), per bridge and host netns: a POSIX record lock
+    (``lockf``, in ``posix``: no ``fcntl`` to load), which the process holds until it
+    closes the file or ends."""
 
     def __init__(self, conf) -> None:
-        self.path = os.path.join(cni_dir(conf), f".lock-{conf.host_netns or ''}-{conf.bridge}")
+        self.path = f"{cni_dir(conf)}/.lock-{conf.host_netns or ''}-{conf.bridge}"
         self.fd = -1
 
     def __enter__(self) -> NetworkLock:
-        import fcntl
-
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        _makedirs(self.path.rpartition("/")[0])
+        self.fd = posix.open(self.path, posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
+        posix.lockf(self.fd, posix.F_LOCK, 0)
         return self
 
     def __exit__(self, *exc) -> None:
-        os.close(self.fd)  # closing drops the lock
+        posix.close(self.fd)  # closing drops the lock

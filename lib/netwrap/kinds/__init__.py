@@ -33,6 +33,7 @@ KINDS = {
     "phys": "phys",
     "ovs": "ovs",
     "dummy": "dummy",
+    "ipoib": "ipoib",
 }
 
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"

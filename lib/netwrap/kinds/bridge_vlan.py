@@ -30,23 +30,39 @@ from netwrap.plan import Step
 KIND = "bridge-vlan"
 
 
+def filtering_line(spec: AttachSpec) -> tuple[str, ...]:
+    """The ``ip`` line that lets the bridge filter by VLAN (``ip -batch`` can say it)."""
+    return ("link", "set", spec.upstream, "type", "bridge", "vlan_filtering", "1")
+
+
+def bridge_lines(spec: AttachSpec) -> tuple[tuple[str, ...], ...]:
+    """The ``bridge`` tool's lines (also a ``bridge -batch`` input): the port an access
+    port of VID, and out of the default VLAN 1."""
+    h, vid = spec.host_ifname, str(spec.vlan)
+    return (
+        ("vlan", "add", "dev", h, "vid", vid, "pvid", "untagged"),
+        ("vlan", "del", "dev", h, "vid", "1"),
+    )
+
+
 def vlan_steps(spec: AttachSpec, host: NetnsRef) -> list[Step]:
     h, vid, br = spec.host_ifname, str(spec.vlan), spec.upstream
+    member, leave_1 = bridge_lines(spec)
     return [
         Step(
-            host.run(("ip", "link", "set", br, "type", "bridge", "vlan_filtering", "1")),
+            host.run(("ip", *filtering_line(spec))),
             f"let {br} filter by VLAN (its other ports stay untagged members of VLAN 1)",
             key="bridge.vlan_filtering",
         ),
         Step(
-            host.run(("bridge", "vlan", "add", "dev", h, "vid", vid, "pvid", "untagged")),
+            host.run(("bridge", *member)),
             f"make {h} an access port of VLAN {vid}: frames from the container join VLAN "
             f"{vid}, frames of VLAN {vid} leave to it untagged",
             host.run(("bridge", "vlan", "del", "dev", h, "vid", vid)),
             key="bridge.vlan",
         ),
         Step(
-            host.run(("bridge", "vlan", "del", "dev", h, "vid", "1")),
+            host.run(("bridge", *leave_1)),
             f"take {h} out of the default VLAN 1",
             host.run(("bridge", "vlan", "add", "dev", h, "vid", "1", "pvid", "untagged")),
             key="bridge.vlan1",

@@ -26,16 +26,21 @@ KIND = "dummy"
 
 def kernel_has_dummy() -> bool:
     """The dummy driver is built in or its module is there to load."""
+    return kernel_has_module("dummy")
+
+
+def kernel_has_module(module: str) -> bool:
+    """The kernel module is loaded, built in, or there to load (``kinds.ipoib`` too)."""
     import os
     import platform
 
     base = f"/lib/modules/{platform.release()}"
-    if os.path.exists("/sys/module/dummy"):
+    if os.path.exists(f"/sys/module/{module}"):
         return True
     for name in ("modules.builtin", "modules.dep"):
         try:
             with open(f"{base}/{name}") as f:
-                if any("/dummy.ko" in line for line in f):
+                if any(f"/{module}.ko" in line for line in f):
                     return True
         except OSError:
             continue

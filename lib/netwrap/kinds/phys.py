@@ -12,6 +12,18 @@ Its removal gives it back rather than deleting it: renamed to its old name and m
 to the netns ``host`` names (the machine's is PID 1's, where the kernel itself
 returns a physical interface when its netns dies). Moving it drops its addresses and
 leaves it down, here as with pipework.
+
+With ``vlan`` (pipework's ``--direct-phys PARENT ... @VID``) what moves in is the VLAN
+sub-interface PARENT.VID, made first as ``netwrap.kinds.vlan`` makes it (8021q):
+
+    ip link add link eno2 name eno2.7 type vlan id 7
+    ip link set eno2.7 up
+    ip link set eno2.7 netns hoge
+    ip netns exec hoge ip link set eno2.7 name eth1
+    ...
+
+netwrap made it, so its removal deletes it (a PARENT.VID that was there before is
+moved in as a plain phys of that name, and given back).
 """
 
 from __future__ import annotations
@@ -40,30 +52,54 @@ def walkthrough(
     old_default: dict | None | bool = True,
 ) -> list[Step]:
     del guest_ifname, tool  # it keeps its own name until the rename inside
-    parent = spec.upstream
+    moved, made = moved_name(spec), []
+    if spec.vlan is not None:
+        from netwrap.kinds import vlan
+
+        made = vlan.subif_steps(spec, host)
+    what = "the VLAN sub-interface" if made else "the host interface"
     return [
+        *made,
         Step(
-            host.run(("ip", "link", "set", parent, "netns", guest.netns_arg)),
-            f"move the host interface {parent} itself into the container's netns",
-            guest.run(("ip", "link", "set", parent, "netns", host_arg(host))),
+            host.run(("ip", "link", "set", moved, "netns", guest.netns_arg)),
+            f"move {what} {moved} itself into the container's netns",
+            guest.run(("ip", "link", "set", moved, "netns", host_arg(host))),
             key="phys.move",
         ),
-        *inside.steps(spec, guest, parent, old_default),
+        *inside.steps(spec, guest, moved, old_default),
     ]
 
 
+def moved_name(spec: AttachSpec) -> str:
+    """What moves in: the host interface, or with ``vlan`` PARENT.VID made for it."""
+    if spec.vlan is None:
+        return spec.upstream
+    from netwrap.kinds import vlan
+
+    return vlan.subif(spec)
+
+
 def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
+    moved, made, undo = moved_name(spec), (), ()
+    if spec.vlan is not None:
+        from netwrap.kinds import vlan
+
+        made, undo = vlan.batch(spec, guest).host[:1], (("link", "del", moved),)
     return Batch(
-        host=(("link", "set", spec.upstream, "netns", guest.netns_arg),),
+        host=(*made, ("link", "set", moved, "netns", guest.netns_arg)),
+        host_undo=undo,
         guest=(
-            ("link", "set", spec.upstream, "name", spec.ifname),
+            ("link", "set", moved, "name", spec.ifname),
             *guest_lines(spec, old_default),
         ),
     )
 
 
 def give_back(spec: AttachSpec, host: NetnsRef) -> tuple[tuple[str, ...], ...]:
-    """Inside the target: the lines that return it to ``host`` under its old name."""
+    """Inside the target: the lines that return it to ``host`` under its old name (a
+    PARENT.VID netwrap made, ``vlan``: the line that deletes it)."""
+    if spec.vlan is not None:
+        return (("link", "del", spec.ifname),)
     return (
         ("link", "set", spec.ifname, "down"),
         ("link", "set", spec.ifname, "name", spec.upstream),
@@ -84,4 +120,7 @@ def differences(spec: AttachSpec, observed: Observed) -> list[Diff]:
         if spec.upstream not in observed.host:
             return [Diff("host", f"no host interface {spec.upstream}", None)]
         return [Diff("guest", f"no {spec.ifname} inside", missing=True)]
+    if spec.vlan is not None and (inner.kind != "vlan" or dict(inner.info).get("id") != spec.vlan):
+        what = f"{spec.ifname} is there inside and is not a VLAN sub-interface of ID {spec.vlan}"
+        return [Diff("guest", what, None)]
     return inside.differences(spec, inner, observed)

@@ -1,0 +1,129 @@
+"""The launcher ``make install`` writes (``netwrap.launcher``): Python started with -S
+answers ``netwrap pid`` without site, and every other command still finds the
+dependencies in site-packages (PyYAML here), with the same output as ``netwrap.py``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import LIB, run_netwrap
+from netwrap import launcher
+
+ME = str(os.getpid())
+QUIET_LAB = (
+    "bridges: [{name: brq1}]\nnodes: [{name: nq1}]\n"
+    "links: [{node: nq1, bridge: brq1, address: 198.51.100.5/24}]\n"
+)
+
+
+@pytest.fixture
+def installed(tmp_path):
+    """A launcher for this interpreter and this checkout's lib, as make install writes it."""
+    return launcher.write(str(tmp_path / "netwrap"), sys.executable, LIB)
+
+
+def run(path: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [path, *args], capture_output=True, text=True, env={**clean, **env}, cwd="/", timeout=60
+    )
+
+
+def test_it_starts_python_without_site_and_appends_lib(installed):
+    text = open(installed).read()
+    assert text.splitlines()[0] == f"#!{sys.executable} -S"
+    assert f"sys.path.append({LIB!r})" in text
+    assert os.stat(installed).st_mode & 0o777 == 0o755
+    assert launcher.text(sys.executable, LIB) == text
+
+
+def imported(proc: subprocess.CompletedProcess) -> set[str]:
+    """The modules a run with -X importtime imported (its stderr)."""
+    return {
+        line.rpartition("|")[2].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_pid_is_answered_without_site(installed):
+    # As the #! line runs it (python -S), with the imports listed on stderr.
+    proc = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", installed, "pid", ME],
+        capture_output=True,
+        text=True,
+    )
+    assert (proc.stdout, proc.returncode) == (f"{ME}\n", 0), proc.stderr
+    assert "netwrap.lean" in imported(proc) and "site" not in imported(proc)
+    proc = run(installed, "pid", ME)
+    assert (proc.stdout, proc.returncode) == (f"{ME}\n", 0), proc.stderr
+
+
+def test_the_full_cli_loads_site_for_its_dependencies(installed, tmp_path):
+    lab = tmp_path / "quiet.yaml"
+    lab.write_text(QUIET_LAB)  # reading a lab file needs PyYAML, from site-packages
+    mine = run(installed, "--dry-run", "down", str(lab))
+    loads = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", installed, "--dry-run", "down", str(lab)],
+        capture_output=True,
+        text=True,
+    )
+    assert {"site", "yaml"} <= imported(loads)
+    clone = run_netwrap("--dry-run", "down", str(lab))
+    assert (mine.stdout, mine.stderr, mine.returncode) == (
+        clone.stdout,
+        clone.stderr,
+        clone.returncode,
+    )
+    assert mine.stdout == "lab quiet: nothing recorded as made by up: nothing to do\n"
+
+
+def test_errors_and_usage_are_the_full_clis(installed):
+    for args in (("pid", "0"), ("pid",), ("--version",)):
+        mine, clone = run(installed, *args), run_netwrap(*args)
+        assert (mine.stdout, mine.stderr, mine.returncode) == (
+            clone.stdout,
+            clone.stderr,
+            clone.returncode,
+        ), args
+
+
+def test_pythonpath_still_comes_first(installed, tmp_path):
+    """As with pip's console script: a netwrap on PYTHONPATH wins over the installed lib."""
+    other = tmp_path / "other" / "netwrap"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    (other / "__main__.py").write_text("def main_exit():\n    print('other netwrap')\n")
+    proc = run(installed, "pid", ME, PYTHONPATH=str(other.parent))
+    assert (proc.stdout, proc.returncode) == ("other netwrap\n", 0), proc.stderr
+
+
+def test_make_install_runs_it():
+    """The Makefile's install (and bench) targets replace pip's console script with it."""
+    makefile = open(os.path.join(os.path.dirname(LIB), "Makefile")).read()
+    assert "LAUNCHER = $(BIN)/python -m netwrap.launcher $(BIN)/netwrap" in makefile
+    assert makefile.count("\t$(LAUNCHER)\n") == 2
+
+
+def test_the_module_writes_it(tmp_path):
+    path = tmp_path / "bin" / "netwrap"
+    path.parent.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "netwrap.launcher", str(path)],
+        env={**os.environ, "PYTHONPATH": LIB},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert open(path).read() == launcher.text(sys.executable, LIB)
+    usage = subprocess.run(
+        [sys.executable, "-m", "netwrap.launcher"],
+        env={**os.environ, "PYTHONPATH": LIB},
+        capture_output=True,
+        text=True,
+    )
+    assert (usage.returncode, usage.stderr) == (2, "usage: python -m netwrap.launcher PATH\n")
