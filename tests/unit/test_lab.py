@@ -219,9 +219,8 @@ EOF
 BR1 = {"ifname": "br1", "flags": ["UP"], "linkinfo": {"info_kind": "bridge"}, "addr_info": []}
 
 
-def test_up_plan_is_one_batch_for_the_host_and_one_per_container_then_the_host_ends_up():
-    """The new host ends are made down, without IPv6, and brought up once every
-    container is configured (lab_plan.plan_up says why)."""
+def fresh_plan(quiet: bool = True):
+    """``LAB`` planned on a host with only br1, both containers running and bare."""
     spec = lab.parse(LAB)
     plan = lab.plan_up(
         spec,
@@ -231,7 +230,15 @@ def test_up_plan_is_one_batch_for_the_host_and_one_per_container_then_the_host_e
         guests=lambda pid: {"lo": {}},
         old_default=lambda pid, v: None,
         ifnames=lambda pid: {"lo"},
+        quiet=quiet,
     )
+    return spec, plan
+
+
+def test_up_plan_is_one_batch_for_the_host_and_one_per_container_then_the_host_ends_up():
+    """The new host ends are made down, without IPv6, and brought up once every
+    container is configured (lab_plan.plan_up says why)."""
+    spec, plan = fresh_plan()
     web, db = (spec.host_ifname(link) for link in spec.links)
     assert render(plan.steps) == LAB_UP.format(web=web, db=db)
     assert plan.made_bridges == ["br0"]
@@ -395,17 +402,7 @@ def test_heredoc_end_marker_never_collides():
 
 
 def test_up_plan_without_sysctl_or_ipv6_still_plugs_the_host_ends_in_last():
-    spec = lab.parse(LAB)
-    plan = lab.plan_up(
-        spec,
-        {"br1": BR1},
-        {"web": 100, "db": 4242},
-        "L",
-        guests=lambda pid: {"lo": {}},
-        old_default=lambda pid, v: None,
-        ifnames=lambda pid: {"lo"},
-        quiet=False,
-    )
+    spec, plan = fresh_plan(quiet=False)
     web, db = (spec.host_ifname(link) for link in spec.links)
     assert plan.quiet is None and not any(s.argv[-1:] == ("sysctl",) for s in plan.steps)
     assert [s.argv[:3] for s in plan.steps] == [("ip", "-n", "L")] + [
