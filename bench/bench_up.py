@@ -12,7 +12,7 @@ run, against the goals of issues 7 and 12:
    ``CNI_NETNS=/proc/PID/ns/net``), and vs the same work done by one
    single-threaded in-process netlink program (``bench/netlink_inproc.py``:
    pyroute2 + setns, the bench extra; process start included); same addresses,
-   same bridge; in turn, 3 rounds each (``--wire-rounds``), medians. Goals:
+   same bridge; in turn, 5 rounds each (``--wire-rounds``), medians. Goals:
    netwrap <= 0.25 x CNI, and under the in-process figure (issue 12).
 2. one walkthrough-exact ``nic add`` (process start included) vs bash running the
    commands its ``--dry-run`` prints. Goal: <= 1.3 x.
@@ -22,6 +22,11 @@ run, against the goals of issues 7 and 12:
    1024 ports), each checked: peak RSS < 80 MB, and per container at 1000 within
    1.2 x of that at 100.
 5. for the record: ``import sh`` and one command through sh vs subprocess.
+
+Every timed round first waits for the kernel to finish tearing down what the round
+before it removed (``settle``), so that no round pays for another's; each median
+line also gives the machine's load average, since other work on a shared machine
+moves every figure (a single ``up`` of 100 lasts half a second).
 
 A part that cannot run here (``sh`` or ``pyroute2`` not installed, no CNI plugins) says so in one
 line and the others still run; a part that fails says so in one line, the others
@@ -68,6 +73,39 @@ def sh(*argv: str, input: str | None = None, env: dict | None = None) -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
     return proc.stdout
+
+
+def settle(timeout: float = 60.0) -> float:
+    """Wait until the kernel has finished the deferred work of what came before (a
+    netns being torn down, IPv6 address set-up); return the seconds waited.
+
+    Deleting a netns returns at once and the kernel tears it down later, on its
+    ``netns`` workqueue, under the locks every netns, link and address change takes:
+    the 100 netns a round's down deleted were still being torn down during the next
+    round (the 1000-sandbox up, or the next CNI round), adding as much as a few ms
+    per container to whichever came next, depending on the order of the parts, not
+    on what was measured. A kworker's name says what it runs (``kworker/u8:2+netns``:
+    busy on ``netns``, ``-netns`` when idle); every round waits for none to be busy."""
+    import glob
+
+    start = time.perf_counter()
+    quiet = 0
+    while time.perf_counter() - start < timeout:
+        busy = False
+        for path in glob.glob("/proc/[0-9]*/comm"):
+            try:
+                with open(path) as f:
+                    name = f.read()
+            except OSError:
+                continue
+            if name.startswith("kworker") and ("+netns" in name or "+ipv6_addrconf" in name):
+                busy = True
+                break
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 3:  # three looks in a row, 0.1 s apart
+            break
+        time.sleep(0.1)
+    return time.perf_counter() - start
 
 
 def timed(argv: list[str], input: str | None = None, out: list | None = None) -> float:
@@ -206,6 +244,15 @@ def verdict(ok: bool) -> str:
     return "meets goal" if ok else "MISSES goal"
 
 
+def load() -> str:
+    """The 1-minute load average (2 cores: above 2, something else is running too)."""
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "unknown"
+
+
 def workers_text() -> str:
     """How many workers ``up`` runs the containers' batches on."""
     try:
@@ -263,6 +310,7 @@ def cni_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float, s
         }
     )
     cni_argv = ["ip", "netns", "exec", lab.name, CNI]
+    settle()
     start = time.perf_counter()
     for i, (_, pid) in enumerate(boxes):
         out = sh(*cni_argv, input=conf, env=cni_env(lab, "ADD", f"nwbench{i}", pid))
@@ -294,6 +342,7 @@ def inproc_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float
     }
     try:
         out: list[str] = []
+        settle()
         per = timed([sys.executable, INPROC], input=json.dumps(job), out=out) / len(boxes)
         inner = sh("nsenter", "-t", str(boxes[0][1]), "-n", "ip", "-j", "addr", "show", "eth1")
     finally:
@@ -317,6 +366,7 @@ def up_round(lab: Lab, boxes: list[tuple[str, int]], path: str) -> tuple[float, 
 
     Returns seconds per container and the first container's IPv4 addresses."""
     try:
+        settle()
         per = timed(lab.netwrap("up", path)) / len(boxes)
         inner = sh("nsenter", "-t", str(boxes[0][1]), "-n", "ip", "-j", "addr", "show", "eth1")
     finally:
@@ -406,7 +456,7 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
             )
         else:
             line += f"; vs issue 12's 3.2 ms in-process mark: {verdict(up < 3.2e-3)}"
-        say(line)
+        say(f"{line} (load average {load()})")
     finally:
         lab.stop_sandboxes([b for b, _ in boxes])
 
@@ -422,6 +472,7 @@ def full_up_round(lab: Lab, n: int, timeout: float) -> dict:
         lab_yaml(name, nodes, [(rand("nwbr"), "2001:db8:a:"), (rand("nwbr"), "2001:db8:b:")]),
     )
     try:
+        settle()
         elapsed, rss, starts = peak_rss(lab.netwrap("up", path), timeout)
         from netwrap import sandbox
 
@@ -471,7 +522,7 @@ def bench_full_up(lab: Lab, n: int, timeout: float, rounds: int) -> dict:
         f"up of {n} sandboxes it starts (IPv6, {workers_text()}): {r['total']:.2f} s{each}, "
         f"{ms(r['per'])} per container (to its last sandbox started {ms(r['starts'])}, the rest "
         f"{ms(r['per'] - r['starts'])}), peak RSS {r['rss_mb']:.1f} MB (goal < 80: "
-        f"{verdict(r['rss_mb'] < 80)}){down}"
+        f"{verdict(r['rss_mb'] < 80)}){down} (load average {load()})"
     )
     return r
 
@@ -588,8 +639,8 @@ def main() -> int:
     ap.add_argument(
         "--wire-rounds",
         type=int,
-        default=3,
-        help="rounds of CNI and netwrap up on the running sandboxes",
+        default=5,
+        help="rounds of CNI, in-process netlink and netwrap up on the running sandboxes",
     )
     ap.add_argument(
         "--timeout", type=float, default=600, help="seconds one up of the big lab may take"

@@ -248,6 +248,14 @@ def _starter(runner: Runner, box: Sandbox) -> Callable[[threading.Event], Sandbo
     return job
 
 
+def _reap(pid: int) -> None:
+    """Reap our child PID if it has exited (``Runner.spawn`` leaves that to us)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
 def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
     import psutil
 
@@ -258,6 +266,9 @@ def _spawn(runner: Runner, box: Sandbox) -> Sandbox:
     while time.monotonic() < deadline:
         try:
             children = _children(leader)
+            if procfs.state(leader) in (None, "Z", "X"):  # ours, and nobody reaps it
+                _reap(leader)
+                raise psutil.NoSuchProcess(leader)
         except psutil.NoSuchProcess:
             raise NetwrapError(
                 "unshare exited at once: cannot make namespaces (are you root?)"

@@ -257,9 +257,10 @@ def _path(key: str) -> str:
     return os.path.join(attachments_dir(), f"{key}.json")
 
 
-def record_attachment(rec: Attachment) -> str:
-    """Write (or overwrite) the record atomically; return its path."""
-    return store.write(_path(rec.key), rec.as_dict())
+def record_attachment(rec: Attachment, durable: bool = True) -> str:
+    """Write (or overwrite) the record atomically; return its path. ``durable=False``:
+    no fsync (``store.write``), for records a lab writes by the thousand."""
+    return store.write(_path(rec.key), rec.as_dict(), durable=durable)
 
 
 def _load(path: str) -> Attachment | None:

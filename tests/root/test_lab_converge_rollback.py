@@ -61,17 +61,18 @@ def test_a_failure_after_the_removals_puts_back_what_they_removed(edit):  # noqa
     assert ("198.51.100.1", "eth1") in [tuple(r) for r in before["p route"]]
     code_before, rows_before = status(lab, path)
     # The file drops bridge B and both links on it (p/eth1 routed p), and adds p/eth3 on
-    # E. up adds first (1: host batch, 2: p's batch), then removes (3: host batch), then
-    # puts p's old default route back (4): that step fails, after the removals.
+    # E. up adds first (1: host batch, 2: no IPv6 on the new host end, 3: p's batch,
+    # 4: the new host end up), then removes (5: host batch), then puts p's old default
+    # route back (6): that step fails, after the removals.
     full(n, write, "B", "S/eth1", "p/eth1")
     new = f"  - {{node: p, bridge: {n['E']}, ifname: eth3, address: 203.0.113.13/25}}\n"
     text = open(path).read().replace("  - {node: p,", new + "  - {node: p,", 1)
     open(path, "w").write(text)
     assert status(lab, path)[0] == 3
-    proc = run_netwrap("--host-netns", lab, "up", path, env={"NETWRAP_FAIL_AT": "4"})
+    proc = run_netwrap("--host-netns", lab, "up", path, env={"NETWRAP_FAIL_AT": "6"})
     assert proc.returncode == 1, proc.stderr
     assert "route replace default via 203.0.113.129" in proc.stderr
-    assert "NETWRAP_FAIL_AT=4: injected failure" in proc.stderr
+    assert "NETWRAP_FAIL_AT=6: injected failure" in proc.stderr
     assert "rollback also failed" not in proc.stderr
     assert picture(n) == before
     assert sandbox_pid(lab, n["S"]) == spid and os.path.exists(f"/proc/{spid}")

@@ -104,6 +104,13 @@ def test_up_again_status_down(lab, lab_file, nw):
         for link in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))
     }
     assert sorted(m for m in masters.values() if m) == sorted([b0, b0, b1, b1])
+    # the host ends are bridge ports only: up, with no IPv6 address nor route of their own
+    ends = [name for name, master in masters.items() if master]
+    for link in json.loads(sh("ip", "-n", lab, "-j", "addr", "show")):
+        if link["ifname"] in ends:
+            assert "UP" in link["flags"] and link["addr_info"] == [], link
+    routes6 = json.loads(sh("ip", "-n", lab, "-6", "-j", "route", "show", "table", "all"))
+    assert not [r for r in routes6 if r.get("dev") in ends]
 
     # up again: nothing to do, and nothing changed
     before = snapshot(lab, pids.values())
@@ -141,8 +148,9 @@ def test_up_again_status_down(lab, lab_file, nw):
 
 def test_failed_up_leaves_nothing(lab, lab_file, nw):
     path, nodes = lab_file["path"], lab_file["nodes"]
-    # step 1 is the host batch, 2-4 the three containers': the third container's fails
-    proc = nw("--host-netns", lab, "up", path, env={"NETWRAP_FAIL_AT": "4"})
+    # step 1 is the host batch, 2 its host ends' IPv6 off, 3-5 the three containers':
+    # the third container's fails
+    proc = nw("--host-netns", lab, "up", path, env={"NETWRAP_FAIL_AT": "5"})
     assert proc.returncode == 1
     assert "injected failure" in proc.stderr
     assert links_in(lab) == {"lo"}

@@ -100,12 +100,13 @@ def test_progress_keeps_the_plan_order_on_two_workers(lab, six, nw):
 
 def test_sigterm_while_a_worker_is_paused_undoes_every_worker(lab, six):
     path, nodes = six
-    # step 1 is the host batch; step 3 is the second container batch to start: one
-    # worker waits before it while the other goes on with the containers after it
-    proc = up_on_two_workers(lab, path, NETWRAP_PAUSE_AT="3")
+    # step 1 is the host batch, 2 its host ends' IPv6 off; step 4 is the second
+    # container batch to start: one worker waits before it while the other goes on
+    # with the containers after it
+    proc = up_on_two_workers(lab, path, NETWRAP_PAUSE_AT="4")
     try:
         line = proc.stderr.readline()
-        assert line.startswith("netwrap: test hook: paused before step 3: nsenter -t "), line
+        assert line.startswith("netwrap: test hook: paused before step 4: nsenter -t "), line
         assert len(links_in(lab)) == 2 + NODES  # lo, the bridge and every veth were made
         # the other worker goes on: every container but the paused one gets its address
         deadline = time.monotonic() + 20

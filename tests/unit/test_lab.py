@@ -195,10 +195,12 @@ link add br0 type bridge
 link set br0 up
 addr add 198.51.100.1/24 dev br0
 addr add 203.0.113.1/24 dev br1
-link add {web} up master br0 type veth peer name eth1 netns 100
-link add {db} up master br1 mtu 1400 type veth peer name eth2 address 02:00:00:00:00:02 \
+link add {web} master br0 type veth peer name eth1 netns 100
+link add {db} master br1 mtu 1400 type veth peer name eth2 address 02:00:00:00:00:02 \
 mtu 1400 netns 4242
 EOF
+ip netns exec L sysctl -q -w net/ipv6/conf/{web}/disable_ipv6=1 \
+net/ipv6/conf/{db}/disable_ipv6=1
 nsenter -t 100 -n ip -batch - <<'EOF'
 link set eth1 up
 addr add 198.51.100.101/24 dev eth1
@@ -208,12 +210,17 @@ nsenter -t 4242 -n ip -batch - <<'EOF'
 link set eth2 up
 addr add 203.0.113.102/24 dev eth2
 EOF
+ip -n L -batch - <<'EOF'
+link set {web} up
+link set {db} up
+EOF
 """
 
 BR1 = {"ifname": "br1", "flags": ["UP"], "linkinfo": {"info_kind": "bridge"}, "addr_info": []}
 
 
-def test_up_plan_is_one_batch_for_the_host_and_one_per_container():
+def fresh_plan(quiet: bool = True):
+    """``LAB`` planned on a host with only br1, both containers running and bare."""
     spec = lab.parse(LAB)
     plan = lab.plan_up(
         spec,
@@ -223,10 +230,19 @@ def test_up_plan_is_one_batch_for_the_host_and_one_per_container():
         guests=lambda pid: {"lo": {}},
         old_default=lambda pid, v: None,
         ifnames=lambda pid: {"lo"},
+        quiet=quiet,
     )
+    return spec, plan
+
+
+def test_up_plan_is_one_batch_for_the_host_and_one_per_container_then_the_host_ends_up():
+    """The new host ends are made down, without IPv6, and brought up once every
+    container is configured (lab_plan.plan_up says why)."""
+    spec, plan = fresh_plan()
     web, db = (spec.host_ifname(link) for link in spec.links)
     assert render(plan.steps) == LAB_UP.format(web=web, db=db)
     assert plan.made_bridges == ["br0"]
+    assert plan.steps[-1] is plan.plug and plan.plug.undo is None  # the veths' undo covers it
     # every address up adds is recorded, also on a bridge it made: an edit can then drop it
     assert plan.made_addresses == [["br0", "198.51.100.1/24"], ["br1", "203.0.113.1/24"]]
     # the undo deletes the veths first, then what was added to the bridges, newest first
@@ -383,3 +399,14 @@ def test_heredoc_end_marker_never_collides():
 
     step = Step(("cat",), "", input="EOF\n")
     assert render([step]) == "cat <<'EOF_'\nEOF\nEOF_\n"
+
+
+def test_up_plan_without_sysctl_or_ipv6_still_plugs_the_host_ends_in_last():
+    spec, plan = fresh_plan(quiet=False)
+    web, db = (spec.host_ifname(link) for link in spec.links)
+    assert plan.quiet is None and not any(s.argv[-1:] == ("sysctl",) for s in plan.steps)
+    assert [s.argv[:3] for s in plan.steps] == [("ip", "-n", "L")] + [
+        ("nsenter", "-t", "100"),
+        ("nsenter", "-t", "4242"),
+    ] + [("ip", "-n", "L")]
+    assert plan.plug.input == f"link set {web} up\nlink set {db} up\n"

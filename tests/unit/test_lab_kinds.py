@@ -198,14 +198,16 @@ ip -n L -batch - <<'EOF'
 link add br0 type bridge
 link set br0 up
 addr add 198.51.100.1/24 dev br0
-link add {web1} up master br0 type veth peer name eth1 netns 100
+link add {web1} master br0 type veth peer name eth1 netns 100
 link add link eno1 name eth2 netns 100 address 02:00:00:00:00:11 type macvlan mode private
 link set br0 type bridge vlan_filtering 1
-link add {db1} up master br0 type veth peer name eth1 netns 4242
+link add {db1} master br0 type veth peer name eth1 netns 4242
 link add link eno1 name eno1.20 up mtu 1400 type vlan id 20
 link add link eno1.20 name eth2 netns 4242 mtu 1400 type macvlan mode bridge
 link add link eno1.20 name eth3 netns 100 type macvlan mode bridge
 EOF
+ip netns exec L sysctl -q -w net/ipv6/conf/{web1}/disable_ipv6=1 \
+net/ipv6/conf/{db1}/disable_ipv6=1
 nsenter -t 100 -n ip -batch - <<'EOF'
 link set eth1 up
 addr add 198.51.100.11/24 dev eth1
@@ -226,6 +228,10 @@ EOF
 ip netns exec L bridge -batch - <<'EOF'
 vlan add dev {db1} vid 10 pvid untagged
 vlan del dev {db1} vid 1
+EOF
+ip -n L -batch - <<'EOF'
+link set {web1} up
+link set {db1} up
 EOF
 """
 
