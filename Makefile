@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # What the demo needs from Debian, and what the tests need on top.
-DEMO_DEBS := iproute2 bridge-utils net-tools util-linux iputils-ping python3-venv
+DEMO_DEBS := iproute2 bridge-utils net-tools util-linux iputils-ping procps python3-venv
 TEST_DEBS := $(DEMO_DEBS) busybox-static iptables docker.io containernetworking-plugins \
              graphviz tmux hyperfine golang-go golang-github-appc-cni-dev \
              podman dnsmasq-base iputils-arping isc-dhcp-client dhcpcd-base

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
 from netwrap import procfs, store
 from netwrap.errors import NetwrapError
@@ -69,6 +68,8 @@ from netwrap.sandbox_record import (
 )
 from netwrap.targets import Target
 from netwrap.validate import netns_name
+
+TYPE_CHECKING = False  # typing's own flag costs an import of typing
 
 if TYPE_CHECKING:  # only for the annotations: sandbox.py is loaded by most commands
     import threading
