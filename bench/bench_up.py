@@ -21,7 +21,8 @@ run, against the goals of issues 7 and 12:
    (once), IPv6 addresses from 2001:db8::/32 on two bridges (a bridge takes at most
    1024 ports), each checked: peak RSS < 80 MB, and per container at 1000 within
    1.2 x of that at 100.
-5. for the record: ``import sh`` and one command through sh vs subprocess.
+5. for the record: ``import sh`` and one command through sh, through subprocess.run and through
+   the runner's own spawn (posix_spawnp, which the runner uses).
 
 Every timed round first waits for the kernel to finish tearing down what the round
 before it removed (``settle``), so that no round pays for another's; each median
@@ -600,18 +601,22 @@ def bench_sh(rounds: int = 50) -> None:
             "the sh package is not installed (it is the bench extra: pip install -e '.[bench]')"
         )
     code = (
+        f"import sys;sys.path.insert(0,{os.path.join(ROOT, 'lib')!r})\n"
         "import time,subprocess as s;t=time.perf_counter();import sh;i=time.perf_counter()-t;"
+        "from netwrap.runner import spawn_wait as w;"
         "c=sh.Command('true');t=time.perf_counter()\n"
         f"for _ in range({rounds}): c(_in='')\n"
         "a=(time.perf_counter()-t)/{r};t=time.perf_counter()\n"
         f"for _ in range({rounds}): s.run(['true'],stdin=s.DEVNULL,capture_output=True)\n"
-        "b=(time.perf_counter()-t)/{r};print(i,a,b)"
+        "b=(time.perf_counter()-t)/{r};t=time.perf_counter()\n"
+        f"for _ in range({rounds}): w(['true'])\n"
+        "r=(time.perf_counter()-t)/{r};print(i,a,b,r)"
     ).replace("{r}", str(rounds))
-    imp, via_sh, via_sp = map(float, sh(sys.executable, "-c", code).split())
+    imp, via_sh, via_sp, via_runner = map(float, sh(sys.executable, "-c", code).split())
     say(
         f"sh: import {imp * 1e3:.0f} ms; one command {via_sh * 1e3:.2f} ms via sh vs "
-        f"{via_sp * 1e3:.2f} ms via subprocess ({via_sh / via_sp:.1f}x): the runner uses "
-        "subprocess"
+        f"{via_sp * 1e3:.2f} ms via subprocess.run and {via_runner * 1e3:.2f} ms via the "
+        f"runner's posix_spawnp ({via_sh / via_runner:.1f}x): the runner does not use sh"
     )
 
 
