@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             runner.printed = []  # the plan as one JSON document, printed at the end
         ctx = Context(runner, args.dry_run, args.json, args.host_netns, tool)
         status = args.func(ctx, args)
-        if runner.printed:
+        if runner.printed is not None and runner.planned:  # "nothing to do" too: steps []
             from netwrap.output import emit_object
 
             emit_object({"dry_run": True, "steps": runner.printed})

@@ -29,7 +29,9 @@ def cmd_netns_expose(ctx: Context, args) -> int:
     name, exists = netns.name_for(target, args.name)
     if exists:
         said = f"{name} already names PID {target.pid}'s netns: nothing to do"
-        if ctx.as_json and not ctx.dry_run:
+        if ctx.as_json and ctx.dry_run:
+            ctx.runner.run([])  # the plan, as JSON like every --dry-run: no step
+        elif ctx.as_json:
             ctx.done(said, netns_name=name, pid=target.pid, created=False)
         else:
             sys.stdout.write(said + "\n")

@@ -134,6 +134,7 @@ class BaseRunner:
     explain = False
     verbose = False
     printed: list[dict] | None = None  # --dry-run --json: the steps, printed as one document
+    planned = False  # a plan went through run() under --dry-run (an empty one too)
 
     def run(self, plan: Iterable[Step]) -> list[Step]:
         """Execute (or print) a plan; all or nothing. Returns the steps done.
@@ -146,6 +147,7 @@ class BaseRunner:
         """
         plan = list(plan)
         if self.dry_run:
+            self.planned = True
             if self.printed is not None:
                 self.printed += [step.as_dict() for step in plan]
                 return []

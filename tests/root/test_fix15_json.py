@@ -1,4 +1,5 @@
-"""Issue 15: netns expose --json says what it did as an object, like the other commands."""
+"""Issue 15: netns expose --json says what it did as an object, like the other commands;
+with --dry-run, a name already there is an empty plan in JSON, as every --dry-run prints."""
 
 from __future__ import annotations
 
@@ -30,6 +31,15 @@ def test_netns_expose_json_is_an_object():
             [*run, "--netns-name", name], env=env, capture_output=True, text=True, timeout=30
         )
         assert json.loads(again.stdout)["created"] is False
+        dry = subprocess.run(
+            [sys.executable, LAUNCHER, "--dry-run", "--json", *run[3:], "--netns-name", name],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert dry.returncode == 0, dry.stderr
+        assert json.loads(dry.stdout) == {"dry_run": True, "steps": []}
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
         proc.kill()
