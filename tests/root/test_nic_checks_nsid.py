@@ -1,0 +1,83 @@
+"""nic add's kernel-address check asks which netns a bridge port leads to by nsid, not by
+ifindex alone: an ifindex is only a name inside one netns. A netns F holding the address
+on a veth whose other end is in a third netns T, at the ifindex a port of our bridge has
+in the lab, is not on our bridge; F really plugged into the bridge still is."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import rand, sh
+from nwtest import add_bridge, links_inside, nic_add
+
+pytestmark = pytest.mark.root
+
+HELD = "198.51.100.20"
+
+
+def ip_json(*argv: str) -> list[dict]:
+    return json.loads(sh("ip", "-j", *argv) or "[]")
+
+
+def same_netns(a: int | str, b: int | str) -> bool:
+    return os.stat(f"/proc/{a}/ns/net").st_ino == os.stat(f"/proc/{b}/ns/net").st_ino
+
+
+@pytest.fixture
+def third():
+    """A named netns that is neither the lab nor a sandbox; deleted at the end."""
+    name = rand("nwt-")
+    sh("ip", "netns", "add", name)
+    try:
+        yield name
+    finally:
+        sh("ip", "netns", "del", name, check=False)
+
+
+def test_an_ifindex_of_another_netns_equal_to_a_port_is_not_the_bridge(lab, sandboxes, third, nw):
+    add_bridge(lab)
+    (a, _), (b, pb), (f, pf) = sandboxes(), sandboxes(), sandboxes()
+    nic_add(lab, a, "198.51.100.10/24", check=True)
+    [port] = ip_json("-n", lab, "link", "show", "master", "br0")
+    # F holds HELD on a veth whose other end is in the third netns, at the port's ifindex
+    tag = rand("")[-6:]
+    sh(
+        "ip", "-n", third, "link", "add", f"vt{tag}", "index", str(port["ifindex"]),
+        "type", "veth", "peer", "name", f"vf{tag}", "netns", str(pf),
+    )  # fmt: skip
+    sh("nsenter", "-t", str(pf), "-n", "ip", "addr", "add", f"{HELD}/24", "dev", f"vf{tag}")
+    sh("nsenter", "-t", str(pf), "-n", "ip", "link", "set", f"vf{tag}", "up")
+    # and a veth to the lab that is no port of the bridge: the lab has an nsid for F
+    sh("ip", "-n", lab, "link", "add", f"lx{tag}", "type", "veth", "peer", "name", f"fx{tag}",
+       "netns", str(pf))  # fmt: skip
+    [lx] = ip_json("-n", lab, "link", "show", "dev", f"lx{tag}")
+    assert "link_netnsid" in lx and "master" not in lx
+    vf = links_inside(pf)[f"vf{tag}"]
+    assert "link_netnsid" in vf and vf["link_index"] == port["ifindex"]  # the collision
+
+    proc = nic_add(lab, b, f"{HELD}/24")
+    assert proc.returncode == 0, proc.stderr
+    assert "already held" not in proc.stderr
+    [row] = json.loads(
+        sh("nsenter", "-t", str(pb), "-n", "ip", "-j", "-4", "addr", "show", "dev", "eth1")
+    )
+    assert [a["local"] for a in row["addr_info"]] == [HELD]
+    nw("--host-netns", lab, "nic", "del", b, check=True)
+
+    # F really plugged into the bridge, holding HELD there: refused, F named
+    nic_add(lab, f, "198.51.100.31/24", check=True)
+    sh("nsenter", "-t", str(pf), "-n", "ip", "addr", "del", f"{HELD}/24", "dev", f"vf{tag}")
+    sh("nsenter", "-t", str(pf), "-n", "ip", "addr", "add", f"{HELD}/24", "dev", "eth1")
+    before = sorted(r["ifname"] for r in ip_json("-n", lab, "link", "show"))
+    proc = nic_add(lab, b, f"{HELD}/24")
+    assert proc.returncode == 1, proc.stderr
+    head = f"netwrap: error: {HELD} is already held in a netns on br0 (PID "
+    assert proc.stderr.startswith(head), proc.stderr
+    assert same_netns(proc.stderr[len(head) :].split(",")[0], pf)
+    assert "eth1" not in links_inside(pb)
+    assert sorted(r["ifname"] for r in ip_json("-n", lab, "link", "show")) == before
+    for target in (f, a):
+        nw("--host-netns", lab, "nic", "del", target, check=True)
