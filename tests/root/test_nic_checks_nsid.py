@@ -11,6 +11,7 @@ import os
 import pytest
 
 from conftest import rand, sh
+from netwrap import nsid
 from nwtest import add_bridge, links_inside, nic_add
 
 pytestmark = pytest.mark.root
@@ -57,6 +58,12 @@ def test_an_ifindex_of_another_netns_equal_to_a_port_is_not_the_bridge(lab, sand
     assert "link_netnsid" in lx and "master" not in lx
     vf = links_inside(pf)[f"vf{tag}"]
     assert "link_netnsid" in vf and vf["link_index"] == port["ifindex"]  # the collision
+    # what the lab's kernel answers over rtnetlink is what ip shows
+    [br] = ip_json("-n", lab, "link", "show", "dev", "br0")
+    with nsid.HostNetns(f"/var/run/netns/{lab}") as host:
+        assert host.veth_peers(br["ifindex"]) == {(port["link_netnsid"], port["link_index"])}
+        assert host.nsid(f"/proc/{pf}/ns/net") == lx["link_netnsid"]
+        assert host.nsid(f"/var/run/netns/{third}") is None  # no veth between them
 
     proc = nic_add(lab, b, f"{HELD}/24")
     assert proc.returncode == 0, proc.stderr
