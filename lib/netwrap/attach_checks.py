@@ -174,7 +174,7 @@ def _check_kernel_address(ctx, req: nic.NicRequest, target: Target, bridge: int)
                     continue
                 if host is None:  # once, and only when a netns holds the address
                     host = nsid.HostNetns(netns.path(ctx.host_ns) if ctx.host_ns else None)
-                if peers is None:
+                if peers is None:  # before any nsid: listing a port names its peer's netns
                     peers = {peer_nsid for peer_nsid, _ in host.veth_peers(bridge)}
                 if not peers:
                     return

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import rand, sh
 from netwrap import nsid
-from nwtest import add_bridge, links_inside, nic_add
+from nwtest import add_bridge, inside, links_inside, nic_add
 
 pytestmark = pytest.mark.root
 
@@ -27,30 +27,18 @@ def same_netns(a: int | str, b: int | str) -> bool:
     return os.stat(f"/proc/{a}/ns/net").st_ino == os.stat(f"/proc/{b}/ns/net").st_ino
 
 
-@pytest.fixture
-def third():
-    """A named netns that is neither the lab nor a sandbox; deleted at the end."""
-    name = rand("nwt-")
-    sh("ip", "netns", "add", name)
-    try:
-        yield name
-    finally:
-        sh("ip", "netns", "del", name, check=False)
-
-
-def test_an_ifindex_of_another_netns_equal_to_a_port_is_not_the_bridge(lab, sandboxes, third, nw):
+def test_an_ifindex_of_another_netns_equal_to_a_port_is_not_the_bridge(lab, sandboxes, nw):
     add_bridge(lab)
-    (a, _), (b, pb), (f, pf) = sandboxes(), sandboxes(), sandboxes()
+    # pt: the third netns, neither the lab nor on the bridge
+    (a, _), (b, pb), (f, pf), (_, pt) = (sandboxes() for _ in range(4))
     nic_add(lab, a, "198.51.100.10/24", check=True)
     [port] = ip_json("-n", lab, "link", "show", "master", "br0")
     # F holds HELD on a veth whose other end is in the third netns, at the port's ifindex
     tag = rand("")[-6:]
-    sh(
-        "ip", "-n", third, "link", "add", f"vt{tag}", "index", str(port["ifindex"]),
-        "type", "veth", "peer", "name", f"vf{tag}", "netns", str(pf),
-    )  # fmt: skip
-    sh("nsenter", "-t", str(pf), "-n", "ip", "addr", "add", f"{HELD}/24", "dev", f"vf{tag}")
-    sh("nsenter", "-t", str(pf), "-n", "ip", "link", "set", f"vf{tag}", "up")
+    inside(pt, "ip", "link", "add", f"vt{tag}", "index", str(port["ifindex"]),
+           "type", "veth", "peer", "name", f"vf{tag}", "netns", str(pf))  # fmt: skip
+    inside(pf, "ip", "addr", "add", f"{HELD}/24", "dev", f"vf{tag}")
+    inside(pf, "ip", "link", "set", f"vf{tag}", "up")
     # and a veth to the lab that is no port of the bridge: the lab has an nsid for F
     sh("ip", "-n", lab, "link", "add", f"lx{tag}", "type", "veth", "peer", "name", f"fx{tag}",
        "netns", str(pf))  # fmt: skip
@@ -63,21 +51,19 @@ def test_an_ifindex_of_another_netns_equal_to_a_port_is_not_the_bridge(lab, sand
     with nsid.HostNetns(f"/var/run/netns/{lab}") as host:
         assert host.veth_peers(br["ifindex"]) == {(port["link_netnsid"], port["link_index"])}
         assert host.nsid(f"/proc/{pf}/ns/net") == lx["link_netnsid"]
-        assert host.nsid(f"/var/run/netns/{third}") is None  # no veth between them
+        assert host.nsid(f"/proc/{pt}/ns/net") is None  # no veth between them
 
     proc = nic_add(lab, b, f"{HELD}/24")
     assert proc.returncode == 0, proc.stderr
     assert "already held" not in proc.stderr
-    [row] = json.loads(
-        sh("nsenter", "-t", str(pb), "-n", "ip", "-j", "-4", "addr", "show", "dev", "eth1")
-    )
-    assert [a["local"] for a in row["addr_info"]] == [HELD]
+    [row] = json.loads(inside(pb, "ip", "-j", "-4", "addr", "show", "dev", "eth1"))
+    assert [x["local"] for x in row["addr_info"]] == [HELD]
     nw("--host-netns", lab, "nic", "del", b, check=True)
 
     # F really plugged into the bridge, holding HELD there: refused, F named
     nic_add(lab, f, "198.51.100.31/24", check=True)
-    sh("nsenter", "-t", str(pf), "-n", "ip", "addr", "del", f"{HELD}/24", "dev", f"vf{tag}")
-    sh("nsenter", "-t", str(pf), "-n", "ip", "addr", "add", f"{HELD}/24", "dev", "eth1")
+    inside(pf, "ip", "addr", "del", f"{HELD}/24", "dev", f"vf{tag}")
+    inside(pf, "ip", "addr", "add", f"{HELD}/24", "dev", "eth1")
     before = sorted(r["ifname"] for r in ip_json("-n", lab, "link", "show"))
     proc = nic_add(lab, b, f"{HELD}/24")
     assert proc.returncode == 1, proc.stderr
