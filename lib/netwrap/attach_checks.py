@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from netwrap import netns, nic
-from netwrap.errors import CommandError, UsageError
+from netwrap.errors import UsageError
 from netwrap.netref import NetnsRef
 from netwrap.records import Record, replace
 from netwrap.targets import Target, can_ask
@@ -87,7 +87,7 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
     else:
         _check_address(ctx, req, target, br)
         if req.ip is not None and facts.ports:
-            _check_kernel_address(ctx, req, target, facts.ports)
+            _check_kernel_address(ctx, req, target, br.ifindex)
     if req.host_ifname in facts.host_links:
         ctx.problem(
             f'host interface "{req.host_ifname}" already exists (choose another with --host-ifname)'
@@ -146,14 +146,13 @@ def _check_address(ctx, req: nic.NicRequest, target: Target, br) -> None:
         )
 
 
-def _check_kernel_address(ctx, req: nic.NicRequest, target: Target, ports: set[int]) -> None:
+def _check_kernel_address(ctx, req: nic.NicRequest, target: Target, bridge: int) -> None:
     """The address is not held (added by hand, by another tool) in a netns plugged into
-    one of the bridge's ports: every netns's addresses are read from /proc (no process);
-    only one holding the address is asked (``ip -j link``) whether a veth of it has its
-    other end among the ports."""
-    import json
-
-    from netwrap import procfs
+    the bridge (ifindex BRIDGE): every netns's addresses are read from /proc (no
+    process); only for one holding the address is the host netns asked (``nsid``,
+    rtnetlink) whether it is the other end of a veth port of the bridge. Not by
+    ifindex alone: an ifindex is only a name inside one netns."""
+    from netwrap import nsid, procfs
 
     ip = req.ip.ip
     key = str(ip) if ip.version == 4 else ip.exploded.replace(":", "")
@@ -163,22 +162,34 @@ def _check_kernel_address(ctx, req: nic.NicRequest, target: Target, ports: set[i
             skip.add(os.stat(netns.path(ctx.host_ns)).st_ino)
         except OSError:
             pass
-    for pid in procfs.pids():
-        inode = procfs.netns_inode(pid)
-        if inode is None or inode in skip:
-            continue
-        skip.add(inode)
-        try:
-            if key not in procfs.local_addresses(pid):
+    host = peers = None
+    try:
+        for pid in procfs.pids():
+            inode = procfs.netns_inode(pid)
+            if inode is None or inode in skip:
                 continue
-            rows = json.loads(ctx.runner.query(NetnsRef.pid(pid).ip("-j", "link", "show")) or "[]")
-        except (OSError, ValueError, CommandError):
-            continue
-        if any("link_netnsid" in r and r.get("link_index") in ports for r in rows):
-            ctx.problem(
-                f"{ip} is already held in a netns on {req.bridge} (PID {pid}, "
-                f"{procfs.comm(pid)}), as the kernel shows; give each container its own address"
-            )
+            skip.add(inode)
+            try:
+                if key not in procfs.local_addresses(pid):
+                    continue
+                if host is None:  # once, and only when a netns holds the address
+                    host = nsid.HostNetns(netns.path(ctx.host_ns) if ctx.host_ns else None)
+                if peers is None:  # before any nsid: listing a port names its peer's netns
+                    peers = {peer_nsid for peer_nsid, _ in host.veth_peers(bridge)}
+                if not peers:
+                    return
+                held = host.nsid(f"/proc/{pid}/ns/net", inode) in peers
+            except (OSError, ValueError):
+                continue
+            if held:
+                ctx.problem(
+                    f"{ip} is already held in a netns on {req.bridge} (PID {pid}, "
+                    f"{procfs.comm(pid)}), as the kernel shows; give each container its own "
+                    "address"
+                )
+    finally:
+        if host is not None:
+            host.close()
 
 
 def bridge_mtu(req: nic.NicRequest, facts: Facts) -> nic.NicRequest:
