@@ -172,7 +172,7 @@ def gateways(gateway: str | list[str] | tuple[str, ...] | None, ips: tuple) -> t
             )
         on = next((a for a in same if ipaddress.ip_address(text) in a.network), None)
         if on is None and len(same) > 1:
-            nets = ", ".join(str(a.network) for a in same)
+            nets = ", ".join(dict.fromkeys(str(a.network) for a in same))
             raise UsageError(
                 f"gateway {text} is in none of the subnets of the IPv{version} addresses "
                 f"({nets}), so it would not be reachable through the new interface"

@@ -104,7 +104,6 @@ def create_line(spec: AttachSpec, guest: NetnsRef) -> tuple[str, ...]:
 
 
 def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
-
     undo = inside.undo_lines(spec, old_default)
     # The host-side undo cannot reach inside: the guest undo deletes the link there.
     return Batch(
