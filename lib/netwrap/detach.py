@@ -33,8 +33,12 @@ from netwrap.targets import Target, can_ask, check_not_host  # noqa: F401 (detac
 
 
 def describe(rec: Attachment) -> str:
-    gw = f" via {rec.gateway}" if rec.gateway else ""
-    return f"{rec.ifname} {rec.address} on {rec.bridge}{gw}"
+    """``eth1 ADDRESS on BR via GW``; every address and gateway (``--ip`` repeated)."""
+    gws = " and ".join(g for g in (rec.gateway, rec.extra.get("gateway2")) if g)
+    gw = f" via {gws}" if gws else ""
+    return (
+        f"{rec.ifname} {', '.join(rec.extra.get('addresses') or [rec.address])} on {rec.bridge}{gw}"
+    )
 
 
 def detach_plan(

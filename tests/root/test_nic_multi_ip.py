@@ -96,6 +96,12 @@ def test_mixed_ipv4_ipv6_with_both_gateways_added_rerun_listed_replaced_deleted(
         assert (
             again.stdout == f"{name}: eth1 {v4}, {v6} on {br} is already in place: nothing to do\n"
         )
+        doc = json.loads(run_netwrap("--json", *add, check=True).stdout)
+        assert (doc["addresses"], doc["gateways"], doc["nothing_to_do"]) == (
+            [v4, v6],
+            ["2001:db8::1", "198.51.100.1"],
+            True,
+        )
         (row,) = [r for r in nic_rows(name) if r["ifname"] == "eth1"]
         assert (row["address"], row["gateway"], row["state"]) == (
             f"{v4}, {v6}",

@@ -5,8 +5,10 @@ combinations refused with one line, exit 2, before anything runs."""
 from __future__ import annotations
 
 import ipaddress
+import shlex
 
 import pytest
+from test_attach import rec as attached
 
 from conftest import run_netwrap
 from netwrap import detach, reconcile, requests
@@ -16,7 +18,7 @@ from netwrap.kinds.guest import PerFamily
 from netwrap.netref import NetnsRef
 from netwrap.observe import Link
 from netwrap.plan import render
-from netwrap.state import Attachment, Identity
+from netwrap.state import Attachment
 
 BASE = ["nic", "add", "10170", "--bridge", "br0", "--bridge-tool", "ip", "--netns-name", "hoge"]
 MIXED = ["--ip", "198.51.100.101/24", "--ip", "2001:db8::101/64"]
@@ -205,37 +207,33 @@ def test_a_missing_address_and_a_wrong_ipv6_route_are_each_mended():
 
 
 def record(**kw) -> Attachment:
-    base = dict(
-        container=Identity(4242, 1, 1.0, "sandbox", None, "web"),
-        ifname="eth1",
-        host_ifname="vhx",
-        guest_ifname="vgx",
-        bridge="br0",
-        address="198.51.100.5/24",
-        gateway="198.51.100.1",
-        replaced_default=OLD4,
-        netns_name="nw-web",
-        netns_preexisting=True,
-        status="ok",
-        extra={
-            "addresses": ["198.51.100.5/24", "2001:db8::5/64"],
-            "gateway2": "2001:db8::1",
-            "replaced_default2": OLD6,
-        },
-    )
-    return Attachment(**{**base, **kw})
+    """test_attach's record, with a second address and a second family's gateway."""
+    extra = {
+        "addresses": ["198.51.100.101/24", "2001:db8::5/64"],
+        "gateway2": "2001:db8::1",
+        "replaced_default2": OLD6,
+    }
+    return attached(**{"replaced_default": OLD4, "netns_preexisting": True, "extra": extra, **kw})
 
 
-def test_nic_del_puts_back_each_family_default_route():
-    plan = detach.detach_plan(
-        record(),
+def del_plan(rec: Attachment, defaults: dict) -> list:
+    """``detach_plan`` of REC with eth0 and eth1 inside, the routes of each family given."""
+    return detach.detach_plan(
+        rec,
         pid=4242,
         netns_name="nw-web",
         netns_exists=True,
         inside={"eth0", "eth1"},
         host_links=set(),
         current_default=None,
-        defaults={
+        defaults=defaults,
+    )
+
+
+def test_nic_del_puts_back_each_family_default_route():
+    plan = del_plan(
+        record(),
+        {
             4: ({"gateway": "198.51.100.1", "dev": "eth1"}, []),
             6: ({"gateway": "2001:db8::1", "dev": "eth1"}, []),
         },
@@ -251,29 +249,11 @@ def test_a_lone_ipv6_gateway_beside_an_ipv4_first_address_is_restored_as_ipv6():
     rec = record(
         gateway="2001:db8::1",
         replaced_default=OLD6,
-        extra={"addresses": ["198.51.100.5/24", "2001:db8::5/64"]},
+        extra={"addresses": ["198.51.100.101/24", "2001:db8::5/64"]},
     )
     assert [v.address for v in detach.per_family(rec)] == ["2001:db8::5/64"]
-    plan = detach.detach_plan(
-        rec,
-        pid=4242,
-        netns_name="nw-web",
-        netns_exists=True,
-        inside={"eth0", "eth1"},
-        host_links=set(),
-        current_default=None,
-        defaults={6: (None, [])},
-    )
-    assert plan[-1].argv[-8:] == (
-        "-6",
-        "route",
-        "add",
-        "default",
-        "via",
-        "2001:db8:9::1",
-        "dev",
-        "eth0",
-    )
+    plan = del_plan(rec, {6: (None, [])})
+    assert shlex.join(plan[-1].argv[4:]) == "ip -6 route add default via 2001:db8:9::1 dev eth0"
 
 
 def test_one_address_records_and_plans_are_unchanged():
@@ -302,7 +282,7 @@ def test_ipaddress_of_the_record_round_trips():
 
     req = attach.request_of(record(), 4242)
     assert req.ips == (
-        ipaddress.ip_interface("198.51.100.5/24"),
+        ipaddress.ip_interface("198.51.100.101/24"),
         ipaddress.ip_interface("2001:db8::5/64"),
     )
     assert str(req.gateway2) == "2001:db8::1"
