@@ -220,20 +220,24 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
     if old is not None:
         from netwrap import detach  # only for an attachment already there
 
+        # Every address and gateway, whatever the order they were given in: the same set
+        # is the same attachment (the order only orders the plan's steps).
         wanted = {
             "bridge": req.bridge,
-            "address": str(req.ip),
-            "gateway": str(req.gateway) if req.gateway else None,
+            "address": sorted(str(ip) for ip in req.ips),
+            "gateway": sorted(str(gw) for gw in req.gateways),
             "host_ifname": req.host_ifname,
             "mac": req.mac,
             "mtu": req.mtu,
             "host_netns": ctx.host_ns,
         }
-        same = {k: old.extra.get(k) for k in ("addresses", "gateway2")} == {
-            k: wanted_extra(req).get(k) for k in ("addresses", "gateway2")
+        had = {
+            **old.config(),
+            "address": sorted(old.extra.get("addresses") or [old.address]),
+            "gateway": sorted(g for g in (old.gateway, old.extra.get("gateway2")) if g),
         }
         st = old.state()
-        if st == "ok" and old.config() == wanted and same and _in_place(ctx, old, target):
+        if st == "ok" and had == wanted and _in_place(ctx, old, target):
             return AddResult(old, [], nothing_to_do=True)
         if old.owner is not None:  # a lab's link: its file says what it is
             lab, _, ns = old.owner.removeprefix("lab ").partition("@")

@@ -362,14 +362,13 @@ def _remove_locked(
         routes=routes,
         defaults=defaults,
     )
-    heirs: list[Attachment] = []
     siblings = _siblings(ctx, rec) if rec.gateway else []
     for view in per_family(rec):
         now, rows = defaults[family(view)]
         route, problem = restore_route(view, now, inside, rows)
         if problem:
             problems.append(problem)
-        heirs += hand_down(view, siblings)
+    heirs = hand_down(rec, siblings)
     for heir in heirs:
         d = heir.replaced_default
         kept = " ".join(nic.default_route_args(d)[1:]) if d else "none"

@@ -109,19 +109,29 @@ def per_family(rec: Attachment) -> list[Attachment]:
 def hand_down(rec: Attachment, others: list[Attachment]) -> list[Attachment]:
     """The records whose saved default route is ``rec``'s own route, now given the route
     ``rec`` saved (pure): after eth1 then eth2 both replaced the default route, deleting
-    eth1 first leaves eth2 to put back the container's original one."""
+    eth1 first leaves eth2 to put back the container's original one. Each family's
+    route is handed down alike (``per_family``: ``--gateway`` given once per family)."""
     if not rec.gateway:
         return []
-    heirs = []
-    for other in others:
-        saved = other.replaced_default
-        if (
-            other.key == rec.key
-            or other.container.token != rec.container.token
-            or family(other) != family(rec)
-            or not saved
-        ):
-            continue
-        if saved.get("dev") == rec.ifname and saved.get("gateway") == rec.gateway:
-            heirs.append(replace(other, replaced_default=rec.replaced_default))
-    return heirs
+    heirs: dict[str, Attachment] = {}
+    for mine in per_family(rec):
+        for other in others:
+            if other.key == rec.key or other.container.token != rec.container.token:
+                continue
+            heir = heirs.get(other.key, other)
+            for i, theirs in enumerate(per_family(heir)):
+                saved = theirs.replaced_default
+                if (
+                    family(theirs) != family(mine)
+                    or not saved
+                    or saved.get("dev") != mine.ifname
+                    or saved.get("gateway") != mine.gateway
+                ):
+                    continue
+                if i == 0:  # the record's own gateway; else its second family's
+                    heir = replace(heir, replaced_default=mine.replaced_default)
+                else:
+                    extra = {**heir.extra, "replaced_default2": mine.replaced_default}
+                    heir = replace(heir, extra=extra)
+                heirs[other.key] = heir
+    return list(heirs.values())

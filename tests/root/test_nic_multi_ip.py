@@ -96,7 +96,10 @@ def test_mixed_ipv4_ipv6_with_both_gateways_added_rerun_listed_replaced_deleted(
         assert (
             again.stdout == f"{name}: eth1 {v4}, {v6} on {br} is already in place: nothing to do\n"
         )
-        doc = json.loads(run_netwrap("--json", *add, check=True).stdout)
+        # the same addresses and gateways in another order: the same attachment
+        swapped = [*host, "nic", "add", name, "--bridge", br, "--ip", v6, "--ip", v4]
+        swapped += ["--gateway", "198.51.100.1", "--gateway", "2001:db8::1"]
+        doc = json.loads(run_netwrap("--json", *swapped, check=True).stdout)
         assert (doc["addresses"], doc["gateways"], doc["nothing_to_do"]) == (
             [v4, v6],
             ["2001:db8::1", "198.51.100.1"],

@@ -286,3 +286,18 @@ def test_ipaddress_of_the_record_round_trips():
         ipaddress.ip_interface("2001:db8::5/64"),
     )
     assert str(req.gateway2) == "2001:db8::1"
+
+
+def test_both_families_saved_routes_are_handed_down_to_the_interface_stacked_on_top():
+    """eth0 then eth1 each moved both default routes: deleting eth0 first leaves eth1
+    to put back what eth0 had replaced, for each family."""
+    eth0 = record(ifname="eth0")
+    eth1 = record(
+        ifname="eth1",
+        gateway="198.51.100.1",
+        replaced_default={"gateway": "198.51.100.1", "dev": "eth0"},
+        extra={**eth0.extra, "replaced_default2": {"gateway": "2001:db8::1", "dev": "eth0"}},
+    )
+    (heir,) = detach.hand_down(eth0, [eth1])
+    assert heir.replaced_default == OLD4
+    assert heir.extra["replaced_default2"] == OLD6
