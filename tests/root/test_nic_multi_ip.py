@@ -140,3 +140,29 @@ def test_mixed_ipv4_ipv6_with_both_gateways_added_rerun_listed_replaced_deleted(
     finally:
         run_netwrap(*host, "nic", "del", name, "--ifname", "eth1")
         run_netwrap(*host, "nic", "del", name, "--ifname", "eth0")
+
+
+def test_stacked_two_family_nics_deleted_in_either_order_leave_the_target_as_before(
+    lab, sandboxes, host_unchanged
+):
+    """eth0 then eth1 both move both default routes; deleting eth0 first hands its saved
+    routes (none) down to eth1, so deleting eth1 puts back nothing and warns of nothing."""
+    name, pid = sandboxes()
+    before = snapshot(pid)
+    host = ("--host-netns", lab)
+    nets = (("eth0", "203.0.113", "2001:db8:1::"), ("eth1", "198.51.100", "2001:db8::"))
+    for ifname, v4, v6 in nets:
+        br = add_bridge(lab, rand("sb")[:12], f"{v4}.1/24")
+        argv = [*host, "nic", "add", name, "--ifname", ifname, "--bridge", br]
+        argv += ["--ip", f"{v4}.11/24", "--ip", f"{v6}11/64"]
+        run_netwrap(*argv, "--gateway", f"{v4}.1", "--gateway", f"{v6}1", check=True)
+    try:
+        assert defaults(pid) == {"-4": [("198.51.100.1", "eth1")], "-6": [("2001:db8::1", "eth1")]}
+        first = run_netwrap(*host, "nic", "del", name, "--ifname", "eth0", check=True)
+        assert first.stderr == ""
+        last = run_netwrap(*host, "nic", "del", name, "--ifname", "eth1", check=True)
+        assert last.stderr == "" and "route add" not in last.stdout
+        assert snapshot(pid) == before
+    finally:
+        for ifname in ("eth0", "eth1"):
+            run_netwrap(*host, "nic", "del", name, "--ifname", ifname)
