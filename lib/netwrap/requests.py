@@ -164,14 +164,13 @@ def gateways(gateway: str | list[str] | tuple[str, ...] | None, ips: tuple) -> t
         except ValueError:
             version = None  # validate.gateway says why
         same = [a for a in ips if a.version == version]
-        if version is not None and not same:
-            got = ", ".join(str(a) for a in ips)
-            raise UsageError(
-                f"gateway {text} is IPv{version} but no --ip is ({got}): add an "
-                f"IPv{version} address in its subnet"
-            )
         on = next((a for a in same if ipaddress.ip_address(text) in a.network), None)
         if on is None and len(same) > 1:
+            try:  # what is wrong with the gateway itself (multicast, ...) first
+                validate.gateway(text, same[0])
+            except UsageError as exc:
+                if " is not in " not in str(exc):
+                    raise
             nets = ", ".join(dict.fromkeys(str(a.network) for a in same))
             raise UsageError(
                 f"gateway {text} is in none of the subnets of the IPv{version} addresses "

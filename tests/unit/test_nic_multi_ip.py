@@ -105,8 +105,7 @@ def test_fast_batch_has_both_addresses_and_both_routes():
         ),
         (
             ["--ip", "198.51.100.101/24", "--gateway", "2001:db8::1"],
-            "gateway 2001:db8::1 is IPv6 but no --ip is (198.51.100.101/24): add an IPv6 "
-            "address in its subnet",
+            "gateway 2001:db8::1 is IPv6 but the address 198.51.100.101/24 is IPv4",
         ),
         (
             [*MIXED, "--ip", "198.51.100.101/24"],
@@ -117,6 +116,11 @@ def test_fast_batch_has_both_addresses_and_both_routes():
             [*MIXED, "--ip", "2001:db8:0::101/48"],
             "--ip 2001:db8::101 given twice (2001:db8::101/64 and 2001:db8::101/48): "
             "give each once",
+        ),
+        (
+            [*MIXED, "--ip", "203.0.113.5/24", "--gateway", "224.0.0.5"],
+            "gateway 224.0.0.5 is a multicast address (224.0.0.0/4), which cannot be a "
+            "router's address",
         ),
         (
             [*MIXED, "--gateway", "2001:db8::101"],
