@@ -252,10 +252,11 @@ def register(subparsers) -> None:
         "(with --gateway) move the default route to it. --ip may be repeated, IPv4 "
         "and IPv6 mixed (one ip addr add each, in the order given), with one "
         "--gateway per family: each moves that family's default route.",
-        epilog="examples: netwrap nic add 10170 --netns-name hoge --bridge br0 "
-        "--ip 192.168.200.101/24 --gateway 192.168.200.1\n"
-        "  netwrap nic add web --bridge br0 --ip 198.51.100.5/24 --ip 2001:db8::5/64 "
-        "--gateway 198.51.100.1 --gateway 2001:db8::1",
+        epilog="example: netwrap nic add 10170 --netns-name hoge --bridge br0 "
+        "--ip 192.168.200.101/24 --gateway 192.168.200.1\n\n"
+        "IPv4 and IPv6 on one interface, each family's default route moved:\n"
+        "  netwrap nic add web --bridge br0 --ip 198.51.100.5/24 --ip 2001:db8::5/64 \\\n"
+        "      --gateway 198.51.100.1 --gateway 2001:db8::1",
     )
     add_target(p)
     up = p.add_mutually_exclusive_group(required=True)
