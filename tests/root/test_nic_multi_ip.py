@@ -166,3 +166,34 @@ def test_stacked_two_family_nics_deleted_in_either_order_leave_the_target_as_bef
     finally:
         for ifname in ("eth0", "eth1"):
             run_netwrap(*host, "nic", "del", name, "--ifname", ifname)
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["walkthrough", "fast"])
+def test_macvlan_and_fast_veth_take_both_families_and_give_them_back(
+    lab, sandboxes, host_unchanged, fast
+):
+    """The other ways nic add plans addresses: a macvlan's steps, and --fast's batch."""
+    name, pid = sandboxes()
+    before = snapshot(pid)
+    host = ("--host-netns", lab)
+    if fast:
+        br = add_bridge(lab, rand("fb")[:12], "198.51.100.1/24")
+        argv = [*host, "nic", "add", name, "--bridge", br, "--fast"]
+    else:
+        sh("ip", "-n", lab, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
+        sh("ip", "-n", lab, "link", "set", "p0", "up")
+        argv = [*host, "nic", "add", name, "--macvlan", "p0"]
+    argv += ["--ip", "2001:db8::21/64", "--ip", "198.51.100.21/24", "--gateway", "2001:db8::1"]
+    try:
+        run_netwrap(*argv, check=True)
+        assert [a for a in snapshot(pid)["addrs"] if a[0] == "eth1"] == [
+            ("eth1", "198.51.100.21", 24),
+            ("eth1", "2001:db8::21", 64),
+        ]
+        assert defaults(pid) == {"-4": [], "-6": [("2001:db8::1", "eth1")]}
+        again = run_netwrap(*argv, check=True)
+        assert again.stdout.endswith("is already in place: nothing to do\n")
+        run_netwrap(*host, "nic", "del", name, "--ifname", "eth1", check=True)
+        assert snapshot(pid) == before
+    finally:
+        run_netwrap(*host, "nic", "del", name, "--ifname", "eth1")
