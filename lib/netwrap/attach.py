@@ -71,6 +71,8 @@ class AddResult(Record):
             "host_ifname": rec.host_ifname,
             "gateway": rec.gateway,
             "replaced_default": rec.replaced_default,
+            "addresses": rec.extra.get("addresses") or [rec.address],
+            "gateways": [g for g in (rec.gateway, rec.extra.get("gateway2")) if g],
             "nothing_to_do": self.nothing_to_do,
         }
 
@@ -104,10 +106,14 @@ def request_of(rec: Attachment, pid: int) -> nic.NicRequest:
 
     # The fields both have under one name; the record keeps addresses as text.
     same = set(nic.NicRequest.__slots__) & set(Attachment.__slots__) - {"gateway"}
+    ips = [ipaddress.ip_interface(a) for a in rec.extra.get("addresses") or [rec.address]]
+    gw2 = rec.extra.get("gateway2")
     return nic.NicRequest(
         pid=pid,
-        ip=ipaddress.ip_interface(rec.address),
+        ip=ips[0],
+        extra_ips=tuple(ips[1:]),
         gateway=ipaddress.ip_address(rec.gateway) if rec.gateway else None,
+        gateway2=ipaddress.ip_address(gw2) if gw2 else None,
         kind=rec.extra.get("kind", "veth-bridge"),
         mode=rec.extra.get("mode"),
         vlan=rec.extra.get("vlan"),
@@ -130,10 +136,37 @@ def _in_place(ctx, rec: Attachment, target: Target) -> bool:
         host = observe.links(ctx.runner, NetnsRef.host(rec.host_netns))
         guest_ref = NetnsRef.pid(target.pid)
         inside = observe.links(ctx.runner, guest_ref)
-        default = observe.default_route(guest_ref, spec.version) if rec.gateway else None
+        default = defaults(guest_ref, spec.gateways)
     except (CommandError, OSError):
         return False
     return not reconcile.check(spec, Observed(host, inside, default))
+
+
+def defaults(guest_ref: NetnsRef, gateways: tuple):
+    """The target's default route of the gateway's family (None without a gateway);
+    with two gateways, both families' (``netwrap.kinds.guest.PerFamily``)."""
+    from netwrap import observe
+
+    if not gateways:
+        return None
+    if len(gateways) == 1:
+        return observe.default_route(guest_ref, gateways[0].version)
+    from netwrap.kinds.guest import PerFamily
+
+    return PerFamily({g.version: observe.default_route(guest_ref, g.version) for g in gateways})
+
+
+def wanted_extra(req: nic.NicRequest) -> dict:
+    """What a record keeps of ``req`` in ``extra``: the kind, and every address and the
+    second gateway when there are (``{}`` for one address veth, as before)."""
+    extra: dict = {}
+    if req.kind != "veth-bridge":
+        extra.update(kind=req.kind, mode=req.mode, vlan=req.vlan)
+    if req.extra_ips:
+        extra["addresses"] = [str(a) for a in req.ips]
+    if req.gateway2 is not None:
+        extra["gateway2"] = str(req.gateway2)
+    return extra
 
 
 # -- nic add ---------------------------------------------------------------------------
@@ -187,17 +220,24 @@ def _add_locked(ctx, req, target, replace_existing, plan_builder) -> AddResult:
     if old is not None:
         from netwrap import detach  # only for an attachment already there
 
+        # Every address and gateway, whatever the order they were given in: the same set
+        # is the same attachment (the order only orders the plan's steps).
         wanted = {
             "bridge": req.bridge,
-            "address": str(req.ip),
-            "gateway": str(req.gateway) if req.gateway else None,
+            "address": sorted(str(ip) for ip in req.ips),
+            "gateway": sorted(str(gw) for gw in req.gateways),
             "host_ifname": req.host_ifname,
             "mac": req.mac,
             "mtu": req.mtu,
             "host_netns": ctx.host_ns,
         }
+        had = {
+            **old.config(),
+            "address": sorted(old.extra.get("addresses") or [old.address]),
+            "gateway": sorted(g for g in (old.gateway, old.extra.get("gateway2")) if g),
+        }
         st = old.state()
-        if st == "ok" and old.config() == wanted and _in_place(ctx, old, target):
+        if st == "ok" and had == wanted and _in_place(ctx, old, target):
             return AddResult(old, [], nothing_to_do=True)
         if old.owner is not None:  # a lab's link: its file says what it is
             lab, _, ns = old.owner.removeprefix("lab ").partition("@")
@@ -258,6 +298,18 @@ def _put_back(ctx, old: Attachment, target: Target) -> str:
 def _checked_plan(ctx, req, target, netns_exists, plan_builder):
     """Gather, pre-flight, take the bridge's MTU, plan: (request, facts, plan)."""
     facts = gather(ctx, req, target)
+    if req.gateway2 is not None and facts.asked and facts.old_default is not True:
+        # gather asks for the first gateway's family: the second's too
+        from netwrap import observe
+        from netwrap.kinds.guest import PerFamily
+
+        try:
+            second = observe.default_route(NetnsRef.pid(target.pid), req.gateway2.version)
+        except OSError:
+            second = True
+        facts.old_default = PerFamily(
+            {req.gateway.version: facts.old_default, req.gateway2.version: second}
+        )
     preflight(ctx, req, target, facts)
     req = bridge_mtu(req, facts)
     plan = plan_builder(
@@ -276,6 +328,13 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
     from netwrap import state
 
     owner, owner_start = state.me()
+    from netwrap.kinds.guest import old_for
+
+    first = old_for(facts.old_default, req.gateway.version) if req.gateway else None
+    extra = wanted_extra(req)
+    if req.gateway2 is not None:
+        second = old_for(facts.old_default, req.gateway2.version)
+        extra["replaced_default2"] = second if isinstance(second, dict) else None
     rec = state.Attachment(
         container=ident,
         ifname=req.ifname,
@@ -284,7 +343,7 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
         bridge=req.bridge,
         address=str(req.ip),
         gateway=str(req.gateway) if req.gateway else None,
-        replaced_default=facts.old_default if isinstance(facts.old_default, dict) else None,
+        replaced_default=first if isinstance(first, dict) else None,
         host_netns=ctx.host_ns,
         netns_name=req.netns_name,
         netns_preexisting=netns_exists,
@@ -294,9 +353,7 @@ def _add_new(ctx, req, target, ident, netns_exists, plan_builder, replaced) -> A
         status="adding",
         owner_pid=owner,
         owner_start=owner_start,
-        extra={}
-        if req.kind == "veth-bridge"
-        else {"kind": req.kind, "mode": req.mode, "vlan": req.vlan},
+        extra=extra,
     )
     from netwrap.transaction import Intent, Transaction
 

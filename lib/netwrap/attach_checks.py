@@ -85,9 +85,11 @@ def preflight(ctx, req: nic.NicRequest, target: Target, facts: Facts) -> None:
     elif br.kind != "bridge":
         ctx.problem(f'"{req.bridge}" is not a bridge')
     else:
-        _check_address(ctx, req, target, br)
-        if req.ip is not None and facts.ports:
-            _check_kernel_address(ctx, req, target, br.ifindex)
+        for ip in req.ips:  # each address of --ip repeated, checked alike
+            one = replace(req, ip=ip)
+            _check_address(ctx, one, target, br)
+            if ip is not None and facts.ports:
+                _check_kernel_address(ctx, one, target, br.ifindex)
     if req.host_ifname in facts.host_links:
         ctx.problem(
             f'host interface "{req.host_ifname}" already exists (choose another with --host-ifname)'

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from netwrap import validate
@@ -152,15 +151,24 @@ def cmd_nic_add(ctx: Context, args) -> int:
         emit_object(result.as_dict())
     elif result.nothing_to_do:
         sys.stdout.write(
-            f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} is "
+            f"{target.name}: {rec.ifname} {_addresses(rec)} on {rec.bridge} is "
             "already in place: nothing to do\n"
         )
     else:
-        gw = f", default route via {rec.gateway}" if rec.gateway else ""
+        gws = [g for g in (rec.gateway, rec.extra.get("gateway2")) if g]
+        gw = (", default route" + ("s" if len(gws) > 1 else "")) if gws else ""
+        gw += f" via {' and '.join(gws)}" if gws else ""
         kind = rec.extra.get("kind")
         how = f"a {kind}" if kind in ("macvlan", "vlan") else f"host end {rec.host_ifname}"
-        sys.stdout.write(f"{target.name}: {rec.ifname} {rec.address} on {rec.bridge} ({how}){gw}\n")
+        sys.stdout.write(
+            f"{target.name}: {rec.ifname} {_addresses(rec)} on {rec.bridge} ({how}){gw}\n"
+        )
     return 0
+
+
+def _addresses(rec) -> str:
+    """The record's addresses, comma-separated (one: just it)."""
+    return ", ".join(rec.extra.get("addresses") or [rec.address])
 
 
 def cmd_nic_del(ctx: Context, args) -> int:
@@ -210,19 +218,6 @@ def cmd_nic_list(ctx: Context, args) -> int:
 # -- parser --------------------------------------------------------------------------
 
 
-class _Once(argparse.Action):
-    """An option given twice is refused: argparse would keep the last one silently, and
-    ``nic add --ip 198.51.100.2/24 --ip 2001:db8::2/64`` would drop the IPv4 address."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        if getattr(namespace, self.dest, None) is not None:
-            parser.error(
-                f"{option_string} given twice: nic add takes one (several addresses, IPv4 "
-                "and IPv6: a lab file's addresses)"
-            )
-        setattr(namespace, self.dest, values)
-
-
 def register(subparsers) -> None:
     br = sub(subparsers, "bridge", "create or delete a bridge on the host")
     bsub = br.add_subparsers(dest="bridge_command", metavar="ACTION", parser_class=Parser)
@@ -254,9 +249,14 @@ def register(subparsers) -> None:
         cmd_nic_add,
         description="Create a veth pair, plug the host end into BR, move the other end "
         "into the container's netns, rename, address and bring it up, and "
-        "(with --gateway) move the default route to it.",
+        "(with --gateway) move the default route to it. --ip may be repeated, IPv4 "
+        "and IPv6 mixed (one ip addr add each, in the order given), with one "
+        "--gateway per family: each moves that family's default route.",
         epilog="example: netwrap nic add 10170 --netns-name hoge --bridge br0 "
-        "--ip 192.168.200.101/24 --gateway 192.168.200.1",
+        "--ip 192.168.200.101/24 --gateway 192.168.200.1\n\n"
+        "IPv4 and IPv6 on one interface, each family's default route moved:\n"
+        "  netwrap nic add web --bridge br0 --ip 198.51.100.5/24 --ip 2001:db8::5/64 \\\n"
+        "      --gateway 198.51.100.1 --gateway 2001:db8::1",
     )
     add_target(p)
     up = p.add_mutually_exclusive_group(required=True)
@@ -285,8 +285,9 @@ def register(subparsers) -> None:
     addr.add_argument(
         "--ip",
         metavar="CIDR",
-        action=_Once,
-        help="address inside, e.g. 192.168.200.101/24 (one; several: a lab file)",
+        action="append",
+        help="address inside, e.g. 192.168.200.101/24 or 2001:db8::5/64; repeat it for "
+        "several, IPv4 and IPv6 mixed (added in the order given)",
     )
     addr.add_argument(
         "--dhcp",
@@ -297,7 +298,11 @@ def register(subparsers) -> None:
         "(default udhcpc, busybox's); nic del stops it and releases the lease",
     )
     p.add_argument(
-        "--gateway", metavar="IP", action=_Once, help="make this the container's default route"
+        "--gateway",
+        metavar="IP",
+        action="append",
+        help="make this the container's default route; once per family (an IPv4 and "
+        "an IPv6 one), each inside the subnet of an --ip of its family",
     )
     p.add_argument("--ifname", default="eth1", help="name inside the container (default: eth1)")
     p.add_argument(

@@ -19,7 +19,13 @@ from __future__ import annotations
 import os
 
 from netwrap import netns, nic, query, state
-from netwrap.detach_route import RESTORE_WHY, hand_down, restore_route  # noqa: F401
+from netwrap.detach_route import (  # noqa: F401
+    RESTORE_WHY,
+    family,
+    hand_down,
+    per_family,
+    restore_route,
+)
 from netwrap.errors import CommandError, NetwrapError
 from netwrap.plan import Step, host_step, in_netns
 from netwrap.state import Attachment, Identity
@@ -27,8 +33,12 @@ from netwrap.targets import Target, can_ask, check_not_host  # noqa: F401 (detac
 
 
 def describe(rec: Attachment) -> str:
-    gw = f" via {rec.gateway}" if rec.gateway else ""
-    return f"{rec.ifname} {rec.address} on {rec.bridge}{gw}"
+    """``eth1 ADDRESS on BR via GW``; every address and gateway (``--ip`` repeated)."""
+    gws = " and ".join(g for g in (rec.gateway, rec.extra.get("gateway2")) if g)
+    gw = f" via {gws}" if gws else ""
+    return (
+        f"{rec.ifname} {', '.join(rec.extra.get('addresses') or [rec.address])} on {rec.bridge}{gw}"
+    )
 
 
 def detach_plan(
@@ -41,15 +51,16 @@ def detach_plan(
     host_links: set[str],
     current_default: dict | None,
     routes: list[dict] | None = None,
+    defaults: dict | None = None,
 ) -> list[Step]:
     """Undo ``rec`` from what is there now (pure). Safe after a run killed half-way.
 
     ``inside`` and ``host_links`` are the interface names in the container and on the
     host side (only host ends proven to be rec's: see ``host_end_is_ours``);
     ``current_default`` the container's default route now and ``routes`` all its
-    routes of that family (for ``restore_route``).
+    routes of that family (for ``restore_route``); ``defaults`` the same pair for each
+    family, by family (4, 6), when rec has a gateway of each (``per_family``).
     """
-    ip6 = ("-6",) if ":" in rec.address else ()
     inner: list[Step] = []
     deleted_inside = rec.ifname in inside or rec.guest_ifname in inside
     if rec.ifname in inside:  # first what netwrap pipework route/rule/tc added, newest first
@@ -87,14 +98,13 @@ def detach_plan(
                 f"delete {rec.guest_ifname}, moved in but not yet renamed",
             )
         )
-    route, _ = restore_route(rec, current_default, inside, routes)
-    if route is not None:
-        inner.append(
-            Step(
-                in_netns(("ip", *ip6, "route", "add", *nic.default_route_args(route)), netns_name),
-                RESTORE_WHY,
-            )
-        )
+    for view in per_family(rec):
+        now, rows = (defaults or {}).get(family(view), (current_default, routes))
+        route, _ = restore_route(view, now, inside, rows)
+        if route is not None:
+            ip6 = ("-6",) if family(view) == 6 else ()
+            argv = ("ip", *ip6, "route", "add", *nic.default_route_args(route))
+            inner.append(Step(in_netns(argv, netns_name), RESTORE_WHY))
     steps: list[Step] = []
     if inner:
         if not netns_exists:
@@ -336,9 +346,11 @@ def _remove_locked(
     problems: list[str] = []
     if rec.ifname not in inside and rec.guest_ifname not in inside:  # else it goes with it
         ours, problems = _host_ends(ctx, rec)
-    family = 6 if ":" in rec.address else 4
-    routes = query.guest_routes(ctx.runner, target.pid, family)
-    current = next((r for r in routes if r.get("dst") == "default"), None)
+    defaults = {}
+    for view in per_family(rec):  # each family with a gateway: its routes now
+        rows = query.guest_routes(ctx.runner, target.pid, family(view))
+        defaults[family(view)] = (next((r for r in rows if r.get("dst") == "default"), None), rows)
+    current, routes = defaults[family(rec)]
     plan = detach_plan(
         rec,
         pid=target.pid,
@@ -348,11 +360,15 @@ def _remove_locked(
         host_links=ours,
         current_default=current,
         routes=routes,
+        defaults=defaults,
     )
-    route, problem = restore_route(rec, current, inside, routes)
-    if problem:
-        problems.append(problem)
-    heirs = hand_down(rec, _siblings(ctx, rec))
+    siblings = _siblings(ctx, rec) if rec.gateway else []
+    for view in per_family(rec):
+        now, rows = defaults[family(view)]
+        route, problem = restore_route(view, now, inside, rows)
+        if problem:
+            problems.append(problem)
+    heirs = hand_down(rec, siblings)
     for heir in heirs:
         d = heir.replaced_default
         kept = " ".join(nic.default_route_args(d)[1:]) if d else "none"
@@ -367,19 +383,20 @@ def _remove_locked(
             f"{target.name} (PID {target.pid}) exited during nic del; nothing "
             "was changed (netwrap gc drops its record)"
         )
-    restore = next((s for s in plan if s.why == RESTORE_WHY), None)
     try:
         ctx.runner.run(plan)
     except CommandError as exc:
-        if restore is None or exc.argv != restore.argv:
+        restore = next((s for s in plan if s.why == RESTORE_WHY and s.argv == exc.argv), None)
+        if restore is None:
             raise
+        route_args = restore.argv[len(restore.argv) - restore.argv[::-1].index("add") :]
         # The interface is deleted; the runner has undone the expose. Finish the rest.
         rest = plan[plan.index(restore) + 1 :]
         ctx.runner.run([s for s in rest if s.argv[:1] != ("rm",) or os.path.lexists(s.argv[-1])])
         cause = exc.stderr.splitlines()[-1] if exc.stderr else "no error output"
         problems.append(
             f"could not put back the default route "
-            f"({' '.join(nic.default_route_args(route))}): {cause}; the "
+            f"({' '.join(route_args)}): {cause}; the "
             "container is left without a default route"
         )
     if not ctx.dry_run:

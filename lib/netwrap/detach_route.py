@@ -78,23 +78,60 @@ def restore_route(
     )
 
 
+def family(rec: Attachment) -> int:
+    """The family of rec's default route: its address's (one address: the gateway is of
+    its family), else its gateway's (``per_family`` views hold one address per family)."""
+    several = len(rec.extra.get("addresses") or ()) > 1
+    return 6 if ":" in ((rec.gateway if several else None) or rec.address) else 4
+
+
+def per_family(rec: Attachment) -> list[Attachment]:
+    """rec as one record per gateway (``nic add --gateway G4 --gateway G6``), each with
+    an address, the gateway and the saved default route of that family, so each
+    family's route is put back alike; rec alone when it has one gateway or none."""
+    addrs = rec.extra.get("addresses") or [rec.address]
+    pairs = [(rec.gateway, rec.replaced_default)]
+    if rec.extra.get("gateway2"):
+        pairs.append((rec.extra["gateway2"], rec.extra.get("replaced_default2")))
+    if not rec.gateway or (len(pairs) == 1 and (":" in rec.gateway) == (":" in rec.address)):
+        return [rec]
+    return [
+        replace(
+            rec,
+            address=next((a for a in addrs if (":" in a) == (":" in gw)), rec.address),
+            gateway=gw,
+            replaced_default=saved,
+        )
+        for gw, saved in pairs
+    ]
+
+
 def hand_down(rec: Attachment, others: list[Attachment]) -> list[Attachment]:
     """The records whose saved default route is ``rec``'s own route, now given the route
     ``rec`` saved (pure): after eth1 then eth2 both replaced the default route, deleting
-    eth1 first leaves eth2 to put back the container's original one."""
+    eth1 first leaves eth2 to put back the container's original one. Each family's
+    route is handed down alike (``per_family``: ``--gateway`` given once per family)."""
     if not rec.gateway:
         return []
-    v6 = ":" in rec.address
-    heirs = []
-    for other in others:
-        saved = other.replaced_default
-        if (
-            other.key == rec.key
-            or other.container.token != rec.container.token
-            or (":" in other.address) != v6
-            or not saved
-        ):
-            continue
-        if saved.get("dev") == rec.ifname and saved.get("gateway") == rec.gateway:
-            heirs.append(replace(other, replaced_default=rec.replaced_default))
-    return heirs
+    heirs: dict[str, Attachment] = {}
+    for mine in per_family(rec):
+        for other in others:
+            if other.key == rec.key or other.container.token != rec.container.token:
+                continue
+            heir = heirs.get(other.key, other)
+            for i, theirs in enumerate(per_family(heir)):
+                saved = theirs.replaced_default
+                if (
+                    family(theirs) != family(mine)
+                    or not saved
+                    or saved.get("dev") != mine.ifname
+                    or saved.get("gateway") != mine.gateway
+                ):
+                    continue
+                if i == 0:  # the record's own gateway; else its second family's
+                    heir = replace(heir, replaced_default=mine.replaced_default)
+                else:
+                    extra = {**heir.extra, "replaced_default2": mine.replaced_default}
+                    heir = replace(heir, extra=extra)
+                heirs[other.key] = heir
+    return list(heirs.values())

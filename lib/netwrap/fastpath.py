@@ -101,9 +101,12 @@ def add_plan(
                 "replaced, and a rollback cannot put it back"
             )
         )
-    why = f"inside PID {pid}'s netns, one ip process: bring {spec.ifname} up, give it {req.ip}"
+    ips = ", ".join(str(ip) for ip in req.ips)
+    why = f"inside PID {pid}'s netns, one ip process: bring {spec.ifname} up, give it {ips}"
     if req.gateway:
-        why += f", make {req.gateway} the default route (replacing the old one)"
+        gws = " and ".join(str(gw) for gw in req.gateways)
+        routes = "default routes" if req.gateway2 else "default route"
+        why += f", make {gws} the {routes} (replacing the old one)"
     step = batch_step(guest, b.guest, why, b.guest_undo, key="guest.batch")
     if len(b.guest) == 1:  # always a batch inside, as the docs show it
         step = Step(

@@ -82,7 +82,10 @@ def rows(runner=None, host_ns: str | None = None) -> list[dict]:
     for rec in state.list_attachments():
         if host_ns and rec.host_netns != host_ns:
             continue
-        d = rec.replaced_default
+        # --ip and --gateway repeated: every address and gateway, and each replaced route
+        gws = [g for g in (rec.gateway, rec.extra.get("gateway2")) if g]
+        saved = [rec.replaced_default, rec.extra.get("replaced_default2")]
+        routes = [" ".join(nic.default_route_args(d)[1:]) for d in saved if d]
         st = rec.state()
         if st == "ok" and check:
             st = ", ".join(kernel_differences(runner, rec, hosts)) or st
@@ -93,12 +96,12 @@ def rows(runner=None, host_ns: str | None = None) -> list[dict]:
                 "pid": rec.container.pid,
                 "id": rec.container.id,
                 "ifname": rec.ifname,
-                "address": rec.address,
+                "address": ", ".join(rec.extra.get("addresses") or [rec.address]),
                 "bridge": rec.bridge,
                 "host_ifname": rec.host_ifname,
-                "gateway": rec.gateway,
+                "gateway": ", ".join(gws) or None,
                 "host_netns": rec.host_netns,
-                "replaced_default": " ".join(nic.default_route_args(d)[1:]) if d else None,
+                "replaced_default": "; ".join(routes) or None,
                 "owner": rec.owner,  # "lab NAME@NETNS": made by up (None: by nic add)
                 "state": st,
             }

@@ -44,6 +44,8 @@ class NicRequest(Frozen):
         "kind",
         "mode",
         "vlan",
+        "extra_ips",  # the addresses after ``ip`` (--ip repeated), in the order given
+        "gateway2",  # a second gateway, of the other family than ``gateway``
     )
 
     def __init__(
@@ -62,6 +64,8 @@ class NicRequest(Frozen):
         kind: str = "veth-bridge",  # the link kind; bridge is a macvlan's parent
         mode: str | None = None,
         vlan: int | None = None,
+        extra_ips: tuple = (),
+        gateway2: Address | None = None,
     ) -> None:
         self._init(
             pid,
@@ -78,7 +82,19 @@ class NicRequest(Frozen):
             kind,
             mode,
             vlan,
+            tuple(extra_ips),
+            gateway2,
         )
+
+    @property
+    def ips(self) -> tuple:
+        """Every address, the first (``ip``) first."""
+        return (self.ip, *self.extra_ips)
+
+    @property
+    def gateways(self) -> tuple:
+        """The gateways given (at most one per family), in the order given."""
+        return tuple(g for g in (self.gateway, self.gateway2) if g is not None)
 
 
 def veth_names(identity: str, ifname: str) -> tuple[str, str]:
@@ -97,13 +113,14 @@ def spec_of(req: NicRequest) -> AttachSpec:
         req.kind,
         req.ifname,
         req.bridge,
-        (req.ip,),
+        req.ips,
         req.gateway,
         req.host_ifname,
         req.mac,
         req.mtu,
         req.mode,
         req.vlan,
+        req.gateway2,
     )
 
 

@@ -20,8 +20,8 @@ from netwrap.errors import UsageError
 def nic_add(
     *,
     bridge: str | None,
-    ip: str,
-    gateway: str | None = None,
+    ip: str | list[str] | tuple[str, ...],
+    gateway: str | list[str] | tuple[str, ...] | None = None,
     ifname: str = "eth1",
     host_ifname: str | None = None,
     guest_ifname: str | None = None,
@@ -43,6 +43,15 @@ def nic_add(
 
         >>> nic_add(bridge=None, macvlan="eno1", ip="198.51.100.2/24", vlan=7).kind
         'vlan'
+
+    ``ip`` and ``gateway`` may be lists (``--ip`` and ``--gateway`` repeated): IPv4
+    and IPv6 addresses mixed, in the order given, and at most one gateway per family,
+    each inside the subnet of one of the addresses of its family:
+
+        >>> req = nic_add(bridge="br0", ip=["198.51.100.2/24", "2001:db8::2/64"],
+        ...               gateway=["2001:db8::1", "198.51.100.1"])
+        >>> [str(a) for a in (req.ip, *req.extra_ips)], str(req.gateway), str(req.gateway2)
+        (['198.51.100.2/24', '2001:db8::2/64'], '2001:db8::1', '198.51.100.1')
     """
     from netwrap.nic import NicRequest
 
@@ -74,16 +83,12 @@ def nic_add(
     if host_ifname and host_ifname == guest_ifname:
         raise UsageError("--host-ifname and --guest-ifname must differ")
     bridge = validate.ifname(bridge, "bridge name")
-    if "@" in ip:  # pipework's IP/LEN@GW
-        addr, _, gw = ip.partition("@")
-        raise UsageError(
-            f"--ip takes no gateway: use --ip {addr} --gateway {gw} "
-            "(pipework's IP/LEN@GW is two options here)"
-        )
-    iface = validate.cidr(ip, "--ip")
-    gw = validate.gateway(gateway, iface) if gateway is not None else None
+    ips = addresses(ip)
+    gws = gateways(gateway, ips)
+    iface = ips[0]
     mac = validate.mac(mac) if mac is not None else None
-    mtu = validate.mtu(mtu, iface.version) if mtu is not None else None
+    if mtu is not None:  # IPv6 needs at least 1280
+        mtu = validate.mtu(mtu, 6 if any(a.version == 6 for a in ips) else 4)
     if netns_name is not None:
         validate.netns_name(netns_name)
     if fast:
@@ -107,7 +112,7 @@ def nic_add(
         pid=0,
         bridge=bridge,
         ip=iface,
-        gateway=gw,
+        gateway=gws[0] if gws else None,
         ifname=ifname,
         host_ifname=host_ifname or "",
         guest_ifname=guest_ifname or "",
@@ -118,4 +123,67 @@ def nic_add(
         kind=kind,
         mode=mode,
         vlan=vlan,
+        extra_ips=ips[1:],
+        gateway2=gws[1] if len(gws) > 1 else None,
     )
+
+
+def addresses(ip: str | list[str] | tuple[str, ...]) -> tuple:
+    """``--ip``'s addresses (one, or several when repeated), in the order given; the
+    same address twice is an error."""
+    given = [ip] if isinstance(ip, str) else list(ip)
+    if not given:
+        raise UsageError("give an address with --ip CIDR")
+    out: list = []
+    for text in given:
+        if "@" in text:  # pipework's IP/LEN@GW
+            addr, _, gw = text.partition("@")
+            raise UsageError(
+                f"--ip takes no gateway: use --ip {addr} --gateway {gw} "
+                "(pipework's IP/LEN@GW is two options here)"
+            )
+        iface = validate.cidr(text, "--ip")
+        same = next((a for a in out if a.ip == iface.ip), None)
+        if same is not None:
+            raise UsageError(f"--ip {iface.ip} given twice ({same} and {iface}): give each once")
+        out.append(iface)
+    return tuple(out)
+
+
+def gateways(gateway: str | list[str] | tuple[str, ...] | None, ips: tuple) -> tuple:
+    """``--gateway``'s addresses: at most one per family (one default route each), each
+    checked against the address of its family whose subnet holds it (``validate.gateway``
+    says why when none does)."""
+    import ipaddress
+
+    given = [] if gateway is None else [gateway] if isinstance(gateway, str) else list(gateway)
+    out: list = []
+    for text in given:
+        try:
+            version = ipaddress.ip_address(text).version
+        except ValueError:
+            version = None  # validate.gateway says why
+        same = [a for a in ips if a.version == version]
+        on = next((a for a in same if ipaddress.ip_address(text) in a.network), None)
+        if on is None and len(same) > 1:
+            try:  # what is wrong with the gateway itself (multicast, ...) first
+                validate.gateway(text, same[0])
+            except UsageError as exc:
+                if " is not in " not in str(exc):
+                    raise
+            nets = ", ".join(dict.fromkeys(str(a.network) for a in same))
+            raise UsageError(
+                f"gateway {text} is in none of the subnets of the IPv{version} addresses "
+                f"({nets}), so it would not be reachable through the new interface"
+            )
+        gw = validate.gateway(text, on or (same[0] if same else ips[0]))
+        if any(gw == a.ip for a in ips):
+            raise UsageError(f"gateway {gw} is the interface's own address")
+        dup = next((g for g in out if g.version == gw.version), None)
+        if dup is not None:
+            raise UsageError(
+                f"two IPv{gw.version} gateways ({dup} and {gw}): a container has one default "
+                f"route per family; give one --gateway per family"
+            )
+        out.append(gw)
+    return tuple(out)

@@ -147,7 +147,10 @@ class Attachment(Frozen):
         status: str = "adding",  # adding (plan running), ok, failed (rollback incomplete)
         owner_pid: int | None = None,  # the netwrap process running the plan
         owner_start: float | None = None,
-        extra: dict | None = None,  # room for other plan builders' facts ({})
+        # room for other plan builders' facts ({}); --ip repeated: "addresses" (all, in
+        # order, ``address`` the first), a second family's "gateway2" and the default
+        # route it replaced, "replaced_default2" (netwrap.attach.wanted_extra)
+        extra: dict | None = None,
         owner: str | None = None,  # "lab NAME@NETNS": made by up, removed by down
     ) -> None:
         self._init(

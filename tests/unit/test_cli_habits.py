@@ -116,18 +116,22 @@ def test_a_dry_run_down_with_nothing_recorded_says_so(tmp_path):
     assert json.loads(proc.stdout) == {"dry_run": True, "lab": "quiet", "steps": []}
 
 
-@pytest.mark.parametrize(
-    "option, first, second",
-    [
-        ("--ip", "198.51.100.101/24", "2001:db8::101/64"),
-        ("--gateway", "198.51.100.1", "2001:db8::1"),
-    ],
-)
-def test_nic_add_refuses_an_option_given_twice_instead_of_dropping_the_first(option, first, second):
-    """argparse keeps the last --ip: the dry-run planned only the IPv6 address, silently."""
-    at = WALK.index(option)
-    argv = WALK[:at] + WALK[at + 2 :]
-    proc = run_netwrap("--dry-run", *argv, option, first, option, second)
+def test_nic_add_takes_every_ip_given_and_one_gateway_per_family():
+    """argparse kept the last --ip: the dry-run planned only the IPv6 address, silently.
+    Now every --ip is planned, in the order given, and each family's gateway too; a
+    second gateway of the same family is refused, not dropped."""
+    at = WALK.index("--ip")
+    argv = WALK[:at] + WALK[at + 4 :]
+    proc = run_netwrap(
+        "--dry-run", *argv, "--ip", "198.51.100.101/24", "--ip", "2001:db8::101/64",
+        "--gateway", "198.51.100.1", "--gateway", "2001:db8::1",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "ip addr add 198.51.100.101/24 dev eth1\n" in proc.stdout
+    assert "ip -6 addr add 2001:db8::101/64 dev eth1\n" in proc.stdout
+    assert "ip -6 route add default via 2001:db8::1\n" in proc.stdout
+    assert "ip route add default via 198.51.100.1\n" in proc.stdout
+    proc = run_netwrap("--dry-run", *WALK, "--gateway", "198.51.100.2")
     assert proc.returncode == 2, proc.stdout
-    assert proc.stderr.startswith(f"netwrap: error: {option} given twice")
+    assert proc.stderr.startswith("netwrap: error: two IPv4 gateways (198.51.100.1 and ")
     assert proc.stderr.count("\n") == 1 and proc.stdout == ""

@@ -41,7 +41,8 @@ Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"
 
 class AttachSpec(Frozen):
     """One attachment asked for. ``addresses`` are ``ipaddress`` interfaces (IPv4 and
-    IPv6 may mix); ``gateway`` the default route's next hop, or None."""
+    IPv6 may mix); ``gateway`` the default route's next hop, or None; ``gateway2``
+    a second one, of the other family (``nic add --gateway G4 --gateway G6``)."""
 
     __slots__ = (
         "kind",
@@ -54,6 +55,7 @@ class AttachSpec(Frozen):
         "mtu",
         "mode",
         "vlan",
+        "gateway2",
     )
 
     def __init__(
@@ -67,11 +69,27 @@ class AttachSpec(Frozen):
         mac: str | None = None,
         mtu: int | None = None,
         mode: str | None = None,
-        vlan: int | None = None,
-    ) -> None:  # the VLAN ID (vlan, bridge-vlan)
+        vlan: int | None = None,  # the VLAN ID (vlan, bridge-vlan)
+        gateway2=None,  # a second default route's next hop, of the other family
+    ) -> None:
         self._init(
-            kind, ifname, upstream, tuple(addresses), gateway, host_ifname, mac, mtu, mode, vlan
+            kind,
+            ifname,
+            upstream,
+            tuple(addresses),
+            gateway,
+            host_ifname,
+            mac,
+            mtu,
+            mode,
+            vlan,
+            gateway2,
         )
+
+    @property
+    def gateways(self) -> tuple:
+        """Every default route's next hop, one per family at most, in the order given."""
+        return tuple(g for g in (self.gateway, self.gateway2) if g is not None)
 
     @property
     def version(self) -> int:

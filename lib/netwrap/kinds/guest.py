@@ -30,21 +30,38 @@ def default_route_args(route: dict) -> tuple[str, ...]:
     return args
 
 
+class PerFamily(dict):
+    """The target's default routes by family (4, 6), for a spec with a gateway of each
+    family (``AttachSpec.gateway2``): what ``old_default`` and ``Observed.default`` are
+    then, where one family's route (a dict, None, or True when unknown) is otherwise."""
+
+
+def old_for(old_default, version: int):
+    """The default route of ``version`` out of ``old_default`` (one route, or a
+    ``PerFamily``; a family not in it is unknown: True)."""
+    if isinstance(old_default, PerFamily):
+        return old_default.get(version, True)
+    return old_default
+
+
 def default_dst(version: int) -> str:
     return "default" if version == 4 else "::/0"
 
 
-def route_line(spec: AttachSpec, old_default: dict | None | bool) -> Line:
-    """Make the gateway the default route, keeping the old route's metric."""
+def route_line(spec: AttachSpec, old_default: dict | None | bool, gateway=None) -> Line:
+    """Make the gateway (``spec.gateway`` unless given) the default route, keeping the
+    old route's metric."""
+    gw = spec.gateway if gateway is None else gateway
+    old_default = old_for(old_default, gw.version)
     metric = ()
     if isinstance(old_default, dict) and old_default.get("metric") is not None:
         metric = ("metric", str(old_default["metric"]))
     return (
         "route",
         "replace",
-        default_dst(spec.gateway.version),
+        default_dst(gw.version),
         "via",
-        str(spec.gateway),
+        str(gw),
         "dev",
         spec.ifname,
         *metric,
@@ -60,9 +77,18 @@ def guest_lines(spec: AttachSpec, old_default: dict | None | bool = None) -> lis
     """Inside the target: bring the interface up, address it, move the default route."""
     lines: list[Line] = [("link", "set", spec.ifname, "up")]
     lines += [("addr", "add", str(ip), "dev", spec.ifname) for ip in spec.addresses]
-    if spec.gateway is not None:
-        lines.append(route_line(spec, old_default))
+    lines += [route_line(spec, old_default, gw) for gw in spec.gateways]
     return lines
+
+
+def undo_lines(spec: AttachSpec, old_default: dict | None | bool) -> tuple[Line, ...]:
+    """Put back each default route a gateway of ``spec`` replaces (batch undo)."""
+    out: list[Line] = []
+    for gw in spec.gateways:
+        old = old_for(old_default, gw.version)
+        if isinstance(old, dict):
+            out.append(restore_line(old, gw.version))
+    return tuple(out)
 
 
 # -- the walkthrough's way -------------------------------------------------------------
@@ -117,14 +143,19 @@ def steps(
             )
         )
     out.append(Step(guest.run(("ip", "link", "set", ifn, "up")), f"bring {ifn} up", key="guest.up"))
-    if spec.gateway is not None:
-        out += route_steps(spec, guest, old_default)
+    for gw in spec.gateways:
+        out += route_steps(spec, guest, old_default, gw)
     return out
 
 
-def route_steps(spec: AttachSpec, guest: NetnsRef, old_default: dict | None | bool) -> list[Step]:
-    """The walkthrough's delete of the old default route, then the new one via the gateway."""
-    ifn, f, gw = spec.ifname, fam(spec.gateway.version), str(spec.gateway)
+def route_steps(
+    spec: AttachSpec, guest: NetnsRef, old_default: dict | None | bool, gateway=None
+) -> list[Step]:
+    """The walkthrough's delete of the old default route, then the new one via the
+    gateway (``spec.gateway`` unless given: one such pair per family)."""
+    gateway = spec.gateway if gateway is None else gateway
+    old_default = old_for(old_default, gateway.version)
+    ifn, f, gw = spec.ifname, fam(gateway.version), str(gateway)
     out = []
     if old_default is None:
         out.append(
@@ -189,19 +220,21 @@ def differences(spec: AttachSpec, inner, observed: Observed) -> list[Diff]:
         diffs.append(Diff("guest", f"extra address {cidr}", (("addr", "del", cidr, "dev", ifn),)))
     for cidr in sorted(wanted - set(inner.addrs)):
         diffs.append(Diff("guest", f"no address {cidr}", (("addr", "add", cidr, "dev", ifn),)))
-    if spec.gateway is not None:
-        now = observed.default
-        if now is None or now.get("gateway") != str(spec.gateway) or now.get("dev") != ifn:
+    for gw in spec.gateways:
+        now = old_for(observed.default, gw.version)
+        if not isinstance(now, dict):
+            now = None
+        if now is None or now.get("gateway") != str(gw) or now.get("dev") != ifn:
             what = (
                 f"default route via {now.get('gateway') or 'nothing'} dev {now.get('dev')}"
-                f", not {spec.gateway} dev {ifn}"
+                f", not {gw} dev {ifn}"
                 if now
-                else f"default route via nothing, not {spec.gateway}"
+                else f"default route via nothing, not {gw}"
             )
-            diffs.append(Diff("guest", what, (route_line(spec, now),)))
+            diffs.append(Diff("guest", what, (route_line(spec, now, gw),)))
         elif extra:
             # Deleting the old address takes the routes through it along: put the
             # default route back once the new address is there.
             last = diffs[-1]
-            diffs[-1] = Diff(last.side, last.what, (*last.fix, route_line(spec, now)))
+            diffs[-1] = Diff(last.side, last.what, (*last.fix, route_line(spec, now, gw)))
     return diffs

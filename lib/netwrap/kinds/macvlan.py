@@ -104,11 +104,7 @@ def create_line(spec: AttachSpec, guest: NetnsRef) -> tuple[str, ...]:
 
 
 def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
-    from netwrap.kinds.guest import restore_line
-
-    undo = ()
-    if spec.gateway is not None and isinstance(old_default, dict):
-        undo = (restore_line(old_default, spec.gateway.version),)
+    undo = inside.undo_lines(spec, old_default)
     # The host-side undo cannot reach inside: the guest undo deletes the link there.
     return Batch(
         host=(create_line(spec, guest),),

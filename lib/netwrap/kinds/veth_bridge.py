@@ -137,9 +137,7 @@ def veth_line(spec: AttachSpec, guest: NetnsRef) -> Line:
 
 
 def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool = None) -> Batch:
-    undo = ()
-    if spec.gateway is not None and isinstance(old_default, dict):
-        undo = (restore_line(old_default, spec.gateway.version),)
+    undo = inside.undo_lines(spec, old_default)
     return Batch(
         host=(veth_line(spec, guest),),
         host_undo=(("link", "del", spec.host_ifname),),
