@@ -161,7 +161,14 @@ def _moved_in_before(target, req, name: str) -> bool:
 def _attach(ctx: Context, req) -> int:
     from netwrap import attach, pipework, requests
     from netwrap.records import replace
-    from netwrap.upstream import BRIDGED, UpstreamComing, keep_undo, make_upstream, ovs_undo
+    from netwrap.upstream import (
+        BRIDGED,
+        UpstreamComing,
+        keep_extra,
+        made_bridge,
+        make_upstream,
+        ovs_undo,
+    )
 
     name, link, links = _host_link(ctx, req)
     if req.direct_phys and link is None and req.host_if and not name.startswith(("br", "ovs")):
@@ -186,10 +193,18 @@ def _attach(ctx: Context, req) -> int:
     if kind == "phys" and vlan is not None and _moved_in_before(target, req, name):
         # the host's own PARENT.VID, moved in by an earlier run: that attachment again
         name, vlan = f"{name}.{vlan}", None
+    _kernel_can(ctx, req, kind, vlan, name, link, links)
+    saved = None  # --direct-phys: what the interface was, put back at nic del
+    moved = sub if sub is not None else link
+    if kind == "phys" and vlan is None and moved is not None and moved.name == name:
+        from netwrap.kinds.phys import saved_of
+
+        saved = saved_of(moved)
     if req.dhcp is not None:
         from netwrap.dhcp import attach_dhcp
 
-        return attach_dhcp(ctx, replace(req, vlan=vlan), kind, name, link, target)
+        keep = {"phys_saved": saved} if saved else {}
+        return attach_dhcp(ctx, replace(req, vlan=vlan), kind, name, link, target, keep=keep)
     nic = requests.nic_add(
         bridge=name,
         ip=str(req.address),
@@ -216,8 +231,17 @@ def _attach(ctx: Context, req) -> int:
     except BaseException:
         unmake()
         raise
-    if kind == "ovs" and not ctx.dry_run and result.record and not result.nothing_to_do:
-        keep_undo(result.record, ovs_undo(kind, attach.spec_of(result.record)))
+    if not ctx.dry_run and result.record and not result.nothing_to_do:
+        facts = {"phys_saved": saved} if saved else {}
+        if unmake.made:  # the last nic del on it deletes it
+            facts["made_bridge"] = made_bridge(ctx, name)
+        if kind == "ovs":
+            facts["undo"] = [
+                *result.record.extra.get("undo", []),
+                *ovs_undo(kind, attach.spec_of(result.record)),
+            ]
+        if facts:
+            keep_extra(result.record, **facts)
     if not result.nothing_to_do:
         _nudge(ctx, target.pid, req.container_ifname, req.address)
     if ctx.dry_run or result.record is None:
@@ -239,6 +263,20 @@ def _attach(ctx: Context, req) -> int:
             f" (undo: netwrap nic del {target.name} --ifname {rec.ifname})\n"
         )
     return 0
+
+
+def _kernel_can(ctx: Context, req, kind: str, vlan, name: str, link, links: dict) -> None:
+    """Refuse, before anything runs, what this kernel cannot make (a VLAN without 8021q
+    or without bridge VLAN filtering); under --dry-run the plan is printed all the same."""
+    from netwrap.upstream import kernel_cannot
+
+    why = kernel_cannot(kind, vlan, name, link, links)
+    if why is None:
+        return
+    if ctx.dry_run:
+        ctx.warn(f"the real run would be refused: {why}")
+        return
+    raise NetwrapError(f"pipework {name} ... @{req.tag}: {why}; nothing was changed")
 
 
 def _nudge(ctx: Context, pid: int, ifname: str, address) -> None:
