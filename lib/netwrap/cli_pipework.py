@@ -8,7 +8,9 @@ change nothing), with netwrap's options before the word ``pipework``:
     netwrap --host-netns lab pipework eno1 -i eth2 web 198.51.100.6/24 U:web
 
 A missing ``br*`` bridge is created first, as pipework does (and deleted again if
-the attachment then fails). Host interface that is a bridge: a veth on it, with
+the attachment then fails, or by the ``nic del`` of the last attachment on it). A VLAN
+this kernel cannot make (no 8021q, no bridge VLAN filtering) is refused before
+anything runs. Host interface that is a bridge: a veth on it, with
 ``@VID`` an access port of that VLAN (pipework refuses this); an IPoIB interface: an
 IPoIB child, ``ib0`` inside, ``@PKEY`` its partition key; another interface: a
 macvlan (bridge mode) on it with its MTU, with ``@VID`` on PARENT.VID (8021q), or
@@ -66,6 +68,13 @@ def _subcommand(ctx: Context, req) -> int:
     target = _guest(ctx, req.guest)
     guest = NetnsRef.pid(target.pid)
     undo = pipework.undo_of(req)
+    if req.action == "rule" and undo is not None and _rule_there(ctx, guest, req.args[1:]):
+        if not ctx.dry_run:
+            sys.stdout.write(
+                f"{target.name}: the rule {' '.join(req.args[1:])} is already there: "
+                "nothing to do\n"
+            )
+        return 0
     ctx.runner.run(
         [
             Step(
@@ -96,12 +105,26 @@ def _subcommand(ctx: Context, req) -> int:
             )
             return 0
         rec, done = mine[0], mine[0].extra.get("undo", [])
-        replaced = "replace" in req.args[:2]  # a repeated replace: one undo takes it away;
-        if replaced and list(undo) in done:  # a repeated rule add made a second rule
+        replaced = "replace" in req.args[:2]  # a repeated replace: one undo takes it away
+        if replaced and list(undo) in done:
             return 0
         extra = {**rec.extra, "undo": [*done, list(undo)]}
         state.record_attachment(replace(rec, extra=extra))
     return 0
+
+
+def _rule_there(ctx: Context, guest, selector: tuple[str, ...]) -> bool:
+    """A rule with these selectors and action is in the guest already (``ip rule show
+    SELECTOR`` lists only such). The kernel takes a second identical rule without a
+    priority (it numbers it itself), so pipework's re-run adds a duplicate; netwrap's
+    changes nothing. A selector ``show`` does not take: the add decides."""
+    from netwrap.errors import CommandError
+
+    try:
+        out = ctx.runner.query(guest.run(("ip", "-j", "rule", "show", *selector)))
+    except CommandError:
+        return False
+    return out.strip() not in ("", "[]")
 
 
 def _guest(ctx: Context, text: str):
