@@ -8,7 +8,11 @@
   where the kernel lacks it, that test is skipped saying so, and another checks that
   the attempt fails in one line and leaves nothing (not even the bridge it made);
 - pipework's own ``@VID`` on a physical parent, and ``--direct-phys`` with ``@VID``,
-  need the 8021q module: skipped here, saying so, when the kernel lacks it.
+  need the 8021q module: skipped here, saying so, when the kernel lacks it, and then
+  refused before any step runs (another test);
+- ``--direct-phys``: nic del gives the interface back with its name, MAC, MTU and up
+  state; a ``br*`` bridge netwrap made goes with the last nic del on it, unless
+  something else is on it.
 """
 
 from __future__ import annotations
