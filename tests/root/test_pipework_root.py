@@ -584,8 +584,8 @@ def test_vlan_the_kernel_cannot_make_is_refused_before_anything_runs(parent, san
     name, pid = sandboxes()
     lab_links = sh("ip", "-n", lab, "-o", "link")
     for extra in ((), ("--direct-phys",)):
-        args = ("--host-netns", lab, "--explain", "pipework", *extra, "p0", name)
-        proc = nw(*args, "198.51.100.31/24", "@5")
+        words = (*extra, "p0", name, "198.51.100.31/24", "@5")
+        proc = nw("--host-netns", lab, "--explain", "pipework", *words)
         assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
         assert proc.stderr.startswith(
             "netwrap: error: pipework p0 ... @5: this kernel has no 8021q"
@@ -595,17 +595,7 @@ def test_vlan_the_kernel_cannot_make_is_refused_before_anything_runs(parent, san
         assert sh("ip", "-n", lab, "-o", "link") == lab_links
         assert not os.path.lexists(f"/var/run/netns/nw-{name}")  # not even exposed
         assert ": eth1" not in inside(pid, "ip", "-o", "link")
-        dry = nw(
-            "--host-netns",
-            lab,
-            "--dry-run",
-            "pipework",
-            *extra,
-            "p0",
-            name,
-            "198.51.100.31/24",
-            "@5",
-        )
+        dry = nw("--host-netns", lab, "--dry-run", "pipework", *words)
         assert dry.returncode == 0 and "ip link add link p0 name p0.5" in dry.stdout
         assert "the real run would be refused" in dry.stderr
     assert not any(

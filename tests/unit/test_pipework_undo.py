@@ -1,61 +1,17 @@
-"""What ``nic del`` of a ``netwrap pipework`` attachment puts back, and what the kernel
-is asked before anything runs (pure: the kernel's answers are captured rows)."""
+"""What ``nic del`` of a ``netwrap pipework`` attachment puts back (the whole plan is in
+test_kind_phys), and what the kernel is asked before anything runs (pure: the kernel's
+answers are captured rows)."""
 
 from __future__ import annotations
 
 import pytest
 
-from netwrap import detach, state, upstream
+from netwrap import upstream
 from netwrap.kinds import AttachSpec, phys
 from netwrap.netref import NetnsRef
 from netwrap.observe import Link, from_ip_json
-from nwtest import argv
 
 SAVED = {"name": "eno2", "mac": "52:54:00:12:34:56", "mtu": 9000, "up": True}
-
-
-def _plan(extra: dict) -> list[tuple[str, ...]]:
-    rec = state.Attachment(
-        container=state.Identity(4242, 4026532160, 1.0, "sandbox", None, "web"),
-        ifname="eth1",
-        host_ifname="vhA",
-        guest_ifname="vgA",
-        bridge="eno2",
-        address="198.51.100.5/24",
-        host_netns="lab",
-        netns_name="nw-web",
-        status="ok",
-        extra={"kind": "phys", "mode": None, **extra},
-    )
-    steps = detach.detach_plan(
-        rec,
-        pid=4242,
-        netns_name="nw-web",
-        netns_exists=True,
-        inside={"eth1"},
-        host_links=set(),
-        current_default=None,
-    )
-    return [s.argv for s in steps if s.argv[0] != "rm"]  # the /var/run/netns link goes last
-
-
-def test_direct_phys_comes_back_with_its_mac_mtu_and_up_state():
-    assert _plan({"vlan": None, "phys_saved": SAVED}) == [
-        argv("ip netns exec nw-web ip link set eth1 down"),
-        argv("ip netns exec nw-web ip link set eth1 name eno2 address 52:54:00:12:34:56 mtu 9000"),
-        argv("ip netns exec nw-web ip link set eno2 netns lab"),
-        argv("ip netns exec lab ip link set eno2 up"),  # on the host, once it is back
-    ]
-
-
-def test_one_that_was_down_stays_down_and_an_old_record_gives_back_as_before():
-    down = _plan({"vlan": None, "phys_saved": {**SAVED, "up": False}})
-    assert down[-1] == argv("ip netns exec nw-web ip link set eno2 netns lab")
-    assert _plan({"vlan": None}) == [
-        argv("ip netns exec nw-web ip link set eth1 down"),
-        argv("ip netns exec nw-web ip link set eth1 name eno2"),
-        argv("ip netns exec nw-web ip link set eno2 netns lab"),
-    ]
 
 
 def test_a_parent_vid_netwrap_made_is_deleted_whatever_was_saved():
