@@ -8,7 +8,9 @@ change nothing), with netwrap's options before the word ``pipework``:
     netwrap --host-netns lab pipework eno1 -i eth2 web 198.51.100.6/24 U:web
 
 A missing ``br*`` bridge is created first, as pipework does (and deleted again if
-the attachment then fails). Host interface that is a bridge: a veth on it, with
+the attachment then fails, or by the ``nic del`` of the last attachment on it). A VLAN
+this kernel cannot make (no 8021q, no bridge VLAN filtering) is refused before
+anything runs. Host interface that is a bridge: a veth on it, with
 ``@VID`` an access port of that VLAN (pipework refuses this); an IPoIB interface: an
 IPoIB child, ``ib0`` inside, ``@PKEY`` its partition key; another interface: a
 macvlan (bridge mode) on it with its MTU, with ``@VID`` on PARENT.VID (8021q), or
@@ -66,6 +68,13 @@ def _subcommand(ctx: Context, req) -> int:
     target = _guest(ctx, req.guest)
     guest = NetnsRef.pid(target.pid)
     undo = pipework.undo_of(req)
+    if req.action == "rule" and undo is not None and _rule_there(ctx, guest, req.args[1:]):
+        if not ctx.dry_run:
+            sys.stdout.write(
+                f"{target.name}: the rule {' '.join(req.args[1:])} is already there: "
+                "nothing to do\n"
+            )
+        return 0
     ctx.runner.run(
         [
             Step(
@@ -96,12 +105,26 @@ def _subcommand(ctx: Context, req) -> int:
             )
             return 0
         rec, done = mine[0], mine[0].extra.get("undo", [])
-        replaced = "replace" in req.args[:2]  # a repeated replace: one undo takes it away;
-        if replaced and list(undo) in done:  # a repeated rule add made a second rule
+        replaced = "replace" in req.args[:2]  # a repeated replace: one undo takes it away
+        if replaced and list(undo) in done:
             return 0
         extra = {**rec.extra, "undo": [*done, list(undo)]}
         state.record_attachment(replace(rec, extra=extra))
     return 0
+
+
+def _rule_there(ctx: Context, guest, selector: tuple[str, ...]) -> bool:
+    """A rule with these selectors and action is in the guest already (``ip rule show
+    SELECTOR`` lists only such). The kernel takes a second identical rule without a
+    priority (it numbers it itself), so pipework's re-run adds a duplicate; netwrap's
+    changes nothing. A selector ``show`` does not take: the add decides."""
+    from netwrap.errors import CommandError
+
+    try:
+        out = ctx.runner.query(guest.run(("ip", "-j", "rule", "show", *selector)))
+    except CommandError:
+        return False
+    return out.strip() not in ("", "[]")
 
 
 def _guest(ctx: Context, text: str):
@@ -161,7 +184,14 @@ def _moved_in_before(target, req, name: str) -> bool:
 def _attach(ctx: Context, req) -> int:
     from netwrap import attach, pipework, requests
     from netwrap.records import replace
-    from netwrap.upstream import BRIDGED, UpstreamComing, keep_undo, make_upstream, ovs_undo
+    from netwrap.upstream import (
+        BRIDGED,
+        UpstreamComing,
+        keep_extra,
+        made_bridge,
+        make_upstream,
+        ovs_undo,
+    )
 
     name, link, links = _host_link(ctx, req)
     if req.direct_phys and link is None and req.host_if and not name.startswith(("br", "ovs")):
@@ -186,10 +216,18 @@ def _attach(ctx: Context, req) -> int:
     if kind == "phys" and vlan is not None and _moved_in_before(target, req, name):
         # the host's own PARENT.VID, moved in by an earlier run: that attachment again
         name, vlan = f"{name}.{vlan}", None
+    _kernel_can(ctx, req, kind, vlan, name, link, links)
+    saved = None  # --direct-phys: what the interface was, put back at nic del
+    moved = sub if sub is not None else link
+    if kind == "phys" and vlan is None and moved is not None and moved.name == name:
+        from netwrap.kinds.phys import saved_of
+
+        saved = saved_of(moved)
     if req.dhcp is not None:
         from netwrap.dhcp import attach_dhcp
 
-        return attach_dhcp(ctx, replace(req, vlan=vlan), kind, name, link, target)
+        keep = {"phys_saved": saved} if saved else {}
+        return attach_dhcp(ctx, replace(req, vlan=vlan), kind, name, link, target, keep=keep)
     nic = requests.nic_add(
         bridge=name,
         ip=str(req.address),
@@ -216,8 +254,17 @@ def _attach(ctx: Context, req) -> int:
     except BaseException:
         unmake()
         raise
-    if kind == "ovs" and not ctx.dry_run and result.record and not result.nothing_to_do:
-        keep_undo(result.record, ovs_undo(kind, attach.spec_of(result.record)))
+    if not ctx.dry_run and result.record and not result.nothing_to_do:
+        facts = {"phys_saved": saved} if saved else {}
+        if unmake.made:  # the last nic del on it deletes it
+            facts["made_bridge"] = made_bridge(ctx, name)
+        if kind == "ovs":
+            facts["undo"] = [
+                *result.record.extra.get("undo", []),
+                *ovs_undo(kind, attach.spec_of(result.record)),
+            ]
+        if facts:
+            keep_extra(result.record, **facts)
     if not result.nothing_to_do:
         _nudge(ctx, target.pid, req.container_ifname, req.address)
     if ctx.dry_run or result.record is None:
@@ -239,6 +286,20 @@ def _attach(ctx: Context, req) -> int:
             f" (undo: netwrap nic del {target.name} --ifname {rec.ifname})\n"
         )
     return 0
+
+
+def _kernel_can(ctx: Context, req, kind: str, vlan, name: str, link, links: dict) -> None:
+    """Refuse, before anything runs, what this kernel cannot make (a VLAN without 8021q
+    or without bridge VLAN filtering); under --dry-run the plan is printed all the same."""
+    from netwrap.upstream import kernel_cannot
+
+    why = kernel_cannot(kind, vlan, name, link, links)
+    if why is None:
+        return
+    if ctx.dry_run:
+        ctx.warn(f"the real run would be refused: {why}")
+        return
+    raise NetwrapError(f"pipework {name} ... @{req.tag}: {why}; nothing was changed")
 
 
 def _nudge(ctx: Context, pid: int, ifname: str, address) -> None:

@@ -62,6 +62,7 @@ def detach_plan(
     family, by family (4, 6), when rec has a gateway of each (``per_family``).
     """
     inner: list[Step] = []
+    after: list[Step] = []  # on the host, once the interface is back there
     deleted_inside = rec.ifname in inside or rec.guest_ifname in inside
     if rec.ifname in inside:  # first what netwrap pipework route/rule/tc added, newest first
         inner += [
@@ -79,9 +80,14 @@ def detach_plan(
             why = f"give {rec.bridge} back to the host"  # or delete the PARENT.VID it made
             if spec.vlan is not None:
                 why = f"delete {rec.ifname}, the VLAN sub-interface {phys.moved_name(spec)}"
+            saved = rec.extra.get("phys_saved")  # its MAC, MTU, up state before
             inner += [
                 Step(in_netns(("ip", *line), netns_name), why)
-                for line in phys.give_back(spec, NetnsRef.host(rec.host_netns))
+                for line in phys.give_back(spec, NetnsRef.host(rec.host_netns), saved)
+            ]
+            after += [
+                host_step(("ip", *line), f"bring {rec.bridge} up, as it was", None, rec.host_netns)
+                for line in phys.up_again(spec, saved)
             ]
         else:
             inner.append(
@@ -112,6 +118,7 @@ def detach_plan(
         steps += inner
         if not netns_exists:
             steps += netns.unexpose_plan(netns_name, pid)
+    steps += after
     if not deleted_inside:
         if rec.host_ifname in host_links or rec.guest_ifname in host_links:
             name = rec.host_ifname if rec.host_ifname in host_links else rec.guest_ifname
@@ -378,6 +385,12 @@ def _remove_locked(
                 f"now keeps the route to put back ({kept})"
             )
         )
+    if rec.extra.get("made_bridge"):  # netwrap pipework made it: the last one deletes it
+        from netwrap.upstream import release_bridge
+
+        goes = rec.ifname in inside or rec.guest_ifname in inside  # and its host end
+        more, heirs = release_bridge(ctx, rec, heirs, {rec.host_ifname} if goes else ours)
+        plan += more
     if _exited(pidfd):
         raise NetwrapError(
             f"{target.name} (PID {target.pid}) exited during nic del; nothing "

@@ -189,13 +189,16 @@ def after_lease(req, release: tuple[tuple[str, ...], ...]) -> tuple[str, ...] | 
     return release[0] if client == "dhclient" and not foreground else None
 
 
-def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None = None) -> int:
+def attach_dhcp(
+    ctx, req, kind: str, name: str, link, target, mode: str | None = None, keep: dict | None = None
+) -> int:
     """An attachment whose address comes from a DHCP client run in the guest's netns.
 
     The link is made the kind's walkthrough way without an address, then the client
     runs; the record keeps the address obtained and, as its undo, the command that
     stops the client and releases the lease (``nic del`` runs it before deleting the
-    link). A client that gets no lease fails the attachment and it is rolled back."""
+    link). A client that gets no lease fails the attachment and it is rolled back.
+    ``keep``: more facts for the record's ``extra`` (what a --direct-phys interface was)."""
     import ipaddress
     import os
     import shutil
@@ -207,7 +210,7 @@ def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None =
     from netwrap.records import replace
     from netwrap.state import Attachment, Identity
     from netwrap.transaction import Intent, Transaction
-    from netwrap.upstream import BRIDGED, make_upstream, ovs_undo
+    from netwrap.upstream import BRIDGED, made_bridge, make_upstream, ovs_undo
 
     client = req.dhcp[0]
     binary = "busybox" if client in ("dhcp", "udhcpc") else client
@@ -272,9 +275,11 @@ def attach_dhcp(ctx, req, kind: str, name: str, link, target, mode: str | None =
     if not ctx.dry_run:
         _write_files(run_dir, client, start)
     owner, owner_start = state.me()
-    extra = {"dhcp": client, "undo": ovs_undo(kind, spec)}
+    extra = {"dhcp": client, "undo": ovs_undo(kind, spec), **(keep or {})}
     if kind != "veth-bridge":
         extra.update(kind=kind, mode=mode, vlan=req.vlan)
+    if unmake.made and not ctx.dry_run:  # the last nic del on it deletes it
+        extra["made_bridge"] = made_bridge(ctx, name)
     rec = Attachment(
         container=ident,
         ifname=ifname,

@@ -7,7 +7,10 @@ MAC when one is given, MTU, up, addresses, routes, rules, and on the host side w
 the interface hangs from. Both run with a lab netns as the host (the script under
 ``ip netns exec``, netwrap with ``--host-netns``), so the machine's own interfaces
 are never touched. Then a re-run of netwrap changes nothing, and ``nic del`` leaves
-the container as it was. Host-side names differ on purpose (pipework's
+the container (its eth0 routes too) and the host (the MAC, MTU and up state of the
+interfaces the fixture made, a bridge netwrap made gone) as they were, with nothing
+put back by hand: only the script's side is tidied by hand, since pipework cannot
+undo. Host-side names differ on purpose (pipework's
 ``veth1pl<PID>`` overflows with long PIDs), and so does the broadcast address
 (pipework asks busybox ipcalc for one; netwrap lets the kernel leave it unset).
 """
@@ -70,7 +73,9 @@ def world(docker_ready, lab):
 
 
 def inside(pid: int) -> dict:
-    """What a user would look at in the container, other than lo and Docker's eth0."""
+    """What a user would look at in the container: its interfaces other than lo and
+    Docker's eth0, and every route (eth0's too: a gateway replaces its default route,
+    and nic del must put it back) but IPv6 link-local ones."""
 
     def j(*argv: str):
         out = sh("nsenter", "-t", str(pid), "-n", *argv)
@@ -95,27 +100,30 @@ def inside(pid: int) -> dict:
         json.dumps({k: r.get(k) for k in ("dst", "gateway", "dev", "metric")})
         for fam in ("-4", "-6")
         for r in j("ip", "-j", fam, "route", "show")
-        if r.get("dev") != "eth0" and not r["dst"].startswith("fe80")
+        if not r["dst"].startswith("fe80")
     )
     rules = j("ip", "-j", "rule", "show")
     return {"links": links, "routes": routes, "rules": rules}
 
 
-def host_side(lab: str) -> dict:
-    """Per host interface other than the fixture's own: kind and master (names vary);
-    and which of the fixture's p0/p1 are there (--direct-phys moves p0 away)."""
+FIXED = ("p0", "p1", "p1400", "q1400")  # the fixture's "physical" interfaces
+
+
+def host_side(lab: str) -> list:
+    """Per host interface other than the fixture's own: kind, master, MTU and up state
+    (names vary); the fixture's own p0/p1 (and p1400/q1400) by name with their MAC,
+    MTU and up state too (--direct-phys moves p0 away and netwrap gives it back)."""
     rows = json.loads(sh("ip", "-n", lab, "-j", "-d", "link", "show"))
-    return sorted(
-        json.dumps(
-            {
-                "kind": r.get("linkinfo", {}).get("info_kind"),
-                "master": r.get("master"),
-                "mtu": r["mtu"],
-            }
-        )
-        for r in rows
-        if r["ifname"] not in ("lo", "p0", "p1")
-    ) + sorted(r["ifname"] for r in rows if r["ifname"] in ("p0", "p1"))
+
+    def row(r: dict, *more: str) -> str:
+        kind = r.get("linkinfo", {}).get("info_kind")
+        facts = {"kind": kind, "master": r.get("master"), "mtu": r["mtu"]}
+        facts["up"] = "UP" in r["flags"]
+        return json.dumps({**facts, **{k: r[k] for k in more}})
+
+    return sorted(row(r) for r in rows if r["ifname"] not in ("lo", *FIXED)) + sorted(
+        row(r, "ifname", "address") for r in rows if r["ifname"] in FIXED
+    )
 
 
 def _netns_names() -> set[str]:
@@ -293,6 +301,7 @@ def test_same_state_as_the_script(world, path_without_busybox, case, args, mac_g
     b_name, b_cid, b_pid = world["container"]()
     newbr = rand("br")
     host_before = host_side(lab)
+    p0 = json.loads(sh("ip", "-n", lab, "-j", "link", "show", "p0"))[0]
     nw_args = fill(args, world, b_name, b_cid, newbr)
     path = path_without_busybox if "-a" in args and args[args.index("-a") + 1] == "6" else None
     proc = run_script(lab, fill(args, world, a_name, a_cid, newbr), path)
@@ -306,7 +315,7 @@ def test_same_state_as_the_script(world, path_without_busybox, case, args, mac_g
     if "--direct-phys" in args:  # the script moved p0 itself in: give it back for B
         a_ns = ("nsenter", "-t", str(a_pid), "-n", "ip", "link", "set")
         sh(*a_ns, ifname, "down")
-        sh(*a_ns, ifname, "name", "p0")
+        sh(*a_ns, ifname, "name", "p0", "address", p0["address"], "mtu", str(p0["mtu"]))
         sh(*a_ns, "p0", "netns", lab)
         sh("ip", "-n", lab, "link", "set", "p0", "up")
     elif ifname in by_script["links"]:  # a macvlan: its MAC would clash with B's on p0
@@ -326,13 +335,10 @@ def test_same_state_as_the_script(world, path_without_busybox, case, args, mac_g
     proc = run_netwrap("--host-netns", lab, "pipework", *nw_args)
     assert proc.returncode == 0 and "nothing to do" in proc.stdout, proc.stderr
     assert inside(b_pid) == by_netwrap
+    # nothing tidied by hand: the bridge netwrap made goes, p0 comes back as it was
     proc = run_netwrap("--host-netns", lab, "nic", "del", b_name, "--ifname", ifname)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert inside(b_pid) == b_before
-    if case.startswith("new-bridge"):
-        sh("ip", "-n", lab, "link", "del", newbr)
-    if "--direct-phys" in args:  # given back down, as moving a link leaves it
-        sh("ip", "-n", lab, "link", "set", "p0", "up")
     assert host_side(lab) == host_before
 
 
@@ -458,6 +464,7 @@ def test_route_rule_tc_same_as_the_script(world, case, args):
     other = rand("br")
     sh("ip", "-n", lab, "link", "add", other, "type", "bridge")
     sh("ip", "-n", lab, "link", "set", other, "up")
+    host_b_before = host_side(lab)
     attach_b = [other, "{c}", "198.51.100.5/24@198.51.100.1"]
     run_netwrap(
         "--host-netns", lab, "pipework", *fill(attach_b, world, b_name, b_cid, ""), check=True
@@ -468,14 +475,26 @@ def test_route_rule_tc_same_as_the_script(world, case, args):
     assert proc.returncode == 0, proc.stderr
     assert without_mac(inside(b_pid), False) == without_mac(inside(a_pid), False)
     assert qdiscs(b_pid) == qdiscs(a_pid)
-    # the same command again fails in both (the kernel answers "File exists") except
-    # ip route replace, which both repeat harmlessly
-    again_script = run_script(lab, fill(args, world, a_name, a_cid, "")).returncode
+    # the same command again: route and tc add fail in both (the kernel answers "File
+    # exists"), nothing changed; route replace both repeat harmlessly; rule add the
+    # script repeats (the kernel numbers a second identical rule itself) and netwrap
+    # finds the rule there: nothing to do
+    a_state, b_state = (inside(a_pid), qdiscs(a_pid)), (inside(b_pid), qdiscs(b_pid))
+    again_script = run_script(lab, fill(args, world, a_name, a_cid, ""))
     again_netwrap = run_netwrap(
         "--host-netns", lab, "pipework", *fill(args, world, b_name, b_cid, "")
-    ).returncode
-    assert (again_script == 0) == (again_netwrap == 0)
-    # nic del removes what the sub-command added (a rule outlives the interface) too
+    )
+    repeats = case in ("route-replace-dev", "rule-add")
+    assert (again_script.returncode == 0) == (again_netwrap.returncode == 0) == repeats
+    assert (inside(b_pid), qdiscs(b_pid)) == b_state
+    if case == "rule-add":
+        assert "nothing to do" in again_netwrap.stdout
+        assert len(inside(a_pid)["rules"]) == len(a_state[0]["rules"]) + 1
+    else:
+        assert (inside(a_pid), qdiscs(a_pid)) == a_state
+    # nic del removes what the sub-command added (a rule outlives the interface) too,
+    # once, even after the re-run
     proc = run_netwrap("--host-netns", lab, "nic", "del", b_name)
     assert proc.returncode == 0, proc.stderr
     assert inside(b_pid) == b_before
+    assert host_side(lab) == host_b_before

@@ -8,7 +8,11 @@
   where the kernel lacks it, that test is skipped saying so, and another checks that
   the attempt fails in one line and leaves nothing (not even the bridge it made);
 - pipework's own ``@VID`` on a physical parent, and ``--direct-phys`` with ``@VID``,
-  need the 8021q module: skipped here, saying so, when the kernel lacks it.
+  need the 8021q module: skipped here, saying so, when the kernel lacks it, and then
+  refused before any step runs (another test);
+- ``--direct-phys``: nic del gives the interface back with its name, MAC, MTU and up
+  state; a ``br*`` bridge netwrap made goes with the last nic del on it, unless
+  something else is on it.
 """
 
 from __future__ import annotations
@@ -107,12 +111,24 @@ def test_bridge_vlan_without_kernel_support_fails_cleanly(lab, sandboxes, nw):
         pytest.skip("this kernel filters VLANs on bridges: the next test covers it")
     br = rand("br")
     name, pid = sandboxes()
-    proc = nw("--host-netns", lab, "pipework", br, name, "198.51.100.21/24", "@10")
-    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
-    assert "vlan_filtering" in proc.stderr and "rollback also failed" not in proc.stderr
-    # nothing left: no veth, not even the bridge it created first, no record
+    # refused before anything runs (--explain would write a line per step run), for a
+    # bridge to be made as for one that is there
+    proc = nw("--host-netns", lab, "--explain", "pipework", br, name, "198.51.100.21/24", "@10")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "cannot filter VLANs on a bridge" in proc.stderr and "vlan_filtering" in proc.stderr
     assert {r["ifname"] for r in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))} == {"lo"}
+    sh("ip", "-n", lab, "link", "add", br, "type", "bridge")
+    proc = nw("--host-netns", lab, "--explain", "pipework", br, name, "198.51.100.21/24", "@10")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"ip link set {br} type bridge vlan_filtering 1 is not supported" in proc.stderr
+    assert {r["ifname"] for r in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))} == {
+        "lo",
+        br,
+    }
     assert ": eth1" not in inside(pid, "ip", "-o", "link")
+    dry = nw("--host-netns", lab, "--dry-run", "pipework", br, name, "198.51.100.21/24", "@10")
+    assert dry.returncode == 0 and "vlan_filtering 1" in dry.stdout
+    assert "the real run would be refused" in dry.stderr
     assert not any(
         r["target"] == name for r in json.loads(nw("--json", "nic", "list", check=True).stdout)
     )
@@ -473,3 +489,115 @@ def test_guest_given_as_a_netns_name(lab, nw):
             sleeper.wait()
     finally:
         sh("ip", "netns", "del", guest, check=False)
+
+
+def lab_link(lab: str, name: str) -> dict:
+    return json.loads(sh("ip", "-n", lab, "-j", "link", "show", name))[0]
+
+
+@pytest.mark.parametrize("was_up", [True, False], ids=["up", "down"])
+def test_direct_phys_nic_del_gives_back_mac_mtu_and_up_state(parent, sandboxes, nw, was_up):
+    """p0 (a veth end in the lab standing for a NIC) moves in with a MAC netwrap gives
+    it, renamed eth3, its MTU then changed inside: nic del puts back its name, MAC, MTU
+    and up state exactly, and the nic del plan says so line by line."""
+    lab = parent
+    if not was_up:
+        sh("ip", "-n", lab, "link", "set", "p0", "down")
+    before = lab_link(lab, "p0")
+    assert before["address"] != "02:00:00:00:00:20" and before["mtu"] == 1400
+    name, pid = sandboxes()
+    args = ("--host-netns", lab, "pipework", "--direct-phys", "p0", "-i", "eth3", name)
+    nw(*args, "198.51.100.62/24", "02:00:00:00:00:20", check=True)
+    eth3 = json.loads(inside(pid, "ip", "-j", "link", "show", "eth3"))[0]
+    assert eth3["address"] == "02:00:00:00:00:20" and "UP" in eth3["flags"]
+    inside(pid, "ip", "link", "set", "eth3", "mtu", "1300")  # a user's change inside
+    ns = f"nw-{name}"
+    plan = nw("--host-netns", lab, "--dry-run", "nic", "del", name, "--ifname", "eth3").stdout
+    assert plan == (
+        "mkdir -p /var/run/netns\n"
+        f"ln -s /proc/{pid}/ns/net /var/run/netns/{ns}\n"
+        f"ip netns exec {ns} ip link set eth3 down\n"
+        f"ip netns exec {ns} ip link set eth3 name p0 address {before['address']} mtu 1400\n"
+        f"ip netns exec {ns} ip link set p0 netns {lab}\n"
+        f"rm /var/run/netns/{ns}\n" + (f"ip netns exec {lab} ip link set p0 up\n" if was_up else "")
+    )
+    nw("--host-netns", lab, "nic", "del", name, "--ifname", "eth3", check=True)
+    assert ": eth3" not in inside(pid, "ip", "-o", "link")
+    after = lab_link(lab, "p0")
+    assert (after["address"], after["mtu"]) == (before["address"], 1400)
+    assert ("UP" in after["flags"]) == was_up
+
+
+def bridge_there(lab: str, br: str) -> bool:
+    return br in {r["ifname"] for r in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))}
+
+
+def test_the_bridge_netwrap_made_goes_with_the_last_nic_del(lab, sandboxes, nw):
+    br = rand("br")
+    (a, _), (b, _) = sandboxes(), sandboxes()
+    nw("--host-netns", lab, "pipework", br, a, "198.51.100.81/24", check=True)
+    nw("--host-netns", lab, "pipework", br, b, "198.51.100.82/24", check=True)
+    # the first that made it goes first: b still on it, so it stays, said in one line
+    proc = nw("--host-netns", lab, "nic", "del", a, check=True)
+    assert proc.stderr.count("\n") == 1 and f"kept the bridge {br}" in proc.stderr
+    assert f"{b}:eth1 still on it" in proc.stderr
+    assert bridge_there(lab, br)
+    proc = nw("--host-netns", lab, "nic", "del", b, check=True)
+    assert proc.stderr == "" and f"ip link del {br}" in proc.stdout
+    assert {r["ifname"] for r in json.loads(sh("ip", "-n", lab, "-j", "link", "show"))} == {"lo"}
+
+
+@pytest.mark.parametrize("other", ["port", "address"])
+def test_the_bridge_netwrap_made_stays_while_something_else_is_on_it(lab, sandboxes, nw, other):
+    br = rand("br")
+    a, _ = sandboxes()
+    nw("--host-netns", lab, "pipework", br, a, "198.51.100.83/24", check=True)
+    if other == "port":
+        sh("ip", "-n", lab, "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+        sh("ip", "-n", lab, "link", "set", "x0", "master", br)
+    else:
+        sh("ip", "-n", lab, "addr", "add", "198.51.100.1/24", "dev", br)
+    proc = nw("--host-netns", lab, "nic", "del", a, check=True)
+    assert proc.stderr.count("\n") == 1 and f"kept the bridge {br}" in proc.stderr
+    assert ("ports x0" if other == "port" else "198.51.100.1/24") in proc.stderr
+    assert bridge_there(lab, br) and f"ip link del {br}" not in proc.stdout
+
+
+def test_a_bridge_that_was_there_before_stays(lab, sandboxes, nw):
+    br = rand("br")
+    sh("ip", "-n", lab, "link", "add", br, "type", "bridge")
+    a, _ = sandboxes()
+    nw("--host-netns", lab, "pipework", br, a, "198.51.100.84/24", check=True)
+    proc = nw("--host-netns", lab, "nic", "del", a, check=True)
+    assert proc.stderr == "" and bridge_there(lab, br)
+
+
+def test_vlan_the_kernel_cannot_make_is_refused_before_anything_runs(parent, sandboxes, nw):
+    """``@VID`` on a physical parent without 8021q: one line naming the module, exit 1,
+    no command run (not even the expose of the guest's netns); --dry-run prints the
+    plan with a warning."""
+    from netwrap.upstream import has_8021q
+
+    if has_8021q():
+        pytest.skip("this kernel has 8021q: test_vlan_subinterface_on_a_physical_parent runs")
+    lab = parent
+    name, pid = sandboxes()
+    lab_links = sh("ip", "-n", lab, "-o", "link")
+    for extra in ((), ("--direct-phys",)):
+        words = (*extra, "p0", name, "198.51.100.31/24", "@5")
+        proc = nw("--host-netns", lab, "--explain", "pipework", *words)
+        assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith(
+            "netwrap: error: pipework p0 ... @5: this kernel has no 8021q"
+        )
+        # --explain writes each step's why to stderr as it runs: one line, none ran
+        assert "nothing was changed" in proc.stderr and proc.stdout == ""
+        assert sh("ip", "-n", lab, "-o", "link") == lab_links
+        assert not os.path.lexists(f"/var/run/netns/nw-{name}")  # not even exposed
+        assert ": eth1" not in inside(pid, "ip", "-o", "link")
+        dry = nw("--host-netns", lab, "--dry-run", "pipework", *words)
+        assert dry.returncode == 0 and "ip link add link p0 name p0.5" in dry.stdout
+        assert "the real run would be refused" in dry.stderr
+    assert not any(
+        r["target"] == name for r in json.loads(nw("--json", "nic", "list", check=True).stdout)
+    )

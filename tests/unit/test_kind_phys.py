@@ -158,3 +158,15 @@ def test_nic_del_deletes_a_parent_vid_netwrap_made_and_gives_back_the_rest():
         argv("ip link set eth1 name eno2"),
         argv("ip link set eno2 netns lab"),
     ]
+    # what moving in changed, put back (the record's phys_saved): its MAC and MTU, and
+    # up on the host once it is back there if it was up
+    saved = {"name": "eno2", "mac": "52:54:00:12:34:56", "mtu": 9000, "up": True}
+    back = [a for a, _ in plan(vlan=None, phys_saved=saved) if a]
+    assert back == [
+        argv("ip link set eth1 down"),
+        argv("ip link set eth1 name eno2 address 52:54:00:12:34:56 mtu 9000"),
+        argv("ip link set eno2 netns lab"),
+        argv("ip link set eno2 up"),  # ip netns exec lab: on the host
+    ]
+    down = [a for a, _ in plan(vlan=None, phys_saved={**saved, "up": False}) if a]
+    assert down == back[:3]

@@ -8,10 +8,16 @@ one) leaves the host and becomes the container's, renamed and addressed:
     ip netns exec hoge ip addr add 198.51.100.5/24 dev eth1
     ip netns exec hoge ip link set eth1 up
 
-Its removal gives it back rather than deleting it: renamed to its old name and moved
-to the netns ``host`` names (the machine's is PID 1's, where the kernel itself
-returns a physical interface when its netns dies). Moving it drops its addresses and
-leaves it down, here as with pipework.
+Its removal gives it back rather than deleting it, as it was: its old name, MAC and
+MTU (kept in the record when it moved in, ``saved_of``), moved to the netns ``host``
+names (the machine's is PID 1's, where the kernel itself returns a physical interface
+when its netns dies), and up again if it was up (moving drops its addresses and
+leaves it down; pipework cannot give it back at all):
+
+    ip netns exec hoge ip link set eth1 down
+    ip netns exec hoge ip link set eth1 name eno2 address 52:54:00:12:34:56 mtu 1500
+    ip netns exec hoge ip link set eno2 netns 1
+    ip link set eno2 up
 
 With ``vlan`` (pipework's ``--direct-phys PARENT ... @VID``) what moves in is the VLAN
 sub-interface PARENT.VID, made first as ``netwrap.kinds.vlan`` makes it (8021q):
@@ -95,16 +101,36 @@ def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool 
     )
 
 
-def give_back(spec: AttachSpec, host: NetnsRef) -> tuple[tuple[str, ...], ...]:
-    """Inside the target: the lines that return it to ``host`` under its old name (a
-    PARENT.VID netwrap made, ``vlan``: the line that deletes it)."""
+def saved_of(link) -> dict:
+    """What moving in changes on the host interface (a ``netwrap.observe.Link``), for
+    the record: ``give_back`` and ``up_again`` put it back."""
+    return {"name": link.name, "mac": link.mac, "mtu": link.mtu, "up": link.up}
+
+
+def give_back(
+    spec: AttachSpec, host: NetnsRef, saved: dict | None = None
+) -> tuple[tuple[str, ...], ...]:
+    """Inside the target: the lines that return it to ``host`` under its old name, with
+    its old MAC and MTU when ``saved`` (``saved_of``) has them (a PARENT.VID netwrap
+    made, ``vlan``: the line that deletes it)."""
     if spec.vlan is not None:
         return (("link", "del", spec.ifname),)
+    saved = saved or {}
+    name = saved.get("name") or spec.upstream
+    was = ("address", saved["mac"]) if saved.get("mac") else ()
+    was += ("mtu", str(saved["mtu"])) if saved.get("mtu") else ()
     return (
         ("link", "set", spec.ifname, "down"),
-        ("link", "set", spec.ifname, "name", spec.upstream),
-        ("link", "set", spec.upstream, "netns", host_arg(host)),
+        ("link", "set", spec.ifname, "name", name, *was),
+        ("link", "set", name, "netns", host_arg(host)),
     )
+
+
+def up_again(spec: AttachSpec, saved: dict | None) -> tuple[tuple[str, ...], ...]:
+    """On the host, once it is back: the line that brings it up if it was up."""
+    if spec.vlan is not None or not (saved or {}).get("up"):
+        return ()
+    return (("link", "set", saved.get("name") or spec.upstream, "up"),)
 
 
 def removal(spec: AttachSpec, observed: Observed, host: NetnsRef | None = None) -> Batch:
