@@ -57,6 +57,11 @@ from netwrap.tutorial_text import say
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def name_taken(name: str) -> bool:
+    """Is /var/run/netns/NAME there (a netns name, or a dangling link to one)?"""
+    return os.path.lexists(netns.path(name))
+
+
 class Tutorial(Steps):
     def __init__(
         self,
@@ -92,7 +97,7 @@ class Tutorial(Steps):
         self.host_ns = self.lab or host_ns
         self.box = None if target else f"nwtut-{suffix}"
         if netns_name is None:
-            taken = os.path.lexists(netns.path(BLOG_NETNS))
+            taken = name_taken(BLOG_NETNS)
             netns_name = f"nwtut-{suffix}" if taken else BLOG_NETNS
         self.ns = netns_name  # the walkthrough's "hoge"
         self.bridge_given = bridge_name is not None
@@ -209,7 +214,7 @@ class Tutorial(Steps):
             )
 
     def netns_given_taken(self) -> bool:
-        return os.path.lexists(netns.path(self.ns))
+        return name_taken(self.ns)
 
     # -- cleaning up -----------------------------------------------------------------
     def cleanup_commands(self) -> list[Argv]:

@@ -22,6 +22,13 @@ class NothingRuns:
         raise AssertionError(f"the dry run used the runner: {name}")
 
 
+@pytest.fixture(autouse=True)
+def no_netns_names_taken(monkeypatch):
+    """The script must not depend on the machine: a "hoge" another job named in
+    /var/run/netns would make the lesson pick another name (as it should)."""
+    monkeypatch.setattr("netwrap.tutorial.name_taken", lambda name: False)
+
+
 def script(lang: str = "en", **names) -> str:
     out = io.StringIO()
     tut = Tutorial(
