@@ -48,7 +48,13 @@ $(ZSH_COMPLETION): $(BIN)/netwrap
 	mkdir -p $(dir $@)
 	$(BIN)/register-python-argcomplete --shell zsh netwrap > $@
 
-install: $(BIN)/netwrap $(MANPAGE) $(BASH_COMPLETION) $(ZSH_COMPLETION)
+# Written again when launcher.py changes: a venv made before the launcher kept pip's
+# script, since $(BIN)/netwrap is remade only when pyproject.toml changes.
+$(VENV)/.launcher: $(BIN)/netwrap lib/netwrap/launcher.py
+	$(LAUNCHER)
+	touch $@
+
+install: $(VENV)/.launcher $(MANPAGE) $(BASH_COMPLETION) $(ZSH_COMPLETION)
 
 debs-demo:
 	scripts/apt-deps.sh $(DEMO_DEBS)
