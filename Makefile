@@ -21,7 +21,8 @@ TEST_DEBS := $(DEMO_DEBS) busybox-static iptables docker.io containernetworking-
 # lib/netwrap/launcher.py: `netwrap pid NAME` is timed against `docker inspect`).
 LAUNCHER = $(BIN)/python -m netwrap.launcher $(BIN)/netwrap
 
-$(BIN)/netwrap: pyproject.toml
+# launcher.py too: a venv made before the launcher kept pip's script after make install.
+$(BIN)/netwrap: pyproject.toml lib/netwrap/launcher.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,docs]'

@@ -7,8 +7,8 @@ prints the PID alone, for scripts:
     ln -s /proc/$(netwrap pid web)/ns/net /var/run/netns/web
 
 Neither starts a process or needs the Docker CLI. Only runtime processes netwrap
-believes are followed (root's, in the host's user namespace, from a binary only
-root could have installed: see ``netwrap.containers``); ``ps`` names the others
+believes are followed (root's, in the host's user namespace and root directory, from a
+binary only root could have installed: see ``netwrap.containers``); ``ps`` names the others
 it skipped, as warnings.
 """
 

@@ -17,8 +17,8 @@ from the daemon's records (``netwrap.docker_records``).
 
 The runtime processes are found by ``netwrap.runtimes`` (reading /proc only for
 what can be a runtime), and followed only if ``netwrap.trust`` believes them
-(root's, in the host's user namespace, from a binary only root could have
-installed); the others are skipped with the reason. ``parse(rows)`` is pure (a
+(root's, in the host's user namespace and root directory, from a binary only
+root could have installed); the others are skipped with the reason. ``parse(rows)`` is pure (a
 list of process dicts in, containers out) so every layout can be tested with a
 synthetic process table.
 
@@ -298,8 +298,8 @@ def find(
         raise NetwrapError(
             f'no container called "{text}" that netwrap trusts: '
             f"{imp.describe()}; netwrap believes only runtimes run by "
-            "root, in the host's user namespace, from a binary only root "
-            "could have installed"
+            "root, in the host's user namespace and root directory, from a "
+            "binary only root could have installed"
         )
     stopped = docker_records.stopped(text, docker_root)
     if stopped is not None:

@@ -337,6 +337,23 @@ def initial_userns() -> int:
         return PROC_USER_INIT_INO
 
 
+def root_dir(pid: int | str) -> tuple[int, int]:
+    """(st_dev, st_ino) of a process's root directory (OSError if it cannot be read):
+    a container's is its image's, not the host's."""
+    st = posix.stat(f"/proc/{pid}/root")
+    return st.st_dev, st.st_ino
+
+
+def host_root_dir() -> tuple[int, int]:
+    """(st_dev, st_ino) of the host's root directory: PID 1's, or where even root may not
+    look at PID 1 (some sandboxes), our own."""
+    try:
+        return root_dir(1)
+    except OSError:
+        st = posix.stat("/")
+        return st.st_dev, st.st_ino
+
+
 def netns_owner(pid: int | str) -> int | None:
     """The inode of the user namespace that owns PID's network namespace, if readable.
 

@@ -53,17 +53,24 @@ def spawn_wait(argv: Sequence[str], input: bytes | None = None) -> tuple[int, by
 
     As subprocess does, the child gets SIGPIPE and SIGXFSZ back at their defaults and
     no file descriptor above 2 of ours. Its output goes to memory files read once it
-    has exited (no pipes, so no poll loop and no deadlock on a large output); an
-    exception while waiting (a second Ctrl-C) kills it before going on.
+    has exited (no pipes, so no poll loop and no deadlock on a large output).
+
+    It runs in a process group of its own: a Ctrl-C at the terminal (SIGINT to the
+    terminal's foreground group) reaches netwrap alone, which defers it to the next
+    step (``netwrap.signals``) while the command in flight finishes, as SIGTERM does.
+    An exception while waiting (a second Ctrl-C) kills its whole group before going on.
     """
     import _signal  # the C module: signal would import enum
 
-    files = [os.memfd_create("stdout"), os.memfd_create("stderr")]
+    low: list[int] = []  # 0-2 while netwrap's own stdio is closed: held until the child starts
+    files: list[int] = []
     try:
+        files += [_above_stdio(os.memfd_create("stdout"), low)]
+        files += [_above_stdio(os.memfd_create("stderr"), low)]
         if input is None:
-            files.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+            files.append(_above_stdio(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), low))
         else:
-            files.append(os.memfd_create("stdin"))
+            files.append(_above_stdio(os.memfd_create("stdin"), low))
             view = memoryview(input)
             while view:
                 view = view[os.write(files[2], view) :]
@@ -77,17 +84,31 @@ def spawn_wait(argv: Sequence[str], input: bytes | None = None) -> tuple[int, by
             os.environ,
             file_actions=actions + _inherited(),
             setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ),
+            setpgroup=0,
         )
         try:
             status = os.waitpid(pid, 0)[1]
         except BaseException:
-            os.kill(pid, _signal.SIGKILL)
+            try:
+                os.killpg(pid, _signal.SIGKILL)  # what it started too (sh -c, ip netns exec)
+            except ProcessLookupError:
+                pass
             os.waitpid(pid, 0)
             raise
         return os.waitstatus_to_exitcode(status), _contents(files[0]), _contents(files[1])
     finally:
-        for fd in files:
+        for fd in files + low:
             os.close(fd)
+
+
+def _above_stdio(fd: int, low: list[int]) -> int:
+    """FD, or a copy of it above 2 when it took the place of a closed stdin, stdout or
+    stderr of netwrap's (kept open in LOW meanwhile): the child's file actions put its
+    three files on 0-2 one after the other, which would overwrite a file still to come."""
+    while fd <= 2:
+        low.append(fd)
+        fd = os.dup(fd)  # the lowest free number, close-on-exec
+    return fd
 
 
 def _inherited() -> list[tuple]:
@@ -123,8 +144,10 @@ def _encoding() -> str:
 
 
 def _text(data: bytes) -> str:
-    """Output decoded as ``text=True`` does, universal newlines included."""
-    return data.decode(_encoding()).replace("\r\n", "\n").replace("\r", "\n")
+    """Output decoded as ``text=True`` does, universal newlines included, except that a
+    byte not of the encoding is U+FFFD, not an exception: an interface name is any
+    bytes, and root in a container (CAP_NET_ADMIN there) names its own as it likes."""
+    return data.decode(_encoding(), "replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
 class BaseRunner:

@@ -8,6 +8,10 @@ a process that looks like a daemon, shim or conmon only if
 - it runs as root: real and effective uid 0 (/proc/PID/status);
 - in the initial user namespace (/proc/PID/ns/user is PID 1's, or where PID 1's
   cannot be read, the kernel's fixed inode of the initial one);
+- with the host's root directory (/proc/PID/root is PID 1's): root in a Docker
+  container is uid 0 in the initial user namespace too, and the path of its
+  binary (/proc/PID/exe reads ``/bin/conmon``) names a file of its own image,
+  not the host's file the next rule would look at;
 - from a binary only root could have installed: /proc/PID/exe is owned by root
   and not writable by group or others, and so is every directory from the
   binary's up to / (a copy in /tmp, a home or any user-writable directory fails).
@@ -75,8 +79,9 @@ def distrust(pid: int) -> str | None:
     """Why a process that looks like a runtime is not believed to be one, or None.
 
     Runtimes run as root (real and effective uid 0), in the initial user
-    namespace, from a binary only root could have installed. Anyone can start a
-    process called conmon with ``-n web``; only root can meet all three. Run
+    namespace, with the host's root directory, from a binary only root could have
+    installed. Anyone can start a process called conmon with ``-n web``; only the
+    host's root can meet all four. Run
     without root (a --dry-run), only the uid can be read, and is checked.
     """
     try:
@@ -94,6 +99,8 @@ def distrust(pid: int) -> str | None:
     try:
         if procfs.userns_inode(pid) != procfs.initial_userns():
             return "it runs in a user namespace of its own, not the host's"
+        if procfs.root_dir(pid) != procfs.host_root_dir():
+            return "its root directory is not the host's (a process in a container)"
         exe = procfs.exe(pid)
         st = procfs.exe_stat(pid)  # the running binary, even if since replaced
     except OSError as exc:

@@ -61,6 +61,8 @@ def _request(sock, kind: int, flags: int, body: bytes, seq: int) -> list[tuple[i
         at = 0
         while at + 16 <= len(data):
             size, mtype = _u(data, at, 4), _u(data, at + 4, 2)
+            if size < 16:  # shorter than its own header: would never move on
+                raise OSError(f"rtnetlink answered a message of {size} bytes")
             msg = data[at + 16 : at + size]
             if mtype == NLMSG_DONE:
                 return out
