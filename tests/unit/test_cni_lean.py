@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from netwrap.cni import jsonlite, spawn
-from netwrap.cni.steps import PluginStep
 from netwrap.errors import CommandError
 from netwrap.plan import Step, join
 from netwrap.transaction import RollbackIncomplete
@@ -89,49 +88,21 @@ def loaded_by(modules: str) -> set[str]:
 
 def test_add_and_del_import_none_of_json_re_enum_subprocess_ipaddress_or_the_engine():
     common = "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn"
-    add = loaded_by(common + ", netwrap.cni.plan, netwrap.observe, netwrap.cni.steps")
+    add = loaded_by(common + ", netwrap.cni.plan, netwrap.observe, netwrap.plan")
     assert "netwrap.cni.plan" in add
     never = {"json", "re", "enum", "subprocess", "signal", "shlex", "importlib", "ipaddress"}
     never |= {"functools", "netwrap.kinds", "netwrap.runner", "netwrap.state", "netwrap.store"}
-    never |= {"os", "collections", "netwrap.plan", "netwrap.procfs", "select", "binascii"}
+    never |= {"os", "collections", "netwrap.procfs", "select", "binascii"}
     assert not add & never
     delete = loaded_by(common + ", netwrap.cni.masq")
     assert not delete & (never | {"netwrap.cni.plan"})
 
 
-STEPS = [
-    PluginStep(("ip", "link", "del", "veth0badcafe"), "delete the host end", key="veth.delete"),
-    PluginStep(("ip", "-batch", "-"), "a batch", ("ip", "link", "del", "x"), "link set x up\n"),
-    PluginStep(("ip", "-batch", "-"), "no newline at the end", input="link set x up"),
-    PluginStep(("cat",), "an EOF line inside", input="EOF\nEOF_\nx\n"),
-    PluginStep(("nsenter", "--net=/run/netns/a b", "ip", "it's"), "words to quote", input=""),
-    PluginStep((), "a note runs nothing"),
-]
-
-
-@pytest.mark.parametrize("explain", [False, True])
-def test_plugin_steps_render_as_the_engines(explain):
-    from netwrap import plan
-    from netwrap.cni import steps
-
-    engine = [s.engine() for s in STEPS]
-    assert all(
-        type(e) is plan.Step and e.as_dict()["argv"] == list(s.argv)
-        for e, s in zip(engine, STEPS, strict=True)
-    )
-    assert steps.render(STEPS, explain) == plan.render(engine, explain)
-    for s in STEPS:
-        assert steps.heredoc(s.input) == plan.heredoc(s.input)
-        assert steps.join(s.argv) == plan.join(s.argv)
-
-
-def test_a_failed_plan_of_plugin_steps_is_undone_by_the_engines_undo(tmp_path):
+def test_a_failed_plan_of_the_plugin_is_undone_by_the_engines_undo(tmp_path):
     mark = tmp_path / "undone"
-    done = [
-        PluginStep(("true",), "first", ("sh", "-c", 'cat > "$0"', str(mark)), undo_input="bye\n")
-    ]
+    done = [Step(("true",), "first", ("sh", "-c", 'cat > "$0"', str(mark)), undo_input="bye\n")]
     with pytest.raises(CommandError):
-        spawn.SpawnRunner().run([*done, PluginStep(("false",), "second")])
+        spawn.SpawnRunner().run([*done, Step(("false",), "second")])
     assert mark.read_text() == "bye\n"
     mark.unlink()
     assert spawn.SpawnRunner().rollback(done) == [] and mark.read_text() == "bye\n"
@@ -178,17 +149,12 @@ def test_the_network_lock_keeps_another_process_out(tmp_path, monkeypatch):
     assert subprocess.run([sys.executable, "-c", probe, lock.path]).returncode == 0
 
 
-def test_plans_are_made_of_the_engines_steps_once_the_engine_is_loaded():
-    """A plan of the plugin given to an engine runner (a test's RecordingRunner, the
-    CLI) is of netwrap.plan.Step, which the engine's undo takes; in a plugin run,
-    where netwrap.plan is not loaded, of PluginStep."""
-    from netwrap import plan
-    from netwrap.cni import steps
-
-    assert type(steps.Step(("true",), "x", key="k")) is plan.Step
+def test_the_engines_plan_module_loads_no_collections():
+    """The plugin's plans are the engine's steps (netwrap.plan): that module must stay
+    as lean as the plugin needs, its collections.abc annotations never evaluated."""
     code = (
         f"import sys; sys.path.insert(0, {LIB!r})\n"
-        "from netwrap.cni.steps import Step, PluginStep\n"
-        "assert type(Step(('true',), 'x')) is PluginStep and 'netwrap.plan' not in sys.modules"
+        "import netwrap.plan\n"
+        "assert 'collections' not in sys.modules, sorted(sys.modules)"
     )
     assert subprocess.run([sys.executable, "-IS", "-c", code]).returncode == 0

@@ -30,8 +30,8 @@ from netwrap.cni.running import (  # is_netns: also netwrap.cni.listing's
     need_netns,
     spawn_runner,
 )
-from netwrap.cni.steps import Step, render
 from netwrap.errors import NetwrapError
+from netwrap.plan import Step, render
 
 
 def _bridge(runner, host, name: str):

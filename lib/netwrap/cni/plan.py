@@ -58,8 +58,8 @@ from netwrap.cni.ipconf import (  # noqa: F401 (the IPAM side, importable from h
     with_gateways,
 )
 from netwrap.cni.names import guest_ref, host_ifname, host_ref  # noqa: F401 (theirs)
-from netwrap.cni.steps import Step
 from netwrap.netref import NetnsRef
+from netwrap.plan import Step
 
 
 def random_mac() -> str:

@@ -81,9 +81,7 @@ class SpawnRunner:
         """Undo the steps in reverse; keep going past failures and return them (text)."""
         from netwrap.transaction import undo_one
 
-        return [
-            str(x) for step in reversed(done) if (x := undo_one(self, engine(step))) is not None
-        ]
+        return [str(x) for step in reversed(done) if (x := undo_one(self, step)) is not None]
 
     def call(self, argv, input: str | None = None) -> str:
         try:
@@ -123,7 +121,7 @@ class SpawnRunner:
                 _signal.signal(s, _signal.SIG_IGN)
             from netwrap.transaction import RollbackIncomplete, undo_one
 
-            left = [x for step in reversed(done) if (x := undo_one(self, engine(step))) is not None]
+            left = [x for step in reversed(done) if (x := undo_one(self, step)) is not None]
             if left:
                 raise RollbackIncomplete(exc, left) from exc
             raise
@@ -131,8 +129,3 @@ class SpawnRunner:
             for s, handler in before.items():
                 _signal.signal(s, handler)
         return done
-
-
-def engine(step):
-    """The engine's step for one of the plugin's (``netwrap.cni.steps``), for its undo."""
-    return step.engine() if hasattr(step, "engine") else step
