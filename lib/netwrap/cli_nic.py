@@ -159,7 +159,10 @@ def cmd_nic_add(ctx: Context, args) -> int:
         gw = (", default route" + ("s" if len(gws) > 1 else "")) if gws else ""
         gw += f" via {' and '.join(gws)}" if gws else ""
         kind = rec.extra.get("kind")
-        how = f"a {kind}" if kind in ("macvlan", "vlan") else f"host end {rec.host_ifname}"
+        from netwrap.kinds import host_side
+
+        how = host_side(kind)
+        how += f" {rec.host_ifname}" if how == "host end" else ""
         sys.stdout.write(
             f"{target.name}: {rec.ifname} {_addresses(rec)} on {rec.bridge} ({how}){gw}\n"
         )

@@ -9,6 +9,7 @@ import os
 from netwrap import netns, nic, query, state
 from netwrap.detach import _host_ends
 from netwrap.errors import CommandError
+from netwrap.kinds import MOVED_WHOLE, PARENTED
 from netwrap.plan import host_step
 from netwrap.records import Record
 from netwrap.state import Attachment
@@ -38,9 +39,17 @@ def kernel_differences(runner, rec: Attachment, hosts: dict) -> list[str]:
     if links is None:
         return found
     bridge = links.get(rec.bridge)
-    if rec.extra.get("kind") in ("macvlan", "vlan"):  # hangs from a parent, no host end
+    kind = rec.extra.get("kind")
+    if kind in MOVED_WHOLE:  # the device itself went in: nothing of it is on the host
+        return found
+    if kind in PARENTED:  # hangs from a parent, no host end
         if bridge is None:
             found.append(f"parent {rec.bridge} gone")
+    elif kind == "ovs":  # an OVS bridge is no Linux bridge; its ports' master is ovs-system
+        if bridge is None:
+            found.append(f"bridge {rec.bridge} gone")
+        elif rec.ifname in inside and rec.host_ifname not in links:
+            found.append(f"host end {rec.host_ifname} gone")
     elif bridge is None or not query.is_bridge(bridge):
         found.append(f"bridge {rec.bridge} gone")
     elif rec.ifname in inside:

@@ -410,3 +410,44 @@ def test_a_record_gives_back_the_request_it_was_made_from():
     assert attach.spec_of(old) == nic.spec_of(replace(req, pid=old.container.pid))
     plain = attach.request_of(rec(gateway=None), 1)
     assert (plain.kind, plain.gateway, plain.mode) == ("veth-bridge", None, None)
+
+
+OVS0 = {"ifname": "ovsbr0", "linkinfo": {"info_kind": "openvswitch"}}
+VHA_OVS = {"ifname": "vhA", "master": "ovs-system", "linkinfo": {"info_kind": "veth"}}
+IB0 = {"ifname": "ib0", "linkinfo": {}}
+
+
+@pytest.mark.parametrize(
+    "kind,bridge,inside,links,expected",
+    [
+        ("ipoib", "ib0", {"eth1"}, [IB0], []),  # was "bridge ib0 gone": a parent, no bridge
+        ("ipoib", "ib0", {"eth1"}, [], ["parent ib0 gone"]),
+        ("dummy", "", {"eth1"}, [], []),  # moved in whole: nothing on the host to miss
+        ("phys", "p0", {"eth1"}, [], []),
+        ("ovs", "ovsbr0", {"eth1"}, [OVS0, VHA_OVS], []),  # was "bridge ovsbr0 gone"
+        ("ovs", "ovsbr0", {"eth1"}, [OVS0], ["host end vhA gone"]),
+        ("ovs", "ovsbr0", {"eth1"}, [VHA_OVS], ["bridge ovsbr0 gone"]),
+    ],
+)
+def test_kernel_differences_by_kind(monkeypatch, kind, bridge, inside, links, expected):
+    """nic list judges each kind by what it leaves on the host: a parent (ipoib, like
+    macvlan and vlan), nothing (dummy, phys: the device itself went in), or a veth end
+    on an OVS bridge, whose master is ovs-system, not the bridge."""
+    from netwrap import query
+
+    monkeypatch.setattr(query, "proc_ifnames", lambda pid: set(inside) | {"lo"})
+    r = rec(host_netns=None, bridge=bridge, extra={"kind": kind})
+    assert housekeeping.kernel_differences(Answers(links), r, {}) == expected
+
+
+def test_the_host_side_a_kind_leaves_is_named():
+    from netwrap.kinds import host_side
+
+    assert [host_side(k) for k in ("macvlan", "ipoib", "dummy", "phys", "ovs", None)] == [
+        "a macvlan",
+        "an ipoib",
+        "a dummy",
+        "a phys",
+        "host end",
+        "host end",
+    ]

@@ -36,6 +36,21 @@ KINDS = {
     "ipoib": "ipoib",
 }
 
+# What a kind leaves on the host side: a link hanging from a parent (the record's
+# ``bridge`` names the parent), nothing at all (the whole device moved in), or, for
+# every other kind, a veth host end on a bridge (an OVS one for ``ovs``).
+PARENTED = frozenset({"macvlan", "vlan", "ipoib"})
+MOVED_WHOLE = frozenset({"dummy", "phys"})
+
+
+def host_side(kind: str | None) -> str:
+    """How an attachment of KIND (a record's ``extra["kind"]``) shows on the host:
+    ``a macvlan``, ``an ipoib``, ``a phys``, or ``host end`` (its veth)."""
+    if kind in PARENTED or kind in MOVED_WHOLE:
+        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+    return "host end"
+
+
 Line = tuple[str, ...]  # one ``ip -batch`` line: ip's arguments, without "ip"
 
 
