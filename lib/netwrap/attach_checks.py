@@ -154,7 +154,7 @@ def _check_kernel_address(ctx, req: nic.NicRequest, target: Target, bridge: int)
     process); only for one holding the address is the host netns asked (``nsid``,
     rtnetlink) whether it is the other end of a veth port of the bridge. Not by
     ifindex alone: an ifindex is only a name inside one netns."""
-    from netwrap import nsid, procfs
+    from netwrap import nsid, procfs, procnet
 
     ip = req.ip.ip
     key = str(ip) if ip.version == 4 else ip.exploded.replace(":", "")
@@ -172,7 +172,7 @@ def _check_kernel_address(ctx, req: nic.NicRequest, target: Target, bridge: int)
                 continue
             skip.add(inode)
             try:
-                if key not in procfs.local_addresses(pid):
+                if key not in procnet.local_addresses(pid):
                     continue
                 if host is None:  # once, and only when a netns holds the address
                     host = nsid.HostNetns(netns.path(ctx.host_ns) if ctx.host_ns else None)

@@ -106,9 +106,9 @@ def default_route(ref: NetnsRef, version: int = 4, runner=None) -> dict | None:
     """The default route of ``ref`` for IPv4 or IPv6, shaped like ``ip -j route``'s
     (gateway, dev, metric): from /proc for a PID (no process), else one ``ip``."""
     if ref.kind == "pid":
-        from netwrap import procfs
+        from netwrap import procnet
 
-        read = procfs.default_route if version == 4 else procfs.default_route6
+        read = procnet.default_route if version == 4 else procnet.default_route6
         return read(ref.value)
     text = runner.query(ref.ip("-j", f"-{version}", "route", "show", "default")).strip()
     import json

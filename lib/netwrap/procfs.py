@@ -1,4 +1,4 @@
-"""procfs: every read of /proc in netwrap, as small functions of a PID.
+"""procfs: every read of /proc about processes, as small functions of a PID.
 
 What the walkthrough finds with ``ps`` and ``ls -l /proc/PID/ns/net``, netwrap
 reads here, without starting a process:
@@ -19,6 +19,9 @@ cost about 2 ms of a 15-20 ms ``netwrap pid``. A file is read with
 ``posix.open``/``posix.read`` (a third of ``open()``'s cost; ``read_one`` saves
 the last read of files the kernel makes in one piece), and the rare helpers that
 need more (``fcntl``, ``socket``, ``ipaddress``) import it inside.
+
+What a process's netns holds (/proc/PID/net: interfaces, default routes, addresses)
+is read by ``netwrap.procnet`` with ``read`` from here.
 
 Conventions: a PID is an int or a string (``"self"`` works); functions that
 return ``None`` when the process is gone say so, the others raise ``OSError``.
@@ -393,65 +396,7 @@ def first_pid_in_netns(want: posix.stat_result) -> int | None:
     return None
 
 
-# -- the network as a process sees it: /proc/PID/net, /proc/sys --------------------------
-
-
-def ifnames(pid: int | str) -> set[str]:
-    """Interface names in PID's netns, from /proc/PID/net/dev."""
-    lines = read(f"/proc/{pid}/net/dev").decode(errors="replace").splitlines()[2:]
-    return {line.split(":", 1)[0].strip() for line in lines if ":" in line}
-
-
-def default_route(pid: int | str) -> dict | None:
-    """PID's IPv4 default route in the main table, shaped like ``ip -j route``'s."""
-    return default_route_from_table(read(f"/proc/{pid}/net/route").decode(errors="replace"))
-
-
-def _hex_ip(text: str) -> str:
-    import socket
-    import struct
-
-    return socket.inet_ntoa(struct.pack("<I", int(text, 16)))
-
-
-def default_route_from_table(text: str) -> dict | None:
-    """The lowest-metric default route in /proc/net/route text (hex, little-endian)."""
-    best = None
-    for line in text.splitlines()[1:]:
-        row = line.split()
-        if len(row) < 8:
-            continue
-        iface, dst, gw, mask = row[0], row[1], row[2], row[7]
-        flags, metric = int(row[3], 16), int(row[6])
-        if dst != "00000000" or mask != "00000000" or not flags & 0x1:  # RTF_UP
-            continue
-        route = {"dst": "default", "dev": iface, "metric": metric}
-        if flags & 0x2:  # RTF_GATEWAY
-            route["gateway"] = _hex_ip(gw)
-        if best is None or metric < best["metric"]:
-            best = route
-    if best is not None and best["metric"] == 0:
-        del best["metric"]  # as ip -j prints it
-    return best
-
-
-def default_route6(pid: int | str) -> dict | None:
-    """PID's IPv6 default route, from /proc/PID/net/ipv6_route."""
-    best = None
-    for line in read(f"/proc/{pid}/net/ipv6_route").decode(errors="replace").splitlines():
-        row = line.split()
-        dst, plen, gw, iface = row[0], row[1], row[4], row[9]
-        metric, flags = int(row[5], 16), int(row[8], 16)
-        if dst != "0" * 32 or plen != "00" or iface == "lo" or not flags & 0x1:
-            continue
-        route = {"dst": "default", "dev": iface, "metric": metric}
-        if flags & 0x2:
-            import ipaddress
-
-            route["gateway"] = str(ipaddress.IPv6Address(bytes.fromhex(gw)))
-        if best is None or metric < best["metric"]:
-            best = route
-    return best
+# -- /proc/sys ----------------------------------------------------------------------------
 
 
 def sysctl(name: str) -> str | None:
@@ -460,16 +405,3 @@ def sysctl(name: str) -> str | None:
         return read_one(f"/proc/sys/{name}").decode(errors="replace").strip()
     except OSError:
         return None
-
-
-def local_addresses(pid: int | str) -> set[str]:
-    """PID's netns addresses with no process: IPv4 as text (net/fib_trie's ``/32 host
-    LOCAL`` entries), IPv6 as net/if_inet6's 32 hex digits; OSError if unreadable."""
-    lines = [line.strip() for line in read(f"/proc/{pid}/net/fib_trie").decode().splitlines()]
-    pairs = zip(lines, lines[1:], strict=False)
-    out = {a[4:] for a, b in pairs if b == "/32 host LOCAL" and a.startswith("|-- ")}
-    try:
-        out |= {line.split()[0] for line in read(f"/proc/{pid}/net/if_inet6").decode().splitlines()}
-    except (OSError, IndexError):  # IPv6 off
-        pass
-    return out

@@ -10,7 +10,7 @@ process (interface names, default routes) is read by ``netwrap.procfs``.
 
 from __future__ import annotations
 
-from netwrap import procfs
+from netwrap import procnet
 from netwrap.errors import CommandError
 from netwrap.netref import NetnsRef
 from netwrap.runner import Runner
@@ -76,9 +76,9 @@ def is_bridge(link: dict) -> bool:
 
 
 # -- facts from /proc/PID/net: the target's netns, no process started --------------
-# Read by netwrap.procfs; named here too, where the pre-flight and lab code look them up.
+# Read by netwrap.procnet; named here too, where the pre-flight and lab code look them up.
 
-proc_ifnames = procfs.ifnames
-proc_default_route = procfs.default_route
-proc_default_route6 = procfs.default_route6
-default_route_from_table = procfs.default_route_from_table
+proc_ifnames = procnet.ifnames
+proc_default_route = procnet.default_route
+proc_default_route6 = procnet.default_route6
+default_route_from_table = procnet.default_route_from_table

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from netwrap import procfs
+from netwrap import procfs, procnet
 
 ME = os.getpid()
 
@@ -93,11 +93,11 @@ def test_namespaces():
 
 
 def test_the_network_as_this_process_sees_it():
-    assert "lo" in procfs.ifnames(ME)
-    route = procfs.default_route(ME)
+    assert "lo" in procnet.ifnames(ME)
+    route = procnet.default_route(ME)
     assert route is None or (route["dst"], "dev" in route) == ("default", True)
     if os.path.exists("/proc/self/net/ipv6_route"):
-        route6 = procfs.default_route6(ME)
+        route6 = procnet.default_route6(ME)
         assert route6 is None or (route6["dst"], route6["dev"] != "lo") == ("default", True)
     assert procfs.sysctl("kernel/ostype") == "Linux"
     assert procfs.sysctl("net/no/such/knob") is None
