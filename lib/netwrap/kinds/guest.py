@@ -9,7 +9,7 @@ same way (``differences``).
 
 from __future__ import annotations
 
-from netwrap.kinds import AttachSpec, Diff, Line, Observed
+from netwrap.kinds import AttachSpec, Batch, Diff, Line, Observed
 from netwrap.netref import NetnsRef
 from netwrap.plan import Step, note
 
@@ -238,3 +238,12 @@ def differences(spec: AttachSpec, inner, observed: Observed) -> list[Diff]:
             last = diffs[-1]
             diffs[-1] = Diff(last.side, last.what, (*last.fix, route_line(spec, now, gw)))
     return diffs
+
+
+def delete_inside(spec: AttachSpec, observed: Observed, kind: str) -> Batch:
+    """The removal of a link made inside the target (macvlan, dummy, IPoIB child):
+    ``link del`` there if it is there as a link of ``kind`` (its addresses and routes
+    go with it); nothing otherwise."""
+    inner = (observed.guest or {}).get(spec.ifname)
+    there = inner is not None and inner.kind == kind
+    return Batch(guest=(("link", "del", spec.ifname),) if there else ())

@@ -116,9 +116,7 @@ def batch(spec: AttachSpec, guest: NetnsRef, *, old_default: dict | None | bool 
 
 def removal(spec: AttachSpec, observed: Observed) -> Batch:
     """Delete it inside if it is there as a macvlan (its addresses and routes go too)."""
-    inner = (observed.guest or {}).get(spec.ifname)
-    there = inner is not None and inner.kind == KIND
-    return Batch(guest=(("link", "del", spec.ifname),) if there else ())
+    return inside.delete_inside(spec, observed, KIND)
 
 
 # -- differences --------------------------------------------------------------------------
