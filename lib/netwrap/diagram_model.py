@@ -130,8 +130,14 @@ def _veth_peers(spaces: Sequence[dict]) -> dict[tuple[int, int], tuple[int, int]
     """
     veths: dict[tuple[int, int], dict] = {}
     for s, space in enumerate(spaces):
+        by_name = {link["ifname"]: link["ifindex"] for link in space.get("links", [])}
         for link in space.get("links", []):
-            if _kind(link) == "veth" and "link_index" in link:
+            if _kind(link) != "veth":
+                continue
+            if "link_index" not in link and link.get("link") in by_name:
+                # both ends in one netns: ip names the peer ("link": "p0"), no ifindex
+                link = {**link, "link_index": by_name[link["link"]]}
+            if "link_index" in link:
                 veths[(s, link["ifindex"])] = link
     inode = [space.get("inode") for space in spaces]
     nsids = [{int(k): v for k, v in (space.get("nsids") or {}).items()} for space in spaces]

@@ -38,6 +38,7 @@ def test_each_macvlan_has_an_edge_to_its_parent():
         ("parent", "if:host/mvh", "if:host/p0"),
         ("parent", "if:netns-web/eth1", "if:host/p0"),
         ("parent", "if:netns-web/eth2", "if:host/p1"),
+        ("veth", "if:host/p0", "if:host/p1"),
     }
     assert model.parent("if:netns-web/eth1") == model.node("if:host/p0")
     assert [n.id for n in model.children("if:host/p0")] == ["if:host/mvh", "if:netns-web/eth1"]
@@ -59,10 +60,10 @@ def test_text_names_each_parent_and_each_child():
     rows = [line[2:].rstrip(" │") for line in picture.splitlines() if line.startswith("│")]
     assert rows == [
         "mvh  macvlan  198.51.100.2/24 ── on p0",
-        "p0  veth ══ (peer not shown)",
+        "p0  veth ══ p1",
         "├─ parent of macvlan mvh",
         "╰─ parent of macvlan eth1 in netns web",
-        "p1  veth ══ (peer not shown)",
+        "p1  veth ══ p0",
         "╰─ parent of macvlan eth2 in netns web",
         "eth1  macvlan  198.51.100.7/24 ── on p0 in the host side (nwlab-macv)",
         "eth2  macvlan  2001:db8::7/64 ── on p1 in the host side (nwlab-macv)",
