@@ -2,7 +2,7 @@
 drawn with the edge, in text and in --json.
 
 - in a lab netns (named, so the target's ``ip netns list-id`` names it): a macvlan on
-  the lab's veth p0, moved into a netns of its own;
+  the lab's veth p0, moved into a sandbox;
 - on a host side with no name at all, as the machine's own netns is: netwrap runs in a
   netns of its own (``unshare --net``), the macvlan moved into a process's netns
   (``unshare --net sleep``); the target's kernel is asked its nsid for the host side.
@@ -17,20 +17,10 @@ import sys
 
 import pytest
 
-from conftest import LAUNCHER, LIB, rand, run_netwrap, sh
+from conftest import LAUNCHER, LIB, run_netwrap, sh
 from nwtest import wait_for
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def target_netns():
-    name = rand("nwmv-")
-    sh("ip", "netns", "add", name)
-    try:
-        yield name
-    finally:
-        sh("ip", "netns", "del", name, check=False)
 
 
 def macvlan_into(where: tuple[str, ...], parent: str, into: str, inside: tuple[str, ...]):
@@ -43,31 +33,36 @@ def macvlan_into(where: tuple[str, ...], parent: str, into: str, inside: tuple[s
     sh(*inside, "link", "set", "eth1", "up")
 
 
-def test_a_macvlan_on_a_lab_veth_is_drawn_with_its_parent(lab, target_netns):
+def lab_with_a_macvlan(lab: str, pid: int) -> None:
+    """Veths p0/p1 in LAB (up: a macvlan is down while its parent is), and eth1, a
+    macvlan on p0, in PID's netns."""
     sh("ip", "-n", lab, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
     sh("ip", "-n", lab, "link", "set", "p0", "up")
     sh("ip", "-n", lab, "link", "set", "p1", "up")
-    macvlan_into(("ip", "-n", lab), "p0", target_netns, ("ip", "-n", target_netns))
-    text = run_netwrap("--host-netns", lab, "diagram", target_netns, check=True).stdout
-    assert f"│ ╰─ parent of macvlan eth1 in netns {target_netns}" in text
+    macvlan_into(("ip", "-n", lab), "p0", str(pid), ("nsenter", "-t", str(pid), "-n", "ip"))
+
+
+def test_a_macvlan_on_a_lab_veth_is_drawn_with_its_parent(lab, sandboxes):
+    name, pid = sandboxes()
+    lab_with_a_macvlan(lab, pid)
+    text = run_netwrap("--host-netns", lab, "diagram", name, check=True).stdout
+    assert f"│ ╰─ parent of macvlan eth1 in sandbox {name} (PID {pid})" in text
     assert f"│ eth1  macvlan  198.51.100.7/24 ── on p0 in the host side ({lab})" in text
     model = json.loads(
-        run_netwrap("--json", "--host-netns", lab, "diagram", target_netns, check=True).stdout
+        run_netwrap("--json", "--host-netns", lab, "diagram", name, check=True).stdout
     )
-    child = f"if:netns-{target_netns}/eth1"
+    child = f"if:sandbox-{name}/eth1"
     assert {"kind": "parent", "a": child, "b": "if:host/p0"} in model["edges"]
     p0 = next(n for n in model["nodes"] if n["id"] == "if:host/p0")
     assert (p0["kind"], p0["ns"]) == ("veth", "host")
 
 
-def test_with_no_target_the_netns_a_macvlan_leads_into_is_drawn(lab, target_netns):
+def test_with_no_target_the_sandbox_a_macvlan_leads_into_is_drawn(lab, sandboxes):
     """It shares no veth with the host side, but hangs off it: it is wired to it."""
-    sh("ip", "-n", lab, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
-    sh("ip", "-n", lab, "link", "set", "p0", "up")
-    sh("ip", "-n", lab, "link", "set", "p1", "up")
-    macvlan_into(("ip", "-n", lab), "p0", target_netns, ("ip", "-n", target_netns))
+    name, pid = sandboxes()
+    lab_with_a_macvlan(lab, pid)
     text = run_netwrap("--host-netns", lab, "diagram", check=True, timeout=120).stdout
-    assert f"┌─ netns {target_netns} " in text
+    assert f"┌─ sandbox {name} (PID {pid}) " in text
     assert f"│ eth1  macvlan  198.51.100.7/24 ── on p0 in the host side ({lab})" in text
 
 
