@@ -190,9 +190,24 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:  # a file netwrap reads or writes (/run/netwrap, /var/run/netns)
-        where = f": {exc.filename}" if exc.filename else ""
-        hint = "; run it as root" if isinstance(exc, PermissionError) else ""
-        return _error(f"{exc.strerror or exc}{where}{hint}", 1)
+        return _error(_os_error(exc), 1)
+
+
+def _os_error(exc: OSError) -> str:
+    """``STRERROR: PATH`` and, refused, what to do: a user is told to be root; root was
+    refused by more than file modes (so "run it as root" would send it in a circle)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    if exc.filename2:  # a rename or link: both names
+        where += f" -> {exc.filename2}"
+    hint = ""
+    if isinstance(exc, PermissionError):
+        hint = (
+            "; run it as root"
+            if os.geteuid() != 0
+            else " (refused to root too: an immutable flag, see lsattr -d, or a security "
+            "module such as AppArmor or SELinux)"
+        )
+    return f"{exc.strerror or exc}{where}{hint}"
 
 
 def _error(message: str, status: int) -> int:

@@ -1,5 +1,6 @@
-"""``netwrap gc``: drop the records of containers that are gone, the netns links netwrap
-made that dangle, and sandbox processes no record accounts for."""
+"""``netwrap gc``: drop the records of containers that are gone (with a bridge netwrap
+made for them, as ``nic del`` would), the netns links netwrap made that dangle, and
+sandbox processes no record accounts for."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def cmd_gc(ctx: Context, args) -> int:
                 "dropped": [r.as_dict() for r in res.dropped],
                 "links": res.links,
                 "interrupted": [r.as_dict() for r in res.interrupted],
+                "bridges": res.bridges,
                 "kept": res.kept,
                 "sandbox_processes": [{"marker": m, "pid": p} for m, p in ended],
             }
@@ -54,6 +56,12 @@ def cmd_gc(ctx: Context, args) -> int:
         say(
             f"{drop} the record of {rec.container.name}:{rec.ifname} "
             f"(the container is gone): {path}"
+        )
+    for br in res.bridges:
+        where = f" in {br['host_netns']}" if br["host_netns"] else ""
+        say(
+            f"{remove} the bridge {br['name']}{where}, which netwrap made for "
+            f"{br['made_for']} (nothing else is on it)"
         )
     for link in res.links:
         say(f"{remove} the dangling netns link {link}")
@@ -89,7 +97,8 @@ def register(subparsers) -> None:
         "drop records of containers that are gone and the netns links netwrap made that dangle",
         cmd_gc,
         description="Drop the records of containers that are gone (and a host veth "
-        "end they left, when it is provably theirs), and remove the "
+        "end they left, when it is provably theirs, and a bridge netwrap made for "
+        "them when nothing else is on it, as nic del would), and remove the "
         "/var/run/netns links netwrap made whose process is gone. Plain "
         "gc looks at every record in the run directory; with --host-netns "
         "only that lab's. --dry-run lists each record and link.",

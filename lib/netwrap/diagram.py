@@ -5,7 +5,9 @@ that ``ip -j -d link``, ``ip -j addr`` and ``ip -j netns list-id`` print on the
 host side (``ip [-n LAB] -j ...``) and inside each target
 (``nsenter -t PID -n ip -j ...``). A veth pair is matched across namespaces by
 peer ifindex (``link_index`` on one end is ``ifindex`` on the other) and by
-``link_netnsid``, so the picture says which end is where::
+``link_netnsid``, so the picture says which end is where; a macvlan is drawn with the
+link it hangs off, its parent (``eth1  macvlan ── on p0 in the host side (...)``, and
+under p0 ``╰─ parent of macvlan eth1 in ...``)::
 
     ┌─ host side: nwlab-1a2b3c ─────────────────────────┐
     │ br0  bridge  198.51.100.1/24                       │
@@ -77,9 +79,11 @@ def dot(model: Model) -> str:
     if any(n.id == OUTSIDE for n in model.nodes):
         lines.append(f'  {_q(OUTSIDE)} [label="the outside (NAT)", shape=octagon];')
     for e in model.edges:
-        attrs = {"veth": 'style=bold, label="veth"', "nat": 'style=dashed, label="NAT"'}.get(
-            e.kind, "style=solid"
-        )
+        attrs = {
+            "veth": 'style=bold, label="veth"',
+            "nat": 'style=dashed, label="NAT"',
+            "parent": 'style=dotted, label="parent"',  # a macvlan -- the link it hangs off
+        }.get(e.kind, "style=solid")
         lines.append(f"  {_q(e.a)} -- {_q(e.b)} [{attrs}];")
     lines.append("}")
     return "".join(line + "\n" for line in lines)

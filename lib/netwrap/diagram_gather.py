@@ -38,6 +38,15 @@ class Source(Frozen):
         return ref.ip("-j", *args)
 
     @property
+    def ns_file(self) -> str | None:
+        """The file of its netns (None: this process's own)."""
+        from netwrap import netns as netns_mod
+
+        if self.pid is not None:
+            return f"/proc/{self.pid}/ns/net"
+        return netns_mod.path(self.netns) if self.netns else None
+
+    @property
     def inode(self) -> int | None:
         from netwrap import netns as netns_mod
         from netwrap.targets import netns_inode
@@ -62,8 +71,11 @@ def _named_inodes() -> dict[str, int]:
     return {link.name: link.inode for link in netns.links() if link.inode is not None}
 
 
-def gather(runner, source: Source, named: dict[str, int] | None = None) -> dict:
-    """One namespace's JSON, as ``build`` takes it."""
+def gather(
+    runner, source: Source, named: dict[str, int] | None = None, host: Source | None = None
+) -> dict:
+    """One namespace's JSON, as ``build`` takes it. With HOST, the host side's nsid here
+    too when a macvlan here hangs off a link in a netns ip cannot name (``host_nsid``)."""
     named = _named_inodes() if named is None else named
 
     def ask(*args: str) -> list:
@@ -79,6 +91,8 @@ def gather(runner, source: Source, named: dict[str, int] | None = None) -> dict:
     nsids = {
         str(i["nsid"]): named[i["name"]] for i in ids if i.get("name") in named and "nsid" in i
     }
+    if host is not None and host != source:
+        nsids.update(host_nsid(source, host, links, nsids))
     return {
         "key": source.key,
         "label": source.label,
@@ -88,6 +102,30 @@ def gather(runner, source: Source, named: dict[str, int] | None = None) -> dict:
         "addrs": addrs,
         "nsids": nsids,
     }
+
+
+def host_nsid(source: Source, host: Source, links: list[dict], nsids: dict) -> dict[str, int]:
+    """{nsid: inode} of the host side, as SOURCE's kernel ids it, when a macvlan (VLAN,
+    IPoIB child) in SOURCE hangs off a link in a netns whose nsid ``ip netns list-id``
+    could not name (the machine's own netns has no name in /var/run/netns): asked over
+    rtnetlink (``netwrap.nsid``, RTM_GETNSID) from inside SOURCE. {} when none is
+    needed or the kernel does not say (not root, or a netns gone)."""
+    from netwrap.diagram_model import parented
+
+    unknown = {
+        str(link["link_netnsid"]) for link in links if parented(link) and "link_netnsid" in link
+    } - set(nsids)
+    inode = host.inode
+    if not unknown or inode is None or inode in nsids.values():
+        return {}
+    from netwrap.nsid import HostNetns
+
+    try:
+        with HostNetns(source.ns_file) as here:
+            nsid = here.nsid(host.ns_file or "/proc/self/ns/net", inode)
+    except (OSError, ValueError):
+        return {}
+    return {} if nsid is None else {str(nsid): inode}
 
 
 def source_for(text_: str, dry_run: bool = False) -> Source:
@@ -156,11 +194,11 @@ def model_for(
     targets_ = list(targets_)
     if targets_:
         for t in targets_:
-            spaces.append(gather(runner, source_for(t, dry_run), named))
+            spaces.append(gather(runner, source_for(t, dry_run), named, host))
         return build(spaces)
     for source in default_sources(host):
         try:
-            spaces.append(gather(runner, source, named))
+            spaces.append(gather(runner, source, named, host))
         except CommandError:
             continue  # gone between listing and asking: not part of the picture
     wired = wired_to_host(build(spaces))

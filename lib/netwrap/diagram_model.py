@@ -2,7 +2,9 @@
 
 ``build`` turns per-namespace ``ip -j`` JSON into nodes and edges (see
 ``netwrap.diagram`` for the picture and the commands it reads); a veth pair is
-matched across namespaces by peer ifindex and ``link_netnsid``.
+matched across namespaces by peer ifindex and ``link_netnsid``; a macvlan (VLAN,
+IPoIB child) is tied to the link it hangs off, its parent, named by ip as ``"link":
+"p0"`` in the same netns, else as ``"link_index"`` in the netns of ``"link_netnsid"``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class Node(Frozen):
 class Edge(Frozen):
     __slots__ = ("kind", "a", "b")
 
-    # kind "veth": the two ends of a pair (sorted); "port": interface -> bridge
+    # kind "veth": the two ends of a pair (sorted); "port": interface -> bridge;
+    # "parent": a macvlan (VLAN, IPoIB child) -> the link it hangs off; "nat": bridge -> outside
     def __init__(self, kind: str, a: str, b: str) -> None:
         self._init(kind, a, b)
 
@@ -61,6 +64,15 @@ class Model(Record):
     def ports(self, bridge_id: str) -> list[Node]:
         return [self.node(e.a) for e in self.edges if e.kind == "port" and e.b == bridge_id]
 
+    def parent(self, node_id: str) -> Node | None:
+        """The link a macvlan (VLAN, IPoIB child) hangs off, when it is drawn."""
+        edge = next((e for e in self.edges if e.kind == "parent" and e.a == node_id), None)
+        return None if edge is None else self.node(edge.b)
+
+    def children(self, node_id: str) -> list[Node]:
+        """The macvlans (VLANs, IPoIB children) that hang off this link."""
+        return [self.node(e.a) for e in self.edges if e.kind == "parent" and e.b == node_id]
+
     def as_dict(self) -> dict:
         return {"nodes": [asdict(n) for n in self.nodes], "edges": [asdict(e) for e in self.edges]}
 
@@ -85,6 +97,7 @@ KINDS = {
     "ipoib": "ipoib",
 }
 SWITCHES = ("bridge", "ovs")  # kinds that have ports (an OVS bridge, or its datapath)
+PARENTED = ("macvlan", "vlan", "ipoib")  # kinds that hang off a parent link (kinds.PARENTED)
 
 
 def _kind(link: dict) -> str:
@@ -117,8 +130,14 @@ def _veth_peers(spaces: Sequence[dict]) -> dict[tuple[int, int], tuple[int, int]
     """
     veths: dict[tuple[int, int], dict] = {}
     for s, space in enumerate(spaces):
+        by_name = {link["ifname"]: link["ifindex"] for link in space.get("links", [])}
         for link in space.get("links", []):
-            if _kind(link) == "veth" and "link_index" in link:
+            if _kind(link) != "veth":
+                continue
+            if "link_index" not in link and link.get("link") in by_name:
+                # both ends in one netns: ip names the peer ("link": "p0"), no ifindex
+                link = {**link, "link_index": by_name[link["link"]]}
+            if "link_index" in link:
                 veths[(s, link["ifindex"])] = link
     inode = [space.get("inode") for space in spaces]
     nsids = [{int(k): v for k, v in (space.get("nsids") or {}).items()} for space in spaces]
@@ -161,6 +180,40 @@ def _veth_peers(spaces: Sequence[dict]) -> dict[tuple[int, int], tuple[int, int]
             peers[(s, ifindex)] = (t, link["link_index"])
     # Keep only pairs both ends agree on.
     return {a: b for a, b in peers.items() if peers.get(b) == a}
+
+
+def parented(link: dict) -> bool:
+    """A row of ``ip -j -d link`` that hangs off a parent link: a macvlan, VLAN, IPoIB child."""
+    return _kind(link) in PARENTED
+
+
+def _parents(spaces: Sequence[dict]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(space index, ifindex) of a macvlan (VLAN, IPoIB child) -> the same of its parent,
+    where it is known. In its own netns ip names the parent (``"link": "p0"``); in another
+    it gives the parent's ifindex there and the nsid of that netns (``"link_index": 3,
+    "link_netnsid": 0``): taken only when the space's nsids say which netns that is, as
+    an ifindex alone is only a name inside one netns."""
+    inode = [space.get("inode") for space in spaces]
+    nsids = [{int(k): v for k, v in (space.get("nsids") or {}).items()} for space in spaces]
+    indexes = [{link["ifindex"] for link in space.get("links", [])} for space in spaces]
+    out = {}
+    for s, space in enumerate(spaces):
+        by_name = {link["ifname"]: link["ifindex"] for link in space.get("links", [])}
+        for link in space.get("links", []):
+            if not parented(link):
+                continue
+            nsid = link.get("link_netnsid")
+            if nsid is None:
+                parent = by_name.get(link["link"]) if "link" in link else link.get("link_index")
+                if parent in indexes[s] and parent != link["ifindex"]:
+                    out[(s, link["ifindex"])] = (s, parent)
+                continue
+            there = nsids[s].get(nsid)
+            for t in range(len(spaces)):
+                if there is not None and inode[t] == there and link.get("link_index") in indexes[t]:
+                    out[(s, link["ifindex"])] = (t, link["link_index"])
+                    break
+    return out
 
 
 def _natural(name: str) -> list:
@@ -228,6 +281,9 @@ def build(spaces: Sequence[dict]) -> Model:
             if pair not in seen:
                 seen.add(pair)
                 model.edges.append(Edge("veth", *pair))
+    for a, b in _parents(spaces).items():
+        if a in names and b in names:
+            model.edges.append(Edge("parent", names[a], names[b]))
     _add_nat(model, spaces[0] if spaces else {})
     model.edges.sort(key=lambda e: (e.kind, _natural(e.a), _natural(e.b)))
     return model
@@ -265,11 +321,12 @@ def nat_of(model: Model, bridge_id: str) -> bool:
 
 
 def wired_to_host(model: Model) -> set[str]:
-    """Keys of the namespaces with a veth pair into the host side (the first namespace)."""
+    """Keys of the namespaces with a veth pair into the host side (the first namespace),
+    or a macvlan (VLAN, IPoIB child) on a link there."""
     host = model.namespaces()[0].name
     keys = set()
     for e in model.edges:
-        if e.kind != "veth":
+        if e.kind not in ("veth", "parent"):
             continue
         ends = {model.node(e.a).ns, model.node(e.b).ns}
         if host in ends:

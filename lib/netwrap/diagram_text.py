@@ -3,7 +3,7 @@ Japanese (``WORDS``), no line wider than asked (``netwrap.diagram`` shows one)."
 
 from __future__ import annotations
 
-from netwrap.diagram_model import SWITCHES, Model, Node, nat_of, ns_id
+from netwrap.diagram_model import PARENTED, SWITCHES, Model, Node, nat_of, ns_id
 from netwrap.output import width as _width
 
 # Every word the picture itself says, per language (``netwrap tutorial --lang ja``).
@@ -16,6 +16,9 @@ WORDS = {
         "host_ref": "the host side ({0})",
         "in": " in ",
         "no_peer": "(peer not shown)",
+        "on": " ── on {0}",
+        "no_parent": " ── on a link not shown",
+        "parent_of": "parent of {0} {1}",
         "only_lo": "(no interfaces but lo)",
         "bridge": "bridge",
         "veth": "veth",
@@ -42,6 +45,9 @@ WORDS = {
         "host_ref": "ホスト側({0})",
         "in": " → ",
         "no_peer": "(相手側は表示外)",
+        "on": " ── 親 {0}",
+        "no_parent": " ── 親は表示外",
+        "parent_of": "{0} {1}の親",
         "only_lo": "(lo以外のインターフェースなし)",
         "bridge": "ブリッジ",
         "veth": "veth",
@@ -92,6 +98,8 @@ def _aside(model: Model, node: Node) -> bool:
     the way out."""
     if node.kind == "bridge" or model.peer(node.id) is not None:
         return False
+    if model.parent(node.id) is not None or model.children(node.id):
+        return False  # a macvlan on a link drawn, or the link macvlans hang off
     if node.kind == "ovs" and model.ports(node.id):
         return False  # an OVS bridge (or its datapath) with ports: a switch, drawn so
     if node.kind == "veth":  # a cable whose other end is not drawn: still a cable
@@ -112,6 +120,28 @@ def _peer_text(model: Model, node: Node, lang: str = "en") -> str:
     if peer.ns == node.ns:
         return f" ══ {peer.name}"
     return f" ══ {peer.name}{_say(lang, 'in')}{_where(model, peer, lang)}"
+
+
+def _parent_text(model: Model, node: Node, lang: str = "en") -> str:
+    """`` ── on p0 in the host side (...)``: the link a macvlan (VLAN, IPoIB child) hangs off."""
+    if node.kind not in PARENTED:
+        return ""
+    parent = model.parent(node.id)
+    if parent is None:
+        return _say(lang, "no_parent")
+    where = "" if parent.ns == node.ns else _say(lang, "in") + _where(model, parent, lang)
+    return _say(lang, "on", parent.name + where)
+
+
+def _children_rows(model: Model, node: Node, lang: str = "en") -> list[str]:
+    """One row per macvlan (VLAN, IPoIB child) that hangs off NODE, under it."""
+    kids = model.children(node.id)
+    rows = []
+    for i, kid in enumerate(kids):
+        where = "" if kid.ns == node.ns else _say(lang, "in") + _where(model, kid, lang)
+        branch = "╰─" if i == len(kids) - 1 else "├─"
+        rows.append(f"{branch} " + _say(lang, "parent_of", _say(lang, kid.kind), kid.name + where))
+    return rows
 
 
 def _line(node: Node, lang: str = "en") -> str:
@@ -136,7 +166,7 @@ def _fit(rows: list[str], inner: int) -> list[str]:
         if _width(row) <= inner:
             out.append(row)
             continue
-        lead = len(row) - len(row.lstrip("├└│─ "))
+        lead = len(row) - len(row.lstrip("├└╰│─ "))
         out += wrap(row[lead:], inner, row[:lead], " " * (lead + 4))
     return out
 
@@ -159,10 +189,13 @@ def text(model: Model, width: int | None = None, lang: str = "en") -> str:
             if node.id in on_bridge or node in aside:
                 continue
             rows.append(
-                _line(node, lang) + ("" if node.kind in SWITCHES else _peer_text(model, node, lang))
+                _line(node, lang)
+                + ("" if node.kind in SWITCHES else _peer_text(model, node, lang))
+                + _parent_text(model, node, lang)
             )
             if node.kind == "bridge" and nat_of(model, node.id):
                 rows.append(_say(lang, "nat"))
+            rows += _children_rows(model, node, lang)
             if node.kind in SWITCHES:
                 ports = model.ports(node.id)
                 for i, port in enumerate(ports):

@@ -1,6 +1,7 @@
 """Housekeeping: ``nic list`` (each record against what the kernel shows) and ``gc``
 (records of containers that are gone, the host veth ends they left when provably
-theirs, and the /var/run/netns links netwrap made that dangle)."""
+theirs, a bridge netwrap made for them as their last ``nic del`` would take it, and the
+/var/run/netns links netwrap made that dangle)."""
 
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ def rows(runner=None, host_ns: str | None = None) -> list[dict]:
 
 
 class GcResult(Record):
-    __slots__ = ("dropped", "links", "interrupted", "kept")
+    __slots__ = ("dropped", "links", "interrupted", "kept", "bridges")
 
     def __init__(
         self,
@@ -136,8 +137,11 @@ class GcResult(Record):
         links: list[str],
         interrupted: list[Attachment],
         kept: list[str] | None = None,  # what gc found and left alone, and why
+        # the bridges netwrap made that went with a dropped record: name, host_netns,
+        # made_for ("TARGET:IFNAME")
+        bridges: list[dict] | None = None,
     ) -> None:
-        self._init(dropped, links, interrupted, [] if kept is None else kept)
+        self._init(dropped, links, interrupted, [] if kept is None else kept, bridges or [])
 
 
 def gc(ctx, sweep: bool = False) -> GcResult:
@@ -156,6 +160,7 @@ def gc(ctx, sweep: bool = False) -> GcResult:
 def _gc_locked(ctx, sweep: bool = False) -> GcResult:
     dropped, interrupted, kept, plan = [], [], [], []
     hosts: dict = {}
+    leaving: set[tuple[str | None, str]] = set()  # (host netns, host end) this gc deletes
     recs = [r for r in state.list_attachments() if not ctx.host_ns or r.host_netns == ctx.host_ns]
     for rec in recs:
         st = rec.state()
@@ -173,9 +178,12 @@ def _gc_locked(ctx, sweep: bool = False) -> GcResult:
                             rec.host_netns,
                         )
                     )
+                    leaving.add((rec.host_netns, name))
                     break
         elif st in ("interrupted", "failed"):
             interrupted.append(rec)
+    steps, bridges, heirs = _made_bridges(ctx, dropped, leaving, kept)
+    plan += steps
     made = [m for m in netns.made_links() if not ctx.host_ns or m.host_netns == ctx.host_ns]
     made += [
         netns.MadeLink(
@@ -192,8 +200,50 @@ def _gc_locked(ctx, sweep: bool = False) -> GcResult:
     kept += left
     ctx.runner.run(plan + links)
     if not ctx.dry_run:
+        for heir in heirs:
+            state.record_attachment(heir)
         for rec in dropped:
             state.remove_attachment(rec)
         for step in links:
             netns.forget(os.path.basename(step.argv[-1]))
-    return GcResult(dropped, [s.argv[-1] for s in links], interrupted, kept)
+    return GcResult(dropped, [s.argv[-1] for s in links], interrupted, kept, bridges)
+
+
+class _Keeping:
+    """``ctx`` whose warnings are gc's ``kept`` lines (said once, and in --json too)."""
+
+    def __init__(self, ctx, kept: list[str]) -> None:
+        self._ctx, self._kept = ctx, kept
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+    def warn(self, message: str) -> None:
+        self._kept.append(message)
+
+
+def _made_bridges(ctx, dropped: list[Attachment], leaving: set, kept: list[str]):
+    """(steps, bridges, heirs): the bridges netwrap made for dropped records, deleted by
+    the rule ``nic del`` of the last attachment on one follows (``release_bridge``):
+    only with no other port (``leaving``: the host ends this gc deletes) and no address
+    netwrap did not add, else kept with one line why; while a live attachment is on it,
+    that one's record inherits the fact (``heirs``, written once the plan has run)."""
+    from netwrap.upstream import release_bridge  # gc's alone: not on nic list's way
+
+    steps, bridges, heirs, seen = [], [], [], set()
+    for rec in dropped:
+        if not rec.extra.get("made_bridge") or (rec.host_netns, rec.bridge) in seen:
+            continue
+        seen.add((rec.host_netns, rec.bridge))
+        ends = {name for ns, name in leaving if ns == rec.host_netns}
+        more, heirs = release_bridge(_Keeping(ctx, kept), rec, heirs, ends)
+        steps += more
+        if more:
+            bridges.append(
+                {
+                    "name": rec.bridge,
+                    "host_netns": rec.host_netns,
+                    "made_for": f"{rec.container.name}:{rec.ifname}",
+                }
+            )
+    return steps, bridges, heirs

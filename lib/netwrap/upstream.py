@@ -176,9 +176,9 @@ def release_bridge(ctx, rec, heirs: list, leaving: set[str]) -> tuple[list, list
         if a.get("scope") != "link" and "local" in a
     )
     if ports or addrs:
-        why = f"ports {', '.join(ports)}" if ports else ""
-        why += (" and " if why else "") + (
-            f"addresses netwrap did not add ({', '.join(addrs)})" if addrs else ""
+        why = " and ".join(
+            ([f"ports {', '.join(ports)}"] if ports else [])
+            + ([f"addresses netwrap did not add ({', '.join(addrs)})"] if addrs else [])
         )
         ctx.warn(f"kept the bridge {br}{where} netwrap made: it has {why}")
         return [], heirs

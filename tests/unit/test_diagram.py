@@ -132,6 +132,17 @@ def test_a_pair_with_both_ends_in_one_namespace():
     assert "lo" not in {n.name for n in model.nodes}
 
 
+def test_a_pair_in_one_namespace_as_ip_really_prints_it():
+    """In one netns ip names a veth's peer (``"link": "p0"``), with no ``link_index``
+    (a real capture: p0/p1 in tests/data/diagram/macvlan-lab.json)."""
+    host = json.loads((DATA / "macvlan-lab.json").read_text())[0]
+    p1 = next(link for link in host["links"] if link["ifname"] == "p1")
+    assert (p1["link"], "link_index" in p1) == ("p0", False)
+    model = diagram.build([host])
+    assert ("veth", "if:host/p0", "if:host/p1") in {(e.kind, e.a, e.b) for e in model.edges}
+    assert "│ p0  veth ══ p1" in diagram.text(model)
+
+
 def width(line: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
 

@@ -262,9 +262,41 @@ def test_an_os_error_is_one_line_not_a_traceback(monkeypatch, capsys):
         raise PermissionError(13, "Permission denied", "/run/netwrap/attachments")
 
     monkeypatch.setattr(state, "list_attachments", denied)
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
     assert cli.main(["nic", "list"]) == 1
     assert capsys.readouterr().err == (
         "netwrap: error: Permission denied: /run/netwrap/attachments; run it as root\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "exc, said",
+    [
+        (
+            PermissionError(1, "Operation not permitted", "/run/netwrap/attachments"),
+            "Operation not permitted: /run/netwrap/attachments",
+        ),
+        (
+            PermissionError(13, "Permission denied", "/run/netwrap/a.tmp", None, "/run/netwrap/a"),
+            "Permission denied: /run/netwrap/a.tmp -> /run/netwrap/a",
+        ),
+        (PermissionError(13, "Permission denied"), "Permission denied"),
+    ],
+)
+def test_root_denied_is_not_told_to_run_as_root(monkeypatch, capsys, exc, said):
+    """Root refused (an immutable file, a security module): "run it as root" would send
+    the user in a circle; the line names what was refused, and that root was."""
+    from netwrap import cli, state
+
+    def denied():
+        raise exc
+
+    monkeypatch.setattr(state, "list_attachments", denied)
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
+    assert cli.main(["nic", "list"]) == 1
+    assert capsys.readouterr().err == (
+        f"netwrap: error: {said} (refused to root too: an immutable flag, see lsattr -d, "
+        "or a security module such as AppArmor or SELinux)\n"
     )
 
 
