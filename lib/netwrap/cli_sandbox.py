@@ -12,7 +12,7 @@ from netwrap.errors import NetwrapError, UsageError
 def cmd_sandbox_start(ctx: Context, args) -> int:
     from netwrap import sandbox
 
-    name = validate.netns_name(args.name)
+    name = validate.hostname(validate.netns_name(args.name))
     if ctx.dry_run:
         ctx.runner.run(sandbox.start_plan(name))
         return 0

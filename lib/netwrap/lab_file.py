@@ -260,6 +260,8 @@ def parse(text: str, filename: str = "lab.yaml", default_name: str = "lab") -> L
                 if "container" in m
                 else None
             )
+            if pid is None and container is None:  # up starts it: its name is its hostname
+                s.check(m["name"], validate.hostname, nname)
             nodes[nname] = NodeSpec(nname, pid, container, m["name"].start_mark.line + 1)
         except UsageError as exc:
             s.problem(exc, item)

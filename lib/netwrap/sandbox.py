@@ -67,7 +67,7 @@ from netwrap.sandbox_record import (
     use_scope,
 )
 from netwrap.targets import Target
-from netwrap.validate import netns_name
+from netwrap.validate import hostname, netns_name
 
 TYPE_CHECKING = False  # typing's own flag costs an import of typing
 
@@ -186,7 +186,7 @@ def start_many(
     from netwrap import workers as pool
 
     for name in names:
-        netns_name(name)
+        hostname(netns_name(name))
     host_ns = _ns(host_ns)
     with state.lock():
         stale = []

@@ -68,6 +68,9 @@ def ifname(name: str, what: str = "interface name") -> str:
     return name
 
 
+HOST_NAME_MAX = 64  # bytes, Linux's limit (hostname(1) says "name too long" above it)
+
+
 def netns_name(name: str) -> str:
     if not name or name in (".", "..") or "/" in name or any(c.isspace() for c in name):
         raise UsageError(
@@ -78,6 +81,27 @@ def netns_name(name: str) -> str:
         raise UsageError(
             f"netns name is {len(name.encode())} bytes long; a file name in "
             "/var/run/netns can have at most 255"
+        )
+    return name
+
+
+def hostname(name: str) -> str:
+    """A sandbox's name, which is also its hostname (``nsenter -t PID --uts hostname
+    NAME``): what ``hostname`` takes, checked before anything runs."""
+    size = len(name.encode())
+    labels = name.split(".")
+    if not 0 < size <= HOST_NAME_MAX or not all(
+        label
+        and label.isascii()
+        and label.replace("-", "").isalnum()
+        and not label.startswith("-")
+        and not label.endswith("-")
+        for label in labels
+    ):
+        raise UsageError(
+            f'sandbox name "{name}" is also its hostname, which must be letters, digits and '
+            '"-", in parts separated by single dots that neither start nor end with "-", '
+            f"{HOST_NAME_MAX} bytes at most"
         )
     return name
 
