@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import test_cni
 from test_cni import Cni, container_state, links_in
 
 from nwtest import plugin_tracer, read_trace
@@ -14,13 +15,7 @@ from nwtest import plugin_tracer, read_trace
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def cni(tmp_path, lab):
-    world = Cni(tmp_path, lab)
-    try:
-        yield world
-    finally:
-        world.cleanup()
+cni = test_cni.cni  # the fixture: a lab host, containers, the plugin, state dirs
 
 
 def traced(cni: Cni, trace, command: str, conf: dict, container: str):

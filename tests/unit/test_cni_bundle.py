@@ -28,18 +28,15 @@ PLUGIN = (
 
 
 def in_python(code: str, bundle_path, lib: str = LIB, user: int | None = None) -> dict:
-    """Run ``code`` in ``python -IS`` with ``lib`` on sys.path, after ``use(bundle_path)``
-    (bundle.py loaded by its path, as the launcher does); ``code`` sets ``out``, a dict
-    printed as JSON; plus ``used``: whether the bundle was taken."""
+    """Run ``code`` in ``python -IS`` after what the launcher runs first (``boot``: lib on
+    sys.path, ``use(bundle_path)``); ``code`` fills ``out``, a dict printed as JSON, with
+    ``used``: whether the bundle was taken."""
     prog = (
         f"import sys, json; sys.path.insert(0, {lib!r})\n"
-        "import _frozen_importlib, _frozen_importlib_external\n"
-        "spec = _frozen_importlib_external.spec_from_file_location(\n"
-        f"    'netwrap.cni.bundle', {lib!r} + '/netwrap/cni/bundle.py')\n"
-        "b = _frozen_importlib.module_from_spec(spec); spec.loader.exec_module(b)\n"
-        "sys.modules[spec.name] = b\n"
-        f"taken = b.use({str(bundle_path)!r})\n"
-        "out = {}\n" + code + "\nout['used'] = taken is not None\nprint(json.dumps(out))"
+        + bundle.boot(lib, str(bundle_path))
+        + "out = {'used': any(type(f).__name__ == 'Bundle' for f in sys.meta_path)}\n"
+        + code
+        + "\nprint(json.dumps(out))"
     )
     proc = subprocess.run(
         [sys.executable, "-IS", "-c", prog], capture_output=True, text=True, user=user
@@ -254,17 +251,18 @@ def test_only_roots_or_the_runners_own_bundle_is_used(written):
         shutil.rmtree(where)
 
 
-def test_bundle_py_loads_nothing_the_interpreter_has_not_loaded_already():
+@pytest.mark.parametrize("there", [True, False])
+def test_the_launchers_boot_loads_nothing_the_interpreter_has_not_already(written, there):
+    path, _ = written
+    if not there:
+        path.unlink()
     code = (
         "import sys; before = set(sys.modules)\n"
-        "import _frozen_importlib, _frozen_importlib_external\n"
-        "spec = _frozen_importlib_external.spec_from_file_location(\n"
-        f"    'netwrap.cni.bundle', {LIB!r} + '/netwrap/cni/bundle.py')\n"
-        "b = _frozen_importlib.module_from_spec(spec); spec.loader.exec_module(b)\n"
-        "print(sorted(set(sys.modules) - before))"
+        + bundle.boot(LIB, str(path))
+        + "print(sorted(set(sys.modules) - before), type(sys.meta_path[0]).__name__ == 'Bundle')"
     )
     out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "[]", out.stderr
+    assert out.stdout.split("\n")[0] == f"['netwrap.cni.bundle'] {there}", out.stderr
 
 
 def test_install_writes_the_bundle_beside_the_plugin_and_the_plugin_uses_it(tmp_path):

@@ -163,6 +163,25 @@ def use(path: str) -> Bundle | None:
     return bundle
 
 
+def boot(lib: str, path: str) -> str:
+    """Python source that loads this module from ``lib`` by its file (no package search,
+    nothing imported that the interpreter has not loaded already) and calls
+    ``use(path)``: what the launcher runs first. It never raises."""
+    return (
+        "import sys\n"
+        "try:\n"
+        "    import _frozen_importlib, _frozen_importlib_external\n"
+        "    _spec = _frozen_importlib_external.spec_from_file_location(\n"
+        f"        'netwrap.cni.bundle', {lib + '/netwrap/cni/bundle.py'!r})\n"
+        "    _module = _frozen_importlib.module_from_spec(_spec)\n"
+        "    _spec.loader.exec_module(_module)\n"
+        "    sys.modules[_spec.name] = _module\n"
+        f"    _module.use({path!r})\n"
+        "except Exception:\n"
+        "    pass\n"
+    )
+
+
 def closure(lib: str, entry: str = ENTRY) -> dict[str, tuple[str, bool]]:
     """Every netwrap module ``entry`` may import, through import statements anywhere in
     the sources (not under ``if TYPE_CHECKING``): name -> (source path, is_package)."""

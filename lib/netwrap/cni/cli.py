@@ -1,6 +1,6 @@
 """``netwrap cni install|explain``: put the plugin where runtimes look, and read a config.
 
-    netwrap cni install                   # /opt/cni/bin/netwrap, a CNI plugin binary
+    netwrap cni install                   # /opt/cni/bin/netwrap, a CNI plugin binary (+ .bundle)
     netwrap cni explain /etc/cni/net.d/10-lab.conflist --ifname eth0
 
 ``explain`` prints what ADD would run for a container, in the walkthrough's style,
@@ -29,19 +29,8 @@ import gc
 gc.disable()
 import sys
 sys.path.insert(0, {lib!r})
-# The plugin's modules from one file, when it may be used (netwrap/cni/bundle.py says
-# when); this loads bundle.py by its path, without searching the packages for it.
-try:
-    import _frozen_importlib, _frozen_importlib_external
-    spec = _frozen_importlib_external.spec_from_file_location(
-        "netwrap.cni.bundle", {lib!r} + "/netwrap/cni/bundle.py")
-    bundle = _frozen_importlib.module_from_spec(spec)
-    spec.loader.exec_module(bundle)
-    sys.modules[spec.name] = bundle
-    bundle.use({bundle!r})
-except Exception:
-    pass
-from netwrap.cni.main import main
+# The plugin's modules from one file, when it may be used (netwrap/cni/bundle.py).
+{boot}from netwrap.cni.main import main
 code = main()
 sys.stdout.flush()
 sys.stderr.flush()
@@ -62,9 +51,9 @@ def install(directory: str, name: str = "netwrap", python: str | None = None) ->
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
     bundle = os.path.abspath(path + ".bundle")
-    if python in (None, sys.executable):
-        from netwrap.cni.bundle import write
+    from netwrap.cni.bundle import boot, write
 
+    if python in (None, sys.executable):
         write(bundle, lib)
     else:  # bytecode is the interpreter's own: that one writes it
         from netwrap.runner import Runner
@@ -73,7 +62,7 @@ def install(directory: str, name: str = "netwrap", python: str | None = None) ->
         Runner().call([python, "-IS", "-c", code + f"b.write({bundle!r}, {lib!r})"])
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
-        f.write(SCRIPT.format(python=python or sys.executable, lib=lib, bundle=bundle))
+        f.write(SCRIPT.format(python=python or sys.executable, lib=lib, boot=boot(lib, bundle)))
     os.chmod(tmp, 0o755)
     os.replace(tmp, path)
     return path
