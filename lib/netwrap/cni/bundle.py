@@ -84,7 +84,7 @@ class Bundle:
         except OSError:
             st = None
         if st is None or st.st_mtime_ns != mtime_ns or st.st_size != size:
-            self.close()  # an edited, reinstalled or removed source: no more from here
+            self.withdraw()  # an edited, reinstalled or removed source: none from here on
             return None
         if not length:  # an extension module: the path finder's loader, without the search
             loader = _external.ExtensionFileLoader(name, origin)
@@ -114,13 +114,19 @@ class Bundle:
         with open(self.modules[name][0], encoding="utf-8") as f:
             return f.read()
 
-    def close(self) -> None:
-        """Serve no more imports (the modules already loaded stay)."""
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
+    def withdraw(self) -> None:
+        """Serve no more modules (those already loaded stay). It stays on sys.meta_path,
+        finding nothing: the import system may be going through that list right now."""
+        self.modules = {}
         if self.fd >= 0:
             posix.close(self.fd)
             self.fd = -1
+
+    def close(self) -> None:
+        """Withdraw and leave sys.meta_path."""
+        self.withdraw()
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
 
 
 def load(path: str) -> Bundle | None:
