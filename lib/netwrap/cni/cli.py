@@ -214,7 +214,7 @@ def register(subparsers) -> None:
         cmd_cni_install,
         description="Write DIR/netwrap, the CNI plugin, and DIR/netwrap.bundle, the modules "
         "it imports compiled into one file: the plugin loads them from it while every "
-        "source is unchanged (after an upgrade, until installed again: as usual).",
+        "source is unchanged; after an upgrade it imports as usual until installed again.",
         epilog="example: sudo netwrap cni install /opt/cni/bin",
     )
     p.add_argument(
