@@ -9,6 +9,8 @@ What a test does to a container and checks inside it, written once:
   ``ipv4_of``; on the lab side ``bridge_ports``; ``veth`` makes a pair by hand;
 - ``parallel_adds_and_dels``: twenty ``nic add`` at once into any twenty targets (sandboxes
   or Docker containers), checked on both sides, and removed again;
+- the CNI plugin: ``plugin_tracer`` runs it and keeps where each module it loaded came
+  from (``read_trace``);
 - small things: ``host_end_of`` (a ``nic add`` line's host end), ``is_zombie``, ``wait_for``,
   ``gone_pid`` (a PID no process can have), ``argv`` (an argv tuple written as a line).
 """
@@ -171,6 +173,37 @@ def gone_pid() -> int:
     """A PID no process can have: one above pid_max."""
     with open("/proc/sys/kernel/pid_max") as f:
         return int(f.read()) + 1
+
+
+# -- the CNI plugin's imports ----------------------------------------------------------------
+
+_TRACER = """\
+import posix, sys
+end = posix._exit
+def traced(code):  # the launcher ends with posix._exit: say first where each module came from
+    with open(posix.environ[b"NWTEST_TRACE"], "w") as f:
+        f.write(repr({n: type(getattr(m, "__spec__", None) and m.__spec__.loader).__name__
+                      for n, m in list(sys.modules.items())}))
+    end(code)
+posix._exit = traced
+sys.argv = sys.argv[1:]
+with open(sys.argv[0]) as f:
+    exec(compile(f.read(), sys.argv[0], "exec"))
+"""
+
+
+def plugin_tracer() -> tuple[str, ...]:
+    """An argv prefix that runs the plugin executable given after it as its shebang line
+    does (``python -IS``) and, as it exits, writes to the file named by NWTEST_TRACE
+    ``{module name: its loader's class name}`` of every module the run loaded."""
+    return (sys.executable, "-IS", "-c", _TRACER)
+
+
+def read_trace(path) -> dict[str, str]:
+    import ast
+
+    with open(path) as f:
+        return ast.literal_eval(f.read())
 
 
 # -- twenty at once ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import run_netwrap
+from conftest import LIB, run_netwrap
 
 STATIC = {
     "cniVersion": "1.0.0",
@@ -89,6 +89,11 @@ def test_install_on_another_interpreter_and_the_plugin_needs_only_the_lib(tmp_pa
     run_netwrap("cni", "install", str(tmp_path / "bin"), "--python", other, check=True)
     plugin = tmp_path / "bin" / "netwrap"
     assert plugin.read_text().splitlines()[0] == f"#!{other} -IS"
+    # its bundle is compiled by that interpreter, which the launcher names
+    check = "import sys; sys.path.insert(0, sys.argv[2]); from netwrap.cni import bundle; "
+    check += "sys.exit(bundle.load(sys.argv[1]) is None)"
+    bundled = [other, "-IS", "-c", check, f"{plugin}.bundle", LIB]
+    assert subprocess.run(bundled).returncode == 0
     out = subprocess.run(
         [str(plugin)], capture_output=True, env={"CNI_COMMAND": "VERSION", "PATH": "/usr/bin"}
     )

@@ -1,6 +1,6 @@
 """``netwrap cni install|explain``: put the plugin where runtimes look, and read a config.
 
-    netwrap cni install                   # /opt/cni/bin/netwrap, a CNI plugin binary
+    netwrap cni install                   # /opt/cni/bin/netwrap, a CNI plugin binary (+ .bundle)
     netwrap cni explain /etc/cni/net.d/10-lab.conflist --ifname eth0
 
 ``explain`` prints what ADD would run for a container, in the walkthrough's style,
@@ -29,7 +29,8 @@ import gc
 gc.disable()
 import sys
 sys.path.insert(0, {lib!r})
-from netwrap.cni.main import main
+# The plugin's modules from one file, when it may be used (netwrap/cni/bundle.py).
+{boot}from netwrap.cni.main import main
 code = main()
 sys.stdout.flush()
 sys.stderr.flush()
@@ -39,17 +40,29 @@ posix._exit(code)
 
 
 def install(directory: str, name: str = "netwrap", python: str | None = None) -> str:
-    """Write the plugin executable ``DIRECTORY/NAME`` (atomically); return its path. It
-    runs on ``python`` (default: the interpreter running this), which needs nothing but
-    netwrap's lib dir: the plugin loads no package from outside it."""
+    """Write the plugin executable ``DIRECTORY/NAME`` and its modules' bundle
+    ``DIRECTORY/NAME.bundle`` (both atomically); return the plugin's path. It runs on
+    ``python`` (default: the interpreter running this), which needs nothing but
+    netwrap's lib dir: the plugin loads no package from outside it. The bundle is
+    compiled by that interpreter (netwrap/cni/bundle.py)."""
     import netwrap
 
     lib = os.path.dirname(os.path.dirname(os.path.abspath(netwrap.__file__)))
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
+    bundle = os.path.abspath(path + ".bundle")
+    from netwrap.cni.bundle import boot, write
+
+    if python in (None, sys.executable):
+        write(bundle, lib)
+    else:  # bytecode is the interpreter's own: that one writes it
+        from netwrap.runner import Runner
+
+        code = f"import sys; sys.path.insert(0, {lib!r}); import netwrap.cni.bundle as b; "
+        Runner().call([python, "-IS", "-c", code + f"b.write({bundle!r}, {lib!r})"])
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
-        f.write(SCRIPT.format(python=python or sys.executable, lib=lib))
+        f.write(SCRIPT.format(python=python or sys.executable, lib=lib, boot=boot(lib, bundle)))
     os.chmod(tmp, 0o755)
     os.replace(tmp, path)
     return path
@@ -164,6 +177,8 @@ def cmd_cni_install(ctx, args) -> int:
     if ctx.dry_run:
         sys.stdout.write(
             f"write {os.path.join(args.dir, 'netwrap')} (mode 755, runs on {python})\n"
+            f"write {os.path.join(args.dir, 'netwrap.bundle')} (mode 644, the plugin's "
+            "modules compiled by it)\n"
         )
         return 0
     path = install(args.dir, python=python)
@@ -197,6 +212,9 @@ def register(subparsers) -> None:
         "install",
         "put the plugin executable `netwrap` into a CNI bin dir",
         cmd_cni_install,
+        description="Write DIR/netwrap, the CNI plugin, and DIR/netwrap.bundle, the modules "
+        "it imports compiled into one file: the plugin loads them from it while every "
+        "source is unchanged; after an upgrade it imports as usual until installed again.",
         epilog="example: sudo netwrap cni install /opt/cni/bin",
     )
     p.add_argument(

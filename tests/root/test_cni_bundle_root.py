@@ -1,0 +1,57 @@
+"""The plugin ``netwrap cni install`` writes runs ADD, CHECK and DEL on the modules of
+its bundle (netwrap/cni/bundle.py): every netwrap module a run loads came from it, and
+the result is the same when the bundle is gone."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import test_cni
+from test_cni import Cni, container_state, links_in
+
+from nwtest import plugin_tracer, read_trace
+
+pytestmark = pytest.mark.root
+
+
+cni = test_cni.cni  # the fixture: a lab host, containers, the plugin, state dirs
+
+
+def traced(cni: Cni, trace, command: str, conf: dict, container: str):
+    """Run the plugin as the runtime would, but through ``plugin_tracer``: its answer,
+    and the loader of each module the run loaded; the call must succeed."""
+    status, out = cni.call(
+        command, conf, container, wrap=plugin_tracer(), env={"NWTEST_TRACE": str(trace)}
+    )
+    assert status == 0, out
+    return out, read_trace(trace)
+
+
+def test_add_check_del_load_every_netwrap_module_from_the_bundle(cni, tmp_path):
+    assert os.path.exists(os.path.join(cni.bin, "netwrap.bundle"))
+    c = cni.container()
+    conf = cni.conf(isGateway=True, ipMasq=True, mtu=1400)
+    trace = tmp_path / "trace"
+    result = None
+    for command in ("ADD", "CHECK", "DEL"):
+        call = {**conf, "prevResult": result} if command == "CHECK" else conf
+        out, loaders = traced(cni, trace, command, call, c)
+        result = result or out
+        mine = {n: kind for n, kind in loaders.items() if n.startswith("netwrap.")}
+        assert mine.pop("netwrap.cni.bundle") == "SourceFileLoader"  # the launcher loads it
+        assert len(mine) > 8 and set(mine.values()) == {"Bundle"}, (command, mine)
+        assert loaders["__future__"] == "Bundle"
+        if command == "ADD":
+            assert container_state(c)["addrs"] == ["198.51.100.2/24"]
+    assert "eth0" not in links_in(c) and cni.allocations() == []
+
+
+def test_without_its_bundle_the_plugin_does_the_same(cni, tmp_path):
+    os.unlink(os.path.join(cni.bin, "netwrap.bundle"))
+    c = cni.container()
+    conf = cni.conf(isGateway=True)
+    _, loaders = traced(cni, tmp_path / "trace", "ADD", conf, c)
+    assert loaders["netwrap.cni.main"] == "SourceFileLoader" and "Bundle" not in loaders.values()
+    assert container_state(c)["addrs"] == ["198.51.100.2/24"]
+    assert cni.ok("DEL", conf, c) is None and cni.allocations() == []
