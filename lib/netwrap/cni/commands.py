@@ -198,15 +198,17 @@ def _delete_step(conf, env, record: dict | None):
             "routes go with it",
             key="macvlan.delete",
         )
+    from netwrap.cni import netlink
+
     hname = (record or {}).get("host_ifname") or names.host_ifname(
         conf.name, env.container_id, env.ifname
     )
-    return Step(
-        names.host_ref(conf).ip("link", "del", hname),
+    argv = names.host_ref(conf).ip("link", "del", hname)
+    why = (
         f"delete the host end {hname}: its peer {env.ifname} in the container "
-        "goes with it, addresses and routes too",
-        key="veth.delete",
+        "goes with it, addresses and routes too"
     )
+    return Step(argv, netlink.marked(why, argv), key="veth.delete")
 
 
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
