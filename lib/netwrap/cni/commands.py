@@ -65,12 +65,20 @@ def _forwarding(conf) -> tuple[int, ...]:
 
 
 def _sysctl(knob: str) -> bytes | None:
-    """``netwrap.procfs.sysctl`` as bytes, without loading that module (and ``os``)."""
+    """``netwrap.procfs.sysctl`` as bytes, without loading that module (and ``os``), and
+    with ``posix`` alone (no ``io`` file object for a few bytes)."""
+    import posix
+
     try:
-        with open(f"/proc/sys/{knob}", "rb") as f:
-            return f.read().strip()
+        fd = posix.open(f"/proc/sys/{knob}", posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        return posix.read(fd, 64).strip()
+    except OSError:
+        return None
+    finally:
+        posix.close(fd)
 
 
 def add(conf, env, stdin: bytes) -> dict:
