@@ -540,9 +540,8 @@ def test_in_the_hosts_own_netns_the_veth_is_made_and_deleted_over_netlink(cni):
     again = links_in(replay)[hname]
     for key in ("address", "mtu", "master"):
         assert again[key] == host[key], key
-    assert "UP" in again["flags"] and links_in(other)["eth0"]["address"] == (
-        result["interfaces"][2]["mac"]
-    )
+    assert "UP" in again["flags"]
+    assert links_in(other)["eth0"]["address"] == result["interfaces"][2]["mac"]
 
     # A failure inside (a default route there already) undoes the veth over netlink.
     sh("ip", "-n", c, "route", "add", "default", "dev", "lo")
