@@ -494,8 +494,66 @@ def test_in_the_hosts_own_netns_the_bridge_is_read_over_netlink(cni):
     sh("ip", "netns", "exec", b, "ping", "-c1", "-W2", "198.51.100.1")
     for c in (a, b):
         cni.ok("DEL", conf, c, wrap=in_lab)
+        cni.ok("DEL", conf, c, wrap=in_lab)  # again: nothing left, still fine
+    assert set(links_in(cni.lab)) == {"lo", cni.bridge} and cni.allocations() == []
     taken = rand("nwbr")
     sh("ip", "-n", cni.lab, "link", "add", taken, "type", "veth", "peer", "name", rand("nwv"))
     status, out = cni.call("ADD", {**conf, "bridge": taken}, a, wrap=in_lab)
     assert status == 1 and out["code"] == 100 and "is not a bridge" in out["msg"]
     assert "eth0" not in links_in(a)
+
+
+def test_in_the_hosts_own_netns_the_veth_is_made_and_deleted_over_netlink(cni):
+    """The host end made and deleted by the plugin itself (netwrap.cni.netlink): the log
+    says so above the ip command that does the same, and that command replays it; a
+    failure inside undoes the veth the same way."""
+    from netwrap.cni.netlink import NOTE
+
+    conf = cni.conf(isDefaultGateway=True, mtu=1400)
+    del conf["netwrapHostNetns"]
+    in_lab = ("ip", "netns", "exec", cni.lab)
+    c = cni.container()
+    result = cni.ok("ADD", conf, c, wrap=in_lab)
+    hname = result["interfaces"][1]["name"]
+    host = links_in(cni.lab)[hname]
+    assert host["master"] == cni.bridge and host["mtu"] == 1400 and "UP" in host["flags"]
+    assert host["address"] == result["interfaces"][1]["mac"]
+    assert links_in(c)["eth0"]["address"] == result["interfaces"][2]["mac"]
+    sh("ip", "netns", "exec", c, "ping", "-c1", "-W2", "198.51.100.1")
+    cni.ok("DEL", conf, c, wrap=in_lab)
+    assert hname not in links_in(cni.lab) and "eth0" not in links_in(c)
+    log = open(os.path.join(cni.run_dir, "cni", cni.name, f"{c}@eth0.log")).read()
+    assert f"# {NOTE}\nip -batch - <<'EOF'\nlink add {hname} up master" in log
+    assert f"# {NOTE}\nip link del {hname}\n" in log
+
+    # The log's commands, replayed by hand in another lab, make the same host end.
+    replay = cni.extra_lab()
+    sh("ip", "-n", replay, "link", "add", cni.bridge, "type", "bridge")
+    other = cni.container()
+    text = log[log.index(f"link add {hname}") :].split("EOF\n")[0]  # the veth's batch
+    subprocess.run(
+        ["ip", "netns", "exec", replay, "ip", "-batch", "-"],
+        input=text.replace(f"netns {c}", f"netns {other}"),
+        check=True,
+        text=True,
+    )
+    again = links_in(replay)[hname]
+    for key in ("address", "mtu", "master"):
+        assert again[key] == host[key], key
+    assert "UP" in again["flags"]
+    assert links_in(other)["eth0"]["address"] == result["interfaces"][2]["mac"]
+
+    # A failure inside (a default route there already) undoes the veth over netlink.
+    sh("ip", "-n", c, "route", "add", "default", "dev", "lo")
+    status, err = cni.call("ADD", conf, c, wrap=in_lab)
+    assert status == 1 and err["code"] == 100 and "File exists" in err["msg"]
+    assert hname not in links_in(cni.lab) and "eth0" not in links_in(c)
+    assert cni.allocations() == []
+    # The veth itself refused (eth0 taken in the container): ip's words, nothing left.
+    sh("ip", "-n", c, "link", "add", "eth0", "type", "veth", "peer", "name", "other0")
+    status, err = cni.call("ADD", conf, c, wrap=in_lab)
+    assert status == 1 and err["code"] == 100
+    assert err["msg"] == (
+        'failed to run "ip -batch -": RTNETLINK answers: File exists; Command failed -:1'
+    )
+    assert hname not in links_in(cni.lab) and cni.allocations() == []

@@ -323,3 +323,53 @@ def test_ipam_routes_are_networks_and_addresses_are_checked():
     assert plan.same_network("198.51.100.7/24", "198.51.100.1/24")
     assert not plan.same_network("198.51.100.7/24", "198.51.100.1/25")
     assert not plan.same_network("198.51.101.7/24", "198.51.100.1/24")
+
+
+def test_in_the_hosts_own_netns_the_veth_step_is_marked_as_sent_over_netlink():
+    from netwrap.cni import commands, netlink
+
+    ips, routes = plan.from_ipam(IPAM)
+    macs = ("02:00:00:00:00:01", "02:00:00:00:00:02")
+    veth, inside = plan.attach_plan(conf(mtu=1400), ENV, ips, routes, *macs)
+    hname = plan.host_ifname("t1", "c1", "eth0")
+    assert veth.argv == ("ip", "-batch", "-") and veth.why.endswith(f"\n# {netlink.NOTE}")
+    assert veth.input.splitlines() == [
+        f"link add {hname} up master nw0 address {macs[0]} mtu 1400 type veth "
+        f"peer name eth0 address {macs[1]} mtu 1400 netns c1",
+        "link set nw0 up",
+    ]
+    assert netlink.expressible(veth.argv, veth.input) and netlink.expressible(veth.undo)
+    assert not netlink.expressible(inside.argv, inside.input)  # ip -n c1: ip runs it
+    # What netlink does not send: hairpin, promisc, a lab playing the host, a macvlan.
+    for other in (conf(hairpinMode=True), conf(promiscMode=True), conf(netwrapHostNetns="l")):
+        step = plan.attach_plan(other, ENV, ips, routes, *macs)[0]
+        assert netlink.NOTE not in step.why and not netlink.expressible(step.argv, step.input)
+    del_conf = dict(BASE, master="eno1")
+    del del_conf["bridge"]
+    mac = NetConf.parse(json.dumps(del_conf))
+    for step in plan.macvlan_plan(mac, ENV, ips, routes, macs[1]):
+        assert netlink.NOTE not in step.why and not netlink.expressible(step.argv, step.input)
+    # DEL's ip link del of the host end: marked in the host's own netns, not in a lab.
+    assert netlink.NOTE in commands._delete_step(conf(), ENV, None).why
+    assert netlink.NOTE not in commands._delete_step(conf(netwrapHostNetns="l"), ENV, None).why
+
+
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (("ip", "-batch", "-"), "link add v0 up master nw0 type veth peer name eth0 netns\n"),
+        (("ip", "-batch", "-"), "link add v0 type veth peer netns c1\n"),  # no peer name
+        (("ip", "-batch", "-"), "link add v0 mtu 14x0 type veth peer name e0 netns c1\n"),
+        (("ip", "-batch", "-"), "link add v0 address 02:00:00:00:00 type veth peer name e0\n"),
+        (("ip", "-batch", "-"), "link add v0 up up type veth peer name e0\n"),
+        (("ip", "-batch", "-"), "link set nw0 up\nlink set nw0 promisc on\n"),  # all or none
+        (("ip", "-batch", "-"), ""),
+        (("ip", "-n", "lab", "link", "del", "v0"), None),
+        (("ip", "link", "del", "v0", "type", "veth"), None),
+        (("nsenter", "--net=/proc/1/ns/net", "ip", "link", "del", "v0"), None),
+    ],
+)
+def test_only_the_words_add_and_del_write_go_over_netlink(argv, text):
+    from netwrap.cni import netlink
+
+    assert not netlink.expressible(argv, text)

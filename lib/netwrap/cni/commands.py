@@ -65,12 +65,20 @@ def _forwarding(conf) -> tuple[int, ...]:
 
 
 def _sysctl(knob: str) -> bytes | None:
-    """``netwrap.procfs.sysctl`` as bytes, without loading that module (and ``os``)."""
+    """``netwrap.procfs.sysctl`` as bytes, without loading that module (and ``os``), and
+    with ``posix`` alone (no ``io`` file object for a few bytes)."""
+    import posix
+
     try:
-        with open(f"/proc/sys/{knob}", "rb") as f:
-            return f.read().strip()
+        fd = posix.open(f"/proc/sys/{knob}", posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        return posix.read(fd, 64).strip()
+    except OSError:
+        return None
+    finally:
+        posix.close(fd)
 
 
 def add(conf, env, stdin: bytes) -> dict:
@@ -198,15 +206,17 @@ def _delete_step(conf, env, record: dict | None):
             "routes go with it",
             key="macvlan.delete",
         )
+    from netwrap.cni import netlink
+
     hname = (record or {}).get("host_ifname") or names.host_ifname(
         conf.name, env.container_id, env.ifname
     )
-    return Step(
-        names.host_ref(conf).ip("link", "del", hname),
+    argv = names.host_ref(conf).ip("link", "del", hname)
+    why = (
         f"delete the host end {hname}: its peer {env.ifname} in the container "
-        "goes with it, addresses and routes too",
-        key="veth.delete",
+        "goes with it, addresses and routes too"
     )
+    return Step(argv, netlink.marked(why, argv), key="veth.delete")
 
 
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:

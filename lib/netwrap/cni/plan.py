@@ -11,10 +11,14 @@ find the bridge missing), makes the bridge and gives it the gateway address:
 
 the second plugs this container in, with the veth made straight into the
 container's netns (given as a path: ``ip`` opens a ``netns`` argument with a '/'
-as a file), addressed and routed inside, forwarding on, NAT rules if ``ipMasq``:
+as a file), addressed and routed inside, forwarding on, NAT rules if ``ipMasq``.
+In the host's own netns the plugin sends the veth's line itself over rtnetlink
+(``netwrap.cni.netlink``; the log says so above it), else ``ip`` runs it
+(``address 02:...`` of each end left out here):
 
     ip -batch - <<'EOF'
     link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns c1
+    link set nw0 up
     EOF
     ip -n c1 -batch - <<'EOF'
     link set eth0 up
@@ -47,7 +51,7 @@ from __future__ import annotations
 
 import posix
 
-from netwrap.cni import COMMAND_FAILED, CniError
+from netwrap.cni import COMMAND_FAILED, CniError, netlink
 from netwrap.cni.ipconf import (  # noqa: F401 (the IPAM side, importable from here too)
     IPConfig,
     Route,
@@ -131,21 +135,27 @@ def attach_plan(
     made_host, made_guest = veth_batch(
         env.ifname, conf.bridge, [i.address for i in ips], hname, guest_mac, conf.mtu, guest
     )
-    host_lines = [*made_host, ("link", "set", conf.bridge, "up")]
+    veth = made_host[0]  # link add HNAME up master BRIDGE ...: its MAC given there too
     if host_mac:
-        host_lines.append(("link", "set", hname, "address", host_mac))
+        veth = (*veth[:6], "address", host_mac, *veth[6:])
+    host_lines = [veth, ("link", "set", conf.bridge, "up")]
     if conf.hairpin:
         host_lines.append(("link", "set", hname, "type", "bridge_slave", "hairpin", "on"))
     if conf.promisc:
         host_lines.append(("link", "set", conf.bridge, "promisc", "on"))
     inside = [*made_guest, *route_lines(env, ips, routes)]
+    make, text = host.ip("-batch", "-"), batch_text(host_lines)
     steps = [
         Step(
-            host.ip("-batch", "-"),
-            f"create a veth pair: {hname} on the bridge {conf.bridge}, its peer "
-            f"{env.ifname} made straight into the container's netns {env.netns}",
+            make,
+            netlink.marked(
+                f"create a veth pair: {hname} on the bridge {conf.bridge}, its peer "
+                f"{env.ifname} made straight into the container's netns {env.netns}",
+                make,
+                text,
+            ),
             host.ip("link", "del", hname),
-            input=batch_text(host_lines),
+            input=text,
             key="veth.create",
         ),
         *vlan_steps(conf, host, hname),

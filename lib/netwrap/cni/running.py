@@ -3,8 +3,9 @@ header, a failed command as the spec's code 100.
 
 ADD and CHECK first ask whether CNI_NETNS is a network namespace (an
 ``NS_GET_NSTYPE`` ioctl on the file: no process), then run their steps through
-``netwrap.cni.spawn``'s runner (``posix_spawnp``, no subprocess). A failure of
-``ip -batch`` becomes
+``netwrap.cni.spawn``'s runner (``posix_spawnp``, no subprocess), or send them over
+rtnetlink when ``netwrap.cni.netlink`` can (``PluginRunner``). A failure of
+``ip -batch`` (or of its requests, spelled as ``ip`` spells them) becomes
 
     {"code": 100, "msg": "failed to run \"ip -batch -\": Error: ...; Command failed -:1"}
 """
@@ -21,6 +22,7 @@ from netwrap.cni import (
     UNKNOWN_CONTAINER,
     CniError,
 )
+from netwrap.cni.spawn import SpawnRunner
 from netwrap.errors import NetwrapError
 
 NS_GET_NSTYPE = 0xB703  # ioctl on an nsfs file: which kind of namespace it is
@@ -61,10 +63,22 @@ def need_host_netns(conf) -> None:
         )
 
 
-def spawn_runner():
-    from netwrap.cni.spawn import SpawnRunner
+class PluginRunner(SpawnRunner):
+    """``SpawnRunner``, but a command ``netwrap.cni.netlink`` can send itself (the veth
+    made and deleted in the host's own netns, as the plan's ``ip`` line says) is sent
+    over rtnetlink: no process. Undo (``ip link del``) goes the same way."""
 
-    return SpawnRunner()
+    def call(self, argv, input: str | None = None) -> str:
+        from netwrap.cni import netlink
+
+        if netlink.expressible(argv, input):
+            netlink.send(argv, input)
+            return ""
+        return super().call(argv, input)
+
+
+def spawn_runner() -> PluginRunner:
+    return PluginRunner()
 
 
 def log_header(verb: str, env) -> str:

@@ -6,7 +6,7 @@
 
 The run dir is the config's ``netwrapRunDir`` if it has one, else
 ``netwrap.store.run_dir()`` (``NETWRAP_RUN_DIR``, default /run/netwrap). Records are
-written atomically (temp file, fsync, rename). The log is appended to and kept after
+written atomically (temp file, rename). The log is appended to and kept after
 DEL: it is how a person reads what was done. ``all_records`` is what ``nic list``
 reads: every network's records under one run dir.
 """
@@ -60,25 +60,47 @@ def log_path(conf, container_id: str, ifname: str) -> str:
 
 
 def write_record(conf, container_id: str, ifname: str, record: dict) -> None:
+    """Atomically: a temp file, renamed over the record. Not fsynced: a record says which
+    kernel objects an ADD made, and those do not outlive a crash of the machine either
+    (the default run dir, /run, is a tmpfs); a record cut short reads as none, and DEL
+    then finds the veth by its name (``names.host_ifname``)."""
     from netwrap.cni.jsonlite import dumps
 
     path = _base(conf, container_id, ifname) + ".json"
     _makedirs(path.rpartition("/")[0])
     tmp = f"{path}.{posix.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(dumps(record, indent=1))
-        f.flush()
-        posix.fsync(f.fileno())
+    _write(tmp, posix.O_TRUNC, dumps(record, indent=1))
     posix.replace(tmp, path)
+
+
+def _write(path: str, flags: int, text: str) -> None:
+    """``text`` into the file ``path`` (made if missing), with ``posix`` alone: no ``io``
+    file objects and text layer for one write."""
+    fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_CLOEXEC | flags, 0o666)
+    try:
+        view = memoryview(text.encode(errors="surrogateescape"))
+        while view:
+            view = view[posix.write(fd, view) :]
+    finally:
+        posix.close(fd)
 
 
 def _read(path: str) -> dict | None:
     from netwrap.cni.jsonlite import loads
 
     try:
-        with open(path) as f:
-            data = loads(f.read())
-    except (FileNotFoundError, ValueError):
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks = []
+        while chunk := posix.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        posix.close(fd)
+    try:
+        data = loads(b"".join(chunks))
+    except ValueError:  # UnicodeDecodeError too
         return None
     return data if isinstance(data, dict) else None
 
@@ -132,8 +154,7 @@ def all_records(run_dir: str | None = None) -> list[tuple[str, str, str, dict]]:
 def append_log(conf, container_id: str, ifname: str, text: str) -> None:
     path = log_path(conf, container_id, ifname)
     _makedirs(path.rpartition("/")[0])
-    with open(path, "a") as f:
-        f.write(text)
+    _write(path, posix.O_APPEND, text)
 
 
 class NetworkLock:
