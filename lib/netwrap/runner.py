@@ -44,7 +44,16 @@ from collections.abc import Iterable, Sequence
 
 from netwrap.errors import CommandError
 from netwrap.plan import Step, heredoc, join, render
-from netwrap.spawn import spawn_wait
+
+
+def spawn_wait(
+    argv: Sequence[str], input: bytes | None = None, env=None
+) -> tuple[int, bytes, bytes]:
+    """``netwrap.spawn.spawn_wait``, loaded with the first command: a --dry-run that
+    has nothing to ask starts none, and its start-up is spared the module."""
+    from netwrap.spawn import spawn_wait
+
+    return spawn_wait(argv, input, env)
 
 
 def _encoding() -> str:
