@@ -19,12 +19,13 @@ A runner is anything with this shape (``BaseRunner`` gives ``run`` and
 - ``interactive(argv)``, ``spawn(argv)``: a command on the terminal; a detached one;
 - ``dry_run``, ``explain``, ``verbose``, ``out``, ``err``.
 
-``Runner`` runs commands through ``spawn_wait`` (``os.posix_spawnp``; ``subprocess``
-only for a command on the terminal and a detached one). ``netwrap.testing`` holds the
-others: ``RecordingRunner`` (records every command, answers queries from a dict,
-starts nothing: for unit tests) and ``FaultRunner`` (wraps a runner and owns the
-``NETWRAP_FAIL_AT`` / ``NETWRAP_PAUSE_AT`` hooks: the CLI builds one only when
-such a variable is set).
+``Runner`` runs commands through ``netwrap.spawn.spawn_wait`` (``posix_spawnp``, output
+to memory files, each command in a process group of its own; the CNI plugin's runner
+uses it too), ``subprocess`` only for a command on the terminal and a detached one.
+``netwrap.testing`` holds the others: ``RecordingRunner`` (records every command,
+answers queries from a dict, starts nothing: for unit tests) and ``FaultRunner``
+(wraps a runner and owns the ``NETWRAP_FAIL_AT`` / ``NETWRAP_PAUSE_AT`` hooks: the
+CLI builds one only when such a variable is set).
 
 The design card chose ``sh``; measured on this machine (bench/bench_up.py prints
 it), ``sh`` costs 60-100 ms to import and about 7 ms per command against about
@@ -38,7 +39,6 @@ without.
 from __future__ import annotations
 
 import io
-import os
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -46,91 +46,14 @@ from netwrap.errors import CommandError
 from netwrap.plan import Step, heredoc, join, render
 
 
-def spawn_wait(argv: Sequence[str], input: bytes | None = None) -> tuple[int, bytes, bytes]:
-    """Run ``argv`` (found on PATH) to its end: (exit status, stdout, stderr), the status
-    negative for a signal, as ``subprocess.run(argv, capture_output=True)`` has them;
-    stdin is ``input``, or /dev/null. OSError (FileNotFoundError) when it cannot start.
+def spawn_wait(
+    argv: Sequence[str], input: bytes | None = None, env=None
+) -> tuple[int, bytes, bytes]:
+    """``netwrap.spawn.spawn_wait``, loaded with the first command: a --dry-run that
+    has nothing to ask starts none, and its start-up is spared the module."""
+    from netwrap.spawn import spawn_wait
 
-    As subprocess does, the child gets SIGPIPE and SIGXFSZ back at their defaults and
-    no file descriptor above 2 of ours. Its output goes to memory files read once it
-    has exited (no pipes, so no poll loop and no deadlock on a large output).
-
-    It runs in a process group of its own: a Ctrl-C at the terminal (SIGINT to the
-    terminal's foreground group) reaches netwrap alone, which defers it to the next
-    step (``netwrap.signals``) while the command in flight finishes, as SIGTERM does.
-    An exception while waiting (a second Ctrl-C) kills its whole group before going on.
-    """
-    import _signal  # the C module: signal would import enum
-
-    low: list[int] = []  # 0-2 while netwrap's own stdio is closed: held until the child starts
-    files: list[int] = []
-    try:
-        files += [_above_stdio(os.memfd_create("stdout"), low)]
-        files += [_above_stdio(os.memfd_create("stderr"), low)]
-        if input is None:
-            files.append(_above_stdio(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), low))
-        else:
-            files.append(_above_stdio(os.memfd_create("stdin"), low))
-            view = memoryview(input)
-            while view:
-                view = view[os.write(files[2], view) :]
-            os.lseek(files[2], 0, os.SEEK_SET)
-        actions = [
-            (os.POSIX_SPAWN_DUP2, fd, n) for n, fd in ((0, files[2]), (1, files[0]), (2, files[1]))
-        ]
-        pid = os.posix_spawnp(
-            argv[0],
-            list(argv),
-            os.environ,
-            file_actions=actions + _inherited(),
-            setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ),
-            setpgroup=0,
-        )
-        try:
-            status = os.waitpid(pid, 0)[1]
-        except BaseException:
-            try:
-                os.killpg(pid, _signal.SIGKILL)  # what it started too (sh -c, ip netns exec)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-            raise
-        return os.waitstatus_to_exitcode(status), _contents(files[0]), _contents(files[1])
-    finally:
-        for fd in files + low:
-            os.close(fd)
-
-
-def _above_stdio(fd: int, low: list[int]) -> int:
-    """FD, or a copy of it above 2 when it took the place of a closed stdin, stdout or
-    stderr of netwrap's (kept open in LOW meanwhile): the child's file actions put its
-    three files on 0-2 one after the other, which would overwrite a file still to come."""
-    while fd <= 2:
-        low.append(fd)
-        fd = os.dup(fd)  # the lowest free number, close-on-exec
-    return fd
-
-
-def _inherited() -> list[tuple]:
-    """Close, in the child, the descriptors above 2 it would inherit (ones netwrap's
-    parent gave it), as subprocess's ``close_fds`` does: netwrap's own are close-on-exec."""
-    actions = []
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        try:
-            if fd > 2 and os.get_inheritable(fd):
-                actions.append((os.POSIX_SPAWN_CLOSE, fd))
-        except OSError:  # the listing's own descriptor, closed by now
-            pass
-    return actions
-
-
-def _contents(fd: int) -> bytes:
-    chunks, offset = [], 0
-    while chunk := os.pread(fd, 1 << 16, offset):
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
+    return spawn_wait(argv, input, env)
 
 
 def _encoding() -> str:

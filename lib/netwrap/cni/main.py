@@ -91,7 +91,7 @@ def main(environ=None, stdin: bytes | None = None, out=None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         error = CniError(IO_FAILURE, f"{exc.strerror or exc}{where}")
     except Exception as exc:  # never a traceback for a runtime to parse
-        from netwrap.runner import Interrupted
+        from netwrap.errors import Interrupted
 
         if isinstance(exc, Interrupted):
             error = CniError(TRY_AGAIN_LATER, str(exc))
