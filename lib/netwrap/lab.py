@@ -24,7 +24,10 @@ sandboxes it starts):
 
 A host end is a bridge port only: no IPv6 of its own, and up once its container is
 configured (``netwrap.lab_plan.plan_up`` says why: it kept ``up`` of 1000 from
-costing more per container than ``up`` of 100).
+costing more per container than ``up`` of 100). The containers' batches run on a
+few workers (``netwrap.workers``), each ``ip`` started straight in its container's
+netns; the ``sysctl`` runs beside them (a host end stays down until the last
+batch), in the order printed above.
 
 Every plan is made from what is there now, so ``up`` on a built lab changes
 nothing. What ``up`` made (bridges, addresses, sandboxes, veths, replaced default
@@ -204,20 +207,27 @@ def _up_locked(ctx, lab: Lab) -> dict:
             write_record(rec)
             txn.on_undo(lambda: _remove_partial(ctx, plan), "remove what a half-run batch made")
             # first and alone: it makes the veths the containers' batches use
-            first = [s for s in (plan.host, plan.quiet) if s]
-            txn.run(first, each=lambda step: progress.step(_describe(step, plan)))
-            # The containers' batches on a few workers: a failure or signal there undoes
-            # all of theirs before it reaches us; the transaction undoes the rest.
+            txn.run(
+                [plan.host] if plan.host else [], each=lambda s: progress.step(_describe(s, plan))
+            )
+            # The containers' batches on a few workers, with the host ends' IPv6 off (a
+            # host end stays down until the plug, so that can run beside them): a failure
+            # or signal there undoes all of theirs before it reaches us; the transaction
+            # undoes the rest.
+            pool = ([plan.quiet] if plan.quiet else []) + plan.guests
             done = workers.run(
                 ctx.runner,
-                [[step] for step in plan.guests],
-                on_done=lambda i: progress.step(_describe(plan.guests[i], plan)),
+                [[step] for step in pool],
+                on_done=lambda i: progress.step(_describe(pool[i], plan)),
             )
             txn.on_undo(lambda: _undo_all(ctx.runner, done), "undo the containers' batches")
             if plan.plug:  # the configured containers plugged into their bridges, at once
                 txn.run([plan.plug], each=lambda step: progress.step(_describe(step, plan)))
-            # Last, once every addition is done: what the file no longer asks for.
-            gone = _extras(ctx, lab, rec)
+            # Last, once every addition is done: what the file no longer asks for. Only
+            # the old record can list such things (this up records only what the file
+            # asks for): when it listed none, there is nothing to read the host for.
+            if gone.changes or gone.stale:
+                gone = _extras(ctx, lab, rec)
             if gone.changes:
                 txn.on_undo(
                     lambda g=gone: lab_converge.put_back(ctx.runner, g, ctx.host_ns),

@@ -9,7 +9,9 @@
 A batch's steps run in order on one worker; batches run on as many workers as this
 process may use cores (at most ``MAX_WORKERS``; ``NETWRAP_WORKERS=N`` sets it).
 Each step is one process run through ``runner.call``, so threads are enough: a
-worker waiting for its ``ip`` holds no GIL.
+worker waiting for its ``ip`` holds no GIL. A worker runs its steps in
+``spawn.InPlace``: an ``nsenter -t PID -n ip ...`` starts ``ip`` straight in PID's
+netns (the worker thread enters it for the spawn), one process fewer per container.
 
 All or nothing, as ``Runner.run``: when a step fails, or SIGINT/SIGTERM arrives, no
 worker starts another step, the steps in flight finish, then every step done, in
@@ -40,6 +42,7 @@ from collections.abc import Callable, Sequence
 
 from netwrap.errors import NetwrapError
 from netwrap.plan import Step
+from netwrap.spawn import InPlace
 
 MAX_WORKERS = 4
 
@@ -94,7 +97,8 @@ def run(
                 hook = getattr(runner, "step_hook", None)  # netwrap.testing.FaultRunner's
                 if hook is not None and hook(step, stop):
                     raise Stopped
-                runner.call(step.argv, input=step.input)
+                with InPlace():  # nsenter -t PID -n ip ...: ip started in PID's netns
+                    runner.call(step.argv, input=step.input)
                 with lock:
                     done.append(step)
 
