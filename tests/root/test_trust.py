@@ -181,6 +181,15 @@ def test_gc_leaves_a_bridge_that_took_the_old_veth_ends_name(lab, sandboxes, nw)
     host_end = host_end_of(nw("--host-netns", lab, "nic", "add", sb, *ADD, check=True).stdout)
     nw("netns", "expose", sb, check=True)  # a link netwrap made, left in place
     nw("sandbox", "stop", sb, check=True)
+    # the stopped sandbox's netns is torn down by the kernel after the process is gone,
+    # and its veth end with it: only then is the name free for the bridge
+    for _ in range(500):
+        gone = subprocess.run(
+            ["ip", "-n", lab, "link", "show", "dev", host_end], capture_output=True
+        )
+        if gone.returncode != 0:
+            break
+        time.sleep(0.01)
     sh("ip", "-n", lab, "link", "add", host_end, "type", "bridge")
     (rec,) = [r for r in state.list_attachments() if r.container.name == sb]
     dry = nw("--dry-run", "--host-netns", lab, "gc", check=True)
