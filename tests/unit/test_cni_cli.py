@@ -65,6 +65,21 @@ def test_explain_refuses_bad_configs_with_the_cni_code(tmp_path):
     assert missing.returncode == 1 and "cannot read" in missing.stderr
 
 
+def test_explain_names_the_file_that_is_not_json_even_when_it_is_binary(tmp_path):
+    for name, data in (("text.conf", b"nope"), ("binary.conf", b"\x7fELF\xd0\xff")):
+        conf = tmp_path / name
+        conf.write_bytes(data)
+        proc = run_netwrap("cni", "explain", str(conf))
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.startswith(f"netwrap: error: the network config in {conf} is not JSON")
+        assert proc.stderr.endswith("(CNI error code 6)\n") and proc.stderr.count("\n") == 1
+    piped = run_netwrap("cni", "explain", "-", input="[1]")
+    assert piped.returncode == 2
+    assert piped.stderr == (
+        "netwrap: error: the network config on stdin is not a JSON object (CNI error code 6)\n"
+    )
+
+
 def test_install_writes_a_plugin_that_answers_version(tmp_path):
     proc = run_netwrap("cni", "install", str(tmp_path / "bin"), check=True)
     plugin = tmp_path / "bin" / "netwrap"

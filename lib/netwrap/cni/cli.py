@@ -68,14 +68,14 @@ def install(directory: str, name: str = "netwrap", python: str | None = None) ->
     return path
 
 
-def plugin_conf(data: str) -> str:
+def plugin_conf(data: bytes | str, what: str = "the network config on stdin") -> bytes | str:
     """A conflist's netwrap entry as a single config (name and cniVersion from the list);
-    a single config as it is."""
+    a single config as it is. WHAT names where DATA came from, for the error."""
     import json
 
     from netwrap.cni.conf import decode
 
-    raw = decode(data)
+    raw = decode(data, what)
     if "plugins" not in raw:
         return data
     mine = [
@@ -125,14 +125,19 @@ def sample_ipam(ipam: dict) -> tuple[dict, str]:
 
 
 def explain(
-    data: str, ifname: str, netns: str, container_id: str, walkthrough: bool = False
+    data: bytes | str,
+    ifname: str,
+    netns: str,
+    container_id: str,
+    walkthrough: bool = False,
+    what: str = "the network config on stdin",
 ) -> str:
     from netwrap.cni import CniError, plan
     from netwrap.cni.conf import Env, NetConf
     from netwrap.plan import render
 
     try:
-        conf = NetConf.parse(plugin_conf(data))
+        conf = NetConf.parse(plugin_conf(data, what))
         env = Env.from_environ(
             {
                 "CNI_COMMAND": "ADD",
@@ -191,13 +196,15 @@ def cmd_cni_install(ctx, args) -> int:
 def cmd_cni_explain(ctx, args) -> int:
     try:
         if args.conf == "-":
-            data = sys.stdin.read()
+            data, what = sys.stdin.buffer.read(), "the network config on stdin"
         else:
-            with open(args.conf, encoding="utf-8") as f:
-                data = f.read()
+            with open(args.conf, "rb") as f:
+                data, what = f.read(), f"the network config in {args.conf}"
     except OSError as exc:
         raise NetwrapError(f"cannot read {args.conf}: {exc.strerror or exc}") from None
-    sys.stdout.write(explain(data, args.ifname, args.netns, args.container_id, args.walkthrough))
+    sys.stdout.write(
+        explain(data, args.ifname, args.netns, args.container_id, args.walkthrough, what)
+    )
     return 0
 
 

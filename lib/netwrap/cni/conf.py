@@ -338,18 +338,17 @@ def macvlan_keys(raw: dict) -> tuple[str | None, str]:
     return master, mode
 
 
-def decode(data: bytes | str) -> dict:
-    """The JSON object on stdin; code 6 when it is not one."""
+def decode(data: bytes | str, what: str = "the network config on stdin") -> dict:
+    """The JSON object WHAT holds (stdin's, as the plugin reads it; a file's for
+    ``netwrap cni explain FILE``); code 6 when it is not one."""
     from netwrap.cni.jsonlite import loads
 
     try:
         raw = loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CniError(
-            DECODING_FAILURE, f"the network config on stdin is not JSON: {exc}"
-        ) from None
+        raise CniError(DECODING_FAILURE, f"{what} is not JSON: {exc}") from None
     if not isinstance(raw, dict):
-        raise CniError(DECODING_FAILURE, "the network config on stdin is not a JSON object")
+        raise CniError(DECODING_FAILURE, f"{what} is not a JSON object")
     return raw
 
 
