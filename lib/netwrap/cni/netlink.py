@@ -1,4 +1,4 @@
-"""The plugin's own rtnetlink: a link and its addresses read, a veth made and deleted.
+"""The plugin's own rtnetlink: a link and its addresses read, ADD's and DEL's changes made.
 
 ADD asks whether the bridge is there, what it is and which addresses it has, under the
 network's lock, for every container. As ``ip -j -d addr show dev nw0`` that is a
@@ -9,24 +9,39 @@ answered as the ``observe.Link`` that ``ip``'s JSON gives (``observe.from_ip_jso
     >>> link("lo").addrs
     ('127.0.0.1/8', '::1/128')
 
-The host side's changes of ADD and DEL go the same way: the veth (``RTM_NEWLINK``:
+ADD's and DEL's changes go the same way: on the host side the veth (``RTM_NEWLINK``:
 name, MAC, master, up, MTU, and the peer with its name, MAC, MTU and the container's
-netns as ``IFLA_NET_NS_FD``) and its deletion (``RTM_DELLINK`` by name). Each is still a
-step of the plan with its ``ip`` command, which is what the log and ``netwrap cni
-explain`` show, marked as sent over netlink (``marked``), so that a reader can replay
-it by hand; ``send`` reads that command and sends the same request ``ip`` would:
+netns as ``IFLA_NET_NS_FD``) and its deletion (``RTM_DELLINK`` by name); inside the
+container its link up (and MTU), addresses (``RTM_NEWADDR``) and routes
+(``RTM_NEWROUTE``, with or without a gateway). Each is still a step of the plan with
+its ``ip`` command, which is what the log and ``netwrap cni explain`` show, marked as
+sent over netlink (``marked``), so that a reader can replay it by hand; ``send`` reads
+that command and sends the same requests ``ip`` would, in the netns it names:
 
     ip -batch - <<'EOF'
     link add vethX up master nw0 address 02:.. type veth peer name eth0 address 02:.. netns c1
     link set nw0 up
     EOF
+    ip -n c1 -batch - <<'EOF'
+    link set eth0 up
+    addr add 198.51.100.2/24 dev eth0
+    route add 0.0.0.0/0 via 198.51.100.1 dev eth0
+    EOF
 
-Only the words ADD and DEL write are understood (``expressible``): anything else, a
-step with ``-n LAB`` (a ``netwrapHostNetns`` lab keeps ``ip -n LAB``) or ``nsenter``,
-hairpin, promisc and VLAN lines, runs ``ip`` as before. A kernel error reads as
-``ip``'s would (``RTNETLINK answers: File exists``, ``Cannot find device "X"``).
-tests/root/test_cni_netlink.py checks the reads against ``ip``'s for the links there,
-and the kernel state a request leaves against the one its ``ip`` command leaves.
+For ``ip -n NAME`` (/run/netns/NAME) or ``nsenter --net=PATH ip`` the plugin's one
+thread enters that netns (``setns``) only to open its netlink socket, and comes back at
+once: a netlink socket stays in the netns it was opened in, and every request goes
+from the host's netns. Not coming back is never seen, and never survived: the process
+says so and exits on the spot (``_stranded``), undoing nothing from the wrong netns.
+
+Only the words ADD and DEL write are understood (``expressible``): anything else
+(``nsenter -t PID``, ``default``, a netmask, ``nodad``, ``metric``, hairpin, promisc and
+VLAN lines, the bridge's own creation) runs ``ip`` as before. A kernel error reads as
+``ip``'s would (``RTNETLINK answers: File exists``, ``Cannot find device "X"``, the
+kernel's own message as ``Error: ...``); a netns that cannot be entered, as ``ip -n``'s
+or ``nsenter``'s. tests/root/test_cni_netlink.py checks the reads against ``ip``'s for
+the links there, and the kernel state and errors a request leaves against those its
+``ip`` command leaves.
 """
 
 from __future__ import annotations

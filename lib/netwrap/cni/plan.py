@@ -12,9 +12,10 @@ find the bridge missing), makes the bridge and gives it the gateway address:
 the second plugs this container in, with the veth made straight into the
 container's netns (given as a path: ``ip`` opens a ``netns`` argument with a '/'
 as a file), addressed and routed inside, forwarding on, NAT rules if ``ipMasq``.
-In the host's own netns the plugin sends the veth's line itself over rtnetlink
-(``netwrap.cni.netlink``; the log says so above it), else ``ip`` runs it
-(``address 02:...`` of each end left out here):
+The plugin sends these lines itself over rtnetlink, the host's from the host and the
+inside ones from a socket opened in the container's netns (``netwrap.cni.netlink``;
+the log says so above each batch); what it cannot read, ``ip`` runs (``address
+02:...`` of each end left out here):
 
     ip -batch - <<'EOF'
     link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns c1

@@ -65,8 +65,8 @@ def need_host_netns(conf) -> None:
 
 class PluginRunner(SpawnRunner):
     """``SpawnRunner``, but a command ``netwrap.cni.netlink`` can send itself (the veth
-    made and deleted in the host's own netns, as the plan's ``ip`` line says) is sent
-    over rtnetlink: no process. Undo (``ip link del``) goes the same way."""
+    made and deleted, the lines inside the container, as the plan's ``ip`` lines say)
+    is sent over rtnetlink: no process. Undo (``ip link del``) goes the same way."""
 
     def call(self, argv, input: str | None = None) -> str:
         from netwrap.cni import netlink
