@@ -333,3 +333,22 @@ def test_a_plugin_that_cannot_leave_the_containers_netns_stops_at_once(two_boxes
     assert error["code"] == 100 and "cannot return to the host's network namespace" in error["msg"]
     assert "went on" not in proc.stdout and proc.stderr.startswith("netwrap: error: cannot return")
     assert not inside_state(box)["up"]
+
+
+NO_SETNS = (
+    "import sys; sys.path.insert(0, {lib!r})\n"
+    "sys.modules['_ctypes'] = None  # an interpreter without it (and 3.11: no posix.setns)\n"
+    "from netwrap.cni import netlink, running\n"
+    "argv = ('ip', '-n', sys.argv[1], '-batch', '-')\n"
+    "try:\n"
+    "    netlink.send(argv, 'link set eth0 up\\n')\n"
+    "except netlink.Unsendable:\n"
+    "    print('unsendable')\n"
+    "running.PluginRunner().call(argv, 'link set eth0 up\\n')\n"
+)
+
+
+def test_with_no_setns_to_call_ip_does_the_lines_inside(two_boxes):
+    [(lab, box), _] = two_boxes
+    out = sh("ip", "netns", "exec", lab, sys.executable, "-c", NO_SETNS.format(lib=LIB), box)
+    assert out == "unsendable\n" and inside_state(box)["up"]

@@ -534,12 +534,14 @@ def _socket_in(netns: str | None, prefix: tuple):
     """A NETLINK_ROUTE socket in the netns file ``netns`` (None: this one). A netlink
     socket stays in the netns it was opened in, so this thread enters that netns
     (``setns``) only to open it, and returns before anything is sent. Cannot enter:
-    Failed as ``ip -n NAME`` (or ``nsenter``) fails, nothing changed; cannot come back:
-    the process stops at once (``_stranded``), it never goes on in that netns."""
+    Failed as ``ip -n NAME`` (or ``nsenter``) fails, nothing changed (Unsendable when
+    this interpreter has no setns to call); cannot come back: the process stops at once
+    (``_stranded``), it never goes on in that netns."""
     if netns is None:
         return _socket.socket(AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_ROUTE)
     import posix
 
+    _setns_call()  # Unsendable before anything is opened or entered
     flags = posix.O_RDONLY | posix.O_CLOEXEC
     try:
         fd = posix.open(netns, flags)
@@ -579,20 +581,32 @@ def _cannot_enter(prefix: tuple, what: str, exc: OSError) -> Failed:
     return Failed(1, f"nsenter: reassociate to namespace 'ns/net' failed: {exc.strerror}")
 
 
-_SETNS: list = []  # libc's setns, made callable once (Python 3.11 has no posix.setns)
+_SETNS: list = []  # the setns to call, found once (Python 3.11 has no posix.setns)
+
+
+class Unsendable(Exception):
+    """This interpreter cannot enter another netns (no ``posix.setns``, no ``_ctypes``):
+    nothing was done, and ``ip`` runs the command instead (``running.PluginRunner``)."""
 
 
 def _setns(fd: int) -> None:
-    """``setns(fd, CLONE_NEWNET)`` for this thread; OSError when the kernel refuses.
-    ``posix.setns`` where the interpreter has it (3.12), else libc's through the C
-    module ``_ctypes`` alone: the ``ctypes`` package around it is some 3 ms more of a
-    plugin start, the C module under 1 ms, an ``ip -n`` process some 2.5 ms."""
+    """``setns(fd, CLONE_NEWNET)`` for this thread; OSError when the kernel refuses."""
+    _setns_call()(fd)
+
+
+def _setns_call():
+    """The function ``_setns`` calls: ``posix.setns`` where the interpreter has it (3.12),
+    else libc's through the C module ``_ctypes`` alone (the ``ctypes`` package around
+    it is some 3 ms more of a plugin start, the C module about 0.5 ms from the bundle,
+    an ``ip -n`` process some 2.5 ms). Unsendable when there is neither."""
+    if _SETNS:
+        return _SETNS[0]
     import posix
 
     if hasattr(posix, "setns"):
-        posix.setns(fd, CLONE_NEWNET)
-        return
-    if not _SETNS:
+        _SETNS.append(lambda fd: posix.setns(fd, CLONE_NEWNET))
+        return _SETNS[0]
+    try:
         import _ctypes
 
         class Int(_ctypes._SimpleCData):  # ctypes.c_int, as ctypes defines it
@@ -603,11 +617,17 @@ def _setns(fd: int) -> None:
             _restype_ = Int
 
         libc = _ctypes.dlopen(None, 2)  # RTLD_NOW: the program and libc, already loaded
-        _SETNS.extend((Function(_ctypes.dlsym(libc, "setns")), _ctypes.get_errno))
-    call, errno = _SETNS
-    if call(fd, CLONE_NEWNET) != 0:
-        code = errno()
-        raise OSError(code, posix.strerror(code))
+        setns, errno = Function(_ctypes.dlsym(libc, "setns")), _ctypes.get_errno
+    except Exception as exc:  # no _ctypes, or a libc without setns
+        raise Unsendable(f"cannot call setns: {exc}") from None
+
+    def call(fd: int) -> None:
+        if setns(fd, CLONE_NEWNET) != 0:
+            code = errno()
+            raise OSError(code, posix.strerror(code))
+
+    _SETNS.append(call)
+    return call
 
 
 def _stranded(netns: str, exc: OSError) -> None:
@@ -636,7 +656,7 @@ def send(argv, input: str | None = None) -> None:
     A failure raises ``CommandError`` with the status and the text ``ip`` would give."""
     from netwrap.errors import CommandError
 
-    read = _commands(argv, input)
+    read = _commands(argv, input)  # Unsendable (from _socket_in): nothing sent
     if read is None:
         raise ValueError(f"not a command netwrap sends over rtnetlink: {argv}")
     netns, prefix, commands = read
