@@ -606,8 +606,17 @@ def _setns_call():
     if hasattr(posix, "setns"):
         _SETNS.append(lambda fd: posix.setns(fd, CLONE_NEWNET))
         return _SETNS[0]
+    import sys
+
+    flags = sys.getdlopenflags()
     try:
-        import _ctypes
+        # RTLD_LAZY: _ctypes's and libffi's symbols bound when first called, not all at
+        # load (the interpreter's RTLD_NOW): a third of loading them, for one call.
+        sys.setdlopenflags(1)
+        try:
+            import _ctypes
+        finally:
+            sys.setdlopenflags(flags)
 
         class Int(_ctypes._SimpleCData):  # ctypes.c_int, as ctypes defines it
             _type_ = "i"
