@@ -113,6 +113,15 @@ def state(netns: str) -> dict:
     return out
 
 
+def lab_and_box(made: list) -> tuple[str, str]:
+    """A lab netns and a container netns, random names, added to ``made``."""
+    lab, box = rand("nwlab-"), rand("nwc-")
+    for ns in (lab, box):
+        sh("ip", "netns", "add", ns)
+        made.append(ns)
+    return lab, box
+
+
 @pytest.fixture
 def two_labs():
     """Two (lab, container) pairs, each lab with a bridge BR (down) of the same name."""
@@ -120,10 +129,7 @@ def two_labs():
     br = rand("nwbr")
     try:
         for _ in range(2):
-            lab, box = rand("nwlab-"), rand("nwc-")
-            for ns in (lab, box):
-                sh("ip", "netns", "add", ns)
-                made.append(ns)
+            lab, box = lab_and_box(made)
             sh("ip", "-n", lab, "link", "add", br, "type", "bridge")
             pairs.append((lab, box))
         yield br, pairs
@@ -234,10 +240,7 @@ def two_boxes():
     made, pairs = [], []
     try:
         for _ in range(2):
-            lab, box = rand("nwlab-"), rand("nwc-")
-            for ns in (lab, box):
-                sh("ip", "netns", "add", ns)
-                made.append(ns)
+            lab, box = lab_and_box(made)
             sh("ip", "-n", box, "link", "add", "eth0", "address", "02:00:5e:10:00:02",
                "type", "veth", "peer", "name", "peer0")  # fmt: skip
             sh("ip", "netns", "exec", box, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0")
