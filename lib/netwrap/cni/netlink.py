@@ -535,8 +535,9 @@ def _socket_in(netns: str | None, prefix: tuple):
     socket stays in the netns it was opened in, so this thread enters that netns
     (``setns``) only to open it, and returns before anything is sent. Cannot enter:
     Failed as ``ip -n NAME`` (or ``nsenter``) fails, nothing changed (Unsendable when
-    this interpreter has no setns to call); cannot come back: the process stops at once
-    (``_stranded``), it never goes on in that netns."""
+    this interpreter has no setns to call, or no /proc to hold the way back by); cannot
+    come back: the process stops at once (``_stranded``), it never goes on in that
+    netns."""
     if netns is None:
         return _socket.socket(AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_ROUTE)
     import posix
@@ -548,7 +549,10 @@ def _socket_in(netns: str | None, prefix: tuple):
     except OSError as exc:
         raise _cannot_enter(prefix, "open", exc) from None
     try:
-        home = posix.open("/proc/thread-self/ns/net", flags)
+        try:  # the way back, held before leaving
+            home = posix.open("/proc/thread-self/ns/net", flags)
+        except OSError as exc:  # no /proc: ip -n needs no way back
+            raise Unsendable(f"cannot open this thread's netns: {exc}") from None
         try:
             try:
                 _setns(fd)
