@@ -47,10 +47,11 @@ import time
 
 ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
 REFERENCE = "/usr/lib/cni"
-# What the plugin's ADD imports, for the profile (DEL: the same but netwrap.cni.plan).
+# What the plugin's ADD imports, for the profile (DEL: the same but netwrap.cni.plan and
+# _ctypes, ADD's setns into the container's netns).
 ADD_IMPORTS = (
     "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, "
-    "netwrap.cni.plan, netwrap.cni.netlink, netwrap.observe"
+    "netwrap.cni.plan, netwrap.cni.netlink, netwrap.observe, _ctypes"
 )
 
 

@@ -68,7 +68,7 @@ def test_the_bundle_holds_what_add_and_del_import_and_serves_it(written):
     assert loaders.pop("netwrap.cni.bundle") == "SourceFileLoader"  # the launcher's own load
     assert set(loaders) <= set(names), "the plugin imports modules the bundle lacks"
     assert set(loaders.values()) == {"Bundle"}
-    assert "__future__" in loaders and "_json" in names
+    assert "__future__" in loaders and "_json" in names and "_ctypes" in names
 
 
 def test_the_bundle_is_every_netwrap_module_the_plugin_may_import_and_only_that():
@@ -97,8 +97,10 @@ def test_modules_from_the_bundle_look_like_any_module(written):
         "        m.__package__, getattr(m, '__path__', None), m.__spec__.parent,\n"
         "        m.__loader__ is m.__spec__.loader, bool(m.__doc__)]\n"
         "try:\n    j.loads('NaN')\nexcept ValueError:\n    out['tb'] = traceback.format_exc()\n"
-        "import netwrap.cni.plan, _json\n"
+        "import netwrap.cni.plan, _json, _ctypes\n"
         "out['json'] = j.dumps({'a': [1]}) + type(_json.__spec__.loader).__name__\n"
+        "out['ctypes'] = [type(_ctypes.__spec__.loader).__name__,\n"
+        "                 sys.meta_path[0].find_spec('_ctypes').origin == _ctypes.__file__]\n"
         "out['source'] = len(j.__loader__.get_source('netwrap.cni.jsonlite'))\n"
     )
     out = in_python(code, path)
@@ -115,6 +117,7 @@ def test_modules_from_the_bundle_look_like_any_module(written):
     assert out["netwrap.cni"][4] == [cni]
     assert f'File "{jsonlite}", line' in out["tb"] and "raise ValueError(" in out["tb"]
     assert out["json"] == '{"a": [1]}ExtensionFileLoader'
+    assert out["ctypes"] == ["ExtensionFileLoader", True]  # served by the bundle: no search
     with open(jsonlite) as f:
         assert out["source"] == len(f.read())
 

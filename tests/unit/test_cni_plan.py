@@ -325,7 +325,7 @@ def test_ipam_routes_are_networks_and_addresses_are_checked():
     assert not plan.same_network("198.51.101.7/24", "198.51.100.1/24")
 
 
-def test_in_the_hosts_own_netns_the_veth_step_is_marked_as_sent_over_netlink():
+def test_the_veth_and_the_lines_inside_are_marked_as_sent_over_netlink():
     from netwrap.cni import commands, netlink
 
     ips, routes = plan.from_ipam(IPAM)
@@ -339,19 +339,58 @@ def test_in_the_hosts_own_netns_the_veth_step_is_marked_as_sent_over_netlink():
         "link set nw0 up",
     ]
     assert netlink.expressible(veth.argv, veth.input) and netlink.expressible(veth.undo)
-    assert not netlink.expressible(inside.argv, inside.input)  # ip -n c1: ip runs it
-    # What netlink does not send: hairpin, promisc, a lab playing the host, a macvlan.
-    for other in (conf(hairpinMode=True), conf(promiscMode=True), conf(netwrapHostNetns="l")):
+    # Inside: still the ip command in the log, sent by the plugin from the container's netns.
+    assert inside.argv == ("ip", "-n", "c1", "-batch", "-")
+    assert inside.why.endswith(f"\n# {netlink.NOTE}")
+    assert netlink._commands(inside.argv, inside.input)[:2] == ("/run/netns/c1", inside.argv[:3])
+    # A netns given by a path: nsenter's words, the same requests from that file.
+    by_path = Env("ADD", "c1", "/proc/1/ns/net", "eth0", (), ())
+    other = plan.attach_plan(conf(), by_path, ips, routes, *macs)[-1]
+    assert other.argv == ("nsenter", "--net=/proc/1/ns/net", "ip", "-batch", "-")
+    assert netlink._commands(other.argv, other.input)[0] == "/proc/1/ns/net"
+    # A lab playing the host: the same requests, from the lab's netns.
+    for step in plan.attach_plan(conf(netwrapHostNetns="l"), ENV, ips, routes, *macs):
+        assert netlink.NOTE in step.why and netlink.expressible(step.argv, step.input)
+    # What netlink does not send: hairpin, promisc, the macvlan itself (its lines inside are).
+    for other in (conf(hairpinMode=True), conf(promiscMode=True)):
         step = plan.attach_plan(other, ENV, ips, routes, *macs)[0]
         assert netlink.NOTE not in step.why and not netlink.expressible(step.argv, step.input)
     del_conf = dict(BASE, master="eno1")
     del del_conf["bridge"]
     mac = NetConf.parse(json.dumps(del_conf))
-    for step in plan.macvlan_plan(mac, ENV, ips, routes, macs[1]):
-        assert netlink.NOTE not in step.why and not netlink.expressible(step.argv, step.input)
-    # DEL's ip link del of the host end: marked in the host's own netns, not in a lab.
+    made, inner = plan.macvlan_plan(mac, ENV, ips, routes, macs[1])
+    assert netlink.NOTE not in made.why and not netlink.expressible(made.argv, made.input)
+    assert netlink.NOTE in inner.why and netlink.expressible(inner.argv, inner.input)
+    # DEL's ip link del of the host end, in the host or a lab.
     assert netlink.NOTE in commands._delete_step(conf(), ENV, None).why
-    assert netlink.NOTE not in commands._delete_step(conf(netwrapHostNetns="l"), ENV, None).why
+    assert netlink.NOTE in commands._delete_step(conf(netwrapHostNetns="l"), ENV, None).why
+
+
+@pytest.mark.parametrize(
+    "line, want",
+    [
+        ("link set eth0 up", ("set", "eth0", {"up": ""})),
+        ("link set eth0 mtu 1400 up", ("set", "eth0", {"mtu": "1400", "up": ""})),
+        ("addr add 198.51.100.2/24 dev eth0", ("addr", "eth0", 2, bytes([198, 51, 100, 2]), 24)),
+        ("addr add 2001:db8::2/64 dev eth0",
+         ("addr", "eth0", 10, b" \x01\r\xb8" + bytes(11) + b"\x02", 64)),
+        ("route add 0.0.0.0/0 via 198.51.100.1 dev eth0",
+         ("route", "eth0", 2, bytes(4), 0, bytes([198, 51, 100, 1]))),
+        ("route add 203.0.113.0/24 dev eth0",
+         ("route", "eth0", 2, bytes([203, 0, 113, 0]), 24, None)),
+        ("route add ::/0 via 2001:db8::1 dev eth0",
+         ("route", "eth0", 10, bytes(16), 0, b" \x01\r\xb8" + bytes(11) + b"\x01")),
+    ],
+)  # fmt: skip
+def test_the_lines_inside_are_read_as_their_requests(line, want):
+    from netwrap.cni import netlink
+
+    assert netlink._parse(line.split()) == want
+    for argv in (
+        ("ip", "-n", "c1", "-batch", "-"),
+        ("nsenter", "--net=/proc/1/ns/net", "ip", "-batch", "-"),
+    ):
+        assert netlink.expressible(argv, f"{line}\n")
 
 
 @pytest.mark.parametrize(
@@ -364,12 +403,44 @@ def test_in_the_hosts_own_netns_the_veth_step_is_marked_as_sent_over_netlink():
         (("ip", "-batch", "-"), "link add v0 up up type veth peer name e0\n"),
         (("ip", "-batch", "-"), "link set nw0 up\nlink set nw0 promisc on\n"),  # all or none
         (("ip", "-batch", "-"), ""),
-        (("ip", "-n", "lab", "link", "del", "v0"), None),
         (("ip", "link", "del", "v0", "type", "veth"), None),
-        (("nsenter", "--net=/proc/1/ns/net", "ip", "link", "del", "v0"), None),
+        (("ip", "link", "del", "dev", "v0"), None),
+        (("nsenter", "-t", "1", "-n", "ip", "link", "del", "v0"), None),  # a PID: nsenter's
+        (("nsenter", "--net=rel/ns", "ip", "link", "del", "v0"), None),  # relative path
+        (("nsenter", "--net=/proc/1/ns/net", "ip", "-6", "link", "del", "v0"), None),
+        (("ip", "-n", "a/b", "link", "del", "v0"), None),  # ip's path under /run/netns
+        (("ip", "-n", "..", "link", "del", "v0"), None),
     ],
 )
 def test_only_the_words_add_and_del_write_go_over_netlink(argv, text):
     from netwrap.cni import netlink
 
     assert not netlink.expressible(argv, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "link set eth0 up\naddr add 10/8 dev eth0\n",  # all or none
+        "addr add 198.51.100.2 dev eth0\n",  # no length
+        "addr add 198.51.100.2/33 dev eth0\n",
+        "addr add 198.51.100.2/255.255.255.0 dev eth0\n",
+        "addr add 2001:db8::2/64 dev eth0 nodad\n",
+        "addr add dev eth0 198.51.100.2/24\n",
+        "addr del 198.51.100.2/24 dev eth0\n",
+        "route add default via 198.51.100.1 dev eth0\n",
+        "route add 0.0.0.0/0 via 2001:db8::1 dev eth0\n",
+        "route add 0.0.0.0/0 via 198.51.100.1\n",  # no dev
+        "route add 0.0.0.0/0 dev eth0 metric 5\n",
+        "route replace 0.0.0.0/0 dev eth0\n",
+        "link set eth0 down\n",
+        "link set eth0\n",
+        "link set up up\n",  # ip: "up" is a keyword
+        "link set eth0 mtu 1x up\n",
+        "link set averyveryverylongname up\n",
+    ],
+)
+def test_inside_only_the_words_add_writes_go_over_netlink(text):
+    from netwrap.cni import netlink
+
+    assert not netlink.expressible(("ip", "-n", "c1", "-batch", "-"), text)

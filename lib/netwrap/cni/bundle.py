@@ -15,9 +15,10 @@ and the launcher loads this module (by its file, with no package search) and cal
 What is in it: every netwrap module reachable from ``netwrap.cni.main`` through its
 import statements, at module level or inside functions (CHECK, failures, macvlan
 too), found by reading the sources (``closure``); and ``OUTSIDE``, the modules that
-ADD and DEL load from files outside netwrap: ``__future__`` (compiled in) and
-``_json`` (an extension: its path is recorded and it is loaded as the path finder
-would, without the search). Each module is its marshalled code, read and unmarshalled
+ADD and DEL load from files outside netwrap: ``__future__`` (compiled in), ``_json``
+and ``_ctypes`` (extensions: the path is recorded and each is loaded as the path
+finder would, without the search; ``_ctypes`` is ADD's ``setns`` into the container's
+netns, ``netwrap.cni.netlink``). Each module is its marshalled code, read and unmarshalled
 only when imported (ADD imports about half of the ~40), with the path, size and mtime
 (ns) of its source.
 
@@ -54,9 +55,10 @@ import sys
 
 FORMAT = b"netwrap cni bundle 1\n"
 ENTRY = "netwrap.cni.main"
-# Outside netwrap, what ADD and DEL import from a file (the rest is built in or lazy):
-# test_cni_bundle holds this list to what the plugin loads.
-OUTSIDE = ("__future__", "_json")
+# Outside netwrap, what ADD and DEL import from a file (the rest is built in): at module
+# level (test_cni_bundle holds this list to what the plugin loads), and _ctypes, which
+# ADD imports in netwrap.cni.netlink._setns.
+OUTSIDE = ("__future__", "_json", "_ctypes")
 OPTIMIZE = 0  # compile() optimize: docstrings and asserts kept, as a plain import has them
 
 

@@ -197,17 +197,16 @@ def _add_veth(conf, env, ips, routes, macs: dict, runner, host, log: list, after
 def _delete_step(conf, env, record: dict | None):
     """The one ``ip link del`` that takes the attachment away: the host end of a veth
     (its peer goes with it), or the macvlan inside (None when its netns is gone)."""
+    from netwrap.cni import netlink
+
     if conf.master:
         if not env.netns or not is_netns(env.netns):
             return None
-        return Step(
-            names.guest_ref(env.netns).ip("link", "del", env.ifname),
-            f"delete the macvlan {env.ifname} in the container: its addresses and "
-            "routes go with it",
-            key="macvlan.delete",
+        argv = names.guest_ref(env.netns).ip("link", "del", env.ifname)
+        why = (
+            f"delete the macvlan {env.ifname} in the container: its addresses and routes go with it"
         )
-    from netwrap.cni import netlink
-
+        return Step(argv, netlink.marked(why, argv), key="macvlan.delete")
     hname = (record or {}).get("host_ifname") or names.host_ifname(
         conf.name, env.container_id, env.ifname
     )

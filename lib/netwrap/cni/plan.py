@@ -12,9 +12,10 @@ find the bridge missing), makes the bridge and gives it the gateway address:
 the second plugs this container in, with the veth made straight into the
 container's netns (given as a path: ``ip`` opens a ``netns`` argument with a '/'
 as a file), addressed and routed inside, forwarding on, NAT rules if ``ipMasq``.
-In the host's own netns the plugin sends the veth's line itself over rtnetlink
-(``netwrap.cni.netlink``; the log says so above it), else ``ip`` runs it
-(``address 02:...`` of each end left out here):
+The plugin sends these lines itself over rtnetlink, the host's from the host and the
+inside ones from a socket opened in the container's netns (``netwrap.cni.netlink``;
+the log says so above each batch); what it cannot read, ``ip`` runs (``address
+02:...`` of each end left out here):
 
     ip -batch - <<'EOF'
     link add veth1a2b3c4d up master nw0 type veth peer name eth0 netns c1
@@ -143,8 +144,11 @@ def attach_plan(
         host_lines.append(("link", "set", hname, "type", "bridge_slave", "hairpin", "on"))
     if conf.promisc:
         host_lines.append(("link", "set", conf.bridge, "promisc", "on"))
-    inside = [*made_guest, *route_lines(env, ips, routes)]
     make, text = host.ip("-batch", "-"), batch_text(host_lines)
+    inner, inside = (
+        guest.ip("-batch", "-"),
+        batch_text([*made_guest, *route_lines(env, ips, routes)]),
+    )
     steps = [
         Step(
             make,
@@ -159,13 +163,7 @@ def attach_plan(
             key="veth.create",
         ),
         *vlan_steps(conf, host, hname),
-        Step(
-            guest.ip("-batch", "-"),
-            f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
-            "chose, and the routes",
-            input=batch_text(inside),
-            key="guest.addr",
-        ),
+        inside_step(env, inner, inside),
     ]
     if conf.is_gateway:
         for version in sorted({i.version for i in ips} - set(forwarding)):
@@ -236,14 +234,20 @@ def macvlan_plan(
             guest.ip("link", "del", env.ifname),
             key="macvlan.create",
         ),
-        Step(
-            guest.ip("-batch", "-"),
-            f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
-            "chose, and the routes",
-            input=batch_text([*made.guest, *route_lines(env, ips, routes)]),
-            key="guest.addr",
+        inside_step(
+            env, guest.ip("-batch", "-"), batch_text([*made.guest, *route_lines(env, ips, routes)])
         ),
     ]
+
+
+def inside_step(env, argv, text: str) -> Step:
+    """The lines inside the container, as ``ip`` in its netns; sent by the plugin itself
+    over rtnetlink when ``netwrap.cni.netlink`` can (the log says so above it)."""
+    why = (
+        f"inside the container: bring {env.ifname} up, give it the addresses IPAM "
+        "chose, and the routes"
+    )
+    return Step(argv, netlink.marked(why, argv, text), input=text, key="guest.addr")
 
 
 def vlan_steps(conf, host: NetnsRef, hname: str) -> list[Step]:

@@ -65,15 +65,18 @@ def need_host_netns(conf) -> None:
 
 class PluginRunner(SpawnRunner):
     """``SpawnRunner``, but a command ``netwrap.cni.netlink`` can send itself (the veth
-    made and deleted in the host's own netns, as the plan's ``ip`` line says) is sent
-    over rtnetlink: no process. Undo (``ip link del``) goes the same way."""
+    made and deleted, the lines inside the container, as the plan's ``ip`` lines say)
+    is sent over rtnetlink: no process. Undo (``ip link del``) goes the same way."""
 
     def call(self, argv, input: str | None = None) -> str:
         from netwrap.cni import netlink
 
         if netlink.expressible(argv, input):
-            netlink.send(argv, input)
-            return ""
+            try:
+                netlink.send(argv, input)
+                return ""
+            except netlink.Unsendable:  # no setns in this interpreter: ip goes there
+                pass
         return super().call(argv, input)
 
 
