@@ -184,7 +184,11 @@ def test_a_second_signal_kills_what_the_command_started_too(tmp_path, caller):
     orphan = None
     try:
         wait_for(f"{d}/pid")
-        orphan = int(open(f"{d}/pid").read())
+        end = time.monotonic() + 10
+        while not (text := open(f"{d}/pid").read()).endswith("\n"):  # the shell's > made it
+            assert time.monotonic() < end, "the shell never wrote its child's PID"
+            time.sleep(0.01)
+        orphan = int(text)
         end = time.monotonic() + 10
         while proc.poll() is None and time.monotonic() < end:
             proc.send_signal(signal.SIGTERM)  # the first is deferred, a later one is not
