@@ -15,8 +15,9 @@ and the launcher loads this module (by its file, with no package search) and cal
 What is in it: every netwrap module reachable from ``netwrap.cni.main`` through its
 import statements, at module level or inside functions (CHECK, failures, macvlan
 too), found by reading the sources (``closure``); and ``OUTSIDE``, the modules that
-ADD and DEL load from files outside netwrap: ``__future__`` (compiled in), ``_json``
-and ``_ctypes`` (extensions: the path is recorded and each is loaded as the path
+ADD and DEL load from files outside netwrap without the bundle: ``__future__`` (which
+no bundled module imports: its ``annotations`` is a compiler flag there, ``_compile``),
+``_json`` and ``_ctypes`` (extensions: the path is recorded and each is loaded as the path
 finder would, without the search; ``_ctypes`` is ADD's ``setns`` into the container's
 netns, ``netwrap.cni.netlink``). Each module is its marshalled code, read and unmarshalled
 only when imported (ADD imports about half of the ~40), with the path, size and mtime
@@ -59,7 +60,10 @@ ENTRY = "netwrap.cni.main"
 # level (test_cni_bundle holds this list to what the plugin loads), and _ctypes, which
 # ADD imports in netwrap.cni.netlink._setns.
 OUTSIDE = ("__future__", "_json", "_ctypes")
-OPTIMIZE = 0  # compile() optimize: docstrings and asserts kept, as a plain import has them
+# compile() optimize: no docstrings (a third of some modules' code objects, unmarshalled
+# at each start and never read by the plugin; ``get_source`` still gives them) and no
+# asserts (the plugin's modules have none).
+OPTIMIZE = 2
 
 
 class Bundle:
@@ -242,6 +246,30 @@ def closure(lib: str, entry: str = ENTRY) -> dict[str, tuple[str, bool]]:
     return found
 
 
+def _compile(source: bytes, origin: str):
+    """The module's code, compiled with ``OPTIMIZE``. ``from __future__ import annotations``
+    is a compiler flag here, not a statement: as a statement it also imports
+    ``__future__`` when the module runs (a module of its own, about 0.4 M instructions of
+    each plugin start, bench/bench_cni.py), for nothing but a name the module never
+    reads. The code is otherwise the same: annotations stay unevaluated strings."""
+    import __future__
+    import ast
+
+    tree = ast.parse(source, origin)
+    flags = 0
+    for node in tree.body[:2]:  # the first statement, or the one after the docstring
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "__future__"
+            and [a.name for a in node.names] == ["annotations"]
+            and node.names[0].asname is None
+        ):
+            tree.body.remove(node)
+            flags = __future__.annotations.compiler_flag
+            break
+    return compile(tree, origin, "exec", flags, dont_inherit=True, optimize=OPTIMIZE)
+
+
 def write(path: str, lib: str | None = None, entry: str = ENTRY) -> list[str]:
     """Write the bundle of ``entry``'s modules (``closure``) and ``OUTSIDE`` to ``path``
     (atomically, mode 644), compiled for this interpreter; return the module names."""
@@ -265,8 +293,7 @@ def write(path: str, lib: str | None = None, entry: str = ENTRY) -> list[str]:
         blob = b""
         if kind == "source":
             with open(origin, "rb") as f:
-                code = compile(f.read(), origin, "exec", dont_inherit=True, optimize=OPTIMIZE)
-            blob = marshal.dumps(code)
+                blob = marshal.dumps(_compile(f.read(), origin))
         modules[name] = (origin, is_package, offset, len(blob), st.st_mtime_ns, st.st_size)
         blobs.append(blob)
         offset += len(blob)
