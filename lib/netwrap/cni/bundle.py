@@ -231,10 +231,32 @@ def use(path: str) -> Bundle | None:
     return bundle
 
 
+def preload(*names: str) -> None:
+    """Import these modules, their packages and their ``deps`` now, from the bundle in
+    use, each as ``Bundle._run`` does (without the import system's Python code): for
+    modules a run is about to import inside functions (``netwrap.cni.main``), where no
+    module's ``deps`` name them. Nothing when no bundle is in use; a module it cannot
+    load is left to its import statement."""
+    for finder in sys.meta_path:
+        if type(finder) is Bundle:
+            break
+    else:
+        return
+    for name in names:
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            part = ".".join(parts[:i])
+            if part not in sys.modules:
+                finder._preload(part)
+                if part not in sys.modules and not finder._run(part):
+                    break
+
+
 def boot(lib: str, path: str) -> str:
     """Python source that loads this module from ``lib`` by its file (no package search,
     nothing imported that the interpreter has not loaded already) and calls
-    ``use(path)``: what the launcher runs first. It never raises."""
+    ``use(path)``, then preloads the entry point and what every run imports: what the
+    launcher runs first. It never raises."""
     return (
         "import sys\n"
         "try:\n"
@@ -244,7 +266,8 @@ def boot(lib: str, path: str) -> str:
         "    _module = _frozen_importlib.module_from_spec(_spec)\n"
         "    _spec.loader.exec_module(_module)\n"
         "    sys.modules[_spec.name] = _module\n"
-        f"    _module.use({path!r})\n"
+        f"    if _module.use({path!r}):\n"
+        f"        _module.preload({ENTRY!r}, 'netwrap.cni.jsonlite')\n"
         "except Exception:\n"
         "    pass\n"
     )

@@ -9,6 +9,8 @@ milliseconds of each start, and DEL computes no address):
 
 from __future__ import annotations
 
+import sys
+
 from netwrap.netref import NetnsRef
 
 # Where ``ip -n NAME`` opens NAME (iproute2's NETNS_RUN_DIR, /var/run/netns; /var/run
@@ -18,14 +20,31 @@ NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
 def host_ifname(network: str, container_id: str, ifname: str) -> str:
     """The host end's name: fixed by network, container and interface, so DEL and
-    CHECK find it without a record (``veth`` and 8 hex digits, as the reference's)."""
-    return f"veth{crc32(f'{network}/{container_id}/{ifname}'.encode()):08x}"
+    CHECK find it without a record (``veth`` and 8 hex digits, as the reference's).
+    Kept once made: ADD asks four times."""
+    key = f"{network}/{container_id}/{ifname}"
+    name = _HOST_IFNAMES.get(key)
+    if name is None:
+        name = _HOST_IFNAMES[key] = f"veth{crc32(key.encode()):08x}"
+    return name
+
+
+_HOST_IFNAMES: dict[str, str] = {}
 
 
 def crc32(data: bytes) -> int:
-    """``binascii.crc32``, bit by bit: for the few bytes of a name, cheaper than loading
-    binascii (or zlib), a library of its own, at each plugin start (hashlib's OpenSSL is
-    most of a ms)."""
+    """``binascii.crc32``: that module's when it is built into the interpreter (Debian's
+    is: nothing to load, and the loop below is some 35 us per name), else bit by bit:
+    for the few bytes of a name, cheaper than loading binascii (or zlib), a library of
+    its own, at each plugin start (hashlib's OpenSSL is most of a ms)."""
+    if "binascii" in sys.builtin_module_names:
+        import binascii
+
+        return binascii.crc32(data)
+    return _crc32(data)
+
+
+def _crc32(data: bytes) -> int:
     crc = 0xFFFFFFFF
     for byte in data:
         crc ^= byte
