@@ -180,9 +180,11 @@ def inner(args) -> int:
     )
     bundle = f"{plugin}.bundle"  # what the launcher does first, when install wrote one
     use = (
-        "import _frozen_importlib as b, _frozen_importlib_external as e\n"
+        "import sys, _frozen_importlib as b, _frozen_importlib_external as e\n"
         f"s = e.spec_from_file_location('netwrap.cni.bundle', {lib!r} + '/netwrap/cni/bundle.py')\n"
-        "m = b.module_from_spec(s); s.loader.exec_module(m); m.use(" + repr(bundle) + ")\n"
+        "m = b.module_from_spec(s); s.loader.exec_module(m); sys.modules[s.name] = m\n"
+        # as the launcher: start (use, preload) where the lib has it
+        "getattr(m, 'start', m.use)(" + repr(bundle) + ")\n"
     )
     imports, bundled = [], []  # in turn: the machine's load shifts both alike
     for _ in range(n):

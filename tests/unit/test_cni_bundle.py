@@ -295,3 +295,47 @@ def test_install_writes_the_bundle_beside_the_plugin_and_the_plugin_uses_it(tmp_
     assert version()["netwrap.cni.main"] == "SourceFileLoader"
     dry = run_netwrap("--dry-run", "cni", "install", str(tmp_path / "other"), check=True)
     assert "netwrap.bundle (mode 644" in dry.stdout and not (tmp_path / "other").exists()
+
+
+def test_each_module_lists_its_module_level_imports_as_deps(written):
+    path, _ = written
+    found = bundle.load(str(path))
+    try:
+        deps = {name: entry[6] for name, entry in found.modules.items()}
+    finally:
+        found.close()
+    # commands imports running at module level, netwrap.cni.plan only inside add()
+    assert "netwrap.cni.running" in deps["netwrap.cni.commands"]
+    assert "netwrap.cni.plan" not in deps["netwrap.cni.commands"]
+    assert deps["netwrap.cni.names"] == ("netwrap", "netwrap.netref")
+    assert all("__future__" not in d for d in deps.values())  # compiled in, not imported
+    assert deps["_json"] == () and deps["netwrap.cni.main"] == ()
+
+
+def test_preloaded_modules_are_those_an_import_makes(written):
+    path, _ = written
+    code = (
+        "import netwrap.cni.names as n\n"  # netwrap.netref: preloaded before names runs
+        "r = sys.modules['netwrap.netref']\n"
+        "out['netref'] = [r.__name__, r.__file__ == r.__spec__.origin, r.__package__,\n"
+        "    type(r.__loader__).__name__, n.netref is r if hasattr(n, 'netref') else None,\n"
+        "    sys.modules['netwrap'].netref is r, n.NetnsRef is r.NetnsRef]\n"
+    )
+    out = in_python(code, path)
+    assert out["netref"] == ["netwrap.netref", True, "netwrap", "Bundle", None, True, True]
+
+
+def test_a_dependency_that_fails_raises_where_its_import_statement_is(tmp_path):
+    lib = copy_of_lib(tmp_path)
+    with open(os.path.join(lib, "netwrap", "netref.py"), "a") as f:
+        f.write("\nraise RuntimeError('netref is broken')\n")
+    path = tmp_path / "netwrap.bundle"
+    bundle.write(str(path), lib)
+    code = (
+        "try:\n    import netwrap.cni.names\nexcept RuntimeError as exc:\n"
+        "    import traceback\n"
+        "    out['error'] = [str(exc), 'netwrap.netref' in sys.modules,\n"
+        "        'netwrap.cni.names' in sys.modules, 'names.py' in traceback.format_exc()]\n"
+    )
+    out = in_python(code, path, lib)
+    assert out["used"] and out["error"] == ["netref is broken", False, False, True]
