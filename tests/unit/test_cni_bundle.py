@@ -13,7 +13,7 @@ import tempfile
 import pytest
 
 from conftest import LIB, run_netwrap
-from netwrap.cni import bundle
+from netwrap.cni import bundle, bundle_write
 from nwtest import plugin_tracer, read_trace
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changes a file's owner")
@@ -56,7 +56,7 @@ LOADERS = (
 @pytest.fixture
 def written(tmp_path):
     path = tmp_path / "netwrap.bundle"
-    names = bundle.write(str(path), LIB)
+    names = bundle_write.write(str(path), LIB)
     return path, names
 
 
@@ -74,7 +74,7 @@ def test_the_bundle_holds_what_add_and_del_import_and_serves_it(written):
 
 
 def test_the_bundle_is_every_netwrap_module_the_plugin_may_import_and_only_that():
-    found = bundle.closure(LIB)
+    found = bundle_write.closure(LIB)
     # imported inside functions: CHECK, a failed plan's undo, a macvlan config
     assert {"netwrap.cni.check", "netwrap.transaction", "netwrap.kinds.macvlan"} <= set(found)
     assert "netwrap.cli" not in found and "netwrap.lab" not in found
@@ -136,7 +136,7 @@ def copy_of_lib(tmp_path) -> str:
 def test_a_changed_source_is_never_served_stale(tmp_path, change):
     lib = copy_of_lib(tmp_path)
     path = tmp_path / "netwrap.bundle"
-    bundle.write(str(path), lib)
+    bundle_write.write(str(path), lib)
     source = os.path.join(lib, "netwrap", "cni", "names.py")
     if change == "edited":
         with open(source, "a") as f:
@@ -330,7 +330,7 @@ def test_a_dependency_that_fails_raises_where_its_import_statement_is(tmp_path):
     with open(os.path.join(lib, "netwrap", "netref.py"), "a") as f:
         f.write("\nraise RuntimeError('netref is broken')\n")
     path = tmp_path / "netwrap.bundle"
-    bundle.write(str(path), lib)
+    bundle_write.write(str(path), lib)
     code = (
         "try:\n    import netwrap.cni.names\nexcept RuntimeError as exc:\n"
         "    import traceback\n"

@@ -7,7 +7,7 @@ code; from the bundle, a dictionary lookup, one stat, one ``pread`` and the unma
 (bench/bench_cni.py measures both). ``netwrap cni install DIR`` writes
 
     DIR/netwrap          the launcher the runtime executes
-    DIR/netwrap.bundle   what ``write`` makes: the modules the plugin may import
+    DIR/netwrap.bundle   what ``bundle_write.write`` makes: the modules the plugin may import
 
 and the launcher loads this module (by its file, with no package search) and calls
 ``start("DIR/netwrap.bundle")`` (``use``, ``preload``) before it imports the plugin's
@@ -15,7 +15,7 @@ entry point.
 
 What is in it: every netwrap module reachable from ``netwrap.cni.main`` through its
 import statements, at module level or inside functions (CHECK, failures, macvlan
-too), found by reading the sources (``closure``); and ``OUTSIDE``, the modules that
+too), found by reading the sources (``bundle_write.closure``); and ``OUTSIDE``, the modules that
 ADD and DEL load from files outside netwrap without the bundle: ``__future__`` (which
 no bundled module imports: its ``annotations`` is a compiler flag there, ``_compile``),
 ``_json`` and ``_ctypes`` (extensions: the path is recorded and each is loaded as the path
@@ -46,7 +46,7 @@ Modules from the bundle are ordinary modules: ``__name__``, ``__file__`` (the
 source's path, which tracebacks read), ``__spec__`` (``origin``, ``has_location``,
 the bundle as ``loader``), ``__path__`` for packages, ``__package__``. This module
 imports only what the interpreter has loaded before it runs a line (``marshal``,
-``posix``, ``sys``, importlib's frozen bootstrap); ``write`` imports more, at install.
+``posix``, ``sys``, importlib's frozen bootstrap); ``bundle_write`` imports more, at install.
 """
 
 import _frozen_importlib as _bootstrap
@@ -280,17 +280,3 @@ def boot(lib: str, path: str) -> str:
         "except Exception:\n"
         "    pass\n"
     )
-
-
-def closure(lib: str, entry: str = ENTRY) -> dict[str, tuple[str, bool]]:
-    """``netwrap.cni.bundle_write.closure``: every netwrap module ``entry`` may import."""
-    from netwrap.cni.bundle_write import closure
-
-    return closure(lib, entry)
-
-
-def write(path: str, lib: str | None = None, entry: str = ENTRY) -> list[str]:
-    """``netwrap.cni.bundle_write.write``: write the bundle to ``path``; its module names."""
-    from netwrap.cni.bundle_write import write
-
-    return write(path, lib, entry)

@@ -45,14 +45,15 @@ def install(directory: str, name: str = "netwrap", python: str | None = None) ->
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
     bundle = os.path.abspath(path + ".bundle")
-    from netwrap.cni.bundle import boot, write
+    from netwrap.cni.bundle import boot
+    from netwrap.cni.bundle_write import write
 
     if python in (None, sys.executable):
         write(bundle, lib)
     else:  # bytecode is the interpreter's own: that one writes it
         from netwrap.runner import Runner
 
-        code = f"import sys; sys.path.insert(0, {lib!r}); import netwrap.cni.bundle as b; "
+        code = f"import sys; sys.path.insert(0, {lib!r}); import netwrap.cni.bundle_write as b; "
         Runner().call([python, "-IS", "-c", code + f"b.write({bundle!r}, {lib!r})"])
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
