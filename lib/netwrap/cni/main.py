@@ -37,11 +37,13 @@ IMPORTS = {
     "ADD": (
         "netwrap.cni.conf",
         "netwrap.cni.commands",
+        "netwrap.cni.running",
         "netwrap.cni.plan",
         "netwrap.cni.netlink",
         "netwrap.observe",
     ),
-    "DEL": ("netwrap.cni.conf", "netwrap.cni.commands", "netwrap.cni.netlink"),
+    # DEL of a veth: no runner (netwrap.cni.running), no netwrap.errors (commands._unlink)
+    "DEL": ("netwrap.cni.conf", "netwrap.cni.commands", "netwrap.cni.netlink", "netwrap.spawn"),
 }
 
 

@@ -666,9 +666,8 @@ def _stranded(netns: str, exc: OSError) -> None:
 def send(argv, input: str | None = None) -> None:
     """Do what ``ip`` would for ``argv`` (``expressible``), over rtnetlink, in the netns
     it names: each line in order, stopping at the first that fails (as ``ip -batch``).
-    A failure raises ``CommandError`` with the status and the text ``ip`` would give."""
-    from netwrap.errors import CommandError
-
+    A failure raises ``CommandError`` with the status and the text ``ip`` would give
+    (``netwrap.errors`` is loaded only then: DEL's plain path loads it not at all)."""
     read = _commands(argv, input)  # Unsendable (from _socket_in): nothing sent
     if read is None:
         raise ValueError(f"not a command netwrap sends over rtnetlink: {argv}")
@@ -677,6 +676,8 @@ def send(argv, input: str | None = None) -> None:
     try:
         sock = _socket_in(netns, prefix)
     except Failed as exc:
+        from netwrap.errors import CommandError
+
         raise CommandError(argv, exc.status, exc.text) from None
     try:
         sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
@@ -688,6 +689,8 @@ def send(argv, input: str | None = None) -> None:
                 text, status = exc.text, exc.status
                 if batch and status != 255:  # ip -batch: a kernel error ends the batch so
                     text, status = f"{text}\nCommand failed -:{n}", 1
+                from netwrap.errors import CommandError
+
                 raise CommandError(argv, status, text) from None
     finally:
         sock.close()
