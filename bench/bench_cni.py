@@ -47,8 +47,8 @@ import time
 
 ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
 REFERENCE = "/usr/lib/cni"
-# What the plugin's ADD imports, for the profile (DEL: the same but netwrap.cni.plan and
-# _ctypes, ADD's setns into the container's netns).
+# What the plugin's ADD imports, for the profile (DEL: less, netwrap.cni.main's IMPORTS:
+# not netwrap.cni.plan, _ctypes for ADD's setns into the container's netns, the runner).
 ADD_IMPORTS = (
     "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, "
     "netwrap.cni.plan, netwrap.cni.netlink, netwrap.observe, _ctypes"
