@@ -159,8 +159,16 @@ def test_the_full_clis_output_is_all_there_when_it_ends_with_exit(tmp_path):
     out = tmp_path / "out"
     with open(out, "w") as f:  # a file: block-buffered, so only the flush writes it
         proc = subprocess.run(
-            [sys.executable, os.path.join(os.path.dirname(LIB), "netwrap.py"), "--dry-run",
-             "bridge", "add", "nwtest0", "--ip", "198.51.100.1/24"],
+            [
+                sys.executable,
+                os.path.join(os.path.dirname(LIB), "netwrap.py"),
+                "--dry-run",
+                "bridge",
+                "add",
+                "nwtest0",
+                "--ip",
+                "198.51.100.1/24",
+            ],
             stdout=f,
             stderr=subprocess.PIPE,
             text=True,
