@@ -228,12 +228,12 @@ def stage(rec: Record) -> None:
         for key, entry, att in links:
             if stop.is_set():
                 return
-            new = _attachment(ok, entry, "ok", att, (None, None))
-            text = store.encode(new.as_dict())
             try:
+                new = _attachment(ok, entry, "ok", att, (None, None))
+                text = store.encode(new.as_dict())
                 tmp = store.prepare(state.attachment_path(new.key), text, False, "ok-")
-            except NetwrapError:
-                return  # write_record writes it the usual way, and says what fails
+            except Exception:  # noqa: BLE001 - never a thread's traceback on stderr:
+                return  # write_record writes the rest the usual way, and says what fails
             done[key] = (entry, att, new, tmp)
 
     thread = threading.Thread(target=prepare, name="netwrap-stage", daemon=True)

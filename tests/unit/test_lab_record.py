@@ -171,3 +171,28 @@ def test_a_link_changed_after_staging_is_written_from_the_record(run_dir):
     write_record(rec)
     assert {k: (a.status, a.mtu) for k, a in owned().items()} == {"eth1": ("ok", 1400)}
     assert not [n for n in files(run_dir) if "/.tmp-" in n]
+
+
+def test_a_failure_while_staging_leaves_the_usual_writes(run_dir, monkeypatch, capsys):
+    """Whatever goes wrong on the staging thread, marking the lab ok writes the records
+    the usual way; the thread prints nothing."""
+    import threading
+
+    from netwrap import store
+
+    encode = store.encode
+
+    def broken(data):
+        if threading.current_thread().name == "netwrap-stage":
+            raise RuntimeError("no")
+        return encode(data)
+
+    monkeypatch.setattr(store, "encode", broken)
+    rec = Record("class1", "L", links={"web/eth1": entry("eth1"), "web/eth2": entry("eth2")})
+    write_record(rec)
+    stage(rec)
+    rec.status = "ok"
+    write_record(rec)
+    assert {a.status for a in owned().values()} == {"ok"}
+    assert not [n for n in files(run_dir) if "/.tmp-" in n]
+    assert capsys.readouterr().err == ""
