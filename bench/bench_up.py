@@ -13,7 +13,11 @@ run, against the goals of issues 7 and 12:
    single-threaded in-process netlink program (``bench/netlink_inproc.py``:
    pyroute2 + setns, the bench extra; process start included); same addresses,
    same bridge; in turn, 5 rounds each (``--wire-rounds``), medians. Goals:
-   netwrap <= 0.25 x CNI, and under the in-process figure (issue 12).
+   netwrap <= 0.25 x CNI, and under the in-process figure (issue 12). With
+   ``--before TREE`` (another checkout, e.g. ``git -C /work/main archive main | tar
+   -x -C /tmp/before``) that tree's ``netwrap up`` runs in the same rounds too, the
+   two in turn (which goes first alternates), and each round's after/before ratio
+   is printed, then their median: a before/after from one run on a shared machine.
 2. one walkthrough-exact ``nic add`` (process start included) vs bash running the
    commands its ``--dry-run`` prints. Goal: <= 1.3 x.
 3. ``netwrap --dry-run nic add ...`` vs ``python -c pass``. Goal: <= 4 x.
@@ -34,6 +38,7 @@ line and the others still run; a part that fails says so in one line, the others
 still run, and the exit status is 1.
 
     .venv/bin/python bench/bench_up.py [--containers 100] [--big 1000] [--rounds 5]
+    .venv/bin/python bench/bench_up.py --only wire --wire-rounds 9 --before /tmp/before
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ sys.path.insert(0, os.path.join(ROOT, "lib"))
 LAUNCHER = [sys.executable, os.path.join(ROOT, "netwrap.py")]
 CNI = "/usr/lib/cni/bridge"  # --cni changes it
 INPROC = os.path.join(ROOT, "bench", "netlink_inproc.py")
+BEFORE: list[str] | None = None  # --before TREE: that tree's launcher
 
 
 def rand(prefix: str) -> str:
@@ -212,8 +218,8 @@ class Lab:
         sandbox.stop(Runner(), sandbox.named(names, self.name))
         self.sandboxes = [s for s in self.sandboxes if s not in set(names)]
 
-    def netwrap(self, *args: str) -> list[str]:
-        return [*LAUNCHER, "--host-netns", self.name, *args]
+    def netwrap(self, *args: str, launcher: list[str] | None = None) -> list[str]:
+        return [*(launcher or LAUNCHER), "--host-netns", self.name, *args]
 
     def write(self, name: str, text: str) -> str:
         path = os.path.join(self.tmp, name)
@@ -362,16 +368,19 @@ def inproc_round(lab: Lab, boxes: list[tuple[str, int]], br: str) -> tuple[float
     return per, first[0] if first else "(none)", float(out[0]) / len(boxes)
 
 
-def up_round(lab: Lab, boxes: list[tuple[str, int]], path: str) -> tuple[float, list[str]]:
-    """``netwrap up`` of the lab at ``path`` (the running ``boxes``), then its down.
+def up_round(
+    lab: Lab, boxes: list[tuple[str, int]], path: str, launcher: list[str] | None = None
+) -> tuple[float, list[str]]:
+    """``netwrap up`` of the lab at ``path`` (the running ``boxes``), then its down
+    (``launcher``: another tree's netwrap, for --before).
 
     Returns seconds per container and the first container's IPv4 addresses."""
     try:
         settle()
-        per = timed(lab.netwrap("up", path)) / len(boxes)
+        per = timed(lab.netwrap("up", path, launcher=launcher)) / len(boxes)
         inner = sh("nsenter", "-t", str(boxes[0][1]), "-n", "ip", "-j", "addr", "show", "eth1")
     finally:
-        subprocess.run(lab.netwrap("down", path), capture_output=True)
+        subprocess.run(lab.netwrap("down", path, launcher=launcher), capture_output=True)
     return per, [
         f"{a['local']}/{a['prefixlen']}"
         for a in json.loads(inner)[0]["addr_info"]
@@ -399,6 +408,8 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
         inprocs: list[float] = []
         works: list[float] = []  # the in-process program's work alone
         ups: list[float] = []
+        olds: list[float] = []  # --before: that tree's up, in the same rounds
+        ratios: list[float] = []  # each round's after/before
         cni_ok = inproc_ok = True
         for r in range(rounds):
             got = inproc = None
@@ -421,7 +432,12 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
                         f"{ms(inproc[0])} ({ms(inproc[2])} without interpreter start "
                         "and import)"
                     )
+            old = None
+            if BEFORE and r % 2 == 0:  # which goes first alternates
+                old = up_round(lab, boxes, path, BEFORE)[0]
             up, addrs = up_round(lab, boxes, path)
+            if BEFORE and r % 2 == 1:
+                old = up_round(lab, boxes, path, BEFORE)[0]
             ups.append(up)
             line = f"  round {r + 1}: netwrap up {ms(up)}"
             for other, what in ((got, "CNI"), (inproc, "in-process")):
@@ -432,6 +448,10 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
                         f"netwrap gave {addrs}, {what} gave {other[1]}: not the same addresses"
                     )
                 line += f" ({up / other[0]:.2f}x {what})"
+            if old is not None:
+                olds.append(old)
+                ratios.append(up / old)
+                line += f"; before {ms(old)} -> after/before {up / old:.2f}"
             say(line)
         up = statistics.median(ups)
         line = f"  median: netwrap up {ms(up)} per container"
@@ -458,6 +478,13 @@ def bench_wire_running(lab: Lab, n: int, rounds: int) -> None:
         else:
             line += f"; vs issue 12's 3.2 ms in-process mark: {verdict(up < 3.2e-3)}"
         say(f"{line} (load average {load()})")
+        if olds:
+            say(
+                f"  before ({BEFORE[-1]}): median {ms(statistics.median(olds))} per container"
+                f"{f', {statistics.median(olds) / cni:.2f}x CNI' if cnis else ''}; after/before, "
+                f"median of the rounds' ratios: {statistics.median(ratios):.3f} "
+                f"({', '.join(f'{x:.2f}' for x in ratios)})"
+            )
     finally:
         lab.stop_sandboxes([b for b, _ in boxes])
 
@@ -636,7 +663,7 @@ def run_part(title: str, func, *args):
 
 
 def main() -> int:
-    global CNI
+    global CNI, BEFORE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--containers", type=int, default=100)
     ap.add_argument("--big", type=int, default=1000, help="0: skip the big lab")
@@ -657,6 +684,11 @@ def main() -> int:
         action="append",
         help="run only these parts (repeatable)",
     )
+    ap.add_argument(
+        "--before",
+        metavar="TREE",
+        help="another checkout whose netwrap up runs in the same wire rounds, in turn",
+    )
     opts = ap.parse_args()
     CNI = opts.cni
     if os.geteuid() != 0:
@@ -666,6 +698,12 @@ def main() -> int:
     # its sources again; an installed tool runs from cached bytecode, so measure that.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([*LAUNCHER, "--version"], capture_output=True)  # write the .pyc files
+    if opts.before:
+        BEFORE = [sys.executable, os.path.join(os.path.abspath(opts.before), "netwrap.py")]
+        if not os.path.exists(BEFORE[-1]):
+            say(f"bench_up: --before {opts.before}: no netwrap.py there")
+            return 2
+        subprocess.run([*BEFORE, "--version"], capture_output=True)
     only = set(opts.only or ("sh", "wire", "nic", "startup", "full"))
     n = opts.containers
     lab = Lab()

@@ -58,6 +58,7 @@ from netwrap.lab_record import (  # noqa: F401
     read_record,
     records_dir,
     remove_record,
+    stage,
     write_record,
 )
 from netwrap.netref import NetnsRef
@@ -205,6 +206,9 @@ def _up_locked(ctx, lab: Lab) -> dict:
             rec.links.update({k: {**m, **kinds[m["node"]]} for k, m in plan.made_links.items()})
             lab_converge.refresh(rec, lab)
             write_record(rec)
+            # the links' ok records, prepared while the kernel works; marking the lab
+            # ok renames them into place
+            stage(rec)
             txn.on_undo(lambda: _remove_partial(ctx, plan), "remove what a half-run batch made")
             # first and alone: it makes the veths the containers' batches use
             txn.run(
@@ -406,6 +410,8 @@ def down(ctx, lab_name: str) -> int:
         ctx.runner.run(plan)
         remove_record(lab_name, ctx.host_ns)
         store.sweep_temps(records_dir())
+        # and the links' records prepared by an up that was killed (lab_record.stage)
+        store.sweep_temps(state.attachments_dir())
     return len(plan) + len(boxes)
 
 

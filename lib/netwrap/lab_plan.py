@@ -118,9 +118,9 @@ class UpPlan(records.Record):
 def can_quiet() -> bool:
     """Whether ``plan_up`` may turn IPv6 off on new host ends: the kernel has IPv6 and
     ``sysctl`` (procps) is installed."""
-    import shutil
+    from netwrap.bridge import _on_path  # shutil.which's answer without shutil (4 ms)
 
-    return os.path.isdir("/proc/sys/net/ipv6") and shutil.which("sysctl") is not None
+    return os.path.isdir("/proc/sys/net/ipv6") and _on_path("sysctl")
 
 
 def _unplugged(line: tuple[str, ...], host_ifname: str) -> tuple[str, ...]:

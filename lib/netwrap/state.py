@@ -256,8 +256,12 @@ def attachment_key(token: str, ifname: str) -> str:
     return digest(f"{token}/{ifname}", 20)
 
 
-def _path(key: str) -> str:
+def attachment_path(key: str) -> str:
+    """The file of the attachment record ``key``."""
     return os.path.join(attachments_dir(), f"{key}.json")
+
+
+_path = attachment_path
 
 
 def record_attachment(rec: Attachment, durable: bool = True) -> str:

@@ -272,3 +272,39 @@ def test_down_removes_the_veth_of_a_sandbox_whose_netns_someone_holds_open(lab, 
         assert links_in(lab) == {"lo"} and not ours(nodes)
     finally:
         os.close(held)
+
+
+def temps(pid: int) -> list[str]:
+    """The temp files of netwrap process ``pid`` among the attachment records."""
+    att = os.path.join(RUN_DIR, "attachments")
+    return (
+        [n for n in os.listdir(att) if n.startswith(f".tmp-{pid}-")] if os.path.isdir(att) else []
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_the_ok_records_prepared_during_the_batches_never_stay(lab, six, signum):
+    """While the kernel works, up prepares its links' ok records (temp files): a signal
+    removes them with the rest; after a SIGKILL, down does."""
+    path, nodes = six
+    proc = up_on_two_workers(lab, path, NETWRAP_PAUSE_AT="4")
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("netwrap: test hook: paused before step 4: nsenter -t "), line
+        deadline = time.monotonic() + 10
+        while len(temps(proc.pid)) < NODES and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(temps(proc.pid)) == NODES  # one per link, prepared meanwhile
+        proc.send_signal(signum)
+        proc.communicate(timeout=60)
+        assert proc.returncode == -signum if signum == signal.SIGKILL else 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    if signum == signal.SIGTERM:
+        assert temps(proc.pid) == [] and links_in(lab) == {"lo"}
+    down = run_netwrap("--host-netns", lab, "down", path)
+    assert down.returncode == 0, down.stderr
+    assert temps(proc.pid) == [] and links_in(lab) == {"lo"}
+    assert not set(nodes) & running_sandboxes(lab)

@@ -405,7 +405,8 @@ def test_the_lines_inside_are_read_as_their_requests(line, want):
         (("ip", "-batch", "-"), ""),
         (("ip", "link", "del", "v0", "type", "veth"), None),
         (("ip", "link", "del", "dev", "v0"), None),
-        (("nsenter", "-t", "1", "-n", "ip", "link", "del", "v0"), None),  # a PID: nsenter's
+        (("nsenter", "-t", "1x", "-n", "ip", "link", "del", "v0"), None),  # not a PID
+        (("nsenter", "-t", "1", "-m", "-n", "ip", "link", "del", "v0"), None),  # not only -n
         (("nsenter", "--net=rel/ns", "ip", "link", "del", "v0"), None),  # relative path
         (("nsenter", "--net=/proc/1/ns/net", "ip", "-6", "link", "del", "v0"), None),
         (("ip", "-n", "a/b", "link", "del", "v0"), None),  # ip's path under /run/netns
@@ -428,11 +429,14 @@ def test_only_the_words_add_and_del_write_go_over_netlink(argv, text):
         "addr add 2001:db8::2/64 dev eth0 nodad\n",
         "addr add dev eth0 198.51.100.2/24\n",
         "addr del 198.51.100.2/24 dev eth0\n",
-        "route add default via 198.51.100.1 dev eth0\n",
+        "route add default dev eth0\n",  # no gateway: ip's choice of family
+        "route add default via 2001:db8::1 dev eth0\n",
         "route add 0.0.0.0/0 via 2001:db8::1 dev eth0\n",
         "route add 0.0.0.0/0 via 198.51.100.1\n",  # no dev
         "route add 0.0.0.0/0 dev eth0 metric 5\n",
-        "route replace 0.0.0.0/0 dev eth0\n",
+        "route change 0.0.0.0/0 dev eth0\n",
+        "link replace eth0 up\n",
+        "addr replace 198.51.100.2/24 dev eth0\n",
         "link set eth0 down\n",
         "link set eth0\n",
         "link set up up\n",  # ip: "up" is a keyword

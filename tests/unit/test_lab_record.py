@@ -4,12 +4,13 @@ or when the record no longer lists them; other attachments are never touched."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
 from netwrap import state
-from netwrap.lab_record import Record, read_record, remove_record, write_record
+from netwrap.lab_record import Record, read_record, remove_record, stage, write_record
 from netwrap.targets import netns_inode
 
 
@@ -116,3 +117,82 @@ def test_an_older_netwraps_record_is_read_for_down_and_refused_for_up(run_dir):
     assert owned() == {}
     remove_record("class1", "L")
     assert not os.path.exists(path)
+
+
+def files(run_dir) -> dict[str, str]:
+    """Every file under the run dir (temp files too) -> its text."""
+    return {
+        str(p.relative_to(run_dir)): p.read_text()
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name != "lock"
+    }
+
+
+def test_staged_ok_records_are_the_ones_written_without_staging(tmp_path, monkeypatch):
+    """``stage`` prepares the ok records ahead; marking the lab ok renames them into
+    place: the files are exactly those of the same writes without it, no temp left."""
+    got = []
+    for staged in (False, True):
+        run = tmp_path / f"run-{staged}"
+        monkeypatch.setenv("NETWRAP_RUN_DIR", str(run))
+        rec = Record("class1", "L", links={f"web/eth{i}": entry(f"eth{i}") for i in range(5)})
+        write_record(rec)
+        if staged:
+            stage(rec)
+        rec.status = "ok"
+        write_record(rec)
+        got.append(files(run))
+        remove_record("class1", "L")
+    assert got[0] == got[1]
+    links = [json.loads(text) for name, text in got[1].items() if name.startswith("attachments/")]
+    assert [a["status"] for a in links] == ["ok"] * 5
+
+
+def test_staged_records_are_removed_when_the_lab_is_not_marked_ok(run_dir):
+    rec = Record("class1", "L", links={"web/eth1": entry("eth1"), "web/eth2": entry("eth2")})
+    write_record(rec)
+    stage(rec)
+    rec.status = "failed"  # a rollback that could not finish
+    write_record(rec)
+    assert {a.status for a in owned().values()} == {"adding"}  # as without staging
+    assert not [n for n in files(run_dir) if "/.tmp-" in n]
+    stage(rec)
+    remove_record("class1", "L")  # a rollback of a new lab
+    assert files(run_dir) == {}
+
+
+def test_a_link_changed_after_staging_is_written_from_the_record(run_dir):
+    rec = Record("class1", "L", links={"web/eth1": entry("eth1"), "web/eth2": entry("eth2")})
+    write_record(rec)
+    stage(rec)
+    rec.status = "ok"
+    rec.links["web/eth1"] = {**entry("eth1"), "mtu": 1400}
+    del rec.links["web/eth2"]
+    write_record(rec)
+    assert {k: (a.status, a.mtu) for k, a in owned().items()} == {"eth1": ("ok", 1400)}
+    assert not [n for n in files(run_dir) if "/.tmp-" in n]
+
+
+def test_a_failure_while_staging_leaves_the_usual_writes(run_dir, monkeypatch, capsys):
+    """Whatever goes wrong on the staging thread, marking the lab ok writes the records
+    the usual way; the thread prints nothing."""
+    import threading
+
+    from netwrap import store
+
+    encode = store.encode
+
+    def broken(data):
+        if threading.current_thread().name == "netwrap-stage":
+            raise RuntimeError("no")
+        return encode(data)
+
+    monkeypatch.setattr(store, "encode", broken)
+    rec = Record("class1", "L", links={"web/eth1": entry("eth1"), "web/eth2": entry("eth2")})
+    write_record(rec)
+    stage(rec)
+    rec.status = "ok"
+    write_record(rec)
+    assert {a.status for a in owned().values()} == {"ok"}
+    assert not [n for n in files(run_dir) if "/.tmp-" in n]
+    assert capsys.readouterr().err == ""

@@ -127,3 +127,51 @@ def test_the_module_writes_it(tmp_path):
         text=True,
     )
     assert (usage.returncode, usage.stderr) == (2, "usage: python -m netwrap.launcher PATH\n")
+
+
+def test_the_full_cli_ends_without_teardown_only_when_nothing_is_left():
+    """``main_exit`` skips the interpreter's teardown after the full CLI only when no
+    thread but daemon ones runs and no atexit handler waits."""
+    import threading
+    from types import SimpleNamespace
+
+    from netwrap.__main__ import _nothing_left
+
+    none = SimpleNamespace(_ncallbacks=lambda: 0)
+    assert _nothing_left({})  # neither module loaded
+    assert _nothing_left({"atexit": none, "threading": threading})
+    assert not _nothing_left({"atexit": SimpleNamespace(_ncallbacks=lambda: 1)})
+    go = threading.Event()
+    daemon = threading.Thread(target=go.wait, daemon=True)
+    daemon.start()
+    assert _nothing_left({"atexit": none, "threading": threading})
+    waiting = threading.Thread(target=go.wait)
+    waiting.start()
+    try:
+        assert not _nothing_left({"atexit": none, "threading": threading})  # cut short
+    finally:
+        go.set()
+        waiting.join()
+        daemon.join()
+
+
+def test_the_full_clis_output_is_all_there_when_it_ends_with_exit(tmp_path):
+    out = tmp_path / "out"
+    with open(out, "w") as f:  # a file: block-buffered, so only the flush writes it
+        proc = subprocess.run(
+            [
+                sys.executable,
+                os.path.join(os.path.dirname(LIB), "netwrap.py"),
+                "--dry-run",
+                "bridge",
+                "add",
+                "nwtest0",
+                "--ip",
+                "198.51.100.1/24",
+            ],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "nwtest0" in out.read_text() and out.read_text().endswith("\n")

@@ -143,8 +143,11 @@ def test_the_plugin_passes_the_environment_it_is_given():
     try:
         assert plugin.run(("sh", "-c", "echo $NW_SPAWN_TEST"))[1] == b"set here\n"
         assert spawn_wait(("sh", "-c", "echo $NW_SPAWN_TEST"))[1] == b"set here\n"
+        os.environ["NW_SPAWN_TEST"] = "changed"
+        assert spawn_wait(("sh", "-c", "echo $NW_SPAWN_TEST"))[1] == b"changed\n"
     finally:
         del os.environ["NW_SPAWN_TEST"]
+    assert spawn_wait(("sh", "-c", "echo ${NW_SPAWN_TEST-unset}"))[1] == b"unset\n"
 
 
 @pytest.mark.parametrize("caller", CALLERS)

@@ -34,9 +34,11 @@ once: a netlink socket stays in the netns it was opened in, and every request go
 from the host's netns. Not coming back is never seen, and never survived: the process
 says so and exits on the spot (``_stranded``), undoing nothing from the wrong netns.
 
-Only the words ADD and DEL write are understood (``expressible``): anything else
-(``nsenter -t PID``, ``default``, a netmask, ``nodad``, ``metric``, hairpin, promisc and
-VLAN lines, the bridge's own creation) runs ``ip`` as before. A kernel error reads as
+Only the words ADD and DEL write are understood (``expressible``), and the engine's
+``route replace default via GW dev X`` of a container's batch (``nsenter -t PID -n ip``,
+sent by ``netwrap.spawn.sent_in_place`` on a socket it opened there): anything else (a
+netmask, ``nodad``, ``metric``, hairpin, promisc and VLAN lines, the bridge's own
+creation) runs ``ip`` as before. A kernel error reads as
 ``ip``'s would (``RTNETLINK answers: File exists``, ``Cannot find device "X"``, the
 kernel's own message as ``Error: ...``); a netns that cannot be entered, as ``ip -n``'s
 or ``nsenter``'s. tests/root/test_cni_netlink.py checks the reads against ``ip``'s for
@@ -54,6 +56,7 @@ RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR = 16, 17, 18, 20
 RTM_NEWROUTE = 24
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x300, 0x200, 0x400
+NLM_F_REPLACE = 0x100
 NLM_F_ACK_TLVS, NLMSGERR_ATTR_MSG = 0x200, 1  # an error's flags; its extack message
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO, IFLA_INFO_KIND = 1, 3, 4, 18, 1
 IFLA_MASTER, IFLA_NET_NS_FD, IFLA_INFO_DATA, VETH_INFO_PEER = 10, 28, 2, 1
@@ -290,9 +293,11 @@ def _prefix(text: str) -> tuple[int, bytes, int] | None:
 def _parse(words: list[str]) -> tuple | None:
     """One ``ip`` command (without ``ip`` and its netns) as a request to make: ("veth",
     name, host words, peer words), ("set", name, words), ("del", name), ("addr", name,
-    family, address, length), ("route", name, family, dst, length, gateway or None);
-    None for anything else."""
-    if len(words) < 3 or words[1] not in ("add", "del", "set"):
+    family, address, length), ("route", name, family, dst, length, gateway or None)
+    (``route replace``: "replace" for "route"); None for anything else."""
+    if len(words) < 3 or words[1] not in ("add", "del", "set", "replace"):
+        return None
+    if words[1] == "replace" and words[0] != "route":
         return None
     if words[0] == "addr":
         return _parse_addr(words)
@@ -328,9 +333,16 @@ def _parse_addr(words: list[str]) -> tuple | None:
 
 
 def _parse_route(words: list[str]) -> tuple | None:
-    """``route add DST [via GATEWAY] dev NAME``, the gateway of DST's family."""
-    dst, rest = _prefix(words[2]), _words(words[3:], ROUTE_WORDS)
-    if words[1] != "add" or dst is None or rest is None or not _ifname(rest.get("dev", "")):
+    """``route add|replace DST [via GATEWAY] dev NAME``, the gateway of DST's family;
+    DST ``default`` with an IPv4 gateway is 0.0.0.0/0 (as ip reads it then)."""
+    rest = _words(words[3:], ROUTE_WORDS)
+    if words[2] == "default" and rest is not None and "." in rest.get("via", ""):
+        dst = (AF_INET, bytes(4), 0)
+    else:
+        dst = _prefix(words[2])
+    if words[1] not in ("add", "replace") or dst is None or rest is None:
+        return None
+    if not _ifname(rest.get("dev", "")):
         return None
     gateway = None
     if "via" in rest:
@@ -341,14 +353,15 @@ def _parse_route(words: list[str]) -> tuple | None:
             gateway = _socket.inet_pton(family, rest["via"])
         except OSError:
             return None
-    return ("route", rest["dev"], *dst, gateway)
+    kind = "route" if words[1] == "add" else "replace"
+    return (kind, rest["dev"], *dst, gateway)
 
 
 def _where(argv: tuple) -> tuple[str | None, tuple | None, tuple | None]:
     """Where an ``ip`` command runs and its words after ip's options: (netns file, how
     its argv names it, words); the file None for this netns. ``ip -n NAME``: the file
-    /run/netns/NAME (ip's NETNS_RUN_DIR); ``nsenter --net=PATH ip``: PATH. Words None
-    for any other argv."""
+    /run/netns/NAME (ip's NETNS_RUN_DIR); ``nsenter --net=PATH ip``: PATH; ``nsenter -t
+    PID -n ip``: /proc/PID/ns/net. Words None for any other argv."""
     if argv[:1] == ("ip",):
         if argv[1:2] != ("-n",):
             return None, None, argv[1:]
@@ -358,6 +371,9 @@ def _where(argv: tuple) -> tuple[str | None, tuple | None, tuple | None]:
     if len(argv) > 2 and argv[0] == "nsenter" and argv[1].startswith("--net=/"):
         if argv[2] == "ip":
             return argv[1][6:], argv[:2], argv[3:]
+    if len(argv) > 4 and argv[:2] == ("nsenter", "-t") and argv[3:5] == ("-n", "ip"):
+        if argv[2].isascii() and argv[2].isdigit():
+            return f"/proc/{argv[2]}/ns/net", argv[:4], argv[5:]
     return None, None, None
 
 
@@ -481,7 +497,7 @@ def _one(sock, command: tuple, seq: int) -> None:
             body = bytes((family, length, 0, scope)) + _u32(_dev(sock, name, seq))
             body += _attr(IFA_LOCAL, local) + _attr(IFA_ADDRESS, local)
             msg, flags = RTM_NEWADDR, NLM_F_EXCL | NLM_F_CREATE
-        elif kind == "route":
+        elif kind in ("route", "replace"):
             family, dst, length, gateway = command[2:]
             # ip's: a route with no gateway is of link scope (IPv4; IPv6 has none)
             scope = RT_SCOPE_LINK if gateway is None and family == AF_INET else 0
@@ -489,7 +505,8 @@ def _one(sock, command: tuple, seq: int) -> None:
             body += _u32(0) + _attr(RTA_DST, dst)
             body += _attr(RTA_GATEWAY, gateway) if gateway is not None else b""
             body += _attr(RTA_OIF, _u32(_dev(sock, name, seq)))
-            msg, flags = RTM_NEWROUTE, NLM_F_EXCL | NLM_F_CREATE
+            how = NLM_F_REPLACE if kind == "replace" else NLM_F_EXCL
+            msg, flags = RTM_NEWROUTE, how | NLM_F_CREATE
         else:
             host, peer = command[2], command[3]
             master = b""
@@ -581,7 +598,8 @@ def _cannot_enter(prefix: tuple, what: str, exc: OSError) -> Failed:
             return Failed(255, f'Cannot open network namespace "{prefix[2]}": {exc.strerror}')
         return Failed(255, f'setting the network namespace "{prefix[2]}" failed: {exc.strerror}')
     if what == "open":
-        return Failed(1, f"nsenter: cannot open {prefix[1][6:]}: {exc.strerror}")
+        path = f"/proc/{prefix[2]}/ns/net" if prefix[1] == "-t" else prefix[1][6:]
+        return Failed(1, f"nsenter: cannot open {path}: {exc.strerror}")
     return Failed(1, f"nsenter: reassociate to namespace 'ns/net' failed: {exc.strerror}")
 
 
@@ -662,18 +680,19 @@ def _stranded(netns: str, exc: OSError) -> None:
         posix._exit(1)
 
 
-def send(argv, input: str | None = None) -> None:
+def send(argv, input: str | None = None, sock=None) -> None:
     """Do what ``ip`` would for ``argv`` (``expressible``), over rtnetlink, in the netns
     it names: each line in order, stopping at the first that fails (as ``ip -batch``).
     A failure raises ``CommandError`` with the status and the text ``ip`` would give
-    (``netwrap.errors`` is loaded only then: DEL's plain path loads it not at all)."""
+    (``netwrap.errors`` is loaded only then: DEL's plain path loads it not at all).
+    ``sock``: a NETLINK_ROUTE socket the caller opened in that netns (send closes it)."""
     read = _commands(argv, input)  # Unsendable (from _socket_in): nothing sent
     if read is None:
         raise ValueError(f"not a command netwrap sends over rtnetlink: {argv}")
     netns, prefix, commands = read
     batch = input is not None  # only ip -batch - reads lines (_read_commands)
     try:
-        sock = _socket_in(netns, prefix)
+        sock = sock or _socket_in(netns, prefix)
     except Failed as exc:
         from netwrap.errors import CommandError
 
