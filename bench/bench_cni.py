@@ -47,8 +47,8 @@ import time
 
 ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
 REFERENCE = "/usr/lib/cni"
-# What the plugin's ADD imports, for the profile (DEL: the same but netwrap.cni.plan and
-# _ctypes, ADD's setns into the container's netns).
+# What the plugin's ADD imports, for the profile (DEL: less, netwrap.cni.main's IMPORTS:
+# not netwrap.cni.plan, _ctypes for ADD's setns into the container's netns, the runner).
 ADD_IMPORTS = (
     "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, "
     "netwrap.cni.plan, netwrap.cni.netlink, netwrap.observe, _ctypes"
@@ -180,9 +180,11 @@ def inner(args) -> int:
     )
     bundle = f"{plugin}.bundle"  # what the launcher does first, when install wrote one
     use = (
-        "import _frozen_importlib as b, _frozen_importlib_external as e\n"
+        "import sys, _frozen_importlib as b, _frozen_importlib_external as e\n"
         f"s = e.spec_from_file_location('netwrap.cni.bundle', {lib!r} + '/netwrap/cni/bundle.py')\n"
-        "m = b.module_from_spec(s); s.loader.exec_module(m); m.use(" + repr(bundle) + ")\n"
+        "m = b.module_from_spec(s); s.loader.exec_module(m); sys.modules[s.name] = m\n"
+        # as the launcher: start (use, preload) where the lib has it
+        "getattr(m, 'start', m.use)(" + repr(bundle) + ")\n"
     )
     imports, bundled = [], []  # in turn: the machine's load shifts both alike
     for _ in range(n):

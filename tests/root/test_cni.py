@@ -557,3 +557,27 @@ def test_in_the_hosts_own_netns_the_veth_is_made_and_deleted_over_netlink(cni):
         'failed to run "ip -batch -": RTNETLINK answers: File exists; Command failed -:1'
     )
     assert hname not in links_in(cni.lab) and cni.allocations() == []
+
+
+def test_a_del_the_kernel_refuses_is_code_100_and_logged(cni):
+    """DEL's one request, sent without the runner (commands._unlink): a refusal other
+    than a missing device is the spec's error 100 with ip's words, and the log says so."""
+    conf = cni.conf()
+    del conf["netwrapHostNetns"]
+    in_lab = ("ip", "netns", "exec", cni.lab)
+    c = cni.container()
+    hname = cni.ok("ADD", conf, c, wrap=in_lab)["interfaces"][1]["name"]
+    record = os.path.join(cni.run_dir, "cni", cni.name, f"{c}@eth0.json")
+    with open(record) as f:
+        rec = json.load(f)
+    with open(record, "w") as f:  # lo: a device the kernel will not delete
+        json.dump({**rec, "host_ifname": "lo"}, f)
+    status, err = cni.call("DEL", conf, c, wrap=in_lab)
+    assert status == 1 and err["code"] == 100, err
+    assert err["msg"].startswith('failed to run "ip link del lo": ')
+    log = open(os.path.join(cni.run_dir, "cni", cni.name, f"{c}@eth0.log")).read()
+    assert "# failed: " in log.split("DEL container")[-1]
+    with open(record, "w") as f:  # and as it was, DEL takes it all away
+        json.dump(rec, f)
+    assert cni.ok("DEL", conf, c, wrap=in_lab) is None
+    assert hname not in links_in(cni.lab) and cni.allocations() == []

@@ -158,3 +158,15 @@ def test_the_engines_plan_module_loads_no_collections():
         "assert 'collections' not in sys.modules, sorted(sys.modules)"
     )
     assert subprocess.run([sys.executable, "-IS", "-c", code]).returncode == 0
+
+
+def test_setns_returns_the_kernels_errno():
+    """The setns the plugin calls (posix's, or libc's through _ctypes, whose result is a
+    C int by default) fails as the kernel says, with nothing entered."""
+    import errno
+
+    from netwrap.cni import netlink
+
+    with pytest.raises(OSError) as failed:
+        netlink._setns(-1)
+    assert failed.value.errno == errno.EBADF

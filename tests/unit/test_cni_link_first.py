@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from netwrap.cni import COMMAND_FAILED, CniError, commands, ipam, names
+from netwrap.cni import COMMAND_FAILED, CniError, commands, ipam, names, running
 from netwrap.cni.conf import Env, NetConf
 from netwrap.testing import RecordingRunner
 
@@ -43,8 +43,8 @@ def conf(ipam_type: str, **keys) -> NetConf:
 def world(monkeypatch, tmp_path):
     """A recording runner (the bridge missing) and a fake IPAM logging into it."""
     monkeypatch.setenv("NETWRAP_RUN_DIR", str(tmp_path))
-    monkeypatch.setattr(commands, "need_netns", lambda env: None)
-    monkeypatch.setattr(commands, "need_host_netns", lambda conf: None)
+    monkeypatch.setattr(running, "need_netns", lambda env: None)  # add() imports them
+    monkeypatch.setattr(running, "need_host_netns", lambda conf: None)
     bridge_query = names.host_ref(conf("dhcp")).ip("-j", "-d", "addr", "show", "dev", "nw0")
     runner = RecordingRunner(queries={bridge_query: ""})
     monkeypatch.setattr(commands, "spawn_runner", lambda: runner)

@@ -7,16 +7,18 @@ code; from the bundle, a dictionary lookup, one stat, one ``pread`` and the unma
 (bench/bench_cni.py measures both). ``netwrap cni install DIR`` writes
 
     DIR/netwrap          the launcher the runtime executes
-    DIR/netwrap.bundle   what ``write`` makes: the modules the plugin may import
+    DIR/netwrap.bundle   what ``bundle_write.write`` makes: the modules the plugin may import
 
 and the launcher loads this module (by its file, with no package search) and calls
-``use("DIR/netwrap.bundle")`` before it imports the plugin's entry point.
+``start("DIR/netwrap.bundle")`` (``use``, ``preload``) before it imports the plugin's
+entry point.
 
 What is in it: every netwrap module reachable from ``netwrap.cni.main`` through its
 import statements, at module level or inside functions (CHECK, failures, macvlan
-too), found by reading the sources (``closure``); and ``OUTSIDE``, the modules that
-ADD and DEL load from files outside netwrap: ``__future__`` (compiled in), ``_json``
-and ``_ctypes`` (extensions: the path is recorded and each is loaded as the path
+too), found by reading the sources (``bundle_write.closure``); and ``OUTSIDE``, the modules that
+ADD and DEL load from files outside netwrap without the bundle: ``__future__`` (which
+no bundled module imports: its ``annotations`` is a compiler flag there, ``_compile``),
+``_json`` and ``_ctypes`` (extensions: the path is recorded and each is loaded as the path
 finder would, without the search; ``_ctypes`` is ADD's ``setns`` into the container's
 netns, ``netwrap.cni.netlink``). Each module is its marshalled code, read and unmarshalled
 only when imported (ADD imports about half of the ~40), with the path, size and mtime
@@ -44,7 +46,7 @@ Modules from the bundle are ordinary modules: ``__name__``, ``__file__`` (the
 source's path, which tracebacks read), ``__spec__`` (``origin``, ``has_location``,
 the bundle as ``loader``), ``__path__`` for packages, ``__package__``. This module
 imports only what the interpreter has loaded before it runs a line (``marshal``,
-``posix``, ``sys``, importlib's frozen bootstrap); ``write`` imports more, at install.
+``posix``, ``sys``, importlib's frozen bootstrap); ``bundle_write`` imports more, at install.
 """
 
 import _frozen_importlib as _bootstrap
@@ -53,25 +55,39 @@ import marshal
 import posix
 import sys
 
-FORMAT = b"netwrap cni bundle 1\n"
+FORMAT = b"netwrap cni bundle 2\n"  # 2: each module with its deps
 ENTRY = "netwrap.cni.main"
 # Outside netwrap, what ADD and DEL import from a file (the rest is built in): at module
 # level (test_cni_bundle holds this list to what the plugin loads), and _ctypes, which
 # ADD imports in netwrap.cni.netlink._setns.
 OUTSIDE = ("__future__", "_json", "_ctypes")
-OPTIMIZE = 0  # compile() optimize: docstrings and asserts kept, as a plain import has them
+# compile() optimize: no docstrings (a third of some modules' code objects, unmarshalled
+# at each start and never read by the plugin; ``get_source`` still gives them) and no
+# asserts (the plugin's modules have none).
+OPTIMIZE = 2
 
 
 class Bundle:
     """A meta-path finder and loader over one bundle file's modules.
 
-    ``modules``: name -> (origin, is_package, offset, length, mtime_ns, size) of its
-    source; length 0 for an extension module. ``fd``: the bundle file, open for reading
-    (close-on-exec); a module's code is read from it, at ``base + offset``, when the
-    module is imported."""
+    ``modules``: name -> (origin, is_package, offset, length, mtime_ns, size, deps) of
+    its source; length 0 for an extension module; ``deps``, the bundle's modules that
+    its code imports as it runs (at module level: not inside functions), in order.
+    ``fd``: the bundle file, open for reading (close-on-exec); a module's code is read
+    from it, at ``base + offset``, when the module is imported.
+
+    Before a module runs, its ``deps`` not yet imported are (``_preload``): each made
+    and run here, as the import system would (the same attributes, in sys.modules, set
+    on its package), but without its Python code around the loader (module locks, the
+    finders, ``module_from_spec``), about a hundred thousand instructions per module,
+    two thirds of what importing a small module from the bundle costs. The module's own
+    import statements then find them in sys.modules. Whatever cannot be done so (a stale
+    source, a cycle, a failure) is left to the import statement, which goes the usual
+    way."""
 
     def __init__(self, path: str, fd: int, modules: dict, base: int) -> None:
         self.path, self.fd, self.modules, self.base = path, fd, modules, base
+        self.loading: set[str] = set()  # being preloaded: a cycle stops there
 
     def __repr__(self) -> str:
         return f"<netwrap.cni.bundle.Bundle {self.path!r}>"
@@ -80,7 +96,7 @@ class Bundle:
         entry = self.modules.get(name)
         if entry is None:
             return None
-        origin, is_package, offset, length, mtime_ns, size = entry
+        origin, is_package, offset, length, mtime_ns, size, _ = entry
         try:
             st = posix.stat(origin)
         except OSError:
@@ -106,7 +122,52 @@ class Bundle:
         return None  # the default module
 
     def exec_module(self, module) -> None:
+        self._preload(module.__name__)
         exec(module.__spec__.loader_state, module.__dict__)
+
+    def _preload(self, name: str) -> None:
+        """Import ``name``'s ``deps`` that are not imported yet, theirs first, each as
+        ``_run``; stop at the first that cannot be (its import statement does it)."""
+        entry = self.modules.get(name)
+        if entry is None:
+            return
+        self.loading.add(name)
+        try:
+            for dep in entry[6]:
+                if dep not in sys.modules and dep not in self.loading:
+                    self._preload(dep)
+                    if dep not in sys.modules and not self._run(dep):
+                        return
+        finally:
+            self.loading.discard(name)
+
+    def _run(self, name: str) -> bool:
+        """Import ``name`` from the bundle without the import system's Python code around
+        the loader: what ``_bootstrap._load_unlocked`` does with a spec of
+        ``find_spec``. False when it is not done (nothing left in sys.modules)."""
+        parent, _, child = name.rpartition(".")
+        if parent and parent not in sys.modules:
+            return False
+        spec = self.find_spec(name)
+        if spec is None or spec.loader is not self:
+            return False
+        module = type(sys)(name)
+        module.__spec__, module.__loader__, module.__file__ = spec, self, spec.origin
+        module.__package__ = spec.parent
+        if spec.submodule_search_locations is not None:
+            module.__path__ = spec.submodule_search_locations
+        spec._initializing = True
+        sys.modules[name] = module
+        try:
+            exec(spec.loader_state, module.__dict__)
+        except Exception:  # left to the import statement, which raises it where it is
+            sys.modules.pop(name, None)
+            return False
+        finally:
+            spec._initializing = False
+        if parent:
+            setattr(sys.modules[parent], child, sys.modules[name])
+        return True
 
     def is_package(self, name: str) -> bool:
         return self.modules[name][1]
@@ -171,117 +232,51 @@ def use(path: str) -> Bundle | None:
     return bundle
 
 
+def preload(*names: str) -> None:
+    """Import these modules, their packages and their ``deps`` now, from the bundle in
+    use, each as ``Bundle._run`` does (without the import system's Python code): for
+    modules a run is about to import inside functions (``netwrap.cni.main``), where no
+    module's ``deps`` name them. Nothing when no bundle is in use; a module it cannot
+    load is left to its import statement."""
+    for finder in sys.meta_path:
+        if type(finder) is Bundle:
+            break
+    else:
+        return
+    for name in names:
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            part = ".".join(parts[:i])
+            if part not in sys.modules:
+                finder._preload(part)
+                if part not in sys.modules and not finder._run(part):
+                    break
+
+
+def start(path: str) -> None:
+    """``use(path)``, then, when the bundle is taken, ``preload`` the entry point and what
+    every run imports: what the launcher calls first (``boot``). Never raises."""
+    if use(path) is not None:
+        try:
+            preload(ENTRY, "netwrap.cni.jsonlite")
+        except Exception:  # left to the import statements
+            pass
+
+
 def boot(lib: str, path: str) -> str:
     """Python source that loads this module from ``lib`` by its file (no package search,
     nothing imported that the interpreter has not loaded already) and calls
-    ``use(path)``: what the launcher runs first. It never raises."""
+    ``start(path)``: what the launcher runs first. Short: the launcher is compiled at
+    every start. It never raises."""
     return (
-        "import sys\n"
         "try:\n"
-        "    import _frozen_importlib, _frozen_importlib_external\n"
-        "    _spec = _frozen_importlib_external.spec_from_file_location(\n"
+        "    import _frozen_importlib as _b, _frozen_importlib_external as _e\n"
+        "    _s = _e.spec_from_file_location(\n"
         f"        'netwrap.cni.bundle', {lib + '/netwrap/cni/bundle.py'!r})\n"
-        "    _module = _frozen_importlib.module_from_spec(_spec)\n"
-        "    _spec.loader.exec_module(_module)\n"
-        "    sys.modules[_spec.name] = _module\n"
-        f"    _module.use({path!r})\n"
+        "    _m = _b.module_from_spec(_s)\n"
+        "    _s.loader.exec_module(_m)\n"
+        "    sys.modules[_s.name] = _m\n"
+        f"    _m.start({path!r})\n"
         "except Exception:\n"
         "    pass\n"
     )
-
-
-def closure(lib: str, entry: str = ENTRY) -> dict[str, tuple[str, bool]]:
-    """Every netwrap module ``entry`` may import, through import statements anywhere in
-    the sources (not under ``if TYPE_CHECKING``): name -> (source path, is_package)."""
-    import ast
-    import os
-
-    def source_of(name: str) -> tuple[str, bool] | None:
-        base = os.path.join(lib, *name.split("."))
-        if os.path.isfile(base + ".py"):
-            return base + ".py", False
-        if os.path.isfile(os.path.join(base, "__init__.py")):
-            return os.path.join(base, "__init__.py"), True
-        return None
-
-    def type_checking(node: ast.AST) -> bool:
-        test = getattr(node, "test", None)
-        return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(test)
-
-    found: dict[str, tuple[str, bool]] = {}
-    todo = [entry]
-    while todo:
-        name = todo.pop()
-        if name in found or not name.startswith("netwrap"):
-            continue
-        where = source_of(name)
-        if where is None:  # `from netwrap.x import y` where y is no module
-            continue
-        found[name] = where
-        parts = name.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # its packages
-        package = parts if where[1] else parts[:-1]
-        with open(where[0], encoding="utf-8") as f:
-            tree = ast.parse(f.read(), where[0])
-        nodes = [tree]
-        while nodes:
-            node = nodes.pop()
-            for child in ast.iter_child_nodes(node):
-                if type_checking(child):
-                    nodes += child.orelse
-                    continue
-                nodes.append(child)
-                if isinstance(child, ast.Import):
-                    todo += [a.name for a in child.names]
-                elif isinstance(child, ast.ImportFrom):
-                    base = child.module or ""
-                    if child.level:
-                        up = package[: len(package) - child.level + 1]
-                        base = ".".join(up + ([base] if base else []))
-                    todo += [base, *(f"{base}.{a.name}" for a in child.names)]
-    return found
-
-
-def write(path: str, lib: str | None = None, entry: str = ENTRY) -> list[str]:
-    """Write the bundle of ``entry``'s modules (``closure``) and ``OUTSIDE`` to ``path``
-    (atomically, mode 644), compiled for this interpreter; return the module names."""
-    import importlib.machinery
-    import importlib.util
-    import os
-
-    lib = lib or __file__.rsplit("/", 3)[0]  # the dir holding netwrap
-    wanted = {name: (src, pkg, "source") for name, (src, pkg) in closure(lib, entry).items()}
-    for name in OUTSIDE:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.has_location:
-            continue  # built into this interpreter: nothing to find
-        if isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
-            wanted[name] = (spec.origin, False, "extension")
-        elif isinstance(spec.loader, importlib.machinery.SourceFileLoader):
-            wanted[name] = (spec.origin, spec.submodule_search_locations is not None, "source")
-    modules, blobs, offset = {}, [], 0
-    for name, (origin, is_package, kind) in sorted(wanted.items()):
-        st = os.stat(origin)  # before the read: a later edit shows as a mismatch
-        blob = b""
-        if kind == "source":
-            with open(origin, "rb") as f:
-                code = compile(f.read(), origin, "exec", dont_inherit=True, optimize=OPTIMIZE)
-            blob = marshal.dumps(code)
-        modules[name] = (origin, is_package, offset, len(blob), st.st_mtime_ns, st.st_size)
-        blobs.append(blob)
-        offset += len(blob)
-    index = marshal.dumps(modules)  # its offsets count from its end
-    data = FORMAT + importlib.util.MAGIC_NUMBER + len(index).to_bytes(4, "little") + index
-    data += b"".join(blobs)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # whatever the umask
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return sorted(modules)

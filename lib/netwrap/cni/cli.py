@@ -16,26 +16,20 @@ import sys
 
 from netwrap.errors import NetwrapError, UsageError
 
+# The launcher: short, as the interpreter compiles it at every start (its text, comments
+# included: tens of microseconds a line, netwrap/cni/bundle.py). -I -S: no site, no user
+# site, no .pth finders; the lib dir is put on sys.path here. The cyclic GC is off (a run
+# allocates little and lives for milliseconds); ``main.plugin`` ends the process with
+# _exit once the answer is flushed. The boot loads the plugin's modules from one file
+# when it may be used (netwrap/cni/bundle.py).
 SCRIPT = """\
 #!{python} -IS
-# netwrap's CNI plugin, installed by `netwrap cni install` (CNI spec 1.0.0/1.1.0).
-# The runtime runs it with the config on stdin and CNI_COMMAND & co. in the environment.
-# -I -S: no site, no user site, no .pth finders; the lib dir is put on sys.path here.
-# The cyclic GC is off (a run allocates little and lives for milliseconds), and the
-# process ends with _exit once the answer is flushed: the interpreter's teardown (a
-# full collection, every module freed) is a fifth of a plugin start's CPU
-# (bench/bench_cni.py). Every file the plugin writes is closed before main returns.
-import gc
+# netwrap's CNI plugin (CNI spec 1.0.0/1.1.0), written by `netwrap cni install`.
+import gc, sys
 gc.disable()
-import sys
 sys.path.insert(0, {lib!r})
-# The plugin's modules from one file, when it may be used (netwrap/cni/bundle.py).
-{boot}from netwrap.cni.main import main
-code = main()
-sys.stdout.flush()
-sys.stderr.flush()
-import posix
-posix._exit(code)
+{boot}from netwrap.cni.main import plugin
+plugin()
 """
 
 
@@ -51,14 +45,15 @@ def install(directory: str, name: str = "netwrap", python: str | None = None) ->
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
     bundle = os.path.abspath(path + ".bundle")
-    from netwrap.cni.bundle import boot, write
+    from netwrap.cni.bundle import boot
+    from netwrap.cni.bundle_write import write
 
     if python in (None, sys.executable):
         write(bundle, lib)
     else:  # bytecode is the interpreter's own: that one writes it
         from netwrap.runner import Runner
 
-        code = f"import sys; sys.path.insert(0, {lib!r}); import netwrap.cni.bundle as b; "
+        code = f"import sys; sys.path.insert(0, {lib!r}); import netwrap.cni.bundle_write as b; "
         Runner().call([python, "-IS", "-c", code + f"b.write({bundle!r}, {lib!r})"])
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:

@@ -22,16 +22,19 @@ from netwrap.cni import (
     names,
     store,
 )
-from netwrap.cni.running import (  # is_netns: also netwrap.cni.listing's
-    command_failed,
-    is_netns,
-    log_header,
-    need_host_netns,
-    need_netns,
-    spawn_runner,
-)
-from netwrap.errors import NetwrapError
 from netwrap.plan import Step, render
+
+# ``netwrap.cni.running`` (the runner, and with it ``netwrap.errors``) is imported by the
+# verbs that use it: DEL of a veth sends its one request itself (``_unlink``), and
+# loads neither unless something fails (their classes are ~0.9 M instructions of a
+# plugin start, bench/bench_cni.py).
+
+
+def spawn_runner():
+    """``netwrap.cni.running.spawn_runner()``."""
+    from netwrap.cni.running import spawn_runner
+
+    return spawn_runner()
 
 
 def _bridge(runner, host, name: str):
@@ -83,10 +86,12 @@ def _sysctl(knob: str) -> bytes | None:
 
 def add(conf, env, stdin: bytes) -> dict:
     from netwrap.cni import plan  # here: DEL, which computes no address, goes without it
+    from netwrap.cni.running import command_failed, need_host_netns, need_netns
+    from netwrap.errors import NetwrapError
 
     need_netns(env)
     need_host_netns(conf)
-    log = [log_header("ADD", env)]
+    log = [store.log_header("ADD", env)]
     ips, routes, dns = [], [], {}
     plugin = ipam.find(conf.ipam_type, env.path) if conf.ipam_type else None
     link_first = conf.ipam_type in ipam.LINK_FIRST
@@ -200,6 +205,8 @@ def _delete_step(conf, env, record: dict | None):
     from netwrap.cni import netlink
 
     if conf.master:
+        from netwrap.cni.running import is_netns
+
         if not env.netns or not is_netns(env.netns):
             return None
         argv = names.guest_ref(env.netns).ip("link", "del", env.ifname)
@@ -221,56 +228,91 @@ def _delete_step(conf, env, record: dict | None):
 def delete(conf, env, stdin: bytes, record: dict | None = None) -> None:
     """Release the address, delete the veth (its host end: the peer goes with it) and
     the NAT rules, each only if it is there."""
-    from netwrap.errors import CommandError
-
     if record is None:
         record = store.read_record(conf, env.container_id, env.ifname)
-    log = [log_header("DEL", env)]
+    log = [store.log_header("DEL", env)]
     if conf.ipam_type:
         plugin = ipam.find(conf.ipam_type, env.path)
         log.append(f"# release the address\n{ipam.shown(plugin, 'DEL', stdin)}\n")
         ipam.call(plugin, "DEL", stdin, _environ(env))
-    runner = spawn_runner()
-    host = names.host_ref(conf)
     steps = []
-    if conf.host_netns is None or is_netns(f"/run/netns/{conf.host_netns}"):
+    if conf.host_netns is None or _is_netns(f"/run/netns/{conf.host_netns}"):
         delete = _delete_step(conf, env, record)
         try:
-            try:  # no query first: a device already gone is what DEL wants anyway
-                if delete is not None:
-                    runner.run([delete])
-                    steps.append(delete)
-            except CommandError as exc:
-                if "Cannot find device" not in exc.stderr:
-                    raise
-            nat = []
+            # no query first: a device already gone is what DEL wants anyway
+            if delete is not None and _unlink(delete):
+                steps.append(delete)
             if conf.ip_masq:
-                from netwrap.cni import masq  # here: only ipMasq needs it
+                steps += _unmasq(conf, env, record)
+        except Exception as exc:
+            from netwrap.cni.running import command_failed
+            from netwrap.errors import NetwrapError
 
-                for version in _families(record):
-                    try:
-                        saved = runner.query(host.run(masq.list_argv(version)))
-                    except NetwrapError:
-                        continue  # no ip6tables, or no such table: nothing of ours
-                    text = masq.teardown_input(saved, conf.name, env.container_id)
-                    if text:
-                        nat.append(
-                            Step(
-                                host.run(masq.restore_argv(version)),
-                                "remove the container's NAT rules (ipMasq)",
-                                input=text,
-                                key="host.masq",
-                            )
-                        )
-            runner.run(nat)
-            steps += nat
-        except NetwrapError as exc:
+            if not isinstance(exc, NetwrapError):
+                raise
             log.append(render(steps, explain=True) + f"# failed: {exc}\n")
             store.append_log(conf, env.container_id, env.ifname, "".join(log))
             raise command_failed(exc) from None
     log.append(render(steps, explain=True) if steps else "# nothing left to delete\n")
     store.remove_record(conf, env.container_id, env.ifname)
     store.append_log(conf, env.container_id, env.ifname, "".join(log))
+
+
+def _is_netns(path: str) -> bool | None:
+    from netwrap.cni.running import is_netns
+
+    return is_netns(path)
+
+
+def _unlink(step) -> bool:
+    """Run DEL's one ``ip link del``: True when done, False when the device was gone
+    already. Sent over rtnetlink by the plugin itself when it can be
+    (``netwrap.cni.netlink``), as the runner would send it, without the runner (one
+    request, nothing to undo); else through the runner."""
+    from netwrap.cni import netlink
+
+    try:
+        if netlink.expressible(step.argv):
+            try:
+                netlink.send(step.argv)
+                return True
+            except netlink.Unsendable:  # no setns in this interpreter: ip goes there
+                pass
+        spawn_runner().run([step])
+        return True
+    except Exception as exc:
+        from netwrap.errors import CommandError
+
+        if isinstance(exc, CommandError) and "Cannot find device" in exc.stderr:
+            return False
+        raise
+
+
+def _unmasq(conf, env, record: dict | None) -> list:
+    """Remove the container's NAT rules (ipMasq), for each IP version that has any;
+    the steps run."""
+    from netwrap.cni import masq  # here: only ipMasq needs it
+    from netwrap.errors import NetwrapError
+
+    runner, host = spawn_runner(), names.host_ref(conf)
+    nat = []
+    for version in _families(record):
+        try:
+            saved = runner.query(host.run(masq.list_argv(version)))
+        except NetwrapError:
+            continue  # no ip6tables, or no such table: nothing of ours
+        text = masq.teardown_input(saved, conf.name, env.container_id)
+        if text:
+            nat.append(
+                Step(
+                    host.run(masq.restore_argv(version)),
+                    "remove the container's NAT rules (ipMasq)",
+                    input=text,
+                    key="host.masq",
+                )
+            )
+    runner.run(nat)
+    return nat
 
 
 def _families(record: dict | None) -> tuple[int, ...]:

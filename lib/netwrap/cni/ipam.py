@@ -12,7 +12,7 @@ CNI_COMMAND set to the verb) and the same config bytes:
 Its answer for ADD is a result (``ips``, ``routes``, ``dns``); an error object from
 it is passed on as netwrap's own, code and all.
 
-It is started here (``netwrap.cni.spawn.run``), not through a runner: it needs its
+It is started here (``netwrap.spawn.spawn_wait``), not through a runner: it needs its
 own environment, and its stdout when it fails (the error object), which a runner's
 ``call`` gives neither.
 """
@@ -89,7 +89,7 @@ def as_1_0_0(plugin: str, stdin: bytes, environ=None) -> bytes | None:
 
 def _call(plugin: str, command: str, stdin: bytes, environ=None) -> dict:
     from netwrap.cni.jsonlite import loads
-    from netwrap.cni.spawn import run
+    from netwrap.spawn import spawn_wait as run
 
     env = dict(process_environ() if environ is None else environ)
     env["CNI_COMMAND"] = command

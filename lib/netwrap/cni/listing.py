@@ -13,7 +13,7 @@ from __future__ import annotations
 
 def _state(runner, rec: dict, hosts: dict) -> str:
     from netwrap import query
-    from netwrap.cni.commands import is_netns
+    from netwrap.cni.running import is_netns
     from netwrap.errors import CommandError
     from netwrap.netref import NetnsRef
 

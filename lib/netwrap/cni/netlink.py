@@ -640,12 +640,11 @@ def _setns_call():
         finally:
             sys.setdlopenflags(flags)
 
-        class Int(_ctypes._SimpleCData):  # ctypes.c_int, as ctypes defines it
-            _type_ = "i"
-
-        class Function(_ctypes.CFuncPtr):  # ctypes.CDLL(None, use_errno=True)'s
+        # ctypes.CDLL(None, use_errno=True)'s function type. No _restype_: a function
+        # returns a C int unless told otherwise (and a c_int class is ~0.16 M
+        # instructions to make); the arguments, Python ints, are passed as C ints.
+        class Function(_ctypes.CFuncPtr):
             _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-            _restype_ = Int
 
         libc = _ctypes.dlopen(None, 2)  # RTLD_NOW: the program and libc, already loaded
         setns, errno = Function(_ctypes.dlsym(libc, "setns")), _ctypes.get_errno
@@ -684,10 +683,9 @@ def _stranded(netns: str, exc: OSError) -> None:
 def send(argv, input: str | None = None, sock=None) -> None:
     """Do what ``ip`` would for ``argv`` (``expressible``), over rtnetlink, in the netns
     it names: each line in order, stopping at the first that fails (as ``ip -batch``).
-    A failure raises ``CommandError`` with the status and the text ``ip`` would give.
+    A failure raises ``CommandError`` with the status and the text ``ip`` would give
+    (``netwrap.errors`` is loaded only then: DEL's plain path loads it not at all).
     ``sock``: a NETLINK_ROUTE socket the caller opened in that netns (send closes it)."""
-    from netwrap.errors import CommandError
-
     read = _commands(argv, input)  # Unsendable (from _socket_in): nothing sent
     if read is None:
         raise ValueError(f"not a command netwrap sends over rtnetlink: {argv}")
@@ -696,6 +694,8 @@ def send(argv, input: str | None = None, sock=None) -> None:
     try:
         sock = sock or _socket_in(netns, prefix)
     except Failed as exc:
+        from netwrap.errors import CommandError
+
         raise CommandError(argv, exc.status, exc.text) from None
     try:
         sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
@@ -707,6 +707,8 @@ def send(argv, input: str | None = None, sock=None) -> None:
                 text, status = exc.text, exc.status
                 if batch and status != 255:  # ip -batch: a kernel error ends the batch so
                     text, status = f"{text}\nCommand failed -:{n}", 1
+                from netwrap.errors import CommandError
+
                 raise CommandError(argv, status, text) from None
     finally:
         sock.close()

@@ -1,5 +1,5 @@
-"""What every verb needs around its steps: the netns checks, the runner, the log's
-header, a failed command as the spec's code 100.
+"""What ADD and CHECK need around their steps: the netns checks, the runner, a failed
+command as the spec's code 100.
 
 ADD and CHECK first ask whether CNI_NETNS is a network namespace (an
 ``NS_GET_NSTYPE`` ioctl on the file: no process), then run their steps through
@@ -13,7 +13,6 @@ rtnetlink when ``netwrap.cni.netlink`` can (``PluginRunner``). A failure of
 from __future__ import annotations
 
 import posix
-import time
 
 from netwrap.cni import (
     COMMAND_FAILED,
@@ -82,14 +81,6 @@ class PluginRunner(SpawnRunner):
 
 def spawn_runner() -> PluginRunner:
     return PluginRunner()
-
-
-def log_header(verb: str, env) -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return (
-        f"# {stamp} {verb} container {env.container_id} interface {env.ifname}"
-        f" netns {env.netns or '(none)'}\n"
-    )
 
 
 def command_failed(exc: NetwrapError) -> CniError:

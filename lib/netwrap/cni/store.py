@@ -151,6 +151,16 @@ def all_records(run_dir: str | None = None) -> list[tuple[str, str, str, dict]]:
     ]
 
 
+def log_header(verb: str, env) -> str:
+    import time
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return (
+        f"# {stamp} {verb} container {env.container_id} interface {env.ifname}"
+        f" netns {env.netns or '(none)'}\n"
+    )
+
+
 def append_log(conf, container_id: str, ifname: str, text: str) -> None:
     path = log_path(conf, container_id, ifname)
     _makedirs(path.rpartition("/")[0])
