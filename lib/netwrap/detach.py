@@ -68,7 +68,7 @@ def detach_plan(
         inner += [
             Step(
                 in_netns(tuple(argv), netns_name),
-                f"remove what pipework {argv[1] if argv[0] == 'ip' else 'tc'} added",
+                _undo_why(argv),
             )
             for argv in reversed(rec.extra.get("undo", []))
         ]
@@ -419,3 +419,13 @@ def _remove_locked(
     for problem in problems:
         ctx.warn(f"nic del {target.name} --ifname {rec.ifname}: {problem}")
     return plan
+
+
+def _undo_why(argv) -> str:
+    """Why a command of a record's own undo list runs (pipework's route/rule/tc, or the
+    DHCP client's stop and release)."""
+    if argv[0] in ("ip", "tc"):
+        return f"remove what pipework {argv[1] if argv[0] == 'ip' else 'tc'} added"
+    if argv[0] == "start-stop-daemon":
+        return "stop the DHCP client netwrap left running (by its pid file and executable)"
+    return "give the DHCP lease back to the server (DHCPRELEASE), then the client exits"

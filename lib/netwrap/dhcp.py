@@ -19,6 +19,12 @@ from netwrap.errors import NetwrapError
 UDHCPC_SCRIPT = """#!/bin/sh
 # netwrap's udhcpc script: udhcpc runs it with the event as $1 and the lease in the
 # environment ($interface, $ip, $mask as a prefix length, $router).
+if [ -n "$NETWRAP_UDHCPC_RELEASE" ]; then
+    # nic del's release: udhcpc (-f -R) has the lease back; SIGTERM makes it send the
+    # DHCPRELEASE and exit, and nic del goes on once it has
+    [ "$1" = bound ] && kill -TERM "$PPID"
+    exit 0
+fi
 case "$1" in
 deconfig)
     ip -4 addr flush dev "$interface"
@@ -91,6 +97,7 @@ mount --bind /var/lib/dhcpcd /run/dhcpcd
 exec "$@"
 """
 
+RELEASE_ENV = "NETWRAP_UDHCPC_RELEASE"  # set for nic del's udhcpc: see dhcp_commands
 SCRIPTS = {"udhcpc": UDHCPC_SCRIPT, "dhclient": DHCLIENT_SCRIPT, "dhcpcd": DHCPCD_JAIL}
 SCRIPT_NAMES = {"udhcpc": "udhcpc.script", "dhclient": "dhclient.script", "dhcpcd": "dhcpcd.jail"}
 
@@ -129,9 +136,14 @@ def dhcp_commands(
     busybox image for ``dhcp``; netwrap the host's, for any guest) with netwrap's
     script and ``-n`` (no lease: fail rather than wait for ever). As in pipework it
     quits once it has the lease (``-q``), so nothing outlives the guest. busybox
-    releases only from a running client (``-R``: on SIGTERM; ``-q -R`` does not), so
-    the release starts one for the same address (``-r``; ``-b``: with no server it
-    backgrounds unbound instead of failing) and stops it. ``udhcpc-f``, pipework's
+    releases only from a running client (``-R``: on SIGTERM; ``-q -R`` sends nothing
+    that arrives), so the release runs one in the foreground (``-f``) for the same
+    address (``-r``), whose script, told by ``NETWRAP_UDHCPC_RELEASE``, stops it once
+    it has the lease: it sends the DHCPRELEASE and exits, and only then does ``nic
+    del`` go on. (A backgrounded client, stopped by its pid file, was a race: busybox
+    rewrites the file after the parent has exited, so the stop could read the parent's
+    PID, find nothing and leave the client running, lease and netns held.) With no
+    server it retries until ``timeout`` stops it, unbound, with status 0. ``udhcpc-f``, pipework's
     "keep the client", keeps it (``-R``), and the release is stopping it. Stopping
     goes by its pid file and executable (``start-stop-daemon``), never a bare PID.
 
@@ -166,8 +178,9 @@ def dhcp_commands(
         start = (busybox, "udhcpc", "-q", "-n", *ident, *script, *opts)
         if leased is None:
             return start, ()
-        again = ("-R", "-b", "-t", "1", "-T", "1", *ident, "-r", leased, "-p", pidfile)
-        return start, ((busybox, "udhcpc", *again, *script), stop)
+        again = ("-f", "-R", "-t", "1", "-T", "1", *ident, "-r", leased, *script)
+        release = ("timeout", "--preserve-status", "5", "env", f"{RELEASE_ENV}=1", busybox)
+        return start, ((*release, "udhcpc", *again),)
     if client == "dhclient":
         files = ("-pf", f"{base}.pid", "-lf", f"{base}.leases")
         script = ("-sf", f"{run_dir}/dhclient.script")

@@ -117,6 +117,25 @@ def test_udhcpc_gets_a_lease_from_dnsmasq_and_nic_del_releases_it(dhcp_bridge, s
     assert clients(name) == []
 
 
+def test_nic_del_with_the_server_out_of_reach_gives_up_and_leaves_no_client(
+    dhcp_bridge, sandboxes, nw
+):
+    """The release asks the server for the lease again before it lets it go; with the
+    server out of reach it is stopped unbound after a few seconds (``timeout``), and nic
+    del goes on: no client left holding the guest's netns, the lease left to expire."""
+    lab, br, lease_file = dhcp_bridge
+    name, pid = sandboxes()
+    nw("--host-netns", lab, "pipework", br, name, "udhcpc", check=True)
+    leased = leased_address(pid, "eth1")
+    rows = json.loads(nw("--json", "nic", "list", check=True).stdout)
+    (host_end,) = [r["host_ifname"] for r in rows if r["target"] == name]
+    sh("ip", "-n", lab, "link", "set", host_end, "nomaster")  # the server is unreachable
+    proc = nw("--host-netns", lab, "nic", "del", name, check=True)
+    assert "eth1" not in inside(pid, "ip", "-o", "link")
+    assert clients(name) == [] and proc.stderr == ""
+    assert leases(lease_file) == [leased]  # not released: it expires at the server
+
+
 def clients(name: str) -> list[str]:
     """The DHCP clients running for the guest ``name`` (``-x hostname:NAME``)."""
     return [line for line in sh("ps", "-eo", "args").splitlines() if f"hostname:{name}" in line]
