@@ -11,14 +11,19 @@ What a test does to a container and checks inside it, written once:
   or Docker containers), checked on both sides, and removed again;
 - the CNI plugin: ``plugin_tracer`` runs it and keeps where each module it loaded came
   from (``read_trace``);
+- processes of the tests' own: ``netns_processes`` (each in a fresh netns, all killed at
+  the end), ``logged_on_path`` (a command on PATH that logs its arguments, then runs the
+  real one);
 - small things: ``host_end_of`` (a ``nic add`` line's host end), ``is_zombie``, ``wait_for``,
   ``gone_pid`` (a PID no process can have), ``argv`` (an argv tuple written as a line).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -247,3 +252,46 @@ IFCONFIG_COUNTERS = tuple(
     "rx_packets rx_bytes rx_errors rx_dropped rx_overruns rx_frame "
     "tx_packets tx_bytes tx_errors tx_dropped tx_overruns tx_carrier tx_collisions".split()
 )
+
+
+# -- processes of the tests' own ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def netns_processes():
+    """Yield start(script="true") -> PID: a process in a fresh netns of its own (``unshare
+    --net``), ``script`` run there first, then ``sleep``; every one is killed by its PID
+    at the end, even on failure."""
+    procs: list[subprocess.Popen] = []
+    own = os.stat("/proc/self/ns/net").st_ino
+
+    def start(script: str = "true") -> int:
+        proc = subprocess.Popen(["unshare", "--net", "sh", "-c", f"{script}; exec sleep 1000"])
+        procs.append(proc)
+
+        def sleeping() -> bool:  # unshare has switched and sleep runs
+            if os.stat(f"/proc/{proc.pid}/ns/net").st_ino == own:
+                return False
+            return os.readlink(f"/proc/{proc.pid}/exe").endswith("sleep")
+
+        wait_for(sleeping, f"PID {proc.pid} asleep in a netns of its own")
+        return proc.pid
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def logged_on_path(tmp_path, command: str):
+    """(a directory to put first on PATH, the log): its COMMAND appends "$@" to the log,
+    then runs the real one."""
+    log = tmp_path / f"{command}-ran"
+    real = sh("sh", "-c", f"command -v {command}").strip()
+    fake = tmp_path / "bin" / command
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    return str(fake.parent), log

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
 from conftest import rand, run_netwrap, sh
-from nwtest import wait_for
+from nwtest import netns_processes, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -33,24 +32,8 @@ def run_dir(tmp_path):
 def containers():
     """Factory: a process in a netns of its own (``unshare --net sleep``): its PID. Every
     one is killed by its PID at the end, even on failure."""
-    procs: list[subprocess.Popen] = []
-    mine = os.stat("/proc/self/ns/net").st_ino
-
-    def start() -> int:
-        proc = subprocess.Popen(["unshare", "--net", "sleep", "1000"])
-        procs.append(proc)
-        wait_for(
-            lambda: os.stat(f"/proc/{proc.pid}/ns/net").st_ino != mine,
-            f"PID {proc.pid} in a netns of its own",
-        )
-        return proc.pid
-
-    try:
+    with netns_processes() as start:
         yield start
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
 
 
 def kill(pid: int, lab: str, br: str, ports_left: int = 0) -> None:

@@ -7,13 +7,12 @@ container's ``ip -batch -`` ran or was sent by netwrap itself."""
 
 import json
 import os
-import stat
 import subprocess
-import threading
 
 import pytest
 
 from conftest import rand, run_netwrap, sh
+from nwtest import logged_on_path, netns_processes
 
 pytestmark = pytest.mark.root
 
@@ -21,37 +20,15 @@ pytestmark = pytest.mark.root
 @pytest.fixture
 def logged_ip(tmp_path):
     """(PATH with an ip that logs "$@" then runs the real one, the log)."""
-    log = tmp_path / "ip-ran"
-    real = sh("sh", "-c", "command -v ip").strip()
-    fake = tmp_path / "bin" / "ip"
-    fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    return f"{fake.parent}:{os.environ['PATH']}", log
+    bindir, log = logged_on_path(tmp_path, "ip")
+    return f"{bindir}:{os.environ['PATH']}", log
 
 
 @pytest.fixture
 def targets():
     """Factory: a process in a fresh netns of its own (``script`` run there first); its PID."""
-    procs: list[subprocess.Popen] = []
-
-    def start(script: str = "true") -> int:
-        proc = subprocess.Popen(["unshare", "--net", "sh", "-c", f"{script}; exec sleep 120"])
-        procs.append(proc)
-        own = os.stat("/proc/self/ns/net").st_ino
-        for _ in range(300):  # until unshare has switched and sleep runs
-            if os.stat(f"/proc/{proc.pid}/ns/net").st_ino != own:
-                if os.readlink(f"/proc/{proc.pid}/exe").endswith("sleep"):
-                    break
-            threading.Event().wait(0.01)
-        return proc.pid
-
-    try:
+    with netns_processes() as start:
         yield start
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
 
 
 def state(pid: int) -> dict:

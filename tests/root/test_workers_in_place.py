@@ -6,7 +6,6 @@ nsenter is a wrapper script on PATH here that leaves a mark, so each test sees
 whether nsenter ran, not only where the command ran."""
 
 import os
-import stat
 import subprocess
 import threading
 
@@ -18,6 +17,7 @@ from netwrap.errors import CommandError
 from netwrap.plan import Step
 from netwrap.runner import Runner
 from netwrap.spawn import InPlace
+from nwtest import logged_on_path
 
 pytestmark = pytest.mark.root
 
@@ -43,13 +43,8 @@ def target(lab):
 @pytest.fixture
 def marked_nsenter(tmp_path, monkeypatch):
     """An nsenter first on PATH that leaves a mark, then runs the real one."""
-    mark = tmp_path / "nsenter-ran"
-    real = sh("sh", "-c", "command -v nsenter").strip()
-    fake = tmp_path / "bin" / "nsenter"
-    fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\necho "$@" >> {mark}\nexec {real} "$@"\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    bindir, mark = logged_on_path(tmp_path, "nsenter")
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
     return mark
 
 
