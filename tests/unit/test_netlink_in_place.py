@@ -40,6 +40,11 @@ def test_a_container_batch_of_up_is_sent_where_it_runs():
         (BATCH, "route replace default via 2001:db8::1 dev eth1\n"),
         (BATCH, "-6 route replace default via 2001:db8::1 dev eth1\n"),
         (BATCH, "link set eth1 name eth2\n"),
+        # a name up quotes for ip (plan.join): ip reads the quotes off, rtnetlink would not
+        (BATCH, "link set 'e@t\"h' up\naddr add 198.51.100.10/24 dev 'e@t\"h'\n"),
+        (BATCH, "link set 'e#x' up\n"),
+        (BATCH, "link set eth1 up # a comment\n"),
+        (BATCH, "link set eth1 \\\nup\n"),
         (("nsenter", "-t", "4242", "-n", "sysctl", "-w", "x=1"), None),
         (("nsenter", "-t", "4242", "--net", "ip", "link", "set", "lo", "up"), None),
     ],
