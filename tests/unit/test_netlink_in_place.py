@@ -53,6 +53,12 @@ def test_anything_else_is_left_to_ip(argv, text):
     assert not netlink.expressible(argv, text)
 
 
+def test_a_quote_or_hash_inside_a_word_is_part_of_the_name():
+    """The CNI plugin's lines are not quoted: CNI_IFNAME e"x is a word ip takes as it is
+    (only a word starting with a quote is ip's quoting), so it stays on rtnetlink."""
+    assert netlink.expressible(BATCH, 'link set e"x up\n')
+
+
 def in_place(func):
     """func() as a lab worker runs it (this thread marked InPlace)."""
     with spawn.InPlace():

@@ -394,21 +394,15 @@ _READ: dict[tuple, tuple | None] = {}
 def _read_commands(argv: tuple, input: str | None) -> tuple | None:
     netns, prefix, words = _where(argv)
     if words == ("-batch", "-") and input:
-        if not _IP_READS.isdisjoint(input):  # a quoted name ('eth"1'), a comment: ip's
-            return None
         lines = [line.split() for line in input.splitlines() if line.strip()]
+        if any(word[0] in "'\"" for line in lines for word in line):
+            return None  # a quoted word (up quotes a name such as e@t"h): ip reads it
     elif words and words[0] in ("link", "addr", "route") and input is None:
         lines = [list(words)]
     else:
         return None
     out = [_parse(line) for line in lines]
     return (netns, prefix, out) if out and None not in out else None
-
-
-# What ip -batch reads in a line beyond words split at blanks (makeargs, getcmdline):
-# a word in quotes (plan.join quotes a name such as e"x), '#' to the line's end, a
-# trailing backslash. A line with any of them is ip's to read.
-_IP_READS = frozenset("'\"#\\")
 
 
 def expressible(argv, input: str | None = None) -> bool:
