@@ -98,3 +98,16 @@ def test_not_coming_back_raises_and_sends_nothing(monkeypatch):
     with pytest.raises(OSError, match="cannot return"):
         in_place(lambda: spawn.sent_in_place(BATCH, "link set eth1 up\n"))
     assert not sent
+
+
+@pytest.mark.parametrize("extack", ["Invalid prefix for given prefix length", "Some reason."])
+def test_the_kernels_words_end_with_one_full_stop_as_ips(monkeypatch, extack):
+    """ip prints the extack message and a '.' only when it has none (print_ext_ack_msg)."""
+
+    def refuse(*args):
+        raise netlink.NetlinkError(22, extack)
+
+    monkeypatch.setattr(netlink, "_request", refuse)
+    with pytest.raises(netlink.Failed) as got:
+        netlink._one(None, ("set", "eth1", {"up": ""}), 1)
+    assert got.value.text == f"Error: {extack.rstrip('.')}."

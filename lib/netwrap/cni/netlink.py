@@ -537,7 +537,8 @@ def _one(sock, command: tuple, seq: int) -> None:
             if exc.errno == ENODEV and kind != "veth":  # ip looks the name up first
                 raise Failed(1, f'Cannot find device "{name}"') from None
             if exc.extack:
-                raise Failed(2, f"Error: {exc.extack}.") from None
+                end = "" if exc.extack.endswith(".") else "."  # ip's: one full stop
+                raise Failed(2, f"Error: {exc.extack}{end}") from None
             raise Failed(2, f"RTNETLINK answers: {exc.strerror}") from None
     finally:
         if fd >= 0:
