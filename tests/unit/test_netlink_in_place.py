@@ -40,6 +40,10 @@ def test_a_container_batch_of_up_is_sent_where_it_runs():
         (BATCH, "route replace default via 2001:db8::1 dev eth1\n"),
         (BATCH, "-6 route replace default via 2001:db8::1 dev eth1\n"),
         (BATCH, "link set eth1 name eth2\n"),
+        # numbers ip reads with base 0: /024 is a /20 there, mtu 01400 is 768
+        (BATCH, "addr add 198.51.100.5/024 dev eth1\n"),
+        (BATCH, "addr add 2001:db8::5/064 dev eth1\n"),
+        (BATCH, "link set eth1 mtu 01400\n"),
         # a name up quotes for ip (plan.join): ip reads the quotes off, rtnetlink would not
         (BATCH, "link set 'e@t\"h' up\naddr add 198.51.100.10/24 dev 'e@t\"h'\n"),
         (BATCH, "link set 'e#x' up\n"),
