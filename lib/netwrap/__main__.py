@@ -63,8 +63,9 @@ def main_exit() -> None:
         if not isinstance(status, int) or not _nothing_left(sys.modules):
             sys.exit(status)
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: started with it closed (netwrap ... >&-)
+                stream.flush()
     except OSError:  # a closed pipe, say: Python reports it at exit as always
         sys.exit(status)
     import posix

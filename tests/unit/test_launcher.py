@@ -175,3 +175,17 @@ def test_the_full_clis_output_is_all_there_when_it_ends_with_exit(tmp_path):
         )
     assert proc.returncode == 0, proc.stderr
     assert "nwtest0" in out.read_text() and out.read_text().endswith("\n")
+
+
+def test_an_error_with_stdout_closed_is_its_one_line(installed):
+    """``netwrap pid X >&-``: Python starts with sys.stdout None; the error is the one
+    line on stderr and exit 1, not a traceback from flushing the missing stdout."""
+    proc = subprocess.run(
+        [installed, "pid", "nwtest-no-such-target"],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("netwrap: error: "), proc.stderr

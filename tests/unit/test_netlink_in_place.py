@@ -40,12 +40,27 @@ def test_a_container_batch_of_up_is_sent_where_it_runs():
         (BATCH, "route replace default via 2001:db8::1 dev eth1\n"),
         (BATCH, "-6 route replace default via 2001:db8::1 dev eth1\n"),
         (BATCH, "link set eth1 name eth2\n"),
+        # numbers ip reads with base 0: /024 is a /20 there, mtu 01400 is 768
+        (BATCH, "addr add 198.51.100.5/024 dev eth1\n"),
+        (BATCH, "addr add 2001:db8::5/064 dev eth1\n"),
+        (BATCH, "link set eth1 mtu 01400\n"),
+        # a name up quotes for ip (plan.join): ip reads the quotes off, rtnetlink would not
+        (BATCH, "link set 'e@t\"h' up\naddr add 198.51.100.10/24 dev 'e@t\"h'\n"),
+        (BATCH, "link set 'e#x' up\n"),
+        (BATCH, "link set eth1 up # a comment\n"),
+        (BATCH, "link set eth1 \\\nup\n"),
         (("nsenter", "-t", "4242", "-n", "sysctl", "-w", "x=1"), None),
         (("nsenter", "-t", "4242", "--net", "ip", "link", "set", "lo", "up"), None),
     ],
 )
 def test_anything_else_is_left_to_ip(argv, text):
     assert not netlink.expressible(argv, text)
+
+
+def test_a_quote_or_hash_inside_a_word_is_part_of_the_name():
+    """The CNI plugin's lines are not quoted: CNI_IFNAME e"x is a word ip takes as it is
+    (only a word starting with a quote is ip's quoting), so it stays on rtnetlink."""
+    assert netlink.expressible(BATCH, 'link set e"x up\n')
 
 
 def in_place(func):
@@ -87,3 +102,16 @@ def test_not_coming_back_raises_and_sends_nothing(monkeypatch):
     with pytest.raises(OSError, match="cannot return"):
         in_place(lambda: spawn.sent_in_place(BATCH, "link set eth1 up\n"))
     assert not sent
+
+
+@pytest.mark.parametrize("extack", ["Invalid prefix for given prefix length", "Some reason."])
+def test_the_kernels_words_end_with_one_full_stop_as_ips(monkeypatch, extack):
+    """ip prints the extack message and a '.' only when it has none (print_ext_ack_msg)."""
+
+    def refuse(*args):
+        raise netlink.NetlinkError(22, extack)
+
+    monkeypatch.setattr(netlink, "_request", refuse)
+    with pytest.raises(netlink.Failed) as got:
+        netlink._one(None, ("set", "eth1", {"up": ""}), 1)
+    assert got.value.text == f"Error: {extack.rstrip('.')}."

@@ -244,11 +244,17 @@ def _words(words: list[str], known: dict[str, bool]) -> dict[str, str] | None:
         else:
             out[word] = ""
             at += 1
-    if "mtu" in out and not (out["mtu"].isascii() and out["mtu"].isdigit()):
+    if "mtu" in out and not _decimal(out["mtu"]):
         return None
     if "address" in out and _mac(out["address"]) is None:
         return None
     return out
+
+
+def _decimal(text: str) -> bool:
+    """A number ip reads as the decimal it looks like: ip reads numbers with strtoul's
+    base 0, so 024 is octal (a /20) and 0x18 hex; those are ip's to read."""
+    return text.isascii() and text.isdigit() and (text == "0" or text[0] != "0")
 
 
 def _mac(text: str) -> bytes | None:
@@ -278,7 +284,7 @@ def _prefix(text: str) -> tuple[int, bytes, int] | None:
     """``198.51.100.2/24`` or ``2001:db8::2/64`` as (family, address, length); None for
     anything else (ip's other spellings, ``10/8``, ``default``, a netmask, are ip's)."""
     addr, slash, length = text.partition("/")
-    if not slash or not (length.isascii() and length.isdigit()) or len(length) > 3:
+    if not slash or not _decimal(length) or len(length) > 3:
         return None
     family = AF_INET6 if ":" in addr else AF_INET
     try:
@@ -395,6 +401,8 @@ def _read_commands(argv: tuple, input: str | None) -> tuple | None:
     netns, prefix, words = _where(argv)
     if words == ("-batch", "-") and input:
         lines = [line.split() for line in input.splitlines() if line.strip()]
+        if any(word[0] in "'\"" for line in lines for word in line):
+            return None  # a quoted word (up quotes a name such as e@t"h): ip reads it
     elif words and words[0] in ("link", "addr", "route") and input is None:
         lines = [list(words)]
     else:
@@ -535,7 +543,8 @@ def _one(sock, command: tuple, seq: int) -> None:
             if exc.errno == ENODEV and kind != "veth":  # ip looks the name up first
                 raise Failed(1, f'Cannot find device "{name}"') from None
             if exc.extack:
-                raise Failed(2, f"Error: {exc.extack}.") from None
+                end = "" if exc.extack.endswith(".") else "."  # ip's: one full stop
+                raise Failed(2, f"Error: {exc.extack}{end}") from None
             raise Failed(2, f"RTNETLINK answers: {exc.strerror}") from None
     finally:
         if fd >= 0:
