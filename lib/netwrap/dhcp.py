@@ -19,12 +19,6 @@ from netwrap.errors import NetwrapError
 UDHCPC_SCRIPT = """#!/bin/sh
 # netwrap's udhcpc script: udhcpc runs it with the event as $1 and the lease in the
 # environment ($interface, $ip, $mask as a prefix length, $router).
-if [ -n "$NETWRAP_UDHCPC_RELEASE" ]; then
-    # nic del's release: udhcpc (-f -R) has the lease back; SIGTERM makes it send the
-    # DHCPRELEASE and exit, and nic del goes on once it has
-    [ "$1" = bound ] && kill -TERM "$PPID"
-    exit 0
-fi
 case "$1" in
 deconfig)
     ip -4 addr flush dev "$interface"
@@ -49,6 +43,15 @@ esac
 exit 0
 """
 
+# nic del's udhcpc, run in the foreground (-f -R) to give the lease back, runs this one:
+# once it has the lease again, SIGTERM makes it send the DHCPRELEASE and exit, and nic
+# del goes on. A script of its own, not a switch in the environment: the client nic add
+# starts inherits netwrap's environment, which the caller sets.
+UDHCPC_RELEASE_SCRIPT = """#!/bin/sh
+# netwrap's udhcpc release script: stop udhcpc (-R: it releases the lease) once bound.
+[ "$1" = bound ] && kill -TERM "$PPID"
+exit 0
+"""
 
 # dhclient's own script (dhclient-script) writes /etc/resolv.conf, and dhclient runs in
 # the guest's netns but the machine's filesystem: netwrap's (``dhclient -sf``) configures
@@ -97,7 +100,7 @@ mount --bind /var/lib/dhcpcd /run/dhcpcd
 exec "$@"
 """
 
-RELEASE_ENV = "NETWRAP_UDHCPC_RELEASE"  # set for nic del's udhcpc: see dhcp_commands
+RELEASE_SCRIPT_NAME = "udhcpc-release.script"  # see dhcp_commands
 SCRIPTS = {"udhcpc": UDHCPC_SCRIPT, "dhclient": DHCLIENT_SCRIPT, "dhcpcd": DHCPCD_JAIL}
 SCRIPT_NAMES = {"udhcpc": "udhcpc.script", "dhclient": "dhclient.script", "dhcpcd": "dhcpcd.jail"}
 
@@ -138,8 +141,8 @@ def dhcp_commands(
     quits once it has the lease (``-q``), so nothing outlives the guest. busybox
     releases only from a running client (``-R``: on SIGTERM; ``-q -R`` sends nothing
     that arrives), so the release runs one in the foreground (``-f``) for the same
-    address (``-r``), whose script, told by ``NETWRAP_UDHCPC_RELEASE``, stops it once
-    it has the lease: it sends the DHCPRELEASE and exits, and only then does ``nic
+    address (``-r``), whose script (``UDHCPC_RELEASE_SCRIPT``) stops it once it has
+    the lease: it sends the DHCPRELEASE and exits, and only then does ``nic
     del`` go on. (A backgrounded client, stopped by its pid file, was a race: busybox
     rewrites the file after the parent has exited, so the stop could read the parent's
     PID, find nothing and leave the client running, lease and netns held.) With no
@@ -178,9 +181,9 @@ def dhcp_commands(
         start = (busybox, "udhcpc", "-q", "-n", *ident, *script, *opts)
         if leased is None:
             return start, ()
-        again = ("-f", "-R", "-t", "1", "-T", "1", *ident, "-r", leased, *script)
-        release = ("timeout", "--preserve-status", "5", "env", f"{RELEASE_ENV}=1", busybox)
-        return start, ((*release, "udhcpc", *again),)
+        again = ("-f", "-R", "-t", "1", "-T", "1", *ident, "-r", leased)
+        release = ("timeout", "--preserve-status", "5", busybox, "udhcpc", *again)
+        return start, ((*release, "-s", f"{run_dir}/{RELEASE_SCRIPT_NAME}"),)
     if client == "dhclient":
         files = ("-pf", f"{base}.pid", "-lf", f"{base}.leases")
         script = ("-sf", f"{run_dir}/dhclient.script")
@@ -363,9 +366,13 @@ def _write_files(run_dir: str, client: str, start: tuple[str, ...]) -> None:
     os.makedirs(f"{run_dir}/dhcp", exist_ok=True)
     which = "udhcpc" if client in ("dhcp", "udhcpc") else client
     script = f"{run_dir}/{SCRIPT_NAMES[which]}"
-    with open(f"{script}.tmp", "w") as f:
-        f.write(SCRIPTS[which])
-    os.chmod(f"{script}.tmp", 0o755)
-    os.replace(f"{script}.tmp", script)
+    files = {script: SCRIPTS[which]}
+    if which == "udhcpc":  # nic del's release
+        files[f"{run_dir}/{RELEASE_SCRIPT_NAME}"] = UDHCPC_RELEASE_SCRIPT
+    for path, text in files.items():
+        with open(f"{path}.tmp", "w") as f:
+            f.write(text)
+        os.chmod(f"{path}.tmp", 0o755)
+        os.replace(f"{path}.tmp", path)
     if which == "dhcpcd":
         os.makedirs(start[5], mode=0o755, exist_ok=True)  # unshare ... JAIL dir

@@ -109,7 +109,7 @@ def test_only_a_one_shot_dhclient_is_stopped_once_it_has_the_lease():
     assert after_lease(pipework.parse(["br1", "web", "udhcpc"]), ()) is None
 
 
-@pytest.mark.parametrize("name", ["DHCLIENT_SCRIPT", "DHCPCD_JAIL"])
+@pytest.mark.parametrize("name", ["DHCLIENT_SCRIPT", "DHCPCD_JAIL", "UDHCPC_RELEASE_SCRIPT"])
 def test_netwraps_other_scripts_are_valid_sh(name):
     from netwrap import dhcp
 
@@ -125,9 +125,24 @@ def test_one_shot_udhcpc_release_asks_for_the_same_address_and_lets_go():
     assert start[-2:] == ("-t", "3") and "-R" not in start and "-p" not in start
     # in the foreground, stopped by its own script once bound: no pid file to race
     assert " ".join(again) == (
-        "timeout --preserve-status 5 env NETWRAP_UDHCPC_RELEASE=1 /usr/bin/busybox udhcpc"
-        " -f -R -t 1 -T 1 -i eth2 -x hostname:web -r 198.51.100.60 -s /run/nw/udhcpc.script"
+        "timeout --preserve-status 5 /usr/bin/busybox udhcpc -f -R -t 1 -T 1 -i eth2"
+        " -x hostname:web -r 198.51.100.60 -s /run/nw/udhcpc-release.script"
     )
+
+
+def test_the_release_script_stops_its_udhcpc_once_bound_and_only_then(tmp_path):
+    """udhcpc runs its script as a child: the release script's SIGTERM goes to that parent
+    (here a shell standing in for it) on 'bound' alone."""
+    from netwrap import dhcp
+
+    script = tmp_path / "release.script"
+    script.write_text(dhcp.UDHCPC_RELEASE_SCRIPT)
+    for event, survives in (("deconfig", True), ("bound", False)):
+        proc = subprocess.run(
+            ["sh", "-c", f"sh {script} {event}; echo survived"], capture_output=True, text=True
+        )
+        assert (proc.stdout == "survived\n") is survives
+        assert proc.returncode == (0 if survives else -15)
 
 
 def test_gratuitous_arp_exact():
