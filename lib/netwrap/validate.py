@@ -65,6 +65,11 @@ def ifname(name: str, what: str = "interface name") -> str:
         raise UsageError(f'{what} "{name}" is {size} {unit}; the kernel allows at most {IFNAMSIZ}')
     if "/" in name or ":" in name or any(c.isspace() for c in name) or name in (".", ".."):
         raise UsageError(f'{what} "{name}" may not contain "/", ":" or whitespace')
+    if "#" in name:  # the kernel takes it, but not the ip -batch lines netwrap writes
+        raise UsageError(
+            f'{what} "{name}" may not contain "#": ip -batch, which netwrap feeds its '
+            "commands, reads the rest of a line after it as a comment"
+        )
     return name
 
 

@@ -232,3 +232,22 @@ def test_lab_name_from_the_file_name_is_checked(tmp_path):
         '"my lab" is not valid: it may not be empty, "." or "..", or contain "/" or '
         "whitespace"
     )
+
+
+def test_an_interface_name_with_a_hash_is_refused_up_front():
+    """The kernel takes e#x, but netwrap feeds ip -batch, which reads a '#' as the start
+    of a comment: up failed half-way ('Unterminated quoted string') and rolled back."""
+    with pytest.raises(UsageError) as err:
+        validate.ifname("e#x")
+    assert str(err.value) == (
+        'interface name "e#x" may not contain "#": ip -batch, which netwrap feeds its '
+        "commands, reads the rest of a line after it as a comment"
+    )
+    text = (
+        LAB.format(**GOOD)
+        + "  - {node: web, bridge: br0, ifname: 'e#x', address: 198.51.100.9/24}\n"
+    )
+    with pytest.raises(UsageError) as err:
+        lab.parse(text)
+    assert '"e#x" may not contain "#"' in str(err.value)
+    assert validate.ifname("e@x") == "e@x"
