@@ -95,7 +95,7 @@ class Progress:
 
 def up(ctx, lab: Lab) -> dict:
     """Build the lab; return a summary. All or nothing."""
-    from netwrap import state
+    from netwrap import state, store
 
     if ctx.dry_run:
         plan = _plan_now(ctx, lab, dry_run=True)
@@ -111,6 +111,10 @@ def up(ctx, lab: Lab) -> dict:
     ctx.need_root("up")
     netns.require_lab(ctx.host_ns)
     with state.lock():
+        # the temp files of a writer killed before its rename (an up SIGKILLed while it
+        # prepared its links' ok records): else only down and gc would remove them
+        store.sweep_temps(records_dir())
+        store.sweep_temps(state.attachments_dir())
         return _up_locked(ctx, lab)
 
 

@@ -308,3 +308,31 @@ def test_the_ok_records_prepared_during_the_batches_never_stay(lab, six, signum)
     assert down.returncode == 0, down.stderr
     assert temps(proc.pid) == [] and links_in(lab) == {"lo"}
     assert not set(nodes) & running_sandboxes(lab)
+
+
+def test_the_next_up_removes_the_records_a_killed_up_was_preparing(lab, six):
+    """After a SIGKILL during the batches, the next up (not only down) removes the
+    temp files of the ok records the killed one was preparing."""
+    path, nodes = six
+    proc = up_on_two_workers(lab, path, NETWRAP_PAUSE_AT="4")
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("netwrap: test hook: paused before step 4: nsenter -t "), line
+        deadline = time.monotonic() + 10
+        while len(temps(proc.pid)) < NODES and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(temps(proc.pid)) == NODES
+        proc.kill()
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    try:
+        again = run_netwrap("--host-netns", lab, "up", path)
+        assert again.returncode == 0, again.stderr
+        assert temps(proc.pid) == []
+    finally:
+        down = run_netwrap("--host-netns", lab, "down", path)
+        assert down.returncode == 0, down.stderr
+    assert links_in(lab) == {"lo"} and not set(nodes) & running_sandboxes(lab)
