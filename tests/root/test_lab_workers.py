@@ -282,6 +282,17 @@ def temps(pid: int) -> list[str]:
     )
 
 
+def paused_with_its_records_prepared(proc) -> None:
+    """Wait until ``up`` (NETWRAP_PAUSE_AT=4) pauses before its containers' batches and
+    has prepared one ok record (a temp file) per link meanwhile."""
+    line = proc.stderr.readline()
+    assert line.startswith("netwrap: test hook: paused before step 4: nsenter -t "), line
+    deadline = time.monotonic() + 10
+    while len(temps(proc.pid)) < NODES and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(temps(proc.pid)) == NODES
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_the_ok_records_prepared_during_the_batches_never_stay(lab, six, signum):
     """While the kernel works, up prepares its links' ok records (temp files): a signal
@@ -289,12 +300,7 @@ def test_the_ok_records_prepared_during_the_batches_never_stay(lab, six, signum)
     path, nodes = six
     proc = up_on_two_workers(lab, path, NETWRAP_PAUSE_AT="4")
     try:
-        line = proc.stderr.readline()
-        assert line.startswith("netwrap: test hook: paused before step 4: nsenter -t "), line
-        deadline = time.monotonic() + 10
-        while len(temps(proc.pid)) < NODES and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(temps(proc.pid)) == NODES  # one per link, prepared meanwhile
+        paused_with_its_records_prepared(proc)
         proc.send_signal(signum)
         proc.communicate(timeout=60)
         assert proc.returncode == -signum if signum == signal.SIGKILL else 143
@@ -316,12 +322,7 @@ def test_the_next_up_removes_the_records_a_killed_up_was_preparing(lab, six):
     path, nodes = six
     proc = up_on_two_workers(lab, path, NETWRAP_PAUSE_AT="4")
     try:
-        line = proc.stderr.readline()
-        assert line.startswith("netwrap: test hook: paused before step 4: nsenter -t "), line
-        deadline = time.monotonic() + 10
-        while len(temps(proc.pid)) < NODES and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(temps(proc.pid)) == NODES
+        paused_with_its_records_prepared(proc)
         proc.kill()
         proc.communicate(timeout=60)
     finally:
