@@ -40,7 +40,6 @@ from netwrap.cni.netlink import (
 RTM_NEWNSID, RTM_GETNSID = 88, 90
 NETNSA_NSID, NETNSA_FD = 1, 3  # include/uapi/linux/net_namespace.h
 IFLA_LINK, IFLA_MASTER, IFLA_LINK_NETNSID = 5, 10, 37  # include/uapi/linux/if_link.h
-CLONE_NEWNET = 0x40000000
 
 
 def _attr(kind: int, value: bytes) -> bytes:
@@ -83,8 +82,9 @@ def _open_in(path: str | None):
     """A NETLINK_ROUTE socket in the netns at PATH (None: this thread's)."""
     if path is None:
         return _socket.socket(AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_ROUTE)
-    import ctypes
     import threading
+
+    from netwrap.cni import netlink  # its setns: _ctypes alone, not the ctypes package
 
     got: list = []
 
@@ -92,10 +92,11 @@ def _open_in(path: str | None):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                libc = ctypes.CDLL(None, use_errno=True)
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns {path}: {os.strerror(err)}")
+                netlink.setns(fd)
+            except OSError as exc:
+                raise OSError(exc.errno, f"setns {path}: {exc.strerror}") from None
+            except netlink.Unsendable as exc:
+                raise OSError(f"setns {path}: {exc}") from None
             finally:
                 os.close(fd)
             got.append(_open_in(None))

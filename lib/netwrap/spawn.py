@@ -128,7 +128,6 @@ class InPlace:
 
 
 _IN_PLACE: set[int] = set()  # the threads in an InPlace block
-_SETNS: list = []  # libc's setns, once loaded (ctypes: only when first needed)
 
 
 def _in_place_target(argv) -> str | None:
@@ -186,11 +185,16 @@ _NETLINK_OFF = posix.environ.get(b"NETWRAP_NETLINK") == b"0"
 
 
 def _setns(fd: int) -> bool:
-    if not _SETNS:
-        import ctypes
+    """``setns(fd, CLONE_NEWNET)`` for this thread, through the CNI plugin's lean one
+    (``netwrap.cni.netlink``: the C module ``_ctypes`` alone, not the ``ctypes``
+    package, some 3 ms of import); False when the kernel refuses or there is none."""
+    from netwrap.cni import netlink
 
-        _SETNS.append(ctypes.CDLL(None, use_errno=True).setns)
-    return _SETNS[0](fd, 0x40000000) == 0  # CLONE_NEWNET
+    try:
+        netlink.setns(fd)
+    except (OSError, netlink.Unsendable):
+        return False
+    return True
 
 
 def _enter(pid: str) -> int | None:

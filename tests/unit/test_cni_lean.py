@@ -168,5 +168,5 @@ def test_setns_returns_the_kernels_errno():
     from netwrap.cni import netlink
 
     with pytest.raises(OSError) as failed:
-        netlink._setns(-1)
+        netlink.setns(-1)
     assert failed.value.errno == errno.EBADF

@@ -59,7 +59,7 @@ FORMAT = b"netwrap cni bundle 2\n"  # 2: each module with its deps
 ENTRY = "netwrap.cni.main"
 # Outside netwrap, what ADD and DEL import from a file (the rest is built in): at module
 # level (test_cni_bundle holds this list to what the plugin loads), and _ctypes, which
-# ADD imports in netwrap.cni.netlink._setns.
+# ADD imports in netwrap.cni.netlink.setns.
 OUTSIDE = ("__future__", "_json", "_ctypes")
 # compile() optimize: no docstrings (a third of some modules' code objects, unmarshalled
 # at each start and never read by the plugin; ``get_source`` still gives them) and no

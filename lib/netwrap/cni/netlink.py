@@ -49,6 +49,7 @@ the links there, and the kernel state and errors a request leaves against those 
 from __future__ import annotations
 
 import _socket
+import _thread
 
 AF_NETLINK, NETLINK_ROUTE = 16, 0
 SOL_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK = 270, 10, 11, 12
@@ -581,7 +582,7 @@ def _socket_in(netns: str | None, prefix: tuple):
             raise Unsendable(f"cannot open this thread's netns: {exc}") from None
         try:
             try:
-                _setns(fd)
+                setns(fd)
             except OSError as exc:
                 raise _cannot_enter(prefix, "setns", exc) from None
             try:
@@ -590,7 +591,7 @@ def _socket_in(netns: str | None, prefix: tuple):
                 )
             finally:
                 try:
-                    _setns(home)
+                    setns(home)
                 except OSError as exc:
                     _stranded(netns, exc)
         finally:
@@ -613,6 +614,7 @@ def _cannot_enter(prefix: tuple, what: str, exc: OSError) -> Failed:
 
 
 _SETNS: list = []  # the setns to call, found once (Python 3.11 has no posix.setns)
+_SETNS_LOCK = _thread.allocate_lock()
 
 
 class Unsendable(Exception):
@@ -620,23 +622,32 @@ class Unsendable(Exception):
     nothing was done, and ``ip`` runs the command instead (``running.PluginRunner``)."""
 
 
-def _setns(fd: int) -> None:
-    """``setns(fd, CLONE_NEWNET)`` for this thread; OSError when the kernel refuses."""
+def setns(fd: int) -> None:
+    """``setns(fd, CLONE_NEWNET)`` for this thread; OSError when the kernel refuses,
+    Unsendable when this interpreter has no setns to call. Also the engine's, for the
+    lab workers' threads (``netwrap.spawn.InPlace``)."""
     _setns_call()(fd)
 
 
 def _setns_call():
-    """The function ``_setns`` calls: ``posix.setns`` where the interpreter has it (3.12),
+    """The function ``setns`` calls: ``posix.setns`` where the interpreter has it (3.12),
     else libc's through the C module ``_ctypes`` alone (the ``ctypes`` package around
     it is some 3 ms more of a plugin start, the C module about 0.5 ms from the bundle,
     an ``ip -n`` process some 2.5 ms). Unsendable when there is neither."""
     if _SETNS:
         return _SETNS[0]
+    with _SETNS_LOCK:  # the lab workers' threads: dlopen flags are the process's
+        if not _SETNS:
+            _find_setns()
+    return _SETNS[0]
+
+
+def _find_setns() -> None:
     import posix
 
     if hasattr(posix, "setns"):
         _SETNS.append(lambda fd: posix.setns(fd, CLONE_NEWNET))
-        return _SETNS[0]
+        return
     import sys
 
     flags = sys.getdlopenflags()
@@ -666,7 +677,6 @@ def _setns_call():
             raise OSError(code, posix.strerror(code))
 
     _SETNS.append(call)
-    return call
 
 
 def _stranded(netns: str, exc: OSError) -> None:
