@@ -1,4 +1,4 @@
-"""The plugin's one netlink read (netwrap.cni.netlink) says what ``ip -j -d addr`` says.
+"""The plugin's one netlink read (netwrap.cni.netlink_add) says what ``ip -j -d addr`` says.
 
 In a netns of its own (random name, removed at the end): a bridge with IPv4 and IPv6
 addresses (and the IPv6 link-local one the kernel adds), a veth, lo; each read by the
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.root
 LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "lib")
 READ = (
     "import json, sys; sys.path.insert(0, {lib!r})\n"
-    "from netwrap.cni.netlink import link\n"
+    "from netwrap.cni.netlink_add import link\n"
     "from netwrap.records import asdict\n"
     "print(json.dumps({{n: (asdict(x) if (x := link(n)) else None) for n in sys.argv[1:]}}))"
 )

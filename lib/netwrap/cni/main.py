@@ -40,6 +40,7 @@ IMPORTS = {
         "netwrap.cni.running",
         "netwrap.cni.plan",
         "netwrap.cni.netlink",
+        "netwrap.cni.netlink_add",
         "netwrap.observe",
     ),
     # DEL of a veth: no runner (netwrap.cni.running), no netwrap.errors (commands._unlink)
