@@ -305,6 +305,30 @@ def test_errors_inside_read_as_ips_and_change_nothing(two_boxes):
         assert got == want and got[0] != 0, (argv, got, want)
 
 
+QUIET = (
+    "import sys; sys.path.insert(0, {lib!r})\n"
+    "from netwrap.cni import netlink, netlink_add\n"
+    "br, box = sys.argv[1:]\n"
+    "assert netlink_add.link(br).kind == 'bridge'\n"
+    "veth = f'link add nwq0 up master {{br}} type veth peer name nwq1\\n'\n"
+    "netlink.send(('ip', '-batch', '-'), veth)\n"
+    "netlink.send(('ip', '-n', box, 'link', 'set', 'lo', 'up'))\n"
+    "netlink.send(('ip', 'link', 'del', 'nwq0'))\n"
+    "print(sorted(m for m in sys.modules if m.endswith('errors')))\n"
+    "assert netlink_add.link('nwq0') is None\n"
+    "print(sorted(m for m in sys.modules if m.endswith('errors')))\n"
+)
+
+
+def test_what_goes_through_loads_no_exception_class(two_labs):
+    """A bridge read, a veth made, a line inside the container, the veth deleted: none
+    makes an exception class (netwrap.cni.netlink_errors, netwrap.errors); a device not
+    there is the kernel's error answer, and loads them."""
+    br, [(lab, box), _] = two_labs
+    out = sh("ip", "netns", "exec", lab, sys.executable, "-c", QUIET.format(lib=LIB), br, box)
+    assert out.splitlines() == ["[]", "['netwrap.cni.netlink_errors']"]
+
+
 STRANDED = (
     "import sys; sys.path.insert(0, {lib!r})\n"
     "from netwrap.cni import netlink\n"

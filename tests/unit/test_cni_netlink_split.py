@@ -74,3 +74,16 @@ def test_attributes_are_read_as_the_kernel_lays_them_out():
         4: b"",
     }
     assert netlink_msg._attrs(data[:-2], 4)[300] == b"\1\2\3\4\5"  # a cut header: ends
+
+
+def test_what_add_and_del_load_of_it_makes_no_class():
+    """A class is some 75 k instructions to make: the exceptions are netlink_errors',
+    loaded when one is raised (tests/root/test_cni_netlink.py), and still found as
+    ``netlink.Unsendable`` (``Failed``, ``NetlinkError``) by those that catch them."""
+    from netwrap.cni import netlink_errors
+
+    for module in (netlink, netlink_msg, netlink_add):
+        made = [n for n, v in vars(module).items() if isinstance(v, type)]
+        assert made == [], (module.__name__, made)
+    assert netlink.Unsendable is netlink_errors.Unsendable
+    assert issubclass(netlink.NetlinkError, OSError) and netlink.Failed(1, "x").text == "x"

@@ -20,16 +20,17 @@ a reader can replay it by hand; ``send`` reads that command and sends the same r
     EOF
     ip link del vethX
 
-Three modules, so that DEL loads only what its one request needs. This one: the
+Four modules, so that DEL loads only what its one request needs. This one: the
 socket, where an ``ip`` command runs and its lines (``expressible``, ``marked``), ``link
 del NAME`` read and built, each request sent and its failure worded as ``ip``'s
 (``send``, ``_one``), and entering another netns to open a socket (``setns``).
-``netwrap.cni.netlink_msg``: the messages both others build and read (the numbers,
-``_request`` and its answers, ``NetlinkError``, ``Failed``). ``netwrap.cni.netlink_add``:
-the words ADD writes (``link add ... type veth peer ...``, ``link set``, ``addr add``,
-``route add|replace``) read and built as requests, and ADD's read of its bridge
-(``netlink_add.link``), loaded on the first such line, which DEL never has (0.5 M
-instructions of each DEL, cniprof).
+``netwrap.cni.netlink_msg``: the messages both this one and ``netlink_add`` build and
+read (the numbers, ``_request`` and its answers). ``netwrap.cni.netlink_add``: the words
+ADD writes (``link add ... type veth peer ...``, ``link set``, ``addr add``, ``route
+add|replace``) read and built as requests, and ADD's read of its bridge
+(``netlink_add.link``), loaded on the first such line, which DEL never has.
+``netwrap.cni.netlink_errors``: the exceptions (``NetlinkError``, the kernel's answer;
+``Failed``, as ``ip`` would fail; ``Unsendable``), loaded only when one is raised.
 
 For ``ip -n NAME`` (/run/netns/NAME) or ``nsenter --net=PATH ip`` the plugin's one
 thread enters that netns (``setns``) only to open its netlink socket, and comes back at
@@ -63,8 +64,6 @@ from netwrap.cni.netlink_msg import (
     NLM_F_ACK,
     RTM_DELLINK,
     SOL_NETLINK,
-    Failed,
-    NetlinkError,
     _ifinfo,
     _ifname,
     _name,
@@ -72,6 +71,19 @@ from netwrap.cni.netlink_msg import (
 )
 
 CLONE_NEWNET = 0x40000000
+
+
+def __getattr__(name: str):
+    """``netlink.Unsendable``, ``netlink.Failed`` and ``netlink.NetlinkError`` for the
+    modules that catch them (``running``, ``spawn``, ``nsid``, ``commands``): they are
+    ``netwrap.cni.netlink_errors``'s, loaded only when asked for (a module's
+    ``__getattr__``, PEP 562), which is when something fails."""
+    if name in ("Unsendable", "Failed", "NetlinkError"):
+        from netwrap.cni import netlink_errors
+
+        return getattr(netlink_errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # -- ADD's and DEL's ``ip`` commands, sent as rtnetlink requests -----------------------
 
@@ -165,7 +177,11 @@ def _one(sock, command: tuple, seq: int) -> None:
             msg, body, flags, fd = netlink_add.request(sock, command, seq)
         try:
             _request(sock, msg, NLM_F_ACK | flags, body, seq)
-        except NetlinkError as exc:
+        except OSError as exc:
+            from netwrap.cni.netlink_errors import Failed, NetlinkError
+
+            if not isinstance(exc, NetlinkError):  # the socket's own error, not the kernel's
+                raise
             if exc.errno == ENODEV and kind != "veth":  # ip looks the name up first
                 raise Failed(1, f'Cannot find device "{name}"') from None
             if exc.extack:
@@ -204,6 +220,8 @@ def _socket_in(netns: str | None, prefix: tuple):
         try:  # the way back, held before leaving
             home = posix.open("/proc/thread-self/ns/net", flags)
         except OSError as exc:  # no /proc: ip -n needs no way back
+            from netwrap.cni.netlink_errors import Unsendable
+
             raise Unsendable(f"cannot open this thread's netns: {exc}") from None
         try:
             try:
@@ -225,9 +243,11 @@ def _socket_in(netns: str | None, prefix: tuple):
         posix.close(fd)
 
 
-def _cannot_enter(prefix: tuple, what: str, exc: OSError) -> Failed:
+def _cannot_enter(prefix: tuple, what: str, exc: OSError):
     """The words and status of ``ip -n NAME`` (or ``nsenter --net=PATH``) that cannot
-    open, or enter, the netns."""
+    open, or enter, the netns: a ``Failed`` to raise."""
+    from netwrap.cni.netlink_errors import Failed
+
     if prefix[0] == "ip":
         if what == "open":
             return Failed(255, f'Cannot open network namespace "{prefix[2]}": {exc.strerror}')
@@ -240,11 +260,6 @@ def _cannot_enter(prefix: tuple, what: str, exc: OSError) -> Failed:
 
 _SETNS: list = []  # the setns to call, found once (Python 3.11 has no posix.setns)
 _SETNS_LOCK = _thread.allocate_lock()
-
-
-class Unsendable(Exception):
-    """This interpreter cannot enter another netns (no ``posix.setns``, no ``_ctypes``):
-    nothing was done, and ``ip`` runs the command instead (``running.PluginRunner``)."""
 
 
 def setns(fd: int) -> None:
@@ -294,6 +309,8 @@ def _find_setns() -> None:
         libc = _ctypes.dlopen(None, 2)  # RTLD_NOW: the program and libc, already loaded
         setns, errno = Function(_ctypes.dlsym(libc, "setns")), _ctypes.get_errno
     except Exception as exc:  # no _ctypes, or a libc without setns
+        from netwrap.cni.netlink_errors import Unsendable
+
         raise Unsendable(f"cannot call setns: {exc}") from None
 
     def call(fd: int) -> None:
@@ -335,24 +352,24 @@ def send(argv, input: str | None = None, sock=None) -> None:
         raise ValueError(f"not a command netwrap sends over rtnetlink: {argv}")
     netns, prefix, commands = read
     batch = input is not None  # only ip -batch - reads lines (_read_commands)
+    n = 0  # the line being sent; 0 while the socket is opened
     try:
         sock = sock or _socket_in(netns, prefix)
-    except Failed as exc:
+        try:
+            sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+            sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+            for n, command in enumerate(commands, 1):
+                _one(sock, command, n)
+        finally:
+            sock.close()
+    except Exception as exc:
+        from netwrap.cni.netlink_errors import Failed
+
+        if not isinstance(exc, Failed):
+            raise
+        text, status = exc.text, exc.status
+        if n and batch and status != 255:  # ip -batch: a kernel error ends the batch so
+            text, status = f"{text}\nCommand failed -:{n}", 1
         from netwrap.errors import CommandError
 
-        raise CommandError(argv, exc.status, exc.text) from None
-    try:
-        sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
-        sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
-        for n, command in enumerate(commands, 1):
-            try:
-                _one(sock, command, n)
-            except Failed as exc:
-                text, status = exc.text, exc.status
-                if batch and status != 255:  # ip -batch: a kernel error ends the batch so
-                    text, status = f"{text}\nCommand failed -:{n}", 1
-                from netwrap.errors import CommandError
-
-                raise CommandError(argv, status, text) from None
-    finally:
-        sock.close()
+        raise CommandError(argv, status, text) from None

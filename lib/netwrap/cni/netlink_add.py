@@ -33,8 +33,6 @@ from netwrap.cni.netlink_msg import (
     RTM_GETLINK,
     RTM_NEWLINK,
     SOL_NETLINK,
-    Failed,
-    NetlinkError,
     _attr,
     _attrs,
     _ifinfo,
@@ -225,6 +223,8 @@ def request(sock, command: tuple, seq: int) -> tuple[int, bytes, int, int]:
     if "master" in host:
         index = _index(sock, host["master"], seq)
         if index is None:
+            from netwrap.cni.netlink_errors import Failed
+
             raise Failed(255, f'Error: argument "{host["master"]}" is wrong: Device does not exist')
         master = _attr(IFLA_MASTER, _u32(index))
     # the netns last: nothing after it fails, so the fd is always handed back to close
@@ -256,6 +256,8 @@ def _open_netns(value: str) -> int:
     try:
         return posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
+        from netwrap.cni.netlink_errors import Failed
+
         raise Failed(255, f'Error: argument "{value}" is wrong: Invalid "netns" value') from None
 
 
@@ -266,7 +268,7 @@ def _getlink(sock, name: str, seq: int) -> bytes | None:
     no_stats = _attr(IFLA_EXT_MASK, _u32(RTEXT_FILTER_SKIP_STATS))
     try:
         [(_, msg)] = _request(sock, RTM_GETLINK, 0, _ifinfo() + _name(name) + no_stats, seq)
-    except NetlinkError as exc:
+    except OSError as exc:  # NetlinkError: the kernel's answer
         if exc.errno == ENODEV:
             return None
         raise
@@ -282,6 +284,8 @@ def _index(sock, name: str, seq: int) -> int | None:
 def _dev(sock, name: str, seq: int) -> int:
     index = _index(sock, name, seq)
     if index is None:
+        from netwrap.cni.netlink_errors import Failed
+
         raise Failed(1, f'Cannot find device "{name}"')
     return index
 

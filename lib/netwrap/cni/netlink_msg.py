@@ -1,13 +1,12 @@
 """rtnetlink's messages, for ``netwrap.cni.netlink`` and ``netwrap.cni.netlink_add``.
 
-The numbers (from the kernel's headers), a request sent and its answers read
-(``_request``), attributes packed (``_attr``) and read (``_attrs``), the kernel's
-error answer (``NetlinkError``); and what both modules read and say as ``ip`` does:
-which words ip takes as a link's name (``_ifname``), and a command's failure as ``ip``
-words it (``Failed``). netwrap.nsid asks its question with these too. A module of its
-own so that ``netwrap.cni.netlink`` (DEL's) and ``netwrap.cni.netlink_add`` (ADD's
+The numbers (from the kernel's headers) both use, a request sent and its answers read
+(``_request``: the kernel's error answer raised as ``netlink_errors.NetlinkError``),
+attributes packed (``_attr``) and read (``_attrs``), and which words ``ip`` takes as a
+link's name (``_ifname``). netwrap.nsid asks its question with these too. A module of
+its own so that ``netwrap.cni.netlink`` (DEL's) and ``netwrap.cni.netlink_add`` (ADD's
 lines, loaded only by ADD) each take them from here, with no import between the two
-going back.
+going back (tests/unit/test_import_graph.py).
 """
 
 from __future__ import annotations
@@ -68,22 +67,14 @@ def _request(sock, kind: int, flags: int, body: bytes, seq: int) -> list[tuple[i
             if mtype == NLMSG_ERROR:
                 errno = -int.from_bytes(msg[:4], "little", signed=True)
                 if errno:
+                    from netwrap.cni.netlink_errors import NetlinkError  # failures only
+
                     raise NetlinkError(errno, _extack(msg, _u(data, at + 6, 2)))
                 return out
             out.append((mtype, msg))
             if not flags & NLM_F_DUMP:
                 return out
             at += (size + 3) & ~3
-
-
-class NetlinkError(OSError):
-    """The kernel's error answer: ``errno``, and ``extack`` its own words ('' if none)."""
-
-    def __init__(self, errno: int, extack: str = "") -> None:
-        import posix
-
-        super().__init__(errno, posix.strerror(errno))
-        self.extack = extack
 
 
 def _extack(msg: bytes, flags: int) -> str:
@@ -133,11 +124,3 @@ def _ifname(name: str) -> bool:
         and " " not in name
         and name not in KEYWORDS
     )
-
-
-class Failed(Exception):
-    """What ``ip`` would print and exit with for a request that failed."""
-
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status, self.text = status, text
