@@ -22,14 +22,14 @@ LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), 
 READ = (
     "import json, sys; sys.path.insert(0, {lib!r})\n"
     "from netwrap.cni.netlink_add import link\n"
-    "from netwrap.records import asdict\n"
-    "print(json.dumps({{n: (asdict(x) if (x := link(n)) else None) for n in sys.argv[1:]}}))"
+    "got = {{n: (vars(x) if (x := link(n)) else None) for n in sys.argv[1:]}}\n"
+    "print(json.dumps({{'links': got, 'observe': 'netwrap.observe' in sys.modules}}))"
 )
 
 
 def test_a_link_and_its_addresses_read_over_netlink_are_ips(tmp_path):
     from netwrap import observe
-    from netwrap.records import asdict
+    from netwrap.records import asdict, fields
 
     ns, br = rand("nwnl-"), rand("nwbr")
     sh("ip", "netns", "add", ns)
@@ -46,15 +46,18 @@ def test_a_link_and_its_addresses_read_over_netlink_are_ips(tmp_path):
         ):
             sh("ip", "-n", ns, *line.split())
         names = ["lo", br, "nwv0", "nwv1", "nosuch0"]
-        got = json.loads(
+        out = json.loads(
             sh("ip", "netns", "exec", ns, sys.executable, "-c", READ.format(lib=LIB), *names)
         )
+        got = out["links"]
+        assert not out["observe"]  # ADD reads its bridge without that module (0.22 M)
         rows = json.loads(sh("ip", "-n", ns, "-j", "-d", "addr", "show"))
         want = {n: asdict(x) for n, x in observe.from_ip_json(rows).items()}
         assert got["nosuch0"] is None
         assert got[br]["kind"] == "bridge" and got["nwv0"]["kind"] == "veth"
         assert "2001:db8::1:0:0:1/64" in got[br]["addrs"] and got[br]["link_local"]
         for n in names[:-1]:
+            assert list(got[n]) == list(fields(observe.Link))  # every field, as observe's
             for field in ("name", "kind", "mtu", "mac", "up", "ifindex", "addrs", "link_local"):
                 assert got[n][field] == (
                     list(want[n][field]) if isinstance(want[n][field], tuple) else want[n][field]

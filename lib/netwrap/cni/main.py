@@ -41,7 +41,6 @@ IMPORTS = {
         "netwrap.cni.plan",
         "netwrap.cni.netlink",
         "netwrap.cni.netlink_add",
-        "netwrap.observe",
     ),
     # DEL of a veth: no runner (netwrap.cni.running), no netwrap.errors (commands._unlink)
     "DEL": ("netwrap.cni.conf", "netwrap.cni.commands", "netwrap.cni.netlink", "netwrap.spawn"),
