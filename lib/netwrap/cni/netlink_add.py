@@ -3,8 +3,8 @@
 ``netwrap.cni.netlink`` opens the socket, reads an ``ip`` command's argv (where it
 runs, each line), sends each request and words its failure as ``ip`` does, and holds
 DEL's one request, ``link del NAME``; ``netwrap.cni.netlink_msg``, the messages. This
-module holds the rest, which DEL never needs, so that DEL never loads it (0.5 M
-instructions of each DEL, cniprof): the lines of ADD's plan (and of the lab workers'
+module holds the rest, which DEL never needs, so that DEL never loads it (0.32 M
+instructions, cniprof): the lines of ADD's plan (and of the lab workers'
 container batches, ``netwrap.spawn.sent_in_place``), each read into a request
 (``parse``) and built as bytes (``request``), and the bridge ADD asks about (``link``):
 
