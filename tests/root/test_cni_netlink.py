@@ -323,6 +323,23 @@ QUIET = (
 )
 
 
+DEL = (
+    "import sys; sys.path.insert(0, {lib!r})\n"
+    "from netwrap.cni import netlink\n"
+    "netlink.send(('ip', 'link', 'del', sys.argv[1]))\n"
+    "print(sorted(m for m in sys.modules if m.startswith('netwrap.cni.netlink')))\n"
+)
+
+
+def test_dels_request_loads_only_its_part_of_netlink(two_labs):
+    """DEL of a veth in the plugin's own netns: none of ADD's lines, no error class."""
+    _, [(lab, _), _] = two_labs
+    sh("ip", "-n", lab, "link", "add", "nwd0", "type", "veth", "peer", "name", "nwd1")
+    out = sh("ip", "netns", "exec", lab, sys.executable, "-c", DEL.format(lib=LIB), "nwd0")
+    assert out == "['netwrap.cni.netlink', 'netwrap.cni.netlink_msg']\n"
+    assert "nwd1" not in sh("ip", "-n", lab, "link", "show")
+
+
 def test_what_goes_through_loads_no_exception_class(two_labs):
     """A bridge read, a veth made, a line inside the container, the veth deleted: none
     makes an exception class (netwrap.cni.netlink_errors, netwrap.errors); a device not

@@ -1,9 +1,9 @@
 """The plugin's rtnetlink failures, loaded only when something fails.
 
 A class costs some 60 k to 90 k instructions to make, and the three here were made at
-every ADD and DEL for nothing (0.17 M instructions of each, cniprof): ``netwrap.cni.netlink``,
-``netlink_msg`` and ``netlink_add`` import this module where they raise or catch one, and
-``netlink.Unsendable`` (``netlink.Failed``, ``netlink.NetlinkError``) is found here too.
+every ADD and DEL for nothing (0.17 M instructions of each, cniprof). The modules of
+``netwrap.cni.netlink`` import this one where they raise or catch one of them, and
+``netlink.Unsendable`` (``netlink.Failed``, ``netlink.NetlinkError``) finds it here too.
 """
 
 from __future__ import annotations
