@@ -151,10 +151,15 @@ def test_netlink_spells_ipv6_as_ip_and_ipaddress_do():
 def test_crc32_is_binascii_s():
     import binascii
 
-    from netwrap.cni.names import crc32
+    from netwrap.cni.names import _CRC32_NIBBLES, crc32
 
     for data in (b"", b"a", b"lab/c1/eth0", bytes(range(256)), "é/ü".encode()):
         assert crc32(data) == binascii.crc32(data)
+    for n, entry in enumerate(_CRC32_NIBBLES):  # each entry as its comment says
+        crc = n
+        for _ in range(4):
+            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+        assert entry == crc
 
 
 def test_is_netns_tells_a_network_namespace_from_other_files(tmp_path):
