@@ -103,6 +103,10 @@ class SpawnRunner:
         try:
             for step in [*plan, None]:  # None: a signal after the last step counts too
                 if caught:
+                    # ignored from here, as while undoing below: a second signal cannot
+                    # find netwrap.errors half imported (its handler imports it too)
+                    for s in signals:
+                        _signal.signal(s, _signal.SIG_IGN)
                     from netwrap.errors import Interrupted
 
                     raise Interrupted(f"interrupted by signal {caught[0]}", caught[0])
