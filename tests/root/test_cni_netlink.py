@@ -391,7 +391,7 @@ NO_SETNS = (
     "    netlink.send(argv, 'link set eth0 up\\n')\n"
     "except netlink.Unsendable:\n"
     "    print('unsendable')\n"
-    "running.PluginRunner().call(argv, 'link set eth0 up\\n')\n"
+    "running.spawn_runner().call(argv, 'link set eth0 up\\n')\n"
 )
 
 

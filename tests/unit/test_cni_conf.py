@@ -65,6 +65,20 @@ def test_bad_environment_is_code_4(change):
     assert code_of(Env.from_environ, {**ENV, **change}) == 4
 
 
+def test_ids_and_names_are_ascii_letters_digits_underscore_dot_dash():
+    from netwrap.cni.conf import _valid_id
+
+    def spec(text: str) -> bool:
+        return bool(text) and all(c.isascii() and (c.isalnum() or c in "_.-") for c in text)
+
+    chars = [chr(i) for i in range(0x250)] + ["\u0660", "\u00b2", "\u2160", "\U0001d7d8"]
+    for c in chars:
+        for text in (c, f"a{c}", f"{c}a", f"a{c}b", c * 3):
+            assert _valid_id(text) == spec(text), repr(text)
+    assert _valid_id("0123456789abcdef" * 4) and _valid_id("my-net_1.2")
+    assert not _valid_id("")
+
+
 def test_del_needs_no_netns_and_version_needs_only_the_command():
     assert Env.from_environ({**ENV, "CNI_COMMAND": "DEL", "CNI_NETNS": ""}).netns == ""
     assert Env.from_environ({"CNI_COMMAND": "VERSION"}).command == "VERSION"

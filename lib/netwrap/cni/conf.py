@@ -80,9 +80,15 @@ BRIDGE_ONLY = (
 )
 
 
+# The spec's container ID and network name are made of these (ASCII letters, digits).
+_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
+
+
 def _valid_id(text: str) -> bool:
-    """The spec's container ID and network name: letters, digits, ``_ . -``."""
-    return bool(text) and all(c.isascii() and (c.isalnum() or c in "_.-") for c in text)
+    """The spec's container ID and network name: letters, digits, ``_ . -``. (Nothing
+    left once they are stripped off: a loop over the characters was some 0.6 k
+    instructions each, 40 k for a runtime's 64-digit container ID.)"""
+    return bool(text) and not text.strip(_ID_CHARS)
 
 
 class Env(Frozen):

@@ -31,15 +31,27 @@ _HOST_IFNAMES: dict[str, str] = {}
 
 
 def crc32(data: bytes) -> int:
-    """``binascii.crc32``, bit by bit: for the few bytes of a name, cheaper than loading
-    binascii (or zlib), a library of its own, at each plugin start (hashlib's OpenSSL is
-    most of a ms). Some 35 us a name: ``host_ifname`` keeps what it made."""
+    """``binascii.crc32``, four bits at a time through ``_CRC32_NIBBLES``: for the few bytes
+    of a name, cheaper than importing binascii (0.21 M instructions even where it is built
+    in, as in Debian's 3.11: its module makes two exception classes; hashlib's OpenSSL is
+    most of a ms), and a quarter of the cost bit by bit (70 k instructions for a 28-byte
+    key, 0.27 M bit by bit: 0.2 M of each ADD, cniprof). ``host_ifname`` keeps what it
+    made."""
     crc = 0xFFFFFFFF
     for byte in data:
         crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+        crc = (crc >> 4) ^ _CRC32_NIBBLES[crc & 0xF]
+        crc = (crc >> 4) ^ _CRC32_NIBBLES[crc & 0xF]
     return crc ^ 0xFFFFFFFF
+
+
+# CRC-32 (polynomial 0xEDB88320, reflected) of each 4-bit value: entry n is n shifted
+# through four rounds of ``crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)``.
+# tests/unit/test_cni_lean.py computes them so.
+_CRC32_NIBBLES = (
+    0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4, 0x4DB26158, 0x5005713C,
+    0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C, 0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
+)  # fmt: skip
 
 
 def host_ref(conf) -> NetnsRef:
