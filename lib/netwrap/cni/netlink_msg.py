@@ -31,8 +31,8 @@ def _attrs(data: bytes, at: int) -> dict[int, bytes]:
     out: dict[int, bytes] = {}
     end = len(data)
     while at + 4 <= end:
-        # the header's two u16 by hand: a bridge's link answer has some 60 attributes,
-        # and _u's call and slice for each were a third of ADD's read of its bridge
+        # the header's two u16 by hand: a bridge's link answer has some 40 attributes,
+        # and _u's call and slice for each were 0.17 M of ADD's 0.64 M bridge read
         size = data[at] | data[at + 1] << 8
         if size < 4:
             break
