@@ -24,7 +24,7 @@ from __future__ import annotations
 import _socket
 import os
 
-from netwrap.cni.netlink import (
+from netwrap.cni.netlink_msg import (
     AF_NETLINK,
     IFLA_INFO_KIND,
     IFLA_LINKINFO,

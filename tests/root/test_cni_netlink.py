@@ -1,4 +1,4 @@
-"""The plugin's one netlink read (netwrap.cni.netlink) says what ``ip -j -d addr`` says.
+"""The plugin's one netlink read (netwrap.cni.netlink_add) says what ``ip -j -d addr`` says.
 
 In a netns of its own (random name, removed at the end): a bridge with IPv4 and IPv6
 addresses (and the IPv6 link-local one the kernel adds), a veth, lo; each read by the
@@ -21,15 +21,15 @@ pytestmark = pytest.mark.root
 LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "lib")
 READ = (
     "import json, sys; sys.path.insert(0, {lib!r})\n"
-    "from netwrap.cni.netlink import link\n"
-    "from netwrap.records import asdict\n"
-    "print(json.dumps({{n: (asdict(x) if (x := link(n)) else None) for n in sys.argv[1:]}}))"
+    "from netwrap.cni.netlink_add import link\n"
+    "got = {{n: (vars(x) if (x := link(n)) else None) for n in sys.argv[1:]}}\n"
+    "print(json.dumps({{'links': got, 'observe': 'netwrap.observe' in sys.modules}}))"
 )
 
 
 def test_a_link_and_its_addresses_read_over_netlink_are_ips(tmp_path):
     from netwrap import observe
-    from netwrap.records import asdict
+    from netwrap.records import asdict, fields
 
     ns, br = rand("nwnl-"), rand("nwbr")
     sh("ip", "netns", "add", ns)
@@ -46,15 +46,18 @@ def test_a_link_and_its_addresses_read_over_netlink_are_ips(tmp_path):
         ):
             sh("ip", "-n", ns, *line.split())
         names = ["lo", br, "nwv0", "nwv1", "nosuch0"]
-        got = json.loads(
+        out = json.loads(
             sh("ip", "netns", "exec", ns, sys.executable, "-c", READ.format(lib=LIB), *names)
         )
+        got = out["links"]
+        assert not out["observe"]  # ADD reads its bridge without that module (0.22 M)
         rows = json.loads(sh("ip", "-n", ns, "-j", "-d", "addr", "show"))
         want = {n: asdict(x) for n, x in observe.from_ip_json(rows).items()}
         assert got["nosuch0"] is None
         assert got[br]["kind"] == "bridge" and got["nwv0"]["kind"] == "veth"
         assert "2001:db8::1:0:0:1/64" in got[br]["addrs"] and got[br]["link_local"]
         for n in names[:-1]:
+            assert list(got[n]) == list(fields(observe.Link))  # every field, as observe's
             for field in ("name", "kind", "mtu", "mac", "up", "ifindex", "addrs", "link_local"):
                 assert got[n][field] == (
                     list(want[n][field]) if isinstance(want[n][field], tuple) else want[n][field]
@@ -303,6 +306,47 @@ def test_errors_inside_read_as_ips_and_change_nothing(two_boxes):
                  ("nsenter", "--net=/proc/self/ns/uts", "ip", "-batch", "-")):  # fmt: skip
         got, want = sent(lab_a, argv, "link set eth0 up\n"), ran(lab_b, argv, "link set eth0 up\n")
         assert got == want and got[0] != 0, (argv, got, want)
+
+
+QUIET = (
+    "import sys; sys.path.insert(0, {lib!r})\n"
+    "from netwrap.cni import netlink, netlink_add\n"
+    "br, box = sys.argv[1:]\n"
+    "assert netlink_add.link(br).kind == 'bridge'\n"
+    "veth = f'link add nwq0 up master {{br}} type veth peer name nwq1\\n'\n"
+    "netlink.send(('ip', '-batch', '-'), veth)\n"
+    "netlink.send(('ip', '-n', box, 'link', 'set', 'lo', 'up'))\n"
+    "netlink.send(('ip', 'link', 'del', 'nwq0'))\n"
+    "print(sorted(m for m in sys.modules if m.endswith('errors')))\n"
+    "assert netlink_add.link('nwq0') is None\n"
+    "print(sorted(m for m in sys.modules if m.endswith('errors')))\n"
+)
+
+
+DEL = (
+    "import sys; sys.path.insert(0, {lib!r})\n"
+    "from netwrap.cni import netlink\n"
+    "netlink.send(('ip', 'link', 'del', sys.argv[1]))\n"
+    "print(sorted(m for m in sys.modules if m.startswith('netwrap.cni.netlink')))\n"
+)
+
+
+def test_dels_request_loads_only_its_part_of_netlink(two_labs):
+    """DEL of a veth in the plugin's own netns: none of ADD's lines, no error class."""
+    _, [(lab, _), _] = two_labs
+    sh("ip", "-n", lab, "link", "add", "nwd0", "type", "veth", "peer", "name", "nwd1")
+    out = sh("ip", "netns", "exec", lab, sys.executable, "-c", DEL.format(lib=LIB), "nwd0")
+    assert out == "['netwrap.cni.netlink', 'netwrap.cni.netlink_msg']\n"
+    assert "nwd1" not in sh("ip", "-n", lab, "link", "show")
+
+
+def test_what_goes_through_loads_no_exception_class(two_labs):
+    """A bridge read, a veth made, a line inside the container, the veth deleted: none
+    makes an exception class (netwrap.cni.netlink_errors, netwrap.errors); a device not
+    there is the kernel's error answer, and loads them."""
+    br, [(lab, box), _] = two_labs
+    out = sh("ip", "netns", "exec", lab, sys.executable, "-c", QUIET.format(lib=LIB), br, box)
+    assert out.splitlines() == ["[]", "['netwrap.cni.netlink_errors']"]
 
 
 STRANDED = (

@@ -21,7 +21,8 @@ as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changes a file's owner")
 # What the plugin's ADD and DEL import up front (main, then commands' own imports).
 PLUGIN = (
     "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, "
-    "netwrap.cni.plan, netwrap.cni.netlink, netwrap.observe, netwrap.cni.store, "
+    "netwrap.cni.plan, netwrap.cni.netlink, netwrap.cni.netlink_add, netwrap.observe, "
+    "netwrap.cni.store, "
     "netwrap.cni.ipam, netwrap.cni.running, netwrap.cni.jsonlite, netwrap.cni.masq, "
     "netwrap.cni.check, netwrap.plan"
 )

@@ -1,11 +1,11 @@
-"""cni.netlink._request against answers no kernel should give: it stops with OSError
+"""cni.netlink_msg._request against answers no kernel should give: it stops with OSError
 (the plugin's I/O error, a skipped check for nsid), never loops or raises another kind."""
 
 from __future__ import annotations
 
 import pytest
 
-from netwrap.cni.netlink import NLMSG_DONE, RTM_GETLINK, RTM_NEWLINK, _request
+from netwrap.cni.netlink_msg import NLMSG_DONE, RTM_GETLINK, RTM_NEWLINK, _request
 
 
 class Answers:

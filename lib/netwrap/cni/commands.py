@@ -38,13 +38,15 @@ def spawn_runner():
 
 
 def _bridge(runner, host, name: str):
-    """The bridge as an ``observe.Link``, or None when there is no such device: asked
-    over netlink by the plugin itself (``netwrap.cni.netlink``, no process), or for a
-    lab netns playing the host with one ``ip -n LAB -j -d addr show dev NAME``."""
+    """The bridge with ``observe.Link``'s fields (ADD reads ``kind``, ``mac`` and
+    ``addrs``), or None when there is no such device: asked over netlink by the plugin
+    itself (``netwrap.cni.netlink_add.link``, no process, no observe module), or for a
+    lab netns playing the host with one ``ip -n LAB -j -d addr show dev NAME`` (an
+    ``observe.Link``)."""
     if host.kind == "host" and not host.value:
-        from netwrap.cni import netlink
+        from netwrap.cni import netlink_add
 
-        return netlink.link(name)
+        return netlink_add.link(name)
     from netwrap import observe
     from netwrap.cni.jsonlite import loads
     from netwrap.errors import CommandError

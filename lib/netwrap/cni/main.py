@@ -40,7 +40,7 @@ IMPORTS = {
         "netwrap.cni.running",
         "netwrap.cni.plan",
         "netwrap.cni.netlink",
-        "netwrap.observe",
+        "netwrap.cni.netlink_add",
     ),
     # DEL of a veth: no runner (netwrap.cni.running), no netwrap.errors (commands._unlink)
     "DEL": ("netwrap.cni.conf", "netwrap.cni.commands", "netwrap.cni.netlink", "netwrap.spawn"),

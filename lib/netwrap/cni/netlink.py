@@ -1,22 +1,13 @@
-"""The plugin's own rtnetlink: a link and its addresses read, ADD's and DEL's changes made.
+"""The plugin's own rtnetlink: ADD's and DEL's ``ip`` commands sent as requests, no process.
 
-ADD asks whether the bridge is there, what it is and which addresses it has, under the
-network's lock, for every container. As ``ip -j -d addr show dev nw0`` that is a
-process of its own (about 1.3 ms of CPU, bench/bench_cni.py); here it is two netlink
-requests from the plugin itself (``RTM_GETLINK`` by name, an ``RTM_GETADDR`` dump),
-answered as the ``observe.Link`` that ``ip``'s JSON gives (``observe.from_ip_json``):
-
-    >>> link("lo").addrs
-    ('127.0.0.1/8', '::1/128')
-
-ADD's and DEL's changes go the same way: on the host side the veth (``RTM_NEWLINK``:
-name, MAC, master, up, MTU, and the peer with its name, MAC, MTU and the container's
-netns as ``IFLA_NET_NS_FD``) and its deletion (``RTM_DELLINK`` by name); inside the
-container its link up (and MTU), addresses (``RTM_NEWADDR``) and routes
-(``RTM_NEWROUTE``, with or without a gateway). Each is still a step of the plan with
-its ``ip`` command, which is what the log and ``netwrap cni explain`` show, marked as
-sent over netlink (``marked``), so that a reader can replay it by hand; ``send`` reads
-that command and sends the same requests ``ip`` would, in the netns it names:
+ADD makes, on the host side, the veth (``RTM_NEWLINK``: name, MAC, master, up, MTU, and
+the peer with its name, MAC, MTU and the container's netns as ``IFLA_NET_NS_FD``), and
+inside the container its link up (and MTU), addresses (``RTM_NEWADDR``) and routes
+(``RTM_NEWROUTE``, with or without a gateway); DEL deletes the host end (``RTM_DELLINK``
+by name). Each is still a step of the plan with its ``ip`` command, which is what the
+log and ``netwrap cni explain`` show, marked as sent over netlink (``marked``), so that
+a reader can replay it by hand; ``send`` reads that command and sends the same requests
+``ip`` would, in the netns it names:
 
     ip -batch - <<'EOF'
     link add vethX up master nw0 address 02:.. type veth peer name eth0 address 02:.. netns c1
@@ -27,6 +18,19 @@ that command and sends the same requests ``ip`` would, in the netns it names:
     addr add 198.51.100.2/24 dev eth0
     route add 0.0.0.0/0 via 198.51.100.1 dev eth0
     EOF
+    ip link del vethX
+
+Four modules, so that DEL loads only what its one request needs. This one: the
+socket, where an ``ip`` command runs and its lines (``expressible``, ``marked``), ``link
+del NAME`` read and built, each request sent and its failure worded as ``ip``'s
+(``send``, ``_one``), and entering another netns to open a socket (``setns``).
+``netwrap.cni.netlink_msg``: the messages both this one and ``netlink_add`` build and
+read (the numbers, ``_request`` and its answers). ``netwrap.cni.netlink_add``: the words
+ADD writes (``link add ... type veth peer ...``, ``link set``, ``addr add``, ``route
+add|replace``) read and built as requests, and ADD's read of its bridge
+(``netlink_add.link``), loaded on the first such line, which DEL never has.
+``netwrap.cni.netlink_errors``: the exceptions (``NetlinkError``, the kernel's answer;
+``Failed``, as ``ip`` would fail; ``Unsendable``), loaded only when one is raised.
 
 For ``ip -n NAME`` (/run/netns/NAME) or ``nsenter --net=PATH ip`` the plugin's one
 thread enters that netns (``setns``) only to open its netlink socket, and comes back at
@@ -51,317 +55,54 @@ from __future__ import annotations
 import _socket
 import _thread
 
-AF_NETLINK, NETLINK_ROUTE = 16, 0
-SOL_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK = 270, 10, 11, 12
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR = 16, 17, 18, 20, 22
-RTM_NEWROUTE = 24
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x300, 0x200, 0x400
-NLM_F_REPLACE = 0x100
-NLM_F_ACK_TLVS, NLMSGERR_ATTR_MSG = 0x200, 1  # an error's flags; its extack message
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO, IFLA_INFO_KIND = 1, 3, 4, 18, 1
-IFLA_MASTER, IFLA_NET_NS_FD, IFLA_INFO_DATA, VETH_INFO_PEER = 10, 28, 2, 1
-IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 29, 1 << 3
-IFA_ADDRESS, IFA_LOCAL = 1, 2
-RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
-IFF_UP = 0x1
-RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST = 0, 253, 254
-RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST = 254, 3, 1
-AF_INET, AF_INET6 = 2, 10
-ENODEV = 19
-CLONE_NEWNET = 0x40000000
+from netwrap.cni.netlink_msg import (
+    AF_NETLINK,
+    ENODEV,
+    NETLINK_CAP_ACK,
+    NETLINK_EXT_ACK,
+    NETLINK_ROUTE,
+    NLM_F_ACK,
+    RTM_DELLINK,
+    SOL_NETLINK,
+    _ifinfo,
+    _ifname,
+    _name,
+    _request,
+)
+
+CLONE_NEWNET = 0x40000000  # setns's nstype: a network namespace
 
 
-def _u(data: bytes, at: int, size: int) -> int:
-    return int.from_bytes(data[at : at + size], "little")
+def __getattr__(name: str):
+    """``netlink.Unsendable``, ``netlink.Failed`` and ``netlink.NetlinkError`` for the
+    modules that catch them (``running``, ``spawn``, ``nsid``, ``commands``): they are
+    ``netwrap.cni.netlink_errors``'s, loaded only when asked for (a module's
+    ``__getattr__``, PEP 562), which is when something fails."""
+    if name in ("Unsendable", "Failed", "NetlinkError"):
+        from netwrap.cni import netlink_errors
+
+        return getattr(netlink_errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _attrs(data: bytes, at: int) -> dict[int, bytes]:
-    """rtattrs from ``at`` to the end: type -> payload (the first of each type)."""
-    out: dict[int, bytes] = {}
-    while at + 4 <= len(data):
-        size, kind = _u(data, at, 2), _u(data, at + 2, 2) & 0x3FFF
-        if size < 4:
-            break
-        out.setdefault(kind, data[at + 4 : at + size])
-        at += (size + 3) & ~3
-    return out
-
-
-def _request(sock, kind: int, flags: int, body: bytes, seq: int) -> list[tuple[int, bytes]]:
-    """Send one request; its answers as (type, message without the 16-byte header)."""
-    head = (16 + len(body)).to_bytes(4, "little") + kind.to_bytes(2, "little")
-    sock.send(
-        head
-        + (NLM_F_REQUEST | flags).to_bytes(2, "little")
-        + seq.to_bytes(4, "little")
-        + bytes(4)
-        + body
-    )
-    out = []
-    while True:
-        data = sock.recv(65536)
-        at = 0
-        while at + 16 <= len(data):
-            size, mtype = _u(data, at, 4), _u(data, at + 4, 2)
-            if size < 16:  # shorter than its own header: would never move on
-                raise OSError(f"rtnetlink answered a message of {size} bytes")
-            msg = data[at + 16 : at + size]
-            if mtype == NLMSG_DONE:
-                return out
-            if mtype == NLMSG_ERROR:
-                errno = -int.from_bytes(msg[:4], "little", signed=True)
-                if errno:
-                    raise NetlinkError(errno, _extack(msg, _u(data, at + 6, 2)))
-                return out
-            out.append((mtype, msg))
-            if not flags & NLM_F_DUMP:
-                return out
-            at += (size + 3) & ~3
-
-
-class NetlinkError(OSError):
-    """The kernel's error answer: ``errno``, and ``extack`` its own words ('' if none)."""
-
-    def __init__(self, errno: int, extack: str = "") -> None:
-        import posix
-
-        super().__init__(errno, posix.strerror(errno))
-        self.extack = extack
-
-
-def _extack(msg: bytes, flags: int) -> str:
-    """The message an error answer carries (``NETLINK_EXT_ACK``): after the error code and
-    the request's header (only the header: ``NETLINK_CAP_ACK``)."""
-    if not flags & NLM_F_ACK_TLVS or len(msg) < 20:
-        return ""
-    size = 20 if flags & 0x100 else 4 + _u(msg, 4, 4)  # NLM_F_CAPPED: the header alone
-    text = _attrs(msg, (size + 3) & ~3).get(NLMSGERR_ATTR_MSG, b"")
-    return text.rstrip(b"\0").decode(errors="replace")
-
-
-def _ip(raw: bytes) -> str:
-    if len(raw) == 4:
-        return ".".join(str(b) for b in raw)
-    words = [_u(raw[i : i + 2][::-1], 0, 2) for i in range(0, 16, 2)]
-    # RFC 5952, as ip and Go print it: the longest run of two or more zero words is "::"
-    best, run = (0, 0), (0, 0)
-    for i, w in enumerate(words):
-        run = (
-            (run[0], run[1] + 1)
-            if w == 0 and run[1] and run[0] + run[1] == i
-            else (i, 1 if w == 0 else 0)
-        )
-        if run[1] > best[1]:
-            best = run
-    text = [f"{w:x}" for w in words]
-    if best[1] >= 2:
-        start, length = best
-        return ":".join(text[:start]) + "::" + ":".join(text[start + length :])
-    return ":".join(text)
-
-
-def link(name: str):
-    """The link ``name`` in this netns as an ``observe.Link`` (kind, MTU, MAC, up,
-    ifindex, addresses), or None when there is none."""
-    from netwrap.observe import Link
-
-    sock = _socket.socket(AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_ROUTE)
-    try:
-        # Strict checking: the kernel then dumps only the addresses of the ifindex
-        # asked (not every veth's link-local address on a busy host).
-        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
-        no_stats = _attr(IFLA_EXT_MASK, _u32(RTEXT_FILTER_SKIP_STATS))
-        try:
-            [(_, msg)] = _request(sock, RTM_GETLINK, 0, _ifinfo() + _name(name) + no_stats, 1)
-        except OSError as exc:
-            if exc.errno == ENODEV:
-                return None
-            raise
-        index, flags = _u(msg, 4, 4), _u(msg, 8, 4)
-        attrs = _attrs(msg, 16)
-        info = _attrs(attrs.get(IFLA_LINKINFO, b""), 0)
-        kind = info.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode() or None
-        mac = ":".join(f"{b:02x}" for b in attrs.get(IFLA_ADDRESS, b"")) or None
-        mtu = _u(attrs[IFLA_MTU], 0, 4) if IFLA_MTU in attrs else None
-        addrs, link_local = [], []
-        ifaddr = bytes(4) + _u32(index)  # ifaddrmsg: any family, this link
-        for _, amsg in _request(sock, RTM_GETADDR, NLM_F_DUMP, ifaddr, 2):
-            if _u(amsg, 4, 4) != index:
-                continue
-            a = _attrs(amsg, 8)
-            raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
-            if raw is None:
-                continue
-            cidr = f"{_ip(raw)}/{amsg[1]}"
-            (link_local if amsg[3] == RT_SCOPE_LINK else addrs).append(cidr)
-    finally:
-        sock.close()
-    return Link(
-        name,
-        kind,
-        None,
-        mtu,
-        mac,
-        bool(flags & IFF_UP),
-        index,
-        None,
-        tuple(addrs),
-        tuple(link_local),
-    )
-
-
-# -- changes: what ADD and DEL write as ``ip`` commands, sent as rtnetlink requests ------
+# -- ADD's and DEL's ``ip`` commands, sent as rtnetlink requests -----------------------
 
 NOTE = (
     "(sent by the plugin itself over rtnetlink, no ip process; the ip command below "
     "makes the same requests, to replay by hand)"
 )
-# The words after the name each line understands, each with whether a value follows:
-# ``link add NAME ... type veth peer ...`` (before ``type``, after ``peer``), ``link set
-# NAME ...``, ``route add DST ...``.
-HOST_WORDS = {"up": False, "master": True, "address": True, "mtu": True}
-PEER_WORDS = {"name": True, "address": True, "mtu": True, "netns": True}
-SET_WORDS = {"up": False, "mtu": True}
-ROUTE_WORDS = {"via": True, "dev": True}
-# Words ip reads as keywords where a name could stand: such a "name" is left to ip.
-KEYWORDS = frozenset(
-    ("dev", "down", "type", "help", "link", "group", "default", "all", "any", "list")
-).union(HOST_WORDS, PEER_WORDS, ROUTE_WORDS)
-
-
-def _words(words: list[str], known: dict[str, bool]) -> dict[str, str] | None:
-    out: dict[str, str] = {}
-    at = 0
-    while at < len(words):
-        word = words[at]
-        if word not in known or word in out:
-            return None
-        if known[word]:
-            if at + 1 == len(words):
-                return None
-            out[word] = words[at + 1]
-            at += 2
-        else:
-            out[word] = ""
-            at += 1
-    if "mtu" in out and not _decimal(out["mtu"]):
-        return None
-    if "address" in out and _mac(out["address"]) is None:
-        return None
-    return out
-
-
-def _decimal(text: str) -> bool:
-    """A number ip reads as the decimal it looks like: ip reads numbers with strtoul's
-    base 0, so 024 is octal (a /20) and 0x18 hex; those are ip's to read."""
-    return text.isascii() and text.isdigit() and (text == "0" or text[0] != "0")
-
-
-def _mac(text: str) -> bytes | None:
-    """``02:00:5e:10:00:01`` as 6 bytes; None for anything else."""
-    digits = text.replace(":", "")
-    if len(text) != 17 or text[2::3] != ":::::" or not _HEX.issuperset(digits):
-        return None
-    return bytes.fromhex(digits)
-
-
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def _ifname(name: str) -> bool:
-    """A name ip takes as it is (``check_ifname``: 1 to 15 bytes, no '/', no blank),
-    and not one of its keywords."""
-    return (
-        0 < len(name.encode()) <= 15
-        and "/" not in name
-        and name.isprintable()
-        and " " not in name
-        and name not in KEYWORDS
-    )
-
-
-def _prefix(text: str) -> tuple[int, bytes, int] | None:
-    """``198.51.100.2/24`` or ``2001:db8::2/64`` as (family, address, length); None for
-    anything else (ip's other spellings, ``10/8``, ``default``, a netmask, are ip's)."""
-    addr, slash, length = text.partition("/")
-    if not slash or not _decimal(length) or len(length) > 3:
-        return None
-    family = AF_INET6 if ":" in addr else AF_INET
-    try:
-        raw = _socket.inet_pton(family, addr)
-    except OSError:
-        return None
-    if int(length) > len(raw) * 8:
-        return None
-    return family, raw, int(length)
 
 
 def _parse(words: list[str]) -> tuple | None:
-    """One ``ip`` command (without ``ip`` and its netns) as a request to make: ("veth",
-    name, host words, peer words), ("set", name, words), ("del", name), ("addr", name,
-    family, address, length), ("route", name, family, dst, length, gateway or None)
-    (``route replace``: "replace" for "route"); None for anything else."""
-    if len(words) < 3 or words[1] not in ("add", "del", "set", "replace"):
-        return None
-    if words[1] == "replace" and words[0] != "route":
-        return None
-    if words[0] == "addr":
-        return _parse_addr(words)
-    if words[0] == "route":
-        return _parse_route(words)
-    verb, name = words[1], words[2]
-    if words[0] != "link" or not _ifname(name):
-        return None
-    if verb == "del":
-        return ("del", name) if len(words) == 3 else None
-    if verb == "set":
-        set_words = _words(words[3:], SET_WORDS)
-        return ("set", name, set_words) if set_words else None
-    if "type" not in words:
-        return None
-    at = words.index("type")
-    if words[at + 1 : at + 3] != ["veth", "peer"]:
-        return None
-    host, peer = _words(words[3:at], HOST_WORDS), _words(words[at + 3 :], PEER_WORDS)
-    if host is None or peer is None or "name" not in peer or not _ifname(peer["name"]):
-        return None
-    if "master" in host and not _ifname(host["master"]):
-        return None
-    return ("veth", name, host, peer)
+    """One ``ip`` command (without ``ip`` and its netns) as a request to make: ("del",
+    name) for DEL's ``link del NAME``; any other line is ADD's (``netlink_add.parse``);
+    None for anything else."""
+    if len(words) > 1 and words[1] == "del":
+        ok = len(words) == 3 and words[0] == "link" and _ifname(words[2])
+        return ("del", words[2]) if ok else None
+    from netwrap.cni import netlink_add  # here: DEL never loads it (0.32 M, cniprof)
 
-
-def _parse_addr(words: list[str]) -> tuple | None:
-    """``addr add CIDR dev NAME``."""
-    if words[1] != "add" or len(words) != 5 or words[3] != "dev" or not _ifname(words[4]):
-        return None
-    local = _prefix(words[2])
-    return None if local is None else ("addr", words[4], *local)
-
-
-def _parse_route(words: list[str]) -> tuple | None:
-    """``route add|replace DST [via GATEWAY] dev NAME``, the gateway of DST's family;
-    DST ``default`` with an IPv4 gateway is 0.0.0.0/0 (as ip reads it then)."""
-    rest = _words(words[3:], ROUTE_WORDS)
-    if words[2] == "default" and rest is not None and "." in rest.get("via", ""):
-        dst = (AF_INET, bytes(4), 0)
-    else:
-        dst = _prefix(words[2])
-    if words[1] not in ("add", "replace") or dst is None or rest is None:
-        return None
-    if not _ifname(rest.get("dev", "")):
-        return None
-    gateway = None
-    if "via" in rest:
-        family = AF_INET6 if ":" in rest["via"] else AF_INET
-        if family != dst[0]:
-            return None
-        try:
-            gateway = _socket.inet_pton(family, rest["via"])
-        except OSError:
-            return None
-    kind = "route" if words[1] == "add" else "replace"
-    return (kind, rest["dev"], *dst, gateway)
+    return netlink_add.parse(words)
 
 
 def _where(argv: tuple) -> tuple[str | None, tuple | None, tuple | None]:
@@ -422,125 +163,25 @@ def marked(why: str, argv, input: str | None = None) -> str:
     return f"{why}\n# {NOTE}" if expressible(argv, input) else why
 
 
-def _attr(kind: int, value: bytes) -> bytes:
-    size = 4 + len(value)
-    return size.to_bytes(2, "little") + kind.to_bytes(2, "little") + value + bytes(-size % 4)
-
-
-def _u32(value: int) -> bytes:
-    return value.to_bytes(4, "little")
-
-
-def _ifinfo(flags: int = 0, change: int = 0) -> bytes:
-    """An ifinfomsg: AF_UNSPEC, no type, no index (the name says which link)."""
-    return bytes(8) + _u32(flags) + _u32(change)
-
-
-def _name(name: str) -> bytes:
-    return _attr(IFLA_IFNAME, name.encode() + b"\0")
-
-
-def _link_attrs(words: dict[str, str]) -> bytes:
-    out = b""
-    if "address" in words:
-        out += _attr(IFLA_ADDRESS, _mac(words["address"]))
-    if "mtu" in words:
-        out += _attr(IFLA_MTU, _u32(int(words["mtu"])))
-    return out
-
-
-class Failed(Exception):
-    """What ``ip`` would print and exit with for a request that failed."""
-
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status, self.text = status, text
-
-
-def _open_netns(value: str) -> int:
-    """The netns ``ip ... netns VALUE`` means: a file for a path, else /run/netns/VALUE."""
-    import posix
-
-    path = value if "/" in value else f"/run/netns/{value}"
-    try:
-        return posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
-    except OSError:
-        raise Failed(255, f'Error: argument "{value}" is wrong: Invalid "netns" value') from None
-
-
-def _index(sock, name: str, seq: int) -> int | None:
-    """The ifindex of ``name`` in the socket's netns (``RTM_GETLINK``), None if none:
-    ip looks a ``dev`` or ``master`` up the same way, in the netns it runs in."""
-    no_stats = _attr(IFLA_EXT_MASK, _u32(RTEXT_FILTER_SKIP_STATS))
-    try:
-        [(_, msg)] = _request(sock, RTM_GETLINK, 0, _ifinfo() + _name(name) + no_stats, seq)
-    except NetlinkError as exc:
-        if exc.errno == ENODEV:
-            return None
-        raise
-    return _u(msg, 4, 4)
-
-
-def _dev(sock, name: str, seq: int) -> int:
-    index = _index(sock, name, seq)
-    if index is None:
-        raise Failed(1, f'Cannot find device "{name}"')
-    return index
-
-
 def _one(sock, command: tuple, seq: int) -> None:
-    """Send one request and wait for its acknowledgement; Failed as ``ip`` fails."""
+    """Send one request and wait for its acknowledgement; Failed as ``ip`` fails. ``link
+    del`` is built here, any other line by ``netlink_add.request``."""
     kind, name = command[0], command[1]
     fd = -1
     try:
         if kind == "del":
             msg, body, flags = RTM_DELLINK, _ifinfo() + _name(name), 0
-        elif kind == "set":
-            up = IFF_UP if "up" in command[2] else 0
-            msg, body, flags = RTM_NEWLINK, _ifinfo(up, up) + _name(name), 0
-            body += _link_attrs(command[2])
-        elif kind == "addr":
-            family, local, length = command[2:]
-            # ip's default_scope: host for 127/8, else global
-            scope = RT_SCOPE_HOST if family == AF_INET and local[0] == 127 else 0
-            body = bytes((family, length, 0, scope)) + _u32(_dev(sock, name, seq))
-            body += _attr(IFA_LOCAL, local) + _attr(IFA_ADDRESS, local)
-            msg, flags = RTM_NEWADDR, NLM_F_EXCL | NLM_F_CREATE
-        elif kind in ("route", "replace"):
-            family, dst, length, gateway = command[2:]
-            # ip's: a route with no gateway is of link scope (IPv4; IPv6 has none)
-            scope = RT_SCOPE_LINK if gateway is None and family == AF_INET else 0
-            body = bytes((family, length, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, scope, RTN_UNICAST))
-            body += _u32(0) + _attr(RTA_DST, dst)
-            body += _attr(RTA_GATEWAY, gateway) if gateway is not None else b""
-            body += _attr(RTA_OIF, _u32(_dev(sock, name, seq)))
-            how = NLM_F_REPLACE if kind == "replace" else NLM_F_EXCL
-            msg, flags = RTM_NEWROUTE, how | NLM_F_CREATE
         else:
-            host, peer = command[2], command[3]
-            master = b""
-            if "master" in host:
-                index = _index(sock, host["master"], seq)
-                if index is None:
-                    raise Failed(
-                        255, f'Error: argument "{host["master"]}" is wrong: Device does not exist'
-                    )
-                master = _attr(IFLA_MASTER, _u32(index))
-            if "netns" in peer:
-                fd = _open_netns(peer["netns"])
-            up = IFF_UP if "up" in host else 0
-            inner = _ifinfo() + _name(peer["name"]) + _link_attrs(peer)
-            if fd >= 0:
-                inner += _attr(IFLA_NET_NS_FD, _u32(fd))
-            info = _attr(IFLA_INFO_KIND, b"veth") + _attr(
-                IFLA_INFO_DATA, _attr(VETH_INFO_PEER, inner)
-            )
-            body = _ifinfo(up, up) + _name(name) + master + _link_attrs(host)
-            body += _attr(IFLA_LINKINFO, info)
-            msg, flags = RTM_NEWLINK, NLM_F_EXCL | NLM_F_CREATE
+            from netwrap.cni import netlink_add
+
+            msg, body, flags, fd = netlink_add.request(sock, command, seq)
         try:
             _request(sock, msg, NLM_F_ACK | flags, body, seq)
-        except NetlinkError as exc:
+        except OSError as exc:
+            from netwrap.cni.netlink_errors import Failed, NetlinkError
+
+            if not isinstance(exc, NetlinkError):  # the socket's own error, not the kernel's
+                raise
             if exc.errno == ENODEV and kind != "veth":  # ip looks the name up first
                 raise Failed(1, f'Cannot find device "{name}"') from None
             if exc.extack:
@@ -579,6 +220,8 @@ def _socket_in(netns: str | None, prefix: tuple):
         try:  # the way back, held before leaving
             home = posix.open("/proc/thread-self/ns/net", flags)
         except OSError as exc:  # no /proc: ip -n needs no way back
+            from netwrap.cni.netlink_errors import Unsendable
+
             raise Unsendable(f"cannot open this thread's netns: {exc}") from None
         try:
             try:
@@ -600,9 +243,11 @@ def _socket_in(netns: str | None, prefix: tuple):
         posix.close(fd)
 
 
-def _cannot_enter(prefix: tuple, what: str, exc: OSError) -> Failed:
+def _cannot_enter(prefix: tuple, what: str, exc: OSError):
     """The words and status of ``ip -n NAME`` (or ``nsenter --net=PATH``) that cannot
-    open, or enter, the netns."""
+    open, or enter, the netns: a ``Failed`` to raise."""
+    from netwrap.cni.netlink_errors import Failed
+
     if prefix[0] == "ip":
         if what == "open":
             return Failed(255, f'Cannot open network namespace "{prefix[2]}": {exc.strerror}')
@@ -615,11 +260,6 @@ def _cannot_enter(prefix: tuple, what: str, exc: OSError) -> Failed:
 
 _SETNS: list = []  # the setns to call, found once (Python 3.11 has no posix.setns)
 _SETNS_LOCK = _thread.allocate_lock()
-
-
-class Unsendable(Exception):
-    """This interpreter cannot enter another netns (no ``posix.setns``, no ``_ctypes``):
-    nothing was done, and ``ip`` runs the command instead (``running.PluginRunner``)."""
 
 
 def setns(fd: int) -> None:
@@ -669,6 +309,8 @@ def _find_setns() -> None:
         libc = _ctypes.dlopen(None, 2)  # RTLD_NOW: the program and libc, already loaded
         setns, errno = Function(_ctypes.dlsym(libc, "setns")), _ctypes.get_errno
     except Exception as exc:  # no _ctypes, or a libc without setns
+        from netwrap.cni.netlink_errors import Unsendable
+
         raise Unsendable(f"cannot call setns: {exc}") from None
 
     def call(fd: int) -> None:
@@ -710,24 +352,24 @@ def send(argv, input: str | None = None, sock=None) -> None:
         raise ValueError(f"not a command netwrap sends over rtnetlink: {argv}")
     netns, prefix, commands = read
     batch = input is not None  # only ip -batch - reads lines (_read_commands)
+    n = 0  # the line being sent; 0 while the socket is opened
     try:
         sock = sock or _socket_in(netns, prefix)
-    except Failed as exc:
+        try:
+            sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+            sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+            for n, command in enumerate(commands, 1):
+                _one(sock, command, n)
+        finally:
+            sock.close()
+    except Exception as exc:
+        from netwrap.cni.netlink_errors import Failed
+
+        if not isinstance(exc, Failed):
+            raise
+        text, status = exc.text, exc.status
+        if n and batch and status != 255:  # ip -batch: a kernel error ends the batch so
+            text, status = f"{text}\nCommand failed -:{n}", 1
         from netwrap.errors import CommandError
 
-        raise CommandError(argv, exc.status, exc.text) from None
-    try:
-        sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
-        sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
-        for n, command in enumerate(commands, 1):
-            try:
-                _one(sock, command, n)
-            except Failed as exc:
-                text, status = exc.text, exc.status
-                if batch and status != 255:  # ip -batch: a kernel error ends the batch so
-                    text, status = f"{text}\nCommand failed -:{n}", 1
-                from netwrap.errors import CommandError
-
-                raise CommandError(argv, status, text) from None
-    finally:
-        sock.close()
+        raise CommandError(argv, status, text) from None
