@@ -49,7 +49,10 @@ def in_python(code: str, bundle_path, lib: str = LIB, user: int | None = None) -
 LOADERS = (
     f"import {PLUGIN}\n"
     "out['loaders'] = {n: type(m.__spec__.loader).__name__ for n, m in sys.modules.items()\n"
-    "                  if n.startswith('netwrap') or n == '__future__'}\n"
+    "                  if n.startswith('netwrap') and n != 'netwrap.cni.bundle'\n"
+    "                  or n == '__future__'}\n"
+    "b = sys.modules['netwrap.cni.bundle']\n"
+    "out['boot'] = [b.__spec__ is None, b.__file__, len(b.__doc__)]\n"
     "out['meta_path'] = [type(f).__name__ for f in sys.meta_path]\n"
 )
 
@@ -66,7 +69,8 @@ def test_the_bundle_holds_what_add_and_del_import_and_serves_it(written):
     out = in_python(LOADERS, path)
     assert out["used"] and out["meta_path"][0] == "Bundle"
     loaders = out["loaders"]
-    assert loaders.pop("netwrap.cni.bundle") == "SourceFileLoader"  # the launcher's own load
+    # the launcher runs bundle.py's code (from the lib's pyc) in a module of its own making
+    assert out["boot"] == [True, bundle.__file__, len(bundle.__doc__)]
     assert set(loaders) <= set(names), "the plugin imports modules the bundle lacks"
     assert set(loaders.values()) == {"Bundle"}
     assert "_json" in names and "_ctypes" in names
@@ -288,7 +292,7 @@ def test_install_writes_the_bundle_beside_the_plugin_and_the_plugin_uses_it(tmp_
 
     loaders = version()
     assert loaders["netwrap.cni.main"] == loaders["netwrap.cni"] == "Bundle"
-    assert loaders["netwrap.cni.bundle"] == "SourceFileLoader"
+    assert loaders["netwrap.cni.bundle"] == "NoneType"  # run by the launcher: no spec
     damaged(path, "garbage")  # the plugin answers all the same, as it did without one
     loaders = version()
     assert loaders["netwrap.cni.main"] == "SourceFileLoader"
