@@ -46,7 +46,7 @@ class _Int(int):
 # what json.dumps writes in its own way: keys that are not str, floats it spells out,
 # subclasses, tuples, empty containers at every depth, indent 0 (newlines, no spaces)
 ODD = [
-    {1: "a", 2.5: "b", True: 0, False: 1, None: 2, -7: [], "s": {}},
+    {3: "a", 2.5: "b", True: 0, False: 1, None: 2, -7: [], "s": {}},
     [float("nan"), float("inf"), -float("inf"), -0.0, 1e300, 1e-7, 10**30],
     {_Str("k"): _Int(3), "t": (1, (2, ())), "n": [[], {}, [[{}]]]},
     {float("-inf"): None},
