@@ -14,7 +14,7 @@ import pytest
 
 from conftest import LIB, run_netwrap
 from netwrap.cni import bundle, bundle_write
-from nwtest import plugin_tracer, read_trace
+from nwtest import OLDER_BOOT, plugin_tracer, read_trace
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changes a file's owner")
 
@@ -344,3 +344,29 @@ def test_a_dependency_that_fails_raises_where_its_import_statement_is(tmp_path):
     )
     out = in_python(code, path, lib)
     assert out["used"] and out["error"] == ["netref is broken", False, False, True]
+
+
+def test_the_launcher_runs_bundle_py_as_its_source_is_now(tmp_path):
+    lib = copy_of_lib(tmp_path)
+    path = tmp_path / "netwrap.bundle"
+    bundle_write.write(str(path), lib)
+    code = "out['edited'] = getattr(sys.modules['netwrap.cni.bundle'], 'EDITED', False)\n"
+    assert in_python(code, path, lib) == {"used": True, "edited": False}
+    with open(os.path.join(lib, "netwrap", "cni", "bundle.py"), "a") as f:
+        f.write("\nEDITED = True\n")  # an upgrade in place: its pyc is now stale
+    assert in_python(code, path, lib) == {"used": True, "edited": True}
+
+
+def test_an_older_launcher_takes_this_bundle_as_it_took_its_own(written):
+    path, _ = written
+    prog = (
+        f"import sys, json; sys.path.insert(0, {LIB!r}); out = {{}}\n"
+        + OLDER_BOOT.format(lib=LIB, path=str(path))
+        + LOADERS
+        + "print(json.dumps(out))"
+    )
+    proc = subprocess.run([sys.executable, "-IS", "-c", prog], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["meta_path"][0] == "Bundle" and set(out["loaders"].values()) == {"Bundle"}
+    assert out["boot"][0] is False  # that launcher gave bundle.py a spec
