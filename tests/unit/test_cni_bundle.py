@@ -34,7 +34,7 @@ def in_python(code: str, bundle_path, lib: str = LIB, user: int | None = None) -
     ``used``: whether the bundle was taken."""
     prog = (
         f"import sys, json; sys.path.insert(0, {lib!r})\n"
-        + bundle.boot(lib, str(bundle_path))
+        + bundle_write.boot(lib, str(bundle_path))
         + "out = {'used': any(type(f).__name__ == 'Bundle' for f in sys.meta_path)}\n"
         + code
         + "\nprint(json.dumps(out))"
@@ -268,7 +268,7 @@ def test_the_launchers_boot_loads_nothing_the_interpreter_has_not_already(writte
         path.unlink()
     code = (
         "import sys; before = set(sys.modules)\n"
-        + bundle.boot(LIB, str(path))
+        + bundle_write.boot(LIB, str(path))
         + "print(sorted(set(sys.modules) - before), type(sys.meta_path[0]).__name__ == 'Bundle')"
     )
     out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
