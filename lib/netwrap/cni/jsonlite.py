@@ -71,10 +71,10 @@ def dumps(value, indent: int | None = None) -> str:
 
 def _write(value, out: list[str], newline: str | None, pad: str) -> None:
     """Append ``value`` as JSON text to ``out``. ``newline``: what starts a line at its
-    level ("\n" and its indentation), None when compact; ``pad``: one more level's
-    indentation. A string item is written in place, not by a call of its own: with
-    the separators written once per item, a quarter of the instructions of an ADD's
-    result and record (0.43 M before, cniprof)."""
+    level (a newline and its indentation), None when compact; ``pad``: one more
+    level's indentation. A string item is written in place, not by a call of its own,
+    and the separators once per item: an ADD's result and record are 0.28 M
+    instructions, not 0.37 M (cniprof)."""
     if isinstance(value, str):
         out.append(_quote(value))
     elif isinstance(value, dict | list | tuple):
