@@ -197,6 +197,22 @@ with open(sys.argv[0]) as f:
 """
 
 
+# What CNI launchers written before 2026-11-29 run first (``netwrap.cni.bundle.boot`` then):
+# an install upgraded in place keeps it until ``netwrap cni install`` runs again.
+OLDER_BOOT = (
+    "try:\n"
+    "    import _frozen_importlib as _b, _frozen_importlib_external as _e\n"
+    "    _s = _e.spec_from_file_location(\n"
+    "        'netwrap.cni.bundle', {lib!r} + '/netwrap/cni/bundle.py')\n"
+    "    _m = _b.module_from_spec(_s)\n"
+    "    _s.loader.exec_module(_m)\n"
+    "    sys.modules[_s.name] = _m\n"
+    "    _m.start({path!r})\n"
+    "except Exception:\n"
+    "    pass\n"
+)
+
+
 def plugin_tracer() -> tuple[str, ...]:
     """An argv prefix that runs the plugin executable given after it as its shebang line
     does (``python -IS``) and, as it exits, writes to the file named by NWTEST_TRACE

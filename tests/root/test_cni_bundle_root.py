@@ -5,12 +5,16 @@ the result is the same when the bundle is gone."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import test_cni
 from test_cni import Cni, container_state, links_in
 
-from nwtest import plugin_tracer, read_trace
+from conftest import LIB
+from nwtest import OLDER_BOOT, plugin_tracer, read_trace
 
 pytestmark = pytest.mark.root
 
@@ -39,7 +43,7 @@ def test_add_check_del_load_every_netwrap_module_from_the_bundle(cni, tmp_path):
         out, loaders = traced(cni, trace, command, call, c)
         result = result or out
         mine = {n: kind for n, kind in loaders.items() if n.startswith("netwrap.")}
-        assert mine.pop("netwrap.cni.bundle") == "SourceFileLoader"  # the launcher loads it
+        assert mine.pop("netwrap.cni.bundle") == "NoneType"  # the launcher runs it: no spec
         assert len(mine) > 8 and set(mine.values()) == {"Bundle"}, (command, mine)
         assert "__future__" not in loaders  # compiled in (bundle._compile)
         if command == "ADD":
@@ -55,3 +59,48 @@ def test_without_its_bundle_the_plugin_does_the_same(cni, tmp_path):
     assert loaders["netwrap.cni.main"] == "SourceFileLoader" and "Bundle" not in loaders.values()
     assert container_state(c)["addrs"] == ["198.51.100.2/24"]
     assert cni.ok("DEL", conf, c) is None and cni.allocations() == []
+
+
+def install_from(lib: str, directory: str) -> None:
+    """``netwrap cni install DIRECTORY`` by the netwrap in ``lib``."""
+    code = f"import sys; sys.path.insert(0, {lib!r}); from netwrap.cni.cli import install; "
+    subprocess.run([sys.executable, "-c", code + f"install({directory!r})"], check=True)
+
+
+def test_an_upgrade_in_place_runs_the_new_code_and_an_older_launcher_still_works(cni, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(
+        os.path.join(LIB, "netwrap"), lib / "netwrap", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    install_from(str(lib), cni.bin)
+    c = cni.container()
+    conf = cni.conf(isGateway=True)
+    _, loaders = traced(cni, tmp_path / "t1", "ADD", conf, c)
+    assert loaders["netwrap.cni.names"] == loaders["netwrap.cni.conf"] == "Bundle"
+    # the upgrade: new sources in place, each marking that its new code ran
+    marks = {}
+    for module in ("bundle", "names"):
+        marks[module] = tmp_path / f"{module}.ran"
+        with open(lib / "netwrap" / "cni" / f"{module}.py", "a") as f:
+            f.write(f"\nimport posix\nposix.close(posix.open({str(marks[module])!r}, 0o101))\n")
+    _, loaders = traced(cni, tmp_path / "t2", "DEL", conf, c)
+    assert marks["bundle"].exists() and marks["names"].exists()
+    assert loaders["netwrap.cni.conf"] == "Bundle"  # before names: still current
+    assert loaders["netwrap.cni.names"] == "SourceFileLoader"
+    assert "eth0" not in links_in(c) and cni.allocations() == []
+    # installed again, then the launcher as netwrap wrote it before 2026-11-29
+    install_from(str(lib), cni.bin)
+    plugin = os.path.join(cni.bin, "netwrap")
+    with open(plugin) as f:
+        text = f.read()
+    start = text.index("try:\n")
+    end = text.index("from netwrap.cni.main import plugin")
+    bundle = os.path.join(cni.bin, "netwrap.bundle")
+    with open(plugin, "w") as f:
+        f.write(text[:start] + OLDER_BOOT.format(lib=str(lib), path=bundle) + text[end:])
+    for command in ("ADD", "DEL"):
+        _, loaders = traced(cni, tmp_path / f"t-{command}", command, conf, c)
+        mine = {n: kind for n, kind in loaders.items() if n.startswith("netwrap.")}
+        assert mine.pop("netwrap.cni.bundle") == "SourceFileLoader"
+        assert set(mine.values()) == {"Bundle"}, mine
+    assert "eth0" not in links_in(c) and cni.allocations() == []

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import LIB, run_netwrap
 from netwrap.cni import bundle, bundle_write
-from nwtest import plugin_tracer, read_trace
+from nwtest import OLDER_BOOT, plugin_tracer, read_trace
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changes a file's owner")
 
@@ -34,7 +34,7 @@ def in_python(code: str, bundle_path, lib: str = LIB, user: int | None = None) -
     ``used``: whether the bundle was taken."""
     prog = (
         f"import sys, json; sys.path.insert(0, {lib!r})\n"
-        + bundle.boot(lib, str(bundle_path))
+        + bundle_write.boot(lib, str(bundle_path))
         + "out = {'used': any(type(f).__name__ == 'Bundle' for f in sys.meta_path)}\n"
         + code
         + "\nprint(json.dumps(out))"
@@ -49,7 +49,10 @@ def in_python(code: str, bundle_path, lib: str = LIB, user: int | None = None) -
 LOADERS = (
     f"import {PLUGIN}\n"
     "out['loaders'] = {n: type(m.__spec__.loader).__name__ for n, m in sys.modules.items()\n"
-    "                  if n.startswith('netwrap') or n == '__future__'}\n"
+    "                  if n.startswith('netwrap') and n != 'netwrap.cni.bundle'\n"
+    "                  or n == '__future__'}\n"
+    "b = sys.modules['netwrap.cni.bundle']\n"
+    "out['boot'] = [b.__spec__ is None, b.__file__, len(b.__doc__)]\n"
     "out['meta_path'] = [type(f).__name__ for f in sys.meta_path]\n"
 )
 
@@ -66,7 +69,8 @@ def test_the_bundle_holds_what_add_and_del_import_and_serves_it(written):
     out = in_python(LOADERS, path)
     assert out["used"] and out["meta_path"][0] == "Bundle"
     loaders = out["loaders"]
-    assert loaders.pop("netwrap.cni.bundle") == "SourceFileLoader"  # the launcher's own load
+    # the launcher runs bundle.py's code (from the lib's pyc) in a module of its own making
+    assert out["boot"] == [True, bundle.__file__, len(bundle.__doc__)]
     assert set(loaders) <= set(names), "the plugin imports modules the bundle lacks"
     assert set(loaders.values()) == {"Bundle"}
     assert "_json" in names and "_ctypes" in names
@@ -264,7 +268,7 @@ def test_the_launchers_boot_loads_nothing_the_interpreter_has_not_already(writte
         path.unlink()
     code = (
         "import sys; before = set(sys.modules)\n"
-        + bundle.boot(LIB, str(path))
+        + bundle_write.boot(LIB, str(path))
         + "print(sorted(set(sys.modules) - before), type(sys.meta_path[0]).__name__ == 'Bundle')"
     )
     out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
@@ -288,7 +292,7 @@ def test_install_writes_the_bundle_beside_the_plugin_and_the_plugin_uses_it(tmp_
 
     loaders = version()
     assert loaders["netwrap.cni.main"] == loaders["netwrap.cni"] == "Bundle"
-    assert loaders["netwrap.cni.bundle"] == "SourceFileLoader"
+    assert loaders["netwrap.cni.bundle"] == "NoneType"  # run by the launcher: no spec
     damaged(path, "garbage")  # the plugin answers all the same, as it did without one
     loaders = version()
     assert loaders["netwrap.cni.main"] == "SourceFileLoader"
@@ -340,3 +344,29 @@ def test_a_dependency_that_fails_raises_where_its_import_statement_is(tmp_path):
     )
     out = in_python(code, path, lib)
     assert out["used"] and out["error"] == ["netref is broken", False, False, True]
+
+
+def test_the_launcher_runs_bundle_py_as_its_source_is_now(tmp_path):
+    lib = copy_of_lib(tmp_path)
+    path = tmp_path / "netwrap.bundle"
+    bundle_write.write(str(path), lib)
+    code = "out['edited'] = getattr(sys.modules['netwrap.cni.bundle'], 'EDITED', False)\n"
+    assert in_python(code, path, lib) == {"used": True, "edited": False}
+    with open(os.path.join(lib, "netwrap", "cni", "bundle.py"), "a") as f:
+        f.write("\nEDITED = True\n")  # an upgrade in place: its pyc is now stale
+    assert in_python(code, path, lib) == {"used": True, "edited": True}
+
+
+def test_an_older_launcher_takes_this_bundle_as_it_took_its_own(written):
+    path, _ = written
+    prog = (
+        f"import sys, json; sys.path.insert(0, {LIB!r}); out = {{}}\n"
+        + OLDER_BOOT.format(lib=LIB, path=str(path))
+        + LOADERS
+        + "print(json.dumps(out))"
+    )
+    proc = subprocess.run([sys.executable, "-IS", "-c", prog], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["meta_path"][0] == "Bundle" and set(out["loaders"].values()) == {"Bundle"}
+    assert out["boot"][0] is False  # that launcher gave bundle.py a spec

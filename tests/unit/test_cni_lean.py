@@ -35,6 +35,39 @@ def test_jsonlite_writes_and_reads_what_json_does(value, indent):
     assert jsonlite.loads(text) == jsonlite.loads(text.encode()) == value
 
 
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+# what json.dumps writes in its own way: keys that are not str, floats it spells out,
+# subclasses, tuples, empty containers at every depth, indent 0 (newlines, no spaces)
+ODD = [
+    {3: "a", 2.5: "b", True: 0, False: 1, None: 2, -7: [], "s": {}},
+    [float("nan"), float("inf"), -float("inf"), -0.0, 1e300, 1e-7, 10**30],
+    {_Str("k"): _Int(3), "t": (1, (2, ())), "n": [[], {}, [[{}]]]},
+    {float("-inf"): None},
+    _Str("\u2028\x00\x1f"),
+]
+
+
+@pytest.mark.parametrize("value", ODD)
+@pytest.mark.parametrize("indent", [None, 0, 2])
+def test_jsonlite_writes_byte_for_byte_what_json_writes_of_odd_values(value, indent):
+    assert jsonlite.dumps(value, indent) == json.dumps(value, indent=indent)
+
+
+@pytest.mark.parametrize("bad", [object(), {(1,): 2}, [{1, 2}], {1j: 1}, b"x"])
+def test_jsonlite_refuses_to_write_what_json_refuses_as_type_error(bad):
+    with pytest.raises(TypeError):
+        json.dumps(bad)
+    with pytest.raises(TypeError):
+        jsonlite.dumps(bad)
+
+
 @pytest.mark.parametrize("bad", ["", " ", "{", "[1,]", '{"a": 1} x', "NaN", "\ufeff{}", b"\xff"])
 def test_jsonlite_refuses_what_json_refuses_as_value_error(bad):
     with pytest.raises(ValueError):

@@ -9,9 +9,9 @@ code; from the bundle, a dictionary lookup, one stat, one ``pread`` and the unma
     DIR/netwrap          the launcher the runtime executes
     DIR/netwrap.bundle   what ``bundle_write.write`` makes: the modules the plugin may import
 
-and the launcher loads this module (by its file, with no package search) and calls
-``start("DIR/netwrap.bundle")`` (``use``, ``preload``) before it imports the plugin's
-entry point.
+and the launcher loads this module (by its file, with no package search:
+``bundle_write.boot``) and calls ``start("DIR/netwrap.bundle")`` (``use``,
+``preload``) before it imports the plugin's entry point.
 
 What is in it: every netwrap module reachable from ``netwrap.cni.main`` through its
 import statements, at module level or inside functions (CHECK, failures, macvlan
@@ -255,28 +255,9 @@ def preload(*names: str) -> None:
 
 def start(path: str) -> None:
     """``use(path)``, then, when the bundle is taken, ``preload`` the entry point and what
-    every run imports: what the launcher calls first (``boot``). Never raises."""
+    every run imports: what the launcher calls first (``bundle_write.boot``). Never raises."""
     if use(path) is not None:
         try:
             preload(ENTRY, "netwrap.cni.jsonlite")
         except Exception:  # left to the import statements
             pass
-
-
-def boot(lib: str, path: str) -> str:
-    """Python source that loads this module from ``lib`` by its file (no package search,
-    nothing imported that the interpreter has not loaded already) and calls
-    ``start(path)``: what the launcher runs first. Short: the launcher is compiled at
-    every start. It never raises."""
-    return (
-        "try:\n"
-        "    import _frozen_importlib as _b, _frozen_importlib_external as _e\n"
-        "    _s = _e.spec_from_file_location(\n"
-        f"        'netwrap.cni.bundle', {lib + '/netwrap/cni/bundle.py'!r})\n"
-        "    _m = _b.module_from_spec(_s)\n"
-        "    _s.loader.exec_module(_m)\n"
-        "    sys.modules[_s.name] = _m\n"
-        f"    _m.start({path!r})\n"
-        "except Exception:\n"
-        "    pass\n"
-    )

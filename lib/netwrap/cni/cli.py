@@ -45,8 +45,7 @@ def install(directory: str, name: str = "netwrap", python: str | None = None) ->
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
     bundle = os.path.abspath(path + ".bundle")
-    from netwrap.cni.bundle import boot
-    from netwrap.cni.bundle_write import write
+    from netwrap.cni.bundle_write import boot, write
 
     if python in (None, sys.executable):
         write(bundle, lib)
