@@ -47,11 +47,16 @@ import time
 
 ROOT = os.path.dirname(os.path.abspath(os.path.dirname(__file__)))
 REFERENCE = "/usr/lib/cni"
-# What the plugin's ADD imports, for the profile (DEL: less, netwrap.cni.main's IMPORTS:
-# not netwrap.cni.plan, _ctypes for ADD's setns into the container's netns, the runner).
+# What the plugin's ADD imports, for the profile: the lib's own list (netwrap.cni.main's
+# IMPORTS, what the plugin preloads for ADD), and _ctypes for ADD's setns into the
+# container's netns; this list for a lib without one.
 ADD_IMPORTS = (
-    "netwrap.cni.main, netwrap.cni.conf, netwrap.cni.commands, netwrap.cni.spawn, "
-    "netwrap.cni.plan, netwrap.cni.netlink, netwrap.observe, _ctypes"
+    "netwrap.cni.conf",
+    "netwrap.cni.commands",
+    "netwrap.cni.spawn",
+    "netwrap.cni.plan",
+    "netwrap.cni.netlink",
+    "netwrap.observe",
 )
 
 
@@ -174,7 +179,8 @@ def inner(args) -> int:
     load = (  # a module another checkout (--lib) lacks is left out
         f"import sys; sys.path.insert(0, {lib!r})\n"
         "import gc; gc.disable()\n"
-        f"for m in {ADD_IMPORTS!r}.split(', '):\n"
+        "import netwrap.cni.main as main\n"
+        f"for m in getattr(main, 'IMPORTS', {{}}).get('ADD', {ADD_IMPORTS!r}) + ('_ctypes',):\n"
         "    try:\n        __import__(m)\n    except ImportError:\n        pass\n"
         "import posix; posix._exit(0)"
     )
