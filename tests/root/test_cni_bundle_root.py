@@ -104,3 +104,29 @@ def test_an_upgrade_in_place_runs_the_new_code_and_an_older_launcher_still_works
         assert mine.pop("netwrap.cni.bundle") == "SourceFileLoader"
         assert set(mine.values()) == {"Bundle"}, mine
     assert "eth0" not in links_in(c) and cni.allocations() == []
+
+
+def test_in_the_hosts_own_netns_add_and_del_that_succeed_load_no_netwrap_errors(cni, tmp_path):
+    """Its six classes are 0.47 M instructions of each ADD (cniprof): only a failure loads
+    them (commands.add, cni.spawn). In the host's own netns, as on a real host: a lab
+    netns playing the host (netwrapHostNetns) reads the bridge with ``ip``, and needs
+    ``CommandError`` to catch its failure."""
+    conf = cni.conf(isGateway=True, mtu=1400)
+    del conf["netwrapHostNetns"]
+    wrap = ("ip", "netns", "exec", cni.lab, *plugin_tracer())
+    a, b = cni.container(), cni.container()
+    for command, c in (("ADD", a), ("ADD", b), ("DEL", b), ("DEL", a)):  # b: a bridge there
+        trace = tmp_path / f"{command}-{c}"
+        status, out = cni.call(command, conf, c, wrap=wrap, env={"NWTEST_TRACE": str(trace)})
+        assert status == 0, out
+        loaders = read_trace(trace)
+        assert loaders["netwrap.cni.main"] == "Bundle"
+        assert "netwrap.errors" not in loaders, (command, c)
+    assert "eth0" not in links_in(a) and "eth0" not in links_in(b) and cni.allocations() == []
+    cni.ok("ADD", conf, a, wrap=wrap[:4])
+    env = {"NWTEST_TRACE": str(trace)}  # another container ID, the same netns and eth0:
+    status, out = cni.call("ADD", conf, a, cid=f"{a}-2", wrap=wrap, env=env)
+    assert status == 1 and out["code"] == 100 and "exists" in out["msg"], out
+    assert "netwrap.errors" in read_trace(trace)  # the failure: a CommandError, as before
+    cni.ok("DEL", conf, a, wrap=wrap[:4])
+    assert "eth0" not in links_in(a) and cni.allocations() == []

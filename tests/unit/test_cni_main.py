@@ -66,6 +66,23 @@ def test_errors_are_the_specs_object(environ, stdin, code):
     assert set(reply) <= {"cniVersion", "code", "msg", "details"}
 
 
+@pytest.mark.parametrize("stdin", [b"{oops", b'{"a" 1}', b'{"a": 1,}', b"[1 2]", b"[1,"])
+def test_a_config_that_is_not_json_is_code_6_in_a_fresh_plugin(stdin):
+    """As the plugin runs, with no ``json.decoder`` loaded: _json words most errors with
+    its class, and without it raised a SystemError (code 100, "returned NULL without
+    setting an exception"). In this process json is loaded: the answer was right here."""
+    code = (
+        f"import sys; sys.path.insert(0, {LIB!r})\n"
+        "from netwrap.cni.main import main\n"
+        "main({'CNI_COMMAND': 'VERSION'}, sys.stdin.buffer.read())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-IS", "-c", code], input=stdin, capture_output=True, check=True
+    )
+    reply = json.loads(proc.stdout)
+    assert reply["code"] == 6 and "is not JSON: " in reply["msg"], reply
+
+
 def test_error_names_the_configs_version():
     _, reply = call({**ENV, "CNI_NETNS": "/etc/hostname"}, {**CONF, "cniVersion": "0.4.0"})
     assert reply["cniVersion"] == "0.4.0"

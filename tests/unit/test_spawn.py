@@ -241,3 +241,53 @@ def test_a_plugin_run_cut_short_by_a_signal_answers_try_again_later(monkeypatch)
         "code": 11,
         "msg": "interrupted by signal 15",
     }
+
+
+# A plan's failing command, with a SIGTERM before it ends (deferred) and another just as
+# its failure starts importing netwrap.errors (for CommandError): the moment the
+# plugin's handler, had it imported netwrap.errors too, found it half made.
+SECOND_IN_THE_IMPORT = """
+import posix, signal, sys
+import importlib.util
+from netwrap.cni.spawn import SpawnRunner
+from netwrap.plan import Step
+
+class Kick:  # runs netwrap.errors' code a SIGTERM after its module is in sys.modules
+    def find_spec(self, name, path=None, target=None):
+        if name != "netwrap.errors":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            posix.kill(posix.getpid(), signal.SIGTERM)
+            run(module)
+        spec.loader.exec_module = exec_module
+        return spec
+
+class Runner(SpawnRunner):
+    def call(self, argv, input=None):
+        if argv == ("false",):
+            posix.kill(posix.getpid(), signal.SIGTERM)  # the first: the command goes on
+        return super().call(argv, input)
+
+assert "netwrap.errors" not in sys.modules
+sys.meta_path.insert(0, Kick())
+try:
+    made = sys.argv[1]
+    Runner().run([Step(("touch", made), "made", ("rm", made)), Step(("false",), "fails")])
+except BaseException as exc:
+    back = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    print(type(exc).__name__, exc, posix.access(made, 0), back)
+"""
+
+
+def test_the_plugins_second_signal_in_a_failing_commands_import_is_still_interrupted(tmp_path):
+    """The handler made ``Interrupted`` by importing netwrap.errors (loaded only when
+    something fails): inside that same import, half made, it raised ImportError
+    (cannot import name 'Interrupted' from partially initialized module), and ADD
+    answered that. Now the handler imports nothing."""
+    argv = [PY, "-c", SECOND_IN_THE_IMPORT, str(tmp_path / "made")]
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=30)
+    want = "Interrupted interrupted by signal 15 (twice) False True\n"
+    assert proc.stdout == want, proc.stderr  # the first step undone, the handlers back

@@ -174,11 +174,12 @@ def boot(lib: str, path: str) -> str:
     package search, nothing imported that the interpreter has not loaded already) and
     calls ``start(path)``: what the launcher runs first. It never raises. The loader
     runs the code (its pyc, checked against the source as any import checks it) in a
-    module made here, without ``__spec__``: the import system's Python code around a
-    loader is some 0.15 M instructions of each start (callgrind). Short: the launcher
-    is compiled at every start, at some 4 k instructions a word (callgrind). Here, not
-    in ``netwrap.cni.bundle``: only an install runs it, and every start unmarshals
-    that module's code."""
+    module made here, without ``__spec__``: through the import system's Python code
+    around a loader (``spec_from_file_location``, ``module_from_spec``) each start was
+    some 0.09 M instructions more (callgrind, VERSION, five runs of each launcher).
+    Short: the launcher is compiled at every start, at some 4 k instructions a word
+    (callgrind). Here, not in ``netwrap.cni.bundle``: only an install runs it, and
+    every start unmarshals that module's code."""
     return (
         "try:\n"
         "    import _frozen_importlib_external as _e\n"

@@ -26,8 +26,9 @@ from netwrap.plan import Step, render
 
 # ``netwrap.cni.running`` (the runner) is imported by the verbs that use it: DEL of a veth
 # sends its one request itself (``_unlink``), and loads it only when something fails.
-# ``netwrap.errors`` is loaded by no verb unless something fails (its six classes are
-# 0.47 M instructions of a plugin start, cniprof).
+# ADD and DEL of a veth in the host's netns load ``netwrap.errors`` only when something
+# fails (its six classes are 0.47 M instructions of a plugin start, cniprof); CHECK, a
+# lab netns as the host, and ipMasq's DEL load it to catch what they expect to fail.
 
 
 def spawn_runner():

@@ -54,6 +54,12 @@ def loads(data: bytes | str):
         value, end = _scan(text, start)
     except StopIteration as exc:
         raise ValueError(f"Expecting value: char {exc.value}") from None
+    except SystemError:  # _json words most errors with json.decoder's class, which it
+        # looks for in sys.modules only: without it a SystemError, not a ValueError (code
+        # 100 for the config '{oops', not 6). A failure alone loads it, to say why.
+        import json.decoder  # noqa: F401
+
+        value, end = _scan(text, start)  # now a json.JSONDecodeError
     if text[end:].strip(_WS):
         raise ValueError(f"Extra data: char {end}")
     return value

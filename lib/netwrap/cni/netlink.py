@@ -75,7 +75,7 @@ CLONE_NEWNET = 0x40000000  # setns's nstype: a network namespace
 
 def __getattr__(name: str):
     """``netlink.Unsendable``, ``netlink.Failed`` and ``netlink.NetlinkError`` for the
-    modules that catch them (``running``, ``spawn``, ``nsid``, ``commands``): they are
+    modules that catch them (``cni.spawn``, ``cni.commands``, ``netwrap.spawn``, ``nsid``): they are
     ``netwrap.cni.netlink_errors``'s, loaded only when asked for (a module's
     ``__getattr__``, PEP 562), which is when something fails."""
     if name in ("Unsendable", "Failed", "NetlinkError"):

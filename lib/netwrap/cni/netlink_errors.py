@@ -29,4 +29,4 @@ class Failed(Exception):
 
 class Unsendable(Exception):
     """This interpreter cannot enter another netns (no ``posix.setns``, no ``_ctypes``):
-    nothing was done, and ``ip`` runs the command instead (``running.PluginRunner``)."""
+    nothing was done, and ``ip`` runs the command instead (``spawn.SpawnRunner.call``)."""

@@ -74,8 +74,9 @@ def random_mac() -> str:
 
 
 def bridge_plan(conf, bridge_link, ips: list[IPConfig], mac: str | None = None) -> list[Step]:
-    """Make the bridge (with ``mac``) if ``bridge_link`` (an ``observe.Link`` or None) says
-    it is missing, and give it the gateway addresses it lacks (``isGateway``)."""
+    """Make the bridge (with ``mac``) if ``bridge_link`` (``observe.Link``'s fields, as
+    ``netlink_add.link`` gives them too, or None) says it is missing, and give it the
+    gateway addresses it lacks (``isGateway``)."""
     host, br = host_ref(conf), conf.bridge
     lines, why = [], []
     if bridge_link is None:

@@ -93,18 +93,19 @@ class SpawnRunner:
         signals = (_signal.SIGINT, _signal.SIGTERM)
 
         def on_signal(signum, _frame) -> None:
-            if caught:  # a second one: stop waiting for the command in flight
-                from netwrap.errors import Interrupted
-
-                raise Interrupted(f"interrupted by signal {signum} (twice)", signum)
             caught.append(signum)
+            if len(caught) > 1:  # a second one: stop waiting for the command in flight
+                for s in signals:  # no third one cuts short the kill and the undo
+                    _signal.signal(s, _signal.SIG_IGN)
+                # made Interrupted below: a handler that imported netwrap.errors could
+                # come inside a failing command's import of it, and find it half made
+                raise KeyboardInterrupt
 
         before = {s: _signal.signal(s, on_signal) for s in signals}
         try:
             for step in [*plan, None]:  # None: a signal after the last step counts too
                 if caught:
-                    # ignored from here, as while undoing below: a second signal cannot
-                    # find netwrap.errors half imported (its handler imports it too)
+                    # acted on: ignored from here, as while undoing below
                     for s in signals:
                         _signal.signal(s, _signal.SIG_IGN)
                     from netwrap.errors import Interrupted
@@ -118,10 +119,14 @@ class SpawnRunner:
                 _signal.signal(s, _signal.SIG_IGN)
             from netwrap.transaction import RollbackIncomplete, undo_one
 
+            if len(caught) > 1 and isinstance(exc, KeyboardInterrupt):  # on_signal's
+                from netwrap.errors import Interrupted
+
+                exc = Interrupted(f"interrupted by signal {caught[1]} (twice)", caught[1])
             left = [x for step in reversed(done) if (x := undo_one(self, step)) is not None]
             if left:
                 raise RollbackIncomplete(exc, left) from exc
-            raise
+            raise exc
         finally:
             for s, handler in before.items():
                 _signal.signal(s, handler)
