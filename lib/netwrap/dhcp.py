@@ -100,7 +100,27 @@ mount --bind /var/lib/dhcpcd /run/dhcpcd
 exec "$@"
 """
 
+# ``dhclient -1`` forks into the background once it has its lease: the parent exits at
+# once and the child writes the pid file after it, so a stop by that file right after
+# the parent is done (what pipework does, with kill) can find no file, stop nothing and
+# leave the client running, lease and netns held. netwrap's stop of a one-shot dhclient
+# (``after_lease``) runs through this script, which waits for the file first.
+DHCLIENT_QUIT_SCRIPT = """#!/bin/sh
+# netwrap: stop a one-shot dhclient once its background child has written its pid
+# file $1 (up to 5 s), then run the stop command in $2... (start-stop-daemon, by that
+# pid file and dhclient's executable: a PID of another program is left alone).
+pidfile=$1
+shift
+i=0
+while [ ! -s "$pidfile" ] && [ "$i" -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+exec "$@"
+"""
+
 RELEASE_SCRIPT_NAME = "udhcpc-release.script"  # see dhcp_commands
+QUIT_SCRIPT_NAME = "dhclient-quit.script"  # see after_lease
 SCRIPTS = {"udhcpc": UDHCPC_SCRIPT, "dhclient": DHCLIENT_SCRIPT, "dhcpcd": DHCPCD_JAIL}
 SCRIPT_NAMES = {"udhcpc": "udhcpc.script", "dhclient": "dhclient.script", "dhcpcd": "dhcpcd.jail"}
 
@@ -197,12 +217,16 @@ def dhcp_commands(
     return start, (stop_command(pidfile, exe or "/usr/sbin/dhcpcd", "ALRM"),)
 
 
-def after_lease(req, release: tuple[tuple[str, ...], ...]) -> tuple[str, ...] | None:
+def after_lease(req, release: tuple[tuple[str, ...], ...], run_dir: str) -> tuple[str, ...] | None:
     """What runs once the client has its lease: a one-shot dhclient is stopped, as
-    pipework kills it (its first release command); the others quit or stay by
+    pipework kills it (its first release command, through ``DHCLIENT_QUIT_SCRIPT``,
+    which waits for the pid file the stop reads); the others quit or stay by
     themselves."""
     client, foreground, _ = req.dhcp
-    return release[0] if client == "dhclient" and not foreground else None
+    if client != "dhclient" or foreground:
+        return None
+    stop = release[0]
+    return (f"{run_dir}/{QUIT_SCRIPT_NAME}", stop[stop.index("--pidfile") + 1], *stop)
 
 
 def attach_dhcp(
@@ -264,7 +288,7 @@ def attach_dhcp(
     where = {"ifname": ifname, "run_dir": run_dir, "busybox": busybox, "exe": exe}
     where["key"] = f"{ident.token.replace(':', '-')}-{ifname}"
     start, stop = dhcp_commands(req, **where)
-    quit_after = after_lease(req, stop)
+    quit_after = after_lease(req, stop, run_dir)
     plan = kinds.get(kind).walkthrough(
         spec, host, guest, guest_ifname=guest_ifname, tool="ip", old_default=None
     )
@@ -369,6 +393,8 @@ def _write_files(run_dir: str, client: str, start: tuple[str, ...]) -> None:
     files = {script: SCRIPTS[which]}
     if which == "udhcpc":  # nic del's release
         files[f"{run_dir}/{RELEASE_SCRIPT_NAME}"] = UDHCPC_RELEASE_SCRIPT
+    if which == "dhclient":  # the stop of a one-shot one, once it has its lease
+        files[f"{run_dir}/{QUIT_SCRIPT_NAME}"] = DHCLIENT_QUIT_SCRIPT
     for path, text in files.items():
         with open(f"{path}.tmp", "w") as f:
             f.write(text)

@@ -105,11 +105,37 @@ def test_only_a_one_shot_dhclient_is_stopped_once_it_has_the_lease():
     for form, stopped in (("dhclient", True), ("dhclient-f", False), ("dhcpcd", False)):
         req = pipework.parse(["br1", "web", form])
         release = pipework.dhcp_commands(req, **KW)[1]
-        assert after_lease(req, release) == (release[0] if stopped else None)
-    assert after_lease(pipework.parse(["br1", "web", "udhcpc"]), ()) is None
+        quit = after_lease(req, release, "/run/nw")
+        if not stopped:
+            assert quit is None
+            continue
+        # the stop, after the quit script has waited for the pid file it reads
+        pidfile = release[0][release[0].index("--pidfile") + 1]
+        assert quit == ("/run/nw/dhclient-quit.script", pidfile, *release[0])
+    assert after_lease(pipework.parse(["br1", "web", "udhcpc"]), (), "/run/nw") is None
 
 
-@pytest.mark.parametrize("name", ["DHCLIENT_SCRIPT", "DHCPCD_JAIL", "UDHCPC_RELEASE_SCRIPT"])
+def test_the_quit_script_waits_for_the_pid_file_then_runs_the_stop(tmp_path):
+    """dhclient -1's background child writes its pid file after the parent has exited:
+    the stop runs once the file is there (at the latest after 5 s without it)."""
+    from netwrap.dhcp import DHCLIENT_QUIT_SCRIPT
+
+    script, pidfile, seen = tmp_path / "quit.script", tmp_path / "c.pid", tmp_path / "seen"
+    script.write_text(DHCLIENT_QUIT_SCRIPT)
+    script.chmod(0o755)
+    writer = subprocess.Popen(["sh", "-c", f"sleep 0.4; echo 4242 > {pidfile}"])
+    try:
+        subprocess.run(
+            [str(script), str(pidfile), "sh", "-c", f"cat {pidfile} > {seen}"], check=True
+        )
+    finally:
+        writer.wait()
+    assert seen.read_text() == "4242\n"  # the stop read the file the child wrote
+
+
+@pytest.mark.parametrize(
+    "name", ["DHCLIENT_SCRIPT", "DHCPCD_JAIL", "UDHCPC_RELEASE_SCRIPT", "DHCLIENT_QUIT_SCRIPT"]
+)
 def test_netwraps_other_scripts_are_valid_sh(name):
     from netwrap import dhcp
 
