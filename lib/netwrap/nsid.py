@@ -32,6 +32,7 @@ from netwrap.cni.netlink_msg import (
     NLM_F_DUMP,
     RTM_GETLINK,
     RTM_NEWLINK,
+    _attr,
     _attrs,
     _request,
     _u,
@@ -40,10 +41,6 @@ from netwrap.cni.netlink_msg import (
 RTM_NEWNSID, RTM_GETNSID = 88, 90
 NETNSA_NSID, NETNSA_FD = 1, 3  # include/uapi/linux/net_namespace.h
 IFLA_LINK, IFLA_MASTER, IFLA_LINK_NETNSID = 5, 10, 37  # include/uapi/linux/if_link.h
-
-
-def _attr(kind: int, value: bytes) -> bytes:
-    return (4 + len(value)).to_bytes(2, "little") + kind.to_bytes(2, "little") + value
 
 
 def getnsid_body(fd: int) -> bytes:
